@@ -1,0 +1,141 @@
+# ngx_sfn top-level Makefile
+#
+#   make            engine library, task library, build/sfn, the nginx module
+#   make check      engine unit tests (cmocka)
+#   make conformance  the AWS-recorded ASL corpus through build/sfn
+#   make test       everything CI runs: check, conformance, prove -r t/
+#   make fuzz       libFuzzer targets, a short smoke run each (FUZZ_TIME=s)
+
+SHELL     := /bin/bash
+CC        ?= cc
+BUILD     := build
+NGX_SRC   ?= /usr/share/nginx/src
+SAN       ?=
+
+ENGINE_PKGS := libcjson
+TASK_PKGS   := libcjson libpq libavformat libavcodec libavfilter libavutil \
+               libswscale libswresample
+
+WARN      := -Wall -Wextra -Wno-unused-parameter -Wpointer-arith
+OPT       ?= -O2 -g
+comma     := ,
+SANFLAGS  := $(if $(SAN),-fsanitize=address$(comma)undefined -fno-omit-frame-pointer)
+CFLAGS    += -std=gnu11 $(OPT) -fPIC $(WARN) $(SANFLAGS) \
+             $(shell pkg-config --cflags $(TASK_PKGS))
+LDFLAGS   += $(SANFLAGS)
+
+ENGINE_LIBS := $(shell pkg-config --libs $(ENGINE_PKGS)) -lm
+TASK_LIBS   := $(shell pkg-config --libs $(TASK_PKGS)) -lpthread -lm
+
+ENGINE_SRCS := $(wildcard engine/sfn_*.c)
+ENGINE_OBJS := $(patsubst engine/%.c,$(BUILD)/engine/%.o,$(ENGINE_SRCS))
+TASK_SRCS   := $(wildcard tasks/sfn_*.c)
+TASK_OBJS   := $(patsubst tasks/%.c,$(BUILD)/tasks/%.o,$(TASK_SRCS))
+CLI_SRCS    := $(wildcard cli/*.c)
+CLI_OBJS    := $(patsubst cli/%.c,$(BUILD)/cli/%.o,$(CLI_SRCS))
+TEST_SRCS   := $(wildcard engine/test/test_*.c)
+TEST_BINS   := $(patsubst engine/test/%.c,$(BUILD)/test/%,$(TEST_SRCS))
+FUZZ_SRCS   := $(wildcard engine/fuzz/fuzz_*.c)
+FUZZ_BINS   := $(patsubst engine/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+GLUE_SRCS   := config $(wildcard ngx_sfn_module/*.c ngx_sfn_module/*.h)
+
+MODULE      := $(BUILD)/ngx_http_sfn_module.so
+NGX_BUILD   := $(abspath $(BUILD)/nginx)
+
+.PHONY: all check conformance test prove fuzz clean FORCE
+
+all: $(BUILD)/libsfn.a $(BUILD)/libsfntasks.a $(BUILD)/sfn $(BUILD)/sfn-task \
+     $(MODULE)
+
+$(BUILD)/engine/%.o: engine/%.c $(wildcard engine/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iengine -c $< -o $@
+
+$(BUILD)/tasks/%.o: tasks/%.c $(wildcard tasks/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itasks -c $< -o $@
+
+$(BUILD)/cli/%.o: cli/%.c $(wildcard engine/*.h tasks/*.h cli/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iengine -Itasks -c $< -o $@
+
+$(BUILD)/libsfn.a: $(ENGINE_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libsfntasks.a: $(TASK_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/sfn: $(CLI_OBJS) $(BUILD)/libsfntasks.a $(BUILD)/libsfn.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/libsfntasks.a \
+	    $(BUILD)/libsfn.a $(TASK_LIBS) $(ENGINE_LIBS)
+
+$(BUILD)/gen/sfn_sql.c: tools/gen-sql.pl $(wildcard sql/*.sql)
+	@mkdir -p $(dir $@)
+	perl tools/gen-sql.pl $(wildcard sql/*.sql) > $@
+
+$(BUILD)/libsfnsql.a: $(BUILD)/gen/sfn_sql.c
+	$(CC) $(CFLAGS) -c $< -o $(BUILD)/gen/sfn_sql.o
+	@rm -f $@
+	ar rcs $@ $(BUILD)/gen/sfn_sql.o
+
+# runs one built-in task outside nginx: sfn-task RESOURCE INPUT.json
+$(BUILD)/sfn-task: tasks/tool/sfn_task_tool.c $(BUILD)/libsfntasks.a
+	$(CC) $(CFLAGS) -Itasks $(LDFLAGS) -o $@ $< $(BUILD)/libsfntasks.a \
+	    $(TASK_LIBS)
+
+# the glue's file list is baked into nginx's Makefile: reconfigure on change
+$(BUILD)/glue-srcs: FORCE
+	@mkdir -p $(BUILD)
+	@echo $(GLUE_SRCS) | cmp -s - $@ || echo $(GLUE_SRCS) > $@
+
+# nginx's configure runs once, when config changes; later builds only make
+$(NGX_BUILD)/Makefile: config $(BUILD)/glue-srcs
+	@mkdir -p $(NGX_BUILD)
+	cd $(NGX_SRC) && . ./conf_flags && ./configure \
+	    --with-cc-opt="$$(dpkg-buildflags --get CFLAGS) -fPIC $$(dpkg-buildflags --get CPPFLAGS)" \
+	    --with-ld-opt="$$(dpkg-buildflags --get LDFLAGS) -fPIC" \
+	    "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(CURDIR) \
+	    --builddir=$(NGX_BUILD) > $(NGX_BUILD)/configure.log 2>&1 \
+	    || { tail -30 $(NGX_BUILD)/configure.log; exit 1; }
+
+# nginx's Makefile does not know the module links our libraries: relink
+$(MODULE): $(NGX_BUILD)/Makefile $(GLUE_SRCS) $(BUILD)/libsfn.a \
+           $(BUILD)/libsfntasks.a $(BUILD)/libsfnsql.a
+	@rm -f $(NGX_BUILD)/ngx_http_sfn_module.so
+	$(MAKE) -s -f $(NGX_BUILD)/Makefile -C $(NGX_SRC) modules
+	cp $(NGX_BUILD)/ngx_http_sfn_module.so $@
+
+$(BUILD)/test/%: engine/test/%.c $(BUILD)/libsfn.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iengine $(LDFLAGS) -o $@ $< $(BUILD)/libsfn.a \
+	    -lcmocka $(ENGINE_LIBS)
+
+check: $(TEST_BINS)
+	@set -e; for t in $(TEST_BINS); do echo "== $$t"; $$t; done
+
+conformance: $(BUILD)/sfn
+	python3 tools/conformance.py
+
+$(BUILD)/fuzz/%: engine/fuzz/%.c $(ENGINE_SRCS) $(wildcard engine/*.h)
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -Iengine -o $@ $< $(ENGINE_SRCS) $(ENGINE_LIBS)
+
+FUZZ_TIME ?= 20
+fuzz: $(FUZZ_BINS)
+	@set -e; for f in $(FUZZ_BINS); do \
+	    mkdir -p $(BUILD)/corpus/$$(basename $$f); \
+	    echo "== $$f ($(FUZZ_TIME) s)"; \
+	    $$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+	        $(BUILD)/corpus/$$(basename $$f) engine/fuzz/seeds; \
+	done
+
+prove: all
+	prove -r -I t/lib t/
+
+test: all check conformance prove
+
+clean:
+	rm -rf $(BUILD)

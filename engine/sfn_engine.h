@@ -1,0 +1,214 @@
+
+/*
+ * Copyright (C) ngx_sfn authors
+ *
+ * The public interface of the ASL engine.
+ *
+ * The engine is a plain C library: no nginx, libpq or libav headers, no I/O,
+ * no blocking and no global mutable state.  A compiled state machine
+ * (sfn_machine_t) is read-only after sfn_machine_load() and may be shared by
+ * any number of executions.  An execution (sfn_exec_t) is stepped by one
+ * thread at a time: the host feeds it events (start, task result, task error,
+ * timer fired, heartbeat, stop) and the engine answers through the host
+ * callbacks with effects (run a task, arm or cancel a timer, record a history
+ * event).  Everything nondeterministic (clock, randomness, task tokens) comes
+ * from the host, so recorded events replay to the same state.
+ *
+ * JSON values are cJSON trees.  Unless stated otherwise a cJSON pointer
+ * passed to a callback is borrowed for the duration of the call only.
+ */
+
+#ifndef _SFN_ENGINE_H_INCLUDED_
+#define _SFN_ENGINE_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+
+#define SFN_OK            0
+#define SFN_ERROR        -1
+#define SFN_AGAIN        -2
+#define SFN_DECLINED     -5
+
+
+#define SFN_MAX_PAYLOAD   262144
+
+
+typedef enum {
+    SFN_STANDARD = 0,
+    SFN_EXPRESS
+} sfn_type_e;
+
+
+typedef enum {
+    SFN_RUNNING = 0,
+    SFN_SUCCEEDED,
+    SFN_FAILED,
+    SFN_TIMED_OUT,
+    SFN_ABORTED
+} sfn_status_e;
+
+
+typedef struct sfn_machine_s  sfn_machine_t;
+typedef struct sfn_exec_s     sfn_exec_t;
+
+
+/*
+ * A definition problem, as ValidateStateMachineDefinition reports it:
+ * code is AWS's ("SCHEMA_VALIDATION_FAILED", "INVALID_JSON_DESCRIPTION",
+ * "MISSING_TRANSITION_TARGET", ...), state the offending state's name or "",
+ * location a JSON pointer-like path ("/States/Probe/Next").
+ */
+typedef struct {
+    char                  code[64];
+    char                  state[256];
+    char                  location[512];
+    char                  message[1024];
+} sfn_diag_t;
+
+
+/*
+ * Called while loading for every Task "Resource"; returns non-zero when the
+ * host can run it.  NULL accepts every resource.
+ */
+typedef int (*sfn_resource_known_pt)(void *data, const char *resource);
+
+
+/*
+ * Parses and validates a definition (JSON text of len bytes, not necessarily
+ * NUL-terminated).  Returns NULL and fills diag on failure.  The machine owns
+ * all its memory; free it with sfn_machine_free().
+ */
+sfn_machine_t *sfn_machine_load(const char *json, size_t len,
+    sfn_resource_known_pt known, void *data, sfn_diag_t *diag);
+void sfn_machine_free(sfn_machine_t *m);
+
+/* the top-level "TimeoutSeconds", 0 when absent */
+int64_t sfn_machine_timeout_ms(const sfn_machine_t *m);
+
+/* calls cb for every distinct Task resource of the machine, nested included */
+void sfn_machine_resources(const sfn_machine_t *m,
+    void (*cb)(void *data, const char *resource), void *data);
+
+
+/* a task the host must run */
+typedef struct {
+    uint64_t              id;           /* unique within the execution */
+    const char           *state;        /* the Task state's name */
+    const char           *resource;     /* as written in the definition */
+    const cJSON          *input;        /* effective input (after Parameters) */
+    const char           *token;        /* $$.Task.Token, NULL unless
+                                           .waitForTaskToken */
+    int64_t               timeout_ms;   /* informational; the engine arms */
+    int64_t               heartbeat_ms; /* its own timers for both */
+    unsigned              attempt;      /* 0 for the first, then retries */
+} sfn_task_req_t;
+
+
+/* a history event, AWS GetExecutionHistory shape */
+typedef struct {
+    int64_t               id;
+    int64_t               previous_id;
+    int64_t               timestamp_ms;
+    const char           *type;         /* "TaskStateEntered", ... */
+    const cJSON          *details;      /* {"stateEnteredEventDetails":{..}}
+                                           object whose single member is
+                                           AWS's details field, or NULL */
+} sfn_event_t;
+
+
+typedef struct {
+    void                 *data;
+
+    /* wall clock, milliseconds since the epoch */
+    int64_t  (*now_ms)(void *data);
+
+    /* fills buf with len random bytes (UUIDs, MathRandom, task tokens) */
+    void     (*random)(void *data, void *buf, size_t len);
+
+    /*
+     * Run a task.  The host answers later with sfn_exec_task_succeeded() or
+     * sfn_exec_task_failed(), possibly from inside this call.  Returning
+     * SFN_ERROR fails the task with States.TaskFailed at once.
+     */
+    int      (*run_task)(void *data, sfn_exec_t *e, const sfn_task_req_t *t);
+
+    /* the engine no longer wants the result of task id (timeout, stop) */
+    void     (*cancel_task)(void *data, sfn_exec_t *e, uint64_t id);
+
+    /* call sfn_exec_timer() for id at due_ms; re-arming an id replaces it */
+    int      (*arm_timer)(void *data, sfn_exec_t *e, uint64_t id,
+                          int64_t due_ms);
+    void     (*cancel_timer)(void *data, sfn_exec_t *e, uint64_t id);
+
+    /* a history event; may be NULL */
+    void     (*event)(void *data, sfn_exec_t *e, const sfn_event_t *ev);
+
+    /* the execution reached a terminal status; may be NULL */
+    void     (*finished)(void *data, sfn_exec_t *e);
+
+    /* level: 0 error, 1 warn, 2 info, 3 debug; may be NULL */
+    void     (*log)(void *data, int level, const char *msg);
+} sfn_host_t;
+
+
+/* identity of an execution, copied by sfn_exec_create() */
+typedef struct {
+    const char           *name;              /* $$.Execution.Name */
+    const char           *arn;               /* $$.Execution.Id */
+    const char           *role_arn;          /* $$.Execution.RoleArn */
+    const char           *state_machine_name;
+    const char           *state_machine_arn;
+    const char           *redrive_status;    /* NULL: "NOT_REDRIVABLE" */
+    sfn_type_e            type;
+    int64_t               start_ms;          /* 0: host now_ms() */
+} sfn_exec_conf_t;
+
+
+/*
+ * Creates an execution of m with input (JSON text).  Returns NULL and sets
+ * *error/*cause (static strings) when the input is not valid JSON or too
+ * large.  m must outlive the execution.
+ */
+sfn_exec_t *sfn_exec_create(const sfn_machine_t *m, const sfn_host_t *host,
+    const sfn_exec_conf_t *conf, const char *input, size_t len,
+    const char **error, const char **cause);
+void sfn_exec_free(sfn_exec_t *e);
+
+void *sfn_exec_get_data(const sfn_exec_t *e);
+void sfn_exec_set_data(sfn_exec_t *e, void *data);
+
+/*
+ * Events.  Each runs the execution as far as it can go without the host
+ * and returns its status (SFN_RUNNING while it waits for a task or timer).
+ * Events for unknown or stale ids are ignored.
+ */
+sfn_status_e sfn_exec_start(sfn_exec_t *e);
+sfn_status_e sfn_exec_task_succeeded(sfn_exec_t *e, uint64_t id,
+    const char *output, size_t len);
+sfn_status_e sfn_exec_task_failed(sfn_exec_t *e, uint64_t id,
+    const char *error, const char *cause);
+sfn_status_e sfn_exec_task_heartbeat(sfn_exec_t *e, uint64_t id);
+sfn_status_e sfn_exec_timer(sfn_exec_t *e, uint64_t id);
+sfn_status_e sfn_exec_stop(sfn_exec_t *e, const char *error,
+    const char *cause);
+
+sfn_status_e sfn_exec_status(const sfn_exec_t *e);
+
+/* the name of the state the execution (its main branch) is in, or NULL */
+const char *sfn_exec_current_state(const sfn_exec_t *e);
+
+/*
+ * Results of a finished execution, owned by e: output as JSON text (NULL
+ * unless SUCCEEDED), error and cause (NULL when absent).
+ */
+const char *sfn_exec_output(const sfn_exec_t *e);
+const char *sfn_exec_error(const sfn_exec_t *e);
+const char *sfn_exec_cause(const sfn_exec_t *e);
+
+const char *sfn_status_name(sfn_status_e status);
+
+
+#endif /* _SFN_ENGINE_H_INCLUDED_ */
