@@ -5,6 +5,7 @@
 
 
 #include <errno.h>
+#include <stdarg.h>
 #include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -708,4 +709,18 @@ sfn_media_number(const cJSON *obj, const char *name, double dflt)
     }
 
     return dflt;
+}
+
+
+int
+sfn_media_fmt(char *buf, size_t size, const char *fmt, ...)
+{
+    int      n;
+    va_list  args;
+
+    va_start(args, fmt);
+    n = vsnprintf(buf, size, fmt, args);
+    va_end(args);
+
+    return n < 0 || (size_t) n >= size ? -1 : n;
 }

@@ -98,6 +98,9 @@ long long sfn_media_file_size(const char *path);
 int sfn_media_parse_s3(const char *url, char *bucket, size_t bsize,
     char *rest, size_t rsize);
 
+/* snprintf() that returns -1 when the result does not fit */
+int sfn_media_fmt(char *buf, size_t size, const char *fmt, ...);
+
 double sfn_media_number(const cJSON *obj, const char *name, double dflt);
 
 /* the task handlers */
