@@ -169,7 +169,7 @@ typedef struct {
 
 /*
  * Creates an execution of m with input (JSON text).  Returns NULL and sets
- * *error/*cause (static strings) when the input is not valid JSON or too
+ * error and cause (static strings) when the input is not valid JSON or too
  * large.  m must outlive the execution.
  */
 sfn_exec_t *sfn_exec_create(const sfn_machine_t *m, const sfn_host_t *host,

@@ -1,0 +1,511 @@
+
+/*
+ * Copyright (C) ngx_sfn authors
+ *
+ * The REST endpoints: POST start-workflow (the seed's API Gateway route)
+ * and GET /executions/<name>.  Replies and errors are JSON.
+ */
+
+
+#include "ngx_http_sfn_module.h"
+
+
+#define NGX_HTTP_SFN_MAX_BODY  (256 * 1024 + 4096)
+
+
+static void ngx_http_sfn_start_body(ngx_http_request_t *r);
+
+
+cJSON *
+ngx_http_sfn_json_add_str(cJSON *obj, const char *name, ngx_str_t *value)
+{
+    char   *s;
+    cJSON  *item;
+
+    s = ngx_alloc(value->len + 1, ngx_cycle->log);
+    if (s == NULL) {
+        return NULL;
+    }
+
+    *ngx_cpymem(s, value->data, value->len) = '\0';
+
+    item = cJSON_AddStringToObject(obj, name, s);
+
+    ngx_free(s);
+
+    return item;
+}
+
+
+ngx_int_t
+ngx_http_sfn_send_json(ngx_http_request_t *r, ngx_uint_t status, cJSON *json)
+{
+    char         *text;
+    size_t        len;
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    text = cJSON_PrintUnformatted(json);
+    cJSON_Delete(json);
+
+    if (text == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = ngx_strlen(text);
+
+    b = ngx_create_temp_buf(r->pool, len + 1);
+    if (b == NULL) {
+        cJSON_free(text);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->last, text, len);
+    *b->last++ = LF;
+    cJSON_free(text);
+
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = b->last - b->pos;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    if (status == NGX_HTTP_NOT_ALLOWED) {
+        /* set by the callers that refuse a method */
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_http_sfn_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *type, const char *fmt, ...)
+{
+    u_char    *p;
+    cJSON     *json;
+    va_list    args;
+    ngx_int_t  rc;
+    u_char     msg[NGX_MAX_ERROR_STR];
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(msg, msg + sizeof(msg) - 1, fmt, args);
+    va_end(args);
+
+    *p = '\0';
+
+    json = cJSON_CreateObject();
+    if (json == NULL
+        || cJSON_AddStringToObject(json, "error", type) == NULL
+        || cJSON_AddStringToObject(json, "message", (char *) msg) == NULL)
+    {
+        cJSON_Delete(json);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_sfn_send_json(r, status, json);
+}
+
+
+/* the request body as one NUL-terminated string, read from file if needed */
+
+static ngx_int_t
+ngx_http_sfn_body_text(ngx_http_request_t *r, ngx_str_t *text)
+{
+    u_char       *p;
+    size_t        len;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    len = 0;
+
+    if (r->request_body == NULL) {
+        goto empty;
+    }
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        len += ngx_buf_size(cl->buf);
+    }
+
+    if (len > NGX_HTTP_SFN_MAX_BODY) {
+        return NGX_DECLINED;
+    }
+
+    p = ngx_pnalloc(r->pool, len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    text->data = p;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file) {
+            n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                              b->file_pos);
+            if (n == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+
+            p += n;
+            continue;
+        }
+
+        p = ngx_cpymem(p, b->pos, b->last - b->pos);
+    }
+
+    *p = '\0';
+    text->len = p - text->data;
+
+    return NGX_OK;
+
+empty:
+
+    ngx_str_set(text, "");
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_sfn_start_handler(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+
+    if (r->method != NGX_HTTP_POST) {
+        return ngx_http_sfn_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                       "MethodNotAllowed",
+                                       "only POST is allowed here");
+    }
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_sfn_start_body);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_sfn_start_execution(ngx_http_request_t *r)
+{
+    char                      *text;
+    u_char                     id[NGX_UUID_LEN], ts[32];
+    cJSON                     *body, *item, *reply;
+    ngx_int_t                  rc;
+    ngx_str_t                  raw, name, job, arn, in, bucket, key;
+    ngx_http_sfn_machine_t    *sm;
+    ngx_http_sfn_loc_conf_t   *slcf;
+    ngx_http_sfn_main_conf_t  *smcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_sfn_module);
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_sfn_module);
+
+    rc = ngx_http_sfn_body_text(r, &raw);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_sfn_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                       "RequestTooLarge",
+                                       "the request body is too large");
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    body = cJSON_ParseWithLength((char *) raw.data, raw.len);
+
+    if (body == NULL || !cJSON_IsObject(body)) {
+        cJSON_Delete(body);
+        return ngx_http_sfn_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                       "InvalidRequest",
+                                       "the body must be a JSON object");
+    }
+
+    sm = slcf->start;
+
+    if (sm == NULL) {
+        item = cJSON_GetObjectItemCaseSensitive(body, "stateMachine");
+
+        if (cJSON_IsString(item)) {
+            name.data = (u_char *) item->valuestring;
+            name.len = ngx_strlen(item->valuestring);
+
+        } else if (ngx_http_sfn_location_tail(r, &name) != NGX_OK) {
+            name.len = 0;
+        }
+
+        sm = ngx_http_sfn_machine_find(smcf, &name);
+
+        if (sm == NULL) {
+            cJSON_Delete(body);
+            return ngx_http_sfn_send_error(r, NGX_HTTP_NOT_FOUND,
+                                           "StateMachineDoesNotExist",
+                                           "state machine \"%V\" does not "
+                                           "exist", &name);
+        }
+    }
+
+    item = cJSON_GetObjectItemCaseSensitive(body, "bucket");
+    bucket.data = cJSON_IsString(item) ? (u_char *) item->valuestring : NULL;
+    bucket.len = bucket.data ? ngx_strlen(bucket.data) : 0;
+
+    item = cJSON_GetObjectItemCaseSensitive(body, "key");
+    key.data = cJSON_IsString(item) ? (u_char *) item->valuestring : NULL;
+    key.len = key.data ? ngx_strlen(key.data) : 0;
+
+    if (bucket.data == NULL || key.data == NULL) {
+        cJSON_Delete(body);
+        return ngx_http_sfn_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                       "InvalidRequest",
+                                       "Missing bucket or key parameter");
+    }
+
+    if (ngx_http_sfn_bucket_find(smcf, &bucket) == NULL) {
+        cJSON_Delete(body);
+        return ngx_http_sfn_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                       "InvalidRequest",
+                                       "unknown bucket \"%V\"", &bucket);
+    }
+
+    if (!ngx_http_sfn_key_valid(&key)) {
+        cJSON_Delete(body);
+        return ngx_http_sfn_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                       "InvalidKey",
+                                       "the key must be a relative path "
+                                       "without \".\" or \"..\" segments");
+    }
+
+    /* the seed's trigger: {"jobId","bucket","key","requestedAt"} */
+
+    job.data = id;
+    job.len = ngx_http_sfn_uuid(id);
+
+    ts[ngx_http_sfn_iso8601(ts, ngx_http_sfn_now_ms())] = '\0';
+
+    cJSON_DeleteItemFromObjectCaseSensitive(body, "stateMachine");
+    cJSON_DeleteItemFromObjectCaseSensitive(body, "jobId");
+    cJSON_DeleteItemFromObjectCaseSensitive(body, "requestedAt");
+
+    if (ngx_http_sfn_json_add_str(body, "jobId", &job) == NULL
+        || cJSON_AddStringToObject(body, "requestedAt", (char *) ts) == NULL)
+    {
+        cJSON_Delete(body);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    text = cJSON_PrintUnformatted(body);
+
+    if (text == NULL) {
+        cJSON_Delete(body);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    in.data = (u_char *) text;
+    in.len = ngx_strlen(text);
+
+    rc = ngx_http_sfn_exec_start(smcf, sm, &job, &in, &job, &bucket, &key,
+                                 &arn, r->pool);
+    cJSON_free(text);
+    cJSON_Delete(body);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_sfn_send_error(r, NGX_HTTP_CONFLICT,
+                                       "ExecutionAlreadyExists",
+                                       "execution \"%V\" already exists",
+                                       &job);
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_sfn_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                       "InvalidExecutionInput",
+                                       "the execution could not start");
+    }
+
+    reply = cJSON_CreateObject();
+
+    if (reply == NULL
+        || ngx_http_sfn_json_add_str(reply, "jobId", &job) == NULL
+        || ngx_http_sfn_json_add_str(reply, "executionArn", &arn) == NULL
+        || cJSON_AddStringToObject(reply, "message",
+               "Video processing workflow started successfully") == NULL)
+    {
+        cJSON_Delete(reply);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_sfn_send_json(r, NGX_HTTP_OK, reply);
+}
+
+
+static void
+ngx_http_sfn_start_body(ngx_http_request_t *r)
+{
+    ngx_http_finalize_request(r, ngx_http_sfn_start_execution(r));
+}
+
+
+static cJSON *
+ngx_http_sfn_json_value(ngx_str_t *text)
+{
+    cJSON  *v;
+
+    if (text->data == NULL) {
+        return cJSON_CreateNull();
+    }
+
+    v = cJSON_ParseWithLength((char *) text->data, text->len);
+
+    return v ? v : cJSON_CreateNull();
+}
+
+
+cJSON *
+ngx_http_sfn_record_json(ngx_http_sfn_record_t *rec)
+{
+    u_char  ts[32];
+    cJSON  *json;
+
+    json = cJSON_CreateObject();
+    if (json == NULL) {
+        return NULL;
+    }
+
+    if (ngx_http_sfn_json_add_str(json, "executionArn", &rec->arn) == NULL
+        || ngx_http_sfn_json_add_str(json, "name", &rec->name) == NULL
+        || ngx_http_sfn_json_add_str(json, "stateMachine", &rec->machine)
+           == NULL
+        || cJSON_AddStringToObject(json, "status",
+                                   sfn_status_name(rec->status)) == NULL)
+    {
+        goto failed;
+    }
+
+    if (rec->state.len
+        && ngx_http_sfn_json_add_str(json, "currentState", &rec->state)
+           == NULL)
+    {
+        goto failed;
+    }
+
+    cJSON_AddItemToObject(json, "input", ngx_http_sfn_json_value(&rec->input));
+    cJSON_AddItemToObject(json, "output",
+                          ngx_http_sfn_json_value(&rec->output));
+
+    if (rec->error.data) {
+        ngx_http_sfn_json_add_str(json, "error", &rec->error);
+
+    } else {
+        cJSON_AddNullToObject(json, "error");
+    }
+
+    if (rec->cause.data) {
+        ngx_http_sfn_json_add_str(json, "cause", &rec->cause);
+
+    } else {
+        cJSON_AddNullToObject(json, "cause");
+    }
+
+    ts[ngx_http_sfn_iso8601(ts, rec->start_ms)] = '\0';
+    cJSON_AddStringToObject(json, "startDate", (char *) ts);
+
+    if (rec->stop_ms) {
+        ts[ngx_http_sfn_iso8601(ts, rec->stop_ms)] = '\0';
+        cJSON_AddStringToObject(json, "stopDate", (char *) ts);
+
+    } else {
+        cJSON_AddNullToObject(json, "stopDate");
+    }
+
+    return json;
+
+failed:
+
+    cJSON_Delete(json);
+
+    return NULL;
+}
+
+
+ngx_int_t
+ngx_http_sfn_api_handler(ngx_http_request_t *r)
+{
+    u_char                    *p;
+    cJSON                     *json;
+    ngx_int_t                  rc;
+    ngx_str_t                  name;
+    ngx_http_sfn_record_t      rec;
+    ngx_http_sfn_main_conf_t  *smcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return ngx_http_sfn_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                       "MethodNotAllowed",
+                                       "only GET is allowed here");
+    }
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_sfn_module);
+
+    if (ngx_http_sfn_location_tail(r, &name) != NGX_OK || name.len == 0) {
+        return ngx_http_sfn_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                       "InvalidRequest",
+                                       "an execution name is required");
+    }
+
+    /* an execution ARN names the execution in its last field */
+
+    p = ngx_strlchr(name.data, name.data + name.len, ':');
+
+    if (p) {
+        for (p = name.data + name.len; p > name.data && p[-1] != ':'; p--) {
+            /* void */
+        }
+
+        name.len -= p - name.data;
+        name.data = p;
+    }
+
+    rc = ngx_http_sfn_shm_get(smcf, &name, r->pool, &rec);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_sfn_send_error(r, NGX_HTTP_NOT_FOUND,
+                                       "ExecutionDoesNotExist",
+                                       "execution \"%V\" does not exist",
+                                       &name);
+    }
+
+    json = ngx_http_sfn_record_json(&rec);
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_sfn_send_json(r, NGX_HTTP_OK, json);
+}

@@ -1,0 +1,915 @@
+
+/*
+ * Copyright (C) ngx_sfn authors
+ *
+ * The event-loop driver of executions: the engine's host callbacks mapped
+ * onto nginx timers, the thread pool, the shared zone and PostgreSQL.
+ * An execution is stepped only by the worker that owns it.
+ */
+
+
+#include "ngx_http_sfn_module.h"
+#include <sfn_task.h>
+
+#include <sys/random.h>
+
+
+#define NGX_HTTP_SFN_REPOST_DELAY  50
+
+
+typedef struct ngx_http_sfn_run_s  ngx_http_sfn_run_t;
+
+
+typedef struct {
+    ngx_event_t                  ev;
+    ngx_queue_t                  queue;
+    uint64_t                     id;
+    ngx_http_sfn_run_t          *run;
+} ngx_http_sfn_timer_t;
+
+
+typedef struct {
+    ngx_queue_t                  queue;
+    uint64_t                     id;
+    ngx_http_sfn_run_t          *run;
+    ngx_thread_task_t           *task;
+    ngx_event_t                  repost;
+    sfn_task_call_t              call;
+    sfn_task_env_t               env;
+    volatile int                 cancel;
+    int                          rc;
+    unsigned                     abandoned:1;
+    unsigned                     in_thread:1;
+} ngx_http_sfn_task_ctx_t;
+
+
+struct ngx_http_sfn_run_s {
+    ngx_queue_t                  queue;
+    sfn_exec_t                  *exec;
+    ngx_pool_t                  *pool;
+    ngx_log_t                   *log;
+    ngx_http_sfn_main_conf_t    *smcf;
+    ngx_http_sfn_machine_t      *sm;
+    ngx_str_t                    name;
+    ngx_str_t                    arn;
+    ngx_str_t                    job;
+    ngx_queue_t                  timers;
+    ngx_queue_t                  free_timers;
+    ngx_queue_t                  tasks;
+    ngx_uint_t                   in_thread;
+    const char                  *state;
+    unsigned                     finished:1;
+    unsigned                     durable:1;
+};
+
+
+static ngx_queue_t  ngx_http_sfn_runs;
+
+
+static void ngx_http_sfn_run_after(ngx_http_sfn_run_t *run);
+static void ngx_http_sfn_task_post(ngx_http_sfn_task_ctx_t *ctx);
+
+
+size_t
+ngx_http_sfn_uuid(u_char *buf)
+{
+    u_char  b[16];
+
+    if (getrandom(b, sizeof(b), 0) != (ssize_t) sizeof(b)) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                      "getrandom() failed");
+        ngx_memzero(b, sizeof(b));
+    }
+
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+
+    return ngx_sprintf(buf, "%*xs-%*xs-%*xs-%*xs-%*xs",
+                       (size_t) 4, b, (size_t) 2, b + 4, (size_t) 2, b + 6,
+                       (size_t) 2, b + 8, (size_t) 6, b + 10)
+           - buf;
+}
+
+
+size_t
+ngx_http_sfn_iso8601(u_char *buf, int64_t ms)
+{
+    ngx_tm_t  tm;
+
+    ngx_gmtime((time_t) (ms / 1000), &tm);
+
+    return ngx_sprintf(buf, "%4d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                       tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                       tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec,
+                       (int) (ms % 1000))
+           - buf;
+}
+
+
+int64_t
+ngx_http_sfn_now_ms(void)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (int64_t) tp->sec * 1000 + tp->msec;
+}
+
+
+static int64_t
+ngx_http_sfn_host_now(void *data)
+{
+    return ngx_http_sfn_now_ms();
+}
+
+
+static void
+ngx_http_sfn_host_random(void *data, void *buf, size_t len)
+{
+    u_char  *p;
+    ssize_t  n;
+
+    for (p = buf; len; p += n, len -= n) {
+        n = getrandom(p, len, 0);
+
+        if (n <= 0) {
+            ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                          "getrandom() failed");
+            ngx_memzero(p, len);
+            return;
+        }
+    }
+}
+
+
+static const char *
+ngx_http_sfn_bucket_path(void *data, const char *name)
+{
+    ngx_str_t                  s;
+    ngx_http_sfn_bucket_t     *b;
+    ngx_http_sfn_main_conf_t  *smcf = data;
+
+    s.data = (u_char *) name;
+    s.len = ngx_strlen(name);
+
+    b = ngx_http_sfn_bucket_find(smcf, &s);
+
+    return b ? (const char *) b->path.data : NULL;
+}
+
+
+static char *
+ngx_http_sfn_strdup(ngx_pool_t *pool, const char *s)
+{
+    size_t   len;
+    u_char  *p;
+
+    len = ngx_strlen(s) + 1;
+
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(p, s, len);
+
+    return (char *) p;
+}
+
+
+static char *
+ngx_http_sfn_strndup(ngx_pool_t *pool, ngx_str_t *s)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(pool, s->len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    *ngx_cpymem(p, s->data, s->len) = '\0';
+
+    return (char *) p;
+}
+
+
+/* the thread side: only the call and its environment are touched here */
+
+static void
+ngx_http_sfn_task_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_sfn_task_ctx_t *ctx = data;
+
+    ctx->rc = sfn_task_run(&ctx->call);
+}
+
+
+static void
+ngx_http_sfn_task_done(ngx_event_t *ev)
+{
+    char                     *text;
+    ngx_http_sfn_run_t       *run;
+    ngx_http_sfn_task_ctx_t  *ctx;
+
+    ctx = ev->data;
+    run = ctx->run;
+
+    ctx->in_thread = 0;
+    run->in_thread--;
+    ngx_queue_remove(&ctx->queue);
+
+    if (!ctx->abandoned && !run->finished) {
+
+        if (ctx->rc == SFN_TASK_OK) {
+            text = cJSON_PrintUnformatted(ctx->call.output);
+
+            if (text == NULL) {
+                (void) sfn_exec_task_failed(run->exec, ctx->id,
+                                            "States.Runtime",
+                                            "out of memory");
+
+            } else {
+                (void) sfn_exec_task_succeeded(run->exec, ctx->id, text,
+                                               ngx_strlen(text));
+                cJSON_free(text);
+            }
+
+        } else {
+            ngx_log_error(NGX_LOG_INFO, run->log, 0,
+                          "sfn execution \"%V\" task \"%s\" failed: %s: %s",
+                          &run->name, ctx->call.resource, ctx->call.error,
+                          ctx->call.cause);
+
+            (void) sfn_exec_task_failed(run->exec, ctx->id, ctx->call.error,
+                                        ctx->call.cause);
+        }
+    }
+
+    if (ctx->call.output) {
+        cJSON_Delete(ctx->call.output);
+        ctx->call.output = NULL;
+    }
+
+    cJSON_Delete((cJSON *) ctx->call.input);
+    ctx->call.input = NULL;
+
+    ngx_http_sfn_run_after(run);
+}
+
+
+static void
+ngx_http_sfn_task_repost(ngx_event_t *ev)
+{
+    ngx_http_sfn_task_post(ev->data);
+}
+
+
+static void
+ngx_http_sfn_task_post(ngx_http_sfn_task_ctx_t *ctx)
+{
+    ngx_http_sfn_run_t  *run;
+
+    run = ctx->run;
+
+    if (ngx_thread_task_post(run->smcf->thread_pool, ctx->task) == NGX_OK) {
+        ctx->in_thread = 1;
+        run->in_thread++;
+        return;
+    }
+
+    /* the pool's queue is full: the task waits its turn, it does not fail */
+
+    ngx_add_timer(&ctx->repost, NGX_HTTP_SFN_REPOST_DELAY);
+}
+
+
+static int
+ngx_http_sfn_host_run_task(void *data, sfn_exec_t *e, const sfn_task_req_t *t)
+{
+    ngx_http_sfn_run_t       *run = data;
+    ngx_thread_task_t        *task;
+    ngx_http_sfn_task_ctx_t  *ctx;
+
+    if (sfn_task_find(t->resource) == NULL) {
+        return SFN_ERROR;
+    }
+
+    task = ngx_thread_task_alloc(run->pool, sizeof(ngx_http_sfn_task_ctx_t));
+    if (task == NULL) {
+        return SFN_ERROR;
+    }
+
+    ctx = task->ctx;
+    ngx_memzero(ctx, sizeof(ngx_http_sfn_task_ctx_t));
+
+    ctx->id = t->id;
+    ctx->run = run;
+    ctx->task = task;
+
+    ctx->call.resource = ngx_http_sfn_strdup(run->pool, t->resource);
+    ctx->call.token = t->token ? ngx_http_sfn_strdup(run->pool, t->token)
+                               : NULL;
+    ctx->call.input = cJSON_Duplicate(t->input, 1);
+
+    if (ctx->call.resource == NULL || ctx->call.input == NULL
+        || (t->token && ctx->call.token == NULL))
+    {
+        cJSON_Delete((cJSON *) ctx->call.input);
+        return SFN_ERROR;
+    }
+
+    ctx->env.data = run->smcf;
+    ctx->env.bucket_path = ngx_http_sfn_bucket_path;
+    ctx->env.cancel = &ctx->cancel;
+    ctx->env.db_conninfo = run->smcf->database.len
+                           ? (const char *) run->smcf->database.data : NULL;
+    ctx->env.execution = (const char *) run->arn.data;
+    ctx->call.env = &ctx->env;
+
+    task->handler = ngx_http_sfn_task_thread;
+    task->event.handler = ngx_http_sfn_task_done;
+    task->event.data = ctx;
+
+    ctx->repost.handler = ngx_http_sfn_task_repost;
+    ctx->repost.data = ctx;
+    ctx->repost.log = run->log;
+
+    ngx_queue_insert_tail(&run->tasks, &ctx->queue);
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, run->log, 0,
+                   "sfn execution \"%V\" runs task %uL \"%s\"",
+                   &run->name, t->id, t->resource);
+
+    ngx_http_sfn_task_post(ctx);
+
+    return SFN_OK;
+}
+
+
+static void
+ngx_http_sfn_host_cancel_task(void *data, sfn_exec_t *e, uint64_t id)
+{
+    ngx_http_sfn_run_t *run = data;
+
+    ngx_queue_t              *q;
+    ngx_http_sfn_task_ctx_t  *ctx;
+
+    for (q = ngx_queue_head(&run->tasks);
+         q != ngx_queue_sentinel(&run->tasks);
+         q = ngx_queue_next(q))
+    {
+        ctx = ngx_queue_data(q, ngx_http_sfn_task_ctx_t, queue);
+
+        if (ctx->id != id || ctx->abandoned) {
+            continue;
+        }
+
+        ctx->abandoned = 1;
+        ctx->cancel = 1;
+
+        if (!ctx->in_thread) {
+            if (ctx->repost.timer_set) {
+                ngx_del_timer(&ctx->repost);
+            }
+
+            ngx_queue_remove(&ctx->queue);
+            cJSON_Delete((cJSON *) ctx->call.input);
+            ctx->call.input = NULL;
+        }
+
+        return;
+    }
+}
+
+
+static void
+ngx_http_sfn_timer_handler(ngx_event_t *ev)
+{
+    ngx_http_sfn_timer_t  *t = ev->data;
+
+    ngx_http_sfn_run_t  *run;
+
+    run = t->run;
+
+    ngx_queue_remove(&t->queue);
+    ngx_queue_insert_tail(&run->free_timers, &t->queue);
+
+    (void) sfn_exec_timer(run->exec, t->id);
+
+    ngx_http_sfn_run_after(run);
+}
+
+
+static ngx_http_sfn_timer_t *
+ngx_http_sfn_timer_find(ngx_http_sfn_run_t *run, uint64_t id)
+{
+    ngx_queue_t           *q;
+    ngx_http_sfn_timer_t  *t;
+
+    for (q = ngx_queue_head(&run->timers);
+         q != ngx_queue_sentinel(&run->timers);
+         q = ngx_queue_next(q))
+    {
+        t = ngx_queue_data(q, ngx_http_sfn_timer_t, queue);
+
+        if (t->id == id) {
+            return t;
+        }
+    }
+
+    return NULL;
+}
+
+
+static int
+ngx_http_sfn_host_arm_timer(void *data, sfn_exec_t *e, uint64_t id,
+    int64_t due_ms)
+{
+    ngx_http_sfn_run_t *run = data;
+
+    int64_t                delay;
+    ngx_queue_t           *q;
+    ngx_http_sfn_timer_t  *t;
+
+    t = ngx_http_sfn_timer_find(run, id);
+
+    if (t == NULL) {
+        if (!ngx_queue_empty(&run->free_timers)) {
+            q = ngx_queue_head(&run->free_timers);
+            ngx_queue_remove(q);
+            t = ngx_queue_data(q, ngx_http_sfn_timer_t, queue);
+
+        } else {
+            t = ngx_palloc(run->pool, sizeof(ngx_http_sfn_timer_t));
+            if (t == NULL) {
+                return SFN_ERROR;
+            }
+        }
+
+        ngx_memzero(t, sizeof(ngx_http_sfn_timer_t));
+
+        t->id = id;
+        t->run = run;
+        t->ev.handler = ngx_http_sfn_timer_handler;
+        t->ev.data = t;
+        t->ev.log = run->log;
+
+        /* a Wait must not hold a worker that is shutting down */
+        t->ev.cancelable = 1;
+
+        ngx_queue_insert_tail(&run->timers, &t->queue);
+    }
+
+    delay = due_ms - ngx_http_sfn_host_now(NULL);
+
+    if (delay < 0) {
+        delay = 0;
+    }
+
+    ngx_add_timer(&t->ev, (ngx_msec_t) delay);
+
+    return SFN_OK;
+}
+
+
+static void
+ngx_http_sfn_host_cancel_timer(void *data, sfn_exec_t *e, uint64_t id)
+{
+    ngx_http_sfn_run_t *run = data;
+
+    ngx_http_sfn_timer_t  *t;
+
+    t = ngx_http_sfn_timer_find(run, id);
+    if (t == NULL) {
+        return;
+    }
+
+    if (t->ev.timer_set) {
+        ngx_del_timer(&t->ev);
+    }
+
+    ngx_queue_remove(&t->queue);
+    ngx_queue_insert_tail(&run->free_timers, &t->queue);
+}
+
+
+static void
+ngx_http_sfn_host_event(void *data, sfn_exec_t *e, const sfn_event_t *ev)
+{
+    ngx_http_sfn_run_t *run = data;
+
+    char        *details;
+    u_char       id[NGX_INT64_LEN + 1], prev[NGX_INT64_LEN + 1];
+    u_char       ts[NGX_INT64_LEN + 1];
+    const char  *values[6];
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, run->log, 0,
+                   "sfn execution \"%V\" event %L %s",
+                   &run->name, ev->id, ev->type);
+
+    if (!run->durable) {
+        return;
+    }
+
+    details = ev->details ? cJSON_PrintUnformatted(ev->details) : NULL;
+
+    *ngx_sprintf(id, "%L", ev->id) = '\0';
+    *ngx_sprintf(prev, "%L", ev->previous_id) = '\0';
+    *ngx_sprintf(ts, "%L", ev->timestamp_ms) = '\0';
+
+    values[0] = (const char *) run->arn.data;
+    values[1] = (const char *) id;
+    values[2] = (const char *) prev;
+    values[3] = ev->type;
+    values[4] = (const char *) ts;
+    values[5] = details;
+
+    (void) ngx_http_sfn_pg_exec(
+        "INSERT INTO sfn_history "
+        "(execution_arn, id, previous_id, type, ts, details) "
+        "VALUES ($1, $2, $3, $4, to_timestamp($5::float8 / 1000), $6) "
+        "ON CONFLICT DO NOTHING", 6, values);
+
+    if (details) {
+        cJSON_free(details);
+    }
+}
+
+
+static void
+ngx_http_sfn_host_log(void *data, int level, const char *msg)
+{
+    ngx_http_sfn_run_t *run = data;
+
+    static const ngx_uint_t  levels[] = {
+        NGX_LOG_ERR, NGX_LOG_WARN, NGX_LOG_INFO, NGX_LOG_DEBUG
+    };
+
+    ngx_log_error(levels[level & 3], run->log, 0,
+                  "sfn execution \"%V\": %s", &run->name, msg);
+}
+
+
+static const sfn_host_t  ngx_http_sfn_host_ops = {
+    NULL,
+    ngx_http_sfn_host_now,
+    ngx_http_sfn_host_random,
+    ngx_http_sfn_host_run_task,
+    ngx_http_sfn_host_cancel_task,
+    ngx_http_sfn_host_arm_timer,
+    ngx_http_sfn_host_cancel_timer,
+    ngx_http_sfn_host_event,
+    NULL,
+    ngx_http_sfn_host_log
+};
+
+
+static void
+ngx_http_sfn_run_free(ngx_http_sfn_run_t *run)
+{
+    ngx_queue_t           *q;
+    ngx_http_sfn_timer_t  *t;
+
+    for (q = ngx_queue_head(&run->timers);
+         q != ngx_queue_sentinel(&run->timers);
+         q = ngx_queue_next(q))
+    {
+        t = ngx_queue_data(q, ngx_http_sfn_timer_t, queue);
+
+        if (t->ev.timer_set) {
+            ngx_del_timer(&t->ev);
+        }
+    }
+
+    ngx_queue_remove(&run->queue);
+
+    sfn_exec_free(run->exec);
+    ngx_destroy_pool(run->pool);
+}
+
+
+static void
+ngx_http_sfn_run_finish(ngx_http_sfn_run_t *run, sfn_status_e status)
+{
+    u_char                 ts[NGX_INT64_LEN + 1];
+    const char            *values[6], *output, *error, *cause;
+    ngx_http_sfn_record_t  rec;
+
+    run->finished = 1;
+
+    output = sfn_exec_output(run->exec);
+    error = sfn_exec_error(run->exec);
+    cause = sfn_exec_cause(run->exec);
+
+    ngx_memzero(&rec, sizeof(ngx_http_sfn_record_t));
+
+    rec.name = run->name;
+    rec.status = status;
+    rec.start_ms = 0;
+    rec.stop_ms = ngx_http_sfn_host_now(NULL);
+    ngx_str_set(&rec.state, "");
+
+    if (output) {
+        rec.output.data = (u_char *) output;
+        rec.output.len = ngx_strlen(output);
+    }
+
+    if (error) {
+        rec.error.data = (u_char *) error;
+        rec.error.len = ngx_strlen(error);
+    }
+
+    if (cause) {
+        rec.cause.data = (u_char *) cause;
+        rec.cause.len = ngx_strlen(cause);
+    }
+
+    (void) ngx_http_sfn_shm_put(run->smcf, &rec);
+
+    ngx_log_error(NGX_LOG_INFO, run->log, 0,
+                  "sfn execution \"%V\" of \"%V\" %s%s%s",
+                  &run->name, &run->sm->name, sfn_status_name(status),
+                  error ? ": " : "", error ? error : "");
+
+    if (!run->durable) {
+        return;
+    }
+
+    *ngx_sprintf(ts, "%L", rec.stop_ms) = '\0';
+
+    values[0] = (const char *) run->arn.data;
+    values[1] = sfn_status_name(status);
+    values[2] = output;
+    values[3] = error;
+    values[4] = cause;
+    values[5] = (const char *) ts;
+
+    (void) ngx_http_sfn_pg_exec(
+        "UPDATE sfn_executions SET status = $2, output = $3, error = $4, "
+        "cause = $5, stop_date = to_timestamp($6::float8 / 1000), "
+        "current_state = NULL, version = version + 1 WHERE arn = $1",
+        6, values);
+
+    if (run->job.len) {
+        values[0] = (const char *) run->job.data;
+        values[2] = error;
+
+        (void) ngx_http_sfn_pg_exec(
+            "UPDATE sfn_jobs SET updated_at = now(), "
+            "status = CASE WHEN status = 'RUNNING' THEN $2 ELSE status END, "
+            "attributes = attributes || jsonb_build_object("
+            "'executionStatus', $2::text, 'error', $3::text) "
+            "WHERE job_id = $1", 3, values);
+    }
+}
+
+
+static void
+ngx_http_sfn_run_after(ngx_http_sfn_run_t *run)
+{
+    const char             *state;
+    sfn_status_e            status;
+    ngx_http_sfn_record_t   rec;
+
+    status = sfn_exec_status(run->exec);
+
+    if (status == SFN_RUNNING) {
+        state = sfn_exec_current_state(run->exec);
+
+        if (state && state != run->state) {
+            run->state = state;
+
+            ngx_memzero(&rec, sizeof(ngx_http_sfn_record_t));
+            rec.name = run->name;
+            rec.status = SFN_RUNNING;
+            rec.state.data = (u_char *) state;
+            rec.state.len = ngx_strlen(state);
+
+            (void) ngx_http_sfn_shm_put(run->smcf, &rec);
+        }
+
+        return;
+    }
+
+    if (!run->finished) {
+        ngx_http_sfn_run_finish(run, status);
+    }
+
+    if (run->in_thread == 0) {
+        ngx_http_sfn_run_free(run);
+    }
+}
+
+
+ngx_int_t
+ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
+    ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
+    ngx_str_t *job, ngx_str_t *bucket, ngx_str_t *key, ngx_str_t *arn,
+    ngx_pool_t *rpool)
+{
+    u_char                 *p;
+    u_char                  ts[NGX_INT64_LEN + 1];
+    int64_t                 now;
+    ngx_pool_t             *pool;
+    const char             *error, *cause, *values[7];
+    sfn_host_t              host;
+    sfn_exec_conf_t         conf;
+    ngx_http_sfn_run_t     *run;
+    ngx_http_sfn_record_t   rec;
+
+    if (ngx_http_sfn_shm_get(smcf, name, ngx_cycle->pool, &rec) == NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    pool = ngx_create_pool(4096, ngx_cycle->log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    run = ngx_pcalloc(pool, sizeof(ngx_http_sfn_run_t));
+    if (run == NULL) {
+        goto failed;
+    }
+
+    run->pool = pool;
+    run->log = ngx_cycle->log;
+    run->smcf = smcf;
+    run->sm = sm;
+    run->durable = (sm->type == SFN_STANDARD);
+
+    ngx_queue_init(&run->timers);
+    ngx_queue_init(&run->free_timers);
+    ngx_queue_init(&run->tasks);
+
+    run->name.len = name->len;
+    run->name.data = ngx_pnalloc(pool, name->len + 1);
+    if (run->name.data == NULL) {
+        goto failed;
+    }
+
+    *ngx_cpymem(run->name.data, name->data, name->len) = '\0';
+
+    run->arn.len = sizeof("arn:aws:states:::execution::") - 1
+                   + smcf->region.len + smcf->account.len + sm->name.len
+                   + name->len;
+    run->arn.data = ngx_pnalloc(pool, run->arn.len + 1);
+    if (run->arn.data == NULL) {
+        goto failed;
+    }
+
+    p = ngx_sprintf(run->arn.data, "arn:aws:states:%V:%V:execution:%V:%V",
+                    &smcf->region, &smcf->account, &sm->name, name);
+    *p = '\0';
+
+    if (job && job->len) {
+        run->job.len = job->len;
+        run->job.data = ngx_pnalloc(pool, job->len + 1);
+        if (run->job.data == NULL) {
+            goto failed;
+        }
+
+        *ngx_cpymem(run->job.data, job->data, job->len) = '\0';
+    }
+
+    host = ngx_http_sfn_host_ops;
+    host.data = run;
+
+    now = ngx_http_sfn_host_now(NULL);
+
+    ngx_memzero(&conf, sizeof(sfn_exec_conf_t));
+    conf.name = (const char *) run->name.data;
+    conf.arn = (const char *) run->arn.data;
+    conf.state_machine_name = (const char *) sm->name.data;
+    conf.state_machine_arn = (const char *) sm->arn.data;
+    conf.type = sm->type;
+    conf.start_ms = now;
+
+    run->exec = sfn_exec_create(sm->machine, &host, &conf,
+                                (const char *) input->data, input->len,
+                                &error, &cause);
+    if (run->exec == NULL) {
+        ngx_log_error(NGX_LOG_ERR, rpool->log, 0,
+                      "sfn execution \"%V\" not created: %s: %s",
+                      name, error, cause);
+        ngx_destroy_pool(pool);
+        return NGX_ERROR;
+    }
+
+    /* the run may end inside sfn_exec_start(): the caller gets a copy */
+
+    arn->len = run->arn.len;
+    arn->data = ngx_pstrdup(rpool, &run->arn);
+    if (arn->data == NULL) {
+        goto failed_exec;
+    }
+
+    ngx_memzero(&rec, sizeof(ngx_http_sfn_record_t));
+    rec.name = run->name;
+    rec.arn = run->arn;
+    rec.machine = sm->name;
+    rec.input = *input;
+    rec.status = SFN_RUNNING;
+    rec.start_ms = now;
+
+    (void) ngx_http_sfn_shm_put(smcf, &rec);
+
+    if (run->durable) {
+        *ngx_sprintf(ts, "%L", now) = '\0';
+
+        values[0] = (const char *) run->arn.data;
+        values[1] = (const char *) run->name.data;
+        values[2] = (const char *) sm->name.data;
+        values[3] = "STANDARD";
+        values[5] = (const char *) ts;
+
+        p = ngx_pnalloc(pool, input->len + 1);
+        if (p == NULL) {
+            goto failed_exec;
+        }
+
+        *ngx_cpymem(p, input->data, input->len) = '\0';
+        values[4] = (const char *) p;
+
+        (void) ngx_http_sfn_pg_exec(
+            "INSERT INTO sfn_executions "
+            "(arn, name, state_machine, type, status, input, start_date) "
+            "VALUES ($1, $2, $3, $4, 'RUNNING', $5, "
+            "to_timestamp($6::float8 / 1000)) ON CONFLICT DO NOTHING",
+            6, values);
+
+        if (run->job.len) {
+            values[0] = (const char *) run->job.data;
+            values[1] = (const char *) run->arn.data;
+            values[2] = (const char *) sm->name.data;
+            values[3] = bucket ? ngx_http_sfn_strndup(pool, bucket) : NULL;
+            values[4] = key ? ngx_http_sfn_strndup(pool, key) : NULL;
+
+            (void) ngx_http_sfn_pg_exec(
+                "INSERT INTO sfn_jobs "
+                "(job_id, execution_arn, state_machine, bucket, key, status) "
+                "VALUES ($1, $2, $3, $4, $5, 'RUNNING') "
+                "ON CONFLICT (job_id) DO NOTHING", 5, values);
+        }
+    }
+
+    ngx_queue_insert_tail(&ngx_http_sfn_runs, &run->queue);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, rpool->log, 0,
+                   "sfn execution \"%V\" of \"%V\" started", name, &sm->name);
+
+    (void) sfn_exec_start(run->exec);
+
+    ngx_http_sfn_run_after(run);
+
+    return NGX_OK;
+
+failed_exec:
+
+    sfn_exec_free(run->exec);
+
+failed:
+
+    ngx_destroy_pool(pool);
+
+    return NGX_ERROR;
+}
+
+
+ngx_int_t
+ngx_http_sfn_exec_init_process(ngx_cycle_t *cycle)
+{
+    ngx_queue_init(&ngx_http_sfn_runs);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_sfn_exec_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_queue_t              *q, *tq;
+    ngx_http_sfn_run_t       *run;
+    ngx_http_sfn_task_ctx_t  *ctx;
+
+    if (ngx_http_sfn_runs.next == NULL) {
+        return;
+    }
+
+    /* running transcodes notice the flag and return within a second */
+
+    for (q = ngx_queue_head(&ngx_http_sfn_runs);
+         q != ngx_queue_sentinel(&ngx_http_sfn_runs);
+         q = ngx_queue_next(q))
+    {
+        run = ngx_queue_data(q, ngx_http_sfn_run_t, queue);
+
+        for (tq = ngx_queue_head(&run->tasks);
+             tq != ngx_queue_sentinel(&run->tasks);
+             tq = ngx_queue_next(tq))
+        {
+            ctx = ngx_queue_data(tq, ngx_http_sfn_task_ctx_t, queue);
+            ctx->cancel = 1;
+        }
+    }
+}

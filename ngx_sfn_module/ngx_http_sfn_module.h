@@ -1,0 +1,142 @@
+
+/*
+ * Copyright (C) ngx_sfn authors
+ */
+
+
+#ifndef _NGX_HTTP_SFN_MODULE_H_INCLUDED_
+#define _NGX_HTTP_SFN_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <sfn_engine.h>
+
+
+#define NGX_HTTP_SFN_NAME_LEN    80
+#define NGX_UUID_LEN             36
+
+
+typedef struct {
+    ngx_str_t                    name;
+    ngx_str_t                    path;      /* absolute, no trailing slash */
+} ngx_http_sfn_bucket_t;
+
+
+typedef struct {
+    ngx_str_t                    name;
+    ngx_str_t                    file;
+    ngx_str_t                    arn;
+    ngx_str_t                    definition;
+    sfn_type_e                   type;
+    sfn_machine_t               *machine;
+} ngx_http_sfn_machine_t;
+
+
+typedef struct {
+    ngx_str_t                    name;
+    ngx_array_t                  suffixes;  /* ngx_str_t */
+    ngx_array_t                  prefixes;  /* ngx_str_t */
+    ngx_http_sfn_machine_t      *machine;
+} ngx_http_sfn_trigger_t;
+
+
+typedef struct ngx_http_sfn_shm_s  ngx_http_sfn_shm_t;
+
+
+typedef struct {
+    ngx_array_t                  buckets;   /* ngx_http_sfn_bucket_t */
+    ngx_array_t                  machines;  /* ngx_http_sfn_machine_t */
+    ngx_str_t                    database;
+    ngx_str_t                    region;
+    ngx_str_t                    account;
+    ngx_str_t                    thread_pool_name;
+    ngx_thread_pool_t           *thread_pool;
+    ngx_shm_zone_t              *shm_zone;
+    ngx_http_sfn_shm_t          *sh;
+    ngx_slab_pool_t             *shpool;
+    ngx_log_t                   *log;
+} ngx_http_sfn_main_conf_t;
+
+
+typedef struct {
+    ngx_http_sfn_bucket_t       *upload;
+    ngx_str_t                    upload_name;
+    ngx_array_t                 *triggers;  /* ngx_http_sfn_trigger_t */
+    ngx_http_sfn_machine_t      *start;
+    ngx_str_t                    start_name;
+    ngx_flag_t                   api;
+} ngx_http_sfn_loc_conf_t;
+
+
+/* a snapshot of an execution record, copied out of shared memory */
+typedef struct {
+    ngx_str_t                    name;
+    ngx_str_t                    arn;
+    ngx_str_t                    machine;
+    ngx_str_t                    state;
+    ngx_str_t                    input;
+    ngx_str_t                    output;
+    ngx_str_t                    error;
+    ngx_str_t                    cause;
+    sfn_status_e                 status;
+    int64_t                      start_ms;
+    int64_t                      stop_ms;
+} ngx_http_sfn_record_t;
+
+
+extern ngx_module_t  ngx_http_sfn_module;
+
+
+/* ngx_http_sfn_module.c */
+ngx_http_sfn_machine_t *ngx_http_sfn_machine_find(
+    ngx_http_sfn_main_conf_t *smcf, ngx_str_t *name);
+ngx_http_sfn_bucket_t *ngx_http_sfn_bucket_find(
+    ngx_http_sfn_main_conf_t *smcf, ngx_str_t *name);
+
+/* ngx_http_sfn_exec.c */
+ngx_int_t ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
+    ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
+    ngx_str_t *job, ngx_str_t *bucket, ngx_str_t *key, ngx_str_t *arn,
+    ngx_pool_t *pool);
+ngx_int_t ngx_http_sfn_exec_init_process(ngx_cycle_t *cycle);
+void ngx_http_sfn_exec_exit_process(ngx_cycle_t *cycle);
+size_t ngx_http_sfn_uuid(u_char *buf);
+int64_t ngx_http_sfn_now_ms(void);
+size_t ngx_http_sfn_iso8601(u_char *buf, int64_t ms);
+
+/* ngx_http_sfn_shm.c */
+ngx_int_t ngx_http_sfn_shm_init_zone(ngx_shm_zone_t *zone, void *data);
+ngx_int_t ngx_http_sfn_shm_put(ngx_http_sfn_main_conf_t *smcf,
+    ngx_http_sfn_record_t *rec);
+ngx_int_t ngx_http_sfn_shm_get(ngx_http_sfn_main_conf_t *smcf,
+    ngx_str_t *name, ngx_pool_t *pool, ngx_http_sfn_record_t *rec);
+
+/* ngx_http_sfn_pg.c */
+ngx_int_t ngx_http_sfn_pg_migrate(ngx_http_sfn_main_conf_t *smcf,
+    ngx_log_t *log);
+ngx_int_t ngx_http_sfn_pg_init_process(ngx_cycle_t *cycle,
+    ngx_http_sfn_main_conf_t *smcf);
+void ngx_http_sfn_pg_exit_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_sfn_pg_exec(const char *sql, int nparams,
+    const char *const *values);
+ngx_int_t ngx_http_sfn_pg_sync(void);
+
+/* ngx_http_sfn_upload.c, ngx_http_sfn_api.c */
+ngx_int_t ngx_http_sfn_upload_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_sfn_key_valid(ngx_str_t *key);
+ngx_int_t ngx_http_sfn_location_tail(ngx_http_request_t *r, ngx_str_t *tail);
+cJSON *ngx_http_sfn_json_add_str(cJSON *obj, const char *name,
+    ngx_str_t *value);
+ngx_int_t ngx_http_sfn_start_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_sfn_api_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_sfn_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    cJSON *json);
+ngx_int_t ngx_http_sfn_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *type, const char *fmt, ...);
+cJSON *ngx_http_sfn_record_json(ngx_http_sfn_record_t *rec);
+
+
+#endif /* _NGX_HTTP_SFN_MODULE_H_INCLUDED_ */

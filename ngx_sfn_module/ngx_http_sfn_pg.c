@@ -1,0 +1,731 @@
+
+/*
+ * Copyright (C) ngx_sfn authors
+ *
+ * PostgreSQL: migrations at start (blocking, in the master, under an
+ * advisory lock), and a per-worker writer that runs libpq non-blocking in
+ * the event loop.  Statements queued during one event-loop iteration go out
+ * together in pipeline mode and commit as one implicit transaction (group
+ * commit).  A broken connection is re-established on a timer and the
+ * statements whose transaction did not commit are sent again, so writes are
+ * at least once; the schema makes them idempotent.
+ */
+
+
+#include "ngx_http_sfn_module.h"
+
+#include <libpq-fe.h>
+
+
+#define NGX_HTTP_SFN_PG_LOCK        0x73666e00    /* "sfn\0" */
+#define NGX_HTTP_SFN_PG_RECONNECT   1000
+#define NGX_HTTP_SFN_PG_MAX_QUEUE   100000
+#define NGX_HTTP_SFN_PG_MAX_BATCH   512
+
+
+typedef struct {
+    const char  *name;
+    const char  *sql;
+} ngx_http_sfn_sql_migration_t;
+
+extern const ngx_http_sfn_sql_migration_t  sfn_sql_migrations[];
+
+
+typedef struct {
+    ngx_queue_t                  queue;
+    const char                  *sql;
+    int                          nparams;
+    unsigned                     failed:1;
+    char                        *values[1];
+} ngx_http_sfn_pg_stmt_t;
+
+
+typedef enum {
+    ngx_http_sfn_pg_closed = 0,
+    ngx_http_sfn_pg_connecting,
+    ngx_http_sfn_pg_ready
+} ngx_http_sfn_pg_state_e;
+
+
+typedef struct {
+    PGconn                      *conn;
+    ngx_connection_t            *c;
+    ngx_http_sfn_pg_state_e      state;
+    ngx_queue_t                  pending;
+    ngx_queue_t                  sent;      /* awaiting results */
+    ngx_queue_t                  batch;     /* results of the current sync */
+    ngx_uint_t                   queued;
+    ngx_uint_t                   syncs;     /* syncs awaiting their result */
+    ngx_event_t                  flush;
+    ngx_event_t                  reconnect;
+    ngx_log_t                   *log;
+    ngx_str_t                    conninfo;
+    unsigned                     batch_failed:1;
+    unsigned                     exiting:1;
+} ngx_http_sfn_pg_t;
+
+
+static void ngx_http_sfn_pg_connect(ngx_event_t *ev);
+static void ngx_http_sfn_pg_close(ngx_http_sfn_pg_t *pg, ngx_uint_t retry);
+static void ngx_http_sfn_pg_read_handler(ngx_event_t *ev);
+static void ngx_http_sfn_pg_write_handler(ngx_event_t *ev);
+static void ngx_http_sfn_pg_flush_handler(ngx_event_t *ev);
+static ngx_int_t ngx_http_sfn_pg_poll_connect(ngx_http_sfn_pg_t *pg);
+static ngx_int_t ngx_http_sfn_pg_send(ngx_http_sfn_pg_t *pg);
+static ngx_int_t ngx_http_sfn_pg_receive(ngx_http_sfn_pg_t *pg);
+
+
+static ngx_http_sfn_pg_t  ngx_http_sfn_pg;
+
+
+static ngx_int_t
+ngx_http_sfn_pg_command(PGconn *conn, const char *sql, int nparams,
+    const char *const *values, ngx_log_t *log)
+{
+    PGresult        *res;
+    ExecStatusType   st;
+
+    /* a migration holds several statements: only PQexec() takes those */
+
+    res = (nparams == 0) ? PQexec(conn, sql)
+                         : PQexecParams(conn, sql, nparams, NULL, values,
+                                        NULL, NULL, 0);
+    st = PQresultStatus(res);
+
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "sfn database: \"%.40s...\" failed: %s",
+                      sql, PQresultErrorMessage(res));
+        PQclear(res);
+        return NGX_ERROR;
+    }
+
+    st = (PQntuples(res) > 0) ? 1 : 0;
+    PQclear(res);
+
+    return st ? NGX_OK : NGX_DECLINED;
+}
+
+
+ngx_int_t
+ngx_http_sfn_pg_migrate(ngx_http_sfn_main_conf_t *smcf, ngx_log_t *log)
+{
+    PGconn                        *conn;
+    ngx_int_t                      rc;
+    ngx_uint_t                     i;
+    const char                    *values[4];
+    ngx_http_sfn_machine_t        *sm;
+    const ngx_http_sfn_sql_migration_t  *m;
+    u_char                         conninfo[1024];
+
+    ngx_cpystrn(conninfo, smcf->database.data,
+                ngx_min(smcf->database.len + 1, sizeof(conninfo)));
+
+    conn = PQconnectdb((char *) conninfo);
+
+    if (PQstatus(conn) != CONNECTION_OK) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "sfn database \"%V\": connection failed: %s",
+                      &smcf->database, PQerrorMessage(conn));
+        PQfinish(conn);
+        return NGX_ERROR;
+    }
+
+    rc = NGX_ERROR;
+
+    /* several masters (nodes, a binary upgrade) may start at once */
+
+    if (ngx_http_sfn_pg_command(conn, "SELECT pg_advisory_lock(1936092672)",
+                                0, NULL, log)
+        == NGX_ERROR)
+    {
+        goto done;
+    }
+
+    if (ngx_http_sfn_pg_command(conn,
+            "CREATE TABLE IF NOT EXISTS sfn_migrations ("
+            "name text PRIMARY KEY, "
+            "applied_at timestamptz NOT NULL DEFAULT now())", 0, NULL, log)
+        == NGX_ERROR)
+    {
+        goto unlock;
+    }
+
+    for (m = sfn_sql_migrations; m->name; m++) {
+        values[0] = m->name;
+
+        rc = ngx_http_sfn_pg_command(conn,
+                 "SELECT 1 FROM sfn_migrations WHERE name = $1", 1, values,
+                 log);
+
+        if (rc == NGX_ERROR) {
+            goto unlock;
+        }
+
+        if (rc == NGX_OK) {
+            continue;
+        }
+
+        rc = NGX_ERROR;
+
+        if (ngx_http_sfn_pg_command(conn, "BEGIN", 0, NULL, log) == NGX_ERROR)
+        {
+            goto unlock;
+        }
+
+        if (ngx_http_sfn_pg_command(conn, m->sql, 0, NULL, log) == NGX_ERROR
+            || ngx_http_sfn_pg_command(conn,
+                   "INSERT INTO sfn_migrations (name) VALUES ($1)",
+                   1, values, log) == NGX_ERROR
+            || ngx_http_sfn_pg_command(conn, "COMMIT", 0, NULL, log)
+               == NGX_ERROR)
+        {
+            goto rollback;
+        }
+
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "sfn database: applied migration \"%s\"", m->name);
+    }
+
+    sm = smcf->machines.elts;
+
+    for (i = 0; i < smcf->machines.nelts; i++) {
+        values[0] = (char *) ngx_pstrdup(ngx_cycle->pool, &sm[i].name);
+        values[1] = (char *) ngx_pstrdup(ngx_cycle->pool, &sm[i].arn);
+        values[2] = (sm[i].type == SFN_EXPRESS) ? "EXPRESS" : "STANDARD";
+        values[3] = (char *) sm[i].definition.data;
+
+        if (values[0] == NULL || values[1] == NULL) {
+            goto unlock;
+        }
+
+        if (ngx_http_sfn_pg_command(conn,
+                "INSERT INTO sfn_state_machines "
+                "(name, arn, type, definition, source) "
+                "VALUES ($1, $2, $3, $4, 'config') "
+                "ON CONFLICT (name) DO UPDATE SET arn = $2, type = $3, "
+                "definition = $4, updated_at = now() "
+                "WHERE sfn_state_machines.definition <> $4 "
+                "OR sfn_state_machines.type <> $3", 4, values, log)
+            == NGX_ERROR)
+        {
+            goto unlock;
+        }
+    }
+
+    rc = NGX_OK;
+
+    goto unlock;
+
+rollback:
+
+    (void) ngx_http_sfn_pg_command(conn, "ROLLBACK", 0, NULL, log);
+
+unlock:
+
+    (void) ngx_http_sfn_pg_command(conn,
+                                   "SELECT pg_advisory_unlock(1936092672)",
+                                   0, NULL, log);
+
+done:
+
+    PQfinish(conn);
+
+    return rc;
+}
+
+
+ngx_int_t
+ngx_http_sfn_pg_init_process(ngx_cycle_t *cycle,
+    ngx_http_sfn_main_conf_t *smcf)
+{
+    ngx_http_sfn_pg_t  *pg = &ngx_http_sfn_pg;
+
+    ngx_memzero(pg, sizeof(ngx_http_sfn_pg_t));
+
+    ngx_queue_init(&pg->pending);
+    ngx_queue_init(&pg->sent);
+    ngx_queue_init(&pg->batch);
+
+    pg->log = cycle->log;
+
+    if (smcf->database.len == 0) {
+        return NGX_OK;
+    }
+
+    pg->conninfo.len = smcf->database.len;
+    pg->conninfo.data = ngx_pnalloc(cycle->pool, smcf->database.len + 1);
+    if (pg->conninfo.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_cpystrn(pg->conninfo.data, smcf->database.data,
+                smcf->database.len + 1);
+
+    pg->flush.handler = ngx_http_sfn_pg_flush_handler;
+    pg->flush.data = pg;
+    pg->flush.log = cycle->log;
+
+    pg->reconnect.handler = ngx_http_sfn_pg_connect;
+    pg->reconnect.data = pg;
+    pg->reconnect.log = cycle->log;
+    pg->reconnect.cancelable = 1;
+
+    ngx_http_sfn_pg_connect(&pg->reconnect);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_sfn_pg_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_queue_t             *q;
+    ngx_http_sfn_pg_t       *pg = &ngx_http_sfn_pg;
+    ngx_http_sfn_pg_stmt_t  *st;
+
+    pg->exiting = 1;
+
+    if (pg->queued) {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "sfn database: %ui statements not written at exit",
+                      pg->queued);
+    }
+
+    ngx_http_sfn_pg_close(pg, 0);
+
+    while (!ngx_queue_empty(&pg->pending)) {
+        q = ngx_queue_head(&pg->pending);
+        ngx_queue_remove(q);
+        st = ngx_queue_data(q, ngx_http_sfn_pg_stmt_t, queue);
+        ngx_free(st);
+    }
+}
+
+
+ngx_int_t
+ngx_http_sfn_pg_exec(const char *sql, int nparams, const char *const *values)
+{
+    u_char                  *p;
+    size_t                   size;
+    ngx_int_t                i;
+    ngx_http_sfn_pg_t       *pg = &ngx_http_sfn_pg;
+    ngx_http_sfn_pg_stmt_t  *st;
+
+    if (pg->conninfo.len == 0) {
+        return NGX_DECLINED;
+    }
+
+    if (pg->queued >= NGX_HTTP_SFN_PG_MAX_QUEUE) {
+        ngx_log_error(NGX_LOG_ERR, pg->log, 0,
+                      "sfn database: queue of %ui statements is full, "
+                      "statement dropped", pg->queued);
+        return NGX_ERROR;
+    }
+
+    size = sizeof(ngx_http_sfn_pg_stmt_t) + nparams * sizeof(char *);
+
+    for (i = 0; i < nparams; i++) {
+        if (values[i]) {
+            size += ngx_strlen(values[i]) + 1;
+        }
+    }
+
+    st = ngx_alloc(size, pg->log);
+    if (st == NULL) {
+        return NGX_ERROR;
+    }
+
+    st->sql = sql;
+    st->nparams = nparams;
+    st->failed = 0;
+
+    p = (u_char *) &st->values[nparams + 1];
+
+    for (i = 0; i < nparams; i++) {
+        if (values[i] == NULL) {
+            st->values[i] = NULL;
+            continue;
+        }
+
+        st->values[i] = (char *) p;
+        p = ngx_cpymem(p, values[i], ngx_strlen(values[i]) + 1);
+    }
+
+    ngx_queue_insert_tail(&pg->pending, &st->queue);
+    pg->queued++;
+
+    if (!pg->flush.posted) {
+        ngx_post_event(&pg->flush, &ngx_posted_events);
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_sfn_pg_sync(void)
+{
+    return ngx_http_sfn_pg.queued ? NGX_AGAIN : NGX_OK;
+}
+
+
+static void
+ngx_http_sfn_pg_connect(ngx_event_t *ev)
+{
+    ngx_http_sfn_pg_t *pg = ev->data;
+
+    ngx_socket_t       fd;
+    ngx_connection_t  *c;
+
+    pg->conn = PQconnectStart((char *) pg->conninfo.data);
+
+    if (pg->conn == NULL || PQstatus(pg->conn) == CONNECTION_BAD) {
+        ngx_log_error(NGX_LOG_ERR, pg->log, 0,
+                      "sfn database: connect failed: %s",
+                      pg->conn ? PQerrorMessage(pg->conn) : "out of memory");
+        ngx_http_sfn_pg_close(pg, 1);
+        return;
+    }
+
+    if (PQsetnonblocking(pg->conn, 1) == -1) {
+        ngx_log_error(NGX_LOG_ERR, pg->log, 0,
+                      "sfn database: PQsetnonblocking() failed: %s",
+                      PQerrorMessage(pg->conn));
+        ngx_http_sfn_pg_close(pg, 1);
+        return;
+    }
+
+    fd = PQsocket(pg->conn);
+
+    c = ngx_get_connection(fd, pg->log);
+    if (c == NULL) {
+        ngx_http_sfn_pg_close(pg, 1);
+        return;
+    }
+
+    /* the socket is libpq's: nginx must never close() it */
+    c->shared = 1;
+    c->data = pg;
+    c->read->handler = ngx_http_sfn_pg_read_handler;
+    c->write->handler = ngx_http_sfn_pg_write_handler;
+    c->read->log = pg->log;
+    c->write->log = pg->log;
+
+    pg->c = c;
+    pg->state = ngx_http_sfn_pg_connecting;
+
+    if (ngx_add_conn(c) != NGX_OK) {
+        ngx_http_sfn_pg_close(pg, 1);
+        return;
+    }
+
+    if (ngx_http_sfn_pg_poll_connect(pg) == NGX_ERROR) {
+        ngx_http_sfn_pg_close(pg, 1);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_sfn_pg_poll_connect(ngx_http_sfn_pg_t *pg)
+{
+    ngx_uint_t                 n;
+    PostgresPollingStatusType  rc;
+
+    /*
+     * edge-triggered events: a poll that changes state without socket I/O
+     * (CONNECTION_MADE) must be repeated at once, the edge is already gone
+     */
+
+    for (n = 0; n < 16; n++) {
+        rc = PQconnectPoll(pg->conn);
+
+        switch (rc) {
+
+        case PGRES_POLLING_OK:
+            if (PQenterPipelineMode(pg->conn) != 1) {
+                ngx_log_error(NGX_LOG_ERR, pg->log, 0,
+                              "sfn database: PQenterPipelineMode() failed: "
+                              "%s", PQerrorMessage(pg->conn));
+                return NGX_ERROR;
+            }
+
+            pg->state = ngx_http_sfn_pg_ready;
+
+            ngx_log_error(NGX_LOG_INFO, pg->log, 0,
+                          "sfn database: connected");
+
+            return ngx_http_sfn_pg_send(pg);
+
+        case PGRES_POLLING_FAILED:
+            ngx_log_error(NGX_LOG_ERR, pg->log, 0,
+                          "sfn database: connect failed: %s",
+                          PQerrorMessage(pg->conn));
+            return NGX_ERROR;
+
+        case PGRES_POLLING_READING:
+            return NGX_AGAIN;
+
+        default: /* PGRES_POLLING_WRITING */
+            if (!pg->c->write->ready) {
+                return NGX_AGAIN;
+            }
+
+            break;
+        }
+    }
+
+    return NGX_AGAIN;
+}
+
+
+static void
+ngx_http_sfn_pg_close(ngx_http_sfn_pg_t *pg, ngx_uint_t retry)
+{
+    ngx_queue_t  *q;
+
+    if (pg->c) {
+        ngx_del_conn(pg->c, NGX_CLOSE_EVENT);
+        pg->c->fd = (ngx_socket_t) -1;
+        ngx_free_connection(pg->c);
+        pg->c = NULL;
+    }
+
+    if (pg->conn) {
+        PQfinish(pg->conn);
+        pg->conn = NULL;
+    }
+
+    pg->state = ngx_http_sfn_pg_closed;
+    pg->syncs = 0;
+    pg->batch_failed = 0;
+
+    /* nothing unsynced committed: send it again, in order, first */
+
+    while (!ngx_queue_empty(&pg->sent)) {
+        q = ngx_queue_last(&pg->sent);
+        ngx_queue_remove(q);
+        ngx_queue_insert_head(&pg->pending, q);
+    }
+
+    while (!ngx_queue_empty(&pg->batch)) {
+        q = ngx_queue_last(&pg->batch);
+        ngx_queue_remove(q);
+        ngx_queue_insert_head(&pg->pending, q);
+    }
+
+    if (retry && !pg->exiting && !ngx_exiting && !ngx_terminate) {
+        ngx_add_timer(&pg->reconnect, NGX_HTTP_SFN_PG_RECONNECT);
+    }
+}
+
+
+static void
+ngx_http_sfn_pg_flush_handler(ngx_event_t *ev)
+{
+    ngx_http_sfn_pg_t *pg = ev->data;
+
+    if (pg->state == ngx_http_sfn_pg_ready
+        && ngx_http_sfn_pg_send(pg) == NGX_ERROR)
+    {
+        ngx_http_sfn_pg_close(pg, 1);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_sfn_pg_send(ngx_http_sfn_pg_t *pg)
+{
+    int                      rc;
+    ngx_uint_t               n;
+    ngx_queue_t             *q;
+    ngx_http_sfn_pg_stmt_t  *st;
+
+    n = 0;
+
+    while (!ngx_queue_empty(&pg->pending) && n < NGX_HTTP_SFN_PG_MAX_BATCH) {
+        q = ngx_queue_head(&pg->pending);
+        st = ngx_queue_data(q, ngx_http_sfn_pg_stmt_t, queue);
+
+        if (PQsendQueryParams(pg->conn, st->sql, st->nparams, NULL,
+                              (const char *const *) st->values, NULL, NULL, 0)
+            != 1)
+        {
+            ngx_log_error(NGX_LOG_ERR, pg->log, 0,
+                          "sfn database: PQsendQueryParams() failed: %s",
+                          PQerrorMessage(pg->conn));
+            return NGX_ERROR;
+        }
+
+        ngx_queue_remove(q);
+        ngx_queue_insert_tail(&pg->sent, q);
+        n++;
+    }
+
+    if (n) {
+        if (PQpipelineSync(pg->conn) != 1) {
+            ngx_log_error(NGX_LOG_ERR, pg->log, 0,
+                          "sfn database: PQpipelineSync() failed: %s",
+                          PQerrorMessage(pg->conn));
+            return NGX_ERROR;
+        }
+
+        pg->syncs++;
+
+        if (!ngx_queue_empty(&pg->pending) && !pg->flush.posted) {
+            ngx_post_event(&pg->flush, &ngx_posted_events);
+        }
+    }
+
+    rc = PQflush(pg->conn);
+
+    if (rc == -1) {
+        ngx_log_error(NGX_LOG_ERR, pg->log, 0,
+                      "sfn database: PQflush() failed: %s",
+                      PQerrorMessage(pg->conn));
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_sfn_pg_write_handler(ngx_event_t *ev)
+{
+    ngx_connection_t   *c = ev->data;
+    ngx_http_sfn_pg_t  *pg = c->data;
+
+    ngx_int_t  rc;
+
+    if (pg->state == ngx_http_sfn_pg_connecting) {
+        rc = ngx_http_sfn_pg_poll_connect(pg);
+
+    } else {
+        rc = (PQflush(pg->conn) == -1) ? NGX_ERROR : NGX_OK;
+    }
+
+    if (rc == NGX_ERROR) {
+        ngx_http_sfn_pg_close(pg, 1);
+    }
+}
+
+
+static void
+ngx_http_sfn_pg_read_handler(ngx_event_t *ev)
+{
+    ngx_connection_t   *c = ev->data;
+    ngx_http_sfn_pg_t  *pg = c->data;
+
+    ngx_int_t  rc;
+
+    if (pg->state == ngx_http_sfn_pg_connecting) {
+        rc = ngx_http_sfn_pg_poll_connect(pg);
+
+    } else {
+        rc = ngx_http_sfn_pg_receive(pg);
+    }
+
+    if (rc == NGX_ERROR) {
+        ngx_http_sfn_pg_close(pg, 1);
+    }
+}
+
+
+static void
+ngx_http_sfn_pg_batch_done(ngx_http_sfn_pg_t *pg)
+{
+    ngx_queue_t             *q;
+    ngx_http_sfn_pg_stmt_t  *st;
+
+    /*
+     * an error aborts the whole implicit transaction of a sync: what else
+     * it held did not commit and goes out again with the next batch
+     */
+
+    while (!ngx_queue_empty(&pg->batch)) {
+        q = ngx_queue_last(&pg->batch);
+        ngx_queue_remove(q);
+        st = ngx_queue_data(q, ngx_http_sfn_pg_stmt_t, queue);
+
+        if (pg->batch_failed && !st->failed) {
+            ngx_queue_insert_head(&pg->pending, q);
+            continue;
+        }
+
+        pg->queued--;
+        ngx_free(st);
+    }
+
+    if (pg->batch_failed && !ngx_queue_empty(&pg->pending)
+        && !pg->flush.posted)
+    {
+        ngx_post_event(&pg->flush, &ngx_posted_events);
+    }
+
+    pg->batch_failed = 0;
+}
+
+
+static ngx_int_t
+ngx_http_sfn_pg_receive(ngx_http_sfn_pg_t *pg)
+{
+    PGresult                *res;
+    ngx_queue_t             *q;
+    ExecStatusType           status;
+    ngx_http_sfn_pg_stmt_t  *st;
+
+    if (PQconsumeInput(pg->conn) != 1) {
+        ngx_log_error(NGX_LOG_ERR, pg->log, 0,
+                      "sfn database: connection lost: %s",
+                      PQerrorMessage(pg->conn));
+        return NGX_ERROR;
+    }
+
+    while (pg->syncs && !PQisBusy(pg->conn)) {
+
+        res = PQgetResult(pg->conn);
+
+        if (res == NULL) {
+            /* the end of one statement's results */
+            continue;
+        }
+
+        status = PQresultStatus(res);
+
+        if (status == PGRES_PIPELINE_SYNC) {
+            PQclear(res);
+            pg->syncs--;
+            ngx_http_sfn_pg_batch_done(pg);
+            continue;
+        }
+
+        if (ngx_queue_empty(&pg->sent)) {
+            ngx_log_error(NGX_LOG_ALERT, pg->log, 0,
+                          "sfn database: unexpected result %s",
+                          PQresStatus(status));
+            PQclear(res);
+            return NGX_ERROR;
+        }
+
+        q = ngx_queue_head(&pg->sent);
+        ngx_queue_remove(q);
+        ngx_queue_insert_tail(&pg->batch, q);
+        st = ngx_queue_data(q, ngx_http_sfn_pg_stmt_t, queue);
+
+        if (status == PGRES_FATAL_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, pg->log, 0,
+                          "sfn database: \"%.60s\" failed: %s",
+                          st->sql, PQresultErrorMessage(res));
+            st->failed = 1;
+            pg->batch_failed = 1;
+
+        } else if (status == PGRES_PIPELINE_ABORTED) {
+            pg->batch_failed = 1;
+        }
+
+        PQclear(res);
+    }
+
+    return NGX_OK;
+}

@@ -1,0 +1,393 @@
+
+/*
+ * Copyright (C) ngx_sfn authors
+ *
+ * Execution records in the shared zone, so that any worker answers a
+ * describe.  The zone is a cache of PostgreSQL: when it is full, the oldest
+ * finished records are evicted.
+ */
+
+
+#include "ngx_http_sfn_module.h"
+
+
+typedef struct {
+    ngx_rbtree_node_t            node;
+    ngx_queue_t                  queue;
+    sfn_status_e                 status;
+    int64_t                      start_ms;
+    int64_t                      stop_ms;
+    ngx_str_t                    name;
+    ngx_str_t                    arn;
+    ngx_str_t                    machine;
+    ngx_str_t                    state;
+    ngx_str_t                    input;
+    ngx_str_t                    output;
+    ngx_str_t                    error;
+    ngx_str_t                    cause;
+} ngx_http_sfn_shm_node_t;
+
+
+struct ngx_http_sfn_shm_s {
+    ngx_rbtree_t                 rbtree;
+    ngx_rbtree_node_t            sentinel;
+    ngx_queue_t                  lru;       /* finished, oldest first */
+};
+
+
+#define ngx_http_sfn_shm_strings(s, n)                                       \
+    s[0] = &(n)->name; s[1] = &(n)->arn; s[2] = &(n)->machine;               \
+    s[3] = &(n)->state; s[4] = &(n)->input; s[5] = &(n)->output;             \
+    s[6] = &(n)->error; s[7] = &(n)->cause
+
+#define NGX_HTTP_SFN_SHM_NSTR  8
+
+
+static void
+ngx_http_sfn_shm_rbtree_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t        **p;
+    ngx_http_sfn_shm_node_t   *n, *t;
+
+    for ( ;; ) {
+
+        if (node->key < temp->key) {
+            p = &temp->left;
+
+        } else if (node->key > temp->key) {
+            p = &temp->right;
+
+        } else {
+            n = (ngx_http_sfn_shm_node_t *) node;
+            t = (ngx_http_sfn_shm_node_t *) temp;
+
+            p = (ngx_memn2cmp(n->name.data, t->name.data, n->name.len,
+                              t->name.len) < 0)
+                ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+ngx_int_t
+ngx_http_sfn_shm_init_zone(ngx_shm_zone_t *zone, void *data)
+{
+    ngx_http_sfn_main_conf_t *osmcf = data;
+
+    size_t                     len;
+    ngx_slab_pool_t           *shpool;
+    ngx_http_sfn_main_conf_t  *smcf;
+
+    smcf = zone->data;
+
+    if (osmcf) {
+        smcf->sh = osmcf->sh;
+        smcf->shpool = osmcf->shpool;
+        return NGX_OK;
+    }
+
+    shpool = (ngx_slab_pool_t *) zone->shm.addr;
+    smcf->shpool = shpool;
+
+    if (zone->shm.exists) {
+        smcf->sh = shpool->data;
+        return NGX_OK;
+    }
+
+    smcf->sh = ngx_slab_alloc(shpool, sizeof(ngx_http_sfn_shm_t));
+    if (smcf->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    shpool->data = smcf->sh;
+
+    ngx_rbtree_init(&smcf->sh->rbtree, &smcf->sh->sentinel,
+                    ngx_http_sfn_shm_rbtree_insert);
+    ngx_queue_init(&smcf->sh->lru);
+
+    len = sizeof(" in sfn_zone \"\"") + zone->shm.name.len;
+
+    shpool->log_ctx = ngx_slab_alloc(shpool, len);
+    if (shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(shpool->log_ctx, " in sfn_zone \"%V\"%Z", &zone->shm.name);
+
+    shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_http_sfn_shm_node_t *
+ngx_http_sfn_shm_lookup(ngx_http_sfn_shm_t *sh, ngx_str_t *name)
+{
+    ngx_int_t                 rc;
+    uint32_t                  hash;
+    ngx_rbtree_node_t        *node, *sentinel;
+    ngx_http_sfn_shm_node_t  *n;
+
+    hash = ngx_crc32_short(name->data, name->len);
+
+    node = sh->rbtree.root;
+    sentinel = sh->rbtree.sentinel;
+
+    while (node != sentinel) {
+
+        if (hash < node->key) {
+            node = node->left;
+            continue;
+        }
+
+        if (hash > node->key) {
+            node = node->right;
+            continue;
+        }
+
+        n = (ngx_http_sfn_shm_node_t *) node;
+
+        rc = ngx_memn2cmp(name->data, n->name.data, name->len, n->name.len);
+
+        if (rc == 0) {
+            return n;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_sfn_shm_free_node(ngx_http_sfn_main_conf_t *smcf,
+    ngx_http_sfn_shm_node_t *n)
+{
+    ngx_uint_t   i;
+    ngx_str_t   *s[NGX_HTTP_SFN_SHM_NSTR];
+
+    ngx_http_sfn_shm_strings(s, n);
+
+    for (i = 0; i < NGX_HTTP_SFN_SHM_NSTR; i++) {
+        if (s[i]->data) {
+            ngx_slab_free_locked(smcf->shpool, s[i]->data);
+        }
+    }
+
+    ngx_rbtree_delete(&smcf->sh->rbtree, &n->node);
+
+    if (n->status != SFN_RUNNING) {
+        ngx_queue_remove(&n->queue);
+    }
+
+    ngx_slab_free_locked(smcf->shpool, n);
+}
+
+
+/* allocates, evicting the oldest finished executions while the zone is full */
+
+static void *
+ngx_http_sfn_shm_alloc(ngx_http_sfn_main_conf_t *smcf, size_t size,
+    ngx_http_sfn_shm_node_t *keep)
+{
+    void                     *p;
+    ngx_queue_t              *q;
+    ngx_http_sfn_shm_node_t  *old;
+
+    for ( ;; ) {
+        p = ngx_slab_alloc_locked(smcf->shpool, size);
+        if (p) {
+            return p;
+        }
+
+        if (ngx_queue_empty(&smcf->sh->lru)) {
+            return NULL;
+        }
+
+        q = ngx_queue_head(&smcf->sh->lru);
+        old = ngx_queue_data(q, ngx_http_sfn_shm_node_t, queue);
+
+        if (old == keep) {
+            return NULL;
+        }
+
+        ngx_http_sfn_shm_free_node(smcf, old);
+    }
+}
+
+
+ngx_int_t
+ngx_http_sfn_shm_put(ngx_http_sfn_main_conf_t *smcf,
+    ngx_http_sfn_record_t *rec)
+{
+    u_char                   *p;
+    ngx_str_t                *src[NGX_HTTP_SFN_SHM_NSTR];
+    ngx_str_t                *dst[NGX_HTTP_SFN_SHM_NSTR];
+    ngx_uint_t                i;
+    ngx_http_sfn_shm_node_t  *n;
+
+    if (smcf->shpool == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_http_sfn_shm_strings(src, rec);
+
+    ngx_shmtx_lock(&smcf->shpool->mutex);
+
+    n = ngx_http_sfn_shm_lookup(smcf->sh, &rec->name);
+
+    if (n == NULL) {
+        n = ngx_http_sfn_shm_alloc(smcf, sizeof(ngx_http_sfn_shm_node_t),
+                                   NULL);
+        if (n == NULL) {
+            goto nomem;
+        }
+
+        ngx_memzero(n, sizeof(ngx_http_sfn_shm_node_t));
+
+        n->name.data = ngx_http_sfn_shm_alloc(smcf, rec->name.len, NULL);
+        if (n->name.data == NULL) {
+            ngx_slab_free_locked(smcf->shpool, n);
+            goto nomem;
+        }
+
+        n->name.len = rec->name.len;
+        ngx_memcpy(n->name.data, rec->name.data, rec->name.len);
+
+        n->node.key = ngx_crc32_short(rec->name.data, rec->name.len);
+        n->status = SFN_RUNNING;
+        ngx_rbtree_insert(&smcf->sh->rbtree, &n->node);
+    }
+
+    if (n->status != SFN_RUNNING) {
+        ngx_queue_remove(&n->queue);
+    }
+
+    n->status = rec->status;
+
+    if (rec->start_ms) {
+        n->start_ms = rec->start_ms;
+    }
+
+    if (rec->stop_ms) {
+        n->stop_ms = rec->stop_ms;
+    }
+
+    if (n->status != SFN_RUNNING) {
+        ngx_queue_insert_tail(&smcf->sh->lru, &n->queue);
+    }
+
+    ngx_http_sfn_shm_strings(dst, n);
+
+    /* the name is the key; a NULL source leaves a field as it is */
+
+    for (i = 1; i < NGX_HTTP_SFN_SHM_NSTR; i++) {
+        if (src[i]->data == NULL) {
+            continue;
+        }
+
+        if (dst[i]->len == src[i]->len && dst[i]->data
+            && ngx_memcmp(dst[i]->data, src[i]->data, src[i]->len) == 0)
+        {
+            continue;
+        }
+
+        p = NULL;
+
+        if (src[i]->len) {
+            p = ngx_http_sfn_shm_alloc(smcf, src[i]->len, n);
+            if (p == NULL) {
+                goto nomem;
+            }
+
+            ngx_memcpy(p, src[i]->data, src[i]->len);
+        }
+
+        if (dst[i]->data) {
+            ngx_slab_free_locked(smcf->shpool, dst[i]->data);
+        }
+
+        dst[i]->data = p;
+        dst[i]->len = src[i]->len;
+    }
+
+    ngx_shmtx_unlock(&smcf->shpool->mutex);
+
+    return NGX_OK;
+
+nomem:
+
+    ngx_shmtx_unlock(&smcf->shpool->mutex);
+
+    ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
+                  "sfn_zone \"%V\" is full, execution \"%V\" is not cached",
+                  &smcf->shm_zone->shm.name, &rec->name);
+
+    return NGX_ERROR;
+}
+
+
+ngx_int_t
+ngx_http_sfn_shm_get(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *name,
+    ngx_pool_t *pool, ngx_http_sfn_record_t *rec)
+{
+    ngx_str_t                *src[NGX_HTTP_SFN_SHM_NSTR];
+    ngx_str_t                *dst[NGX_HTTP_SFN_SHM_NSTR];
+    ngx_uint_t                i;
+    ngx_http_sfn_shm_node_t  *n;
+
+    if (smcf->shpool == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_http_sfn_shm_strings(dst, rec);
+
+    ngx_shmtx_lock(&smcf->shpool->mutex);
+
+    n = ngx_http_sfn_shm_lookup(smcf->sh, name);
+    if (n == NULL) {
+        ngx_shmtx_unlock(&smcf->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    ngx_http_sfn_shm_strings(src, n);
+
+    rec->status = n->status;
+    rec->start_ms = n->start_ms;
+    rec->stop_ms = n->stop_ms;
+
+    for (i = 0; i < NGX_HTTP_SFN_SHM_NSTR; i++) {
+        dst[i]->len = src[i]->len;
+        dst[i]->data = NULL;
+
+        if (src[i]->data == NULL) {
+            continue;
+        }
+
+        dst[i]->data = ngx_pnalloc(pool, src[i]->len + 1);
+        if (dst[i]->data == NULL) {
+            ngx_shmtx_unlock(&smcf->shpool->mutex);
+            return NGX_ERROR;
+        }
+
+        *ngx_cpymem(dst[i]->data, src[i]->data, src[i]->len) = '\0';
+    }
+
+    ngx_shmtx_unlock(&smcf->shpool->mutex);
+
+    return NGX_OK;
+}

@@ -1,0 +1,356 @@
+
+/*
+ * Copyright (C) ngx_sfn authors
+ *
+ * PUT uploads into a bucket, the S3 PutObject analogue: the body goes to a
+ * temporary file inside the bucket and is renamed into place only when it
+ * is complete; matching sfn_trigger rules then start executions, as an S3
+ * event notification would.
+ */
+
+
+#include "ngx_http_sfn_module.h"
+
+
+#define NGX_HTTP_SFN_MAX_KEY  1024
+
+
+static void ngx_http_sfn_upload_body(ngx_http_request_t *r);
+
+
+ngx_int_t
+ngx_http_sfn_key_valid(ngx_str_t *key)
+{
+    u_char  *p, *last, *seg;
+
+    if (key->len == 0 || key->len > NGX_HTTP_SFN_MAX_KEY
+        || key->data[0] == '/')
+    {
+        return 0;
+    }
+
+    last = key->data + key->len;
+
+    for (seg = key->data; seg < last; seg = p + 1) {
+
+        for (p = seg; p < last && *p != '/'; p++) {
+            if (*p == '\0' || *p == '\\') {
+                return 0;
+            }
+        }
+
+        /* an empty, "." or ".." segment, or our temporary directory */
+
+        if (p == seg
+            || (p - seg == 1 && seg[0] == '.')
+            || (p - seg == 2 && seg[0] == '.' && seg[1] == '.')
+            || (p - seg >= 5 && ngx_strncmp(seg, ".sfn-", 5) == 0))
+        {
+            return 0;
+        }
+    }
+
+    return key->data[key->len - 1] != '/';
+}
+
+
+ngx_int_t
+ngx_http_sfn_location_tail(ngx_http_request_t *r, ngx_str_t *tail)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (r->uri.len < clcf->name.len
+        || ngx_strncmp(r->uri.data, clcf->name.data, clcf->name.len) != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    tail->data = r->uri.data + clcf->name.len;
+    tail->len = r->uri.len - clcf->name.len;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_sfn_upload_handler(ngx_http_request_t *r)
+{
+    ngx_int_t   rc;
+    ngx_str_t   key;
+
+    if (r->method != NGX_HTTP_PUT) {
+        return ngx_http_sfn_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                       "MethodNotAllowed",
+                                       "only PUT is allowed here");
+    }
+
+    if (ngx_http_sfn_location_tail(r, &key) != NGX_OK
+        || !ngx_http_sfn_key_valid(&key))
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "sfn upload: invalid key \"%V\"", &r->uri);
+
+        return ngx_http_sfn_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                       "InvalidKey",
+                                       "the key must be a relative path "
+                                       "without \".\" or \"..\" segments");
+    }
+
+    r->request_body_in_file_only = 1;
+    r->request_body_in_persistent_file = 1;
+    r->request_body_in_clean_file = 1;
+    r->request_body_file_group_access = 1;
+    r->request_body_file_log_level = 0;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_sfn_upload_body);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static ngx_uint_t
+ngx_http_sfn_trigger_match(ngx_http_sfn_trigger_t *tr, ngx_str_t *key)
+{
+    ngx_str_t   *s;
+    ngx_uint_t   i, match;
+
+    s = tr->prefixes.elts;
+    match = (tr->prefixes.nelts == 0);
+
+    for (i = 0; i < tr->prefixes.nelts && !match; i++) {
+        match = (key->len >= s[i].len
+                 && ngx_strncmp(key->data, s[i].data, s[i].len) == 0);
+    }
+
+    if (!match) {
+        return 0;
+    }
+
+    s = tr->suffixes.elts;
+    match = (tr->suffixes.nelts == 0);
+
+    for (i = 0; i < tr->suffixes.nelts && !match; i++) {
+        match = (key->len >= s[i].len
+                 && ngx_strncasecmp(key->data + key->len - s[i].len,
+                                    s[i].data, s[i].len) == 0);
+    }
+
+    return match;
+}
+
+
+static ngx_int_t
+ngx_http_sfn_upload_trigger(ngx_http_request_t *r, ngx_str_t *key,
+    cJSON *reply, off_t size, ngx_str_t *etag)
+{
+    char                      *text;
+    u_char                     id[NGX_UUID_LEN];
+    cJSON                     *input, *list, *item;
+    ngx_int_t                  rc;
+    ngx_str_t                  job, arn, in;
+    ngx_uint_t                 i;
+    ngx_http_sfn_trigger_t    *tr;
+    ngx_http_sfn_loc_conf_t   *slcf;
+    ngx_http_sfn_main_conf_t  *smcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_sfn_module);
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_sfn_module);
+
+    if (slcf->triggers == NULL) {
+        return NGX_OK;
+    }
+
+    list = NULL;
+    tr = slcf->triggers->elts;
+
+    for (i = 0; i < slcf->triggers->nelts; i++) {
+
+        if (!ngx_http_sfn_trigger_match(&tr[i], key)) {
+            continue;
+        }
+
+        job.data = id;
+        job.len = ngx_http_sfn_uuid(id);
+
+        input = cJSON_CreateObject();
+        if (input == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (cJSON_AddStringToObject(input, "bucket",
+                                    (char *) slcf->upload->name.data) == NULL
+            || ngx_http_sfn_json_add_str(input, "key", key) == NULL
+            || cJSON_AddNumberToObject(input, "size", (double) size) == NULL
+            || ngx_http_sfn_json_add_str(input, "etag", etag) == NULL
+            || ngx_http_sfn_json_add_str(input, "jobId", &job) == NULL)
+        {
+            cJSON_Delete(input);
+            return NGX_ERROR;
+        }
+
+        text = cJSON_PrintUnformatted(input);
+        cJSON_Delete(input);
+
+        if (text == NULL) {
+            return NGX_ERROR;
+        }
+
+        in.data = (u_char *) text;
+        in.len = ngx_strlen(text);
+
+        rc = ngx_http_sfn_exec_start(smcf, tr[i].machine, &job, &in, &job,
+                                     &slcf->upload->name, key, &arn, r->pool);
+        cJSON_free(text);
+
+        if (rc != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (list == NULL) {
+            if (ngx_http_sfn_json_add_str(reply, "jobId", &job) == NULL
+                || ngx_http_sfn_json_add_str(reply, "executionArn", &arn)
+                   == NULL)
+            {
+                return NGX_ERROR;
+            }
+
+            list = cJSON_AddArrayToObject(reply, "executions");
+            if (list == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+        item = cJSON_CreateObject();
+        if (item == NULL) {
+            return NGX_ERROR;
+        }
+
+        cJSON_AddItemToArray(list, item);
+
+        if (ngx_http_sfn_json_add_str(item, "stateMachine",
+                                      &tr[i].machine->name) == NULL
+            || ngx_http_sfn_json_add_str(item, "jobId", &job) == NULL
+            || ngx_http_sfn_json_add_str(item, "executionArn", &arn) == NULL)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_sfn_upload_body(ngx_http_request_t *r)
+{
+    u_char                    *p;
+    off_t                      size;
+    cJSON                     *reply;
+    ngx_fd_t                   fd;
+    ngx_str_t                  key, path, etag;
+    ngx_ext_rename_file_t      ext;
+    ngx_file_info_t            fi;
+    ngx_temp_file_t           *temp;
+    ngx_http_sfn_loc_conf_t   *slcf;
+    u_char                     tag[NGX_OFF_T_LEN + NGX_TIME_T_LEN + 8];
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_sfn_module);
+
+    (void) ngx_http_sfn_location_tail(r, &key);
+
+    path.len = slcf->upload->path.len + 1 + key.len;
+    path.data = ngx_pnalloc(r->pool, path.len + 1);
+    if (path.data == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_sprintf(path.data, "%V/%V%Z", &slcf->upload->path, &key);
+
+    temp = r->request_body ? r->request_body->temp_file : NULL;
+
+    if (temp == NULL) {
+
+        /* an empty body: nginx made no temporary file, an empty object */
+
+        if (ngx_create_full_path(path.data, 0755) != 0) {
+            /* the open below reports it */
+        }
+
+        fd = ngx_open_file(path.data, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
+                           NGX_FILE_DEFAULT_ACCESS);
+        if (fd == NGX_INVALID_FILE) {
+            ngx_log_error(NGX_LOG_CRIT, r->connection->log, ngx_errno,
+                          ngx_open_file_n " \"%s\" failed", path.data);
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+    } else {
+        fd = temp->file.fd;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_CRIT, r->connection->log, ngx_errno,
+                      ngx_fd_info_n " \"%s\" failed", path.data);
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (temp == NULL) {
+        ngx_close_file(fd);
+
+    } else {
+        ext.access = 0644;
+        ext.path_access = 0755;
+        ext.time = -1;
+        ext.create_path = 1;
+        ext.delete_file = 1;
+        ext.fd = temp->file.fd;
+        ext.log = r->connection->log;
+
+        if (ngx_ext_rename_file(&temp->file.name, &path, &ext) != NGX_OK) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+    }
+
+    size = ngx_file_size(&fi);
+
+    /* the same form as nginx's static ETag: mtime and size */
+
+    p = ngx_sprintf(tag, "%xT-%xO", ngx_file_mtime(&fi), size);
+    etag.data = tag;
+    etag.len = p - tag;
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "sfn upload \"%V\" to bucket \"%V\": %O bytes",
+                  &key, &slcf->upload->name, size);
+
+    reply = cJSON_CreateObject();
+    if (reply == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (ngx_http_sfn_json_add_str(reply, "bucket", &slcf->upload->name) == NULL
+        || ngx_http_sfn_json_add_str(reply, "key", &key) == NULL
+        || cJSON_AddNumberToObject(reply, "size", (double) size) == NULL
+        || ngx_http_sfn_json_add_str(reply, "etag", &etag) == NULL
+        || ngx_http_sfn_upload_trigger(r, &key, reply, size, &etag) != NGX_OK)
+    {
+        cJSON_Delete(reply);
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_finalize_request(r,
+                              ngx_http_sfn_send_json(r, NGX_HTTP_CREATED,
+                                                     reply));
+}

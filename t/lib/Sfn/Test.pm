@@ -1,0 +1,328 @@
+package Sfn::Test;
+
+# A small harness for ngx_sfn integration tests, modelled on nginx-tests'
+# Test::Nginx: a temporary prefix, free loopback ports, a private PostgreSQL
+# cluster, nginx started and stopped by PID, and error.log scanned for
+# [alert], [crit] and [emerg] on teardown.  Core Perl only.
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Path qw(make_path);
+use File::Temp qw(tempdir);
+use HTTP::Tiny;
+use IO::Socket::INET;
+use JSON::PP;
+use POSIX qw(WNOHANG);
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
+our $NGINX = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
+our $MODULE = "$ROOT/build/ngx_http_sfn_module.so";
+
+my $JSON = JSON::PP->new->canonical->allow_nonref;
+
+sub new {
+    my ($class, %opts) = @_;
+
+    my $dir = tempdir('sfn-test-XXXXXX', TMPDIR => 1,
+                      CLEANUP => !$ENV{SFN_TEST_KEEP});
+    chmod 0755, $dir;
+
+    make_path("$dir/conf", "$dir/logs", "$dir/html");
+
+    my $self = bless { dir => $dir, %opts }, $class;
+    return $self;
+}
+
+sub dir { $_[0]{dir} }
+sub port { $_[0]{port} }
+sub json { $JSON }
+
+sub free_port {
+    for (1 .. 100) {
+        my $port = 20000 + int(rand(30000));
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                      LocalPort => $port, Proto => 'tcp',
+                                      ReuseAddr => 1, Listen => 1)
+            or next;
+        close $s;
+        return $port;
+    }
+    die "no free port\n";
+}
+
+sub write_file {
+    my ($self, $name, $content) = @_;
+    my $path = $name =~ m{^/} ? $name : "$self->{dir}/$name";
+    make_path(dirname($path));
+    open my $fh, '>', $path or die "$path: $!\n";
+    binmode $fh;
+    print $fh $content;
+    close $fh;
+    return $path;
+}
+
+sub read_file {
+    my ($self, $name) = @_;
+    my $path = $name =~ m{^/} ? $name : "$self->{dir}/$name";
+    open my $fh, '<', $path or return undef;
+    binmode $fh;
+    local $/;
+    return scalar <$fh>;
+}
+
+sub run_as_postgres {
+    my (@cmd) = @_;
+    return $> == 0 ? ('runuser', '-u', 'postgres', '--', @cmd) : @cmd;
+}
+
+sub pg_bin {
+    my ($name) = @_;
+    for my $d (glob('/usr/lib/postgresql/*/bin')) {
+        return "$d/$name" if -x "$d/$name";
+    }
+    return $name;
+}
+
+# a private cluster on 127.0.0.1, socket in the test directory
+
+sub pg_start {
+    my ($self) = @_;
+
+    my $data = "$self->{dir}/pg";
+    my $port = free_port();
+    make_path($data);
+    if ($> == 0) {
+        my (undef, undef, $uid, $gid) = getpwnam('postgres')
+            or die "no postgres user\n";
+        chown $uid, $gid, $data;
+    }
+
+    system(run_as_postgres(pg_bin('initdb'), '-D', $data, '-A', 'trust',
+           '-U', 'postgres', '--no-sync', '-E', 'UTF8'),
+           ) == 0 or die "initdb failed\n"
+        if !-f "$data/PG_VERSION";
+
+    my $log = "$data/postgres.log";
+    system(run_as_postgres(pg_bin('pg_ctl'), '-D', $data, '-l', $log, '-w',
+           '-o', "-c listen_addresses=127.0.0.1 -p $port -k $data "
+               . "-c fsync=off -c full_page_writes=off",
+           'start') ) == 0 or die "pg_ctl start failed:\n"
+        . (`tail -20 $log` // '');
+
+    $self->{pg_data} = $data;
+    $self->{pg_port} = $port;
+
+    $self->psql_db('postgres', 'CREATE DATABASE sfn');
+
+    return $self->conninfo;
+}
+
+sub pg_stop {
+    my ($self) = @_;
+    return unless $self->{pg_data};
+    system(run_as_postgres(pg_bin('pg_ctl'), '-D', $self->{pg_data}, '-w',
+           '-m', 'fast', 'stop'));
+}
+
+sub conninfo {
+    my ($self) = @_;
+    return "host=127.0.0.1 port=$self->{pg_port} dbname=sfn user=postgres";
+}
+
+sub psql_db {
+    my ($self, $db, $sql) = @_;
+    open my $fh, '-|', pg_bin('psql'), '-X', '-q', '-A', '-t', '-v',
+        'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', $self->{pg_port},
+        '-U', 'postgres', '-d', $db, '-c', $sql
+        or die "psql: $!\n";
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    chomp $out;
+    return $out;
+}
+
+sub psql {
+    my ($self, $sql) = @_;
+    return $self->psql_db('sfn', $sql);
+}
+
+# nginx.conf around the given http{} body; %%PORT%%, %%DIR%%, %%ROOT%% and
+# %%DATABASE%% are replaced
+
+sub nginx_conf {
+    my ($self, $http, %opts) = @_;
+
+    $self->{port} //= free_port();
+
+    my $workers = $opts{workers} // 1;
+    my $user = $> == 0 ? "user root;\n" : '';
+    my $main = $opts{main} // "thread_pool sfn threads=2 max_queue=64;\n";
+
+    my $conf = <<"EOF";
+load_module $MODULE;
+${user}worker_processes $workers;
+pid logs/nginx.pid;
+error_log logs/error.log info;
+worker_shutdown_timeout 5s;
+$main
+events { worker_connections 256; }
+
+http {
+    access_log logs/access.log;
+    client_body_temp_path %%DIR%%/client_body_temp;
+    proxy_temp_path %%DIR%%/proxy_temp;
+    fastcgi_temp_path %%DIR%%/fastcgi_temp;
+    uwsgi_temp_path %%DIR%%/uwsgi_temp;
+    scgi_temp_path %%DIR%%/scgi_temp;
+
+$http
+}
+EOF
+    return $self->subst($conf);
+}
+
+sub subst {
+    my ($self, $text) = @_;
+    my $port = $self->{port} // '';
+    my $db = $self->{pg_port} ? $self->conninfo : '';
+    $text =~ s/%%PORT%%/$port/g;
+    $text =~ s/%%DIR%%/$self->{dir}/g;
+    $text =~ s/%%ROOT%%/$ROOT/g;
+    $text =~ s/%%DATABASE%%/$db/g;
+    return $text;
+}
+
+sub nginx_cmd {
+    my ($self, @args) = @_;
+    return ($NGINX, '-p', "$self->{dir}/", '-c', 'conf/nginx.conf',
+            '-e', 'logs/error.log', @args);
+}
+
+# nginx -t: (exit code, output)
+
+sub nginx_test {
+    my ($self, $http, %opts) = @_;
+    $self->write_file('conf/nginx.conf', $self->nginx_conf($http, %opts));
+    my $cmd = join ' ', map { "'$_'" } $self->nginx_cmd('-t');
+    my $out = `$cmd 2>&1`;
+    return ($? >> 8, $out);
+}
+
+sub nginx_start {
+    my ($self, $http, %opts) = @_;
+
+    $self->write_file('conf/nginx.conf', $self->nginx_conf($http, %opts));
+
+    system($self->nginx_cmd()) == 0
+        or die "nginx failed to start:\n"
+               . ($self->read_file('logs/error.log') // '');
+
+    $self->wait_port($self->{port}) or die "nginx is not listening\n";
+    $self->{nginx} = 1;
+    return $self;
+}
+
+sub nginx_pid {
+    my ($self) = @_;
+    my $pid = $self->read_file('logs/nginx.pid') // '';
+    chomp $pid;
+    return $pid;
+}
+
+sub nginx_reload {
+    my ($self) = @_;
+    kill 'HUP', $self->nginx_pid;
+    sleep 1;
+}
+
+sub nginx_stop {
+    my ($self) = @_;
+    return unless $self->{nginx};
+    my $pid = $self->nginx_pid;
+    if ($pid) {
+        kill 'QUIT', $pid;
+        for (1 .. 100) {
+            last unless kill 0, $pid;
+            sleep 0.1;
+        }
+        kill 'KILL', $pid if kill 0, $pid;
+    }
+    $self->{nginx} = 0;
+}
+
+sub wait_port {
+    my ($self, $port) = @_;
+    for (1 .. 100) {
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port");
+        return 1 if $s;
+        sleep 0.05;
+    }
+    return 0;
+}
+
+sub http {
+    my ($self, $method, $path, $body, $headers) = @_;
+    my $ua = HTTP::Tiny->new(timeout => 30);
+    my %o = (headers => $headers // {});
+    $o{content} = $body if defined $body;
+    my $r = $ua->request($method, "http://127.0.0.1:$self->{port}$path", \%o);
+    $r->{json} = eval { $JSON->decode($r->{content}) }
+        if ($r->{headers}{'content-type'} // '') =~ /json/;
+    return $r;
+}
+
+# polls GET /executions/NAME until the execution leaves RUNNING
+
+sub wait_execution {
+    my ($self, $name, $timeout, $prefix) = @_;
+    $timeout //= 30;
+    $prefix //= '/executions/';
+    my $deadline = time + $timeout;
+    my $r;
+    while (time < $deadline) {
+        $r = $self->http('GET', "$prefix$name");
+        return $r->{json}
+            if $r->{json} && ($r->{json}{status} // '') ne 'RUNNING';
+        sleep 0.1;
+    }
+    return $r->{json};
+}
+
+sub ffmpeg {
+    my ($self, @args) = @_;
+    system('ffmpeg', '-v', 'error', '-y', @args) == 0
+        or die "ffmpeg @args failed\n";
+}
+
+# nginx-tests' teardown check: no [alert], [crit] or [emerg] in error.log
+
+sub check_log {
+    my ($self, %opts) = @_;
+    my $log = $self->read_file('logs/error.log') // '';
+    my @bad = grep { /\[(alert|crit|emerg)\]/ } split /\n/, $log;
+    @bad = grep { !/$opts{allow}/ } @bad if $opts{allow};
+    ok(!@bad, 'no alerts in error.log') or diag(join "\n", @bad);
+}
+
+sub stop {
+    my ($self, %opts) = @_;
+    return if $self->{stopped}++;
+    $self->nginx_stop;
+    $self->check_log(%opts) unless $opts{no_check};
+    $self->pg_stop if $self->{pg_data};
+}
+
+sub DESTROY {
+    my ($self) = @_;
+    local $?;
+    $self->nginx_stop if $self->{nginx};
+    $self->pg_stop if $self->{pg_data} && !$self->{stopped}++;
+}
+
+1;
