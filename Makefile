@@ -13,7 +13,7 @@ NGX_SRC   ?= /usr/share/nginx/src
 SAN       ?=
 
 ENGINE_PKGS := libcjson
-TASK_PKGS   := libcjson libpq libavformat libavcodec libavfilter libavutil \
+TASK_PKGS   := libcjson libpq libcurl libavformat libavcodec libavfilter libavutil \
                libswscale libswresample
 
 WARN      := -Wall -Wextra -Wno-unused-parameter -Wpointer-arith

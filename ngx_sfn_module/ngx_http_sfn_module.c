@@ -814,6 +814,12 @@ ngx_http_sfn_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    if (sfn_task_global_init() != 0) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "sfn: task library initialization failed");
+        return NGX_ERROR;
+    }
+
     if (ngx_http_sfn_pg_init_process(cycle, smcf) != NGX_OK) {
         return NGX_ERROR;
     }

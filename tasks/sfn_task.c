@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <curl/curl.h>
+
 #include "sfn_task.h"
 
 
@@ -53,6 +55,15 @@ sfn_task_base_len(const char *resource)
     }
 
     return len;
+}
+
+
+int
+sfn_task_global_init(void)
+{
+    /* libcurl's global state is not thread safe: set it up before threads */
+
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
 }
 
 

@@ -63,6 +63,9 @@ typedef struct {
 } sfn_task_def_t;
 
 
+/* once per process, before any task runs; 0 on success */
+int sfn_task_global_init(void);
+
 /*
  * Finds the task for a Resource: the name as is, or with a ".sync" or
  * ".waitForTaskToken" suffix stripped, or the AWS name mapped onto ours
