@@ -135,7 +135,11 @@ fuzz: $(FUZZ_BINS)
 prove: all
 	prove -r -I t/lib t/
 
-test: all check conformance prove
+# one after the other, whatever -j says: their output stays readable
+test: all
+	$(MAKE) --no-print-directory check
+	$(MAKE) --no-print-directory conformance
+	$(MAKE) --no-print-directory prove
 
 clean:
 	rm -rf $(BUILD)
