@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <libavutil/channel_layout.h>
+#include <libavutil/display.h>
 #include <libavutil/pixdesc.h>
 
 #include "sfn_media.h"
@@ -49,6 +50,25 @@ static double
 sfn_media_probe_round(double v, double scale)
 {
     return floor(v * scale + 0.5) / scale;
+}
+
+
+/* as ffprobe prints it: counterclockwise degrees of the display matrix */
+
+static int
+sfn_media_probe_rotation(AVStream *st)
+{
+    double    theta;
+    uint8_t  *m;
+
+    m = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, NULL);
+    if (m == NULL) {
+        return 0;
+    }
+
+    theta = av_display_rotation_get((int32_t *) m);
+
+    return theta == theta ? (int) lrint(theta) : 0;
 }
 
 
@@ -130,8 +150,7 @@ sfn_media_probe_stream(AVFormatContext *fmt, unsigned i)
         r = st->avg_frame_rate.num ? st->avg_frame_rate : st->r_frame_rate;
         cJSON_AddNumberToObject(s, "fps", r.num && r.den
                                 ? sfn_media_probe_round(av_q2d(r), 1000) : 0);
-        cJSON_AddNumberToObject(s, "rotation",
-                                sfn_media_stream_rotation(st));
+        cJSON_AddNumberToObject(s, "rotation", sfn_media_probe_rotation(st));
         break;
 
     case AVMEDIA_TYPE_AUDIO:
@@ -271,7 +290,7 @@ sfn_media_probe(sfn_task_call_t *call)
         st = in.fmt->streams[in.vindex];
         vw = st->codecpar->width;
         vh = st->codecpar->height;
-        rot = in.rotation;
+        rot = sfn_media_probe_rotation(st);
         fps = sfn_media_probe_round(in.fps, 1000);
     }
 
