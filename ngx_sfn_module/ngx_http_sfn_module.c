@@ -28,6 +28,9 @@ static char *ngx_http_sfn_start(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_sfn_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_sfn_origin(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_sfn_postconfiguration(ngx_conf_t *cf);
 
 static ngx_int_t ngx_http_sfn_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_sfn_init_process(ngx_cycle_t *cycle);
@@ -106,6 +109,13 @@ static ngx_command_t  ngx_http_sfn_commands[] = {
       0,
       NULL },
 
+    { ngx_string("sfn_origin"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_sfn_origin,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("sfn_api"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_sfn_api,
@@ -119,7 +129,7 @@ static ngx_command_t  ngx_http_sfn_commands[] = {
 
 static ngx_http_module_t  ngx_http_sfn_module_ctx = {
     NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_sfn_postconfiguration,        /* postconfiguration */
 
     ngx_http_sfn_create_main_conf,         /* create main configuration */
     ngx_http_sfn_init_main_conf,           /* init main configuration */
@@ -260,6 +270,8 @@ ngx_http_sfn_create_loc_conf(ngx_conf_t *cf)
      *     slcf->triggers = NULL;
      *     slcf->start = NULL;
      *     slcf->start_name = { 0, NULL };
+     *     slcf->origin = NULL;
+     *     slcf->origin_name = { 0, NULL };
      */
 
     slcf->api = NGX_CONF_UNSET;
@@ -337,6 +349,31 @@ ngx_http_sfn_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                 return NGX_CONF_ERROR;
             }
         }
+    }
+
+    if (conf->origin_name.data && conf->origin == NULL) {
+        conf->origin = ngx_http_sfn_bucket_find(smcf, &conf->origin_name);
+        if (conf->origin == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "sfn_origin: unknown bucket \"%V\"",
+                               &conf->origin_name);
+            return NGX_CONF_ERROR;
+        }
+
+        /* an alias of the bucket: nginx's static handler serves the files */
+
+        clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+        clcf->alias = clcf->name.len;
+        clcf->root.len = conf->origin->path.len + 1;
+        clcf->root.data = ngx_pnalloc(cf->pool, clcf->root.len + 1);
+        if (clcf->root.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_sprintf(clcf->root.data, "%V/%Z", &conf->origin->path);
+        clcf->root_lengths = NULL;
+        clcf->root_values = NULL;
     }
 
     if (conf->start_name.data && conf->start == NULL) {
@@ -765,6 +802,45 @@ ngx_http_sfn_start(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf->handler = ngx_http_sfn_start_handler;
 
     return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_sfn_origin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_sfn_loc_conf_t *slcf = conf;
+
+    ngx_str_t  *value;
+
+    if (slcf->origin_name.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    slcf->origin_name = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_sfn_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    /* after access control, so allow/deny and auth_request compose */
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_sfn_origin_handler;
+
+    return NGX_OK;
 }
 
 

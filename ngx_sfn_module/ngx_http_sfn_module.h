@@ -67,6 +67,8 @@ typedef struct {
     ngx_array_t                 *triggers;  /* ngx_http_sfn_trigger_t */
     ngx_http_sfn_machine_t      *start;
     ngx_str_t                    start_name;
+    ngx_http_sfn_bucket_t       *origin;
+    ngx_str_t                    origin_name;
     ngx_flag_t                   api;
 } ngx_http_sfn_loc_conf_t;
 
@@ -132,6 +134,7 @@ cJSON *ngx_http_sfn_json_add_str(cJSON *obj, const char *name,
     ngx_str_t *value);
 ngx_int_t ngx_http_sfn_start_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_sfn_api_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_sfn_origin_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_sfn_send_json(ngx_http_request_t *r, ngx_uint_t status,
     cJSON *json);
 ngx_int_t ngx_http_sfn_send_error(ngx_http_request_t *r, ngx_uint_t status,

@@ -1,0 +1,192 @@
+
+/*
+ * Copyright (C) ngx_sfn authors
+ *
+ * The publish-gated origin.  "sfn_origin BUCKET" makes the location an
+ * alias of the bucket and adds a precontent check: a path
+ * <kind>/<jobId>/... is served only once sfn:origin:publish has written
+ * <bucket>/.sfn-published/<jobId>.json (one atomic rename), so a player
+ * never sees a half-published ladder.  The file itself goes out through
+ * nginx's static handler: sendfile, byte ranges, HEAD, ETag, Last-Modified.
+ */
+
+
+#include "ngx_http_sfn_module.h"
+
+
+typedef struct {
+    ngx_str_t                    ext;
+    ngx_str_t                    type;
+    ngx_uint_t                   immutable;
+} ngx_http_sfn_origin_type_t;
+
+
+static ngx_http_sfn_origin_type_t  ngx_http_sfn_origin_types[] = {
+    { ngx_string("m3u8"), ngx_string("application/vnd.apple.mpegurl"), 0 },
+    { ngx_string("ts"), ngx_string("video/mp2t"), 1 },
+    { ngx_string("m4s"), ngx_string("video/iso.segment"), 1 },
+    { ngx_string("mp4"), ngx_string("video/mp4"), 1 },
+    { ngx_string("m4a"), ngx_string("audio/mp4"), 1 },
+    { ngx_string("aac"), ngx_string("audio/aac"), 1 },
+    { ngx_string("jpg"), ngx_string("image/jpeg"), 1 },
+    { ngx_string("jpeg"), ngx_string("image/jpeg"), 1 },
+    { ngx_string("vtt"), ngx_string("text/vtt"), 1 },
+    { ngx_string("mpd"), ngx_string("application/dash+xml"), 0 },
+    { ngx_null_string, ngx_null_string, 0 }
+};
+
+
+static ngx_int_t
+ngx_http_sfn_origin_header(ngx_http_request_t *r, char *name, char *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value.data = (u_char *) value;
+    h->value.len = ngx_strlen(value);
+    h->next = NULL;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_sfn_origin_published(ngx_http_request_t *r,
+    ngx_http_sfn_bucket_t *b, ngx_str_t *tail)
+{
+    u_char           *p, *last, *job;
+    size_t            len;
+    ngx_str_t         path;
+    ngx_file_info_t   fi;
+
+    /* the job is the second segment: <kind>/<jobId>/<file> */
+
+    last = tail->data + tail->len;
+
+    p = ngx_strlchr(tail->data, last, '/');
+    if (p == NULL) {
+        return 0;
+    }
+
+    job = p + 1;
+
+    p = ngx_strlchr(job, last, '/');
+    if (p == NULL || p == job) {
+        return 0;
+    }
+
+    len = p - job;
+
+    path.len = b->path.len + sizeof("/.sfn-published/.json") - 1 + len;
+    path.data = ngx_pnalloc(r->pool, path.len + 1);
+    if (path.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(path.data, "%V/.sfn-published/", &b->path);
+    p = ngx_cpymem(p, job, len);
+    p = ngx_cpymem(p, ".json", sizeof(".json"));
+
+    return ngx_file_info(path.data, &fi) != NGX_FILE_ERROR
+           && ngx_is_file(&fi);
+}
+
+
+ngx_int_t
+ngx_http_sfn_origin_handler(ngx_http_request_t *r)
+{
+    u_char                      *p;
+    ngx_int_t                    rc;
+    ngx_str_t                    tail, ext;
+    ngx_http_sfn_loc_conf_t     *slcf;
+    ngx_http_sfn_origin_type_t  *t;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_sfn_module);
+
+    if (slcf->origin == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_sfn_origin_header(r, "Access-Control-Allow-Origin", "*")
+        != NGX_OK
+        || ngx_http_sfn_origin_header(r, "Access-Control-Expose-Headers",
+                                      "Content-Length, Content-Range, ETag")
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (r->method == NGX_HTTP_OPTIONS) {
+        if (ngx_http_sfn_origin_header(r, "Access-Control-Allow-Methods",
+                                       "GET, HEAD, OPTIONS") != NGX_OK
+            || ngx_http_sfn_origin_header(r, "Access-Control-Allow-Headers",
+                                          "Range, If-None-Match, "
+                                          "If-Modified-Since") != NGX_OK
+            || ngx_http_sfn_origin_header(r, "Access-Control-Max-Age",
+                                          "86400") != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return NGX_HTTP_NO_CONTENT;
+    }
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if (ngx_http_sfn_location_tail(r, &tail) != NGX_OK
+        || !ngx_http_sfn_key_valid(&tail))
+    {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    rc = ngx_http_sfn_origin_published(r, slcf->origin, &tail);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "sfn origin: \"%V\" is not published", &tail);
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    /* types and cache policy by extension: segments never change */
+
+    for (p = tail.data + tail.len; p > tail.data && p[-1] != '.'; p--) {
+        /* void */
+    }
+
+    ext.data = p;
+    ext.len = tail.data + tail.len - p;
+
+    for (t = ngx_http_sfn_origin_types; t->ext.len; t++) {
+        if (t->ext.len == ext.len
+            && ngx_strncasecmp(t->ext.data, ext.data, ext.len) == 0)
+        {
+            r->headers_out.content_type = t->type;
+            r->headers_out.content_type_len = t->type.len;
+
+            if (ngx_http_sfn_origin_header(r, "Cache-Control",
+                    t->immutable ? "public, max-age=31536000, immutable"
+                                 : "public, max-age=60")
+                != NGX_OK)
+            {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            break;
+        }
+    }
+
+    return NGX_DECLINED;
+}
