@@ -89,6 +89,10 @@ typedef struct {
 } ngx_http_sfn_record_t;
 
 
+/* res is NULL when the statement failed; it is freed after the call */
+typedef void (*ngx_http_sfn_pg_handler_pt)(void *data, void *res);
+
+
 extern ngx_module_t  ngx_http_sfn_module;
 
 
@@ -124,6 +128,9 @@ ngx_int_t ngx_http_sfn_pg_init_process(ngx_cycle_t *cycle,
 void ngx_http_sfn_pg_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_sfn_pg_exec(const char *sql, int nparams,
     const char *const *values);
+ngx_int_t ngx_http_sfn_pg_query(const char *sql, int nparams,
+    const char *const *values, ngx_http_sfn_pg_handler_pt handler,
+    void *data);
 ngx_int_t ngx_http_sfn_pg_sync(void);
 
 /* ngx_http_sfn_upload.c, ngx_http_sfn_api.c */

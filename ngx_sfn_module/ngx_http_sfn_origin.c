@@ -51,7 +51,6 @@ ngx_http_sfn_origin_header(ngx_http_request_t *r, char *name, char *value)
     h->key.len = ngx_strlen(name);
     h->value.data = (u_char *) value;
     h->value.len = ngx_strlen(value);
-    h->next = NULL;
 
     return NGX_OK;
 }

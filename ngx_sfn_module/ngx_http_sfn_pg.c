@@ -34,6 +34,9 @@ extern const ngx_http_sfn_sql_migration_t  sfn_sql_migrations[];
 typedef struct {
     ngx_queue_t                  queue;
     const char                  *sql;
+    ngx_http_sfn_pg_handler_pt   handler;
+    void                        *data;
+    PGresult                    *res;
     int                          nparams;
     unsigned                     failed:1;
     char                        *values[1];
@@ -306,6 +309,21 @@ ngx_http_sfn_pg_exit_process(ngx_cycle_t *cycle)
 ngx_int_t
 ngx_http_sfn_pg_exec(const char *sql, int nparams, const char *const *values)
 {
+    return ngx_http_sfn_pg_query(sql, nparams, values, NULL, NULL);
+}
+
+
+/*
+ * Queues a statement; handler, if any, is called once the implicit
+ * transaction that holds it has committed (res is its result) or with
+ * res == NULL if the statement itself failed.  A statement whose batch
+ * aborted for another's error is sent again, its handler not yet called.
+ */
+
+ngx_int_t
+ngx_http_sfn_pg_query(const char *sql, int nparams, const char *const *values,
+    ngx_http_sfn_pg_handler_pt handler, void *data)
+{
     u_char                  *p;
     size_t                   size;
     ngx_int_t                i;
@@ -313,6 +331,10 @@ ngx_http_sfn_pg_exec(const char *sql, int nparams, const char *const *values)
     ngx_http_sfn_pg_stmt_t  *st;
 
     if (pg->conninfo.len == 0) {
+        if (handler) {
+            handler(data, NULL);
+        }
+
         return NGX_DECLINED;
     }
 
@@ -337,6 +359,9 @@ ngx_http_sfn_pg_exec(const char *sql, int nparams, const char *const *values)
     }
 
     st->sql = sql;
+    st->handler = handler;
+    st->data = data;
+    st->res = NULL;
     st->nparams = nparams;
     st->failed = 0;
 
@@ -482,7 +507,8 @@ ngx_http_sfn_pg_poll_connect(ngx_http_sfn_pg_t *pg)
 static void
 ngx_http_sfn_pg_close(ngx_http_sfn_pg_t *pg, ngx_uint_t retry)
 {
-    ngx_queue_t  *q;
+    ngx_queue_t             *q;
+    ngx_http_sfn_pg_stmt_t  *st;
 
     if (pg->c) {
         ngx_del_conn(pg->c, NGX_CLOSE_EVENT);
@@ -511,6 +537,13 @@ ngx_http_sfn_pg_close(ngx_http_sfn_pg_t *pg, ngx_uint_t retry)
     while (!ngx_queue_empty(&pg->batch)) {
         q = ngx_queue_last(&pg->batch);
         ngx_queue_remove(q);
+        st = ngx_queue_data(q, ngx_http_sfn_pg_stmt_t, queue);
+
+        if (st->res) {
+            PQclear(st->res);
+            st->res = NULL;
+        }
+
         ngx_queue_insert_head(&pg->pending, q);
     }
 
@@ -635,32 +668,52 @@ ngx_http_sfn_pg_read_handler(ngx_event_t *ev)
 static void
 ngx_http_sfn_pg_batch_done(ngx_http_sfn_pg_t *pg)
 {
-    ngx_queue_t             *q;
-    ngx_http_sfn_pg_stmt_t  *st;
+    ngx_queue_t              *q, again;
+    ngx_http_sfn_pg_stmt_t   *st;
 
     /*
      * an error aborts the whole implicit transaction of a sync: what else
-     * it held did not commit and goes out again with the next batch
+     * it held did not commit and goes out again, first, with the next batch
      */
 
+    ngx_queue_init(&again);
+
     while (!ngx_queue_empty(&pg->batch)) {
-        q = ngx_queue_last(&pg->batch);
+        q = ngx_queue_head(&pg->batch);
         ngx_queue_remove(q);
         st = ngx_queue_data(q, ngx_http_sfn_pg_stmt_t, queue);
 
         if (pg->batch_failed && !st->failed) {
-            ngx_queue_insert_head(&pg->pending, q);
+            if (st->res) {
+                PQclear(st->res);
+                st->res = NULL;
+            }
+
+            ngx_queue_insert_tail(&again, q);
             continue;
         }
 
         pg->queued--;
+
+        if (st->handler) {
+            st->handler(st->data, st->failed ? NULL : st->res);
+        }
+
+        if (st->res) {
+            PQclear(st->res);
+        }
+
         ngx_free(st);
     }
 
-    if (pg->batch_failed && !ngx_queue_empty(&pg->pending)
-        && !pg->flush.posted)
-    {
-        ngx_post_event(&pg->flush, &ngx_posted_events);
+    if (!ngx_queue_empty(&again)) {
+        ngx_queue_add(&again, &pg->pending);
+        ngx_queue_init(&pg->pending);
+        ngx_queue_add(&pg->pending, &again);
+
+        if (!pg->flush.posted) {
+            ngx_post_event(&pg->flush, &ngx_posted_events);
+        }
     }
 
     pg->batch_failed = 0;
@@ -719,12 +772,18 @@ ngx_http_sfn_pg_receive(ngx_http_sfn_pg_t *pg)
                           st->sql, PQresultErrorMessage(res));
             st->failed = 1;
             pg->batch_failed = 1;
+            PQclear(res);
 
         } else if (status == PGRES_PIPELINE_ABORTED) {
             pg->batch_failed = 1;
-        }
+            PQclear(res);
 
-        PQclear(res);
+        } else if (st->handler && st->res == NULL) {
+            st->res = res;
+
+        } else {
+            PQclear(res);
+        }
     }
 
     return NGX_OK;
