@@ -36,10 +36,12 @@ typedef struct {
     ngx_event_t                  repost;
     sfn_task_call_t              call;
     sfn_task_env_t               env;
+    ngx_str_t                    token;
     volatile int                 cancel;
     int                          rc;
     unsigned                     abandoned:1;
     unsigned                     in_thread:1;
+    unsigned                     waiting:1;     /* for a callback */
 } ngx_http_sfn_task_ctx_t;
 
 
@@ -63,10 +65,17 @@ struct ngx_http_sfn_run_s {
 };
 
 
-static ngx_queue_t  ngx_http_sfn_runs;
+static ngx_queue_t                ngx_http_sfn_runs;
+static ngx_event_t                ngx_http_sfn_poll_ev;
+static ngx_http_sfn_main_conf_t  *ngx_http_sfn_smcf;
+
+
+#define NGX_HTTP_SFN_POLL          50
+#define NGX_HTTP_SFN_MSG_EXPIRE    30000
 
 
 static void ngx_http_sfn_run_after(ngx_http_sfn_run_t *run);
+static void ngx_http_sfn_task_forget(ngx_http_sfn_task_ctx_t *ctx);
 static void ngx_http_sfn_task_post(ngx_http_sfn_task_ctx_t *ctx);
 
 
@@ -217,7 +226,28 @@ ngx_http_sfn_task_done(ngx_event_t *ev)
 
     ctx->in_thread = 0;
     run->in_thread--;
+
+    if (ctx->token.len && ctx->rc == SFN_TASK_OK && !ctx->abandoned
+        && !run->finished)
+    {
+        /* .waitForTaskToken: the result comes with SendTaskSuccess */
+
+        ctx->waiting = 1;
+
+        if (ctx->call.output) {
+            cJSON_Delete(ctx->call.output);
+            ctx->call.output = NULL;
+        }
+
+        cJSON_Delete((cJSON *) ctx->call.input);
+        ctx->call.input = NULL;
+
+        ngx_http_sfn_run_after(run);
+        return;
+    }
+
     ngx_queue_remove(&ctx->queue);
+    ngx_http_sfn_task_forget(ctx);
 
     if (!ctx->abandoned && !run->finished) {
 
@@ -255,6 +285,37 @@ ngx_http_sfn_task_done(ngx_event_t *ev)
     ctx->call.input = NULL;
 
     ngx_http_sfn_run_after(run);
+}
+
+
+static void
+ngx_http_sfn_task_forget(ngx_http_sfn_task_ctx_t *ctx)
+{
+    if (ctx->token.len) {
+        ngx_http_sfn_shm_token_delete(ctx->run->smcf, &ctx->token);
+        ctx->token.len = 0;
+    }
+}
+
+
+static ngx_http_sfn_task_ctx_t *
+ngx_http_sfn_task_find(ngx_http_sfn_run_t *run, uint64_t id)
+{
+    ngx_queue_t              *q;
+    ngx_http_sfn_task_ctx_t  *ctx;
+
+    for (q = ngx_queue_head(&run->tasks);
+         q != ngx_queue_sentinel(&run->tasks);
+         q = ngx_queue_next(q))
+    {
+        ctx = ngx_queue_data(q, ngx_http_sfn_task_ctx_t, queue);
+
+        if (ctx->id == id && !ctx->abandoned) {
+            return ctx;
+        }
+    }
+
+    return NULL;
 }
 
 
@@ -335,6 +396,19 @@ ngx_http_sfn_host_run_task(void *data, sfn_exec_t *e, const sfn_task_req_t *t)
     ctx->repost.data = ctx;
     ctx->repost.log = run->log;
 
+    if (t->token) {
+        ctx->token.data = (u_char *) ctx->call.token;
+        ctx->token.len = ngx_strlen(t->token);
+
+        if (ngx_http_sfn_shm_token_put(run->smcf, &ctx->token, &run->name,
+                                       t->id)
+            != NGX_OK)
+        {
+            cJSON_Delete((cJSON *) ctx->call.input);
+            return SFN_ERROR;
+        }
+    }
+
     ngx_queue_insert_tail(&run->tasks, &ctx->queue);
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, run->log, 0,
@@ -367,6 +441,8 @@ ngx_http_sfn_host_cancel_task(void *data, sfn_exec_t *e, uint64_t id)
 
         ctx->abandoned = 1;
         ctx->cancel = 1;
+
+        ngx_http_sfn_task_forget(ctx);
 
         if (!ctx->in_thread) {
             if (ctx->repost.timer_set) {
@@ -568,8 +644,9 @@ static const sfn_host_t  ngx_http_sfn_host_ops = {
 static void
 ngx_http_sfn_run_free(ngx_http_sfn_run_t *run)
 {
-    ngx_queue_t           *q;
-    ngx_http_sfn_timer_t  *t;
+    ngx_queue_t              *q;
+    ngx_http_sfn_timer_t     *t;
+    ngx_http_sfn_task_ctx_t  *ctx;
 
     for (q = ngx_queue_head(&run->timers);
          q != ngx_queue_sentinel(&run->timers);
@@ -579,6 +656,24 @@ ngx_http_sfn_run_free(ngx_http_sfn_run_t *run)
 
         if (t->ev.timer_set) {
             ngx_del_timer(&t->ev);
+        }
+    }
+
+    for (q = ngx_queue_head(&run->tasks);
+         q != ngx_queue_sentinel(&run->tasks);
+         q = ngx_queue_next(q))
+    {
+        ctx = ngx_queue_data(q, ngx_http_sfn_task_ctx_t, queue);
+
+        ngx_http_sfn_task_forget(ctx);
+
+        if (ctx->repost.timer_set) {
+            ngx_del_timer(&ctx->repost);
+        }
+
+        if (ctx->call.input) {
+            cJSON_Delete((cJSON *) ctx->call.input);
+            ctx->call.input = NULL;
         }
     }
 
@@ -877,9 +972,272 @@ failed:
 
 
 ngx_int_t
+ngx_http_sfn_pstr(ngx_pool_t *pool, ngx_str_t *src, ngx_str_t *dst)
+{
+    dst->len = src->len;
+
+    if (src->data == NULL) {
+        dst->data = NULL;
+        return NGX_OK;
+    }
+
+    dst->data = ngx_pnalloc(pool, src->len + 1);
+    if (dst->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    *ngx_cpymem(dst->data, src->data, src->len) = '\0';
+
+    return NGX_OK;
+}
+
+
+static ngx_http_sfn_run_t *
+ngx_http_sfn_run_find(ngx_str_t *name)
+{
+    ngx_queue_t         *q;
+    ngx_http_sfn_run_t  *run;
+
+    for (q = ngx_queue_head(&ngx_http_sfn_runs);
+         q != ngx_queue_sentinel(&ngx_http_sfn_runs);
+         q = ngx_queue_next(q))
+    {
+        run = ngx_queue_data(q, ngx_http_sfn_run_t, queue);
+
+        if (!run->finished && run->name.len == name->len
+            && ngx_strncmp(run->name.data, name->data, name->len) == 0)
+        {
+            return run;
+        }
+    }
+
+    return NULL;
+}
+
+
+static char *
+ngx_http_sfn_cstr(ngx_str_t *s)
+{
+    /* message strings are NUL-terminated copies; NULL stays NULL */
+    return s->data ? (char *) s->data : NULL;
+}
+
+
+static void
+ngx_http_sfn_msg_apply(ngx_http_sfn_run_t *run, ngx_http_sfn_msg_t *msg)
+{
+    ngx_http_sfn_task_ctx_t  *ctx;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, run->log, 0,
+                   "sfn execution \"%V\" message %d task %uL",
+                   &run->name, (int) msg->kind, msg->task);
+
+    if (msg->kind == NGX_HTTP_SFN_MSG_STOP) {
+        (void) sfn_exec_stop(run->exec, ngx_http_sfn_cstr(&msg->a),
+                             ngx_http_sfn_cstr(&msg->b));
+        ngx_http_sfn_run_after(run);
+        return;
+    }
+
+    ctx = ngx_http_sfn_task_find(run, msg->task);
+
+    if (ctx == NULL) {
+        return;
+    }
+
+    switch (msg->kind) {
+
+    case NGX_HTTP_SFN_MSG_HEARTBEAT:
+        (void) sfn_exec_task_heartbeat(run->exec, msg->task);
+        break;
+
+    case NGX_HTTP_SFN_MSG_SUCCESS:
+    case NGX_HTTP_SFN_MSG_FAILURE:
+
+        ngx_http_sfn_task_forget(ctx);
+
+        /* a thread still running for it finds itself abandoned */
+
+        ctx->abandoned = 1;
+
+        if (!ctx->in_thread) {
+            ngx_queue_remove(&ctx->queue);
+        }
+
+        if (msg->kind == NGX_HTTP_SFN_MSG_SUCCESS) {
+            (void) sfn_exec_task_succeeded(run->exec, msg->task,
+                                           (char *) msg->a.data, msg->a.len);
+
+        } else {
+            (void) sfn_exec_task_failed(run->exec, msg->task,
+                                        ngx_http_sfn_cstr(&msg->a),
+                                        ngx_http_sfn_cstr(&msg->b));
+        }
+
+        break;
+
+    default:
+        break;
+    }
+
+    ngx_http_sfn_run_after(run);
+}
+
+
+static ngx_int_t
+ngx_http_sfn_msg_accept(ngx_http_sfn_msg_t *msg)
+{
+    return ngx_http_sfn_run_find(&msg->name) != NULL;
+}
+
+
+static void
+ngx_http_sfn_poll_handler(ngx_event_t *ev)
+{
+    ngx_uint_t           i;
+    ngx_pool_t          *pool;
+    ngx_array_t          msgs;
+    ngx_http_sfn_run_t  *run;
+    ngx_http_sfn_msg_t  *msg;
+
+    if (ngx_exiting || ngx_terminate) {
+        return;
+    }
+
+    pool = ngx_create_pool(4096, ev->log);
+
+    if (pool != NULL
+        && ngx_array_init(&msgs, pool, 4, sizeof(ngx_http_sfn_msg_t))
+           == NGX_OK
+        && ngx_http_sfn_shm_msg_take(ngx_http_sfn_smcf,
+                                     ngx_http_sfn_msg_accept,
+                                     ngx_http_sfn_now_ms()
+                                     - NGX_HTTP_SFN_MSG_EXPIRE,
+                                     pool, &msgs))
+    {
+        msg = msgs.elts;
+
+        for (i = 0; i < msgs.nelts; i++) {
+            run = ngx_http_sfn_run_find(&msg[i].name);
+
+            if (run) {
+                ngx_http_sfn_msg_apply(run, &msg[i]);
+            }
+        }
+    }
+
+    if (pool) {
+        ngx_destroy_pool(pool);
+    }
+
+    ngx_add_timer(ev, NGX_HTTP_SFN_POLL);
+}
+
+
+/*
+ * Delivers a stop or a callback to the worker that owns the execution:
+ * at once when that is this worker, else through the shared mailbox,
+ * which every worker polls.
+ */
+
+static ngx_int_t
+ngx_http_sfn_deliver(ngx_http_sfn_main_conf_t *smcf, ngx_http_sfn_msg_t *msg)
+{
+    ngx_http_sfn_run_t  *run;
+
+    run = ngx_http_sfn_run_find(&msg->name);
+
+    if (run) {
+        ngx_http_sfn_msg_apply(run, msg);
+        return NGX_OK;
+    }
+
+    msg->posted = ngx_http_sfn_now_ms();
+
+    return ngx_http_sfn_shm_msg_post(smcf, msg);
+}
+
+
+ngx_int_t
+ngx_http_sfn_exec_stop(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *name,
+    ngx_str_t *error, ngx_str_t *cause, ngx_pool_t *pool)
+{
+    ngx_int_t              rc;
+    ngx_http_sfn_msg_t     msg;
+    ngx_http_sfn_record_t  rec;
+
+    rc = ngx_http_sfn_shm_get(smcf, name, pool, &rec);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (rec.status != SFN_RUNNING) {
+        return NGX_BUSY;
+    }
+
+    ngx_memzero(&msg, sizeof(ngx_http_sfn_msg_t));
+
+    msg.kind = NGX_HTTP_SFN_MSG_STOP;
+
+    if (ngx_http_sfn_pstr(pool, name, &msg.name) != NGX_OK
+        || ngx_http_sfn_pstr(pool, error, &msg.a) != NGX_OK
+        || ngx_http_sfn_pstr(pool, cause, &msg.b) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_sfn_deliver(smcf, &msg);
+}
+
+
+ngx_int_t
+ngx_http_sfn_task_callback(ngx_http_sfn_main_conf_t *smcf,
+    ngx_http_sfn_msg_kind_e kind, ngx_str_t *token, ngx_str_t *a,
+    ngx_str_t *b, ngx_pool_t *pool)
+{
+    ngx_int_t           rc;
+    ngx_http_sfn_msg_t  msg;
+
+    ngx_memzero(&msg, sizeof(ngx_http_sfn_msg_t));
+
+    msg.kind = kind;
+
+    rc = ngx_http_sfn_shm_token_get(smcf, token, pool, &msg.name, &msg.task);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_sfn_pstr(pool, a, &msg.a) != NGX_OK
+        || ngx_http_sfn_pstr(pool, b, &msg.b) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (kind != NGX_HTTP_SFN_MSG_HEARTBEAT) {
+        /* a second SendTaskSuccess for the same token finds nothing */
+        ngx_http_sfn_shm_token_delete(smcf, token);
+    }
+
+    return ngx_http_sfn_deliver(smcf, &msg);
+}
+
+
+ngx_int_t
 ngx_http_sfn_exec_init_process(ngx_cycle_t *cycle)
 {
     ngx_queue_init(&ngx_http_sfn_runs);
+
+    ngx_http_sfn_smcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                                        ngx_http_sfn_module);
+
+    ngx_http_sfn_poll_ev.handler = ngx_http_sfn_poll_handler;
+    ngx_http_sfn_poll_ev.log = cycle->log;
+    ngx_http_sfn_poll_ev.data = ngx_http_sfn_smcf;
+    ngx_http_sfn_poll_ev.cancelable = 1;
+
+    ngx_add_timer(&ngx_http_sfn_poll_ev, NGX_HTTP_SFN_POLL);
 
     return NGX_OK;
 }

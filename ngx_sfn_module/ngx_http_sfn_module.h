@@ -93,6 +93,25 @@ typedef struct {
 typedef void (*ngx_http_sfn_pg_handler_pt)(void *data, void *res);
 
 
+/* a request for the worker that owns an execution */
+typedef enum {
+    NGX_HTTP_SFN_MSG_STOP = 1,
+    NGX_HTTP_SFN_MSG_SUCCESS,
+    NGX_HTTP_SFN_MSG_FAILURE,
+    NGX_HTTP_SFN_MSG_HEARTBEAT
+} ngx_http_sfn_msg_kind_e;
+
+
+typedef struct {
+    ngx_http_sfn_msg_kind_e      kind;
+    uint64_t                     task;
+    int64_t                      posted;
+    ngx_str_t                    name;      /* the execution */
+    ngx_str_t                    a;         /* output or error */
+    ngx_str_t                    b;         /* cause */
+} ngx_http_sfn_msg_t;
+
+
 extern ngx_module_t  ngx_http_sfn_module;
 
 
@@ -107,6 +126,11 @@ ngx_int_t ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
     ngx_str_t *job, ngx_str_t *bucket, ngx_str_t *key, ngx_str_t *arn,
     ngx_pool_t *pool);
+ngx_int_t ngx_http_sfn_exec_stop(ngx_http_sfn_main_conf_t *smcf,
+    ngx_str_t *name, ngx_str_t *error, ngx_str_t *cause, ngx_pool_t *pool);
+ngx_int_t ngx_http_sfn_task_callback(ngx_http_sfn_main_conf_t *smcf,
+    ngx_http_sfn_msg_kind_e kind, ngx_str_t *token, ngx_str_t *a,
+    ngx_str_t *b, ngx_pool_t *pool);
 ngx_int_t ngx_http_sfn_exec_init_process(ngx_cycle_t *cycle);
 void ngx_http_sfn_exec_exit_process(ngx_cycle_t *cycle);
 size_t ngx_http_sfn_uuid(u_char *buf);
@@ -119,6 +143,20 @@ ngx_int_t ngx_http_sfn_shm_put(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_record_t *rec);
 ngx_int_t ngx_http_sfn_shm_get(ngx_http_sfn_main_conf_t *smcf,
     ngx_str_t *name, ngx_pool_t *pool, ngx_http_sfn_record_t *rec);
+
+ngx_int_t ngx_http_sfn_shm_token_put(ngx_http_sfn_main_conf_t *smcf,
+    ngx_str_t *token, ngx_str_t *name, uint64_t task);
+ngx_int_t ngx_http_sfn_shm_token_get(ngx_http_sfn_main_conf_t *smcf,
+    ngx_str_t *token, ngx_pool_t *pool, ngx_str_t *name, uint64_t *task);
+void ngx_http_sfn_shm_token_delete(ngx_http_sfn_main_conf_t *smcf,
+    ngx_str_t *token);
+ngx_int_t ngx_http_sfn_shm_msg_post(ngx_http_sfn_main_conf_t *smcf,
+    ngx_http_sfn_msg_t *msg);
+ngx_uint_t ngx_http_sfn_shm_msg_take(ngx_http_sfn_main_conf_t *smcf,
+    ngx_int_t (*accept)(ngx_http_sfn_msg_t *msg), int64_t expire_before,
+    ngx_pool_t *pool, ngx_array_t *out);
+ngx_int_t ngx_http_sfn_pstr(ngx_pool_t *pool, ngx_str_t *src,
+    ngx_str_t *dst);
 
 /* ngx_http_sfn_pg.c */
 ngx_int_t ngx_http_sfn_pg_migrate(ngx_http_sfn_main_conf_t *smcf,

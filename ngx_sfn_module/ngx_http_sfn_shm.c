@@ -28,10 +28,28 @@ typedef struct {
 } ngx_http_sfn_shm_node_t;
 
 
+typedef struct {
+    ngx_rbtree_node_t            node;
+    ngx_str_t                    token;
+    ngx_str_t                    name;
+    uint64_t                     task;
+} ngx_http_sfn_shm_token_t;
+
+
+typedef struct {
+    ngx_queue_t                  queue;
+    ngx_http_sfn_msg_t           msg;
+} ngx_http_sfn_shm_msg_t;
+
+
 struct ngx_http_sfn_shm_s {
     ngx_rbtree_t                 rbtree;
     ngx_rbtree_node_t            sentinel;
     ngx_queue_t                  lru;       /* finished, oldest first */
+    ngx_rbtree_t                 tokens;
+    ngx_rbtree_node_t            tokens_sentinel;
+    ngx_queue_t                  mailbox;   /* for the owning workers */
+    ngx_atomic_t                 nmsgs;
 };
 
 
@@ -64,6 +82,45 @@ ngx_http_sfn_shm_rbtree_insert(ngx_rbtree_node_t *temp,
 
             p = (ngx_memn2cmp(n->name.data, t->name.data, n->name.len,
                               t->name.len) < 0)
+                ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+static void
+ngx_http_sfn_shm_token_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t         **p;
+    ngx_http_sfn_shm_token_t   *n, *t;
+
+    for ( ;; ) {
+
+        if (node->key < temp->key) {
+            p = &temp->left;
+
+        } else if (node->key > temp->key) {
+            p = &temp->right;
+
+        } else {
+            n = (ngx_http_sfn_shm_token_t *) node;
+            t = (ngx_http_sfn_shm_token_t *) temp;
+
+            p = (ngx_memn2cmp(n->token.data, t->token.data, n->token.len,
+                              t->token.len) < 0)
                 ? &temp->left : &temp->right;
         }
 
@@ -117,6 +174,10 @@ ngx_http_sfn_shm_init_zone(ngx_shm_zone_t *zone, void *data)
     ngx_rbtree_init(&smcf->sh->rbtree, &smcf->sh->sentinel,
                     ngx_http_sfn_shm_rbtree_insert);
     ngx_queue_init(&smcf->sh->lru);
+
+    ngx_rbtree_init(&smcf->sh->tokens, &smcf->sh->tokens_sentinel,
+                    ngx_http_sfn_shm_token_insert);
+    ngx_queue_init(&smcf->sh->mailbox);
 
     len = sizeof(" in sfn_zone \"\"") + zone->shm.name.len;
 
@@ -390,4 +451,296 @@ ngx_http_sfn_shm_get(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *name,
     ngx_shmtx_unlock(&smcf->shpool->mutex);
 
     return NGX_OK;
+}
+
+
+static ngx_http_sfn_shm_token_t *
+ngx_http_sfn_shm_token_lookup(ngx_http_sfn_shm_t *sh, ngx_str_t *token)
+{
+    ngx_int_t                  rc;
+    uint32_t                   hash;
+    ngx_rbtree_node_t         *node, *sentinel;
+    ngx_http_sfn_shm_token_t  *n;
+
+    hash = ngx_crc32_short(token->data, token->len);
+
+    node = sh->tokens.root;
+    sentinel = sh->tokens.sentinel;
+
+    while (node != sentinel) {
+
+        if (hash != node->key) {
+            node = (hash < node->key) ? node->left : node->right;
+            continue;
+        }
+
+        n = (ngx_http_sfn_shm_token_t *) node;
+
+        rc = ngx_memn2cmp(token->data, n->token.data, token->len,
+                          n->token.len);
+
+        if (rc == 0) {
+            return n;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+static u_char *
+ngx_http_sfn_shm_strdup(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *src,
+    ngx_str_t *dst)
+{
+    dst->len = src->len;
+    dst->data = NULL;
+
+    if (src->data == NULL) {
+        return (u_char *) "";
+    }
+
+    dst->data = ngx_http_sfn_shm_alloc(smcf, src->len ? src->len : 1, NULL);
+    if (dst->data == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(dst->data, src->data, src->len);
+
+    return dst->data;
+}
+
+
+ngx_int_t
+ngx_http_sfn_shm_token_put(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *token,
+    ngx_str_t *name, uint64_t task)
+{
+    ngx_http_sfn_shm_token_t  *t;
+
+    if (smcf->shpool == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_shmtx_lock(&smcf->shpool->mutex);
+
+    t = ngx_http_sfn_shm_alloc(smcf, sizeof(ngx_http_sfn_shm_token_t), NULL);
+    if (t == NULL) {
+        goto nomem;
+    }
+
+    if (ngx_http_sfn_shm_strdup(smcf, token, &t->token) == NULL) {
+        ngx_slab_free_locked(smcf->shpool, t);
+        goto nomem;
+    }
+
+    if (ngx_http_sfn_shm_strdup(smcf, name, &t->name) == NULL) {
+        ngx_slab_free_locked(smcf->shpool, t->token.data);
+        ngx_slab_free_locked(smcf->shpool, t);
+        goto nomem;
+    }
+
+    t->task = task;
+    t->node.key = ngx_crc32_short(token->data, token->len);
+    ngx_rbtree_insert(&smcf->sh->tokens, &t->node);
+
+    ngx_shmtx_unlock(&smcf->shpool->mutex);
+
+    return NGX_OK;
+
+nomem:
+
+    ngx_shmtx_unlock(&smcf->shpool->mutex);
+
+    return NGX_ERROR;
+}
+
+
+ngx_int_t
+ngx_http_sfn_shm_token_get(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *token,
+    ngx_pool_t *pool, ngx_str_t *name, uint64_t *task)
+{
+    ngx_http_sfn_shm_token_t  *t;
+
+    if (smcf->shpool == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_shmtx_lock(&smcf->shpool->mutex);
+
+    t = ngx_http_sfn_shm_token_lookup(smcf->sh, token);
+
+    if (t == NULL) {
+        ngx_shmtx_unlock(&smcf->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    *task = t->task;
+    name->len = t->name.len;
+    name->data = ngx_pnalloc(pool, t->name.len + 1);
+
+    if (name->data == NULL) {
+        ngx_shmtx_unlock(&smcf->shpool->mutex);
+        return NGX_ERROR;
+    }
+
+    *ngx_cpymem(name->data, t->name.data, t->name.len) = '\0';
+
+    ngx_shmtx_unlock(&smcf->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_sfn_shm_token_delete(ngx_http_sfn_main_conf_t *smcf,
+    ngx_str_t *token)
+{
+    ngx_http_sfn_shm_token_t  *t;
+
+    if (smcf->shpool == NULL) {
+        return;
+    }
+
+    ngx_shmtx_lock(&smcf->shpool->mutex);
+
+    t = ngx_http_sfn_shm_token_lookup(smcf->sh, token);
+
+    if (t) {
+        ngx_rbtree_delete(&smcf->sh->tokens, &t->node);
+        ngx_slab_free_locked(smcf->shpool, t->token.data);
+        ngx_slab_free_locked(smcf->shpool, t->name.data);
+        ngx_slab_free_locked(smcf->shpool, t);
+    }
+
+    ngx_shmtx_unlock(&smcf->shpool->mutex);
+}
+
+
+static void
+ngx_http_sfn_shm_msg_free(ngx_http_sfn_main_conf_t *smcf,
+    ngx_http_sfn_shm_msg_t *m)
+{
+    if (m->msg.name.data) {
+        ngx_slab_free_locked(smcf->shpool, m->msg.name.data);
+    }
+
+    if (m->msg.a.data) {
+        ngx_slab_free_locked(smcf->shpool, m->msg.a.data);
+    }
+
+    if (m->msg.b.data) {
+        ngx_slab_free_locked(smcf->shpool, m->msg.b.data);
+    }
+
+    ngx_slab_free_locked(smcf->shpool, m);
+}
+
+
+ngx_int_t
+ngx_http_sfn_shm_msg_post(ngx_http_sfn_main_conf_t *smcf,
+    ngx_http_sfn_msg_t *msg)
+{
+    ngx_http_sfn_shm_msg_t  *m;
+
+    if (smcf->shpool == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_shmtx_lock(&smcf->shpool->mutex);
+
+    m = ngx_http_sfn_shm_alloc(smcf, sizeof(ngx_http_sfn_shm_msg_t), NULL);
+    if (m == NULL) {
+        goto nomem;
+    }
+
+    ngx_memzero(m, sizeof(ngx_http_sfn_shm_msg_t));
+
+    m->msg.kind = msg->kind;
+    m->msg.task = msg->task;
+    m->msg.posted = msg->posted;
+
+    if (ngx_http_sfn_shm_strdup(smcf, &msg->name, &m->msg.name) == NULL
+        || ngx_http_sfn_shm_strdup(smcf, &msg->a, &m->msg.a) == NULL
+        || ngx_http_sfn_shm_strdup(smcf, &msg->b, &m->msg.b) == NULL)
+    {
+        ngx_http_sfn_shm_msg_free(smcf, m);
+        goto nomem;
+    }
+
+    ngx_queue_insert_tail(&smcf->sh->mailbox, &m->queue);
+    (void) ngx_atomic_fetch_add(&smcf->sh->nmsgs, 1);
+
+    ngx_shmtx_unlock(&smcf->shpool->mutex);
+
+    return NGX_OK;
+
+nomem:
+
+    ngx_shmtx_unlock(&smcf->shpool->mutex);
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * Takes the messages that accept() wants into pool-allocated copies and
+ * drops those older than expire_ms; returns the number taken.
+ */
+
+ngx_uint_t
+ngx_http_sfn_shm_msg_take(ngx_http_sfn_main_conf_t *smcf,
+    ngx_int_t (*accept)(ngx_http_sfn_msg_t *msg), int64_t expire_before,
+    ngx_pool_t *pool, ngx_array_t *out)
+{
+    ngx_uint_t               n;
+    ngx_queue_t             *q, *next;
+    ngx_http_sfn_msg_t      *copy;
+    ngx_http_sfn_shm_msg_t  *m;
+
+    if (smcf->shpool == NULL || smcf->sh->nmsgs == 0) {
+        return 0;
+    }
+
+    n = 0;
+
+    ngx_shmtx_lock(&smcf->shpool->mutex);
+
+    for (q = ngx_queue_head(&smcf->sh->mailbox);
+         q != ngx_queue_sentinel(&smcf->sh->mailbox);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        m = ngx_queue_data(q, ngx_http_sfn_shm_msg_t, queue);
+
+        if (accept(&m->msg)) {
+            copy = ngx_array_push(out);
+            if (copy == NULL) {
+                break;
+            }
+
+            *copy = m->msg;
+
+            if (ngx_http_sfn_pstr(pool, &m->msg.name, &copy->name) != NGX_OK
+                || ngx_http_sfn_pstr(pool, &m->msg.a, &copy->a) != NGX_OK
+                || ngx_http_sfn_pstr(pool, &m->msg.b, &copy->b) != NGX_OK)
+            {
+                out->nelts--;
+                break;
+            }
+
+            n++;
+
+        } else if (m->msg.posted >= expire_before) {
+            continue;
+        }
+
+        ngx_queue_remove(q);
+        ngx_http_sfn_shm_msg_free(smcf, m);
+        (void) ngx_atomic_fetch_add(&smcf->sh->nmsgs, -1);
+    }
+
+    ngx_shmtx_unlock(&smcf->shpool->mutex);
+
+    return n;
 }
