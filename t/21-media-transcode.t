@@ -1,0 +1,281 @@
+#!/usr/bin/perl
+
+# sfn:media:transcode through build/sfn-task: the seed's MediaConvert job
+# on a small source, outputs checked with ffprobe; no audio, odd size,
+# 10-bit, fMP4 HLS, cancellation and failure leave nothing behind
+
+use strict;
+use warnings;
+
+use Test::More;
+use File::Temp qw(tempdir);
+use File::Find;
+use JSON::PP;
+use Time::HiRes qw(time);
+
+my $tool = 'build/sfn-task';
+my $seed = '/work/shared/seeds/000-video-workflow-definition.json.tmpl';
+$seed = 'conf-examples/video-workflow.asl.json.tmpl' unless -f $seed;
+
+plan skip_all => "$tool not built" unless -x $tool;
+plan skip_all => 'ffmpeg not installed'
+    if system('ffmpeg -version >/dev/null 2>&1');
+
+my $dir = tempdir(CLEANUP => 1);
+mkdir "$dir/src";
+mkdir "$dir/out";
+
+sub ff {
+    my $cmd = shift;
+    system("ffmpeg -nostdin -v error -y $cmd") == 0 or die "ffmpeg $cmd";
+}
+
+sub task {
+    my ($resource, $input, @args) = @_;
+    open my $f, '>', "$dir/in.json" or die;
+    print $f encode_json($input);
+    close $f;
+    my $out = `$tool $resource $dir/in.json --bucket src=$dir/src --bucket out=$dir/out @args 2>/dev/null`;
+    return (decode_json($out), $? >> 8);
+}
+
+sub probe {
+    my $file = shift;
+    return decode_json(scalar `ffprobe -v error -print_format json -show_format -show_streams "$file"`);
+}
+
+sub keyframes {
+    my $file = shift;
+    my @k = map { (split /,/)[0] }
+            grep { /K/ } split /\n/,
+            `ffprobe -v error -select_streams v -show_entries packet=pts_time,flags -of csv=p=0 "$file"`;
+    return [map { sprintf('%.1f', $_ - $k[0]) } @k];
+}
+
+sub files {
+    my $root = shift;
+    my @f;
+    find(sub { push @f, $File::Find::name if -f $_ }, $root) if -d $root;
+    return sort @f;
+}
+
+sub tmpdirs {
+    my @d;
+    find(sub { push @d, $_ if /^\.sfn-job/ }, "$dir/out");
+    return scalar @d;
+}
+
+# the seed's TranscodeVideo parameters, "$" paths resolved, ladder shrunk
+
+sub seed_job {
+    my ($key, $job) = @_;
+    local $/;
+    open my $f, '<', $seed or die "$seed: $!";
+    my $text = <$f>;
+    $text =~ s/\$\{OUTPUT_BUCKET\}/out/g;
+    my $def = decode_json($text);
+    my $p = $def->{States}{ParallelProcessing}{Branches}[1]{States}
+                {TranscodeVideo}{Parameters};
+    my $fix;
+    $fix = sub {
+        my $o = shift;
+        if (ref $o eq 'HASH') {
+            for my $k (keys %$o) {
+                if ($k =~ /^(.*)\.\$$/) {
+                    my ($n, $v) = ($1, delete $o->{$k});
+                    if ($n eq 'Destination') {
+                        my ($sub) = $v =~ m{s3://out/(\w+)/};
+                        $o->{$n} = "s3://out/$sub/$job/";
+                    } elsif ($n eq 'FileInput') {
+                        $o->{$n} = "s3://src/$key";
+                    } else {
+                        $o->{$n} = $job;
+                    }
+                } else {
+                    $fix->($o->{$k});
+                }
+            }
+            if (defined $o->{Width}) {
+                $o->{Width} = { 1920 => 320, 1280 => 256, 640 => 160 }
+                              ->{$o->{Width}};
+                $o->{Height} = { 1080 => 180, 720 => 144, 360 => 90 }
+                               ->{$o->{Height}};
+            }
+        } elsif (ref $o eq 'ARRAY') {
+            $fix->($_) for @$o;
+        }
+    };
+    $fix->($p);
+    delete $p->{Role};
+    return $p;
+}
+
+ff("-f lavfi -i testsrc2=size=320x180:rate=30 -f lavfi "
+   . "-i sine=frequency=440:sample_rate=44100 -t 14 -c:v libx264 "
+   . "-preset ultrafast -pix_fmt yuv420p -c:a aac $dir/src/clip.mp4");
+
+# the seed's job
+
+my ($r, $rc) = task('arn:aws:states:::mediaconvert:createJob.sync',
+                    seed_job('clip.mp4', 'J1'));
+is($rc, 0, 'seed job exit code') or diag explain $r;
+my $job = $r->{output}{Job};
+is($job->{Status}, 'COMPLETE', 'Job.Status');
+like($job->{Id}, qr/^\d+-[0-9a-f]{6}$/, 'Job.Id');
+is(scalar @{$job->{OutputGroupDetails}}, 3, 'three output groups');
+is($job->{Settings}{OutputGroups}[0]{Name}, 'MP4_Output', 'Settings echoed');
+is($job->{UserMetadata}{WorkflowJobId}, 'J1', 'UserMetadata echoed');
+
+my $od = $job->{OutputGroupDetails}[0]{OutputDetails}[0];
+is($od->{OutputFilePaths}[0], 's3://out/mp4/J1/clip_1080p.mp4',
+   'OutputFilePaths');
+is($od->{VideoDetails}{WidthInPx}, 320, 'WidthInPx');
+ok(abs($od->{DurationInMs} - 14000) < 100, 'DurationInMs');
+is($job->{OutputGroupDetails}[1]{PlaylistFilePaths}[0],
+   's3://out/hls/J1/clip.m3u8', 'PlaylistFilePaths');
+
+my @outs = @{$r->{output}{outputs}};
+is_deeply([map { $_->{format} } @outs], [qw(mp4 mp4 hls thumbnails)],
+          'plain list of outputs');
+
+for my $o (@outs[0, 1]) {
+    my $p = probe("$dir/out/$o->{key}");
+    my ($v) = grep { $_->{codec_type} eq 'video' } @{$p->{streams}};
+    my ($a) = grep { $_->{codec_type} eq 'audio' } @{$p->{streams}};
+    ok(abs($p->{format}{duration} - 14) < 0.1, "$o->{key} duration");
+    is($p->{format}{size}, $o->{size}, "$o->{key} size");
+    is($v->{codec_name}, 'h264', "$o->{key} h264");
+    is($v->{profile}, 'High', "$o->{key} profile");
+    is($v->{width}, $o->{width}, "$o->{key} width");
+    is($a->{codec_name}, 'aac', "$o->{key} aac");
+    is($a->{sample_rate}, 48000, "$o->{key} 48 kHz");
+    is($a->{channels}, 2, "$o->{key} stereo");
+    is_deeply(keyframes("$dir/out/$o->{key}"), ['0.0', '6.0', '12.0'],
+              "$o->{key} key frames on 6 s boundaries");
+
+    # faststart: moov before mdat
+    open my $f, '<:raw', "$dir/out/$o->{key}" or die;
+    read $f, my $head, 64;
+    like($head, qr/moov/, "$o->{key} faststart");
+}
+is($outs[0]{width}, 320, '1080p rung shrunk to 320');
+is($outs[1]{width}, 256, '720p rung shrunk to 256');
+
+my $master = do { local $/; open my $f, '<', "$dir/out/hls/J1/clip.m3u8"; <$f> };
+like($master, qr/^#EXTM3U/, 'master playlist');
+my @inf = $master =~ /^#EXT-X-STREAM-INF:(.*)$/mg;
+is(scalar @inf, 2, 'two variants');
+for (@inf) {
+    like($_, qr/BANDWIDTH=\d+,AVERAGE-BANDWIDTH=\d+,RESOLUTION=\d+x\d+,CODECS="avc1\.64[0-9a-f]{4},mp4a\.40\.2",FRAME-RATE=30\.000/,
+         'STREAM-INF attributes');
+}
+
+my @kf;
+for my $v (@{$outs[2]{renditions}}) {
+    my $pl = do { local $/; open my $f, '<', "$dir/out/$v->{key}"; <$f> };
+    like($pl, qr/#EXT-X-PLAYLIST-TYPE:VOD/, "$v->{key} VOD");
+    like($pl, qr/#EXT-X-TARGETDURATION:6\n/, "$v->{key} target 6");
+    like($pl, qr/#EXT-X-ENDLIST/, "$v->{key} ENDLIST");
+    my @segs = $pl =~ /^([^#\n].*)$/mg;
+    my @durs = $pl =~ /^#EXTINF:([\d.]+),/mg;
+    is(scalar @segs, 3, "$v->{key} three segments");
+    is_deeply([map { sprintf '%.1f', $_ } @durs], ['6.0', '6.0', '2.0'],
+              "$v->{key} segment durations");
+    ok(!grep({ !-s "$dir/out/hls/J1/$_" } @segs), "$v->{key} segments exist");
+    my $p = probe("$dir/out/$v->{key}");
+    ok(abs($p->{format}{duration} - 14) < 0.2, "$v->{key} duration");
+    push @kf, keyframes("$dir/out/$v->{key}");
+}
+is_deeply($kf[0], $kf[1], 'key frames aligned across renditions');
+is_deeply($kf[0], ['0.0', '6.0', '12.0'], 'on segment boundaries');
+
+my $th = $outs[3];
+is($th->{count}, 2, '14 s at one capture per 10 s: 2 thumbnails');
+for my $t (@{$th->{files}}) {
+    my $p = probe("$dir/out/$t->{key}");
+    is($p->{streams}[0]{codec_name}, 'mjpeg', "$t->{key} is a JPEG");
+    is($p->{streams}[0]{width}, 160, "$t->{key} width");
+    is($p->{streams}[0]{height}, 90, "$t->{key} height");
+}
+is($th->{files}[1]{key}, 'thumbnails/J1/clip_thumb_0002.jpg',
+   'NameModifier numbering');
+is(tmpdirs(), 0, 'no temporary directory left');
+
+# our own job spec: no audio, odd size, 10-bit, fMP4
+
+ff("-f lavfi -i testsrc2=size=321x181:rate=25 -t 3 -c:v libx264 "
+   . "-preset ultrafast -pix_fmt yuv444p $dir/src/odd.mp4");
+ff("-f lavfi -i testsrc2=size=320x180:rate=24 -f lavfi -i sine -t 3 "
+   . "-c:v libx264 -preset ultrafast -pix_fmt yuv420p10le -c:a aac "
+   . "$dir/src/ten.mp4");
+
+my $spec = sub {
+    my ($key, $pre) = @_;
+    return {
+        input => { bucket => 'src', key => $key },
+        outputs => [
+            { type => 'mp4', bucket => 'out', key => "$pre/a.mp4",
+              height => 180, quality => 8 },
+            { type => 'hls', bucket => 'out', prefix => "$pre/hls/",
+              name => 'index', segmentLength => 1, segmentType => 'fmp4',
+              renditions => [{ name => '_a', height => 180 },
+                             { name => '_b', width => 160 }] },
+            { type => 'thumbnails', bucket => 'out', prefix => "$pre/th/",
+              count => 3, interval => 1, width => 96, height => 54 },
+        ],
+    };
+};
+
+($r, $rc) = task('sfn:media:transcode', $spec->('odd.mp4', 'odd'));
+is($rc, 0, 'odd-size source, no audio') or diag explain $r;
+my $p = probe("$dir/out/odd/a.mp4");
+is(scalar @{$p->{streams}}, 1, 'no audio stream');
+is($p->{streams}[0]{width} % 2, 0, 'even width');
+is($p->{streams}[0]{height}, 180, 'height as asked');
+is($p->{streams}[0]{pix_fmt}, 'yuv420p', '4:2:0 output');
+my $idx = do { local $/; open my $f, '<', "$dir/out/odd/hls/index.m3u8"; <$f> };
+like($idx, qr/CODECS="avc1\.[0-9a-f]{6}"/, 'video-only CODECS');
+my $pl = do { local $/; open my $f, '<', "$dir/out/odd/hls/index_b.m3u8"; <$f> };
+like($pl, qr/#EXT-X-MAP:URI="index_b_init\.mp4"/, 'fMP4 init segment');
+ok(-s "$dir/out/odd/hls/index_b_init.mp4", 'init segment written');
+is(scalar(() = $pl =~ /\.m4s$/mg), 3, 'three 1 s fMP4 segments');
+is(scalar(() = glob("$dir/out/odd/th/*.jpg")), 3, 'three thumbnails');
+
+($r, $rc) = task('sfn:media:transcode', $spec->('ten.mp4', 'ten'));
+is($rc, 0, '10-bit source') or diag explain $r;
+$p = probe("$dir/out/ten/a.mp4");
+is($p->{streams}[0]{pix_fmt}, 'yuv420p', '10-bit to 8-bit 4:2:0');
+is($p->{streams}[0]{profile}, 'High', 'High profile');
+is($p->{streams}[0]{r_frame_rate}, '24/1', 'frame rate kept');
+
+# failures and cancellation leave nothing
+
+open my $f, '>', "$dir/src/junk.mp4" or die;
+print $f "junk\n" x 1000;
+close $f;
+
+my @before = files("$dir/out");
+($r, $rc) = task('sfn:media:transcode', $spec->('junk.mp4', 'junk'));
+is($r->{error}, 'States.TaskFailed', 'non-media source fails');
+like($r->{cause}, qr/"junk\.mp4" is not a media file/, 'with a cause');
+ok(!-e "$dir/out/junk", 'and writes nothing');
+
+ff("-f lavfi -i testsrc2=size=640x360:rate=30 -f lavfi -i sine -t 40 "
+   . "-c:v libx264 -preset ultrafast -c:a aac $dir/src/long.mp4");
+my $t0 = time;
+($r, $rc) = task('sfn:media:transcode', $spec->('long.mp4', 'long'),
+                 '--cancel-after', '0.7');
+my $el = time - $t0;
+is($r->{error}, 'States.Timeout', 'cancelled job fails with States.Timeout');
+ok($el < 1.7 + 0.5, "cancelled within a second ($el s)");
+ok(!-e "$dir/out/long", 'cancelled job leaves no output');
+is(tmpdirs(), 0, 'and no temporary directory');
+is_deeply([files("$dir/out")], [@before], 'bucket unchanged');
+
+($r, $rc) = task('sfn:media:transcode',
+                 { input => { bucket => 'src', key => 'clip.mp4' },
+                   outputs => [{ type => 'mp4', bucket => 'out',
+                                 key => '../escape.mp4' }] });
+is($r->{error}, 'States.TaskFailed', 'a destination cannot escape');
+
+done_testing();
