@@ -1,0 +1,159 @@
+#!/usr/bin/perl
+
+# sfn:media:qc through build/sfn-task: real PSNR/SSIM (a degraded rendition
+# scores lower), HLS checks, a black source is caught, damaged outputs fail
+# their checks but not the task, the seed's output paths resolve
+
+use strict;
+use warnings;
+
+use Test::More;
+use File::Temp qw(tempdir);
+use JSON::PP;
+
+my $tool = 'build/sfn-task';
+
+plan skip_all => "$tool not built" unless -x $tool;
+plan skip_all => 'ffmpeg not installed'
+    if system('ffmpeg -version >/dev/null 2>&1');
+
+my $dir = tempdir(CLEANUP => 1);
+mkdir "$dir/src";
+mkdir "$dir/out";
+
+sub ff {
+    my $cmd = shift;
+    system("ffmpeg -nostdin -v error -y $cmd") == 0 or die "ffmpeg $cmd";
+}
+
+sub task {
+    my ($resource, $input, @args) = @_;
+    open my $f, '>', "$dir/in.json" or die;
+    print $f encode_json($input);
+    close $f;
+    my $out = `$tool $resource $dir/in.json --bucket src=$dir/src --bucket out=$dir/out @args 2>/dev/null`;
+    return (decode_json($out), $? >> 8);
+}
+
+ff("-f lavfi -i testsrc2=size=320x180:rate=30 -f lavfi "
+   . "-i sine=frequency=440:sample_rate=48000 -t 8 -c:v libx264 "
+   . "-preset ultrafast -qp 10 -pix_fmt yuv420p -c:a aac $dir/src/clip.mp4");
+
+# one good and one starved rendition, MP4 and HLS
+
+my ($r, $rc) = task('sfn:media:transcode', {
+    input => { bucket => 'src', key => 'clip.mp4' },
+    outputs => [
+        { type => 'mp4', bucket => 'out', key => 'J/mp4/good.mp4',
+          height => 180, crf => 18 },
+        { type => 'mp4', bucket => 'out', key => 'J/mp4/bad.mp4',
+          height => 180, crf => 51, maxBitrate => 20000 },
+        { type => 'hls', bucket => 'out', prefix => 'J/hls/', name => 'index',
+          segmentLength => 2,
+          renditions => [{ name => '_180', height => 180, crf => 20 },
+                         { name => '_90', height => 90, crf => 20 }] },
+        { type => 'thumbnails', bucket => 'out', prefix => 'J/th/',
+          count => 2, interval => 3 },
+    ] });
+is($rc, 0, 'transcode') or diag explain $r;
+
+my ($probe) = task('sfn:media:probe', { bucket => 'src', key => 'clip.mp4' });
+my $meta = $probe->{output}{metadata};
+
+# the seed passes keys that are not files: "mp4/<job>/output" and so on
+
+($r, $rc) = task('sfn:media:qc', {
+    jobId => 'J',
+    metadata => $meta,
+    minPsnr => 30, minSsim => 0.9,
+    outputs => [
+        { format => 'mp4', bucket => 'out', key => 'J/mp4/good.mp4' },
+        { format => 'mp4', bucket => 'out', key => 'J/mp4/bad.mp4' },
+        { format => 'hls', bucket => 'out', key => 'J/hls/index.m3u8' },
+        { format => 'thumbnails', bucket => 'out', key => 'J/th/thumbnails' },
+    ] });
+is($rc, 0, 'qc exit code') or diag explain $r;
+my $o = $r->{output};
+is($o->{jobId}, 'J', 'jobId');
+is(scalar @{$o->{qualityResults}}, 4, 'qualityResults per output');
+is(scalar @{$o->{outputs}}, 4, 'outputs passed on');
+ok(defined $o->{qualityScore}, 'qualityScore');
+
+my ($good, $bad, $hls, $th) = @{$o->{qualityResults}};
+ok($good->{metrics}{psnr} > 35, "good PSNR $good->{metrics}{psnr}");
+ok($good->{metrics}{ssim} > 0.95, "good SSIM $good->{metrics}{ssim}");
+ok($bad->{metrics}{psnr} < $good->{metrics}{psnr} - 5,
+   "degraded PSNR $bad->{metrics}{psnr} is lower");
+ok($bad->{metrics}{ssim} < $good->{metrics}{ssim},
+   "degraded SSIM $bad->{metrics}{ssim} is lower");
+is($good->{passed}, JSON::PP::true, 'good rendition passes');
+is($bad->{passed}, JSON::PP::false, 'degraded rendition fails');
+is($bad->{checks}{psnr}, JSON::PP::false, 'on PSNR');
+is($good->{renditions}[0]{frames}, 240, 'every frame decoded');
+ok(abs($good->{renditions}[0]{duration} - 8) < 0.1, 'duration measured');
+
+is($hls->{passed}, JSON::PP::true, 'HLS passes') or diag explain $hls;
+is(scalar @{$hls->{renditions}}, 2, 'both variants checked');
+is($hls->{checks}{aligned}, JSON::PP::true, 'aligned');
+is($hls->{renditions}[0]{segments}, 4, 'segments counted');
+ok($hls->{renditions}[1]{psnr} > 30, 'variant PSNR');
+is($th->{passed}, JSON::PP::true, 'thumbnails pass');
+is($th->{metrics}{files}, 2, 'thumbnails found in the folder');
+is($o->{passed}, JSON::PP::false, 'a failing output fails the job');
+
+# the same against ffmpeg's own psnr filter
+
+my $ref = `ffmpeg -nostdin -i $dir/out/J/mp4/good.mp4 -i $dir/src/clip.mp4 -lavfi "[1:v]scale=320:180:flags=bicubic,format=yuv420p[r];[0:v][r]psnr" -f null - 2>&1`;
+my ($avg) = $ref =~ /average:([\d.]+)/;
+ok(abs($good->{metrics}{psnr} - $avg) < 1,
+   "PSNR $good->{metrics}{psnr} agrees with libavfilter's $avg");
+
+# damaged outputs: a missing segment, a truncated MP4
+
+unlink "$dir/out/J/hls/index_90_00002.ts" or die;
+system("head -c 20000 $dir/out/J/mp4/good.mp4 > $dir/out/J/mp4/cut.mp4");
+($r, $rc) = task('sfn:media:qc', {
+    jobId => 'J', metadata => $meta,
+    outputs => [
+        { format => 'hls', bucket => 'out', key => 'J/hls/index.m3u8' },
+        { format => 'mp4', bucket => 'out', key => 'J/mp4/cut.mp4' },
+        { format => 'mp4', bucket => 'out', key => 'J/nothing/here.mp4' },
+    ] });
+is($rc, 0, 'damaged outputs do not fail the task');
+($hls, my $cut, my $none) = @{$r->{output}{qualityResults}};
+is($hls->{checks}{segments}, JSON::PP::false, 'missing segment found');
+like(join(' ', @{$hls->{errors}}), qr/index_90_00002\.ts/, 'and named');
+is($cut->{checks}{decodes}, JSON::PP::false, 'truncated MP4 fails');
+like(join(' ', @{$cut->{errors}}), qr/truncated/, 'as truncated');
+is($none->{checks}{exists}, JSON::PP::false, 'missing output');
+is($r->{output}{passed}, JSON::PP::false, 'not passed');
+
+# a black source is detected
+
+ff("-f lavfi -i color=black:size=320x180:rate=25 -f lavfi -i sine -t 3 "
+   . "-c:v libx264 -preset ultrafast -c:a aac $dir/src/black.mp4");
+($r) = task('sfn:media:transcode', {
+    input => { bucket => 'src', key => 'black.mp4' },
+    outputs => [{ type => 'mp4', bucket => 'out', key => 'B/black.mp4' }] });
+($r, $rc) = task('sfn:media:qc', {
+    source => { bucket => 'src', key => 'black.mp4' },
+    outputs => [{ format => 'mp4', bucket => 'out', key => 'B/black.mp4' }] });
+my $b = $r->{output}{qualityResults}[0];
+is($b->{renditions}[0]{blackRatio}, 1, 'all frames black');
+is($b->{checks}{notBlack}, JSON::PP::false, 'black check fails');
+is($r->{output}{passed}, JSON::PP::false, 'black output does not pass');
+
+# silence
+
+ff("-f lavfi -i testsrc2=size=320x180:rate=25 -f lavfi "
+   . "-i anullsrc=r=48000:cl=stereo -t 3 -c:v libx264 -preset ultrafast "
+   . "-c:a aac $dir/src/mute.mp4");
+($r, $rc) = task('sfn:media:qc', {
+    source => { bucket => 'src', key => 'mute.mp4' },
+    outputs => [{ format => 'mp4', bucket => 'src', key => 'mute.mp4' }] });
+$b = $r->{output}{qualityResults}[0];
+ok($b->{renditions}[0]{silenceRatio} > 0.9, 'silence measured');
+is($b->{checks}{notSilent}, JSON::PP::false, 'silence check fails');
+ok($b->{metrics}{psnr} >= 99, 'the source against itself: PSNR 100');
+
+done_testing();
