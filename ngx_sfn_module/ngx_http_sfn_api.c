@@ -126,6 +126,40 @@ ngx_http_sfn_send_error(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+/*
+ * cJSON ends a string at an escaped NUL ("\u0000") without a word: such a
+ * document is refused rather than silently truncated
+ */
+
+cJSON *
+ngx_http_sfn_json_parse(ngx_str_t *text)
+{
+    u_char      *p, *last;
+    ngx_uint_t   escaped;
+
+    last = text->data + text->len;
+    escaped = 0;
+
+    for (p = text->data; p < last; p++) {
+
+        if (escaped) {
+            if (*p == 'u' && last - p >= 5 && ngx_strncmp(p + 1, "0000", 4)
+                                              == 0)
+            {
+                return NULL;
+            }
+
+            escaped = 0;
+            continue;
+        }
+
+        escaped = (*p == '\\');
+    }
+
+    return cJSON_ParseWithLength((char *) text->data, text->len);
+}
+
+
 /* the request body as one NUL-terminated string, read from file if needed */
 
 static ngx_int_t
@@ -238,7 +272,7 @@ ngx_http_sfn_start_execution(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    body = cJSON_ParseWithLength((char *) raw.data, raw.len);
+    body = ngx_http_sfn_json_parse(&raw);
 
     if (body == NULL || !cJSON_IsObject(body)) {
         cJSON_Delete(body);

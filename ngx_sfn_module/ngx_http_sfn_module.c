@@ -478,6 +478,7 @@ ngx_http_sfn_bucket(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     u_char                 *p;
     ngx_str_t              *value;
+    ngx_path_t             *path;
     ngx_http_sfn_bucket_t  *b;
 
     value = cf->args->elts;
@@ -521,6 +522,21 @@ ngx_http_sfn_bucket(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     *ngx_cpymem(p, b->path.data, b->path.len) = '\0';
     b->path.data = p;
+
+    /* nginx creates the bucket at start, as it does its temporary paths */
+
+    path = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
+    if (path == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    path->name = b->path;
+    path->conf_file = cf->conf_file->file.name.data;
+    path->line = cf->conf_file->line;
+
+    if (ngx_add_path(cf, &path) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }

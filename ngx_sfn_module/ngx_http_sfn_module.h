@@ -185,6 +185,7 @@ ngx_int_t ngx_http_sfn_send_json(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_http_sfn_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *type, const char *fmt, ...);
 cJSON *ngx_http_sfn_record_json(ngx_http_sfn_record_t *rec);
+cJSON *ngx_http_sfn_json_parse(ngx_str_t *text);
 
 
 #endif /* _NGX_HTTP_SFN_MODULE_H_INCLUDED_ */

@@ -143,7 +143,7 @@ sub psql_db {
     local $/;
     my $out = <$fh> // '';
     close $fh;
-    chomp $out;
+    $out =~ s/\s+\z//;
     return $out;
 }
 

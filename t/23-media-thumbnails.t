@@ -1,0 +1,81 @@
+#!/usr/bin/perl
+
+# sfn:media:thumbnails through build/sfn-task: the frame capture of the
+# transcoder on its own
+
+use strict;
+use warnings;
+
+use Test::More;
+use File::Temp qw(tempdir);
+use JSON::PP;
+
+my $tool = 'build/sfn-task';
+
+plan skip_all => "$tool not built" unless -x $tool;
+plan skip_all => 'ffmpeg not installed'
+    if system('ffmpeg -version >/dev/null 2>&1');
+
+my $dir = tempdir(CLEANUP => 1);
+mkdir "$dir/src";
+mkdir "$dir/out";
+
+sub task {
+    my ($resource, $input) = @_;
+    open my $f, '>', "$dir/in.json" or die;
+    print $f encode_json($input);
+    close $f;
+    my $out = `$tool $resource $dir/in.json --bucket src=$dir/src --bucket out=$dir/out 2>/dev/null`;
+    return (decode_json($out), $? >> 8);
+}
+
+system("ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=320x180:rate=30 "
+       . "-t 8 -c:v libx264 -preset ultrafast $dir/src/clip.mp4") == 0
+    or die;
+
+# spread over the duration: 4 captures of 8 s at 1, 3, 5, 7 s
+
+my ($r, $rc) = task('sfn:media:thumbnails',
+                    { bucket => 'src', key => 'clip.mp4', count => 4,
+                      outputBucket => 'out', prefix => 'th/clip/',
+                      width => 160, height => 90, quality => 90 });
+is($rc, 0, 'exit code') or diag explain $r;
+my $o = $r->{output};
+is($o->{count}, 4, 'four thumbnails');
+is_deeply([map { $_->{time} } @{$o->{thumbnails}}], [1, 3, 5, 7],
+          'evenly spread');
+is_deeply([map { $_->{key} } @{$o->{thumbnails}}],
+          [map { sprintf 'th/clip/clip_thumb_%04d.jpg', $_ } 1 .. 4],
+          'keys');
+
+for my $t (@{$o->{thumbnails}}) {
+    my $p = decode_json(scalar `ffprobe -v error -print_format json -show_streams $dir/out/$t->{key}`);
+    is($p->{streams}[0]{codec_name}, 'mjpeg', "$t->{key} JPEG");
+    is("$p->{streams}[0]{width}x$p->{streams}[0]{height}", '160x90',
+       "$t->{key} size");
+    is(-s "$dir/out/$t->{key}", $t->{size}, "$t->{key} size reported");
+}
+
+# a fixed interval, default size and folder
+
+($r, $rc) = task('sfn:media:thumbnails',
+                 { bucket => 'src', key => 'clip.mp4', count => 10,
+                   interval => 3 });
+is($rc, 0, 'interval');
+is_deeply([map { $_->{time} } @{$r->{output}{thumbnails}}], [0, 3, 6],
+          'every 3 s while the clip lasts');
+is($r->{output}{width}, 640, 'default width');
+ok(-s "$dir/src/thumbnails/clip/clip_thumb_0001.jpg",
+   'default folder in the source bucket');
+
+# failures
+
+($r, $rc) = task('sfn:media:thumbnails', { bucket => 'src', key => 'no.mp4' });
+is($r->{error}, 'States.TaskFailed', 'missing source');
+like($r->{cause}, qr/does not exist/, 'cause');
+
+($r, $rc) = task('sfn:media:thumbnails',
+                 { bucket => 'src', key => 'clip.mp4', count => 0 });
+like($r->{cause}, qr/invalid "count"/, 'invalid count');
+
+done_testing();
