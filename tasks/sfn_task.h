@@ -99,6 +99,7 @@ char *sfn_task_bucket_path(sfn_task_call_t *call, const char *bucket,
 /* tables of the task families, each ending in { NULL, NULL } */
 extern const sfn_task_def_t  sfn_task_media_defs[];
 extern const sfn_task_def_t  sfn_task_file_defs[];
+extern const sfn_task_def_t  sfn_task_db_defs[];
 
 
 #endif /* _SFN_TASK_H_INCLUDED_ */
