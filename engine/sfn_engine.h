@@ -92,6 +92,14 @@ int64_t sfn_machine_timeout_ms(const sfn_machine_t *m);
 void sfn_machine_resources(const sfn_machine_t *m,
     void (*cb)(void *data, const char *resource), void *data);
 
+/*
+ * Checks what depends on the state machine type: Express machines reject
+ * ".sync" and ".waitForTaskToken" resources.  Returns SFN_OK, or
+ * SFN_ERROR and fills diag.
+ */
+int sfn_machine_check_type(const sfn_machine_t *m, sfn_type_e type,
+    sfn_diag_t *diag);
+
 
 /* a task the host must run */
 typedef struct {

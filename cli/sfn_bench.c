@@ -1,0 +1,265 @@
+
+/*
+ * Copyright (C) ngx_sfn authors
+ *
+ * sfn bench: the in-process engine benchmark behind bench/engine/run.
+ *
+ *   sfn bench [--seconds S] [--items N] pass|params|map
+ *
+ * Prints one line: "case=... execs=... seconds=... exec_per_s=...
+ * transitions_per_s=... peak_rss_kb=...".  The definitions are the ones
+ * bench/engine/node-driver.js gives aws-local-stepfunctions.
+ */
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/resource.h>
+
+#include "sfn_engine.h"
+#include "sfn_cli.h"
+
+
+typedef struct {
+    int64_t               now;
+} sfn_bench_t;
+
+
+static int64_t
+sfn_bench_now(void *data)
+{
+    return ((sfn_bench_t *) data)->now;
+}
+
+
+static void
+sfn_bench_random(void *data, void *buf, size_t len)
+{
+    memset(buf, 0x5a, len);
+}
+
+
+static int
+sfn_bench_run_task(void *data, sfn_exec_t *e, const sfn_task_req_t *t)
+{
+    return SFN_ERROR;
+}
+
+
+static void
+sfn_bench_cancel_task(void *data, sfn_exec_t *e, uint64_t id)
+{
+}
+
+
+static int
+sfn_bench_arm_timer(void *data, sfn_exec_t *e, uint64_t id, int64_t due)
+{
+    return SFN_ERROR;
+}
+
+
+static void
+sfn_bench_cancel_timer(void *data, sfn_exec_t *e, uint64_t id)
+{
+}
+
+
+static double
+sfn_bench_clock(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+
+static char *
+sfn_bench_definition(const char *name, long items, char **input,
+    long *transitions)
+{
+    int    i;
+    char  *def, *in, *p;
+    size_t cap;
+
+    cap = 1 << 16;
+    def = malloc(cap);
+    if (def == NULL) {
+        return NULL;
+    }
+
+    p = def;
+
+    if (strcmp(name, "pass") == 0 || strcmp(name, "params") == 0) {
+        p += sprintf(p, "{\"StartAt\":\"S0\",\"States\":{");
+
+        for (i = 0; i < 10; i++) {
+            p += sprintf(p, "%s\"S%d\":{\"Type\":\"Pass\",", i ? "," : "",
+                         i);
+
+            if (name[1] == 'a' && name[2] == 'r') {
+                p += sprintf(p,
+                    "\"Parameters\":{\"step\":%d,\"id.$\":\"$.id\","
+                    "\"msg.$\":\"States.Format('step {} of {} for {}', "
+                    "$.id, $.name, $.payload.kind)\"},"
+                    "\"ResultPath\":\"$.last\",", i);
+            }
+
+            if (i < 9) {
+                p += sprintf(p, "\"Next\":\"S%d\"}", i + 1);
+            } else {
+                p += sprintf(p, "\"End\":true}");
+            }
+        }
+
+        sprintf(p, "}}");
+
+        *input = strdup("{\"id\":42,\"name\":\"bench\",\"payload\":"
+                        "{\"kind\":\"video\",\"sizes\":[1,2,3],"
+                        "\"tags\":{\"a\":\"x\",\"b\":\"y\"}}}");
+        *transitions = 10;
+        return def;
+    }
+
+    if (strcmp(name, "map") == 0) {
+        sprintf(p, "{\"StartAt\":\"M\",\"States\":{\"M\":{\"Type\":\"Map\","
+                "\"ItemsPath\":\"$.items\",\"ItemProcessor\":{\"StartAt\":"
+                "\"P\",\"States\":{\"P\":{\"Type\":\"Pass\",\"End\":true}}},"
+                "\"End\":true}}}");
+
+        in = malloc(items * 12 + 32);
+        if (in == NULL) {
+            free(def);
+            return NULL;
+        }
+
+        p = in + sprintf(in, "{\"items\":[");
+        for (i = 0; i < items; i++) {
+            p += sprintf(p, "%s%d", i ? "," : "", i);
+        }
+        sprintf(p, "]}");
+
+        *input = in;
+        *transitions = items + 1;
+        return def;
+    }
+
+    free(def);
+
+    return NULL;
+}
+
+
+int
+sfn_cli_bench(int argc, char **argv)
+{
+    int               i;
+    long              items, execs, transitions;
+    char             *def, *input;
+    double            seconds, t0, t;
+    const char       *name, *error, *cause;
+    sfn_diag_t        d;
+    sfn_host_t        host;
+    sfn_exec_t       *e;
+    sfn_bench_t       b;
+    struct rusage     ru;
+    sfn_machine_t    *m;
+    sfn_exec_conf_t   conf;
+
+    seconds = 3;
+    items = 10000;
+    name = NULL;
+
+    for (i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
+            seconds = atof(argv[++i]);
+
+        } else if (strcmp(argv[i], "--items") == 0 && i + 1 < argc) {
+            items = atol(argv[++i]);
+
+        } else {
+            name = argv[i];
+        }
+    }
+
+    if (name == NULL) {
+        fprintf(stderr, "usage: sfn bench [--seconds S] [--items N] "
+                "pass|params|map\n");
+        return 2;
+    }
+
+    def = sfn_bench_definition(name, items, &input, &transitions);
+    if (def == NULL) {
+        fprintf(stderr, "sfn bench: unknown case \"%s\"\n", name);
+        return 2;
+    }
+
+    m = sfn_machine_load(def, strlen(def), NULL, NULL, &d);
+    if (m == NULL) {
+        fprintf(stderr, "sfn bench: %s: %s\n", d.code, d.message);
+        return 1;
+    }
+
+    memset(&b, 0, sizeof(sfn_bench_t));
+    b.now = 1700000000000LL;
+
+    memset(&host, 0, sizeof(sfn_host_t));
+    host.data = &b;
+    host.now_ms = sfn_bench_now;
+    host.random = sfn_bench_random;
+    host.run_task = sfn_bench_run_task;
+    host.cancel_task = sfn_bench_cancel_task;
+    host.arm_timer = sfn_bench_arm_timer;
+    host.cancel_timer = sfn_bench_cancel_timer;
+
+    memset(&conf, 0, sizeof(sfn_exec_conf_t));
+    conf.name = "bench";
+    conf.arn = "arn:aws:states:us-east-1:000000000000:execution:bench:bench";
+    conf.state_machine_name = "bench";
+    conf.state_machine_arn =
+        "arn:aws:states:us-east-1:000000000000:stateMachine:bench";
+    conf.type = SFN_EXPRESS;
+
+    execs = 0;
+    t0 = sfn_bench_clock();
+
+    do {
+        e = sfn_exec_create(m, &host, &conf, input, strlen(input), &error,
+                            &cause);
+        if (e == NULL) {
+            fprintf(stderr, "sfn bench: %s: %s\n", error, cause);
+            return 1;
+        }
+
+        if (sfn_exec_start(e) != SFN_SUCCEEDED) {
+            fprintf(stderr, "sfn bench: execution %s: %s: %s\n",
+                    sfn_status_name(sfn_exec_status(e)),
+                    sfn_exec_error(e) ? sfn_exec_error(e) : "",
+                    sfn_exec_cause(e) ? sfn_exec_cause(e) : "");
+            return 1;
+        }
+
+        sfn_exec_free(e);
+        execs++;
+        b.now++;
+
+        t = sfn_bench_clock() - t0;
+
+    } while (t < seconds);
+
+    getrusage(RUSAGE_SELF, &ru);
+
+    printf("case=%s execs=%ld seconds=%.3f exec_per_s=%.1f "
+           "transitions_per_s=%.1f peak_rss_kb=%ld\n",
+           name, execs, t, execs / t, execs * transitions / t, ru.ru_maxrss);
+
+    sfn_machine_free(m);
+    free(def);
+    free(input);
+
+    return 0;
+}

@@ -1,0 +1,2339 @@
+
+/*
+ * Copyright (C) ngx_sfn authors
+ *
+ * Loading a definition: JSON parse, schema checks with AWS's diagnostic
+ * codes, and compilation of paths, templates, intrinsic functions and
+ * choice rules into the read-only sfn_machine_t.
+ */
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+
+#include "sfn_core.h"
+
+
+/* diagnostic locations are cut to the diag buffer on purpose */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+
+
+#define SFN_MAX_STATE_NAME  80
+
+
+typedef struct {
+    sfn_machine_t        *m;
+    sfn_diag_t           *diag;
+    sfn_resource_known_pt known;
+    void                 *data;
+    const char          **names;
+    size_t                nnames;
+    size_t                cap;
+    int                   failed;
+} sfn_load_t;
+
+
+static void
+sfn_load_fail(sfn_load_t *ld, const char *code, const char *state,
+    const char *location, const char *fmt, ...)
+{
+    va_list  ap;
+
+    if (ld->failed) {
+        return;
+    }
+
+    ld->failed = 1;
+
+    if (ld->diag == NULL) {
+        return;
+    }
+
+    snprintf(ld->diag->code, sizeof(ld->diag->code), "%s", code);
+    snprintf(ld->diag->state, sizeof(ld->diag->state), "%s",
+             state ? state : "");
+    snprintf(ld->diag->location, sizeof(ld->diag->location), "%s",
+             location ? location : "");
+
+    va_start(ap, fmt);
+    vsnprintf(ld->diag->message, sizeof(ld->diag->message), fmt, ap);
+    va_end(ap);
+}
+
+
+#define SFN_LOC(buf, base, field)                                             \
+    snprintf(buf, sizeof(buf), "%s/%s", base, field)
+
+
+static const char *
+sfn_type_names[] = {
+    "Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map"
+};
+
+
+static const char *sfn_fields_common[] = {
+    "Type", "Comment", "QueryLanguage", NULL
+};
+
+static const char *sfn_fields_pass[] = {
+    "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters",
+    "Result", NULL
+};
+
+static const char *sfn_fields_task[] = {
+    "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters",
+    "ResultSelector", "Resource", "TimeoutSeconds", "TimeoutSecondsPath",
+    "HeartbeatSeconds", "HeartbeatSecondsPath", "Retry", "Catch",
+    "Credentials", NULL
+};
+
+static const char *sfn_fields_choice[] = {
+    "Choices", "Default", "InputPath", "OutputPath", NULL
+};
+
+static const char *sfn_fields_wait[] = {
+    "Next", "End", "InputPath", "OutputPath", "Seconds", "Timestamp",
+    "SecondsPath", "TimestampPath", NULL
+};
+
+static const char *sfn_fields_succeed[] = {
+    "InputPath", "OutputPath", NULL
+};
+
+static const char *sfn_fields_fail[] = {
+    "Error", "Cause", "ErrorPath", "CausePath", NULL
+};
+
+static const char *sfn_fields_parallel[] = {
+    "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters",
+    "ResultSelector", "Branches", "Retry", "Catch", NULL
+};
+
+static const char *sfn_fields_map[] = {
+    "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters",
+    "ResultSelector", "ItemsPath", "ItemSelector", "Iterator",
+    "ItemProcessor", "MaxConcurrency", "MaxConcurrencyPath",
+    "ToleratedFailureCount", "ToleratedFailureCountPath",
+    "ToleratedFailurePercentage", "ToleratedFailurePercentagePath",
+    "ItemBatcher", "ItemReader", "ResultWriter", "Label", "Retry", "Catch",
+    NULL
+};
+
+static const char **sfn_fields_by_type[] = {
+    sfn_fields_pass, sfn_fields_task, sfn_fields_choice, sfn_fields_wait,
+    sfn_fields_succeed, sfn_fields_fail, sfn_fields_parallel, sfn_fields_map
+};
+
+
+static const char *sfn_jsonata_fields[] = {
+    "Arguments", "Output", "Assign", "Condition", "Items", NULL
+};
+
+
+static int
+sfn_in_list(const char **list, const char *s)
+{
+    for ( /* void */ ; *list; list++) {
+        if (strcmp(*list, s) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+sfn_is_posint(const cJSON *v, int64_t *out, int64_t min, int64_t max)
+{
+    int64_t  i;
+
+    if (!sfn_json_is_int(v, &i) || i < min || i > max) {
+        return 0;
+    }
+
+    *out = i;
+
+    return 1;
+}
+
+
+static sfn_path_t *
+sfn_load_path(sfn_load_t *ld, const cJSON *obj, const char *field,
+    const char *state, const char *base, int reference, int *is_null,
+    int allow_null)
+{
+    char         loc[600], err[256];
+    sfn_path_t  *p;
+    const cJSON *v;
+
+    *is_null = 0;
+
+    v = cJSON_GetObjectItemCaseSensitive(obj, field);
+    if (v == NULL) {
+        return NULL;
+    }
+
+    SFN_LOC(loc, base, field);
+
+    if (cJSON_IsNull(v) && allow_null) {
+        *is_null = 1;
+        return NULL;
+    }
+
+    if (!cJSON_IsString(v)) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                      "The value for the field '%s' must be a STRING",
+                      field);
+        return NULL;
+    }
+
+    p = sfn_path_compile(&ld->m->pool, v->valuestring,
+                         strlen(v->valuestring), err, sizeof(err));
+    if (p == NULL) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                      "The value for the field '%s' must be a valid "
+                      "JSONPath: %s", field, err);
+        return NULL;
+    }
+
+    if (reference && (!sfn_path_definite(p) || sfn_path_context(p))) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                      "The value for the field '%s' must be a valid "
+                      "ReferencePath", field);
+        return NULL;
+    }
+
+    return p;
+}
+
+
+static sfn_tmpl_t *
+sfn_load_tmpl(sfn_load_t *ld, const cJSON *obj, const char *field,
+    const char *state, const char *base)
+{
+    char          loc[600], err[512];
+    sfn_tmpl_t   *t;
+    const cJSON  *v;
+
+    v = cJSON_GetObjectItemCaseSensitive(obj, field);
+    if (v == NULL) {
+        return NULL;
+    }
+
+    SFN_LOC(loc, base, field);
+
+    if (strcmp(field, "Parameters") != 0 && !cJSON_IsObject(v)) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                      "The value for the field '%s' must be an OBJECT",
+                      field);
+        return NULL;
+    }
+
+    t = sfn_tmpl_compile(&ld->m->pool, v, err, sizeof(err));
+    if (t == NULL) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                      "%s", err);
+    }
+
+    return t;
+}
+
+
+static const char **
+sfn_load_errors(sfn_load_t *ld, const cJSON *r, const char *state,
+    const char *loc, size_t *n, int last)
+{
+    size_t        i, k;
+    const char  **errs;
+    const cJSON  *ee, *c;
+
+    ee = cJSON_GetObjectItemCaseSensitive(r, "ErrorEquals");
+
+    if (ee == NULL) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                      "These fields are required: [ErrorEquals]");
+        return NULL;
+    }
+
+    if (!cJSON_IsArray(ee) || cJSON_GetArraySize(ee) == 0) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                      "The field 'ErrorEquals' must be a non-empty array "
+                      "of strings");
+        return NULL;
+    }
+
+    k = cJSON_GetArraySize(ee);
+    errs = sfn_palloc(&ld->m->pool, k * sizeof(char *));
+    if (errs == NULL) {
+        return NULL;
+    }
+
+    i = 0;
+    cJSON_ArrayForEach(c, ee) {
+        if (!cJSON_IsString(c)) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                          "The field 'ErrorEquals' must be a non-empty "
+                          "array of strings");
+            return NULL;
+        }
+
+        if (strcmp(c->valuestring, "States.ALL") == 0 && (k != 1 || !last)) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                          "States.ALL must appear alone in ErrorEquals and "
+                          "only in the last retrier or catcher");
+            return NULL;
+        }
+
+        errs[i++] = c->valuestring;
+    }
+
+    *n = k;
+
+    return errs;
+}
+
+
+static int
+sfn_load_retry(sfn_load_t *ld, sfn_state_t *st, const cJSON *obj,
+    const char *base)
+{
+    char            loc[600];
+    size_t          i, n;
+    int64_t         iv;
+    const cJSON    *arr, *r, *v;
+    sfn_retrier_t  *rt;
+
+    static const char *fields[] = {
+        "ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate",
+        "MaxDelaySeconds", "JitterStrategy", "Comment", NULL
+    };
+
+    arr = cJSON_GetObjectItemCaseSensitive(obj, "Retry");
+    if (arr == NULL) {
+        return 0;
+    }
+
+    SFN_LOC(loc, base, "Retry");
+
+    if (!cJSON_IsArray(arr)) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                      "The value for the field 'Retry' must be an ARRAY");
+        return -1;
+    }
+
+    n = cJSON_GetArraySize(arr);
+    st->retriers = sfn_pcalloc(&ld->m->pool, (n ? n : 1)
+                                             * sizeof(sfn_retrier_t));
+    if (st->retriers == NULL) {
+        return -1;
+    }
+
+    st->nretriers = n;
+    i = 0;
+
+    cJSON_ArrayForEach(r, arr) {
+        snprintf(loc, sizeof(loc), "%s/Retry[%zu]", base, i);
+        rt = &st->retriers[i];
+
+        if (!cJSON_IsObject(r)) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                          "A retrier must be an OBJECT");
+            return -1;
+        }
+
+        cJSON_ArrayForEach(v, r) {
+            if (!sfn_in_list(fields, v->string)) {
+                sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                              "Field '%s' is not supported", v->string);
+                return -1;
+            }
+        }
+
+        rt->errors = sfn_load_errors(ld, r, st->name, loc, &rt->nerrors,
+                                     i + 1 == n);
+        if (rt->errors == NULL) {
+            return -1;
+        }
+
+        rt->interval = 1;
+        rt->max_attempts = 3;
+        rt->backoff = 2.0;
+
+        v = cJSON_GetObjectItemCaseSensitive(r, "IntervalSeconds");
+        if (v) {
+            if (!sfn_is_posint(v, &iv, 1, 99999999)) {
+                sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                              "The value for the field 'IntervalSeconds' "
+                              "must be a positive integer");
+                return -1;
+            }
+            rt->interval = (double) iv;
+        }
+
+        v = cJSON_GetObjectItemCaseSensitive(r, "MaxAttempts");
+        if (v) {
+            if (!sfn_is_posint(v, &iv, 0, 99999999)) {
+                sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                              "The value for the field 'MaxAttempts' "
+                              "must be a non-negative integer");
+                return -1;
+            }
+            rt->max_attempts = (unsigned) iv;
+        }
+
+        v = cJSON_GetObjectItemCaseSensitive(r, "BackoffRate");
+        if (v) {
+            if (!cJSON_IsNumber(v) || v->valuedouble < 1.0
+                || v->valuedouble > 1e6)
+            {
+                sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                              "The value for the field 'BackoffRate' "
+                              "must be a number greater than or equal "
+                              "to 1.0");
+                return -1;
+            }
+            rt->backoff = v->valuedouble;
+        }
+
+        v = cJSON_GetObjectItemCaseSensitive(r, "MaxDelaySeconds");
+        if (v) {
+            if (!sfn_is_posint(v, &iv, 1, 31622400)) {
+                sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                              "The value for the field 'MaxDelaySeconds' "
+                              "must be a positive integer");
+                return -1;
+            }
+            rt->max_delay = (double) iv;
+        }
+
+        v = cJSON_GetObjectItemCaseSensitive(r, "JitterStrategy");
+        if (v) {
+            if (!cJSON_IsString(v)
+                || (strcmp(v->valuestring, "FULL") != 0
+                    && strcmp(v->valuestring, "NONE") != 0))
+            {
+                sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                              "The value for the field 'JitterStrategy' "
+                              "must be FULL or NONE");
+                return -1;
+            }
+            rt->jitter_full = strcmp(v->valuestring, "FULL") == 0;
+        }
+
+        i++;
+    }
+
+    return 0;
+}
+
+
+static int
+sfn_load_catch(sfn_load_t *ld, sfn_state_t *st, const cJSON *obj,
+    const char *base)
+{
+    int             is_null;
+    char            loc[600];
+    size_t          i, n;
+    const cJSON    *arr, *r, *v;
+    sfn_catcher_t  *ct;
+
+    static const char *fields[] = {
+        "ErrorEquals", "Next", "ResultPath", "Comment", NULL
+    };
+
+    arr = cJSON_GetObjectItemCaseSensitive(obj, "Catch");
+    if (arr == NULL) {
+        return 0;
+    }
+
+    SFN_LOC(loc, base, "Catch");
+
+    if (!cJSON_IsArray(arr)) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                      "The value for the field 'Catch' must be an ARRAY");
+        return -1;
+    }
+
+    n = cJSON_GetArraySize(arr);
+    st->catchers = sfn_pcalloc(&ld->m->pool, (n ? n : 1)
+                                             * sizeof(sfn_catcher_t));
+    if (st->catchers == NULL) {
+        return -1;
+    }
+
+    st->ncatchers = n;
+    i = 0;
+
+    cJSON_ArrayForEach(r, arr) {
+        snprintf(loc, sizeof(loc), "%s/Catch[%zu]", base, i);
+        ct = &st->catchers[i];
+
+        if (!cJSON_IsObject(r)) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                          "A catcher must be an OBJECT");
+            return -1;
+        }
+
+        cJSON_ArrayForEach(v, r) {
+            if (!sfn_in_list(fields, v->string)) {
+                sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                              "Field '%s' is not supported", v->string);
+                return -1;
+            }
+        }
+
+        ct->errors = sfn_load_errors(ld, r, st->name, loc, &ct->nerrors,
+                                     i + 1 == n);
+        if (ct->errors == NULL) {
+            return -1;
+        }
+
+        v = cJSON_GetObjectItemCaseSensitive(r, "Next");
+        if (!cJSON_IsString(v)) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                          "These fields are required: [Next]");
+            return -1;
+        }
+
+        ct->next_name = v->valuestring;
+
+        ct->result_path = sfn_load_path(ld, r, "ResultPath", st->name, loc,
+                                        1, &is_null, 1);
+        ct->result_path_null = is_null;
+
+        if (ld->failed) {
+            return -1;
+        }
+
+        i++;
+    }
+
+    return 0;
+}
+
+
+static sfn_op_e
+sfn_rule_op(const char *name, int *is_path, int *kind)
+{
+    size_t   i, len;
+    char     base[64];
+
+    static const struct {
+        const char  *name;
+        sfn_op_e     op;
+        int          kind;      /* 1 string 2 number 3 bool 4 ts 5 is */
+    } ops[] = {
+        { "StringEquals", SFN_OP_STRING_EQ, 1 },
+        { "StringLessThan", SFN_OP_STRING_LT, 1 },
+        { "StringGreaterThan", SFN_OP_STRING_GT, 1 },
+        { "StringLessThanEquals", SFN_OP_STRING_LE, 1 },
+        { "StringGreaterThanEquals", SFN_OP_STRING_GE, 1 },
+        { "StringMatches", SFN_OP_STRING_MATCHES, 1 },
+        { "NumericEquals", SFN_OP_NUMERIC_EQ, 2 },
+        { "NumericLessThan", SFN_OP_NUMERIC_LT, 2 },
+        { "NumericGreaterThan", SFN_OP_NUMERIC_GT, 2 },
+        { "NumericLessThanEquals", SFN_OP_NUMERIC_LE, 2 },
+        { "NumericGreaterThanEquals", SFN_OP_NUMERIC_GE, 2 },
+        { "BooleanEquals", SFN_OP_BOOLEAN_EQ, 3 },
+        { "TimestampEquals", SFN_OP_TIMESTAMP_EQ, 4 },
+        { "TimestampLessThan", SFN_OP_TIMESTAMP_LT, 4 },
+        { "TimestampGreaterThan", SFN_OP_TIMESTAMP_GT, 4 },
+        { "TimestampLessThanEquals", SFN_OP_TIMESTAMP_LE, 4 },
+        { "TimestampGreaterThanEquals", SFN_OP_TIMESTAMP_GE, 4 },
+        { "IsNull", SFN_OP_IS_NULL, 5 },
+        { "IsPresent", SFN_OP_IS_PRESENT, 5 },
+        { "IsNumeric", SFN_OP_IS_NUMERIC, 5 },
+        { "IsString", SFN_OP_IS_STRING, 5 },
+        { "IsBoolean", SFN_OP_IS_BOOLEAN, 5 },
+        { "IsTimestamp", SFN_OP_IS_TIMESTAMP, 5 }
+    };
+
+    len = strlen(name);
+    *is_path = 0;
+
+    if (len > 4 && len < sizeof(base) && strcmp(name + len - 4, "Path") == 0)
+    {
+        memcpy(base, name, len - 4);
+        base[len - 4] = '\0';
+
+        for (i = 0; i < sfn_nelems(ops); i++) {
+            if (ops[i].kind != 5 && strcmp(ops[i].name, base) == 0) {
+                *is_path = 1;
+                *kind = ops[i].kind;
+                return ops[i].op;
+            }
+        }
+
+        return 0;
+    }
+
+    for (i = 0; i < sfn_nelems(ops); i++) {
+        if (strcmp(ops[i].name, name) == 0) {
+            *kind = ops[i].kind;
+            return ops[i].op;
+        }
+    }
+
+    return 0;
+}
+
+
+static sfn_rule_t *
+sfn_load_rule(sfn_load_t *ld, const cJSON *r, const char *state,
+    const char *loc, int top, int depth)
+{
+    int           is_path, kind, nops, is_null;
+    char          sub[600], err[256];
+    size_t        i, n;
+    sfn_op_e      op;
+    sfn_rule_t   *rule;
+    const cJSON  *c, *v, *opv;
+
+    if (depth > 64) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                      "Choice rules are nested too deeply");
+        return NULL;
+    }
+
+    if (!cJSON_IsObject(r)) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                      "A choice rule must be an OBJECT");
+        return NULL;
+    }
+
+    rule = sfn_pcalloc(&ld->m->pool, sizeof(sfn_rule_t));
+    if (rule == NULL) {
+        return NULL;
+    }
+
+    nops = 0;
+    opv = NULL;
+    kind = 0;
+    is_path = 0;
+    op = 0;
+
+    cJSON_ArrayForEach(c, r) {
+        if (strcmp(c->string, "Variable") == 0
+            || strcmp(c->string, "Next") == 0
+            || strcmp(c->string, "Comment") == 0)
+        {
+            continue;
+        }
+
+        if (strcmp(c->string, "And") == 0) {
+            op = SFN_OP_AND;
+        } else if (strcmp(c->string, "Or") == 0) {
+            op = SFN_OP_OR;
+        } else if (strcmp(c->string, "Not") == 0) {
+            op = SFN_OP_NOT;
+
+        } else if (strcmp(c->string, "Condition") == 0
+                   || strcmp(c->string, "Assign") == 0)
+        {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                          "The field '%s' needs the JSONata query language "
+                          "or Variables, which this engine does not "
+                          "support", c->string);
+            return NULL;
+
+        } else {
+            op = sfn_rule_op(c->string, &is_path, &kind);
+            if (op == 0) {
+                sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                              "Field '%s' is not supported", c->string);
+                return NULL;
+            }
+        }
+
+        nops++;
+        opv = c;
+        rule->op = op;
+    }
+
+    if (nops != 1) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                      "A choice rule must have exactly one comparison "
+                      "operator or one of And, Or, Not");
+        return NULL;
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(r, "Next");
+
+    if (top) {
+        if (!cJSON_IsString(v)) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                          "These fields are required: [Next]");
+            return NULL;
+        }
+        rule->next_name = v->valuestring;
+
+    } else if (v) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                      "Field 'Next' is not supported in a nested choice "
+                      "rule");
+        return NULL;
+    }
+
+    if (op == SFN_OP_AND || op == SFN_OP_OR || op == SFN_OP_NOT) {
+        if (cJSON_GetObjectItemCaseSensitive(r, "Variable")) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                          "Field 'Variable' is not supported with %s",
+                          opv->string);
+            return NULL;
+        }
+
+        if (op == SFN_OP_NOT) {
+            snprintf(sub, sizeof(sub), "%s/Not", loc);
+            rule->sub = sfn_palloc(&ld->m->pool, sizeof(sfn_rule_t *));
+            if (rule->sub == NULL) {
+                return NULL;
+            }
+            rule->nsub = 1;
+            rule->sub[0] = sfn_load_rule(ld, opv, state, sub, 0, depth + 1);
+            return rule->sub[0] ? rule : NULL;
+        }
+
+        if (!cJSON_IsArray(opv) || cJSON_GetArraySize(opv) == 0) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                          "The value for the field '%s' must be a "
+                          "non-empty ARRAY", opv->string);
+            return NULL;
+        }
+
+        n = cJSON_GetArraySize(opv);
+        rule->sub = sfn_palloc(&ld->m->pool, n * sizeof(sfn_rule_t *));
+        if (rule->sub == NULL) {
+            return NULL;
+        }
+
+        rule->nsub = n;
+        i = 0;
+
+        cJSON_ArrayForEach(c, opv) {
+            snprintf(sub, sizeof(sub), "%s/%s[%zu]", loc, opv->string, i);
+            rule->sub[i] = sfn_load_rule(ld, c, state, sub, 0, depth + 1);
+            if (rule->sub[i] == NULL) {
+                return NULL;
+            }
+            i++;
+        }
+
+        return rule;
+    }
+
+    rule->var = sfn_load_path(ld, r, "Variable", state, loc, 0, &is_null, 0);
+    if (rule->var == NULL) {
+        if (!ld->failed) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                          "These fields are required: [Variable]");
+        }
+        return NULL;
+    }
+
+    rule->is_path = is_path;
+    rule->value = opv;
+
+    if (is_path) {
+        if (!cJSON_IsString(opv)) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                          "The value for the field '%s' must be a STRING",
+                          opv->string);
+            return NULL;
+        }
+
+        rule->vpath = sfn_path_compile(&ld->m->pool, opv->valuestring,
+                                       strlen(opv->valuestring), err,
+                                       sizeof(err));
+        if (rule->vpath == NULL) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                          "The value for the field '%s' must be a valid "
+                          "JSONPath: %s", opv->string, err);
+            return NULL;
+        }
+
+        return rule;
+    }
+
+    switch (kind) {
+
+    case 1:
+        if (!cJSON_IsString(opv)) {
+            goto type;
+        }
+        rule->str = opv->valuestring;
+        break;
+
+    case 2:
+        if (!cJSON_IsNumber(opv)) {
+            goto type;
+        }
+        rule->num = opv->valuedouble;
+        break;
+
+    case 3:
+    case 5:
+        if (!cJSON_IsBool(opv)) {
+            goto type;
+        }
+        rule->boolean = cJSON_IsTrue(opv);
+        break;
+
+    case 4:
+        if (!cJSON_IsString(opv)
+            || sfn_time_parse(opv->valuestring, strlen(opv->valuestring),
+                              &rule->ts_sec, &rule->ts_nsec) != 0)
+        {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                          "The value for the field '%s' must be a valid "
+                          "RFC3339 timestamp", opv->string);
+            return NULL;
+        }
+        break;
+    }
+
+    return rule;
+
+type:
+
+    sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                  "The value for the field '%s' must be of type %s",
+                  opv->string,
+                  kind == 1 ? "STRING" : (kind == 2 ? "NUMBER" : "BOOLEAN"));
+
+    return NULL;
+}
+
+
+static sfn_graph_t *sfn_load_graph(sfn_load_t *ld, const cJSON *obj,
+    const char *base, const char *owner);
+
+
+static int
+sfn_load_names(sfn_load_t *ld, const char *name, const char *loc)
+{
+    size_t        i, cap;
+    const char  **n;
+
+    for (i = 0; i < ld->nnames; i++) {
+        if (strcmp(ld->names[i], name) == 0) {
+            sfn_load_fail(ld, "DUPLICATE_STATE_NAME", name, loc,
+                          "Duplicate State name: %s", name);
+            return -1;
+        }
+    }
+
+    if (ld->nnames == ld->cap) {
+        cap = ld->cap ? ld->cap * 2 : 32;
+        n = realloc(ld->names, cap * sizeof(char *));
+        if (n == NULL) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", name, loc,
+                          "out of memory");
+            return -1;
+        }
+        ld->names = n;
+        ld->cap = cap;
+    }
+
+    ld->names[ld->nnames++] = name;
+
+    return 0;
+}
+
+
+static int
+sfn_load_resource(sfn_load_t *ld, sfn_state_t *st, const char *loc)
+{
+    size_t        i;
+    const char  **r;
+
+    if (ld->known && !ld->known(ld->data, st->resource)) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                      "The resource provided %s is not recognized. The "
+                      "value is not a valid resource ARN, or the resource "
+                      "is not available in this region.", st->resource);
+        return -1;
+    }
+
+    for (i = 0; i < ld->m->nresources; i++) {
+        if (strcmp(ld->m->resources[i], st->resource) == 0) {
+            return 0;
+        }
+    }
+
+    r = sfn_palloc(&ld->m->pool, (ld->m->nresources + 1) * sizeof(char *));
+    if (r == NULL) {
+        return -1;
+    }
+
+    if (ld->m->nresources) {
+        memcpy(r, ld->m->resources, ld->m->nresources * sizeof(char *));
+    }
+
+    r[ld->m->nresources++] = st->resource;
+    ld->m->resources = r;
+
+    return 0;
+}
+
+
+static int
+sfn_load_task(sfn_load_t *ld, sfn_state_t *st, const cJSON *obj,
+    const char *base)
+{
+    int           is_null;
+    char          loc[600];
+    size_t        len;
+    int64_t       iv;
+    const cJSON  *v;
+
+    v = cJSON_GetObjectItemCaseSensitive(obj, "Resource");
+    SFN_LOC(loc, base, "Resource");
+
+    if (v == NULL) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, base,
+                      "These fields are required: [Resource]");
+        return -1;
+    }
+
+    if (!cJSON_IsString(v) || v->valuestring[0] == '\0') {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                      "The value for the field 'Resource' must be a "
+                      "non-empty STRING");
+        return -1;
+    }
+
+    st->resource = v->valuestring;
+    len = strlen(st->resource);
+
+    if (len > 17 && strcmp(st->resource + len - 17, ".waitForTaskToken") == 0)
+    {
+        st->wait_token = 1;
+        ld->m->uses_token = 1;
+    }
+
+    if (len > 5 && strcmp(st->resource + len - 5, ".sync") == 0) {
+        st->sync = 1;
+        ld->m->uses_sync = 1;
+    }
+
+    if (cJSON_GetObjectItemCaseSensitive(obj, "Credentials")) {
+        v = cJSON_GetObjectItemCaseSensitive(obj, "Credentials");
+        if (!cJSON_IsObject(v)
+            || (!cJSON_GetObjectItemCaseSensitive(v, "RoleArn")
+                && !cJSON_GetObjectItemCaseSensitive(v, "RoleArn.$")))
+        {
+            SFN_LOC(loc, base, "Credentials");
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                          "The field 'RoleArn' is required but was "
+                          "missing");
+            return -1;
+        }
+    }
+
+    if (sfn_load_resource(ld, st, loc) != 0) {
+        return -1;
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(obj, "TimeoutSeconds");
+    if (v) {
+        SFN_LOC(loc, base, "TimeoutSeconds");
+        if (!sfn_is_posint(v, &iv, 1, 99999999)) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                          "The value for the field 'TimeoutSeconds' must "
+                          "be a positive integer");
+            return -1;
+        }
+        st->timeout_ms = iv * 1000;
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(obj, "HeartbeatSeconds");
+    if (v) {
+        SFN_LOC(loc, base, "HeartbeatSeconds");
+        if (!sfn_is_posint(v, &iv, 1, 99999999)) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                          "The value for the field 'HeartbeatSeconds' must "
+                          "be a positive integer");
+            return -1;
+        }
+        st->heartbeat_ms = iv * 1000;
+
+        if (st->timeout_ms && st->heartbeat_ms >= st->timeout_ms) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                          "HeartbeatSeconds must be smaller than "
+                          "TimeoutSeconds");
+            return -1;
+        }
+    }
+
+    st->timeout_path = sfn_load_path(ld, obj, "TimeoutSecondsPath", st->name,
+                                     base, 1, &is_null, 0);
+    st->heartbeat_path = sfn_load_path(ld, obj, "HeartbeatSecondsPath",
+                                       st->name, base, 1, &is_null, 0);
+
+    if (ld->failed) {
+        return -1;
+    }
+
+    if ((st->timeout_path && st->timeout_ms)
+        || (st->heartbeat_path && st->heartbeat_ms))
+    {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, base,
+                      "A field and its Path form are mutually exclusive");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+sfn_load_wait(sfn_load_t *ld, sfn_state_t *st, const cJSON *obj,
+    const char *base)
+{
+    int           n, is_null;
+    char          loc[600];
+    int64_t       sec;
+    int32_t       nsec;
+    const cJSON  *v;
+
+    n = 0;
+
+    v = cJSON_GetObjectItemCaseSensitive(obj, "Seconds");
+    if (v) {
+        n++;
+        st->wait_kind = 1;
+        SFN_LOC(loc, base, "Seconds");
+        if (!sfn_is_posint(v, &st->wait_seconds, 0, 99999999)) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                          "The value for the field 'Seconds' must be a "
+                          "non-negative integer");
+            return -1;
+        }
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(obj, "Timestamp");
+    if (v) {
+        n++;
+        st->wait_kind = 2;
+        SFN_LOC(loc, base, "Timestamp");
+        if (!cJSON_IsString(v)
+            || sfn_time_parse(v->valuestring, strlen(v->valuestring), &sec,
+                              &nsec) != 0)
+        {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                          "The value for the field 'Timestamp' must be a "
+                          "valid RFC3339 timestamp");
+            return -1;
+        }
+        st->wait_ts_ms = sec * 1000 + nsec / 1000000;
+    }
+
+    if (cJSON_GetObjectItemCaseSensitive(obj, "SecondsPath")) {
+        n++;
+        st->wait_kind = 3;
+        st->wait_path = sfn_load_path(ld, obj, "SecondsPath", st->name, base,
+                                      0, &is_null, 0);
+    }
+
+    if (cJSON_GetObjectItemCaseSensitive(obj, "TimestampPath")) {
+        n++;
+        st->wait_kind = 4;
+        st->wait_path = sfn_load_path(ld, obj, "TimestampPath", st->name,
+                                      base, 0, &is_null, 0);
+    }
+
+    if (ld->failed) {
+        return -1;
+    }
+
+    if (n != 1) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, base,
+                      "A Wait state must have exactly one of Seconds, "
+                      "Timestamp, SecondsPath, TimestampPath");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+sfn_load_fail_state(sfn_load_t *ld, sfn_state_t *st, const cJSON *obj,
+    const char *base)
+{
+    int           i;
+    char          loc[600], err[256];
+    sfn_expr_t   *x;
+    const cJSON  *v, *p;
+
+    static const char *names[] = { "Error", "Cause" };
+
+    for (i = 0; i < 2; i++) {
+        v = cJSON_GetObjectItemCaseSensitive(obj, names[i]);
+        p = cJSON_GetObjectItemCaseSensitive(obj, i ? "CausePath"
+                                                    : "ErrorPath");
+
+        if (v && p) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, base,
+                          "The fields '%s' and '%sPath' are mutually "
+                          "exclusive", names[i], names[i]);
+            return -1;
+        }
+
+        if (v) {
+            SFN_LOC(loc, base, names[i]);
+            if (!cJSON_IsString(v)) {
+                sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                              "The value for the field '%s' must be a "
+                              "STRING", names[i]);
+                return -1;
+            }
+
+            if (i == 0) {
+                st->error = v->valuestring;
+            } else {
+                st->cause = v->valuestring;
+            }
+        }
+
+        if (p) {
+            snprintf(loc, sizeof(loc), "%s/%sPath", base, names[i]);
+
+            x = sfn_pcalloc(&ld->m->pool, sizeof(sfn_expr_t));
+            if (x == NULL) {
+                return -1;
+            }
+
+            if (!cJSON_IsString(p)
+                || sfn_expr_compile(&ld->m->pool, x, p->valuestring, err,
+                                    sizeof(err)) != 0)
+            {
+                sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                              "The value for the field '%sPath' must be a "
+                              "valid JSONPath or intrinsic function",
+                              names[i]);
+                return -1;
+            }
+
+            if (i == 0) {
+                st->error_path = x;
+            } else {
+                st->cause_path = x;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
+static sfn_graph_t *
+sfn_load_processor(sfn_load_t *ld, const cJSON *v, const char *loc,
+    const char *state, int *distributed)
+{
+    const cJSON  *cfg, *mode;
+
+    *distributed = 0;
+
+    if (!cJSON_IsObject(v)) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                      "The item processor must be an OBJECT");
+        return NULL;
+    }
+
+    cfg = cJSON_GetObjectItemCaseSensitive(v, "ProcessorConfig");
+    if (cfg) {
+        mode = cJSON_GetObjectItemCaseSensitive(cfg, "Mode");
+        if (mode) {
+            if (!cJSON_IsString(mode)
+                || (strcmp(mode->valuestring, "INLINE") != 0
+                    && strcmp(mode->valuestring, "DISTRIBUTED") != 0))
+            {
+                sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                              "ProcessorConfig Mode must be INLINE or "
+                              "DISTRIBUTED");
+                return NULL;
+            }
+
+            *distributed = strcmp(mode->valuestring, "DISTRIBUTED") == 0;
+        }
+    }
+
+    return sfn_load_graph(ld, v, loc, state);
+}
+
+
+static int
+sfn_load_map(sfn_load_t *ld, sfn_state_t *st, const cJSON *obj,
+    const char *base)
+{
+    int           is_null, distributed;
+    char          loc[600];
+    const cJSON  *it, *ip, *v, *b;
+
+    it = cJSON_GetObjectItemCaseSensitive(obj, "Iterator");
+    ip = cJSON_GetObjectItemCaseSensitive(obj, "ItemProcessor");
+
+    if ((it == NULL) == (ip == NULL)) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, base,
+                      "A Map state needs exactly one of ItemProcessor, "
+                      "Iterator");
+        return -1;
+    }
+
+    SFN_LOC(loc, base, it ? "Iterator" : "ItemProcessor");
+
+    st->iterator = sfn_load_processor(ld, it ? it : ip, loc, st->name,
+                                      &distributed);
+    if (st->iterator == NULL) {
+        return -1;
+    }
+
+    st->distributed = distributed;
+
+    if (cJSON_GetObjectItemCaseSensitive(obj, "ItemReader")
+        || cJSON_GetObjectItemCaseSensitive(obj, "ResultWriter"))
+    {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, base,
+                      "ItemReader and ResultWriter read and write Amazon S3, "
+                      "which this engine does not provide");
+        return -1;
+    }
+
+    st->items_path = sfn_load_path(ld, obj, "ItemsPath", st->name, base, 1,
+                                   &is_null, 0);
+
+    if (cJSON_GetObjectItemCaseSensitive(obj, "ItemSelector")
+        && cJSON_GetObjectItemCaseSensitive(obj, "Parameters"))
+    {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, base,
+                      "The fields 'ItemSelector' and 'Parameters' are "
+                      "mutually exclusive");
+        return -1;
+    }
+
+    st->item_selector = sfn_load_tmpl(ld, obj, "ItemSelector", st->name,
+                                      base);
+    if (st->item_selector == NULL) {
+        /* the older name; applies per item, not to the state */
+        st->item_selector = st->parameters;
+    }
+    st->parameters = NULL;
+
+    st->tolerated_count = -1;
+    st->tolerated_pct = -1;
+
+    v = cJSON_GetObjectItemCaseSensitive(obj, "MaxConcurrency");
+    if (v && !sfn_is_posint(v, &st->max_concurrency, 0, 99999999)) {
+        SFN_LOC(loc, base, "MaxConcurrency");
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                      "The value for the field 'MaxConcurrency' must be a "
+                      "non-negative integer");
+        return -1;
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(obj, "ToleratedFailureCount");
+    if (v && !sfn_is_posint(v, &st->tolerated_count, 0, 99999999)) {
+        SFN_LOC(loc, base, "ToleratedFailureCount");
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                      "The value for the field 'ToleratedFailureCount' "
+                      "must be a non-negative integer");
+        return -1;
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(obj, "ToleratedFailurePercentage");
+    if (v) {
+        if (!cJSON_IsNumber(v) || v->valuedouble < 0
+            || v->valuedouble > 100)
+        {
+            SFN_LOC(loc, base, "ToleratedFailurePercentage");
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                          "The value for the field "
+                          "'ToleratedFailurePercentage' must be a number "
+                          "between 0 and 100");
+            return -1;
+        }
+        st->tolerated_pct = v->valuedouble;
+    }
+
+    st->max_concurrency_path = sfn_load_path(ld, obj, "MaxConcurrencyPath",
+                                             st->name, base, 1, &is_null, 0);
+    st->tolerated_count_path = sfn_load_path(ld, obj,
+                                             "ToleratedFailureCountPath",
+                                             st->name, base, 1, &is_null, 0);
+    st->tolerated_pct_path = sfn_load_path(ld, obj,
+                                           "ToleratedFailurePercentagePath",
+                                           st->name, base, 1, &is_null, 0);
+
+    if (ld->failed) {
+        return -1;
+    }
+
+    if ((st->max_concurrency_path
+         && cJSON_GetObjectItemCaseSensitive(obj, "MaxConcurrency"))
+        || (st->tolerated_count_path && st->tolerated_count >= 0)
+        || (st->tolerated_pct_path && st->tolerated_pct >= 0))
+    {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, base,
+                      "A field and its Path form are mutually exclusive");
+        return -1;
+    }
+
+    b = cJSON_GetObjectItemCaseSensitive(obj, "ItemBatcher");
+    if (b) {
+        SFN_LOC(loc, base, "ItemBatcher");
+
+        if (!cJSON_IsObject(b)) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                          "The value for the field 'ItemBatcher' must be "
+                          "an OBJECT");
+            return -1;
+        }
+
+        st->batching = 1;
+
+        v = cJSON_GetObjectItemCaseSensitive(b, "MaxItemsPerBatch");
+        if (v && !sfn_is_posint(v, &st->batch_max_items, 1, 99999999)) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                          "MaxItemsPerBatch must be a positive integer");
+            return -1;
+        }
+
+        v = cJSON_GetObjectItemCaseSensitive(b, "MaxInputBytesPerBatch");
+        if (v && !sfn_is_posint(v, &st->batch_max_bytes, 1, SFN_MAX_PAYLOAD))
+        {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                          "MaxInputBytesPerBatch must be a positive "
+                          "integer up to 262144");
+            return -1;
+        }
+
+        st->batch_max_items_path = sfn_load_path(ld, b,
+                                                 "MaxItemsPerBatchPath",
+                                                 st->name, loc, 1, &is_null,
+                                                 0);
+        st->batch_max_bytes_path = sfn_load_path(ld, b,
+                                                 "MaxInputBytesPerBatchPath",
+                                                 st->name, loc, 1, &is_null,
+                                                 0);
+        st->batch_input = sfn_load_tmpl(ld, b, "BatchInput", st->name, loc);
+
+        if (ld->failed) {
+            return -1;
+        }
+
+        if (!st->batch_max_items && !st->batch_max_bytes
+            && !st->batch_max_items_path && !st->batch_max_bytes_path)
+        {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                          "ItemBatcher needs MaxItemsPerBatch or "
+                          "MaxInputBytesPerBatch");
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static sfn_state_t *
+sfn_load_state(sfn_load_t *ld, const char *name, const cJSON *obj,
+    const char *base)
+{
+    int           i, is_null;
+    char          loc[600];
+    size_t        n;
+    sfn_state_t  *st;
+    const cJSON  *v, *c;
+
+    st = sfn_pcalloc(&ld->m->pool, sizeof(sfn_state_t));
+    if (st == NULL) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", name, base,
+                      "out of memory");
+        return NULL;
+    }
+
+    st->name = name;
+
+    if (strlen(name) == 0 || strlen(name) > SFN_MAX_STATE_NAME) {
+        sfn_load_fail(ld, "INVALID_STATE_NAME", name, base,
+                      "State names must be 1 to 80 characters long");
+        return NULL;
+    }
+
+    if (!cJSON_IsObject(obj)) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", name, base,
+                      "A state must be an OBJECT");
+        return NULL;
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(obj, "Type");
+    if (v == NULL) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", name, base,
+                      "These fields are required: [Type]");
+        return NULL;
+    }
+
+    SFN_LOC(loc, base, "Type");
+
+    for (i = 0; i < (int) sfn_nelems(sfn_type_names); i++) {
+        if (cJSON_IsString(v) && strcmp(v->valuestring, sfn_type_names[i])
+                                 == 0)
+        {
+            break;
+        }
+    }
+
+    if (i == (int) sfn_nelems(sfn_type_names)) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", name, loc,
+                      "The value for the field 'Type' must be one of "
+                      "[Pass, Task, Choice, Wait, Succeed, Fail, Parallel, "
+                      "Map]");
+        return NULL;
+    }
+
+    st->type = (sfn_state_type_e) i;
+    st->type_name = sfn_type_names[i];
+
+    v = cJSON_GetObjectItemCaseSensitive(obj, "QueryLanguage");
+    if (v && (!cJSON_IsString(v) || strcmp(v->valuestring, "JSONPath"))) {
+        SFN_LOC(loc, base, "QueryLanguage");
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", name, loc,
+                      "Only the JSONPath query language is supported; "
+                      "JSONata is not");
+        return NULL;
+    }
+
+    cJSON_ArrayForEach(c, obj) {
+        if (sfn_in_list(sfn_fields_common, c->string)
+            || sfn_in_list(sfn_fields_by_type[st->type], c->string))
+        {
+            continue;
+        }
+
+        SFN_LOC(loc, base, c->string);
+
+        if (sfn_in_list(sfn_jsonata_fields, c->string)) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", name, loc,
+                          "The field '%s' needs the JSONata query language "
+                          "or Variables, which this engine does not "
+                          "support", c->string);
+            return NULL;
+        }
+
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", name, loc,
+                      "Field '%s' is not supported by a %s state",
+                      c->string, st->type_name);
+        return NULL;
+    }
+
+    /* transitions */
+
+    if (st->type != SFN_ST_CHOICE && st->type != SFN_ST_SUCCEED
+        && st->type != SFN_ST_FAIL)
+    {
+        v = cJSON_GetObjectItemCaseSensitive(obj, "Next");
+        c = cJSON_GetObjectItemCaseSensitive(obj, "End");
+
+        if (c && !cJSON_IsBool(c)) {
+            SFN_LOC(loc, base, "End");
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", name, loc,
+                          "The value for the field 'End' must be a "
+                          "BOOLEAN");
+            return NULL;
+        }
+
+        if (v && !cJSON_IsString(v)) {
+            SFN_LOC(loc, base, "Next");
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", name, loc,
+                          "The value for the field 'Next' must be a "
+                          "STRING");
+            return NULL;
+        }
+
+        if (v && cJSON_IsTrue(c)) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", name, base,
+                          "The fields 'Next' and 'End' are mutually "
+                          "exclusive");
+            return NULL;
+        }
+
+        if (v == NULL && !cJSON_IsTrue(c)) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", name, base,
+                          "These fields are required: [Next]; or set "
+                          "\"End\": true");
+            return NULL;
+        }
+
+        if (v) {
+            st->next_name = v->valuestring;
+        } else {
+            st->end = 1;
+        }
+    }
+
+    st->input_path = sfn_load_path(ld, obj, "InputPath", name, base, 0,
+                                   &is_null, 1);
+    st->input_path_null = is_null;
+    st->output_path = sfn_load_path(ld, obj, "OutputPath", name, base, 0,
+                                    &is_null, 1);
+    st->output_path_null = is_null;
+    st->result_path = sfn_load_path(ld, obj, "ResultPath", name, base, 1,
+                                    &is_null, 1);
+    st->result_path_null = is_null;
+
+    if (ld->failed) {
+        return NULL;
+    }
+
+    /* "$" is the default: NULL keeps the fast path */
+    if (st->input_path && sfn_path_is_root(st->input_path)) {
+        st->input_path = NULL;
+    }
+    if (st->output_path && sfn_path_is_root(st->output_path)) {
+        st->output_path = NULL;
+    }
+    if (st->result_path && sfn_path_is_root(st->result_path)) {
+        st->result_path = NULL;
+    }
+
+    st->parameters = sfn_load_tmpl(ld, obj, "Parameters", name, base);
+    st->result_selector = sfn_load_tmpl(ld, obj, "ResultSelector", name,
+                                        base);
+    st->result = cJSON_GetObjectItemCaseSensitive(obj, "Result");
+
+    if (ld->failed
+        || sfn_load_retry(ld, st, obj, base) != 0
+        || sfn_load_catch(ld, st, obj, base) != 0)
+    {
+        return NULL;
+    }
+
+    switch (st->type) {
+
+    case SFN_ST_TASK:
+        if (sfn_load_task(ld, st, obj, base) != 0) {
+            return NULL;
+        }
+        break;
+
+    case SFN_ST_CHOICE:
+        v = cJSON_GetObjectItemCaseSensitive(obj, "Choices");
+        SFN_LOC(loc, base, "Choices");
+
+        if (v == NULL) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", name, base,
+                          "These fields are required: [Choices]");
+            return NULL;
+        }
+
+        if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", name, loc,
+                          "The value for the field 'Choices' must be a "
+                          "non-empty ARRAY");
+            return NULL;
+        }
+
+        n = cJSON_GetArraySize(v);
+        st->choices = sfn_palloc(&ld->m->pool, n * sizeof(sfn_rule_t *));
+        if (st->choices == NULL) {
+            return NULL;
+        }
+
+        st->nchoices = n;
+        n = 0;
+
+        cJSON_ArrayForEach(c, v) {
+            snprintf(loc, sizeof(loc), "%s/Choices[%zu]", base, n);
+            st->choices[n] = sfn_load_rule(ld, c, name, loc, 1, 0);
+            if (st->choices[n] == NULL) {
+                return NULL;
+            }
+            n++;
+        }
+
+        v = cJSON_GetObjectItemCaseSensitive(obj, "Default");
+        if (v) {
+            if (!cJSON_IsString(v)) {
+                SFN_LOC(loc, base, "Default");
+                sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", name, loc,
+                              "The value for the field 'Default' must be a "
+                              "STRING");
+                return NULL;
+            }
+            st->deflt_name = v->valuestring;
+        }
+        break;
+
+    case SFN_ST_WAIT:
+        if (sfn_load_wait(ld, st, obj, base) != 0) {
+            return NULL;
+        }
+        break;
+
+    case SFN_ST_FAIL:
+        if (sfn_load_fail_state(ld, st, obj, base) != 0) {
+            return NULL;
+        }
+        break;
+
+    case SFN_ST_PARALLEL:
+        v = cJSON_GetObjectItemCaseSensitive(obj, "Branches");
+        SFN_LOC(loc, base, "Branches");
+
+        if (v == NULL) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", name, base,
+                          "These fields are required: [Branches]");
+            return NULL;
+        }
+
+        if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", name, loc,
+                          "The value for the field 'Branches' must be a "
+                          "non-empty ARRAY");
+            return NULL;
+        }
+
+        n = cJSON_GetArraySize(v);
+        st->branches = sfn_palloc(&ld->m->pool, n * sizeof(sfn_graph_t *));
+        if (st->branches == NULL) {
+            return NULL;
+        }
+
+        st->nbranches = n;
+        n = 0;
+
+        cJSON_ArrayForEach(c, v) {
+            snprintf(loc, sizeof(loc), "%s/Branches[%zu]", base, n);
+            if (!cJSON_IsObject(c)) {
+                sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", name, loc,
+                              "A branch must be an OBJECT");
+                return NULL;
+            }
+            st->branches[n] = sfn_load_graph(ld, c, loc, name);
+            if (st->branches[n] == NULL) {
+                return NULL;
+            }
+            n++;
+        }
+        break;
+
+    case SFN_ST_MAP:
+        if (sfn_load_map(ld, st, obj, base) != 0) {
+            return NULL;
+        }
+        break;
+
+    default:
+        break;
+    }
+
+    return st;
+}
+
+
+static sfn_state_t *
+sfn_graph_find(sfn_graph_t *g, const char *name)
+{
+    size_t  i;
+
+    for (i = 0; i < g->nstates; i++) {
+        if (strcmp(g->states[i]->name, name) == 0) {
+            return g->states[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+static int
+sfn_resolve(sfn_load_t *ld, sfn_graph_t *g, const char *name,
+    sfn_state_t **out, const char *state, const char *loc)
+{
+    *out = sfn_graph_find(g, name);
+
+    if (*out == NULL) {
+        sfn_load_fail(ld, "MISSING_TRANSITION_TARGET", state, loc,
+                      "Missing 'Next' target: %s", name);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+sfn_resolve_rules(sfn_load_t *ld, sfn_graph_t *g, sfn_state_t *st,
+    const char *base)
+{
+    char    loc[600];
+    size_t  i;
+
+    for (i = 0; i < st->nchoices; i++) {
+        snprintf(loc, sizeof(loc), "%s/Choices[%zu]/Next", base, i);
+        if (sfn_resolve(ld, g, st->choices[i]->next_name,
+                        &st->choices[i]->next, st->name, loc) != 0)
+        {
+            return -1;
+        }
+    }
+
+    if (st->deflt_name) {
+        SFN_LOC(loc, base, "Default");
+        if (sfn_resolve(ld, g, st->deflt_name, &st->deflt, st->name, loc)
+            != 0)
+        {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+sfn_mark(sfn_state_t *st, unsigned char *seen, sfn_graph_t *g)
+{
+    size_t  i, k;
+
+    for (k = 0; k < g->nstates; k++) {
+        if (g->states[k] == st) {
+            break;
+        }
+    }
+
+    if (k == g->nstates || seen[k]) {
+        return;
+    }
+
+    seen[k] = 1;
+
+    if (st->next) {
+        sfn_mark(st->next, seen, g);
+    }
+
+    for (i = 0; i < st->nchoices; i++) {
+        sfn_mark(st->choices[i]->next, seen, g);
+    }
+
+    if (st->deflt) {
+        sfn_mark(st->deflt, seen, g);
+    }
+
+    for (i = 0; i < st->ncatchers; i++) {
+        sfn_mark(st->catchers[i].next, seen, g);
+    }
+}
+
+
+static sfn_graph_t *
+sfn_load_graph(sfn_load_t *ld, const cJSON *obj, const char *base,
+    const char *owner)
+{
+    int            terminal;
+    char           loc[600], sloc[900];
+    size_t         n, i;
+    sfn_graph_t   *g;
+    sfn_state_t   *st;
+    const cJSON   *states, *start, *c;
+    unsigned char *seen;
+
+    static const char *fields[] = {
+        "StartAt", "States", "Comment", "ProcessorConfig", "QueryLanguage",
+        NULL
+    };
+
+    cJSON_ArrayForEach(c, obj) {
+        if (!sfn_in_list(fields, c->string)
+            && !(owner == NULL && (strcmp(c->string, "Version") == 0
+                                   || strcmp(c->string, "TimeoutSeconds")
+                                      == 0)))
+        {
+            SFN_LOC(loc, base, c->string);
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", owner, loc,
+                          "Field '%s' is not supported", c->string);
+            return NULL;
+        }
+    }
+
+    start = cJSON_GetObjectItemCaseSensitive(obj, "StartAt");
+    states = cJSON_GetObjectItemCaseSensitive(obj, "States");
+
+    if (start == NULL || states == NULL) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", owner, base,
+                      "These fields are required: [%s]",
+                      start == NULL && states == NULL ? "StartAt, States"
+                      : (start == NULL ? "StartAt" : "States"));
+        return NULL;
+    }
+
+    if (!cJSON_IsString(start)) {
+        SFN_LOC(loc, base, "StartAt");
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", owner, loc,
+                      "The value for the field 'StartAt' must be a STRING");
+        return NULL;
+    }
+
+    if (!cJSON_IsObject(states) || states->child == NULL) {
+        SFN_LOC(loc, base, "States");
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", owner, loc,
+                      "The value for the field 'States' must be a "
+                      "non-empty OBJECT");
+        return NULL;
+    }
+
+    g = sfn_pcalloc(&ld->m->pool, sizeof(sfn_graph_t));
+    if (g == NULL) {
+        return NULL;
+    }
+
+    n = cJSON_GetArraySize(states);
+    g->states = sfn_pcalloc(&ld->m->pool, n * sizeof(sfn_state_t *));
+    if (g->states == NULL) {
+        return NULL;
+    }
+
+    i = 0;
+
+    cJSON_ArrayForEach(c, states) {
+        snprintf(sloc, sizeof(sloc), "%s/States/%s", base, c->string);
+
+        if (sfn_load_names(ld, c->string, sloc) != 0) {
+            return NULL;
+        }
+
+        st = sfn_load_state(ld, c->string, c, sloc);
+        if (st == NULL) {
+            return NULL;
+        }
+
+        g->states[i++] = st;
+    }
+
+    g->nstates = n;
+
+    g->start = sfn_graph_find(g, start->valuestring);
+    if (g->start == NULL) {
+        SFN_LOC(loc, base, "StartAt");
+        sfn_load_fail(ld, "MISSING_TRANSITION_TARGET", owner, loc,
+                      "Missing 'StartAt' target: %s", start->valuestring);
+        return NULL;
+    }
+
+    terminal = 0;
+
+    for (i = 0; i < n; i++) {
+        st = g->states[i];
+        snprintf(sloc, sizeof(sloc), "%s/States/%s", base, st->name);
+
+        if (st->next_name) {
+            SFN_LOC(loc, sloc, "Next");
+            if (sfn_resolve(ld, g, st->next_name, &st->next, st->name, loc)
+                != 0)
+            {
+                return NULL;
+            }
+        }
+
+        if (sfn_resolve_rules(ld, g, st, sloc) != 0) {
+            return NULL;
+        }
+
+        for (size_t k = 0; k < st->ncatchers; k++) {
+            snprintf(loc, sizeof(loc), "%s/Catch[%zu]/Next", sloc, k);
+            if (sfn_resolve(ld, g, st->catchers[k].next_name,
+                            &st->catchers[k].next, st->name, loc) != 0)
+            {
+                return NULL;
+            }
+        }
+
+        if (st->end || st->type == SFN_ST_SUCCEED
+            || st->type == SFN_ST_FAIL)
+        {
+            terminal = 1;
+        }
+    }
+
+    if (!terminal) {
+        sfn_load_fail(ld, "MISSING_END_STATE", owner, base,
+                      "Workflow has no terminal state");
+        return NULL;
+    }
+
+    seen = calloc(n, 1);
+    if (seen == NULL) {
+        return NULL;
+    }
+
+    sfn_mark(g->start, seen, g);
+
+    for (i = 0; i < n; i++) {
+        if (!seen[i]) {
+            snprintf(sloc, sizeof(sloc), "%s/States/%s", base,
+                     g->states[i]->name);
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", g->states[i]->name,
+                          sloc, "State \"%s\" is not reachable",
+                          g->states[i]->name);
+            free(seen);
+            return NULL;
+        }
+    }
+
+    free(seen);
+
+    return g;
+}
+
+
+sfn_machine_t *
+sfn_machine_load(const char *json, size_t len, sfn_resource_known_pt known,
+    void *data, sfn_diag_t *diag)
+{
+    int64_t         iv;
+    sfn_pool_t      pool;
+    sfn_load_t      ld;
+    const cJSON    *v, *c;
+    sfn_machine_t  *m;
+
+    static const char *fields[] = {
+        "StartAt", "States", "Comment", "Version", "TimeoutSeconds",
+        "QueryLanguage", NULL
+    };
+
+    if (diag) {
+        memset(diag, 0, sizeof(sfn_diag_t));
+    }
+
+    memset(&ld, 0, sizeof(sfn_load_t));
+    ld.diag = diag;
+    ld.known = known;
+    ld.data = data;
+
+    if (len == 0) {
+        sfn_load_fail(&ld, "MISSING_DESCRIPTION", NULL, "",
+                      "The definition is empty");
+        return NULL;
+    }
+
+    memset(&pool, 0, sizeof(sfn_pool_t));
+
+    m = sfn_pcalloc(&pool, sizeof(sfn_machine_t));
+    if (m == NULL) {
+        sfn_load_fail(&ld, "SCHEMA_VALIDATION_FAILED", NULL, "",
+                      "out of memory");
+        return NULL;
+    }
+
+    m->pool = pool;
+    ld.m = m;
+
+    m->root = sfn_json_parse(json, len);
+
+    if (m->root == NULL) {
+        sfn_load_fail(&ld, "INVALID_JSON_DESCRIPTION", NULL, "",
+                      "The definition is not valid JSON");
+        goto failed;
+    }
+
+    if (!cJSON_IsObject(m->root)) {
+        sfn_load_fail(&ld, "SCHEMA_VALIDATION_FAILED", NULL, "",
+                      "The definition must be a JSON object");
+        goto failed;
+    }
+
+    cJSON_ArrayForEach(c, m->root) {
+        if (!sfn_in_list(fields, c->string)) {
+            sfn_load_fail(&ld, "SCHEMA_VALIDATION_FAILED", NULL, "",
+                          "Field '%s' is not supported by Step Functions",
+                          c->string);
+            goto failed;
+        }
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(m->root, "QueryLanguage");
+    if (v && (!cJSON_IsString(v) || strcmp(v->valuestring, "JSONPath"))) {
+        sfn_load_fail(&ld, "SCHEMA_VALIDATION_FAILED", NULL, "/QueryLanguage",
+                      "Only the JSONPath query language is supported; "
+                      "JSONata is not");
+        goto failed;
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(m->root, "Version");
+    if (v && (!cJSON_IsString(v) || strcmp(v->valuestring, "1.0"))) {
+        sfn_load_fail(&ld, "SCHEMA_VALIDATION_FAILED", NULL, "/Version",
+                      "The value for the field 'Version' must be \"1.0\"");
+        goto failed;
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(m->root, "TimeoutSeconds");
+    if (v) {
+        if (!sfn_is_posint(v, &iv, 1, 99999999)) {
+            sfn_load_fail(&ld, "SCHEMA_VALIDATION_FAILED", NULL,
+                          "/TimeoutSeconds",
+                          "The value for the field 'TimeoutSeconds' must "
+                          "be a positive integer");
+            goto failed;
+        }
+        m->timeout_ms = iv * 1000;
+    }
+
+    m->main = sfn_load_graph(&ld, m->root, "", NULL);
+
+    if (m->main == NULL || ld.failed) {
+        if (!ld.failed) {
+            sfn_load_fail(&ld, "SCHEMA_VALIDATION_FAILED", NULL, "",
+                          "out of memory");
+        }
+        goto failed;
+    }
+
+    free(ld.names);
+
+    return m;
+
+failed:
+
+    free(ld.names);
+    sfn_machine_free(m);
+
+    return NULL;
+}
+
+
+void
+sfn_machine_free(sfn_machine_t *m)
+{
+    sfn_pool_t  pool;
+
+    if (m == NULL) {
+        return;
+    }
+
+    cJSON_Delete(m->root);
+
+    pool = m->pool;
+    sfn_pool_destroy(&pool);
+}
+
+
+int64_t
+sfn_machine_timeout_ms(const sfn_machine_t *m)
+{
+    return m->timeout_ms;
+}
+
+
+void
+sfn_machine_resources(const sfn_machine_t *m,
+    void (*cb)(void *data, const char *resource), void *data)
+{
+    size_t  i;
+
+    for (i = 0; i < m->nresources; i++) {
+        cb(data, m->resources[i]);
+    }
+}
+
+
+int
+sfn_machine_check_type(const sfn_machine_t *m, sfn_type_e type,
+    sfn_diag_t *diag)
+{
+    size_t             i;
+    const char        *r, *suffix;
+    size_t             len;
+
+    if (type != SFN_EXPRESS || (!m->uses_sync && !m->uses_token)) {
+        return SFN_OK;
+    }
+
+    for (i = 0; i < m->nresources; i++) {
+        r = m->resources[i];
+        len = strlen(r);
+        suffix = NULL;
+
+        if (len > 5 && strcmp(r + len - 5, ".sync") == 0) {
+            suffix = ".sync";
+        } else if (len > 17 && strcmp(r + len - 17, ".waitForTaskToken") == 0)
+        {
+            suffix = ".waitForTaskToken";
+        }
+
+        if (suffix && diag) {
+            memset(diag, 0, sizeof(sfn_diag_t));
+            snprintf(diag->code, sizeof(diag->code),
+                     "SCHEMA_VALIDATION_FAILED");
+            snprintf(diag->message, sizeof(diag->message),
+                     "Express state machine does not support '%s' service "
+                     "integration", suffix);
+        }
+
+        if (suffix) {
+            return SFN_ERROR;
+        }
+    }
+
+    return SFN_OK;
+}
+
+
+/* choice rules */
+
+
+static int
+sfn_string_matches(const char *s, const char *p)
+{
+    const char  *star_p, *star_s;
+
+    star_p = NULL;
+    star_s = NULL;
+
+    for ( ;; ) {
+        if (*p == '*') {
+            star_p = ++p;
+            star_s = s;
+            continue;
+        }
+
+        if (*p == '\\' && (p[1] == '*' || p[1] == '\\')) {
+            if (*s == p[1]) {
+                p += 2;
+                s++;
+                continue;
+            }
+
+        } else if (*p && *s == *p) {
+            p++;
+            s++;
+            continue;
+
+        } else if (*p == '\0' && *s == '\0') {
+            return 1;
+        }
+
+        if (star_p == NULL || *star_s == '\0') {
+            return 0;
+        }
+
+        p = star_p;
+        s = ++star_s;
+    }
+}
+
+
+static int
+sfn_ts_cmp(int64_t as, int32_t an, int64_t bs, int32_t bn)
+{
+    if (as != bs) {
+        return as < bs ? -1 : 1;
+    }
+
+    return an < bn ? -1 : (an > bn ? 1 : 0);
+}
+
+
+int
+sfn_rule_eval(const sfn_rule_t *r, sfn_env_t *env, sfn_err_t *err)
+{
+    int           rc, c, owned, vowned;
+    size_t        i;
+    cJSON        *v, *pv;
+    int64_t       as, bs;
+    int32_t       an, bn;
+    double        x, y;
+    const char   *str;
+
+    switch (r->op) {
+
+    case SFN_OP_AND:
+        for (i = 0; i < r->nsub; i++) {
+            rc = sfn_rule_eval(r->sub[i], env, err);
+            if (rc != 1) {
+                return rc;
+            }
+        }
+        return 1;
+
+    case SFN_OP_OR:
+        for (i = 0; i < r->nsub; i++) {
+            rc = sfn_rule_eval(r->sub[i], env, err);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+        return 0;
+
+    case SFN_OP_NOT:
+        rc = sfn_rule_eval(r->sub[0], env, err);
+        return rc < 0 ? rc : !rc;
+
+    default:
+        break;
+    }
+
+    if (sfn_path_eval(r->var, env, &v, &owned) != 0) {
+        if (r->op == SFN_OP_IS_PRESENT) {
+            return !r->boolean;
+        }
+
+        sfn_err_set(err, "States.Runtime",
+                    "Invalid path '%s': The choice state's condition path "
+                    "references an invalid value.", sfn_path_text(r->var));
+        return -1;
+    }
+
+    pv = NULL;
+    vowned = 0;
+
+    if (r->is_path) {
+        if (sfn_path_eval(r->vpath, env, &pv, &vowned) != 0) {
+            if (owned) {
+                cJSON_Delete(v);
+            }
+
+            sfn_err_set(err, "States.Runtime",
+                        "Invalid path '%s': The choice state's condition "
+                        "path references an invalid value.",
+                        sfn_path_text(r->vpath));
+            return -1;
+        }
+    }
+
+    rc = 0;
+
+    switch (r->op) {
+
+    case SFN_OP_IS_PRESENT:
+        rc = r->boolean;
+        break;
+
+    case SFN_OP_IS_NULL:
+        rc = cJSON_IsNull(v) == r->boolean;
+        break;
+
+    case SFN_OP_IS_NUMERIC:
+        rc = (cJSON_IsNumber(v) != 0) == r->boolean;
+        break;
+
+    case SFN_OP_IS_STRING:
+        rc = (cJSON_IsString(v) != 0) == r->boolean;
+        break;
+
+    case SFN_OP_IS_BOOLEAN:
+        rc = (cJSON_IsBool(v) != 0) == r->boolean;
+        break;
+
+    case SFN_OP_IS_TIMESTAMP:
+        c = cJSON_IsString(v)
+            && sfn_time_parse(v->valuestring, strlen(v->valuestring), &as,
+                              &an) == 0;
+        rc = c == r->boolean;
+        break;
+
+    case SFN_OP_STRING_EQ:
+    case SFN_OP_STRING_LT:
+    case SFN_OP_STRING_GT:
+    case SFN_OP_STRING_LE:
+    case SFN_OP_STRING_GE:
+    case SFN_OP_STRING_MATCHES:
+        str = r->is_path ? (cJSON_IsString(pv) ? pv->valuestring : NULL)
+                         : r->str;
+
+        if (!cJSON_IsString(v) || str == NULL) {
+            break;
+        }
+
+        if (r->op == SFN_OP_STRING_MATCHES) {
+            rc = sfn_string_matches(v->valuestring, str);
+            break;
+        }
+
+        c = strcmp(v->valuestring, str);
+
+        switch (r->op) {
+        case SFN_OP_STRING_EQ: rc = c == 0; break;
+        case SFN_OP_STRING_LT: rc = c < 0; break;
+        case SFN_OP_STRING_GT: rc = c > 0; break;
+        case SFN_OP_STRING_LE: rc = c <= 0; break;
+        default:               rc = c >= 0; break;
+        }
+        break;
+
+    case SFN_OP_NUMERIC_EQ:
+    case SFN_OP_NUMERIC_LT:
+    case SFN_OP_NUMERIC_GT:
+    case SFN_OP_NUMERIC_LE:
+    case SFN_OP_NUMERIC_GE:
+        if (!cJSON_IsNumber(v) || (r->is_path && !cJSON_IsNumber(pv))) {
+            break;
+        }
+
+        x = v->valuedouble;
+        y = r->is_path ? pv->valuedouble : r->num;
+
+        switch (r->op) {
+        case SFN_OP_NUMERIC_EQ: rc = x == y; break;
+        case SFN_OP_NUMERIC_LT: rc = x < y; break;
+        case SFN_OP_NUMERIC_GT: rc = x > y; break;
+        case SFN_OP_NUMERIC_LE: rc = x <= y; break;
+        default:                rc = x >= y; break;
+        }
+        break;
+
+    case SFN_OP_BOOLEAN_EQ:
+        if (!cJSON_IsBool(v) || (r->is_path && !cJSON_IsBool(pv))) {
+            break;
+        }
+
+        rc = (cJSON_IsTrue(v) != 0)
+             == (r->is_path ? cJSON_IsTrue(pv) != 0 : r->boolean);
+        break;
+
+    default:
+        /* timestamps */
+        if (!cJSON_IsString(v)
+            || sfn_time_parse(v->valuestring, strlen(v->valuestring), &as,
+                              &an) != 0)
+        {
+            break;
+        }
+
+        if (r->is_path) {
+            if (!cJSON_IsString(pv)
+                || sfn_time_parse(pv->valuestring, strlen(pv->valuestring),
+                                  &bs, &bn) != 0)
+            {
+                break;
+            }
+
+        } else {
+            bs = r->ts_sec;
+            bn = r->ts_nsec;
+        }
+
+        c = sfn_ts_cmp(as, an, bs, bn);
+
+        switch (r->op) {
+        case SFN_OP_TIMESTAMP_EQ: rc = c == 0; break;
+        case SFN_OP_TIMESTAMP_LT: rc = c < 0; break;
+        case SFN_OP_TIMESTAMP_GT: rc = c > 0; break;
+        case SFN_OP_TIMESTAMP_LE: rc = c <= 0; break;
+        default:                  rc = c >= 0; break;
+        }
+    }
+
+    if (owned) {
+        cJSON_Delete(v);
+    }
+
+    if (vowned) {
+        cJSON_Delete(pv);
+    }
+
+    return rc;
+}
