@@ -17,6 +17,8 @@ static const sfn_task_def_t *const  sfn_task_families[] = {
     sfn_task_media_defs,
     sfn_task_file_defs,
     sfn_task_db_defs,
+    sfn_task_http_defs,
+    sfn_task_origin_defs,
     NULL
 };
 

@@ -100,6 +100,8 @@ char *sfn_task_bucket_path(sfn_task_call_t *call, const char *bucket,
 extern const sfn_task_def_t  sfn_task_media_defs[];
 extern const sfn_task_def_t  sfn_task_file_defs[];
 extern const sfn_task_def_t  sfn_task_db_defs[];
+extern const sfn_task_def_t  sfn_task_http_defs[];
+extern const sfn_task_def_t  sfn_task_origin_defs[];
 
 
 #endif /* _SFN_TASK_H_INCLUDED_ */
