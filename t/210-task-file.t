@@ -1,0 +1,231 @@
+#!/usr/bin/perl
+
+# sfn:file:copy/move/delete through build/sfn-task: our shape and the
+# aws-sdk:s3 copyObject/deleteObject shape, keys that try to escape their
+# bucket, missing sources (S3.NoSuchKeyException), no temporary leftovers
+
+use strict;
+use warnings;
+
+use Test::More;
+use File::Temp qw(tempdir);
+use File::Path qw(make_path);
+use JSON::PP;
+
+my $tool = 'build/sfn-task';
+
+plan skip_all => "$tool not built" unless -x $tool;
+
+my $dir = tempdir(CLEANUP => 1);
+make_path("$dir/src/source", "$dir/archive", "$dir/out");
+
+my @buckets = map { ('--bucket', "$_=$dir/$_") } qw(src archive out);
+
+sub put {
+    my ($path, $content) = @_;
+    open my $f, '>', $path or die "$path: $!";
+    binmode $f;
+    print $f $content;
+    close $f;
+}
+
+sub slurp {
+    my ($path) = @_;
+    open my $f, '<', $path or return undef;
+    binmode $f;
+    local $/;
+    return scalar <$f>;
+}
+
+sub task {
+    my ($resource, $input) = @_;
+    put("$dir/in.json", ref $input ? encode_json($input) : $input);
+    my $out = `$tool '$resource' $dir/in.json @buckets 2>&1`;
+    my $rc = $? >> 8;
+    my $r = eval { decode_json($out) } || { raw => $out };
+    return ($r, $rc);
+}
+
+sub truncate_file {
+    my ($path, $size) = @_;
+    open my $f, '>', $path or die "$path: $!";
+    truncate $f, $size or die "truncate: $!";
+    close $f;
+}
+
+sub leftovers {
+    my @tmp = grep { m{/\.sfn-tmp-} } split /\n/, `find $dir -name '.sfn-*'`;
+    return scalar @tmp;
+}
+
+my $data = join '', map { chr(($_ * 7) % 256) } 0 .. 300_000;
+put("$dir/src/source/clip.mp4", $data);
+put("$dir/src/source/a b+c%.mp4", 'odd name');
+
+# our shape
+
+my ($r, $rc) = task('sfn:file:copy', {
+    source => { bucket => 'src', key => 'source/clip.mp4' },
+    destination => { bucket => 'archive', key => 'deep/er/clip.mp4' } });
+is($rc, 0, 'copy: exit code') or diag explain $r;
+is_deeply([ @{$r->{output}}{qw(bucket key size)} ],
+          [ 'archive', 'deep/er/clip.mp4', length $data ], 'copy: result');
+like($r->{output}{etag}, qr/^"[0-9a-f]+-[0-9a-f]+"$/, 'copy: nginx-style etag');
+is(slurp("$dir/archive/deep/er/clip.mp4"), $data,
+   'copy: same bytes, directories created');
+ok(-e "$dir/src/source/clip.mp4", 'copy: source kept');
+is((stat "$dir/archive/deep/er/clip.mp4")[2] & 07777, 0644, 'copy: mode 0644');
+
+# overwrite an existing object
+
+put("$dir/archive/old.bin", 'old contents, longer than the new ones');
+($r, $rc) = task('sfn:file:copy', {
+    source => { bucket => 'src', key => 'source/a b+c%.mp4' },
+    destination => { bucket => 'archive', key => 'old.bin' } });
+is($rc, 0, 'copy over an object');
+is(slurp("$dir/archive/old.bin"), 'odd name', 'copy over: replaced whole');
+
+# copy onto itself keeps the data
+
+($r, $rc) = task('sfn:file:copy', {
+    source => { bucket => 'src', key => 'source/clip.mp4' },
+    destination => { bucket => 'src', key => 'source/clip.mp4' } });
+is($rc, 0, 'copy onto itself');
+is(slurp("$dir/src/source/clip.mp4"), $data, 'copy onto itself: data kept');
+
+# the aws-sdk:s3:copyObject shape, CopySource URL-encoded as S3 wants it
+
+($r, $rc) = task('arn:aws:states:::aws-sdk:s3:copyObject', {
+    Bucket => 'archive', CopySource => 'src/source/clip.mp4',
+    Key => 'archived/j1/source/clip.mp4' });
+is($rc, 0, 'copyObject: exit code') or diag explain $r;
+like($r->{output}{CopyObjectResult}{ETag}, qr/^"[0-9a-f]+-[0-9a-f]+"$/,
+     'copyObject: ETag');
+like($r->{output}{CopyObjectResult}{LastModified},
+     qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, 'copyObject: LastModified');
+is(slurp("$dir/archive/archived/j1/source/clip.mp4"), $data,
+   'copyObject: copied');
+
+($r, $rc) = task('arn:aws:states:::aws-sdk:s3:copyObject', {
+    Bucket => 'archive', CopySource => '/src/source/a%20b%2Bc%25.mp4',
+    Key => 'odd.mp4' });
+is($rc, 0, 'copyObject: encoded CopySource with leading slash')
+    or diag explain $r;
+is(slurp("$dir/archive/odd.mp4"), 'odd name', 'copyObject: decoded key');
+
+# missing sources
+
+($r, $rc) = task('arn:aws:states:::aws-sdk:s3:copyObject', {
+    Bucket => 'archive', CopySource => 'src/source/nope.mp4', Key => 'x' });
+is($rc, 1, 'missing source: fails');
+is($r->{error}, 'S3.NoSuchKeyException', 'missing source: error name');
+like($r->{cause}, qr/source\/nope\.mp4.*does not exist/, 'missing source: cause');
+
+($r, $rc) = task('sfn:file:copy', {
+    source => { bucket => 'src', key => 'source' },
+    destination => { bucket => 'archive', key => 'x' } });
+is($r->{error}, 'S3.NoSuchKeyException', 'a directory is no object');
+
+($r, $rc) = task('sfn:file:copy', {
+    source => { bucket => 'nobucket', key => 'a' },
+    destination => { bucket => 'archive', key => 'x' } });
+is($r->{error}, 'S3.NoSuchBucketException', 'unknown bucket');
+
+# the seed's ArchiveSource: CopySource "<jobId>/<key>" names no bucket
+
+($r, $rc) = task('arn:aws:states:::aws-sdk:s3:copyObject', {
+    Bucket => 'archive', CopySource => 'job-1/source/clip.mp4',
+    Key => 'archived/job-1/source/clip.mp4' });
+is($r->{error}, 'S3.NoSuchBucketException', 'seed CopySource: no bucket');
+
+# keys never escape their bucket
+
+for my $bad ('../src/source/clip.mp4', '/etc/passwd', 'a/../../x', 'a//b',
+             './x', 'x/.', '')
+{
+    ($r, $rc) = task('sfn:file:copy', {
+        source => { bucket => 'src', key => 'source/clip.mp4' },
+        destination => { bucket => 'archive', key => $bad } });
+    is($rc, 1, "destination key \"$bad\" rejected");
+    is($r->{error}, 'States.TaskFailed', "destination key \"$bad\": error");
+}
+
+($r, $rc) = task('sfn:file:copy', {
+    source => { bucket => 'src', key => '../archive/odd.mp4' },
+    destination => { bucket => 'archive', key => 'y' } });
+like($r->{cause}, qr/invalid key/, 'source key escape rejected');
+
+($r, $rc) = task('arn:aws:states:::aws-sdk:s3:copyObject', {
+    Bucket => 'archive', CopySource => 'src/..%2Farchive%2Fodd.mp4',
+    Key => 'z' });
+like($r->{cause}, qr/invalid key/, 'encoded escape in CopySource rejected');
+
+($r, $rc) = task('arn:aws:states:::aws-sdk:s3:copyObject', {
+    Bucket => 'archive', CopySource => 'src/a%00b', Key => 'z' });
+is($rc, 1, 'NUL in CopySource rejected');
+
+($r, $rc) = task('arn:aws:states:::aws-sdk:s3:copyObject', {
+    Bucket => 'archive', CopySource => 'src/source/clip.mp4?versionId=3',
+    Key => 'z' });
+like($r->{cause}, qr/versions/, 'versionId rejected with a cause');
+
+ok(!-e "$dir/z" && !-e "$dir/archive/z", 'nothing written by rejects');
+
+# move
+
+($r, $rc) = task('sfn:file:move', {
+    source => { bucket => 'archive', key => 'odd.mp4' },
+    destination => { bucket => 'out', key => 'moved/odd.mp4' } });
+is($rc, 0, 'move: exit code') or diag explain $r;
+is($r->{output}{size}, 8, 'move: size');
+ok(!-e "$dir/archive/odd.mp4", 'move: source gone');
+is(slurp("$dir/out/moved/odd.mp4"), 'odd name', 'move: destination');
+
+($r, $rc) = task('sfn:file:move', {
+    source => { bucket => 'archive', key => 'odd.mp4' },
+    destination => { bucket => 'out', key => 'again.mp4' } });
+is($r->{error}, 'S3.NoSuchKeyException', 'move: missing source');
+
+# delete: ours and deleteObject; deleting nothing succeeds, as in S3
+
+($r, $rc) = task('sfn:file:delete', { bucket => 'out', key => 'moved/odd.mp4' });
+is($rc, 0, 'delete: exit code');
+is_deeply($r->{output}, { bucket => 'out', key => 'moved/odd.mp4',
+                          deleted => JSON::PP::true }, 'delete: result');
+ok(!-e "$dir/out/moved/odd.mp4", 'delete: gone');
+
+($r, $rc) = task('sfn:file:delete', { bucket => 'out', key => 'moved/odd.mp4' });
+is($r->{output}{deleted}, JSON::PP::false, 'delete again: deleted false');
+
+($r, $rc) = task('arn:aws:states:::aws-sdk:s3:deleteObject',
+                 { Bucket => 'archive', Key => 'old.bin' });
+is($rc, 0, 'deleteObject: exit code');
+is_deeply($r->{output}, {}, 'deleteObject: {}');
+ok(!-e "$dir/archive/old.bin", 'deleteObject: gone');
+
+($r, $rc) = task('sfn:file:delete', { bucket => 'src', key => 'source' });
+like($r->{cause}, qr/directory/, 'delete: a directory is refused');
+
+($r, $rc) = task('sfn:file:delete', { bucket => 'src', key => '../archive' });
+like($r->{cause}, qr/invalid key/, 'delete: escape rejected');
+
+# a cancelled copy (StopExecution, timeouts) leaves no object and no
+# temporary file; the copy may win the race, then it is whole
+
+truncate_file("$dir/src/big.bin", 64 << 20);
+put("$dir/in.json", encode_json({
+    source => { bucket => 'src', key => 'big.bin' },
+    destination => { bucket => 'out', key => 'big.bin' } }));
+my $out = `$tool sfn:file:copy $dir/in.json @buckets --cancel-after 0`;
+$r = decode_json($out);
+if ($r->{error}) {
+    is($r->{error}, 'States.Timeout', 'cancelled copy: States.Timeout');
+    ok(!-e "$dir/out/big.bin", 'cancelled copy: no object');
+} else {
+    is(-s "$dir/out/big.bin", 64 << 20, 'copy won the race: whole');
+    pass('copy won the race');
+}
+
+is(leftovers(), 0, 'no temporary files left');
+
+done_testing();
