@@ -12,6 +12,7 @@
 #include <sfn_task.h>
 
 #include <sys/random.h>
+#include <libpq-fe.h>
 
 
 #define NGX_HTTP_SFN_REPOST_DELAY  50
@@ -37,11 +38,13 @@ typedef struct {
     sfn_task_call_t              call;
     sfn_task_env_t               env;
     ngx_str_t                    token;
+    int64_t                      started;
     volatile int                 cancel;
     int                          rc;
     unsigned                     abandoned:1;
     unsigned                     in_thread:1;
     unsigned                     waiting:1;     /* for a callback */
+    unsigned                     deferred:1;    /* until the step commits */
 } ngx_http_sfn_task_ctx_t;
 
 
@@ -59,9 +62,14 @@ struct ngx_http_sfn_run_s {
     ngx_queue_t                  free_timers;
     ngx_queue_t                  tasks;
     ngx_uint_t                   in_thread;
+    ngx_uint_t                   commits;   /* awaiting their handler */
     const char                  *state;
+    int64_t                      start_ms;
+    ngx_http_sfn_finish_pt       on_finish;
+    void                        *on_finish_data;
     unsigned                     finished:1;
     unsigned                     durable:1;
+    unsigned                     lost:1;    /* another owner took it */
 };
 
 
@@ -72,10 +80,26 @@ static ngx_http_sfn_main_conf_t  *ngx_http_sfn_smcf;
 
 #define NGX_HTTP_SFN_POLL          50
 #define NGX_HTTP_SFN_MSG_EXPIRE    30000
+#define NGX_HTTP_SFN_LEASE         "5 seconds"
+#define NGX_HTTP_SFN_RENEW         2000
+#define NGX_HTTP_SFN_SCAN          1000
+#define NGX_HTTP_SFN_CLAIM         "32"
+
+
+static ngx_event_t                ngx_http_sfn_renew_ev;
+static ngx_event_t                ngx_http_sfn_scan_ev;
+static u_char                     ngx_http_sfn_owner[NGX_MAXHOSTNAMELEN + 32];
+static ngx_uint_t                 ngx_http_sfn_scanning;
 
 
 static void ngx_http_sfn_run_after(ngx_http_sfn_run_t *run);
 static void ngx_http_sfn_task_forget(ngx_http_sfn_task_ctx_t *ctx);
+static void ngx_http_sfn_run_free(ngx_http_sfn_run_t *run);
+static void ngx_http_sfn_run_commit(ngx_http_sfn_run_t *run,
+    const char *state);
+static void ngx_http_sfn_run_cancel_tasks(ngx_http_sfn_run_t *run);
+static void ngx_http_sfn_run_stop_timers(ngx_http_sfn_run_t *run);
+static ngx_http_sfn_run_t *ngx_http_sfn_run_find(ngx_str_t *name);
 static void ngx_http_sfn_task_post(ngx_http_sfn_task_ctx_t *ctx);
 
 
@@ -227,6 +251,10 @@ ngx_http_sfn_task_done(ngx_event_t *ev)
     ctx->in_thread = 0;
     run->in_thread--;
 
+    ngx_http_sfn_metrics_task(run->smcf, ctx->call.resource,
+                              ctx->rc == SFN_TASK_OK,
+                              ngx_http_sfn_now_ms() - ctx->started);
+
     if (ctx->token.len && ctx->rc == SFN_TASK_OK && !ctx->abandoned
         && !run->finished)
     {
@@ -284,6 +312,14 @@ ngx_http_sfn_task_done(ngx_event_t *ev)
     cJSON_Delete((cJSON *) ctx->call.input);
     ctx->call.input = NULL;
 
+    if (run->lost) {
+        if (run->in_thread == 0 && run->commits == 0) {
+            ngx_http_sfn_run_free(run);
+        }
+
+        return;
+    }
+
     ngx_http_sfn_run_after(run);
 }
 
@@ -336,6 +372,7 @@ ngx_http_sfn_task_post(ngx_http_sfn_task_ctx_t *ctx)
     if (ngx_thread_task_post(run->smcf->thread_pool, ctx->task) == NGX_OK) {
         ctx->in_thread = 1;
         run->in_thread++;
+        ngx_http_sfn_metrics_task_posted(run->smcf);
         return;
     }
 
@@ -367,6 +404,7 @@ ngx_http_sfn_host_run_task(void *data, sfn_exec_t *e, const sfn_task_req_t *t)
     ctx->id = t->id;
     ctx->run = run;
     ctx->task = task;
+    ctx->started = ngx_http_sfn_now_ms();
 
     ctx->call.resource = ngx_http_sfn_strdup(run->pool, t->resource);
     ctx->call.token = t->token ? ngx_http_sfn_strdup(run->pool, t->token)
@@ -415,6 +453,12 @@ ngx_http_sfn_host_run_task(void *data, sfn_exec_t *e, const sfn_task_req_t *t)
                    "sfn execution \"%V\" runs task %uL \"%s\"",
                    &run->name, t->id, t->resource);
 
+    if (run->durable) {
+        /* a Standard execution records the step before its effects */
+        ctx->deferred = 1;
+        return SFN_OK;
+    }
+
     ngx_http_sfn_task_post(ctx);
 
     return SFN_OK;
@@ -445,6 +489,8 @@ ngx_http_sfn_host_cancel_task(void *data, sfn_exec_t *e, uint64_t id)
         ngx_http_sfn_task_forget(ctx);
 
         if (!ctx->in_thread) {
+            ctx->deferred = 0;
+
             if (ctx->repost.timer_set) {
                 ngx_del_timer(&ctx->repost);
             }
@@ -642,6 +688,25 @@ static const sfn_host_t  ngx_http_sfn_host_ops = {
 
 
 static void
+ngx_http_sfn_run_stop_timers(ngx_http_sfn_run_t *run)
+{
+    ngx_queue_t           *q;
+    ngx_http_sfn_timer_t  *t;
+
+    for (q = ngx_queue_head(&run->timers);
+         q != ngx_queue_sentinel(&run->timers);
+         q = ngx_queue_next(q))
+    {
+        t = ngx_queue_data(q, ngx_http_sfn_timer_t, queue);
+
+        if (t->ev.timer_set) {
+            ngx_del_timer(&t->ev);
+        }
+    }
+}
+
+
+static void
 ngx_http_sfn_run_free(ngx_http_sfn_run_t *run)
 {
     ngx_queue_t              *q;
@@ -687,9 +752,10 @@ ngx_http_sfn_run_free(ngx_http_sfn_run_t *run)
 static void
 ngx_http_sfn_run_finish(ngx_http_sfn_run_t *run, sfn_status_e status)
 {
-    u_char                 ts[NGX_INT64_LEN + 1];
-    const char            *values[6], *output, *error, *cause;
-    ngx_http_sfn_record_t  rec;
+    u_char                  ts[NGX_INT64_LEN + 1];
+    const char             *values[7], *output, *error, *cause;
+    ngx_http_sfn_record_t   rec;
+    ngx_http_sfn_finish_pt  handler;
 
     run->finished = 1;
 
@@ -722,6 +788,15 @@ ngx_http_sfn_run_finish(ngx_http_sfn_run_t *run, sfn_status_e status)
 
     (void) ngx_http_sfn_shm_put(run->smcf, &rec);
 
+    ngx_http_sfn_metrics_exec(run->smcf, &run->sm->name, status,
+                              rec.stop_ms - run->start_ms);
+
+    if (run->on_finish) {
+        handler = run->on_finish;
+        run->on_finish = NULL;
+        handler(run->on_finish_data, &rec);
+    }
+
     ngx_log_error(NGX_LOG_INFO, run->log, 0,
                   "sfn execution \"%V\" of \"%V\" %s%s%s",
                   &run->name, &run->sm->name, sfn_status_name(status),
@@ -740,11 +815,14 @@ ngx_http_sfn_run_finish(ngx_http_sfn_run_t *run, sfn_status_e status)
     values[4] = cause;
     values[5] = (const char *) ts;
 
+    values[6] = (const char *) ngx_http_sfn_owner;
+
     (void) ngx_http_sfn_pg_exec(
         "UPDATE sfn_executions SET status = $2, output = $3, error = $4, "
         "cause = $5, stop_date = to_timestamp($6::float8 / 1000), "
-        "current_state = NULL, version = version + 1 WHERE arn = $1",
-        6, values);
+        "current_state = NULL, version = version + 1, lease_until = NULL "
+        "WHERE arn = $1 AND owner = $7 AND status = 'RUNNING'",
+        7, values);
 
     if (run->job.len) {
         values[0] = (const char *) run->job.data;
@@ -756,6 +834,115 @@ ngx_http_sfn_run_finish(ngx_http_sfn_run_t *run, sfn_status_e status)
             "attributes = attributes || jsonb_build_object("
             "'executionStatus', $2::text, 'error', $3::text) "
             "WHERE job_id = $1", 3, values);
+    }
+}
+
+
+static void
+ngx_http_sfn_run_post_deferred(ngx_http_sfn_run_t *run)
+{
+    ngx_queue_t              *q;
+    ngx_http_sfn_task_ctx_t  *ctx;
+
+    for (q = ngx_queue_head(&run->tasks);
+         q != ngx_queue_sentinel(&run->tasks);
+         q = ngx_queue_next(q))
+    {
+        ctx = ngx_queue_data(q, ngx_http_sfn_task_ctx_t, queue);
+
+        if (ctx->deferred) {
+            ctx->deferred = 0;
+            ngx_http_sfn_task_post(ctx);
+        }
+    }
+}
+
+
+static void
+ngx_http_sfn_run_committed(void *data, void *res)
+{
+    ngx_http_sfn_run_t *run = data;
+
+    run->commits--;
+
+    if (res && ngx_http_sfn_pg_affected(res) == 0 && !run->finished) {
+
+        /* fenced out: our lease expired and another worker resumed it */
+
+        ngx_log_error(NGX_LOG_WARN, run->log, 0,
+                      "sfn execution \"%V\" is owned elsewhere now, "
+                      "dropped here", &run->name);
+
+        run->lost = 1;
+        run->finished = 1;
+        ngx_http_sfn_run_cancel_tasks(run);
+        ngx_http_sfn_run_stop_timers(run);
+
+    } else if (!run->finished) {
+        ngx_http_sfn_run_post_deferred(run);
+    }
+
+    if (run->finished && run->in_thread == 0 && run->commits == 0) {
+        ngx_http_sfn_run_free(run);
+    }
+}
+
+
+/*
+ * The step is recorded (fenced by the owner) before its tasks are posted:
+ * the tasks wait in the run until PostgreSQL has committed it.
+ */
+
+static void
+ngx_http_sfn_run_commit(ngx_http_sfn_run_t *run, const char *state)
+{
+    const char  *values[3];
+
+    values[0] = (const char *) run->arn.data;
+    values[1] = state;
+    values[2] = (const char *) ngx_http_sfn_owner;
+
+    run->commits++;
+
+    if (ngx_http_sfn_pg_query(
+            "UPDATE sfn_executions SET current_state = $2, "
+            "version = version + 1 WHERE arn = $1 AND owner = $3 "
+            "AND status = 'RUNNING'", 3, values,
+            ngx_http_sfn_run_committed, run)
+        == NGX_ERROR)
+    {
+        /* the queue is full: go on without the record rather than stall */
+        run->commits--;
+        ngx_http_sfn_run_post_deferred(run);
+    }
+}
+
+
+static void
+ngx_http_sfn_run_cancel_tasks(ngx_http_sfn_run_t *run)
+{
+    ngx_queue_t              *q, *next;
+    ngx_http_sfn_task_ctx_t  *ctx;
+
+    for (q = ngx_queue_head(&run->tasks);
+         q != ngx_queue_sentinel(&run->tasks);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        ctx = ngx_queue_data(q, ngx_http_sfn_task_ctx_t, queue);
+
+        ctx->cancel = 1;
+        ctx->abandoned = 1;
+        ctx->deferred = 0;
+
+        if (!ctx->in_thread) {
+            if (ctx->repost.timer_set) {
+                ngx_del_timer(&ctx->repost);
+            }
+
+            ngx_http_sfn_task_forget(ctx);
+            ngx_queue_remove(q);
+        }
     }
 }
 
@@ -784,6 +971,13 @@ ngx_http_sfn_run_after(ngx_http_sfn_run_t *run)
             (void) ngx_http_sfn_shm_put(run->smcf, &rec);
         }
 
+        if (run->durable && !run->lost) {
+            ngx_http_sfn_run_commit(run, state);
+
+        } else {
+            ngx_http_sfn_run_post_deferred(run);
+        }
+
         return;
     }
 
@@ -791,35 +985,27 @@ ngx_http_sfn_run_after(ngx_http_sfn_run_t *run)
         ngx_http_sfn_run_finish(run, status);
     }
 
-    if (run->in_thread == 0) {
+    if (run->in_thread == 0 && run->commits == 0) {
         ngx_http_sfn_run_free(run);
     }
 }
 
 
-ngx_int_t
-ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
+static ngx_http_sfn_run_t *
+ngx_http_sfn_run_create(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
-    ngx_str_t *job, ngx_str_t *bucket, ngx_str_t *key, ngx_str_t *arn,
-    ngx_pool_t *rpool)
+    ngx_str_t *job, int64_t start_ms, ngx_log_t *log)
 {
-    u_char                 *p;
-    u_char                  ts[NGX_INT64_LEN + 1];
-    int64_t                 now;
-    ngx_pool_t             *pool;
-    const char             *error, *cause, *values[7];
-    sfn_host_t              host;
-    sfn_exec_conf_t         conf;
-    ngx_http_sfn_run_t     *run;
-    ngx_http_sfn_record_t   rec;
-
-    if (ngx_http_sfn_shm_get(smcf, name, ngx_cycle->pool, &rec) == NGX_OK) {
-        return NGX_DECLINED;
-    }
+    u_char              *p;
+    ngx_pool_t          *pool;
+    const char          *error, *cause;
+    sfn_host_t           host;
+    sfn_exec_conf_t      conf;
+    ngx_http_sfn_run_t  *run;
 
     pool = ngx_create_pool(4096, ngx_cycle->log);
     if (pool == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     run = ngx_pcalloc(pool, sizeof(ngx_http_sfn_run_t));
@@ -831,19 +1017,17 @@ ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
     run->log = ngx_cycle->log;
     run->smcf = smcf;
     run->sm = sm;
-    run->durable = (sm->type == SFN_STANDARD);
+    run->start_ms = start_ms;
+    run->durable = (sm->type == SFN_STANDARD
+                    && smcf->database.len != 0);
 
     ngx_queue_init(&run->timers);
     ngx_queue_init(&run->free_timers);
     ngx_queue_init(&run->tasks);
 
-    run->name.len = name->len;
-    run->name.data = ngx_pnalloc(pool, name->len + 1);
-    if (run->name.data == NULL) {
+    if (ngx_http_sfn_pstr(pool, name, &run->name) != NGX_OK) {
         goto failed;
     }
-
-    *ngx_cpymem(run->name.data, name->data, name->len) = '\0';
 
     run->arn.len = sizeof("arn:aws:states:::execution::") - 1
                    + smcf->region.len + smcf->account.len + sm->name.len
@@ -857,20 +1041,14 @@ ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
                     &smcf->region, &smcf->account, &sm->name, name);
     *p = '\0';
 
-    if (job && job->len) {
-        run->job.len = job->len;
-        run->job.data = ngx_pnalloc(pool, job->len + 1);
-        if (run->job.data == NULL) {
-            goto failed;
-        }
-
-        *ngx_cpymem(run->job.data, job->data, job->len) = '\0';
+    if (job && job->len
+        && ngx_http_sfn_pstr(pool, job, &run->job) != NGX_OK)
+    {
+        goto failed;
     }
 
     host = ngx_http_sfn_host_ops;
     host.data = run;
-
-    now = ngx_http_sfn_host_now(NULL);
 
     ngx_memzero(&conf, sizeof(sfn_exec_conf_t));
     conf.name = (const char *) run->name.data;
@@ -878,16 +1056,50 @@ ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
     conf.state_machine_name = (const char *) sm->name.data;
     conf.state_machine_arn = (const char *) sm->arn.data;
     conf.type = sm->type;
-    conf.start_ms = now;
+    conf.start_ms = start_ms;
 
     run->exec = sfn_exec_create(sm->machine, &host, &conf,
                                 (const char *) input->data, input->len,
                                 &error, &cause);
     if (run->exec == NULL) {
-        ngx_log_error(NGX_LOG_ERR, rpool->log, 0,
+        ngx_log_error(NGX_LOG_ERR, log, 0,
                       "sfn execution \"%V\" not created: %s: %s",
                       name, error, cause);
-        ngx_destroy_pool(pool);
+        goto failed;
+    }
+
+    return run;
+
+failed:
+
+    ngx_destroy_pool(pool);
+
+    return NULL;
+}
+
+
+ngx_int_t
+ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
+    ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
+    ngx_str_t *job, ngx_str_t *bucket, ngx_str_t *key, ngx_str_t *arn,
+    ngx_pool_t *rpool)
+{
+    u_char                 *p;
+    u_char                  ts[NGX_INT64_LEN + 1];
+    int64_t                 now;
+    const char             *values[8];
+    ngx_http_sfn_run_t     *run;
+    ngx_http_sfn_record_t   rec;
+
+    if (ngx_http_sfn_shm_get(smcf, name, rpool, &rec) == NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    now = ngx_http_sfn_now_ms();
+
+    run = ngx_http_sfn_run_create(smcf, sm, name, input, job, now,
+                                  rpool->log);
+    if (run == NULL) {
         return NGX_ERROR;
     }
 
@@ -896,7 +1108,7 @@ ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
     arn->len = run->arn.len;
     arn->data = ngx_pstrdup(rpool, &run->arn);
     if (arn->data == NULL) {
-        goto failed_exec;
+        goto failed;
     }
 
     ngx_memzero(&rec, sizeof(ngx_http_sfn_record_t));
@@ -912,33 +1124,40 @@ ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
     if (run->durable) {
         *ngx_sprintf(ts, "%L", now) = '\0';
 
+        p = ngx_pnalloc(run->pool, input->len + 1);
+        if (p == NULL) {
+            goto failed;
+        }
+
+        *ngx_cpymem(p, input->data, input->len) = '\0';
+
         values[0] = (const char *) run->arn.data;
         values[1] = (const char *) run->name.data;
         values[2] = (const char *) sm->name.data;
         values[3] = "STANDARD";
-        values[5] = (const char *) ts;
-
-        p = ngx_pnalloc(pool, input->len + 1);
-        if (p == NULL) {
-            goto failed_exec;
-        }
-
-        *ngx_cpymem(p, input->data, input->len) = '\0';
         values[4] = (const char *) p;
+        values[5] = (const char *) ts;
+        values[6] = (const char *) ngx_http_sfn_owner;
+        values[7] = (const char *) run->job.data;
+
+        /* owned and leased from the first moment: no scan may claim it */
 
         (void) ngx_http_sfn_pg_exec(
             "INSERT INTO sfn_executions "
-            "(arn, name, state_machine, type, status, input, start_date) "
+            "(arn, name, state_machine, type, status, input, start_date, "
+            "owner, lease_until, job_id) "
             "VALUES ($1, $2, $3, $4, 'RUNNING', $5, "
-            "to_timestamp($6::float8 / 1000)) ON CONFLICT DO NOTHING",
-            6, values);
+            "to_timestamp($6::float8 / 1000), $7, "
+            "now() + interval '" NGX_HTTP_SFN_LEASE "', $8) "
+            "ON CONFLICT DO NOTHING", 8, values);
 
         if (run->job.len) {
             values[0] = (const char *) run->job.data;
             values[1] = (const char *) run->arn.data;
             values[2] = (const char *) sm->name.data;
-            values[3] = bucket ? ngx_http_sfn_strndup(pool, bucket) : NULL;
-            values[4] = key ? ngx_http_sfn_strndup(pool, key) : NULL;
+            values[3] = bucket ? ngx_http_sfn_strndup(run->pool, bucket)
+                               : NULL;
+            values[4] = key ? ngx_http_sfn_strndup(run->pool, key) : NULL;
 
             (void) ngx_http_sfn_pg_exec(
                 "INSERT INTO sfn_jobs "
@@ -950,6 +1169,8 @@ ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
 
     ngx_queue_insert_tail(&ngx_http_sfn_runs, &run->queue);
 
+    ngx_http_sfn_metrics_exec(smcf, &sm->name, SFN_RUNNING, 0);
+
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, rpool->log, 0,
                    "sfn execution \"%V\" of \"%V\" started", name, &sm->name);
 
@@ -959,15 +1180,199 @@ ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
 
     return NGX_OK;
 
-failed_exec:
-
-    sfn_exec_free(run->exec);
-
 failed:
 
-    ngx_destroy_pool(pool);
+    sfn_exec_free(run->exec);
+    ngx_destroy_pool(run->pool);
 
     return NGX_ERROR;
+}
+
+
+/*
+ * Recovery.  Every worker renews the leases of the Standard executions it
+ * owns and, once a second, claims executions whose lease has run out (a
+ * worker killed, a reload, a restart, another node gone) with FOR UPDATE
+ * SKIP LOCKED, then resumes them here.  An execution is resumed from its
+ * input; its recorded history keeps the first copy of every event, and
+ * tasks, being deterministic, are simply run again.
+ */
+
+static void
+ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, PGresult *res,
+    int row)
+{
+    int64_t                  start_ms;
+    ngx_str_t                name, machine, input, job;
+    ngx_http_sfn_run_t      *run;
+    ngx_http_sfn_record_t    rec;
+    ngx_http_sfn_machine_t  *sm;
+
+    name.data = (u_char *) PQgetvalue(res, row, 0);
+    name.len = ngx_strlen(name.data);
+    machine.data = (u_char *) PQgetvalue(res, row, 1);
+    machine.len = ngx_strlen(machine.data);
+    input.data = (u_char *) PQgetvalue(res, row, 2);
+    input.len = ngx_strlen(input.data);
+    start_ms = (int64_t) ngx_atoof((u_char *) PQgetvalue(res, row, 3),
+                                   ngx_strlen(PQgetvalue(res, row, 3)));
+    job.data = (u_char *) PQgetvalue(res, row, 4);
+    job.len = ngx_strlen(job.data);
+
+    if (ngx_http_sfn_run_find(&name)) {
+        return;
+    }
+
+    sm = ngx_http_sfn_machine_find(smcf, &machine);
+
+    if (sm == NULL) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "sfn execution \"%V\" cannot resume: state machine "
+                      "\"%V\" is not configured", &name, &machine);
+        return;
+    }
+
+    run = ngx_http_sfn_run_create(smcf, sm, &name, &input, &job, start_ms,
+                                  ngx_cycle->log);
+    if (run == NULL) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "sfn execution \"%V\" of \"%V\" resumed", &name, &machine);
+
+    ngx_memzero(&rec, sizeof(ngx_http_sfn_record_t));
+    rec.name = run->name;
+    rec.arn = run->arn;
+    rec.machine = sm->name;
+    rec.input = input;
+    rec.status = SFN_RUNNING;
+    rec.start_ms = start_ms;
+
+    (void) ngx_http_sfn_shm_put(smcf, &rec);
+
+    ngx_queue_insert_tail(&ngx_http_sfn_runs, &run->queue);
+
+    (void) sfn_exec_start(run->exec);
+
+    ngx_http_sfn_run_after(run);
+}
+
+
+static void
+ngx_http_sfn_recover_handler(void *data, void *res)
+{
+    ngx_http_sfn_main_conf_t *smcf = data;
+
+    int  i, n;
+
+    ngx_http_sfn_scanning = 0;
+
+    if (res == NULL || ngx_exiting || ngx_terminate) {
+        return;
+    }
+
+    n = PQntuples(res);
+
+    for (i = 0; i < n; i++) {
+        ngx_http_sfn_recover_row(smcf, res, i);
+    }
+}
+
+
+static void
+ngx_http_sfn_scan_handler(ngx_event_t *ev)
+{
+    const char  *values[1];
+
+    if (ngx_exiting || ngx_terminate) {
+        return;
+    }
+
+    values[0] = (const char *) ngx_http_sfn_owner;
+
+    if (!ngx_http_sfn_scanning) {
+        ngx_http_sfn_scanning = 1;
+
+        if (ngx_http_sfn_pg_query(
+                "UPDATE sfn_executions e SET owner = $1, "
+                "lease_until = now() + interval '" NGX_HTTP_SFN_LEASE "', "
+                "version = e.version + 1 "
+                "FROM (SELECT arn FROM sfn_executions "
+                "WHERE status = 'RUNNING' AND type = 'STANDARD' "
+                "AND (lease_until IS NULL OR lease_until < now()) "
+                "ORDER BY start_date LIMIT " NGX_HTTP_SFN_CLAIM " "
+                "FOR UPDATE SKIP LOCKED) c "
+                "WHERE e.arn = c.arn "
+                "RETURNING e.name, e.state_machine, e.input, "
+                "(extract(epoch FROM e.start_date) * 1000)::bigint, "
+                "coalesce(e.job_id, '')", 1, values,
+                ngx_http_sfn_recover_handler, ev->data)
+            != NGX_OK)
+        {
+            ngx_http_sfn_scanning = 0;
+        }
+    }
+
+    ngx_add_timer(ev, NGX_HTTP_SFN_SCAN);
+}
+
+
+static void
+ngx_http_sfn_renew_handler(ngx_event_t *ev)
+{
+    const char  *values[1];
+
+    if (ngx_exiting || ngx_terminate) {
+        return;
+    }
+
+    values[0] = (const char *) ngx_http_sfn_owner;
+
+    (void) ngx_http_sfn_pg_exec(
+        "UPDATE sfn_executions SET "
+        "lease_until = now() + interval '" NGX_HTTP_SFN_LEASE "' "
+        "WHERE owner = $1 AND status = 'RUNNING'", 1, values);
+
+    ngx_add_timer(ev, NGX_HTTP_SFN_RENEW);
+}
+
+
+/* at exit, blocking: hand the leases back so a successor resumes at once */
+
+static void
+ngx_http_sfn_release_leases(ngx_cycle_t *cycle)
+{
+    PGconn                    *conn;
+    PGresult                  *res;
+    const char                *values[1];
+    ngx_http_sfn_main_conf_t  *smcf;
+    u_char                     conninfo[2048];
+
+    smcf = ngx_http_sfn_smcf;
+
+    if (smcf == NULL || smcf->database.len == 0
+        || smcf->database.len > sizeof(conninfo) - 32
+        || ngx_queue_empty(&ngx_http_sfn_runs))
+    {
+        return;
+    }
+
+    ngx_sprintf(conninfo, "%V connect_timeout=2%Z", &smcf->database);
+
+    conn = PQconnectdb((char *) conninfo);
+
+    if (PQstatus(conn) == CONNECTION_OK) {
+        values[0] = (const char *) ngx_http_sfn_owner;
+
+        res = PQexecParams(conn,
+                  "UPDATE sfn_executions SET lease_until = NULL "
+                  "WHERE owner = $1 AND status = 'RUNNING'",
+                  1, NULL, values, NULL, NULL, 0);
+        PQclear(res);
+    }
+
+    PQfinish(conn);
 }
 
 
@@ -1191,6 +1596,31 @@ ngx_http_sfn_exec_stop(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *name,
 }
 
 
+/*
+ * Calls handler once when the execution, running in this worker, finishes;
+ * NGX_DECLINED when it is not running here (it may have finished already,
+ * even inside ngx_http_sfn_exec_start()).  A NULL handler unregisters.
+ */
+
+ngx_int_t
+ngx_http_sfn_exec_on_finish(ngx_str_t *name, ngx_http_sfn_finish_pt handler,
+    void *data)
+{
+    ngx_http_sfn_run_t  *run;
+
+    run = ngx_http_sfn_run_find(name);
+
+    if (run == NULL) {
+        return NGX_DECLINED;
+    }
+
+    run->on_finish = handler;
+    run->on_finish_data = data;
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_http_sfn_task_callback(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_msg_kind_e kind, ngx_str_t *token, ngx_str_t *a,
@@ -1239,6 +1669,27 @@ ngx_http_sfn_exec_init_process(ngx_cycle_t *cycle)
 
     ngx_add_timer(&ngx_http_sfn_poll_ev, NGX_HTTP_SFN_POLL);
 
+    *ngx_sprintf(ngx_http_sfn_owner, "%V:%P", &cycle->hostname, ngx_pid)
+        = '\0';
+
+    if (ngx_http_sfn_smcf->database.len) {
+        ngx_http_sfn_renew_ev.handler = ngx_http_sfn_renew_handler;
+        ngx_http_sfn_renew_ev.log = cycle->log;
+        ngx_http_sfn_renew_ev.data = ngx_http_sfn_smcf;
+        ngx_http_sfn_renew_ev.cancelable = 1;
+
+        ngx_http_sfn_scan_ev.handler = ngx_http_sfn_scan_handler;
+        ngx_http_sfn_scan_ev.log = cycle->log;
+        ngx_http_sfn_scan_ev.data = ngx_http_sfn_smcf;
+        ngx_http_sfn_scan_ev.cancelable = 1;
+
+        ngx_add_timer(&ngx_http_sfn_renew_ev, NGX_HTTP_SFN_RENEW);
+
+        /* workers start together: spread their first scans */
+        ngx_add_timer(&ngx_http_sfn_scan_ev,
+                      100 + (ngx_pid % 10) * 50);
+    }
+
     return NGX_OK;
 }
 
@@ -1253,6 +1704,8 @@ ngx_http_sfn_exec_exit_process(ngx_cycle_t *cycle)
     if (ngx_http_sfn_runs.next == NULL) {
         return;
     }
+
+    ngx_http_sfn_release_leases(cycle);
 
     /* running transcodes notice the flag and return within a second */
 

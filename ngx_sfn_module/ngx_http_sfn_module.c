@@ -123,6 +123,34 @@ static ngx_command_t  ngx_http_sfn_commands[] = {
       0,
       NULL },
 
+    { ngx_string("sfn_aws_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_sfn_aws_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("sfn_aws_credentials"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_sfn_aws_credentials,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("sfn_api_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_sfn_api_key,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("sfn_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_sfn_metrics,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -221,7 +249,7 @@ ngx_http_sfn_init_main_conf(ngx_conf_t *cf, void *conf)
         ngx_str_set(&smcf->thread_pool_name, "default");
     }
 
-    if (smcf->machines.nelts == 0) {
+    if (smcf->machines.nelts == 0 && !smcf->aws_api) {
         return NGX_CONF_OK;
     }
 
@@ -272,6 +300,9 @@ ngx_http_sfn_create_loc_conf(ngx_conf_t *cf)
      *     slcf->start_name = { 0, NULL };
      *     slcf->origin = NULL;
      *     slcf->origin_name = { 0, NULL };
+     *     slcf->aws_api = 0;
+     *     slcf->api_keys = NULL;
+     *     slcf->content = NULL;
      */
 
     slcf->api = NGX_CONF_UNSET;
@@ -295,6 +326,10 @@ ngx_http_sfn_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_sfn_module);
 
     ngx_conf_merge_value(conf->api, prev->api, 0);
+
+    if (ngx_http_sfn_auth_merge(cf, prev, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->upload_name.data && conf->upload == NULL) {
         conf->upload = ngx_http_sfn_bucket_find(smcf, &conf->upload_name);
@@ -902,7 +937,7 @@ ngx_http_sfn_init_process(ngx_cycle_t *cycle)
 
     smcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_sfn_module);
 
-    if (smcf == NULL || smcf->machines.nelts == 0) {
+    if (smcf == NULL || (smcf->machines.nelts == 0 && !smcf->aws_api)) {
         return NGX_OK;
     }
 

@@ -44,6 +44,13 @@ typedef struct {
 
 
 typedef struct ngx_http_sfn_shm_s  ngx_http_sfn_shm_t;
+typedef struct ngx_http_sfn_metrics_s  ngx_http_sfn_metrics_t;
+
+
+typedef struct {
+    ngx_str_t                    id;
+    ngx_str_t                    secret;
+} ngx_http_sfn_aws_key_t;
 
 
 typedef struct {
@@ -58,6 +65,10 @@ typedef struct {
     ngx_http_sfn_shm_t          *sh;
     ngx_slab_pool_t             *shpool;
     ngx_log_t                   *log;
+    ngx_array_t                 *aws_keys;  /* ngx_http_sfn_aws_key_t */
+    ngx_shm_zone_t              *metrics_zone;
+    ngx_http_sfn_metrics_t      *metrics;
+    ngx_flag_t                   aws_api;   /* some location has it */
 } ngx_http_sfn_main_conf_t;
 
 
@@ -70,6 +81,9 @@ typedef struct {
     ngx_http_sfn_bucket_t       *origin;
     ngx_str_t                    origin_name;
     ngx_flag_t                   api;
+    ngx_flag_t                   aws_api;
+    ngx_array_t                 *api_keys;  /* ngx_str_t */
+    ngx_http_handler_pt          content;   /* behind the key check */
 } ngx_http_sfn_loc_conf_t;
 
 
@@ -87,6 +101,11 @@ typedef struct {
     int64_t                      start_ms;
     int64_t                      stop_ms;
 } ngx_http_sfn_record_t;
+
+
+/* rec holds the final status, output, error and cause, borrowed */
+typedef void (*ngx_http_sfn_finish_pt)(void *data,
+    ngx_http_sfn_record_t *rec);
 
 
 /* res is NULL when the statement failed; it is freed after the call */
@@ -128,6 +147,8 @@ ngx_int_t ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
     ngx_pool_t *pool);
 ngx_int_t ngx_http_sfn_exec_stop(ngx_http_sfn_main_conf_t *smcf,
     ngx_str_t *name, ngx_str_t *error, ngx_str_t *cause, ngx_pool_t *pool);
+ngx_int_t ngx_http_sfn_exec_on_finish(ngx_str_t *name,
+    ngx_http_sfn_finish_pt handler, void *data);
 ngx_int_t ngx_http_sfn_task_callback(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_msg_kind_e kind, ngx_str_t *token, ngx_str_t *a,
     ngx_str_t *b, ngx_pool_t *pool);
@@ -170,6 +191,7 @@ ngx_int_t ngx_http_sfn_pg_query(const char *sql, int nparams,
     const char *const *values, ngx_http_sfn_pg_handler_pt handler,
     void *data);
 ngx_int_t ngx_http_sfn_pg_sync(void);
+ngx_int_t ngx_http_sfn_pg_affected(void *res);
 
 /* ngx_http_sfn_upload.c, ngx_http_sfn_api.c */
 ngx_int_t ngx_http_sfn_upload_handler(ngx_http_request_t *r);
@@ -186,6 +208,26 @@ ngx_int_t ngx_http_sfn_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *type, const char *fmt, ...);
 cJSON *ngx_http_sfn_record_json(ngx_http_sfn_record_t *rec);
 cJSON *ngx_http_sfn_json_parse(ngx_str_t *text);
+
+/* ngx_http_sfn_aws.c, ngx_http_sfn_auth.c, ngx_http_sfn_metrics.c */
+char *ngx_http_sfn_aws_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_sfn_aws_handler(ngx_http_request_t *r);
+char *ngx_http_sfn_aws_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_sfn_api_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_sfn_auth_merge(ngx_conf_t *cf, ngx_http_sfn_loc_conf_t *prev,
+    ngx_http_sfn_loc_conf_t *conf);
+ngx_int_t ngx_http_sfn_auth_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_sfn_auth_key(ngx_http_request_t *r, ngx_array_t *keys);
+ngx_int_t ngx_http_sfn_auth_sigv4(ngx_http_request_t *r,
+    ngx_array_t *keys, ngx_str_t *body, const char **type,
+    const char **message);
+char *ngx_http_sfn_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+void ngx_http_sfn_metrics_exec(ngx_http_sfn_main_conf_t *smcf,
+    ngx_str_t *machine, sfn_status_e status, int64_t ms);
+void ngx_http_sfn_metrics_task_posted(ngx_http_sfn_main_conf_t *smcf);
+void ngx_http_sfn_metrics_task(ngx_http_sfn_main_conf_t *smcf,
+    const char *resource, ngx_uint_t ok, int64_t ms);
 
 
 #endif /* _NGX_HTTP_SFN_MODULE_H_INCLUDED_ */

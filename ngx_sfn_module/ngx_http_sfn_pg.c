@@ -788,3 +788,14 @@ ngx_http_sfn_pg_receive(ngx_http_sfn_pg_t *pg)
 
     return NGX_OK;
 }
+
+
+ngx_int_t
+ngx_http_sfn_pg_affected(void *res)
+{
+    char  *n;
+
+    n = PQcmdTuples(res);
+
+    return (n && *n) ? ngx_atoi((u_char *) n, ngx_strlen(n)) : 0;
+}

@@ -80,6 +80,19 @@ sub run_as_postgres {
     return $> == 0 ? ('runuser', '-u', 'postgres', '--', @cmd) : @cmd;
 }
 
+# system() with stdout silenced: initdb and pg_ctl chatter on the TAP stream
+
+sub quiet {
+    my (@cmd) = @_;
+    my $pid = fork // die "fork: $!\n";
+    if ($pid == 0) {
+        open STDOUT, '>', '/dev/null';
+        exec @cmd or POSIX::_exit(127);
+    }
+    waitpid $pid, 0;
+    return $?;
+}
+
 sub pg_bin {
     my ($name) = @_;
     for my $d (glob('/usr/lib/postgresql/*/bin')) {
@@ -102,13 +115,13 @@ sub pg_start {
         chown $uid, $gid, $data;
     }
 
-    system(run_as_postgres(pg_bin('initdb'), '-D', $data, '-A', 'trust',
+    quiet(run_as_postgres(pg_bin('initdb'), '-D', $data, '-A', 'trust',
            '-U', 'postgres', '--no-sync', '-E', 'UTF8'),
            ) == 0 or die "initdb failed\n"
         if !-f "$data/PG_VERSION";
 
     my $log = "$data/postgres.log";
-    system(run_as_postgres(pg_bin('pg_ctl'), '-D', $data, '-l', $log, '-w',
+    quiet(run_as_postgres(pg_bin('pg_ctl'), '-D', $data, '-l', $log, '-w',
            '-o', "-c listen_addresses=127.0.0.1 -p $port -k $data "
                . "-c fsync=off -c full_page_writes=off",
            'start') ) == 0 or die "pg_ctl start failed:\n"
@@ -125,7 +138,7 @@ sub pg_start {
 sub pg_stop {
     my ($self) = @_;
     return unless $self->{pg_data};
-    system(run_as_postgres(pg_bin('pg_ctl'), '-D', $self->{pg_data}, '-w',
+    quiet(run_as_postgres(pg_bin('pg_ctl'), '-D', $self->{pg_data}, '-w',
            '-m', 'fast', 'stop'));
 }
 
@@ -254,6 +267,24 @@ sub nginx_stop {
         kill 'KILL', $pid if kill 0, $pid;
     }
     $self->{nginx} = 0;
+}
+
+sub nginx_workers {
+    my ($self) = @_;
+    my $master = $self->nginx_pid;
+    my @pids = map { s/\s+//gr } grep { /\d/ } `ps -o pid= --ppid $master`;
+    return @pids;
+}
+
+sub pg_start_again {
+    my ($self) = @_;
+    my $data = $self->{pg_data};
+    my $port = $self->{pg_port};
+    quiet(run_as_postgres(pg_bin('pg_ctl'), '-D', $data, '-l',
+           "$data/postgres.log", '-w',
+           '-o', "-c listen_addresses=127.0.0.1 -p $port -k $data "
+               . "-c fsync=off -c full_page_writes=off", 'start')) == 0
+        or die "pg_ctl start failed\n";
 }
 
 sub wait_port {

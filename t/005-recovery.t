@@ -1,0 +1,157 @@
+# Standard executions survive: a worker killed with SIGKILL, a graceful
+# reload, a full restart and a PostgreSQL outage.  Executions are leased;
+# a lease that runs out is claimed by another worker (FOR UPDATE SKIP
+# LOCKED) and the execution resumes.  No transition is recorded twice.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use Time::HiRes qw(time sleep);
+use Sfn::Test;
+
+my $t = Sfn::Test->new;
+$t->pg_start;
+
+my $dir = $t->dir;
+
+$t->write_file('conf/hold.json', <<'END');
+{
+  "StartAt": "Hold",
+  "States": {
+    "Hold": { "Type": "Wait", "Seconds": 3, "Next": "Probe" },
+    "Probe": {
+      "Type": "Task",
+      "Resource": "sfn:media:probe",
+      "Parameters": { "bucket.$": "$.bucket", "key.$": "$.key" },
+      "ResultSelector": { "duration.$": "$.summary.duration" },
+      "ResultPath": "$.probe",
+      "Next": "Done"
+    },
+    "Done": { "Type": "Succeed" }
+  }
+}
+END
+
+my $http = <<'END';
+    sfn_zone          sfn 8m;
+    sfn_database      "%%DATABASE%%";
+    sfn_thread_pool   sfn;
+    sfn_bucket        source %%DIR%%/source;
+    sfn_state_machine hold %%DIR%%/conf/hold.json;
+
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location /start/      { sfn_start; }
+        location /executions/ { sfn_api; }
+    }
+END
+
+$t->nginx_start($http, workers => 2);
+
+$t->ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=10:duration=1',
+           '-c:v', 'libx264', '-preset', 'ultrafast',
+           "$dir/source/tiny.mp4");
+
+sub start_many {
+    my ($n) = @_;
+    my @jobs;
+    for (1 .. $n) {
+        my $r = $t->http('POST', '/start/hold',
+                         '{"bucket":"source","key":"tiny.mp4"}');
+        push @jobs, $r->{json}{jobId} if $r->{status} == 200;
+    }
+    return @jobs;
+}
+
+sub wait_all {
+    my ($jobs, $timeout) = @_;
+    my $list = join ',', map { "'$_'" } @$jobs;
+    my $deadline = time + $timeout;
+    my $done;
+    while (time < $deadline) {
+        $done = $t->psql("SELECT count(*) FROM sfn_executions "
+                         . "WHERE name IN ($list) AND status = 'SUCCEEDED'");
+        last if $done == @$jobs;
+        sleep 0.25;
+    }
+    return $done;
+}
+
+sub history_clean {
+    my ($jobs) = @_;
+    my $list = join ',', map { "'$_'" } @$jobs;
+    # one ExecutionStarted and one ExecutionSucceeded each, and every
+    # state entered exactly once
+    return $t->psql(<<"END");
+SELECT count(*) FROM (
+    SELECT e.name, h.type, count(*) AS n
+    FROM sfn_executions e JOIN sfn_history h ON h.execution_arn = e.arn
+    WHERE e.name IN ($list)
+      AND h.type IN ('ExecutionStarted', 'ExecutionSucceeded',
+                     'WaitStateEntered', 'TaskStateEntered',
+                     'SucceedStateEntered')
+    GROUP BY e.name, h.type) x
+WHERE n <> 1
+END
+}
+
+# kill -9 one of two workers with 100 executions in flight
+
+my @jobs = start_many(100);
+is(scalar @jobs, 100, '100 executions started');
+
+my @workers = $t->nginx_workers;
+is(scalar @workers, 2, 'two workers');
+sleep 0.5;
+my $killed = time;
+kill 'KILL', $workers[0];
+
+my $done = wait_all(\@jobs, 30);
+my $rescue = time - $killed;
+is($done, 100, 'all 100 SUCCEEDED after kill -9');
+ok($rescue < 3 + 10, sprintf('rescued in %.1f s', $rescue));
+is(history_clean(\@jobs), 0, 'no transition recorded twice');
+is($t->psql("SELECT count(*) FROM sfn_executions WHERE status = 'RUNNING'"),
+   0, 'nothing left running');
+
+my $resumed = () = ($t->read_file('logs/error.log') =~ /resumed/g);
+ok($resumed > 0, "$resumed executions resumed by the surviving workers");
+
+# a graceful reload with executions mid-Wait
+
+@jobs = start_many(20);
+sleep 0.5;
+$t->nginx_reload;
+is(wait_all(\@jobs, 30), 20, 'all complete across a reload');
+is(history_clean(\@jobs), 0, 'no transition recorded twice');
+
+# a full restart with executions mid-Wait
+
+@jobs = start_many(20);
+sleep 0.5;
+$t->nginx_stop;
+$t->nginx_start($http, workers => 2);
+is(wait_all(\@jobs, 30), 20, 'all complete across a restart');
+is(history_clean(\@jobs), 0, 'no transition recorded twice');
+
+# PostgreSQL down for 5 s under load
+
+@jobs = start_many(20);
+$t->pg_stop;
+my @more;
+for (1 .. 10) {
+    my $r = $t->http('POST', '/start/hold',
+                     '{"bucket":"source","key":"tiny.mp4"}');
+    push @more, $r->{json}{jobId} if $r->{status} == 200;
+}
+sleep 5;
+$t->pg_start_again;
+push @jobs, @more;
+is(scalar @more, 10, 'starts accepted while the database is down');
+is(wait_all(\@jobs, 40), 30, 'all complete after the database returns');
+is(history_clean(\@jobs), 0, 'no transition recorded twice');
+
+$t->stop(allow => qr/kill|exited on signal|connection|server closed/);
+
+done_testing;
