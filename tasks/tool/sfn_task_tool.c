@@ -5,11 +5,14 @@
  * sfn-task: runs one built-in task outside nginx.
  *
  *   sfn-task RESOURCE INPUT.json [--bucket NAME=DIR ...] [--progress]
- *            [--cancel-after SECONDS]
+ *            [--cancel-after SECONDS] [--token TASK_TOKEN]
  *
  * INPUT.json may be "-" for stdin.  Prints {"output":...} and exits 0, or
  * {"error":...,"cause":...} and exits 1; usage errors exit 2.  SIGINT and
  * SIGTERM set the cancel flag, as StopExecution does in the module.
+ * The database tasks read the conninfo from SFN_DB_CONNINFO, and the
+ * execution ARN from SFN_EXECUTION; --token is the task token a
+ * .waitForTaskToken resource would get.
  */
 
 
@@ -143,7 +146,8 @@ static void
 sfn_tool_usage(void)
 {
     fprintf(stderr, "usage: sfn-task RESOURCE INPUT.json "
-            "[--bucket NAME=DIR ...] [--progress] [--cancel-after SECS]\n");
+            "[--bucket NAME=DIR ...] [--progress] [--cancel-after SECS] "
+            "[--token TOKEN]\n");
 }
 
 
@@ -154,6 +158,7 @@ main(int argc, char **argv)
     char             *text, *eq, *s;
     cJSON            *input, *res;
     double            cancel_after;
+    const char       *token;
     pthread_t         tid;
     sfn_task_env_t    env;
     sfn_tool_ctx_t    ctx;
@@ -166,6 +171,7 @@ main(int argc, char **argv)
 
     memset(&ctx, 0, sizeof(sfn_tool_ctx_t));
     cancel_after = -1;
+    token = NULL;
 
     for (i = 3; i < argc; i++) {
         if (strcmp(argv[i], "--bucket") == 0 && i + 1 < argc) {
@@ -187,6 +193,9 @@ main(int argc, char **argv)
 
         } else if (strcmp(argv[i], "--cancel-after") == 0 && i + 1 < argc) {
             cancel_after = atof(argv[++i]);
+
+        } else if (strcmp(argv[i], "--token") == 0 && i + 1 < argc) {
+            token = argv[++i];
 
         } else {
             sfn_tool_usage();
@@ -233,6 +242,7 @@ main(int argc, char **argv)
     memset(&call, 0, sizeof(sfn_task_call_t));
     call.resource = argv[1];
     call.input = input;
+    call.token = token;
     call.env = &env;
 
     rc = sfn_task_run(&call);
