@@ -1642,7 +1642,7 @@ sfn_map_batches(sfn_run_t *run, const cJSON *arr)
             || (size + isz > (size_t) max_bytes
                 && cJSON_GetArraySize(items) > 0))
         {
-            batch = in ? cJSON_Duplicate(in, 1) : cJSON_CreateObject();
+            batch = cJSON_CreateObject();
             items = cJSON_CreateArray();
             if (batch == NULL || items == NULL) {
                 cJSON_Delete(batch);
@@ -1652,12 +1652,8 @@ sfn_map_batches(sfn_run_t *run, const cJSON *arr)
             }
 
             if (in) {
-                cJSON_AddItemToObject(items, "BatchInput", in);
-                cJSON_DeleteItemFromObject(items, "BatchInput");
-                cJSON_DeleteItemFromObject(batch, "Items");
                 cJSON_AddItemToObject(batch, "BatchInput",
                                       cJSON_Duplicate(in, 1));
-                cJSON_DeleteItemFromObject(batch, "Items");
             }
 
             cJSON_AddItemToObject(batch, "Items", items);
@@ -1727,8 +1723,9 @@ sfn_map_start(sfn_run_t *run)
         sfn_env_done(&env);
 
         if (owned) {
-            /* keep it with the state: items are borrowed from it */
-            cJSON_AddItemToObject(run->eff, "\x01items", arr);
+            /* only length() yields a new value from a reference path */
+            cJSON_Delete(arr);
+            arr = NULL;
         }
     }
 
@@ -1737,7 +1734,7 @@ sfn_map_start(sfn_run_t *run)
                     "Invalid path '%s': The ItemsPath field's value must "
                     "be a JSON array, found %s",
                     st->items_path ? sfn_path_text(st->items_path) : "$",
-                    sfn_json_type_name(arr));
+                    arr ? sfn_json_type_name(arr) : "number");
         return SFN_R_FAIL;
     }
 
@@ -1838,11 +1835,6 @@ sfn_map_item_input(sfn_run_t *run, size_t i)
     memset(&err, 0, sizeof(sfn_err_t));
     sfn_env_init(&env, run, run->eff);
 
-    if (cJSON_GetObjectItemCaseSensitive(run->eff, "\x01items")) {
-        /* hide the engine's own slot from the selector */
-        env.input = run->eff;
-    }
-
     v = sfn_tmpl_eval(run->state->item_selector, &env, &err);
     sfn_env_done(&env);
 
@@ -1926,6 +1918,9 @@ sfn_child_done(sfn_run_t *kid, cJSON *output)
     cJSON      *o;
 
     p = kid->parent;
+
+    /* the parent's next event follows the child's last one */
+    p->prev_id = kid->prev_id;
 
     if (p->state->type == SFN_ST_MAP) {
         sfn_emit_iteration(p, output ? "MapIterationSucceeded"
@@ -2415,9 +2410,14 @@ sfn_run_loop(sfn_run_t *run, int rc)
 static int
 sfn_run_states(sfn_run_t *run)
 {
-    int  rc;
+    int           rc;
+    sfn_action_e  action;
 
-    switch (run->action) {
+    /* cleared first: a task answered from inside run_task sets it again */
+    action = run->action;
+    run->action = SFN_A_NONE;
+
+    switch (action) {
 
     case SFN_A_ENTER:
         rc = SFN_R_NEXT;
@@ -2436,10 +2436,16 @@ sfn_run_states(sfn_run_t *run)
         break;
 
     case SFN_A_RETRY:
+        /* an attempt processes its input again: $$.State.RetryCount moved */
         run->timer_id = 0;
+        cJSON_Delete(run->eff);
+        run->eff = NULL;
 
         if (run->state->type == SFN_ST_TASK) {
-            rc = sfn_task_schedule(run);
+            rc = sfn_task(run);
+
+        } else if (sfn_effective(run) != 0) {
+            rc = SFN_R_FAIL;
 
         } else {
             rc = run->state->type == SFN_ST_MAP ? sfn_map_start(run)
@@ -2454,8 +2460,6 @@ sfn_run_states(sfn_run_t *run)
     default:
         return SFN_R_WAIT;
     }
-
-    run->action = SFN_A_NONE;
 
     return sfn_run_loop(run, rc);
 }

@@ -1402,18 +1402,17 @@ sfn_path_set(const sfn_path_t *p, cJSON **root, cJSON *value)
                 return 0;
             }
 
-            if (c == NULL || !(cJSON_IsObject(c) || cJSON_IsArray(c))) {
+            if (c == NULL) {
                 o = cJSON_CreateObject();
                 if (o == NULL) {
                     return -1;
                 }
 
-                if (c) {
-                    cJSON_ReplaceItemInObjectCaseSensitive(v, s->name, o);
-                } else {
-                    cJSON_AddItemToObject(v, s->name, o);
-                }
+                cJSON_AddItemToObject(v, s->name, o);
                 c = o;
+
+            } else if (!cJSON_IsObject(c) && !cJSON_IsArray(c)) {
+                return -1;
             }
 
             v = c;

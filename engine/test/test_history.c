@@ -1,0 +1,197 @@
+
+/*
+ * Copyright (C) ngx_sfn authors
+ *
+ * History events: AWS type names in order, ids from 1 without gaps,
+ * previousEventId chains, and detail objects.
+ */
+
+
+#include "sfn_test.h"
+
+
+static const sfn_t_case_t  history_cases[] = {
+
+    { "pass chain",
+      "{`StartAt`:`A`,`States`:{`A`:{`Type`:`Pass`,`Next`:`B`},"
+      "`B`:{`Type`:`Pass`,`End`:true}}}", "{}", "SUCCEEDED", NULL, NULL,
+      NULL,
+      "ExecutionStarted,PassStateEntered,PassStateExited,PassStateEntered,"
+      "PassStateExited,ExecutionSucceeded" },
+
+    { "task",
+      "{`StartAt`:`T`,`States`:{`T`:{`Type`:`Task`,`Resource`:`test:echo`,"
+      "`End`:true}}}", "{}", "SUCCEEDED", NULL, NULL, NULL,
+      "ExecutionStarted,TaskStateEntered,TaskScheduled,TaskStarted,"
+      "TaskSucceeded,TaskStateExited,ExecutionSucceeded" },
+
+    { "choice, wait, succeed",
+      "{`StartAt`:`C`,`States`:{`C`:{`Type`:`Choice`,`Choices`:[{"
+      "`Variable`:`$.a`,`IsPresent`:true,`Next`:`W`}]},`W`:{`Type`:`Wait`,"
+      "`Seconds`:1,`Next`:`S`},`S`:{`Type`:`Succeed`}}}", "{`a`:1}",
+      "SUCCEEDED", NULL, NULL, NULL,
+      "ExecutionStarted,ChoiceStateEntered,ChoiceStateExited,"
+      "WaitStateEntered,WaitStateExited,SucceedStateEntered,"
+      "SucceedStateExited,ExecutionSucceeded" },
+
+    { "fail",
+      "{`StartAt`:`F`,`States`:{`F`:{`Type`:`Fail`,`Error`:`E`}}}", "{}",
+      "FAILED", NULL, "E", NULL,
+      "ExecutionStarted,FailStateEntered,ExecutionFailed" },
+
+    { "no choice matched",
+      "{`StartAt`:`C`,`States`:{`C`:{`Type`:`Choice`,`Choices`:[{"
+      "`Variable`:`$.a`,`IsPresent`:true,`Next`:`S`}]},"
+      "`S`:{`Type`:`Succeed`}}}", "{}",
+      "FAILED", NULL, "States.NoChoiceMatched", NULL,
+      "ExecutionStarted,ChoiceStateEntered,ExecutionFailed" },
+
+    { "parallel",
+      "{`StartAt`:`P`,`States`:{`P`:{`Type`:`Parallel`,`Branches`:[{"
+      "`StartAt`:`A`,`States`:{`A`:{`Type`:`Pass`,`End`:true}}}],"
+      "`End`:true}}}", "{}", "SUCCEEDED", NULL, NULL, NULL,
+      "ExecutionStarted,ParallelStateEntered,ParallelStateStarted,"
+      "PassStateEntered,PassStateExited,ParallelStateSucceeded,"
+      "ParallelStateExited,ExecutionSucceeded" },
+
+    { "map",
+      "{`StartAt`:`M`,`States`:{`M`:{`Type`:`Map`,`ItemProcessor`:{"
+      "`StartAt`:`A`,`States`:{`A`:{`Type`:`Pass`,`End`:true}}},"
+      "`MaxConcurrency`:1,`End`:true}}}", "[1,2]", "SUCCEEDED", NULL, NULL,
+      NULL,
+      "ExecutionStarted,MapStateEntered,MapStateStarted,"
+      "MapIterationStarted,PassStateEntered,PassStateExited,"
+      "MapIterationSucceeded,MapIterationStarted,PassStateEntered,"
+      "PassStateExited,MapIterationSucceeded,MapStateSucceeded,"
+      "MapStateExited,ExecutionSucceeded" },
+
+    { "map failure",
+      "{`StartAt`:`M`,`States`:{`M`:{`Type`:`Map`,`ItemProcessor`:{"
+      "`StartAt`:`F`,`States`:{`F`:{`Type`:`Fail`,`Error`:`X`}}},"
+      "`MaxConcurrency`:1,`End`:true}}}", "[1,2]", "FAILED", NULL, "X",
+      NULL,
+      "ExecutionStarted,MapStateEntered,MapStateStarted,"
+      "MapIterationStarted,FailStateEntered,MapIterationFailed,"
+      "MapStateFailed,ExecutionFailed" },
+
+    { "task failure caught",
+      "{`StartAt`:`T`,`States`:{`T`:{`Type`:`Task`,`Resource`:`test:fail`,"
+      "`Catch`:[{`ErrorEquals`:[`States.ALL`],`Next`:`S`}],`End`:true},"
+      "`S`:{`Type`:`Succeed`}}}", "{`Error`:`E`}", "SUCCEEDED", NULL, NULL,
+      NULL,
+      "ExecutionStarted,TaskStateEntered,TaskScheduled,TaskStarted,"
+      "TaskFailed,SucceedStateEntered,SucceedStateExited,"
+      "ExecutionSucceeded" },
+};
+
+
+SFN_T_TABLE(test_sequences, history_cases)
+
+
+static void
+test_details(void **state)
+{
+    char            *d;
+    sfn_t_host_t    *h;
+    sfn_t_result_t   r;
+
+    (void) state;
+
+    h = calloc(1, sizeof(sfn_t_host_t));
+    assert_non_null(h);
+    h->full_events = 1;
+
+    d = sfn_t_unquote("{`StartAt`:`A`,`States`:{`A`:{`Type`:`Pass`,"
+                      "`Result`:{`x`:1},`Next`:`T`},`T`:{`Type`:`Task`,"
+                      "`Resource`:`test:fail`,`Parameters`:{`Error`:`E`,"
+                      "`Cause`:`C`},`TimeoutSeconds`:9,`End`:true}}}");
+
+    sfn_t_run(h, d, "{\"in\":true}", &r);
+    free(d);
+
+    assert_int_equal(r.status, SFN_FAILED);
+
+    /* ids and previousEventId as AWS numbers them */
+    assert_non_null(strstr(h->details,
+        "1/0 {\"executionStartedEventDetails\":{\"input\":\"{\\\"in\\\":"
+        "true}\",\"inputDetails\":{\"truncated\":false},\"roleArn\":"));
+    assert_non_null(strstr(h->details,
+        "2/1 {\"stateEnteredEventDetails\":{\"name\":\"A\",\"input\":"
+        "\"{\\\"in\\\":true}\",\"inputDetails\":{\"truncated\":false}}}"));
+    assert_non_null(strstr(h->details,
+        "3/2 {\"stateExitedEventDetails\":{\"name\":\"A\",\"output\":"
+        "\"{\\\"x\\\":1}\",\"outputDetails\":{\"truncated\":false}}}"));
+    assert_non_null(strstr(h->details,
+        "5/4 {\"taskScheduledEventDetails\":{\"resourceType\":\"test\","
+        "\"resource\":\"fail\",\"region\":"));
+    assert_non_null(strstr(h->details, "\"timeoutInSeconds\":9"));
+    assert_non_null(strstr(h->details,
+        "6/5 {\"taskStartedEventDetails\":{\"resourceType\":\"test\","
+        "\"resource\":\"fail\"}}"));
+    assert_non_null(strstr(h->details,
+        "7/6 {\"taskFailedEventDetails\":{\"resourceType\":\"test\","
+        "\"resource\":\"fail\",\"error\":\"E\",\"cause\":\"C\"}}"));
+    assert_non_null(strstr(h->details,
+        "8/7 {\"executionFailedEventDetails\":{\"error\":\"E\","
+        "\"cause\":\"C\"}}"));
+    assert_true(h->ids_ok);
+
+    sfn_t_result_free(&r);
+    free(h);
+}
+
+
+static void
+test_parallel_chains(void **state)
+{
+    char            *d;
+    sfn_t_host_t    *h;
+    sfn_t_result_t   r;
+
+    (void) state;
+
+    h = calloc(1, sizeof(sfn_t_host_t));
+    assert_non_null(h);
+    h->full_events = 1;
+
+    d = sfn_t_unquote("{`StartAt`:`M`,`States`:{`M`:{`Type`:`Map`,"
+                      "`ItemProcessor`:{`StartAt`:`A`,`States`:{`A`:{"
+                      "`Type`:`Pass`,`End`:true}}},`End`:true}}}");
+
+    sfn_t_run(h, d, "[1,2]", &r);
+    free(d);
+
+    assert_int_equal(r.status, SFN_SUCCEEDED);
+    assert_true(h->ids_ok);
+
+    /* the iteration's first state points back at its iteration start */
+    assert_non_null(strstr(h->details,
+        "4/3 {\"mapIterationStartedEventDetails\":{\"name\":\"M\","
+        "\"index\":0}}"));
+    assert_non_null(strstr(h->details,
+        "5/4 {\"mapIterationStartedEventDetails\":{\"name\":\"M\","
+        "\"index\":1}}"));
+    assert_non_null(strstr(h->details,
+        "6/4 {\"stateEnteredEventDetails\":{\"name\":\"A\""));
+    assert_non_null(strstr(h->details,
+        "8/7 {\"mapIterationSucceededEventDetails\":{\"name\":\"M\","
+        "\"index\":0}}"));
+    assert_non_null(strstr(h->details,
+        "9/5 {\"stateEnteredEventDetails\":{\"name\":\"A\""));
+
+    sfn_t_result_free(&r);
+    free(h);
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest  tests[] = {
+        cmocka_unit_test(test_sequences),
+        cmocka_unit_test(test_details),
+        cmocka_unit_test(test_parallel_chains),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
