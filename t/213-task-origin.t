@@ -1,0 +1,306 @@
+#!/usr/bin/perl
+
+# sfn:origin:publish/unpublish through build/sfn-task: a real output tree
+# (the seed's MediaConvert job, scaled down) is published with one manifest
+# rename; incomplete trees (a missing prefix, an empty one, a lost segment,
+# a lost variant playlist, an empty file) publish nothing; qualityPassed
+# false unpublishes; the job row is updated when there is a database
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+
+use Test::More;
+use File::Temp qw(tempdir);
+use File::Path qw(make_path remove_tree);
+use JSON::PP;
+use Sfn::Test;
+
+my $tool = 'build/sfn-task';
+
+plan skip_all => "$tool not built" unless -x $tool;
+plan skip_all => 'ffmpeg not installed'
+    if system('ffmpeg -version >/dev/null 2>&1');
+
+my $dir = tempdir(CLEANUP => 1);
+make_path("$dir/src", "$dir/out");
+
+my @buckets = map { ('--bucket', "$_=$dir/$_") } qw(src out);
+
+sub task {
+    my ($resource, $input) = @_;
+    open my $f, '>', "$dir/in.json" or die;
+    print $f encode_json($input);
+    close $f;
+    my $out = `$tool '$resource' $dir/in.json @buckets 2>&1`;
+    my $rc = $? >> 8;
+    my $r = eval { decode_json($out) } || { raw => $out };
+    return ($r, $rc);
+}
+
+sub manifest {
+    my ($job) = @_;
+    open my $f, '<', "$dir/out/.sfn-published/$job.json" or return undef;
+    local $/;
+    return decode_json(<$f>);
+}
+
+sub files {
+    my ($job) = @_;
+    my @f;
+    for my $kind (qw(hls mp4 thumbnails)) {
+        push @f, map { s{^\Q$dir/out/\E}{}r }
+                 split /\n/, `find $dir/out/$kind/$job -type f ! -name '.*'`;
+    }
+    return sort @f;
+}
+
+sub seed_outputs {
+    my ($job) = @_;
+    return [ { format => 'mp4', bucket => 'out', key => "mp4/$job/output" },
+             { format => 'hls', bucket => 'out',
+               key => "hls/$job/index.m3u8" },
+             { format => 'thumbnails', bucket => 'out',
+               key => "thumbnails/$job/thumbnails" } ];
+}
+
+# the outputs of the seed's job, scaled down: MP4, HLS ladder, thumbnails
+
+system("ffmpeg -nostdin -v error -y -f lavfi "
+       . "-i testsrc2=size=320x180:rate=25:duration=4 -f lavfi "
+       . "-i sine=duration=4 -c:v libx264 -preset ultrafast -c:a aac "
+       . "-shortest $dir/src/clip.mp4") == 0 or die "ffmpeg failed";
+
+my $h264 = sub {
+    my ($w, $h, $name, $container) = @_;
+    return { NameModifier => $name,
+             ContainerSettings => { Container => $container },
+             VideoDescription => { Width => $w, Height => $h,
+                 CodecSettings => { Codec => 'H_264', H264Settings => {
+                     RateControlMode => 'QVBR',
+                     QvbrSettings => { QvbrQualityLevel => 7 },
+                     MaxBitrate => 500000 } } },
+             AudioDescriptions => [ { CodecSettings => { Codec => 'AAC',
+                 AacSettings => { Bitrate => 64000, SampleRate => 48000,
+                                  CodingMode => 'CODING_MODE_2_0' } } } ] };
+};
+
+my ($r, $rc) = task('arn:aws:states:::mediaconvert:createJob.sync', {
+    Settings => {
+        Inputs => [ { FileInput => 's3://src/clip.mp4' } ],
+        OutputGroups => [
+            { OutputGroupSettings => { Type => 'FILE_GROUP_SETTINGS',
+                  FileGroupSettings => { Destination => 's3://out/mp4/j1/' } },
+              Outputs => [ $h264->(320, 180, '_180p', 'MP4') ] },
+            { OutputGroupSettings => { Type => 'HLS_GROUP_SETTINGS',
+                  HlsGroupSettings => { Destination => 's3://out/hls/j1/',
+                                        SegmentLength => 2 } },
+              Outputs => [ $h264->(320, 180, '_hls_180p', 'M3U8'),
+                           $h264->(256, 144, '_hls_144p', 'M3U8') ] },
+            { OutputGroupSettings => { Type => 'FILE_GROUP_SETTINGS',
+                  FileGroupSettings => {
+                      Destination => 's3://out/thumbnails/j1/' } },
+              Outputs => [ { NameModifier => '_thumb_%04d',
+                             ContainerSettings => { Container => 'RAW' },
+                             VideoDescription => { Width => 160,
+                                 Height => 90, CodecSettings => {
+                                     Codec => 'FRAME_CAPTURE',
+                                     FrameCaptureSettings => {
+                                         FramerateNumerator => 1,
+                                         FramerateDenominator => 1,
+                                         MaxCaptures => 2 } } } } ] } ] } });
+is($rc, 0, 'the outputs to publish were made') or diag explain $r;
+
+# clones of the tree for the incomplete cases, before anything is published
+
+for my $job (qw(j2 j3 j4 j5 j6 j7)) {
+    for my $kind (qw(hls mp4 thumbnails)) {
+        system('cp', '-r', "$dir/out/$kind/j1", "$dir/out/$kind/$job") == 0
+            or die;
+    }
+}
+
+# a temporary file of a writer in progress is not part of the job
+
+open my $tmp, '>', "$dir/out/hls/j1/.sfn-tmp-abc123" or die;
+print $tmp 'partial';
+close $tmp;
+
+# the seed's PublishContent input
+
+($r, $rc) = task('sfn:origin:publish', {
+    jobId => 'j1', outputs => seed_outputs('j1'),
+    qualityResults => [ { score => 1 } ], qualityPassed => JSON::PP::true });
+is($rc, 0, 'publish: exit code') or diag explain $r;
+
+my $o = $r->{output};
+is($o->{statusCode}, 200, 'publish: statusCode as the seed Lambda');
+is($o->{jobId}, 'j1', 'publish: jobId');
+is($o->{status}, 'PUBLISHED', 'publish: status');
+is($o->{message}, 'Video processing completed successfully for job j1',
+   'publish: message');
+is($o->{playlist}, 'hls/j1/clip.m3u8', 'publish: the master playlist');
+is_deeply($o->{urls}, {
+    hls => [ 'hls/j1/clip.m3u8' ],
+    mp4 => [ 'mp4/j1/clip_180p.mp4' ],
+    thumbnails => [ 'thumbnails/j1/clip_thumb_0001.jpg',
+                    'thumbnails/j1/clip_thumb_0002.jpg' ] },
+    'publish: URLs relative to the origin');
+is($o->{manifest}, '.sfn-published/j1.json', 'publish: manifest key');
+
+my $m = manifest('j1');
+ok($m, 'manifest written');
+is($m->{jobId}, 'j1', 'manifest: jobId');
+like($m->{publishedAt}, qr/^\d{4}-\d\d-\d\dT[\d:.]+Z$/, 'manifest: publishedAt');
+is_deeply($m->{prefixes}, [ 'mp4/j1/', 'hls/j1/', 'thumbnails/j1/' ],
+          'manifest: prefixes from the outputs');
+is_deeply([ map { $_->{key} } @{$m->{files}} ], [ files('j1') ],
+          'manifest: every file, temporary ones left out');
+ok(!(grep { $_->{size} != -s "$dir/out/$_->{key}" } @{$m->{files}}),
+   'manifest: sizes');
+is($o->{fileCount}, scalar @{$m->{files}}, 'publish: fileCount');
+my @left = glob("$dir/out/.sfn-published/.*tmp*");
+is(scalar @left, 0, 'manifest: no temporary file left');
+
+# our shape, default prefixes; publishing again is harmless
+
+($r, $rc) = task('sfn:origin:publish', { bucket => 'out', jobId => 'j1' });
+is($rc, 0, 'publish ours, again');
+is_deeply(manifest('j1')->{prefixes},
+          [ 'mp4/j1/', 'hls/j1/', 'thumbnails/j1/' ],
+          'default prefixes');
+
+($r, $rc) = task('sfn:origin:publish', { bucket => 'out', jobId => 'j1',
+                                         prefixes => [ 'hls/j1' ] });
+is($rc, 0, 'publish one prefix');
+is_deeply(manifest('j1')->{prefixes}, [ 'hls/j1/' ], 'prefix normalised');
+
+# incomplete trees publish nothing
+
+remove_tree("$dir/out/hls/j2");
+remove_tree("$dir/out/thumbnails/j3");
+make_path("$dir/out/thumbnails/j3");
+unlink "$dir/out/hls/j4/clip_hls_144p_00002.ts" or die;
+open my $e, '>', "$dir/out/mp4/j5/clip_180p.mp4" or die;
+close $e;
+unlink "$dir/out/hls/j6/clip_hls_180p.m3u8" or die;
+
+my @incomplete = (
+    [ 'j2', qr{"hls/j2/" is not in the bucket "out"} ],
+    [ 'j3', qr{"thumbnails/j3/" in the bucket "out" is empty} ],
+    [ 'j4', qr{playlist "hls/j4/clip_hls_144p.m3u8" names "clip_hls_144p_00002.ts", which is not there} ],
+    [ 'j5', qr{"mp4/j5/clip_180p.mp4" is empty} ],
+    [ 'j6', qr{playlist "hls/j6/clip.m3u8" names "clip_hls_180p.m3u8"} ],
+);
+
+for my $c (@incomplete) {
+    my ($job, $cause) = @$c;
+    ($r, $rc) = task('sfn:origin:publish', {
+        jobId => $job, outputs => seed_outputs($job),
+        qualityPassed => JSON::PP::true });
+    is($rc, 1, "$job incomplete: fails");
+    is($r->{error}, 'States.TaskFailed', "$job incomplete: TaskFailed");
+    like($r->{cause}, $cause, "$job incomplete: cause");
+    like($r->{cause}, qr/nothing was published/, "$job: says so");
+    ok(!-e "$dir/out/.sfn-published/$job.json", "$job: no manifest");
+}
+
+# bad requests
+
+my @bad = (
+    [ { bucket => 'out', jobId => '../j1' }, qr/"jobId"/ ],
+    [ { bucket => 'out', jobId => '.hidden' }, qr/"jobId"/ ],
+    [ { bucket => 'out', jobId => 'a/b' }, qr/"jobId"/ ],
+    [ { bucket => 'out', jobId => 'j7', prefixes => [ 'hls/j1/' ] },
+      qr{not "<dir>/j7/"} ],
+    [ { bucket => 'out', jobId => 'j7', prefixes => [ 'hls/j7/sub/' ] },
+      qr{not "<dir>/j7/"} ],
+    [ { bucket => 'out', jobId => 'j7', prefixes => [ '../j7/' ] },
+      qr/invalid key|not "<dir>/ ],
+    [ { bucket => 'out', jobId => 'j7', prefixes => [ '.sfn-published/j7/' ] },
+      qr{not "<dir>/j7/"} ],
+    [ { bucket => 'nobucket', jobId => 'j7' }, qr/unknown bucket/ ],
+    [ { jobId => 'j7' }, qr/"bucket"/ ],
+    [ { jobId => 'j7', outputs => [
+          { bucket => 'out', key => 'mp4/j7/a' },
+          { bucket => 'src', key => 'hls/j7/b' } ] }, qr/two buckets/ ],
+);
+
+for my $b (@bad) {
+    ($r, $rc) = task('sfn:origin:publish', $b->[0]);
+    is($rc, 1, 'rejected: ' . encode_json($b->[0]));
+    like($r->{cause}, $b->[1], "cause $b->[1]");
+}
+
+ok(!-e "$dir/out/.sfn-published/j7.json", 'rejects published nothing');
+
+# qualityPassed false: nothing served, as the seed's QualityControlFailed
+
+ok(-e "$dir/out/.sfn-published/j1.json", 'j1 is published');
+($r, $rc) = task('sfn:origin:publish', {
+    jobId => 'j1', outputs => seed_outputs('j1'),
+    qualityPassed => JSON::PP::false });
+is($rc, 0, 'failed QC: exit code') or diag explain $r;
+is($r->{output}{status}, 'FAILED_QC', 'failed QC: status');
+is($r->{output}{message},
+   'Video processing failed quality control for job j1', 'failed QC: message');
+ok(!-e "$dir/out/.sfn-published/j1.json", 'failed QC: unpublished');
+
+# unpublish
+
+($r, $rc) = task('sfn:origin:publish', { bucket => 'out', jobId => 'j7' });
+is($rc, 0, 'publish j7');
+($r, $rc) = task('sfn:origin:unpublish', { bucket => 'out', jobId => 'j7' });
+is($rc, 0, 'unpublish');
+is_deeply($r->{output}, { jobId => 'j7', bucket => 'out',
+                          status => 'UNPUBLISHED',
+                          wasPublished => JSON::PP::true }, 'unpublish result');
+ok(!-e "$dir/out/.sfn-published/j7.json", 'unpublish: manifest gone');
+($r, $rc) = task('sfn:origin:unpublish', { bucket => 'out', jobId => 'j7' });
+is($r->{output}{wasPublished}, JSON::PP::false, 'unpublish again: harmless');
+
+# with a database: the job row, and the source key for ArchiveSource
+
+SKIP: {
+    skip 'no PostgreSQL server binaries', 9
+        unless -x Sfn::Test::pg_bin('initdb');
+
+    my $t = Sfn::Test->new;
+    local $ENV{SFN_DB_CONNINFO} = $t->pg_start;
+    system(Sfn::Test::pg_bin('psql'), '-X', '-q', '-v', 'ON_ERROR_STOP=1',
+           '-h', '127.0.0.1', '-p', $t->{pg_port}, '-U', 'postgres',
+           '-d', 'sfn', '-f', 'sql/001_init.sql') == 0 or die;
+
+    ($r, $rc) = task('arn:aws:states:::dynamodb:putItem', {
+        TableName => 'jobs',
+        Item => { JobId => { S => 'j1' }, JobStatus => { S => 'STARTED' },
+                  SourceBucket => { S => 'src' },
+                  SourceKey => { S => 'clip.mp4' } } });
+    is($rc, 0, 'job row recorded');
+
+    ($r, $rc) = task('sfn:origin:publish', {
+        jobId => 'j1', outputs => seed_outputs('j1'),
+        qualityPassed => JSON::PP::true });
+    is($rc, 0, 'publish with a database') or diag explain $r;
+    is($r->{output}{key}, 'clip.mp4', 'the source key for ArchiveSource');
+    is($r->{output}{sourceBucket}, 'src', 'the source bucket');
+
+    my $row = decode_json($t->psql(
+        "SELECT row_to_json(j) FROM sfn_jobs j WHERE job_id = 'j1'"));
+    is($row->{status}, 'PUBLISHED', 'row: PUBLISHED');
+    like($row->{attributes}{PublishedAt}, qr/Z$/, 'row: PublishedAt');
+    is_deeply($row->{attributes}{OutputLocations}, seed_outputs('j1'),
+              'row: OutputLocations');
+
+    ($r, $rc) = task('sfn:origin:publish', {
+        jobId => 'j1', outputs => seed_outputs('j1'),
+        qualityPassed => JSON::PP::false });
+    is($t->psql("SELECT status FROM sfn_jobs WHERE job_id = 'j1'"),
+       'FAILED_QC', 'row: FAILED_QC');
+    is($t->psql("SELECT attributes->>'FailureReason' FROM sfn_jobs "
+                . "WHERE job_id = 'j1'"),
+       'Quality control validation failed', 'row: FailureReason');
+}
+
+done_testing();
