@@ -333,14 +333,16 @@ static cJSON *
 sfn_qc_media(sfn_qc_t *qc, const char *path, const char *name, int compare)
 {
     int                 rc, step, w, h, errors, vframes, compared;
-    int                 black, ref_ok;
+    int                 black, ref_ok, k, idx, c, i, n;
     char                cause[2048];
+    float              *fp;
     cJSON              *r, *errs;
     double              t, first_v, last_v, fdur, psnr, ssim, sum_psnr;
     double              sum_ssim, min_psnr, min_ssim, a_total, a_silent;
-    double              rms, first_a, last_a, vdur, adur, fps;
+    double              rms, first_a, last_a, vdur, adur, fps, s, v;
     int64_t             start_pts;
     AVFrame            *frame, *rf;
+    AVCodecContext     *dec;
     AVPacket           *pkt;
     AVStream           *st;
     sfn_qc_ref_t        ref;
@@ -460,10 +462,7 @@ sfn_qc_media(sfn_qc_t *qc, const char *path, const char *name, int compare)
 
         /* stream_index -1: drain both decoders */
 
-        for (int k = 0; k < 2; k++) {
-            AVCodecContext  *dec;
-            int              idx;
-
+        for (k = 0; k < 2; k++) {
             idx = k == 0 ? in.vindex : in.aindex;
             dec = k == 0 ? in.vdec : in.adec;
 
@@ -506,10 +505,6 @@ sfn_qc_media(sfn_qc_t *qc, const char *path, const char *name, int compare)
                           * av_q2d(st->time_base);
 
                 if (k == 1) {
-                    int      c, i, n;
-                    double   s, v;
-                    float   *fp;
-
                     if (first_a < 0) {
                         first_a = t;
                     }
@@ -1422,6 +1417,13 @@ sfn_media_qc(sfn_task_call_t *call)
     item = cJSON_GetObjectItemCaseSensitive(call->input, "metadata");
     if (item) {
         cJSON_AddItemToObject(out, "metadata", cJSON_Duplicate(item, 1));
+    }
+
+    /* the source, for the states after QC (ArchiveSource reads $.key) */
+
+    if (bucket && key) {
+        cJSON_AddStringToObject(out, "bucket", bucket);
+        cJSON_AddStringToObject(out, "key", key);
     }
 
     call->output = out;
