@@ -114,7 +114,7 @@ is($rc, 0, 'the outputs to publish were made') or diag explain $r;
 
 # clones of the tree for the incomplete cases, before anything is published
 
-for my $job (qw(j2 j3 j4 j5 j6 j7)) {
+for my $job (qw(j2 j3 j4 j5 j6 j7 j8 j9)) {
     for my $kind (qw(hls mp4 thumbnails)) {
         system('cp', '-r', "$dir/out/$kind/j1", "$dir/out/$kind/$job") == 0
             or die;
@@ -205,6 +205,37 @@ for my $c (@incomplete) {
     like($r->{cause}, qr/nothing was published/, "$job: says so");
     ok(!-e "$dir/out/.sfn-published/$job.json", "$job: no manifest");
 }
+
+# relative URIs resolve inside the job; a playlist may name only files
+# that are published with it
+
+sub rewrite_master {
+    my ($job, $from, $to) = @_;
+    my $path = "$dir/out/hls/$job/clip.m3u8";
+    open my $f, '<', $path or die;
+    my $text = do { local $/; <$f> };
+    close $f;
+    $text =~ s/^\Q$from\E$/$to/m or die "no $from in $path";
+    open $f, '>', $path or die;
+    print $f $text;
+    close $f;
+}
+
+rewrite_master('j8', 'clip_hls_180p.m3u8', './clip_hls_180p.m3u8');
+rewrite_master('j8', 'clip_hls_144p.m3u8', '../j8/x/../clip_hls_144p.m3u8');
+($r, $rc) = task('sfn:origin:publish', { bucket => 'out', jobId => 'j8' });
+is($rc, 0, 'dot segments in playlist URIs resolve') or diag explain $r;
+
+rewrite_master('j9', 'clip_hls_180p.m3u8', '../j1/clip_hls_180p.m3u8');
+($r, $rc) = task('sfn:origin:publish', { bucket => 'out', jobId => 'j9' });
+like($r->{cause}, qr{names "../j1/clip_hls_180p.m3u8"},
+     'a URI into another job is refused');
+
+rewrite_master('j9', '../j1/clip_hls_180p.m3u8', '../../../../etc/passwd');
+($r, $rc) = task('sfn:origin:publish', { bucket => 'out', jobId => 'j9' });
+like($r->{cause}, qr{names "../../../../etc/passwd"},
+     'a URI out of the bucket is refused');
+ok(!-e "$dir/out/.sfn-published/j9.json", 'j9: no manifest');
 
 # bad requests
 

@@ -444,7 +444,7 @@ static int
 sfn_origin_resolve(const char *playlist, const char *uri, size_t len,
     char *buf, size_t size)
 {
-    char        *p, *seg, *w;
+    char        *p, *q, *seg, *w, *end;
     size_t       n;
     const char  *slash;
 
@@ -459,16 +459,15 @@ sfn_origin_resolve(const char *playlist, const char *uri, size_t len,
     memcpy(buf + n, uri, len);
     buf[n + len] = '\0';
 
-    /* in place: w writes the kept segments */
+    /* in place: w writes the kept segments, never ahead of seg */
 
     w = buf;
-    p = buf;
+    end = buf + n + len;
 
-    while (*p) {
+    for (p = buf; p < end; p = seg + n + 1) {
         seg = p;
-        p = strchr(seg, '/');
-        n = p ? (size_t) (p - seg) : strlen(seg);
-        p = p ? p + 1 : seg + n;
+        q = memchr(seg, '/', end - seg);
+        n = q ? (size_t) (q - seg) : (size_t) (end - seg);
 
         if (n == 0 || (n == 1 && seg[0] == '.')) {
             continue;
