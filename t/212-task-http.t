@@ -157,6 +157,13 @@ like($req->{headers}{'content-type'}, qr{application/json}, 'invoke: JSON');
                                       Payload => { only => 'this' } });
 is_deeply($r->{output}{received}, { only => 'this' }, 'invoke: Payload');
 
+($r, $rc) = task('sfn:http:invoke.waitForTaskToken',
+                 { url => "$base/echo", Payload => { token => 'in body' } },
+                 '--token', 'tok-9');
+is($rc, 0, 'invoke waitForTaskToken');
+is(last_request('/echo')->{headers}{'x-sfn-task-token'}, 'tok-9',
+   'invoke: the task token in X-Sfn-Task-Token');
+
 # the Lambda integration's shape
 
 ($r, $rc) = task('arn:aws:states:::lambda:invoke',

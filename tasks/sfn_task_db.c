@@ -1321,9 +1321,10 @@ sfn_db_return_values(const char *rv, const cJSON *old, const cJSON *item,
 static int
 sfn_db_return_values_valid(sfn_task_call_t *call, const char *rv, int put)
 {
+    int  i;
+
     static const char  *all[] = { "NONE", "ALL_OLD", "ALL_NEW", "UPDATED_OLD",
                                   "UPDATED_NEW", NULL };
-    int                 i;
 
     if (rv == NULL) {
         return SFN_TASK_OK;

@@ -214,7 +214,7 @@ sfn_http_post(const sfn_task_call_t *call, const char *url,
 static struct curl_slist *
 sfn_http_headers(const sfn_task_call_t *call, struct curl_slist *h)
 {
-    char  buf[1024];
+    char  buf[4096];
 
     h = curl_slist_append(h, "Content-Type: application/json");
     h = curl_slist_append(h, "Accept: application/json");
@@ -226,6 +226,13 @@ sfn_http_headers(const sfn_task_call_t *call, struct curl_slist *h)
     if (call->env && call->env->execution) {
         snprintf(buf, sizeof(buf), "X-Sfn-Execution: %s",
                  call->env->execution);
+        h = curl_slist_append(h, buf);
+    }
+
+    /* .waitForTaskToken: SendTaskSuccess/Failure need it back */
+
+    if (call->token) {
+        snprintf(buf, sizeof(buf), "X-Sfn-Task-Token: %s", call->token);
         h = curl_slist_append(h, buf);
     }
 
