@@ -334,6 +334,14 @@ is($row->{status}, 'DONE', 'ours update: status');
 is_deeply($row->{attributes}, { score => 0.93 }, 'ours update: merge, remove');
 is($row->{key}, 'a.mp4', 'ours update: key kept');
 
+($r, $rc) = task('sfn:db:update', { jobId => 'ours-1', attributes => {
+    "q\"uote" => 1, "line\nbreak" => 2, "{brace,}" => 3, keep => 4 } });
+($r, $rc) = task('sfn:db:update', { jobId => 'ours-1', remove => [
+    "q\"uote", "line\nbreak", "{brace,}", "keep" ] });
+is($rc, 0, 'ours update: remove odd names') or diag explain $r;
+is_deeply(row('ours-1')->{attributes}, { score => 0.93 },
+          'ours update: odd names removed exactly');
+
 ($r, $rc) = task('sfn:db:update', { jobId => 'ours-1',
                                     attributes => { qc => 'ok' } });
 is(row('ours-1')->{status}, 'DONE', 'ours update without status keeps it');

@@ -1516,16 +1516,11 @@ sfn_db_ours_write(sfn_task_call_t *call, int put)
         }
     }
 
-    /* a PostgreSQL array literal: a JSON array of strings has its syntax */
+    /* the names to remove travel as a JSON array: no quoting to get wrong */
 
     attrs_text = attrs ? cJSON_PrintUnformatted(attrs) : strdup("{}");
     remove_text = cJSON_PrintUnformatted(remove);
     cJSON_Delete(remove);
-
-    if (remove_text) {
-        remove_text[0] = '{';
-        remove_text[strlen(remove_text) - 1] = '}';
-    }
 
     exec = sfn_task_string(in, "executionArn");
     if (exec == NULL && call->env) {
@@ -1548,7 +1543,9 @@ sfn_db_ours_write(sfn_task_call_t *call, int put)
     if (put) {
         sql = "INSERT INTO sfn_jobs (job_id, status, attributes, bucket, "
               "key, execution_arn, state_machine) "
-              "VALUES ($1, $2, $3::jsonb - $4::text[], $5, $6, $7, $8) "
+              "VALUES ($1, $2, "
+              "$3::jsonb - ARRAY(SELECT jsonb_array_elements_text($4)), "
+              "$5, $6, $7, $8) "
               "ON CONFLICT (job_id) DO UPDATE SET "
               "status = EXCLUDED.status, attributes = EXCLUDED.attributes, "
               "bucket = EXCLUDED.bucket, key = EXCLUDED.key, "
@@ -1561,12 +1558,13 @@ sfn_db_ours_write(sfn_task_call_t *call, int put)
     } else {
         sql = "INSERT INTO sfn_jobs (job_id, status, attributes, bucket, "
               "key, execution_arn, state_machine) "
-              "VALUES ($1, COALESCE($2::text, ''), $3::jsonb - $4::text[], "
+              "VALUES ($1, COALESCE($2::text, ''), "
+              "$3::jsonb - ARRAY(SELECT jsonb_array_elements_text($4)), "
               "$5, $6, $7, $8) "
               "ON CONFLICT (job_id) DO UPDATE SET "
               "status = COALESCE($2::text, sfn_jobs.status), "
               "attributes = (sfn_jobs.attributes || $3::jsonb) "
-              "- $4::text[], "
+              "- ARRAY(SELECT jsonb_array_elements_text($4)), "
               "bucket = COALESCE($5, sfn_jobs.bucket), "
               "key = COALESCE($6, sfn_jobs.key), updated_at = now() "
               "RETURNING " SFN_DB_COLS;
