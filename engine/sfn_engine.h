@@ -219,4 +219,33 @@ const char *sfn_exec_cause(const sfn_exec_t *e);
 const char *sfn_status_name(sfn_status_e status);
 
 
+/*
+ * Durable executions.
+ *
+ * sfn_exec_snapshot() returns the whole state of an execution as JSON text
+ * (malloc'd; the caller frees it): its identity and input, the run tree
+ * (current states, payloads, retry counters, Parallel/Map progress), and
+ * every outstanding task and timer with its id and due time.  Call it
+ * between events, never from inside a host callback (it returns NULL
+ * then, or when out of memory).  Terminal executions snapshot too.
+ *
+ * sfn_exec_restore() recreates that execution for the same machine m
+ * (m must be the same definition) with host, and before returning asks the
+ * host again for everything that was outstanding, with the same ids:
+ * arm_timer(id, due) for each Wait, retry back-off, TimeoutSeconds,
+ * HeartbeatSeconds and top-level timeout timer (due times in the past fire
+ * as soon as the host runs them), and run_task() for each task that was in
+ * flight: task attempts are at-least-once, the same token is passed again.
+ * No history event is emitted; event ids continue where they stopped.
+ * Returns NULL when json is not a snapshot of m.  The execution is then
+ * driven by the usual sfn_exec_*() events.
+ *
+ * sfn_exec_free() cancels (cancel_task, cancel_timer) whatever a running
+ * execution still waits for.
+ */
+char *sfn_exec_snapshot(const sfn_exec_t *e);
+sfn_exec_t *sfn_exec_restore(const sfn_machine_t *m, const sfn_host_t *host,
+    const char *json, size_t len);
+
+
 #endif /* _SFN_ENGINE_H_INCLUDED_ */

@@ -21,9 +21,7 @@
 #include "sfn_exec.h"
 
 
-static void sfn_drain(sfn_exec_t *e);
 static int sfn_run_states(sfn_run_t *run);
-static void sfn_run_free(sfn_run_t *run);
 static void sfn_run_abort(sfn_run_t *run, int emit);
 static int sfn_state_error(sfn_run_t *run);
 static int sfn_run_failed(sfn_run_t *run);
@@ -82,7 +80,7 @@ sfn_slot_grow(sfn_exec_t *e)
 }
 
 
-static int
+int
 sfn_slot_add(sfn_exec_t *e, uint64_t id, sfn_run_t *run, int kind)
 {
     size_t  k;
@@ -1060,6 +1058,8 @@ sfn_wait(sfn_run_t *run)
     }
 
     run->timer_id = ++run->e->next_id;
+    run->timer_kind = SFN_W_WAIT;
+    run->timer_due = due;
 
     if (sfn_slot_add(run->e, run->timer_id, run, SFN_W_WAIT) != 0
         || run->e->host.arm_timer(run->e->host.data, run->e, run->timer_id,
@@ -1200,7 +1200,7 @@ sfn_path_int(sfn_run_t *run, const sfn_path_t *p, const cJSON *input,
 }
 
 
-static void
+void
 sfn_resource_split(sfn_run_t *run)
 {
     const char  *r, *p;
@@ -1344,6 +1344,7 @@ sfn_task_schedule(sfn_run_t *run)
 
     if (run->timeout_ms) {
         run->timeout_id = ++e->next_id;
+        run->timeout_due = now + run->timeout_ms;
         if (sfn_slot_add(e, run->timeout_id, run, SFN_W_TIMEOUT) != 0
             || e->host.arm_timer(e->host.data, e, run->timeout_id,
                                  now + run->timeout_ms) != SFN_OK)
@@ -1355,6 +1356,7 @@ sfn_task_schedule(sfn_run_t *run)
 
     if (run->heartbeat_ms) {
         run->hb_id = ++e->next_id;
+        run->hb_due = now + run->heartbeat_ms;
         if (sfn_slot_add(e, run->hb_id, run, SFN_W_HEARTBEAT) != 0
             || e->host.arm_timer(e->host.data, e, run->hb_id,
                                  now + run->heartbeat_ms) != SFN_OK)
@@ -1489,7 +1491,7 @@ sfn_task_done(sfn_run_t *run)
 /* Parallel and Map */
 
 
-static sfn_run_t *
+sfn_run_t *
 sfn_run_new(sfn_exec_t *e, sfn_run_t *parent, const sfn_graph_t *g,
     cJSON *input, size_t index)
 {
@@ -2184,6 +2186,8 @@ sfn_state_error(sfn_run_t *run)
         due = e->host.now_ms(e->host.data) + (int64_t) llround(delay * 1000);
 
         run->timer_id = ++e->next_id;
+        run->timer_kind = SFN_W_RETRY;
+        run->timer_due = due;
 
         if (sfn_slot_add(e, run->timer_id, run, SFN_W_RETRY) != 0
             || e->host.arm_timer(e->host.data, e, run->timer_id, due)
@@ -2376,6 +2380,29 @@ sfn_state_enter(sfn_run_t *run)
 }
 
 
+static int
+sfn_yield(sfn_run_t *run)
+{
+    sfn_exec_t  *e;
+
+    e = run->e;
+    run->timer_id = ++e->next_id;
+    run->timer_kind = SFN_W_YIELD;
+    run->timer_due = e->host.now_ms(e->host.data);
+
+    if (sfn_slot_add(e, run->timer_id, run, SFN_W_YIELD) != 0
+        || e->host.arm_timer(e->host.data, e, run->timer_id,
+                             e->host.now_ms(e->host.data)) != SFN_OK)
+    {
+        sfn_slot_del(e, run->timer_id);
+        run->timer_id = 0;
+        return -1;
+    }
+
+    return 0;
+}
+
+
 /*
  * Runs states while they complete synchronously.  Returns SFN_R_WAIT or
  * SFN_R_DONE; after SFN_R_DONE a child run has been freed.
@@ -2390,6 +2417,11 @@ sfn_run_loop(sfn_run_t *run, int rc)
             if (run->e->status != SFN_RUNNING) {
                 return SFN_R_DONE;
             }
+
+            if (++run->e->burst > SFN_BURST && sfn_yield(run) == 0) {
+                return SFN_R_WAIT;
+            }
+
             rc = sfn_state_enter(run);
             continue;
 
@@ -2465,7 +2497,7 @@ sfn_run_states(sfn_run_t *run)
 }
 
 
-static void
+void
 sfn_drain(sfn_exec_t *e)
 {
     sfn_run_t  *run;
@@ -2475,6 +2507,7 @@ sfn_drain(sfn_exec_t *e)
     }
 
     e->busy = 1;
+    e->burst = 0;
 
     while ((run = sfn_dequeue(e)) != NULL) {
         if (run->dead) {
@@ -2551,7 +2584,7 @@ sfn_run_abort(sfn_run_t *run, int emit)
 }
 
 
-static void
+void
 sfn_run_free(sfn_run_t *run)
 {
     sfn_run_t  *kid;
@@ -2733,10 +2766,18 @@ sfn_exec_free(sfn_exec_t *e)
         return;
     }
 
+    if (e->exec_timer_id) {
+        sfn_slot_del(e, e->exec_timer_id);
+        e->host.cancel_timer(e->host.data, e, e->exec_timer_id);
+        e->exec_timer_id = 0;
+    }
+
     if (e->main) {
         while (e->main->kids) {
             sfn_run_abort(e->main->kids, 0);
         }
+
+        sfn_run_cancel_waits(e->main);
 
         if (e->main->queued) {
             e->main->dead = 1;
@@ -2922,8 +2963,8 @@ sfn_exec_task_heartbeat(sfn_exec_t *e, uint64_t id)
     run = s->run;
 
     if (run->hb_id) {
-        e->host.arm_timer(e->host.data, e, run->hb_id,
-                          e->host.now_ms(e->host.data) + run->heartbeat_ms);
+        run->hb_due = e->host.now_ms(e->host.data) + run->heartbeat_ms;
+        e->host.arm_timer(e->host.data, e, run->hb_id, run->hb_due);
     }
 
     return e->status;
@@ -2955,6 +2996,11 @@ sfn_exec_timer(sfn_exec_t *e, uint64_t id)
 
     case SFN_W_RETRY:
         sfn_enqueue(run, SFN_A_RETRY);
+        break;
+
+    case SFN_W_YIELD:
+        run->timer_id = 0;
+        sfn_enqueue(run, SFN_A_ENTER);
         break;
 
     case SFN_W_TIMEOUT:

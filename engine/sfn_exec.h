@@ -19,8 +19,17 @@ typedef enum {
     SFN_W_RETRY,
     SFN_W_TIMEOUT,
     SFN_W_HEARTBEAT,
-    SFN_W_EXEC_TIMEOUT
+    SFN_W_EXEC_TIMEOUT,
+    SFN_W_YIELD
 } sfn_wait_e;
+
+
+/*
+ * Synchronous transitions one event may run before the engine yields to
+ * the host through a timer due at once, so a long Pass loop cannot hold
+ * an nginx worker.
+ */
+#define SFN_BURST  50000
 
 
 /* what a queued run does next */
@@ -67,6 +76,7 @@ struct sfn_run_s {
     unsigned              queued:1;
     unsigned              dead:1;
     unsigned              child_failed:1;
+    unsigned              refused:1;
 
     int64_t               entered_ms;
     int64_t               entered_id;
@@ -80,6 +90,10 @@ struct sfn_run_s {
     uint64_t              timer_id;
     uint64_t              timeout_id;
     uint64_t              hb_id;
+    sfn_wait_e            timer_kind;
+    int64_t               timer_due;
+    int64_t               timeout_due;
+    int64_t               hb_due;
     int64_t               timeout_ms;
     int64_t               heartbeat_ms;
     char                 *token;
@@ -139,6 +153,7 @@ struct sfn_exec_s {
     unsigned              notified:1;
 
     int64_t               event_id;
+    uint64_t              burst;
     uint64_t              next_id;
     uint64_t              exec_timer_id;
 
@@ -149,6 +164,12 @@ struct sfn_exec_s {
 
 
 int sfn_output_catch(sfn_run_t *run, cJSON *o, const sfn_catcher_t *ct);
+int sfn_slot_add(sfn_exec_t *e, uint64_t id, sfn_run_t *run, int kind);
+void sfn_drain(sfn_exec_t *e);
+void sfn_run_free(sfn_run_t *run);
+void sfn_resource_split(sfn_run_t *run);
+sfn_run_t *sfn_run_new(sfn_exec_t *e, sfn_run_t *parent,
+    const sfn_graph_t *g, cJSON *input, size_t index);
 
 
 #endif /* _SFN_EXEC_H_INCLUDED_ */

@@ -17,7 +17,9 @@
 
 
 /* diagnostic locations are cut to the diag buffer on purpose */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 
 
 #define SFN_MAX_STATE_NAME  80

@@ -701,7 +701,7 @@ sfn_t_check(const sfn_t_case_t *c)
 }
 
 
-static void
+static inline void
 sfn_t_table(const sfn_t_case_t *cases, size_t n)
 {
     size_t  i, failed;

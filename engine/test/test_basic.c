@@ -272,6 +272,38 @@ test_api(void **state)
 }
 
 
+static void
+test_yield(void **state)
+{
+    char            *d;
+    sfn_t_host_t    *h;
+    sfn_t_result_t   r;
+
+    (void) state;
+
+    h = calloc(1, sizeof(sfn_t_host_t));
+    assert_non_null(h);
+
+    /* 60,000 laps of two states: the engine must hand control back */
+    d = sfn_t_unquote("{`StartAt`:`A`,`States`:{`A`:{`Type`:`Pass`,"
+                      "`Parameters`:{`n.$`:`States.MathAdd($.n, 1)`},"
+                      "`Next`:`C`},`C`:{`Type`:`Choice`,`Choices`:[{"
+                      "`Variable`:`$.n`,`NumericGreaterThanEquals`:60000,"
+                      "`Next`:`S`}],`Default`:`A`},`S`:{`Type`:`Succeed`}}}");
+
+    sfn_t_run(h, d, "{\"n\":0}", &r);
+    free(d);
+
+    assert_int_equal(r.status, SFN_SUCCEEDED);
+    assert_string_equal(r.output, "{\"n\":60000}");
+    assert_true(h->timers_armed >= 2);
+    assert_true(h->ids_ok);
+
+    sfn_t_result_free(&r);
+    free(h);
+}
+
+
 int
 main(void)
 {
@@ -279,6 +311,7 @@ main(void)
         cmocka_unit_test(test_io),
         cmocka_unit_test(test_choice),
         cmocka_unit_test(test_api),
+        cmocka_unit_test(test_yield),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
