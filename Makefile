@@ -107,7 +107,7 @@ $(MODULE): $(NGX_BUILD)/Makefile $(GLUE_SRCS) $(BUILD)/libsfn.a \
 	$(MAKE) -s -f $(NGX_BUILD)/Makefile -C $(NGX_SRC) modules
 	cp $(NGX_BUILD)/ngx_http_sfn_module.so $@
 
-$(BUILD)/test/%: engine/test/%.c $(BUILD)/libsfn.a
+$(BUILD)/test/%: engine/test/%.c $(wildcard engine/test/*.h) $(BUILD)/libsfn.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iengine $(LDFLAGS) -o $@ $< $(BUILD)/libsfn.a \
 	    -lcmocka $(ENGINE_LIBS)
@@ -118,7 +118,7 @@ check: $(TEST_BINS)
 conformance: $(BUILD)/sfn
 	python3 tools/conformance.py
 
-$(BUILD)/fuzz/%: engine/fuzz/%.c $(ENGINE_SRCS) $(wildcard engine/*.h)
+$(BUILD)/fuzz/%: engine/fuzz/%.c $(ENGINE_SRCS) $(wildcard engine/*.h engine/fuzz/*.h)
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
 	    -Iengine -o $@ $< $(ENGINE_SRCS) $(ENGINE_LIBS)
