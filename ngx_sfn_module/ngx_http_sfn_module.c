@@ -264,7 +264,9 @@ ngx_http_sfn_init_main_conf(ngx_conf_t *cf, void *conf)
         len = sizeof("arn:aws:states:::stateMachine:") - 1
               + smcf->region.len + smcf->account.len + sm[i].name.len;
 
-        p = ngx_pnalloc(cf->pool, len);
+        /* a C string too: the engine and the database take it so */
+
+        p = ngx_pnalloc(cf->pool, len + 1);
         if (p == NULL) {
             return NGX_CONF_ERROR;
         }
@@ -274,6 +276,7 @@ ngx_http_sfn_init_main_conf(ngx_conf_t *cf, void *conf)
                                     &smcf->region, &smcf->account,
                                     &sm[i].name)
                         - p;
+        p[sm[i].arn.len] = '\0';
     }
 
     return NGX_CONF_OK;

@@ -193,8 +193,9 @@ ngx_http_sfn_pg_migrate(ngx_http_sfn_main_conf_t *smcf, ngx_log_t *log)
     sm = smcf->machines.elts;
 
     for (i = 0; i < smcf->machines.nelts; i++) {
-        values[0] = (char *) ngx_pstrdup(ngx_cycle->pool, &sm[i].name);
-        values[1] = (char *) ngx_pstrdup(ngx_cycle->pool, &sm[i].arn);
+        /* both are NUL-terminated (ngx_pstrdup() would not be) */
+        values[0] = (char *) sm[i].name.data;
+        values[1] = (char *) sm[i].arn.data;
         values[2] = (sm[i].type == SFN_EXPRESS) ? "EXPRESS" : "STANDARD";
         values[3] = (char *) sm[i].definition.data;
 
