@@ -896,18 +896,24 @@ ngx_http_sfn_run_committed(void *data, void *res)
 static void
 ngx_http_sfn_run_commit(ngx_http_sfn_run_t *run, const char *state)
 {
-    const char  *values[3];
+    char        *snapshot;
+    const char  *values[4];
+
+    /* the whole execution, so a successor resumes at this very step */
+
+    snapshot = sfn_exec_snapshot(run->exec);
 
     values[0] = (const char *) run->arn.data;
     values[1] = state;
     values[2] = (const char *) ngx_http_sfn_owner;
+    values[3] = snapshot;
 
     run->commits++;
 
     if (ngx_http_sfn_pg_query(
-            "UPDATE sfn_executions SET current_state = $2, "
+            "UPDATE sfn_executions SET current_state = $2, snapshot = $4, "
             "version = version + 1 WHERE arn = $1 AND owner = $3 "
-            "AND status = 'RUNNING'", 3, values,
+            "AND status = 'RUNNING'", 4, values,
             ngx_http_sfn_run_committed, run)
         == NGX_ERROR)
     {
@@ -915,6 +921,8 @@ ngx_http_sfn_run_commit(ngx_http_sfn_run_t *run, const char *state)
         run->commits--;
         ngx_http_sfn_run_post_deferred(run);
     }
+
+    free(snapshot);
 }
 
 
@@ -994,7 +1002,7 @@ ngx_http_sfn_run_after(ngx_http_sfn_run_t *run)
 static ngx_http_sfn_run_t *
 ngx_http_sfn_run_create(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
-    ngx_str_t *job, int64_t start_ms, ngx_log_t *log)
+    ngx_str_t *job, int64_t start_ms, const char *snapshot, ngx_log_t *log)
 {
     u_char              *p;
     ngx_pool_t          *pool;
@@ -1058,6 +1066,20 @@ ngx_http_sfn_run_create(ngx_http_sfn_main_conf_t *smcf,
     conf.type = sm->type;
     conf.start_ms = start_ms;
 
+    if (snapshot && *snapshot) {
+        run->exec = sfn_exec_restore(sm->machine, &host, snapshot,
+                                     ngx_strlen(snapshot));
+        if (run->exec == NULL) {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "sfn execution \"%V\" not restored: its snapshot "
+                          "does not fit state machine \"%V\"",
+                          name, &sm->name);
+            goto failed;
+        }
+
+        return run;
+    }
+
     run->exec = sfn_exec_create(sm->machine, &host, &conf,
                                 (const char *) input->data, input->len,
                                 &error, &cause);
@@ -1097,7 +1119,7 @@ ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
 
     now = ngx_http_sfn_now_ms();
 
-    run = ngx_http_sfn_run_create(smcf, sm, name, input, job, now,
+    run = ngx_http_sfn_run_create(smcf, sm, name, input, job, now, NULL,
                                   rpool->log);
     if (run == NULL) {
         return NGX_ERROR;
@@ -1202,6 +1224,7 @@ static void
 ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, PGresult *res,
     int row)
 {
+    char                    *snapshot;
     int64_t                  start_ms;
     ngx_str_t                name, machine, input, job;
     ngx_http_sfn_run_t      *run;
@@ -1218,6 +1241,7 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, PGresult *res,
                                    ngx_strlen(PQgetvalue(res, row, 3)));
     job.data = (u_char *) PQgetvalue(res, row, 4);
     job.len = ngx_strlen(job.data);
+    snapshot = PQgetvalue(res, row, 5);
 
     if (ngx_http_sfn_run_find(&name)) {
         return;
@@ -1233,13 +1257,14 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, PGresult *res,
     }
 
     run = ngx_http_sfn_run_create(smcf, sm, &name, &input, &job, start_ms,
-                                  ngx_cycle->log);
+                                  snapshot, ngx_cycle->log);
     if (run == NULL) {
         return;
     }
 
     ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                  "sfn execution \"%V\" of \"%V\" resumed", &name, &machine);
+                  "sfn execution \"%V\" of \"%V\" resumed %s", &name,
+                  &machine, *snapshot ? "at its last step" : "from its input");
 
     ngx_memzero(&rec, sizeof(ngx_http_sfn_record_t));
     rec.name = run->name;
@@ -1253,7 +1278,9 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, PGresult *res,
 
     ngx_queue_insert_tail(&ngx_http_sfn_runs, &run->queue);
 
-    (void) sfn_exec_start(run->exec);
+    if (*snapshot == '\0') {
+        (void) sfn_exec_start(run->exec);
+    }
 
     ngx_http_sfn_run_after(run);
 }
@@ -1306,7 +1333,8 @@ ngx_http_sfn_scan_handler(ngx_event_t *ev)
                 "WHERE e.arn = c.arn "
                 "RETURNING e.name, e.state_machine, e.input, "
                 "(extract(epoch FROM e.start_date) * 1000)::bigint, "
-                "coalesce(e.job_id, '')", 1, values,
+                "coalesce(e.job_id, ''), coalesce(e.snapshot, '')",
+                1, values,
                 ngx_http_sfn_recover_handler, ev->data)
             != NGX_OK)
         {
