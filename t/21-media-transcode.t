@@ -248,6 +248,21 @@ is($p->{streams}[0]{pix_fmt}, 'yuv420p', '10-bit to 8-bit 4:2:0');
 is($p->{streams}[0]{profile}, 'High', 'High profile');
 is($p->{streams}[0]{r_frame_rate}, '24/1', 'frame rate kept');
 
+# variable frame rate: timestamps kept, nothing dropped
+
+ff("-f lavfi -i \"testsrc2=size=320x180:rate=30,"
+   . "setpts='if(lt(N,40),N/30,(N+N/3)/30)/TB'\" -t 4 -c:v libx264 "
+   . "-preset ultrafast -vsync vfr $dir/src/vfr.mkv");
+($r, $rc) = task('sfn:media:transcode', $spec->('vfr.mkv', 'vfr'));
+is($rc, 0, 'VFR source') or diag explain $r;
+my $src = probe("$dir/src/vfr.mkv");
+$p = probe("$dir/out/vfr/a.mp4");
+ok(abs($p->{format}{duration} - $src->{format}{duration}) < 0.1,
+   'VFR duration kept');
+my @pts = split /\n/, `ffprobe -v error -select_streams v -show_entries frame=pts_time -of csv=p=0 $dir/out/vfr/a.mp4`;
+my @spts = split /\n/, `ffprobe -v error -select_streams v -show_entries frame=pts_time -of csv=p=0 $dir/src/vfr.mkv`;
+is(scalar @pts, scalar @spts, 'every VFR frame encoded once');
+
 # failures and cancellation leave nothing
 
 open my $f, '>', "$dir/src/junk.mp4" or die;
