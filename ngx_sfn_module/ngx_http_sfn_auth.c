@@ -359,9 +359,11 @@ ngx_http_sfn_sigv4_time(ngx_str_t *s)
         return -1;
     }
 
-    /* days from civil, as in ngx_http_parse_time() */
+    /* days from civil as in ngx_http_parse_time(), months from 0 there */
 
-    if (--mo <= 0) {
+    mo -= 2;
+
+    if (mo <= 0) {
         mo += 12;
         y -= 1;
     }
