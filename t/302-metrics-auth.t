@@ -1,0 +1,224 @@
+# sfn_api_key on uploads, starts, the REST API and the AWS API: nothing
+# changes state without a key, and nginx's own access control still runs
+# first.  sfn_metrics: the Prometheus text after executions that succeed,
+# fail and are stopped, counters and histograms checked.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use Sfn::Test;
+use Time::HiRes qw(sleep time);
+
+my $t = Sfn::Test->new;
+$t->pg_start;
+my $dir = $t->dir;
+
+$t->write_file('conf/quick.asl.json', <<'END');
+{"StartAt": "Tidy",
+ "States": {
+  "Tidy": {"Type": "Task", "Resource": "sfn:file:delete",
+           "Parameters": {"bucket": "scratch", "key": "none.txt"},
+           "ResultPath": "$.tidy", "Next": "Done"},
+  "Done": {"Type": "Succeed"}}}
+END
+
+$t->write_file('conf/failing.asl.json', <<'END');
+{"StartAt": "Tidy",
+ "States": {
+  "Tidy": {"Type": "Task", "Resource": "sfn:file:delete",
+           "Parameters": {"bucket": "scratch", "key": "a-directory"},
+           "End": true}}}
+END
+
+$t->write_file('conf/waiter.asl.json', <<'END');
+{"StartAt": "Sleep",
+ "States": {"Sleep": {"Type": "Wait", "Seconds": 60, "End": true}}}
+END
+
+mkdir "$dir/scratch";
+mkdir "$dir/scratch/a-directory";
+
+$t->nginx_start(<<'END', workers => 2);
+    sfn_zone          sfn 8m;
+    sfn_database      "%%DATABASE%%";
+    sfn_thread_pool   sfn;
+    sfn_bucket        source  %%DIR%%/source;
+    sfn_bucket        scratch %%DIR%%/scratch;
+    sfn_state_machine quick   %%DIR%%/conf/quick.asl.json;
+    sfn_state_machine failing %%DIR%%/conf/failing.asl.json;
+    sfn_state_machine waiter  %%DIR%%/conf/waiter.asl.json;
+
+    server {
+        listen 127.0.0.1:%%PORT%%;
+
+        sfn_api_key key-one;
+        sfn_api_key key-two;
+
+        location /upload/      { sfn_upload source; }
+        location /start/       { sfn_start; }
+        location /executions/  { sfn_api; }
+        location = /           { sfn_aws_api; }
+        location = /metrics    { sfn_metrics; }
+
+        location /denied/      { deny all; sfn_api; }
+        location /gated/       { auth_request /no; sfn_api; }
+        location = /no         { internal; return 403; }
+    }
+END
+
+my %k1 = ('X-Api-Key' => 'key-one');
+
+# keys
+
+my $r = $t->http('PUT', '/upload/a.bin', 'data');
+is($r->{status}, 401, 'upload without a key: 401');
+is($r->{json}{error}, 'Unauthorized', 'a JSON error');
+like($r->{headers}{'www-authenticate'} // '', qr/Bearer/, 'WWW-Authenticate');
+ok(!-e "$dir/source/a.bin", 'nothing written');
+
+$r = $t->http('PUT', '/upload/a.bin', 'data', { 'X-Api-Key' => 'wrong' });
+is($r->{status}, 401, 'a wrong key: 401');
+ok(!-e "$dir/source/a.bin", 'nothing written');
+
+$r = $t->http('PUT', '/upload/a.bin', 'data', \%k1);
+is($r->{status}, 201, 'upload with X-Api-Key: 201');
+ok(-e "$dir/source/a.bin", 'written');
+
+my $count = $t->psql('SELECT count(*) FROM sfn_executions');
+
+$r = $t->http('POST', '/start/quick', '{"bucket":"source","key":"a.bin"}');
+is($r->{status}, 401, 'start without a key: 401');
+sleep 0.3;
+is($t->psql('SELECT count(*) FROM sfn_executions'), $count,
+   'no execution started');
+
+$r = $t->http('POST', '/start/quick', '{"bucket":"source","key":"a.bin"}',
+              { Authorization => 'Bearer key-two' });
+is($r->{status}, 200, 'start with Authorization: Bearer: 200');
+my $job = $r->{json}{jobId};
+
+$r = $t->http('GET', "/executions/$job");
+is($r->{status}, 401, 'describe without a key: 401');
+
+sub wait_done {
+    my ($name) = @_;
+    my $deadline = time + 20;
+    my $r;
+    while (time < $deadline) {
+        $r = $t->http('GET', "/executions/$name", undef, \%k1);
+        return $r->{json} if ($r->{json}{status} // 'RUNNING') ne 'RUNNING';
+        sleep 0.1;
+    }
+    return $r->{json};
+}
+
+is(wait_done($job)->{status}, 'SUCCEEDED', 'describe with a key');
+
+$r = $t->http('GET', "/denied/$job", undef, \%k1);
+is($r->{status}, 403, 'deny all runs before the key check');
+$r = $t->http('GET', "/gated/$job", undef, \%k1);
+is($r->{status}, 403, 'auth_request runs before the key check');
+
+$r = $t->http('POST', '/', '{}',
+              { 'X-Amz-Target' => 'AWSStepFunctions.ListStateMachines' });
+is($r->{status}, 401, 'AWS API without SigV4 credentials needs a key');
+is($r->{json}{__type}, 'Unauthorized', 'in AWS shape');
+$r = $t->http('POST', '/', '{}',
+              { 'X-Amz-Target' => 'AWSStepFunctions.ListStateMachines',
+                %k1 });
+is($r->{status}, 200, 'and answers with one');
+
+# executions for the metrics: 3 succeed, 2 fail, 1 is stopped
+
+my @jobs = ($job);
+for (1 .. 2) {
+    $r = $t->http('POST', '/start/quick', '{"bucket":"source","key":"a.bin"}',
+                  \%k1);
+    push @jobs, $r->{json}{jobId};
+}
+is(wait_done($_)->{status}, 'SUCCEEDED', "quick $_") for @jobs;
+
+for (1 .. 2) {
+    $r = $t->http('POST', '/start/failing',
+                  '{"bucket":"source","key":"a.bin"}', \%k1);
+    is(wait_done($r->{json}{jobId})->{status}, 'FAILED', 'failing');
+}
+
+$r = $t->http('POST', '/start/waiter', '{"bucket":"source","key":"a.bin"}',
+              \%k1);
+my $waiter = $r->{json}{executionArn};
+sleep 0.3;
+$r = $t->http('POST', '/', qq({"executionArn":"$waiter"}),
+              { 'X-Amz-Target' => 'AWSStepFunctions.StopExecution', %k1 });
+is($r->{status}, 200, 'StopExecution');
+is(wait_done($r = (split /:/, $waiter)[-1])->{status}, 'ABORTED', 'ABORTED');
+
+# metrics
+
+$r = $t->http('GET', '/metrics');
+is($r->{status}, 200, 'metrics without a key');
+like($r->{headers}{'content-type'}, qr{^text/plain; version=0\.0\.4},
+     'Prometheus content type');
+
+my (%m, %types, $bad);
+for my $line (split /\n/, $r->{content}) {
+    if ($line =~ /^# TYPE (\S+) (counter|gauge|histogram)$/) {
+        $types{$1} = $2;
+        next;
+    }
+    next if $line =~ /^# HELP /;
+    if ($line =~ /^([a-z_]+)(\{[^}]*\})? (\d+(?:\.\d+)?)$/) {
+        $m{$1 . ($2 // '')} = $3;
+        next;
+    }
+    $bad = $line;
+}
+ok(!defined $bad, 'every line parses') or diag($bad);
+
+is($m{'sfn_executions_started_total{state_machine="quick"}'}, 3,
+   'started quick');
+is($m{'sfn_executions_succeeded_total{state_machine="quick"}'}, 3,
+   'succeeded quick');
+is($m{'sfn_executions_failed_total{state_machine="failing"}'}, 2,
+   'failed');
+is($m{'sfn_executions_aborted_total{state_machine="waiter"}'}, 1,
+   'aborted');
+is($m{'sfn_executions_timed_out_total{state_machine="quick"}'}, 0,
+   'timed out');
+is($types{sfn_execution_duration_seconds}, 'histogram', 'a histogram');
+is($m{'sfn_execution_duration_seconds_count{state_machine="quick"}'}, 3,
+   'duration count');
+is($m{'sfn_execution_duration_seconds_bucket{state_machine="quick",'
+      . 'le="+Inf"}'}, 3, '+Inf bucket');
+ok($m{'sfn_execution_duration_seconds_bucket{state_machine="waiter",'
+      . 'le="0.100"}'} == 0, 'the stopped one took longer than 0.1 s');
+is($m{'sfn_task_duration_seconds_count{resource="sfn:file:delete"}'}, 5,
+   'five tasks ran');
+is($m{'sfn_task_failures_total{resource="sfn:file:delete"}'}, 2,
+   'two failed');
+is($m{sfn_executions_running}, 0, 'none running');
+is($m{sfn_tasks_in_flight}, 0, 'no task in flight');
+is($m{sfn_tasks_posted_total}, 5, 'five posted');
+
+my $prev = 0;
+my $mono = 1;
+for my $le (qw(0.010 0.050 0.100 0.500 1.000 5.000 10.000 30.000 60.000
+               300.000 900.000 3600.000 +Inf)) {
+    my $v = $m{"sfn_execution_duration_seconds_bucket{state_machine=\"quick\","
+               . "le=\"$le\"}"} // -1;
+    $mono = 0 if $v < $prev;
+    $prev = $v;
+}
+ok($mono, 'buckets are cumulative');
+
+# the counters are shared: a reload keeps them
+
+$t->nginx_reload;
+$r = $t->http('GET', '/metrics');
+like($r->{content}, qr/^sfn_executions_started_total\{state_machine="quick"\} 3$/m,
+     'the counters survive a reload');
+
+$t->stop;
+
+done_testing;
