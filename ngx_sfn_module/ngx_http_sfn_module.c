@@ -961,6 +961,16 @@ ngx_http_sfn_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_sfn_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_sfn_main_conf_t  *smcf;
+
+    smcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_sfn_module);
+
+    /* nothing was set up by ngx_http_sfn_init_process() */
+
+    if (smcf == NULL || (smcf->machines.nelts == 0 && !smcf->aws_api)) {
+        return;
+    }
+
     ngx_http_sfn_exec_exit_process(cycle);
     ngx_http_sfn_pg_exit_process(cycle);
 }
