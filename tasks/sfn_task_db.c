@@ -93,7 +93,8 @@ const sfn_task_def_t  sfn_task_db_defs[] = {
 static PGconn *
 sfn_db_connect(sfn_task_call_t *call)
 {
-    PGconn  *conn;
+    PGconn      *conn;
+    const char  *keys[4], *vals[4];
 
     if (call->env == NULL || call->env->db_conninfo == NULL
         || call->env->db_conninfo[0] == '\0')
@@ -104,7 +105,22 @@ sfn_db_connect(sfn_task_call_t *call)
         return NULL;
     }
 
-    conn = PQconnectdb(call->env->db_conninfo);
+    /*
+     * a dead server must not hold a task thread for minutes: defaults
+     * for the connect and statement timeouts, which the conninfo (given
+     * last, as an expanded dbname) overrides
+     */
+
+    keys[0] = "connect_timeout";
+    vals[0] = "10";
+    keys[1] = "options";
+    vals[1] = "-c statement_timeout=30000";
+    keys[2] = "dbname";
+    vals[2] = call->env->db_conninfo;
+    keys[3] = NULL;
+    vals[3] = NULL;
+
+    conn = PQconnectdbParams(keys, vals, 1);
 
     if (PQstatus(conn) != CONNECTION_OK) {
         /* PQerrorMessage points into conn: copy it before PQfinish */
