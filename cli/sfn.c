@@ -8,7 +8,6 @@
  *   sfn validate FILE...
  *   sfn run [--bucket NAME=DIR]... [--history[=FILE]] [--real-time]
  *           [--type STANDARD|EXPRESS] [--name NAME] DEFINITION INPUT
- *   sfn bench ...              (see sfn_bench.c)
  *
  * "run" prints one JSON object, the conformance runner contract of
  * t/conformance/README.md.  Time is virtual unless --real-time: Wait
@@ -601,8 +600,7 @@ sfn_cli_usage(void)
             "       sfn run [--bucket NAME=DIR]... [--history[=FILE]] "
             "[--real-time]\n"
             "               [--type STANDARD|EXPRESS] [--name NAME] "
-            "DEFINITION INPUT\n"
-            "       sfn bench [--iterations N] [--map-items N] CASE\n");
+            "DEFINITION INPUT\n");
 }
 
 
@@ -901,10 +899,6 @@ main(int argc, char **argv)
 
     if (strcmp(argv[1], "run") == 0) {
         return sfn_cli_run(argc - 2, argv + 2);
-    }
-
-    if (strcmp(argv[1], "bench") == 0) {
-        return sfn_cli_bench(argc - 2, argv + 2);
     }
 
     sfn_cli_usage();

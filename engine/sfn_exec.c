@@ -288,12 +288,22 @@ sfn_emit_state(sfn_run_t *run, const char *suffix, const cJSON *payload)
     char        type[64];
     cJSON      *d, *in;
 
-    entered = strcmp(suffix, "Entered") == 0;
+    entered = suffix[0] == 'E' && suffix[1] == 'n';
+
+    if (!sfn_events(run->e)) {
+        /* no host to tell: only the numbering must go on */
+        run->prev_id = ++run->e->event_id;
+        if (entered) {
+            run->entered_id = run->prev_id;
+        }
+        return;
+    }
+
     snprintf(type, sizeof(type), "%sState%s", run->state->type_name, suffix);
 
     d = NULL;
 
-    if (sfn_events(run->e)) {
+    {
         d = sfn_details(entered ? "stateEnteredEventDetails"
                                 : "stateExitedEventDetails", &in);
         if (d) {
@@ -415,9 +425,18 @@ sfn_ctx_build(sfn_env_t *env)
     x = cJSON_AddObjectToObject(ctx, "Execution");
     if (x) {
         cJSON_AddStringToObject(x, "Id", e->arn);
-        cJSON_AddItemToObject(x, "Input", sfn_json_ref(e->input));
+        if (e->input == NULL) {
+            /* parsed again only when a path reads $$.Execution.Input */
+            e->input = sfn_json_parse(e->input_text, strlen(e->input_text));
+        }
+        if (e->input) {
+            cJSON_AddItemToObject(x, "Input", sfn_json_ref(e->input));
+        }
         cJSON_AddStringToObject(x, "Name", e->name);
         cJSON_AddStringToObject(x, "RoleArn", e->role_arn);
+        if (e->start_time[0] == '\0') {
+            sfn_time_format(e->start_ms, e->start_time);
+        }
         cJSON_AddStringToObject(x, "StartTime", e->start_time);
         if (e->type == SFN_STANDARD) {
             cJSON_AddNumberToObject(x, "RedriveCount", 0);
@@ -2630,16 +2649,17 @@ sfn_exec_finish(sfn_exec_t *e, sfn_status_e status, cJSON *output,
     out = NULL;
 
     if (status == SFN_SUCCEEDED) {
-        if (sfn_json_size(output) > SFN_MAX_PAYLOAD) {
+        out = sfn_json_print(output);
+
+        if (out == NULL || strlen(out) > SFN_MAX_PAYLOAD) {
+            free(out);
+            out = NULL;
             cJSON_Delete(output);
             output = NULL;
             status = SFN_FAILED;
             error = "States.DataLimitExceeded";
             cause = "The execution output exceeds the maximum number of "
                     "bytes service limit.";
-
-        } else {
-            out = sfn_json_print(output);
         }
     }
 
@@ -2730,7 +2750,8 @@ sfn_exec_create(const sfn_machine_t *m, const sfn_host_t *host,
 
     e->m = m;
     e->host = *host;
-    e->input = in;
+    e->first = in;
+    e->input_text = sfn_strndup(input, len);
     e->type = conf->type;
 
     e->name = sfn_strdup(conf->name ? conf->name : "execution");
@@ -2742,9 +2763,9 @@ sfn_exec_create(const sfn_machine_t *m, const sfn_host_t *host,
                            ? conf->state_machine_arn : "");
     e->start_ms = conf->start_ms ? conf->start_ms
                                  : host->now_ms(host->data);
-    sfn_time_format(e->start_ms, e->start_time);
 
-    if (e->name == NULL || e->arn == NULL || e->role_arn == NULL
+    if (e->input_text == NULL
+        || e->name == NULL || e->arn == NULL || e->role_arn == NULL
         || e->sm_name == NULL || e->sm_arn == NULL)
     {
         sfn_exec_free(e);
@@ -2791,6 +2812,8 @@ sfn_exec_free(sfn_exec_t *e)
     }
 
     cJSON_Delete(e->input);
+    cJSON_Delete(e->first);
+    free(e->input_text);
     free(e->slots);
     free(e->name);
     free(e->arn);
@@ -2821,7 +2844,6 @@ sfn_exec_set_data(sfn_exec_t *e, void *data)
 sfn_status_e
 sfn_exec_start(sfn_exec_t *e)
 {
-    char       *s;
     cJSON      *d, *in, *copy;
     sfn_run_t  *run;
 
@@ -2835,9 +2857,7 @@ sfn_exec_start(sfn_exec_t *e)
     if (sfn_events(e)) {
         d = sfn_details("executionStartedEventDetails", &in);
         if (d) {
-            s = sfn_json_print(e->input);
-            cJSON_AddStringToObject(in, "input", s ? s : "{}");
-            free(s);
+            cJSON_AddStringToObject(in, "input", e->input_text);
             in = cJSON_AddObjectToObject(in, "inputDetails");
             if (in) {
                 cJSON_AddFalseToObject(in, "truncated");
@@ -2850,7 +2870,8 @@ sfn_exec_start(sfn_exec_t *e)
 
     sfn_emit(e, NULL, "ExecutionStarted", d);
 
-    copy = cJSON_Duplicate(e->input, 1);
+    copy = e->first;
+    e->first = NULL;
     run = copy ? sfn_run_new(e, NULL, e->m->main, copy, 0) : NULL;
 
     if (run == NULL) {

@@ -138,7 +138,9 @@ struct sfn_exec_s {
     sfn_type_e            type;
     int64_t               start_ms;
     char                  start_time[64];
-    cJSON                *input;
+    char                 *input_text;   /* as given */
+    cJSON                *input;        /* parsed on demand, for $$ */
+    cJSON                *first;        /* the first state's input */
 
     sfn_status_e          status;
     char                 *output;

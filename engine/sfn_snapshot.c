@@ -246,7 +246,8 @@ sfn_exec_snapshot(const sfn_exec_t *e)
     cJSON_AddStringToObject(o, "stateMachineArn", e->sm_arn);
     cJSON_AddNumberToObject(o, "type", e->type);
     cJSON_AddNumberToObject(o, "startMs", (double) e->start_ms);
-    cJSON_AddItemToObject(o, "input", cJSON_Duplicate(e->input, 1));
+    cJSON_AddItemToObject(o, "input", sfn_json_parse(e->input_text,
+                                                     strlen(e->input_text)));
     cJSON_AddNumberToObject(o, "status", e->status);
     sfn_snap_str(o, "output", e->output);
     sfn_snap_str(o, "error", e->error);

@@ -187,6 +187,12 @@ sfn_buf_adds(sfn_buf_t *b, const char *s)
 void
 sfn_buf_addc(sfn_buf_t *b, char c)
 {
+    if (b->cap - b->len > 1) {
+        b->data[b->len++] = c;
+        b->data[b->len] = '\0';
+        return;
+    }
+
     sfn_buf_add(b, &c, 1);
 }
 
@@ -288,6 +294,9 @@ sfn_buf_json_string(sfn_buf_t *b, const char *s, size_t len)
     unsigned char   c;
     char            esc[8];
 
+    /* the common case first: nothing to escape */
+    sfn_buf_reserve(b, len + 2);
+
     sfn_buf_addc(b, '"');
 
     start = 0;
@@ -322,6 +331,33 @@ sfn_buf_json_string(sfn_buf_t *b, const char *s, size_t len)
 
 
 static size_t
+sfn_int_format(int64_t v, char *buf)
+{
+    char      tmp[24], *p;
+    size_t    n;
+    uint64_t  u;
+
+    u = v < 0 ? (uint64_t) -v : (uint64_t) v;
+    p = tmp + sizeof(tmp);
+
+    do {
+        *--p = (char) ('0' + u % 10);
+        u /= 10;
+    } while (u);
+
+    if (v < 0) {
+        *--p = '-';
+    }
+
+    n = tmp + sizeof(tmp) - p;
+    memcpy(buf, p, n);
+    buf[n] = '\0';
+
+    return n;
+}
+
+
+static size_t
 sfn_number_format(double d, char *buf)
 {
     int     n;
@@ -333,7 +369,7 @@ sfn_number_format(double d, char *buf)
     }
 
     if (d == floor(d) && fabs(d) < 1e15) {
-        return snprintf(buf, 32, "%.0f", d == 0 ? 0.0 : d);
+        return sfn_int_format((int64_t) d, buf);
     }
 
     for (n = 15; n <= 17; n++) {

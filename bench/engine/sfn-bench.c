@@ -2,9 +2,10 @@
 /*
  * Copyright (C) ngx_sfn authors
  *
- * sfn bench: the in-process engine benchmark behind bench/engine/run.
+ * sfn-bench: the in-process engine driver behind bench/engine/run, linked
+ * with build/libsfn.a only, so its memory is the engine's.
  *
- *   sfn bench [--seconds S] [--items N] pass|params|map
+ *   sfn-bench [--seconds S] [--items N] pass|params|map
  *
  * Prints one line: "case=... execs=... seconds=... exec_per_s=...
  * transitions_per_s=... peak_rss_kb=...".  The definitions are the ones
@@ -19,7 +20,6 @@
 #include <sys/resource.h>
 
 #include "sfn_engine.h"
-#include "sfn_cli.h"
 
 
 typedef struct {
@@ -155,7 +155,7 @@ sfn_bench_definition(const char *name, long items, char **input,
 
 
 int
-sfn_cli_bench(int argc, char **argv)
+main(int argc, char **argv)
 {
     int               i;
     long              items, execs, transitions;
@@ -174,7 +174,7 @@ sfn_cli_bench(int argc, char **argv)
     items = 10000;
     name = NULL;
 
-    for (i = 0; i < argc; i++) {
+    for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
             seconds = atof(argv[++i]);
 
@@ -187,20 +187,20 @@ sfn_cli_bench(int argc, char **argv)
     }
 
     if (name == NULL) {
-        fprintf(stderr, "usage: sfn bench [--seconds S] [--items N] "
+        fprintf(stderr, "usage: sfn-bench [--seconds S] [--items N] "
                 "pass|params|map\n");
         return 2;
     }
 
     def = sfn_bench_definition(name, items, &input, &transitions);
     if (def == NULL) {
-        fprintf(stderr, "sfn bench: unknown case \"%s\"\n", name);
+        fprintf(stderr, "sfn-bench: unknown case \"%s\"\n", name);
         return 2;
     }
 
     m = sfn_machine_load(def, strlen(def), NULL, NULL, &d);
     if (m == NULL) {
-        fprintf(stderr, "sfn bench: %s: %s\n", d.code, d.message);
+        fprintf(stderr, "sfn-bench: %s: %s\n", d.code, d.message);
         return 1;
     }
 
@@ -231,12 +231,12 @@ sfn_cli_bench(int argc, char **argv)
         e = sfn_exec_create(m, &host, &conf, input, strlen(input), &error,
                             &cause);
         if (e == NULL) {
-            fprintf(stderr, "sfn bench: %s: %s\n", error, cause);
+            fprintf(stderr, "sfn-bench: %s: %s\n", error, cause);
             return 1;
         }
 
         if (sfn_exec_start(e) != SFN_SUCCEEDED) {
-            fprintf(stderr, "sfn bench: execution %s: %s: %s\n",
+            fprintf(stderr, "sfn-bench: execution %s: %s: %s\n",
                     sfn_status_name(sfn_exec_status(e)),
                     sfn_exec_error(e) ? sfn_exec_error(e) : "",
                     sfn_exec_cause(e) ? sfn_exec_cause(e) : "");

@@ -14,6 +14,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     sfn_diag_t      d;
+    const char     *in;
     sfn_machine_t  *m;
 
     m = sfn_machine_load((const char *) data, size, NULL, NULL, &d);
@@ -28,9 +29,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void) sfn_machine_timeout_ms(m);
     (void) sfn_machine_check_type(m, SFN_EXPRESS, &d);
 
-    sfn_fz_execute(m, "{\"a\":1,\"b\":[1,2,{\"c\":\"x\"}],\"s\":\"t\"}",
-                   37, 200, 1);
-    sfn_fz_execute(m, "[1,2,3]", 7, 200, 0);
+    in = "{\"a\":1,\"b\":[1,2,{\"c\":\"x\"}],\"s\":\"t\"}";
+    sfn_fz_execute(m, in, strlen(in), 200, 1);
+
+    in = "[1,2,3]";
+    sfn_fz_execute(m, in, strlen(in), 200, 0);
 
     sfn_machine_free(m);
 

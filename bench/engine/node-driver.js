@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// The reference side of bench/engine/run: the same definitions and inputs
+// as `sfn bench` (cli/sfn_bench.c), run in process by aws-local-stepfunctions.
+//
+//   node node-driver.js [--seconds S] [--items N] pass|params|map
+//
+// Prints one line: case=... execs=... seconds=... exec_per_s=...
+// transitions_per_s=... peak_rss_kb=...
+
+'use strict';
+
+const { StateMachine } = require('aws-local-stepfunctions');
+
+function definition(name, items) {
+  if (name === 'pass' || name === 'params') {
+    const states = {};
+    for (let i = 0; i < 10; i++) {
+      const s = { Type: 'Pass' };
+      if (name === 'params') {
+        s.Parameters = {
+          step: i,
+          'id.$': '$.id',
+          'msg.$': "States.Format('step {} of {} for {}', $.id, $.name, $.payload.kind)",
+        };
+        s.ResultPath = '$.last';
+      }
+      if (i < 9) s.Next = 'S' + (i + 1); else s.End = true;
+      states['S' + i] = s;
+    }
+    return {
+      def: { StartAt: 'S0', States: states },
+      input: { id: 42, name: 'bench', payload: { kind: 'video', sizes: [1, 2, 3], tags: { a: 'x', b: 'y' } } },
+      transitions: 10,
+    };
+  }
+  if (name === 'map') {
+    return {
+      def: {
+        StartAt: 'M',
+        States: {
+          M: {
+            Type: 'Map', ItemsPath: '$.items',
+            ItemProcessor: { StartAt: 'P', States: { P: { Type: 'Pass', End: true } } },
+            End: true,
+          },
+        },
+      },
+      input: { items: Array.from({ length: items }, (_, i) => i) },
+      transitions: items + 1,
+    };
+  }
+  throw new Error('unknown case ' + name);
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  let seconds = 3, items = 10000, name = null;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--seconds') seconds = parseFloat(args[++i]);
+    else if (args[i] === '--items') items = parseInt(args[++i], 10);
+    else name = args[i];
+  }
+  const { def, input, transitions } = definition(name, items);
+  const sm = new StateMachine(def);
+  let execs = 0;
+  const t0 = process.hrtime.bigint();
+  let t = 0;
+  do {
+    const out = await sm.run(input).result;
+    if (execs === 0 && name === 'map' && out.length !== items) throw new Error('bad map output');
+    execs++;
+    t = Number(process.hrtime.bigint() - t0) / 1e9;
+  } while (t < seconds);
+  const rss = process.resourceUsage().maxRSS;
+  console.log(`case=${name} execs=${execs} seconds=${t.toFixed(3)} exec_per_s=${(execs / t).toFixed(1)} ` +
+              `transitions_per_s=${(execs * transitions / t).toFixed(1)} peak_rss_kb=${rss}`);
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
