@@ -268,8 +268,8 @@ ngx_http_sfn_auth_handler(ngx_http_request_t *r)
 static void
 ngx_http_sfn_sigv4_sha256(u_char *data, size_t len, u_char *hex)
 {
-    u_char        md[EVP_MAX_MD_SIZE];
     unsigned int  n;
+    u_char        md[EVP_MAX_MD_SIZE];
 
     (void) EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
 

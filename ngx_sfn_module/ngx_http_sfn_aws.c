@@ -432,9 +432,9 @@ static ngx_int_t
 ngx_http_sfn_aws_arn(ngx_http_sfn_aws_ctx_t *ctx, ngx_str_t *arn,
     ngx_uint_t exec)
 {
-    u_char      *p, *q, *last;
-    ngx_str_t    f[8];
-    ngx_uint_t   n;
+    u_char     *p, *q, *last;
+    ngx_uint_t  n;
+    ngx_str_t   f[8];
 
     ctx->arn = *arn;
 
@@ -1304,9 +1304,9 @@ ngx_http_sfn_aws_tags(ngx_http_sfn_aws_ctx_t *ctx, cJSON *tags)
 static ngx_int_t
 ngx_http_sfn_aws_create_existing(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 {
-    cJSON      *json;
-    ngx_str_t   def, role, type;
-    u_char     *arn;
+    cJSON     *json;
+    u_char    *arn;
+    ngx_str_t  def, role, type;
 
     arn = ngx_http_sfn_aws_sm_arn(ctx, &ctx->sm_name);
 
@@ -2061,9 +2061,9 @@ static ngx_int_t
 ngx_http_sfn_aws_sync_reply(ngx_http_sfn_aws_ctx_t *ctx,
     ngx_http_sfn_record_t *rec)
 {
-    u_char     *arn;
-    cJSON      *json, *item;
-    int64_t     stop;
+    cJSON   *json, *item;
+    u_char  *arn;
+    int64_t  stop;
 
     arn = ngx_http_sfn_aws_exec_arn(ctx, &ctx->sm->name, &ctx->exec_name);
     json = cJSON_CreateObject();
@@ -2201,10 +2201,10 @@ ngx_http_sfn_aws_start_checked(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 static ngx_int_t
 ngx_http_sfn_aws_start_found(ngx_http_sfn_aws_ctx_t *ctx)
 {
-    u_char                 *arn;
-    cJSON                  *json;
-    const char             *values[1];
-    ngx_http_sfn_record_t   rec;
+    cJSON                 *json;
+    u_char                *arn;
+    const char            *values[1];
+    ngx_http_sfn_record_t  rec;
 
     if (ctx->sync && ctx->sm->type != SFN_EXPRESS) {
         return ngx_http_sfn_aws_reply_error(ctx,
@@ -2265,9 +2265,9 @@ ngx_http_sfn_aws_start_found(ngx_http_sfn_aws_ctx_t *ctx)
 static ngx_int_t
 ngx_http_sfn_aws_start(ngx_http_sfn_aws_ctx_t *ctx)
 {
-    u_char     *p;
-    cJSON      *in;
-    ngx_str_t   name;
+    cJSON     *in;
+    u_char    *p;
+    ngx_str_t  name;
 
     if (ngx_http_sfn_aws_sm_field(ctx, "stateMachineArn") != NGX_OK
         || ngx_http_sfn_aws_field(ctx, "name", 0, &name) == NGX_ERROR
@@ -2331,8 +2331,8 @@ ngx_http_sfn_aws_exec_reply(ngx_http_sfn_aws_ctx_t *ctx, const char *status,
     const char *input, const char *output, const char *error,
     const char *cause, double start, double stop)
 {
-    u_char  *arn, *smarn;
-    cJSON   *json, *item;
+    cJSON  *json, *item;
+    u_char *arn, *smarn;
 
     arn = ngx_http_sfn_aws_exec_arn(ctx, &ctx->sm_name, &ctx->exec_name);
     smarn = ngx_http_sfn_aws_sm_arn(ctx, &ctx->sm_name);
@@ -2765,12 +2765,12 @@ ngx_http_sfn_aws_stop_row(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 static ngx_int_t
 ngx_http_sfn_aws_stop(ngx_http_sfn_aws_ctx_t *ctx)
 {
-    u_char                 *arn;
-    cJSON                  *json;
-    ngx_int_t               rc;
-    ngx_str_t               error, cause;
-    const char             *values[1];
-    ngx_http_sfn_record_t   rec;
+    cJSON                 *json;
+    u_char                *arn;
+    ngx_int_t              rc;
+    ngx_str_t              error, cause;
+    const char            *values[1];
+    ngx_http_sfn_record_t  rec;
 
     if (ngx_http_sfn_aws_exec_field(ctx) != NGX_OK
         || ngx_http_sfn_aws_field(ctx, "error", 0, &error) == NGX_ERROR
