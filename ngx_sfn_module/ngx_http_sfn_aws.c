@@ -1126,6 +1126,7 @@ ngx_http_sfn_aws_machine_loaded(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
     if (am->key.data == NULL || am->sm.name.data == NULL
         || am->sm.arn.data == NULL)
     {
+        ngx_destroy_pool(pool);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
