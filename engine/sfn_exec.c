@@ -2844,6 +2844,7 @@ sfn_exec_set_data(sfn_exec_t *e, void *data)
 sfn_status_e
 sfn_exec_start(sfn_exec_t *e)
 {
+    char       *s;
     cJSON      *d, *in, *copy;
     sfn_run_t  *run;
 
@@ -2857,7 +2858,9 @@ sfn_exec_start(sfn_exec_t *e)
     if (sfn_events(e)) {
         d = sfn_details("executionStartedEventDetails", &in);
         if (d) {
-            cJSON_AddStringToObject(in, "input", e->input_text);
+            s = sfn_json_print(e->first);
+            cJSON_AddStringToObject(in, "input", s ? s : e->input_text);
+            free(s);
             in = cJSON_AddObjectToObject(in, "inputDetails");
             if (in) {
                 cJSON_AddFalseToObject(in, "truncated");
@@ -2919,7 +2922,9 @@ sfn_exec_task_succeeded(sfn_exec_t *e, uint64_t id, const char *output,
     run->task_id = 0;
     sfn_task_timers_cancel(run);
 
-    res = sfn_json_parse(output, len);
+    /* a task that returns nothing returns null */
+    res = (output == NULL || len == 0) ? cJSON_CreateNull()
+                                       : sfn_json_parse(output, len);
 
     if (res == NULL) {
         sfn_err_set(&run->err, "States.Runtime",

@@ -216,7 +216,7 @@ sfn_fp_path(sfn_fparse_t *fp, sfn_arg_t *arg)
 
     while (fp->p < fp->last) {
         if (q) {
-            if (*fp->p == '\\') {
+            if (*fp->p == '\\' && fp->p + 1 < fp->last) {
                 fp->p++;
             } else if (*fp->p == q) {
                 q = 0;
