@@ -963,40 +963,61 @@ ngx_http_sfn_aws_express_check(void *data, const char *resource)
 }
 
 
+/* loads and validates a definition; NULL with diag filled when invalid */
+
+static sfn_machine_t *
+ngx_http_sfn_aws_load(ngx_str_t *definition, sfn_type_e type,
+    sfn_diag_t *diag)
+{
+    ngx_uint_t      bad;
+    sfn_machine_t  *m;
+
+    m = sfn_machine_load((char *) definition->data, definition->len,
+                         ngx_http_sfn_aws_resource_known, NULL, diag);
+
+    if (m == NULL || type != SFN_EXPRESS) {
+        return m;
+    }
+
+    bad = 0;
+    sfn_machine_resources(m, ngx_http_sfn_aws_express_check, &bad);
+
+    if (!bad) {
+        return m;
+    }
+
+    sfn_machine_free(m);
+
+    ngx_memzero(diag, sizeof(sfn_diag_t));
+    ngx_cpystrn((u_char *) diag->code, (u_char *) "SCHEMA_VALIDATION_FAILED",
+                sizeof(diag->code));
+    ngx_cpystrn((u_char *) diag->location, (u_char *) "/States",
+                sizeof(diag->location));
+    ngx_cpystrn((u_char *) diag->message,
+                (u_char *) "Express state machines do not support '.sync' "
+                "or '.waitForTaskToken' service integrations",
+                sizeof(diag->message));
+
+    return NULL;
+}
+
+
 /* NULL and ctx->type/message set when the definition is invalid */
 
 static sfn_machine_t *
 ngx_http_sfn_aws_compile(ngx_http_sfn_aws_ctx_t *ctx, ngx_str_t *definition,
     sfn_type_e type)
 {
-    ngx_uint_t      bad;
     sfn_diag_t      diag;
     sfn_machine_t  *m;
 
-    m = sfn_machine_load((char *) definition->data, definition->len,
-                         ngx_http_sfn_aws_resource_known, NULL, &diag);
+    m = ngx_http_sfn_aws_load(definition, type, &diag);
 
     if (m == NULL) {
         (void) ngx_http_sfn_aws_invalid(ctx, "InvalidDefinition",
                    "Invalid State Machine Definition: '%s: %s at %s'",
                    diag.code, diag.message,
                    diag.location[0] ? diag.location : "/");
-        return NULL;
-    }
-
-    if (type == SFN_EXPRESS) {
-        bad = 0;
-        sfn_machine_resources(m, ngx_http_sfn_aws_express_check, &bad);
-
-        if (bad) {
-            sfn_machine_free(m);
-            (void) ngx_http_sfn_aws_invalid(ctx, "InvalidDefinition",
-                       "Invalid State Machine Definition: "
-                       "'SCHEMA_VALIDATION_FAILED: Express state machines "
-                       "do not support '.sync' or '.waitForTaskToken' "
-                       "service integrations'");
-            return NULL;
-        }
     }
 
     return m;
@@ -1039,15 +1060,125 @@ ngx_http_sfn_aws_cached(ngx_str_t *name)
 }
 
 
+/*
+ * Adds a compiled revision to this worker's cache, taking m.  The revision
+ * it replaces is not freed: executions of this worker may still run it; it
+ * goes with the worker.
+ */
+
+static ngx_http_sfn_aws_machine_t *
+ngx_http_sfn_aws_cache_add(ngx_str_t *name, ngx_str_t *arn, ngx_str_t *key,
+    sfn_type_e type, sfn_machine_t *m)
+{
+    ngx_pool_t                  *pool;
+    ngx_pool_cleanup_t          *cln;
+    ngx_http_sfn_aws_machine_t  *am, *old;
+
+    pool = ngx_create_pool(1024, ngx_cycle->log);
+    if (pool == NULL) {
+        sfn_machine_free(m);
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(pool, 0);
+    if (cln == NULL) {
+        sfn_machine_free(m);
+        ngx_destroy_pool(pool);
+        return NULL;
+    }
+
+    cln->handler = ngx_http_sfn_aws_machine_cleanup;
+    cln->data = m;
+
+    am = ngx_pcalloc(pool, sizeof(ngx_http_sfn_aws_machine_t));
+    if (am == NULL) {
+        ngx_destroy_pool(pool);
+        return NULL;
+    }
+
+    am->pool = pool;
+    am->sm.machine = m;
+    am->sm.type = type;
+    am->key.len = key->len;
+    am->key.data = ngx_http_sfn_aws_cstr(pool, key->data, key->len);
+    am->sm.name.len = name->len;
+    am->sm.name.data = ngx_http_sfn_aws_cstr(pool, name->data, name->len);
+    am->sm.arn.len = arn->len;
+    am->sm.arn.data = ngx_http_sfn_aws_cstr(pool, arn->data, arn->len);
+
+    if (am->key.data == NULL || am->sm.name.data == NULL
+        || am->sm.arn.data == NULL)
+    {
+        ngx_destroy_pool(pool);
+        return NULL;
+    }
+
+    old = ngx_http_sfn_aws_cached(name);
+
+    if (old) {
+        ngx_queue_remove(&old->queue);
+    }
+
+    ngx_queue_insert_head(&ngx_http_sfn_aws_machines, &am->queue);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "sfn aws api: state machine \"%V\" revision %V compiled",
+                   &am->sm.name, &am->key);
+
+    return am;
+}
+
+
+/*
+ * The compiled definition of an API state machine at revision key (as
+ * revision::text || '/' || extract(epoch FROM updated_at)::text), from this
+ * worker's cache, else compiled from definition (NULL: the cache only).
+ * For the execution driver's recovery, which finds only nginx.conf's
+ * state machines with ngx_http_sfn_machine_find().
+ */
+
+ngx_http_sfn_machine_t *
+ngx_http_sfn_aws_machine_get(ngx_str_t *name, ngx_str_t *arn, ngx_str_t *key,
+    sfn_type_e type, ngx_str_t *definition, ngx_log_t *log)
+{
+    sfn_diag_t                   diag;
+    sfn_machine_t               *m;
+    ngx_http_sfn_aws_machine_t  *am;
+
+    am = ngx_http_sfn_aws_cached(name);
+
+    if (am && am->key.len == key->len
+        && ngx_strncmp(am->key.data, key->data, key->len) == 0)
+    {
+        return &am->sm;
+    }
+
+    if (definition == NULL) {
+        return NULL;
+    }
+
+    m = ngx_http_sfn_aws_load(definition, type, &diag);
+
+    if (m == NULL) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "sfn state machine \"%V\": %s: %s", name, diag.code,
+                      diag.message);
+        return NULL;
+    }
+
+    am = ngx_http_sfn_aws_cache_add(name, arn, key, type, m);
+
+    return am ? &am->sm : NULL;
+}
+
+
 static ngx_int_t
 ngx_http_sfn_aws_machine_loaded(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 {
     u_char                      *key;
-    ngx_str_t                    def;
-    ngx_pool_t                  *pool;
+    ngx_str_t                    def, k, arn;
     sfn_type_e                   type;
     sfn_machine_t               *m;
-    ngx_pool_cleanup_t          *cln;
     ngx_http_sfn_aws_machine_t  *am;
 
     if (res == NULL || PQntuples(res) == 0) {
@@ -1083,58 +1214,15 @@ ngx_http_sfn_aws_machine_loaded(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
         return ngx_http_sfn_aws_error(ctx);
     }
 
-    /*
-     * the old revision is not freed: executions of this worker may still
-     * run it; it goes with the worker
-     */
+    k.data = key;
+    k.len = ngx_strlen(key);
+    arn.data = (u_char *) PQgetvalue(res, 0, 2);
+    arn.len = PQgetlength(res, 0, 2);
 
-    if (am) {
-        ngx_queue_remove(&am->queue);
-    }
-
-    pool = ngx_create_pool(1024, ngx_cycle->log);
-    if (pool == NULL) {
-        sfn_machine_free(m);
+    am = ngx_http_sfn_aws_cache_add(&ctx->sm_name, &arn, &k, type, m);
+    if (am == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    cln = ngx_pool_cleanup_add(pool, 0);
-    am = ngx_pcalloc(pool, sizeof(ngx_http_sfn_aws_machine_t));
-
-    if (cln == NULL || am == NULL) {
-        sfn_machine_free(m);
-        ngx_destroy_pool(pool);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    cln->handler = ngx_http_sfn_aws_machine_cleanup;
-    cln->data = m;
-
-    am->pool = pool;
-    am->sm.machine = m;
-    am->sm.type = type;
-    am->key.len = ngx_strlen(key);
-    am->key.data = ngx_http_sfn_aws_cstr(pool, key, am->key.len);
-    am->sm.name.len = ctx->sm_name.len;
-    am->sm.name.data = ngx_http_sfn_aws_cstr(pool, ctx->sm_name.data,
-                                             ctx->sm_name.len);
-    am->sm.arn.len = PQgetlength(res, 0, 2);
-    am->sm.arn.data = ngx_http_sfn_aws_cstr(pool,
-                                            (u_char *) PQgetvalue(res, 0, 2),
-                                            am->sm.arn.len);
-
-    if (am->key.data == NULL || am->sm.name.data == NULL
-        || am->sm.arn.data == NULL)
-    {
-        ngx_destroy_pool(pool);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_queue_insert_head(&ngx_http_sfn_aws_machines, &am->queue);
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->r->connection->log, 0,
-                   "sfn aws api: state machine \"%V\" revision %V compiled",
-                   &am->sm.name, &am->key);
 
     ctx->sm = &am->sm;
 
@@ -1995,10 +2083,10 @@ ngx_http_sfn_aws_validate(ngx_http_sfn_aws_ctx_t *ctx)
 
     list = cJSON_CreateArray();
 
-    m = ngx_http_sfn_aws_compile(ctx, &def,
-                                 (type.data
-                                  && ngx_strcmp(type.data, "EXPRESS") == 0)
-                                 ? SFN_EXPRESS : SFN_STANDARD);
+    m = ngx_http_sfn_aws_load(&def,
+                              (type.data
+                               && ngx_strcmp(type.data, "EXPRESS") == 0)
+                              ? SFN_EXPRESS : SFN_STANDARD, &diag);
 
     if (m) {
         sfn_machine_free(m);
@@ -2011,22 +2099,9 @@ ngx_http_sfn_aws_validate(ngx_http_sfn_aws_ctx_t *ctx)
         cJSON_AddItemToArray(list, d);
         cJSON_AddStringToObject(d, "severity", "ERROR");
 
-        /* the engine's diagnostic again, field by field */
-
-        m = sfn_machine_load((char *) def.data, def.len,
-                             ngx_http_sfn_aws_resource_known, NULL, &diag);
-        if (m) {
-            /* valid, but not for an Express state machine */
-            sfn_machine_free(m);
-            cJSON_AddStringToObject(d, "code", "SCHEMA_VALIDATION_FAILED");
-            cJSON_AddStringToObject(d, "message", (char *) ctx->message);
-            cJSON_AddStringToObject(d, "location", "/States");
-
-        } else {
-            cJSON_AddStringToObject(d, "code", diag.code);
-            cJSON_AddStringToObject(d, "message", diag.message);
-            cJSON_AddStringToObject(d, "location", diag.location);
-        }
+        cJSON_AddStringToObject(d, "code", diag.code);
+        cJSON_AddStringToObject(d, "message", diag.message);
+        cJSON_AddStringToObject(d, "location", diag.location);
     }
 
     cJSON_AddItemToObject(json, "diagnostics", list);

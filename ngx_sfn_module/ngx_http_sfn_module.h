@@ -212,6 +212,9 @@ cJSON *ngx_http_sfn_json_parse(ngx_str_t *text);
 /* ngx_http_sfn_aws.c, ngx_http_sfn_auth.c, ngx_http_sfn_metrics.c */
 char *ngx_http_sfn_aws_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_sfn_aws_handler(ngx_http_request_t *r);
+ngx_http_sfn_machine_t *ngx_http_sfn_aws_machine_get(ngx_str_t *name,
+    ngx_str_t *arn, ngx_str_t *key, sfn_type_e type, ngx_str_t *definition,
+    ngx_log_t *log);
 char *ngx_http_sfn_aws_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_sfn_api_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
