@@ -129,6 +129,44 @@ $r = $t->http('POST', '/', '{}',
                 %k1 });
 is($r->{status}, 200, 'and answers with one');
 
+# an API state machine compiled in each worker, recompiled on update
+
+sub aws {
+    my ($op, $body) = @_;
+    my $r = $t->http('POST', '/', $t->json->encode($body),
+                     { 'X-Amz-Target' => "AWSStepFunctions.$op", %k1 });
+    return $r->{json};
+}
+
+my $acct = 'arn:aws:states:us-east-1:000000000000';
+my $v = sub { $t->json->encode({ StartAt => 'V', States => { V => {
+    Type => 'Pass', Result => $_[0], End => JSON::PP::true } } }) };
+
+aws('CreateStateMachine', { name => 'versioned', definition => $v->('v1'),
+                            roleArn => 'arn:aws:iam::000000000000:role/x' });
+for my $version ('v1', 'v2') {
+    if ($version eq 'v2') {
+        aws('UpdateStateMachine', {
+            stateMachineArn => "$acct:stateMachine:versioned",
+            definition => $v->('v2') });
+    }
+    my %out;
+    for my $i (1 .. 6) {
+        my $s = aws('StartExecution', {
+            stateMachineArn => "$acct:stateMachine:versioned",
+            name => "$version-$i" });
+        my $d;
+        for (1 .. 50) {
+            $d = aws('DescribeExecution', { executionArn => $s->{executionArn} });
+            last if ($d->{status} // '') eq 'SUCCEEDED';
+            sleep 0.05;
+        }
+        $out{ $d->{output} // 'none' }++;
+    }
+    is_deeply(\%out, { qq("$version") => 6 },
+              "every worker runs revision $version");
+}
+
 # executions for the metrics: 3 succeed, 2 fail, 1 is stopped
 
 my @jobs = ($job);
