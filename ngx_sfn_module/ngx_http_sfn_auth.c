@@ -19,6 +19,16 @@
 
 
 #define NGX_HTTP_SFN_SIGV4_SKEW  (15 * 60)
+#define NGX_HTTP_SFN_SIGV4_SCOPE  128
+
+
+/* the signing key changes once a day: each worker keeps the last one */
+
+static ngx_http_sfn_aws_key_t  *ngx_http_sfn_sigv4_key;
+static size_t                   ngx_http_sfn_sigv4_scope_len;
+static u_char                   ngx_http_sfn_sigv4_scope[
+                                    NGX_HTTP_SFN_SIGV4_SCOPE];
+static u_char                   ngx_http_sfn_sigv4_ksig[EVP_MAX_MD_SIZE];
 
 
 char *
@@ -757,24 +767,44 @@ ngx_http_sfn_auth_sigv4(ngx_http_request_t *r, ngx_array_t *keys,
 
     /* the signing key: HMAC("AWS4" + secret, date), region, service */
 
-    n = sizeof("AWS4") - 1 + key->secret.len;
+    q = akid.data + akid.len + 1;
+    n = cred.len - akid.len - 1;
 
-    q = ngx_pnalloc(r->pool, n);
-    if (q == NULL) {
-        return NGX_ERROR;
+    if (key != ngx_http_sfn_sigv4_key
+        || n != ngx_http_sfn_sigv4_scope_len
+        || ngx_memcmp(q, ngx_http_sfn_sigv4_scope, n) != 0)
+    {
+        ngx_http_sfn_sigv4_key = NULL;
+
+        len = sizeof("AWS4") - 1 + key->secret.len;
+
+        canon = ngx_pnalloc(r->pool, len);
+        if (canon == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(ngx_cpymem(canon, "AWS4", 4), key->secret.data,
+                   key->secret.len);
+
+        ngx_http_sfn_sigv4_hmac(canon, len, date.data, date.len, kdate);
+        ngx_http_sfn_sigv4_hmac(kdate, SHA256_DIGEST_LENGTH, region.data,
+                                region.len, ksig);
+        ngx_http_sfn_sigv4_hmac(ksig, SHA256_DIGEST_LENGTH, service.data,
+                                service.len, kdate);
+        ngx_http_sfn_sigv4_hmac(kdate, SHA256_DIGEST_LENGTH,
+                                (u_char *) "aws4_request",
+                                sizeof("aws4_request") - 1,
+                                ngx_http_sfn_sigv4_ksig);
+
+        if (n <= NGX_HTTP_SFN_SIGV4_SCOPE) {
+            ngx_memcpy(ngx_http_sfn_sigv4_scope, q, n);
+            ngx_http_sfn_sigv4_scope_len = n;
+            ngx_http_sfn_sigv4_key = key;
+        }
     }
 
-    ngx_memcpy(ngx_cpymem(q, "AWS4", 4), key->secret.data, key->secret.len);
-
-    ngx_http_sfn_sigv4_hmac(q, n, date.data, date.len, kdate);
-    ngx_http_sfn_sigv4_hmac(kdate, SHA256_DIGEST_LENGTH, region.data,
-                            region.len, ksig);
-    ngx_http_sfn_sigv4_hmac(ksig, SHA256_DIGEST_LENGTH, service.data,
-                            service.len, kdate);
-    ngx_http_sfn_sigv4_hmac(kdate, SHA256_DIGEST_LENGTH,
-                            (u_char *) "aws4_request",
-                            sizeof("aws4_request") - 1, ksig);
-    ngx_http_sfn_sigv4_hmac(ksig, SHA256_DIGEST_LENGTH, sts, p - sts, mac);
+    ngx_http_sfn_sigv4_hmac(ngx_http_sfn_sigv4_ksig, SHA256_DIGEST_LENGTH,
+                            sts, p - sts, mac);
 
     ngx_hex_dump(hex, mac, SHA256_DIGEST_LENGTH);
 
