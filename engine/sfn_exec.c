@@ -2637,7 +2637,6 @@ static void
 sfn_exec_finish(sfn_exec_t *e, sfn_status_e status, cJSON *output,
     const char *error, const char *cause)
 {
-    char        *out;
     cJSON       *d, *in;
     const char  *type, *field;
 
@@ -2646,14 +2645,11 @@ sfn_exec_finish(sfn_exec_t *e, sfn_status_e status, cJSON *output,
         return;
     }
 
-    out = NULL;
-
     if (status == SFN_SUCCEEDED) {
-        out = sfn_json_print(output);
+        /* printed when the host asks for it: sfn_exec_output() */
+        e->output_size = sfn_json_size(output);
 
-        if (out == NULL || strlen(out) > SFN_MAX_PAYLOAD) {
-            free(out);
-            out = NULL;
+        if (e->output_size > SFN_MAX_PAYLOAD) {
             cJSON_Delete(output);
             output = NULL;
             status = SFN_FAILED;
@@ -2664,7 +2660,12 @@ sfn_exec_finish(sfn_exec_t *e, sfn_status_e status, cJSON *output,
     }
 
     e->status = status;
-    e->output = out;
+
+    if (status == SFN_SUCCEEDED && !sfn_events(e)) {
+        e->output_tree = output;
+        output = NULL;
+    }
+
     e->error = sfn_strdup(error);
     e->cause = sfn_strdup(cause);
 
@@ -2691,8 +2692,18 @@ sfn_exec_finish(sfn_exec_t *e, sfn_status_e status, cJSON *output,
         if (sfn_events(e)) {
             d = sfn_details("executionSucceededEventDetails", &in);
             if (d) {
-                sfn_details_payload(in, "output", "outputDetails", output);
+                e->output = sfn_json_print(output);
+                cJSON_AddStringToObject(in, "output",
+                                        e->output ? e->output : "null");
+                in = cJSON_AddObjectToObject(in, "outputDetails");
+                if (in) {
+                    cJSON_AddFalseToObject(in, "truncated");
+                }
             }
+        }
+
+        if (e->output == NULL && output) {
+            e->output = sfn_json_print(output);
         }
 
         sfn_emit(e, e->main, "ExecutionSucceeded", d);
@@ -2720,8 +2731,11 @@ sfn_exec_create(const sfn_machine_t *m, const sfn_host_t *host,
     const sfn_exec_conf_t *conf, const char *input, size_t len,
     const char **error, const char **cause)
 {
+    char        *p, **dst[5];
     cJSON       *in;
+    size_t       size, lens[5], i;
     sfn_exec_t  *e;
+    const char  *strs[5];
 
     *error = NULL;
     *cause = NULL;
@@ -2751,28 +2765,49 @@ sfn_exec_create(const sfn_machine_t *m, const sfn_host_t *host,
     e->m = m;
     e->host = *host;
     e->first = in;
-    e->input_text = sfn_strndup(input, len);
     e->type = conf->type;
 
-    e->name = sfn_strdup(conf->name ? conf->name : "execution");
-    e->arn = sfn_strdup(conf->arn ? conf->arn : "");
-    e->role_arn = sfn_strdup(conf->role_arn ? conf->role_arn : "");
-    e->sm_name = sfn_strdup(conf->state_machine_name
-                            ? conf->state_machine_name : "");
-    e->sm_arn = sfn_strdup(conf->state_machine_arn
-                           ? conf->state_machine_arn : "");
-    e->start_ms = conf->start_ms ? conf->start_ms
-                                 : host->now_ms(host->data);
+    /* the identity and the input text in one block */
+    strs[0] = conf->name ? conf->name : "execution";
+    strs[1] = conf->arn ? conf->arn : "";
+    strs[2] = conf->role_arn ? conf->role_arn : "";
+    strs[3] = conf->state_machine_name ? conf->state_machine_name : "";
+    strs[4] = conf->state_machine_arn ? conf->state_machine_arn : "";
 
-    if (e->input_text == NULL
-        || e->name == NULL || e->arn == NULL || e->role_arn == NULL
-        || e->sm_name == NULL || e->sm_arn == NULL)
-    {
+    size = len + 1;
+    for (i = 0; i < 5; i++) {
+        lens[i] = strlen(strs[i]);
+        size += lens[i] + 1;
+    }
+
+    e->strings = malloc(size);
+
+    if (e->strings == NULL) {
         sfn_exec_free(e);
         *error = "States.Runtime";
         *cause = "out of memory";
         return NULL;
     }
+
+    p = e->strings;
+    dst[0] = &e->name;
+    dst[1] = &e->arn;
+    dst[2] = &e->role_arn;
+    dst[3] = &e->sm_name;
+    dst[4] = &e->sm_arn;
+
+    for (i = 0; i < 5; i++) {
+        *dst[i] = p;
+        memcpy(p, strs[i], lens[i] + 1);
+        p += lens[i] + 1;
+    }
+
+    e->input_text = p;
+    memcpy(p, input, len);
+    p[len] = '\0';
+
+    e->start_ms = conf->start_ms ? conf->start_ms
+                                 : host->now_ms(host->data);
 
     return e;
 }
@@ -2813,14 +2848,11 @@ sfn_exec_free(sfn_exec_t *e)
 
     cJSON_Delete(e->input);
     cJSON_Delete(e->first);
-    free(e->input_text);
+
     free(e->slots);
-    free(e->name);
-    free(e->arn);
-    free(e->role_arn);
-    free(e->sm_name);
-    free(e->sm_arn);
+    free(e->strings);
     free(e->output);
+    cJSON_Delete(e->output_tree);
     free(e->error);
     free(e->cause);
     free(e);
@@ -3111,6 +3143,16 @@ sfn_exec_current_state(const sfn_exec_t *e)
 const char *
 sfn_exec_output(const sfn_exec_t *e)
 {
+    sfn_exec_t  *w;
+
+    if (e->output == NULL && e->output_tree) {
+        /* a cache: one thread steps an execution at a time */
+        w = (sfn_exec_t *) e;
+        w->output = sfn_json_print_sized(w->output_tree, w->output_size);
+        cJSON_Delete(w->output_tree);
+        w->output_tree = NULL;
+    }
+
     return e->output;
 }
 

@@ -138,12 +138,15 @@ struct sfn_exec_s {
     sfn_type_e            type;
     int64_t               start_ms;
     char                  start_time[64];
+    char                 *strings;      /* the identity and input text */
     char                 *input_text;   /* as given */
     cJSON                *input;        /* parsed on demand, for $$ */
     cJSON                *first;        /* the first state's input */
 
     sfn_status_e          status;
     char                 *output;
+    cJSON                *output_tree;  /* until output is printed */
+    size_t                output_size;
     char                 *error;
     char                 *cause;
 

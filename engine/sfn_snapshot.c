@@ -249,7 +249,7 @@ sfn_exec_snapshot(const sfn_exec_t *e)
     cJSON_AddItemToObject(o, "input", sfn_json_parse(e->input_text,
                                                      strlen(e->input_text)));
     cJSON_AddNumberToObject(o, "status", e->status);
-    sfn_snap_str(o, "output", e->output);
+    sfn_snap_str(o, "output", sfn_exec_output(e));
     sfn_snap_str(o, "error", e->error);
     sfn_snap_str(o, "cause", e->cause);
     cJSON_AddNumberToObject(o, "eventId", (double) e->event_id);

@@ -456,15 +456,128 @@ sfn_buf_json(sfn_buf_t *b, const cJSON *v)
 }
 
 
+static char *
+sfn_json_write_string(char *p, const char *s)
+{
+    unsigned char  c;
+
+    static const char  hex[] = "0123456789abcdef";
+
+    *p++ = '"';
+
+    for ( /* void */ ; *s; s++) {
+        c = (unsigned char) *s;
+
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *p++ = (char) c;
+            continue;
+        }
+
+        *p++ = '\\';
+
+        switch (c) {
+        case '"':  *p++ = '"'; break;
+        case '\\': *p++ = '\\'; break;
+        case '\b': *p++ = 'b'; break;
+        case '\f': *p++ = 'f'; break;
+        case '\n': *p++ = 'n'; break;
+        case '\r': *p++ = 'r'; break;
+        case '\t': *p++ = 't'; break;
+        default:
+            *p++ = 'u';
+            *p++ = '0';
+            *p++ = '0';
+            *p++ = hex[c >> 4];
+            *p++ = hex[c & 15];
+        }
+    }
+
+    *p++ = '"';
+
+    return p;
+}
+
+
+/* writes exactly sfn_json_size(v) bytes */
+static char *
+sfn_json_write(char *p, const cJSON *v)
+{
+    const cJSON  *c;
+
+    switch (v->type & 0xff) {
+
+    case cJSON_NULL:
+        memcpy(p, "null", 4);
+        return p + 4;
+
+    case cJSON_False:
+        memcpy(p, "false", 5);
+        return p + 5;
+
+    case cJSON_True:
+        memcpy(p, "true", 4);
+        return p + 4;
+
+    case cJSON_Number:
+        return p + sfn_number_format(v->valuedouble, p);
+
+    case cJSON_String:
+        return sfn_json_write_string(p, v->valuestring);
+
+    case cJSON_Array:
+    case cJSON_Object:
+        *p++ = (v->type & 0xff) == cJSON_Array ? '[' : '{';
+
+        for (c = v->child; c; c = c->next) {
+            if ((v->type & 0xff) == cJSON_Object) {
+                p = sfn_json_write_string(p, c->string);
+                *p++ = ':';
+            }
+
+            p = sfn_json_write(p, c);
+
+            if (c->next) {
+                *p++ = ',';
+            }
+        }
+
+        *p++ = (v->type & 0xff) == cJSON_Array ? ']' : '}';
+        return p;
+
+    case cJSON_Raw:
+        memcpy(p, v->valuestring, strlen(v->valuestring));
+        return p + strlen(v->valuestring);
+
+    default:
+        memcpy(p, "null", 4);
+        return p + 4;
+    }
+}
+
+
+/* one pass to size, one to write: no reallocation, no bounds checks */
+char *
+sfn_json_print_sized(const cJSON *v, size_t size)
+{
+    char  *s, *e;
+
+    /* a number is formatted into up to 32 bytes before it is measured */
+    s = malloc(size + 32);
+    if (s == NULL) {
+        return NULL;
+    }
+
+    e = sfn_json_write(s, v);
+    *e = '\0';
+
+    return s;
+}
+
+
 char *
 sfn_json_print(const cJSON *v)
 {
-    sfn_buf_t  b;
-
-    memset(&b, 0, sizeof(sfn_buf_t));
-    sfn_buf_json(&b, v);
-
-    return sfn_buf_detach(&b);
+    return sfn_json_print_sized(v, sfn_json_size(v));
 }
 
 

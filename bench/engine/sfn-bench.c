@@ -243,6 +243,12 @@ main(int argc, char **argv)
             return 1;
         }
 
+        /* fetched as a host would: the output is printed on demand */
+        if (sfn_exec_output(e) == NULL) {
+            fprintf(stderr, "sfn-bench: no output\n");
+            return 1;
+        }
+
         sfn_exec_free(e);
         execs++;
         b.now++;
