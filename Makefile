@@ -105,7 +105,8 @@ $(MODULE): $(NGX_BUILD)/Makefile $(GLUE_SRCS) $(BUILD)/libsfn.a \
            $(BUILD)/libsfntasks.a $(BUILD)/libsfnsql.a
 	@rm -f $(NGX_BUILD)/ngx_http_sfn_module.so
 	$(MAKE) -s -f $(NGX_BUILD)/Makefile -C $(NGX_SRC) modules
-	cp $(NGX_BUILD)/ngx_http_sfn_module.so $@
+	@# a new inode: running nginx processes keep mapping the old one
+	cp $(NGX_BUILD)/ngx_http_sfn_module.so $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/test/%: engine/test/%.c $(wildcard engine/test/*.h) $(BUILD)/libsfn.a
 	@mkdir -p $(dir $@)

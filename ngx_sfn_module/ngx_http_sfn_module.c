@@ -561,7 +561,16 @@ ngx_http_sfn_bucket(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     *ngx_cpymem(p, b->path.data, b->path.len) = '\0';
     b->path.data = p;
 
-    /* nginx creates the bucket at start, as it does its temporary paths */
+    /*
+     * nginx creates the bucket at start, as it does its temporary paths;
+     * its parents are made here
+     */
+
+    if (ngx_create_full_path(b->path.data, 0755) != 0) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, ngx_errno,
+                           "cannot create the parents of \"%s\"",
+                           b->path.data);
+    }
 
     path = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
     if (path == NULL) {

@@ -21,6 +21,7 @@
 #include <libavutil/pixdesc.h>
 
 #include "sfn_media.h"
+#include "sfn_task_int.h"
 
 
 const sfn_task_def_t  sfn_task_media_defs[] = {
@@ -723,4 +724,35 @@ sfn_media_fmt(char *buf, size_t size, const char *fmt, ...)
     va_end(args);
 
     return n < 0 || (size_t) n >= size ? -1 : n;
+}
+
+
+/*
+ * The seed's Lambdas also write what they found into the job's row: with a
+ * database and a "jobId" in the input, attrs (consumed) and a timestamp
+ * named stamp are merged into the row's attributes.  Without a database
+ * (the sfn tool) there is no row to write.
+ */
+
+int
+sfn_media_job_record(sfn_task_call_t *call, cJSON *attrs, const char *stamp)
+{
+    int          rc;
+    char         now[40];
+    const char  *job;
+
+    job = sfn_task_string(call->input, "jobId");
+
+    if (job == NULL || call->env == NULL || call->env->db_conninfo == NULL) {
+        cJSON_Delete(attrs);
+        return SFN_TASK_OK;
+    }
+
+    cJSON_AddStringToObject(attrs, stamp, sfn_task_now(now, sizeof(now)));
+
+    rc = sfn_task_db_job_set(call, job, NULL, attrs, NULL, NULL);
+
+    cJSON_Delete(attrs);
+
+    return rc;
 }

@@ -102,6 +102,8 @@ int sfn_media_parse_s3(const char *url, char *bucket, size_t bsize,
 int sfn_media_fmt(char *buf, size_t size, const char *fmt, ...);
 
 double sfn_media_number(const cJSON *obj, const char *name, double dflt);
+int sfn_media_job_record(sfn_task_call_t *call, cJSON *attrs,
+    const char *stamp);
 
 /* the task handlers */
 int sfn_media_probe(sfn_task_call_t *call);

@@ -217,7 +217,7 @@ sfn_media_probe(sfn_task_call_t *call)
 {
     int                 vw, vh, rot;
     char                path[SFN_MEDIA_PATH_MAX];
-    cJSON              *out, *fmt, *streams, *sum, *item;
+    cJSON              *out, *fmt, *streams, *sum, *item, *attrs;
     double              dur, fps;
     unsigned            i;
     long long           size;
@@ -349,5 +349,14 @@ sfn_media_probe(sfn_task_call_t *call)
 
     call->output = out;
 
-    return SFN_TASK_OK;
+    /* and, as the seed's Lambda does, into the job's row */
+
+    attrs = cJSON_CreateObject();
+    if (attrs == NULL) {
+        return sfn_task_fail(call, "States.TaskFailed", "out of memory");
+    }
+
+    cJSON_AddItemToObject(attrs, "VideoMetadata", cJSON_Duplicate(sum, 1));
+
+    return sfn_media_job_record(call, attrs, "MetadataExtractedAt");
 }

@@ -1283,7 +1283,7 @@ int
 sfn_media_qc(sfn_task_call_t *call)
 {
     int                 i, n, all, passed;
-    cJSON              *out, *results, *r, *th;
+    cJSON              *out, *results, *r, *th, *attrs;
     double              sum, score;
     AVStream           *st;
     const char         *bucket, *key;
@@ -1428,5 +1428,20 @@ sfn_media_qc(sfn_task_call_t *call)
 
     call->output = out;
 
-    return SFN_TASK_OK;
+    attrs = cJSON_CreateObject();
+    if (attrs == NULL) {
+        return sfn_task_fail(call, "States.TaskFailed", "out of memory");
+    }
+
+    cJSON_AddItemToObject(attrs, "QualityResults",
+        cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(out,
+                                                         "qualityResults"),
+                        1));
+    cJSON_AddItemToObject(attrs, "QualityScore",
+        cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(out,
+                                                         "qualityScore"),
+                        1));
+    cJSON_AddBoolToObject(attrs, "QualityPassed", passed);
+
+    return sfn_media_job_record(call, attrs, "QCCompletedAt");
 }

@@ -176,6 +176,8 @@ sub nginx_conf {
     my $workers = $opts{workers} // 1;
     my $user = $> == 0 ? "user root;\n" : '';
     my $main = $opts{main} // "thread_pool sfn threads=2 max_queue=64;\n";
+    $main .= "worker_rlimit_core 4g;\nworking_directory $self->{dir};\n"
+        if $ENV{SFN_TEST_CORE};
 
     my $conf = <<"EOF";
 load_module $MODULE;
