@@ -2735,7 +2735,7 @@ sfn_exec_create(const sfn_machine_t *m, const sfn_host_t *host,
     cJSON       *in;
     size_t       size, lens[5], i;
     sfn_exec_t  *e;
-    const char  *strs[5];
+    const char  *strs[5], *end;
 
     *error = NULL;
     *cause = NULL;
@@ -2747,16 +2747,8 @@ sfn_exec_create(const sfn_machine_t *m, const sfn_host_t *host,
         return NULL;
     }
 
-    in = sfn_json_parse(input, len);
-    if (in == NULL) {
-        *error = "InvalidExecutionInput";
-        *cause = "The execution input is not valid JSON";
-        return NULL;
-    }
-
     e = calloc(1, sizeof(sfn_exec_t));
     if (e == NULL) {
-        cJSON_Delete(in);
         *error = "States.Runtime";
         *cause = "out of memory";
         return NULL;
@@ -2764,7 +2756,6 @@ sfn_exec_create(const sfn_machine_t *m, const sfn_host_t *host,
 
     e->m = m;
     e->host = *host;
-    e->first = in;
     e->type = conf->type;
 
     /* the identity and the input text in one block */
@@ -2805,6 +2796,29 @@ sfn_exec_create(const sfn_machine_t *m, const sfn_host_t *host,
     e->input_text = p;
     memcpy(p, input, len);
     p[len] = '\0';
+
+    /* parsed from our NUL-terminated copy: no second copy */
+    in = cJSON_ParseWithLengthOpts(e->input_text, len + 1, &end, 0);
+
+    if (in) {
+        while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r') {
+            end++;
+        }
+
+        if (end != e->input_text + len) {
+            cJSON_Delete(in);
+            in = NULL;
+        }
+    }
+
+    if (in == NULL) {
+        sfn_exec_free(e);
+        *error = "InvalidExecutionInput";
+        *cause = "The execution input is not valid JSON";
+        return NULL;
+    }
+
+    e->first = in;
 
     e->start_ms = conf->start_ms ? conf->start_ms
                                  : host->now_ms(host->data);
