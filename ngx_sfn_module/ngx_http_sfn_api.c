@@ -126,6 +126,78 @@ ngx_http_sfn_send_error(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+typedef struct {
+    ngx_http_request_t          *request;
+    ngx_uint_t                   status;
+    cJSON                       *reply;
+} ngx_http_sfn_ack_t;
+
+
+static void
+ngx_http_sfn_ack_handler(void *data, void *res)
+{
+    ngx_http_sfn_ack_t *ack = data;
+
+    ngx_int_t            rc;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ack->request;
+    c = r->connection;
+
+    if (res == NULL) {
+        cJSON_Delete(ack->reply);
+        rc = ngx_http_sfn_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                     "ServiceUnavailable",
+                                     "the execution was not recorded");
+
+    } else {
+        rc = ngx_http_sfn_send_json(r, ack->status, ack->reply);
+    }
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * A Standard execution is acknowledged only once PostgreSQL has committed
+ * its start: the reply waits for the statements queued before it.
+ */
+
+ngx_int_t
+ngx_http_sfn_reply_durable(ngx_http_request_t *r, ngx_uint_t status,
+    cJSON *reply)
+{
+    ngx_http_sfn_ack_t  *ack;
+
+    ack = ngx_palloc(r->pool, sizeof(ngx_http_sfn_ack_t));
+    if (ack == NULL) {
+        cJSON_Delete(reply);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ack->request = r;
+    ack->status = status;
+    ack->reply = reply;
+
+    r->main->count++;
+
+    if (ngx_http_sfn_pg_query("SELECT 1", 0, NULL, ngx_http_sfn_ack_handler,
+                              ack)
+        == NGX_ERROR)
+    {
+        r->main->count--;
+        cJSON_Delete(reply);
+        return ngx_http_sfn_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       "ServiceUnavailable",
+                                       "the database queue is full");
+    }
+
+    return NGX_DONE;
+}
+
+
 /*
  * cJSON ends a string at an escaped NUL ("\u0000") without a word: such a
  * document is refused rather than silently truncated
@@ -391,6 +463,10 @@ ngx_http_sfn_start_execution(ngx_http_request_t *r)
     {
         cJSON_Delete(reply);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (sm->type == SFN_STANDARD && smcf->database.len) {
+        return ngx_http_sfn_reply_durable(r, NGX_HTTP_OK, reply);
     }
 
     return ngx_http_sfn_send_json(r, NGX_HTTP_OK, reply);

@@ -147,7 +147,7 @@ ngx_http_sfn_trigger_match(ngx_http_sfn_trigger_t *tr, ngx_str_t *key)
 
 static ngx_int_t
 ngx_http_sfn_upload_trigger(ngx_http_request_t *r, ngx_str_t *key,
-    cJSON *reply, off_t size, ngx_str_t *etag)
+    cJSON *reply, off_t size, ngx_str_t *etag, ngx_uint_t *durable)
 {
     char                      *text;
     u_char                     id[NGX_UUID_LEN];
@@ -212,6 +212,10 @@ ngx_http_sfn_upload_trigger(ngx_http_request_t *r, ngx_str_t *key,
             return NGX_ERROR;
         }
 
+        if (tr[i].machine->type == SFN_STANDARD && smcf->database.len) {
+            *durable = 1;
+        }
+
         if (list == NULL) {
             if (ngx_http_sfn_json_add_str(reply, "jobId", &job) == NULL
                 || ngx_http_sfn_json_add_str(reply, "executionArn", &arn)
@@ -255,12 +259,14 @@ ngx_http_sfn_upload_body(ngx_http_request_t *r)
     ngx_fd_t                   fd;
     ngx_str_t                  key, path, etag;
     ngx_ext_rename_file_t      ext;
+    ngx_uint_t                 durable;
     ngx_file_info_t            fi;
     ngx_temp_file_t           *temp;
     ngx_http_sfn_loc_conf_t   *slcf;
     u_char                     tag[NGX_OFF_T_LEN + NGX_TIME_T_LEN + 8];
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_sfn_module);
+    durable = 0;
 
     (void) ngx_http_sfn_location_tail(r, &key);
 
@@ -343,10 +349,19 @@ ngx_http_sfn_upload_body(ngx_http_request_t *r)
         || ngx_http_sfn_json_add_str(reply, "key", &key) == NULL
         || cJSON_AddNumberToObject(reply, "size", (double) size) == NULL
         || ngx_http_sfn_json_add_str(reply, "etag", &etag) == NULL
-        || ngx_http_sfn_upload_trigger(r, &key, reply, size, &etag) != NGX_OK)
+        || ngx_http_sfn_upload_trigger(r, &key, reply, size, &etag, &durable)
+           != NGX_OK)
     {
         cJSON_Delete(reply);
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (durable) {
+        ngx_http_finalize_request(r,
+                                  ngx_http_sfn_reply_durable(r,
+                                                             NGX_HTTP_CREATED,
+                                                             reply));
         return;
     }
 

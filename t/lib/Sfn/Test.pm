@@ -104,7 +104,8 @@ sub pg_bin {
 # a private cluster on 127.0.0.1, socket in the test directory
 
 sub pg_start {
-    my ($self) = @_;
+    my ($self, %opts) = @_;
+    my $sync = $opts{fsync} ? 'on' : 'off';
 
     my $data = "$self->{dir}/pg";
     my $port = free_port();
@@ -123,12 +124,13 @@ sub pg_start {
     my $log = "$data/postgres.log";
     quiet(run_as_postgres(pg_bin('pg_ctl'), '-D', $data, '-l', $log, '-w',
            '-o', "-c listen_addresses=127.0.0.1 -p $port -k $data "
-               . "-c fsync=off -c full_page_writes=off",
+               . "-c fsync=$sync -c full_page_writes=$sync",
            'start') ) == 0 or die "pg_ctl start failed:\n"
         . (`tail -20 $log` // '');
 
     $self->{pg_data} = $data;
     $self->{pg_port} = $port;
+    $self->{pg_sync} = $sync;
 
     $self->psql_db('postgres', 'CREATE DATABASE sfn');
 
@@ -285,7 +287,8 @@ sub pg_start_again {
     quiet(run_as_postgres(pg_bin('pg_ctl'), '-D', $data, '-l',
            "$data/postgres.log", '-w',
            '-o', "-c listen_addresses=127.0.0.1 -p $port -k $data "
-               . "-c fsync=off -c full_page_writes=off", 'start')) == 0
+               . "-c fsync=$self->{pg_sync} "
+               . "-c full_page_writes=$self->{pg_sync}", 'start')) == 0
         or die "pg_ctl start failed\n";
 }
 
