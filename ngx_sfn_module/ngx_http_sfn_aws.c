@@ -21,6 +21,7 @@
 #define NGX_HTTP_SFN_AWS_MAX_BODY     (2 * 1024 * 1024)
 #define NGX_HTTP_SFN_AWS_MAX_RESULTS  1000
 #define NGX_HTTP_SFN_AWS_MAX_TAGS     50
+#define NGX_HTTP_SFN_AWS_DB_TIMEOUT   10000
 
 
 typedef struct ngx_http_sfn_aws_ctx_s  ngx_http_sfn_aws_ctx_t;
@@ -57,6 +58,7 @@ struct ngx_http_sfn_aws_ctx_s {
     ngx_http_sfn_main_conf_t    *smcf;
     cJSON                       *body;
     ngx_http_sfn_aws_wait_t     *wait;
+    ngx_event_t                  timeout;   /* of the wait */
     ngx_http_sfn_aws_op_pt       found;     /* after the machine is known */
     ngx_http_sfn_machine_t      *sm;
     ngx_str_t                    sm_name;
@@ -843,6 +845,10 @@ ngx_http_sfn_aws_cleanup(void *data)
         ctx->wait = NULL;
     }
 
+    if (ctx->timeout.timer_set) {
+        ngx_del_timer(&ctx->timeout);
+    }
+
     if (ctx->waiting) {
         (void) ngx_http_sfn_exec_on_finish(&ctx->exec_name, NULL, NULL);
         ctx->waiting = 0;
@@ -878,6 +884,10 @@ ngx_http_sfn_aws_query_done(void *data, void *res)
 
     ctx->wait = NULL;
 
+    if (ctx->timeout.timer_set) {
+        ngx_del_timer(&ctx->timeout);
+    }
+
     r = ctx->r;
     c = r->connection;
 
@@ -893,6 +903,35 @@ ngx_http_sfn_aws_query_done(void *data, void *res)
         ngx_http_finalize_request(r, rc);
     }
 
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* the database is away: the request is answered, the statement forgotten */
+
+static void
+ngx_http_sfn_aws_query_timeout(ngx_event_t *ev)
+{
+    ngx_http_sfn_aws_ctx_t *ctx = ev->data;
+
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ctx->r;
+    c = r->connection;
+
+    ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                  "sfn aws api: the database did not answer in time");
+
+    if (ctx->wait) {
+        ctx->wait->ctx = NULL;
+        ctx->wait = NULL;
+    }
+
+    ngx_http_finalize_request(r,
+                              ngx_http_sfn_aws_fail(r, "ServiceUnavailable",
+                                                    "the database did not "
+                                                    "answer in time"));
     ngx_http_run_posted_requests(c);
 }
 
@@ -931,6 +970,12 @@ ngx_http_sfn_aws_query(ngx_http_sfn_aws_ctx_t *ctx, const char *sql,
     }
 
     ctx->wait = w;
+
+    ctx->timeout.handler = ngx_http_sfn_aws_query_timeout;
+    ctx->timeout.data = ctx;
+    ctx->timeout.log = ctx->r->connection->log;
+
+    ngx_add_timer(&ctx->timeout, NGX_HTTP_SFN_AWS_DB_TIMEOUT);
 
     return NGX_DONE;
 }

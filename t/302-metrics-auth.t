@@ -250,6 +250,28 @@ for my $le (qw(0.010 0.050 0.100 0.500 1.000 5.000 10.000 30.000 60.000
 }
 ok($mono, 'buckets are cumulative');
 
+# the database away: a read answers 503 in time, and works again after
+
+$t->pg_stop;
+my $t0 = time;
+$r = $t->http('POST', '/',
+              qq({"stateMachineArn":"$acct:stateMachine:versioned"}),
+              { 'X-Amz-Target' => 'AWSStepFunctions.DescribeStateMachine',
+                %k1 });
+is($r->{status}, 503, 'database down: 503');
+is($r->{json}{__type}, 'ServiceUnavailable', 'ServiceUnavailable');
+ok(time - $t0 < 15, 'within the database timeout');
+
+$t->pg_start_again;
+my $back;
+for (1 .. 100) {
+    $back = aws('DescribeStateMachine',
+                { stateMachineArn => "$acct:stateMachine:versioned" });
+    last if ($back->{name} // '') eq 'versioned';
+    sleep 0.2;
+}
+is($back->{name}, 'versioned', 'and answers again once it is back');
+
 # the counters are shared: a reload keeps them
 
 $t->nginx_reload;
