@@ -16,6 +16,7 @@
 #include <sfn_task.h>
 
 #include <libpq-fe.h>
+#include <sys/random.h>
 
 
 #define NGX_HTTP_SFN_AWS_MAX_BODY     (2 * 1024 * 1024)
@@ -126,6 +127,8 @@ static ngx_http_sfn_aws_op_t  ngx_http_sfn_aws_ops[] = {
 
 
 static ngx_queue_t  ngx_http_sfn_aws_machines;
+static u_char       ngx_http_sfn_aws_rid[16];
+static uint64_t     ngx_http_sfn_aws_rid_n;
 
 
 char *
@@ -153,6 +156,47 @@ ngx_http_sfn_aws_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /* replies */
+
+/*
+ * x-amzn-RequestId: a random prefix per worker and a counter, in UUID
+ * form; no system call per reply
+ */
+
+static size_t
+ngx_http_sfn_aws_request_id(u_char *buf)
+{
+    u_char    *b;
+    uint64_t   n;
+
+    b = ngx_http_sfn_aws_rid;
+
+    if (ngx_http_sfn_aws_rid_n++ == 0) {
+        if (getrandom(b, sizeof(ngx_http_sfn_aws_rid), 0)
+            != (ssize_t) sizeof(ngx_http_sfn_aws_rid))
+        {
+            ngx_memzero(b, sizeof(ngx_http_sfn_aws_rid));
+            *(ngx_pid_t *) b = ngx_pid;
+        }
+
+        b[6] = (b[6] & 0x0f) | 0x40;
+        b[8] = (b[8] & 0x3f) | 0x80;
+    }
+
+    n = ngx_http_sfn_aws_rid_n;
+
+    b[10] = (u_char) (n >> 40);
+    b[11] = (u_char) (n >> 32);
+    b[12] = (u_char) (n >> 24);
+    b[13] = (u_char) (n >> 16);
+    b[14] = (u_char) (n >> 8);
+    b[15] = (u_char) n;
+
+    return ngx_sprintf(buf, "%*xs-%*xs-%*xs-%*xs-%*xs",
+                       (size_t) 4, b, (size_t) 2, b + 4, (size_t) 2, b + 6,
+                       (size_t) 2, b + 8, (size_t) 6, b + 10)
+           - buf;
+}
+
 
 static ngx_int_t
 ngx_http_sfn_aws_send(ngx_http_request_t *r, ngx_uint_t status, cJSON *json)
@@ -192,7 +236,7 @@ ngx_http_sfn_aws_send(ngx_http_request_t *r, ngx_uint_t status, cJSON *json)
     h->hash = 1;
     ngx_str_set(&h->key, "x-amzn-RequestId");
     h->value.data = id;
-    h->value.len = ngx_http_sfn_uuid(id);
+    h->value.len = ngx_http_sfn_aws_request_id(id);
 
     r->headers_out.status = status;
     r->headers_out.content_length_n = b->last - b->pos;
