@@ -2223,6 +2223,23 @@ ngx_http_sfn_aws_started(ngx_http_sfn_aws_ctx_t *ctx, ngx_str_t *arn)
 
 
 static ngx_int_t
+ngx_http_sfn_aws_committed(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
+{
+    ngx_str_t  arn;
+
+    arn.data = ngx_http_sfn_aws_exec_arn(ctx, &ctx->sm->name,
+                                         &ctx->exec_name);
+    if (arn.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    arn.len = ngx_strlen(arn.data);
+
+    return ngx_http_sfn_aws_started(ctx, &arn);
+}
+
+
+static ngx_int_t
 ngx_http_sfn_aws_sync_reply(ngx_http_sfn_aws_ctx_t *ctx,
     ngx_http_sfn_record_t *rec)
 {
@@ -2323,6 +2340,18 @@ ngx_http_sfn_aws_run(ngx_http_sfn_aws_ctx_t *ctx)
                                             "Invalid State Machine "
                                             "Execution Input: 'the "
                                             "execution could not start'");
+    }
+
+    if (!ctx->sync && ctx->sm->type == SFN_STANDARD
+        && ctx->smcf->database.len)
+    {
+        /*
+         * acknowledged once PostgreSQL has committed the start: this
+         * statement's batch follows the start's in the worker's queue
+         */
+
+        return ngx_http_sfn_aws_query(ctx, "SELECT 1", 0, NULL,
+                                      ngx_http_sfn_aws_committed);
     }
 
     if (!ctx->sync) {
