@@ -63,6 +63,9 @@ struct ngx_http_sfn_run_s {
     ngx_queue_t                  tasks;
     ngx_uint_t                   in_thread;
     ngx_uint_t                   commits;   /* awaiting their handler */
+    u_char                      *events;    /* this step's, as JSON */
+    size_t                       events_len;
+    size_t                       events_size;
     const char                  *state;
     int64_t                      start_ms;
     ngx_http_sfn_finish_pt       on_finish;
@@ -100,6 +103,7 @@ static void ngx_http_sfn_run_commit(ngx_http_sfn_run_t *run,
 static void ngx_http_sfn_run_cancel_tasks(ngx_http_sfn_run_t *run);
 static void ngx_http_sfn_run_stop_timers(ngx_http_sfn_run_t *run);
 static ngx_http_sfn_run_t *ngx_http_sfn_run_find(ngx_str_t *name);
+static void ngx_http_sfn_run_flush_events(ngx_http_sfn_run_t *run);
 static void ngx_http_sfn_task_post(ngx_http_sfn_task_ctx_t *ctx);
 
 
@@ -616,15 +620,19 @@ ngx_http_sfn_host_cancel_timer(void *data, sfn_exec_t *e, uint64_t id)
 }
 
 
+/*
+ * History events are gathered per step and written with one statement
+ * (jsonb_to_recordset), in the same transaction as the step itself.
+ */
+
 static void
 ngx_http_sfn_host_event(void *data, sfn_exec_t *e, const sfn_event_t *ev)
 {
     ngx_http_sfn_run_t *run = data;
 
-    char        *details;
-    u_char       id[NGX_INT64_LEN + 1], prev[NGX_INT64_LEN + 1];
-    u_char       ts[NGX_INT64_LEN + 1];
-    const char  *values[6];
+    u_char  *p;
+    char    *details;
+    size_t   len, size;
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, run->log, 0,
                    "sfn execution \"%V\" event %L %s",
@@ -636,26 +644,69 @@ ngx_http_sfn_host_event(void *data, sfn_exec_t *e, const sfn_event_t *ev)
 
     details = ev->details ? cJSON_PrintUnformatted(ev->details) : NULL;
 
-    *ngx_sprintf(id, "%L", ev->id) = '\0';
-    *ngx_sprintf(prev, "%L", ev->previous_id) = '\0';
-    *ngx_sprintf(ts, "%L", ev->timestamp_ms) = '\0';
+    len = sizeof(",{\"id\":,\"prev\":,\"type\":\"\",\"ts\":,\"details\":}]")
+          + 3 * NGX_INT64_LEN + ngx_strlen(ev->type)
+          + (details ? ngx_strlen(details) : sizeof("null"));
 
-    values[0] = (const char *) run->arn.data;
-    values[1] = (const char *) id;
-    values[2] = (const char *) prev;
-    values[3] = ev->type;
-    values[4] = (const char *) ts;
-    values[5] = details;
+    if (run->events_len + len > run->events_size) {
+        size = ngx_max(run->events_size * 2, run->events_len + len + 1024);
 
-    (void) ngx_http_sfn_pg_exec(
-        "INSERT INTO sfn_history "
-        "(execution_arn, id, previous_id, type, ts, details) "
-        "VALUES ($1, $2, $3, $4, to_timestamp($5::float8 / 1000), $6) "
-        "ON CONFLICT DO NOTHING", 6, values);
+        p = ngx_alloc(size, run->log);
+        if (p == NULL) {
+            goto done;
+        }
+
+        if (run->events) {
+            ngx_memcpy(p, run->events, run->events_len);
+            ngx_free(run->events);
+        }
+
+        run->events = p;
+        run->events_size = size;
+    }
+
+    p = run->events + run->events_len;
+
+    p = ngx_sprintf(p, "%c{\"id\":%L,\"prev\":%L,\"type\":\"%s\",\"ts\":%L,"
+                    "\"details\":%s}",
+                    run->events_len ? ',' : '[', ev->id, ev->previous_id,
+                    ev->type, ev->timestamp_ms,
+                    details ? details : "null");
+
+    run->events_len = p - run->events;
+
+done:
 
     if (details) {
         cJSON_free(details);
     }
+}
+
+
+static void
+ngx_http_sfn_run_flush_events(ngx_http_sfn_run_t *run)
+{
+    const char  *values[2];
+
+    if (run->events_len == 0) {
+        return;
+    }
+
+    run->events[run->events_len++] = ']';
+    run->events[run->events_len] = '\0';
+
+    values[0] = (const char *) run->arn.data;
+    values[1] = (const char *) run->events;
+
+    (void) ngx_http_sfn_pg_exec(
+        "INSERT INTO sfn_history "
+        "(execution_arn, id, previous_id, type, ts, details) "
+        "SELECT $1, x.id, x.prev, x.type, to_timestamp(x.ts / 1000.0), "
+        "x.details FROM jsonb_to_recordset($2::jsonb) AS "
+        "x(id bigint, prev bigint, type text, ts float8, details jsonb) "
+        "ON CONFLICT DO NOTHING", 2, values);
+
+    run->events_len = 0;
 }
 
 
@@ -745,6 +796,11 @@ ngx_http_sfn_run_free(ngx_http_sfn_run_t *run)
     ngx_queue_remove(&run->queue);
 
     sfn_exec_free(run->exec);
+
+    if (run->events) {
+        ngx_free(run->events);
+    }
+
     ngx_destroy_pool(run->pool);
 }
 
@@ -980,6 +1036,7 @@ ngx_http_sfn_run_after(ngx_http_sfn_run_t *run)
         }
 
         if (run->durable && !run->lost) {
+            ngx_http_sfn_run_flush_events(run);
             ngx_http_sfn_run_commit(run, state);
 
         } else {
@@ -990,6 +1047,10 @@ ngx_http_sfn_run_after(ngx_http_sfn_run_t *run)
     }
 
     if (!run->finished) {
+        if (run->durable && !run->lost) {
+            ngx_http_sfn_run_flush_events(run);
+        }
+
         ngx_http_sfn_run_finish(run, status);
     }
 

@@ -110,6 +110,17 @@ ngx_http_sfn_pg_command(PGconn *conn, const char *sql, int nparams,
 }
 
 
+static void
+ngx_http_sfn_pg_notice(void *arg, const char *message)
+{
+    ngx_log_t  *log = arg;
+
+    /* "relation ... already exists, skipping" and the like */
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0, "sfn database: %s", message);
+}
+
+
 ngx_int_t
 ngx_http_sfn_pg_migrate(ngx_http_sfn_main_conf_t *smcf, ngx_log_t *log)
 {
@@ -133,6 +144,8 @@ ngx_http_sfn_pg_migrate(ngx_http_sfn_main_conf_t *smcf, ngx_log_t *log)
         PQfinish(conn);
         return NGX_ERROR;
     }
+
+    PQsetNoticeProcessor(conn, ngx_http_sfn_pg_notice, log);
 
     rc = NGX_ERROR;
 

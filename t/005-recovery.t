@@ -8,6 +8,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use Time::HiRes qw(time sleep);
+use POSIX ();
 use Sfn::Test;
 
 my $t = Sfn::Test->new;
@@ -136,20 +137,32 @@ $t->nginx_start($http, workers => 2);
 is(wait_all(\@jobs, 30), 20, 'all complete across a restart');
 is(history_clean(\@jobs), 0, 'no transition recorded twice');
 
-# PostgreSQL down for 5 s under load
+# PostgreSQL down for 5 s under load: executions in flight wait, and
+# starts are acknowledged once the database has them
 
 @jobs = start_many(20);
 $t->pg_stop;
-my @more;
-for (1 .. 10) {
-    my $r = $t->http('POST', '/start/hold',
-                     '{"bucket":"source","key":"tiny.mp4"}');
-    push @more, $r->{json}{jobId} if $r->{status} == 200;
+
+my @kids;
+for my $i (1 .. 10) {
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        my $r = $t->http('POST', '/start/hold',
+                         '{"bucket":"source","key":"tiny.mp4"}');
+        $t->write_file("started.$i", $r->{status} == 200
+                                     ? $r->{json}{jobId} : '');
+        POSIX::_exit(0);
+    }
+    push @kids, $pid;
 }
+
 sleep 5;
 $t->pg_start_again;
+waitpid $_, 0 for @kids;
+
+my @more = grep { $_ } map { $t->read_file("started.$_") } 1 .. 10;
+is(scalar @more, 10, 'starts during the outage acknowledged once it ends');
 push @jobs, @more;
-is(scalar @more, 10, 'starts accepted while the database is down');
 is(wait_all(\@jobs, 40), 30, 'all complete after the database returns');
 is(history_clean(\@jobs), 0, 'no transition recorded twice');
 
