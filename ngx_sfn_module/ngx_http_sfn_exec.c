@@ -1287,7 +1287,7 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, PGresult *res,
 {
     char                    *snapshot;
     int64_t                  start_ms;
-    ngx_str_t                name, machine, input, job;
+    ngx_str_t                name, machine, input, job, arn, key, def;
     ngx_http_sfn_run_t      *run;
     ngx_http_sfn_record_t    rec;
     ngx_http_sfn_machine_t  *sm;
@@ -1309,6 +1309,22 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, PGresult *res,
     }
 
     sm = ngx_http_sfn_machine_find(smcf, &machine);
+
+    if (sm == NULL && !PQgetisnull(res, row, 9)) {
+
+        /* a state machine created through the AWS API */
+
+        arn.data = (u_char *) PQgetvalue(res, row, 6);
+        arn.len = ngx_strlen(arn.data);
+        key.data = (u_char *) PQgetvalue(res, row, 8);
+        key.len = ngx_strlen(key.data);
+        def.data = (u_char *) PQgetvalue(res, row, 9);
+        def.len = PQgetlength(res, row, 9);
+
+        sm = ngx_http_sfn_aws_machine_get(&machine, &arn, &key,
+                 ngx_strcmp(PQgetvalue(res, row, 7), "EXPRESS") == 0
+                 ? SFN_EXPRESS : SFN_STANDARD, &def, ngx_cycle->log);
+    }
 
     if (sm == NULL) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
@@ -1386,15 +1402,21 @@ ngx_http_sfn_scan_handler(ngx_event_t *ev)
                 "UPDATE sfn_executions e SET owner = $1, "
                 "lease_until = now() + interval '" NGX_HTTP_SFN_LEASE "', "
                 "version = e.version + 1 "
-                "FROM (SELECT arn FROM sfn_executions "
-                "WHERE status = 'RUNNING' AND type = 'STANDARD' "
-                "AND (lease_until IS NULL OR lease_until < now()) "
-                "ORDER BY start_date LIMIT " NGX_HTTP_SFN_CLAIM " "
-                "FOR UPDATE SKIP LOCKED) c "
+                "FROM (SELECT x.arn, m.arn AS m_arn, m.type AS m_type, "
+                "m.revision::text || '/' || "
+                "extract(epoch FROM m.updated_at)::text AS m_key, "
+                "m.definition AS m_def "
+                "FROM sfn_executions x LEFT JOIN sfn_state_machines m "
+                "ON m.name = x.state_machine AND m.source = 'api' "
+                "WHERE x.status = 'RUNNING' AND x.type = 'STANDARD' "
+                "AND (x.lease_until IS NULL OR x.lease_until < now()) "
+                "ORDER BY x.start_date LIMIT " NGX_HTTP_SFN_CLAIM " "
+                "FOR UPDATE OF x SKIP LOCKED) c "
                 "WHERE e.arn = c.arn "
                 "RETURNING e.name, e.state_machine, e.input, "
                 "(extract(epoch FROM e.start_date) * 1000)::bigint, "
-                "coalesce(e.job_id, ''), coalesce(e.snapshot, '')",
+                "coalesce(e.job_id, ''), coalesce(e.snapshot, ''), "
+                "c.m_arn, c.m_type, c.m_key, c.m_def",
                 1, values,
                 ngx_http_sfn_recover_handler, ev->data)
             != NGX_OK)
