@@ -499,7 +499,7 @@ cJSON *
 ngx_http_sfn_record_json(ngx_http_sfn_record_t *rec)
 {
     u_char  ts[32];
-    cJSON  *json;
+    cJSON  *json, *item;
 
     json = cJSON_CreateObject();
     if (json == NULL) {
@@ -521,6 +521,18 @@ ngx_http_sfn_record_json(ngx_http_sfn_record_t *rec)
            == NULL)
     {
         goto failed;
+    }
+
+    if (rec->status == SFN_RUNNING && rec->percent > 0) {
+        item = cJSON_AddObjectToObject(json, "progress");
+
+        if (item) {
+            cJSON_AddNumberToObject(item, "percent",
+                                    (double) (int64_t) (rec->percent * 10)
+                                    / 10);
+            cJSON_AddNumberToObject(item, "framesPerSecond",
+                                    (double) (int64_t) (rec->fps * 10) / 10);
+        }
     }
 
     cJSON_AddItemToObject(json, "input", ngx_http_sfn_json_value(&rec->input));

@@ -40,6 +40,9 @@ typedef struct {
     ngx_str_t                    token;
     int64_t                      started;
     volatile int                 cancel;
+    volatile double              percent;   /* written by the thread */
+    volatile double              fps;
+    double                       shown;
     int                          rc;
     unsigned                     abandoned:1;
     unsigned                     in_thread:1;
@@ -104,6 +107,7 @@ static void ngx_http_sfn_run_cancel_tasks(ngx_http_sfn_run_t *run);
 static void ngx_http_sfn_run_stop_timers(ngx_http_sfn_run_t *run);
 static ngx_http_sfn_run_t *ngx_http_sfn_run_find(ngx_str_t *name);
 static void ngx_http_sfn_run_flush_events(ngx_http_sfn_run_t *run);
+static void ngx_http_sfn_progress_clear(ngx_http_sfn_run_t *run);
 static void ngx_http_sfn_task_post(ngx_http_sfn_task_ctx_t *ctx);
 
 
@@ -183,9 +187,15 @@ ngx_http_sfn_host_random(void *data, void *buf, size_t len)
 static const char *
 ngx_http_sfn_bucket_path(void *data, const char *name)
 {
+    ngx_http_sfn_task_ctx_t *ctx = data;
+
     ngx_str_t                  s;
     ngx_http_sfn_bucket_t     *b;
-    ngx_http_sfn_main_conf_t  *smcf = data;
+    ngx_http_sfn_main_conf_t  *smcf;
+
+    /* the configuration is read-only while the worker lives */
+
+    smcf = ctx->run->smcf;
 
     s.data = (u_char *) name;
     s.len = ngx_strlen(name);
@@ -234,6 +244,18 @@ ngx_http_sfn_strndup(ngx_pool_t *pool, ngx_str_t *s)
 /* the thread side: only the call and its environment are touched here */
 
 static void
+ngx_http_sfn_task_progress(void *data, double percent, double fps)
+{
+    ngx_http_sfn_task_ctx_t *ctx = data;
+
+    /* plain stores the poll timer reads; a torn pair is harmless */
+
+    ctx->fps = fps;
+    ctx->percent = percent > 0 ? percent : 0.1;
+}
+
+
+static void
 ngx_http_sfn_task_thread(void *data, ngx_log_t *log)
 {
     ngx_http_sfn_task_ctx_t *ctx = data;
@@ -254,6 +276,10 @@ ngx_http_sfn_task_done(ngx_event_t *ev)
 
     ctx->in_thread = 0;
     run->in_thread--;
+
+    if (ctx->shown) {
+        ngx_http_sfn_progress_clear(run);
+    }
 
     ngx_http_sfn_metrics_task(run->smcf, ctx->call.resource,
                               ctx->rc == SFN_TASK_OK,
@@ -422,9 +448,10 @@ ngx_http_sfn_host_run_task(void *data, sfn_exec_t *e, const sfn_task_req_t *t)
         return SFN_ERROR;
     }
 
-    ctx->env.data = run->smcf;
     ctx->env.bucket_path = ngx_http_sfn_bucket_path;
     ctx->env.cancel = &ctx->cancel;
+    ctx->env.progress = ngx_http_sfn_task_progress;
+    ctx->env.data = ctx;
     ctx->env.db_conninfo = run->smcf->database.len
                            ? (const char *) run->smcf->database.data : NULL;
     ctx->env.execution = (const char *) run->arn.data;
@@ -1608,6 +1635,64 @@ ngx_http_sfn_msg_accept(ngx_http_sfn_msg_t *msg)
 
 
 static void
+ngx_http_sfn_progress_clear(ngx_http_sfn_run_t *run)
+{
+    ngx_http_sfn_record_t  rec;
+
+    ngx_memzero(&rec, sizeof(ngx_http_sfn_record_t));
+    rec.name = run->name;
+    rec.status = SFN_RUNNING;
+    rec.percent = -1;
+
+    (void) ngx_http_sfn_shm_put(run->smcf, &rec);
+}
+
+
+static void
+ngx_http_sfn_progress_publish(void)
+{
+    double                    percent;
+    ngx_queue_t              *q, *tq;
+    ngx_http_sfn_run_t       *run;
+    ngx_http_sfn_record_t     rec;
+    ngx_http_sfn_task_ctx_t  *ctx;
+
+    for (q = ngx_queue_head(&ngx_http_sfn_runs);
+         q != ngx_queue_sentinel(&ngx_http_sfn_runs);
+         q = ngx_queue_next(q))
+    {
+        run = ngx_queue_data(q, ngx_http_sfn_run_t, queue);
+
+        if (run->in_thread == 0 || run->finished) {
+            continue;
+        }
+
+        for (tq = ngx_queue_head(&run->tasks);
+             tq != ngx_queue_sentinel(&run->tasks);
+             tq = ngx_queue_next(tq))
+        {
+            ctx = ngx_queue_data(tq, ngx_http_sfn_task_ctx_t, queue);
+            percent = ctx->percent;
+
+            if (!ctx->in_thread || percent == 0 || percent == ctx->shown) {
+                continue;
+            }
+
+            ctx->shown = percent;
+
+            ngx_memzero(&rec, sizeof(ngx_http_sfn_record_t));
+            rec.name = run->name;
+            rec.status = SFN_RUNNING;
+            rec.percent = percent;
+            rec.fps = ctx->fps;
+
+            (void) ngx_http_sfn_shm_put(run->smcf, &rec);
+        }
+    }
+}
+
+
+static void
 ngx_http_sfn_poll_handler(ngx_event_t *ev)
 {
     ngx_uint_t           i;
@@ -1645,6 +1730,8 @@ ngx_http_sfn_poll_handler(ngx_event_t *ev)
     if (pool) {
         ngx_destroy_pool(pool);
     }
+
+    ngx_http_sfn_progress_publish();
 
     ngx_add_timer(ev, NGX_HTTP_SFN_POLL);
 }

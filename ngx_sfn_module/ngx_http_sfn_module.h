@@ -100,6 +100,8 @@ typedef struct {
     sfn_status_e                 status;
     int64_t                      start_ms;
     int64_t                      stop_ms;
+    double                       percent;   /* of the running task, or -1 */
+    double                       fps;
 } ngx_http_sfn_record_t;
 
 

@@ -17,6 +17,8 @@ typedef struct {
     sfn_status_e                 status;
     int64_t                      start_ms;
     int64_t                      stop_ms;
+    double                       percent;
+    double                       fps;
     ngx_str_t                    name;
     ngx_str_t                    arn;
     ngx_str_t                    machine;
@@ -340,6 +342,13 @@ ngx_http_sfn_shm_put(ngx_http_sfn_main_conf_t *smcf,
 
     n->status = rec->status;
 
+    /* progress is reported while a task runs; 0 leaves it, -1 clears it */
+
+    if (rec->percent) {
+        n->percent = rec->percent;
+        n->fps = rec->fps;
+    }
+
     if (rec->start_ms) {
         n->start_ms = rec->start_ms;
     }
@@ -430,6 +439,8 @@ ngx_http_sfn_shm_get(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *name,
     rec->status = n->status;
     rec->start_ms = n->start_ms;
     rec->stop_ms = n->stop_ms;
+    rec->percent = n->percent;
+    rec->fps = n->fps;
 
     for (i = 0; i < NGX_HTTP_SFN_SHM_NSTR; i++) {
         dst[i]->len = src[i]->len;

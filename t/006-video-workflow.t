@@ -53,7 +53,24 @@ is($r->{status}, 201, 'upload accepted');
 my $job = $r->{json}{jobId};
 my $arn = $r->{json}{executionArn};
 
-my $e = $t->wait_execution($job, 600);
+# progress of the transcode is visible while it runs
+
+my ($e, $progress, %seen);
+for (1 .. 6000) {
+    $e = $t->http('GET', "/executions/$job")->{json};
+    last if ($e->{status} // '') ne 'RUNNING';
+    # the transcode reports frames/s, QC only percent
+    $progress = $e->{progress}
+        if $e->{progress} && $e->{progress}{percent} > 0
+           && $e->{progress}{percent} < 100
+           && $e->{progress}{framesPerSecond} > 0;
+    $seen{ $e->{currentState} // '' }++;
+    select undef, undef, undef, 0.1;
+}
+
+ok($progress && $progress->{framesPerSecond} > 0,
+   'progress (percent, frames/s) visible while it runs')
+    or diag(explain [ $progress, \%seen ]);
 is($e->{status}, 'SUCCEEDED', 'the workflow SUCCEEDED')
     or diag(explain $e);
 is($e->{output}{status}, 'SUCCESS', 'WorkflowSuccess result');
