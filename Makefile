@@ -121,7 +121,7 @@ conformance: $(BUILD)/sfn
 
 $(BUILD)/fuzz/%: engine/fuzz/%.c $(ENGINE_SRCS) $(wildcard engine/*.h engine/fuzz/*.h)
 	@mkdir -p $(dir $@)
-	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
+	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	    -Iengine -o $@ $< $(ENGINE_SRCS) $(ENGINE_LIBS)
 
 FUZZ_TIME ?= 20

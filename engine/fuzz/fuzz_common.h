@@ -204,6 +204,15 @@ sfn_fz_execute(const sfn_machine_t *m, const char *input, size_t len,
                 sfn_exec_free(r);
                 free(snap);
             }
+
+            /*
+             * the restored copy shares the host: freeing it cancelled the
+             * ids it had re-armed, which are e's ids too
+             */
+
+            if (fh.n == 0) {
+                break;
+            }
         }
 
         k = 0;
