@@ -2239,6 +2239,28 @@ ngx_http_sfn_aws_committed(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 }
 
 
+static void
+ngx_http_sfn_aws_add_seconds(cJSON *json, const char *name, int64_t ms)
+{
+    u_char  buf[NGX_INT64_LEN + 8];
+
+    *ngx_sprintf(buf, "%L.%03L", ms / 1000, ms % 1000) = '\0';
+
+    cJSON_AddRawToObject(json, name, (char *) buf);
+}
+
+
+static void
+ngx_http_sfn_aws_add_int(cJSON *json, const char *name, int64_t n)
+{
+    u_char  buf[NGX_INT64_LEN + 2];
+
+    *ngx_sprintf(buf, "%L", n) = '\0';
+
+    cJSON_AddRawToObject(json, name, (char *) buf);
+}
+
+
 static ngx_int_t
 ngx_http_sfn_aws_sync_reply(ngx_http_sfn_aws_ctx_t *ctx,
     ngx_http_sfn_record_t *rec)
@@ -2261,8 +2283,10 @@ ngx_http_sfn_aws_sync_reply(ngx_http_sfn_aws_ctx_t *ctx,
     cJSON_AddStringToObject(json, "stateMachineArn",
                             (char *) ctx->sm->arn.data);
     ngx_http_sfn_json_add_str(json, "name", &ctx->exec_name);
-    cJSON_AddNumberToObject(json, "startDate", ctx->start_ms / 1000.0);
-    cJSON_AddNumberToObject(json, "stopDate", stop / 1000.0);
+    /* epoch seconds, printed without cJSON's printf-and-scanf round trip */
+
+    ngx_http_sfn_aws_add_seconds(json, "startDate", ctx->start_ms);
+    ngx_http_sfn_aws_add_seconds(json, "stopDate", stop);
     cJSON_AddStringToObject(json, "status", sfn_status_name(rec->status));
 
     if (rec->error.data) {
@@ -2286,10 +2310,9 @@ ngx_http_sfn_aws_sync_reply(ngx_http_sfn_aws_ctx_t *ctx,
     }
 
     item = cJSON_AddObjectToObject(json, "billingDetails");
-    cJSON_AddNumberToObject(item, "billedMemoryUsedInMB", 64);
-    cJSON_AddNumberToObject(item, "billedDurationInMilliseconds",
-                            (double) ((stop - ctx->start_ms + 99) / 100
-                                      * 100));
+    cJSON_AddRawToObject(item, "billedMemoryUsedInMB", "64");
+    ngx_http_sfn_aws_add_int(item, "billedDurationInMilliseconds",
+                             (stop - ctx->start_ms + 99) / 100 * 100);
 
     return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
 }
@@ -2322,9 +2345,15 @@ ngx_http_sfn_aws_run(ngx_http_sfn_aws_ctx_t *ctx)
 
     ctx->start_ms = ngx_http_sfn_now_ms();
 
-    rc = ngx_http_sfn_exec_start(ctx->smcf, ctx->sm, &ctx->exec_name,
-                                 &ctx->input, NULL, NULL, NULL, &arn,
-                                 ctx->r->pool);
+    if (ctx->sync) {
+        rc = ngx_http_sfn_exec_start_sync(ctx->smcf, ctx->sm, &ctx->exec_name,
+                                          &ctx->input, &arn, ctx->r->pool);
+
+    } else {
+        rc = ngx_http_sfn_exec_start(ctx->smcf, ctx->sm, &ctx->exec_name,
+                                     &ctx->input, NULL, NULL, NULL, &arn,
+                                     ctx->r->pool);
+    }
 
     if (rc == NGX_DECLINED) {
         return ngx_http_sfn_aws_reply_error(ctx, "ExecutionAlreadyExists",
@@ -2368,7 +2397,8 @@ ngx_http_sfn_aws_run(ngx_http_sfn_aws_ctx_t *ctx)
 
     /* it finished inside ngx_http_sfn_exec_start() */
 
-    if (ngx_http_sfn_shm_get(ctx->smcf, &ctx->exec_name, ctx->r->pool, &rec)
+    if (ngx_http_sfn_exec_result(ctx->smcf, &ctx->exec_name, ctx->r->pool,
+                                 &rec)
         != NGX_OK)
     {
         return ngx_http_sfn_aws_reply_error(ctx, "InternalFailure",

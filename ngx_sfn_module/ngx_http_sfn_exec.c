@@ -76,6 +76,7 @@ struct ngx_http_sfn_run_s {
     unsigned                     finished:1;
     unsigned                     durable:1;
     unsigned                     lost:1;    /* another owner took it */
+    unsigned                     ephemeral:1; /* no record: a sync start */
 };
 
 
@@ -91,6 +92,12 @@ static ngx_http_sfn_main_conf_t  *ngx_http_sfn_smcf;
 #define NGX_HTTP_SFN_SCAN          1000
 #define NGX_HTTP_SFN_CLAIM         "32"
 
+
+static ngx_uint_t                 ngx_http_sfn_ephemeral;
+
+/* the last execution that finished here, for a synchronous caller */
+static ngx_http_sfn_record_t      ngx_http_sfn_last;
+static ngx_pool_t                *ngx_http_sfn_last_pool;
 
 static ngx_event_t                ngx_http_sfn_renew_ev;
 static ngx_event_t                ngx_http_sfn_scan_ev;
@@ -108,6 +115,8 @@ static void ngx_http_sfn_run_stop_timers(ngx_http_sfn_run_t *run);
 static ngx_http_sfn_run_t *ngx_http_sfn_run_find(ngx_str_t *name);
 static void ngx_http_sfn_run_flush_events(ngx_http_sfn_run_t *run);
 static void ngx_http_sfn_progress_clear(ngx_http_sfn_run_t *run);
+static void ngx_http_sfn_keep_last(ngx_http_sfn_run_t *run,
+    ngx_http_sfn_record_t *rec);
 static void ngx_http_sfn_task_post(ngx_http_sfn_task_ctx_t *ctx);
 
 
@@ -836,6 +845,7 @@ static void
 ngx_http_sfn_run_finish(ngx_http_sfn_run_t *run, sfn_status_e status)
 {
     u_char                  ts[NGX_INT64_LEN + 1];
+    ngx_uint_t              level;
     const char             *values[7], *output, *error, *cause;
     ngx_http_sfn_record_t   rec;
     ngx_http_sfn_finish_pt  handler;
@@ -869,7 +879,12 @@ ngx_http_sfn_run_finish(ngx_http_sfn_run_t *run, sfn_status_e status)
         rec.cause.len = ngx_strlen(cause);
     }
 
-    (void) ngx_http_sfn_shm_put(run->smcf, &rec);
+    if (run->ephemeral) {
+        ngx_http_sfn_keep_last(run, &rec);
+
+    } else {
+        (void) ngx_http_sfn_shm_put(run->smcf, &rec);
+    }
 
     ngx_http_sfn_metrics_exec(run->smcf, &run->sm->name, status,
                               rec.stop_ms - run->start_ms);
@@ -880,8 +895,11 @@ ngx_http_sfn_run_finish(ngx_http_sfn_run_t *run, sfn_status_e status)
         handler(run->on_finish_data, &rec);
     }
 
-    ngx_log_error(NGX_LOG_INFO, run->log, 0,
-                  "sfn execution \"%V\" of \"%V\" %s%s%s",
+    /* Express executions come at rates where a line each is too much */
+
+    level = (run->sm->type == SFN_EXPRESS) ? NGX_LOG_DEBUG : NGX_LOG_INFO;
+
+    ngx_log_error(level, run->log, 0, "sfn execution \"%V\" of \"%V\" %s%s%s",
                   &run->name, &run->sm->name, sfn_status_name(status),
                   error ? ": " : "", error ? error : "");
 
@@ -1039,6 +1057,89 @@ ngx_http_sfn_run_cancel_tasks(ngx_http_sfn_run_t *run)
 
 
 static void
+ngx_http_sfn_keep_last(ngx_http_sfn_run_t *run, ngx_http_sfn_record_t *rec)
+{
+    ngx_pool_t             *pool;
+    ngx_http_sfn_record_t  *last;
+
+    last = &ngx_http_sfn_last;
+
+    if (ngx_http_sfn_last_pool) {
+        ngx_destroy_pool(ngx_http_sfn_last_pool);
+    }
+
+    ngx_memzero(last, sizeof(ngx_http_sfn_record_t));
+
+    pool = ngx_create_pool(1024, run->log);
+    ngx_http_sfn_last_pool = pool;
+
+    if (pool == NULL
+        || ngx_http_sfn_pstr(pool, &run->name, &last->name) != NGX_OK
+        || ngx_http_sfn_pstr(pool, &run->arn, &last->arn) != NGX_OK
+        || ngx_http_sfn_pstr(pool, &rec->output, &last->output) != NGX_OK
+        || ngx_http_sfn_pstr(pool, &rec->error, &last->error) != NGX_OK
+        || ngx_http_sfn_pstr(pool, &rec->cause, &last->cause) != NGX_OK)
+    {
+        ngx_memzero(last, sizeof(ngx_http_sfn_record_t));
+        return;
+    }
+
+    last->machine = run->sm->name;
+    last->status = rec->status;
+    last->start_ms = run->start_ms;
+    last->stop_ms = rec->stop_ms;
+}
+
+
+/*
+ * The record of an execution: from this worker's last finished synchronous
+ * one, else from the shared zone.
+ */
+
+ngx_int_t
+ngx_http_sfn_exec_result(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *name,
+    ngx_pool_t *pool, ngx_http_sfn_record_t *rec)
+{
+    ngx_http_sfn_record_t  *last;
+
+    last = &ngx_http_sfn_last;
+
+    if (last->name.len == name->len && last->name.len
+        && ngx_strncmp(last->name.data, name->data, name->len) == 0)
+    {
+        *rec = *last;
+        return NGX_OK;
+    }
+
+    return ngx_http_sfn_shm_get(smcf, name, pool, rec);
+}
+
+
+/*
+ * StartSyncExecution: an Express execution whose result goes back in the
+ * reply and which AWS does not let anyone describe, so it keeps no record
+ * in the shared zone (and its name is not checked against others).
+ */
+
+ngx_int_t
+ngx_http_sfn_exec_start_sync(ngx_http_sfn_main_conf_t *smcf,
+    ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
+    ngx_str_t *arn, ngx_pool_t *pool)
+{
+    ngx_int_t  rc;
+
+    ngx_http_sfn_ephemeral = 1;
+
+    rc = ngx_http_sfn_exec_start(smcf, sm, name, input, NULL, NULL, NULL,
+                                 arn, pool);
+
+    ngx_http_sfn_ephemeral = 0;
+
+    return rc;
+}
+
+
+static void
 ngx_http_sfn_run_after(ngx_http_sfn_run_t *run)
 {
     const char             *state;
@@ -1050,7 +1151,7 @@ ngx_http_sfn_run_after(ngx_http_sfn_run_t *run)
     if (status == SFN_RUNNING) {
         state = sfn_exec_current_state(run->exec);
 
-        if (state && state != run->state) {
+        if (state && state != run->state && !run->ephemeral) {
             run->state = state;
 
             ngx_memzero(&rec, sizeof(ngx_http_sfn_record_t));
@@ -1201,7 +1302,9 @@ ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_run_t     *run;
     ngx_http_sfn_record_t   rec;
 
-    if (ngx_http_sfn_shm_get(smcf, name, rpool, &rec) == NGX_OK) {
+    if (!ngx_http_sfn_ephemeral
+        && ngx_http_sfn_shm_get(smcf, name, rpool, &rec) == NGX_OK)
+    {
         return NGX_DECLINED;
     }
 
@@ -1221,15 +1324,19 @@ ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
         goto failed;
     }
 
-    ngx_memzero(&rec, sizeof(ngx_http_sfn_record_t));
-    rec.name = run->name;
-    rec.arn = run->arn;
-    rec.machine = sm->name;
-    rec.input = *input;
-    rec.status = SFN_RUNNING;
-    rec.start_ms = now;
+    run->ephemeral = ngx_http_sfn_ephemeral;
 
-    (void) ngx_http_sfn_shm_put(smcf, &rec);
+    if (!run->ephemeral) {
+        ngx_memzero(&rec, sizeof(ngx_http_sfn_record_t));
+        rec.name = run->name;
+        rec.arn = run->arn;
+        rec.machine = sm->name;
+        rec.input = *input;
+        rec.status = SFN_RUNNING;
+        rec.start_ms = now;
+
+        (void) ngx_http_sfn_shm_put(smcf, &rec);
+    }
 
     if (run->durable) {
         *ngx_sprintf(ts, "%L", now) = '\0';

@@ -154,6 +154,11 @@ ngx_int_t ngx_http_sfn_exec_on_finish(ngx_str_t *name,
 ngx_int_t ngx_http_sfn_task_callback(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_msg_kind_e kind, ngx_str_t *token, ngx_str_t *a,
     ngx_str_t *b, ngx_pool_t *pool);
+ngx_int_t ngx_http_sfn_exec_start_sync(ngx_http_sfn_main_conf_t *smcf,
+    ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
+    ngx_str_t *arn, ngx_pool_t *pool);
+ngx_int_t ngx_http_sfn_exec_result(ngx_http_sfn_main_conf_t *smcf,
+    ngx_str_t *name, ngx_pool_t *pool, ngx_http_sfn_record_t *rec);
 ngx_int_t ngx_http_sfn_exec_init_process(ngx_cycle_t *cycle);
 void ngx_http_sfn_exec_exit_process(ngx_cycle_t *cycle);
 size_t ngx_http_sfn_uuid(u_char *buf);
