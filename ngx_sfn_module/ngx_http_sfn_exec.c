@@ -97,7 +97,8 @@ static ngx_uint_t                 ngx_http_sfn_ephemeral;
 
 /* the last execution that finished here, for a synchronous caller */
 static ngx_http_sfn_record_t      ngx_http_sfn_last;
-static ngx_pool_t                *ngx_http_sfn_last_pool;
+static u_char                    *ngx_http_sfn_last_buf;
+static size_t                     ngx_http_sfn_last_size;
 
 static ngx_event_t                ngx_http_sfn_renew_ev;
 static ngx_event_t                ngx_http_sfn_scan_ev;
@@ -1056,33 +1057,59 @@ ngx_http_sfn_run_cancel_tasks(ngx_http_sfn_run_t *run)
 }
 
 
+static u_char *
+ngx_http_sfn_keep_str(u_char *p, ngx_str_t *src, ngx_str_t *dst)
+{
+    dst->len = src->len;
+    dst->data = NULL;
+
+    if (src->data == NULL) {
+        return p;
+    }
+
+    dst->data = p;
+    p = ngx_cpymem(p, src->data, src->len);
+    *p++ = '\0';
+
+    return p;
+}
+
+
 static void
 ngx_http_sfn_keep_last(ngx_http_sfn_run_t *run, ngx_http_sfn_record_t *rec)
 {
-    ngx_pool_t             *pool;
+    u_char                 *p;
+    size_t                  size;
     ngx_http_sfn_record_t  *last;
 
     last = &ngx_http_sfn_last;
-
-    if (ngx_http_sfn_last_pool) {
-        ngx_destroy_pool(ngx_http_sfn_last_pool);
-    }
-
     ngx_memzero(last, sizeof(ngx_http_sfn_record_t));
 
-    pool = ngx_create_pool(1024, run->log);
-    ngx_http_sfn_last_pool = pool;
+    /* one buffer, reused: this runs once per synchronous execution */
 
-    if (pool == NULL
-        || ngx_http_sfn_pstr(pool, &run->name, &last->name) != NGX_OK
-        || ngx_http_sfn_pstr(pool, &run->arn, &last->arn) != NGX_OK
-        || ngx_http_sfn_pstr(pool, &rec->output, &last->output) != NGX_OK
-        || ngx_http_sfn_pstr(pool, &rec->error, &last->error) != NGX_OK
-        || ngx_http_sfn_pstr(pool, &rec->cause, &last->cause) != NGX_OK)
-    {
-        ngx_memzero(last, sizeof(ngx_http_sfn_record_t));
-        return;
+    size = run->name.len + run->arn.len + rec->output.len + rec->error.len
+           + rec->cause.len + 5;
+
+    if (size > ngx_http_sfn_last_size) {
+        if (ngx_http_sfn_last_buf) {
+            ngx_free(ngx_http_sfn_last_buf);
+        }
+
+        ngx_http_sfn_last_size = ngx_max(size, 4096);
+        ngx_http_sfn_last_buf = ngx_alloc(ngx_http_sfn_last_size, run->log);
+
+        if (ngx_http_sfn_last_buf == NULL) {
+            ngx_http_sfn_last_size = 0;
+            return;
+        }
     }
+
+    p = ngx_http_sfn_last_buf;
+    p = ngx_http_sfn_keep_str(p, &run->name, &last->name);
+    p = ngx_http_sfn_keep_str(p, &run->arn, &last->arn);
+    p = ngx_http_sfn_keep_str(p, &rec->output, &last->output);
+    p = ngx_http_sfn_keep_str(p, &rec->error, &last->error);
+    (void) ngx_http_sfn_keep_str(p, &rec->cause, &last->cause);
 
     last->machine = run->sm->name;
     last->status = rec->status;
