@@ -11,15 +11,23 @@
 #include "ngx_http_sfn_module.h"
 
 
+/* the tree nodes begin with the key, so one insert and lookup serve both */
+
 typedef struct {
     ngx_rbtree_node_t            node;
+    ngx_str_t                    key;
+} ngx_http_sfn_shm_keyed_t;
+
+
+typedef struct {
+    ngx_rbtree_node_t            node;
+    ngx_str_t                    name;
     ngx_queue_t                  queue;
     sfn_status_e                 status;
     int64_t                      start_ms;
     int64_t                      stop_ms;
     double                       percent;
     double                       fps;
-    ngx_str_t                    name;
     ngx_str_t                    arn;
     ngx_str_t                    machine;
     ngx_str_t                    state;
@@ -67,8 +75,8 @@ static void
 ngx_http_sfn_shm_rbtree_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
 {
-    ngx_rbtree_node_t        **p;
-    ngx_http_sfn_shm_node_t   *n, *t;
+    ngx_rbtree_node_t         **p;
+    ngx_http_sfn_shm_keyed_t   *n, *t;
 
     for ( ;; ) {
 
@@ -79,11 +87,11 @@ ngx_http_sfn_shm_rbtree_insert(ngx_rbtree_node_t *temp,
             p = &temp->right;
 
         } else {
-            n = (ngx_http_sfn_shm_node_t *) node;
-            t = (ngx_http_sfn_shm_node_t *) temp;
+            n = (ngx_http_sfn_shm_keyed_t *) node;
+            t = (ngx_http_sfn_shm_keyed_t *) temp;
 
-            p = (ngx_memn2cmp(n->name.data, t->name.data, n->name.len,
-                              t->name.len) < 0)
+            p = (ngx_memn2cmp(n->key.data, t->key.data, n->key.len,
+                              t->key.len) < 0)
                 ? &temp->left : &temp->right;
         }
 
@@ -102,42 +110,38 @@ ngx_http_sfn_shm_rbtree_insert(ngx_rbtree_node_t *temp,
 }
 
 
-static void
-ngx_http_sfn_shm_token_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+static ngx_rbtree_node_t *
+ngx_http_sfn_shm_find(ngx_rbtree_t *tree, ngx_str_t *key)
 {
-    ngx_rbtree_node_t         **p;
-    ngx_http_sfn_shm_token_t   *n, *t;
+    ngx_int_t                  rc;
+    uint32_t                   hash;
+    ngx_rbtree_node_t         *node, *sentinel;
+    ngx_http_sfn_shm_keyed_t  *n;
 
-    for ( ;; ) {
+    hash = ngx_crc32_short(key->data, key->len);
 
-        if (node->key < temp->key) {
-            p = &temp->left;
+    node = tree->root;
+    sentinel = tree->sentinel;
 
-        } else if (node->key > temp->key) {
-            p = &temp->right;
+    while (node != sentinel) {
 
-        } else {
-            n = (ngx_http_sfn_shm_token_t *) node;
-            t = (ngx_http_sfn_shm_token_t *) temp;
-
-            p = (ngx_memn2cmp(n->token.data, t->token.data, n->token.len,
-                              t->token.len) < 0)
-                ? &temp->left : &temp->right;
+        if (hash != node->key) {
+            node = (hash < node->key) ? node->left : node->right;
+            continue;
         }
 
-        if (*p == sentinel) {
-            break;
+        n = (ngx_http_sfn_shm_keyed_t *) node;
+
+        rc = ngx_memn2cmp(key->data, n->key.data, key->len, n->key.len);
+
+        if (rc == 0) {
+            return node;
         }
 
-        temp = *p;
+        node = (rc < 0) ? node->left : node->right;
     }
 
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
+    return NULL;
 }
 
 
@@ -178,7 +182,7 @@ ngx_http_sfn_shm_init_zone(ngx_shm_zone_t *zone, void *data)
     ngx_queue_init(&smcf->sh->lru);
 
     ngx_rbtree_init(&smcf->sh->tokens, &smcf->sh->tokens_sentinel,
-                    ngx_http_sfn_shm_token_insert);
+                    ngx_http_sfn_shm_rbtree_insert);
     ngx_queue_init(&smcf->sh->mailbox);
 
     len = sizeof(" in sfn_zone \"\"") + zone->shm.name.len;
@@ -199,40 +203,8 @@ ngx_http_sfn_shm_init_zone(ngx_shm_zone_t *zone, void *data)
 static ngx_http_sfn_shm_node_t *
 ngx_http_sfn_shm_lookup(ngx_http_sfn_shm_t *sh, ngx_str_t *name)
 {
-    ngx_int_t                 rc;
-    uint32_t                  hash;
-    ngx_rbtree_node_t        *node, *sentinel;
-    ngx_http_sfn_shm_node_t  *n;
-
-    hash = ngx_crc32_short(name->data, name->len);
-
-    node = sh->rbtree.root;
-    sentinel = sh->rbtree.sentinel;
-
-    while (node != sentinel) {
-
-        if (hash < node->key) {
-            node = node->left;
-            continue;
-        }
-
-        if (hash > node->key) {
-            node = node->right;
-            continue;
-        }
-
-        n = (ngx_http_sfn_shm_node_t *) node;
-
-        rc = ngx_memn2cmp(name->data, n->name.data, name->len, n->name.len);
-
-        if (rc == 0) {
-            return n;
-        }
-
-        node = (rc < 0) ? node->left : node->right;
-    }
-
-    return NULL;
+    return (ngx_http_sfn_shm_node_t *) ngx_http_sfn_shm_find(&sh->rbtree,
+                                                             name);
 }
 
 
@@ -468,36 +440,8 @@ ngx_http_sfn_shm_get(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *name,
 static ngx_http_sfn_shm_token_t *
 ngx_http_sfn_shm_token_lookup(ngx_http_sfn_shm_t *sh, ngx_str_t *token)
 {
-    ngx_int_t                  rc;
-    uint32_t                   hash;
-    ngx_rbtree_node_t         *node, *sentinel;
-    ngx_http_sfn_shm_token_t  *n;
-
-    hash = ngx_crc32_short(token->data, token->len);
-
-    node = sh->tokens.root;
-    sentinel = sh->tokens.sentinel;
-
-    while (node != sentinel) {
-
-        if (hash != node->key) {
-            node = (hash < node->key) ? node->left : node->right;
-            continue;
-        }
-
-        n = (ngx_http_sfn_shm_token_t *) node;
-
-        rc = ngx_memn2cmp(token->data, n->token.data, token->len,
-                          n->token.len);
-
-        if (rc == 0) {
-            return n;
-        }
-
-        node = (rc < 0) ? node->left : node->right;
-    }
-
-    return NULL;
+    return (ngx_http_sfn_shm_token_t *) ngx_http_sfn_shm_find(&sh->tokens,
+                                                              token);
 }
 
 
