@@ -60,10 +60,11 @@ static ngx_int_t
 ngx_http_sfn_origin_published(ngx_http_request_t *r,
     ngx_http_sfn_bucket_t *b, ngx_str_t *tail)
 {
-    u_char           *p, *last, *job;
-    size_t            len;
-    ngx_str_t         path;
-    ngx_file_info_t   fi;
+    u_char                    *p, *last, *job;
+    size_t                     len;
+    ngx_str_t                  path;
+    ngx_open_file_info_t       of;
+    ngx_http_core_loc_conf_t  *clcf;
 
     /* the job is the second segment: <kind>/<jobId>/<file> */
 
@@ -92,9 +93,31 @@ ngx_http_sfn_origin_published(ngx_http_request_t *r,
     p = ngx_sprintf(path.data, "%V/.sfn-published/", &b->path);
     p = ngx_cpymem(p, job, len);
     p = ngx_cpymem(p, ".json", sizeof(".json"));
+    path.len = p - 1 - path.data;
 
-    return ngx_file_info(path.data, &fi) != NGX_FILE_ERROR
-           && ngx_is_file(&fi);
+    /*
+     * through nginx's open_file_cache when the location has one: the
+     * manifest is then as fresh as any file nginx serves from there
+     */
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    ngx_memzero(&of, sizeof(ngx_open_file_info_t));
+
+    of.directio = NGX_MAX_OFF_T_VALUE;
+    of.valid = clcf->open_file_cache_valid;
+    of.min_uses = clcf->open_file_cache_min_uses;
+    of.errors = clcf->open_file_cache_errors;
+    of.events = clcf->open_file_cache_events;
+    of.test_only = 1;
+
+    if (ngx_open_cached_file(clcf->open_file_cache, &path, &of, r->pool)
+        != NGX_OK)
+    {
+        return 0;
+    }
+
+    return of.is_file;
 }
 
 
