@@ -77,6 +77,11 @@ struct ngx_http_sfn_run_s {
     unsigned                     durable:1;
     unsigned                     lost:1;    /* another owner took it */
     unsigned                     ephemeral:1; /* no record: a sync start */
+    unsigned                     inserted:1;  /* its row is queued */
+    unsigned                     inserted_final:1;
+    ngx_str_t                    input;       /* until the row is written */
+    ngx_str_t                    bucket;
+    ngx_str_t                    key;
 };
 
 
@@ -115,6 +120,8 @@ static void ngx_http_sfn_run_cancel_tasks(ngx_http_sfn_run_t *run);
 static void ngx_http_sfn_run_stop_timers(ngx_http_sfn_run_t *run);
 static ngx_http_sfn_run_t *ngx_http_sfn_run_find(ngx_str_t *name);
 static void ngx_http_sfn_run_flush_events(ngx_http_sfn_run_t *run);
+static void ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run,
+    sfn_status_e status);
 static void ngx_http_sfn_progress_clear(ngx_http_sfn_run_t *run);
 static void ngx_http_sfn_keep_last(ngx_http_sfn_run_t *run,
     ngx_http_sfn_record_t *rec);
@@ -230,22 +237,6 @@ ngx_http_sfn_strdup(ngx_pool_t *pool, const char *s)
     }
 
     ngx_memcpy(p, s, len);
-
-    return (char *) p;
-}
-
-
-static char *
-ngx_http_sfn_strndup(ngx_pool_t *pool, ngx_str_t *s)
-{
-    u_char  *p;
-
-    p = ngx_pnalloc(pool, s->len + 1);
-    if (p == NULL) {
-        return NULL;
-    }
-
-    *ngx_cpymem(p, s->data, s->len) = '\0';
 
     return (char *) p;
 }
@@ -721,6 +712,77 @@ done:
 
 
 static void
+ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run, sfn_status_e status)
+{
+    u_char       ts[NGX_INT64_LEN + 1], stop[NGX_INT64_LEN + 1];
+    const char  *values[13], *error;
+
+    run->inserted = 1;
+    run->inserted_final = (status != SFN_RUNNING);
+
+    *ngx_sprintf(ts, "%L", run->start_ms) = '\0';
+    *ngx_sprintf(stop, "%L", ngx_http_sfn_now_ms()) = '\0';
+
+    values[0] = (const char *) run->arn.data;
+    values[1] = (const char *) run->name.data;
+    values[2] = (const char *) run->sm->name.data;
+    values[3] = "STANDARD";
+    values[4] = (const char *) run->input.data;
+    values[5] = (const char *) ts;
+    values[6] = (const char *) ngx_http_sfn_owner;
+    values[7] = (const char *) run->job.data;
+    values[8] = sfn_status_name(status);
+
+    if (status == SFN_RUNNING) {
+        values[9] = NULL;
+        values[10] = NULL;
+        values[11] = NULL;
+
+    } else {
+        values[9] = sfn_exec_output(run->exec);
+        values[10] = sfn_exec_error(run->exec);
+        values[11] = sfn_exec_cause(run->exec);
+    }
+
+    values[12] = (const char *) stop;
+    error = values[10];
+
+    /* owned and leased from the first moment: no scan may claim it */
+
+    (void) ngx_http_sfn_pg_exec(
+        "INSERT INTO sfn_executions "
+        "(arn, name, state_machine, type, status, input, start_date, "
+        "owner, lease_until, job_id, output, error, cause, stop_date) "
+        "VALUES ($1, $2, $3, $4, $9, $5, to_timestamp($6::float8 / 1000), "
+        "$7, now() + interval '" NGX_HTTP_SFN_LEASE "', $8, $10, $11, $12, "
+        "CASE WHEN $9 = 'RUNNING' THEN NULL "
+        "ELSE to_timestamp($13::float8 / 1000) END) "
+        "ON CONFLICT DO NOTHING", 13, values);
+
+    if (run->job.len == 0) {
+        return;
+    }
+
+    values[0] = (const char *) run->job.data;
+    values[1] = (const char *) run->arn.data;
+    values[2] = (const char *) run->sm->name.data;
+    values[3] = (const char *) run->bucket.data;
+    values[4] = (const char *) run->key.data;
+    values[5] = sfn_status_name(status);
+    values[6] = error;
+
+    (void) ngx_http_sfn_pg_exec(
+        "INSERT INTO sfn_jobs "
+        "(job_id, execution_arn, state_machine, bucket, key, status, "
+        "attributes) "
+        "VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6 = 'RUNNING' "
+        "THEN '{}'::jsonb ELSE jsonb_build_object('executionStatus', "
+        "$6::text, 'error', $7::text) END) "
+        "ON CONFLICT (job_id) DO NOTHING", 7, values);
+}
+
+
+static void
 ngx_http_sfn_run_flush_events(ngx_http_sfn_run_t *run)
 {
     const char  *values[2];
@@ -904,7 +966,7 @@ ngx_http_sfn_run_finish(ngx_http_sfn_run_t *run, sfn_status_e status)
                   &run->name, &run->sm->name, sfn_status_name(status),
                   error ? ": " : "", error ? error : "");
 
-    if (!run->durable) {
+    if (!run->durable || run->inserted_final) {
         return;
     }
 
@@ -1191,6 +1253,10 @@ ngx_http_sfn_run_after(ngx_http_sfn_run_t *run)
         }
 
         if (run->durable && !run->lost) {
+            if (!run->inserted) {
+                ngx_http_sfn_run_insert(run, SFN_RUNNING);
+            }
+
             ngx_http_sfn_run_flush_events(run);
             ngx_http_sfn_run_commit(run, state);
 
@@ -1203,6 +1269,10 @@ ngx_http_sfn_run_after(ngx_http_sfn_run_t *run)
 
     if (!run->finished) {
         if (run->durable && !run->lost) {
+            if (!run->inserted) {
+                ngx_http_sfn_run_insert(run, status);
+            }
+
             ngx_http_sfn_run_flush_events(run);
         }
 
@@ -1244,6 +1314,7 @@ ngx_http_sfn_run_create(ngx_http_sfn_main_conf_t *smcf,
     run->start_ms = start_ms;
     run->durable = (sm->type == SFN_STANDARD
                     && smcf->database.len != 0);
+    run->inserted = 1;
 
     ngx_queue_init(&run->timers);
     ngx_queue_init(&run->free_timers);
@@ -1322,10 +1393,7 @@ ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
     ngx_str_t *job, ngx_str_t *bucket, ngx_str_t *key, ngx_str_t *arn,
     ngx_pool_t *rpool)
 {
-    u_char                 *p;
-    u_char                  ts[NGX_INT64_LEN + 1];
     int64_t                 now;
-    const char             *values[8];
     ngx_http_sfn_run_t     *run;
     ngx_http_sfn_record_t   rec;
 
@@ -1366,49 +1434,23 @@ ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
     }
 
     if (run->durable) {
-        *ngx_sprintf(ts, "%L", now) = '\0';
 
-        p = ngx_pnalloc(run->pool, input->len + 1);
-        if (p == NULL) {
+        /*
+         * the row is written with the first step, so an execution that
+         * ends within it is recorded once, already finished
+         */
+
+        if (ngx_http_sfn_pstr(run->pool, input, &run->input) != NGX_OK
+            || (bucket
+                && ngx_http_sfn_pstr(run->pool, bucket, &run->bucket)
+                   != NGX_OK)
+            || (key && ngx_http_sfn_pstr(run->pool, key, &run->key)
+                       != NGX_OK))
+        {
             goto failed;
         }
 
-        *ngx_cpymem(p, input->data, input->len) = '\0';
-
-        values[0] = (const char *) run->arn.data;
-        values[1] = (const char *) run->name.data;
-        values[2] = (const char *) sm->name.data;
-        values[3] = "STANDARD";
-        values[4] = (const char *) p;
-        values[5] = (const char *) ts;
-        values[6] = (const char *) ngx_http_sfn_owner;
-        values[7] = (const char *) run->job.data;
-
-        /* owned and leased from the first moment: no scan may claim it */
-
-        (void) ngx_http_sfn_pg_exec(
-            "INSERT INTO sfn_executions "
-            "(arn, name, state_machine, type, status, input, start_date, "
-            "owner, lease_until, job_id) "
-            "VALUES ($1, $2, $3, $4, 'RUNNING', $5, "
-            "to_timestamp($6::float8 / 1000), $7, "
-            "now() + interval '" NGX_HTTP_SFN_LEASE "', $8) "
-            "ON CONFLICT DO NOTHING", 8, values);
-
-        if (run->job.len) {
-            values[0] = (const char *) run->job.data;
-            values[1] = (const char *) run->arn.data;
-            values[2] = (const char *) sm->name.data;
-            values[3] = bucket ? ngx_http_sfn_strndup(run->pool, bucket)
-                               : NULL;
-            values[4] = key ? ngx_http_sfn_strndup(run->pool, key) : NULL;
-
-            (void) ngx_http_sfn_pg_exec(
-                "INSERT INTO sfn_jobs "
-                "(job_id, execution_arn, state_machine, bucket, key, status) "
-                "VALUES ($1, $2, $3, $4, $5, 'RUNNING') "
-                "ON CONFLICT (job_id) DO NOTHING", 5, values);
-        }
+        run->inserted = 0;
     }
 
     ngx_queue_insert_tail(&ngx_http_sfn_runs, &run->queue);
