@@ -74,10 +74,6 @@ ngx_http_sfn_send_json(ngx_http_request_t *r, ngx_uint_t status, cJSON *json)
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = NULL;
 
-    if (status == NGX_HTTP_NOT_ALLOWED) {
-        /* set by the callers that refuse a method */
-    }
-
     rc = ngx_http_send_header(r);
 
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
@@ -88,6 +84,29 @@ ngx_http_sfn_send_json(ngx_http_request_t *r, ngx_uint_t status, cJSON *json)
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+/* a 405 names what the location takes, as RFC 9110 asks */
+
+ngx_int_t
+ngx_http_sfn_not_allowed(ngx_http_request_t *r, char *allow)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Allow");
+    h->value.data = (u_char *) allow;
+    h->value.len = ngx_strlen(allow);
+
+    return ngx_http_sfn_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                   "MethodNotAllowed",
+                                   "only %s is allowed here", allow);
 }
 
 
@@ -300,9 +319,7 @@ ngx_http_sfn_start_handler(ngx_http_request_t *r)
     ngx_int_t  rc;
 
     if (r->method != NGX_HTTP_POST) {
-        return ngx_http_sfn_send_error(r, NGX_HTTP_NOT_ALLOWED,
-                                       "MethodNotAllowed",
-                                       "only POST is allowed here");
+        return ngx_http_sfn_not_allowed(r, "POST");
     }
 
     r->request_body_in_single_buf = 1;
@@ -585,9 +602,7 @@ ngx_http_sfn_api_handler(ngx_http_request_t *r)
     ngx_http_sfn_main_conf_t  *smcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return ngx_http_sfn_send_error(r, NGX_HTTP_NOT_ALLOWED,
-                                       "MethodNotAllowed",
-                                       "only GET is allowed here");
+        return ngx_http_sfn_not_allowed(r, "GET, HEAD");
     }
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_sfn_module);

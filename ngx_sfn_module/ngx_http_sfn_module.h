@@ -211,6 +211,7 @@ ngx_int_t ngx_http_sfn_api_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_sfn_origin_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_sfn_send_json(ngx_http_request_t *r, ngx_uint_t status,
     cJSON *json);
+ngx_int_t ngx_http_sfn_not_allowed(ngx_http_request_t *r, char *allow);
 ngx_int_t ngx_http_sfn_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *type, const char *fmt, ...);
 cJSON *ngx_http_sfn_record_json(ngx_http_sfn_record_t *rec);

@@ -81,9 +81,7 @@ ngx_http_sfn_upload_handler(ngx_http_request_t *r)
     ngx_str_t   key;
 
     if (r->method != NGX_HTTP_PUT) {
-        return ngx_http_sfn_send_error(r, NGX_HTTP_NOT_ALLOWED,
-                                       "MethodNotAllowed",
-                                       "only PUT is allowed here");
+        return ngx_http_sfn_not_allowed(r, "PUT");
     }
 
     if (ngx_http_sfn_location_tail(r, &key) != NGX_OK

@@ -144,6 +144,7 @@ is($r->{json}{error}, 'ExecutionDoesNotExist', 'with a JSON error');
 
 $r = $t->http('GET', '/upload/x.mp4');
 is($r->{status}, 405, 'GET on upload 405');
+is($r->{headers}{allow}, 'PUT', 'with Allow');
 
 # keys that would escape the bucket: 400 (nginx or us) and nothing written
 
