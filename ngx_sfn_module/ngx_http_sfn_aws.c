@@ -3072,6 +3072,13 @@ ngx_http_sfn_aws_callback(ngx_http_sfn_aws_ctx_t *ctx,
                                             "has ended'");
     }
 
+    if (rc == NGX_BUSY) {
+        return ngx_http_sfn_aws_reply_error(ctx, "TaskTimedOut",
+                                            "Task Timed Out: 'the task of "
+                                            "this token has already been "
+                                            "closed'");
+    }
+
     if (rc != NGX_OK) {
         return ngx_http_sfn_aws_reply_error(ctx, "InternalFailure",
                                             "the callback could not be "

@@ -358,10 +358,13 @@ ngx_http_sfn_task_done(ngx_event_t *ev)
 static void
 ngx_http_sfn_task_forget(ngx_http_sfn_task_ctx_t *ctx)
 {
-    if (ctx->token.len) {
-        ngx_http_sfn_shm_token_delete(ctx->run->smcf, &ctx->token);
-        ctx->token.len = 0;
+    if (ctx->token.len == 0) {
+        return;
     }
+
+    (void) ngx_http_sfn_shm_token_close(ctx->run->smcf, &ctx->token);
+
+    ctx->token.len = 0;
 }
 
 
@@ -2019,9 +2022,11 @@ ngx_http_sfn_task_callback(ngx_http_sfn_main_conf_t *smcf,
         return NGX_ERROR;
     }
 
-    if (kind != NGX_HTTP_SFN_MSG_HEARTBEAT) {
-        /* a second SendTaskSuccess for the same token finds nothing */
-        ngx_http_sfn_shm_token_delete(smcf, token);
+    if (kind != NGX_HTTP_SFN_MSG_HEARTBEAT
+        && ngx_http_sfn_shm_token_close(smcf, token) != NGX_OK)
+    {
+        /* another SendTask* for the same token got there first */
+        return NGX_BUSY;
     }
 
     return ngx_http_sfn_deliver(smcf, &msg);

@@ -176,6 +176,8 @@ ngx_int_t ngx_http_sfn_shm_token_put(ngx_http_sfn_main_conf_t *smcf,
     ngx_str_t *token, ngx_str_t *name, uint64_t task);
 ngx_int_t ngx_http_sfn_shm_token_get(ngx_http_sfn_main_conf_t *smcf,
     ngx_str_t *token, ngx_pool_t *pool, ngx_str_t *name, uint64_t *task);
+ngx_int_t ngx_http_sfn_shm_token_close(ngx_http_sfn_main_conf_t *smcf,
+    ngx_str_t *token);
 void ngx_http_sfn_shm_token_delete(ngx_http_sfn_main_conf_t *smcf,
     ngx_str_t *token);
 ngx_int_t ngx_http_sfn_shm_msg_post(ngx_http_sfn_main_conf_t *smcf,

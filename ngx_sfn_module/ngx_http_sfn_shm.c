@@ -43,6 +43,8 @@ typedef struct {
     ngx_str_t                    token;
     ngx_str_t                    name;
     uint64_t                     task;
+    ngx_uint_t                   closed;    /* answered, timed out, ended */
+    ngx_queue_t                  queue;     /* closed ones, oldest first */
 } ngx_http_sfn_shm_token_t;
 
 
@@ -59,6 +61,7 @@ struct ngx_http_sfn_shm_s {
     ngx_rbtree_t                 tokens;
     ngx_rbtree_node_t            tokens_sentinel;
     ngx_queue_t                  mailbox;   /* for the owning workers */
+    ngx_queue_t                  closed;    /* tokens, evicted first */
     ngx_atomic_t                 nmsgs;
 };
 
@@ -184,6 +187,7 @@ ngx_http_sfn_shm_init_zone(ngx_shm_zone_t *zone, void *data)
     ngx_rbtree_init(&smcf->sh->tokens, &smcf->sh->tokens_sentinel,
                     ngx_http_sfn_shm_rbtree_insert);
     ngx_queue_init(&smcf->sh->mailbox);
+    ngx_queue_init(&smcf->sh->closed);
 
     len = sizeof(" in sfn_zone \"\"") + zone->shm.name.len;
 
@@ -233,7 +237,26 @@ ngx_http_sfn_shm_free_node(ngx_http_sfn_main_conf_t *smcf,
 }
 
 
-/* allocates, evicting the oldest finished executions while the zone is full */
+static void
+ngx_http_sfn_shm_token_free(ngx_http_sfn_main_conf_t *smcf,
+    ngx_http_sfn_shm_token_t *t)
+{
+    ngx_rbtree_delete(&smcf->sh->tokens, &t->node);
+
+    if (t->closed) {
+        ngx_queue_remove(&t->queue);
+    }
+
+    ngx_slab_free_locked(smcf->shpool, t->token.data);
+    ngx_slab_free_locked(smcf->shpool, t->name.data);
+    ngx_slab_free_locked(smcf->shpool, t);
+}
+
+
+/*
+ * allocates, evicting closed task tokens and then the oldest finished
+ * executions while the zone is full
+ */
 
 static void *
 ngx_http_sfn_shm_alloc(ngx_http_sfn_main_conf_t *smcf, size_t size,
@@ -247,6 +270,13 @@ ngx_http_sfn_shm_alloc(ngx_http_sfn_main_conf_t *smcf, size_t size,
         p = ngx_slab_alloc_locked(smcf->shpool, size);
         if (p) {
             return p;
+        }
+
+        if (!ngx_queue_empty(&smcf->sh->closed)) {
+            q = ngx_queue_head(&smcf->sh->closed);
+            ngx_http_sfn_shm_token_free(smcf,
+                ngx_queue_data(q, ngx_http_sfn_shm_token_t, queue));
+            continue;
         }
 
         if (ngx_queue_empty(&smcf->sh->lru)) {
@@ -496,6 +526,7 @@ ngx_http_sfn_shm_token_put(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *token,
     }
 
     t->task = task;
+    t->closed = 0;
     t->node.key = ngx_crc32_short(token->data, token->len);
     ngx_rbtree_insert(&smcf->sh->tokens, &t->node);
 
@@ -530,6 +561,11 @@ ngx_http_sfn_shm_token_get(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *token,
         return NGX_DECLINED;
     }
 
+    if (t->closed) {
+        ngx_shmtx_unlock(&smcf->shpool->mutex);
+        return NGX_BUSY;
+    }
+
     *task = t->task;
     name->len = t->name.len;
     name->data = ngx_pnalloc(pool, t->name.len + 1);
@@ -544,6 +580,45 @@ ngx_http_sfn_shm_token_get(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *token,
     ngx_shmtx_unlock(&smcf->shpool->mutex);
 
     return NGX_OK;
+}
+
+
+/*
+ * A closed token stays, until the zone needs its room, so that a late or
+ * repeated callback learns that the task is over (TaskTimedOut) rather
+ * than that it never existed.  Returns NGX_BUSY if it was closed already.
+ */
+
+ngx_int_t
+ngx_http_sfn_shm_token_close(ngx_http_sfn_main_conf_t *smcf,
+    ngx_str_t *token)
+{
+    ngx_int_t                  rc;
+    ngx_http_sfn_shm_token_t  *t;
+
+    if (smcf->shpool == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_shmtx_lock(&smcf->shpool->mutex);
+
+    t = ngx_http_sfn_shm_token_lookup(smcf->sh, token);
+
+    if (t == NULL) {
+        rc = NGX_DECLINED;
+
+    } else if (t->closed) {
+        rc = NGX_BUSY;
+
+    } else {
+        t->closed = 1;
+        ngx_queue_insert_tail(&smcf->sh->closed, &t->queue);
+        rc = NGX_OK;
+    }
+
+    ngx_shmtx_unlock(&smcf->shpool->mutex);
+
+    return rc;
 }
 
 
@@ -562,10 +637,7 @@ ngx_http_sfn_shm_token_delete(ngx_http_sfn_main_conf_t *smcf,
     t = ngx_http_sfn_shm_token_lookup(smcf->sh, token);
 
     if (t) {
-        ngx_rbtree_delete(&smcf->sh->tokens, &t->node);
-        ngx_slab_free_locked(smcf->shpool, t->token.data);
-        ngx_slab_free_locked(smcf->shpool, t->name.data);
-        ngx_slab_free_locked(smcf->shpool, t);
+        ngx_http_sfn_shm_token_free(smcf, t);
     }
 
     ngx_shmtx_unlock(&smcf->shpool->mutex);

@@ -237,7 +237,7 @@ like($r->{stopDate}, qr/^\d{10}\.\d+$/, 'stopDate');
 
 ($rc, $r, $err) = aws('send-task-success', '--task-token', $token,
                       '--task-output', '{}');
-like($err, qr/TaskDoesNotExist/, 'a token used twice: TaskDoesNotExist');
+like($err, qr/TaskTimedOut/, 'a token used twice: TaskTimedOut');
 
 ($rc, $r, $err) = aws('send-task-failure', '--task-token', 'no-such-token');
 like($err, qr/TaskDoesNotExist/, 'an unknown token: TaskDoesNotExist');
