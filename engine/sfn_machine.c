@@ -298,6 +298,32 @@ sfn_load_errors(sfn_load_t *ld, const cJSON *r, const char *state,
 }
 
 
+/* a retrier or catcher: an object holding only the fields listed */
+
+static int
+sfn_load_fields(sfn_load_t *ld, const cJSON *obj, const char **fields,
+    const char *what, const char *state, const char *loc)
+{
+    const cJSON  *v;
+
+    if (!cJSON_IsObject(obj)) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                      "A %s must be an OBJECT", what);
+        return -1;
+    }
+
+    cJSON_ArrayForEach(v, obj) {
+        if (!sfn_in_list(fields, v->string)) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                          "Field '%s' is not supported", v->string);
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
 static int
 sfn_load_retry(sfn_load_t *ld, sfn_state_t *st, const cJSON *obj,
     const char *base)
@@ -340,18 +366,8 @@ sfn_load_retry(sfn_load_t *ld, sfn_state_t *st, const cJSON *obj,
         snprintf(loc, sizeof(loc), "%s/Retry[%zu]", base, i);
         rt = &st->retriers[i];
 
-        if (!cJSON_IsObject(r)) {
-            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
-                          "A retrier must be an OBJECT");
+        if (sfn_load_fields(ld, r, fields, "retrier", st->name, loc) != 0) {
             return -1;
-        }
-
-        cJSON_ArrayForEach(v, r) {
-            if (!sfn_in_list(fields, v->string)) {
-                sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
-                              "Field '%s' is not supported", v->string);
-                return -1;
-            }
         }
 
         rt->errors = sfn_load_errors(ld, r, st->name, loc, &rt->nerrors,
@@ -473,18 +489,8 @@ sfn_load_catch(sfn_load_t *ld, sfn_state_t *st, const cJSON *obj,
         snprintf(loc, sizeof(loc), "%s/Catch[%zu]", base, i);
         ct = &st->catchers[i];
 
-        if (!cJSON_IsObject(r)) {
-            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
-                          "A catcher must be an OBJECT");
+        if (sfn_load_fields(ld, r, fields, "catcher", st->name, loc) != 0) {
             return -1;
-        }
-
-        cJSON_ArrayForEach(v, r) {
-            if (!sfn_in_list(fields, v->string)) {
-                sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
-                              "Field '%s' is not supported", v->string);
-                return -1;
-            }
         }
 
         ct->errors = sfn_load_errors(ld, r, st->name, loc, &ct->nerrors,

@@ -253,8 +253,8 @@ ngx_http_sfn_json_parse(ngx_str_t *text)
 
 /* the request body as one NUL-terminated string, read from file if needed */
 
-static ngx_int_t
-ngx_http_sfn_body_text(ngx_http_request_t *r, ngx_str_t *text)
+ngx_int_t
+ngx_http_sfn_body_text(ngx_http_request_t *r, size_t max, ngx_str_t *text)
 {
     u_char       *p;
     size_t        len;
@@ -272,7 +272,7 @@ ngx_http_sfn_body_text(ngx_http_request_t *r, ngx_str_t *text)
         len += ngx_buf_size(cl->buf);
     }
 
-    if (len > NGX_HTTP_SFN_MAX_BODY) {
+    if (len > max) {
         return NGX_DECLINED;
     }
 
@@ -349,7 +349,7 @@ ngx_http_sfn_start_execution(ngx_http_request_t *r)
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_sfn_module);
     smcf = ngx_http_get_module_main_conf(r, ngx_http_sfn_module);
 
-    rc = ngx_http_sfn_body_text(r, &raw);
+    rc = ngx_http_sfn_body_text(r, NGX_HTTP_SFN_MAX_BODY, &raw);
 
     if (rc == NGX_DECLINED) {
         return ngx_http_sfn_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,

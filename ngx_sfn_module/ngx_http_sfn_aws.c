@@ -673,62 +673,6 @@ ngx_http_sfn_aws_handler(ngx_http_request_t *r)
 
 
 static ngx_int_t
-ngx_http_sfn_aws_body_text(ngx_http_request_t *r, ngx_str_t *text)
-{
-    u_char       *p;
-    size_t        len;
-    ssize_t       n;
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
-
-    ngx_str_set(text, "");
-
-    if (r->request_body == NULL || r->request_body->bufs == NULL) {
-        return NGX_OK;
-    }
-
-    len = 0;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        len += ngx_buf_size(cl->buf);
-    }
-
-    if (len > NGX_HTTP_SFN_AWS_MAX_BODY) {
-        return NGX_DECLINED;
-    }
-
-    p = ngx_pnalloc(r->pool, len + 1);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    text->data = p;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (b->in_file) {
-            n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
-                              b->file_pos);
-            if (n == NGX_ERROR) {
-                return NGX_ERROR;
-            }
-
-            p += n;
-            continue;
-        }
-
-        p = ngx_cpymem(p, b->pos, b->last - b->pos);
-    }
-
-    *p = '\0';
-    text->len = p - text->data;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
 ngx_http_sfn_aws_dispatch(ngx_http_request_t *r)
 {
     u_char                    *p;
@@ -745,7 +689,7 @@ ngx_http_sfn_aws_dispatch(ngx_http_request_t *r)
     smcf = ngx_http_get_module_main_conf(r, ngx_http_sfn_module);
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_sfn_module);
 
-    rc = ngx_http_sfn_aws_body_text(r, &body);
+    rc = ngx_http_sfn_body_text(r, NGX_HTTP_SFN_AWS_MAX_BODY, &body);
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -1646,10 +1646,14 @@ ngx_http_sfn_renew_handler(ngx_event_t *ev)
 
     values[0] = (const char *) ngx_http_sfn_owner;
 
-    (void) ngx_http_sfn_pg_exec(
-        "UPDATE sfn_executions SET "
-        "lease_until = now() + interval '" NGX_HTTP_SFN_LEASE "' "
-        "WHERE owner = $1 AND status = 'RUNNING'", 1, values);
+    /* a worker running nothing holds no lease */
+
+    if (!ngx_queue_empty(&ngx_http_sfn_runs)) {
+        (void) ngx_http_sfn_pg_exec(
+            "UPDATE sfn_executions SET "
+            "lease_until = now() + interval '" NGX_HTTP_SFN_LEASE "' "
+            "WHERE owner = $1 AND status = 'RUNNING'", 1, values);
+    }
 
     ngx_add_timer(ev, NGX_HTTP_SFN_RENEW);
 }
@@ -1884,7 +1888,10 @@ ngx_http_sfn_poll_handler(ngx_event_t *ev)
         return;
     }
 
-    pool = ngx_create_pool(4096, ev->log);
+    /* an unlocked peek: most polls find the mailbox empty */
+
+    pool = ngx_http_sfn_shm_msg_pending(ngx_http_sfn_smcf)
+           ? ngx_create_pool(4096, ev->log) : NULL;
 
     if (pool != NULL
         && ngx_array_init(&msgs, pool, 4, sizeof(ngx_http_sfn_msg_t))

@@ -182,6 +182,7 @@ void ngx_http_sfn_shm_token_delete(ngx_http_sfn_main_conf_t *smcf,
     ngx_str_t *token);
 ngx_int_t ngx_http_sfn_shm_msg_post(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_msg_t *msg);
+ngx_uint_t ngx_http_sfn_shm_msg_pending(ngx_http_sfn_main_conf_t *smcf);
 ngx_uint_t ngx_http_sfn_shm_msg_take(ngx_http_sfn_main_conf_t *smcf,
     ngx_int_t (*accept)(ngx_http_sfn_msg_t *msg), int64_t expire_before,
     ngx_pool_t *pool, ngx_array_t *out);
@@ -218,6 +219,8 @@ ngx_int_t ngx_http_sfn_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *type, const char *fmt, ...);
 cJSON *ngx_http_sfn_record_json(ngx_http_sfn_record_t *rec);
 cJSON *ngx_http_sfn_json_parse(ngx_str_t *text);
+ngx_int_t ngx_http_sfn_body_text(ngx_http_request_t *r, size_t max,
+    ngx_str_t *text);
 ngx_int_t ngx_http_sfn_reply_durable(ngx_http_request_t *r,
     ngx_uint_t status, cJSON *reply);
 

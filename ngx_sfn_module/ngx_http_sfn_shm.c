@@ -710,6 +710,13 @@ nomem:
 }
 
 
+ngx_uint_t
+ngx_http_sfn_shm_msg_pending(ngx_http_sfn_main_conf_t *smcf)
+{
+    return smcf->shpool != NULL && smcf->sh->nmsgs != 0;
+}
+
+
 /*
  * Takes the messages that accept() wants into pool-allocated copies and
  * drops those older than expire_ms; returns the number taken.
