@@ -15,6 +15,7 @@
 #include "ngx_http_sfn_module.h"
 
 #include <libpq-fe.h>
+#include <sys/ioctl.h>
 
 
 #define NGX_HTTP_SFN_PG_LOCK        0x73666e00    /* "sfn\0" */
@@ -76,6 +77,7 @@ static void ngx_http_sfn_pg_flush_handler(ngx_event_t *ev);
 static ngx_int_t ngx_http_sfn_pg_poll_connect(ngx_http_sfn_pg_t *pg);
 static ngx_int_t ngx_http_sfn_pg_send(ngx_http_sfn_pg_t *pg);
 static ngx_int_t ngx_http_sfn_pg_receive(ngx_http_sfn_pg_t *pg);
+static ngx_int_t ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg);
 
 
 static ngx_http_sfn_pg_t  ngx_http_sfn_pg;
@@ -735,7 +737,7 @@ ngx_http_sfn_pg_batch_done(ngx_http_sfn_pg_t *pg)
 
 
 static ngx_int_t
-ngx_http_sfn_pg_receive(ngx_http_sfn_pg_t *pg)
+ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg)
 {
     PGresult                *res;
     ngx_queue_t             *q;
@@ -812,4 +814,30 @@ ngx_http_sfn_pg_affected(void *res)
     n = PQcmdTuples(res);
 
     return (n && *n) ? ngx_atoi((u_char *) n, ngx_strlen(n)) : 0;
+}
+
+
+/*
+ * The socket is edge-triggered and PQconsumeInput() may stop before it has
+ * read everything (a large batch of results): read until the socket is
+ * drained, or the next edge may never come.
+ */
+
+static ngx_int_t
+ngx_http_sfn_pg_receive(ngx_http_sfn_pg_t *pg)
+{
+    int  n;
+
+    for ( ;; ) {
+        if (ngx_http_sfn_pg_receive_once(pg) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (pg->conn == NULL
+            || ioctl(PQsocket(pg->conn), FIONREAD, &n) == -1
+            || n == 0)
+        {
+            return NGX_OK;
+        }
+    }
 }
