@@ -214,11 +214,37 @@ sfn_events(sfn_exec_t *e)
 }
 
 
+/*
+ * A Standard execution's history holds at most SFN_MAX_HISTORY events: once
+ * it has one less, what more the step would emit is dropped and sfn_drain()
+ * ends the execution with the last one.
+ */
+
+static int
+sfn_history_full(sfn_exec_t *e)
+{
+    if (e->event_id < SFN_MAX_HISTORY - 1 || e->type != SFN_STANDARD
+        || e->status != SFN_RUNNING)
+    {
+        return 0;
+    }
+
+    e->history_full = 1;
+
+    return 1;
+}
+
+
 static int64_t
 sfn_emit(sfn_exec_t *e, sfn_run_t *run, const char *type, cJSON *details)
 {
     int64_t      id;
     sfn_event_t  ev;
+
+    if (sfn_history_full(e)) {
+        cJSON_Delete(details);
+        return e->event_id;
+    }
 
     id = ++e->event_id;
 
@@ -292,6 +318,9 @@ sfn_emit_state(sfn_run_t *run, const char *suffix, const cJSON *payload)
 
     if (!sfn_events(run->e)) {
         /* no host to tell: only the numbering must go on */
+        if (sfn_history_full(run->e)) {
+            return;
+        }
         run->prev_id = ++run->e->event_id;
         if (entered) {
             run->entered_id = run->prev_id;
@@ -2437,6 +2466,11 @@ sfn_run_loop(sfn_run_t *run, int rc)
                 return SFN_R_DONE;
             }
 
+            if (run->e->history_full) {
+                /* sfn_drain() ends the execution */
+                return SFN_R_WAIT;
+            }
+
             if (++run->e->burst > SFN_BURST && sfn_yield(run) == 0) {
                 return SFN_R_WAIT;
             }
@@ -2539,6 +2573,22 @@ sfn_drain(sfn_exec_t *e)
         }
 
         sfn_run_states(run);
+
+        if (e->history_full) {
+            break;
+        }
+    }
+
+    if (e->history_full && e->status == SFN_RUNNING) {
+        sfn_exec_finish(e, SFN_FAILED, NULL, "States.Runtime",
+                        "The execution reached the maximum number of "
+                        "history events (25000).");
+
+        while ((run = sfn_dequeue(e)) != NULL) {
+            if (run->dead) {
+                sfn_run_free(run);
+            }
+        }
     }
 
     e->busy = 0;

@@ -156,6 +156,7 @@ struct sfn_exec_s {
     unsigned              busy:1;
     unsigned              started:1;
     unsigned              notified:1;
+    unsigned              history_full:1;
 
     int64_t               event_id;
     uint64_t              burst;
@@ -166,6 +167,10 @@ struct sfn_exec_s {
     size_t                slots_cap;
     size_t                nslots;
 };
+
+
+/* AWS's quota: event 25,000 of a Standard execution is its ExecutionFailed */
+#define SFN_MAX_HISTORY       25000
 
 
 int sfn_output_catch(sfn_run_t *run, cJSON *o, const sfn_catcher_t *ct);

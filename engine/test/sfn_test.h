@@ -74,6 +74,10 @@ typedef struct {
     int                   finished;
     unsigned              rnd;
     int                   full_events;
+    sfn_type_e            type;
+    char                  last_type[64];     /* of the last event */
+    char                  prev_type[64];     /* of the one before */
+    int64_t               last_previous_id;
     char                  details[65536];
     size_t                ndetails;
 } sfn_t_host_t;
@@ -332,6 +336,9 @@ sfn_t_event(void *data, sfn_exec_t *e, const sfn_event_t *ev)
     }
 
     h->last_id = ev->id;
+    h->last_previous_id = ev->previous_id;
+    memcpy(h->prev_type, h->last_type, sizeof(h->prev_type));
+    snprintf(h->last_type, sizeof(h->last_type), "%s", ev->type);
 
     n = strlen(ev->type);
     if (h->nevents + n + 2 < sizeof(h->events)) {
@@ -511,10 +518,13 @@ sfn_t_run(sfn_t_host_t *h, const char *def, const char *input,
     const char       *error, *cause;
     sfn_exec_conf_t   conf;
     int               full;
+    sfn_type_e        type;
 
     full = h->full_events;
+    type = h->type;
     sfn_t_host_init(h, &host);
     h->full_events = full;
+    h->type = type;
 
     memset(r, 0, sizeof(sfn_t_result_t));
 
@@ -529,6 +539,7 @@ sfn_t_run(sfn_t_host_t *h, const char *def, const char *input,
     }
 
     memset(&conf, 0, sizeof(sfn_exec_conf_t));
+    conf.type = h->type;
     conf.name = "exec-1";
     conf.arn = "arn:aws:states:us-east-1:000000000000:execution:sm:exec-1";
     conf.role_arn = "arn:aws:iam::000000000000:role/test";

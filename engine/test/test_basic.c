@@ -284,7 +284,11 @@ test_yield(void **state)
     h = calloc(1, sizeof(sfn_t_host_t));
     assert_non_null(h);
 
-    /* 60,000 laps of two states: the engine must hand control back */
+    /*
+     * 60,000 laps of two states: the engine must hand control back.
+     * Express, as a Standard execution ends at 25,000 events.
+     */
+    h->type = SFN_EXPRESS;
     d = sfn_t_unquote("{`StartAt`:`A`,`States`:{`A`:{`Type`:`Pass`,"
                       "`Parameters`:{`n.$`:`States.MathAdd($.n, 1)`},"
                       "`Next`:`C`},`C`:{`Type`:`Choice`,`Choices`:[{"

@@ -184,6 +184,60 @@ test_parallel_chains(void **state)
 }
 
 
+/*
+ * AWS ends a Standard execution whose history reaches 25,000 events: event
+ * 24,999 is the last the machine produced, 25,000 its ExecutionFailed.
+ * Express executions keep no such history and run on.
+ */
+static void
+test_history_limit(void **state)
+{
+    char            *d;
+    sfn_t_host_t    *h;
+    sfn_t_result_t   r;
+
+    (void) state;
+
+    h = calloc(1, sizeof(sfn_t_host_t));
+    assert_non_null(h);
+
+    /* 4 events a round: 13,000 rounds make 52,000 */
+    d = sfn_t_unquote("{`StartAt`:`Add`,`States`:{`Add`:{`Type`:`Pass`,"
+                      "`Parameters`:{`i.$`:`States.MathAdd($.i, 1)`},"
+                      "`Next`:`Loop`},`Loop`:{`Type`:`Choice`,`Choices`:[{"
+                      "`Variable`:`$.i`,`NumericLessThan`:13000,"
+                      "`Next`:`Add`}],`Default`:`Done`},"
+                      "`Done`:{`Type`:`Succeed`}}}");
+
+    h->type = SFN_STANDARD;
+    sfn_t_run(h, d, "{\"i\":0}", &r);
+
+    assert_int_equal(r.status, SFN_FAILED);
+    assert_string_equal(r.error, "States.Runtime");
+    assert_string_equal(r.cause, "The execution reached the maximum number "
+                                 "of history events (25000).");
+    assert_int_equal(h->last_id, 25000);
+    assert_int_equal(h->last_previous_id, 24999);
+    assert_string_equal(h->last_type, "ExecutionFailed");
+    /* ExecutionStarted, then 4 a round from id 2: 24,999 exits the Pass */
+    assert_string_equal(h->prev_type, "PassStateExited");
+    assert_true(h->ids_ok);
+    sfn_t_result_free(&r);
+
+    memset(h, 0, sizeof(sfn_t_host_t));
+    h->type = SFN_EXPRESS;
+    sfn_t_run(h, d, "{\"i\":0}", &r);
+
+    assert_int_equal(r.status, SFN_SUCCEEDED);
+    assert_true(h->last_id > 52000);
+    assert_string_equal(h->last_type, "ExecutionSucceeded");
+    sfn_t_result_free(&r);
+
+    free(d);
+    free(h);
+}
+
+
 int
 main(void)
 {
@@ -191,6 +245,7 @@ main(void)
         cmocka_unit_test(test_sequences),
         cmocka_unit_test(test_details),
         cmocka_unit_test(test_parallel_chains),
+        cmocka_unit_test(test_history_limit),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
