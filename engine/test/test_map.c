@@ -268,6 +268,9 @@ test_big_map(void **state)
     h = calloc(1, sizeof(sfn_t_host_t));
     assert_non_null(h);
 
+    /* 40,000 events: past a Standard execution's 25,000 */
+    h->type = SFN_EXPRESS;
+
     d = sfn_t_unquote(MAP("`MaxConcurrency`:7,",
                           "`I`:{`Type`:`Pass`,`Parameters`:{`v.$`:`$`},"
                           "`OutputPath`:`$.v`,`End`:true}"));
