@@ -594,11 +594,12 @@ failed:
 ngx_int_t
 ngx_http_sfn_api_handler(ngx_http_request_t *r)
 {
-    u_char                    *p;
     cJSON                     *json;
     ngx_int_t                  rc;
-    ngx_str_t                  name;
+    ngx_str_t                  name, arn;
+    ngx_uint_t                 i;
     ngx_http_sfn_record_t      rec;
+    ngx_http_sfn_machine_t    *sm;
     ngx_http_sfn_main_conf_t  *smcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
@@ -613,20 +614,30 @@ ngx_http_sfn_api_handler(ngx_http_request_t *r)
                                        "an execution name is required");
     }
 
-    /* an execution ARN names the execution in its last field */
+    /*
+     * an execution ARN is the key; a bare name is unique per state machine
+     * only, and the configured machines are tried in order
+     */
 
-    p = ngx_strlchr(name.data, name.data + name.len, ':');
+    rc = NGX_DECLINED;
 
-    if (p) {
-        for (p = name.data + name.len; p > name.data && p[-1] != ':'; p--) {
-            /* void */
+    if (ngx_strlchr(name.data, name.data + name.len, ':')) {
+        rc = ngx_http_sfn_shm_get(smcf, &name, r->pool, &rec);
+
+    } else {
+        sm = smcf->machines.elts;
+
+        for (i = 0; rc == NGX_DECLINED && i < smcf->machines.nelts; i++) {
+            if (ngx_http_sfn_exec_arn(smcf, &sm[i].name, &name, r->pool,
+                                      &arn)
+                == NULL)
+            {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            rc = ngx_http_sfn_shm_get(smcf, &arn, r->pool, &rec);
         }
-
-        name.len -= p - name.data;
-        name.data = p;
     }
-
-    rc = ngx_http_sfn_shm_get(smcf, &name, r->pool, &rec);
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

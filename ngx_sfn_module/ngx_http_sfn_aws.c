@@ -64,6 +64,7 @@ struct ngx_http_sfn_aws_ctx_s {
     ngx_http_sfn_machine_t      *sm;
     ngx_str_t                    sm_name;
     ngx_str_t                    exec_name;
+    ngx_str_t                    exec_arn;  /* the key of its record */
     ngx_str_t                    arn;       /* as the request gave it */
     ngx_str_t                    input;
     const char                  *type;
@@ -566,21 +567,26 @@ static u_char *
 ngx_http_sfn_aws_exec_arn(ngx_http_sfn_aws_ctx_t *ctx, ngx_str_t *sm,
     ngx_str_t *name)
 {
-    u_char  *p, *arn;
+    ngx_str_t  arn;
 
-    arn = ngx_pnalloc(ctx->r->pool, sizeof("arn:aws:states:::execution::")
-                                    + ctx->smcf->region.len
-                                    + ctx->smcf->account.len + sm->len
-                                    + name->len);
-    if (arn == NULL) {
+    return ngx_http_sfn_exec_arn(ctx->smcf, sm, name, ctx->r->pool, &arn);
+}
+
+
+/* the execution's ARN as this node spells it: the key of its record */
+
+static ngx_str_t *
+ngx_http_sfn_aws_exec_key(ngx_http_sfn_aws_ctx_t *ctx, ngx_str_t *sm)
+{
+    if (ctx->exec_arn.data == NULL
+        && ngx_http_sfn_exec_arn(ctx->smcf, sm, &ctx->exec_name,
+                                 ctx->r->pool, &ctx->exec_arn)
+           == NULL)
+    {
         return NULL;
     }
 
-    p = ngx_sprintf(arn, "arn:aws:states:%V:%V:execution:%V:%V",
-                    &ctx->smcf->region, &ctx->smcf->account, sm, name);
-    *p = '\0';
-
-    return arn;
+    return &ctx->exec_arn;
 }
 
 
@@ -838,7 +844,7 @@ ngx_http_sfn_aws_cleanup(void *data)
     }
 
     if (ctx->waiting) {
-        (void) ngx_http_sfn_exec_on_finish(&ctx->exec_name, NULL, NULL);
+        (void) ngx_http_sfn_exec_on_finish(&ctx->exec_arn, NULL, NULL);
         ctx->waiting = 0;
     }
 
@@ -1744,6 +1750,7 @@ static ngx_int_t
 ngx_http_sfn_aws_describe_sm_exec(ngx_http_sfn_aws_ctx_t *ctx)
 {
     u_char                 *arn;
+    ngx_str_t              *key;
     const char             *values[1];
     ngx_http_sfn_record_t   rec;
 
@@ -1753,12 +1760,12 @@ ngx_http_sfn_aws_describe_sm_exec(ngx_http_sfn_aws_ctx_t *ctx)
 
     ctx->for_exec = 1;
 
-    if (ngx_http_sfn_shm_get(ctx->smcf, &ctx->exec_name, ctx->r->pool, &rec)
-        == NGX_OK
-        && rec.machine.len == ctx->sm_name.len
-        && ngx_strncmp(rec.machine.data, ctx->sm_name.data, rec.machine.len)
-           == 0)
-    {
+    key = ngx_http_sfn_aws_exec_key(ctx, &ctx->sm_name);
+    if (key == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_sfn_shm_get(ctx->smcf, key, ctx->r->pool, &rec) == NGX_OK) {
         return ngx_http_sfn_aws_describe_name(ctx);
     }
 
@@ -2331,8 +2338,9 @@ ngx_http_sfn_aws_run(ngx_http_sfn_aws_ctx_t *ctx)
         return ngx_http_sfn_aws_started(ctx, &arn);
     }
 
-    if (ngx_http_sfn_exec_on_finish(&ctx->exec_name,
-                                    ngx_http_sfn_aws_sync_done, ctx)
+    ctx->exec_arn = arn;
+
+    if (ngx_http_sfn_exec_on_finish(&arn, ngx_http_sfn_aws_sync_done, ctx)
         == NGX_OK)
     {
         ctx->waiting = 1;
@@ -2341,8 +2349,7 @@ ngx_http_sfn_aws_run(ngx_http_sfn_aws_ctx_t *ctx)
 
     /* it finished inside ngx_http_sfn_exec_start() */
 
-    if (ngx_http_sfn_exec_result(ctx->smcf, &ctx->exec_name, ctx->r->pool,
-                                 &rec)
+    if (ngx_http_sfn_exec_result(ctx->smcf, &arn, ctx->r->pool, &rec)
         != NGX_OK)
     {
         return ngx_http_sfn_aws_reply_error(ctx, "InternalFailure",
@@ -2371,6 +2378,7 @@ ngx_http_sfn_aws_start_found(ngx_http_sfn_aws_ctx_t *ctx)
 {
     cJSON                 *json;
     u_char                *arn;
+    ngx_str_t             *key;
     const char            *values[1];
     ngx_http_sfn_record_t  rec;
 
@@ -2381,20 +2389,18 @@ ngx_http_sfn_aws_start_found(ngx_http_sfn_aws_ctx_t *ctx)
                    "machine");
     }
 
-    arn = ngx_http_sfn_aws_exec_arn(ctx, &ctx->sm->name, &ctx->exec_name);
-    if (arn == NULL) {
+    key = ngx_http_sfn_aws_exec_key(ctx, &ctx->sm->name);
+    if (key == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_sfn_shm_get(ctx->smcf, &ctx->exec_name, ctx->r->pool, &rec)
-        == NGX_OK)
-    {
+    arn = key->data;
+
+    if (ngx_http_sfn_shm_get(ctx->smcf, key, ctx->r->pool, &rec) == NGX_OK) {
+
         /* AWS: the same name and input of a running execution is a retry */
 
         if (!ctx->sync && rec.status == SFN_RUNNING
-            && rec.machine.len == ctx->sm->name.len
-            && ngx_strncmp(rec.machine.data, ctx->sm->name.data,
-                           rec.machine.len) == 0
             && rec.input.len == ctx->input.len
             && ngx_strncmp(rec.input.data, ctx->input.data, rec.input.len)
                == 0)
@@ -2577,15 +2583,12 @@ static ngx_int_t
 ngx_http_sfn_aws_shm_record(ngx_http_sfn_aws_ctx_t *ctx,
     ngx_http_sfn_record_t *rec)
 {
-    if (ngx_http_sfn_shm_get(ctx->smcf, &ctx->exec_name, ctx->r->pool, rec)
-        != NGX_OK)
-    {
-        return NGX_DECLINED;
-    }
+    ngx_str_t  *key;
 
-    if (rec->machine.len != ctx->sm_name.len
-        || ngx_strncmp(rec->machine.data, ctx->sm_name.data, rec->machine.len)
-           != 0)
+    key = ngx_http_sfn_aws_exec_key(ctx, &ctx->sm_name);
+
+    if (key == NULL
+        || ngx_http_sfn_shm_get(ctx->smcf, key, ctx->r->pool, rec) != NGX_OK)
     {
         return NGX_DECLINED;
     }
@@ -2950,7 +2953,7 @@ ngx_http_sfn_aws_stop(ngx_http_sfn_aws_ctx_t *ctx)
     }
 
     if (ngx_http_sfn_aws_shm_record(ctx, &rec) == NGX_OK) {
-        rc = ngx_http_sfn_exec_stop(ctx->smcf, &ctx->exec_name, &error,
+        rc = ngx_http_sfn_exec_stop(ctx->smcf, &ctx->exec_arn, &error,
                                     &cause, ctx->r->pool);
 
         if (rc == NGX_ERROR) {

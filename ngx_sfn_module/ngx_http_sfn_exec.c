@@ -118,7 +118,7 @@ static void ngx_http_sfn_run_commit(ngx_http_sfn_run_t *run,
     const char *state);
 static void ngx_http_sfn_run_cancel_tasks(ngx_http_sfn_run_t *run);
 static void ngx_http_sfn_run_stop_timers(ngx_http_sfn_run_t *run);
-static ngx_http_sfn_run_t *ngx_http_sfn_run_find(ngx_str_t *name);
+static ngx_http_sfn_run_t *ngx_http_sfn_run_find(ngx_str_t *arn);
 static void ngx_http_sfn_run_flush_events(ngx_http_sfn_run_t *run);
 static void ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run,
     sfn_status_e status);
@@ -473,7 +473,7 @@ ngx_http_sfn_host_run_task(void *data, sfn_exec_t *e, const sfn_task_req_t *t)
         ctx->token.data = (u_char *) ctx->call.token;
         ctx->token.len = ngx_strlen(t->token);
 
-        if (ngx_http_sfn_shm_token_put(run->smcf, &ctx->token, &run->name,
+        if (ngx_http_sfn_shm_token_put(run->smcf, &ctx->token, &run->arn,
                                        t->id)
             != NGX_OK)
         {
@@ -924,7 +924,7 @@ ngx_http_sfn_run_finish(ngx_http_sfn_run_t *run, sfn_status_e status)
 
     ngx_memzero(&rec, sizeof(ngx_http_sfn_record_t));
 
-    rec.name = run->name;
+    rec.arn = run->arn;
     rec.status = status;
     rec.start_ms = 0;
     rec.stop_ms = ngx_http_sfn_host_now(NULL);
@@ -1189,21 +1189,45 @@ ngx_http_sfn_keep_last(ngx_http_sfn_run_t *run, ngx_http_sfn_record_t *rec)
  */
 
 ngx_int_t
-ngx_http_sfn_exec_result(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *name,
+ngx_http_sfn_exec_result(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *arn,
     ngx_pool_t *pool, ngx_http_sfn_record_t *rec)
 {
     ngx_http_sfn_record_t  *last;
 
     last = &ngx_http_sfn_last;
 
-    if (last->name.len == name->len && last->name.len
-        && ngx_strncmp(last->name.data, name->data, name->len) == 0)
+    if (last->arn.len == arn->len && last->arn.len
+        && ngx_strncmp(last->arn.data, arn->data, arn->len) == 0)
     {
         *rec = *last;
         return NGX_OK;
     }
 
-    return ngx_http_sfn_shm_get(smcf, name, pool, rec);
+    return ngx_http_sfn_shm_get(smcf, arn, pool, rec);
+}
+
+
+/* the ARN of an execution, NUL-terminated; names are unique per machine */
+
+u_char *
+ngx_http_sfn_exec_arn(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *machine,
+    ngx_str_t *name, ngx_pool_t *pool, ngx_str_t *arn)
+{
+    u_char  *p;
+
+    arn->len = sizeof("arn:aws:states:::execution::") - 1
+               + smcf->region.len + smcf->account.len + machine->len
+               + name->len;
+    arn->data = ngx_pnalloc(pool, arn->len + 1);
+    if (arn->data == NULL) {
+        return NULL;
+    }
+
+    p = ngx_sprintf(arn->data, "arn:aws:states:%V:%V:execution:%V:%V",
+                    &smcf->region, &smcf->account, machine, name);
+    *p = '\0';
+
+    return arn->data;
 }
 
 
@@ -1247,7 +1271,7 @@ ngx_http_sfn_run_after(ngx_http_sfn_run_t *run)
             run->state = state;
 
             ngx_memzero(&rec, sizeof(ngx_http_sfn_record_t));
-            rec.name = run->name;
+            rec.arn = run->arn;
             rec.status = SFN_RUNNING;
             rec.state.data = (u_char *) state;
             rec.state.len = ngx_strlen(state);
@@ -1293,8 +1317,7 @@ ngx_http_sfn_run_create(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
     ngx_str_t *job, int64_t start_ms, const char *snapshot, ngx_log_t *log)
 {
-    u_char              *p;
-    ngx_pool_t          *pool;
+        ngx_pool_t          *pool;
     const char          *error, *cause;
     sfn_host_t           host;
     sfn_exec_conf_t      conf;
@@ -1327,17 +1350,11 @@ ngx_http_sfn_run_create(ngx_http_sfn_main_conf_t *smcf,
         goto failed;
     }
 
-    run->arn.len = sizeof("arn:aws:states:::execution::") - 1
-                   + smcf->region.len + smcf->account.len + sm->name.len
-                   + name->len;
-    run->arn.data = ngx_pnalloc(pool, run->arn.len + 1);
-    if (run->arn.data == NULL) {
+    if (ngx_http_sfn_exec_arn(smcf, &sm->name, name, pool, &run->arn)
+        == NULL)
+    {
         goto failed;
     }
-
-    p = ngx_sprintf(run->arn.data, "arn:aws:states:%V:%V:execution:%V:%V",
-                    &smcf->region, &smcf->account, &sm->name, name);
-    *p = '\0';
 
     if (job && job->len
         && ngx_http_sfn_pstr(pool, job, &run->job) != NGX_OK)
@@ -1397,13 +1414,19 @@ ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
     ngx_pool_t *rpool)
 {
     int64_t                 now;
+    ngx_str_t               id;
     ngx_http_sfn_run_t     *run;
     ngx_http_sfn_record_t   rec;
 
-    if (!ngx_http_sfn_ephemeral
-        && ngx_http_sfn_shm_get(smcf, name, rpool, &rec) == NGX_OK)
-    {
-        return NGX_DECLINED;
+    if (!ngx_http_sfn_ephemeral) {
+        if (ngx_http_sfn_exec_arn(smcf, &sm->name, name, rpool, &id) == NULL)
+        {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_sfn_shm_get(smcf, &id, rpool, &rec) == NGX_OK) {
+            return NGX_DECLINED;
+        }
     }
 
     now = ngx_http_sfn_now_ms();
@@ -1494,6 +1517,7 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, PGresult *res,
     char                    *snapshot;
     int64_t                  start_ms;
     ngx_str_t                name, machine, input, job, arn, key, def;
+    ngx_str_t                exec_arn;
     ngx_http_sfn_run_t      *run;
     ngx_http_sfn_record_t    rec;
     ngx_http_sfn_machine_t  *sm;
@@ -1509,8 +1533,10 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, PGresult *res,
     job.data = (u_char *) PQgetvalue(res, row, 4);
     job.len = ngx_strlen(job.data);
     snapshot = PQgetvalue(res, row, 5);
+    exec_arn.data = (u_char *) PQgetvalue(res, row, 10);
+    exec_arn.len = ngx_strlen(exec_arn.data);
 
-    if (ngx_http_sfn_run_find(&name)) {
+    if (ngx_http_sfn_run_find(&exec_arn)) {
         return;
     }
 
@@ -1622,7 +1648,7 @@ ngx_http_sfn_scan_handler(ngx_event_t *ev)
                 "RETURNING e.name, e.state_machine, e.input, "
                 "(extract(epoch FROM e.start_date) * 1000)::bigint, "
                 "coalesce(e.job_id, ''), coalesce(e.snapshot, ''), "
-                "c.m_arn, c.m_type, c.m_key, c.m_def",
+                "c.m_arn, c.m_type, c.m_key, c.m_def, e.arn",
                 1, values,
                 ngx_http_sfn_recover_handler, ev->data)
             != NGX_OK)
@@ -1719,7 +1745,7 @@ ngx_http_sfn_pstr(ngx_pool_t *pool, ngx_str_t *src, ngx_str_t *dst)
 
 
 static ngx_http_sfn_run_t *
-ngx_http_sfn_run_find(ngx_str_t *name)
+ngx_http_sfn_run_find(ngx_str_t *arn)
 {
     ngx_queue_t         *q;
     ngx_http_sfn_run_t  *run;
@@ -1730,8 +1756,8 @@ ngx_http_sfn_run_find(ngx_str_t *name)
     {
         run = ngx_queue_data(q, ngx_http_sfn_run_t, queue);
 
-        if (!run->finished && run->name.len == name->len
-            && ngx_strncmp(run->name.data, name->data, name->len) == 0)
+        if (!run->finished && run->arn.len == arn->len
+            && ngx_strncmp(run->arn.data, arn->data, arn->len) == 0)
         {
             return run;
         }
@@ -1813,7 +1839,7 @@ ngx_http_sfn_msg_apply(ngx_http_sfn_run_t *run, ngx_http_sfn_msg_t *msg)
 static ngx_int_t
 ngx_http_sfn_msg_accept(ngx_http_sfn_msg_t *msg)
 {
-    return ngx_http_sfn_run_find(&msg->name) != NULL;
+    return ngx_http_sfn_run_find(&msg->arn) != NULL;
 }
 
 
@@ -1823,7 +1849,7 @@ ngx_http_sfn_progress_clear(ngx_http_sfn_run_t *run)
     ngx_http_sfn_record_t  rec;
 
     ngx_memzero(&rec, sizeof(ngx_http_sfn_record_t));
-    rec.name = run->name;
+    rec.arn = run->arn;
     rec.status = SFN_RUNNING;
     rec.percent = -1;
 
@@ -1864,7 +1890,7 @@ ngx_http_sfn_progress_publish(void)
             ctx->shown = percent;
 
             ngx_memzero(&rec, sizeof(ngx_http_sfn_record_t));
-            rec.name = run->name;
+            rec.arn = run->arn;
             rec.status = SFN_RUNNING;
             rec.percent = percent;
             rec.fps = ctx->fps;
@@ -1905,7 +1931,7 @@ ngx_http_sfn_poll_handler(ngx_event_t *ev)
         msg = msgs.elts;
 
         for (i = 0; i < msgs.nelts; i++) {
-            run = ngx_http_sfn_run_find(&msg[i].name);
+            run = ngx_http_sfn_run_find(&msg[i].arn);
 
             if (run) {
                 ngx_http_sfn_msg_apply(run, &msg[i]);
@@ -1934,7 +1960,7 @@ ngx_http_sfn_deliver(ngx_http_sfn_main_conf_t *smcf, ngx_http_sfn_msg_t *msg)
 {
     ngx_http_sfn_run_t  *run;
 
-    run = ngx_http_sfn_run_find(&msg->name);
+    run = ngx_http_sfn_run_find(&msg->arn);
 
     if (run) {
         ngx_http_sfn_msg_apply(run, msg);
@@ -1948,14 +1974,14 @@ ngx_http_sfn_deliver(ngx_http_sfn_main_conf_t *smcf, ngx_http_sfn_msg_t *msg)
 
 
 ngx_int_t
-ngx_http_sfn_exec_stop(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *name,
+ngx_http_sfn_exec_stop(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *arn,
     ngx_str_t *error, ngx_str_t *cause, ngx_pool_t *pool)
 {
     ngx_int_t              rc;
     ngx_http_sfn_msg_t     msg;
     ngx_http_sfn_record_t  rec;
 
-    rc = ngx_http_sfn_shm_get(smcf, name, pool, &rec);
+    rc = ngx_http_sfn_shm_get(smcf, arn, pool, &rec);
 
     if (rc != NGX_OK) {
         return rc;
@@ -1969,7 +1995,7 @@ ngx_http_sfn_exec_stop(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *name,
 
     msg.kind = NGX_HTTP_SFN_MSG_STOP;
 
-    if (ngx_http_sfn_pstr(pool, name, &msg.name) != NGX_OK
+    if (ngx_http_sfn_pstr(pool, arn, &msg.arn) != NGX_OK
         || ngx_http_sfn_pstr(pool, error, &msg.a) != NGX_OK
         || ngx_http_sfn_pstr(pool, cause, &msg.b) != NGX_OK)
     {
@@ -1987,12 +2013,12 @@ ngx_http_sfn_exec_stop(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *name,
  */
 
 ngx_int_t
-ngx_http_sfn_exec_on_finish(ngx_str_t *name, ngx_http_sfn_finish_pt handler,
+ngx_http_sfn_exec_on_finish(ngx_str_t *arn, ngx_http_sfn_finish_pt handler,
     void *data)
 {
     ngx_http_sfn_run_t  *run;
 
-    run = ngx_http_sfn_run_find(name);
+    run = ngx_http_sfn_run_find(arn);
 
     if (run == NULL) {
         return NGX_DECLINED;
@@ -2017,7 +2043,7 @@ ngx_http_sfn_task_callback(ngx_http_sfn_main_conf_t *smcf,
 
     msg.kind = kind;
 
-    rc = ngx_http_sfn_shm_token_get(smcf, token, pool, &msg.name, &msg.task);
+    rc = ngx_http_sfn_shm_token_get(smcf, token, pool, &msg.arn, &msg.task);
 
     if (rc != NGX_OK) {
         return rc;

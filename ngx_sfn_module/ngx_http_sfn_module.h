@@ -127,7 +127,7 @@ typedef struct {
     ngx_http_sfn_msg_kind_e      kind;
     uint64_t                     task;
     int64_t                      posted;
-    ngx_str_t                    name;      /* the execution */
+    ngx_str_t                    arn;       /* the execution */
     ngx_str_t                    a;         /* output or error */
     ngx_str_t                    b;         /* cause */
 } ngx_http_sfn_msg_t;
@@ -148,8 +148,8 @@ ngx_int_t ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
     ngx_str_t *job, ngx_str_t *bucket, ngx_str_t *key, ngx_str_t *arn,
     ngx_pool_t *pool);
 ngx_int_t ngx_http_sfn_exec_stop(ngx_http_sfn_main_conf_t *smcf,
-    ngx_str_t *name, ngx_str_t *error, ngx_str_t *cause, ngx_pool_t *pool);
-ngx_int_t ngx_http_sfn_exec_on_finish(ngx_str_t *name,
+    ngx_str_t *arn, ngx_str_t *error, ngx_str_t *cause, ngx_pool_t *pool);
+ngx_int_t ngx_http_sfn_exec_on_finish(ngx_str_t *arn,
     ngx_http_sfn_finish_pt handler, void *data);
 ngx_int_t ngx_http_sfn_task_callback(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_msg_kind_e kind, ngx_str_t *token, ngx_str_t *a,
@@ -158,7 +158,9 @@ ngx_int_t ngx_http_sfn_exec_start_sync(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
     ngx_str_t *arn, ngx_pool_t *pool);
 ngx_int_t ngx_http_sfn_exec_result(ngx_http_sfn_main_conf_t *smcf,
-    ngx_str_t *name, ngx_pool_t *pool, ngx_http_sfn_record_t *rec);
+    ngx_str_t *arn, ngx_pool_t *pool, ngx_http_sfn_record_t *rec);
+u_char *ngx_http_sfn_exec_arn(ngx_http_sfn_main_conf_t *smcf,
+    ngx_str_t *machine, ngx_str_t *name, ngx_pool_t *pool, ngx_str_t *arn);
 ngx_int_t ngx_http_sfn_exec_init_process(ngx_cycle_t *cycle);
 void ngx_http_sfn_exec_exit_process(ngx_cycle_t *cycle);
 size_t ngx_http_sfn_uuid(u_char *buf);
@@ -170,12 +172,12 @@ ngx_int_t ngx_http_sfn_shm_init_zone(ngx_shm_zone_t *zone, void *data);
 ngx_int_t ngx_http_sfn_shm_put(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_record_t *rec);
 ngx_int_t ngx_http_sfn_shm_get(ngx_http_sfn_main_conf_t *smcf,
-    ngx_str_t *name, ngx_pool_t *pool, ngx_http_sfn_record_t *rec);
+    ngx_str_t *arn, ngx_pool_t *pool, ngx_http_sfn_record_t *rec);
 
 ngx_int_t ngx_http_sfn_shm_token_put(ngx_http_sfn_main_conf_t *smcf,
-    ngx_str_t *token, ngx_str_t *name, uint64_t task);
+    ngx_str_t *token, ngx_str_t *arn, uint64_t task);
 ngx_int_t ngx_http_sfn_shm_token_get(ngx_http_sfn_main_conf_t *smcf,
-    ngx_str_t *token, ngx_pool_t *pool, ngx_str_t *name, uint64_t *task);
+    ngx_str_t *token, ngx_pool_t *pool, ngx_str_t *arn, uint64_t *task);
 ngx_int_t ngx_http_sfn_shm_token_close(ngx_http_sfn_main_conf_t *smcf,
     ngx_str_t *token);
 void ngx_http_sfn_shm_token_delete(ngx_http_sfn_main_conf_t *smcf,

@@ -19,16 +19,18 @@ typedef struct {
 } ngx_http_sfn_shm_keyed_t;
 
 
+/* keyed by the execution ARN: names are unique per state machine only */
+
 typedef struct {
     ngx_rbtree_node_t            node;
-    ngx_str_t                    name;
+    ngx_str_t                    arn;
     ngx_queue_t                  queue;
     sfn_status_e                 status;
     int64_t                      start_ms;
     int64_t                      stop_ms;
     double                       percent;
     double                       fps;
-    ngx_str_t                    arn;
+    ngx_str_t                    name;
     ngx_str_t                    machine;
     ngx_str_t                    state;
     ngx_str_t                    input;
@@ -41,7 +43,7 @@ typedef struct {
 typedef struct {
     ngx_rbtree_node_t            node;
     ngx_str_t                    token;
-    ngx_str_t                    name;
+    ngx_str_t                    arn;       /* of the execution */
     uint64_t                     task;
     ngx_uint_t                   closed;    /* answered, timed out, ended */
     ngx_queue_t                  queue;     /* closed ones, oldest first */
@@ -67,7 +69,7 @@ struct ngx_http_sfn_shm_s {
 
 
 #define ngx_http_sfn_shm_strings(s, n)                                       \
-    s[0] = &(n)->name; s[1] = &(n)->arn; s[2] = &(n)->machine;               \
+    s[0] = &(n)->arn; s[1] = &(n)->name; s[2] = &(n)->machine;               \
     s[3] = &(n)->state; s[4] = &(n)->input; s[5] = &(n)->output;             \
     s[6] = &(n)->error; s[7] = &(n)->cause
 
@@ -205,10 +207,10 @@ ngx_http_sfn_shm_init_zone(ngx_shm_zone_t *zone, void *data)
 
 
 static ngx_http_sfn_shm_node_t *
-ngx_http_sfn_shm_lookup(ngx_http_sfn_shm_t *sh, ngx_str_t *name)
+ngx_http_sfn_shm_lookup(ngx_http_sfn_shm_t *sh, ngx_str_t *arn)
 {
     return (ngx_http_sfn_shm_node_t *) ngx_http_sfn_shm_find(&sh->rbtree,
-                                                             name);
+                                                             arn);
 }
 
 
@@ -248,7 +250,7 @@ ngx_http_sfn_shm_token_free(ngx_http_sfn_main_conf_t *smcf,
     }
 
     ngx_slab_free_locked(smcf->shpool, t->token.data);
-    ngx_slab_free_locked(smcf->shpool, t->name.data);
+    ngx_slab_free_locked(smcf->shpool, t->arn.data);
     ngx_slab_free_locked(smcf->shpool, t);
 }
 
@@ -313,7 +315,7 @@ ngx_http_sfn_shm_put(ngx_http_sfn_main_conf_t *smcf,
 
     ngx_shmtx_lock(&smcf->shpool->mutex);
 
-    n = ngx_http_sfn_shm_lookup(smcf->sh, &rec->name);
+    n = ngx_http_sfn_shm_lookup(smcf->sh, &rec->arn);
 
     if (n == NULL) {
         n = ngx_http_sfn_shm_alloc(smcf, sizeof(ngx_http_sfn_shm_node_t),
@@ -324,16 +326,16 @@ ngx_http_sfn_shm_put(ngx_http_sfn_main_conf_t *smcf,
 
         ngx_memzero(n, sizeof(ngx_http_sfn_shm_node_t));
 
-        n->name.data = ngx_http_sfn_shm_alloc(smcf, rec->name.len, NULL);
-        if (n->name.data == NULL) {
+        n->arn.data = ngx_http_sfn_shm_alloc(smcf, rec->arn.len, NULL);
+        if (n->arn.data == NULL) {
             ngx_slab_free_locked(smcf->shpool, n);
             goto nomem;
         }
 
-        n->name.len = rec->name.len;
-        ngx_memcpy(n->name.data, rec->name.data, rec->name.len);
+        n->arn.len = rec->arn.len;
+        ngx_memcpy(n->arn.data, rec->arn.data, rec->arn.len);
 
-        n->node.key = ngx_crc32_short(rec->name.data, rec->name.len);
+        n->node.key = ngx_crc32_short(rec->arn.data, rec->arn.len);
         n->status = SFN_RUNNING;
         ngx_rbtree_insert(&smcf->sh->rbtree, &n->node);
     }
@@ -365,7 +367,7 @@ ngx_http_sfn_shm_put(ngx_http_sfn_main_conf_t *smcf,
 
     ngx_http_sfn_shm_strings(dst, n);
 
-    /* the name is the key; a NULL source leaves a field as it is */
+    /* the ARN is the key; a NULL source leaves a field as it is */
 
     for (i = 1; i < NGX_HTTP_SFN_SHM_NSTR; i++) {
         if (src[i]->data == NULL) {
@@ -407,14 +409,14 @@ nomem:
 
     ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
                   "sfn_zone \"%V\" is full, execution \"%V\" is not cached",
-                  &smcf->shm_zone->shm.name, &rec->name);
+                  &smcf->shm_zone->shm.name, &rec->arn);
 
     return NGX_ERROR;
 }
 
 
 ngx_int_t
-ngx_http_sfn_shm_get(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *name,
+ngx_http_sfn_shm_get(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *arn,
     ngx_pool_t *pool, ngx_http_sfn_record_t *rec)
 {
     ngx_str_t                *src[NGX_HTTP_SFN_SHM_NSTR];
@@ -430,7 +432,7 @@ ngx_http_sfn_shm_get(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *name,
 
     ngx_shmtx_lock(&smcf->shpool->mutex);
 
-    n = ngx_http_sfn_shm_lookup(smcf->sh, name);
+    n = ngx_http_sfn_shm_lookup(smcf->sh, arn);
     if (n == NULL) {
         ngx_shmtx_unlock(&smcf->shpool->mutex);
         return NGX_DECLINED;
@@ -499,7 +501,7 @@ ngx_http_sfn_shm_strdup(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *src,
 
 ngx_int_t
 ngx_http_sfn_shm_token_put(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *token,
-    ngx_str_t *name, uint64_t task)
+    ngx_str_t *arn, uint64_t task)
 {
     ngx_http_sfn_shm_token_t  *t;
 
@@ -519,7 +521,7 @@ ngx_http_sfn_shm_token_put(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *token,
         goto nomem;
     }
 
-    if (ngx_http_sfn_shm_strdup(smcf, name, &t->name) == NULL) {
+    if (ngx_http_sfn_shm_strdup(smcf, arn, &t->arn) == NULL) {
         ngx_slab_free_locked(smcf->shpool, t->token.data);
         ngx_slab_free_locked(smcf->shpool, t);
         goto nomem;
@@ -544,7 +546,7 @@ nomem:
 
 ngx_int_t
 ngx_http_sfn_shm_token_get(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *token,
-    ngx_pool_t *pool, ngx_str_t *name, uint64_t *task)
+    ngx_pool_t *pool, ngx_str_t *arn, uint64_t *task)
 {
     ngx_http_sfn_shm_token_t  *t;
 
@@ -567,15 +569,15 @@ ngx_http_sfn_shm_token_get(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *token,
     }
 
     *task = t->task;
-    name->len = t->name.len;
-    name->data = ngx_pnalloc(pool, t->name.len + 1);
+    arn->len = t->arn.len;
+    arn->data = ngx_pnalloc(pool, t->arn.len + 1);
 
-    if (name->data == NULL) {
+    if (arn->data == NULL) {
         ngx_shmtx_unlock(&smcf->shpool->mutex);
         return NGX_ERROR;
     }
 
-    *ngx_cpymem(name->data, t->name.data, t->name.len) = '\0';
+    *ngx_cpymem(arn->data, t->arn.data, t->arn.len) = '\0';
 
     ngx_shmtx_unlock(&smcf->shpool->mutex);
 
@@ -648,8 +650,8 @@ static void
 ngx_http_sfn_shm_msg_free(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_shm_msg_t *m)
 {
-    if (m->msg.name.data) {
-        ngx_slab_free_locked(smcf->shpool, m->msg.name.data);
+    if (m->msg.arn.data) {
+        ngx_slab_free_locked(smcf->shpool, m->msg.arn.data);
     }
 
     if (m->msg.a.data) {
@@ -687,7 +689,7 @@ ngx_http_sfn_shm_msg_post(ngx_http_sfn_main_conf_t *smcf,
     m->msg.task = msg->task;
     m->msg.posted = msg->posted;
 
-    if (ngx_http_sfn_shm_strdup(smcf, &msg->name, &m->msg.name) == NULL
+    if (ngx_http_sfn_shm_strdup(smcf, &msg->arn, &m->msg.arn) == NULL
         || ngx_http_sfn_shm_strdup(smcf, &msg->a, &m->msg.a) == NULL
         || ngx_http_sfn_shm_strdup(smcf, &msg->b, &m->msg.b) == NULL)
     {
@@ -755,7 +757,7 @@ ngx_http_sfn_shm_msg_take(ngx_http_sfn_main_conf_t *smcf,
 
             *copy = m->msg;
 
-            if (ngx_http_sfn_pstr(pool, &m->msg.name, &copy->name) != NGX_OK
+            if (ngx_http_sfn_pstr(pool, &m->msg.arn, &copy->arn) != NGX_OK
                 || ngx_http_sfn_pstr(pool, &m->msg.a, &copy->a) != NGX_OK
                 || ngx_http_sfn_pstr(pool, &m->msg.b, &copy->b) != NGX_OK)
             {

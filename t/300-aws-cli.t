@@ -340,6 +340,18 @@ $r = wait_status($r->{executionArn});
 is($r->{status}, 'SUCCEEDED', 'it ran');
 is($r->{output}, '{"hello":"world"}', 'output');
 
+# names are unique per state machine: order-1 of "hello" is another one
+
+($rc, $r, $err) = aws('start-execution', '--state-machine-arn',
+                      "$acct:stateMachine:hello", '--name', 'order-1');
+is($rc, 0, 'the name of an execution of another state machine is free')
+    or diag($err);
+is($r->{executionArn}, "$acct:execution:hello:order-1", 'its own ARN');
+$r = wait_status($r->{executionArn});
+is($r->{status}, 'SUCCEEDED', 'it ran');
+($rc, $r) = aws('describe-execution', '--execution-arn', $e1);
+is($r->{stateMachineArn}, $sm, 'the first order-1 is still approval\'s');
+
 # update: new executions use the new revision
 
 my $def2 = $def;
