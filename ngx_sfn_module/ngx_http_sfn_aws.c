@@ -95,6 +95,9 @@ static ngx_int_t ngx_http_sfn_aws_history(ngx_http_sfn_aws_ctx_t *ctx);
 static ngx_int_t ngx_http_sfn_aws_stop(ngx_http_sfn_aws_ctx_t *ctx);
 static ngx_int_t ngx_http_sfn_aws_task_success(ngx_http_sfn_aws_ctx_t *ctx);
 static ngx_int_t ngx_http_sfn_aws_task_failure(ngx_http_sfn_aws_ctx_t *ctx);
+static ngx_int_t ngx_http_sfn_aws_query_x(ngx_http_sfn_aws_ctx_t *ctx,
+    const char *sql, int nparams, const char **values,
+    ngx_http_sfn_aws_next_pt next, ngx_uint_t alone);
 static ngx_int_t ngx_http_sfn_aws_heartbeat(ngx_http_sfn_aws_ctx_t *ctx);
 static ngx_int_t ngx_http_sfn_aws_tag(ngx_http_sfn_aws_ctx_t *ctx);
 static ngx_int_t ngx_http_sfn_aws_untag(ngx_http_sfn_aws_ctx_t *ctx);
@@ -940,6 +943,26 @@ static ngx_int_t
 ngx_http_sfn_aws_query(ngx_http_sfn_aws_ctx_t *ctx, const char *sql,
     int nparams, const char **values, ngx_http_sfn_aws_next_pt next)
 {
+    return ngx_http_sfn_aws_query_x(ctx, sql, nparams, values, next, 0);
+}
+
+
+/* the same in a transaction of its own: for what sends NOTIFY */
+
+static ngx_int_t
+ngx_http_sfn_aws_query_alone(ngx_http_sfn_aws_ctx_t *ctx, const char *sql,
+    int nparams, const char **values, ngx_http_sfn_aws_next_pt next)
+{
+    return ngx_http_sfn_aws_query_x(ctx, sql, nparams, values, next, 1);
+}
+
+
+static ngx_int_t
+ngx_http_sfn_aws_query_x(ngx_http_sfn_aws_ctx_t *ctx, const char *sql,
+    int nparams, const char **values, ngx_http_sfn_aws_next_pt next,
+    ngx_uint_t alone)
+{
+    ngx_int_t                 rc;
     ngx_http_sfn_aws_wait_t  *w;
 
     if (ctx->smcf->database.len == 0) {
@@ -954,10 +977,12 @@ ngx_http_sfn_aws_query(ngx_http_sfn_aws_ctx_t *ctx, const char *sql,
     w->ctx = ctx;
     w->next = next;
 
-    if (ngx_http_sfn_pg_query(sql, nparams, values,
-                              ngx_http_sfn_aws_query_done, w)
-        != NGX_OK)
-    {
+    rc = alone ? ngx_http_sfn_pg_query_alone(sql, nparams, values,
+                                             ngx_http_sfn_aws_query_done, w)
+               : ngx_http_sfn_pg_query(sql, nparams, values,
+                                       ngx_http_sfn_aws_query_done, w);
+
+    if (rc != NGX_OK) {
         ngx_free(w);
         return ngx_http_sfn_aws_fail(ctx->r, "ServiceUnavailable",
                                      "the database queue is full");
@@ -2919,7 +2944,15 @@ ngx_http_sfn_aws_stop_row(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
                                             &ctx->arn);
     }
 
+    /* a running one: its owner, wherever it is, has the mail */
+
     stop = ngx_http_sfn_aws_epoch(res, 0, 0);
+
+    if (stop <= 0) {
+        ngx_log_error(NGX_LOG_INFO, ctx->r->connection->log, 0,
+                      "sfn aws api: execution \"%V\" stopped through "
+                      "PostgreSQL", &ctx->exec_name);
+    }
 
     json = cJSON_CreateObject();
     if (json == NULL) {
@@ -2940,7 +2973,7 @@ ngx_http_sfn_aws_stop(ngx_http_sfn_aws_ctx_t *ctx)
     u_char                *arn;
     ngx_int_t              rc;
     ngx_str_t              error, cause;
-    const char            *values[1];
+    const char            *values[3];
     ngx_http_sfn_record_t  rec;
 
     if (ngx_http_sfn_aws_exec_field(ctx) != NGX_OK
@@ -2952,9 +2985,14 @@ ngx_http_sfn_aws_stop(ngx_http_sfn_aws_ctx_t *ctx)
         return ngx_http_sfn_aws_error(ctx);
     }
 
+    rc = NGX_DECLINED;
+
     if (ngx_http_sfn_aws_shm_record(ctx, &rec) == NGX_OK) {
         rc = ngx_http_sfn_exec_stop(ctx->smcf, &ctx->exec_arn, &error,
                                     &cause, ctx->r->pool);
+    }
+
+    if (rc != NGX_DECLINED && rc != NGX_AGAIN) {
 
         if (rc == NGX_ERROR) {
             return ngx_http_sfn_aws_reply_error(ctx, "InternalFailure",
@@ -2986,32 +3024,25 @@ ngx_http_sfn_aws_stop(ngx_http_sfn_aws_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    values[0] = (char *) arn;
+    /* another worker's or node's, or not in the zone: ask PostgreSQL */
 
-    return ngx_http_sfn_aws_query(ctx,
-               "SELECT extract(epoch FROM stop_date) FROM sfn_executions "
-               "WHERE arn = $1", 1, values, ngx_http_sfn_aws_stop_row);
+    values[0] = (char *) arn;
+    values[1] = error.data ? (char *) error.data : NULL;
+    values[2] = cause.data ? (char *) cause.data : NULL;
+
+    return ngx_http_sfn_aws_query_alone(ctx,
+               "SELECT CASE WHEN sfn_mail_post(arn, 1, 0, $2, $3) "
+               "THEN NULL ELSE extract(epoch FROM stop_date) END "
+               "FROM sfn_executions WHERE arn = $1",
+               3, values, ngx_http_sfn_aws_stop_row);
 }
 
 
 /* SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat */
 
 static ngx_int_t
-ngx_http_sfn_aws_callback(ngx_http_sfn_aws_ctx_t *ctx,
-    ngx_http_sfn_msg_kind_e kind, ngx_str_t *a, ngx_str_t *b)
+ngx_http_sfn_aws_callback_reply(ngx_http_sfn_aws_ctx_t *ctx, ngx_int_t rc)
 {
-    ngx_int_t  rc;
-    ngx_str_t  token;
-
-    if (ngx_http_sfn_aws_field(ctx, "taskToken", 1, &token) != NGX_OK
-        || ngx_http_sfn_aws_length(ctx, "taskToken", &token, 2048) != NGX_OK)
-    {
-        return ngx_http_sfn_aws_error(ctx);
-    }
-
-    rc = ngx_http_sfn_task_callback(ctx->smcf, kind, &token, a, b,
-                                    ctx->r->pool);
-
     if (rc == NGX_DECLINED) {
         return ngx_http_sfn_aws_reply_error(ctx, "TaskDoesNotExist",
                                             "Task Does Not Exist: 'the task "
@@ -3033,6 +3064,67 @@ ngx_http_sfn_aws_callback(ngx_http_sfn_aws_ctx_t *ctx,
     }
 
     return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, cJSON_CreateObject());
+}
+
+
+static ngx_int_t
+ngx_http_sfn_aws_callback_answered(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
+{
+    char  *v;
+
+    if (res == NULL || PQntuples(res) == 0) {
+        return ngx_http_sfn_aws_callback_reply(ctx, NGX_ERROR);
+    }
+
+    v = PQgetvalue(res, 0, 0);
+
+    return ngx_http_sfn_aws_callback_reply(ctx,
+               ngx_strcmp(v, "ok") == 0 ? NGX_OK
+               : (ngx_strcmp(v, "closed") == 0 ? NGX_BUSY : NGX_DECLINED));
+}
+
+
+static ngx_int_t
+ngx_http_sfn_aws_callback(ngx_http_sfn_aws_ctx_t *ctx,
+    ngx_http_sfn_msg_kind_e kind, ngx_str_t *a, ngx_str_t *b)
+{
+    u_char      *k;
+    ngx_int_t    rc;
+    ngx_str_t    token;
+    const char  *values[4];
+
+    if (ngx_http_sfn_aws_field(ctx, "taskToken", 1, &token) != NGX_OK
+        || ngx_http_sfn_aws_length(ctx, "taskToken", &token, 2048) != NGX_OK)
+    {
+        return ngx_http_sfn_aws_error(ctx);
+    }
+
+    rc = ngx_http_sfn_task_callback(ctx->smcf, kind, &token, a, b,
+                                    ctx->r->pool);
+
+    if (rc == NGX_AGAIN
+        || (rc == NGX_DECLINED && ctx->smcf->database.len))
+    {
+        /* a Standard execution of another worker or node */
+
+        k = ngx_pnalloc(ctx->r->pool, NGX_INT_T_LEN + 1);
+        if (k == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        *ngx_sprintf(k, "%d", (int) kind) = '\0';
+
+        values[0] = (char *) token.data;
+        values[1] = (char *) k;
+        values[2] = a->data ? (char *) a->data : NULL;
+        values[3] = b->data ? (char *) b->data : NULL;
+
+        return ngx_http_sfn_aws_query_alone(ctx,
+                   "SELECT sfn_token_answer($1, $2, $3, $4)", 4, values,
+                   ngx_http_sfn_aws_callback_answered);
+    }
+
+    return ngx_http_sfn_aws_callback_reply(ctx, rc);
 }
 
 

@@ -109,6 +109,8 @@ static ngx_event_t                ngx_http_sfn_renew_ev;
 static ngx_event_t                ngx_http_sfn_scan_ev;
 static u_char                     ngx_http_sfn_owner[NGX_MAXHOSTNAMELEN + 32];
 static ngx_uint_t                 ngx_http_sfn_scanning;
+static ngx_uint_t                 ngx_http_sfn_mail_polling;
+static ngx_uint_t                 ngx_http_sfn_mail_again;
 
 
 static void ngx_http_sfn_run_after(ngx_http_sfn_run_t *run);
@@ -126,6 +128,9 @@ static void ngx_http_sfn_progress_clear(ngx_http_sfn_run_t *run);
 static void ngx_http_sfn_keep_last(ngx_http_sfn_run_t *run,
     ngx_http_sfn_record_t *rec);
 static void ngx_http_sfn_task_post(ngx_http_sfn_task_ctx_t *ctx);
+static void ngx_http_sfn_mail_poll(void);
+static void ngx_http_sfn_msg_apply(ngx_http_sfn_run_t *run,
+    ngx_http_sfn_msg_t *msg);
 
 
 size_t
@@ -358,11 +363,21 @@ ngx_http_sfn_task_done(ngx_event_t *ev)
 static void
 ngx_http_sfn_task_forget(ngx_http_sfn_task_ctx_t *ctx)
 {
+    const char  *values[1];
+
     if (ctx->token.len == 0) {
         return;
     }
 
     (void) ngx_http_sfn_shm_token_close(ctx->run->smcf, &ctx->token);
+
+    if (ctx->run->durable) {
+        values[0] = ctx->call.token;
+
+        (void) ngx_http_sfn_pg_exec("UPDATE sfn_tokens SET closed = true "
+                                    "WHERE token = $1 AND NOT closed",
+                                    1, values);
+    }
 
     ctx->token.len = 0;
 }
@@ -420,6 +435,8 @@ static int
 ngx_http_sfn_host_run_task(void *data, sfn_exec_t *e, const sfn_task_req_t *t)
 {
     ngx_http_sfn_run_t       *run = data;
+    u_char                    id[NGX_INT64_LEN + 1];
+    const char               *values[3];
     ngx_thread_task_t        *task;
     ngx_http_sfn_task_ctx_t  *ctx;
 
@@ -479,6 +496,22 @@ ngx_http_sfn_host_run_task(void *data, sfn_exec_t *e, const sfn_task_req_t *t)
         {
             cJSON_Delete((cJSON *) ctx->call.input);
             return SFN_ERROR;
+        }
+
+        if (run->durable) {
+            /* any node may get the callback; it commits with the step */
+
+            ngx_sprintf(id, "%uL%Z", t->id);
+
+            values[0] = ctx->call.token;
+            values[1] = (const char *) run->arn.data;
+            values[2] = (const char *) id;
+
+            (void) ngx_http_sfn_pg_exec("INSERT INTO sfn_tokens "
+                                        "(token, execution_arn, task) "
+                                        "VALUES ($1, $2, $3) "
+                                        "ON CONFLICT (token) DO NOTHING",
+                                        3, values);
         }
     }
 
@@ -1453,6 +1486,7 @@ ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
         rec.arn = run->arn;
         rec.machine = sm->name;
         rec.input = *input;
+        rec.durable = run->durable;
         rec.status = SFN_RUNNING;
         rec.start_ms = now;
 
@@ -1580,6 +1614,7 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, PGresult *res,
     rec.arn = run->arn;
     rec.machine = sm->name;
     rec.input = input;
+    rec.durable = run->durable;
     rec.status = SFN_RUNNING;
     rec.start_ms = start_ms;
 
@@ -1612,6 +1647,11 @@ ngx_http_sfn_recover_handler(void *data, void *res)
 
     for (i = 0; i < n; i++) {
         ngx_http_sfn_recover_row(smcf, res, i);
+    }
+
+    if (n) {
+        /* a stop or a callback may have come while they had no owner */
+        ngx_http_sfn_mail_poll();
     }
 }
 
@@ -1655,6 +1695,12 @@ ngx_http_sfn_scan_handler(ngx_event_t *ev)
         {
             ngx_http_sfn_scanning = 0;
         }
+    }
+
+    /* mail whose notification was lost: sent to an owner of the moment */
+
+    if (!ngx_queue_empty(&ngx_http_sfn_runs)) {
+        ngx_http_sfn_mail_poll();
     }
 
     ngx_add_timer(ev, NGX_HTTP_SFN_SCAN);
@@ -1973,6 +2019,149 @@ ngx_http_sfn_deliver(ngx_http_sfn_main_conf_t *smcf, ngx_http_sfn_msg_t *msg)
 }
 
 
+/*
+ * The mail of PostgreSQL (sql/004_mailbox.sql): stops and callbacks for
+ * Standard executions owned here, posted by any worker of any node.  Mail
+ * is deleted with the step it caused, in the same batch: if this worker
+ * dies first, the next owner applies it again to the step it resumes from.
+ */
+
+static void
+ngx_http_sfn_mail_rows(void *data, void *res)
+{
+    int                  i, n;
+    char                *v;
+    const char          *values[1];
+    ngx_http_sfn_msg_t   msg;
+    ngx_http_sfn_run_t  *run;
+
+    ngx_http_sfn_mail_polling = 0;
+
+    if (ngx_exiting || ngx_terminate) {
+        return;
+    }
+
+    n = res ? PQntuples(res) : 0;
+
+    for (i = 0; i < n; i++) {
+        ngx_memzero(&msg, sizeof(ngx_http_sfn_msg_t));
+
+        msg.arn.data = (u_char *) PQgetvalue(res, i, 1);
+        msg.arn.len = ngx_strlen(msg.arn.data);
+
+        run = ngx_http_sfn_run_find(&msg.arn);
+
+        if (run == NULL) {
+            /* it ended: its mail goes with a later poll */
+            continue;
+        }
+
+        msg.kind = ngx_atoi((u_char *) PQgetvalue(res, i, 2),
+                            ngx_strlen(PQgetvalue(res, i, 2)));
+        msg.task = (uint64_t) ngx_atoof((u_char *) PQgetvalue(res, i, 3),
+                                        ngx_strlen(PQgetvalue(res, i, 3)));
+
+        if (!PQgetisnull(res, i, 4)) {
+            v = PQgetvalue(res, i, 4);
+            msg.a.data = (u_char *) v;
+            msg.a.len = PQgetlength(res, i, 4);
+        }
+
+        if (!PQgetisnull(res, i, 5)) {
+            v = PQgetvalue(res, i, 5);
+            msg.b.data = (u_char *) v;
+            msg.b.len = PQgetlength(res, i, 5);
+        }
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "sfn execution \"%V\": mail %s",
+                       &msg.arn, PQgetvalue(res, i, 0));
+
+        ngx_http_sfn_msg_apply(run, &msg);
+
+        values[0] = PQgetvalue(res, i, 0);
+
+        (void) ngx_http_sfn_pg_exec("DELETE FROM sfn_mailbox WHERE id = $1",
+                                    1, values);
+    }
+
+    if (ngx_http_sfn_mail_again || n == 64) {
+        ngx_http_sfn_mail_again = 0;
+        ngx_http_sfn_mail_poll();
+    }
+}
+
+
+static void
+ngx_http_sfn_mail_poll(void)
+{
+    const char  *values[1];
+
+    if (ngx_http_sfn_smcf == NULL || ngx_http_sfn_smcf->database.len == 0
+        || ngx_exiting || ngx_terminate)
+    {
+        return;
+    }
+
+    if (ngx_http_sfn_mail_polling) {
+        ngx_http_sfn_mail_again = 1;
+        return;
+    }
+
+    values[0] = (const char *) ngx_http_sfn_owner;
+
+    /* the mail of ended executions is dropped on the way */
+
+    if (ngx_http_sfn_pg_query(
+            "WITH gone AS (DELETE FROM sfn_mailbox m USING sfn_executions x "
+            "WHERE x.arn = m.execution_arn AND x.status <> 'RUNNING') "
+            "SELECT m.id, m.execution_arn, m.kind, m.task, m.a, m.b "
+            "FROM sfn_mailbox m JOIN sfn_executions e "
+            "ON e.arn = m.execution_arn "
+            "WHERE e.owner = $1 AND e.status = 'RUNNING' "
+            "ORDER BY m.id LIMIT 64",
+            1, values, ngx_http_sfn_mail_rows, NULL)
+        == NGX_OK)
+    {
+        ngx_http_sfn_mail_polling = 1;
+    }
+}
+
+
+/* a NOTIFY on "sfn_mail" (its payload the owner), or NULL on connect */
+
+void
+ngx_http_sfn_exec_mail_notify(const char *payload)
+{
+    if (payload && ngx_strcmp(payload, ngx_http_sfn_owner) != 0) {
+        return;
+    }
+
+    ngx_http_sfn_mail_poll();
+}
+
+
+/* a Standard execution in PostgreSQL, which another worker may own */
+
+static ngx_uint_t
+ngx_http_sfn_exec_durable(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *arn,
+    ngx_pool_t *pool)
+{
+    ngx_http_sfn_record_t  rec;
+
+    ngx_memzero(&rec, sizeof(ngx_http_sfn_record_t));
+
+    return ngx_http_sfn_shm_get(smcf, arn, pool, &rec) == NGX_OK
+           && rec.durable;
+}
+
+
+/*
+ * NGX_OK: stopped here or posted to the worker that runs it; NGX_BUSY: it
+ * has ended; NGX_DECLINED: unknown here; NGX_AGAIN: a Standard execution
+ * of another worker, to be stopped through PostgreSQL (sfn_mail_post()).
+ */
+
 ngx_int_t
 ngx_http_sfn_exec_stop(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *arn,
     ngx_str_t *error, ngx_str_t *cause, ngx_pool_t *pool)
@@ -1989,6 +2178,10 @@ ngx_http_sfn_exec_stop(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *arn,
 
     if (rec.status != SFN_RUNNING) {
         return NGX_BUSY;
+    }
+
+    if (rec.durable && ngx_http_sfn_run_find(arn) == NULL) {
+        return NGX_AGAIN;
     }
 
     ngx_memzero(&msg, sizeof(ngx_http_sfn_msg_t));
@@ -2047,6 +2240,13 @@ ngx_http_sfn_task_callback(ngx_http_sfn_main_conf_t *smcf,
 
     if (rc != NGX_OK) {
         return rc;
+    }
+
+    if (ngx_http_sfn_run_find(&msg.arn) == NULL
+        && ngx_http_sfn_exec_durable(smcf, &msg.arn, pool))
+    {
+        /* PostgreSQL answers for the token: sfn_token_answer() */
+        return NGX_AGAIN;
     }
 
     if (ngx_http_sfn_pstr(pool, a, &msg.a) != NGX_OK

@@ -102,6 +102,7 @@ typedef struct {
     int64_t                      stop_ms;
     double                       percent;   /* of the running task, or -1 */
     double                       fps;
+    unsigned                     durable:1; /* a Standard one in PostgreSQL */
 } ngx_http_sfn_record_t;
 
 
@@ -161,6 +162,7 @@ ngx_int_t ngx_http_sfn_exec_result(ngx_http_sfn_main_conf_t *smcf,
     ngx_str_t *arn, ngx_pool_t *pool, ngx_http_sfn_record_t *rec);
 u_char *ngx_http_sfn_exec_arn(ngx_http_sfn_main_conf_t *smcf,
     ngx_str_t *machine, ngx_str_t *name, ngx_pool_t *pool, ngx_str_t *arn);
+void ngx_http_sfn_exec_mail_notify(const char *payload);
 ngx_int_t ngx_http_sfn_exec_init_process(ngx_cycle_t *cycle);
 void ngx_http_sfn_exec_exit_process(ngx_cycle_t *cycle);
 size_t ngx_http_sfn_uuid(u_char *buf);
@@ -200,6 +202,9 @@ void ngx_http_sfn_pg_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_sfn_pg_exec(const char *sql, int nparams,
     const char *const *values);
 ngx_int_t ngx_http_sfn_pg_query(const char *sql, int nparams,
+    const char *const *values, ngx_http_sfn_pg_handler_pt handler,
+    void *data);
+ngx_int_t ngx_http_sfn_pg_query_alone(const char *sql, int nparams,
     const char *const *values, ngx_http_sfn_pg_handler_pt handler,
     void *data);
 ngx_int_t ngx_http_sfn_pg_sync(void);

@@ -8,7 +8,8 @@
  * together in pipeline mode and commit as one implicit transaction (group
  * commit).  A broken connection is re-established on a timer and the
  * statements whose transaction did not commit are sent again, so writes are
- * at least once; the schema makes them idempotent.
+ * at least once; the schema makes them idempotent.  The connection listens
+ * on the channel "sfn_mail" for the executions' mail (sql/004_mailbox.sql).
  */
 
 
@@ -40,6 +41,7 @@ typedef struct {
     PGresult                    *res;
     int                          nparams;
     unsigned                     failed:1;
+    unsigned                     alone:1;   /* a transaction of its own */
     char                        *values[1];
 } ngx_http_sfn_pg_stmt_t;
 
@@ -64,6 +66,7 @@ typedef struct {
     ngx_event_t                  reconnect;
     ngx_log_t                   *log;
     ngx_str_t                    conninfo;
+    unsigned                     listen:1;  /* its result is awaited */
     unsigned                     batch_failed:1;
     unsigned                     exiting:1;
 } ngx_http_sfn_pg_t;
@@ -78,6 +81,9 @@ static ngx_int_t ngx_http_sfn_pg_poll_connect(ngx_http_sfn_pg_t *pg);
 static ngx_int_t ngx_http_sfn_pg_send(ngx_http_sfn_pg_t *pg);
 static ngx_int_t ngx_http_sfn_pg_receive(ngx_http_sfn_pg_t *pg);
 static ngx_int_t ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg);
+static ngx_int_t ngx_http_sfn_pg_queue(const char *sql, int nparams,
+    const char *const *values, ngx_http_sfn_pg_handler_pt handler,
+    void *data, ngx_uint_t alone);
 
 
 static ngx_http_sfn_pg_t  ngx_http_sfn_pg;
@@ -340,6 +346,28 @@ ngx_int_t
 ngx_http_sfn_pg_query(const char *sql, int nparams, const char *const *values,
     ngx_http_sfn_pg_handler_pt handler, void *data)
 {
+    return ngx_http_sfn_pg_queue(sql, nparams, values, handler, data, 0);
+}
+
+
+/*
+ * The same, in an implicit transaction of its own: for a statement that
+ * sends NOTIFY, which serializes commits, never to join a transition's.
+ */
+
+ngx_int_t
+ngx_http_sfn_pg_query_alone(const char *sql, int nparams,
+    const char *const *values, ngx_http_sfn_pg_handler_pt handler,
+    void *data)
+{
+    return ngx_http_sfn_pg_queue(sql, nparams, values, handler, data, 1);
+}
+
+
+static ngx_int_t
+ngx_http_sfn_pg_queue(const char *sql, int nparams, const char *const *values,
+    ngx_http_sfn_pg_handler_pt handler, void *data, ngx_uint_t alone)
+{
     u_char                  *p;
     size_t                   size;
     ngx_int_t                i;
@@ -380,6 +408,7 @@ ngx_http_sfn_pg_query(const char *sql, int nparams, const char *const *values,
     st->res = NULL;
     st->nparams = nparams;
     st->failed = 0;
+    st->alone = alone;
 
     p = (u_char *) &st->values[nparams + 1];
 
@@ -496,6 +525,26 @@ ngx_http_sfn_pg_poll_connect(ngx_http_sfn_pg_t *pg)
             ngx_log_error(NGX_LOG_INFO, pg->log, 0,
                           "sfn database: connected");
 
+            /*
+             * LISTEN is the connection's first transaction; mail posted
+             * while it was down is found by the poll this queues after it
+             */
+
+            if (PQsendQueryParams(pg->conn, "LISTEN sfn_mail", 0, NULL,
+                                  NULL, NULL, NULL, 0) != 1
+                || PQpipelineSync(pg->conn) != 1)
+            {
+                ngx_log_error(NGX_LOG_ERR, pg->log, 0,
+                              "sfn database: LISTEN failed: %s",
+                              PQerrorMessage(pg->conn));
+                return NGX_ERROR;
+            }
+
+            pg->listen = 1;
+            pg->syncs++;
+
+            ngx_http_sfn_exec_mail_notify(NULL);
+
             return ngx_http_sfn_pg_send(pg);
 
         case PGRES_POLLING_FAILED:
@@ -540,6 +589,7 @@ ngx_http_sfn_pg_close(ngx_http_sfn_pg_t *pg, ngx_uint_t retry)
 
     pg->state = ngx_http_sfn_pg_closed;
     pg->syncs = 0;
+    pg->listen = 0;
     pg->batch_failed = 0;
 
     /* nothing unsynced committed: send it again, in order, first */
@@ -596,6 +646,11 @@ ngx_http_sfn_pg_send(ngx_http_sfn_pg_t *pg)
         q = ngx_queue_head(&pg->pending);
         st = ngx_queue_data(q, ngx_http_sfn_pg_stmt_t, queue);
 
+        if (st->alone && n) {
+            /* it goes with the next sync, by itself */
+            break;
+        }
+
         if (PQsendQueryParams(pg->conn, st->sql, st->nparams, NULL,
                               (const char *const *) st->values, NULL, NULL, 0)
             != 1)
@@ -609,6 +664,10 @@ ngx_http_sfn_pg_send(ngx_http_sfn_pg_t *pg)
         ngx_queue_remove(q);
         ngx_queue_insert_tail(&pg->sent, q);
         n++;
+
+        if (st->alone) {
+            break;
+        }
     }
 
     if (n) {
@@ -739,6 +798,7 @@ ngx_http_sfn_pg_batch_done(ngx_http_sfn_pg_t *pg)
 static ngx_int_t
 ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg)
 {
+    PGnotify                *n;
     PGresult                *res;
     ngx_queue_t             *q;
     ExecStatusType           status;
@@ -766,6 +826,20 @@ ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg)
             PQclear(res);
             pg->syncs--;
             ngx_http_sfn_pg_batch_done(pg);
+            continue;
+        }
+
+        if (pg->listen) {
+            /* LISTEN, sent before any statement of the queue */
+
+            if (status != PGRES_COMMAND_OK) {
+                ngx_log_error(NGX_LOG_ERR, pg->log, 0,
+                              "sfn database: LISTEN failed: %s",
+                              PQresultErrorMessage(res));
+            }
+
+            pg->listen = 0;
+            PQclear(res);
             continue;
         }
 
@@ -800,6 +874,15 @@ ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg)
         } else {
             PQclear(res);
         }
+    }
+
+    /* an idle connection parses notifications only when asked */
+
+    (void) PQisBusy(pg->conn);
+
+    while ((n = PQnotifies(pg->conn)) != NULL) {
+        ngx_http_sfn_exec_mail_notify(n->extra);
+        PQfreemem(n);
     }
 
     return NGX_OK;

@@ -30,6 +30,7 @@ typedef struct {
     int64_t                      stop_ms;
     double                       percent;
     double                       fps;
+    ngx_uint_t                   durable;
     ngx_str_t                    name;
     ngx_str_t                    machine;
     ngx_str_t                    state;
@@ -346,6 +347,10 @@ ngx_http_sfn_shm_put(ngx_http_sfn_main_conf_t *smcf,
 
     n->status = rec->status;
 
+    if (rec->durable) {
+        n->durable = 1;
+    }
+
     /* progress is reported while a task runs; 0 leaves it, -1 clears it */
 
     if (rec->percent) {
@@ -445,6 +450,7 @@ ngx_http_sfn_shm_get(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *arn,
     rec->stop_ms = n->stop_ms;
     rec->percent = n->percent;
     rec->fps = n->fps;
+    rec->durable = n->durable;
 
     for (i = 0; i < NGX_HTTP_SFN_SHM_NSTR; i++) {
         dst[i]->len = src[i]->len;
