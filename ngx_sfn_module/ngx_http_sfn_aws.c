@@ -71,6 +71,7 @@ struct ngx_http_sfn_aws_ctx_s {
     u_char                      *message;
     int64_t                      start_ms;
     unsigned                     sync:1;
+    unsigned                     named:1;      /* by the caller */
     unsigned                     waiting:1;    /* for a sync execution */
     unsigned                     for_exec:1;
 };
@@ -2421,8 +2422,11 @@ ngx_http_sfn_aws_start_found(ngx_http_sfn_aws_ctx_t *ctx)
 
     arn = key->data;
 
-    if (ngx_http_sfn_shm_get(ctx->smcf, key, ctx->r->pool, &rec) == NGX_OK) {
+    /* a name of our own making is new: no execution has it */
 
+    if (ctx->named
+        && ngx_http_sfn_shm_get(ctx->smcf, key, ctx->r->pool, &rec) == NGX_OK)
+    {
         /* AWS: the same name and input of a running execution is a retry */
 
         if (!ctx->sync && rec.status == SFN_RUNNING
@@ -2447,7 +2451,7 @@ ngx_http_sfn_aws_start_found(ngx_http_sfn_aws_ctx_t *ctx)
                                             "'%s'", arn);
     }
 
-    if (ctx->sm->type == SFN_EXPRESS) {
+    if (ctx->sm->type == SFN_EXPRESS || !ctx->named) {
         return ngx_http_sfn_aws_run(ctx);
     }
 
@@ -2491,6 +2495,9 @@ ngx_http_sfn_aws_start(ngx_http_sfn_aws_ctx_t *ctx)
     } else if (!ngx_http_sfn_aws_name_valid(&name)) {
         return ngx_http_sfn_aws_reply_error(ctx, "InvalidName",
                                             "Invalid Name: '%V'", &name);
+
+    } else {
+        ctx->named = 1;
     }
 
     ctx->exec_name = name;

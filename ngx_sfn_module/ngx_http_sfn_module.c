@@ -53,6 +53,13 @@ static ngx_command_t  ngx_http_sfn_commands[] = {
       offsetof(ngx_http_sfn_main_conf_t, database),
       NULL },
 
+    { ngx_string("sfn_express_log"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_sfn_main_conf_t, express_log),
+      NULL },
+
     { ngx_string("sfn_region"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -221,6 +228,7 @@ ngx_http_sfn_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    smcf->express_log = NGX_CONF_UNSET;
     smcf->log = cf->log;
 
     return smcf;
@@ -247,6 +255,14 @@ ngx_http_sfn_init_main_conf(ngx_conf_t *cf, void *conf)
 
     if (smcf->thread_pool_name.data == NULL) {
         ngx_str_set(&smcf->thread_pool_name, "default");
+    }
+
+    ngx_conf_init_value(smcf->express_log, 0);
+
+    if (smcf->express_log && smcf->database.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"sfn_express_log\" requires \"sfn_database\"");
+        return NGX_CONF_ERROR;
     }
 
     if (smcf->machines.nelts == 0 && !smcf->aws_api) {

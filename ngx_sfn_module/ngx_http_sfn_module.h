@@ -69,6 +69,7 @@ typedef struct {
     ngx_shm_zone_t              *metrics_zone;
     ngx_http_sfn_metrics_t      *metrics;
     ngx_flag_t                   aws_api;   /* some location has it */
+    ngx_flag_t                   express_log;
 } ngx_http_sfn_main_conf_t;
 
 

@@ -88,4 +88,9 @@ like($out, qr/invalid parameter "type=fast"/, 'and says which');
 isnt($rc, 0, 'missing definition file fails');
 like($out, qr/missing\.json/, 'and names the file');
 
+($bad = $http) =~ s{(sfn_state_machine)}{sfn_express_log on;\n    $1};
+($rc, $out) = $t->nginx_test($bad);
+isnt($rc, 0, 'sfn_express_log without a database fails');
+like($out, qr/"sfn_express_log" requires "sfn_database"/, 'and says why');
+
 done_testing;

@@ -31,6 +31,7 @@ my $dir = $t->dir;
 $t->nginx_start(<<'END', workers => 2);
     sfn_zone            sfn 8m;
     sfn_database        "%%DATABASE%%";
+    sfn_express_log     on;
     sfn_thread_pool     sfn;
     sfn_bucket          scratch %%DIR%%/scratch;
     sfn_aws_credentials AKIDSDKTEST secret-for-the-sdk;
@@ -156,6 +157,23 @@ ok(defined $out->{sync}{billed}, 'billingDetails');
 is_deeply($out->{syncFailed}, { status => 'FAILED', error => 'TooSmall',
                                 cause => 'n <= 10' },
           'a failing sync execution: FAILED with error and cause');
+
+# sfn_express_log: finished Express executions in PostgreSQL, written behind
+
+my $logged;
+for (1 .. 50) {
+    $logged = $t->psql("SELECT string_agg(name || ' ' || status || ' ' "
+                       . "|| coalesce(error, '-') || ' ' || input, ', ' "
+                       . "ORDER BY status DESC) FROM sfn_executions "
+                       . "WHERE state_machine = 'sdk-express' "
+                       . "AND type = 'EXPRESS' AND stop_date IS NOT NULL");
+    last if $logged =~ /,/;
+    select undef, undef, undef, 0.1;
+}
+my $sync_name = ($out->{sync}{arn} // '') =~ s/.*://r;
+is($logged, "$sync_name SUCCEEDED - {\"n\":42}, small-one FAILED TooSmall "
+            . '{"n":1}', 'sfn_express_log wrote both Express executions');
+
 is($out->{syncStandard}, 'StateMachineTypeNotSupported',
    'StartSyncExecution of a Standard state machine');
 is_deeply($out->{missing}, { name => 'ExecutionDoesNotExist', status => 400 },
