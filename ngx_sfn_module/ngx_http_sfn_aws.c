@@ -22,6 +22,7 @@
 #define NGX_HTTP_SFN_AWS_MAX_BODY     (2 * 1024 * 1024)
 #define NGX_HTTP_SFN_AWS_MAX_RESULTS  1000
 #define NGX_HTTP_SFN_AWS_MAX_TAGS     50
+#define NGX_HTTP_SFN_AWS_REPLY      2048
 #define NGX_HTTP_SFN_AWS_DB_TIMEOUT   10000
 
 
@@ -214,26 +215,43 @@ ngx_http_sfn_aws_send(ngx_http_request_t *r, ngx_uint_t status, cJSON *json)
     ngx_chain_t       out;
     ngx_table_elt_t  *h;
 
-    text = cJSON_PrintUnformatted(json);
-    cJSON_Delete(json);
-
-    if (text == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    len = ngx_strlen(text);
-
-    b = ngx_create_temp_buf(r->pool, len);
     id = ngx_pnalloc(r->pool, NGX_UUID_LEN);
     h = ngx_list_push(&r->headers_out.headers);
 
+    /* most replies fit a page of the request's pool: no malloc, no copy */
+
+    b = ngx_create_temp_buf(r->pool, NGX_HTTP_SFN_AWS_REPLY);
+
     if (b == NULL || id == NULL || h == NULL) {
-        cJSON_free(text);
+        cJSON_Delete(json);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    b->last = ngx_cpymem(b->last, text, len);
-    cJSON_free(text);
+    if (cJSON_PrintPreallocated(json, (char *) b->pos, NGX_HTTP_SFN_AWS_REPLY,
+                                0))
+    {
+        b->last += ngx_strlen(b->pos);
+        cJSON_Delete(json);
+
+    } else {
+        text = cJSON_PrintUnformatted(json);
+        cJSON_Delete(json);
+
+        if (text == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        len = ngx_strlen(text);
+
+        b = ngx_create_temp_buf(r->pool, len);
+        if (b == NULL) {
+            cJSON_free(text);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        b->last = ngx_cpymem(b->last, text, len);
+        cJSON_free(text);
+    }
 
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
@@ -2288,8 +2306,11 @@ ngx_http_sfn_aws_sync_reply(ngx_http_sfn_aws_ctx_t *ctx,
 
     item = cJSON_AddObjectToObject(json, "billingDetails");
     cJSON_AddRawToObject(item, "billedMemoryUsedInMB", "64");
+    /* AWS bills Express time in 100 ms steps, 100 ms at least */
+
     ngx_http_sfn_aws_add_int(item, "billedDurationInMilliseconds",
-                             (stop - ctx->start_ms + 99) / 100 * 100);
+                             ngx_max(stop - ctx->start_ms + 99, 100)
+                             / 100 * 100);
 
     return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
 }

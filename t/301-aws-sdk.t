@@ -153,7 +153,8 @@ is_deeply($out->{sync}{output}, { n => 42, size => 'big' },
           'its output in the reply');
 like($out->{sync}{arn}, qr/^\Q$acct\E:execution:sdk-express:[0-9a-f-]{36}$/,
      'executionArn');
-ok(defined $out->{sync}{billed}, 'billingDetails');
+ok(($out->{sync}{billed} // 0) >= 100 && $out->{sync}{billed} % 100 == 0,
+   'billingDetails: 100 ms steps, 100 at least');
 is_deeply($out->{syncFailed}, { status => 'FAILED', error => 'TooSmall',
                                 cause => 'n <= 10' },
           'a failing sync execution: FAILED with error and cause');
