@@ -2134,13 +2134,14 @@ ngx_http_sfn_deliver(ngx_http_sfn_main_conf_t *smcf, ngx_http_sfn_msg_t *msg)
 static void
 ngx_http_sfn_mail_rows(void *data, void *res)
 {
-    int                  i, n;
+    int                  i, n, applied;
     char                *v;
     const char          *values[1];
     ngx_http_sfn_msg_t   msg;
     ngx_http_sfn_run_t  *run;
 
     ngx_http_sfn_mail_polling = 0;
+    applied = 0;
 
     if (ngx_exiting || ngx_terminate) {
         return;
@@ -2183,6 +2184,7 @@ ngx_http_sfn_mail_rows(void *data, void *res)
                        &msg.arn, PQgetvalue(res, i, 0));
 
         ngx_http_sfn_msg_apply(run, &msg);
+        applied++;
 
         values[0] = PQgetvalue(res, i, 0);
 
@@ -2190,7 +2192,9 @@ ngx_http_sfn_mail_rows(void *data, void *res)
                                     1, values);
     }
 
-    if (ngx_http_sfn_mail_again || n == 64) {
+    /* a full page read again only if it made way: else the next tick */
+
+    if (ngx_http_sfn_mail_again || (n == 64 && applied)) {
         ngx_http_sfn_mail_again = 0;
         ngx_http_sfn_mail_poll();
     }
