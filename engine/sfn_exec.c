@@ -1476,31 +1476,19 @@ sfn_task_schedule(sfn_run_t *run)
 }
 
 
+/*
+ * The result of a Task, Parallel or Map state (owned, consumed): the size
+ * check, ResultSelector, ResultPath, the exit event and the transition.
+ */
 static int
-sfn_task_done(sfn_run_t *run)
+sfn_state_result(sfn_run_t *run, cJSON *res)
 {
-    cJSON              *res, *sel, *d, *in;
+    cJSON              *sel;
     sfn_err_t           err;
     sfn_env_t           env;
-    sfn_exec_t         *e;
     const sfn_state_t  *st;
 
-    e = run->e;
     st = run->state;
-    res = run->result;
-    run->result = NULL;
-
-    d = NULL;
-    if (sfn_events(e)) {
-        d = sfn_details("taskSucceededEventDetails", &in);
-        if (d) {
-            cJSON_AddStringToObject(in, "resourceType", run->rtype);
-            cJSON_AddStringToObject(in, "resource", run->rname);
-            sfn_details_payload(in, "output", "outputDetails", res);
-        }
-    }
-
-    sfn_emit(e, run, "TaskSucceeded", d);
 
     if (sfn_check_size(run, res) != 0) {
         cJSON_Delete(res);
@@ -1533,6 +1521,32 @@ sfn_task_done(sfn_run_t *run)
     sfn_emit_state(run, "Exited", run->input);
 
     return sfn_transition(run, st->next);
+}
+
+
+static int
+sfn_task_done(sfn_run_t *run)
+{
+    cJSON       *res, *d, *in;
+    sfn_exec_t  *e;
+
+    e = run->e;
+    res = run->result;
+    run->result = NULL;
+
+    d = NULL;
+    if (sfn_events(e)) {
+        d = sfn_details("taskSucceededEventDetails", &in);
+        if (d) {
+            cJSON_AddStringToObject(in, "resourceType", run->rtype);
+            cJSON_AddStringToObject(in, "resource", run->rname);
+            sfn_details_payload(in, "output", "outputDetails", res);
+        }
+    }
+
+    sfn_emit(e, run, "TaskSucceeded", d);
+
+    return sfn_state_result(run, res);
 }
 
 
@@ -2033,9 +2047,7 @@ sfn_children_check(sfn_run_t *run)
 {
     int                 rc;
     size_t              i;
-    cJSON              *arr, *sel;
-    sfn_err_t           err;
-    sfn_env_t           env;
+    cJSON              *arr;
     sfn_run_t          *kid;
     const sfn_state_t  *st;
 
@@ -2112,37 +2124,7 @@ sfn_children_check(sfn_run_t *run)
     run->results = NULL;
     sfn_children_reset(run);
 
-    if (sfn_check_size(run, arr) != 0) {
-        cJSON_Delete(arr);
-        return SFN_R_FAIL;
-    }
-
-    if (st->result_selector) {
-        memset(&err, 0, sizeof(sfn_err_t));
-        sfn_env_init(&env, run, arr);
-        sel = sfn_tmpl_eval(st->result_selector, &env, &err);
-        sfn_env_done(&env);
-        cJSON_Delete(arr);
-
-        if (sel == NULL) {
-            sfn_err_adopt(run, &err);
-            return SFN_R_FAIL;
-        }
-
-        arr = sel;
-    }
-
-    cJSON_Delete(run->eff);
-    run->eff = NULL;
-
-    if (sfn_output(run, arr, 1, st->result_path, st->result_path_null) != 0)
-    {
-        return SFN_R_FAIL;
-    }
-
-    sfn_emit_state(run, "Exited", run->input);
-
-    return sfn_transition(run, st->next);
+    return sfn_state_result(run, arr);
 }
 
 

@@ -113,6 +113,7 @@ static ngx_event_t                ngx_http_sfn_scan_ev;
 static u_char                     ngx_http_sfn_owner[NGX_MAXHOSTNAMELEN + 32];
 static ngx_uint_t                 ngx_http_sfn_scanning;
 static ngx_uint_t                 ngx_http_sfn_mail_polling;
+static ngx_uint_t                 ngx_http_sfn_durable; /* runs, leased */
 static ngx_uint_t                 ngx_http_sfn_mail_again;
 
 
@@ -965,6 +966,7 @@ ngx_http_sfn_run_free(ngx_http_sfn_run_t *run)
     }
 
     ngx_queue_remove(&run->queue);
+    ngx_http_sfn_durable -= run->durable;
 
     sfn_exec_free(run->exec);
 
@@ -1619,6 +1621,7 @@ ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
     }
 
     ngx_queue_insert_tail(&ngx_http_sfn_runs, &run->queue);
+    ngx_http_sfn_durable += run->durable;
 
     ngx_http_sfn_metrics_exec(smcf, &sm->name, SFN_RUNNING, 0);
 
@@ -1726,6 +1729,7 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, PGresult *res,
     (void) ngx_http_sfn_shm_put(smcf, &rec);
 
     ngx_queue_insert_tail(&ngx_http_sfn_runs, &run->queue);
+    ngx_http_sfn_durable += run->durable;
 
     if (*snapshot == '\0') {
         (void) sfn_exec_start(run->exec);
@@ -1804,7 +1808,7 @@ ngx_http_sfn_scan_handler(ngx_event_t *ev)
 
     /* mail whose notification was lost: sent to an owner of the moment */
 
-    if (!ngx_queue_empty(&ngx_http_sfn_runs)) {
+    if (ngx_http_sfn_durable) {
         ngx_http_sfn_mail_poll();
     }
 
@@ -1823,9 +1827,9 @@ ngx_http_sfn_renew_handler(ngx_event_t *ev)
 
     values[0] = (const char *) ngx_http_sfn_owner;
 
-    /* a worker running nothing holds no lease */
+    /* a worker running no Standard execution holds no lease */
 
-    if (!ngx_queue_empty(&ngx_http_sfn_runs)) {
+    if (ngx_http_sfn_durable) {
         (void) ngx_http_sfn_pg_exec(
             "UPDATE sfn_executions SET "
             "lease_until = now() + interval '" NGX_HTTP_SFN_LEASE "' "
