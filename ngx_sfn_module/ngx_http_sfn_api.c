@@ -16,35 +16,12 @@
 static void ngx_http_sfn_start_body(ngx_http_request_t *r);
 
 
-cJSON *
-ngx_http_sfn_json_add_str(cJSON *obj, const char *name, ngx_str_t *value)
-{
-    char   *s;
-    cJSON  *item;
-
-    s = ngx_alloc(value->len + 1, ngx_cycle->log);
-    if (s == NULL) {
-        return NULL;
-    }
-
-    *ngx_cpymem(s, value->data, value->len) = '\0';
-
-    item = cJSON_AddStringToObject(obj, name, s);
-
-    ngx_free(s);
-
-    return item;
-}
-
-
 ngx_int_t
 ngx_http_sfn_send_json(ngx_http_request_t *r, ngx_uint_t status, cJSON *json)
 {
-    char         *text;
-    size_t        len;
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    char       *text;
+    size_t      len;
+    ngx_buf_t  *b;
 
     text = cJSON_PrintUnformatted(json);
     cJSON_Delete(json);
@@ -65,25 +42,7 @@ ngx_http_sfn_send_json(ngx_http_request_t *r, ngx_uint_t status, cJSON *json)
     *b->last++ = LF;
     cJSON_free(text);
 
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_sfn_send(r, status, "application/json", b);
 }
 
 
@@ -248,68 +207,6 @@ ngx_http_sfn_json_parse(ngx_str_t *text)
     }
 
     return cJSON_ParseWithLength((char *) text->data, text->len);
-}
-
-
-/* the request body as one NUL-terminated string, read from file if needed */
-
-ngx_int_t
-ngx_http_sfn_body_text(ngx_http_request_t *r, size_t max, ngx_str_t *text)
-{
-    u_char       *p;
-    size_t        len;
-    ssize_t       n;
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
-
-    len = 0;
-
-    if (r->request_body == NULL) {
-        goto empty;
-    }
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        len += ngx_buf_size(cl->buf);
-    }
-
-    if (len > max) {
-        return NGX_DECLINED;
-    }
-
-    p = ngx_pnalloc(r->pool, len + 1);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    text->data = p;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (b->in_file) {
-            n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
-                              b->file_pos);
-            if (n == NGX_ERROR) {
-                return NGX_ERROR;
-            }
-
-            p += n;
-            continue;
-        }
-
-        p = ngx_cpymem(p, b->pos, b->last - b->pos);
-    }
-
-    *p = '\0';
-    text->len = p - text->data;
-
-    return NGX_OK;
-
-empty:
-
-    ngx_str_set(text, "");
-
-    return NGX_OK;
 }
 
 

@@ -153,37 +153,6 @@ ngx_http_sfn_auth_equal(ngx_str_t *a, u_char *b, size_t len)
 }
 
 
-static ngx_table_elt_t *
-ngx_http_sfn_auth_header(ngx_http_request_t *r, const char *name, size_t len)
-{
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NULL;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == len
-            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
-        {
-            return &h[i];
-        }
-    }
-}
-
-
 /* NGX_OK when the request carries one of keys, else NGX_DECLINED */
 
 ngx_int_t
@@ -198,7 +167,8 @@ ngx_http_sfn_auth_key(ngx_http_request_t *r, ngx_array_t *keys)
     p = NULL;
     len = 0;
 
-    h = ngx_http_sfn_auth_header(r, "X-Api-Key", sizeof("X-Api-Key") - 1);
+    h = ngx_http_sfn_header_in(r, "X-Api-Key", sizeof("X-Api-Key") - 1,
+                               NULL);
 
     if (h) {
         p = h->value.data;
@@ -433,7 +403,6 @@ ngx_http_sfn_auth_sigv4(ngx_http_request_t *r, ngx_array_t *keys,
     ngx_str_t                region, service, amzdate, path, *args, name;
     ngx_uint_t               i, nargs;
     ngx_array_t              hdrs;
-    ngx_list_part_t         *part;
     ngx_table_elt_t         *h, *dh;
     ngx_http_sfn_aws_key_t  *k, *key;
     u_char                   hash[SHA256_DIGEST_LENGTH * 2];
@@ -529,7 +498,8 @@ ngx_http_sfn_auth_sigv4(ngx_http_request_t *r, ngx_array_t *keys,
         return NGX_DECLINED;
     }
 
-    dh = ngx_http_sfn_auth_header(r, "X-Amz-Date", sizeof("X-Amz-Date") - 1);
+    dh = ngx_http_sfn_header_in(r, "X-Amz-Date", sizeof("X-Amz-Date") - 1,
+                                NULL);
 
     if (dh == NULL) {
         *type = "IncompleteSignatureException";
@@ -616,26 +586,12 @@ ngx_http_sfn_auth_sigv4(ngx_http_request_t *r, ngx_array_t *keys,
 
         len += name.len + 2;
 
-        part = &r->headers_in.headers.part;
-        h = part->elts;
-
-        for (i = 0; /* void */; i++) {
-
-            if (i >= part->nelts) {
-                if (part->next == NULL) {
-                    break;
-                }
-
-                part = part->next;
-                h = part->elts;
-                i = 0;
-            }
-
-            if (h[i].key.len == name.len
-                && ngx_strncasecmp(h[i].key.data, name.data, name.len) == 0)
-            {
-                len += h[i].value.len + 1;
-            }
+        for (h = ngx_http_sfn_header_in(r, (char *) name.data, name.len,
+                                        NULL);
+             h;
+             h = ngx_http_sfn_header_in(r, (char *) name.data, name.len, h))
+        {
+            len += h->value.len + 1;
         }
 
         if (ngx_array_push(&hdrs) == NULL) {
@@ -681,35 +637,19 @@ ngx_http_sfn_auth_sigv4(ngx_http_request_t *r, ngx_array_t *keys,
         *p++ = ':';
         canon = p;
 
-        part = &r->headers_in.headers.part;
-        h = part->elts;
-
-        for (i = 0; /* void */; i++) {
-
-            if (i >= part->nelts) {
-                if (part->next == NULL) {
-                    break;
-                }
-
-                part = part->next;
-                h = part->elts;
-                i = 0;
-            }
-
-            if (h[i].key.len != name.len
-                || ngx_strncasecmp(h[i].key.data, name.data, name.len) != 0)
-            {
-                continue;
-            }
-
+        for (h = ngx_http_sfn_header_in(r, (char *) name.data, name.len,
+                                        NULL);
+             h;
+             h = ngx_http_sfn_header_in(r, (char *) name.data, name.len, h))
+        {
             if (p != canon) {
                 *p++ = ',';
             }
 
             /* trimmed, inner runs of spaces collapsed */
 
-            q = h[i].value.data;
-            last = q + h[i].value.len;
+            q = h->value.data;
+            last = q + h->value.len;
 
             while (q < last && *q == ' ') {
                 q++;
@@ -735,8 +675,8 @@ ngx_http_sfn_auth_sigv4(ngx_http_request_t *r, ngx_array_t *keys,
     p = ngx_cpymem(p, signed_hdrs.data, signed_hdrs.len);
     *p++ = '\n';
 
-    h = ngx_http_sfn_auth_header(r, "X-Amz-Content-Sha256",
-                                 sizeof("X-Amz-Content-Sha256") - 1);
+    h = ngx_http_sfn_header_in(r, "X-Amz-Content-Sha256",
+                               sizeof("X-Amz-Content-Sha256") - 1, NULL);
 
     if (h && h->value.len == sizeof(hash)) {
         p = ngx_cpymem(p, h->value.data, h->value.len);

@@ -210,9 +210,7 @@ ngx_http_sfn_aws_send(ngx_http_request_t *r, ngx_uint_t status, cJSON *json)
     char             *text;
     size_t            len;
     u_char           *id;
-    ngx_int_t         rc;
     ngx_buf_t        *b;
-    ngx_chain_t       out;
     ngx_table_elt_t  *h;
 
     id = ngx_pnalloc(r->pool, NGX_UUID_LEN);
@@ -253,30 +251,12 @@ ngx_http_sfn_aws_send(ngx_http_request_t *r, ngx_uint_t status, cJSON *json)
         cJSON_free(text);
     }
 
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
     h->hash = 1;
     ngx_str_set(&h->key, "x-amzn-RequestId");
     h->value.data = id;
     h->value.len = ngx_http_sfn_aws_request_id(id);
 
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type, "application/x-amz-json-1.0");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_sfn_send(r, status, "application/x-amz-json-1.0", b);
 }
 
 
@@ -641,39 +621,6 @@ ngx_http_sfn_aws_epoch(PGresult *res, int row, int col)
 }
 
 
-/* the request */
-
-static ngx_table_elt_t *
-ngx_http_sfn_aws_header(ngx_http_request_t *r, char *name, size_t len)
-{
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NULL;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == len
-            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
-        {
-            return &h[i];
-        }
-    }
-}
-
-
 ngx_int_t
 ngx_http_sfn_aws_handler(ngx_http_request_t *r)
 {
@@ -753,8 +700,8 @@ ngx_http_sfn_aws_dispatch(ngx_http_request_t *r)
                                      "(X-Api-Key or Authorization: Bearer)");
     }
 
-    h = ngx_http_sfn_aws_header(r, "X-Amz-Target",
-                                sizeof("X-Amz-Target") - 1);
+    h = ngx_http_sfn_header_in(r, "X-Amz-Target",
+                               sizeof("X-Amz-Target") - 1, NULL);
 
     if (h == NULL) {
         return ngx_http_sfn_aws_fail(r, "UnknownOperationException",

@@ -11,7 +11,6 @@
 #include "ngx_http_sfn_module.h"
 #include <sfn_task.h>
 
-#include <sys/random.h>
 #include <libpq-fe.h>
 
 
@@ -137,98 +136,6 @@ static void ngx_http_sfn_msg_apply(ngx_http_sfn_run_t *run,
     ngx_http_sfn_msg_t *msg);
 
 
-/*
- * The kernel's random bytes, drawn 512 at a time: an unnamed synchronous
- * start needs 16, and a system call for each cost a tenth of its rate.
- * The buffer is per worker (emptied as a worker starts: what a parent
- * drew must not be shared by its children) and never handed out twice.
- */
-
-static u_char  ngx_http_sfn_random_pool[512];
-static size_t  ngx_http_sfn_random_left;
-
-
-static void
-ngx_http_sfn_random(void *buf, size_t len)
-{
-    u_char   *p, *pool;
-    size_t    n, left;
-    ssize_t   got;
-
-    pool = ngx_http_sfn_random_pool;
-    left = ngx_http_sfn_random_left;
-
-    for (p = buf; len; p += n, len -= n) {
-
-        if (left == 0) {
-            got = getrandom(pool, sizeof(ngx_http_sfn_random_pool), 0);
-
-            if (got <= 0) {
-                ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
-                              "getrandom() failed");
-                ngx_memzero(p, len);
-                break;
-            }
-
-            left = got;
-        }
-
-        n = ngx_min(len, left);
-
-        /* taken from the end, and wiped */
-
-        left -= n;
-        ngx_memcpy(p, pool + left, n);
-        ngx_explicit_memzero(pool + left, n);
-    }
-
-    ngx_http_sfn_random_left = left;
-}
-
-
-size_t
-ngx_http_sfn_uuid(u_char *buf)
-{
-    u_char  b[16];
-
-    ngx_http_sfn_random(b, sizeof(b));
-
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-
-    return ngx_sprintf(buf, "%*xs-%*xs-%*xs-%*xs-%*xs",
-                       (size_t) 4, b, (size_t) 2, b + 4, (size_t) 2, b + 6,
-                       (size_t) 2, b + 8, (size_t) 6, b + 10)
-           - buf;
-}
-
-
-size_t
-ngx_http_sfn_iso8601(u_char *buf, int64_t ms)
-{
-    ngx_tm_t  tm;
-
-    ngx_gmtime((time_t) (ms / 1000), &tm);
-
-    return ngx_sprintf(buf, "%4d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                       tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
-                       tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec,
-                       (int) (ms % 1000))
-           - buf;
-}
-
-
-int64_t
-ngx_http_sfn_now_ms(void)
-{
-    ngx_time_t  *tp;
-
-    tp = ngx_timeofday();
-
-    return (int64_t) tp->sec * 1000 + tp->msec;
-}
-
-
 static int64_t
 ngx_http_sfn_host_now(void *data)
 {
@@ -262,25 +169,6 @@ ngx_http_sfn_bucket_path(void *data, const char *name)
     b = ngx_http_sfn_bucket_find(smcf, &s);
 
     return b ? (const char *) b->path.data : NULL;
-}
-
-
-static char *
-ngx_http_sfn_strdup(ngx_pool_t *pool, const char *s)
-{
-    size_t   len;
-    u_char  *p;
-
-    len = ngx_strlen(s) + 1;
-
-    p = ngx_pnalloc(pool, len);
-    if (p == NULL) {
-        return NULL;
-    }
-
-    ngx_memcpy(p, s, len);
-
-    return (char *) p;
 }
 
 
@@ -1878,27 +1766,6 @@ ngx_http_sfn_release_leases(ngx_cycle_t *cycle)
 }
 
 
-ngx_int_t
-ngx_http_sfn_pstr(ngx_pool_t *pool, ngx_str_t *src, ngx_str_t *dst)
-{
-    dst->len = src->len;
-
-    if (src->data == NULL) {
-        dst->data = NULL;
-        return NGX_OK;
-    }
-
-    dst->data = ngx_pnalloc(pool, src->len + 1);
-    if (dst->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    *ngx_cpymem(dst->data, src->data, src->len) = '\0';
-
-    return NGX_OK;
-}
-
-
 static ngx_http_sfn_run_t *
 ngx_http_sfn_run_find(ngx_str_t *arn)
 {
@@ -1919,14 +1786,6 @@ ngx_http_sfn_run_find(ngx_str_t *arn)
     }
 
     return NULL;
-}
-
-
-static char *
-ngx_http_sfn_cstr(ngx_str_t *s)
-{
-    /* message strings are NUL-terminated copies; NULL stays NULL */
-    return s->data ? (char *) s->data : NULL;
 }
 
 
@@ -2384,9 +2243,7 @@ ngx_http_sfn_exec_init_process(ngx_cycle_t *cycle)
 {
     ngx_queue_init(&ngx_http_sfn_runs);
 
-    ngx_explicit_memzero(ngx_http_sfn_random_pool,
-                         sizeof(ngx_http_sfn_random_pool));
-    ngx_http_sfn_random_left = 0;
+    ngx_http_sfn_random_reset();
 
     ngx_http_sfn_smcf = ngx_http_cycle_get_module_main_conf(cycle,
                                                         ngx_http_sfn_module);

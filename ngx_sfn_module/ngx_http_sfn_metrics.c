@@ -402,7 +402,6 @@ ngx_http_sfn_metrics_handler(ngx_http_request_t *r)
     ngx_int_t                         rc;
     ngx_buf_t                        *b;
     ngx_uint_t                        i, s, nm, nr;
-    ngx_chain_t                       out;
     ngx_atomic_uint_t                 started, finished, posted, done;
     ngx_http_sfn_metrics_t           *mt;
     ngx_http_sfn_main_conf_t         *smcf;
@@ -548,24 +547,7 @@ ngx_http_sfn_metrics_handler(ngx_http_request_t *r)
                     mt->dropped);
 
     b->last = p;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
 
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type,
-                "text/plain; version=0.0.4; charset=utf-8");
-    r->headers_out.content_type_len = sizeof("text/plain") - 1;
-    r->headers_out.content_type_lowcase = NULL;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_sfn_send(r, NGX_HTTP_OK,
+                             "text/plain; version=0.0.4; charset=utf-8", b);
 }

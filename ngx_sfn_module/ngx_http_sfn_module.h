@@ -138,6 +138,27 @@ typedef struct {
 extern ngx_module_t  ngx_http_sfn_module;
 
 
+/* ngx_http_sfn_util.c */
+void ngx_http_sfn_random(void *buf, size_t len);
+void ngx_http_sfn_random_reset(void);
+size_t ngx_http_sfn_uuid(u_char *buf);
+size_t ngx_http_sfn_iso8601(u_char *buf, int64_t ms);
+int64_t ngx_http_sfn_now_ms(void);
+char *ngx_http_sfn_strdup(ngx_pool_t *pool, const char *s);
+ngx_int_t ngx_http_sfn_pstr(ngx_pool_t *pool, ngx_str_t *src,
+    ngx_str_t *dst);
+char *ngx_http_sfn_cstr(ngx_str_t *s);
+ngx_int_t ngx_http_sfn_key_valid(ngx_str_t *key);
+ngx_int_t ngx_http_sfn_location_tail(ngx_http_request_t *r, ngx_str_t *tail);
+ngx_table_elt_t *ngx_http_sfn_header_in(ngx_http_request_t *r,
+    const char *name, size_t len, ngx_table_elt_t *after);
+ngx_int_t ngx_http_sfn_body_text(ngx_http_request_t *r, size_t max,
+    ngx_str_t *text);
+cJSON *ngx_http_sfn_json_add_str(cJSON *obj, const char *name,
+    ngx_str_t *value);
+ngx_int_t ngx_http_sfn_send(ngx_http_request_t *r, ngx_uint_t status,
+    const char *type, ngx_buf_t *b);
+
 /* ngx_http_sfn_module.c */
 ngx_http_sfn_machine_t *ngx_http_sfn_machine_find(
     ngx_http_sfn_main_conf_t *smcf, ngx_str_t *name);
@@ -166,9 +187,6 @@ u_char *ngx_http_sfn_exec_arn(ngx_http_sfn_main_conf_t *smcf,
 void ngx_http_sfn_exec_mail_notify(const char *payload);
 ngx_int_t ngx_http_sfn_exec_init_process(ngx_cycle_t *cycle);
 void ngx_http_sfn_exec_exit_process(ngx_cycle_t *cycle);
-size_t ngx_http_sfn_uuid(u_char *buf);
-int64_t ngx_http_sfn_now_ms(void);
-size_t ngx_http_sfn_iso8601(u_char *buf, int64_t ms);
 
 /* ngx_http_sfn_shm.c */
 ngx_int_t ngx_http_sfn_shm_init_zone(ngx_shm_zone_t *zone, void *data);
@@ -191,8 +209,6 @@ ngx_uint_t ngx_http_sfn_shm_msg_pending(ngx_http_sfn_main_conf_t *smcf);
 ngx_uint_t ngx_http_sfn_shm_msg_take(ngx_http_sfn_main_conf_t *smcf,
     ngx_int_t (*accept)(ngx_http_sfn_msg_t *msg), int64_t expire_before,
     ngx_pool_t *pool, ngx_array_t *out);
-ngx_int_t ngx_http_sfn_pstr(ngx_pool_t *pool, ngx_str_t *src,
-    ngx_str_t *dst);
 
 /* ngx_http_sfn_pg.c */
 ngx_int_t ngx_http_sfn_pg_migrate(ngx_http_sfn_main_conf_t *smcf,
@@ -211,12 +227,8 @@ ngx_int_t ngx_http_sfn_pg_query_alone(const char *sql, int nparams,
 ngx_int_t ngx_http_sfn_pg_sync(void);
 ngx_int_t ngx_http_sfn_pg_affected(void *res);
 
-/* ngx_http_sfn_upload.c, ngx_http_sfn_api.c */
+/* ngx_http_sfn_upload.c, ngx_http_sfn_api.c, ngx_http_sfn_origin.c */
 ngx_int_t ngx_http_sfn_upload_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_sfn_key_valid(ngx_str_t *key);
-ngx_int_t ngx_http_sfn_location_tail(ngx_http_request_t *r, ngx_str_t *tail);
-cJSON *ngx_http_sfn_json_add_str(cJSON *obj, const char *name,
-    ngx_str_t *value);
 ngx_int_t ngx_http_sfn_start_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_sfn_api_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_sfn_origin_handler(ngx_http_request_t *r);
@@ -227,8 +239,6 @@ ngx_int_t ngx_http_sfn_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *type, const char *fmt, ...);
 cJSON *ngx_http_sfn_record_json(ngx_http_sfn_record_t *rec);
 cJSON *ngx_http_sfn_json_parse(ngx_str_t *text);
-ngx_int_t ngx_http_sfn_body_text(ngx_http_request_t *r, size_t max,
-    ngx_str_t *text);
 ngx_int_t ngx_http_sfn_reply_durable(ngx_http_request_t *r,
     ngx_uint_t status, cJSON *reply);
 

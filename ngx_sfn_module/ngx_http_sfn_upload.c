@@ -12,66 +12,7 @@
 #include "ngx_http_sfn_module.h"
 
 
-#define NGX_HTTP_SFN_MAX_KEY  1024
-
-
 static void ngx_http_sfn_upload_body(ngx_http_request_t *r);
-
-
-ngx_int_t
-ngx_http_sfn_key_valid(ngx_str_t *key)
-{
-    u_char  *p, *last, *seg;
-
-    if (key->len == 0 || key->len > NGX_HTTP_SFN_MAX_KEY
-        || key->data[0] == '/')
-    {
-        return 0;
-    }
-
-    last = key->data + key->len;
-
-    for (seg = key->data; seg < last; seg = p + 1) {
-
-        for (p = seg; p < last && *p != '/'; p++) {
-            if (*p == '\0' || *p == '\\') {
-                return 0;
-            }
-        }
-
-        /* an empty, "." or ".." segment, or our temporary directory */
-
-        if (p == seg
-            || (p - seg == 1 && seg[0] == '.')
-            || (p - seg == 2 && seg[0] == '.' && seg[1] == '.')
-            || (p - seg >= 5 && ngx_strncmp(seg, ".sfn-", 5) == 0))
-        {
-            return 0;
-        }
-    }
-
-    return key->data[key->len - 1] != '/';
-}
-
-
-ngx_int_t
-ngx_http_sfn_location_tail(ngx_http_request_t *r, ngx_str_t *tail)
-{
-    ngx_http_core_loc_conf_t  *clcf;
-
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
-    if (r->uri.len < clcf->name.len
-        || ngx_strncmp(r->uri.data, clcf->name.data, clcf->name.len) != 0)
-    {
-        return NGX_ERROR;
-    }
-
-    tail->data = r->uri.data + clcf->name.len;
-    tail->len = r->uri.len - clcf->name.len;
-
-    return NGX_OK;
-}
 
 
 ngx_int_t
