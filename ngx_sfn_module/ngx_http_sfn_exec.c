@@ -2,138 +2,44 @@
 /*
  * Copyright (C) ngx_sfn authors
  *
- * The event-loop driver of executions: the engine's host callbacks mapped
- * onto nginx timers, the thread pool, the shared zone and PostgreSQL.
- * An execution is stepped only by the worker that owns it.
+ * The event-loop driver of executions: a run's life from start to finish
+ * (created, stepped, committed to PostgreSQL, finished, freed) and the
+ * engine's host callbacks mapped onto nginx timers and the shared zone.
+ * Tasks, leases and mail have files of their own.  An execution is
+ * stepped only by the worker that owns it.
  */
 
 
-#include "ngx_http_sfn_module.h"
-#include <sfn_task.h>
+#include "ngx_http_sfn_exec.h"
 
 #include <libpq-fe.h>
 
 
-#define NGX_HTTP_SFN_REPOST_DELAY  50
+ngx_queue_t                    ngx_http_sfn_runs;
+ngx_http_sfn_main_conf_t      *ngx_http_sfn_smcf;
+u_char                         ngx_http_sfn_owner[NGX_MAXHOSTNAMELEN + 32];
+ngx_uint_t                     ngx_http_sfn_durable;
 
 
-typedef struct ngx_http_sfn_run_s  ngx_http_sfn_run_t;
-
-
-typedef struct {
-    ngx_event_t                  ev;
-    ngx_queue_t                  queue;
-    uint64_t                     id;
-    ngx_http_sfn_run_t          *run;
-} ngx_http_sfn_timer_t;
-
-
-typedef struct {
-    ngx_queue_t                  queue;
-    uint64_t                     id;
-    ngx_http_sfn_run_t          *run;
-    ngx_thread_task_t           *task;
-    ngx_event_t                  repost;
-    sfn_task_call_t              call;
-    sfn_task_env_t               env;
-    ngx_str_t                    token;
-    int64_t                      started;
-    volatile int                 cancel;
-    volatile double              percent;   /* written by the thread */
-    volatile double              fps;
-    double                       shown;
-    int                          rc;
-    unsigned                     abandoned:1;
-    unsigned                     in_thread:1;
-    unsigned                     waiting:1;     /* for a callback */
-    unsigned                     deferred:1;    /* until the step commits */
-} ngx_http_sfn_task_ctx_t;
-
-
-struct ngx_http_sfn_run_s {
-    ngx_queue_t                  queue;
-    sfn_exec_t                  *exec;
-    ngx_pool_t                  *pool;
-    ngx_log_t                   *log;
-    ngx_http_sfn_main_conf_t    *smcf;
-    ngx_http_sfn_machine_t      *sm;
-    ngx_str_t                    name;
-    ngx_str_t                    arn;
-    ngx_str_t                    job;
-    ngx_queue_t                  timers;
-    ngx_queue_t                  free_timers;
-    ngx_queue_t                  tasks;
-    ngx_uint_t                   in_thread;
-    ngx_uint_t                   commits;   /* awaiting their handler */
-    u_char                      *events;    /* this step's, as JSON */
-    size_t                       events_len;
-    size_t                       events_size;
-    const char                  *state;
-    int64_t                      start_ms;
-    ngx_http_sfn_finish_pt       on_finish;
-    void                        *on_finish_data;
-    unsigned                     finished:1;
-    unsigned                     durable:1;
-    unsigned                     lost:1;    /* another owner took it */
-    unsigned                     ephemeral:1; /* no record: a sync start */
-    unsigned                     inserted:1;  /* its row is queued */
-    unsigned                     inserted_final:1;
-    ngx_str_t                    input;       /* until the row is written */
-    ngx_str_t                    bucket;
-    ngx_str_t                    key;
-};
-
-
-static ngx_queue_t                ngx_http_sfn_runs;
-static ngx_event_t                ngx_http_sfn_poll_ev;
-static ngx_http_sfn_main_conf_t  *ngx_http_sfn_smcf;
-
-
-#define NGX_HTTP_SFN_POLL          50
-#define NGX_HTTP_SFN_MSG_EXPIRE    30000
-#define NGX_HTTP_SFN_LEASE         "5 seconds"
-#define NGX_HTTP_SFN_RENEW         2000
-#define NGX_HTTP_SFN_SCAN          1000
-#define NGX_HTTP_SFN_CLAIM         "32"
-
-
-static ngx_uint_t                 ngx_http_sfn_ephemeral;
+static ngx_uint_t              ngx_http_sfn_ephemeral;
 
 /* the pool of the last run freed, reset for the next: no malloc per run */
-static ngx_pool_t                *ngx_http_sfn_spare_pool;
+static ngx_pool_t             *ngx_http_sfn_spare_pool;
 
 /* the last execution that finished here, for a synchronous caller */
-static ngx_http_sfn_record_t      ngx_http_sfn_last;
-static u_char                    *ngx_http_sfn_last_buf;
-static size_t                     ngx_http_sfn_last_size;
-
-static ngx_event_t                ngx_http_sfn_renew_ev;
-static ngx_event_t                ngx_http_sfn_scan_ev;
-static u_char                     ngx_http_sfn_owner[NGX_MAXHOSTNAMELEN + 32];
-static ngx_uint_t                 ngx_http_sfn_scanning;
-static ngx_uint_t                 ngx_http_sfn_mail_polling;
-static ngx_uint_t                 ngx_http_sfn_durable; /* runs, leased */
-static ngx_uint_t                 ngx_http_sfn_mail_again;
+static ngx_http_sfn_record_t   ngx_http_sfn_last;
+static u_char                 *ngx_http_sfn_last_buf;
+static size_t                  ngx_http_sfn_last_size;
 
 
-static void ngx_http_sfn_run_after(ngx_http_sfn_run_t *run);
-static void ngx_http_sfn_task_forget(ngx_http_sfn_task_ctx_t *ctx);
-static void ngx_http_sfn_run_free(ngx_http_sfn_run_t *run);
 static void ngx_http_sfn_run_commit(ngx_http_sfn_run_t *run,
     const char *state);
-static void ngx_http_sfn_run_cancel_tasks(ngx_http_sfn_run_t *run);
 static void ngx_http_sfn_run_stop_timers(ngx_http_sfn_run_t *run);
-static ngx_http_sfn_run_t *ngx_http_sfn_run_find(ngx_str_t *arn);
 static void ngx_http_sfn_run_flush_events(ngx_http_sfn_run_t *run);
 static void ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run,
     sfn_status_e status);
-static void ngx_http_sfn_progress_clear(ngx_http_sfn_run_t *run);
 static void ngx_http_sfn_keep_last(ngx_http_sfn_run_t *run,
     ngx_http_sfn_record_t *rec);
-static void ngx_http_sfn_task_post(ngx_http_sfn_task_ctx_t *ctx);
-static void ngx_http_sfn_mail_poll(void);
-static void ngx_http_sfn_msg_apply(ngx_http_sfn_run_t *run,
-    ngx_http_sfn_msg_t *msg);
 
 
 static int64_t
@@ -147,354 +53,6 @@ static void
 ngx_http_sfn_host_random(void *data, void *buf, size_t len)
 {
     ngx_http_sfn_random(buf, len);
-}
-
-
-static const char *
-ngx_http_sfn_bucket_path(void *data, const char *name)
-{
-    ngx_http_sfn_task_ctx_t *ctx = data;
-
-    ngx_str_t                  s;
-    ngx_http_sfn_bucket_t     *b;
-    ngx_http_sfn_main_conf_t  *smcf;
-
-    /* the configuration is read-only while the worker lives */
-
-    smcf = ctx->run->smcf;
-
-    s.data = (u_char *) name;
-    s.len = ngx_strlen(name);
-
-    b = ngx_http_sfn_bucket_find(smcf, &s);
-
-    return b ? (const char *) b->path.data : NULL;
-}
-
-
-/* the thread side: only the call and its environment are touched here */
-
-static void
-ngx_http_sfn_task_progress(void *data, double percent, double fps)
-{
-    ngx_http_sfn_task_ctx_t *ctx = data;
-
-    /* plain stores the poll timer reads; a torn pair is harmless */
-
-    ctx->fps = fps;
-    ctx->percent = percent > 0 ? percent : 0.1;
-}
-
-
-static void
-ngx_http_sfn_task_thread(void *data, ngx_log_t *log)
-{
-    ngx_http_sfn_task_ctx_t *ctx = data;
-
-    ctx->rc = sfn_task_run(&ctx->call);
-}
-
-
-static void
-ngx_http_sfn_task_done(ngx_event_t *ev)
-{
-    char                     *text;
-    ngx_http_sfn_run_t       *run;
-    ngx_http_sfn_task_ctx_t  *ctx;
-
-    ctx = ev->data;
-    run = ctx->run;
-
-    ctx->in_thread = 0;
-    run->in_thread--;
-
-    if (ctx->shown) {
-        ngx_http_sfn_progress_clear(run);
-    }
-
-    ngx_http_sfn_metrics_task(run->smcf, ctx->call.resource,
-                              ctx->rc == SFN_TASK_OK,
-                              ngx_http_sfn_now_ms() - ctx->started);
-
-    if (ctx->token.len && ctx->rc == SFN_TASK_OK && !ctx->abandoned
-        && !run->finished)
-    {
-        /* .waitForTaskToken: the result comes with SendTaskSuccess */
-
-        ctx->waiting = 1;
-
-        if (ctx->call.output) {
-            cJSON_Delete(ctx->call.output);
-            ctx->call.output = NULL;
-        }
-
-        cJSON_Delete((cJSON *) ctx->call.input);
-        ctx->call.input = NULL;
-
-        ngx_http_sfn_run_after(run);
-        return;
-    }
-
-    ngx_queue_remove(&ctx->queue);
-    ngx_http_sfn_task_forget(ctx);
-
-    if (!ctx->abandoned && !run->finished) {
-
-        if (ctx->rc == SFN_TASK_OK) {
-            text = cJSON_PrintUnformatted(ctx->call.output);
-
-            if (text == NULL) {
-                (void) sfn_exec_task_failed(run->exec, ctx->id,
-                                            "States.Runtime",
-                                            "out of memory");
-
-            } else {
-                (void) sfn_exec_task_succeeded(run->exec, ctx->id, text,
-                                               ngx_strlen(text));
-                cJSON_free(text);
-            }
-
-        } else {
-            ngx_log_error(NGX_LOG_INFO, run->log, 0,
-                          "sfn execution \"%V\" task \"%s\" failed: %s: %s",
-                          &run->name, ctx->call.resource, ctx->call.error,
-                          ctx->call.cause);
-
-            (void) sfn_exec_task_failed(run->exec, ctx->id, ctx->call.error,
-                                        ctx->call.cause);
-        }
-    }
-
-    if (ctx->call.output) {
-        cJSON_Delete(ctx->call.output);
-        ctx->call.output = NULL;
-    }
-
-    cJSON_Delete((cJSON *) ctx->call.input);
-    ctx->call.input = NULL;
-
-    if (run->lost) {
-        if (run->in_thread == 0 && run->commits == 0) {
-            ngx_http_sfn_run_free(run);
-        }
-
-        return;
-    }
-
-    ngx_http_sfn_run_after(run);
-}
-
-
-static void
-ngx_http_sfn_task_forget(ngx_http_sfn_task_ctx_t *ctx)
-{
-    const char  *values[1];
-
-    if (ctx->token.len == 0) {
-        return;
-    }
-
-    (void) ngx_http_sfn_shm_token_close(ctx->run->smcf, &ctx->token);
-
-    if (ctx->run->durable) {
-        values[0] = ctx->call.token;
-
-        (void) ngx_http_sfn_pg_exec("UPDATE sfn_tokens SET closed = true "
-                                    "WHERE token = $1 AND NOT closed",
-                                    1, values);
-    }
-
-    ctx->token.len = 0;
-}
-
-
-static ngx_http_sfn_task_ctx_t *
-ngx_http_sfn_task_find(ngx_http_sfn_run_t *run, uint64_t id)
-{
-    ngx_queue_t              *q;
-    ngx_http_sfn_task_ctx_t  *ctx;
-
-    for (q = ngx_queue_head(&run->tasks);
-         q != ngx_queue_sentinel(&run->tasks);
-         q = ngx_queue_next(q))
-    {
-        ctx = ngx_queue_data(q, ngx_http_sfn_task_ctx_t, queue);
-
-        if (ctx->id == id && !ctx->abandoned) {
-            return ctx;
-        }
-    }
-
-    return NULL;
-}
-
-
-static void
-ngx_http_sfn_task_repost(ngx_event_t *ev)
-{
-    ngx_http_sfn_task_post(ev->data);
-}
-
-
-static void
-ngx_http_sfn_task_post(ngx_http_sfn_task_ctx_t *ctx)
-{
-    ngx_http_sfn_run_t  *run;
-
-    run = ctx->run;
-
-    if (ngx_thread_task_post(run->smcf->thread_pool, ctx->task) == NGX_OK) {
-        ctx->in_thread = 1;
-        run->in_thread++;
-        ngx_http_sfn_metrics_task_posted(run->smcf);
-        return;
-    }
-
-    /* the pool's queue is full: the task waits its turn, it does not fail */
-
-    ngx_add_timer(&ctx->repost, NGX_HTTP_SFN_REPOST_DELAY);
-}
-
-
-static int
-ngx_http_sfn_host_run_task(void *data, sfn_exec_t *e, const sfn_task_req_t *t)
-{
-    ngx_http_sfn_run_t       *run = data;
-    u_char                    id[NGX_INT64_LEN + 1];
-    const char               *values[3];
-    ngx_thread_task_t        *task;
-    ngx_http_sfn_task_ctx_t  *ctx;
-
-    if (sfn_task_find(t->resource) == NULL) {
-        return SFN_ERROR;
-    }
-
-    task = ngx_thread_task_alloc(run->pool, sizeof(ngx_http_sfn_task_ctx_t));
-    if (task == NULL) {
-        return SFN_ERROR;
-    }
-
-    ctx = task->ctx;
-    ngx_memzero(ctx, sizeof(ngx_http_sfn_task_ctx_t));
-
-    ctx->id = t->id;
-    ctx->run = run;
-    ctx->task = task;
-    ctx->started = ngx_http_sfn_now_ms();
-
-    ctx->call.resource = ngx_http_sfn_strdup(run->pool, t->resource);
-    ctx->call.token = t->token ? ngx_http_sfn_strdup(run->pool, t->token)
-                               : NULL;
-    ctx->call.input = cJSON_Duplicate(t->input, 1);
-
-    if (ctx->call.resource == NULL || ctx->call.input == NULL
-        || (t->token && ctx->call.token == NULL))
-    {
-        cJSON_Delete((cJSON *) ctx->call.input);
-        return SFN_ERROR;
-    }
-
-    ctx->env.bucket_path = ngx_http_sfn_bucket_path;
-    ctx->env.cancel = &ctx->cancel;
-    ctx->env.progress = ngx_http_sfn_task_progress;
-    ctx->env.data = ctx;
-    ctx->env.db_conninfo = run->smcf->database.len
-                           ? (const char *) run->smcf->database.data : NULL;
-    ctx->env.execution = (const char *) run->arn.data;
-    ctx->call.env = &ctx->env;
-
-    task->handler = ngx_http_sfn_task_thread;
-    task->event.handler = ngx_http_sfn_task_done;
-    task->event.data = ctx;
-
-    ctx->repost.handler = ngx_http_sfn_task_repost;
-    ctx->repost.data = ctx;
-    ctx->repost.log = run->log;
-
-    if (t->token) {
-        ctx->token.data = (u_char *) ctx->call.token;
-        ctx->token.len = ngx_strlen(t->token);
-
-        if (ngx_http_sfn_shm_token_put(run->smcf, &ctx->token, &run->arn,
-                                       t->id)
-            != NGX_OK)
-        {
-            cJSON_Delete((cJSON *) ctx->call.input);
-            return SFN_ERROR;
-        }
-
-        if (run->durable) {
-            /* any node may get the callback; it commits with the step */
-
-            ngx_sprintf(id, "%uL%Z", t->id);
-
-            values[0] = ctx->call.token;
-            values[1] = (const char *) run->arn.data;
-            values[2] = (const char *) id;
-
-            (void) ngx_http_sfn_pg_exec("INSERT INTO sfn_tokens "
-                                        "(token, execution_arn, task) "
-                                        "VALUES ($1, $2, $3) "
-                                        "ON CONFLICT (token) DO NOTHING",
-                                        3, values);
-        }
-    }
-
-    ngx_queue_insert_tail(&run->tasks, &ctx->queue);
-
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, run->log, 0,
-                   "sfn execution \"%V\" runs task %uL \"%s\"",
-                   &run->name, t->id, t->resource);
-
-    if (run->durable) {
-        /* a Standard execution records the step before its effects */
-        ctx->deferred = 1;
-        return SFN_OK;
-    }
-
-    ngx_http_sfn_task_post(ctx);
-
-    return SFN_OK;
-}
-
-
-static void
-ngx_http_sfn_host_cancel_task(void *data, sfn_exec_t *e, uint64_t id)
-{
-    ngx_http_sfn_run_t *run = data;
-
-    ngx_queue_t              *q;
-    ngx_http_sfn_task_ctx_t  *ctx;
-
-    for (q = ngx_queue_head(&run->tasks);
-         q != ngx_queue_sentinel(&run->tasks);
-         q = ngx_queue_next(q))
-    {
-        ctx = ngx_queue_data(q, ngx_http_sfn_task_ctx_t, queue);
-
-        if (ctx->id != id || ctx->abandoned) {
-            continue;
-        }
-
-        ctx->abandoned = 1;
-        ctx->cancel = 1;
-
-        ngx_http_sfn_task_forget(ctx);
-
-        if (!ctx->in_thread) {
-            ctx->deferred = 0;
-
-            if (ctx->repost.timer_set) {
-                ngx_del_timer(&ctx->repost);
-            }
-
-            ngx_queue_remove(&ctx->queue);
-            cJSON_Delete((cJSON *) ctx->call.input);
-            ctx->call.input = NULL;
-        }
-
-        return;
-    }
 }
 
 
@@ -817,7 +375,7 @@ ngx_http_sfn_run_stop_timers(ngx_http_sfn_run_t *run)
 }
 
 
-static void
+void
 ngx_http_sfn_run_free(ngx_http_sfn_run_t *run)
 {
     ngx_queue_t              *q;
@@ -1017,26 +575,6 @@ ngx_http_sfn_run_finish(ngx_http_sfn_run_t *run, sfn_status_e status)
 
 
 static void
-ngx_http_sfn_run_post_deferred(ngx_http_sfn_run_t *run)
-{
-    ngx_queue_t              *q;
-    ngx_http_sfn_task_ctx_t  *ctx;
-
-    for (q = ngx_queue_head(&run->tasks);
-         q != ngx_queue_sentinel(&run->tasks);
-         q = ngx_queue_next(q))
-    {
-        ctx = ngx_queue_data(q, ngx_http_sfn_task_ctx_t, queue);
-
-        if (ctx->deferred) {
-            ctx->deferred = 0;
-            ngx_http_sfn_task_post(ctx);
-        }
-    }
-}
-
-
-static void
 ngx_http_sfn_run_committed(void *data, void *res)
 {
     ngx_http_sfn_run_t *run = data;
@@ -1053,11 +591,11 @@ ngx_http_sfn_run_committed(void *data, void *res)
 
         run->lost = 1;
         run->finished = 1;
-        ngx_http_sfn_run_cancel_tasks(run);
+        ngx_http_sfn_task_cancel_all(run);
         ngx_http_sfn_run_stop_timers(run);
 
     } else if (!run->finished) {
-        ngx_http_sfn_run_post_deferred(run);
+        ngx_http_sfn_task_post_deferred(run);
     }
 
     if (run->finished && run->in_thread == 0 && run->commits == 0) {
@@ -1097,39 +635,10 @@ ngx_http_sfn_run_commit(ngx_http_sfn_run_t *run, const char *state)
     {
         /* the queue is full: go on without the record rather than stall */
         run->commits--;
-        ngx_http_sfn_run_post_deferred(run);
+        ngx_http_sfn_task_post_deferred(run);
     }
 
     free(snapshot);
-}
-
-
-static void
-ngx_http_sfn_run_cancel_tasks(ngx_http_sfn_run_t *run)
-{
-    ngx_queue_t              *q, *next;
-    ngx_http_sfn_task_ctx_t  *ctx;
-
-    for (q = ngx_queue_head(&run->tasks);
-         q != ngx_queue_sentinel(&run->tasks);
-         q = next)
-    {
-        next = ngx_queue_next(q);
-        ctx = ngx_queue_data(q, ngx_http_sfn_task_ctx_t, queue);
-
-        ctx->cancel = 1;
-        ctx->abandoned = 1;
-        ctx->deferred = 0;
-
-        if (!ctx->in_thread) {
-            if (ctx->repost.timer_set) {
-                ngx_del_timer(&ctx->repost);
-            }
-
-            ngx_http_sfn_task_forget(ctx);
-            ngx_queue_remove(q);
-        }
-    }
 }
 
 
@@ -1266,7 +775,7 @@ ngx_http_sfn_exec_start_sync(ngx_http_sfn_main_conf_t *smcf,
 }
 
 
-static void
+void
 ngx_http_sfn_run_after(ngx_http_sfn_run_t *run)
 {
     const char             *state;
@@ -1299,7 +808,7 @@ ngx_http_sfn_run_after(ngx_http_sfn_run_t *run)
             ngx_http_sfn_run_commit(run, state);
 
         } else {
-            ngx_http_sfn_run_post_deferred(run);
+            ngx_http_sfn_task_post_deferred(run);
         }
 
         return;
@@ -1323,7 +832,7 @@ ngx_http_sfn_run_after(ngx_http_sfn_run_t *run)
 }
 
 
-static ngx_http_sfn_run_t *
+ngx_http_sfn_run_t *
 ngx_http_sfn_run_create(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
     ngx_str_t *job, int64_t start_ms, const char *snapshot, ngx_log_t *log)
@@ -1531,242 +1040,7 @@ failed:
 }
 
 
-/*
- * Recovery.  Every worker renews the leases of the Standard executions it
- * owns and, once a second, claims executions whose lease has run out (a
- * worker killed, a reload, a restart, another node gone) with FOR UPDATE
- * SKIP LOCKED, then resumes them here.  An execution is resumed from its
- * input; its recorded history keeps the first copy of every event, and
- * tasks, being deterministic, are simply run again.
- */
-
-static void
-ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, PGresult *res,
-    int row)
-{
-    char                    *snapshot;
-    int64_t                  start_ms;
-    ngx_str_t                name, machine, input, job, arn, key, def;
-    ngx_str_t                exec_arn;
-    ngx_http_sfn_run_t      *run;
-    ngx_http_sfn_record_t    rec;
-    ngx_http_sfn_machine_t  *sm;
-
-    name.data = (u_char *) PQgetvalue(res, row, 0);
-    name.len = ngx_strlen(name.data);
-    machine.data = (u_char *) PQgetvalue(res, row, 1);
-    machine.len = ngx_strlen(machine.data);
-    input.data = (u_char *) PQgetvalue(res, row, 2);
-    input.len = ngx_strlen(input.data);
-    start_ms = (int64_t) ngx_atoof((u_char *) PQgetvalue(res, row, 3),
-                                   ngx_strlen(PQgetvalue(res, row, 3)));
-    job.data = (u_char *) PQgetvalue(res, row, 4);
-    job.len = ngx_strlen(job.data);
-    snapshot = PQgetvalue(res, row, 5);
-    exec_arn.data = (u_char *) PQgetvalue(res, row, 10);
-    exec_arn.len = ngx_strlen(exec_arn.data);
-
-    if (ngx_http_sfn_run_find(&exec_arn)) {
-        return;
-    }
-
-    sm = ngx_http_sfn_machine_find(smcf, &machine);
-
-    if (sm == NULL && !PQgetisnull(res, row, 9)) {
-
-        /* a state machine created through the AWS API */
-
-        arn.data = (u_char *) PQgetvalue(res, row, 6);
-        arn.len = ngx_strlen(arn.data);
-        key.data = (u_char *) PQgetvalue(res, row, 8);
-        key.len = ngx_strlen(key.data);
-        def.data = (u_char *) PQgetvalue(res, row, 9);
-        def.len = PQgetlength(res, row, 9);
-
-        sm = ngx_http_sfn_aws_machine_get(&machine, &arn, &key,
-                 ngx_strcmp(PQgetvalue(res, row, 7), "EXPRESS") == 0
-                 ? SFN_EXPRESS : SFN_STANDARD, &def, ngx_cycle->log);
-    }
-
-    if (sm == NULL) {
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "sfn execution \"%V\" cannot resume: state machine "
-                      "\"%V\" is not configured", &name, &machine);
-        return;
-    }
-
-    run = ngx_http_sfn_run_create(smcf, sm, &name, &input, &job, start_ms,
-                                  snapshot, ngx_cycle->log);
-    if (run == NULL) {
-        return;
-    }
-
-    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                  "sfn execution \"%V\" of \"%V\" resumed %s", &name,
-                  &machine, *snapshot ? "at its last step" : "from its input");
-
-    ngx_memzero(&rec, sizeof(ngx_http_sfn_record_t));
-    rec.name = run->name;
-    rec.arn = run->arn;
-    rec.machine = sm->name;
-    rec.input = input;
-    rec.durable = run->durable;
-    rec.status = SFN_RUNNING;
-    rec.start_ms = start_ms;
-
-    (void) ngx_http_sfn_shm_put(smcf, &rec);
-
-    ngx_queue_insert_tail(&ngx_http_sfn_runs, &run->queue);
-    ngx_http_sfn_durable += run->durable;
-
-    if (*snapshot == '\0') {
-        (void) sfn_exec_start(run->exec);
-    }
-
-    ngx_http_sfn_run_after(run);
-}
-
-
-static void
-ngx_http_sfn_recover_handler(void *data, void *res)
-{
-    ngx_http_sfn_main_conf_t *smcf = data;
-
-    int  i, n;
-
-    ngx_http_sfn_scanning = 0;
-
-    if (res == NULL || ngx_exiting || ngx_terminate) {
-        return;
-    }
-
-    n = PQntuples(res);
-
-    for (i = 0; i < n; i++) {
-        ngx_http_sfn_recover_row(smcf, res, i);
-    }
-
-    if (n) {
-        /* a stop or a callback may have come while they had no owner */
-        ngx_http_sfn_mail_poll();
-    }
-}
-
-
-static void
-ngx_http_sfn_scan_handler(ngx_event_t *ev)
-{
-    const char  *values[1];
-
-    if (ngx_exiting || ngx_terminate) {
-        return;
-    }
-
-    values[0] = (const char *) ngx_http_sfn_owner;
-
-    if (!ngx_http_sfn_scanning) {
-        ngx_http_sfn_scanning = 1;
-
-        if (ngx_http_sfn_pg_query(
-                "UPDATE sfn_executions e SET owner = $1, "
-                "lease_until = now() + interval '" NGX_HTTP_SFN_LEASE "', "
-                "version = e.version + 1 "
-                "FROM (SELECT x.arn, m.arn AS m_arn, m.type AS m_type, "
-                "m.revision::text || '/' || "
-                "extract(epoch FROM m.updated_at)::text AS m_key, "
-                "m.definition AS m_def "
-                "FROM sfn_executions x LEFT JOIN sfn_state_machines m "
-                "ON m.name = x.state_machine AND m.source = 'api' "
-                "WHERE x.status = 'RUNNING' AND x.type = 'STANDARD' "
-                "AND (x.lease_until IS NULL OR x.lease_until < now()) "
-                "ORDER BY x.start_date LIMIT " NGX_HTTP_SFN_CLAIM " "
-                "FOR UPDATE OF x SKIP LOCKED) c "
-                "WHERE e.arn = c.arn "
-                "RETURNING e.name, e.state_machine, e.input, "
-                "(extract(epoch FROM e.start_date) * 1000)::bigint, "
-                "coalesce(e.job_id, ''), coalesce(e.snapshot, ''), "
-                "c.m_arn, c.m_type, c.m_key, c.m_def, e.arn",
-                1, values,
-                ngx_http_sfn_recover_handler, ev->data)
-            != NGX_OK)
-        {
-            ngx_http_sfn_scanning = 0;
-        }
-    }
-
-    /* mail whose notification was lost: sent to an owner of the moment */
-
-    if (ngx_http_sfn_durable) {
-        ngx_http_sfn_mail_poll();
-    }
-
-    ngx_add_timer(ev, NGX_HTTP_SFN_SCAN);
-}
-
-
-static void
-ngx_http_sfn_renew_handler(ngx_event_t *ev)
-{
-    const char  *values[1];
-
-    if (ngx_exiting || ngx_terminate) {
-        return;
-    }
-
-    values[0] = (const char *) ngx_http_sfn_owner;
-
-    /* a worker running no Standard execution holds no lease */
-
-    if (ngx_http_sfn_durable) {
-        (void) ngx_http_sfn_pg_exec(
-            "UPDATE sfn_executions SET "
-            "lease_until = now() + interval '" NGX_HTTP_SFN_LEASE "' "
-            "WHERE owner = $1 AND status = 'RUNNING'", 1, values);
-    }
-
-    ngx_add_timer(ev, NGX_HTTP_SFN_RENEW);
-}
-
-
-/* at exit, blocking: hand the leases back so a successor resumes at once */
-
-static void
-ngx_http_sfn_release_leases(ngx_cycle_t *cycle)
-{
-    PGconn                    *conn;
-    PGresult                  *res;
-    const char                *values[1];
-    ngx_http_sfn_main_conf_t  *smcf;
-    u_char                     conninfo[2048];
-
-    smcf = ngx_http_sfn_smcf;
-
-    if (smcf == NULL || smcf->database.len == 0
-        || smcf->database.len > sizeof(conninfo) - 32
-        || ngx_queue_empty(&ngx_http_sfn_runs))
-    {
-        return;
-    }
-
-    ngx_sprintf(conninfo, "%V connect_timeout=2%Z", &smcf->database);
-
-    conn = PQconnectdb((char *) conninfo);
-
-    if (PQstatus(conn) == CONNECTION_OK) {
-        values[0] = (const char *) ngx_http_sfn_owner;
-
-        res = PQexecParams(conn,
-                  "UPDATE sfn_executions SET lease_until = NULL "
-                  "WHERE owner = $1 AND status = 'RUNNING'",
-                  1, NULL, values, NULL, NULL, 0);
-        PQclear(res);
-    }
-
-    PQfinish(conn);
-}
-
-
-static ngx_http_sfn_run_t *
+ngx_http_sfn_run_t *
 ngx_http_sfn_run_find(ngx_str_t *arn)
 {
     ngx_queue_t         *q;
@@ -1786,388 +1060,6 @@ ngx_http_sfn_run_find(ngx_str_t *arn)
     }
 
     return NULL;
-}
-
-
-static void
-ngx_http_sfn_msg_apply(ngx_http_sfn_run_t *run, ngx_http_sfn_msg_t *msg)
-{
-    ngx_http_sfn_task_ctx_t  *ctx;
-
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, run->log, 0,
-                   "sfn execution \"%V\" message %d task %uL",
-                   &run->name, (int) msg->kind, msg->task);
-
-    if (msg->kind == NGX_HTTP_SFN_MSG_STOP) {
-        (void) sfn_exec_stop(run->exec, ngx_http_sfn_cstr(&msg->a),
-                             ngx_http_sfn_cstr(&msg->b));
-        ngx_http_sfn_run_after(run);
-        return;
-    }
-
-    ctx = ngx_http_sfn_task_find(run, msg->task);
-
-    if (ctx == NULL) {
-        return;
-    }
-
-    switch (msg->kind) {
-
-    case NGX_HTTP_SFN_MSG_HEARTBEAT:
-        (void) sfn_exec_task_heartbeat(run->exec, msg->task);
-        break;
-
-    case NGX_HTTP_SFN_MSG_SUCCESS:
-    case NGX_HTTP_SFN_MSG_FAILURE:
-
-        ngx_http_sfn_task_forget(ctx);
-
-        /* a thread still running for it finds itself abandoned */
-
-        ctx->abandoned = 1;
-
-        if (!ctx->in_thread) {
-            ngx_queue_remove(&ctx->queue);
-        }
-
-        if (msg->kind == NGX_HTTP_SFN_MSG_SUCCESS) {
-            (void) sfn_exec_task_succeeded(run->exec, msg->task,
-                                           (char *) msg->a.data, msg->a.len);
-
-        } else {
-            (void) sfn_exec_task_failed(run->exec, msg->task,
-                                        ngx_http_sfn_cstr(&msg->a),
-                                        ngx_http_sfn_cstr(&msg->b));
-        }
-
-        break;
-
-    default:
-        break;
-    }
-
-    ngx_http_sfn_run_after(run);
-}
-
-
-static ngx_int_t
-ngx_http_sfn_msg_accept(ngx_http_sfn_msg_t *msg)
-{
-    return ngx_http_sfn_run_find(&msg->arn) != NULL;
-}
-
-
-static void
-ngx_http_sfn_progress_clear(ngx_http_sfn_run_t *run)
-{
-    ngx_http_sfn_record_t  rec;
-
-    ngx_memzero(&rec, sizeof(ngx_http_sfn_record_t));
-    rec.arn = run->arn;
-    rec.status = SFN_RUNNING;
-    rec.percent = -1;
-
-    (void) ngx_http_sfn_shm_put(run->smcf, &rec);
-}
-
-
-static void
-ngx_http_sfn_progress_publish(void)
-{
-    double                    percent;
-    ngx_queue_t              *q, *tq;
-    ngx_http_sfn_run_t       *run;
-    ngx_http_sfn_record_t     rec;
-    ngx_http_sfn_task_ctx_t  *ctx;
-
-    for (q = ngx_queue_head(&ngx_http_sfn_runs);
-         q != ngx_queue_sentinel(&ngx_http_sfn_runs);
-         q = ngx_queue_next(q))
-    {
-        run = ngx_queue_data(q, ngx_http_sfn_run_t, queue);
-
-        if (run->in_thread == 0 || run->finished) {
-            continue;
-        }
-
-        for (tq = ngx_queue_head(&run->tasks);
-             tq != ngx_queue_sentinel(&run->tasks);
-             tq = ngx_queue_next(tq))
-        {
-            ctx = ngx_queue_data(tq, ngx_http_sfn_task_ctx_t, queue);
-            percent = ctx->percent;
-
-            if (!ctx->in_thread || percent == 0 || percent == ctx->shown) {
-                continue;
-            }
-
-            ctx->shown = percent;
-
-            ngx_memzero(&rec, sizeof(ngx_http_sfn_record_t));
-            rec.arn = run->arn;
-            rec.status = SFN_RUNNING;
-            rec.percent = percent;
-            rec.fps = ctx->fps;
-
-            (void) ngx_http_sfn_shm_put(run->smcf, &rec);
-        }
-    }
-}
-
-
-static void
-ngx_http_sfn_poll_handler(ngx_event_t *ev)
-{
-    ngx_uint_t           i;
-    ngx_pool_t          *pool;
-    ngx_array_t          msgs;
-    ngx_http_sfn_run_t  *run;
-    ngx_http_sfn_msg_t  *msg;
-
-    if (ngx_exiting || ngx_terminate) {
-        return;
-    }
-
-    /* an unlocked peek: most polls find the mailbox empty */
-
-    pool = ngx_http_sfn_shm_msg_pending(ngx_http_sfn_smcf)
-           ? ngx_create_pool(4096, ev->log) : NULL;
-
-    if (pool != NULL
-        && ngx_array_init(&msgs, pool, 4, sizeof(ngx_http_sfn_msg_t))
-           == NGX_OK
-        && ngx_http_sfn_shm_msg_take(ngx_http_sfn_smcf,
-                                     ngx_http_sfn_msg_accept,
-                                     ngx_http_sfn_now_ms()
-                                     - NGX_HTTP_SFN_MSG_EXPIRE,
-                                     pool, &msgs))
-    {
-        msg = msgs.elts;
-
-        for (i = 0; i < msgs.nelts; i++) {
-            run = ngx_http_sfn_run_find(&msg[i].arn);
-
-            if (run) {
-                ngx_http_sfn_msg_apply(run, &msg[i]);
-            }
-        }
-    }
-
-    if (pool) {
-        ngx_destroy_pool(pool);
-    }
-
-    ngx_http_sfn_progress_publish();
-
-    ngx_add_timer(ev, NGX_HTTP_SFN_POLL);
-}
-
-
-/*
- * Delivers a stop or a callback to the worker that owns the execution:
- * at once when that is this worker, else through the shared mailbox,
- * which every worker polls.
- */
-
-static ngx_int_t
-ngx_http_sfn_deliver(ngx_http_sfn_main_conf_t *smcf, ngx_http_sfn_msg_t *msg)
-{
-    ngx_http_sfn_run_t  *run;
-
-    run = ngx_http_sfn_run_find(&msg->arn);
-
-    if (run) {
-        ngx_http_sfn_msg_apply(run, msg);
-        return NGX_OK;
-    }
-
-    msg->posted = ngx_http_sfn_now_ms();
-
-    return ngx_http_sfn_shm_msg_post(smcf, msg);
-}
-
-
-/*
- * The mail of PostgreSQL (sql/004_mailbox.sql): stops and callbacks for
- * Standard executions owned here, posted by any worker of any node.  Mail
- * is deleted with the step it caused, in the same batch: if this worker
- * dies first, the next owner applies it again to the step it resumes from.
- */
-
-static void
-ngx_http_sfn_mail_rows(void *data, void *res)
-{
-    int                  i, n, applied;
-    char                *v;
-    const char          *values[1];
-    ngx_http_sfn_msg_t   msg;
-    ngx_http_sfn_run_t  *run;
-
-    ngx_http_sfn_mail_polling = 0;
-    applied = 0;
-
-    if (ngx_exiting || ngx_terminate) {
-        return;
-    }
-
-    n = res ? PQntuples(res) : 0;
-
-    for (i = 0; i < n; i++) {
-        ngx_memzero(&msg, sizeof(ngx_http_sfn_msg_t));
-
-        msg.arn.data = (u_char *) PQgetvalue(res, i, 1);
-        msg.arn.len = ngx_strlen(msg.arn.data);
-
-        run = ngx_http_sfn_run_find(&msg.arn);
-
-        if (run == NULL) {
-            /* it ended: its mail goes with a later poll */
-            continue;
-        }
-
-        msg.kind = ngx_atoi((u_char *) PQgetvalue(res, i, 2),
-                            ngx_strlen(PQgetvalue(res, i, 2)));
-        msg.task = (uint64_t) ngx_atoof((u_char *) PQgetvalue(res, i, 3),
-                                        ngx_strlen(PQgetvalue(res, i, 3)));
-
-        if (!PQgetisnull(res, i, 4)) {
-            v = PQgetvalue(res, i, 4);
-            msg.a.data = (u_char *) v;
-            msg.a.len = PQgetlength(res, i, 4);
-        }
-
-        if (!PQgetisnull(res, i, 5)) {
-            v = PQgetvalue(res, i, 5);
-            msg.b.data = (u_char *) v;
-            msg.b.len = PQgetlength(res, i, 5);
-        }
-
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
-                       "sfn execution \"%V\": mail %s",
-                       &msg.arn, PQgetvalue(res, i, 0));
-
-        ngx_http_sfn_msg_apply(run, &msg);
-        applied++;
-
-        values[0] = PQgetvalue(res, i, 0);
-
-        (void) ngx_http_sfn_pg_exec("DELETE FROM sfn_mailbox WHERE id = $1",
-                                    1, values);
-    }
-
-    /* a full page read again only if it made way: else the next tick */
-
-    if (ngx_http_sfn_mail_again || (n == 64 && applied)) {
-        ngx_http_sfn_mail_again = 0;
-        ngx_http_sfn_mail_poll();
-    }
-}
-
-
-static void
-ngx_http_sfn_mail_poll(void)
-{
-    const char  *values[1];
-
-    if (ngx_http_sfn_smcf == NULL || ngx_http_sfn_smcf->database.len == 0
-        || ngx_exiting || ngx_terminate)
-    {
-        return;
-    }
-
-    if (ngx_http_sfn_mail_polling) {
-        ngx_http_sfn_mail_again = 1;
-        return;
-    }
-
-    values[0] = (const char *) ngx_http_sfn_owner;
-
-    /* the mail of ended executions is dropped on the way */
-
-    if (ngx_http_sfn_pg_query(
-            "WITH gone AS (DELETE FROM sfn_mailbox m USING sfn_executions x "
-            "WHERE x.arn = m.execution_arn AND x.status <> 'RUNNING') "
-            "SELECT m.id, m.execution_arn, m.kind, m.task, m.a, m.b "
-            "FROM sfn_mailbox m JOIN sfn_executions e "
-            "ON e.arn = m.execution_arn "
-            "WHERE e.owner = $1 AND e.status = 'RUNNING' "
-            "ORDER BY m.id LIMIT 64",
-            1, values, ngx_http_sfn_mail_rows, NULL)
-        == NGX_OK)
-    {
-        ngx_http_sfn_mail_polling = 1;
-    }
-}
-
-
-/* a NOTIFY on "sfn_mail" (its payload the owner), or NULL on connect */
-
-void
-ngx_http_sfn_exec_mail_notify(const char *payload)
-{
-    if (payload && ngx_strcmp(payload, ngx_http_sfn_owner) != 0) {
-        return;
-    }
-
-    ngx_http_sfn_mail_poll();
-}
-
-
-/* a Standard execution in PostgreSQL, which another worker may own */
-
-static ngx_uint_t
-ngx_http_sfn_exec_durable(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *arn,
-    ngx_pool_t *pool)
-{
-    ngx_http_sfn_record_t  rec;
-
-    ngx_memzero(&rec, sizeof(ngx_http_sfn_record_t));
-
-    return ngx_http_sfn_shm_get(smcf, arn, pool, &rec) == NGX_OK
-           && rec.durable;
-}
-
-
-/*
- * NGX_OK: stopped here or posted to the worker that runs it; NGX_BUSY: it
- * has ended; NGX_DECLINED: unknown here; NGX_AGAIN: a Standard execution
- * of another worker, to be stopped through PostgreSQL (sfn_mail_post()).
- */
-
-ngx_int_t
-ngx_http_sfn_exec_stop(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *arn,
-    ngx_str_t *error, ngx_str_t *cause, ngx_pool_t *pool)
-{
-    ngx_int_t              rc;
-    ngx_http_sfn_msg_t     msg;
-    ngx_http_sfn_record_t  rec;
-
-    rc = ngx_http_sfn_shm_get(smcf, arn, pool, &rec);
-
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    if (rec.status != SFN_RUNNING) {
-        return NGX_BUSY;
-    }
-
-    if (rec.durable && ngx_http_sfn_run_find(arn) == NULL) {
-        return NGX_AGAIN;
-    }
-
-    ngx_memzero(&msg, sizeof(ngx_http_sfn_msg_t));
-
-    msg.kind = NGX_HTTP_SFN_MSG_STOP;
-
-    if (ngx_http_sfn_pstr(pool, arn, &msg.arn) != NGX_OK
-        || ngx_http_sfn_pstr(pool, error, &msg.a) != NGX_OK
-        || ngx_http_sfn_pstr(pool, cause, &msg.b) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    return ngx_http_sfn_deliver(smcf, &msg);
 }
 
 
@@ -2197,48 +1089,6 @@ ngx_http_sfn_exec_on_finish(ngx_str_t *arn, ngx_http_sfn_finish_pt handler,
 
 
 ngx_int_t
-ngx_http_sfn_task_callback(ngx_http_sfn_main_conf_t *smcf,
-    ngx_http_sfn_msg_kind_e kind, ngx_str_t *token, ngx_str_t *a,
-    ngx_str_t *b, ngx_pool_t *pool)
-{
-    ngx_int_t           rc;
-    ngx_http_sfn_msg_t  msg;
-
-    ngx_memzero(&msg, sizeof(ngx_http_sfn_msg_t));
-
-    msg.kind = kind;
-
-    rc = ngx_http_sfn_shm_token_get(smcf, token, pool, &msg.arn, &msg.task);
-
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    if (ngx_http_sfn_run_find(&msg.arn) == NULL
-        && ngx_http_sfn_exec_durable(smcf, &msg.arn, pool))
-    {
-        /* PostgreSQL answers for the token: sfn_token_answer() */
-        return NGX_AGAIN;
-    }
-
-    if (ngx_http_sfn_pstr(pool, a, &msg.a) != NGX_OK
-        || ngx_http_sfn_pstr(pool, b, &msg.b) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (kind != NGX_HTTP_SFN_MSG_HEARTBEAT
-        && ngx_http_sfn_shm_token_close(smcf, token) != NGX_OK)
-    {
-        /* another SendTask* for the same token got there first */
-        return NGX_BUSY;
-    }
-
-    return ngx_http_sfn_deliver(smcf, &msg);
-}
-
-
-ngx_int_t
 ngx_http_sfn_exec_init_process(ngx_cycle_t *cycle)
 {
     ngx_queue_init(&ngx_http_sfn_runs);
@@ -2248,32 +1098,13 @@ ngx_http_sfn_exec_init_process(ngx_cycle_t *cycle)
     ngx_http_sfn_smcf = ngx_http_cycle_get_module_main_conf(cycle,
                                                         ngx_http_sfn_module);
 
-    ngx_http_sfn_poll_ev.handler = ngx_http_sfn_poll_handler;
-    ngx_http_sfn_poll_ev.log = cycle->log;
-    ngx_http_sfn_poll_ev.data = ngx_http_sfn_smcf;
-    ngx_http_sfn_poll_ev.cancelable = 1;
-
-    ngx_add_timer(&ngx_http_sfn_poll_ev, NGX_HTTP_SFN_POLL);
+    ngx_http_sfn_mail_init(cycle);
 
     *ngx_sprintf(ngx_http_sfn_owner, "%V:%P", &cycle->hostname, ngx_pid)
         = '\0';
 
     if (ngx_http_sfn_smcf->database.len) {
-        ngx_http_sfn_renew_ev.handler = ngx_http_sfn_renew_handler;
-        ngx_http_sfn_renew_ev.log = cycle->log;
-        ngx_http_sfn_renew_ev.data = ngx_http_sfn_smcf;
-        ngx_http_sfn_renew_ev.cancelable = 1;
-
-        ngx_http_sfn_scan_ev.handler = ngx_http_sfn_scan_handler;
-        ngx_http_sfn_scan_ev.log = cycle->log;
-        ngx_http_sfn_scan_ev.data = ngx_http_sfn_smcf;
-        ngx_http_sfn_scan_ev.cancelable = 1;
-
-        ngx_add_timer(&ngx_http_sfn_renew_ev, NGX_HTTP_SFN_RENEW);
-
-        /* workers start together: spread their first scans */
-        ngx_add_timer(&ngx_http_sfn_scan_ev,
-                      100 + (ngx_pid % 10) * 50);
+        ngx_http_sfn_lease_init(cycle);
     }
 
     return NGX_OK;

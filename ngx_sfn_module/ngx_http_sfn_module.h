@@ -170,13 +170,8 @@ ngx_int_t ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
     ngx_str_t *job, ngx_str_t *bucket, ngx_str_t *key, ngx_str_t *arn,
     ngx_pool_t *pool);
-ngx_int_t ngx_http_sfn_exec_stop(ngx_http_sfn_main_conf_t *smcf,
-    ngx_str_t *arn, ngx_str_t *error, ngx_str_t *cause, ngx_pool_t *pool);
 ngx_int_t ngx_http_sfn_exec_on_finish(ngx_str_t *arn,
     ngx_http_sfn_finish_pt handler, void *data);
-ngx_int_t ngx_http_sfn_task_callback(ngx_http_sfn_main_conf_t *smcf,
-    ngx_http_sfn_msg_kind_e kind, ngx_str_t *token, ngx_str_t *a,
-    ngx_str_t *b, ngx_pool_t *pool);
 ngx_int_t ngx_http_sfn_exec_start_sync(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
     ngx_str_t *arn, ngx_pool_t *pool);
@@ -184,9 +179,16 @@ ngx_int_t ngx_http_sfn_exec_result(ngx_http_sfn_main_conf_t *smcf,
     ngx_str_t *arn, ngx_pool_t *pool, ngx_http_sfn_record_t *rec);
 u_char *ngx_http_sfn_exec_arn(ngx_http_sfn_main_conf_t *smcf,
     ngx_str_t *machine, ngx_str_t *name, ngx_pool_t *pool, ngx_str_t *arn);
-void ngx_http_sfn_exec_mail_notify(const char *payload);
 ngx_int_t ngx_http_sfn_exec_init_process(ngx_cycle_t *cycle);
 void ngx_http_sfn_exec_exit_process(ngx_cycle_t *cycle);
+
+/* ngx_http_sfn_mail.c */
+ngx_int_t ngx_http_sfn_exec_stop(ngx_http_sfn_main_conf_t *smcf,
+    ngx_str_t *arn, ngx_str_t *error, ngx_str_t *cause, ngx_pool_t *pool);
+ngx_int_t ngx_http_sfn_task_callback(ngx_http_sfn_main_conf_t *smcf,
+    ngx_http_sfn_msg_kind_e kind, ngx_str_t *token, ngx_str_t *a,
+    ngx_str_t *b, ngx_pool_t *pool);
+void ngx_http_sfn_exec_mail_notify(const char *payload);
 
 /* ngx_http_sfn_shm.c */
 ngx_int_t ngx_http_sfn_shm_init_zone(ngx_shm_zone_t *zone, void *data);

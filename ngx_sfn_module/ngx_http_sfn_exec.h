@@ -1,0 +1,125 @@
+
+/*
+ * Copyright (C) ngx_sfn authors
+ *
+ * What the executor's files share: a run (an execution stepped by this
+ * worker), its timers and its tasks, and the worker's list of runs.
+ * Internal to ngx_http_sfn_exec.c, _task.c, _lease.c and _mail.c.
+ */
+
+
+#ifndef _NGX_HTTP_SFN_EXEC_H_INCLUDED_
+#define _NGX_HTTP_SFN_EXEC_H_INCLUDED_
+
+
+#include "ngx_http_sfn_module.h"
+#include <sfn_task.h>
+
+
+/* how long a Standard execution stays claimed without a renewal */
+#define NGX_HTTP_SFN_LEASE         "5 seconds"
+
+
+typedef struct ngx_http_sfn_run_s  ngx_http_sfn_run_t;
+
+
+typedef struct {
+    ngx_event_t                  ev;
+    ngx_queue_t                  queue;
+    uint64_t                     id;
+    ngx_http_sfn_run_t          *run;
+} ngx_http_sfn_timer_t;
+
+
+typedef struct {
+    ngx_queue_t                  queue;
+    uint64_t                     id;
+    ngx_http_sfn_run_t          *run;
+    ngx_thread_task_t           *task;
+    ngx_event_t                  repost;
+    sfn_task_call_t              call;
+    sfn_task_env_t               env;
+    ngx_str_t                    token;
+    int64_t                      started;
+    volatile int                 cancel;
+    volatile double              percent;   /* written by the thread */
+    volatile double              fps;
+    double                       shown;
+    int                          rc;
+    unsigned                     abandoned:1;
+    unsigned                     in_thread:1;
+    unsigned                     waiting:1;     /* for a callback */
+    unsigned                     deferred:1;    /* until the step commits */
+} ngx_http_sfn_task_ctx_t;
+
+
+struct ngx_http_sfn_run_s {
+    ngx_queue_t                  queue;
+    sfn_exec_t                  *exec;
+    ngx_pool_t                  *pool;
+    ngx_log_t                   *log;
+    ngx_http_sfn_main_conf_t    *smcf;
+    ngx_http_sfn_machine_t      *sm;
+    ngx_str_t                    name;
+    ngx_str_t                    arn;
+    ngx_str_t                    job;
+    ngx_queue_t                  timers;
+    ngx_queue_t                  free_timers;
+    ngx_queue_t                  tasks;
+    ngx_uint_t                   in_thread;
+    ngx_uint_t                   commits;   /* awaiting their handler */
+    u_char                      *events;    /* this step's, as JSON */
+    size_t                       events_len;
+    size_t                       events_size;
+    const char                  *state;
+    int64_t                      start_ms;
+    ngx_http_sfn_finish_pt       on_finish;
+    void                        *on_finish_data;
+    unsigned                     finished:1;
+    unsigned                     durable:1;
+    unsigned                     lost:1;    /* another owner took it */
+    unsigned                     ephemeral:1; /* no record: a sync start */
+    unsigned                     inserted:1;  /* its row is queued */
+    unsigned                     inserted_final:1;
+    ngx_str_t                    input;       /* until the row is written */
+    ngx_str_t                    bucket;
+    ngx_str_t                    key;
+};
+
+
+extern ngx_queue_t                ngx_http_sfn_runs;
+extern ngx_http_sfn_main_conf_t  *ngx_http_sfn_smcf;
+extern u_char                     ngx_http_sfn_owner[];
+extern ngx_uint_t                 ngx_http_sfn_durable; /* runs, leased */
+
+
+/* ngx_http_sfn_exec.c: the run lifecycle */
+ngx_http_sfn_run_t *ngx_http_sfn_run_create(ngx_http_sfn_main_conf_t *smcf,
+    ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
+    ngx_str_t *job, int64_t start_ms, const char *snapshot, ngx_log_t *log);
+ngx_http_sfn_run_t *ngx_http_sfn_run_find(ngx_str_t *arn);
+void ngx_http_sfn_run_after(ngx_http_sfn_run_t *run);
+void ngx_http_sfn_run_free(ngx_http_sfn_run_t *run);
+
+/* ngx_http_sfn_task.c: tasks on the thread pool */
+int ngx_http_sfn_host_run_task(void *data, sfn_exec_t *e,
+    const sfn_task_req_t *t);
+void ngx_http_sfn_host_cancel_task(void *data, sfn_exec_t *e, uint64_t id);
+ngx_http_sfn_task_ctx_t *ngx_http_sfn_task_find(ngx_http_sfn_run_t *run,
+    uint64_t id);
+void ngx_http_sfn_task_forget(ngx_http_sfn_task_ctx_t *ctx);
+void ngx_http_sfn_task_post_deferred(ngx_http_sfn_run_t *run);
+void ngx_http_sfn_task_cancel_all(ngx_http_sfn_run_t *run);
+void ngx_http_sfn_progress_clear(ngx_http_sfn_run_t *run);
+void ngx_http_sfn_progress_publish(void);
+
+/* ngx_http_sfn_lease.c: leases and recovery of Standard executions */
+void ngx_http_sfn_lease_init(ngx_cycle_t *cycle);
+void ngx_http_sfn_release_leases(ngx_cycle_t *cycle);
+
+/* ngx_http_sfn_mail.c: stops and callbacks delivered to the owner */
+void ngx_http_sfn_mail_init(ngx_cycle_t *cycle);
+void ngx_http_sfn_mail_poll(void);
+
+
+#endif /* _NGX_HTTP_SFN_EXEC_H_INCLUDED_ */

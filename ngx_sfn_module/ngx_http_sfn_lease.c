@@ -1,0 +1,280 @@
+
+/*
+ * Copyright (C) ngx_sfn authors
+ *
+ * Leases and recovery of Standard executions: every worker claims, in
+ * turns, RUNNING executions whose lease has lapsed and resumes them from
+ * their last snapshot, renews the leases of those it runs, and hands them
+ * back as it exits.
+ */
+
+
+#include "ngx_http_sfn_exec.h"
+
+#include <libpq-fe.h>
+
+
+#define NGX_HTTP_SFN_RENEW         2000
+#define NGX_HTTP_SFN_SCAN          1000
+#define NGX_HTTP_SFN_CLAIM         "32"
+
+
+static ngx_event_t                ngx_http_sfn_renew_ev;
+static ngx_event_t                ngx_http_sfn_scan_ev;
+static ngx_uint_t                 ngx_http_sfn_scanning;
+
+
+/*
+ * Recovery.  Every worker renews the leases of the Standard executions it
+ * owns and, once a second, claims executions whose lease has run out (a
+ * worker killed, a reload, a restart, another node gone) with FOR UPDATE
+ * SKIP LOCKED, then resumes them here.  An execution is resumed from its
+ * input; its recorded history keeps the first copy of every event, and
+ * tasks, being deterministic, are simply run again.
+ */
+
+static void
+ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, PGresult *res,
+    int row)
+{
+    char                    *snapshot;
+    int64_t                  start_ms;
+    ngx_str_t                name, machine, input, job, arn, key, def;
+    ngx_str_t                exec_arn;
+    ngx_http_sfn_run_t      *run;
+    ngx_http_sfn_record_t    rec;
+    ngx_http_sfn_machine_t  *sm;
+
+    name.data = (u_char *) PQgetvalue(res, row, 0);
+    name.len = ngx_strlen(name.data);
+    machine.data = (u_char *) PQgetvalue(res, row, 1);
+    machine.len = ngx_strlen(machine.data);
+    input.data = (u_char *) PQgetvalue(res, row, 2);
+    input.len = ngx_strlen(input.data);
+    start_ms = (int64_t) ngx_atoof((u_char *) PQgetvalue(res, row, 3),
+                                   ngx_strlen(PQgetvalue(res, row, 3)));
+    job.data = (u_char *) PQgetvalue(res, row, 4);
+    job.len = ngx_strlen(job.data);
+    snapshot = PQgetvalue(res, row, 5);
+    exec_arn.data = (u_char *) PQgetvalue(res, row, 10);
+    exec_arn.len = ngx_strlen(exec_arn.data);
+
+    if (ngx_http_sfn_run_find(&exec_arn)) {
+        return;
+    }
+
+    sm = ngx_http_sfn_machine_find(smcf, &machine);
+
+    if (sm == NULL && !PQgetisnull(res, row, 9)) {
+
+        /* a state machine created through the AWS API */
+
+        arn.data = (u_char *) PQgetvalue(res, row, 6);
+        arn.len = ngx_strlen(arn.data);
+        key.data = (u_char *) PQgetvalue(res, row, 8);
+        key.len = ngx_strlen(key.data);
+        def.data = (u_char *) PQgetvalue(res, row, 9);
+        def.len = PQgetlength(res, row, 9);
+
+        sm = ngx_http_sfn_aws_machine_get(&machine, &arn, &key,
+                 ngx_strcmp(PQgetvalue(res, row, 7), "EXPRESS") == 0
+                 ? SFN_EXPRESS : SFN_STANDARD, &def, ngx_cycle->log);
+    }
+
+    if (sm == NULL) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "sfn execution \"%V\" cannot resume: state machine "
+                      "\"%V\" is not configured", &name, &machine);
+        return;
+    }
+
+    run = ngx_http_sfn_run_create(smcf, sm, &name, &input, &job, start_ms,
+                                  snapshot, ngx_cycle->log);
+    if (run == NULL) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "sfn execution \"%V\" of \"%V\" resumed %s", &name,
+                  &machine, *snapshot ? "at its last step" : "from its input");
+
+    ngx_memzero(&rec, sizeof(ngx_http_sfn_record_t));
+    rec.name = run->name;
+    rec.arn = run->arn;
+    rec.machine = sm->name;
+    rec.input = input;
+    rec.durable = run->durable;
+    rec.status = SFN_RUNNING;
+    rec.start_ms = start_ms;
+
+    (void) ngx_http_sfn_shm_put(smcf, &rec);
+
+    ngx_queue_insert_tail(&ngx_http_sfn_runs, &run->queue);
+    ngx_http_sfn_durable += run->durable;
+
+    if (*snapshot == '\0') {
+        (void) sfn_exec_start(run->exec);
+    }
+
+    ngx_http_sfn_run_after(run);
+}
+
+
+static void
+ngx_http_sfn_recover_handler(void *data, void *res)
+{
+    ngx_http_sfn_main_conf_t *smcf = data;
+
+    int  i, n;
+
+    ngx_http_sfn_scanning = 0;
+
+    if (res == NULL || ngx_exiting || ngx_terminate) {
+        return;
+    }
+
+    n = PQntuples(res);
+
+    for (i = 0; i < n; i++) {
+        ngx_http_sfn_recover_row(smcf, res, i);
+    }
+
+    if (n) {
+        /* a stop or a callback may have come while they had no owner */
+        ngx_http_sfn_mail_poll();
+    }
+}
+
+
+static void
+ngx_http_sfn_scan_handler(ngx_event_t *ev)
+{
+    const char  *values[1];
+
+    if (ngx_exiting || ngx_terminate) {
+        return;
+    }
+
+    values[0] = (const char *) ngx_http_sfn_owner;
+
+    if (!ngx_http_sfn_scanning) {
+        ngx_http_sfn_scanning = 1;
+
+        if (ngx_http_sfn_pg_query(
+                "UPDATE sfn_executions e SET owner = $1, "
+                "lease_until = now() + interval '" NGX_HTTP_SFN_LEASE "', "
+                "version = e.version + 1 "
+                "FROM (SELECT x.arn, m.arn AS m_arn, m.type AS m_type, "
+                "m.revision::text || '/' || "
+                "extract(epoch FROM m.updated_at)::text AS m_key, "
+                "m.definition AS m_def "
+                "FROM sfn_executions x LEFT JOIN sfn_state_machines m "
+                "ON m.name = x.state_machine AND m.source = 'api' "
+                "WHERE x.status = 'RUNNING' AND x.type = 'STANDARD' "
+                "AND (x.lease_until IS NULL OR x.lease_until < now()) "
+                "ORDER BY x.start_date LIMIT " NGX_HTTP_SFN_CLAIM " "
+                "FOR UPDATE OF x SKIP LOCKED) c "
+                "WHERE e.arn = c.arn "
+                "RETURNING e.name, e.state_machine, e.input, "
+                "(extract(epoch FROM e.start_date) * 1000)::bigint, "
+                "coalesce(e.job_id, ''), coalesce(e.snapshot, ''), "
+                "c.m_arn, c.m_type, c.m_key, c.m_def, e.arn",
+                1, values,
+                ngx_http_sfn_recover_handler, ev->data)
+            != NGX_OK)
+        {
+            ngx_http_sfn_scanning = 0;
+        }
+    }
+
+    /* mail whose notification was lost: sent to an owner of the moment */
+
+    if (ngx_http_sfn_durable) {
+        ngx_http_sfn_mail_poll();
+    }
+
+    ngx_add_timer(ev, NGX_HTTP_SFN_SCAN);
+}
+
+
+static void
+ngx_http_sfn_renew_handler(ngx_event_t *ev)
+{
+    const char  *values[1];
+
+    if (ngx_exiting || ngx_terminate) {
+        return;
+    }
+
+    values[0] = (const char *) ngx_http_sfn_owner;
+
+    /* a worker running no Standard execution holds no lease */
+
+    if (ngx_http_sfn_durable) {
+        (void) ngx_http_sfn_pg_exec(
+            "UPDATE sfn_executions SET "
+            "lease_until = now() + interval '" NGX_HTTP_SFN_LEASE "' "
+            "WHERE owner = $1 AND status = 'RUNNING'", 1, values);
+    }
+
+    ngx_add_timer(ev, NGX_HTTP_SFN_RENEW);
+}
+
+
+/* at exit, blocking: hand the leases back so a successor resumes at once */
+
+void
+ngx_http_sfn_release_leases(ngx_cycle_t *cycle)
+{
+    PGconn                    *conn;
+    PGresult                  *res;
+    const char                *values[1];
+    ngx_http_sfn_main_conf_t  *smcf;
+    u_char                     conninfo[2048];
+
+    smcf = ngx_http_sfn_smcf;
+
+    if (smcf == NULL || smcf->database.len == 0
+        || smcf->database.len > sizeof(conninfo) - 32
+        || ngx_queue_empty(&ngx_http_sfn_runs))
+    {
+        return;
+    }
+
+    ngx_sprintf(conninfo, "%V connect_timeout=2%Z", &smcf->database);
+
+    conn = PQconnectdb((char *) conninfo);
+
+    if (PQstatus(conn) == CONNECTION_OK) {
+        values[0] = (const char *) ngx_http_sfn_owner;
+
+        res = PQexecParams(conn,
+                  "UPDATE sfn_executions SET lease_until = NULL "
+                  "WHERE owner = $1 AND status = 'RUNNING'",
+                  1, NULL, values, NULL, NULL, 0);
+        PQclear(res);
+    }
+
+    PQfinish(conn);
+}
+
+
+void
+ngx_http_sfn_lease_init(ngx_cycle_t *cycle)
+{
+    ngx_http_sfn_renew_ev.handler = ngx_http_sfn_renew_handler;
+    ngx_http_sfn_renew_ev.log = cycle->log;
+    ngx_http_sfn_renew_ev.data = ngx_http_sfn_smcf;
+    ngx_http_sfn_renew_ev.cancelable = 1;
+
+    ngx_http_sfn_scan_ev.handler = ngx_http_sfn_scan_handler;
+    ngx_http_sfn_scan_ev.log = cycle->log;
+    ngx_http_sfn_scan_ev.data = ngx_http_sfn_smcf;
+    ngx_http_sfn_scan_ev.cancelable = 1;
+
+    ngx_add_timer(&ngx_http_sfn_renew_ev, NGX_HTTP_SFN_RENEW);
+
+    /* workers start together: spread their first scans */
+    ngx_add_timer(&ngx_http_sfn_scan_ev,
+                  100 + (ngx_pid % 10) * 50);
+}
