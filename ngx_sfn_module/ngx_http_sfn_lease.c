@@ -76,7 +76,7 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, PGresult *res,
         def.data = (u_char *) PQgetvalue(res, row, 9);
         def.len = PQgetlength(res, row, 9);
 
-        sm = ngx_http_sfn_aws_machine_get(&machine, &arn, &key,
+        sm = ngx_http_sfn_machine_get(&machine, &arn, &key,
                  ngx_strcmp(PQgetvalue(res, row, 7), "EXPRESS") == 0
                  ? SFN_EXPRESS : SFN_STANDARD, &def, ngx_cycle->log);
     }

@@ -35,6 +35,15 @@ typedef struct {
 } ngx_http_sfn_machine_t;
 
 
+/* a compiled API state machine in this worker's cache */
+typedef struct {
+    ngx_queue_t                  queue;
+    ngx_pool_t                  *pool;
+    ngx_str_t                    key;       /* "<revision>/<updated_at>" */
+    ngx_http_sfn_machine_t       sm;
+} ngx_http_sfn_compiled_t;
+
+
 typedef struct {
     ngx_str_t                    name;
     ngx_array_t                  suffixes;  /* ngx_str_t */
@@ -165,6 +174,16 @@ ngx_http_sfn_machine_t *ngx_http_sfn_machine_find(
 ngx_http_sfn_bucket_t *ngx_http_sfn_bucket_find(
     ngx_http_sfn_main_conf_t *smcf, ngx_str_t *name);
 
+/* ngx_http_sfn_machine.c */
+sfn_machine_t *ngx_http_sfn_machine_load(ngx_str_t *definition,
+    sfn_type_e type, sfn_diag_t *diag);
+ngx_http_sfn_compiled_t *ngx_http_sfn_machine_cached(ngx_str_t *name);
+ngx_http_sfn_compiled_t *ngx_http_sfn_machine_cache_add(ngx_str_t *name,
+    ngx_str_t *arn, ngx_str_t *key, sfn_type_e type, sfn_machine_t *m);
+ngx_http_sfn_machine_t *ngx_http_sfn_machine_get(ngx_str_t *name,
+    ngx_str_t *arn, ngx_str_t *key, sfn_type_e type, ngx_str_t *definition,
+    ngx_log_t *log);
+
 /* ngx_http_sfn_exec.c */
 ngx_int_t ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
@@ -247,9 +266,6 @@ ngx_int_t ngx_http_sfn_reply_durable(ngx_http_request_t *r,
 /* ngx_http_sfn_aws.c, ngx_http_sfn_auth.c, ngx_http_sfn_metrics.c */
 char *ngx_http_sfn_aws_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_sfn_aws_handler(ngx_http_request_t *r);
-ngx_http_sfn_machine_t *ngx_http_sfn_aws_machine_get(ngx_str_t *name,
-    ngx_str_t *arn, ngx_str_t *key, sfn_type_e type, ngx_str_t *definition,
-    ngx_log_t *log);
 char *ngx_http_sfn_aws_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_sfn_api_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);

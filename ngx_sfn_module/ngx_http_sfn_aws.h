@@ -1,0 +1,122 @@
+
+/*
+ * Copyright (C) ngx_sfn authors
+ *
+ * What the AWS JSON 1.0 API's files share: the request context, the
+ * protocol's helpers (replies, errors, request fields, ARNs, queries) in
+ * ngx_http_sfn_aws.c, and the actions of ngx_http_sfn_aws_sm.c and
+ * ngx_http_sfn_aws_exec.c that its dispatch table names.
+ */
+
+
+#ifndef _NGX_HTTP_SFN_AWS_H_INCLUDED_
+#define _NGX_HTTP_SFN_AWS_H_INCLUDED_
+
+
+#include "ngx_http_sfn_module.h"
+
+#include <libpq-fe.h>
+
+
+typedef struct ngx_http_sfn_aws_ctx_s  ngx_http_sfn_aws_ctx_t;
+
+typedef ngx_int_t (*ngx_http_sfn_aws_op_pt)(ngx_http_sfn_aws_ctx_t *ctx);
+typedef ngx_int_t (*ngx_http_sfn_aws_next_pt)(ngx_http_sfn_aws_ctx_t *ctx,
+    PGresult *res);
+
+
+/* a statement in flight; it outlives the request if the client goes */
+typedef struct {
+    ngx_http_sfn_aws_ctx_t      *ctx;
+    ngx_http_sfn_aws_next_pt     next;
+} ngx_http_sfn_aws_wait_t;
+
+
+struct ngx_http_sfn_aws_ctx_s {
+    ngx_http_request_t          *r;
+    ngx_http_sfn_main_conf_t    *smcf;
+    cJSON                       *body;
+    ngx_http_sfn_aws_wait_t     *wait;
+    ngx_event_t                  timeout;   /* of the wait */
+    ngx_http_sfn_aws_op_pt       found;     /* after the machine is known */
+    ngx_http_sfn_machine_t      *sm;
+    ngx_str_t                    sm_name;
+    ngx_str_t                    exec_name;
+    ngx_str_t                    exec_arn;  /* the key of its record */
+    ngx_str_t                    arn;       /* as the request gave it */
+    ngx_str_t                    input;
+    const char                  *type;
+    u_char                      *message;
+    int64_t                      start_ms;
+    unsigned                     sync:1;
+    unsigned                     named:1;      /* by the caller */
+    unsigned                     waiting:1;    /* for a sync execution */
+    unsigned                     for_exec:1;
+};
+
+
+/* ngx_http_sfn_aws.c: the protocol */
+ngx_int_t ngx_http_sfn_aws_send(ngx_http_request_t *r, ngx_uint_t status,
+    cJSON *json);
+ngx_int_t ngx_http_sfn_aws_invalid(ngx_http_sfn_aws_ctx_t *ctx,
+    const char *type, const char *fmt, ...);
+ngx_int_t ngx_http_sfn_aws_error(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_reply_error(ngx_http_sfn_aws_ctx_t *ctx,
+    const char *type, const char *fmt, ...);
+ngx_int_t ngx_http_sfn_aws_field(ngx_http_sfn_aws_ctx_t *ctx,
+    const char *name, ngx_uint_t required, ngx_str_t *s);
+ngx_int_t ngx_http_sfn_aws_length(ngx_http_sfn_aws_ctx_t *ctx,
+    const char *name, ngx_str_t *s, size_t max);
+ngx_int_t ngx_http_sfn_aws_name_valid(ngx_str_t *name);
+u_char *ngx_http_sfn_aws_cstr(ngx_pool_t *pool, u_char *data, size_t len);
+ngx_int_t ngx_http_sfn_aws_arn(ngx_http_sfn_aws_ctx_t *ctx, ngx_str_t *arn,
+    ngx_uint_t exec);
+u_char *ngx_http_sfn_aws_exec_arn(ngx_http_sfn_aws_ctx_t *ctx, ngx_str_t *sm,
+    ngx_str_t *name);
+ngx_str_t *ngx_http_sfn_aws_exec_key(ngx_http_sfn_aws_ctx_t *ctx,
+    ngx_str_t *sm);
+u_char *ngx_http_sfn_aws_sm_arn(ngx_http_sfn_aws_ctx_t *ctx, ngx_str_t *sm);
+double ngx_http_sfn_aws_epoch(PGresult *res, int row, int col);
+ngx_int_t ngx_http_sfn_aws_query(ngx_http_sfn_aws_ctx_t *ctx,
+    const char *sql, int nparams, const char **values,
+    ngx_http_sfn_aws_next_pt next);
+ngx_int_t ngx_http_sfn_aws_query_alone(ngx_http_sfn_aws_ctx_t *ctx,
+    const char *sql, int nparams, const char **values,
+    ngx_http_sfn_aws_next_pt next);
+sfn_machine_t *ngx_http_sfn_aws_compile(ngx_http_sfn_aws_ctx_t *ctx,
+    ngx_str_t *definition, sfn_type_e type);
+ngx_int_t ngx_http_sfn_aws_machine(ngx_http_sfn_aws_ctx_t *ctx,
+    ngx_http_sfn_aws_op_pt found);
+ngx_int_t ngx_http_sfn_aws_sm_field(ngx_http_sfn_aws_ctx_t *ctx,
+    const char *field);
+ngx_int_t ngx_http_sfn_aws_exec_field(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_page(ngx_http_sfn_aws_ctx_t *ctx, ngx_int_t dflt,
+    ngx_int_t *limit, ngx_int_t *offset);
+void ngx_http_sfn_aws_next_token(cJSON *json, ngx_int_t offset);
+
+/* ngx_http_sfn_aws_sm.c: state-machine actions and tags */
+ngx_int_t ngx_http_sfn_aws_create(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_describe_sm(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_update(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_delete(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_list_sms(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_validate(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_describe_sm_exec(
+    ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_tag(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_untag(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_list_tags(ngx_http_sfn_aws_ctx_t *ctx);
+
+/* ngx_http_sfn_aws_exec.c: execution actions */
+ngx_int_t ngx_http_sfn_aws_start(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_start_sync(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_describe_exec(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_list_execs(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_history(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_stop(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_task_success(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_task_failure(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_heartbeat(ngx_http_sfn_aws_ctx_t *ctx);
+
+
+#endif /* _NGX_HTTP_SFN_AWS_H_INCLUDED_ */

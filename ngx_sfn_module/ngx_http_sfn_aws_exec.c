@@ -1,0 +1,1034 @@
+
+/*
+ * Copyright (C) ngx_sfn authors
+ *
+ * The AWS API's execution actions: StartExecution, StartSyncExecution,
+ * DescribeExecution, ListExecutions, GetExecutionHistory, StopExecution
+ * and the task callbacks SendTaskSuccess, SendTaskFailure and
+ * SendTaskHeartbeat.
+ */
+
+
+#include "ngx_http_sfn_aws.h"
+#include <sfn_task.h>
+
+
+/* StartExecution, StartSyncExecution */
+
+static ngx_int_t
+ngx_http_sfn_aws_started(ngx_http_sfn_aws_ctx_t *ctx, ngx_str_t *arn)
+{
+    cJSON  *json;
+
+    json = cJSON_CreateObject();
+
+    if (json == NULL
+        || ngx_http_sfn_json_add_str(json, "executionArn", arn) == NULL
+        || cJSON_AddNumberToObject(json, "startDate",
+                                   ctx->start_ms / 1000.0) == NULL)
+    {
+        cJSON_Delete(json);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
+}
+
+
+static ngx_int_t
+ngx_http_sfn_aws_committed(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
+{
+    ngx_str_t  arn;
+
+    arn.data = ngx_http_sfn_aws_exec_arn(ctx, &ctx->sm->name,
+                                         &ctx->exec_name);
+    if (arn.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    arn.len = ngx_strlen(arn.data);
+
+    return ngx_http_sfn_aws_started(ctx, &arn);
+}
+
+
+static void
+ngx_http_sfn_aws_add_seconds(cJSON *json, const char *name, int64_t ms)
+{
+    u_char  buf[NGX_INT64_LEN + 8];
+
+    *ngx_sprintf(buf, "%L.%03L", ms / 1000, ms % 1000) = '\0';
+
+    cJSON_AddRawToObject(json, name, (char *) buf);
+}
+
+
+static void
+ngx_http_sfn_aws_add_int(cJSON *json, const char *name, int64_t n)
+{
+    u_char  buf[NGX_INT64_LEN + 2];
+
+    *ngx_sprintf(buf, "%L", n) = '\0';
+
+    cJSON_AddRawToObject(json, name, (char *) buf);
+}
+
+
+static ngx_int_t
+ngx_http_sfn_aws_sync_reply(ngx_http_sfn_aws_ctx_t *ctx,
+    ngx_http_sfn_record_t *rec)
+{
+    cJSON   *json, *item;
+    u_char  *arn;
+    int64_t  stop;
+
+    arn = ngx_http_sfn_aws_exec_arn(ctx, &ctx->sm->name, &ctx->exec_name);
+    json = cJSON_CreateObject();
+
+    if (arn == NULL || json == NULL) {
+        cJSON_Delete(json);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    stop = rec->stop_ms ? rec->stop_ms : ngx_http_sfn_now_ms();
+
+    cJSON_AddStringToObject(json, "executionArn", (char *) arn);
+    cJSON_AddStringToObject(json, "stateMachineArn",
+                            (char *) ctx->sm->arn.data);
+    ngx_http_sfn_json_add_str(json, "name", &ctx->exec_name);
+    /* epoch seconds, printed without cJSON's printf-and-scanf round trip */
+
+    ngx_http_sfn_aws_add_seconds(json, "startDate", ctx->start_ms);
+    ngx_http_sfn_aws_add_seconds(json, "stopDate", stop);
+    cJSON_AddStringToObject(json, "status", sfn_status_name(rec->status));
+
+    if (rec->error.data) {
+        ngx_http_sfn_json_add_str(json, "error", &rec->error);
+    }
+
+    if (rec->cause.data) {
+        ngx_http_sfn_json_add_str(json, "cause", &rec->cause);
+    }
+
+    ngx_http_sfn_json_add_str(json, "input", &ctx->input);
+
+    item = cJSON_AddObjectToObject(json, "inputDetails");
+    cJSON_AddBoolToObject(item, "included", 1);
+
+    if (rec->status == SFN_SUCCEEDED && rec->output.data) {
+        ngx_http_sfn_json_add_str(json, "output", &rec->output);
+
+        item = cJSON_AddObjectToObject(json, "outputDetails");
+        cJSON_AddBoolToObject(item, "included", 1);
+    }
+
+    item = cJSON_AddObjectToObject(json, "billingDetails");
+    cJSON_AddRawToObject(item, "billedMemoryUsedInMB", "64");
+    /* AWS bills Express time in 100 ms steps, 100 ms at least */
+
+    ngx_http_sfn_aws_add_int(item, "billedDurationInMilliseconds",
+                             ngx_max(stop - ctx->start_ms + 99, 100)
+                             / 100 * 100);
+
+    return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
+}
+
+
+static void
+ngx_http_sfn_aws_sync_done(void *data, ngx_http_sfn_record_t *rec)
+{
+    ngx_http_sfn_aws_ctx_t *ctx = data;
+
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ctx->r;
+    c = r->connection;
+
+    ctx->waiting = 0;
+
+    ngx_http_finalize_request(r, ngx_http_sfn_aws_sync_reply(ctx, rec));
+    ngx_http_run_posted_requests(c);
+}
+
+
+static ngx_int_t
+ngx_http_sfn_aws_run(ngx_http_sfn_aws_ctx_t *ctx)
+{
+    ngx_int_t              rc;
+    ngx_str_t              arn;
+    ngx_http_sfn_record_t  rec;
+
+    ctx->start_ms = ngx_http_sfn_now_ms();
+
+    if (ctx->sync) {
+        rc = ngx_http_sfn_exec_start_sync(ctx->smcf, ctx->sm, &ctx->exec_name,
+                                          &ctx->input, &arn, ctx->r->pool);
+
+    } else {
+        rc = ngx_http_sfn_exec_start(ctx->smcf, ctx->sm, &ctx->exec_name,
+                                     &ctx->input, NULL, NULL, NULL, &arn,
+                                     ctx->r->pool);
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_sfn_aws_reply_error(ctx, "ExecutionAlreadyExists",
+                                            "Execution Already Exists: "
+                                            "'%s'",
+                                            ngx_http_sfn_aws_exec_arn(ctx,
+                                                &ctx->sm->name,
+                                                &ctx->exec_name));
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_sfn_aws_reply_error(ctx, "InvalidExecutionInput",
+                                            "Invalid State Machine "
+                                            "Execution Input: 'the "
+                                            "execution could not start'");
+    }
+
+    if (!ctx->sync && ctx->sm->type == SFN_STANDARD
+        && ctx->smcf->database.len)
+    {
+        /*
+         * acknowledged once PostgreSQL has committed the start: this
+         * statement's batch follows the start's in the worker's queue
+         */
+
+        return ngx_http_sfn_aws_query(ctx, "SELECT 1", 0, NULL,
+                                      ngx_http_sfn_aws_committed);
+    }
+
+    if (!ctx->sync) {
+        return ngx_http_sfn_aws_started(ctx, &arn);
+    }
+
+    ctx->exec_arn = arn;
+
+    if (ngx_http_sfn_exec_on_finish(&arn, ngx_http_sfn_aws_sync_done, ctx)
+        == NGX_OK)
+    {
+        ctx->waiting = 1;
+        return NGX_DONE;
+    }
+
+    /* it finished inside ngx_http_sfn_exec_start() */
+
+    if (ngx_http_sfn_exec_result(ctx->smcf, &arn, ctx->r->pool, &rec)
+        != NGX_OK)
+    {
+        return ngx_http_sfn_aws_reply_error(ctx, "InternalFailure",
+                                            "the execution record is lost");
+    }
+
+    return ngx_http_sfn_aws_sync_reply(ctx, &rec);
+}
+
+
+static ngx_int_t
+ngx_http_sfn_aws_start_checked(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
+{
+    if (res && PQntuples(res)) {
+        return ngx_http_sfn_aws_reply_error(ctx, "ExecutionAlreadyExists",
+                                            "Execution Already Exists: "
+                                            "'%s'", PQgetvalue(res, 0, 0));
+    }
+
+    return ngx_http_sfn_aws_run(ctx);
+}
+
+
+static ngx_int_t
+ngx_http_sfn_aws_start_found(ngx_http_sfn_aws_ctx_t *ctx)
+{
+    cJSON                 *json;
+    u_char                *arn;
+    ngx_str_t             *key;
+    const char            *values[1];
+    ngx_http_sfn_record_t  rec;
+
+    if (ctx->sync && ctx->sm->type != SFN_EXPRESS) {
+        return ngx_http_sfn_aws_reply_error(ctx,
+                   "StateMachineTypeNotSupported",
+                   "This operation is not supported by this type of state "
+                   "machine");
+    }
+
+    key = ngx_http_sfn_aws_exec_key(ctx, &ctx->sm->name);
+    if (key == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    arn = key->data;
+
+    /* a name of our own making is new: no execution has it */
+
+    if (ctx->named
+        && ngx_http_sfn_shm_get(ctx->smcf, key, ctx->r->pool, &rec) == NGX_OK)
+    {
+        /* AWS: the same name and input of a running execution is a retry */
+
+        if (!ctx->sync && rec.status == SFN_RUNNING
+            && rec.input.len == ctx->input.len
+            && ngx_strncmp(rec.input.data, ctx->input.data, rec.input.len)
+               == 0)
+        {
+            json = cJSON_CreateObject();
+            if (json == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            cJSON_AddStringToObject(json, "executionArn", (char *) arn);
+            cJSON_AddNumberToObject(json, "startDate",
+                                    rec.start_ms / 1000.0);
+
+            return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
+        }
+
+        return ngx_http_sfn_aws_reply_error(ctx, "ExecutionAlreadyExists",
+                                            "Execution Already Exists: "
+                                            "'%s'", arn);
+    }
+
+    if (ctx->sm->type == SFN_EXPRESS || !ctx->named) {
+        return ngx_http_sfn_aws_run(ctx);
+    }
+
+    /* finished Standard executions may have left the zone, not the table */
+
+    values[0] = (char *) arn;
+
+    return ngx_http_sfn_aws_query(ctx,
+               "SELECT arn FROM sfn_executions WHERE arn = $1",
+               1, values, ngx_http_sfn_aws_start_checked);
+}
+
+
+ngx_int_t
+ngx_http_sfn_aws_start(ngx_http_sfn_aws_ctx_t *ctx)
+{
+    cJSON     *in;
+    u_char    *p;
+    ngx_str_t  name;
+
+    if (ngx_http_sfn_aws_sm_field(ctx, "stateMachineArn") != NGX_OK
+        || ngx_http_sfn_aws_field(ctx, "name", 0, &name) == NGX_ERROR
+        || ngx_http_sfn_aws_field(ctx, "input", 0, &ctx->input)
+           == NGX_ERROR
+        || ngx_http_sfn_aws_length(ctx, "input", &ctx->input,
+                                   SFN_MAX_PAYLOAD) != NGX_OK)
+    {
+        return ngx_http_sfn_aws_error(ctx);
+    }
+
+    if (name.data == NULL) {
+        p = ngx_pnalloc(ctx->r->pool, NGX_UUID_LEN + 1);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        name.data = p;
+        name.len = ngx_http_sfn_uuid(p);
+        p[name.len] = '\0';
+
+    } else if (!ngx_http_sfn_aws_name_valid(&name)) {
+        return ngx_http_sfn_aws_reply_error(ctx, "InvalidName",
+                                            "Invalid Name: '%V'", &name);
+
+    } else {
+        ctx->named = 1;
+    }
+
+    ctx->exec_name = name;
+
+    if (ctx->input.data == NULL) {
+        ngx_str_set(&ctx->input, "{}");
+    }
+
+    in = cJSON_ParseWithLength((char *) ctx->input.data, ctx->input.len);
+
+    if (in == NULL) {
+        return ngx_http_sfn_aws_reply_error(ctx, "InvalidExecutionInput",
+                                            "Invalid State Machine Execution "
+                                            "Input: 'the input is not valid "
+                                            "JSON'");
+    }
+
+    cJSON_Delete(in);
+
+    return ngx_http_sfn_aws_machine(ctx, ngx_http_sfn_aws_start_found);
+}
+
+
+ngx_int_t
+ngx_http_sfn_aws_start_sync(ngx_http_sfn_aws_ctx_t *ctx)
+{
+    ctx->sync = 1;
+
+    return ngx_http_sfn_aws_start(ctx);
+}
+
+
+/* DescribeExecution */
+
+static ngx_int_t
+ngx_http_sfn_aws_exec_reply(ngx_http_sfn_aws_ctx_t *ctx, const char *status,
+    const char *input, const char *output, const char *error,
+    const char *cause, double start, double stop)
+{
+    cJSON  *json, *item;
+    u_char *arn, *smarn;
+
+    arn = ngx_http_sfn_aws_exec_arn(ctx, &ctx->sm_name, &ctx->exec_name);
+    smarn = ngx_http_sfn_aws_sm_arn(ctx, &ctx->sm_name);
+    json = cJSON_CreateObject();
+
+    if (arn == NULL || smarn == NULL || json == NULL) {
+        cJSON_Delete(json);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cJSON_AddStringToObject(json, "executionArn", (char *) arn);
+    cJSON_AddStringToObject(json, "stateMachineArn", (char *) smarn);
+    cJSON_AddStringToObject(json, "name", (char *) ctx->exec_name.data);
+    cJSON_AddStringToObject(json, "status", status);
+    cJSON_AddNumberToObject(json, "startDate", start);
+
+    if (stop > 0) {
+        cJSON_AddNumberToObject(json, "stopDate", stop);
+    }
+
+    if (input) {
+        cJSON_AddStringToObject(json, "input", input);
+        item = cJSON_AddObjectToObject(json, "inputDetails");
+        cJSON_AddBoolToObject(item, "included", 1);
+    }
+
+    if (output) {
+        cJSON_AddStringToObject(json, "output", output);
+        item = cJSON_AddObjectToObject(json, "outputDetails");
+        cJSON_AddBoolToObject(item, "included", 1);
+    }
+
+    if (error) {
+        cJSON_AddStringToObject(json, "error", error);
+    }
+
+    if (cause) {
+        cJSON_AddStringToObject(json, "cause", cause);
+    }
+
+    cJSON_AddNumberToObject(json, "redriveCount", 0);
+    cJSON_AddStringToObject(json, "redriveStatus", "NOT_REDRIVABLE");
+
+    return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
+}
+
+
+static ngx_int_t
+ngx_http_sfn_aws_exec_row(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
+{
+    if (res == NULL || PQntuples(res) == 0) {
+        return ngx_http_sfn_aws_reply_error(ctx, "ExecutionDoesNotExist",
+                                            "Execution Does Not Exist: '%V'",
+                                            &ctx->arn);
+    }
+
+    return ngx_http_sfn_aws_exec_reply(ctx, PQgetvalue(res, 0, 0),
+                                       PQgetisnull(res, 0, 1)
+                                       ? NULL : PQgetvalue(res, 0, 1),
+                                       PQgetisnull(res, 0, 2)
+                                       ? NULL : PQgetvalue(res, 0, 2),
+                                       PQgetisnull(res, 0, 3)
+                                       ? NULL : PQgetvalue(res, 0, 3),
+                                       PQgetisnull(res, 0, 4)
+                                       ? NULL : PQgetvalue(res, 0, 4),
+                                       ngx_http_sfn_aws_epoch(res, 0, 5),
+                                       ngx_http_sfn_aws_epoch(res, 0, 6));
+}
+
+
+/* the record of the execution in the shared zone, if it is this one */
+
+static ngx_int_t
+ngx_http_sfn_aws_shm_record(ngx_http_sfn_aws_ctx_t *ctx,
+    ngx_http_sfn_record_t *rec)
+{
+    ngx_str_t  *key;
+
+    key = ngx_http_sfn_aws_exec_key(ctx, &ctx->sm_name);
+
+    if (key == NULL
+        || ngx_http_sfn_shm_get(ctx->smcf, key, ctx->r->pool, rec) != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_sfn_aws_describe_exec(ngx_http_sfn_aws_ctx_t *ctx)
+{
+    u_char                 *arn;
+    const char             *values[1];
+    ngx_http_sfn_record_t   rec;
+
+    if (ngx_http_sfn_aws_exec_field(ctx) != NGX_OK) {
+        return ngx_http_sfn_aws_error(ctx);
+    }
+
+    if (ngx_http_sfn_aws_shm_record(ctx, &rec) == NGX_OK) {
+        return ngx_http_sfn_aws_exec_reply(ctx, sfn_status_name(rec.status),
+                   (char *) ngx_http_sfn_aws_cstr(ctx->r->pool,
+                                                  rec.input.data,
+                                                  rec.input.len),
+                   rec.status == SFN_SUCCEEDED
+                   ? (char *) ngx_http_sfn_aws_cstr(ctx->r->pool,
+                                                    rec.output.data,
+                                                    rec.output.len)
+                   : NULL,
+                   rec.error.data
+                   ? (char *) ngx_http_sfn_aws_cstr(ctx->r->pool,
+                                                    rec.error.data,
+                                                    rec.error.len)
+                   : NULL,
+                   rec.cause.data
+                   ? (char *) ngx_http_sfn_aws_cstr(ctx->r->pool,
+                                                    rec.cause.data,
+                                                    rec.cause.len)
+                   : NULL,
+                   rec.start_ms / 1000.0,
+                   rec.status == SFN_RUNNING ? -1 : rec.stop_ms / 1000.0);
+    }
+
+    arn = ngx_http_sfn_aws_exec_arn(ctx, &ctx->sm_name, &ctx->exec_name);
+    if (arn == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    values[0] = (char *) arn;
+
+    return ngx_http_sfn_aws_query(ctx,
+               "SELECT status, input, output, error, cause, "
+               "extract(epoch FROM start_date), "
+               "extract(epoch FROM stop_date) "
+               "FROM sfn_executions WHERE arn = $1",
+               1, values, ngx_http_sfn_aws_exec_row);
+}
+
+
+/* ListExecutions */
+
+static ngx_int_t
+ngx_http_sfn_aws_listed_execs(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
+{
+    int                      i, n;
+    cJSON                   *json, *list, *item;
+    u_char                  *smarn;
+    ngx_int_t                limit, offset;
+    ngx_http_sfn_machine_t  *sm;
+
+    (void) ngx_http_sfn_aws_page(ctx, 100, &limit, &offset);
+
+    sm = ngx_http_sfn_machine_find(ctx->smcf, &ctx->sm_name);
+
+    if (res == NULL || PQntuples(res) == 0) {
+        if (sm == NULL) {
+            return ngx_http_sfn_aws_reply_error(ctx,
+                                                "StateMachineDoesNotExist",
+                                                "State Machine Does Not "
+                                                "Exist: '%V'", &ctx->arn);
+        }
+
+    } else if (sm == NULL && ngx_strcmp(PQgetvalue(res, 0, 6), "api") != 0) {
+        return ngx_http_sfn_aws_reply_error(ctx, "StateMachineDoesNotExist",
+                                            "State Machine Does Not Exist: "
+                                            "'%V'", &ctx->arn);
+    }
+
+    if ((sm && sm->type == SFN_EXPRESS)
+        || (res && PQntuples(res)
+            && ngx_strcmp(PQgetvalue(res, 0, 0), "EXPRESS") == 0))
+    {
+        return ngx_http_sfn_aws_reply_error(ctx,
+                   "StateMachineTypeNotSupported",
+                   "This operation is not supported by this type of state "
+                   "machine");
+    }
+
+    smarn = ngx_http_sfn_aws_sm_arn(ctx, &ctx->sm_name);
+    json = cJSON_CreateObject();
+    list = cJSON_AddArrayToObject(json, "executions");
+
+    if (smarn == NULL || json == NULL || list == NULL) {
+        cJSON_Delete(json);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    n = res ? PQntuples(res) : 0;
+
+    for (i = 0; i < n && i < limit; i++) {
+        if (PQgetisnull(res, i, 1)) {
+            break;
+        }
+
+        item = cJSON_CreateObject();
+        cJSON_AddItemToArray(list, item);
+        cJSON_AddStringToObject(item, "executionArn", PQgetvalue(res, i, 1));
+        cJSON_AddStringToObject(item, "stateMachineArn", (char *) smarn);
+        cJSON_AddStringToObject(item, "name", PQgetvalue(res, i, 2));
+        cJSON_AddStringToObject(item, "status", PQgetvalue(res, i, 3));
+        cJSON_AddNumberToObject(item, "startDate",
+                                ngx_http_sfn_aws_epoch(res, i, 4));
+
+        if (!PQgetisnull(res, i, 5)) {
+            cJSON_AddNumberToObject(item, "stopDate",
+                                    ngx_http_sfn_aws_epoch(res, i, 5));
+        }
+    }
+
+    if (n > limit) {
+        ngx_http_sfn_aws_next_token(json, offset + limit);
+    }
+
+    return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
+}
+
+
+ngx_int_t
+ngx_http_sfn_aws_list_execs(ngx_http_sfn_aws_ctx_t *ctx)
+{
+    ngx_int_t    limit, offset;
+    ngx_str_t    status;
+    const char  *values[4];
+    u_char       lim[NGX_INT_T_LEN + 1], off[NGX_INT_T_LEN + 1];
+
+    if (ngx_http_sfn_aws_sm_field(ctx, "stateMachineArn") != NGX_OK
+        || ngx_http_sfn_aws_field(ctx, "statusFilter", 0, &status)
+           == NGX_ERROR
+        || ngx_http_sfn_aws_page(ctx, 100, &limit, &offset) != NGX_OK)
+    {
+        return ngx_http_sfn_aws_error(ctx);
+    }
+
+    if (status.data
+        && ngx_strcmp(status.data, "RUNNING") != 0
+        && ngx_strcmp(status.data, "SUCCEEDED") != 0
+        && ngx_strcmp(status.data, "FAILED") != 0
+        && ngx_strcmp(status.data, "TIMED_OUT") != 0
+        && ngx_strcmp(status.data, "ABORTED") != 0
+        && ngx_strcmp(status.data, "PENDING_REDRIVE") != 0)
+    {
+        return ngx_http_sfn_aws_reply_error(ctx, "ValidationException",
+                   "1 validation error detected: Value '%V' at "
+                   "'statusFilter' failed to satisfy constraint: Member "
+                   "must satisfy enum value set: [RUNNING, SUCCEEDED, "
+                   "FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE]", &status);
+    }
+
+    *ngx_sprintf(lim, "%i", limit + 1) = '\0';
+    *ngx_sprintf(off, "%i", offset) = '\0';
+
+    values[0] = (char *) ctx->sm_name.data;
+    values[1] = (char *) status.data;
+    values[2] = (char *) lim;
+    values[3] = (char *) off;
+
+    return ngx_http_sfn_aws_query(ctx,
+               "SELECT m.type, e.arn, e.name, e.status, "
+               "extract(epoch FROM e.start_date), "
+               "extract(epoch FROM e.stop_date), m.source "
+               "FROM sfn_state_machines m LEFT JOIN LATERAL ("
+               "SELECT * FROM sfn_executions x WHERE x.state_machine = m.name "
+               "AND ($2::text IS NULL OR x.status = $2) "
+               "ORDER BY x.start_date DESC, x.arn DESC "
+               "LIMIT $3::bigint OFFSET $4::bigint) e ON true "
+               "WHERE m.name = $1",
+               4, values, ngx_http_sfn_aws_listed_execs);
+}
+
+
+/* GetExecutionHistory */
+
+static ngx_int_t
+ngx_http_sfn_aws_history_rows(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
+{
+    int                     i, n;
+    cJSON                  *json, *list, *ev, *details, *d;
+    ngx_int_t               limit, offset;
+    ngx_http_sfn_record_t   rec;
+
+    (void) ngx_http_sfn_aws_page(ctx, 100, &limit, &offset);
+
+    if (res == NULL || PQntuples(res) == 0) {
+        if (ngx_http_sfn_aws_shm_record(ctx, &rec) != NGX_OK) {
+            return ngx_http_sfn_aws_reply_error(ctx, "ExecutionDoesNotExist",
+                                                "Execution Does Not Exist: "
+                                                "'%V'", &ctx->arn);
+        }
+
+        /* Express, or not yet committed: no durable history */
+    }
+
+    json = cJSON_CreateObject();
+    list = cJSON_AddArrayToObject(json, "events");
+
+    if (json == NULL || list == NULL) {
+        cJSON_Delete(json);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    n = res ? PQntuples(res) : 0;
+
+    for (i = 0; i < n && i < limit; i++) {
+        if (PQgetisnull(res, i, 0)) {
+            break;
+        }
+
+        ev = cJSON_CreateObject();
+        cJSON_AddItemToArray(list, ev);
+
+        cJSON_AddNumberToObject(ev, "timestamp",
+                                ngx_http_sfn_aws_epoch(res, i, 3));
+        cJSON_AddStringToObject(ev, "type", PQgetvalue(res, i, 2));
+        cJSON_AddNumberToObject(ev, "id",
+                                strtod(PQgetvalue(res, i, 0), NULL));
+        cJSON_AddNumberToObject(ev, "previousEventId",
+                                strtod(PQgetvalue(res, i, 1), NULL));
+
+        if (PQgetisnull(res, i, 4)) {
+            continue;
+        }
+
+        /* stored as {"<type>EventDetails": {...}}: its member goes in */
+
+        details = cJSON_ParseWithLength(PQgetvalue(res, i, 4),
+                                        PQgetlength(res, i, 4));
+
+        while (details && details->child) {
+            d = cJSON_DetachItemViaPointer(details, details->child);
+            cJSON_AddItemToObject(ev, d->string, d);
+        }
+
+        cJSON_Delete(details);
+    }
+
+    if (n > limit && !PQgetisnull(res, limit - 1, 0)) {
+        ngx_http_sfn_aws_next_token(json, offset + limit);
+    }
+
+    return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
+}
+
+
+ngx_int_t
+ngx_http_sfn_aws_history(ngx_http_sfn_aws_ctx_t *ctx)
+{
+    cJSON       *reverse;
+    u_char      *arn;
+    ngx_int_t    limit, offset;
+    const char  *values[3];
+    u_char       lim[NGX_INT_T_LEN + 1], off[NGX_INT_T_LEN + 1];
+
+    if (ngx_http_sfn_aws_exec_field(ctx) != NGX_OK
+        || ngx_http_sfn_aws_page(ctx, 100, &limit, &offset) != NGX_OK)
+    {
+        return ngx_http_sfn_aws_error(ctx);
+    }
+
+    reverse = cJSON_GetObjectItemCaseSensitive(ctx->body, "reverseOrder");
+
+    arn = ngx_http_sfn_aws_exec_arn(ctx, &ctx->sm_name, &ctx->exec_name);
+    if (arn == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    *ngx_sprintf(lim, "%i", limit + 1) = '\0';
+    *ngx_sprintf(off, "%i", offset) = '\0';
+
+    values[0] = (char *) arn;
+    values[1] = (char *) lim;
+    values[2] = (char *) off;
+
+    if (cJSON_IsTrue(reverse)) {
+        return ngx_http_sfn_aws_query(ctx,
+                   "SELECT h.id, h.previous_id, h.type, "
+                   "extract(epoch FROM h.ts), h.details::text "
+                   "FROM sfn_executions e LEFT JOIN LATERAL ("
+                   "SELECT * FROM sfn_history x "
+                   "WHERE x.execution_arn = e.arn ORDER BY x.id DESC "
+                   "LIMIT $2::bigint OFFSET $3::bigint) h ON true "
+                   "WHERE e.arn = $1 ORDER BY h.id DESC",
+                   3, values, ngx_http_sfn_aws_history_rows);
+    }
+
+    return ngx_http_sfn_aws_query(ctx,
+               "SELECT h.id, h.previous_id, h.type, "
+               "extract(epoch FROM h.ts), h.details::text "
+               "FROM sfn_executions e LEFT JOIN LATERAL ("
+               "SELECT * FROM sfn_history x "
+               "WHERE x.execution_arn = e.arn ORDER BY x.id "
+               "LIMIT $2::bigint OFFSET $3::bigint) h ON true "
+               "WHERE e.arn = $1 ORDER BY h.id",
+               3, values, ngx_http_sfn_aws_history_rows);
+}
+
+
+/* StopExecution */
+
+static ngx_int_t
+ngx_http_sfn_aws_stop_row(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
+{
+    cJSON  *json;
+    double  stop;
+
+    if (res == NULL || PQntuples(res) == 0) {
+        return ngx_http_sfn_aws_reply_error(ctx, "ExecutionDoesNotExist",
+                                            "Execution Does Not Exist: '%V'",
+                                            &ctx->arn);
+    }
+
+    /* a running one: its owner, wherever it is, has the mail */
+
+    stop = ngx_http_sfn_aws_epoch(res, 0, 0);
+
+    if (stop <= 0) {
+        ngx_log_error(NGX_LOG_INFO, ctx->r->connection->log, 0,
+                      "sfn aws api: execution \"%V\" stopped through "
+                      "PostgreSQL", &ctx->exec_name);
+    }
+
+    json = cJSON_CreateObject();
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cJSON_AddNumberToObject(json, "stopDate",
+                            stop > 0 ? stop : ngx_http_sfn_now_ms() / 1000.0);
+
+    return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
+}
+
+
+ngx_int_t
+ngx_http_sfn_aws_stop(ngx_http_sfn_aws_ctx_t *ctx)
+{
+    cJSON                 *json;
+    u_char                *arn;
+    ngx_int_t              rc;
+    ngx_str_t              error, cause;
+    const char            *values[3];
+    ngx_http_sfn_record_t  rec;
+
+    if (ngx_http_sfn_aws_exec_field(ctx) != NGX_OK
+        || ngx_http_sfn_aws_field(ctx, "error", 0, &error) == NGX_ERROR
+        || ngx_http_sfn_aws_field(ctx, "cause", 0, &cause) == NGX_ERROR
+        || ngx_http_sfn_aws_length(ctx, "error", &error, 256) != NGX_OK
+        || ngx_http_sfn_aws_length(ctx, "cause", &cause, 32768) != NGX_OK)
+    {
+        return ngx_http_sfn_aws_error(ctx);
+    }
+
+    rc = NGX_DECLINED;
+
+    if (ngx_http_sfn_aws_shm_record(ctx, &rec) == NGX_OK) {
+        rc = ngx_http_sfn_exec_stop(ctx->smcf, &ctx->exec_arn, &error,
+                                    &cause, ctx->r->pool);
+    }
+
+    if (rc != NGX_DECLINED && rc != NGX_AGAIN) {
+
+        if (rc == NGX_ERROR) {
+            return ngx_http_sfn_aws_reply_error(ctx, "InternalFailure",
+                                                "the stop could not be "
+                                                "delivered");
+        }
+
+        json = cJSON_CreateObject();
+        if (json == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        /* a finished execution keeps its own stop date */
+
+        cJSON_AddNumberToObject(json, "stopDate",
+                                (rc == NGX_BUSY && rec.stop_ms)
+                                ? rec.stop_ms / 1000.0
+                                : ngx_http_sfn_now_ms() / 1000.0);
+
+        ngx_log_error(NGX_LOG_INFO, ctx->r->connection->log, 0,
+                      "sfn aws api: execution \"%V\" stopped",
+                      &ctx->exec_name);
+
+        return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
+    }
+
+    arn = ngx_http_sfn_aws_exec_arn(ctx, &ctx->sm_name, &ctx->exec_name);
+    if (arn == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* another worker's or node's, or not in the zone: ask PostgreSQL */
+
+    values[0] = (char *) arn;
+    values[1] = error.data ? (char *) error.data : NULL;
+    values[2] = cause.data ? (char *) cause.data : NULL;
+
+    return ngx_http_sfn_aws_query_alone(ctx,
+               "SELECT CASE WHEN sfn_mail_post(arn, 1, 0, $2, $3) "
+               "THEN NULL ELSE extract(epoch FROM stop_date) END "
+               "FROM sfn_executions WHERE arn = $1",
+               3, values, ngx_http_sfn_aws_stop_row);
+}
+
+
+/* SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat */
+
+static ngx_int_t
+ngx_http_sfn_aws_callback_reply(ngx_http_sfn_aws_ctx_t *ctx, ngx_int_t rc)
+{
+    if (rc == NGX_DECLINED) {
+        return ngx_http_sfn_aws_reply_error(ctx, "TaskDoesNotExist",
+                                            "Task Does Not Exist: 'the task "
+                                            "token is unknown or its task "
+                                            "has ended'");
+    }
+
+    if (rc == NGX_BUSY) {
+        return ngx_http_sfn_aws_reply_error(ctx, "TaskTimedOut",
+                                            "Task Timed Out: 'the task of "
+                                            "this token has already been "
+                                            "closed'");
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_sfn_aws_reply_error(ctx, "InternalFailure",
+                                            "the callback could not be "
+                                            "delivered");
+    }
+
+    return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, cJSON_CreateObject());
+}
+
+
+static ngx_int_t
+ngx_http_sfn_aws_callback_answered(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
+{
+    char  *v;
+
+    if (res == NULL || PQntuples(res) == 0) {
+        return ngx_http_sfn_aws_callback_reply(ctx, NGX_ERROR);
+    }
+
+    v = PQgetvalue(res, 0, 0);
+
+    return ngx_http_sfn_aws_callback_reply(ctx,
+               ngx_strcmp(v, "ok") == 0 ? NGX_OK
+               : (ngx_strcmp(v, "closed") == 0 ? NGX_BUSY : NGX_DECLINED));
+}
+
+
+static ngx_int_t
+ngx_http_sfn_aws_callback(ngx_http_sfn_aws_ctx_t *ctx,
+    ngx_http_sfn_msg_kind_e kind, ngx_str_t *a, ngx_str_t *b)
+{
+    u_char      *k;
+    ngx_int_t    rc;
+    ngx_str_t    token;
+    const char  *values[4];
+
+    if (ngx_http_sfn_aws_field(ctx, "taskToken", 1, &token) != NGX_OK
+        || ngx_http_sfn_aws_length(ctx, "taskToken", &token, 2048) != NGX_OK)
+    {
+        return ngx_http_sfn_aws_error(ctx);
+    }
+
+    rc = ngx_http_sfn_task_callback(ctx->smcf, kind, &token, a, b,
+                                    ctx->r->pool);
+
+    if (rc == NGX_AGAIN
+        || (rc == NGX_DECLINED && ctx->smcf->database.len))
+    {
+        /* a Standard execution of another worker or node */
+
+        k = ngx_pnalloc(ctx->r->pool, NGX_INT_T_LEN + 1);
+        if (k == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        *ngx_sprintf(k, "%d", (int) kind) = '\0';
+
+        values[0] = (char *) token.data;
+        values[1] = (char *) k;
+        values[2] = a->data ? (char *) a->data : NULL;
+        values[3] = b->data ? (char *) b->data : NULL;
+
+        return ngx_http_sfn_aws_query_alone(ctx,
+                   "SELECT sfn_token_answer($1, $2, $3, $4)", 4, values,
+                   ngx_http_sfn_aws_callback_answered);
+    }
+
+    return ngx_http_sfn_aws_callback_reply(ctx, rc);
+}
+
+
+ngx_int_t
+ngx_http_sfn_aws_task_success(ngx_http_sfn_aws_ctx_t *ctx)
+{
+    cJSON      *out;
+    ngx_str_t   output, none;
+
+    if (ngx_http_sfn_aws_field(ctx, "output", 1, &output) != NGX_OK
+        || ngx_http_sfn_aws_length(ctx, "output", &output, SFN_MAX_PAYLOAD)
+           != NGX_OK)
+    {
+        return ngx_http_sfn_aws_error(ctx);
+    }
+
+    out = cJSON_ParseWithLength((char *) output.data, output.len);
+
+    if (out == NULL) {
+        return ngx_http_sfn_aws_reply_error(ctx, "InvalidOutput",
+                                            "Invalid Output: 'the output is "
+                                            "not valid JSON'");
+    }
+
+    cJSON_Delete(out);
+
+    ngx_str_null(&none);
+
+    return ngx_http_sfn_aws_callback(ctx, NGX_HTTP_SFN_MSG_SUCCESS, &output,
+                                     &none);
+}
+
+
+ngx_int_t
+ngx_http_sfn_aws_task_failure(ngx_http_sfn_aws_ctx_t *ctx)
+{
+    ngx_str_t  error, cause;
+
+    if (ngx_http_sfn_aws_field(ctx, "error", 0, &error) == NGX_ERROR
+        || ngx_http_sfn_aws_field(ctx, "cause", 0, &cause) == NGX_ERROR
+        || ngx_http_sfn_aws_length(ctx, "error", &error, 256) != NGX_OK
+        || ngx_http_sfn_aws_length(ctx, "cause", &cause, 32768) != NGX_OK)
+    {
+        return ngx_http_sfn_aws_error(ctx);
+    }
+
+    return ngx_http_sfn_aws_callback(ctx, NGX_HTTP_SFN_MSG_FAILURE, &error,
+                                     &cause);
+}
+
+
+ngx_int_t
+ngx_http_sfn_aws_heartbeat(ngx_http_sfn_aws_ctx_t *ctx)
+{
+    ngx_str_t  none;
+
+    ngx_str_null(&none);
+
+    return ngx_http_sfn_aws_callback(ctx, NGX_HTTP_SFN_MSG_HEARTBEAT, &none,
+                                     &none);
+}

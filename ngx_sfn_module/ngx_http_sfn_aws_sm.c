@@ -1,0 +1,913 @@
+
+/*
+ * Copyright (C) ngx_sfn authors
+ *
+ * The AWS API's state-machine actions: CreateStateMachine,
+ * DescribeStateMachine(ForExecution), UpdateStateMachine,
+ * DeleteStateMachine, ListStateMachines, ValidateStateMachineDefinition
+ * and the tags of TagResource, UntagResource and ListTagsForResource.
+ * State machines created here live in PostgreSQL (source 'api').
+ */
+
+
+#include "ngx_http_sfn_aws.h"
+
+
+#define NGX_HTTP_SFN_AWS_MAX_TAGS     50
+
+
+/* tags: [{"key","value"}] in requests, a JSON object in the table */
+
+static char *
+ngx_http_sfn_aws_tags(ngx_http_sfn_aws_ctx_t *ctx, cJSON *tags)
+{
+    char   *text;
+    cJSON  *obj, *tag, *k, *v;
+    u_char *p;
+
+    obj = cJSON_CreateObject();
+    if (obj == NULL) {
+        (void) ngx_http_sfn_aws_invalid(ctx, "InternalFailure",
+                                        "out of memory");
+        return NULL;
+    }
+
+    if (tags && !cJSON_IsArray(tags)) {
+        cJSON_Delete(obj);
+        (void) ngx_http_sfn_aws_invalid(ctx, "SerializationException",
+                                        "Unexpected value type for 'tags'");
+        return NULL;
+    }
+
+    if (cJSON_GetArraySize(tags) > NGX_HTTP_SFN_AWS_MAX_TAGS) {
+        cJSON_Delete(obj);
+        (void) ngx_http_sfn_aws_invalid(ctx, "TooManyTags",
+                                        "Too many tags: at most %d",
+                                        NGX_HTTP_SFN_AWS_MAX_TAGS);
+        return NULL;
+    }
+
+    cJSON_ArrayForEach(tag, tags) {
+        k = cJSON_GetObjectItemCaseSensitive(tag, "key");
+        v = cJSON_GetObjectItemCaseSensitive(tag, "value");
+
+        if (!cJSON_IsString(k) || k->valuestring[0] == '\0'
+            || ngx_strlen(k->valuestring) > 128
+            || (v && !cJSON_IsString(v))
+            || (v && ngx_strlen(v->valuestring) > 256))
+        {
+            cJSON_Delete(obj);
+            (void) ngx_http_sfn_aws_invalid(ctx, "ValidationException",
+                       "1 validation error detected: a tag needs a key of "
+                       "1 to 128 characters and a value of up to 256");
+            return NULL;
+        }
+
+        cJSON_DeleteItemFromObjectCaseSensitive(obj, k->valuestring);
+        cJSON_AddStringToObject(obj, k->valuestring,
+                                v ? v->valuestring : "");
+    }
+
+    text = cJSON_PrintUnformatted(obj);
+    cJSON_Delete(obj);
+
+    if (text == NULL) {
+        (void) ngx_http_sfn_aws_invalid(ctx, "InternalFailure",
+                                        "out of memory");
+        return NULL;
+    }
+
+    p = ngx_http_sfn_aws_cstr(ctx->r->pool, (u_char *) text,
+                              ngx_strlen(text));
+    cJSON_free(text);
+
+    if (p == NULL) {
+        (void) ngx_http_sfn_aws_invalid(ctx, "InternalFailure",
+                                        "out of memory");
+    }
+
+    return (char *) p;
+}
+
+
+/* CreateStateMachine */
+
+static ngx_int_t
+ngx_http_sfn_aws_create_existing(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
+{
+    cJSON     *json;
+    u_char    *arn;
+    ngx_str_t  def, role, type;
+
+    arn = ngx_http_sfn_aws_sm_arn(ctx, &ctx->sm_name);
+
+    if (arn == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (res == NULL || PQntuples(res) == 0) {
+        return ngx_http_sfn_aws_reply_error(ctx, "InternalFailure",
+                                            "the state machine vanished");
+    }
+
+    /* the same request again is answered as the first time was */
+
+    (void) ngx_http_sfn_aws_field(ctx, "definition", 0, &def);
+    (void) ngx_http_sfn_aws_field(ctx, "roleArn", 0, &role);
+
+    if (ngx_http_sfn_aws_field(ctx, "type", 0, &type) != NGX_OK) {
+        ngx_str_set(&type, "STANDARD");
+    }
+
+    if (ngx_strcmp(PQgetvalue(res, 0, 0), def.data) != 0
+        || PQgetisnull(res, 0, 1)
+        || ngx_strcmp(PQgetvalue(res, 0, 1), role.data) != 0
+        || ngx_strcmp(PQgetvalue(res, 0, 2), type.data) != 0
+        || ngx_strcmp(PQgetvalue(res, 0, 3), "api") != 0)
+    {
+        return ngx_http_sfn_aws_reply_error(ctx, "StateMachineAlreadyExists",
+                                            "State Machine Already Exists: "
+                                            "'%s'", arn);
+    }
+
+    json = cJSON_CreateObject();
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cJSON_AddStringToObject(json, "stateMachineArn", (char *) arn);
+    cJSON_AddNumberToObject(json, "creationDate",
+                            ngx_http_sfn_aws_epoch(res, 0, 4));
+
+    return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
+}
+
+
+static ngx_int_t
+ngx_http_sfn_aws_created(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
+{
+    cJSON       *json;
+    const char  *values[1];
+
+    if (res == NULL || PQntuples(res) == 0) {
+        values[0] = (char *) ctx->sm_name.data;
+
+        return ngx_http_sfn_aws_query(ctx,
+                   "SELECT definition, role_arn, type, source, "
+                   "extract(epoch FROM created_at) "
+                   "FROM sfn_state_machines WHERE name = $1",
+                   1, values, ngx_http_sfn_aws_create_existing);
+    }
+
+    ngx_log_error(NGX_LOG_INFO, ctx->r->connection->log, 0,
+                  "sfn aws api: state machine \"%V\" created",
+                  &ctx->sm_name);
+
+    json = cJSON_CreateObject();
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cJSON_AddStringToObject(json, "stateMachineArn", PQgetvalue(res, 0, 0));
+    cJSON_AddNumberToObject(json, "creationDate",
+                            ngx_http_sfn_aws_epoch(res, 0, 1));
+
+    return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
+}
+
+
+ngx_int_t
+ngx_http_sfn_aws_create(ngx_http_sfn_aws_ctx_t *ctx)
+{
+    char           *tags;
+    u_char         *arn;
+    ngx_str_t       name, def, role, type;
+    sfn_type_e      t;
+    const char     *values[6];
+    sfn_machine_t  *m;
+
+    if (ngx_http_sfn_aws_field(ctx, "name", 1, &name) == NGX_ERROR
+        || ngx_http_sfn_aws_field(ctx, "definition", 1, &def) == NGX_ERROR
+        || ngx_http_sfn_aws_field(ctx, "roleArn", 1, &role) == NGX_ERROR
+        || ngx_http_sfn_aws_field(ctx, "type", 0, &type) == NGX_ERROR
+        || ngx_http_sfn_aws_length(ctx, "definition", &def, 1024 * 1024)
+           != NGX_OK)
+    {
+        return ngx_http_sfn_aws_error(ctx);
+    }
+
+    if (!ngx_http_sfn_aws_name_valid(&name)) {
+        return ngx_http_sfn_aws_reply_error(ctx, "InvalidName",
+                                            "Invalid Name: '%V'", &name);
+    }
+
+    if (role.len < 4 || ngx_strncmp(role.data, "arn:", 4) != 0) {
+        return ngx_http_sfn_aws_reply_error(ctx, "InvalidArn",
+                                            "Invalid Arn: 'Invalid ARN "
+                                            "prefix: %V'", &role);
+    }
+
+    t = SFN_STANDARD;
+
+    if (type.data == NULL || ngx_strcmp(type.data, "STANDARD") == 0) {
+        ngx_str_set(&type, "STANDARD");
+
+    } else if (ngx_strcmp(type.data, "EXPRESS") == 0) {
+        t = SFN_EXPRESS;
+
+    } else {
+        return ngx_http_sfn_aws_reply_error(ctx, "ValidationException",
+                   "1 validation error detected: Value '%V' at 'type' "
+                   "failed to satisfy constraint: Member must satisfy enum "
+                   "value set: [STANDARD, EXPRESS]", &type);
+    }
+
+    m = ngx_http_sfn_aws_compile(ctx, &def, t);
+    if (m == NULL) {
+        return ngx_http_sfn_aws_error(ctx);
+    }
+
+    sfn_machine_free(m);
+
+    tags = ngx_http_sfn_aws_tags(ctx,
+                        cJSON_GetObjectItemCaseSensitive(ctx->body, "tags"));
+    if (tags == NULL) {
+        return ngx_http_sfn_aws_error(ctx);
+    }
+
+    ctx->sm_name = name;
+    ctx->arn.data = NULL;
+
+    arn = ngx_http_sfn_aws_sm_arn(ctx, &name);
+    if (arn == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_sfn_machine_find(ctx->smcf, &name)) {
+        return ngx_http_sfn_aws_reply_error(ctx, "StateMachineAlreadyExists",
+                                            "State Machine Already Exists: "
+                                            "'%s'", arn);
+    }
+
+    if (ctx->smcf->database.len == 0) {
+        return ngx_http_sfn_aws_reply_error(ctx, "ValidationException",
+                   "state machines are created through the API only with "
+                   "sfn_database");
+    }
+
+    values[0] = (char *) name.data;
+    values[1] = (char *) arn;
+    values[2] = (char *) type.data;
+    values[3] = (char *) def.data;
+    values[4] = (char *) role.data;
+    values[5] = tags;
+
+    return ngx_http_sfn_aws_query(ctx,
+               "INSERT INTO sfn_state_machines "
+               "(name, arn, type, definition, source, role_arn, tags) "
+               "VALUES ($1, $2, $3, $4, 'api', $5, $6::jsonb) "
+               "ON CONFLICT (name) DO NOTHING "
+               "RETURNING arn, extract(epoch FROM created_at)",
+               6, values, ngx_http_sfn_aws_created);
+}
+
+
+/* DescribeStateMachine, DescribeStateMachineForExecution */
+
+static cJSON *
+ngx_http_sfn_aws_sm_json(ngx_http_sfn_aws_ctx_t *ctx, const char *arn,
+    const char *name, const char *type, const char *definition,
+    const char *role, double created, double updated, const char *revision)
+{
+    cJSON  *json, *item;
+
+    json = cJSON_CreateObject();
+    if (json == NULL) {
+        return NULL;
+    }
+
+    cJSON_AddStringToObject(json, "stateMachineArn", arn);
+    cJSON_AddStringToObject(json, "name", name);
+
+    if (!ctx->for_exec) {
+        cJSON_AddStringToObject(json, "status", "ACTIVE");
+    }
+
+    cJSON_AddStringToObject(json, "definition", definition);
+
+    if (role) {
+        cJSON_AddStringToObject(json, "roleArn", role);
+    }
+
+    if (ctx->for_exec) {
+        cJSON_AddNumberToObject(json, "updateDate", updated);
+
+    } else {
+        cJSON_AddStringToObject(json, "type", type);
+        cJSON_AddNumberToObject(json, "creationDate", created);
+    }
+
+    if (revision) {
+        cJSON_AddStringToObject(json, "revisionId", revision);
+    }
+
+    item = cJSON_AddObjectToObject(json, "loggingConfiguration");
+    if (item) {
+        cJSON_AddStringToObject(item, "level", "OFF");
+        cJSON_AddBoolToObject(item, "includeExecutionData", 0);
+    }
+
+    item = cJSON_AddObjectToObject(json, "tracingConfiguration");
+    if (item) {
+        cJSON_AddBoolToObject(item, "enabled", 0);
+    }
+
+    return json;
+}
+
+
+static ngx_int_t
+ngx_http_sfn_aws_described(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
+{
+    cJSON                   *json;
+    ngx_http_sfn_machine_t  *sm;
+
+    sm = ngx_http_sfn_machine_find(ctx->smcf, &ctx->sm_name);
+
+    if (res && PQntuples(res)
+        && (sm || ngx_strcmp(PQgetvalue(res, 0, 6), "api") == 0))
+    {
+        json = ngx_http_sfn_aws_sm_json(ctx, PQgetvalue(res, 0, 0),
+                                        PQgetvalue(res, 0, 1),
+                                        PQgetvalue(res, 0, 2),
+                                        PQgetvalue(res, 0, 3),
+                                        PQgetisnull(res, 0, 4)
+                                        ? NULL : PQgetvalue(res, 0, 4),
+                                        ngx_http_sfn_aws_epoch(res, 0, 5),
+                                        ngx_http_sfn_aws_epoch(res, 0, 7),
+                                        PQgetvalue(res, 0, 8));
+
+    } else if (sm) {
+        json = ngx_http_sfn_aws_sm_json(ctx, (char *) sm->arn.data,
+                                        (char *) sm->name.data,
+                                        sm->type == SFN_EXPRESS
+                                        ? "EXPRESS" : "STANDARD",
+                                        (char *) sm->definition.data, NULL,
+                                        0, 0, NULL);
+
+    } else {
+        return ngx_http_sfn_aws_reply_error(ctx, "StateMachineDoesNotExist",
+                                            "State Machine Does Not Exist: "
+                                            "'%V'", &ctx->arn);
+    }
+
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
+}
+
+
+static ngx_int_t
+ngx_http_sfn_aws_describe_name(ngx_http_sfn_aws_ctx_t *ctx)
+{
+    const char  *values[1];
+
+    values[0] = (char *) ctx->sm_name.data;
+
+    return ngx_http_sfn_aws_query(ctx,
+               "SELECT arn, name, type, definition, role_arn, "
+               "extract(epoch FROM created_at), source, "
+               "extract(epoch FROM updated_at), revision::text "
+               "FROM sfn_state_machines WHERE name = $1",
+               1, values, ngx_http_sfn_aws_described);
+}
+
+
+ngx_int_t
+ngx_http_sfn_aws_describe_sm(ngx_http_sfn_aws_ctx_t *ctx)
+{
+    if (ngx_http_sfn_aws_sm_field(ctx, "stateMachineArn") != NGX_OK) {
+        return ngx_http_sfn_aws_error(ctx);
+    }
+
+    return ngx_http_sfn_aws_describe_name(ctx);
+}
+
+
+static ngx_int_t
+ngx_http_sfn_aws_exec_exists(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
+{
+    if (res == NULL || PQntuples(res) == 0) {
+        return ngx_http_sfn_aws_reply_error(ctx, "ExecutionDoesNotExist",
+                                            "Execution Does Not Exist: '%V'",
+                                            &ctx->arn);
+    }
+
+    return ngx_http_sfn_aws_describe_name(ctx);
+}
+
+
+ngx_int_t
+ngx_http_sfn_aws_describe_sm_exec(ngx_http_sfn_aws_ctx_t *ctx)
+{
+    u_char                 *arn;
+    ngx_str_t              *key;
+    const char             *values[1];
+    ngx_http_sfn_record_t   rec;
+
+    if (ngx_http_sfn_aws_exec_field(ctx) != NGX_OK) {
+        return ngx_http_sfn_aws_error(ctx);
+    }
+
+    ctx->for_exec = 1;
+
+    key = ngx_http_sfn_aws_exec_key(ctx, &ctx->sm_name);
+    if (key == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_sfn_shm_get(ctx->smcf, key, ctx->r->pool, &rec) == NGX_OK) {
+        return ngx_http_sfn_aws_describe_name(ctx);
+    }
+
+    arn = ngx_http_sfn_aws_exec_arn(ctx, &ctx->sm_name, &ctx->exec_name);
+    if (arn == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    values[0] = (char *) arn;
+
+    return ngx_http_sfn_aws_query(ctx,
+               "SELECT 1 FROM sfn_executions WHERE arn = $1",
+               1, values, ngx_http_sfn_aws_exec_exists);
+}
+
+
+/* UpdateStateMachine */
+
+static ngx_int_t
+ngx_http_sfn_aws_updated(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
+{
+    cJSON  *json;
+
+    if (res == NULL || PQntuples(res) == 0) {
+        return ngx_http_sfn_aws_reply_error(ctx, "StateMachineDoesNotExist",
+                                            "State Machine Does Not Exist: "
+                                            "'%V'", &ctx->arn);
+    }
+
+    json = cJSON_CreateObject();
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cJSON_AddNumberToObject(json, "updateDate",
+                            ngx_http_sfn_aws_epoch(res, 0, 0));
+    cJSON_AddStringToObject(json, "revisionId", PQgetvalue(res, 0, 1));
+
+    return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
+}
+
+
+static ngx_int_t
+ngx_http_sfn_aws_update_check(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
+{
+    ngx_str_t       def, role;
+    const char     *values[4];
+    sfn_machine_t  *m;
+
+    if (res == NULL || PQntuples(res) == 0) {
+        return ngx_http_sfn_aws_reply_error(ctx, "StateMachineDoesNotExist",
+                                            "State Machine Does Not Exist: "
+                                            "'%V'", &ctx->arn);
+    }
+
+    (void) ngx_http_sfn_aws_field(ctx, "definition", 0, &def);
+    (void) ngx_http_sfn_aws_field(ctx, "roleArn", 0, &role);
+
+    if (def.data) {
+        m = ngx_http_sfn_aws_compile(ctx, &def,
+                                     ngx_strcmp(PQgetvalue(res, 0, 0),
+                                                "EXPRESS") == 0
+                                     ? SFN_EXPRESS : SFN_STANDARD);
+        if (m == NULL) {
+            return ngx_http_sfn_aws_error(ctx);
+        }
+
+        sfn_machine_free(m);
+    }
+
+    values[0] = (char *) ctx->sm_name.data;
+    values[1] = (char *) def.data;
+    values[2] = (char *) role.data;
+    values[3] = PQgetvalue(res, 0, 1);
+
+    /* the revision read above fences a concurrent update */
+
+    return ngx_http_sfn_aws_query(ctx,
+               "UPDATE sfn_state_machines SET "
+               "definition = COALESCE($2, definition), "
+               "role_arn = COALESCE($3, role_arn), "
+               "revision = revision + 1, updated_at = now() "
+               "WHERE name = $1 AND source = 'api' "
+               "AND revision = $4::bigint "
+               "RETURNING extract(epoch FROM updated_at), revision::text",
+               4, values, ngx_http_sfn_aws_updated);
+}
+
+
+ngx_int_t
+ngx_http_sfn_aws_update(ngx_http_sfn_aws_ctx_t *ctx)
+{
+    ngx_str_t    def, role;
+    const char  *values[1];
+
+    if (ngx_http_sfn_aws_sm_field(ctx, "stateMachineArn") != NGX_OK
+        || ngx_http_sfn_aws_field(ctx, "definition", 0, &def) == NGX_ERROR
+        || ngx_http_sfn_aws_field(ctx, "roleArn", 0, &role) == NGX_ERROR
+        || ngx_http_sfn_aws_length(ctx, "definition", &def, 1024 * 1024)
+           != NGX_OK)
+    {
+        return ngx_http_sfn_aws_error(ctx);
+    }
+
+    if (def.data == NULL && role.data == NULL
+        && cJSON_GetObjectItemCaseSensitive(ctx->body, "loggingConfiguration")
+           == NULL
+        && cJSON_GetObjectItemCaseSensitive(ctx->body, "tracingConfiguration")
+           == NULL)
+    {
+        return ngx_http_sfn_aws_reply_error(ctx, "MissingRequiredParameter",
+                   "Either the definition, the roleArn, the "
+                   "loggingConfiguration or the tracingConfiguration must "
+                   "be specified");
+    }
+
+    if (role.data && (role.len < 4 || ngx_strncmp(role.data, "arn:", 4))) {
+        return ngx_http_sfn_aws_reply_error(ctx, "InvalidArn",
+                                            "Invalid Arn: 'Invalid ARN "
+                                            "prefix: %V'", &role);
+    }
+
+    if (ngx_http_sfn_machine_find(ctx->smcf, &ctx->sm_name)) {
+        return ngx_http_sfn_aws_reply_error(ctx, "ValidationException",
+                   "state machine '%V' is defined in nginx.conf and cannot "
+                   "be changed through the API", &ctx->sm_name);
+    }
+
+    values[0] = (char *) ctx->sm_name.data;
+
+    return ngx_http_sfn_aws_query(ctx,
+               "SELECT type, revision::text FROM sfn_state_machines "
+               "WHERE name = $1 AND source = 'api'",
+               1, values, ngx_http_sfn_aws_update_check);
+}
+
+
+/* DeleteStateMachine */
+
+static ngx_int_t
+ngx_http_sfn_aws_deleted(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
+{
+    ngx_http_sfn_compiled_t  *am;
+
+    am = ngx_http_sfn_machine_cached(&ctx->sm_name);
+
+    if (am) {
+        /* kept for the executions that still run it */
+        ngx_queue_remove(&am->queue);
+    }
+
+    return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, cJSON_CreateObject());
+}
+
+
+ngx_int_t
+ngx_http_sfn_aws_delete(ngx_http_sfn_aws_ctx_t *ctx)
+{
+    const char  *values[1];
+
+    if (ngx_http_sfn_aws_sm_field(ctx, "stateMachineArn") != NGX_OK) {
+        return ngx_http_sfn_aws_error(ctx);
+    }
+
+    if (ngx_http_sfn_machine_find(ctx->smcf, &ctx->sm_name)) {
+        return ngx_http_sfn_aws_reply_error(ctx, "ValidationException",
+                   "state machine '%V' is defined in nginx.conf and cannot "
+                   "be deleted through the API", &ctx->sm_name);
+    }
+
+    values[0] = (char *) ctx->sm_name.data;
+
+    return ngx_http_sfn_aws_query(ctx,
+               "DELETE FROM sfn_state_machines "
+               "WHERE name = $1 AND source = 'api'",
+               1, values, ngx_http_sfn_aws_deleted);
+}
+
+
+/* ListStateMachines */
+
+static ngx_int_t
+ngx_http_sfn_aws_listed_sms(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
+{
+    int                      i, n;
+    cJSON                   *json, *list, *item;
+    ngx_str_t                name;
+    ngx_int_t                limit, offset;
+    ngx_uint_t               k;
+    ngx_http_sfn_machine_t  *sm;
+
+    (void) ngx_http_sfn_aws_page(ctx, 100, &limit, &offset);
+
+    json = cJSON_CreateObject();
+    list = cJSON_AddArrayToObject(json, "stateMachines");
+
+    if (json == NULL || list == NULL) {
+        cJSON_Delete(json);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (res == NULL) {
+        /* no database: those of nginx.conf */
+
+        sm = ctx->smcf->machines.elts;
+
+        for (k = offset; k < ctx->smcf->machines.nelts
+                         && k < (ngx_uint_t) (offset + limit); k++)
+        {
+            item = cJSON_CreateObject();
+            cJSON_AddItemToArray(list, item);
+            cJSON_AddStringToObject(item, "stateMachineArn",
+                                    (char *) sm[k].arn.data);
+            cJSON_AddStringToObject(item, "name", (char *) sm[k].name.data);
+            cJSON_AddStringToObject(item, "type", sm[k].type == SFN_EXPRESS
+                                                  ? "EXPRESS" : "STANDARD");
+            cJSON_AddNumberToObject(item, "creationDate", 0);
+        }
+
+        if (k < ctx->smcf->machines.nelts) {
+            ngx_http_sfn_aws_next_token(json, k);
+        }
+
+        return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
+    }
+
+    n = PQntuples(res);
+
+    for (i = 0; i < n && i < limit; i++) {
+        name.data = (u_char *) PQgetvalue(res, i, 1);
+        name.len = PQgetlength(res, i, 1);
+
+        /* a row left by an nginx.conf that no longer names it */
+
+        if (ngx_strcmp(PQgetvalue(res, i, 4), "config") == 0
+            && ngx_http_sfn_machine_find(ctx->smcf, &name) == NULL)
+        {
+            continue;
+        }
+
+        item = cJSON_CreateObject();
+        cJSON_AddItemToArray(list, item);
+        cJSON_AddStringToObject(item, "stateMachineArn",
+                                PQgetvalue(res, i, 0));
+        cJSON_AddStringToObject(item, "name", PQgetvalue(res, i, 1));
+        cJSON_AddStringToObject(item, "type", PQgetvalue(res, i, 2));
+        cJSON_AddNumberToObject(item, "creationDate",
+                                ngx_http_sfn_aws_epoch(res, i, 3));
+    }
+
+    if (n > limit) {
+        ngx_http_sfn_aws_next_token(json, offset + limit);
+    }
+
+    return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
+}
+
+
+ngx_int_t
+ngx_http_sfn_aws_list_sms(ngx_http_sfn_aws_ctx_t *ctx)
+{
+    ngx_int_t    limit, offset;
+    const char  *values[2];
+    u_char       lim[NGX_INT_T_LEN + 1], off[NGX_INT_T_LEN + 1];
+
+    if (ngx_http_sfn_aws_page(ctx, 100, &limit, &offset) != NGX_OK) {
+        return ngx_http_sfn_aws_error(ctx);
+    }
+
+    *ngx_sprintf(lim, "%i", limit + 1) = '\0';
+    *ngx_sprintf(off, "%i", offset) = '\0';
+
+    values[0] = (char *) lim;
+    values[1] = (char *) off;
+
+    return ngx_http_sfn_aws_query(ctx,
+               "SELECT arn, name, type, extract(epoch FROM created_at), "
+               "source FROM sfn_state_machines ORDER BY name "
+               "LIMIT $1::bigint OFFSET $2::bigint",
+               2, values, ngx_http_sfn_aws_listed_sms);
+}
+
+
+/* ValidateStateMachineDefinition */
+
+ngx_int_t
+ngx_http_sfn_aws_validate(ngx_http_sfn_aws_ctx_t *ctx)
+{
+    cJSON          *json, *list, *d;
+    ngx_str_t       def, type;
+    sfn_diag_t      diag;
+    sfn_machine_t  *m;
+
+    if (ngx_http_sfn_aws_field(ctx, "definition", 1, &def) != NGX_OK
+        || ngx_http_sfn_aws_field(ctx, "type", 0, &type) == NGX_ERROR
+        || ngx_http_sfn_aws_length(ctx, "definition", &def, 1024 * 1024)
+           != NGX_OK)
+    {
+        return ngx_http_sfn_aws_error(ctx);
+    }
+
+    json = cJSON_CreateObject();
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    list = cJSON_CreateArray();
+
+    m = ngx_http_sfn_machine_load(&def,
+                              (type.data
+                               && ngx_strcmp(type.data, "EXPRESS") == 0)
+                              ? SFN_EXPRESS : SFN_STANDARD, &diag);
+
+    if (m) {
+        sfn_machine_free(m);
+        cJSON_AddStringToObject(json, "result", "OK");
+
+    } else {
+        cJSON_AddStringToObject(json, "result", "FAIL");
+
+        d = cJSON_CreateObject();
+        cJSON_AddItemToArray(list, d);
+        cJSON_AddStringToObject(d, "severity", "ERROR");
+
+        cJSON_AddStringToObject(d, "code", diag.code);
+        cJSON_AddStringToObject(d, "message", diag.message);
+        cJSON_AddStringToObject(d, "location", diag.location);
+    }
+
+    cJSON_AddItemToObject(json, "diagnostics", list);
+    cJSON_AddBoolToObject(json, "truncated", 0);
+
+    return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
+}
+
+
+/* TagResource, UntagResource, ListTagsForResource */
+
+static ngx_int_t
+ngx_http_sfn_aws_tagged(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
+{
+    cJSON  *json, *list, *tags, *t, *item;
+
+    if (res == NULL || PQntuples(res) == 0) {
+        return ngx_http_sfn_aws_reply_error(ctx, "ResourceNotFound",
+                                            "Resource not found: '%V'",
+                                            &ctx->arn);
+    }
+
+    json = cJSON_CreateObject();
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (PQnfields(res) == 1) {
+        return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
+    }
+
+    /* ListTagsForResource */
+
+    list = cJSON_AddArrayToObject(json, "tags");
+    tags = cJSON_ParseWithLength(PQgetvalue(res, 0, 1),
+                                 PQgetlength(res, 0, 1));
+
+    cJSON_ArrayForEach(t, tags) {
+        item = cJSON_CreateObject();
+        cJSON_AddItemToArray(list, item);
+        cJSON_AddStringToObject(item, "key", t->string);
+        cJSON_AddStringToObject(item, "value",
+                                cJSON_IsString(t) ? t->valuestring : "");
+    }
+
+    cJSON_Delete(tags);
+
+    return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
+}
+
+
+static ngx_int_t
+ngx_http_sfn_aws_resource(ngx_http_sfn_aws_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+    ngx_str_t  arn;
+
+    if (ngx_http_sfn_aws_field(ctx, "resourceArn", 1, &arn) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_sfn_aws_arn(ctx, &arn, 0);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_sfn_aws_invalid(ctx, "ResourceNotFound",
+                                        "Resource not found: '%V'", &arn);
+    }
+
+    return rc;
+}
+
+
+ngx_int_t
+ngx_http_sfn_aws_tag(ngx_http_sfn_aws_ctx_t *ctx)
+{
+    char        *tags;
+    const char  *values[2];
+
+    if (ngx_http_sfn_aws_resource(ctx) != NGX_OK) {
+        return ngx_http_sfn_aws_error(ctx);
+    }
+
+    tags = ngx_http_sfn_aws_tags(ctx,
+                        cJSON_GetObjectItemCaseSensitive(ctx->body, "tags"));
+    if (tags == NULL) {
+        return ngx_http_sfn_aws_error(ctx);
+    }
+
+    values[0] = (char *) ctx->sm_name.data;
+    values[1] = tags;
+
+    return ngx_http_sfn_aws_query(ctx,
+               "UPDATE sfn_state_machines SET tags = tags || $2::jsonb "
+               "WHERE name = $1 RETURNING 1",
+               2, values, ngx_http_sfn_aws_tagged);
+}
+
+
+ngx_int_t
+ngx_http_sfn_aws_untag(ngx_http_sfn_aws_ctx_t *ctx)
+{
+    char        *text;
+    cJSON       *keys;
+    const char  *values[2];
+
+    if (ngx_http_sfn_aws_resource(ctx) != NGX_OK) {
+        return ngx_http_sfn_aws_error(ctx);
+    }
+
+    keys = cJSON_GetObjectItemCaseSensitive(ctx->body, "tagKeys");
+
+    if (!cJSON_IsArray(keys)) {
+        return ngx_http_sfn_aws_reply_error(ctx, "ValidationException",
+                   "1 validation error detected: Value null at 'tagKeys' "
+                   "failed to satisfy constraint: Member must not be null");
+    }
+
+    text = cJSON_PrintUnformatted(keys);
+    if (text == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    values[0] = (char *) ctx->sm_name.data;
+    values[1] = (char *) ngx_http_sfn_aws_cstr(ctx->r->pool, (u_char *) text,
+                                               ngx_strlen(text));
+    cJSON_free(text);
+
+    if (values[1] == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_sfn_aws_query(ctx,
+               "UPDATE sfn_state_machines SET tags = tags - ARRAY("
+               "SELECT jsonb_array_elements_text($2::jsonb)) "
+               "WHERE name = $1 RETURNING 1",
+               2, values, ngx_http_sfn_aws_tagged);
+}
+
+
+ngx_int_t
+ngx_http_sfn_aws_list_tags(ngx_http_sfn_aws_ctx_t *ctx)
+{
+    const char  *values[1];
+
+    if (ngx_http_sfn_aws_resource(ctx) != NGX_OK) {
+        return ngx_http_sfn_aws_error(ctx);
+    }
+
+    values[0] = (char *) ctx->sm_name.data;
+
+    return ngx_http_sfn_aws_query(ctx,
+               "SELECT 1, tags::text FROM sfn_state_machines "
+               "WHERE name = $1",
+               1, values, ngx_http_sfn_aws_tagged);
+}

@@ -1,0 +1,224 @@
+
+/*
+ * Copyright (C) ngx_sfn authors
+ *
+ * The compiled-machine cache: state machines of PostgreSQL (those created
+ * through the AWS API) loaded, validated and compiled once per revision
+ * into a cache of this worker; those of nginx.conf are compiled at
+ * configuration time and found with ngx_http_sfn_machine_find().
+ */
+
+
+#include "ngx_http_sfn_module.h"
+#include <sfn_task.h>
+
+
+static ngx_queue_t  ngx_http_sfn_compiled;
+
+
+/* state machines from PostgreSQL, compiled once per revision */
+
+static int
+ngx_http_sfn_machine_resource_known(void *data, const char *resource)
+{
+    return sfn_task_find(resource) != NULL;
+}
+
+
+static void
+ngx_http_sfn_machine_express_check(void *data, const char *resource)
+{
+    ngx_uint_t *bad = data;
+
+    size_t  len;
+
+    len = ngx_strlen(resource);
+
+    if ((len > 5 && ngx_strcmp(resource + len - 5, ".sync") == 0)
+        || (len > 17
+            && ngx_strcmp(resource + len - 17, ".waitForTaskToken") == 0))
+    {
+        *bad = 1;
+    }
+}
+
+
+/* loads and validates a definition; NULL with diag filled when invalid */
+
+sfn_machine_t *
+ngx_http_sfn_machine_load(ngx_str_t *definition, sfn_type_e type,
+    sfn_diag_t *diag)
+{
+    ngx_uint_t      bad;
+    sfn_machine_t  *m;
+
+    m = sfn_machine_load((char *) definition->data, definition->len,
+                         ngx_http_sfn_machine_resource_known, NULL, diag);
+
+    if (m == NULL || type != SFN_EXPRESS) {
+        return m;
+    }
+
+    bad = 0;
+    sfn_machine_resources(m, ngx_http_sfn_machine_express_check, &bad);
+
+    if (!bad) {
+        return m;
+    }
+
+    sfn_machine_free(m);
+
+    ngx_memzero(diag, sizeof(sfn_diag_t));
+    ngx_cpystrn((u_char *) diag->code, (u_char *) "SCHEMA_VALIDATION_FAILED",
+                sizeof(diag->code));
+    ngx_cpystrn((u_char *) diag->location, (u_char *) "/States",
+                sizeof(diag->location));
+    ngx_cpystrn((u_char *) diag->message,
+                (u_char *) "Express state machines do not support '.sync' "
+                "or '.waitForTaskToken' service integrations",
+                sizeof(diag->message));
+
+    return NULL;
+}
+
+
+static void
+ngx_http_sfn_machine_cleanup(void *data)
+{
+    sfn_machine_t  *m = data;
+
+    sfn_machine_free(m);
+}
+
+
+ngx_http_sfn_compiled_t *
+ngx_http_sfn_machine_cached(ngx_str_t *name)
+{
+    ngx_queue_t              *q;
+    ngx_http_sfn_compiled_t  *am;
+
+    if (ngx_http_sfn_compiled.next == NULL) {
+        ngx_queue_init(&ngx_http_sfn_compiled);
+    }
+
+    for (q = ngx_queue_head(&ngx_http_sfn_compiled);
+         q != ngx_queue_sentinel(&ngx_http_sfn_compiled);
+         q = ngx_queue_next(q))
+    {
+        am = ngx_queue_data(q, ngx_http_sfn_compiled_t, queue);
+
+        if (am->sm.name.len == name->len
+            && ngx_strncmp(am->sm.name.data, name->data, name->len) == 0)
+        {
+            return am;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * Adds a compiled revision to this worker's cache, taking m.  The revision
+ * it replaces is not freed: executions of this worker may still run it; it
+ * goes with the worker.
+ */
+
+ngx_http_sfn_compiled_t *
+ngx_http_sfn_machine_cache_add(ngx_str_t *name, ngx_str_t *arn,
+    ngx_str_t *key, sfn_type_e type, sfn_machine_t *m)
+{
+    ngx_pool_t               *pool;
+    ngx_pool_cleanup_t       *cln;
+    ngx_http_sfn_compiled_t  *am, *old;
+
+    pool = ngx_create_pool(1024, ngx_cycle->log);
+    if (pool == NULL) {
+        sfn_machine_free(m);
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(pool, 0);
+    if (cln == NULL) {
+        sfn_machine_free(m);
+        ngx_destroy_pool(pool);
+        return NULL;
+    }
+
+    cln->handler = ngx_http_sfn_machine_cleanup;
+    cln->data = m;
+
+    am = ngx_pcalloc(pool, sizeof(ngx_http_sfn_compiled_t));
+    if (am == NULL) {
+        ngx_destroy_pool(pool);
+        return NULL;
+    }
+
+    am->pool = pool;
+    am->sm.machine = m;
+    am->sm.type = type;
+    if (ngx_http_sfn_pstr(pool, key, &am->key) != NGX_OK
+        || ngx_http_sfn_pstr(pool, name, &am->sm.name) != NGX_OK
+        || ngx_http_sfn_pstr(pool, arn, &am->sm.arn) != NGX_OK)
+    {
+        ngx_destroy_pool(pool);
+        return NULL;
+    }
+
+    old = ngx_http_sfn_machine_cached(name);
+
+    if (old) {
+        ngx_queue_remove(&old->queue);
+    }
+
+    ngx_queue_insert_head(&ngx_http_sfn_compiled, &am->queue);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "sfn aws api: state machine \"%V\" revision %V compiled",
+                   &am->sm.name, &am->key);
+
+    return am;
+}
+
+
+/*
+ * The compiled definition of an API state machine at revision key (as
+ * revision::text || '/' || extract(epoch FROM updated_at)::text), from this
+ * worker's cache, else compiled from definition (NULL: the cache only).
+ * For the execution driver's recovery, which finds only nginx.conf's
+ * state machines with ngx_http_sfn_machine_find().
+ */
+
+ngx_http_sfn_machine_t *
+ngx_http_sfn_machine_get(ngx_str_t *name, ngx_str_t *arn, ngx_str_t *key,
+    sfn_type_e type, ngx_str_t *definition, ngx_log_t *log)
+{
+    sfn_diag_t                diag;
+    sfn_machine_t            *m;
+    ngx_http_sfn_compiled_t  *am;
+
+    am = ngx_http_sfn_machine_cached(name);
+
+    if (am && am->key.len == key->len
+        && ngx_strncmp(am->key.data, key->data, key->len) == 0)
+    {
+        return &am->sm;
+    }
+
+    if (definition == NULL) {
+        return NULL;
+    }
+
+    m = ngx_http_sfn_machine_load(definition, type, &diag);
+
+    if (m == NULL) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "sfn state machine \"%V\": %s: %s", name, diag.code,
+                      diag.message);
+        return NULL;
+    }
+
+    am = ngx_http_sfn_machine_cache_add(name, arn, key, type, m);
+
+    return am ? &am->sm : NULL;
+}
