@@ -387,33 +387,64 @@ ngx_http_sfn_sigv4_param(ngx_str_t *auth, const char *name, ngx_str_t *v)
 
 
 /*
- * Checks the Authorization header of an AWS JSON request against keys.
- * On NGX_DECLINED, type and message are AWS's error for the reply.
+ * A SigV4 check in steps, each a function of the request and the state
+ * below; a step that declines sets the AWS error of the reply.
  */
 
-ngx_int_t
-ngx_http_sfn_auth_sigv4(ngx_http_request_t *r, ngx_array_t *keys,
-    ngx_str_t *body, const char **type, const char **message)
+typedef struct {
+    ngx_array_t                 *keys;      /* ngx_http_sfn_aws_key_t */
+    ngx_str_t                   *body;
+
+    /* Authorization: AWS4-HMAC-SHA256 Credential=, SignedHeaders=, ... */
+    ngx_str_t                    cred;
+    ngx_str_t                    signed_hdrs;
+    ngx_str_t                    sig;
+
+    /* Credential=AKID/DATE/REGION/SERVICE/aws4_request */
+    ngx_str_t                    akid;
+    ngx_str_t                    date;
+    ngx_str_t                    region;
+    ngx_str_t                    service;
+    ngx_str_t                    scope;     /* all of it after "AKID/" */
+
+    ngx_http_sfn_aws_key_t      *key;
+    ngx_str_t                    amzdate;   /* X-Amz-Date */
+    ngx_str_t                    sts;       /* the string to sign */
+
+    const char                  *type;
+    const char                  *message;
+
+    u_char                       hash[SHA256_DIGEST_LENGTH * 2];
+} ngx_http_sfn_sigv4_t;
+
+
+typedef ngx_int_t (*ngx_http_sfn_sigv4_step_pt)(ngx_http_request_t *r,
+    ngx_http_sfn_sigv4_t *sv);
+
+
+static ngx_int_t
+ngx_http_sfn_sigv4_decline(ngx_http_sfn_sigv4_t *sv, const char *type,
+    const char *message)
 {
-    u_char                  *p, *q, *last, *sts, *creq, *canon;
-    size_t                   len, n;
-    time_t                   t;
-    ngx_str_t                auth, cred, signed_hdrs, sig, akid, date;
-    ngx_str_t               *parts[4];
-    ngx_str_t                region, service, amzdate, path, *args, name;
-    ngx_uint_t               i, nargs;
-    ngx_array_t              hdrs;
-    ngx_table_elt_t         *h, *dh;
-    ngx_http_sfn_aws_key_t  *k, *key;
-    u_char                   hash[SHA256_DIGEST_LENGTH * 2];
-    u_char                   kdate[EVP_MAX_MD_SIZE], ksig[EVP_MAX_MD_SIZE];
-    u_char                   mac[EVP_MAX_MD_SIZE];
-    u_char                   hex[SHA256_DIGEST_LENGTH * 2];
+    sv->type = type;
+    sv->message = message;
+
+    return NGX_DECLINED;
+}
+
+
+/* the Authorization header: its algorithm and its three parameters */
+
+static ngx_int_t
+ngx_http_sfn_sigv4_authorization(ngx_http_request_t *r,
+    ngx_http_sfn_sigv4_t *sv)
+{
+    ngx_str_t  auth;
 
     if (r->headers_in.authorization == NULL) {
-        *type = "MissingAuthenticationTokenException";
-        *message = "Missing Authentication Token";
-        return NGX_DECLINED;
+        return ngx_http_sfn_sigv4_decline(sv,
+                   "MissingAuthenticationTokenException",
+                   "Missing Authentication Token");
     }
 
     auth = r->headers_in.authorization->value;
@@ -422,41 +453,52 @@ ngx_http_sfn_auth_sigv4(ngx_http_request_t *r, ngx_array_t *keys,
         || ngx_strncmp(auth.data, "AWS4-HMAC-SHA256 ",
                        sizeof("AWS4-HMAC-SHA256 ") - 1) != 0)
     {
-        *type = "IncompleteSignatureException";
-        *message = "Authorization header requires the AWS4-HMAC-SHA256 "
-                   "algorithm";
-        return NGX_DECLINED;
+        return ngx_http_sfn_sigv4_decline(sv, "IncompleteSignatureException",
+                   "Authorization header requires the AWS4-HMAC-SHA256 "
+                   "algorithm");
     }
 
-    if (ngx_http_sfn_sigv4_param(&auth, "Credential=", &cred) != NGX_OK
-        || ngx_http_sfn_sigv4_param(&auth, "SignedHeaders=", &signed_hdrs)
+    if (ngx_http_sfn_sigv4_param(&auth, "Credential=", &sv->cred) != NGX_OK
+        || ngx_http_sfn_sigv4_param(&auth, "SignedHeaders=",
+                                    &sv->signed_hdrs)
            != NGX_OK
-        || ngx_http_sfn_sigv4_param(&auth, "Signature=", &sig) != NGX_OK)
+        || ngx_http_sfn_sigv4_param(&auth, "Signature=", &sv->sig) != NGX_OK)
     {
-        *type = "IncompleteSignatureException";
-        *message = "Authorization header requires 'Credential', "
-                   "'Signature' and 'SignedHeaders' parameters";
-        return NGX_DECLINED;
+        return ngx_http_sfn_sigv4_decline(sv, "IncompleteSignatureException",
+                   "Authorization header requires 'Credential', "
+                   "'Signature' and 'SignedHeaders' parameters");
     }
 
-    /* Credential=AKID/20240101/us-east-1/states/aws4_request */
+    return NGX_OK;
+}
 
-    parts[0] = &akid;
-    parts[1] = &date;
-    parts[2] = &region;
-    parts[3] = &service;
 
-    p = cred.data;
-    last = cred.data + cred.len;
+/* Credential=AKID/20240101/us-east-1/states/aws4_request */
+
+static ngx_int_t
+ngx_http_sfn_sigv4_credential_scope(ngx_http_request_t *r,
+    ngx_http_sfn_sigv4_t *sv)
+{
+    u_char      *p, *q, *last;
+    ngx_str_t   *parts[4];
+    ngx_uint_t   i;
+
+    parts[0] = &sv->akid;
+    parts[1] = &sv->date;
+    parts[2] = &sv->region;
+    parts[3] = &sv->service;
+
+    p = sv->cred.data;
+    last = sv->cred.data + sv->cred.len;
 
     for (i = 0; i < 4; i++) {
         q = ngx_strlchr(p, last, '/');
 
         if (q == NULL) {
-            *type = "IncompleteSignatureException";
-            *message = "Credential should have 5 parts: "
-                       "AKID/date/region/service/aws4_request";
-            return NGX_DECLINED;
+            return ngx_http_sfn_sigv4_decline(sv,
+                       "IncompleteSignatureException",
+                       "Credential should have 5 parts: "
+                       "AKID/date/region/service/aws4_request");
         }
 
         parts[i]->data = p;
@@ -467,69 +509,128 @@ ngx_http_sfn_auth_sigv4(ngx_http_request_t *r, ngx_array_t *keys,
     if ((size_t) (last - p) != sizeof("aws4_request") - 1
         || ngx_strncmp(p, "aws4_request", last - p) != 0)
     {
-        *type = "IncompleteSignatureException";
-        *message = "Credential should be scoped with a valid terminator: "
-                   "'aws4_request'";
-        return NGX_DECLINED;
+        return ngx_http_sfn_sigv4_decline(sv, "IncompleteSignatureException",
+                   "Credential should be scoped with a valid terminator: "
+                   "'aws4_request'");
     }
 
-    key = NULL;
-    k = keys->elts;
+    sv->scope.data = sv->akid.data + sv->akid.len + 1;
+    sv->scope.len = sv->cred.len - sv->akid.len - 1;
 
-    for (i = 0; i < keys->nelts; i++) {
-        if (ngx_http_sfn_auth_equal(&k[i].id, akid.data, akid.len)) {
-            key = &k[i];
+    return NGX_OK;
+}
+
+
+/* the key of the access key id, and the service it is scoped to */
+
+static ngx_int_t
+ngx_http_sfn_sigv4_access_key(ngx_http_request_t *r,
+    ngx_http_sfn_sigv4_t *sv)
+{
+    ngx_uint_t               i;
+    ngx_http_sfn_aws_key_t  *k;
+
+    k = sv->keys->elts;
+
+    for (i = 0; i < sv->keys->nelts; i++) {
+        if (ngx_http_sfn_auth_equal(&k[i].id, sv->akid.data, sv->akid.len)) {
+            sv->key = &k[i];
             break;
         }
     }
 
-    if (key == NULL) {
-        *type = "UnrecognizedClientException";
-        *message = "The security token included in the request is invalid.";
-        return NGX_DECLINED;
+    if (sv->key == NULL) {
+        return ngx_http_sfn_sigv4_decline(sv, "UnrecognizedClientException",
+                   "The security token included in the request is "
+                   "invalid.");
     }
 
-    if (service.len != sizeof("states") - 1
-        || ngx_strncmp(service.data, "states", service.len) != 0)
+    if (sv->service.len != sizeof("states") - 1
+        || ngx_strncmp(sv->service.data, "states", sv->service.len) != 0)
     {
-        *type = "InvalidSignatureException";
-        *message = "Credential should be scoped to correct service: "
-                   "'states'.";
-        return NGX_DECLINED;
+        return ngx_http_sfn_sigv4_decline(sv, "InvalidSignatureException",
+                   "Credential should be scoped to correct service: "
+                   "'states'.");
     }
 
-    dh = ngx_http_sfn_header_in(r, "X-Amz-Date", sizeof("X-Amz-Date") - 1,
-                                NULL);
+    return NGX_OK;
+}
 
-    if (dh == NULL) {
-        *type = "IncompleteSignatureException";
-        *message = "Authorization header requires existence of either a "
-                   "'X-Amz-Date' or a 'Date' header.";
-        return NGX_DECLINED;
+
+/* X-Amz-Date: the day of the scope, within the allowed skew */
+
+static ngx_int_t
+ngx_http_sfn_sigv4_request_date(ngx_http_request_t *r,
+    ngx_http_sfn_sigv4_t *sv)
+{
+    time_t            t;
+    ngx_table_elt_t  *h;
+
+    h = ngx_http_sfn_header_in(r, "X-Amz-Date", sizeof("X-Amz-Date") - 1,
+                               NULL);
+
+    if (h == NULL) {
+        return ngx_http_sfn_sigv4_decline(sv, "IncompleteSignatureException",
+                   "Authorization header requires existence of either a "
+                   "'X-Amz-Date' or a 'Date' header.");
     }
 
-    amzdate = dh->value;
-    t = ngx_http_sfn_sigv4_time(&amzdate);
+    sv->amzdate = h->value;
+    t = ngx_http_sfn_sigv4_time(&sv->amzdate);
 
-    if (t == -1 || date.len != 8
-        || ngx_strncmp(date.data, amzdate.data, 8) != 0)
+    if (t == -1 || sv->date.len != 8
+        || ngx_strncmp(sv->date.data, sv->amzdate.data, 8) != 0)
     {
-        *type = "InvalidSignatureException";
-        *message = "Date in Credential scope does not match YYYYMMDD from "
-                   "ISO-8601 version of date from HTTP";
-        return NGX_DECLINED;
+        return ngx_http_sfn_sigv4_decline(sv, "InvalidSignatureException",
+                   "Date in Credential scope does not match YYYYMMDD from "
+                   "ISO-8601 version of date from HTTP");
     }
 
     if (t < ngx_time() - NGX_HTTP_SFN_SIGV4_SKEW
         || t > ngx_time() + NGX_HTTP_SFN_SIGV4_SKEW)
     {
-        *type = "InvalidSignatureException";
-        *message = "Signature expired: the X-Amz-Date is more than 15 "
-                   "minutes away from the server's time.";
-        return NGX_DECLINED;
+        return ngx_http_sfn_sigv4_decline(sv, "InvalidSignatureException",
+                   "Signature expired: the X-Amz-Date is more than 15 "
+                   "minutes away from the server's time.");
     }
 
-    /* the canonical request */
+    return NGX_OK;
+}
+
+
+/* the hex SHA-256 of the payload, as X-Amz-Content-Sha256 gives it or not */
+
+static u_char *
+ngx_http_sfn_sigv4_payload_hash(ngx_http_request_t *r,
+    ngx_http_sfn_sigv4_t *sv, u_char *p)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_http_sfn_header_in(r, "X-Amz-Content-Sha256",
+                               sizeof("X-Amz-Content-Sha256") - 1, NULL);
+
+    if (h && h->value.len == sizeof(sv->hash)) {
+        return ngx_cpymem(p, h->value.data, h->value.len);
+    }
+
+    ngx_http_sfn_sigv4_sha256(sv->body->data, sv->body->len, sv->hash);
+
+    return ngx_cpymem(p, sv->hash, sizeof(sv->hash));
+}
+
+
+/* the canonical request, hashed into sv->hash */
+
+static ngx_int_t
+ngx_http_sfn_sigv4_canonical_request(ngx_http_request_t *r,
+    ngx_http_sfn_sigv4_t *sv)
+{
+    u_char           *p, *q, *last, *creq, *canon;
+    size_t            len, n;
+    ngx_str_t         path, *args, name;
+    ngx_uint_t        i, nargs;
+    ngx_array_t       hdrs;
+    ngx_table_elt_t  *h;
 
     path.data = r->unparsed_uri.data;
     path.len = r->args_start ? (size_t) (r->args_start - 1 - path.data)
@@ -568,13 +669,13 @@ ngx_http_sfn_auth_sigv4(ngx_http_request_t *r, ngx_array_t *keys,
         return NGX_ERROR;
     }
 
-    len = 16 + 3 * path.len + r->args.len + 2 * nargs + signed_hdrs.len
-          + sizeof(hash);
+    len = 16 + 3 * path.len + r->args.len + 2 * nargs + sv->signed_hdrs.len
+          + sizeof(sv->hash);
 
     /* every signed header, its values joined by ',' in order of arrival */
 
-    p = signed_hdrs.data;
-    last = signed_hdrs.data + signed_hdrs.len;
+    p = sv->signed_hdrs.data;
+    last = sv->signed_hdrs.data + sv->signed_hdrs.len;
 
     while (p < last) {
         q = ngx_strlchr(p, last, ';');
@@ -672,90 +773,167 @@ ngx_http_sfn_auth_sigv4(ngx_http_request_t *r, ngx_array_t *keys,
     }
 
     *p++ = '\n';
-    p = ngx_cpymem(p, signed_hdrs.data, signed_hdrs.len);
+    p = ngx_cpymem(p, sv->signed_hdrs.data, sv->signed_hdrs.len);
     *p++ = '\n';
 
-    h = ngx_http_sfn_header_in(r, "X-Amz-Content-Sha256",
-                               sizeof("X-Amz-Content-Sha256") - 1, NULL);
-
-    if (h && h->value.len == sizeof(hash)) {
-        p = ngx_cpymem(p, h->value.data, h->value.len);
-
-    } else {
-        ngx_http_sfn_sigv4_sha256(body->data, body->len, hash);
-        p = ngx_cpymem(p, hash, sizeof(hash));
-    }
+    p = ngx_http_sfn_sigv4_payload_hash(r, sv, p);
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "sfn sigv4 canonical request:\n%*s", p - creq, creq);
 
-    ngx_http_sfn_sigv4_sha256(creq, p - creq, hash);
+    ngx_http_sfn_sigv4_sha256(creq, p - creq, sv->hash);
 
-    /* the string to sign */
+    return NGX_OK;
+}
 
-    len = sizeof("AWS4-HMAC-SHA256\n") - 1 + amzdate.len + 1
-          + cred.len - akid.len - 1 + 1 + sizeof(hash);
 
-    sts = ngx_pnalloc(r->pool, len);
-    if (sts == NULL) {
+static ngx_int_t
+ngx_http_sfn_sigv4_string_to_sign(ngx_http_request_t *r,
+    ngx_http_sfn_sigv4_t *sv)
+{
+    u_char  *p;
+    size_t   len;
+
+    len = sizeof("AWS4-HMAC-SHA256\n") - 1 + sv->amzdate.len + 1
+          + sv->scope.len + 1 + sizeof(sv->hash);
+
+    sv->sts.data = ngx_pnalloc(r->pool, len);
+    if (sv->sts.data == NULL) {
         return NGX_ERROR;
     }
 
-    p = ngx_sprintf(sts, "AWS4-HMAC-SHA256\n%V\n%*s\n", &amzdate,
-                    cred.len - akid.len - 1, akid.data + akid.len + 1);
-    p = ngx_cpymem(p, hash, sizeof(hash));
+    p = ngx_sprintf(sv->sts.data, "AWS4-HMAC-SHA256\n%V\n%V\n", &sv->amzdate,
+                    &sv->scope);
+    p = ngx_cpymem(p, sv->hash, sizeof(sv->hash));
 
-    /* the signing key: HMAC("AWS4" + secret, date), region, service */
+    sv->sts.len = p - sv->sts.data;
 
-    q = akid.data + akid.len + 1;
-    n = cred.len - akid.len - 1;
+    return NGX_OK;
+}
 
-    if (key != ngx_http_sfn_sigv4_key
-        || n != ngx_http_sfn_sigv4_scope_len
-        || ngx_memcmp(q, ngx_http_sfn_sigv4_scope, n) != 0)
+
+/* the signing key: HMAC("AWS4" + secret, date), region, service */
+
+static ngx_int_t
+ngx_http_sfn_sigv4_signing_key(ngx_http_request_t *r,
+    ngx_http_sfn_sigv4_t *sv)
+{
+    u_char                  *secret;
+    size_t                   len;
+    ngx_http_sfn_aws_key_t  *key;
+    u_char                   kdate[EVP_MAX_MD_SIZE], ksig[EVP_MAX_MD_SIZE];
+
+    key = sv->key;
+
+    if (key == ngx_http_sfn_sigv4_key
+        && sv->scope.len == ngx_http_sfn_sigv4_scope_len
+        && ngx_memcmp(sv->scope.data, ngx_http_sfn_sigv4_scope,
+                      sv->scope.len) == 0)
     {
-        ngx_http_sfn_sigv4_key = NULL;
-
-        len = sizeof("AWS4") - 1 + key->secret.len;
-
-        canon = ngx_pnalloc(r->pool, len);
-        if (canon == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_memcpy(ngx_cpymem(canon, "AWS4", 4), key->secret.data,
-                   key->secret.len);
-
-        ngx_http_sfn_sigv4_hmac(canon, len, date.data, date.len, kdate);
-        ngx_http_sfn_sigv4_hmac(kdate, SHA256_DIGEST_LENGTH, region.data,
-                                region.len, ksig);
-        ngx_http_sfn_sigv4_hmac(ksig, SHA256_DIGEST_LENGTH, service.data,
-                                service.len, kdate);
-        ngx_http_sfn_sigv4_hmac(kdate, SHA256_DIGEST_LENGTH,
-                                (u_char *) "aws4_request",
-                                sizeof("aws4_request") - 1,
-                                ngx_http_sfn_sigv4_ksig);
-
-        if (n <= NGX_HTTP_SFN_SIGV4_SCOPE) {
-            ngx_memcpy(ngx_http_sfn_sigv4_scope, q, n);
-            ngx_http_sfn_sigv4_scope_len = n;
-            ngx_http_sfn_sigv4_key = key;
-        }
+        return NGX_OK;
     }
 
+    ngx_http_sfn_sigv4_key = NULL;
+
+    len = sizeof("AWS4") - 1 + key->secret.len;
+
+    secret = ngx_pnalloc(r->pool, len);
+    if (secret == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ngx_cpymem(secret, "AWS4", 4), key->secret.data,
+               key->secret.len);
+
+    ngx_http_sfn_sigv4_hmac(secret, len, sv->date.data, sv->date.len, kdate);
+    ngx_http_sfn_sigv4_hmac(kdate, SHA256_DIGEST_LENGTH, sv->region.data,
+                            sv->region.len, ksig);
+    ngx_http_sfn_sigv4_hmac(ksig, SHA256_DIGEST_LENGTH, sv->service.data,
+                            sv->service.len, kdate);
+    ngx_http_sfn_sigv4_hmac(kdate, SHA256_DIGEST_LENGTH,
+                            (u_char *) "aws4_request",
+                            sizeof("aws4_request") - 1,
+                            ngx_http_sfn_sigv4_ksig);
+
+    if (sv->scope.len <= NGX_HTTP_SFN_SIGV4_SCOPE) {
+        ngx_memcpy(ngx_http_sfn_sigv4_scope, sv->scope.data, sv->scope.len);
+        ngx_http_sfn_sigv4_scope_len = sv->scope.len;
+        ngx_http_sfn_sigv4_key = key;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the signature of the string to sign against the one given */
+
+static ngx_int_t
+ngx_http_sfn_sigv4_compare(ngx_http_request_t *r, ngx_http_sfn_sigv4_t *sv)
+{
+    u_char  mac[EVP_MAX_MD_SIZE];
+    u_char  hex[SHA256_DIGEST_LENGTH * 2];
+
     ngx_http_sfn_sigv4_hmac(ngx_http_sfn_sigv4_ksig, SHA256_DIGEST_LENGTH,
-                            sts, p - sts, mac);
+                            sv->sts.data, sv->sts.len, mac);
 
     ngx_hex_dump(hex, mac, SHA256_DIGEST_LENGTH);
 
-    if (sig.len != sizeof(hex) || CRYPTO_memcmp(sig.data, hex, sizeof(hex)))
+    if (sv->sig.len != sizeof(hex)
+        || CRYPTO_memcmp(sv->sig.data, hex, sizeof(hex)))
     {
-        *type = "InvalidSignatureException";
-        *message = "The request signature we calculated does not match the "
+        return ngx_http_sfn_sigv4_decline(sv, "InvalidSignatureException",
+                   "The request signature we calculated does not match the "
                    "signature you provided. Check your AWS Secret Access Key "
                    "and signing method. Consult the service documentation "
-                   "for details.";
-        return NGX_DECLINED;
+                   "for details.");
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_http_sfn_sigv4_step_pt  ngx_http_sfn_sigv4_steps[] = {
+    ngx_http_sfn_sigv4_authorization,
+    ngx_http_sfn_sigv4_credential_scope,
+    ngx_http_sfn_sigv4_access_key,
+    ngx_http_sfn_sigv4_request_date,
+    ngx_http_sfn_sigv4_canonical_request,
+    ngx_http_sfn_sigv4_string_to_sign,
+    ngx_http_sfn_sigv4_signing_key,
+    ngx_http_sfn_sigv4_compare,
+    NULL
+};
+
+
+/*
+ * Checks the Authorization header of an AWS JSON request against keys.
+ * On NGX_DECLINED, type and message are AWS's error for the reply.
+ */
+
+ngx_int_t
+ngx_http_sfn_auth_sigv4(ngx_http_request_t *r, ngx_array_t *keys,
+    ngx_str_t *body, const char **type, const char **message)
+{
+    ngx_int_t                    rc;
+    ngx_http_sfn_sigv4_t         sv;
+    ngx_http_sfn_sigv4_step_pt  *step;
+
+    ngx_memzero(&sv, sizeof(ngx_http_sfn_sigv4_t));
+
+    sv.keys = keys;
+    sv.body = body;
+
+    for (step = ngx_http_sfn_sigv4_steps; *step; step++) {
+        rc = (*step)(r, &sv);
+
+        if (rc == NGX_DECLINED) {
+            *type = sv.type;
+            *message = sv.message;
+        }
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
     }
 
     return NGX_OK;
