@@ -100,10 +100,9 @@ $(NGX_BUILD)/Makefile: config $(BUILD)/glue-srcs
 	    --builddir=$(NGX_BUILD) > $(NGX_BUILD)/configure.log 2>&1 \
 	    || { tail -30 $(NGX_BUILD)/configure.log; exit 1; }
 
-# nginx's Makefile does not know the module links our libraries: relink
+# config lists our libraries in ngx_module_deps: nginx's Makefile relinks
 $(MODULE): $(NGX_BUILD)/Makefile $(GLUE_SRCS) $(BUILD)/libsfn.a \
            $(BUILD)/libsfntasks.a $(BUILD)/libsfnsql.a
-	@rm -f $(NGX_BUILD)/ngx_http_sfn_module.so
 	$(MAKE) -s -f $(NGX_BUILD)/Makefile -C $(NGX_SRC) modules
 	@# a new inode: running nginx processes keep mapping the old one
 	cp $(NGX_BUILD)/ngx_http_sfn_module.so $@.tmp && mv -f $@.tmp $@
