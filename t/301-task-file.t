@@ -7,16 +7,16 @@
 use strict;
 use warnings;
 
+use lib 't/lib';
 use Test::More;
+use Sfn::Test;
 use File::Temp qw(tempdir);
 use File::Path qw(make_path);
 use JSON::PP;
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
-my $tool = 'build/sfn-task';
-
-plan skip_all => "$tool not built" unless -x $tool;
+my $tool = Sfn::Test::need_tool('sfn-task');
 
 my $dir = tempdir(CLEANUP => 1);
 make_path("$dir/src/source", "$dir/archive", "$dir/out");
@@ -41,11 +41,9 @@ sub slurp {
 
 sub task {
     my ($resource, $input) = @_;
-    put("$dir/in.json", ref $input ? encode_json($input) : $input);
-    my $out = `$tool '$resource' $dir/in.json @buckets 2>&1`;
-    my $rc = $? >> 8;
-    my $r = eval { decode_json($out) } || { raw => $out };
-    return ($r, $rc);
+    return Sfn::Test::run_task($resource, $input, dir => $dir, stderr => 1,
+                               buckets => { map { ($_ => "$dir/$_") }
+                                            qw(src archive out) });
 }
 
 sub truncate_file {

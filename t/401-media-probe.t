@@ -6,14 +6,14 @@
 use strict;
 use warnings;
 
+use lib 't/lib';
 use Test::More;
+use Sfn::Test;
 use File::Temp qw(tempdir);
 use JSON::PP;
 
-my $tool = 'build/sfn-task';
-
-plan skip_all => "$tool not built" unless -x $tool;
-plan skip_all => 'ffmpeg not installed' if system('ffmpeg -version >/dev/null 2>&1');
+Sfn::Test::need_tool('sfn-task');
+Sfn::Test::need_ffmpeg();
 
 my $dir = tempdir(CLEANUP => 1);
 mkdir "$dir/src";
@@ -25,11 +25,8 @@ sub ff {
 
 sub task {
     my ($resource, $input) = @_;
-    open my $f, '>', "$dir/in.json" or die;
-    print $f encode_json($input);
-    close $f;
-    my $out = `$tool $resource $dir/in.json --bucket src=$dir/src 2>/dev/null`;
-    return (decode_json($out), $? >> 8);
+    return Sfn::Test::run_task($resource, $input, dir => $dir,
+                               buckets => { src => "$dir/src" });
 }
 
 # the foundation's clip: 10 s 1280x720 H.264 + AAC

@@ -7,19 +7,19 @@
 use strict;
 use warnings;
 
+use lib 't/lib';
 use Test::More;
+use Sfn::Test;
 use File::Temp qw(tempdir);
 use File::Find;
 use JSON::PP;
 use Time::HiRes qw(time);
 
-my $tool = 'build/sfn-task';
+Sfn::Test::need_tool('sfn-task');
+Sfn::Test::need_ffmpeg();
+
 my $seed = '/work/shared/seeds/000-video-workflow-definition.json.tmpl';
 $seed = 'conf-examples/video-workflow.asl.json.tmpl' unless -f $seed;
-
-plan skip_all => "$tool not built" unless -x $tool;
-plan skip_all => 'ffmpeg not installed'
-    if system('ffmpeg -version >/dev/null 2>&1');
 
 my $dir = tempdir(CLEANUP => 1);
 mkdir "$dir/src";
@@ -32,11 +32,9 @@ sub ff {
 
 sub task {
     my ($resource, $input, @args) = @_;
-    open my $f, '>', "$dir/in.json" or die;
-    print $f encode_json($input);
-    close $f;
-    my $out = `$tool $resource $dir/in.json --bucket src=$dir/src --bucket out=$dir/out @args 2>/dev/null`;
-    return (decode_json($out), $? >> 8);
+    return Sfn::Test::run_task($resource, $input, dir => $dir, args => \@args,
+                               buckets => { src => "$dir/src",
+                                            out => "$dir/out" });
 }
 
 sub probe {
