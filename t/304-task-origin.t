@@ -59,10 +59,7 @@ sub seed_outputs {
 
 # the outputs of the seed's job, scaled down: MP4, HLS ladder, thumbnails
 
-system("ffmpeg -nostdin -v error -y -f lavfi "
-       . "-i testsrc2=size=320x180:rate=25:duration=4 -f lavfi "
-       . "-i sine=duration=4 -c:v libx264 -preset ultrafast -c:a aac "
-       . "-shortest $dir/src/clip.mp4") == 0 or die "ffmpeg failed";
+Sfn::Test->lavfi_clip("$dir/src/clip.mp4", size => '320x180', duration => 4);
 
 my $h264 = sub {
     my ($w, $h, $name, $container) = @_;

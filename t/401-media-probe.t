@@ -31,9 +31,9 @@ sub task {
 
 # the foundation's clip: 10 s 1280x720 H.264 + AAC
 
-ff("-f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi "
-   . "-i sine=frequency=440:sample_rate=48000 -t 10 -c:v libx264 "
-   . "-preset ultrafast -pix_fmt yuv420p -c:a aac -ac 2 $dir/src/clip.mp4");
+Sfn::Test->lavfi_clip("$dir/src/clip.mp4", size => '1280x720', rate => 30,
+                       sine => 'frequency=440:sample_rate=48000', t => 10,
+                       args => [ '-pix_fmt', 'yuv420p', '-ac', 2 ]);
 
 my ($r, $rc) = task('sfn:media:probe',
                     { bucket => 'src', key => 'clip.mp4', jobId => 'j1' });
@@ -82,8 +82,8 @@ is_deeply($o->{metadata}, $s, 'metadata as the seed Lambda names it');
 
 # rotation and 10-bit
 
-ff("-f lavfi -i testsrc2=size=320x180:rate=25 -t 1 -c:v libx264 "
-   . "-preset ultrafast -pix_fmt yuv420p10le $dir/src/hi.mp4");
+Sfn::Test->lavfi_clip("$dir/src/hi.mp4", audio => 0, t => 1,
+                       args => [ '-pix_fmt', 'yuv420p10le' ]);
 ($r) = task('sfn:media:probe', { bucket => 'src', key => 'hi.mp4' });
 is($r->{output}{summary}{bitDepth}, 10, '10-bit source');
 is($r->{output}{summary}{hasAudio}, JSON::PP::false, 'no audio');

@@ -32,9 +32,9 @@ sub task {
                                             out => "$dir/out" });
 }
 
-ff("-f lavfi -i testsrc2=size=320x180:rate=30 -f lavfi "
-   . "-i sine=frequency=440:sample_rate=48000 -t 8 -c:v libx264 "
-   . "-preset ultrafast -qp 10 -pix_fmt yuv420p -c:a aac $dir/src/clip.mp4");
+Sfn::Test->lavfi_clip("$dir/src/clip.mp4", rate => 30, t => 8,
+                       sine => 'frequency=440:sample_rate=48000',
+                       args => [ '-qp', 10, '-pix_fmt', 'yuv420p' ]);
 
 # one good and one starved rendition, MP4 and HLS
 

@@ -26,9 +26,7 @@ sub task {
                                             out => "$dir/out" });
 }
 
-system("ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=320x180:rate=30 "
-       . "-t 8 -c:v libx264 -preset ultrafast $dir/src/clip.mp4") == 0
-    or die;
+Sfn::Test->lavfi_clip("$dir/src/clip.mp4", rate => 30, t => 8, audio => 0);
 
 # spread over the duration: 4 captures of 8 s at 1, 3, 5, 7 s
 

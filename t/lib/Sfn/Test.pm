@@ -288,6 +288,34 @@ EOF
     return $self->subst($conf);
 }
 
+# the http{} body most tests share: sfn_zone (zone => size), sfn_database
+# unless database => 0, sfn_thread_pool, buckets => [NAME => directory in
+# the prefix, ...], machines => [NAME => file in conf/, ...], more http
+# directives (http => text), and one server on %%PORT%% holding the text
+# of server => (its locations)
+
+sub sfn_http {
+    my ($self, %o) = @_;
+    my $h = sprintf "    %-17s sfn %s;\n", 'sfn_zone', $o{zone} // '4m';
+    $h .= sprintf "    %-17s \"%%%%DATABASE%%%%\";\n", 'sfn_database'
+        if $o{database} // 1;
+    $h .= sprintf "    %-17s sfn;\n", 'sfn_thread_pool';
+    my @b = @{ $o{buckets} // [] };
+    while (my ($name, $path) = splice @b, 0, 2) {
+        $h .= sprintf "    %-17s %s %%%%DIR%%%%/%s;\n", 'sfn_bucket', $name, $path;
+    }
+    my @m = @{ $o{machines} // [] };
+    while (my ($name, $file) = splice @m, 0, 2) {
+        $h .= sprintf "    %-17s %s %%%%DIR%%%%/conf/%s;\n", 'sfn_state_machine',
+                      $name, $file;
+    }
+    $h .= $o{http} // '';
+    my $server = $o{server} // '';
+    $server =~ s/^/        /mg;
+    return "$h\n    server {\n        listen 127.0.0.1:%%PORT%%;\n\n"
+           . "$server    }\n";
+}
+
 sub subst {
     my ($self, $text) = @_;
     my $port = $self->{port} // '';
@@ -459,8 +487,9 @@ sub ffmpeg {
 }
 
 # a generated clip: lavfi testsrc2 as H.264 (ultrafast), with a sine tone
-# as AAC unless audio => 0.  size, rate, duration (of the sources), t (of
-# the output), sine (the tone's options), args (more output options)
+# as AAC unless audio => 0.  size, rate, sine (the tone's options); either
+# duration (of the sources, then -shortest) or t (of the output); args:
+# more output options.  A class method too: Sfn::Test->lavfi_clip(...)
 
 sub lavfi_clip {
     my ($self, $path, %o) = @_;
@@ -475,7 +504,7 @@ sub lavfi_clip {
     push @a, '-c:v', 'libx264', '-preset', 'ultrafast';
     push @a, '-c:a', 'aac' if $audio;
     push @a, @{ $o{args} // [] };
-    push @a, '-shortest' if $audio;
+    push @a, '-shortest' if $audio && $d;
     $self->ffmpeg(@a, $path);
     return $path;
 }
@@ -545,7 +574,7 @@ sub wait_sql {
         $v = $self->psql($sql);
         return wantarray ? ($v, time - $t0) : $v if $v eq $want;
         last if time >= $t0 + ($timeout // 30);
-        sleep 0.05;
+        sleep 0.1;
     }
     return wantarray ? ($v, undef) : $v;
 }
