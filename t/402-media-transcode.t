@@ -272,7 +272,8 @@ is($r->{error}, 'States.TaskFailed', 'non-media source fails');
 like($r->{cause}, qr/"junk\.mp4" is not a media file/, 'with a cause');
 ok(!-e "$dir/out/junk", 'and writes nothing');
 
-Sfn::Test->lavfi_clip("$dir/src/long.mp4", size => '640x360', rate => 30, t => 40);
+Sfn::Test->lavfi_clip("$dir/src/long.mp4", size => '640x360', rate => 30,
+                      t => 40);
 my $t0 = time;
 ($r, $rc) = task('sfn:media:transcode', $spec->('long.mp4', 'long'),
                  '--cancel-after', '0.7');

@@ -296,18 +296,17 @@ EOF
 
 sub sfn_http {
     my ($self, %o) = @_;
-    my $h = sprintf "    %-17s sfn %s;\n", 'sfn_zone', $o{zone} // '4m';
-    $h .= sprintf "    %-17s \"%%%%DATABASE%%%%\";\n", 'sfn_database'
-        if $o{database} // 1;
-    $h .= sprintf "    %-17s sfn;\n", 'sfn_thread_pool';
+    my $line = sub { sprintf "    %-17s %s;\n", @_ };
+    my $h = $line->('sfn_zone', 'sfn ' . ($o{zone} // '4m'));
+    $h .= $line->('sfn_database', '"%%DATABASE%%"') if $o{database} // 1;
+    $h .= $line->('sfn_thread_pool', 'sfn');
     my @b = @{ $o{buckets} // [] };
     while (my ($name, $path) = splice @b, 0, 2) {
-        $h .= sprintf "    %-17s %s %%%%DIR%%%%/%s;\n", 'sfn_bucket', $name, $path;
+        $h .= $line->('sfn_bucket', "$name %%DIR%%/$path");
     }
     my @m = @{ $o{machines} // [] };
     while (my ($name, $file) = splice @m, 0, 2) {
-        $h .= sprintf "    %-17s %s %%%%DIR%%%%/conf/%s;\n", 'sfn_state_machine',
-                      $name, $file;
+        $h .= $line->('sfn_state_machine', "$name %%DIR%%/conf/$file");
     }
     $h .= $o{http} // '';
     my $server = $o{server} // '';
