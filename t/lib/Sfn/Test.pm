@@ -7,9 +7,12 @@ package Sfn::Test;
 #
 # SFN_TEST_SAN=1 (make prove SAN=1): the module and tools come from
 # build/san, built with ASan + UBSan; nginx runs with libasan preloaded,
-# sanitizer reports go to files (logs/asan.PID and logs/ubsan.PID in the
-# test prefix, a private directory for the tools), and any report fails
-# the test.
+# sanitizer reports go to files (logs/asan.PID in the test prefix, a
+# private directory for the tools), and any report fails the test.  gcc's
+# UBSan runtime, loaded beside ASan's, ignores log_path and writes to
+# stderr: that is error.log for nginx's workers, logs/san-stderr for its
+# start and nginx -t, files beside the tools' reports for sfn-task; all
+# are scanned.
 
 use strict;
 use warnings;
@@ -46,16 +49,26 @@ sub san_env {
                              . ":log_path=$log/ubsan");
 }
 
-# sanitizer reports (asan.PID, ubsan.PID) in a directory: their text
+# sanitizer reports in a directory: the report files (asan.PID,
+# ubsan.PID), and reports written to stderr (error.log, san-stderr,
+# stderr.N), each with the lines after it
+
+my $SAN_REPORT = qr/runtime error:|ERROR: AddressSanitizer|SUMMARY: \w+San/;
 
 sub san_reports {
     my ($dir) = @_;
     my @text;
-    for my $f (sort glob("$dir/asan.* $dir/ubsan.*")) {
+    for my $f (sort glob("$dir/asan.* $dir/ubsan.* $dir/error.log "
+                         . "$dir/san-stderr $dir/stderr.*"))
+    {
         open my $fh, '<', $f or next;
         local $/;
         my $r = <$fh> // '';
-        push @text, "$f:\n$r" if $r =~ /\S/;
+        if ($f =~ m{/u?b?asan\.\d+$|/ubsan\.\d+$}) {
+            push @text, "$f:\n$r" if $r =~ /\S/;
+        } elsif ($r =~ /^(.*?(?:$SAN_REPORT).*(?:\n.*){0,30})/m) {
+            push @text, "$f:\n$1\n";
+        }
     }
     return @text;
 }
@@ -65,6 +78,7 @@ sub san_reports {
 # test file at exit
 
 my ($san_tools, @san_dirs);
+my $san_runs = 0;
 my $san_pid = $$;
 
 if ($SAN) {
@@ -338,6 +352,16 @@ sub nginx_cmd {
             '-e', 'logs/error.log', @args);
 }
 
+# what nginx -t printed, kept for check_san
+
+sub san_stderr {
+    my ($self, $text) = @_;
+    return unless $SAN;
+    open my $fh, '>>', "$self->{dir}/logs/san-stderr" or return;
+    print $fh $text;
+    close $fh;
+}
+
 # nginx is not instrumented: the runtime must come first in its link map
 
 my $san_runtime;
@@ -360,7 +384,9 @@ sub nginx_test {
     $self->write_file('conf/nginx.conf', $self->nginx_conf($http, %opts));
     my $cmd = join ' ', map { "'$_'" } $self->nginx_cmd('-t');
     my $out = `$cmd 2>&1`;
-    return ($? >> 8, $out);
+    my $rc = $? >> 8;
+    $self->san_stderr($out);
+    return ($rc, $out);
 }
 
 sub nginx_start {
@@ -368,9 +394,18 @@ sub nginx_start {
 
     $self->write_file('conf/nginx.conf', $self->nginx_conf($http, %opts));
 
-    system($self->nginx_cmd()) == 0
+    my $pid = fork // die "fork: $!\n";
+    if ($pid == 0) {
+        # until nginx opens error.log, its stderr is kept for check_san
+        open STDERR, '>>', "$self->{dir}/logs/san-stderr" if $SAN;
+        exec { ($self->nginx_cmd)[0] } $self->nginx_cmd
+            or POSIX::_exit(127);
+    }
+    waitpid $pid, 0;
+    $? == 0
         or die "nginx failed to start:\n"
-               . ($self->read_file('logs/error.log') // '');
+               . ($self->read_file('logs/error.log') // '')
+               . ($self->read_file('logs/san-stderr') // '');
 
     $self->wait_port($self->{port}) or die "nginx is not listening\n";
     $self->{nginx} = 1;
@@ -528,15 +563,24 @@ sub run_task {
 
     local @ENV{keys %{ $o{env} // {} }} = values %{ $o{env} // {} };
 
+    # in a SAN run stderr goes to a file beside the tools' reports (and
+    # follows stdout when stderr => 1)
+
+    my $err = $SAN ? "$san_tools/stderr." . ++$san_runs : undef;
+
     my $pid = open(my $out, '-|') // die "fork: $!\n";
     if ($pid == 0) {
-        open STDERR, $o{stderr} ? '>&STDOUT' : '>/dev/null';
+        open STDERR, $err ? ">$err" : $o{stderr} ? '>&STDOUT' : '>/dev/null';
         exec { $cmd[0] } @cmd or POSIX::_exit(127);
     }
     local $/;
     my $text = <$out> // '';
     close $out;
     my $rc = $? >> 8;
+
+    if ($err && $o{stderr} && open my $fh, '<', $err) {
+        $text .= <$fh> // '';
+    }
 
     my $r = eval { $TASK_JSON->decode($text) };
     $r = { raw => $text } unless ref $r eq 'HASH';
