@@ -4,13 +4,17 @@
 #   make check      engine unit tests (cmocka)
 #   make conformance  the AWS-recorded ASL corpus through build/sfn
 #   make test       everything CI runs: check, conformance, prove -r t/
+#   make prove SAN=1  the module and its libraries built with ASan + UBSan
+#                   in build/san, loaded into Debian's nginx with the
+#                   sanitizer runtime preloaded (t/lib/Sfn/Test.pm)
 #   make fuzz       libFuzzer targets, a short smoke run each (FUZZ_TIME=s)
 
 SHELL     := /bin/bash
 CC        ?= cc
-BUILD     := build
-NGX_SRC   ?= /usr/share/nginx/src
 SAN       ?=
+# a sanitized build never shares objects with the plain one
+BUILD     := $(if $(SAN),build/san,build)
+NGX_SRC   ?= /usr/share/nginx/src
 
 ENGINE_PKGS := libcjson
 TASK_PKGS   := libcjson libpq libcurl libavformat libavcodec libavfilter libavutil \
@@ -93,9 +97,9 @@ $(BUILD)/glue-srcs: FORCE
 # nginx's configure runs once, when config changes; later builds only make
 $(NGX_BUILD)/Makefile: config $(BUILD)/glue-srcs
 	@mkdir -p $(NGX_BUILD)
-	cd $(NGX_SRC) && . ./conf_flags && ./configure \
-	    --with-cc-opt="$$(dpkg-buildflags --get CFLAGS) -fPIC $$(dpkg-buildflags --get CPPFLAGS)" \
-	    --with-ld-opt="$$(dpkg-buildflags --get LDFLAGS) -fPIC" \
+	cd $(NGX_SRC) && . ./conf_flags && SFN_BUILD=$(abspath $(BUILD)) ./configure \
+	    --with-cc-opt="$$(dpkg-buildflags --get CFLAGS) -fPIC $$(dpkg-buildflags --get CPPFLAGS) $(SANFLAGS)" \
+	    --with-ld-opt="$$(dpkg-buildflags --get LDFLAGS) -fPIC $(SANFLAGS)" \
 	    "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(CURDIR) \
 	    --builddir=$(NGX_BUILD) > $(NGX_BUILD)/configure.log 2>&1 \
 	    || { tail -30 $(NGX_BUILD)/configure.log; exit 1; }
@@ -132,8 +136,10 @@ fuzz: $(FUZZ_BINS)
 	        $(BUILD)/corpus/$$(basename $$f) engine/fuzz/seeds; \
 	done
 
+# SFN_TEST_SAN: Sfn::Test takes build/san's module and tools, preloads
+# libasan into nginx and fails a test on any sanitizer report
 prove: all
-	prove -r -I t/lib t/
+	$(if $(SAN),SFN_TEST_SAN=1) prove -r -I t/lib t/
 
 # one after the other, whatever -j says: their output stays readable
 test: all

@@ -4,6 +4,15 @@ package Sfn::Test;
 # Test::Nginx: a temporary prefix, free loopback ports, a private PostgreSQL
 # cluster, nginx started and stopped by PID, and error.log scanned for
 # [alert], [crit] and [emerg] on teardown.  Core Perl only.
+#
+# SFN_TEST_SAN=1 (make prove SAN=1): the module and tools come from
+# build/san, built with ASan + UBSan; nginx runs with libasan preloaded,
+# sanitizer reports go to files (logs/asan.PID in the test prefix, a
+# private directory for the tools), and any report fails the test.  gcc's
+# UBSan runtime, loaded beside ASan's, ignores log_path and writes to
+# stderr: that is error.log for nginx's workers, logs/san-stderr for its
+# start and nginx -t, files beside the tools' reports for sfn-task; all
+# are scanned.
 
 use strict;
 use warnings;
@@ -21,9 +30,97 @@ use Time::HiRes qw(sleep time);
 
 our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
 our $NGINX = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
-our $MODULE = "$ROOT/build/ngx_http_sfn_module.so";
+our $SAN = $ENV{SFN_TEST_SAN} ? 1 : 0;
+our $BUILD = $SAN ? "$ROOT/build/san" : "$ROOT/build";
+our $MODULE = "$BUILD/ngx_http_sfn_module.so";
 
 my $JSON = JSON::PP->new->canonical->allow_nonref;
+my $TASK_JSON = JSON::PP->new->utf8->canonical;
+
+# the sanitizer options; halt at the first report, leaks are not checked
+# (nginx and libav keep memory for the life of the process by design)
+
+sub san_env {
+    my ($log) = @_;
+    return (ASAN_OPTIONS => "detect_leaks=0:halt_on_error=1:abort_on_error=0"
+                            . ":detect_stack_use_after_return=0"
+                            . ":log_path=$log/asan",
+            UBSAN_OPTIONS => "print_stacktrace=1:halt_on_error=1"
+                             . ":log_path=$log/ubsan");
+}
+
+# sanitizer reports in a directory: the report files (asan.PID,
+# ubsan.PID), and reports written to stderr (error.log, san-stderr,
+# stderr.N), each with the lines after it
+
+my $SAN_REPORT = qr/runtime error:|ERROR: AddressSanitizer|SUMMARY: \w+San/;
+
+sub san_reports {
+    my ($dir) = @_;
+    my @text;
+    for my $f (sort glob("$dir/asan.* $dir/ubsan.* $dir/error.log "
+                         . "$dir/san-stderr $dir/stderr.*"))
+    {
+        open my $fh, '<', $f or next;
+        local $/;
+        my $r = <$fh> // '';
+        if ($f =~ m{/u?b?asan\.\d+$|/ubsan\.\d+$}) {
+            push @text, "$f:\n$r" if $r =~ /\S/;
+        } elsif ($r =~ /^(.*?(?:$SAN_REPORT).*(?:\n.*){0,30})/m) {
+            push @text, "$f:\n$1\n";
+        }
+    }
+    return @text;
+}
+
+# tools (build/san/sfn-task) report into a directory of their own; a
+# report there, or in the logs of any prefix (nginx -t too), fails the
+# test file at exit
+
+my ($san_tools, @san_dirs);
+my $san_runs = 0;
+my $san_pid = $$;
+
+if ($SAN) {
+    $san_tools = tempdir('sfn-san-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my %e = san_env($san_tools);
+    @ENV{keys %e} = values %e;
+    push @san_dirs, $san_tools;
+}
+
+END {
+    if ($SAN && $$ == $san_pid) {
+        my @r = map { san_reports($_) } @san_dirs;
+        if (@r) {
+            Test::More::diag("sanitizer reports:\n", @r);
+            $? ||= 1;
+        }
+    }
+}
+
+# a built tool (sfn-task, sfn) of this build, or skip the whole file
+
+sub tool {
+    my ($name) = @_;
+    return "$BUILD/$name";
+}
+
+sub need_tool {
+    my ($name) = @_;
+    my $tool = tool($name);
+    plan(skip_all => "$tool not built") unless -x $tool;
+    return $tool;
+}
+
+sub need_ffmpeg {
+    plan(skip_all => 'ffmpeg not installed')
+        if system('ffmpeg -version >/dev/null 2>&1');
+}
+
+sub need_postgres {
+    plan(skip_all => 'no PostgreSQL server binaries')
+        unless -x pg_bin('initdb');
+}
 
 sub new {
     my ($class, %opts) = @_;
@@ -35,6 +132,7 @@ sub new {
     make_path("$dir/conf", "$dir/logs", "$dir/html");
 
     my $self = bless { dir => $dir, %opts }, $class;
+    push @san_dirs, "$dir/logs" if $SAN;
     return $self;
 }
 
@@ -204,6 +302,33 @@ EOF
     return $self->subst($conf);
 }
 
+# the http{} body most tests share: sfn_zone (zone => size), sfn_database
+# unless database => 0, sfn_thread_pool, buckets => [NAME => directory in
+# the prefix, ...], machines => [NAME => file in conf/, ...], more http
+# directives (http => text), and one server on %%PORT%% holding the text
+# of server => (its locations)
+
+sub sfn_http {
+    my ($self, %o) = @_;
+    my $line = sub { sprintf "    %-17s %s;\n", @_ };
+    my $h = $line->('sfn_zone', 'sfn ' . ($o{zone} // '4m'));
+    $h .= $line->('sfn_database', '"%%DATABASE%%"') if $o{database} // 1;
+    $h .= $line->('sfn_thread_pool', 'sfn');
+    my @b = @{ $o{buckets} // [] };
+    while (my ($name, $path) = splice @b, 0, 2) {
+        $h .= $line->('sfn_bucket', "$name %%DIR%%/$path");
+    }
+    my @m = @{ $o{machines} // [] };
+    while (my ($name, $file) = splice @m, 0, 2) {
+        $h .= $line->('sfn_state_machine', "$name %%DIR%%/conf/$file");
+    }
+    $h .= $o{http} // '';
+    my $server = $o{server} // '';
+    $server =~ s/^/        /mg;
+    return "$h\n    server {\n        listen 127.0.0.1:%%PORT%%;\n\n"
+           . "$server    }\n";
+}
+
 sub subst {
     my ($self, $text) = @_;
     my $port = $self->{port} // '';
@@ -217,8 +342,39 @@ sub subst {
 
 sub nginx_cmd {
     my ($self, @args) = @_;
-    return ($NGINX, '-p', "$self->{dir}/", '-c', 'conf/nginx.conf',
+    my @env;
+    if ($SAN) {
+        my %e = san_env("$self->{dir}/logs");
+        @env = ('env', 'LD_PRELOAD=' . san_runtime(),
+                map { "$_=$e{$_}" } sort keys %e);
+    }
+    return (@env, $NGINX, '-p', "$self->{dir}/", '-c', 'conf/nginx.conf',
             '-e', 'logs/error.log', @args);
+}
+
+# what nginx -t printed, kept for check_san
+
+sub san_stderr {
+    my ($self, $text) = @_;
+    return unless $SAN;
+    open my $fh, '>>', "$self->{dir}/logs/san-stderr" or return;
+    print $fh $text;
+    close $fh;
+}
+
+# nginx is not instrumented: the runtime must come first in its link map
+
+my $san_runtime;
+
+sub san_runtime {
+    $san_runtime //= do {
+        my $cc = $ENV{CC} || 'cc';
+        my $lib = `$cc -print-file-name=libasan.so`;
+        chomp $lib;
+        die "libasan.so not found by $cc\n" unless $lib =~ m{^/} && -e $lib;
+        $lib;
+    };
+    return $san_runtime;
 }
 
 # nginx -t: (exit code, output)
@@ -228,7 +384,9 @@ sub nginx_test {
     $self->write_file('conf/nginx.conf', $self->nginx_conf($http, %opts));
     my $cmd = join ' ', map { "'$_'" } $self->nginx_cmd('-t');
     my $out = `$cmd 2>&1`;
-    return ($? >> 8, $out);
+    my $rc = $? >> 8;
+    $self->san_stderr($out);
+    return ($rc, $out);
 }
 
 sub nginx_start {
@@ -236,13 +394,39 @@ sub nginx_start {
 
     $self->write_file('conf/nginx.conf', $self->nginx_conf($http, %opts));
 
-    system($self->nginx_cmd()) == 0
+    my $pid = fork // die "fork: $!\n";
+    if ($pid == 0) {
+        # until nginx opens error.log, its stderr is kept for check_san
+        open STDERR, '>>', "$self->{dir}/logs/san-stderr" if $SAN;
+        exec { ($self->nginx_cmd)[0] } $self->nginx_cmd
+            or POSIX::_exit(127);
+    }
+    waitpid $pid, 0;
+    $? == 0
         or die "nginx failed to start:\n"
-               . ($self->read_file('logs/error.log') // '');
+               . ($self->read_file('logs/error.log') // '')
+               . ($self->read_file('logs/san-stderr') // '');
 
     $self->wait_port($self->{port}) or die "nginx is not listening\n";
     $self->{nginx} = 1;
     return $self;
+}
+
+# PostgreSQL (unless this prefix has it or shares another's) and nginx
+
+sub start {
+    my ($self, $http, %opts) = @_;
+    $self->pg_start unless $self->{pg_port};
+    return $self->nginx_start($http, %opts);
+}
+
+# another prefix (a second node) on this one's PostgreSQL
+
+sub node {
+    my ($self) = @_;
+    my $node = (ref $self)->new;
+    $node->{pg_port} = $self->{pg_port};
+    return $node;
 }
 
 sub nginx_pid {
@@ -316,13 +500,13 @@ sub http {
 # polls GET /executions/NAME until the execution leaves RUNNING
 
 sub wait_execution {
-    my ($self, $name, $timeout, $prefix) = @_;
+    my ($self, $name, $timeout, $prefix, $headers) = @_;
     $timeout //= 30;
     $prefix //= '/executions/';
     my $deadline = time + $timeout;
     my $r;
     while (time < $deadline) {
-        $r = $self->http('GET', "$prefix$name");
+        $r = $self->http('GET', "$prefix$name", undef, $headers);
         return $r->{json}
             if $r->{json} && ($r->{json}{status} // '') ne 'RUNNING';
         sleep 0.1;
@@ -332,8 +516,120 @@ sub wait_execution {
 
 sub ffmpeg {
     my ($self, @args) = @_;
-    system('ffmpeg', '-v', 'error', '-y', @args) == 0
+    system('ffmpeg', '-nostdin', '-v', 'error', '-y', @args) == 0
         or die "ffmpeg @args failed\n";
+}
+
+# a generated clip: lavfi testsrc2 as H.264 (ultrafast), with a sine tone
+# as AAC unless audio => 0.  size, rate, sine (the tone's options); either
+# duration (of the sources, then -shortest) or t (of the output); args:
+# more output options.  A class method too: Sfn::Test->lavfi_clip(...)
+
+sub lavfi_clip {
+    my ($self, $path, %o) = @_;
+    my $audio = $o{audio} // 1;
+    my $d = defined $o{duration} ? ":duration=$o{duration}" : '';
+    my @a = ('-f', 'lavfi', '-i',
+             'testsrc2=size=' . ($o{size} // '320x180')
+             . ':rate=' . ($o{rate} // 25) . $d);
+    push @a, '-f', 'lavfi', '-i', 'sine=' . ($o{sine} // 'frequency=440') . $d
+        if $audio;
+    push @a, '-t', $o{t} if defined $o{t};
+    push @a, '-c:v', 'libx264', '-preset', 'ultrafast';
+    push @a, '-c:a', 'aac' if $audio;
+    push @a, @{ $o{args} // [] };
+    push @a, '-shortest' if $audio && $d;
+    $self->ffmpeg(@a, $path);
+    return $path;
+}
+
+# build/sfn-task RESOURCE DIR/in.json: the input (a structure, or JSON
+# text) is written to DIR/in.json; buckets => { NAME => DIR }, args =>
+# [more arguments], env => { VAR => value }, stderr => 1 to read it with
+# stdout.  (the decoded reply or { raw => output }, the exit code)
+
+sub run_task {
+    my ($resource, $input, %o) = @_;
+    my $dir = $o{dir} // die "run_task: no dir\n";
+
+    open my $f, '>', "$dir/in.json" or die "$dir/in.json: $!\n";
+    print $f ref $input ? $TASK_JSON->encode($input) : $input;
+    close $f;
+
+    my @cmd = (tool('sfn-task'), $resource, "$dir/in.json",
+               (map { ('--bucket', "$_=$o{buckets}{$_}") }
+                sort keys %{ $o{buckets} // {} }),
+               @{ $o{args} // [] });
+
+    local @ENV{keys %{ $o{env} // {} }} = values %{ $o{env} // {} };
+
+    # in a SAN run stderr goes to a file beside the tools' reports (and
+    # follows stdout when stderr => 1)
+
+    my $err = $SAN ? "$san_tools/stderr." . ++$san_runs : undef;
+
+    my $pid = open(my $out, '-|') // die "fork: $!\n";
+    if ($pid == 0) {
+        open STDERR, $err ? ">$err" : $o{stderr} ? '>&STDOUT' : '>/dev/null';
+        exec { $cmd[0] } @cmd or POSIX::_exit(127);
+    }
+    local $/;
+    my $text = <$out> // '';
+    close $out;
+    my $rc = $? >> 8;
+
+    if ($err && $o{stderr} && open my $fh, '<', $err) {
+        $text .= <$fh> // '';
+    }
+
+    my $r = eval { $TASK_JSON->decode($text) };
+    $r = { raw => $text } unless ref $r eq 'HASH';
+    return ($r, $rc);
+}
+
+# conf-examples/NAME copied into conf/
+
+sub copy_example {
+    my ($self, $name) = @_;
+    my $text = $self->read_file("$ROOT/conf-examples/$name")
+        // die "conf-examples/$name: $!\n";
+    return $self->write_file("conf/$name", $text);
+}
+
+# the AWS JSON 1.0 API at POST /: (status, decoded reply)
+
+sub aws_api {
+    my ($self, $op, $body, $headers) = @_;
+    my $r = $self->http('POST', '/', $JSON->encode($body),
+                        { 'Content-Type' => 'application/x-amz-json-1.0',
+                          'X-Amz-Target' => "AWSStepFunctions.$op",
+                          %{ $headers // {} } });
+    return ($r->{status}, $r->{json});
+}
+
+# polls a query until it answers $want: (its last answer, seconds taken)
+
+sub wait_sql {
+    my ($self, $sql, $want, $timeout) = @_;
+    my $t0 = time;
+    my $v;
+    while (1) {
+        $v = $self->psql($sql);
+        return wantarray ? ($v, time - $t0) : $v if $v eq $want;
+        last if time >= $t0 + ($timeout // 30);
+        sleep 0.1;
+    }
+    return wantarray ? ($v, undef) : $v;
+}
+
+# the names of the states an execution entered, in order
+
+sub states_entered {
+    my ($self, $arn) = @_;
+    return $self->psql("SELECT string_agg(details->'stateEnteredEventDetails'"
+                       . "->>'name', ',' ORDER BY id) FROM sfn_history "
+                       . "WHERE execution_arn = '$arn' "
+                       . "AND type LIKE '%StateEntered'");
 }
 
 # nginx-tests' teardown check: no [alert], [crit] or [emerg] in error.log
@@ -346,11 +642,21 @@ sub check_log {
     ok(!@bad, 'no alerts in error.log') or diag(join "\n", @bad);
 }
 
+# in a SAN run: no sanitizer report from this prefix's nginx
+
+sub check_san {
+    my ($self) = @_;
+    return unless $SAN;
+    my @r = san_reports("$self->{dir}/logs");
+    ok(!@r, 'no sanitizer reports') or diag(join "\n", @r);
+}
+
 sub stop {
     my ($self, %opts) = @_;
     return if $self->{stopped}++;
     $self->nginx_stop;
     $self->check_log(%opts) unless $opts{no_check};
+    $self->check_san;
     $self->pg_stop if $self->{pg_data};
 }
 

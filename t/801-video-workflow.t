@@ -10,13 +10,11 @@ use Test::More;
 use Sfn::Test;
 
 my $t = Sfn::Test->new;
-$t->pg_start;
 
 my $dir = $t->dir;
 my $root = $Sfn::Test::ROOT;
 
-system('cp', "$root/conf-examples/video-workflow.asl.json",
-       "$dir/conf/video-workflow.asl.json") == 0 or die;
+$t->copy_example('video-workflow.asl.json');
 
 # the same workflow with a PSNR threshold no encode reaches
 
@@ -37,15 +35,13 @@ $http =~ s{(location /upload/ \{)}
           {location /strict/ { sfn_upload source; sfn_trigger strict; }\n        $1};
 $http =~ s/access_log logs\/access.log;//;
 
-$t->nginx_start($http, workers => 2,
+$t->start($http, workers => 2,
                 main => "thread_pool sfn threads=2 max_queue=1024;\n");
 
 # a 20 s 1080p clip with audio
 
-$t->ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=25:duration=20',
-           '-f', 'lavfi', '-i', 'sine=frequency=440:duration=20',
-           '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '23',
-           '-c:a', 'aac', '-shortest', "$dir/clip.mp4");
+$t->lavfi_clip("$dir/clip.mp4", size => '1920x1080', duration => 20,
+               args => [ '-crf', 23 ]);
 
 my $clip = $t->read_file('clip.mp4');
 my $r = $t->http('PUT', '/upload/clip.mp4', $clip);
@@ -75,10 +71,7 @@ is($e->{status}, 'SUCCEEDED', 'the workflow SUCCEEDED')
     or diag(explain $e);
 is($e->{output}{status}, 'SUCCESS', 'WorkflowSuccess result');
 
-my $states = $t->psql("SELECT string_agg(details->'stateEnteredEventDetails'"
-                      . "->>'name', ',' ORDER BY id) FROM sfn_history "
-                      . "WHERE execution_arn = '$arn' "
-                      . "AND type LIKE '%StateEntered'");
+my $states = $t->states_entered($arn);
 is($states, 'InitializeJob,RecordJobStart,ParallelProcessing,'
             . 'ExtractMetadata,TranscodeVideo,ProcessingComplete,'
             . 'QualityControl,QualityDecision,PublishContent,ArchiveSource,'
@@ -162,18 +155,12 @@ ok(!-e "$dir/media/output/.sfn-published/$r->{json}{jobId}.json",
 
 # an impossible QC threshold takes QualityControlFailed
 
-$t->ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25:duration=3',
-           '-f', 'lavfi', '-i', 'sine=frequency=440:duration=3',
-           '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac',
-           '-shortest', "$dir/short.mp4");
+$t->lavfi_clip("$dir/short.mp4", size => '640x360', duration => 3);
 $r = $t->http('PUT', '/strict/short.mp4', $t->read_file('short.mp4'));
 $e = $t->wait_execution($r->{json}{jobId}, 300);
 is($e->{status}, 'FAILED', 'strict QC FAILED');
 $arn = $r->{json}{executionArn};
-like($t->psql("SELECT string_agg(details->'stateEnteredEventDetails'"
-              . "->>'name', ',' ORDER BY id) FROM sfn_history "
-              . "WHERE execution_arn = '$arn' "
-              . "AND type LIKE '%StateEntered'"),
+like($t->states_entered($arn),
      qr/QualityDecision,QualityControlFailed,WorkflowFailure$/,
      'through QualityControlFailed');
 is($t->psql("SELECT status FROM sfn_jobs WHERE job_id = "

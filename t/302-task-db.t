@@ -15,24 +15,16 @@ use File::Temp qw(tempdir);
 use JSON::PP;
 use Sfn::Test;
 
-my $tool = 'build/sfn-task';
-
-plan skip_all => "$tool not built" unless -x $tool;
-plan skip_all => 'no PostgreSQL server binaries'
-    unless -x Sfn::Test::pg_bin('initdb');
+Sfn::Test::need_tool('sfn-task');
+Sfn::Test::need_postgres();
 
 my $dir = tempdir(CLEANUP => 1);
 my $json = JSON::PP->new->canonical;
 
 sub task {
     my ($resource, $input, %env) = @_;
-    open my $f, '>', "$dir/in.json" or die;
-    print $f ref $input ? encode_json($input) : $input;
-    close $f;
-    local @ENV{keys %env} = values %env;
-    my $out = `$tool '$resource' $dir/in.json 2>&1`;
-    my $rc = $? >> 8;
-    my $r = eval { decode_json($out) } || { raw => $out };
+    my ($r, $rc) = Sfn::Test::run_task($resource, $input, dir => $dir,
+                                       env => \%env, stderr => 1);
     return wantarray ? ($r, $rc) : $r;
 }
 

@@ -11,7 +11,6 @@ use Sfn::Test;
 use Time::HiRes qw(sleep time);
 
 my $t = Sfn::Test->new;
-$t->pg_start;
 my $dir = $t->dir;
 
 $t->write_file('conf/quick.asl.json', <<'END');
@@ -39,32 +38,25 @@ END
 mkdir "$dir/scratch";
 mkdir "$dir/scratch/a-directory";
 
-$t->nginx_start(<<'END', workers => 2);
-    sfn_zone          sfn 8m;
-    sfn_database      "%%DATABASE%%";
-    sfn_thread_pool   sfn;
-    sfn_bucket        source  %%DIR%%/source;
-    sfn_bucket        scratch %%DIR%%/scratch;
-    sfn_state_machine quick   %%DIR%%/conf/quick.asl.json;
-    sfn_state_machine failing %%DIR%%/conf/failing.asl.json;
-    sfn_state_machine waiter  %%DIR%%/conf/waiter.asl.json;
+$t->start($t->sfn_http(zone => '8m',
+                       buckets => [ source => 'source',
+                                    scratch => 'scratch' ],
+                       machines => [ quick => 'quick.asl.json',
+                                     failing => 'failing.asl.json',
+                                     waiter => 'waiter.asl.json' ],
+                       server => <<'END'), workers => 2);
+sfn_api_key key-one;
+sfn_api_key key-two;
 
-    server {
-        listen 127.0.0.1:%%PORT%%;
+location /upload/      { sfn_upload source; }
+location /start/       { sfn_start; }
+location /executions/  { sfn_api; }
+location = /           { sfn_aws_api; }
+location = /metrics    { sfn_metrics; }
 
-        sfn_api_key key-one;
-        sfn_api_key key-two;
-
-        location /upload/      { sfn_upload source; }
-        location /start/       { sfn_start; }
-        location /executions/  { sfn_api; }
-        location = /           { sfn_aws_api; }
-        location = /metrics    { sfn_metrics; }
-
-        location /denied/      { deny all; sfn_api; }
-        location /gated/       { auth_request /no; sfn_api; }
-        location = /no         { internal; return 403; }
-    }
+location /denied/      { deny all; sfn_api; }
+location /gated/       { auth_request /no; sfn_api; }
+location = /no         { internal; return 403; }
 END
 
 my %k1 = ('X-Api-Key' => 'key-one');
@@ -103,14 +95,7 @@ is($r->{status}, 401, 'describe without a key: 401');
 
 sub wait_done {
     my ($name) = @_;
-    my $deadline = time + 20;
-    my $r;
-    while (time < $deadline) {
-        $r = $t->http('GET', "/executions/$name", undef, \%k1);
-        return $r->{json} if ($r->{json}{status} // 'RUNNING') ne 'RUNNING';
-        sleep 0.1;
-    }
-    return $r->{json};
+    return $t->wait_execution($name, 20, undef, \%k1);
 }
 
 is(wait_done($job)->{status}, 'SUCCEEDED', 'describe with a key');
@@ -133,9 +118,7 @@ is($r->{status}, 200, 'and answers with one');
 
 sub aws {
     my ($op, $body) = @_;
-    my $r = $t->http('POST', '/', $t->json->encode($body),
-                     { 'X-Amz-Target' => "AWSStepFunctions.$op", %k1 });
-    return $r->{json};
+    return ($t->aws_api($op, $body, \%k1))[1];
 }
 
 my $acct = 'arn:aws:states:us-east-1:000000000000';

@@ -14,25 +14,17 @@ $a->pg_start;
 
 # node b uses node a's database
 
-my $b = Sfn::Test->new;
-$b->{pg_port} = $a->{pg_port};
+my $b = $a->node;
 
 my $def = '{"StartAt":"Hold","States":{'
           . '"Hold":{"Type":"Wait","Seconds":3,"Next":"Done"},'
           . '"Done":{"Type":"Pass","Result":"ok","End":true}}}';
 
-my $http = <<'END';
-    sfn_zone          sfn 4m;
-    sfn_database      "%%DATABASE%%";
-    sfn_thread_pool   sfn;
-    sfn_bucket        source %%DIR%%/source;
-    sfn_state_machine hold %%DIR%%/conf/hold.json;
-
-    server {
-        listen 127.0.0.1:%%PORT%%;
-        location /start/      { sfn_start; }
-        location /executions/ { sfn_api; }
-    }
+my $http = $a->sfn_http(buckets => [ source => 'source' ],
+                        machines => [ hold => 'hold.json' ],
+                        server => <<'END');
+location /start/      { sfn_start; }
+location /executions/ { sfn_api; }
 END
 
 for my $node ($a, $b) {
@@ -60,13 +52,9 @@ kill 'KILL', @pids;
 $a->{nginx} = 0;
 my $killed = time;
 
-my $done = 0;
-while (time < $killed + 30) {
-    $done = $a->psql("SELECT count(*) FROM sfn_executions "
-                     . "WHERE name IN ($list) AND status = 'SUCCEEDED'");
-    last if $done == 20;
-    sleep 0.25;
-}
+my $done = $a->wait_sql("SELECT count(*) FROM sfn_executions "
+                         . "WHERE name IN ($list) AND status = 'SUCCEEDED'",
+                         20, 30);
 
 is($done, 20, 'node b finished all of them');
 ok(time - $killed < 15, sprintf('within %.1f s of the kill', time - $killed));

@@ -6,14 +6,14 @@
 use strict;
 use warnings;
 
+use lib 't/lib';
 use Test::More;
+use Sfn::Test;
 use File::Temp qw(tempdir);
 use JSON::PP;
 
-my $tool = 'build/sfn-task';
-
-plan skip_all => "$tool not built" unless -x $tool;
-plan skip_all => 'ffmpeg not installed' if system('ffmpeg -version >/dev/null 2>&1');
+Sfn::Test::need_tool('sfn-task');
+Sfn::Test::need_ffmpeg();
 
 my $dir = tempdir(CLEANUP => 1);
 mkdir "$dir/src";
@@ -25,18 +25,15 @@ sub ff {
 
 sub task {
     my ($resource, $input) = @_;
-    open my $f, '>', "$dir/in.json" or die;
-    print $f encode_json($input);
-    close $f;
-    my $out = `$tool $resource $dir/in.json --bucket src=$dir/src 2>/dev/null`;
-    return (decode_json($out), $? >> 8);
+    return Sfn::Test::run_task($resource, $input, dir => $dir,
+                               buckets => { src => "$dir/src" });
 }
 
 # the foundation's clip: 10 s 1280x720 H.264 + AAC
 
-ff("-f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi "
-   . "-i sine=frequency=440:sample_rate=48000 -t 10 -c:v libx264 "
-   . "-preset ultrafast -pix_fmt yuv420p -c:a aac -ac 2 $dir/src/clip.mp4");
+Sfn::Test->lavfi_clip("$dir/src/clip.mp4", size => '1280x720', rate => 30,
+                       sine => 'frequency=440:sample_rate=48000', t => 10,
+                       args => [ '-pix_fmt', 'yuv420p', '-ac', 2 ]);
 
 my ($r, $rc) = task('sfn:media:probe',
                     { bucket => 'src', key => 'clip.mp4', jobId => 'j1' });
@@ -85,8 +82,8 @@ is_deeply($o->{metadata}, $s, 'metadata as the seed Lambda names it');
 
 # rotation and 10-bit
 
-ff("-f lavfi -i testsrc2=size=320x180:rate=25 -t 1 -c:v libx264 "
-   . "-preset ultrafast -pix_fmt yuv420p10le $dir/src/hi.mp4");
+Sfn::Test->lavfi_clip("$dir/src/hi.mp4", audio => 0, t => 1,
+                       args => [ '-pix_fmt', 'yuv420p10le' ]);
 ($r) = task('sfn:media:probe', { bucket => 'src', key => 'hi.mp4' });
 is($r->{output}{summary}{bitDepth}, 10, '10-bit source');
 is($r->{output}{summary}{hasAudio}, JSON::PP::false, 'no audio');

@@ -12,7 +12,6 @@ use POSIX ();
 use Sfn::Test;
 
 my $t = Sfn::Test->new;
-$t->pg_start;
 
 my $dir = $t->dir;
 
@@ -34,25 +33,17 @@ $t->write_file('conf/hold.json', <<'END');
 }
 END
 
-my $http = <<'END';
-    sfn_zone          sfn 8m;
-    sfn_database      "%%DATABASE%%";
-    sfn_thread_pool   sfn;
-    sfn_bucket        source %%DIR%%/source;
-    sfn_state_machine hold %%DIR%%/conf/hold.json;
-
-    server {
-        listen 127.0.0.1:%%PORT%%;
-        location /start/      { sfn_start; }
-        location /executions/ { sfn_api; }
-    }
+my $http = $t->sfn_http(zone => '8m', buckets => [ source => 'source' ],
+                        machines => [ hold => 'hold.json' ],
+                        server => <<'END');
+location /start/      { sfn_start; }
+location /executions/ { sfn_api; }
 END
 
-$t->nginx_start($http, workers => 2);
+$t->start($http, workers => 2);
 
-$t->ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=10:duration=1',
-           '-c:v', 'libx264', '-preset', 'ultrafast',
-           "$dir/source/tiny.mp4");
+$t->lavfi_clip("$dir/source/tiny.mp4", size => '160x90', rate => 10,
+               duration => 1, audio => 0);
 
 sub start_many {
     my ($n) = @_;
@@ -68,15 +59,10 @@ sub start_many {
 sub wait_all {
     my ($jobs, $timeout) = @_;
     my $list = join ',', map { "'$_'" } @$jobs;
-    my $deadline = time + $timeout;
-    my $done;
-    while (time < $deadline) {
-        $done = $t->psql("SELECT count(*) FROM sfn_executions "
-                         . "WHERE name IN ($list) AND status = 'SUCCEEDED'");
-        last if $done == @$jobs;
-        sleep 0.25;
-    }
-    return $done;
+    return scalar $t->wait_sql("SELECT count(*) FROM sfn_executions "
+                               . "WHERE name IN ($list) "
+                               . "AND status = 'SUCCEEDED'",
+                               scalar @$jobs, $timeout);
 }
 
 sub history_clean {

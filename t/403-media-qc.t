@@ -7,15 +7,14 @@
 use strict;
 use warnings;
 
+use lib 't/lib';
 use Test::More;
+use Sfn::Test;
 use File::Temp qw(tempdir);
 use JSON::PP;
 
-my $tool = 'build/sfn-task';
-
-plan skip_all => "$tool not built" unless -x $tool;
-plan skip_all => 'ffmpeg not installed'
-    if system('ffmpeg -version >/dev/null 2>&1');
+Sfn::Test::need_tool('sfn-task');
+Sfn::Test::need_ffmpeg();
 
 my $dir = tempdir(CLEANUP => 1);
 mkdir "$dir/src";
@@ -28,16 +27,14 @@ sub ff {
 
 sub task {
     my ($resource, $input, @args) = @_;
-    open my $f, '>', "$dir/in.json" or die;
-    print $f encode_json($input);
-    close $f;
-    my $out = `$tool $resource $dir/in.json --bucket src=$dir/src --bucket out=$dir/out @args 2>/dev/null`;
-    return (decode_json($out), $? >> 8);
+    return Sfn::Test::run_task($resource, $input, dir => $dir, args => \@args,
+                               buckets => { src => "$dir/src",
+                                            out => "$dir/out" });
 }
 
-ff("-f lavfi -i testsrc2=size=320x180:rate=30 -f lavfi "
-   . "-i sine=frequency=440:sample_rate=48000 -t 8 -c:v libx264 "
-   . "-preset ultrafast -qp 10 -pix_fmt yuv420p -c:a aac $dir/src/clip.mp4");
+Sfn::Test->lavfi_clip("$dir/src/clip.mp4", rate => 30, t => 8,
+                       sine => 'frequency=440:sample_rate=48000',
+                       args => [ '-qp', 10, '-pix_fmt', 'yuv420p' ]);
 
 # one good and one starved rendition, MP4 and HLS
 

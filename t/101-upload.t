@@ -10,38 +10,27 @@ use Test::More;
 use Sfn::Test;
 
 my $t = Sfn::Test->new;
-$t->pg_start;
 
 my $dir = $t->dir;
-system('cp', "$Sfn::Test::ROOT/conf-examples/quickstart.asl.json",
-       "$dir/conf/quickstart.asl.json") == 0 or die;
+$t->copy_example('quickstart.asl.json');
 
-$t->nginx_start(<<'END', workers => 2);
-    sfn_zone          sfn 4m;
-    sfn_database      "%%DATABASE%%";
-    sfn_thread_pool   sfn;
-    sfn_bucket        source %%DIR%%/source;
-    sfn_state_machine quickstart %%DIR%%/conf/quickstart.asl.json;
+$t->start($t->sfn_http(buckets => [ source => 'source' ],
+                       machines => [ quickstart => 'quickstart.asl.json' ],
+                       server => <<'END'), workers => 2);
+client_max_body_size 4m;
 
-    server {
-        listen 127.0.0.1:%%PORT%%;
-        client_max_body_size 4m;
-
-        location /upload/       { sfn_upload source;
-                                  sfn_trigger quickstart suffix=.mp4
-                                              suffix=.mov suffix=.bin; }
-        location = /start-workflow { sfn_start quickstart; }
-        location /start/        { sfn_start; }
-        location /executions/   { sfn_api; }
-    }
+location /upload/       { sfn_upload source;
+                          sfn_trigger quickstart suffix=.mp4
+                                      suffix=.mov suffix=.bin; }
+location = /start-workflow { sfn_start quickstart; }
+location /start/        { sfn_start; }
+location /executions/   { sfn_api; }
 END
 
 # a 10 s 1280x720 H.264 + AAC clip
 
-$t->ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=25:duration=10',
-           '-f', 'lavfi', '-i', 'sine=frequency=440:duration=10',
-           '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '35',
-           '-c:a', 'aac', '-b:a', '64k', '-shortest', "$dir/clip.mp4");
+$t->lavfi_clip("$dir/clip.mp4", size => '1280x720', duration => 10,
+               args => [ '-crf', 35, '-b:a', '64k' ]);
 
 my $clip = $t->read_file('clip.mp4');
 

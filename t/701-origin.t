@@ -18,13 +18,12 @@ my $hidden = 'b0c1d2e3-0000-4000-8000-000000000002';
 for my $j ($job, $hidden) {
     my $out = "$dir/output/hls/$j";
     system('mkdir', '-p', "$out/360p") == 0 or die;
-    $t->ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25:duration=6',
-               '-f', 'lavfi', '-i', 'sine=frequency=440:duration=6',
-               '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50',
-               '-c:a', 'aac', '-b:a', '64k', '-shortest',
-               '-f', 'hls', '-hls_time', '2', '-hls_playlist_type', 'vod',
-               '-hls_segment_filename', "$out/360p/segment_%03d.ts",
-               "$out/360p/index.m3u8");
+    $t->lavfi_clip("$out/360p/index.m3u8", size => '640x360', duration => 6,
+                   args => [ '-g', 50, '-b:a', '64k',
+                             '-f', 'hls', '-hls_time', 2,
+                             '-hls_playlist_type', 'vod',
+                             '-hls_segment_filename',
+                             "$out/360p/segment_%03d.ts" ]);
     $t->write_file("$out/master.m3u8", <<'END');
 #EXTM3U
 #EXT-X-VERSION:3

@@ -8,7 +8,9 @@
 use strict;
 use warnings;
 
+use lib 't/lib';
 use Test::More;
+use Sfn::Test;
 use File::Temp qw(tempdir);
 use Fcntl qw(:flock);
 use IO::Socket::INET;
@@ -16,9 +18,7 @@ use JSON::PP;
 use POSIX qw(_exit);
 use Time::HiRes qw(time sleep);
 
-my $tool = 'build/sfn-task';
-
-plan skip_all => "$tool not built" unless -x $tool;
+Sfn::Test::need_tool('sfn-task');
 
 my $dir = tempdir(CLEANUP => 1);
 my $log = "$dir/requests.log";
@@ -121,13 +121,9 @@ END {
 
 sub task {
     my ($resource, $input, @opts) = @_;
-    open my $f, '>', "$dir/in.json" or die;
-    print $f encode_json($input);
-    close $f;
     my $start = time;
-    my $out = `$tool '$resource' $dir/in.json @opts 2>&1`;
-    my $rc = $? >> 8;
-    my $r = eval { decode_json($out) } || { raw => $out };
+    my ($r, $rc) = Sfn::Test::run_task($resource, $input, dir => $dir,
+                                       args => \@opts, stderr => 1);
     $r->{elapsed} = time - $start;
     return ($r, $rc);
 }

@@ -12,8 +12,7 @@ use Sfn::Test;
 my $a = Sfn::Test->new;
 $a->pg_start;
 
-my $b = Sfn::Test->new;
-$b->{pg_port} = $a->{pg_port};
+my $b = $a->node;
 
 my $hold = '{"StartAt":"Hold","States":{'
            . '"Hold":{"Type":"Wait","Seconds":120,"Next":"Done"},'
@@ -25,19 +24,10 @@ my $approve = '{"StartAt":"Ask","States":{"Ask":{"Type":"Task",'
               . '"token.$":"$$.Task.Token"},'
               . '"ResultPath":"$.answer","End":true}}}';
 
-my $http = <<'END';
-    sfn_zone          sfn 4m;
-    sfn_database      "%%DATABASE%%";
-    sfn_thread_pool   sfn;
-    sfn_bucket        scratch %%DIR%%/scratch;
-    sfn_state_machine hold %%DIR%%/conf/hold.json;
-    sfn_state_machine approve %%DIR%%/conf/approve.json;
-
-    server {
-        listen 127.0.0.1:%%PORT%%;
-        location = / { sfn_aws_api; }
-    }
-END
+my $http = $a->sfn_http(buckets => [ scratch => 'scratch' ],
+                        machines => [ hold => 'hold.json',
+                                      approve => 'approve.json' ],
+                        server => "location = / { sfn_aws_api; }\n");
 
 for my $node ($a, $b) {
     $node->write_file('conf/hold.json', $hold);
@@ -52,10 +42,7 @@ my $acct = 'arn:aws:states:us-east-1:000000000000';
 
 sub api {
     my ($node, $op, $body) = @_;
-    my $r = $node->http('POST', '/', Sfn::Test::json()->encode($body),
-                        { 'Content-Type' => 'application/x-amz-json-1.0',
-                          'X-Amz-Target' => "AWSStepFunctions.$op" });
-    return ($r->{status}, $r->{json});
+    return $node->aws_api($op, $body);
 }
 
 sub start {
@@ -74,12 +61,9 @@ sub status_of {
 
 sub wait_status {
     my ($arn, $want, $timeout) = @_;
-    my $t0 = time;
-    while (time < $t0 + $timeout) {
-        return time - $t0 if status_of($arn) eq $want;
-        sleep 0.05;
-    }
-    return undef;
+    my (undef, $dt) = $a->wait_sql("SELECT status FROM sfn_executions "
+                                   . "WHERE arn = '$arn'", $want, $timeout);
+    return $dt;
 }
 
 sub token_of {

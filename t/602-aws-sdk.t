@@ -25,23 +25,15 @@ plan skip_all => 'npm install @aws-sdk/client-sfn failed (no registry?)'
     unless -d $sdk;
 
 my $t = Sfn::Test->new;
-$t->pg_start;
 my $dir = $t->dir;
 
-$t->nginx_start(<<'END', workers => 2);
-    sfn_zone            sfn 8m;
-    sfn_database        "%%DATABASE%%";
+$t->start($t->sfn_http(zone => '8m', buckets => [ scratch => 'scratch' ],
+                       http => <<'END',
     sfn_express_log     on;
-    sfn_thread_pool     sfn;
-    sfn_bucket          scratch %%DIR%%/scratch;
     sfn_aws_credentials AKIDSDKTEST secret-for-the-sdk;
-
-    server {
-        listen 127.0.0.1:%%PORT%%;
-
-        location = /        { sfn_aws_api; }
-    }
 END
+                       server => "location = / { sfn_aws_api; }\n"),
+          workers => 2);
 
 my $port = $t->port;
 

@@ -6,15 +6,14 @@
 use strict;
 use warnings;
 
+use lib 't/lib';
 use Test::More;
+use Sfn::Test;
 use File::Temp qw(tempdir);
 use JSON::PP;
 
-my $tool = 'build/sfn-task';
-
-plan skip_all => "$tool not built" unless -x $tool;
-plan skip_all => 'ffmpeg not installed'
-    if system('ffmpeg -version >/dev/null 2>&1');
+Sfn::Test::need_tool('sfn-task');
+Sfn::Test::need_ffmpeg();
 
 my $dir = tempdir(CLEANUP => 1);
 mkdir "$dir/src";
@@ -22,16 +21,12 @@ mkdir "$dir/out";
 
 sub task {
     my ($resource, $input) = @_;
-    open my $f, '>', "$dir/in.json" or die;
-    print $f encode_json($input);
-    close $f;
-    my $out = `$tool $resource $dir/in.json --bucket src=$dir/src --bucket out=$dir/out 2>/dev/null`;
-    return (decode_json($out), $? >> 8);
+    return Sfn::Test::run_task($resource, $input, dir => $dir,
+                               buckets => { src => "$dir/src",
+                                            out => "$dir/out" });
 }
 
-system("ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=320x180:rate=30 "
-       . "-t 8 -c:v libx264 -preset ultrafast $dir/src/clip.mp4") == 0
-    or die;
+Sfn::Test->lavfi_clip("$dir/src/clip.mp4", rate => 30, t => 8, audio => 0);
 
 # spread over the duration: 4 captures of 8 s at 1, 3, 5, 7 s
 

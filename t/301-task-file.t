@@ -7,14 +7,16 @@
 use strict;
 use warnings;
 
+use lib 't/lib';
 use Test::More;
+use Sfn::Test;
 use File::Temp qw(tempdir);
 use File::Path qw(make_path);
 use JSON::PP;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
 
-my $tool = 'build/sfn-task';
-
-plan skip_all => "$tool not built" unless -x $tool;
+my $tool = Sfn::Test::need_tool('sfn-task');
 
 my $dir = tempdir(CLEANUP => 1);
 make_path("$dir/src/source", "$dir/archive", "$dir/out");
@@ -39,11 +41,9 @@ sub slurp {
 
 sub task {
     my ($resource, $input) = @_;
-    put("$dir/in.json", ref $input ? encode_json($input) : $input);
-    my $out = `$tool '$resource' $dir/in.json @buckets 2>&1`;
-    my $rc = $? >> 8;
-    my $r = eval { decode_json($out) } || { raw => $out };
-    return ($r, $rc);
+    return Sfn::Test::run_task($resource, $input, dir => $dir, stderr => 1,
+                               buckets => { map { ($_ => "$dir/$_") }
+                                            qw(src archive out) });
 }
 
 sub truncate_file {
@@ -210,21 +210,58 @@ like($r->{cause}, qr/directory/, 'delete: a directory is refused');
 like($r->{cause}, qr/invalid key/, 'delete: escape rejected');
 
 # a cancelled copy (StopExecution, timeouts) leaves no object and no
-# temporary file; the copy may win the race, then it is whole
+# temporary file.  The source is a 16 GiB sparse file; the tool is frozen
+# with SIGSTOP once its temporary file has grown, so the copy is seen in
+# flight, then SIGTERM (the tool's cancel, as StopExecution's) and
+# SIGCONT: the next chunk boundary must see the cancel
 
-truncate_file("$dir/src/big.bin", 64 << 20);
+my $big = 16 << 30;
+truncate_file("$dir/src/big.bin", $big);
 put("$dir/in.json", encode_json({
     source => { bucket => 'src', key => 'big.bin' },
     destination => { bucket => 'out', key => 'big.bin' } }));
-my $out = `$tool sfn:file:copy $dir/in.json @buckets --cancel-after 0`;
-$r = decode_json($out);
-if ($r->{error}) {
-    is($r->{error}, 'States.Timeout', 'cancelled copy: States.Timeout');
-    ok(!-e "$dir/out/big.bin", 'cancelled copy: no object');
-} else {
-    is(-s "$dir/out/big.bin", 64 << 20, 'copy won the race: whole');
-    pass('copy won the race');
+
+my $pid = fork // die "fork: $!";
+if ($pid == 0) {
+    open STDOUT, '>', "$dir/cancel.out" or POSIX::_exit(127);
+    exec { $tool } $tool, 'sfn:file:copy', "$dir/in.json", @buckets
+        or POSIX::_exit(127);
 }
+
+my ($tmp, $gone);
+for (1 .. 20000) {
+    ($tmp) = glob("$dir/out/.sfn-tmp-*");
+    last if $tmp && -s $tmp;
+    $gone = waitpid($pid, WNOHANG) == $pid and last;
+    sleep 0.0005;
+}
+kill 'STOP', $pid unless $gone;
+my $copied = $tmp ? -s $tmp : undef;
+ok(!$gone && defined $copied && $copied < $big,
+   'the copy is in flight when the stop arrives')
+    or diag('copied ' . ($copied // 'nothing'));
+note('copied ' . ($copied // 'nothing') . ' bytes when stopped');
+kill 'TERM', $pid;
+kill 'CONT', $pid;
+
+# a copy that ignored the cancel would write 16 GiB: give it 20 s
+
+my $deadline = time + 20;
+while (!$gone && time < $deadline) {
+    $gone = waitpid($pid, WNOHANG) == $pid;
+    sleep 0.01 unless $gone;
+}
+if (!$gone) {
+    kill 'KILL', $pid;
+    waitpid $pid, 0;
+    unlink glob("$dir/out/.sfn-tmp-*"), "$dir/out/big.bin";
+}
+
+$r = eval { decode_json(slurp("$dir/cancel.out") // '') } || {};
+is($r->{error}, 'States.Timeout', 'cancelled copy: States.Timeout')
+    or diag explain $r;
+ok(!-e "$dir/out/big.bin", 'cancelled copy: no object');
+unlink "$dir/src/big.bin";
 
 is(leftovers(), 0, 'no temporary files left');
 

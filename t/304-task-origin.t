@@ -17,26 +17,18 @@ use File::Path qw(make_path remove_tree);
 use JSON::PP;
 use Sfn::Test;
 
-my $tool = 'build/sfn-task';
-
-plan skip_all => "$tool not built" unless -x $tool;
-plan skip_all => 'ffmpeg not installed'
-    if system('ffmpeg -version >/dev/null 2>&1');
+Sfn::Test::need_tool('sfn-task');
+Sfn::Test::need_ffmpeg();
 
 my $dir = tempdir(CLEANUP => 1);
 make_path("$dir/src", "$dir/out");
 
-my @buckets = map { ('--bucket', "$_=$dir/$_") } qw(src out);
 
 sub task {
     my ($resource, $input) = @_;
-    open my $f, '>', "$dir/in.json" or die;
-    print $f encode_json($input);
-    close $f;
-    my $out = `$tool '$resource' $dir/in.json @buckets 2>&1`;
-    my $rc = $? >> 8;
-    my $r = eval { decode_json($out) } || { raw => $out };
-    return ($r, $rc);
+    return Sfn::Test::run_task($resource, $input, dir => $dir, stderr => 1,
+                               buckets => { src => "$dir/src",
+                                            out => "$dir/out" });
 }
 
 sub manifest {
@@ -67,10 +59,7 @@ sub seed_outputs {
 
 # the outputs of the seed's job, scaled down: MP4, HLS ladder, thumbnails
 
-system("ffmpeg -nostdin -v error -y -f lavfi "
-       . "-i testsrc2=size=320x180:rate=25:duration=4 -f lavfi "
-       . "-i sine=duration=4 -c:v libx264 -preset ultrafast -c:a aac "
-       . "-shortest $dir/src/clip.mp4") == 0 or die "ffmpeg failed";
+Sfn::Test->lavfi_clip("$dir/src/clip.mp4", size => '320x180', duration => 4);
 
 my $h264 = sub {
     my ($w, $h, $name, $container) = @_;

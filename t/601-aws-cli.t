@@ -20,7 +20,6 @@ plan skip_all => 'the AWS CLI is not installed (tools/install-deps)'
     unless $AWS;
 
 my $t = Sfn::Test->new;
-$t->pg_start;
 my $dir = $t->dir;
 
 $t->write_file('conf/hello.asl.json', <<'END');
@@ -29,21 +28,14 @@ $t->write_file('conf/hello.asl.json', <<'END');
                       "End": true}}}
 END
 
-$t->nginx_start(<<'END', workers => 2);
-    sfn_zone            sfn 8m;
-    sfn_database        "%%DATABASE%%";
-    sfn_thread_pool     sfn;
-    sfn_bucket          scratch %%DIR%%/scratch;
-    sfn_state_machine   hello %%DIR%%/conf/hello.asl.json;
+$t->start($t->sfn_http(zone => '8m', buckets => [ scratch => 'scratch' ],
+                       machines => [ hello => 'hello.asl.json' ],
+                       http => <<'END', server => <<'END'), workers => 2);
     sfn_aws_credentials AKIDSFNTEST0000000001 sfn-secret-key/0123456789abcdef;
     sfn_aws_credentials AKIDSFNTEST0000000002 second-secret;
-
-    server {
-        listen 127.0.0.1:%%PORT%%;
-
-        location = /        { sfn_aws_api; }
-        location = /metrics { sfn_metrics; }
-    }
+END
+location = /        { sfn_aws_api; }
+location = /metrics { sfn_metrics; }
 END
 
 # version 2 of the CLI would print dates as ISO 8601: as received instead

@@ -7,19 +7,19 @@
 use strict;
 use warnings;
 
+use lib 't/lib';
 use Test::More;
+use Sfn::Test;
 use File::Temp qw(tempdir);
 use File::Find;
 use JSON::PP;
 use Time::HiRes qw(time);
 
-my $tool = 'build/sfn-task';
+Sfn::Test::need_tool('sfn-task');
+Sfn::Test::need_ffmpeg();
+
 my $seed = '/work/shared/seeds/000-video-workflow-definition.json.tmpl';
 $seed = 'conf-examples/video-workflow.asl.json.tmpl' unless -f $seed;
-
-plan skip_all => "$tool not built" unless -x $tool;
-plan skip_all => 'ffmpeg not installed'
-    if system('ffmpeg -version >/dev/null 2>&1');
 
 my $dir = tempdir(CLEANUP => 1);
 mkdir "$dir/src";
@@ -32,11 +32,9 @@ sub ff {
 
 sub task {
     my ($resource, $input, @args) = @_;
-    open my $f, '>', "$dir/in.json" or die;
-    print $f encode_json($input);
-    close $f;
-    my $out = `$tool $resource $dir/in.json --bucket src=$dir/src --bucket out=$dir/out @args 2>/dev/null`;
-    return (decode_json($out), $? >> 8);
+    return Sfn::Test::run_task($resource, $input, dir => $dir, args => \@args,
+                               buckets => { src => "$dir/src",
+                                            out => "$dir/out" });
 }
 
 sub probe {
@@ -110,9 +108,9 @@ sub seed_job {
     return $p;
 }
 
-ff("-f lavfi -i testsrc2=size=320x180:rate=30 -f lavfi "
-   . "-i sine=frequency=440:sample_rate=44100 -t 14 -c:v libx264 "
-   . "-preset ultrafast -pix_fmt yuv420p -c:a aac $dir/src/clip.mp4");
+Sfn::Test->lavfi_clip("$dir/src/clip.mp4", rate => 30, t => 14,
+                       sine => 'frequency=440:sample_rate=44100',
+                       args => [ '-pix_fmt', 'yuv420p' ]);
 
 # the seed's job
 
@@ -203,11 +201,10 @@ is(tmpdirs(), 0, 'no temporary directory left');
 
 # our own job spec: no audio, odd size, 10-bit, fMP4
 
-ff("-f lavfi -i testsrc2=size=321x181:rate=25 -t 3 -c:v libx264 "
-   . "-preset ultrafast -pix_fmt yuv444p $dir/src/odd.mp4");
-ff("-f lavfi -i testsrc2=size=320x180:rate=24 -f lavfi -i sine -t 3 "
-   . "-c:v libx264 -preset ultrafast -pix_fmt yuv420p10le -c:a aac "
-   . "$dir/src/ten.mp4");
+Sfn::Test->lavfi_clip("$dir/src/odd.mp4", size => '321x181', audio => 0, t => 3,
+                       args => [ '-pix_fmt', 'yuv444p' ]);
+Sfn::Test->lavfi_clip("$dir/src/ten.mp4", rate => 24, t => 3,
+                       args => [ '-pix_fmt', 'yuv420p10le' ]);
 
 my $spec = sub {
     my ($key, $pre) = @_;
@@ -275,8 +272,8 @@ is($r->{error}, 'States.TaskFailed', 'non-media source fails');
 like($r->{cause}, qr/"junk\.mp4" is not a media file/, 'with a cause');
 ok(!-e "$dir/out/junk", 'and writes nothing');
 
-ff("-f lavfi -i testsrc2=size=640x360:rate=30 -f lavfi -i sine -t 40 "
-   . "-c:v libx264 -preset ultrafast -c:a aac $dir/src/long.mp4");
+Sfn::Test->lavfi_clip("$dir/src/long.mp4", size => '640x360', rate => 30,
+                      t => 40);
 my $t0 = time;
 ($r, $rc) = task('sfn:media:transcode', $spec->('long.mp4', 'long'),
                  '--cancel-after', '0.7');
