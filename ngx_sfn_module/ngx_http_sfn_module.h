@@ -215,6 +215,8 @@ ngx_int_t ngx_http_sfn_pg_affected(void *res);
 ngx_int_t ngx_http_sfn_upload_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_sfn_key_valid(ngx_str_t *key);
 ngx_int_t ngx_http_sfn_location_tail(ngx_http_request_t *r, ngx_str_t *tail);
+ngx_str_t *ngx_http_sfn_log_escape(ngx_pool_t *pool, ngx_str_t *src,
+    ngx_str_t *dst);
 cJSON *ngx_http_sfn_json_add_str(cJSON *obj, const char *name,
     ngx_str_t *value);
 ngx_int_t ngx_http_sfn_start_handler(ngx_http_request_t *r);
