@@ -154,7 +154,7 @@ ngx_http_sfn_upload_handler(ngx_http_request_t *r)
     if (ngx_http_sfn_location_tail(r, &key) != NGX_OK
         || !ngx_http_sfn_key_valid(&key))
     {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "sfn upload: invalid key \"%V\"",
                       ngx_http_sfn_log_escape(r->pool, &r->uri, &esc));
 
@@ -176,7 +176,7 @@ ngx_http_sfn_upload_handler(ngx_http_request_t *r)
         }
 
         if (p - seg > NGX_HTTP_SFN_MAX_SEGMENT) {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "sfn upload: key \"%V\" has a segment longer "
                           "than %d bytes",
                           ngx_http_sfn_log_escape(r->pool, &key, &esc),
@@ -346,7 +346,7 @@ ngx_http_sfn_upload_trigger(ngx_http_request_t *r, ngx_str_t *key,
  * A failed write of the object, mapped as nginx's dav module maps it: a key
  * that clashes with a directory, or runs through a file, is the client's
  * conflict (409) and a name the file system refuses is a bad request (400),
- * both logged at info; the rest is ours, logged at crit.
+ * both logged at err; the rest is ours, logged at crit.
  */
 
 static ngx_int_t
@@ -363,7 +363,7 @@ ngx_http_sfn_upload_error(ngx_http_request_t *r, ngx_err_t err,
     case NGX_ENOTDIR:
     case NGX_EEXIST:
     case ENOTEMPTY:
-        level = NGX_LOG_INFO;
+        level = NGX_LOG_ERR;
         status = NGX_HTTP_CONFLICT;
         type = "KeyConflict";
         msg = "the key names a prefix of other keys, or one of its "
@@ -371,7 +371,7 @@ ngx_http_sfn_upload_error(ngx_http_request_t *r, ngx_err_t err,
         break;
 
     case NGX_ENAMETOOLONG:
-        level = NGX_LOG_INFO;
+        level = NGX_LOG_ERR;
         status = NGX_HTTP_BAD_REQUEST;
         type = "KeyTooLong";
         msg = "the key is too long for the bucket";

@@ -133,7 +133,8 @@ TODO: {
     is($r->{status}, 400, 'signed for eu-west-1: 400');
     like($r->{json}{__type} // '', qr/^(InvalidSignatureException)$/,
          'InvalidSignatureException');
-    like($r->{json}{message} // "", qr/region/, "the message is about the region");
+    like($r->{json}{message} // '', qr/region/,
+         'the message is about the region');
 }
 
 $r = signed('CreateStateMachine', machine('s3', 'x'), service => 's3');

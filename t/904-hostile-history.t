@@ -9,6 +9,7 @@ use lib 't/lib';
 use Test::More;
 use Sfn::Test;
 use HTTP::Tiny;
+use POSIX ();
 use Time::HiRes qw(sleep time);
 
 our $TODO;
@@ -95,26 +96,56 @@ sub history {
     return @types;
 }
 
+# a child pings the worker every 0.1 s while the loop runs; it prints the
+# slowest answer (1e9 for none) when told to stop
+
+sub pinger {
+    pipe my $rd, my $wr or die "pipe: $!\n";
+    my $pid = fork // die "fork: $!\n";
+    if ($pid == 0) {
+        close $rd;
+        my $worst = 0;
+        my $stop = 0;
+        local $SIG{TERM} = sub { $stop = 1 };
+        while (!$stop) {
+            my $p = quick('GET', '/ping', undef, undef, 5);
+            my $s = $p->{status} == 200 ? $p->{elapsed} : 1e9;
+            $worst = $s if $s > $worst;
+            sleep 0.1;
+        }
+        print $wr "$worst\n";
+        close $wr;
+        POSIX::_exit(0);
+    }
+    close $wr;
+    return sub {
+        kill 'TERM', $pid;
+        my $worst = <$rd> // 1e9;
+        waitpid $pid, 0;
+        return $worst + 0;
+    };
+}
+
 sub loop {
     my ($what, $input, $n, $leaf) = @_;
+
+    my $done = pinger();
 
     my $r = aws('StartExecution', { stateMachineArn => $sm,
                                     name => $what, input => $input }, 15);
     my $arn = $r->{json}{executionArn};
 
-    # the worker keeps answering while the loop runs
-
-    my ($worst, $status, $d) = (0, 'RUNNING');
+    my ($status, $d) = ('RUNNING');
     my $deadline = time + 30;
     while ($arn && time < $deadline) {
-        my $p = quick('GET', '/ping', undef, undef, 5);
-        $worst = $p->{status} != 200 ? 1e9
-                 : $p->{elapsed} > $worst ? $p->{elapsed} : $worst;
         $d = aws('DescribeExecution', { executionArn => $arn }, 5);
         ($status) = $d->{content} =~ /"status":"(\w+)"/;
         last if ($status // 'RUNNING') ne 'RUNNING';
         sleep 0.2;
     }
+    sleep 1 unless $arn;
+
+    my $worst = $done->();
 
     my @types = $arn ? history($arn) : ();
     my $passes = grep { $_ eq 'PassStateExited' } @types;
@@ -153,11 +184,8 @@ my @bad = grep { !/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[([a-z]+)\] /
                  || $1 =~ /^(crit|alert|emerg)$/
                  || /exited on signal/ }
           split /\n/, $log;
-TODO: {
-    local $TODO = 'issue 11 defect 5';
-    ok(!@bad, 'defect 5: a clean error log')
-        or diag(join "\n", map { substr $_, 0, 300 } @bad[0 .. 9]);
-}
+ok(!@bad, 'defect 5: a clean error log')
+    or diag(join "\n", map { substr $_, 0, 300 } grep { defined } @bad[0 .. 9]);
 
 $t->stop(no_check => 1);
 

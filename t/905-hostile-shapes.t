@@ -39,6 +39,7 @@ my $json = $t->json;
 my $acct = 'arn:aws:states:us-east-1:000000000000';
 my $role = 'arn:aws:iam::000000000000:role/shapes';
 my %key = ('X-Api-Key' => 'hostile-key');
+my $pass = $t->read_file('conf/pass.asl.json');
 
 sub log_clean {
     my ($what) = @_;
@@ -71,7 +72,7 @@ sub done {
 }
 
 aws('CreateStateMachine', { name => 'api', roleArn => $role,
-                            definition => $t->read_file('conf/pass.asl.json') });
+                            definition => $pass });
 
 # the role in the ExecutionStarted event, for nginx.conf and API machines
 
@@ -97,29 +98,29 @@ for my $m ('std', 'api') {
         is($d->{roleArn}, $role, "$m: the machine's role") if $m eq 'api';
     }
 
-    local our $TODO = $m eq 'std' ? 'issue 11 defect 12' : undef;
-
     # DescribeStateMachine and DescribeStateMachineForExecution
 
     my $sm = aws('DescribeStateMachine',
                  { stateMachineArn => "$acct:stateMachine:$m" });
     is($sm->{name}, $m, "$m: DescribeStateMachine");
-    like($sm->{roleArn} // '', qr/^arn:aws:iam::\d{12}:role\/\S+$/,
-         "$m: DescribeStateMachine has a roleArn");
-
     my $fe = aws('DescribeStateMachineForExecution',
                  { executionArn => $s->{executionArn} });
     is($fe->{name}, $m, "$m: DescribeStateMachineForExecution");
+
+    local our $TODO = $m eq 'std' ? 'issue 11 defect 12' : undef;
+    like($sm->{roleArn} // '', qr/^arn:aws:iam::\d{12}:role\/\S+$/,
+         "$m: DescribeStateMachine has a roleArn");
     like($fe->{roleArn} // '', qr/^arn:aws:iam::\d{12}:role\/\S+$/,
          "$m: DescribeStateMachineForExecution has a roleArn");
-    is($fe->{roleArn}, $sm->{roleArn}, "$m: the same role");
+    ok(length($fe->{roleArn} // '') && $fe->{roleArn} eq $sm->{roleArn},
+       "$m: the same role");
 }
 
 # Express execution ARNs
 
 aws('CreateStateMachine', { name => 'apiexp', roleArn => $role,
                             type => 'EXPRESS',
-                            definition => $t->read_file('conf/pass.asl.json') });
+                            definition => $pass });
 
 for my $m ('exp', 'apiexp') {
     my $s = aws('StartExecution', { stateMachineArn => "$acct:stateMachine:$m",

@@ -27,7 +27,8 @@ sub task {
     open my $f, '>', "$dir/in.json" or die;
     print $f encode_json($input);
     close $f;
-    my $out = `$tool $resource $dir/in.json --bucket src=$dir/src --bucket out=$dir/out 2>$dir/err`;
+    my $out = `$tool $resource $dir/in.json --bucket src=$dir/src \\
+               --bucket out=$dir/out 2>$dir/err`;
     my $status = $?;
     open $f, '<', "$dir/err" or die;
     my $err = do { local $/; <$f> } // '';
@@ -54,7 +55,8 @@ sub clean_exit {
     my ($what, $status, $err) = @_;
     ok(!($status & 127), "$what: no signal")
         or diag('signal ' . ($status & 127));
-    unlike($err, qr/AddressSanitizer|runtime error:/, "$what: no sanitizer report");
+    unlike($err, qr/AddressSanitizer|runtime error:/,
+           "$what: no sanitizer report");
 }
 
 my ($r, $status, $err) = task('sfn:media:transcode', {
