@@ -438,7 +438,7 @@ ngx_http_sfn_upload_body(ngx_http_request_t *r)
 
         if (err) {
             ngx_http_finalize_request(r,
-                ngx_http_sfn_upload_error(r, err, "mkdir()", &key));
+                ngx_http_sfn_upload_error(r, err, ngx_create_dir_n, &key));
             return;
         }
 
@@ -471,8 +471,9 @@ ngx_http_sfn_upload_body(ngx_http_request_t *r)
         /*
          * ngx_ext_rename_file() is not used: it logs every failure at crit,
          * while a key that clashes with the bucket's tree is the client's
-         * error; the temporary file is in the bucket, never across devices,
-         * and the request pool's cleanup removes it if the rename fails
+         * error; the temporary file is in the bucket (.sfn-upload), so on
+         * its file system, and the request pool's cleanup removes it if the
+         * rename fails
          */
 
         if (ngx_change_file_access(temp->file.name.data, 0644)
