@@ -283,11 +283,15 @@ ngx_http_sfn_start_execution(ngx_http_request_t *r)
         sm = ngx_http_sfn_machine_find(smcf, &name);
 
         if (sm == NULL) {
+
+            /* the name may point into the body: freed only once printed */
+
+            rc = ngx_http_sfn_send_error(r, NGX_HTTP_NOT_FOUND,
+                                         "StateMachineDoesNotExist",
+                                         "state machine \"%V\" does not "
+                                         "exist", &name);
             cJSON_Delete(body);
-            return ngx_http_sfn_send_error(r, NGX_HTTP_NOT_FOUND,
-                                           "StateMachineDoesNotExist",
-                                           "state machine \"%V\" does not "
-                                           "exist", &name);
+            return rc;
         }
     }
 
@@ -307,10 +311,14 @@ ngx_http_sfn_start_execution(ngx_http_request_t *r)
     }
 
     if (ngx_http_sfn_bucket_find(smcf, &bucket) == NULL) {
+
+        /* bucket points into the body: freed only once printed */
+
+        rc = ngx_http_sfn_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                     "InvalidRequest",
+                                     "unknown bucket \"%V\"", &bucket);
         cJSON_Delete(body);
-        return ngx_http_sfn_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                       "InvalidRequest",
-                                       "unknown bucket \"%V\"", &bucket);
+        return rc;
     }
 
     if (!ngx_http_sfn_key_valid(&key)) {

@@ -159,6 +159,8 @@ ngx_int_t ngx_http_sfn_pstr(ngx_pool_t *pool, ngx_str_t *src,
 char *ngx_http_sfn_cstr(ngx_str_t *s);
 ngx_int_t ngx_http_sfn_key_valid(ngx_str_t *key);
 ngx_int_t ngx_http_sfn_location_tail(ngx_http_request_t *r, ngx_str_t *tail);
+ngx_str_t *ngx_http_sfn_log_escape(ngx_pool_t *pool, ngx_str_t *src,
+    ngx_str_t *dst);
 ngx_table_elt_t *ngx_http_sfn_header_in(ngx_http_request_t *r,
     const char *name, size_t len, ngx_table_elt_t *after);
 ngx_int_t ngx_http_sfn_body_text(ngx_http_request_t *r, size_t max,

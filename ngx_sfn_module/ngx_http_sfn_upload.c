@@ -12,14 +12,24 @@
 #include "ngx_http_sfn_module.h"
 
 
+#ifdef NAME_MAX
+#define NGX_HTTP_SFN_MAX_SEGMENT  NAME_MAX
+#else
+#define NGX_HTTP_SFN_MAX_SEGMENT  255
+#endif
+
+
 static void ngx_http_sfn_upload_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_sfn_upload_error(ngx_http_request_t *r,
+    ngx_err_t err, const char *failed, ngx_str_t *key);
 
 
 ngx_int_t
 ngx_http_sfn_upload_handler(ngx_http_request_t *r)
 {
+    u_char     *p, *seg, *last;
     ngx_int_t   rc;
-    ngx_str_t   key;
+    ngx_str_t   key, esc;
 
     if (r->method != NGX_HTTP_PUT) {
         return ngx_http_sfn_not_allowed(r, "PUT");
@@ -29,12 +39,39 @@ ngx_http_sfn_upload_handler(ngx_http_request_t *r)
         || !ngx_http_sfn_key_valid(&key))
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "sfn upload: invalid key \"%V\"", &r->uri);
+                      "sfn upload: invalid key \"%V\"",
+                      ngx_http_sfn_log_escape(r->pool, &r->uri, &esc));
 
         return ngx_http_sfn_send_error(r, NGX_HTTP_BAD_REQUEST,
                                        "InvalidKey",
                                        "the key must be a relative path "
                                        "without \".\" or \"..\" segments");
+    }
+
+    /* a segment the file system cannot name is refused before the body */
+
+    last = key.data + key.len;
+
+    for (seg = key.data; seg < last; seg = p + 1) {
+        p = ngx_strlchr(seg, last, '/');
+
+        if (p == NULL) {
+            p = last;
+        }
+
+        if (p - seg > NGX_HTTP_SFN_MAX_SEGMENT) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "sfn upload: key \"%V\" has a segment longer "
+                          "than %d bytes",
+                          ngx_http_sfn_log_escape(r->pool, &key, &esc),
+                          NGX_HTTP_SFN_MAX_SEGMENT);
+
+            return ngx_http_sfn_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                           "KeyTooLong",
+                                           "a key segment is longer than "
+                                           "%d bytes",
+                                           NGX_HTTP_SFN_MAX_SEGMENT);
+        }
     }
 
     r->request_body_in_file_only = 1;
@@ -189,6 +226,63 @@ ngx_http_sfn_upload_trigger(ngx_http_request_t *r, ngx_str_t *key,
 }
 
 
+/*
+ * A failed write of the object, mapped as nginx's dav module maps it: a key
+ * that clashes with a directory, or runs through a file, is the client's
+ * conflict (409) and a name the file system refuses is a bad request (400),
+ * both logged at err; the rest is ours, logged at crit.
+ */
+
+static ngx_int_t
+ngx_http_sfn_upload_error(ngx_http_request_t *r, ngx_err_t err,
+    const char *failed, ngx_str_t *key)
+{
+    ngx_str_t    esc;
+    ngx_uint_t   level, status;
+    const char  *type, *msg;
+
+    switch (err) {
+
+    case NGX_EISDIR:
+    case NGX_ENOTDIR:
+    case NGX_EEXIST:
+    case ENOTEMPTY:
+        level = NGX_LOG_ERR;
+        status = NGX_HTTP_CONFLICT;
+        type = "KeyConflict";
+        msg = "the key names a prefix of other keys, or one of its "
+              "prefixes is a key";
+        break;
+
+    case NGX_ENAMETOOLONG:
+        level = NGX_LOG_ERR;
+        status = NGX_HTTP_BAD_REQUEST;
+        type = "KeyTooLong";
+        msg = "the key is too long for the bucket";
+        break;
+
+    case NGX_ENOSPC:
+        level = NGX_LOG_CRIT;
+        status = NGX_HTTP_INSUFFICIENT_STORAGE;
+        type = "InsufficientStorage";
+        msg = "the bucket is full";
+        break;
+
+    default:
+        level = NGX_LOG_CRIT;
+        status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        type = "InternalError";
+        msg = "the object could not be written";
+    }
+
+    ngx_log_error(level, r->connection->log, err,
+                  "sfn upload: %s for key \"%V\" failed", failed,
+                  ngx_http_sfn_log_escape(r->pool, key, &esc));
+
+    return ngx_http_sfn_send_error(r, status, type, "%s", msg);
+}
+
+
 static void
 ngx_http_sfn_upload_body(ngx_http_request_t *r)
 {
@@ -196,8 +290,8 @@ ngx_http_sfn_upload_body(ngx_http_request_t *r)
     off_t                      size;
     cJSON                     *reply;
     ngx_fd_t                   fd;
-    ngx_str_t                  key, path, etag;
-    ngx_ext_rename_file_t      ext;
+    ngx_err_t                  err;
+    ngx_str_t                  key, path, etag, esc;
     ngx_uint_t                 durable;
     ngx_file_info_t            fi;
     ngx_temp_file_t           *temp;
@@ -224,16 +318,20 @@ ngx_http_sfn_upload_body(ngx_http_request_t *r)
 
         /* an empty body: nginx made no temporary file, an empty object */
 
-        if (ngx_create_full_path(path.data, 0755) != 0) {
-            /* the open below reports it */
+        err = ngx_create_full_path(path.data, 0755);
+
+        if (err) {
+            ngx_http_finalize_request(r,
+                ngx_http_sfn_upload_error(r, err, ngx_create_dir_n, &key));
+            return;
         }
 
         fd = ngx_open_file(path.data, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
                            NGX_FILE_DEFAULT_ACCESS);
         if (fd == NGX_INVALID_FILE) {
-            ngx_log_error(NGX_LOG_CRIT, r->connection->log, ngx_errno,
-                          ngx_open_file_n " \"%s\" failed", path.data);
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            ngx_http_finalize_request(r,
+                ngx_http_sfn_upload_error(r, ngx_errno, ngx_open_file_n,
+                                          &key));
             return;
         }
 
@@ -243,7 +341,8 @@ ngx_http_sfn_upload_body(ngx_http_request_t *r)
 
     if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
         ngx_log_error(NGX_LOG_CRIT, r->connection->log, ngx_errno,
-                      ngx_fd_info_n " \"%s\" failed", path.data);
+                      ngx_fd_info_n " for key \"%V\" failed",
+                      ngx_http_sfn_log_escape(r->pool, &key, &esc));
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
@@ -252,17 +351,47 @@ ngx_http_sfn_upload_body(ngx_http_request_t *r)
         ngx_close_file(fd);
 
     } else {
-        ext.access = 0644;
-        ext.path_access = 0755;
-        ext.time = -1;
-        ext.create_path = 1;
-        ext.delete_file = 1;
-        ext.fd = temp->file.fd;
-        ext.log = r->connection->log;
 
-        if (ngx_ext_rename_file(&temp->file.name, &path, &ext) != NGX_OK) {
+        /*
+         * ngx_ext_rename_file() is not used: it logs every failure at crit,
+         * while a key that clashes with the bucket's tree is the client's
+         * error; the temporary file is in the bucket (.sfn-upload), so on
+         * its file system, and the request pool's cleanup removes it if the
+         * rename fails
+         */
+
+        if (ngx_change_file_access(temp->file.name.data, 0644)
+            == NGX_FILE_ERROR)
+        {
+            ngx_log_error(NGX_LOG_CRIT, r->connection->log, ngx_errno,
+                          ngx_change_file_access_n " \"%s\" failed",
+                          temp->file.name.data);
             ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
             return;
+        }
+
+        if (ngx_rename_file(temp->file.name.data, path.data)
+            == NGX_FILE_ERROR)
+        {
+            err = ngx_errno;
+
+            if (err == NGX_ENOENT) {
+                err = ngx_create_full_path(path.data, 0755);
+
+                if (err == 0
+                    && ngx_rename_file(temp->file.name.data, path.data)
+                       == NGX_FILE_ERROR)
+                {
+                    err = ngx_errno;
+                }
+            }
+
+            if (err) {
+                ngx_http_finalize_request(r,
+                    ngx_http_sfn_upload_error(r, err, ngx_rename_file_n,
+                                              &key));
+                return;
+            }
         }
     }
 
@@ -276,7 +405,8 @@ ngx_http_sfn_upload_body(ngx_http_request_t *r)
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "sfn upload \"%V\" to bucket \"%V\": %O bytes",
-                  &key, &slcf->upload->name, size);
+                  ngx_http_sfn_log_escape(r->pool, &key, &esc),
+                  &slcf->upload->name, size);
 
     reply = cJSON_CreateObject();
     if (reply == NULL) {

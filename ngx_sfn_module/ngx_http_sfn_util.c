@@ -225,6 +225,64 @@ ngx_http_sfn_location_tail(ngx_http_request_t *r, ngx_str_t *tail)
 }
 
 
+/* what a log line must not carry raw: control characters, DEL, '"', '\\' */
+
+#define ngx_http_sfn_log_unsafe(c)                                            \
+    ((c) < 0x20 || (c) == 0x7f || (c) == '"' || (c) == '\\')
+
+
+/*
+ * Request data for a log line: the unsafe bytes as \xHH, so that a key with
+ * "%0a" in it cannot break or forge lines of error.log.  Returns dst, which
+ * is src itself when nothing needs escaping.
+ */
+
+ngx_str_t *
+ngx_http_sfn_log_escape(ngx_pool_t *pool, ngx_str_t *src, ngx_str_t *dst)
+{
+    u_char         *p, *s, *last;
+    ngx_uint_t      n;
+    static u_char   hex[] = "0123456789abcdef";
+
+    n = 0;
+    last = src->data + src->len;
+
+    for (s = src->data; s < last; s++) {
+        n += ngx_http_sfn_log_unsafe(*s);
+    }
+
+    if (n == 0) {
+        *dst = *src;
+        return dst;
+    }
+
+    p = ngx_pnalloc(pool, src->len + 3 * n);
+    if (p == NULL) {
+        ngx_str_set(dst, "(not logged: no memory)");
+        return dst;
+    }
+
+    dst->data = p;
+
+    for (s = src->data; s < last; s++) {
+
+        if (ngx_http_sfn_log_unsafe(*s)) {
+            *p++ = '\\';
+            *p++ = 'x';
+            *p++ = hex[*s >> 4];
+            *p++ = hex[*s & 0xf];
+            continue;
+        }
+
+        *p++ = *s;
+    }
+
+    dst->len = p - dst->data;
+
+    return dst;
+}
+
+
 /* requests and replies */
 
 ngx_table_elt_t *
