@@ -11,6 +11,7 @@
  * fMP4 segments).  Key frames are forced on segment boundaries so that
  * HLS renditions align.  Everything is written to a temporary directory in
  * the bucket and renamed into place only when the whole job succeeded.
+ * The Settings are parsed into the job's plan by sfn_media_settings.c.
  */
 
 
@@ -37,42 +38,7 @@
 #include "sfn_media.h"
 
 
-#define SFN_MEDIA_MAX_RENDS    16
-#define SFN_MEDIA_MAX_AUDIO    8
-#define SFN_MEDIA_MAX_OUTS     32
-#define SFN_MEDIA_MAX_GROUPS   16
-#define SFN_MEDIA_MAX_THUMBS   8
-#define SFN_MEDIA_MAX_BUCKETS  8
 #define SFN_MEDIA_QUEUE        8
-
-
-enum {
-    SFN_MEDIA_MP4 = 0,
-    SFN_MEDIA_HLS_TS,
-    SFN_MEDIA_HLS_FMP4
-};
-
-
-/* the settings that make a video rendition distinct */
-typedef struct {
-    int                   width;        /* 0: follow the source */
-    int                   height;
-    int                   crf;          /* -1: bitrate mode */
-    int64_t               bitrate;
-    int64_t               maxrate;
-    int64_t               bufsize;
-    int                   gop;          /* seconds * 1000, 0: segment */
-    char                  profile[16];
-    char                  level[8];
-    char                  preset[16];
-} sfn_media_vspec_t;
-
-
-typedef struct {
-    int                   bitrate;
-    int                   sample_rate;
-    int                   channels;
-} sfn_media_aspec_t;
 
 
 typedef struct sfn_media_job_s  sfn_media_job_t;
@@ -112,16 +78,13 @@ typedef struct {
     AVAudioFifo          *fifo;
     AVFrame              *frame;
     int64_t               next_pts;
+    int64_t               frames;       /* decoded frames fed in */
     int                   started;
 } sfn_media_aenc_t;
 
 
 typedef struct {
-    int                   type;
-    int                   group;
-    int                   rend;         /* -1: none */
-    int                   aenc;         /* -1: none */
-    char                  name[256];    /* base name, no extension */
+    sfn_media_output_t    def;
     char                  key[1024];    /* final key of the main file */
     AVFormatContext      *mux;
     int                   vst;
@@ -133,18 +96,7 @@ typedef struct {
 
 
 typedef struct {
-    int                   width;
-    int                   height;
-    int                   quality;
-    int                   max;
-    double                interval;
-    double                offset;
-    int                   group;
-    char                  modifier[128];
-    char                  base[256];
-    char                  prefix[1024]; /* key prefix, "" or ends in '/' */
-    int                   bucket;       /* index into job->buckets */
-
+    sfn_media_capture_t   def;          /* width, height: as encoded */
     int                   count;
     double                next;
     sfn_media_filter_t    filter;
@@ -153,32 +105,10 @@ typedef struct {
 } sfn_media_thumbs_t;
 
 
-typedef struct {
-    int                   type;         /* SFN_MEDIA_MP4, _HLS_TS, ... */
-    int                   thumbs;       /* FRAME_CAPTURE group */
-    const char           *gtype;        /* as MediaConvert names it */
-    char                  name[128];
-    int                   bucket;
-    char                  bucket_name[128];
-    char                  prefix[1024];
-    char                  base[256];
-    double                seglen;
-} sfn_media_group_t;
-
-
-typedef struct {
-    char                  name[128];
-    char                  root[SFN_MEDIA_PATH_MAX];
-    char                  tmp[SFN_MEDIA_PATH_MAX];
-} sfn_media_bucket_t;
-
-
 struct sfn_media_job_s {
     sfn_task_call_t      *call;
     sfn_media_input_t     in;
-    char                  src_path[SFN_MEDIA_PATH_MAX];
-    char                  src_name[256];
-    char                  src_base[256];
+    sfn_media_settings_t  set;
 
     sfn_media_rend_t      rends[SFN_MEDIA_MAX_RENDS];
     int                   nrends;
@@ -186,14 +116,12 @@ struct sfn_media_job_s {
     int                   naencs;
     sfn_media_out_t       outs[SFN_MEDIA_MAX_OUTS];
     int                   nouts;
-    sfn_media_group_t     groups[SFN_MEDIA_MAX_GROUPS];
-    int                   ngroups;
     sfn_media_thumbs_t    thumbs[SFN_MEDIA_MAX_THUMBS];
     int                   nthumbs;
-    sfn_media_bucket_t    buckets[SFN_MEDIA_MAX_BUCKETS];
-    int                   nbuckets;
 
-    double                seglen;       /* key frame interval, seconds */
+    /* the temporary directory of each of set.buckets, "" if none */
+    char                  tmp[SFN_MEDIA_MAX_BUCKETS][SFN_MEDIA_PATH_MAX];
+
     int64_t               vstart;       /* video start, stream time base */
     double                last_t;
     int64_t               frames;
@@ -231,870 +159,6 @@ sfn_media_job_error(sfn_media_job_t *job, const char *what, int err)
     }
 
     pthread_mutex_unlock(&job->err_mutex);
-}
-
-
-/* settings */
-
-
-static int
-sfn_media_bucket(sfn_media_job_t *job, const char *name)
-{
-    int                  i;
-    const char          *root;
-    sfn_media_bucket_t  *b;
-    const sfn_task_env_t *env;
-
-    for (i = 0; i < job->nbuckets; i++) {
-        if (strcmp(job->buckets[i].name, name) == 0) {
-            return i;
-        }
-    }
-
-    env = job->call->env;
-    root = env && env->bucket_path ? env->bucket_path(env->data, name) : NULL;
-
-    if (root == NULL) {
-        sfn_task_fail(job->call, "States.TaskFailed",
-                      "unknown bucket \"%s\"", name);
-        return -1;
-    }
-
-    if (job->nbuckets == SFN_MEDIA_MAX_BUCKETS) {
-        sfn_task_fail(job->call, "States.TaskFailed",
-                      "too many output buckets");
-        return -1;
-    }
-
-    b = &job->buckets[job->nbuckets];
-    snprintf(b->name, sizeof(b->name), "%s", name);
-    snprintf(b->root, sizeof(b->root), "%s", root);
-    b->tmp[0] = '\0';
-
-    return job->nbuckets++;
-}
-
-
-static int
-sfn_media_destination(sfn_media_job_t *job, sfn_media_group_t *g,
-    const char *dest)
-{
-    char   bucket[128], rest[1024], probe[2048];
-    char  *slash;
-    char   path[SFN_MEDIA_PATH_MAX];
-
-    if (dest == NULL
-        || sfn_media_parse_s3(dest, bucket, sizeof(bucket), rest,
-                              sizeof(rest))
-           != 0)
-    {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "output group \"%s\": Destination \"%s\" is not "
-                             "s3://bucket/prefix/", g->name,
-                             dest ? dest : "");
-    }
-
-    g->bucket = sfn_media_bucket(job, bucket);
-    if (g->bucket < 0) {
-        return SFN_TASK_FAILED;
-    }
-
-    snprintf(g->bucket_name, sizeof(g->bucket_name), "%s", bucket);
-
-    /* "prefix/" names a folder; "prefix/name" also the files' base name */
-
-    slash = strrchr(rest, '/');
-
-    if (rest[0] == '\0' || (slash && slash[1] == '\0')) {
-        snprintf(g->prefix, sizeof(g->prefix), "%s", rest);
-        snprintf(g->base, sizeof(g->base), "%s", job->src_base);
-
-    } else if (slash) {
-        snprintf(g->base, sizeof(g->base), "%s", slash + 1);
-        slash[1] = '\0';
-        snprintf(g->prefix, sizeof(g->prefix), "%s", rest);
-
-    } else {
-        sfn_media_fmt(g->base, sizeof(g->base), "%s", rest);
-        g->prefix[0] = '\0';
-    }
-
-    /* the prefix stays inside its bucket as a key does */
-
-    snprintf(probe, sizeof(probe), "%s%s", g->prefix, g->base);
-
-    if (sfn_task_bucket_path(job->call, bucket, probe, path, sizeof(path))
-        == NULL)
-    {
-        return SFN_TASK_FAILED;
-    }
-
-    return SFN_TASK_OK;
-}
-
-
-static int
-sfn_media_crf(int qvbr)
-{
-    /* QVBR 1..10 onto x264 CRF 36..18: 7 -> 24, 8 -> 22, 10 -> 18 */
-
-    if (qvbr < 1) {
-        qvbr = 1;
-    }
-
-    if (qvbr > 10) {
-        qvbr = 10;
-    }
-
-    return 38 - 2 * qvbr;
-}
-
-
-static const char *
-sfn_media_x264_profile(const char *p)
-{
-    if (p == NULL) {
-        return "high";
-    }
-
-    if (strcmp(p, "BASELINE") == 0) {
-        return "baseline";
-    }
-
-    if (strcmp(p, "MAIN") == 0) {
-        return "main";
-    }
-
-    return "high";
-}
-
-
-static void
-sfn_media_x264_level(const char *l, char *buf, size_t size)
-{
-    int  major, minor;
-
-    buf[0] = '\0';
-
-    /* "LEVEL_4_1" -> "4.1", "AUTO" -> none */
-
-    if (l && sscanf(l, "LEVEL_%d_%d", &major, &minor) == 2) {
-        snprintf(buf, size, "%d.%d", major, minor);
-
-    } else if (l && sscanf(l, "LEVEL_%d", &major) == 1) {
-        snprintf(buf, size, "%d", major);
-    }
-}
-
-
-static int
-sfn_media_add_rend(sfn_media_job_t *job, sfn_media_vspec_t *spec)
-{
-    int  i;
-
-    for (i = 0; i < job->nrends; i++) {
-        if (memcmp(&job->rends[i].spec, spec, sizeof(sfn_media_vspec_t))
-            == 0)
-        {
-            return i;
-        }
-    }
-
-    if (job->nrends == SFN_MEDIA_MAX_RENDS) {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "too many distinct video renditions");
-    }
-
-    job->rends[job->nrends].spec = *spec;
-
-    return job->nrends++;
-}
-
-
-static int
-sfn_media_add_aenc(sfn_media_job_t *job, sfn_media_aspec_t *spec)
-{
-    int  i;
-
-    for (i = 0; i < job->naencs; i++) {
-        if (memcmp(&job->aencs[i].spec, spec, sizeof(sfn_media_aspec_t))
-            == 0)
-        {
-            return i;
-        }
-    }
-
-    if (job->naencs == SFN_MEDIA_MAX_AUDIO) {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "too many distinct audio encodings");
-    }
-
-    job->aencs[job->naencs].spec = *spec;
-
-    return job->naencs++;
-}
-
-
-static int
-sfn_media_parse_video(sfn_media_job_t *job, const cJSON *vd,
-    sfn_media_vspec_t *spec)
-{
-    char          *p;
-    const char    *mode, *s;
-    const cJSON   *cs, *h, *q;
-
-    memset(spec, 0, sizeof(sfn_media_vspec_t));
-
-    spec->width = (int) sfn_media_number(vd, "Width", 0);
-    spec->height = (int) sfn_media_number(vd, "Height", 0);
-    spec->crf = -1;
-
-    cs = cJSON_GetObjectItemCaseSensitive(vd, "CodecSettings");
-    h = cJSON_GetObjectItemCaseSensitive(cs, "H264Settings");
-
-    mode = sfn_task_string(h, "RateControlMode");
-
-    spec->maxrate = (int64_t) sfn_media_number(h, "MaxBitrate", 0);
-    spec->bitrate = (int64_t) sfn_media_number(h, "Bitrate", 0);
-    spec->bufsize = (int64_t) sfn_media_number(h, "HrdBufferSize", 0);
-
-    if (mode == NULL || strcmp(mode, "QVBR") == 0) {
-        q = cJSON_GetObjectItemCaseSensitive(h, "QvbrSettings");
-        spec->crf = sfn_media_crf((int) sfn_media_number(q,
-                                                 "QvbrQualityLevel", 7));
-        spec->bitrate = 0;
-
-    } else if (strcmp(mode, "CBR") == 0) {
-        if (spec->bitrate <= 0) {
-            return sfn_task_fail(job->call, "States.TaskFailed",
-                                 "CBR needs H264Settings.Bitrate");
-        }
-
-        spec->maxrate = spec->bitrate;
-
-    } else if (strcmp(mode, "VBR") == 0) {
-        if (spec->bitrate <= 0) {
-            return sfn_task_fail(job->call, "States.TaskFailed",
-                                 "VBR needs H264Settings.Bitrate");
-        }
-
-    } else {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "unsupported RateControlMode \"%s\"", mode);
-    }
-
-    /* our own extension: an explicit CRF */
-
-    if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(h, "Crf"))) {
-        spec->crf = (int) sfn_media_number(h, "Crf", 23);
-    }
-
-    if (spec->maxrate > 0 && spec->bufsize <= 0) {
-        spec->bufsize = 2 * spec->maxrate;
-    }
-
-    snprintf(spec->profile, sizeof(spec->profile), "%s",
-             sfn_media_x264_profile(sfn_task_string(h, "CodecProfile")));
-    sfn_media_x264_level(sfn_task_string(h, "CodecLevel"), spec->level,
-                         sizeof(spec->level));
-
-    s = sfn_task_string(h, "QualityTuningLevel");
-    snprintf(spec->preset, sizeof(spec->preset), "%s",
-             s == NULL ? "veryfast"
-             : strcmp(s, "SINGLE_PASS_HQ") == 0 ? "medium"
-             : strcmp(s, "MULTI_PASS_HQ") == 0 ? "slow" : "veryfast");
-
-    s = sfn_task_string(h, "Preset");
-    if (s) {
-        snprintf(spec->preset, sizeof(spec->preset), "%s", s);
-        for (p = spec->preset; *p; p++) {
-            if (*p < 'a' || *p > 'z') {
-                return sfn_task_fail(job->call, "States.TaskFailed",
-                                     "invalid x264 preset \"%s\"", s);
-            }
-        }
-    }
-
-    s = sfn_task_string(h, "GopSizeUnits");
-    if (cJSON_GetObjectItemCaseSensitive(h, "GopSize")
-        && s && strcmp(s, "SECONDS") == 0)
-    {
-        spec->gop = (int) (sfn_media_number(h, "GopSize", 0) * 1000);
-    }
-
-    if (spec->width < 0 || spec->height < 0 || spec->width > 8192
-        || spec->height > 8192)
-    {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "invalid picture size %dx%d", spec->width,
-                             spec->height);
-    }
-
-    return SFN_TASK_OK;
-}
-
-
-static int
-sfn_media_parse_audio(sfn_media_job_t *job, const cJSON *ads,
-    sfn_media_aspec_t *spec)
-{
-    const char    *mode, *codec;
-    const cJSON   *ad, *cs, *aac;
-
-    ad = cJSON_GetArrayItem(ads, 0);
-    cs = cJSON_GetObjectItemCaseSensitive(ad, "CodecSettings");
-    codec = sfn_task_string(cs, "Codec");
-
-    if (codec && strcmp(codec, "AAC") != 0) {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "unsupported audio codec \"%s\"", codec);
-    }
-
-    aac = cJSON_GetObjectItemCaseSensitive(cs, "AacSettings");
-
-    spec->bitrate = (int) sfn_media_number(aac, "Bitrate", 128000);
-    spec->sample_rate = (int) sfn_media_number(aac, "SampleRate", 48000);
-
-    mode = sfn_task_string(aac, "CodingMode");
-    spec->channels = mode && strcmp(mode, "CODING_MODE_1_0") == 0 ? 1 : 2;
-
-    if (spec->bitrate < 8000 || spec->bitrate > 640000
-        || spec->sample_rate < 8000 || spec->sample_rate > 96000)
-    {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "invalid AacSettings");
-    }
-
-    return SFN_TASK_OK;
-}
-
-
-static int
-sfn_media_parse_thumbs(sfn_media_job_t *job, sfn_media_group_t *g,
-    const cJSON *o, const cJSON *vd)
-{
-    double               num, den;
-    const char          *nm;
-    const cJSON         *fc;
-    sfn_media_thumbs_t  *th;
-
-    if (job->nthumbs == SFN_MEDIA_MAX_THUMBS) {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "too many frame captures");
-    }
-
-    th = &job->thumbs[job->nthumbs++];
-    memset(th, 0, sizeof(sfn_media_thumbs_t));
-
-    fc = cJSON_GetObjectItemCaseSensitive(
-             cJSON_GetObjectItemCaseSensitive(vd, "CodecSettings"),
-             "FrameCaptureSettings");
-
-    th->width = (int) sfn_media_number(vd, "Width", 0);
-    th->height = (int) sfn_media_number(vd, "Height", 0);
-    th->quality = (int) sfn_media_number(fc, "Quality", 80);
-    th->max = (int) sfn_media_number(fc, "MaxCaptures", 10);
-    num = sfn_media_number(fc, "FramerateNumerator", 1);
-    den = sfn_media_number(fc, "FramerateDenominator", 10);
-    th->interval = num > 0 && den > 0 ? den / num : 10;
-    th->offset = sfn_media_number(fc, "Offset", 0);
-
-    if (th->max < 1 || th->max > 10000 || th->width < 0 || th->height < 0
-        || th->width > 8192 || th->height > 8192)
-    {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "invalid FrameCaptureSettings");
-    }
-
-    nm = sfn_task_string(o, "NameModifier");
-    snprintf(th->modifier, sizeof(th->modifier), "%s", nm ? nm : "");
-
-    if (strchr(th->modifier, '/')) {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "invalid NameModifier \"%s\"", th->modifier);
-    }
-
-    th->group = (int) (g - job->groups);
-    th->bucket = g->bucket;
-    sfn_media_fmt(th->base, sizeof(th->base), "%s", g->base);
-    sfn_media_fmt(th->prefix, sizeof(th->prefix), "%s", g->prefix);
-
-    return SFN_TASK_OK;
-}
-
-
-static int
-sfn_media_parse_settings(sfn_media_job_t *job, const cJSON *settings)
-{
-    int                  i, j, type;
-    char                 bucket[128], key[1024];
-    const char          *gtype, *container, *codec, *nm, *file, *p;
-    const cJSON         *ogs, *og, *ogset, *gs, *outs, *o, *vd, *ads, *cs;
-    sfn_media_out_t     *out;
-    sfn_media_aspec_t    aspec;
-    sfn_media_vspec_t    vspec;
-    sfn_media_group_t   *g;
-
-    file = sfn_task_string(cJSON_GetArrayItem(
-               cJSON_GetObjectItemCaseSensitive(settings, "Inputs"), 0),
-               "FileInput");
-
-    if (file == NULL
-        || sfn_media_parse_s3(file, bucket, sizeof(bucket), key,
-                              sizeof(key))
-           != 0)
-    {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "Settings.Inputs[0].FileInput \"%s\" is not "
-                             "s3://bucket/key", file ? file : "");
-    }
-
-    if (sfn_task_bucket_path(job->call, bucket, key, job->src_path,
-                             sizeof(job->src_path))
-        == NULL)
-    {
-        return SFN_TASK_FAILED;
-    }
-
-    p = strrchr(key, '/');
-    sfn_media_fmt(job->src_name, sizeof(job->src_name), "%s", p ? p + 1 : key);
-    snprintf(job->src_base, sizeof(job->src_base), "%s", job->src_name);
-
-    p = strrchr(job->src_base, '.');
-    if (p && p != job->src_base) {
-        job->src_base[p - job->src_base] = '\0';
-    }
-
-    ogs = cJSON_GetObjectItemCaseSensitive(settings, "OutputGroups");
-
-    if (!cJSON_IsArray(ogs) || cJSON_GetArraySize(ogs) == 0) {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "Settings.OutputGroups is empty");
-    }
-
-    job->seglen = 0;
-
-    for (i = 0; i < cJSON_GetArraySize(ogs); i++) {
-        og = cJSON_GetArrayItem(ogs, i);
-
-        if (job->ngroups == SFN_MEDIA_MAX_GROUPS) {
-            return sfn_task_fail(job->call, "States.TaskFailed",
-                                 "too many output groups");
-        }
-
-        g = &job->groups[job->ngroups++];
-        memset(g, 0, sizeof(sfn_media_group_t));
-
-        p = sfn_task_string(og, "Name");
-        snprintf(g->name, sizeof(g->name), "%s", p ? p : "");
-
-        ogset = cJSON_GetObjectItemCaseSensitive(og, "OutputGroupSettings");
-        gtype = sfn_task_string(ogset, "Type");
-
-        if (gtype == NULL) {
-            return sfn_task_fail(job->call, "States.TaskFailed",
-                                 "output group \"%s\" has no Type", g->name);
-        }
-
-        if (strcmp(gtype, "FILE_GROUP_SETTINGS") == 0) {
-            gs = cJSON_GetObjectItemCaseSensitive(ogset, "FileGroupSettings");
-            g->type = SFN_MEDIA_MP4;
-            g->gtype = "FILE_GROUP_SETTINGS";
-
-        } else if (strcmp(gtype, "HLS_GROUP_SETTINGS") == 0) {
-            gs = cJSON_GetObjectItemCaseSensitive(ogset, "HlsGroupSettings");
-            g->type = SFN_MEDIA_HLS_TS;
-            g->gtype = "HLS_GROUP_SETTINGS";
-
-            p = sfn_task_string(gs, "SegmentType");
-            if (p && strcmp(p, "FMP4") == 0) {
-                g->type = SFN_MEDIA_HLS_FMP4;
-            }
-
-        } else if (strcmp(gtype, "CMAF_GROUP_SETTINGS") == 0) {
-            gs = cJSON_GetObjectItemCaseSensitive(ogset, "CmafGroupSettings");
-            g->type = SFN_MEDIA_HLS_FMP4;
-            g->gtype = "CMAF_GROUP_SETTINGS";
-
-        } else {
-            return sfn_task_fail(job->call, "States.TaskFailed",
-                                 "output group \"%s\": unsupported Type "
-                                 "\"%s\"", g->name, gtype);
-        }
-
-        if (sfn_media_destination(job, g, sfn_task_string(gs, "Destination"))
-            != SFN_TASK_OK)
-        {
-            return SFN_TASK_FAILED;
-        }
-
-        if (g->type != SFN_MEDIA_MP4) {
-            g->seglen = sfn_media_number(gs, "SegmentLength", 6);
-
-            if (g->seglen < 1 || g->seglen > 60) {
-                return sfn_task_fail(job->call, "States.TaskFailed",
-                                     "output group \"%s\": invalid "
-                                     "SegmentLength", g->name);
-            }
-
-            /* one key frame cadence serves all groups: the shortest */
-
-            if (job->seglen == 0 || g->seglen < job->seglen) {
-                job->seglen = g->seglen;
-            }
-        }
-
-        outs = cJSON_GetObjectItemCaseSensitive(og, "Outputs");
-
-        for (j = 0; j < cJSON_GetArraySize(outs); j++) {
-            o = cJSON_GetArrayItem(outs, j);
-
-            container = sfn_task_string(
-                cJSON_GetObjectItemCaseSensitive(o, "ContainerSettings"),
-                "Container");
-            vd = cJSON_GetObjectItemCaseSensitive(o, "VideoDescription");
-            cs = cJSON_GetObjectItemCaseSensitive(vd, "CodecSettings");
-            codec = sfn_task_string(cs, "Codec");
-            ads = cJSON_GetObjectItemCaseSensitive(o, "AudioDescriptions");
-
-            if (codec && strcmp(codec, "FRAME_CAPTURE") == 0) {
-                if (sfn_media_parse_thumbs(job, g, o, vd) != SFN_TASK_OK) {
-                    return SFN_TASK_FAILED;
-                }
-
-                g->thumbs = 1;
-                continue;
-            }
-
-            type = g->type;
-
-            if (g->type == SFN_MEDIA_MP4 && container
-                && strcmp(container, "MP4") != 0)
-            {
-                return sfn_task_fail(job->call, "States.TaskFailed",
-                                     "output group \"%s\": unsupported "
-                                     "Container \"%s\"", g->name, container);
-            }
-
-            if (vd && codec && strcmp(codec, "H_264") != 0) {
-                return sfn_task_fail(job->call, "States.TaskFailed",
-                                     "output group \"%s\": unsupported video "
-                                     "codec \"%s\"", g->name, codec);
-            }
-
-            if (job->nouts == SFN_MEDIA_MAX_OUTS) {
-                return sfn_task_fail(job->call, "States.TaskFailed",
-                                     "too many outputs");
-            }
-
-            out = &job->outs[job->nouts];
-            memset(out, 0, sizeof(sfn_media_out_t));
-            out->type = type;
-            out->group = (int) (g - job->groups);
-            out->rend = -1;
-            out->aenc = -1;
-
-            nm = sfn_task_string(o, "NameModifier");
-
-            if (nm && strchr(nm, '/')) {
-                return sfn_task_fail(job->call, "States.TaskFailed",
-                                     "invalid NameModifier \"%s\"", nm);
-            }
-
-            sfn_media_fmt(out->name, sizeof(out->name), "%s%s", g->base,
-                     nm ? nm : "");
-
-            if (vd == NULL && !cJSON_IsArray(ads)) {
-                return sfn_task_fail(job->call, "States.TaskFailed",
-                                     "output group \"%s\": an output has "
-                                     "neither video nor audio", g->name);
-            }
-
-            if (vd) {
-                if (sfn_media_parse_video(job, vd, &vspec) != SFN_TASK_OK) {
-                    return SFN_TASK_FAILED;
-                }
-
-                out->rend = sfn_media_add_rend(job, &vspec);
-                if (out->rend < 0) {
-                    return SFN_TASK_FAILED;
-                }
-            }
-
-            if (cJSON_IsArray(ads) && cJSON_GetArraySize(ads) > 0) {
-                if (sfn_media_parse_audio(job, ads, &aspec) != SFN_TASK_OK) {
-                    return SFN_TASK_FAILED;
-                }
-
-                out->aenc = sfn_media_add_aenc(job, &aspec);
-                if (out->aenc < 0) {
-                    return SFN_TASK_FAILED;
-                }
-            }
-
-            job->nouts++;
-        }
-    }
-
-    if (job->seglen == 0) {
-        job->seglen = 6;
-    }
-
-    return SFN_TASK_OK;
-}
-
-
-/*
- * Our own job spec, turned into MediaConvert Settings:
- *
- *   {"input": {"bucket", "key"},
- *    "outputs": [
- *      {"type": "mp4", "bucket", "key", "width", "height", "quality" | "crf",
- *       "maxBitrate", "audioBitrate"},
- *      {"type": "hls", "bucket", "prefix", "name", "segmentLength",
- *       "segmentType": "ts" | "fmp4", "renditions": [{"name", "width", ...}]},
- *      {"type": "thumbnails", "bucket", "prefix", "count", "interval",
- *       "width", "height", "quality"}]}
- */
-
-static cJSON *
-sfn_media_spec_video(const cJSON *r)
-{
-    cJSON        *vd, *cs, *h, *q;
-    const cJSON  *item;
-
-    vd = cJSON_CreateObject();
-
-    item = cJSON_GetObjectItemCaseSensitive(r, "width");
-    if (cJSON_IsNumber(item)) {
-        cJSON_AddNumberToObject(vd, "Width", item->valuedouble);
-    }
-
-    item = cJSON_GetObjectItemCaseSensitive(r, "height");
-    if (cJSON_IsNumber(item)) {
-        cJSON_AddNumberToObject(vd, "Height", item->valuedouble);
-    }
-
-    cs = cJSON_AddObjectToObject(vd, "CodecSettings");
-    cJSON_AddStringToObject(cs, "Codec", "H_264");
-    h = cJSON_AddObjectToObject(cs, "H264Settings");
-
-    item = cJSON_GetObjectItemCaseSensitive(r, "bitrate");
-
-    if (cJSON_IsNumber(item)) {
-        cJSON_AddStringToObject(h, "RateControlMode", "VBR");
-        cJSON_AddNumberToObject(h, "Bitrate", item->valuedouble);
-
-    } else {
-        cJSON_AddStringToObject(h, "RateControlMode", "QVBR");
-        q = cJSON_AddObjectToObject(h, "QvbrSettings");
-        cJSON_AddNumberToObject(q, "QvbrQualityLevel",
-                                sfn_media_number(r, "quality", 7));
-    }
-
-    item = cJSON_GetObjectItemCaseSensitive(r, "crf");
-    if (cJSON_IsNumber(item)) {
-        cJSON_AddNumberToObject(h, "Crf", item->valuedouble);
-    }
-
-    item = cJSON_GetObjectItemCaseSensitive(r, "maxBitrate");
-    if (cJSON_IsNumber(item)) {
-        cJSON_AddNumberToObject(h, "MaxBitrate", item->valuedouble);
-    }
-
-    item = cJSON_GetObjectItemCaseSensitive(r, "preset");
-    if (cJSON_IsString(item)) {
-        cJSON_AddStringToObject(h, "Preset", item->valuestring);
-    }
-
-    return vd;
-}
-
-
-static void
-sfn_media_spec_audio(cJSON *o, const cJSON *r)
-{
-    cJSON  *ads, *ad, *cs, *aac;
-
-    if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(r, "audio"))) {
-        return;
-    }
-
-    ads = cJSON_AddArrayToObject(o, "AudioDescriptions");
-    ad = cJSON_CreateObject();
-    cJSON_AddItemToArray(ads, ad);
-    cs = cJSON_AddObjectToObject(ad, "CodecSettings");
-    cJSON_AddStringToObject(cs, "Codec", "AAC");
-    aac = cJSON_AddObjectToObject(cs, "AacSettings");
-    cJSON_AddNumberToObject(aac, "Bitrate",
-                            sfn_media_number(r, "audioBitrate", 128000));
-    cJSON_AddNumberToObject(aac, "SampleRate",
-                            sfn_media_number(r, "sampleRate", 48000));
-    cJSON_AddStringToObject(aac, "CodingMode",
-                            sfn_media_number(r, "channels", 2) == 1
-                            ? "CODING_MODE_1_0" : "CODING_MODE_2_0");
-}
-
-
-static cJSON *
-sfn_media_spec_settings(sfn_task_call_t *call, const cJSON *spec)
-{
-    int           i, j;
-    char          dest[2048], *p;
-    cJSON        *set, *ins, *in, *ogs, *og, *ogset, *gs, *outs, *o, *vd;
-    cJSON        *cs, *fc;
-    double        count, interval;
-    const char   *type, *bucket, *key, *prefix, *name, *st;
-    const cJSON  *input, *sp, *r, *rs;
-
-    input = cJSON_GetObjectItemCaseSensitive(spec, "input");
-    bucket = sfn_task_string(input, "bucket");
-    key = sfn_task_string(input, "key");
-
-    if (bucket == NULL || key == NULL) {
-        sfn_task_fail(call, "States.TaskFailed",
-                      "a job needs \"Settings\" or \"input\": "
-                      "{\"bucket\", \"key\"}");
-        return NULL;
-    }
-
-    set = cJSON_CreateObject();
-    ins = cJSON_AddArrayToObject(set, "Inputs");
-    in = cJSON_CreateObject();
-    cJSON_AddItemToArray(ins, in);
-    snprintf(dest, sizeof(dest), "s3://%s/%s", bucket, key);
-    cJSON_AddStringToObject(in, "FileInput", dest);
-
-    ogs = cJSON_AddArrayToObject(set, "OutputGroups");
-    outs = NULL;
-
-    for (i = 0; i < cJSON_GetArraySize(
-                        cJSON_GetObjectItemCaseSensitive(spec, "outputs"));
-         i++)
-    {
-        sp = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(spec,
-                                                                 "outputs"),
-                                i);
-        type = sfn_task_string(sp, "type");
-        bucket = sfn_task_string(sp, "bucket");
-        key = sfn_task_string(sp, "key");
-        prefix = sfn_task_string(sp, "prefix");
-        name = sfn_task_string(sp, "name");
-
-        if (type == NULL || bucket == NULL) {
-            sfn_task_fail(call, "States.TaskFailed",
-                          "outputs[%d] needs \"type\" and \"bucket\"", i);
-            cJSON_Delete(set);
-            return NULL;
-        }
-
-        og = cJSON_CreateObject();
-        cJSON_AddItemToArray(ogs, og);
-        cJSON_AddStringToObject(og, "Name", type);
-        ogset = cJSON_AddObjectToObject(og, "OutputGroupSettings");
-        outs = cJSON_AddArrayToObject(og, "Outputs");
-
-        if (strcmp(type, "mp4") == 0) {
-            if (key == NULL) {
-                sfn_task_fail(call, "States.TaskFailed",
-                              "outputs[%d] needs \"key\"", i);
-                cJSON_Delete(set);
-                return NULL;
-            }
-
-            snprintf(dest, sizeof(dest), "s3://%s/%s", bucket, key);
-
-            p = strrchr(dest, '.');
-            if (p && strcmp(p, ".mp4") == 0) {
-                *p = '\0';
-            }
-
-            cJSON_AddStringToObject(ogset, "Type", "FILE_GROUP_SETTINGS");
-            gs = cJSON_AddObjectToObject(ogset, "FileGroupSettings");
-            cJSON_AddStringToObject(gs, "Destination", dest);
-
-            o = cJSON_CreateObject();
-            cJSON_AddItemToArray(outs, o);
-            cJSON_AddStringToObject(cJSON_AddObjectToObject(o,
-                                        "ContainerSettings"),
-                                    "Container", "MP4");
-            cJSON_AddItemToObject(o, "VideoDescription",
-                                  sfn_media_spec_video(sp));
-            sfn_media_spec_audio(o, sp);
-
-        } else if (strcmp(type, "hls") == 0) {
-            snprintf(dest, sizeof(dest), "s3://%s/%s%s", bucket,
-                     prefix ? prefix : "", name ? name : "");
-            cJSON_AddStringToObject(ogset, "Type", "HLS_GROUP_SETTINGS");
-            gs = cJSON_AddObjectToObject(ogset, "HlsGroupSettings");
-            cJSON_AddStringToObject(gs, "Destination", dest);
-            cJSON_AddNumberToObject(gs, "SegmentLength",
-                                    sfn_media_number(sp, "segmentLength", 6));
-
-            st = sfn_task_string(sp, "segmentType");
-            cJSON_AddStringToObject(gs, "SegmentType",
-                                    st && strcmp(st, "fmp4") == 0
-                                    ? "FMP4" : "TS");
-
-            rs = cJSON_GetObjectItemCaseSensitive(sp, "renditions");
-
-            for (j = 0; j < cJSON_GetArraySize(rs); j++) {
-                r = cJSON_GetArrayItem(rs, j);
-                o = cJSON_CreateObject();
-                cJSON_AddItemToArray(outs, o);
-                name = sfn_task_string(r, "name");
-                cJSON_AddStringToObject(o, "NameModifier", name ? name : "");
-                cJSON_AddStringToObject(cJSON_AddObjectToObject(o,
-                                            "ContainerSettings"),
-                                        "Container", "M3U8");
-                cJSON_AddItemToObject(o, "VideoDescription",
-                                      sfn_media_spec_video(r));
-                sfn_media_spec_audio(o, r);
-            }
-
-        } else if (strcmp(type, "thumbnails") == 0) {
-            snprintf(dest, sizeof(dest), "s3://%s/%s%s", bucket,
-                     prefix ? prefix : "", name ? name : "");
-            cJSON_AddStringToObject(ogset, "Type", "FILE_GROUP_SETTINGS");
-            gs = cJSON_AddObjectToObject(ogset, "FileGroupSettings");
-            cJSON_AddStringToObject(gs, "Destination", dest);
-
-            o = cJSON_CreateObject();
-            cJSON_AddItemToArray(outs, o);
-            cJSON_AddStringToObject(o, "NameModifier", "_thumb_%04d");
-            cJSON_AddStringToObject(cJSON_AddObjectToObject(o,
-                                        "ContainerSettings"),
-                                    "Container", "RAW");
-            vd = cJSON_AddObjectToObject(o, "VideoDescription");
-            cJSON_AddNumberToObject(vd, "Width",
-                                    sfn_media_number(sp, "width", 640));
-            cJSON_AddNumberToObject(vd, "Height",
-                                    sfn_media_number(sp, "height", 360));
-            cs = cJSON_AddObjectToObject(vd, "CodecSettings");
-            cJSON_AddStringToObject(cs, "Codec", "FRAME_CAPTURE");
-            fc = cJSON_AddObjectToObject(cs, "FrameCaptureSettings");
-
-            count = sfn_media_number(sp, "count", 5);
-            interval = sfn_media_number(sp, "interval", 10);
-
-            cJSON_AddNumberToObject(fc, "FramerateNumerator", 1000);
-            cJSON_AddNumberToObject(fc, "FramerateDenominator",
-                                    interval * 1000);
-            cJSON_AddNumberToObject(fc, "MaxCaptures", count);
-            cJSON_AddNumberToObject(fc, "Quality",
-                                    sfn_media_number(sp, "quality", 80));
-            cJSON_AddNumberToObject(fc, "Offset",
-                                    sfn_media_number(sp, "offset", 0));
-
-        } else {
-            sfn_task_fail(call, "States.TaskFailed",
-                          "outputs[%d]: unknown type \"%s\"", i, type);
-            cJSON_Delete(set);
-            return NULL;
-        }
-    }
-
-    return set;
 }
 
 
@@ -1203,7 +267,7 @@ sfn_media_rend_open(sfn_media_job_t *job, sfn_media_rend_t *r)
 
     rc = sfn_media_filter_init(&r->filter, dec, st->time_base, chain);
     if (rc < 0) {
-        return sfn_media_fail_av(job->call, job->src_name,
+        return sfn_media_fail_av(job->call, job->set.src_name,
                                  "cannot build the scaler", rc);
     }
 
@@ -1241,7 +305,7 @@ sfn_media_rend_open(sfn_media_job_t *job, sfn_media_rend_t *r)
     /* key frames at least every segment, and forced on its boundaries */
 
     c->gop_size = (int) (av_q2d(fr) * (r->spec.gop ? r->spec.gop / 1000.0
-                                                   : job->seglen) + 0.5);
+                                                   : job->set.seglen) + 0.5);
     if (c->gop_size < 1) {
         c->gop_size = 1;
     }
@@ -1273,13 +337,13 @@ sfn_media_rend_open(sfn_media_job_t *job, sfn_media_rend_t *r)
     av_dict_free(&opts);
 
     if (rc < 0) {
-        return sfn_media_fail_av(job->call, job->src_name,
+        return sfn_media_fail_av(job->call, job->set.src_name,
                                  "cannot open the H.264 encoder", rc);
     }
 
     sfn_media_h264_codecs(r);
 
-    r->key_step = av_rescale_q((int64_t) (job->seglen * 1000),
+    r->key_step = av_rescale_q((int64_t) (job->set.seglen * 1000),
                                (AVRational) { 1, 1000 }, c->time_base);
     r->next_key = 0;
     r->last_pts = AV_NOPTS_VALUE;
@@ -1320,7 +384,7 @@ sfn_media_aenc_open(sfn_media_job_t *job, sfn_media_aenc_t *a)
 
     rc = avcodec_open2(c, codec, NULL);
     if (rc < 0) {
-        return sfn_media_fail_av(job->call, job->src_name,
+        return sfn_media_fail_av(job->call, job->set.src_name,
                                  "cannot open the AAC encoder", rc);
     }
 
@@ -1328,7 +392,7 @@ sfn_media_aenc_open(sfn_media_job_t *job, sfn_media_aenc_t *a)
                              c->sample_rate, &dec->ch_layout, dec->sample_fmt,
                              dec->sample_rate, 0, NULL);
     if (rc < 0 || (rc = swr_init(a->swr)) < 0) {
-        return sfn_media_fail_av(job->call, job->src_name,
+        return sfn_media_fail_av(job->call, job->set.src_name,
                                  "cannot build the resampler", rc);
     }
 
@@ -1351,14 +415,14 @@ static int
 sfn_media_out_path(sfn_media_job_t *job, sfn_media_out_t *out, char *buf,
     size_t size, const char *suffix)
 {
+    const char          *tmp;
     sfn_media_group_t   *g;
-    sfn_media_bucket_t  *b;
 
-    g = &job->groups[out->group];
-    b = &job->buckets[g->bucket];
+    g = &job->set.groups[out->def.group];
+    tmp = job->tmp[g->bucket];
 
-    if ((size_t) snprintf(buf, size, "%s/%s%s%s", b->tmp, g->prefix,
-                          out->name, suffix)
+    if ((size_t) snprintf(buf, size, "%s/%s%s%s", tmp, g->prefix,
+                          out->def.name, suffix)
         >= size)
     {
         return sfn_task_fail(job->call, "States.TaskFailed",
@@ -1382,18 +446,18 @@ sfn_media_out_open(sfn_media_job_t *job, sfn_media_out_t *out)
     sfn_media_rend_t   *r;
     sfn_media_aenc_t   *a;
 
-    g = &job->groups[out->group];
+    g = &job->set.groups[out->def.group];
     opts = NULL;
 
     if (sfn_media_out_path(job, out, path, sizeof(path),
-                           out->type == SFN_MEDIA_MP4 ? ".mp4" : ".m3u8")
+                           out->def.type == SFN_MEDIA_MP4 ? ".mp4" : ".m3u8")
         != SFN_TASK_OK)
     {
         return SFN_TASK_FAILED;
     }
 
-    snprintf(out->key, sizeof(out->key), "%s%s%s", g->prefix, out->name,
-             out->type == SFN_MEDIA_MP4 ? ".mp4" : ".m3u8");
+    snprintf(out->key, sizeof(out->key), "%s%s%s", g->prefix, out->def.name,
+             out->def.type == SFN_MEDIA_MP4 ? ".mp4" : ".m3u8");
 
     if (sfn_media_mkdirs(path, 0) != 0) {
         return sfn_task_fail(job->call, "States.TaskFailed",
@@ -1401,7 +465,7 @@ sfn_media_out_open(sfn_media_job_t *job, sfn_media_out_t *out)
                              strerror(errno));
     }
 
-    fmt = out->type == SFN_MEDIA_MP4 ? "mp4" : "hls";
+    fmt = out->def.type == SFN_MEDIA_MP4 ? "mp4" : "hls";
 
     rc = avformat_alloc_output_context2(&out->mux, NULL, fmt, path);
     if (rc < 0) {
@@ -1414,8 +478,8 @@ sfn_media_out_open(sfn_media_job_t *job, sfn_media_out_t *out)
     out->vst = -1;
     out->ast = -1;
 
-    if (out->rend >= 0) {
-        r = &job->rends[out->rend];
+    if (out->def.rend >= 0) {
+        r = &job->rends[out->def.rend];
         st = avformat_new_stream(out->mux, NULL);
 
         if (st == NULL) {
@@ -1429,8 +493,8 @@ sfn_media_out_open(sfn_media_job_t *job, sfn_media_out_t *out)
         out->vst = st->index;
     }
 
-    if (out->aenc >= 0) {
-        a = &job->aencs[out->aenc];
+    if (out->def.aenc >= 0) {
+        a = &job->aencs[out->def.aenc];
         st = avformat_new_stream(out->mux, NULL);
 
         if (st == NULL) {
@@ -1443,7 +507,7 @@ sfn_media_out_open(sfn_media_job_t *job, sfn_media_out_t *out)
         out->ast = st->index;
     }
 
-    if (out->type == SFN_MEDIA_MP4) {
+    if (out->def.type == SFN_MEDIA_MP4) {
         av_dict_set(&opts, "movflags", "+faststart", 0);
 
         rc = avio_open2(&out->mux->pb, path, AVIO_FLAG_WRITE,
@@ -1462,9 +526,9 @@ sfn_media_out_open(sfn_media_job_t *job, sfn_media_out_t *out)
         av_dict_set(&opts, "start_number", "1", 0);
         av_dict_set(&opts, "hls_flags", "independent_segments", 0);
 
-        if (out->type == SFN_MEDIA_HLS_FMP4) {
+        if (out->def.type == SFN_MEDIA_HLS_FMP4) {
             av_dict_set(&opts, "hls_segment_type", "fmp4", 0);
-            snprintf(seg, sizeof(seg), "%s_init.mp4", out->name);
+            snprintf(seg, sizeof(seg), "%s_init.mp4", out->def.name);
             av_dict_set(&opts, "hls_fmp4_init_filename", seg, 0);
 
             if (sfn_media_out_path(job, out, seg, sizeof(seg), "_%05d.m4s")
@@ -1512,7 +576,7 @@ sfn_media_emit(sfn_media_job_t *job, AVPacket *pkt, int video, int index,
     for (i = 0; i < job->nouts; i++) {
         out = &job->outs[i];
 
-        if (video ? out->rend != index : out->aenc != index) {
+        if (video ? out->def.rend != index : out->def.aenc != index) {
             continue;
         }
 
@@ -1929,23 +993,23 @@ sfn_media_thumbs_open(sfn_media_job_t *job, sfn_media_thumbs_t *th)
     st = job->in.fmt->streams[job->in.vindex];
 
     memset(&r, 0, sizeof(sfn_media_rend_t));
-    r.spec.width = th->width;
-    r.spec.height = th->height;
+    r.spec.width = th->def.width;
+    r.spec.height = th->def.height;
 
     if (sfn_media_rend_size(job, &r) != SFN_TASK_OK) {
         return SFN_TASK_FAILED;
     }
 
-    th->width = r.ow;
-    th->height = r.oh;
+    th->def.width = r.ow;
+    th->def.height = r.oh;
 
-    sfn_media_scale_chain(chain, sizeof(chain), job->in.rotation, th->width,
-                          th->height, "yuvj420p");
+    sfn_media_scale_chain(chain, sizeof(chain), job->in.rotation,
+                          th->def.width, th->def.height, "yuvj420p");
 
     rc = sfn_media_filter_init(&th->filter, job->in.vdec, st->time_base,
                                chain);
     if (rc < 0) {
-        return sfn_media_fail_av(job->call, job->src_name,
+        return sfn_media_fail_av(job->call, job->set.src_name,
                                  "cannot build the thumbnail scaler", rc);
     }
 
@@ -1961,11 +1025,12 @@ sfn_media_thumbs_open(sfn_media_job_t *job, sfn_media_thumbs_t *th)
 
     /* Quality 1..100 onto the JPEG quantizer scale 31..2 */
 
-    q = th->quality < 1 ? 1 : th->quality > 100 ? 100 : th->quality;
+    q = th->def.quality;
+    q = q < 1 ? 1 : q > 100 ? 100 : q;
     q = 2 + (100 - q) * 29 / 99;
 
-    c->width = th->width;
-    c->height = th->height;
+    c->width = th->def.width;
+    c->height = th->def.height;
     c->pix_fmt = AV_PIX_FMT_YUVJ420P;
     c->time_base = (AVRational) { 1, 25 };
     c->flags |= AV_CODEC_FLAG_QSCALE;
@@ -1976,37 +1041,14 @@ sfn_media_thumbs_open(sfn_media_job_t *job, sfn_media_thumbs_t *th)
 
     rc = avcodec_open2(c, codec, NULL);
     if (rc < 0) {
-        return sfn_media_fail_av(job->call, job->src_name,
+        return sfn_media_fail_av(job->call, job->set.src_name,
                                  "cannot open the JPEG encoder", rc);
     }
 
     th->files = cJSON_CreateArray();
-    th->next = th->offset;
+    th->next = th->def.offset;
 
     return SFN_TASK_OK;
-}
-
-
-static void
-sfn_media_thumb_name(sfn_media_thumbs_t *th, char *buf, size_t size)
-{
-    int          n, width;
-    char         mod[160];
-    const char  *p;
-
-    /* "_thumb_%04d" numbers from 1; otherwise MediaConvert's ".0000000" */
-
-    p = strchr(th->modifier, '%');
-
-    if (p && sscanf(p, "%%0%dd%n", &width, &n) == 1 && width < 10) {
-        snprintf(mod, sizeof(mod), "%.*s%0*d%s", (int) (p - th->modifier),
-                 th->modifier, width, th->count + 1, p + n);
-        sfn_media_fmt(buf, size, "%s%s%s.jpg", th->prefix, th->base, mod);
-        return;
-    }
-
-    sfn_media_fmt(buf, size, "%s%s%s.%07d.jpg", th->prefix, th->base,
-             th->modifier, th->count);
 }
 
 
@@ -2021,7 +1063,7 @@ sfn_media_thumbs_frame(sfn_media_job_t *job, sfn_media_thumbs_t *th,
     AVFrame   *f;
     AVPacket  *pkt;
 
-    if (th->count >= th->max || t + 0.5 / (job->in.fps ? job->in.fps : 25)
+    if (th->count >= th->def.max || t + 0.5 / (job->in.fps ? job->in.fps : 25)
                                 < th->next)
     {
         return 0;
@@ -2057,9 +1099,9 @@ sfn_media_thumbs_frame(sfn_media_job_t *job, sfn_media_thumbs_t *th,
     }
 
     if (rc >= 0) {
-        sfn_media_thumb_name(th, key, sizeof(key));
+        sfn_media_capture_key(&th->def, th->count, key, sizeof(key));
         snprintf(path, sizeof(path), "%s/%s",
-                 job->buckets[th->bucket].tmp, key);
+                 job->tmp[th->def.bucket], key);
 
         if (sfn_media_mkdirs(path, 0) != 0) {
             rc = AVERROR(errno);
@@ -2081,21 +1123,21 @@ sfn_media_thumbs_frame(sfn_media_job_t *job, sfn_media_thumbs_t *th,
         if (rc >= 0) {
             item = cJSON_CreateObject();
             cJSON_AddStringToObject(item, "bucket",
-                                    job->buckets[th->bucket].name);
+                                    job->set.buckets[th->def.bucket].name);
             cJSON_AddStringToObject(item, "key", key);
             cJSON_AddNumberToObject(item, "time", floor(t * 1000) / 1000);
-            cJSON_AddNumberToObject(item, "width", th->width);
-            cJSON_AddNumberToObject(item, "height", th->height);
+            cJSON_AddNumberToObject(item, "width", th->def.width);
+            cJSON_AddNumberToObject(item, "height", th->def.height);
             cJSON_AddNumberToObject(item, "size", pkt->size);
             cJSON_AddItemToArray(th->files, item);
 
             th->count++;
-            th->next += th->interval;
+            th->next += th->def.interval;
 
             /* frames are seldom exactly on time: never capture twice */
 
             if (th->next <= t) {
-                th->next = t + th->interval;
+                th->next = t + th->def.interval;
             }
         }
     }
@@ -2343,13 +1385,13 @@ sfn_media_master(sfn_media_job_t *job, sfn_media_group_t *g, cJSON *list)
     char               *p;
     double              d, total, peak, segdur;
     long long           size, bytes;
+    const char         *tmp;
     sfn_media_out_t    *out;
     sfn_media_rend_t   *r;
-    sfn_media_bucket_t *b;
 
-    b = &job->buckets[g->bucket];
+    tmp = job->tmp[g->bucket];
 
-    snprintf(path, sizeof(path), "%s/%s%s.m3u8", b->tmp, g->prefix, g->base);
+    snprintf(path, sizeof(path), "%s/%s%s.m3u8", tmp, g->prefix, g->base);
 
     fp = fopen(path, "w");
     if (fp == NULL) {
@@ -2366,13 +1408,13 @@ sfn_media_master(sfn_media_job_t *job, sfn_media_group_t *g, cJSON *list)
     for (i = 0; i < job->nouts; i++) {
         out = &job->outs[i];
 
-        if (out->group != (int) (g - job->groups)) {
+        if (out->def.group != (int) (g - job->set.groups)) {
             continue;
         }
 
         /* peak and average bit rates from the segments as written */
 
-        snprintf(line, sizeof(line), "%s/%s", b->tmp, out->key);
+        snprintf(line, sizeof(line), "%s/%s", tmp, out->key);
         pl = fopen(line, "r");
 
         total = 0;
@@ -2392,7 +1434,7 @@ sfn_media_master(sfn_media_job_t *job, sfn_media_group_t *g, cJSON *list)
                 continue;
             }
 
-            sfn_media_fmt(seg, sizeof(seg), "%s/%s%s", b->tmp, g->prefix, line);
+            sfn_media_fmt(seg, sizeof(seg), "%s/%s%s", tmp, g->prefix, line);
             size = sfn_media_file_size(seg);
             d = segdur;
 
@@ -2415,11 +1457,11 @@ sfn_media_master(sfn_media_job_t *job, sfn_media_group_t *g, cJSON *list)
         fprintf(fp, "#EXT-X-STREAM-INF:BANDWIDTH=%.0f,AVERAGE-BANDWIDTH=%.0f",
                 peak, total > 0 ? bytes * 8.0 / total : 0);
 
-        if (out->rend >= 0) {
-            r = &job->rends[out->rend];
+        if (out->def.rend >= 0) {
+            r = &job->rends[out->def.rend];
             fprintf(fp, ",RESOLUTION=%dx%d,CODECS=\"%s%s\","
                     "FRAME-RATE=%.3f", r->ow, r->oh, r->codecs,
-                    out->aenc >= 0 ? ",mp4a.40.2" : "",
+                    out->def.aenc >= 0 ? ",mp4a.40.2" : "",
                     av_q2d(r->enc->framerate));
 
         } else {
@@ -2546,8 +1588,8 @@ sfn_media_result(sfn_media_job_t *job, const cJSON *settings,
 
     ogd = cJSON_AddArrayToObject(jb, "OutputGroupDetails");
 
-    for (i = 0; i < job->ngroups; i++) {
-        g = &job->groups[i];
+    for (i = 0; i < job->set.ngroups; i++) {
+        g = &job->set.groups[i];
         gd = cJSON_CreateObject();
         cJSON_AddItemToArray(ogd, gd);
         cJSON_AddStringToObject(gd, "Type", g->gtype);
@@ -2576,7 +1618,7 @@ sfn_media_result(sfn_media_job_t *job, const cJSON *settings,
         for (j = 0; j < job->nouts; j++) {
             out = &job->outs[j];
 
-            if (out->group != i) {
+            if (out->def.group != i) {
                 continue;
             }
 
@@ -2590,7 +1632,7 @@ sfn_media_result(sfn_media_job_t *job, const cJSON *settings,
 
             o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "format",
-                                    out->type == SFN_MEDIA_MP4
+                                    out->def.type == SFN_MEDIA_MP4
                                     ? "mp4" : "hls");
             cJSON_AddStringToObject(o, "group", g->name);
             cJSON_AddStringToObject(o, "bucket", g->bucket_name);
@@ -2598,8 +1640,8 @@ sfn_media_result(sfn_media_job_t *job, const cJSON *settings,
             cJSON_AddNumberToObject(o, "duration",
                                     floor(out->duration * 1000) / 1000);
 
-            if (out->rend >= 0) {
-                r = &job->rends[out->rend];
+            if (out->def.rend >= 0) {
+                r = &job->rends[out->def.rend];
                 vdt = cJSON_AddObjectToObject(od, "VideoDetails");
                 cJSON_AddNumberToObject(vdt, "WidthInPx", r->ow);
                 cJSON_AddNumberToObject(vdt, "HeightInPx", r->oh);
@@ -2612,11 +1654,11 @@ sfn_media_result(sfn_media_job_t *job, const cJSON *settings,
                 cJSON_AddStringToObject(o, "codecs", r->codecs);
             }
 
-            cJSON_AddBoolToObject(o, "audio", out->aenc >= 0);
+            cJSON_AddBoolToObject(o, "audio", out->def.aenc >= 0);
 
-            if (out->type == SFN_MEDIA_MP4) {
+            if (out->def.type == SFN_MEDIA_MP4) {
                 snprintf(buf, sizeof(buf), "%s/%s",
-                         job->buckets[g->bucket].root, out->key);
+                         job->set.buckets[g->bucket].root, out->key);
                 cJSON_AddNumberToObject(o, "size",
                                         (double) sfn_media_file_size(buf));
                 cJSON_AddItemToArray(list, o);
@@ -2654,7 +1696,7 @@ sfn_media_result(sfn_media_job_t *job, const cJSON *settings,
         for (j = 0; j < job->nthumbs; j++) {
             th = &job->thumbs[j];
 
-            if (th->group != i) {
+            if (th->def.group != i) {
                 continue;
             }
 
@@ -2670,8 +1712,8 @@ sfn_media_result(sfn_media_job_t *job, const cJSON *settings,
             }
 
             vdt = cJSON_AddObjectToObject(od, "VideoDetails");
-            cJSON_AddNumberToObject(vdt, "WidthInPx", th->width);
-            cJSON_AddNumberToObject(vdt, "HeightInPx", th->height);
+            cJSON_AddNumberToObject(vdt, "WidthInPx", th->def.width);
+            cJSON_AddNumberToObject(vdt, "HeightInPx", th->def.height);
 
             o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "format", "thumbnails");
@@ -2679,8 +1721,8 @@ sfn_media_result(sfn_media_job_t *job, const cJSON *settings,
             cJSON_AddStringToObject(o, "bucket", g->bucket_name);
             snprintf(buf, sizeof(buf), "%s", g->prefix);
             cJSON_AddStringToObject(o, "prefix", buf);
-            cJSON_AddNumberToObject(o, "width", th->width);
-            cJSON_AddNumberToObject(o, "height", th->height);
+            cJSON_AddNumberToObject(o, "width", th->def.width);
+            cJSON_AddNumberToObject(o, "height", th->def.height);
             cJSON_AddNumberToObject(o, "count", th->count);
             cJSON_AddItemToObject(o, "files",
                                   cJSON_Duplicate(th->files, 1));
@@ -2737,15 +1779,54 @@ sfn_media_job_free(sfn_media_job_t *job)
         job->thumbs[i].files = NULL;
     }
 
-    for (i = 0; i < job->nbuckets; i++) {
-        if (job->buckets[i].tmp[0]) {
-            sfn_media_rmtree(job->buckets[i].tmp);
-            job->buckets[i].tmp[0] = '\0';
+    for (i = 0; i < job->set.nbuckets; i++) {
+        if (job->tmp[i][0]) {
+            sfn_media_rmtree(job->tmp[i]);
+            job->tmp[i][0] = '\0';
         }
     }
 
     sfn_media_input_close(&job->in);
     pthread_mutex_destroy(&job->err_mutex);
+}
+
+
+/* parses the Settings and lays the job out after them */
+
+static int
+sfn_media_job_plan(sfn_media_job_t *job, const cJSON *settings)
+{
+    int                    i;
+    sfn_media_settings_t  *set;
+
+    set = &job->set;
+
+    if (sfn_media_settings_parse(job->call, settings, set) != SFN_TASK_OK) {
+        return SFN_TASK_FAILED;
+    }
+
+    for (i = 0; i < set->nvspecs; i++) {
+        job->rends[i].spec = set->vspecs[i];
+    }
+
+    for (i = 0; i < set->naspecs; i++) {
+        job->aencs[i].spec = set->aspecs[i];
+    }
+
+    for (i = 0; i < set->noutputs; i++) {
+        job->outs[i].def = set->outputs[i];
+    }
+
+    for (i = 0; i < set->ncaptures; i++) {
+        job->thumbs[i].def = set->captures[i];
+    }
+
+    job->nrends = set->nvspecs;
+    job->naencs = set->naspecs;
+    job->nouts = set->noutputs;
+    job->nthumbs = set->ncaptures;
+
+    return SFN_TASK_OK;
 }
 
 
@@ -2762,7 +1843,8 @@ sfn_media_execute(sfn_media_job_t *job, const cJSON *settings,
 
     call = job->call;
 
-    if (sfn_media_input_open(call, &job->in, job->src_path, job->src_name, 1)
+    if (sfn_media_input_open(call, &job->in, job->set.src_path,
+                             job->set.src_name, 1)
         != SFN_TASK_OK)
     {
         return SFN_TASK_FAILED;
@@ -2770,28 +1852,28 @@ sfn_media_execute(sfn_media_job_t *job, const cJSON *settings,
 
     if ((job->nrends || job->nthumbs) && job->in.vindex < 0) {
         return sfn_task_fail(call, "States.TaskFailed",
-                             "\"%s\" has no video stream", job->src_name);
+                             "\"%s\" has no video stream", job->set.src_name);
     }
 
     /* a source without audio gives outputs without audio */
 
     if (job->in.aindex < 0) {
         for (i = 0; i < job->nouts; i++) {
-            job->outs[i].aenc = -1;
+            job->outs[i].def.aenc = -1;
 
-            if (job->outs[i].rend < 0) {
+            if (job->outs[i].def.rend < 0) {
                 return sfn_task_fail(call, "States.TaskFailed",
                                      "\"%s\" has no audio stream",
-                                     job->src_name);
+                                     job->set.src_name);
             }
         }
 
         job->naencs = 0;
     }
 
-    for (i = 0; i < job->nbuckets; i++) {
+    for (i = 0; i < job->set.nbuckets; i++) {
         snprintf(tmpl, sizeof(tmpl), "%s/.sfn-job-XXXXXX",
-                 job->buckets[i].root);
+                 job->set.buckets[i].root);
 
         if (mkdtemp(tmpl) == NULL) {
             return sfn_task_fail(call, "States.TaskFailed",
@@ -2799,7 +1881,7 @@ sfn_media_execute(sfn_media_job_t *job, const cJSON *settings,
                                  strerror(errno));
         }
 
-        snprintf(job->buckets[i].tmp, sizeof(job->buckets[i].tmp), "%s",
+        snprintf(job->tmp[i], sizeof(job->tmp[i]), "%s",
                  tmpl);
     }
 
@@ -2854,11 +1936,11 @@ sfn_media_execute(sfn_media_job_t *job, const cJSON *settings,
 
         if (job->err[0]) {
             return sfn_task_fail(call, "States.TaskFailed",
-                                 "job %s: \"%s\": %s", job_id, job->src_name,
-                                 job->err);
+                                 "job %s: \"%s\": %s", job_id,
+                                 job->set.src_name, job->err);
         }
 
-        return sfn_media_fail_av(call, job->src_name, "transcoding failed",
+        return sfn_media_fail_av(call, job->set.src_name, "transcoding failed",
                                  rc);
     }
 
@@ -2867,7 +1949,7 @@ sfn_media_execute(sfn_media_job_t *job, const cJSON *settings,
 
         rc = av_write_trailer(out->mux);
 
-        if (rc >= 0 && out->type == SFN_MEDIA_MP4) {
+        if (rc >= 0 && out->def.type == SFN_MEDIA_MP4) {
             out->duration = out->end;
             rc = avio_closep(&out->mux->pb);
         }
@@ -2878,10 +1960,10 @@ sfn_media_execute(sfn_media_job_t *job, const cJSON *settings,
         }
     }
 
-    for (i = 0; i < job->ngroups; i++) {
-        if (job->groups[i].type != SFN_MEDIA_MP4
-            && !job->groups[i].thumbs
-            && sfn_media_master(job, &job->groups[i], NULL) != SFN_TASK_OK)
+    for (i = 0; i < job->set.ngroups; i++) {
+        if (job->set.groups[i].type != SFN_MEDIA_MP4
+            && !job->set.groups[i].thumbs
+            && sfn_media_master(job, &job->set.groups[i], NULL) != SFN_TASK_OK)
         {
             return SFN_TASK_FAILED;
         }
@@ -2892,9 +1974,9 @@ sfn_media_execute(sfn_media_job_t *job, const cJSON *settings,
                              job_id);
     }
 
-    for (i = 0; i < job->nbuckets; i++) {
-        if (sfn_media_commit_dir(job, job->buckets[i].tmp,
-                                 job->buckets[i].root, "")
+    for (i = 0; i < job->set.nbuckets; i++) {
+        if (sfn_media_commit_dir(job, job->tmp[i],
+                                 job->set.buckets[i].root, "")
             != SFN_TASK_OK)
         {
             return SFN_TASK_FAILED;
@@ -2948,7 +2030,7 @@ sfn_media_transcode(sfn_task_call_t *call)
     }
 
     if (settings == NULL) {
-        own = sfn_media_spec_settings(call, call->input);
+        own = sfn_media_settings_from_spec(call, call->input);
         if (own == NULL) {
             return SFN_TASK_FAILED;
         }
@@ -2969,7 +2051,7 @@ sfn_media_transcode(sfn_task_call_t *call)
 
     sfn_media_job_id(call, job_id, sizeof(job_id));
 
-    rc = sfn_media_parse_settings(job, settings);
+    rc = sfn_media_job_plan(job, settings);
 
     if (rc == SFN_TASK_OK) {
         rc = sfn_media_execute(job, settings, job_id);
@@ -3111,7 +2193,7 @@ sfn_media_thumbnails(sfn_task_call_t *call)
     pthread_mutex_init(&job->err_mutex, NULL);
     sfn_media_job_id(call, job_id, sizeof(job_id));
 
-    rc = sfn_media_parse_settings(job, settings);
+    rc = sfn_media_job_plan(job, settings);
 
     if (rc == SFN_TASK_OK) {
         rc = sfn_media_execute(job, settings, job_id);
@@ -3122,8 +2204,8 @@ sfn_media_thumbnails(sfn_task_call_t *call)
         cJSON_AddItemToObject(out, "thumbnails",
                               cJSON_Duplicate(job->thumbs[0].files, 1));
         cJSON_AddNumberToObject(out, "count", job->thumbs[0].count);
-        cJSON_AddNumberToObject(out, "width", job->thumbs[0].width);
-        cJSON_AddNumberToObject(out, "height", job->thumbs[0].height);
+        cJSON_AddNumberToObject(out, "width", job->thumbs[0].def.width);
+        cJSON_AddNumberToObject(out, "height", job->thumbs[0].def.height);
         cJSON_AddNumberToObject(out, "interval", interval);
         cJSON_Delete(call->output);
         call->output = out;
