@@ -293,4 +293,50 @@ is_deeply([files("$dir/out")], [@before], 'bucket unchanged');
                                  key => '../escape.mp4' }] });
 is($r->{error}, 'States.TaskFailed', 'a destination cannot escape');
 
+
+# undecodable media: a Y4M whose header says 16000x16000, cut off after
+# 1,000 bytes, fails with a cause and leaves nothing (MediaConvert fails
+# such a job); so does a picture larger than we encode
+
+sub y4m_cut {
+    my $path = shift;
+    open my $y, '>', $path or die "$path: $!";
+    binmode $y;
+    my $h = "YUV4MPEG2 W16000 H16000 F25:1 Ip A1:1 C420jpeg\nFRAME\n";
+    print $y substr($h . ("\x80" x 1000), 0, 1000);
+    close $y;
+}
+
+y4m_cut("$dir/src/cut.y4m");
+@before = files("$dir/out");
+
+($r, $rc) = task('sfn:media:transcode', {
+    input => { bucket => 'src', key => 'cut.y4m' },
+    outputs => [
+        { type => 'mp4', bucket => 'out', key => 'cut/a.mp4', height => 180 },
+        { type => 'hls', bucket => 'out', prefix => 'cut/hls/',
+          renditions => [{ name => '_90', height => 90 }] },
+        { type => 'thumbnails', bucket => 'out', prefix => 'cut/th/' } ] });
+is($rc, 1, 'no decodable frame: the job fails');
+is($r->{error}, 'States.TaskFailed', 'with States.TaskFailed');
+like($r->{cause}, qr/"cut\.y4m": no video frame could be decoded/,
+     'and a cause');
+ok(!exists $r->{output}, 'no COMPLETE job reported');
+ok(!-e "$dir/out/cut", 'no partial output');
+is(tmpdirs(), 0, 'no temporary directory');
+
+($r, $rc) = task('sfn:media:transcode', {
+    input => { bucket => 'src', key => 'cut.y4m' },
+    outputs => [{ type => 'mp4', bucket => 'out', key => 'cut/b.mp4' }] });
+is($r->{error}, 'States.TaskFailed', 'a 16000x16000 rendition fails');
+like($r->{cause}, qr/16000x16000 is larger than 8192x8192/, 'as too large');
+is_deeply([files("$dir/out")], [@before], 'bucket unchanged');
+
+# the seed's MediaConvert Settings on the same source
+
+($r, $rc) = task('sfn:media:transcode', seed_job('cut.y4m', 'CUT'));
+is($r->{error}, 'States.TaskFailed', 'seed job on it fails');
+is_deeply([files("$dir/out")], [@before], 'and writes nothing');
+is(tmpdirs(), 0, 'nor leaves a temporary directory');
+
 done_testing();

@@ -297,8 +297,9 @@ sfn_media_parse_video(sfn_task_call_t *call, const cJSON *vd,
         spec->gop = (int) (sfn_media_number(h, "GopSize", 0) * 1000);
     }
 
-    if (spec->width < 0 || spec->height < 0 || spec->width > 8192
-        || spec->height > 8192)
+    if (spec->width < 0 || spec->height < 0
+        || spec->width > SFN_MEDIA_MAX_SIZE
+        || spec->height > SFN_MEDIA_MAX_SIZE)
     {
         return sfn_task_fail(call, "States.TaskFailed",
                              "invalid picture size %dx%d", spec->width,
@@ -375,7 +376,8 @@ sfn_media_parse_thumbs(sfn_task_call_t *call, sfn_media_settings_t *set,
     th->offset = sfn_media_number(fc, "Offset", 0);
 
     if (th->max < 1 || th->max > 10000 || th->width < 0 || th->height < 0
-        || th->width > 8192 || th->height > 8192)
+        || th->width > SFN_MEDIA_MAX_SIZE
+        || th->height > SFN_MEDIA_MAX_SIZE)
     {
         return sfn_task_fail(call, "States.TaskFailed",
                              "invalid FrameCaptureSettings");

@@ -27,6 +27,7 @@
 #define SFN_MEDIA_MAX_GROUPS   16
 #define SFN_MEDIA_MAX_THUMBS   8
 #define SFN_MEDIA_MAX_BUCKETS  8
+#define SFN_MEDIA_MAX_SIZE     8192     /* pixels, either side */
 
 
 enum {

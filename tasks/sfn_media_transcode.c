@@ -78,7 +78,6 @@ typedef struct {
     AVAudioFifo          *fifo;
     AVFrame              *frame;
     int64_t               next_pts;
-    int64_t               frames;       /* decoded frames fed in */
     int                   started;
 } sfn_media_aenc_t;
 
@@ -124,7 +123,8 @@ struct sfn_media_job_s {
 
     int64_t               vstart;       /* video start, stream time base */
     double                last_t;
-    int64_t               frames;
+    int64_t               frames;       /* video frames decoded */
+    int64_t               aframes;      /* audio frames decoded */
     double                started;
     double                reported;
 
@@ -238,6 +238,15 @@ sfn_media_rend_size(sfn_media_job_t *job, sfn_media_rend_t *r)
     if (r->ow < 2 || r->oh < 2) {
         return sfn_task_fail(job->call, "States.TaskFailed",
                              "rendition size %dx%d is too small", w, h);
+    }
+
+    /* a source may claim any size: outputs stay within what we encode */
+
+    if (r->ow > SFN_MEDIA_MAX_SIZE || r->oh > SFN_MEDIA_MAX_SIZE) {
+        return sfn_task_fail(job->call, "States.TaskFailed",
+                             "\"%s\": rendition size %dx%d is larger than "
+                             "%dx%d", job->set.src_name, r->ow, r->oh,
+                             SFN_MEDIA_MAX_SIZE, SFN_MEDIA_MAX_SIZE);
     }
 
     return SFN_TASK_OK;
@@ -1255,6 +1264,8 @@ sfn_media_decode(sfn_media_job_t *job, AVCodecContext *dec, AVPacket *pkt)
             rc = sfn_media_video_frame(job, frame);
 
         } else {
+            job->aframes++;
+
             for (i = 0; i < job->naencs; i++) {
                 rc = sfn_media_aenc_frame(job, &job->aencs[i], frame);
                 if (rc < 0) {
@@ -1942,6 +1953,29 @@ sfn_media_execute(sfn_media_job_t *job, const cJSON *settings,
 
         return sfn_media_fail_av(call, job->set.src_name, "transcoding failed",
                                  rc);
+    }
+
+    /* MediaConvert fails a job whose input gives nothing: so do we */
+
+    if ((job->nrends || job->nthumbs) && job->frames == 0) {
+        return sfn_task_fail(call, "States.TaskFailed",
+                             "job %s: \"%s\": no video frame could be "
+                             "decoded", job_id, job->set.src_name);
+    }
+
+    if (job->naencs && job->aframes == 0) {
+        return sfn_task_fail(call, "States.TaskFailed",
+                             "job %s: \"%s\": no audio frame could be "
+                             "decoded", job_id, job->set.src_name);
+    }
+
+    for (i = 0; i < job->nthumbs; i++) {
+        if (job->thumbs[i].count == 0) {
+            return sfn_task_fail(call, "States.TaskFailed",
+                                 "job %s: \"%s\": no frame to capture at or "
+                                 "after %g s", job_id, job->set.src_name,
+                                 job->thumbs[i].def.offset);
+        }
     }
 
     for (i = 0; i < job->nouts; i++) {
