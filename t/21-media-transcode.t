@@ -339,4 +339,49 @@ is($r->{error}, 'States.TaskFailed', 'seed job on it fails');
 is_deeply([files("$dir/out")], [@before], 'and writes nothing');
 is(tmpdirs(), 0, 'nor leaves a temporary directory');
 
+
+# hostile sources and names: a clean task error each, nothing written
+
+open my $z, '>', "$dir/src/empty.mp4" or die;
+close $z;
+mkdir "$dir/src/folder.mp4";
+@before = files("$dir/out");
+
+for my $case (
+    [ 'a 0-byte source', 'empty.mp4', {}, qr/"empty\.mp4" is not a media file/ ],
+    [ 'a directory as source', 'folder.mp4', {}, qr/Is a directory/ ],
+    [ 'a vanished source', 'gone.mp4', {}, qr/"gone\.mp4"/ ],
+    [ 'a NameModifier with a newline', 'clip.mp4',
+      { NameModifier => "_a\nb" }, qr/invalid NameModifier "_a\\x0ab"/ ],
+    [ 'a reserved output name', 'clip.mp4',
+      { Destination => 's3://out/.sfn-published/' }, qr/invalid key/ ],
+    [ q{'%' in an HLS name}, 'clip.mp4',
+      { Type => 'HLS_GROUP_SETTINGS', NameModifier => '_%05d' },
+      qr/HLS file names cannot hold '%'/ ],
+    [ 'a Width no int holds', 'clip.mp4', { Width => 1e300 },
+      qr/VideoDescription\.Width must be a number/ ],
+    [ 'a Width of the wrong type', 'clip.mp4', { Width => [1] },
+      qr/VideoDescription\.Width must be a number/ ])
+{
+    my ($name, $key, $o, $cause) = @$case;
+    my $type = $o->{Type} || 'FILE_GROUP_SETTINGS';
+    my $gs = $type eq 'FILE_GROUP_SETTINGS' ? 'FileGroupSettings'
+                                             : 'HlsGroupSettings';
+    ($r, $rc) = task('sfn:media:transcode', { Settings => {
+        Inputs => [{ FileInput => "s3://src/$key" }],
+        OutputGroups => [{
+            Name => 'G',
+            OutputGroupSettings => { Type => $type, $gs => {
+                Destination => $o->{Destination} || 's3://out/hostile/' } },
+            Outputs => [{
+                NameModifier => $o->{NameModifier} // '_a',
+                VideoDescription => { Width => $o->{Width} // 160,
+                    CodecSettings => { Codec => 'H_264' } } }] }] } });
+    is($r->{error}, 'States.TaskFailed', "$name: States.TaskFailed");
+    like($r->{cause}, $cause, "$name: cause");
+}
+
+is_deeply([files("$dir/out")], [@before], 'hostile jobs wrote nothing');
+is(tmpdirs(), 0, 'and left no temporary directory');
+
 done_testing();

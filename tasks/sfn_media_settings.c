@@ -8,6 +8,7 @@
  */
 
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,23 +107,6 @@ sfn_media_destination(sfn_task_call_t *call, sfn_media_settings_t *set,
 }
 
 
-static int
-sfn_media_crf(int qvbr)
-{
-    /* QVBR 1..10 onto x264 CRF 36..18: 7 -> 24, 8 -> 22, 10 -> 18 */
-
-    if (qvbr < 1) {
-        qvbr = 1;
-    }
-
-    if (qvbr > 10) {
-        qvbr = 10;
-    }
-
-    return 38 - 2 * qvbr;
-}
-
-
 static const char *
 sfn_media_x264_profile(const char *p)
 {
@@ -210,33 +194,158 @@ sfn_media_add_aenc(sfn_task_call_t *call, sfn_media_settings_t *set,
 }
 
 
+/*
+ * A number member: dflt when absent or null, else a JSON number or a
+ * numeric string (what States.Format gives) within [min, max]; anything
+ * else fails the call naming the member.
+ */
+
+static int
+sfn_media_num(sfn_task_call_t *call, const cJSON *obj, const char *where,
+    const char *name, double dflt, double min, double max, double *v)
+{
+    char         *end;
+    const cJSON  *item;
+
+    item = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+    if (item == NULL || cJSON_IsNull(item)
+        || (cJSON_IsString(item) && item->valuestring[0] == '\0'))
+    {
+        *v = dflt;
+        return SFN_TASK_OK;
+    }
+
+    if (cJSON_IsNumber(item)) {
+        *v = item->valuedouble;
+
+    } else if (cJSON_IsString(item)) {
+        *v = strtod(item->valuestring, &end);
+
+        if (*end != '\0') {
+            goto invalid;
+        }
+
+    } else {
+        goto invalid;
+    }
+
+    /* NaN fails both */
+
+    if (*v >= min && *v <= max) {
+        return SFN_TASK_OK;
+    }
+
+invalid:
+
+    return sfn_task_fail(call, "States.TaskFailed",
+                         "%s.%s must be a number from %.15g to %.15g",
+                         where, name, min, max);
+}
+
+
+static int
+sfn_media_bad_modifier(sfn_task_call_t *call, const char *nm)
+{
+    char  quoted[300];
+
+    sfn_task_quote(quoted, sizeof(quoted), nm ? nm : "", nm ? strlen(nm) : 0);
+
+    return sfn_task_fail(call, "States.TaskFailed",
+                         "invalid NameModifier \"%s\"", quoted);
+}
+
+
+/*
+ * Every file an output writes is a key a client could name: the main file
+ * and, for HLS, the longest segment name (prefix + name + suffix).
+ */
+
+static int
+sfn_media_output_keys(const sfn_media_group_t *g,
+    const sfn_media_output_t *out)
+{
+    int           n;
+    char          key[SFN_KEY_MAX + 64];
+    const char  **sfx;
+
+    static const char  *mp4[] = { ".mp4", NULL };
+    static const char  *ts[] = { ".m3u8", "_00001.ts", NULL };
+    static const char  *fmp4[] = { ".m3u8", "_00001.m4s", "_init.mp4", NULL };
+
+    sfx = out->type == SFN_MEDIA_MP4 ? mp4
+          : out->type == SFN_MEDIA_HLS_TS ? ts : fmp4;
+
+    for ( /* void */ ; *sfx; sfx++) {
+        n = sfn_media_fmt(key, sizeof(key), "%s%s%s", g->prefix, out->name,
+                          *sfx);
+
+        if (n < 0 || !sfn_key_valid(key, n)) {
+            return SFN_TASK_FAILED;
+        }
+    }
+
+    return SFN_TASK_OK;
+}
+
+
 static int
 sfn_media_parse_video(sfn_task_call_t *call, const cJSON *vd,
     sfn_media_vspec_t *spec)
 {
-    char          *p;
+    char          *p, quoted[64];
+    double         w, h, max, br, buf, q, crf, gop;
     const char    *mode, *s;
-    const cJSON   *cs, *h, *q;
+    const cJSON   *cs, *hs, *qs;
 
     memset(spec, 0, sizeof(sfn_media_vspec_t));
 
-    spec->width = (int) sfn_media_number(vd, "Width", 0);
-    spec->height = (int) sfn_media_number(vd, "Height", 0);
+    cs = cJSON_GetObjectItemCaseSensitive(vd, "CodecSettings");
+    hs = cJSON_GetObjectItemCaseSensitive(cs, "H264Settings");
+    qs = cJSON_GetObjectItemCaseSensitive(hs, "QvbrSettings");
+
+    if (sfn_media_num(call, vd, "VideoDescription", "Width", 0, 0,
+                      SFN_MEDIA_MAX_SIZE, &w)
+        != SFN_TASK_OK
+        || sfn_media_num(call, vd, "VideoDescription", "Height", 0, 0,
+                         SFN_MEDIA_MAX_SIZE, &h)
+           != SFN_TASK_OK
+        || sfn_media_num(call, hs, "H264Settings", "MaxBitrate", 0, 0,
+                         SFN_MEDIA_MAX_BITRATE, &max)
+           != SFN_TASK_OK
+        || sfn_media_num(call, hs, "H264Settings", "Bitrate", 0, 0,
+                         SFN_MEDIA_MAX_BITRATE, &br)
+           != SFN_TASK_OK
+        || sfn_media_num(call, hs, "H264Settings", "HrdBufferSize", 0, 0,
+                         SFN_MEDIA_MAX_BITRATE, &buf)
+           != SFN_TASK_OK
+        || sfn_media_num(call, qs, "QvbrSettings", "QvbrQualityLevel", 7,
+                         -HUGE_VAL, HUGE_VAL, &q)
+           != SFN_TASK_OK
+        || sfn_media_num(call, hs, "H264Settings", "Crf", -1, 0, 51, &crf)
+           != SFN_TASK_OK
+        || sfn_media_num(call, hs, "H264Settings", "GopSize", 0, 0, 3600,
+                         &gop)
+           != SFN_TASK_OK)
+    {
+        return SFN_TASK_FAILED;
+    }
+
+    spec->width = (int) w;
+    spec->height = (int) h;
+    spec->maxrate = (int64_t) max;
+    spec->bitrate = (int64_t) br;
+    spec->bufsize = (int64_t) buf;
     spec->crf = -1;
 
-    cs = cJSON_GetObjectItemCaseSensitive(vd, "CodecSettings");
-    h = cJSON_GetObjectItemCaseSensitive(cs, "H264Settings");
-
-    mode = sfn_task_string(h, "RateControlMode");
-
-    spec->maxrate = (int64_t) sfn_media_number(h, "MaxBitrate", 0);
-    spec->bitrate = (int64_t) sfn_media_number(h, "Bitrate", 0);
-    spec->bufsize = (int64_t) sfn_media_number(h, "HrdBufferSize", 0);
+    mode = sfn_task_string(hs, "RateControlMode");
 
     if (mode == NULL || strcmp(mode, "QVBR") == 0) {
-        q = cJSON_GetObjectItemCaseSensitive(h, "QvbrSettings");
-        spec->crf = sfn_media_crf((int) sfn_media_number(q,
-                                                 "QvbrQualityLevel", 7));
+
+        /* QVBR 1..10 onto x264 CRF 36..18: 7 -> 24, 8 -> 22, 10 -> 18 */
+
+        q = q < 1 ? 1 : q > 10 ? 10 : q;
+        spec->crf = 38 - 2 * (int) q;
         spec->bitrate = 0;
 
     } else if (strcmp(mode, "CBR") == 0) {
@@ -260,8 +369,8 @@ sfn_media_parse_video(sfn_task_call_t *call, const cJSON *vd,
 
     /* our own extension: an explicit CRF */
 
-    if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(h, "Crf"))) {
-        spec->crf = (int) sfn_media_number(h, "Crf", 23);
+    if (crf >= 0) {
+        spec->crf = (int) crf;
     }
 
     if (spec->maxrate > 0 && spec->bufsize <= 0) {
@@ -269,44 +378,44 @@ sfn_media_parse_video(sfn_task_call_t *call, const cJSON *vd,
     }
 
     snprintf(spec->profile, sizeof(spec->profile), "%s",
-             sfn_media_x264_profile(sfn_task_string(h, "CodecProfile")));
-    sfn_media_x264_level(sfn_task_string(h, "CodecLevel"), spec->level,
+             sfn_media_x264_profile(sfn_task_string(hs, "CodecProfile")));
+    sfn_media_x264_level(sfn_task_string(hs, "CodecLevel"), spec->level,
                          sizeof(spec->level));
 
-    s = sfn_task_string(h, "QualityTuningLevel");
+    s = sfn_task_string(hs, "QualityTuningLevel");
     snprintf(spec->preset, sizeof(spec->preset), "%s",
              s == NULL ? "veryfast"
              : strcmp(s, "SINGLE_PASS_HQ") == 0 ? "medium"
              : strcmp(s, "MULTI_PASS_HQ") == 0 ? "slow" : "veryfast");
 
-    s = sfn_task_string(h, "Preset");
+    s = sfn_task_string(hs, "Preset");
     if (s) {
+        if (strlen(s) >= sizeof(spec->preset)) {
+            goto preset;
+        }
+
         snprintf(spec->preset, sizeof(spec->preset), "%s", s);
+
         for (p = spec->preset; *p; p++) {
             if (*p < 'a' || *p > 'z') {
-                return sfn_task_fail(call, "States.TaskFailed",
-                                     "invalid x264 preset \"%s\"", s);
+                goto preset;
             }
         }
     }
 
-    s = sfn_task_string(h, "GopSizeUnits");
-    if (cJSON_GetObjectItemCaseSensitive(h, "GopSize")
-        && s && strcmp(s, "SECONDS") == 0)
-    {
-        spec->gop = (int) (sfn_media_number(h, "GopSize", 0) * 1000);
-    }
-
-    if (spec->width < 0 || spec->height < 0
-        || spec->width > SFN_MEDIA_MAX_SIZE
-        || spec->height > SFN_MEDIA_MAX_SIZE)
-    {
-        return sfn_task_fail(call, "States.TaskFailed",
-                             "invalid picture size %dx%d", spec->width,
-                             spec->height);
+    s = sfn_task_string(hs, "GopSizeUnits");
+    if (s && strcmp(s, "SECONDS") == 0) {
+        spec->gop = (int) (gop * 1000);
     }
 
     return SFN_TASK_OK;
+
+preset:
+
+    sfn_task_quote(quoted, sizeof(quoted), s, strlen(s));
+
+    return sfn_task_fail(call, "States.TaskFailed",
+                         "invalid x264 preset \"%s\"", quoted);
 }
 
 
@@ -314,6 +423,7 @@ static int
 sfn_media_parse_audio(sfn_task_call_t *call, const cJSON *ads,
     sfn_media_aspec_t *spec)
 {
+    double         br, sr;
     const char    *mode, *codec;
     const cJSON   *ad, *cs, *aac;
 
@@ -323,23 +433,26 @@ sfn_media_parse_audio(sfn_task_call_t *call, const cJSON *ads,
 
     if (codec && strcmp(codec, "AAC") != 0) {
         return sfn_task_fail(call, "States.TaskFailed",
-                             "unsupported audio codec \"%s\"", codec);
+                             "unsupported audio codec \"%.64s\"", codec);
     }
 
     aac = cJSON_GetObjectItemCaseSensitive(cs, "AacSettings");
 
-    spec->bitrate = (int) sfn_media_number(aac, "Bitrate", 128000);
-    spec->sample_rate = (int) sfn_media_number(aac, "SampleRate", 48000);
+    if (sfn_media_num(call, aac, "AacSettings", "Bitrate", 128000, 8000,
+                      640000, &br)
+        != SFN_TASK_OK
+        || sfn_media_num(call, aac, "AacSettings", "SampleRate", 48000, 8000,
+                         96000, &sr)
+           != SFN_TASK_OK)
+    {
+        return SFN_TASK_FAILED;
+    }
+
+    spec->bitrate = (int) br;
+    spec->sample_rate = (int) sr;
 
     mode = sfn_task_string(aac, "CodingMode");
     spec->channels = mode && strcmp(mode, "CODING_MODE_1_0") == 0 ? 1 : 2;
-
-    if (spec->bitrate < 8000 || spec->bitrate > 640000
-        || spec->sample_rate < 8000 || spec->sample_rate > 96000)
-    {
-        return sfn_task_fail(call, "States.TaskFailed",
-                             "invalid AacSettings");
-    }
 
     return SFN_TASK_OK;
 }
@@ -349,7 +462,8 @@ static int
 sfn_media_parse_thumbs(sfn_task_call_t *call, sfn_media_settings_t *set,
     sfn_media_group_t *g, const cJSON *o, const cJSON *vd)
 {
-    double                num, den;
+    char                  key[SFN_KEY_MAX + 64];
+    double                w, h, q, max, num, den, off;
     const char           *nm;
     const cJSON          *fc;
     sfn_media_capture_t  *th;
@@ -366,35 +480,69 @@ sfn_media_parse_thumbs(sfn_task_call_t *call, sfn_media_settings_t *set,
              cJSON_GetObjectItemCaseSensitive(vd, "CodecSettings"),
              "FrameCaptureSettings");
 
-    th->width = (int) sfn_media_number(vd, "Width", 0);
-    th->height = (int) sfn_media_number(vd, "Height", 0);
-    th->quality = (int) sfn_media_number(fc, "Quality", 80);
-    th->max = (int) sfn_media_number(fc, "MaxCaptures", 10);
-    num = sfn_media_number(fc, "FramerateNumerator", 1);
-    den = sfn_media_number(fc, "FramerateDenominator", 10);
-    th->interval = num > 0 && den > 0 ? den / num : 10;
-    th->offset = sfn_media_number(fc, "Offset", 0);
-
-    if (th->max < 1 || th->max > 10000 || th->width < 0 || th->height < 0
-        || th->width > SFN_MEDIA_MAX_SIZE
-        || th->height > SFN_MEDIA_MAX_SIZE)
+    if (sfn_media_num(call, vd, "VideoDescription", "Width", 0, 0,
+                      SFN_MEDIA_MAX_SIZE, &w)
+        != SFN_TASK_OK
+        || sfn_media_num(call, vd, "VideoDescription", "Height", 0, 0,
+                         SFN_MEDIA_MAX_SIZE, &h)
+           != SFN_TASK_OK
+        || sfn_media_num(call, fc, "FrameCaptureSettings", "Quality", 80,
+                         -HUGE_VAL, HUGE_VAL, &q)
+           != SFN_TASK_OK
+        || sfn_media_num(call, fc, "FrameCaptureSettings", "MaxCaptures", 10,
+                         1, 10000, &max)
+           != SFN_TASK_OK
+        || sfn_media_num(call, fc, "FrameCaptureSettings",
+                         "FramerateNumerator", 1, 0, 1e9, &num)
+           != SFN_TASK_OK
+        || sfn_media_num(call, fc, "FrameCaptureSettings",
+                         "FramerateDenominator", 10, 0, 1e12, &den)
+           != SFN_TASK_OK
+        || sfn_media_num(call, fc, "FrameCaptureSettings", "Offset", 0, 0,
+                         1e9, &off)
+           != SFN_TASK_OK)
     {
-        return sfn_task_fail(call, "States.TaskFailed",
-                             "invalid FrameCaptureSettings");
+        return SFN_TASK_FAILED;
     }
 
-    nm = sfn_task_string(o, "NameModifier");
-    snprintf(th->modifier, sizeof(th->modifier), "%s", nm ? nm : "");
+    th->width = (int) w;
+    th->height = (int) h;
+    th->quality = q < 1 ? 1 : q > 100 ? 100 : (int) q;
+    th->max = (int) max;
+    th->interval = num > 0 && den > 0 ? den / num : 10;
+    th->offset = off;
 
-    if (strchr(th->modifier, '/')) {
-        return sfn_task_fail(call, "States.TaskFailed",
-                             "invalid NameModifier \"%s\"", th->modifier);
+    nm = sfn_task_string(o, "NameModifier");
+
+    if (sfn_media_fmt(th->modifier, sizeof(th->modifier), "%s",
+                      nm ? nm : "")
+        < 0
+        || strchr(th->modifier, '/'))
+    {
+        return sfn_media_bad_modifier(call, nm);
     }
 
     th->group = (int) (g - set->groups);
     th->bucket = g->bucket;
-    sfn_media_fmt(th->base, sizeof(th->base), "%s", g->base);
-    sfn_media_fmt(th->prefix, sizeof(th->prefix), "%s", g->prefix);
+
+    if (sfn_media_fmt(th->base, sizeof(th->base), "%s", g->base) < 0
+        || sfn_media_fmt(th->prefix, sizeof(th->prefix), "%s", g->prefix)
+           < 0)
+    {
+        return sfn_task_fail(call, "States.TaskFailed",
+                             "output group \"%s\": Destination is too long",
+                             g->name);
+    }
+
+    /* the first and the last image name are keys a client could write */
+
+    if (sfn_media_capture_key(th, 0, key, sizeof(key)) < 0
+        || !sfn_key_valid(key, strlen(key))
+        || sfn_media_capture_key(th, th->max - 1, key, sizeof(key)) < 0
+        || !sfn_key_valid(key, strlen(key)))
+    {
+        return sfn_media_bad_modifier(call, nm);
+    }
 
     return SFN_TASK_OK;
 }
@@ -508,12 +656,14 @@ sfn_media_settings_parse(sfn_task_call_t *call, const cJSON *settings,
         }
 
         if (g->type != SFN_MEDIA_MP4) {
-            g->seglen = sfn_media_number(gs, "SegmentLength", 6);
-
-            if (g->seglen < 1 || g->seglen > 60) {
-                return sfn_task_fail(call, "States.TaskFailed",
-                                     "output group \"%s\": invalid "
-                                     "SegmentLength", g->name);
+            if (sfn_media_num(call, gs,
+                              g->type == SFN_MEDIA_HLS_TS
+                              || strcmp(g->gtype, "HLS_GROUP_SETTINGS") == 0
+                              ? "HlsGroupSettings" : "CmafGroupSettings",
+                              "SegmentLength", 6, 1, 60, &g->seglen)
+                != SFN_TASK_OK)
+            {
+                return SFN_TASK_FAILED;
             }
 
             /* one key frame cadence serves all groups: the shortest */
@@ -524,6 +674,12 @@ sfn_media_settings_parse(sfn_task_call_t *call, const cJSON *settings,
         }
 
         outs = cJSON_GetObjectItemCaseSensitive(og, "Outputs");
+
+        if (!cJSON_IsArray(outs) || cJSON_GetArraySize(outs) == 0) {
+            return sfn_task_fail(call, "States.TaskFailed",
+                                 "output group \"%s\": Outputs is empty",
+                                 g->name);
+        }
 
         for (j = 0; j < cJSON_GetArraySize(outs); j++) {
             o = cJSON_GetArrayItem(outs, j);
@@ -577,13 +733,24 @@ sfn_media_settings_parse(sfn_task_call_t *call, const cJSON *settings,
 
             nm = sfn_task_string(o, "NameModifier");
 
-            if (nm && strchr(nm, '/')) {
-                return sfn_task_fail(call, "States.TaskFailed",
-                                     "invalid NameModifier \"%s\"", nm);
+            if ((nm && strchr(nm, '/'))
+                || sfn_media_fmt(out->name, sizeof(out->name), "%s%s",
+                                 g->base, nm ? nm : "")
+                   < 0
+                || sfn_media_output_keys(g, out) != SFN_TASK_OK)
+            {
+                return sfn_media_bad_modifier(call, nm);
             }
 
-            sfn_media_fmt(out->name, sizeof(out->name), "%s%s", g->base,
-                     nm ? nm : "");
+            /* FFmpeg's HLS muxer reads '%' in its file names as patterns */
+
+            if (type != SFN_MEDIA_MP4
+                && (strchr(g->prefix, '%') || strchr(out->name, '%')))
+            {
+                return sfn_task_fail(call, "States.TaskFailed",
+                                     "output group \"%s\": HLS file names "
+                                     "cannot hold '%%'", g->name);
+            }
 
             if (vd == NULL && !cJSON_IsArray(ads)) {
                 return sfn_task_fail(call, "States.TaskFailed",

@@ -28,6 +28,7 @@
 #define SFN_MEDIA_MAX_THUMBS   8
 #define SFN_MEDIA_MAX_BUCKETS  8
 #define SFN_MEDIA_MAX_SIZE     8192     /* pixels, either side */
+#define SFN_MEDIA_MAX_BITRATE  1152000000  /* MediaConvert's bound */
 
 
 enum {

@@ -1432,6 +1432,7 @@ sfn_media_master(sfn_media_job_t *job, sfn_media_group_t *g, cJSON *list)
         peak = 0;
         bytes = 0;
         segdur = 0;
+        size = 1;
 
         while (pl && fgets(line, sizeof(line), pl)) {
             line[strcspn(line, "\r\n")] = '\0';
@@ -1449,7 +1450,11 @@ sfn_media_master(sfn_media_job_t *job, sfn_media_group_t *g, cJSON *list)
             size = sfn_media_file_size(seg);
             d = segdur;
 
-            if (size > 0 && d > 0) {
+            if (size <= 0) {
+                break;
+            }
+
+            if (d > 0) {
                 bytes += size;
                 total += d;
 
@@ -1461,6 +1466,15 @@ sfn_media_master(sfn_media_job_t *job, sfn_media_group_t *g, cJSON *list)
 
         if (pl) {
             fclose(pl);
+        }
+
+        /* a playlist that names a file not written is no success */
+
+        if (pl == NULL || size <= 0) {
+            fclose(fp);
+            return sfn_task_fail(job->call, "States.TaskFailed",
+                                 "\"%s\": %s was not written", out->key,
+                                 pl ? "a segment it lists" : "it");
         }
 
         out->duration = total;
@@ -2115,7 +2129,7 @@ sfn_media_thumbnails(sfn_task_call_t *call)
     char                dest[2048], job_id[64], base[256];
     cJSON              *out, *settings, *og, *o, *vd, *cs, *fc, *in;
     double              interval, count, offset;
-    const char         *bucket, *key, *obucket, *prefix, *p;
+    const char         *bucket, *key, *obucket, *prefix, *nm, *p;
     sfn_media_job_t    *job;
     sfn_media_input_t   probe;
     char                path[SFN_MEDIA_PATH_MAX];
@@ -2129,14 +2143,23 @@ sfn_media_thumbnails(sfn_task_call_t *call)
         return SFN_TASK_FAILED;
     }
 
-    obucket = sfn_task_string(call->input, "outputBucket");
-    prefix = sfn_task_string(call->input, "prefix");
+    if (sfn_task_opt_string(call, call->input, "outputBucket", &obucket)
+        != SFN_TASK_OK
+        || sfn_task_opt_string(call, call->input, "prefix", &prefix)
+           != SFN_TASK_OK
+        || sfn_task_opt_string(call, call->input, "nameModifier", &nm)
+           != SFN_TASK_OK)
+    {
+        return SFN_TASK_FAILED;
+    }
 
     count = sfn_media_number(call->input, "count", 5);
     interval = sfn_media_number(call->input, "interval", 0);
     offset = sfn_media_number(call->input, "offset", -1);
 
-    if (count < 1 || count > 1000 || interval < 0) {
+    if (!(count >= 1 && count <= 1000) || !(interval >= 0 && interval < 1e9)
+        || !(offset < 1e9))
+    {
         return sfn_task_fail(call, "States.TaskFailed",
                              "invalid \"count\" or \"interval\"");
     }
@@ -2198,8 +2221,7 @@ sfn_media_thumbnails(sfn_task_call_t *call)
 
     o = cJSON_CreateObject();
     cJSON_AddItemToArray(cJSON_AddArrayToObject(og, "Outputs"), o);
-    p = sfn_task_string(call->input, "nameModifier");
-    cJSON_AddStringToObject(o, "NameModifier", p ? p : "_thumb_%04d");
+    cJSON_AddStringToObject(o, "NameModifier", nm ? nm : "_thumb_%04d");
     vd = cJSON_AddObjectToObject(o, "VideoDescription");
     cJSON_AddNumberToObject(vd, "Width",
                             sfn_media_number(call->input, "width", 640));

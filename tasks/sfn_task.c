@@ -14,6 +14,9 @@
 #include "sfn_task.h"
 
 
+static size_t sfn_utf8_len(const unsigned char *p, size_t n);
+
+
 static const sfn_task_def_t *const  sfn_task_families[] = {
     sfn_task_media_defs,
     sfn_task_file_defs,
@@ -159,7 +162,9 @@ sfn_task_run(sfn_task_call_t *call)
 int
 sfn_task_fail(sfn_task_call_t *call, const char *error, const char *fmt, ...)
 {
-    va_list  args;
+    size_t          n;
+    va_list         args;
+    unsigned char  *p, *last;
 
     snprintf(call->error, sizeof(call->error), "%s",
              error ? error : "States.TaskFailed");
@@ -167,6 +172,23 @@ sfn_task_fail(sfn_task_call_t *call, const char *error, const char *fmt, ...)
     va_start(args, fmt);
     vsnprintf(call->cause, sizeof(call->cause), fmt, args);
     va_end(args);
+
+    /*
+     * a cause goes into history, logs and replies: whatever a task echoed,
+     * it is valid UTF-8 on one line
+     */
+
+    p = (unsigned char *) call->cause;
+    last = p + strlen(call->cause);
+
+    for ( /* void */ ; p < last; p += n) {
+        n = (*p >= 0x20 && *p != 0x7f) ? sfn_utf8_len(p, last - p) : 0;
+
+        if (n == 0) {
+            *p = (*p == '\n' || *p == '\r' || *p == '\t') ? ' ' : '?';
+            n = 1;
+        }
+    }
 
     return SFN_TASK_FAILED;
 }
@@ -180,6 +202,30 @@ sfn_task_string(const cJSON *obj, const char *name)
     item = cJSON_GetObjectItemCaseSensitive(obj, name);
 
     return cJSON_IsString(item) ? item->valuestring : NULL;
+}
+
+
+int
+sfn_task_opt_string(sfn_task_call_t *call, const cJSON *obj,
+    const char *name, const char **s)
+{
+    const cJSON  *item;
+
+    item = cJSON_GetObjectItemCaseSensitive(obj, name);
+    *s = NULL;
+
+    if (item == NULL || cJSON_IsNull(item)) {
+        return SFN_TASK_OK;
+    }
+
+    if (!cJSON_IsString(item)) {
+        return sfn_task_fail(call, "States.TaskFailed",
+                             "\"%s\" must be a string", name);
+    }
+
+    *s = item->valuestring;
+
+    return SFN_TASK_OK;
 }
 
 

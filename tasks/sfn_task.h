@@ -88,6 +88,13 @@ int sfn_task_fail(sfn_task_call_t *call, const char *error,
     const char *fmt, ...);
 const char *sfn_task_string(const cJSON *obj, const char *name);
 
+/*
+ * An optional string member into *s: NULL when absent or null.  Fails the
+ * call (SFN_TASK_FAILED) when the member has another type.
+ */
+int sfn_task_opt_string(sfn_task_call_t *call, const cJSON *obj,
+    const char *name, const char **s);
+
 #define SFN_KEY_MAX      1024
 #define SFN_SEGMENT_MAX  255
 

@@ -250,11 +250,11 @@ static const sfn_t_settings_t  settings_cases[] = {
     { "SegmentLength 0",
       JOB(HLS_GROUP("s3://out/h/", ",`SegmentLength`:0",
                     OUT("", "M3U8", AAC))),
-      "!invalid SegmentLength" },
+      "!HlsGroupSettings.SegmentLength must be a number from 1 to 60" },
     { "SegmentLength 1000",
       JOB(HLS_GROUP("s3://out/h/", ",`SegmentLength`:1000",
                     OUT("", "M3U8", AAC))),
-      "!invalid SegmentLength" },
+      "!HlsGroupSettings.SegmentLength must be a number from 1 to 60" },
 
     /* outputs */
 
@@ -286,21 +286,113 @@ static const sfn_t_settings_t  settings_cases[] = {
       SIMPLE(H264("0", "0", "`Preset`:`fast;rm -rf`")),
       "!invalid x264 preset" },
     { "a negative Width", SIMPLE(QVBR("-2", "720", "7", "0")),
-      "!invalid picture size" },
+      "!VideoDescription.Width must be a number from 0 to 8192" },
     { "a huge Height", SIMPLE(QVBR("1280", "100000", "7", "0")),
-      "!invalid picture size" },
+      "!VideoDescription.Height must be a number from 0 to 8192" },
     { "AAC bitrate too low",
       JOB(MP4_GROUP("s3://out/", OUT("", "MP4",
           "`AudioDescriptions`:[{`CodecSettings`:{`Codec`:`AAC`,"
           "`AacSettings`:{`Bitrate`:10}}}]"))),
-      "!invalid AacSettings" },
+      "!AacSettings.Bitrate must be a number from 8000 to 640000" },
     { "MaxCaptures 0",
       JOB(MP4_GROUP("s3://out/", CAPTURE("", "320", "180",
                                          "`MaxCaptures`:0"))),
-      "!invalid FrameCaptureSettings" },
+      "!FrameCaptureSettings.MaxCaptures must be a number from 1 to 10000" },
     { "a capture of 10000x10000",
       JOB(MP4_GROUP("s3://out/", CAPTURE("", "10000", "10000", ""))),
-      "!invalid FrameCaptureSettings" },
+      "!VideoDescription.Width must be a number from 0 to 8192" },
+
+    /* hostile: wrong types, sizes no int holds, NaN, names a key refuses */
+
+    { "Width true", SIMPLE(QVBR("true", "720", "7", "0")),
+      "!VideoDescription.Width must be a number" },
+    { "Width a word", SIMPLE(QVBR("`wide`", "720", "7", "0")),
+      "!VideoDescription.Width must be a number" },
+    { "Width a numeric string", SIMPLE(QVBR("`640`", "` 360`", "7", "0")),
+      "src /b/src/up/clip.mov clip.mov clip seg 6 | g M mp4 out:mp4/+clip"
+      " | v 640x360 crf24 br0 max0 buf0 gop0 high/-/veryfast"
+      " | o g0 mp4 clip_v v0 a-1" },
+    { "Width 1e300", SIMPLE(QVBR("1e300", "720", "7", "0")),
+      "!VideoDescription.Width must be a number" },
+    { "MaxBitrate an object", SIMPLE(QVBR("0", "0", "7", "{}")),
+      "!H264Settings.MaxBitrate must be a number" },
+    { "MaxBitrate negative", SIMPLE(QVBR("0", "0", "7", "-1")),
+      "!H264Settings.MaxBitrate must be a number from 0 to 1152000000" },
+    { "MaxBitrate 1e19", SIMPLE(QVBR("0", "0", "7", "1e19")),
+      "!H264Settings.MaxBitrate must be a number from 0 to 1152000000" },
+    { "QvbrQualityLevel NaN", SIMPLE(QVBR("0", "0", "`nan`", "0")),
+      "!QvbrSettings.QvbrQualityLevel must be a number" },
+    { "QvbrQualityLevel 1e308 clamps",
+      SIMPLE(QVBR("0", "0", "1e308", "0")),
+      "src /b/src/up/clip.mov clip.mov clip seg 6 | g M mp4 out:mp4/+clip"
+      " | v 0x0 crf18 br0 max0 buf0 gop0 high/-/veryfast"
+      " | o g0 mp4 clip_v v0 a-1" },
+    { "Crf 99", SIMPLE(H264("0", "0", "`Crf`:99")),
+      "!H264Settings.Crf must be a number from 0 to 51" },
+    { "GopSize -1",
+      SIMPLE(H264("0", "0", "`GopSize`:-1,`GopSizeUnits`:`SECONDS`")),
+      "!H264Settings.GopSize must be a number from 0 to 3600" },
+    { "HrdBufferSize a string",
+      SIMPLE(H264("0", "0", "`HrdBufferSize`:`lots`")),
+      "!H264Settings.HrdBufferSize must be a number" },
+    { "a Preset longer than any",
+      SIMPLE(H264("0", "0", "`Preset`:`veryveryveryveryslow`")),
+      "!invalid x264 preset \"veryveryveryveryslow\"" },
+    { "SampleRate 1e12",
+      JOB(MP4_GROUP("s3://out/", OUT("", "MP4",
+          "`AudioDescriptions`:[{`CodecSettings`:{`Codec`:`AAC`,"
+          "`AacSettings`:{`SampleRate`:1e12}}}]"))),
+      "!AacSettings.SampleRate must be a number from 8000 to 96000" },
+    { "FramerateDenominator negative",
+      JOB(MP4_GROUP("s3://out/", CAPTURE("", "0", "0",
+                    "`FramerateDenominator`:-4"))),
+      "!FrameCaptureSettings.FramerateDenominator must be a number" },
+    { "Offset a list",
+      JOB(MP4_GROUP("s3://out/", CAPTURE("", "0", "0", "`Offset`:[1]"))),
+      "!FrameCaptureSettings.Offset must be a number" },
+    { "Outputs empty", JOB(MP4_GROUP("s3://out/", "")),
+      "!output group \"M\": Outputs is empty" },
+    { "Outputs a string",
+      JOB("{`Name`:`M`,`OutputGroupSettings`:{`Type`:`FILE_GROUP_SETTINGS`,"
+          "`FileGroupSettings`:{`Destination`:`s3://out/`}},`Outputs`:`x`}"),
+      "!Outputs is empty" },
+    { "NameModifier with a newline",
+      JOB(MP4_GROUP("s3://out/", OUT("_a\nb", "MP4", AAC))),
+      "!invalid NameModifier \"_a\\x0ab\"" },
+    { "NameModifier making a 300-byte name",
+      JOB(MP4_GROUP("s3://out/", OUT("_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "MP4", AAC))),
+      "!invalid NameModifier" },
+    { "an HLS segment name over 255 bytes (its playlist's is not)",
+      JOB(HLS_GROUP("s3://out/h/", "", OUT("_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+          "xxxxxxxxxxxxxxxxx", "M3U8", AAC))),
+      "!invalid NameModifier" },
+    { "'%' in an HLS name: the muxer would read a pattern",
+      JOB(HLS_GROUP("s3://out/h/", "", OUT("_%05d", "M3U8", AAC))),
+      "!output group \"H\": HLS file names cannot hold '%'" },
+    { "'%' in an HLS prefix",
+      JOB(HLS_GROUP("s3://out/h%v/", "", OUT("_1", "M3U8", AAC))),
+      "!HLS file names cannot hold '%'" },
+    { "'%', unicode and spaces in an MP4 name are plain bytes",
+      JOB(MP4_GROUP("s3://out/caf\u00e9 %41/", OUT("_%d", "MP4", AAC))),
+      "src /b/src/up/clip.mov clip.mov clip seg 6"
+      " | g M mp4 out:caf\xc3\xa9 %41/+clip | " A128
+      " | o g0 mp4 clip_%d v-1 a0" },
+    { "a Destination base onto a reserved name",
+      JOB(MP4_GROUP("s3://out/x/.sfn-tmp-1", OUT("", "MP4", AAC))),
+      "!invalid key" },
+    { "a capture NameModifier with a control byte",
+      JOB(MP4_GROUP("s3://out/", CAPTURE("\\u001b[2J", "0", "0", ""))),
+      "!invalid NameModifier \"\\x1b[2J\"" },
+    { "an unknown bucket named in bytes a log refuses",
+      JOB(MP4_GROUP("s3://\\u0007bell/", OUT("", "MP4", AAC))),
+      "!unknown bucket \"\\x07bell\"" },
 
     { NULL, NULL, NULL }
 };
