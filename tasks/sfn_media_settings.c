@@ -53,6 +53,7 @@ static int
 sfn_media_destination(sfn_task_call_t *call, sfn_media_settings_t *set,
     sfn_media_group_t *g, const char *dest)
 {
+    int    n;
     char   bucket[128], rest[1024], probe[2048];
     char  *slash;
     char   path[SFN_MEDIA_PATH_MAX];
@@ -80,17 +81,23 @@ sfn_media_destination(sfn_task_call_t *call, sfn_media_settings_t *set,
     slash = strrchr(rest, '/');
 
     if (rest[0] == '\0' || (slash && slash[1] == '\0')) {
-        snprintf(g->prefix, sizeof(g->prefix), "%s", rest);
-        snprintf(g->base, sizeof(g->base), "%s", set->src_base);
+        n = sfn_media_fmt(g->prefix, sizeof(g->prefix), "%s", rest);
+        n |= sfn_media_fmt(g->base, sizeof(g->base), "%s", set->src_base);
 
     } else if (slash) {
-        snprintf(g->base, sizeof(g->base), "%s", slash + 1);
+        n = sfn_media_fmt(g->base, sizeof(g->base), "%s", slash + 1);
         slash[1] = '\0';
-        snprintf(g->prefix, sizeof(g->prefix), "%s", rest);
+        n |= sfn_media_fmt(g->prefix, sizeof(g->prefix), "%s", rest);
 
     } else {
-        sfn_media_fmt(g->base, sizeof(g->base), "%s", rest);
+        n = sfn_media_fmt(g->base, sizeof(g->base), "%s", rest);
         g->prefix[0] = '\0';
+    }
+
+    if (n < 0) {
+        return sfn_task_fail(call, "States.TaskFailed",
+                             "output group \"%s\": Destination is too long",
+                             g->name);
     }
 
     /* the prefix stays inside its bucket as a key does */

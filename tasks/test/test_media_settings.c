@@ -30,6 +30,7 @@ typedef struct {
 
 
 #define IN  "`Inputs`:[{`FileInput`:`s3://src/up/clip.mov`}]"
+#define IN_JSON  "\"Inputs\":[{\"FileInput\":\"s3://src/up/clip.mov\"}]"
 
 #define MP4_GROUP(dest, outputs)                                              \
     "{`Name`:`M`,`OutputGroupSettings`:{`Type`:`FILE_GROUP_SETTINGS`,"       \
@@ -598,11 +599,119 @@ test_settings_table(void **state)
 }
 
 
+/* settings too big to write as rows: long names, too many of a thing */
+
+static const char *
+sfn_t_parse_fails(const char *json)
+{
+    int                     rc;
+    cJSON                  *settings;
+    sfn_task_env_t          env;
+    sfn_media_settings_t   *s;
+
+    static sfn_task_call_t  call;
+
+    memset(&env, 0, sizeof(sfn_task_env_t));
+    env.bucket_path = sfn_t_bucket_path;
+
+    memset(&call, 0, sizeof(sfn_task_call_t));
+    call.env = &env;
+
+    settings = cJSON_Parse(json);
+    assert_non_null(settings);
+
+    s = calloc(1, sizeof(sfn_media_settings_t));
+    assert_non_null(s);
+
+    rc = sfn_media_settings_parse(&call, settings, s);
+
+    free(s);
+    cJSON_Delete(settings);
+
+    return rc == SFN_TASK_FAILED ? call.cause : NULL;
+}
+
+
+static void
+test_settings_limits(void **state)
+{
+    int          i, g, o;
+    char        *json, *p, name[1200];
+    size_t       size;
+    const char  *cause;
+
+    size = 1 << 20;
+    json = malloc(size);
+    assert_non_null(json);
+
+    /* a 1,100-byte key: cut, it would be another key */
+
+    memset(name, 'k', 1100);
+    name[1100] = '\0';
+
+    snprintf(json, size, "{\"Inputs\":[{\"FileInput\":\"s3://src/%s\"}]}",
+             name);
+    cause = sfn_t_parse_fails(json);
+    assert_non_null(cause);
+    assert_non_null(strstr(cause, "is not s3://bucket/key"));
+
+    snprintf(json, size, "{" IN_JSON ",\"OutputGroups\":[{\"Name\":\"G\","
+             "\"OutputGroupSettings\":{\"Type\":\"FILE_GROUP_SETTINGS\","
+             "\"FileGroupSettings\":{\"Destination\":\"s3://out/%s/\"}},"
+             "\"Outputs\":[{\"AudioDescriptions\":[{}]}]}]}", name);
+    cause = sfn_t_parse_fails(json);
+    assert_non_null(cause);
+    assert_non_null(strstr(cause, "is not s3://bucket/prefix/"));
+
+    /* 33 outputs, 17 renditions, 17 groups, 9 captures */
+
+    for (i = 0; i < 4; i++) {
+        p = json + snprintf(json, size, "{" IN_JSON ",\"OutputGroups\":[");
+
+        for (g = 0; g < (i == 2 ? 17 : i == 3 ? 9 : 1); g++) {
+            p += snprintf(p, json + size - p, "%s{\"Name\":\"G%d\","
+                          "\"OutputGroupSettings\":{\"Type\":"
+                          "\"FILE_GROUP_SETTINGS\",\"FileGroupSettings\":"
+                          "{\"Destination\":\"s3://out/g%d/\"}},"
+                          "\"Outputs\":[", g ? "," : "", g, g);
+
+            for (o = 0; o < (i == 0 ? 33 : i == 1 ? 17 : 1); o++) {
+                if (i == 3) {
+                    p += snprintf(p, json + size - p, "%s{\"VideoDescription"
+                                  "\":{\"CodecSettings\":{\"Codec\":"
+                                  "\"FRAME_CAPTURE\"}}}", o ? "," : "");
+                    continue;
+                }
+
+                p += snprintf(p, json + size - p, "%s{\"NameModifier\":"
+                              "\"_%d\",\"VideoDescription\":{\"Height\":"
+                              "%d}}", o ? "," : "", o,
+                              i == 1 ? 100 + 2 * o : 100);
+            }
+
+            p += snprintf(p, json + size - p, "]}");
+        }
+
+        snprintf(p, json + size - p, "]}");
+
+        cause = sfn_t_parse_fails(json);
+        assert_non_null(cause);
+        assert_non_null(strstr(cause, i == 0 ? "too many outputs"
+                                      : i == 1 ? "too many distinct video"
+                                      : i == 2 ? "too many output groups"
+                                      : "too many frame captures"));
+    }
+
+    free(json);
+}
+
+
 int
 main(void)
 {
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_settings_table),
+        cmocka_unit_test(test_settings_limits),
     };
 
     return cmocka_run_group_tests_name("sfn_media_settings", tests, NULL,
