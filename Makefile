@@ -1,7 +1,7 @@
 # ngx_sfn top-level Makefile
 #
 #   make            engine library, task library, build/sfn, the nginx module
-#   make check      engine unit tests (cmocka)
+#   make check      engine and task unit tests (cmocka)
 #   make conformance  the AWS-recorded ASL corpus through build/sfn
 #   make test       everything CI runs: check, conformance, prove -r t/
 #   make prove SAN=1  the module and its libraries built with ASan + UBSan
@@ -39,6 +39,8 @@ CLI_SRCS    := $(wildcard cli/*.c)
 CLI_OBJS    := $(patsubst cli/%.c,$(BUILD)/cli/%.o,$(CLI_SRCS))
 TEST_SRCS   := $(wildcard engine/test/test_*.c)
 TEST_BINS   := $(patsubst engine/test/%.c,$(BUILD)/test/%,$(TEST_SRCS))
+TTEST_SRCS  := $(wildcard tasks/test/test_*.c)
+TTEST_BINS  := $(patsubst tasks/test/%.c,$(BUILD)/test/tasks/%,$(TTEST_SRCS))
 FUZZ_SRCS   := $(wildcard engine/fuzz/fuzz_*.c)
 FUZZ_BINS   := $(patsubst engine/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 GLUE_SRCS   := config $(wildcard ngx_sfn_module/*.c ngx_sfn_module/*.h)
@@ -116,8 +118,14 @@ $(BUILD)/test/%: engine/test/%.c $(wildcard engine/test/*.h) $(BUILD)/libsfn.a
 	$(CC) $(CFLAGS) -Iengine $(LDFLAGS) -o $@ $< $(BUILD)/libsfn.a \
 	    -lcmocka $(ENGINE_LIBS)
 
-check: $(TEST_BINS)
-	@set -e; for t in $(TEST_BINS); do echo "== $$t"; $$t; done
+$(BUILD)/test/tasks/%: tasks/test/%.c $(wildcard tasks/test/*.h) \
+                       $(BUILD)/libsfntasks.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itasks $(LDFLAGS) -o $@ $< $(BUILD)/libsfntasks.a \
+	    -lcmocka $(TASK_LIBS)
+
+check: $(TEST_BINS) $(TTEST_BINS)
+	@set -e; for t in $(TEST_BINS) $(TTEST_BINS); do echo "== $$t"; $$t; done
 
 conformance: $(BUILD)/sfn
 	python3 tools/conformance.py

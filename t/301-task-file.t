@@ -265,4 +265,99 @@ unlink "$dir/src/big.bin";
 
 is(leftovers(), 0, 'no temporary files left');
 
+
+# names ngx_sfn writes itself are out of every task's reach: a copy onto
+# the publish marker would publish a job that never passed QC
+
+for my $bad ('.sfn-published/J.json', 'x/.sfn-published/J.json',
+             '.sfn-upload/1', '.sfn-tmp-abc', 'mp4/.sfn-job-x/a.mp4',
+             "a\nb", "a\x{7f}", "a\\b", ('s' x 256) . '/x',
+             join('/', ('abcdefgh') x 120))
+{
+    (my $name = $bad) =~ s/([^\x20-\x7e])/sprintf('\\x%02x', ord $1)/ge;
+    $name = substr($name, 0, 40);
+    ($r, $rc) = task('sfn:file:copy', {
+        source => { bucket => 'src', key => 'source/clip.mp4' },
+        destination => { bucket => 'out', key => $bad } });
+    is($r->{error}, 'States.TaskFailed', "copy to \"$name\": refused");
+    like($r->{cause}, qr/invalid key/, "copy to \"$name\": cause");
+    unlike($r->{cause}, qr/[\x00-\x1f\x7f]/, "copy to \"$name\": clean cause");
+}
+
+for my $res ('sfn:file:move', 'sfn:file:delete') {
+    ($r, $rc) = task($res, $res eq 'sfn:file:delete'
+        ? { bucket => 'out', key => '.sfn-published/J.json' }
+        : { source => { bucket => 'out', key => '.sfn-published/J.json' },
+            destination => { bucket => 'out', key => 'stolen.json' } });
+    like($r->{cause}, qr/invalid key/, "$res of the marker refused");
+}
+
+($r, $rc) = task('arn:aws:states:::aws-sdk:s3:copyObject', {
+    Bucket => 'out', CopySource => 'src/source/clip.mp4',
+    Key => '.sfn-published/J.json' });
+like($r->{cause}, qr/invalid key/, 'copyObject onto the marker refused');
+
+($r, $rc) = task('arn:aws:states:::aws-sdk:s3:copyObject', {
+    Bucket => 'out', CopySource => 'src/%2Esfn-upload%2Fx', Key => 'y' });
+like($r->{cause}, qr/invalid key/, 'encoded reserved CopySource refused');
+
+# unicode and '%' are ordinary key bytes
+
+($r, $rc) = task('sfn:file:copy', {
+    source => { bucket => 'src', key => 'source/clip.mp4' },
+    destination => { bucket => 'out', key => "u/caf\x{e9}-%41.bin" } });
+is($rc, 0, 'unicode and % in a key') or diag explain $r;
+ok(-e "$dir/out/u/caf\xc3\xa9-%41.bin", 'written under its UTF-8 name');
+
+# a NUL cannot ride in a key: the input is refused, not cut at the NUL
+
+put("$dir/in.json", '{"source":{"bucket":"src","key":"source/clip.mp4"},'
+    . '"destination":{"bucket":"out","key":"nul\u0000tail"}}');
+$out = `$tool sfn:file:copy $dir/in.json @buckets 2>&1`;
+isnt($? >> 8, 0, 'a \u0000 in a key: refused');
+ok(!-e "$dir/out/nul", 'and no object under the cut key');
+
+# 0-byte sources copy
+
+put("$dir/src/empty.bin", '');
+($r, $rc) = task('sfn:file:copy', {
+    source => { bucket => 'src', key => 'empty.bin' },
+    destination => { bucket => 'out', key => 'empty.bin' } });
+is($r->{output}{size}, 0, '0-byte copy');
+is(-s "$dir/out/empty.bin", 0, '0-byte object');
+
+# the same through a state machine: a clean task failure, nothing written
+
+my $sfn = 'build/sfn';
+SKIP: {
+    skip "$sfn not built", 6 unless -x $sfn;
+
+    put("$dir/machine.json", encode_json({
+        StartAt => 'Copy',
+        States => { Copy => {
+            Type => 'Task', Resource => 'sfn:file:copy',
+            Parameters => {
+                source => { bucket => 'src', key => 'source/clip.mp4' },
+                destination => { bucket => 'out', 'key.$' => '$.key' } },
+            End => JSON::PP::true } } }));
+
+    put("$dir/input.json", encode_json({ key => '.sfn-published/x.json' }));
+    $out = `$sfn run @buckets $dir/machine.json $dir/input.json 2>&1`;
+    my $x = eval { decode_json($out) } || { raw => $out };
+    is($x->{status}, 'FAILED', 'machine copying onto the marker: FAILED')
+        or diag explain $x;
+    is($x->{error}, 'States.TaskFailed', 'with States.TaskFailed');
+    like($x->{cause}, qr/invalid key "\.sfn-published\/x\.json"/,
+         'and a cause naming the key');
+    ok(!-e "$dir/out/.sfn-published", 'no marker written');
+
+    put("$dir/input.json", encode_json({ key => 'published/x.json' }));
+    $out = `$sfn run @buckets $dir/machine.json $dir/input.json 2>&1`;
+    $x = eval { decode_json($out) } || { raw => $out };
+    is($x->{status}, 'SUCCEEDED', 'the same machine, an ordinary key');
+    is(slurp("$dir/out/published/x.json"), $data, 'copied');
+}
+
+is(leftovers(), 0, 'no temporary files left by the rejects');
+
 done_testing();

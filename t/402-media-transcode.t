@@ -290,4 +290,95 @@ is_deeply([files("$dir/out")], [@before], 'bucket unchanged');
                                  key => '../escape.mp4' }] });
 is($r->{error}, 'States.TaskFailed', 'a destination cannot escape');
 
+
+# undecodable media: a Y4M whose header says 16000x16000, cut off after
+# 1,000 bytes, fails with a cause and leaves nothing (MediaConvert fails
+# such a job); so does a picture larger than we encode
+
+sub y4m_cut {
+    my $path = shift;
+    open my $y, '>', $path or die "$path: $!";
+    binmode $y;
+    my $h = "YUV4MPEG2 W16000 H16000 F25:1 Ip A1:1 C420jpeg\nFRAME\n";
+    print $y substr($h . ("\x80" x 1000), 0, 1000);
+    close $y;
+}
+
+y4m_cut("$dir/src/cut.y4m");
+@before = files("$dir/out");
+
+($r, $rc) = task('sfn:media:transcode', {
+    input => { bucket => 'src', key => 'cut.y4m' },
+    outputs => [
+        { type => 'mp4', bucket => 'out', key => 'cut/a.mp4', height => 180 },
+        { type => 'hls', bucket => 'out', prefix => 'cut/hls/',
+          renditions => [{ name => '_90', height => 90 }] },
+        { type => 'thumbnails', bucket => 'out', prefix => 'cut/th/' } ] });
+is($rc, 1, 'no decodable frame: the job fails');
+is($r->{error}, 'States.TaskFailed', 'with States.TaskFailed');
+like($r->{cause}, qr/"cut\.y4m": no video frame could be decoded/,
+     'and a cause');
+ok(!exists $r->{output}, 'no COMPLETE job reported');
+ok(!-e "$dir/out/cut", 'no partial output');
+is(tmpdirs(), 0, 'no temporary directory');
+
+($r, $rc) = task('sfn:media:transcode', {
+    input => { bucket => 'src', key => 'cut.y4m' },
+    outputs => [{ type => 'mp4', bucket => 'out', key => 'cut/b.mp4' }] });
+is($r->{error}, 'States.TaskFailed', 'a 16000x16000 rendition fails');
+like($r->{cause}, qr/16000x16000 is larger than 8192x8192/, 'as too large');
+is_deeply([files("$dir/out")], [@before], 'bucket unchanged');
+
+# the seed's MediaConvert Settings on the same source
+
+($r, $rc) = task('sfn:media:transcode', seed_job('cut.y4m', 'CUT'));
+is($r->{error}, 'States.TaskFailed', 'seed job on it fails');
+is_deeply([files("$dir/out")], [@before], 'and writes nothing');
+is(tmpdirs(), 0, 'nor leaves a temporary directory');
+
+
+# hostile sources and names: a clean task error each, nothing written
+
+open my $z, '>', "$dir/src/empty.mp4" or die;
+close $z;
+mkdir "$dir/src/folder.mp4";
+@before = files("$dir/out");
+
+for my $case (
+    [ 'a 0-byte source', 'empty.mp4', {}, qr/"empty\.mp4" is not a media file/ ],
+    [ 'a directory as source', 'folder.mp4', {}, qr/Is a directory/ ],
+    [ 'a vanished source', 'gone.mp4', {}, qr/"gone\.mp4"/ ],
+    [ 'a NameModifier with a newline', 'clip.mp4',
+      { NameModifier => "_a\nb" }, qr/invalid NameModifier "_a\\x0ab"/ ],
+    [ 'a reserved output name', 'clip.mp4',
+      { Destination => 's3://out/.sfn-published/' }, qr/invalid key/ ],
+    [ q{'%' in an HLS name}, 'clip.mp4',
+      { Type => 'HLS_GROUP_SETTINGS', NameModifier => '_%05d' },
+      qr/HLS file names cannot hold '%'/ ],
+    [ 'a Width no int holds', 'clip.mp4', { Width => 1e300 },
+      qr/VideoDescription\.Width must be a number/ ],
+    [ 'a Width of the wrong type', 'clip.mp4', { Width => [1] },
+      qr/VideoDescription\.Width must be a number/ ])
+{
+    my ($name, $key, $o, $cause) = @$case;
+    my $type = $o->{Type} || 'FILE_GROUP_SETTINGS';
+    my $gs = $type eq 'FILE_GROUP_SETTINGS' ? 'FileGroupSettings'
+                                             : 'HlsGroupSettings';
+    ($r, $rc) = task('sfn:media:transcode', { Settings => {
+        Inputs => [{ FileInput => "s3://src/$key" }],
+        OutputGroups => [{
+            Name => 'G',
+            OutputGroupSettings => { Type => $type, $gs => {
+                Destination => $o->{Destination} || 's3://out/hostile/' } },
+            Outputs => [{
+                NameModifier => $o->{NameModifier} // '_a',
+                VideoDescription => { Width => $o->{Width} // 160,
+                    CodecSettings => { Codec => 'H_264' } } }] }] } });
+    is($r->{error}, 'States.TaskFailed', "$name: States.TaskFailed");
+    like($r->{cause}, $cause, "$name: cause");
+}
+
+is_deeply([files("$dir/out")], [@before], 'hostile jobs wrote nothing');
+is(tmpdirs(), 0, 'and left no temporary directory');
+
 done_testing();

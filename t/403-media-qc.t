@@ -153,4 +153,25 @@ ok($b->{renditions}[0]{silenceRatio} > 0.9, 'silence measured');
 is($b->{checks}{notSilent}, JSON::PP::false, 'silence check fails');
 ok($b->{metrics}{psnr} >= 99, 'the source against itself: PSNR 100');
 
+
+# a source with no decodable frame: QC says so and does not pass
+
+open my $y, '>', "$dir/src/cut.y4m" or die;
+binmode $y;
+print $y substr("YUV4MPEG2 W16000 H16000 F25:1 Ip A1:1 C420jpeg\nFRAME\n"
+                . ("\x80" x 1000), 0, 1000);
+close $y;
+
+($r, $rc) = task('sfn:media:qc', {
+    source => { bucket => 'src', key => 'cut.y4m' },
+    outputs => [{ format => 'mp4', bucket => 'src', key => 'cut.y4m' }] });
+is($rc, 0, 'undecodable output: a failed check, not a failed task');
+$b = $r->{output}{qualityResults}[0];
+is($b->{checks}{decodes}, JSON::PP::false, 'does not decode');
+like(join(' ', @{$b->{errors}}), qr/no frame could be decoded/, 'and why');
+is($r->{output}{passed}, JSON::PP::false, 'not passed');
+
+($r, $rc) = task('sfn:media:probe', { bucket => 'src', key => 'cut.y4m' });
+is($r->{output}{summary}{duration}, 0, 'probe: the header, no duration');
+
 done_testing();

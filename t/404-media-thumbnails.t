@@ -73,4 +73,31 @@ like($r->{cause}, qr/does not exist/, 'cause');
                  { bucket => 'src', key => 'clip.mp4', count => 0 });
 like($r->{cause}, qr/invalid "count"/, 'invalid count');
 
+
+# no decodable frame: a failure with a cause, not success with 0 images
+
+open my $y, '>', "$dir/src/cut.y4m" or die;
+binmode $y;
+print $y substr("YUV4MPEG2 W16000 H16000 F25:1 Ip A1:1 C420jpeg\nFRAME\n"
+                . ("\x80" x 1000), 0, 1000);
+close $y;
+
+($r, $rc) = task('sfn:media:thumbnails',
+                 { bucket => 'src', key => 'cut.y4m', outputBucket => 'out',
+                   count => 3 });
+is($rc, 1, 'undecodable source: fails');
+is($r->{error}, 'States.TaskFailed', 'with States.TaskFailed');
+like($r->{cause}, qr/no video frame could be decoded/, 'and a cause');
+ok(!-e "$dir/out/thumbnails/cut", 'no image written');
+
+# an offset past the end captures nothing: a failure too
+
+($r, $rc) = task('sfn:media:thumbnails',
+                 { bucket => 'src', key => 'clip.mp4', outputBucket => 'out',
+                   prefix => 'late/', count => 2, interval => 1,
+                   offset => 60 });
+is($rc, 1, 'offset past the end: fails');
+like($r->{cause}, qr/no frame to capture at or after 60 s/, 'and says why');
+ok(!-e "$dir/out/late", 'nothing written');
+
 done_testing();

@@ -139,4 +139,61 @@ is($r->{status}, 404, 'unpublished: 404');
 
 $t->stop;
 
+
+# a state machine cannot publish by writing the marker itself: its
+# sfn:file:copy onto .sfn-published/<job>.json fails as a task, nothing is
+# written and the job stays hidden
+
+my $u = Sfn::Test->new;
+$u->pg_start;
+my $udir = $u->dir;
+my $thief = 'b0c1d2e3-0000-4000-8000-000000000003';
+
+system('mkdir', '-p', "$udir/output/hls") == 0 or die;
+system('cp', '-r', "$dir/output/hls/$hidden", "$udir/output/hls/$thief") == 0
+    or die;
+
+$u->write_file('conf/steal.asl.json', <<"END");
+{"StartAt": "Publish",
+ "States": {"Publish": {
+   "Type": "Task", "Resource": "sfn:file:copy",
+   "Parameters": {
+     "source": {"bucket": "output", "key": "hls/$thief/master.m3u8"},
+     "destination": {"bucket": "output",
+                     "key": ".sfn-published/$thief.json"}},
+   "End": true}}}
+END
+
+$u->nginx_start(<<'END');
+    sfn_zone          sfn 4m;
+    sfn_database      "%%DATABASE%%";
+    sfn_thread_pool   sfn;
+    sfn_bucket        output %%DIR%%/output;
+    sfn_state_machine steal %%DIR%%/conf/steal.asl.json;
+
+    server {
+        listen 127.0.0.1:%%PORT%%;
+
+        location = /steal     { sfn_start steal; }
+        location /executions/ { sfn_api; }
+        location /vod/        { sfn_origin output; }
+    }
+END
+
+$r = $u->http('POST', '/steal', '{"bucket":"output","key":"hls/x"}');
+is($r->{status}, 200, 'the thief machine starts');
+my $e = $u->wait_execution($r->{json}{jobId}, 30);
+is($e->{status}, 'FAILED', 'and fails') or diag(explain $e);
+is($e->{error}, 'States.TaskFailed', 'with States.TaskFailed');
+like($e->{cause}, qr/invalid key "\.sfn-published\//,
+     'naming the reserved key');
+ok(!-e "$udir/output/.sfn-published/$thief.json", 'no marker written');
+opendir my $od, "$udir/output" or die;
+is_deeply([grep { /^\.sfn-/ } readdir $od], [], 'no temporary file either');
+closedir $od;
+$r = $u->http('GET', "/vod/hls/$thief/master.m3u8");
+is($r->{status}, 404, 'the job is not served');
+
+$u->stop;
+
 done_testing;

@@ -688,9 +688,9 @@ sfn_media_parse_s3(const char *url, char *bucket, size_t bsize, char *rest,
     memcpy(bucket, url, len);
     bucket[len] = '\0';
 
-    snprintf(rest, rsize, "%s", p ? p + 1 : "");
+    /* a cut key would be another key */
 
-    return 0;
+    return sfn_media_fmt(rest, rsize, "%s", p ? p + 1 : "") < 0 ? -1 : 0;
 }
 
 

@@ -17,9 +17,7 @@
 #include <libavutil/frame.h>
 
 #include "sfn_task.h"
-
-
-#define SFN_MEDIA_PATH_MAX  4096
+#include "sfn_media_settings.h"
 
 
 /* an opened input: demuxer plus the decoders of its best streams */
@@ -94,14 +92,6 @@ int sfn_media_mkdirs(const char *path, int last);
 void sfn_media_rmtree(const char *path);
 long long sfn_media_file_size(const char *path);
 
-/* "s3://bucket/prefix" -> bucket and the rest; 0 on success */
-int sfn_media_parse_s3(const char *url, char *bucket, size_t bsize,
-    char *rest, size_t rsize);
-
-/* snprintf() that returns -1 when the result does not fit */
-int sfn_media_fmt(char *buf, size_t size, const char *fmt, ...);
-
-double sfn_media_number(const cJSON *obj, const char *name, double dflt);
 int sfn_media_job_record(sfn_task_call_t *call, cJSON *attrs,
     const char *stamp);
 

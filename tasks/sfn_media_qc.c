@@ -632,6 +632,12 @@ sfn_qc_media(sfn_qc_t *qc, const char *path, const char *name, int compare)
                                  "decoding reported errors"));
     }
 
+    if (vframes == 0 && a_total == 0) {
+        snprintf(cause, sizeof(cause), "\"%s\": no frame could be decoded",
+                 name);
+        cJSON_AddItemToArray(errs, cJSON_CreateString(cause));
+    }
+
     sfn_media_input_close(&in);
 
     return r;

@@ -11,199 +11,25 @@
  * fMP4 segments).  Key frames are forced on segment boundaries so that
  * HLS renditions align.  Everything is written to a temporary directory in
  * the bucket and renamed into place only when the whole job succeeded.
+ *
+ * This file holds the decode loop and the two tasks; the Settings are
+ * parsed by sfn_media_settings.c, the encoders live in sfn_media_encode.c
+ * and the muxers and results in sfn_media_output.c.
  */
 
 
 #include <errno.h>
-#include <dirent.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
-#include <unistd.h>
 
-#include <libavfilter/buffersink.h>
-#include <libavfilter/buffersrc.h>
 #include <libavutil/audio_fifo.h>
-#include <libavutil/channel_layout.h>
-#include <libavutil/opt.h>
-#include <libavutil/pixdesc.h>
 #include <libswresample/swresample.h>
 
-#include "sfn_media.h"
-
-
-#define SFN_MEDIA_MAX_RENDS    16
-#define SFN_MEDIA_MAX_AUDIO    8
-#define SFN_MEDIA_MAX_OUTS     32
-#define SFN_MEDIA_MAX_GROUPS   16
-#define SFN_MEDIA_MAX_THUMBS   8
-#define SFN_MEDIA_MAX_BUCKETS  8
-#define SFN_MEDIA_QUEUE        8
-
-
-enum {
-    SFN_MEDIA_MP4 = 0,
-    SFN_MEDIA_HLS_TS,
-    SFN_MEDIA_HLS_FMP4
-};
-
-
-/* the settings that make a video rendition distinct */
-typedef struct {
-    int                   width;        /* 0: follow the source */
-    int                   height;
-    int                   crf;          /* -1: bitrate mode */
-    int64_t               bitrate;
-    int64_t               maxrate;
-    int64_t               bufsize;
-    int                   gop;          /* seconds * 1000, 0: segment */
-    char                  profile[16];
-    char                  level[8];
-    char                  preset[16];
-} sfn_media_vspec_t;
-
-
-typedef struct {
-    int                   bitrate;
-    int                   sample_rate;
-    int                   channels;
-} sfn_media_aspec_t;
-
-
-typedef struct sfn_media_job_s  sfn_media_job_t;
-
-
-typedef struct {
-    sfn_media_vspec_t     spec;
-    int                   ow;
-    int                   oh;
-    AVCodecContext       *enc;
-    sfn_media_filter_t    filter;
-    int64_t               next_key;     /* enc time base */
-    int64_t               key_step;
-    int64_t               last_pts;
-    int64_t               bytes;
-    int64_t               frames;
-    char                  codecs[32];   /* "avc1.64001f" */
-
-    /* the encoding thread and its queue of decoded frames */
-    pthread_t             tid;
-    int                   running;
-    pthread_mutex_t       mutex;
-    pthread_cond_t        cond;
-    AVFrame              *queue[SFN_MEDIA_QUEUE];
-    int                   head;
-    int                   count;
-    int                   eof;
-    int                   err;
-    sfn_media_job_t      *job;
-} sfn_media_rend_t;
-
-
-typedef struct {
-    sfn_media_aspec_t     spec;
-    AVCodecContext       *enc;
-    SwrContext           *swr;
-    AVAudioFifo          *fifo;
-    AVFrame              *frame;
-    int64_t               next_pts;
-    int                   started;
-} sfn_media_aenc_t;
-
-
-typedef struct {
-    int                   type;
-    int                   group;
-    int                   rend;         /* -1: none */
-    int                   aenc;         /* -1: none */
-    char                  name[256];    /* base name, no extension */
-    char                  key[1024];    /* final key of the main file */
-    AVFormatContext      *mux;
-    int                   vst;
-    int                   ast;
-    pthread_mutex_t       mutex;
-    double                end;          /* seconds */
-    double                duration;
-} sfn_media_out_t;
-
-
-typedef struct {
-    int                   width;
-    int                   height;
-    int                   quality;
-    int                   max;
-    double                interval;
-    double                offset;
-    int                   group;
-    char                  modifier[128];
-    char                  base[256];
-    char                  prefix[1024]; /* key prefix, "" or ends in '/' */
-    int                   bucket;       /* index into job->buckets */
-
-    int                   count;
-    double                next;
-    sfn_media_filter_t    filter;
-    AVCodecContext       *enc;
-    cJSON                *files;
-} sfn_media_thumbs_t;
-
-
-typedef struct {
-    int                   type;         /* SFN_MEDIA_MP4, _HLS_TS, ... */
-    int                   thumbs;       /* FRAME_CAPTURE group */
-    const char           *gtype;        /* as MediaConvert names it */
-    char                  name[128];
-    int                   bucket;
-    char                  bucket_name[128];
-    char                  prefix[1024];
-    char                  base[256];
-    double                seglen;
-} sfn_media_group_t;
-
-
-typedef struct {
-    char                  name[128];
-    char                  root[SFN_MEDIA_PATH_MAX];
-    char                  tmp[SFN_MEDIA_PATH_MAX];
-} sfn_media_bucket_t;
-
-
-struct sfn_media_job_s {
-    sfn_task_call_t      *call;
-    sfn_media_input_t     in;
-    char                  src_path[SFN_MEDIA_PATH_MAX];
-    char                  src_name[256];
-    char                  src_base[256];
-
-    sfn_media_rend_t      rends[SFN_MEDIA_MAX_RENDS];
-    int                   nrends;
-    sfn_media_aenc_t      aencs[SFN_MEDIA_MAX_AUDIO];
-    int                   naencs;
-    sfn_media_out_t       outs[SFN_MEDIA_MAX_OUTS];
-    int                   nouts;
-    sfn_media_group_t     groups[SFN_MEDIA_MAX_GROUPS];
-    int                   ngroups;
-    sfn_media_thumbs_t    thumbs[SFN_MEDIA_MAX_THUMBS];
-    int                   nthumbs;
-    sfn_media_bucket_t    buckets[SFN_MEDIA_MAX_BUCKETS];
-    int                   nbuckets;
-
-    double                seglen;       /* key frame interval, seconds */
-    int64_t               vstart;       /* video start, stream time base */
-    double                last_t;
-    int64_t               frames;
-    double                started;
-    double                reported;
-
-    /* the first failure of an encoding thread */
-    pthread_mutex_t       err_mutex;
-    char                  err[1024];
-};
+#include "sfn_media_job.h"
 
 
 static double
@@ -214,1896 +40,6 @@ sfn_media_now(void)
     gettimeofday(&tv, NULL);
 
     return tv.tv_sec + tv.tv_usec / 1e6;
-}
-
-
-static void
-sfn_media_job_error(sfn_media_job_t *job, const char *what, int err)
-{
-    char  buf[AV_ERROR_MAX_STRING_SIZE];
-
-    av_strerror(err, buf, sizeof(buf));
-
-    pthread_mutex_lock(&job->err_mutex);
-
-    if (job->err[0] == '\0') {
-        snprintf(job->err, sizeof(job->err), "%s: %s", what, buf);
-    }
-
-    pthread_mutex_unlock(&job->err_mutex);
-}
-
-
-/* settings */
-
-
-static int
-sfn_media_bucket(sfn_media_job_t *job, const char *name)
-{
-    int                  i;
-    const char          *root;
-    sfn_media_bucket_t  *b;
-    const sfn_task_env_t *env;
-
-    for (i = 0; i < job->nbuckets; i++) {
-        if (strcmp(job->buckets[i].name, name) == 0) {
-            return i;
-        }
-    }
-
-    env = job->call->env;
-    root = env && env->bucket_path ? env->bucket_path(env->data, name) : NULL;
-
-    if (root == NULL) {
-        sfn_task_fail(job->call, "States.TaskFailed",
-                      "unknown bucket \"%s\"", name);
-        return -1;
-    }
-
-    if (job->nbuckets == SFN_MEDIA_MAX_BUCKETS) {
-        sfn_task_fail(job->call, "States.TaskFailed",
-                      "too many output buckets");
-        return -1;
-    }
-
-    b = &job->buckets[job->nbuckets];
-    snprintf(b->name, sizeof(b->name), "%s", name);
-    snprintf(b->root, sizeof(b->root), "%s", root);
-    b->tmp[0] = '\0';
-
-    return job->nbuckets++;
-}
-
-
-static int
-sfn_media_destination(sfn_media_job_t *job, sfn_media_group_t *g,
-    const char *dest)
-{
-    char   bucket[128], rest[1024], probe[2048];
-    char  *slash;
-    char   path[SFN_MEDIA_PATH_MAX];
-
-    if (dest == NULL
-        || sfn_media_parse_s3(dest, bucket, sizeof(bucket), rest,
-                              sizeof(rest))
-           != 0)
-    {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "output group \"%s\": Destination \"%s\" is not "
-                             "s3://bucket/prefix/", g->name,
-                             dest ? dest : "");
-    }
-
-    g->bucket = sfn_media_bucket(job, bucket);
-    if (g->bucket < 0) {
-        return SFN_TASK_FAILED;
-    }
-
-    snprintf(g->bucket_name, sizeof(g->bucket_name), "%s", bucket);
-
-    /* "prefix/" names a folder; "prefix/name" also the files' base name */
-
-    slash = strrchr(rest, '/');
-
-    if (rest[0] == '\0' || (slash && slash[1] == '\0')) {
-        snprintf(g->prefix, sizeof(g->prefix), "%s", rest);
-        snprintf(g->base, sizeof(g->base), "%s", job->src_base);
-
-    } else if (slash) {
-        snprintf(g->base, sizeof(g->base), "%s", slash + 1);
-        slash[1] = '\0';
-        snprintf(g->prefix, sizeof(g->prefix), "%s", rest);
-
-    } else {
-        sfn_media_fmt(g->base, sizeof(g->base), "%s", rest);
-        g->prefix[0] = '\0';
-    }
-
-    /* the prefix stays inside its bucket as a key does */
-
-    snprintf(probe, sizeof(probe), "%s%s", g->prefix, g->base);
-
-    if (sfn_task_bucket_path(job->call, bucket, probe, path, sizeof(path))
-        == NULL)
-    {
-        return SFN_TASK_FAILED;
-    }
-
-    return SFN_TASK_OK;
-}
-
-
-static int
-sfn_media_crf(int qvbr)
-{
-    /* QVBR 1..10 onto x264 CRF 36..18: 7 -> 24, 8 -> 22, 10 -> 18 */
-
-    if (qvbr < 1) {
-        qvbr = 1;
-    }
-
-    if (qvbr > 10) {
-        qvbr = 10;
-    }
-
-    return 38 - 2 * qvbr;
-}
-
-
-static const char *
-sfn_media_x264_profile(const char *p)
-{
-    if (p == NULL) {
-        return "high";
-    }
-
-    if (strcmp(p, "BASELINE") == 0) {
-        return "baseline";
-    }
-
-    if (strcmp(p, "MAIN") == 0) {
-        return "main";
-    }
-
-    return "high";
-}
-
-
-static void
-sfn_media_x264_level(const char *l, char *buf, size_t size)
-{
-    int  major, minor;
-
-    buf[0] = '\0';
-
-    /* "LEVEL_4_1" -> "4.1", "AUTO" -> none */
-
-    if (l && sscanf(l, "LEVEL_%d_%d", &major, &minor) == 2) {
-        snprintf(buf, size, "%d.%d", major, minor);
-
-    } else if (l && sscanf(l, "LEVEL_%d", &major) == 1) {
-        snprintf(buf, size, "%d", major);
-    }
-}
-
-
-static int
-sfn_media_add_rend(sfn_media_job_t *job, sfn_media_vspec_t *spec)
-{
-    int  i;
-
-    for (i = 0; i < job->nrends; i++) {
-        if (memcmp(&job->rends[i].spec, spec, sizeof(sfn_media_vspec_t))
-            == 0)
-        {
-            return i;
-        }
-    }
-
-    if (job->nrends == SFN_MEDIA_MAX_RENDS) {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "too many distinct video renditions");
-    }
-
-    job->rends[job->nrends].spec = *spec;
-
-    return job->nrends++;
-}
-
-
-static int
-sfn_media_add_aenc(sfn_media_job_t *job, sfn_media_aspec_t *spec)
-{
-    int  i;
-
-    for (i = 0; i < job->naencs; i++) {
-        if (memcmp(&job->aencs[i].spec, spec, sizeof(sfn_media_aspec_t))
-            == 0)
-        {
-            return i;
-        }
-    }
-
-    if (job->naencs == SFN_MEDIA_MAX_AUDIO) {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "too many distinct audio encodings");
-    }
-
-    job->aencs[job->naencs].spec = *spec;
-
-    return job->naencs++;
-}
-
-
-static int
-sfn_media_parse_video(sfn_media_job_t *job, const cJSON *vd,
-    sfn_media_vspec_t *spec)
-{
-    char          *p;
-    const char    *mode, *s;
-    const cJSON   *cs, *h, *q;
-
-    memset(spec, 0, sizeof(sfn_media_vspec_t));
-
-    spec->width = (int) sfn_media_number(vd, "Width", 0);
-    spec->height = (int) sfn_media_number(vd, "Height", 0);
-    spec->crf = -1;
-
-    cs = cJSON_GetObjectItemCaseSensitive(vd, "CodecSettings");
-    h = cJSON_GetObjectItemCaseSensitive(cs, "H264Settings");
-
-    mode = sfn_task_string(h, "RateControlMode");
-
-    spec->maxrate = (int64_t) sfn_media_number(h, "MaxBitrate", 0);
-    spec->bitrate = (int64_t) sfn_media_number(h, "Bitrate", 0);
-    spec->bufsize = (int64_t) sfn_media_number(h, "HrdBufferSize", 0);
-
-    if (mode == NULL || strcmp(mode, "QVBR") == 0) {
-        q = cJSON_GetObjectItemCaseSensitive(h, "QvbrSettings");
-        spec->crf = sfn_media_crf((int) sfn_media_number(q,
-                                                 "QvbrQualityLevel", 7));
-        spec->bitrate = 0;
-
-    } else if (strcmp(mode, "CBR") == 0) {
-        if (spec->bitrate <= 0) {
-            return sfn_task_fail(job->call, "States.TaskFailed",
-                                 "CBR needs H264Settings.Bitrate");
-        }
-
-        spec->maxrate = spec->bitrate;
-
-    } else if (strcmp(mode, "VBR") == 0) {
-        if (spec->bitrate <= 0) {
-            return sfn_task_fail(job->call, "States.TaskFailed",
-                                 "VBR needs H264Settings.Bitrate");
-        }
-
-    } else {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "unsupported RateControlMode \"%s\"", mode);
-    }
-
-    /* our own extension: an explicit CRF */
-
-    if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(h, "Crf"))) {
-        spec->crf = (int) sfn_media_number(h, "Crf", 23);
-    }
-
-    if (spec->maxrate > 0 && spec->bufsize <= 0) {
-        spec->bufsize = 2 * spec->maxrate;
-    }
-
-    snprintf(spec->profile, sizeof(spec->profile), "%s",
-             sfn_media_x264_profile(sfn_task_string(h, "CodecProfile")));
-    sfn_media_x264_level(sfn_task_string(h, "CodecLevel"), spec->level,
-                         sizeof(spec->level));
-
-    s = sfn_task_string(h, "QualityTuningLevel");
-    snprintf(spec->preset, sizeof(spec->preset), "%s",
-             s == NULL ? "veryfast"
-             : strcmp(s, "SINGLE_PASS_HQ") == 0 ? "medium"
-             : strcmp(s, "MULTI_PASS_HQ") == 0 ? "slow" : "veryfast");
-
-    s = sfn_task_string(h, "Preset");
-    if (s) {
-        snprintf(spec->preset, sizeof(spec->preset), "%s", s);
-        for (p = spec->preset; *p; p++) {
-            if (*p < 'a' || *p > 'z') {
-                return sfn_task_fail(job->call, "States.TaskFailed",
-                                     "invalid x264 preset \"%s\"", s);
-            }
-        }
-    }
-
-    s = sfn_task_string(h, "GopSizeUnits");
-    if (cJSON_GetObjectItemCaseSensitive(h, "GopSize")
-        && s && strcmp(s, "SECONDS") == 0)
-    {
-        spec->gop = (int) (sfn_media_number(h, "GopSize", 0) * 1000);
-    }
-
-    if (spec->width < 0 || spec->height < 0 || spec->width > 8192
-        || spec->height > 8192)
-    {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "invalid picture size %dx%d", spec->width,
-                             spec->height);
-    }
-
-    return SFN_TASK_OK;
-}
-
-
-static int
-sfn_media_parse_audio(sfn_media_job_t *job, const cJSON *ads,
-    sfn_media_aspec_t *spec)
-{
-    const char    *mode, *codec;
-    const cJSON   *ad, *cs, *aac;
-
-    ad = cJSON_GetArrayItem(ads, 0);
-    cs = cJSON_GetObjectItemCaseSensitive(ad, "CodecSettings");
-    codec = sfn_task_string(cs, "Codec");
-
-    if (codec && strcmp(codec, "AAC") != 0) {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "unsupported audio codec \"%s\"", codec);
-    }
-
-    aac = cJSON_GetObjectItemCaseSensitive(cs, "AacSettings");
-
-    spec->bitrate = (int) sfn_media_number(aac, "Bitrate", 128000);
-    spec->sample_rate = (int) sfn_media_number(aac, "SampleRate", 48000);
-
-    mode = sfn_task_string(aac, "CodingMode");
-    spec->channels = mode && strcmp(mode, "CODING_MODE_1_0") == 0 ? 1 : 2;
-
-    if (spec->bitrate < 8000 || spec->bitrate > 640000
-        || spec->sample_rate < 8000 || spec->sample_rate > 96000)
-    {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "invalid AacSettings");
-    }
-
-    return SFN_TASK_OK;
-}
-
-
-static int
-sfn_media_parse_thumbs(sfn_media_job_t *job, sfn_media_group_t *g,
-    const cJSON *o, const cJSON *vd)
-{
-    double               num, den;
-    const char          *nm;
-    const cJSON         *fc;
-    sfn_media_thumbs_t  *th;
-
-    if (job->nthumbs == SFN_MEDIA_MAX_THUMBS) {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "too many frame captures");
-    }
-
-    th = &job->thumbs[job->nthumbs++];
-    memset(th, 0, sizeof(sfn_media_thumbs_t));
-
-    fc = cJSON_GetObjectItemCaseSensitive(
-             cJSON_GetObjectItemCaseSensitive(vd, "CodecSettings"),
-             "FrameCaptureSettings");
-
-    th->width = (int) sfn_media_number(vd, "Width", 0);
-    th->height = (int) sfn_media_number(vd, "Height", 0);
-    th->quality = (int) sfn_media_number(fc, "Quality", 80);
-    th->max = (int) sfn_media_number(fc, "MaxCaptures", 10);
-    num = sfn_media_number(fc, "FramerateNumerator", 1);
-    den = sfn_media_number(fc, "FramerateDenominator", 10);
-    th->interval = num > 0 && den > 0 ? den / num : 10;
-    th->offset = sfn_media_number(fc, "Offset", 0);
-
-    if (th->max < 1 || th->max > 10000 || th->width < 0 || th->height < 0
-        || th->width > 8192 || th->height > 8192)
-    {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "invalid FrameCaptureSettings");
-    }
-
-    nm = sfn_task_string(o, "NameModifier");
-    snprintf(th->modifier, sizeof(th->modifier), "%s", nm ? nm : "");
-
-    if (strchr(th->modifier, '/')) {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "invalid NameModifier \"%s\"", th->modifier);
-    }
-
-    th->group = (int) (g - job->groups);
-    th->bucket = g->bucket;
-    sfn_media_fmt(th->base, sizeof(th->base), "%s", g->base);
-    sfn_media_fmt(th->prefix, sizeof(th->prefix), "%s", g->prefix);
-
-    return SFN_TASK_OK;
-}
-
-
-static int
-sfn_media_parse_settings(sfn_media_job_t *job, const cJSON *settings)
-{
-    int                  i, j, type;
-    char                 bucket[128], key[1024];
-    const char          *gtype, *container, *codec, *nm, *file, *p;
-    const cJSON         *ogs, *og, *ogset, *gs, *outs, *o, *vd, *ads, *cs;
-    sfn_media_out_t     *out;
-    sfn_media_aspec_t    aspec;
-    sfn_media_vspec_t    vspec;
-    sfn_media_group_t   *g;
-
-    file = sfn_task_string(cJSON_GetArrayItem(
-               cJSON_GetObjectItemCaseSensitive(settings, "Inputs"), 0),
-               "FileInput");
-
-    if (file == NULL
-        || sfn_media_parse_s3(file, bucket, sizeof(bucket), key,
-                              sizeof(key))
-           != 0)
-    {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "Settings.Inputs[0].FileInput \"%s\" is not "
-                             "s3://bucket/key", file ? file : "");
-    }
-
-    if (sfn_task_bucket_path(job->call, bucket, key, job->src_path,
-                             sizeof(job->src_path))
-        == NULL)
-    {
-        return SFN_TASK_FAILED;
-    }
-
-    p = strrchr(key, '/');
-    sfn_media_fmt(job->src_name, sizeof(job->src_name), "%s", p ? p + 1 : key);
-    snprintf(job->src_base, sizeof(job->src_base), "%s", job->src_name);
-
-    p = strrchr(job->src_base, '.');
-    if (p && p != job->src_base) {
-        job->src_base[p - job->src_base] = '\0';
-    }
-
-    ogs = cJSON_GetObjectItemCaseSensitive(settings, "OutputGroups");
-
-    if (!cJSON_IsArray(ogs) || cJSON_GetArraySize(ogs) == 0) {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "Settings.OutputGroups is empty");
-    }
-
-    job->seglen = 0;
-
-    for (i = 0; i < cJSON_GetArraySize(ogs); i++) {
-        og = cJSON_GetArrayItem(ogs, i);
-
-        if (job->ngroups == SFN_MEDIA_MAX_GROUPS) {
-            return sfn_task_fail(job->call, "States.TaskFailed",
-                                 "too many output groups");
-        }
-
-        g = &job->groups[job->ngroups++];
-        memset(g, 0, sizeof(sfn_media_group_t));
-
-        p = sfn_task_string(og, "Name");
-        snprintf(g->name, sizeof(g->name), "%s", p ? p : "");
-
-        ogset = cJSON_GetObjectItemCaseSensitive(og, "OutputGroupSettings");
-        gtype = sfn_task_string(ogset, "Type");
-
-        if (gtype == NULL) {
-            return sfn_task_fail(job->call, "States.TaskFailed",
-                                 "output group \"%s\" has no Type", g->name);
-        }
-
-        if (strcmp(gtype, "FILE_GROUP_SETTINGS") == 0) {
-            gs = cJSON_GetObjectItemCaseSensitive(ogset, "FileGroupSettings");
-            g->type = SFN_MEDIA_MP4;
-            g->gtype = "FILE_GROUP_SETTINGS";
-
-        } else if (strcmp(gtype, "HLS_GROUP_SETTINGS") == 0) {
-            gs = cJSON_GetObjectItemCaseSensitive(ogset, "HlsGroupSettings");
-            g->type = SFN_MEDIA_HLS_TS;
-            g->gtype = "HLS_GROUP_SETTINGS";
-
-            p = sfn_task_string(gs, "SegmentType");
-            if (p && strcmp(p, "FMP4") == 0) {
-                g->type = SFN_MEDIA_HLS_FMP4;
-            }
-
-        } else if (strcmp(gtype, "CMAF_GROUP_SETTINGS") == 0) {
-            gs = cJSON_GetObjectItemCaseSensitive(ogset, "CmafGroupSettings");
-            g->type = SFN_MEDIA_HLS_FMP4;
-            g->gtype = "CMAF_GROUP_SETTINGS";
-
-        } else {
-            return sfn_task_fail(job->call, "States.TaskFailed",
-                                 "output group \"%s\": unsupported Type "
-                                 "\"%s\"", g->name, gtype);
-        }
-
-        if (sfn_media_destination(job, g, sfn_task_string(gs, "Destination"))
-            != SFN_TASK_OK)
-        {
-            return SFN_TASK_FAILED;
-        }
-
-        if (g->type != SFN_MEDIA_MP4) {
-            g->seglen = sfn_media_number(gs, "SegmentLength", 6);
-
-            if (g->seglen < 1 || g->seglen > 60) {
-                return sfn_task_fail(job->call, "States.TaskFailed",
-                                     "output group \"%s\": invalid "
-                                     "SegmentLength", g->name);
-            }
-
-            /* one key frame cadence serves all groups: the shortest */
-
-            if (job->seglen == 0 || g->seglen < job->seglen) {
-                job->seglen = g->seglen;
-            }
-        }
-
-        outs = cJSON_GetObjectItemCaseSensitive(og, "Outputs");
-
-        for (j = 0; j < cJSON_GetArraySize(outs); j++) {
-            o = cJSON_GetArrayItem(outs, j);
-
-            container = sfn_task_string(
-                cJSON_GetObjectItemCaseSensitive(o, "ContainerSettings"),
-                "Container");
-            vd = cJSON_GetObjectItemCaseSensitive(o, "VideoDescription");
-            cs = cJSON_GetObjectItemCaseSensitive(vd, "CodecSettings");
-            codec = sfn_task_string(cs, "Codec");
-            ads = cJSON_GetObjectItemCaseSensitive(o, "AudioDescriptions");
-
-            if (codec && strcmp(codec, "FRAME_CAPTURE") == 0) {
-                if (sfn_media_parse_thumbs(job, g, o, vd) != SFN_TASK_OK) {
-                    return SFN_TASK_FAILED;
-                }
-
-                g->thumbs = 1;
-                continue;
-            }
-
-            type = g->type;
-
-            if (g->type == SFN_MEDIA_MP4 && container
-                && strcmp(container, "MP4") != 0)
-            {
-                return sfn_task_fail(job->call, "States.TaskFailed",
-                                     "output group \"%s\": unsupported "
-                                     "Container \"%s\"", g->name, container);
-            }
-
-            if (vd && codec && strcmp(codec, "H_264") != 0) {
-                return sfn_task_fail(job->call, "States.TaskFailed",
-                                     "output group \"%s\": unsupported video "
-                                     "codec \"%s\"", g->name, codec);
-            }
-
-            if (job->nouts == SFN_MEDIA_MAX_OUTS) {
-                return sfn_task_fail(job->call, "States.TaskFailed",
-                                     "too many outputs");
-            }
-
-            out = &job->outs[job->nouts];
-            memset(out, 0, sizeof(sfn_media_out_t));
-            out->type = type;
-            out->group = (int) (g - job->groups);
-            out->rend = -1;
-            out->aenc = -1;
-
-            nm = sfn_task_string(o, "NameModifier");
-
-            if (nm && strchr(nm, '/')) {
-                return sfn_task_fail(job->call, "States.TaskFailed",
-                                     "invalid NameModifier \"%s\"", nm);
-            }
-
-            sfn_media_fmt(out->name, sizeof(out->name), "%s%s", g->base,
-                     nm ? nm : "");
-
-            if (vd == NULL && !cJSON_IsArray(ads)) {
-                return sfn_task_fail(job->call, "States.TaskFailed",
-                                     "output group \"%s\": an output has "
-                                     "neither video nor audio", g->name);
-            }
-
-            if (vd) {
-                if (sfn_media_parse_video(job, vd, &vspec) != SFN_TASK_OK) {
-                    return SFN_TASK_FAILED;
-                }
-
-                out->rend = sfn_media_add_rend(job, &vspec);
-                if (out->rend < 0) {
-                    return SFN_TASK_FAILED;
-                }
-            }
-
-            if (cJSON_IsArray(ads) && cJSON_GetArraySize(ads) > 0) {
-                if (sfn_media_parse_audio(job, ads, &aspec) != SFN_TASK_OK) {
-                    return SFN_TASK_FAILED;
-                }
-
-                out->aenc = sfn_media_add_aenc(job, &aspec);
-                if (out->aenc < 0) {
-                    return SFN_TASK_FAILED;
-                }
-            }
-
-            job->nouts++;
-        }
-    }
-
-    if (job->seglen == 0) {
-        job->seglen = 6;
-    }
-
-    return SFN_TASK_OK;
-}
-
-
-/*
- * Our own job spec, turned into MediaConvert Settings:
- *
- *   {"input": {"bucket", "key"},
- *    "outputs": [
- *      {"type": "mp4", "bucket", "key", "width", "height", "quality" | "crf",
- *       "maxBitrate", "audioBitrate"},
- *      {"type": "hls", "bucket", "prefix", "name", "segmentLength",
- *       "segmentType": "ts" | "fmp4", "renditions": [{"name", "width", ...}]},
- *      {"type": "thumbnails", "bucket", "prefix", "count", "interval",
- *       "width", "height", "quality"}]}
- */
-
-static cJSON *
-sfn_media_spec_video(const cJSON *r)
-{
-    cJSON        *vd, *cs, *h, *q;
-    const cJSON  *item;
-
-    vd = cJSON_CreateObject();
-
-    item = cJSON_GetObjectItemCaseSensitive(r, "width");
-    if (cJSON_IsNumber(item)) {
-        cJSON_AddNumberToObject(vd, "Width", item->valuedouble);
-    }
-
-    item = cJSON_GetObjectItemCaseSensitive(r, "height");
-    if (cJSON_IsNumber(item)) {
-        cJSON_AddNumberToObject(vd, "Height", item->valuedouble);
-    }
-
-    cs = cJSON_AddObjectToObject(vd, "CodecSettings");
-    cJSON_AddStringToObject(cs, "Codec", "H_264");
-    h = cJSON_AddObjectToObject(cs, "H264Settings");
-
-    item = cJSON_GetObjectItemCaseSensitive(r, "bitrate");
-
-    if (cJSON_IsNumber(item)) {
-        cJSON_AddStringToObject(h, "RateControlMode", "VBR");
-        cJSON_AddNumberToObject(h, "Bitrate", item->valuedouble);
-
-    } else {
-        cJSON_AddStringToObject(h, "RateControlMode", "QVBR");
-        q = cJSON_AddObjectToObject(h, "QvbrSettings");
-        cJSON_AddNumberToObject(q, "QvbrQualityLevel",
-                                sfn_media_number(r, "quality", 7));
-    }
-
-    item = cJSON_GetObjectItemCaseSensitive(r, "crf");
-    if (cJSON_IsNumber(item)) {
-        cJSON_AddNumberToObject(h, "Crf", item->valuedouble);
-    }
-
-    item = cJSON_GetObjectItemCaseSensitive(r, "maxBitrate");
-    if (cJSON_IsNumber(item)) {
-        cJSON_AddNumberToObject(h, "MaxBitrate", item->valuedouble);
-    }
-
-    item = cJSON_GetObjectItemCaseSensitive(r, "preset");
-    if (cJSON_IsString(item)) {
-        cJSON_AddStringToObject(h, "Preset", item->valuestring);
-    }
-
-    return vd;
-}
-
-
-static void
-sfn_media_spec_audio(cJSON *o, const cJSON *r)
-{
-    cJSON  *ads, *ad, *cs, *aac;
-
-    if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(r, "audio"))) {
-        return;
-    }
-
-    ads = cJSON_AddArrayToObject(o, "AudioDescriptions");
-    ad = cJSON_CreateObject();
-    cJSON_AddItemToArray(ads, ad);
-    cs = cJSON_AddObjectToObject(ad, "CodecSettings");
-    cJSON_AddStringToObject(cs, "Codec", "AAC");
-    aac = cJSON_AddObjectToObject(cs, "AacSettings");
-    cJSON_AddNumberToObject(aac, "Bitrate",
-                            sfn_media_number(r, "audioBitrate", 128000));
-    cJSON_AddNumberToObject(aac, "SampleRate",
-                            sfn_media_number(r, "sampleRate", 48000));
-    cJSON_AddStringToObject(aac, "CodingMode",
-                            sfn_media_number(r, "channels", 2) == 1
-                            ? "CODING_MODE_1_0" : "CODING_MODE_2_0");
-}
-
-
-static cJSON *
-sfn_media_spec_settings(sfn_task_call_t *call, const cJSON *spec)
-{
-    int           i, j;
-    char          dest[2048], *p;
-    cJSON        *set, *ins, *in, *ogs, *og, *ogset, *gs, *outs, *o, *vd;
-    cJSON        *cs, *fc;
-    double        count, interval;
-    const char   *type, *bucket, *key, *prefix, *name, *st;
-    const cJSON  *input, *sp, *r, *rs;
-
-    input = cJSON_GetObjectItemCaseSensitive(spec, "input");
-    bucket = sfn_task_string(input, "bucket");
-    key = sfn_task_string(input, "key");
-
-    if (bucket == NULL || key == NULL) {
-        sfn_task_fail(call, "States.TaskFailed",
-                      "a job needs \"Settings\" or \"input\": "
-                      "{\"bucket\", \"key\"}");
-        return NULL;
-    }
-
-    set = cJSON_CreateObject();
-    ins = cJSON_AddArrayToObject(set, "Inputs");
-    in = cJSON_CreateObject();
-    cJSON_AddItemToArray(ins, in);
-    snprintf(dest, sizeof(dest), "s3://%s/%s", bucket, key);
-    cJSON_AddStringToObject(in, "FileInput", dest);
-
-    ogs = cJSON_AddArrayToObject(set, "OutputGroups");
-    outs = NULL;
-
-    for (i = 0; i < cJSON_GetArraySize(
-                        cJSON_GetObjectItemCaseSensitive(spec, "outputs"));
-         i++)
-    {
-        sp = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(spec,
-                                                                 "outputs"),
-                                i);
-        type = sfn_task_string(sp, "type");
-        bucket = sfn_task_string(sp, "bucket");
-        key = sfn_task_string(sp, "key");
-        prefix = sfn_task_string(sp, "prefix");
-        name = sfn_task_string(sp, "name");
-
-        if (type == NULL || bucket == NULL) {
-            sfn_task_fail(call, "States.TaskFailed",
-                          "outputs[%d] needs \"type\" and \"bucket\"", i);
-            cJSON_Delete(set);
-            return NULL;
-        }
-
-        og = cJSON_CreateObject();
-        cJSON_AddItemToArray(ogs, og);
-        cJSON_AddStringToObject(og, "Name", type);
-        ogset = cJSON_AddObjectToObject(og, "OutputGroupSettings");
-        outs = cJSON_AddArrayToObject(og, "Outputs");
-
-        if (strcmp(type, "mp4") == 0) {
-            if (key == NULL) {
-                sfn_task_fail(call, "States.TaskFailed",
-                              "outputs[%d] needs \"key\"", i);
-                cJSON_Delete(set);
-                return NULL;
-            }
-
-            snprintf(dest, sizeof(dest), "s3://%s/%s", bucket, key);
-
-            p = strrchr(dest, '.');
-            if (p && strcmp(p, ".mp4") == 0) {
-                *p = '\0';
-            }
-
-            cJSON_AddStringToObject(ogset, "Type", "FILE_GROUP_SETTINGS");
-            gs = cJSON_AddObjectToObject(ogset, "FileGroupSettings");
-            cJSON_AddStringToObject(gs, "Destination", dest);
-
-            o = cJSON_CreateObject();
-            cJSON_AddItemToArray(outs, o);
-            cJSON_AddStringToObject(cJSON_AddObjectToObject(o,
-                                        "ContainerSettings"),
-                                    "Container", "MP4");
-            cJSON_AddItemToObject(o, "VideoDescription",
-                                  sfn_media_spec_video(sp));
-            sfn_media_spec_audio(o, sp);
-
-        } else if (strcmp(type, "hls") == 0) {
-            snprintf(dest, sizeof(dest), "s3://%s/%s%s", bucket,
-                     prefix ? prefix : "", name ? name : "");
-            cJSON_AddStringToObject(ogset, "Type", "HLS_GROUP_SETTINGS");
-            gs = cJSON_AddObjectToObject(ogset, "HlsGroupSettings");
-            cJSON_AddStringToObject(gs, "Destination", dest);
-            cJSON_AddNumberToObject(gs, "SegmentLength",
-                                    sfn_media_number(sp, "segmentLength", 6));
-
-            st = sfn_task_string(sp, "segmentType");
-            cJSON_AddStringToObject(gs, "SegmentType",
-                                    st && strcmp(st, "fmp4") == 0
-                                    ? "FMP4" : "TS");
-
-            rs = cJSON_GetObjectItemCaseSensitive(sp, "renditions");
-
-            for (j = 0; j < cJSON_GetArraySize(rs); j++) {
-                r = cJSON_GetArrayItem(rs, j);
-                o = cJSON_CreateObject();
-                cJSON_AddItemToArray(outs, o);
-                name = sfn_task_string(r, "name");
-                cJSON_AddStringToObject(o, "NameModifier", name ? name : "");
-                cJSON_AddStringToObject(cJSON_AddObjectToObject(o,
-                                            "ContainerSettings"),
-                                        "Container", "M3U8");
-                cJSON_AddItemToObject(o, "VideoDescription",
-                                      sfn_media_spec_video(r));
-                sfn_media_spec_audio(o, r);
-            }
-
-        } else if (strcmp(type, "thumbnails") == 0) {
-            snprintf(dest, sizeof(dest), "s3://%s/%s%s", bucket,
-                     prefix ? prefix : "", name ? name : "");
-            cJSON_AddStringToObject(ogset, "Type", "FILE_GROUP_SETTINGS");
-            gs = cJSON_AddObjectToObject(ogset, "FileGroupSettings");
-            cJSON_AddStringToObject(gs, "Destination", dest);
-
-            o = cJSON_CreateObject();
-            cJSON_AddItemToArray(outs, o);
-            cJSON_AddStringToObject(o, "NameModifier", "_thumb_%04d");
-            cJSON_AddStringToObject(cJSON_AddObjectToObject(o,
-                                        "ContainerSettings"),
-                                    "Container", "RAW");
-            vd = cJSON_AddObjectToObject(o, "VideoDescription");
-            cJSON_AddNumberToObject(vd, "Width",
-                                    sfn_media_number(sp, "width", 640));
-            cJSON_AddNumberToObject(vd, "Height",
-                                    sfn_media_number(sp, "height", 360));
-            cs = cJSON_AddObjectToObject(vd, "CodecSettings");
-            cJSON_AddStringToObject(cs, "Codec", "FRAME_CAPTURE");
-            fc = cJSON_AddObjectToObject(cs, "FrameCaptureSettings");
-
-            count = sfn_media_number(sp, "count", 5);
-            interval = sfn_media_number(sp, "interval", 10);
-
-            cJSON_AddNumberToObject(fc, "FramerateNumerator", 1000);
-            cJSON_AddNumberToObject(fc, "FramerateDenominator",
-                                    interval * 1000);
-            cJSON_AddNumberToObject(fc, "MaxCaptures", count);
-            cJSON_AddNumberToObject(fc, "Quality",
-                                    sfn_media_number(sp, "quality", 80));
-            cJSON_AddNumberToObject(fc, "Offset",
-                                    sfn_media_number(sp, "offset", 0));
-
-        } else {
-            sfn_task_fail(call, "States.TaskFailed",
-                          "outputs[%d]: unknown type \"%s\"", i, type);
-            cJSON_Delete(set);
-            return NULL;
-        }
-    }
-
-    return set;
-}
-
-
-/* encoders */
-
-
-static void
-sfn_media_h264_codecs(sfn_media_rend_t *r)
-{
-    int             i, n;
-    const uint8_t  *d;
-
-    d = r->enc->extradata;
-    n = r->enc->extradata_size;
-
-    snprintf(r->codecs, sizeof(r->codecs), "avc1.64001f");
-
-    if (d == NULL || n < 4) {
-        return;
-    }
-
-    /* avcC: version, profile, compatibility, level */
-
-    if (d[0] == 1) {
-        snprintf(r->codecs, sizeof(r->codecs), "avc1.%02x%02x%02x",
-                 d[1], d[2], d[3]);
-        return;
-    }
-
-    /* Annex B: the first SPS NAL unit */
-
-    for (i = 0; i + 6 < n; i++) {
-        if (d[i] == 0 && d[i + 1] == 0 && d[i + 2] == 1
-            && (d[i + 3] & 0x1f) == 7)
-        {
-            snprintf(r->codecs, sizeof(r->codecs), "avc1.%02x%02x%02x",
-                     d[i + 4], d[i + 5], d[i + 6]);
-            return;
-        }
-    }
-}
-
-
-static int
-sfn_media_rend_size(sfn_media_job_t *job, sfn_media_rend_t *r)
-{
-    int  sw, sh, w, h;
-
-    sw = job->in.vdec->width;
-    sh = job->in.vdec->height;
-
-    if (job->in.rotation % 180) {
-        w = sw;
-        sw = sh;
-        sh = w;
-    }
-
-    w = r->spec.width;
-    h = r->spec.height;
-
-    if (w == 0 && h == 0) {
-        w = sw;
-        h = sh;
-
-    } else if (w == 0) {
-        w = (int) ((double) h * sw / sh + 0.5);
-
-    } else if (h == 0) {
-        h = (int) ((double) w * sh / sw + 0.5);
-    }
-
-    /* 4:2:0 wants even sizes */
-
-    r->ow = w & ~1;
-    r->oh = h & ~1;
-
-    if (r->ow < 2 || r->oh < 2) {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "rendition size %dx%d is too small", w, h);
-    }
-
-    return SFN_TASK_OK;
-}
-
-
-static int
-sfn_media_rend_open(sfn_media_job_t *job, sfn_media_rend_t *r)
-{
-    int               rc;
-    char              chain[512], buf[64];
-    AVStream         *st;
-    AVRational        fr;
-    AVDictionary     *opts;
-    const AVCodec    *codec;
-    AVCodecContext   *dec, *c;
-
-    dec = job->in.vdec;
-    st = job->in.fmt->streams[job->in.vindex];
-
-    if (sfn_media_rend_size(job, r) != SFN_TASK_OK) {
-        return SFN_TASK_FAILED;
-    }
-
-    sfn_media_scale_chain(chain, sizeof(chain), job->in.rotation, r->ow,
-                          r->oh, "yuv420p");
-
-    rc = sfn_media_filter_init(&r->filter, dec, st->time_base, chain);
-    if (rc < 0) {
-        return sfn_media_fail_av(job->call, job->src_name,
-                                 "cannot build the scaler", rc);
-    }
-
-    codec = avcodec_find_encoder_by_name("libx264");
-    if (codec == NULL) {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "libx264 is not available");
-    }
-
-    c = avcodec_alloc_context3(codec);
-    if (c == NULL) {
-        return sfn_task_fail(job->call, "States.TaskFailed", "out of memory");
-    }
-
-    r->enc = c;
-
-    fr = st->avg_frame_rate.num ? st->avg_frame_rate : st->r_frame_rate;
-    if (fr.num <= 0 || fr.den <= 0) {
-        fr = (AVRational) { 25, 1 };
-    }
-
-    c->width = r->ow;
-    c->height = r->oh;
-    c->pix_fmt = AV_PIX_FMT_YUV420P;
-    c->sample_aspect_ratio = (AVRational) { 1, 1 };
-    c->time_base = st->time_base;
-    c->framerate = fr;
-    c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
-    c->thread_count = 0;
-    c->color_primaries = dec->color_primaries;
-    c->color_trc = dec->color_trc;
-    c->colorspace = dec->colorspace;
-    c->color_range = AVCOL_RANGE_MPEG;
-
-    /* key frames at least every segment, and forced on its boundaries */
-
-    c->gop_size = (int) (av_q2d(fr) * (r->spec.gop ? r->spec.gop / 1000.0
-                                                   : job->seglen) + 0.5);
-    if (c->gop_size < 1) {
-        c->gop_size = 1;
-    }
-
-    if (r->spec.bitrate > 0) {
-        c->bit_rate = r->spec.bitrate;
-    }
-
-    if (r->spec.maxrate > 0) {
-        c->rc_max_rate = r->spec.maxrate;
-        c->rc_buffer_size = (int) r->spec.bufsize;
-    }
-
-    opts = NULL;
-    av_dict_set(&opts, "preset", r->spec.preset, 0);
-    av_dict_set(&opts, "profile", r->spec.profile, 0);
-    av_dict_set(&opts, "forced-idr", "1", 0);
-
-    if (r->spec.level[0]) {
-        av_dict_set(&opts, "level", r->spec.level, 0);
-    }
-
-    if (r->spec.crf >= 0) {
-        snprintf(buf, sizeof(buf), "%d", r->spec.crf);
-        av_dict_set(&opts, "crf", buf, 0);
-    }
-
-    rc = avcodec_open2(c, codec, &opts);
-    av_dict_free(&opts);
-
-    if (rc < 0) {
-        return sfn_media_fail_av(job->call, job->src_name,
-                                 "cannot open the H.264 encoder", rc);
-    }
-
-    sfn_media_h264_codecs(r);
-
-    r->key_step = av_rescale_q((int64_t) (job->seglen * 1000),
-                               (AVRational) { 1, 1000 }, c->time_base);
-    r->next_key = 0;
-    r->last_pts = AV_NOPTS_VALUE;
-    r->job = job;
-
-    return SFN_TASK_OK;
-}
-
-
-static int
-sfn_media_aenc_open(sfn_media_job_t *job, sfn_media_aenc_t *a)
-{
-    int               rc;
-    AVCodecContext   *dec, *c;
-    const AVCodec    *codec;
-
-    dec = job->in.adec;
-
-    codec = avcodec_find_encoder(AV_CODEC_ID_AAC);
-    if (codec == NULL) {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "no AAC encoder");
-    }
-
-    c = avcodec_alloc_context3(codec);
-    if (c == NULL) {
-        return sfn_task_fail(job->call, "States.TaskFailed", "out of memory");
-    }
-
-    a->enc = c;
-
-    c->sample_rate = a->spec.sample_rate;
-    c->sample_fmt = AV_SAMPLE_FMT_FLTP;
-    c->bit_rate = a->spec.bitrate;
-    c->time_base = (AVRational) { 1, a->spec.sample_rate };
-    c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
-    av_channel_layout_default(&c->ch_layout, a->spec.channels);
-
-    rc = avcodec_open2(c, codec, NULL);
-    if (rc < 0) {
-        return sfn_media_fail_av(job->call, job->src_name,
-                                 "cannot open the AAC encoder", rc);
-    }
-
-    rc = swr_alloc_set_opts2(&a->swr, &c->ch_layout, c->sample_fmt,
-                             c->sample_rate, &dec->ch_layout, dec->sample_fmt,
-                             dec->sample_rate, 0, NULL);
-    if (rc < 0 || (rc = swr_init(a->swr)) < 0) {
-        return sfn_media_fail_av(job->call, job->src_name,
-                                 "cannot build the resampler", rc);
-    }
-
-    a->fifo = av_audio_fifo_alloc(c->sample_fmt, c->ch_layout.nb_channels,
-                                  c->frame_size * 4);
-    a->frame = av_frame_alloc();
-
-    if (a->fifo == NULL || a->frame == NULL) {
-        return sfn_task_fail(job->call, "States.TaskFailed", "out of memory");
-    }
-
-    return SFN_TASK_OK;
-}
-
-
-/* muxers */
-
-
-static int
-sfn_media_out_path(sfn_media_job_t *job, sfn_media_out_t *out, char *buf,
-    size_t size, const char *suffix)
-{
-    sfn_media_group_t   *g;
-    sfn_media_bucket_t  *b;
-
-    g = &job->groups[out->group];
-    b = &job->buckets[g->bucket];
-
-    if ((size_t) snprintf(buf, size, "%s/%s%s%s", b->tmp, g->prefix,
-                          out->name, suffix)
-        >= size)
-    {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "output path is too long");
-    }
-
-    return SFN_TASK_OK;
-}
-
-
-static int
-sfn_media_out_open(sfn_media_job_t *job, sfn_media_out_t *out)
-{
-    int                 rc;
-    char                path[SFN_MEDIA_PATH_MAX], seg[SFN_MEDIA_PATH_MAX];
-    char                buf[64];
-    AVStream           *st;
-    const char         *fmt;
-    AVDictionary       *opts;
-    sfn_media_group_t  *g;
-    sfn_media_rend_t   *r;
-    sfn_media_aenc_t   *a;
-
-    g = &job->groups[out->group];
-    opts = NULL;
-
-    if (sfn_media_out_path(job, out, path, sizeof(path),
-                           out->type == SFN_MEDIA_MP4 ? ".mp4" : ".m3u8")
-        != SFN_TASK_OK)
-    {
-        return SFN_TASK_FAILED;
-    }
-
-    snprintf(out->key, sizeof(out->key), "%s%s%s", g->prefix, out->name,
-             out->type == SFN_MEDIA_MP4 ? ".mp4" : ".m3u8");
-
-    if (sfn_media_mkdirs(path, 0) != 0) {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "mkdir \"%s\" failed: %s", path,
-                             strerror(errno));
-    }
-
-    fmt = out->type == SFN_MEDIA_MP4 ? "mp4" : "hls";
-
-    rc = avformat_alloc_output_context2(&out->mux, NULL, fmt, path);
-    if (rc < 0) {
-        return sfn_media_fail_av(job->call, out->key, "cannot be created",
-                                 rc);
-    }
-
-    sfn_media_interrupt(&out->mux->interrupt_callback, job->call);
-
-    out->vst = -1;
-    out->ast = -1;
-
-    if (out->rend >= 0) {
-        r = &job->rends[out->rend];
-        st = avformat_new_stream(out->mux, NULL);
-
-        if (st == NULL) {
-            return sfn_task_fail(job->call, "States.TaskFailed",
-                                 "out of memory");
-        }
-
-        avcodec_parameters_from_context(st->codecpar, r->enc);
-        st->time_base = r->enc->time_base;
-        st->avg_frame_rate = r->enc->framerate;
-        out->vst = st->index;
-    }
-
-    if (out->aenc >= 0) {
-        a = &job->aencs[out->aenc];
-        st = avformat_new_stream(out->mux, NULL);
-
-        if (st == NULL) {
-            return sfn_task_fail(job->call, "States.TaskFailed",
-                                 "out of memory");
-        }
-
-        avcodec_parameters_from_context(st->codecpar, a->enc);
-        st->time_base = a->enc->time_base;
-        out->ast = st->index;
-    }
-
-    if (out->type == SFN_MEDIA_MP4) {
-        av_dict_set(&opts, "movflags", "+faststart", 0);
-
-        rc = avio_open2(&out->mux->pb, path, AVIO_FLAG_WRITE,
-                        &out->mux->interrupt_callback, NULL);
-        if (rc < 0) {
-            av_dict_free(&opts);
-            return sfn_media_fail_av(job->call, out->key,
-                                     "cannot be created", rc);
-        }
-
-    } else {
-        snprintf(buf, sizeof(buf), "%g", g->seglen);
-        av_dict_set(&opts, "hls_time", buf, 0);
-        av_dict_set(&opts, "hls_playlist_type", "vod", 0);
-        av_dict_set(&opts, "hls_list_size", "0", 0);
-        av_dict_set(&opts, "start_number", "1", 0);
-        av_dict_set(&opts, "hls_flags", "independent_segments", 0);
-
-        if (out->type == SFN_MEDIA_HLS_FMP4) {
-            av_dict_set(&opts, "hls_segment_type", "fmp4", 0);
-            snprintf(seg, sizeof(seg), "%s_init.mp4", out->name);
-            av_dict_set(&opts, "hls_fmp4_init_filename", seg, 0);
-
-            if (sfn_media_out_path(job, out, seg, sizeof(seg), "_%05d.m4s")
-                != SFN_TASK_OK)
-            {
-                av_dict_free(&opts);
-                return SFN_TASK_FAILED;
-            }
-
-        } else if (sfn_media_out_path(job, out, seg, sizeof(seg),
-                                      "_%05d.ts")
-                   != SFN_TASK_OK)
-        {
-            av_dict_free(&opts);
-            return SFN_TASK_FAILED;
-        }
-
-        av_dict_set(&opts, "hls_segment_filename", seg, 0);
-    }
-
-    rc = avformat_write_header(out->mux, &opts);
-    av_dict_free(&opts);
-
-    if (rc < 0) {
-        return sfn_media_fail_av(job->call, out->key, "cannot be written",
-                                 rc);
-    }
-
-    pthread_mutex_init(&out->mutex, NULL);
-
-    return SFN_TASK_OK;
-}
-
-
-/* hands a packet of rendition or audio encoding "index" to its muxers */
-
-static int
-sfn_media_emit(sfn_media_job_t *job, AVPacket *pkt, int video, int index,
-    AVRational tb)
-{
-    int               i, rc, si;
-    AVPacket         *p;
-    sfn_media_out_t  *out;
-
-    for (i = 0; i < job->nouts; i++) {
-        out = &job->outs[i];
-
-        if (video ? out->rend != index : out->aenc != index) {
-            continue;
-        }
-
-        si = video ? out->vst : out->ast;
-
-        p = av_packet_clone(pkt);
-        if (p == NULL) {
-            return AVERROR(ENOMEM);
-        }
-
-        p->stream_index = si;
-        av_packet_rescale_ts(p, tb, out->mux->streams[si]->time_base);
-
-        pthread_mutex_lock(&out->mutex);
-
-        if (p->pts != AV_NOPTS_VALUE
-            && (pkt->pts + pkt->duration) * av_q2d(tb) > out->end)
-        {
-            out->end = (pkt->pts + pkt->duration) * av_q2d(tb);
-        }
-
-        rc = av_interleaved_write_frame(out->mux, p);
-        pthread_mutex_unlock(&out->mutex);
-
-        av_packet_free(&p);
-
-        if (rc < 0) {
-            return rc;
-        }
-    }
-
-    return 0;
-}
-
-
-static int
-sfn_media_drain(sfn_media_job_t *job, AVCodecContext *enc, int video,
-    int index, int64_t *bytes)
-{
-    int        rc;
-    AVPacket  *pkt;
-
-    pkt = av_packet_alloc();
-    if (pkt == NULL) {
-        return AVERROR(ENOMEM);
-    }
-
-    for ( ;; ) {
-        rc = avcodec_receive_packet(enc, pkt);
-
-        if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) {
-            rc = 0;
-            break;
-        }
-
-        if (rc < 0) {
-            break;
-        }
-
-        if (bytes) {
-            *bytes += pkt->size;
-        }
-
-        rc = sfn_media_emit(job, pkt, video, index, enc->time_base);
-        av_packet_unref(pkt);
-
-        if (rc < 0) {
-            break;
-        }
-    }
-
-    av_packet_free(&pkt);
-
-    return rc;
-}
-
-
-/* video: scale and encode, on the rendition's own thread */
-
-
-static int
-sfn_media_rend_encode(sfn_media_rend_t *r, AVFrame *in)
-{
-    int       rc;
-    AVFrame  *f;
-
-    if (in) {
-        rc = av_buffersrc_add_frame_flags(r->filter.src, in,
-                                          AV_BUFFERSRC_FLAG_KEEP_REF);
-    } else {
-        rc = av_buffersrc_add_frame_flags(r->filter.src, NULL, 0);
-    }
-
-    if (rc < 0) {
-        return rc;
-    }
-
-    f = av_frame_alloc();
-    if (f == NULL) {
-        return AVERROR(ENOMEM);
-    }
-
-    for ( ;; ) {
-        rc = av_buffersink_get_frame(r->filter.sink, f);
-
-        if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) {
-            rc = 0;
-            break;
-        }
-
-        if (rc < 0) {
-            break;
-        }
-
-        /* strictly increasing timestamps, whatever the source did */
-
-        if (r->last_pts != AV_NOPTS_VALUE && f->pts <= r->last_pts) {
-            f->pts = r->last_pts + 1;
-        }
-
-        r->last_pts = f->pts;
-
-        f->pict_type = AV_PICTURE_TYPE_NONE;
-
-        if (f->pts >= r->next_key) {
-            f->pict_type = AV_PICTURE_TYPE_I;
-
-            while (r->next_key <= f->pts) {
-                r->next_key += r->key_step;
-            }
-        }
-
-        r->frames++;
-
-        rc = avcodec_send_frame(r->enc, f);
-        av_frame_unref(f);
-
-        if (rc < 0) {
-            break;
-        }
-
-        rc = sfn_media_drain(r->job, r->enc, 1, (int) (r - r->job->rends),
-                             &r->bytes);
-        if (rc < 0) {
-            break;
-        }
-    }
-
-    av_frame_free(&f);
-
-    if (rc == 0 && in == NULL) {
-        rc = avcodec_send_frame(r->enc, NULL);
-
-        if (rc == 0) {
-            rc = sfn_media_drain(r->job, r->enc, 1, (int) (r - r->job->rends),
-                                 &r->bytes);
-        }
-    }
-
-    return rc;
-}
-
-
-static void *
-sfn_media_rend_thread(void *data)
-{
-    int                rc;
-    AVFrame           *f;
-    sfn_media_rend_t  *r = data;
-
-    for ( ;; ) {
-        pthread_mutex_lock(&r->mutex);
-
-        while (r->count == 0 && !r->eof) {
-            pthread_cond_wait(&r->cond, &r->mutex);
-        }
-
-        if (r->count == 0) {
-            pthread_mutex_unlock(&r->mutex);
-            break;
-        }
-
-        f = r->queue[r->head];
-        r->head = (r->head + 1) % SFN_MEDIA_QUEUE;
-        r->count--;
-
-        pthread_cond_broadcast(&r->cond);
-        pthread_mutex_unlock(&r->mutex);
-
-        rc = r->err ? 0 : sfn_media_rend_encode(r, f);
-        av_frame_free(&f);
-
-        if (rc < 0) {
-            sfn_media_job_error(r->job, "encoding failed", rc);
-            r->err = rc;
-        }
-    }
-
-    if (!r->err) {
-        rc = sfn_media_rend_encode(r, NULL);
-
-        if (rc < 0) {
-            sfn_media_job_error(r->job, "encoding failed", rc);
-            r->err = rc;
-        }
-    }
-
-    return NULL;
-}
-
-
-static int
-sfn_media_rend_start(sfn_media_rend_t *r)
-{
-    pthread_mutex_init(&r->mutex, NULL);
-    pthread_cond_init(&r->cond, NULL);
-
-    if (pthread_create(&r->tid, NULL, sfn_media_rend_thread, r) != 0) {
-        pthread_mutex_destroy(&r->mutex);
-        pthread_cond_destroy(&r->cond);
-        return -1;
-    }
-
-    r->running = 1;
-
-    return 0;
-}
-
-
-static int
-sfn_media_rend_push(sfn_media_rend_t *r, AVFrame *frame)
-{
-    AVFrame  *f;
-
-    f = av_frame_clone(frame);
-    if (f == NULL) {
-        return AVERROR(ENOMEM);
-    }
-
-    pthread_mutex_lock(&r->mutex);
-
-    while (r->count == SFN_MEDIA_QUEUE && !r->err) {
-        pthread_cond_wait(&r->cond, &r->mutex);
-    }
-
-    if (r->err) {
-        pthread_mutex_unlock(&r->mutex);
-        av_frame_free(&f);
-        return r->err;
-    }
-
-    r->queue[(r->head + r->count) % SFN_MEDIA_QUEUE] = f;
-    r->count++;
-
-    pthread_cond_broadcast(&r->cond);
-    pthread_mutex_unlock(&r->mutex);
-
-    return 0;
-}
-
-
-/* stops the thread; drops queued frames when "drop" */
-
-static void
-sfn_media_rend_stop(sfn_media_rend_t *r, int drop)
-{
-    if (!r->running) {
-        return;
-    }
-
-    pthread_mutex_lock(&r->mutex);
-
-    if (drop) {
-        r->err = AVERROR_EXIT;
-
-        while (r->count) {
-            av_frame_free(&r->queue[r->head]);
-            r->head = (r->head + 1) % SFN_MEDIA_QUEUE;
-            r->count--;
-        }
-    }
-
-    r->eof = 1;
-    pthread_cond_broadcast(&r->cond);
-    pthread_mutex_unlock(&r->mutex);
-
-    pthread_join(r->tid, NULL);
-
-    pthread_mutex_destroy(&r->mutex);
-    pthread_cond_destroy(&r->cond);
-    r->running = 0;
-}
-
-
-/* audio */
-
-
-static int
-sfn_media_aenc_flush_fifo(sfn_media_job_t *job, sfn_media_aenc_t *a,
-    int last)
-{
-    int              rc, n;
-    AVCodecContext  *c;
-
-    c = a->enc;
-
-    while (av_audio_fifo_size(a->fifo) >= c->frame_size
-           || (last && av_audio_fifo_size(a->fifo) > 0))
-    {
-        n = FFMIN(av_audio_fifo_size(a->fifo), c->frame_size);
-
-        av_frame_unref(a->frame);
-        a->frame->nb_samples = n;
-        a->frame->format = c->sample_fmt;
-        a->frame->sample_rate = c->sample_rate;
-        av_channel_layout_copy(&a->frame->ch_layout, &c->ch_layout);
-
-        rc = av_frame_get_buffer(a->frame, 0);
-        if (rc < 0) {
-            return rc;
-        }
-
-        if (av_audio_fifo_read(a->fifo, (void **) a->frame->data, n) != n) {
-            return AVERROR_BUG;
-        }
-
-        a->frame->pts = a->next_pts;
-        a->next_pts += n;
-
-        rc = avcodec_send_frame(c, a->frame);
-        if (rc < 0) {
-            return rc;
-        }
-
-        rc = sfn_media_drain(job, c, 0, (int) (a - job->aencs), NULL);
-        if (rc < 0) {
-            return rc;
-        }
-    }
-
-    return 0;
-}
-
-
-static int
-sfn_media_aenc_frame(sfn_media_job_t *job, sfn_media_aenc_t *a, AVFrame *in)
-{
-    int        rc, n, max;
-    int64_t    t;
-    uint8_t  **buf;
-    AVStream  *st;
-
-    if (!a->started && in) {
-        st = job->in.fmt->streams[job->in.aindex];
-        t = in->best_effort_timestamp;
-
-        /* audio that starts late starts late in the output too */
-
-        if (t != AV_NOPTS_VALUE) {
-            t = av_rescale_q(t - av_rescale_q(job->in.start, AV_TIME_BASE_Q,
-                                              st->time_base),
-                             st->time_base,
-                             (AVRational) { 1, a->spec.sample_rate });
-            a->next_pts = t > 0 ? t : 0;
-        }
-
-        a->started = 1;
-    }
-
-    max = swr_get_out_samples(a->swr, in ? in->nb_samples : 0);
-    if (max <= 0) {
-        return sfn_media_aenc_flush_fifo(job, a, in == NULL);
-    }
-
-    rc = av_samples_alloc_array_and_samples(&buf, NULL,
-                                            a->enc->ch_layout.nb_channels,
-                                            max, a->enc->sample_fmt, 0);
-    if (rc < 0) {
-        return rc;
-    }
-
-    n = swr_convert(a->swr, buf, max,
-                    in ? (const uint8_t **) in->extended_data : NULL,
-                    in ? in->nb_samples : 0);
-
-    if (n > 0 && av_audio_fifo_write(a->fifo, (void **) buf, n) < n) {
-        n = AVERROR(ENOMEM);
-    }
-
-    av_freep(&buf[0]);
-    av_freep(&buf);
-
-    if (n < 0) {
-        return n;
-    }
-
-    return sfn_media_aenc_flush_fifo(job, a, in == NULL);
-}
-
-
-/* thumbnails */
-
-
-static int
-sfn_media_thumbs_open(sfn_media_job_t *job, sfn_media_thumbs_t *th)
-{
-    int               rc, q;
-    char              chain[512];
-    AVStream         *st;
-    const AVCodec    *codec;
-    AVCodecContext   *c;
-    sfn_media_rend_t  r;
-
-    st = job->in.fmt->streams[job->in.vindex];
-
-    memset(&r, 0, sizeof(sfn_media_rend_t));
-    r.spec.width = th->width;
-    r.spec.height = th->height;
-
-    if (sfn_media_rend_size(job, &r) != SFN_TASK_OK) {
-        return SFN_TASK_FAILED;
-    }
-
-    th->width = r.ow;
-    th->height = r.oh;
-
-    sfn_media_scale_chain(chain, sizeof(chain), job->in.rotation, th->width,
-                          th->height, "yuvj420p");
-
-    rc = sfn_media_filter_init(&th->filter, job->in.vdec, st->time_base,
-                               chain);
-    if (rc < 0) {
-        return sfn_media_fail_av(job->call, job->src_name,
-                                 "cannot build the thumbnail scaler", rc);
-    }
-
-    codec = avcodec_find_encoder(AV_CODEC_ID_MJPEG);
-    c = codec ? avcodec_alloc_context3(codec) : NULL;
-
-    if (c == NULL) {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "no JPEG encoder");
-    }
-
-    th->enc = c;
-
-    /* Quality 1..100 onto the JPEG quantizer scale 31..2 */
-
-    q = th->quality < 1 ? 1 : th->quality > 100 ? 100 : th->quality;
-    q = 2 + (100 - q) * 29 / 99;
-
-    c->width = th->width;
-    c->height = th->height;
-    c->pix_fmt = AV_PIX_FMT_YUVJ420P;
-    c->time_base = (AVRational) { 1, 25 };
-    c->flags |= AV_CODEC_FLAG_QSCALE;
-    c->global_quality = q * FF_QP2LAMBDA;
-    c->qmin = q;
-    c->qmax = q;
-    c->color_range = AVCOL_RANGE_JPEG;
-
-    rc = avcodec_open2(c, codec, NULL);
-    if (rc < 0) {
-        return sfn_media_fail_av(job->call, job->src_name,
-                                 "cannot open the JPEG encoder", rc);
-    }
-
-    th->files = cJSON_CreateArray();
-    th->next = th->offset;
-
-    return SFN_TASK_OK;
-}
-
-
-static void
-sfn_media_thumb_name(sfn_media_thumbs_t *th, char *buf, size_t size)
-{
-    int          n, width;
-    char         mod[160];
-    const char  *p;
-
-    /* "_thumb_%04d" numbers from 1; otherwise MediaConvert's ".0000000" */
-
-    p = strchr(th->modifier, '%');
-
-    if (p && sscanf(p, "%%0%dd%n", &width, &n) == 1 && width < 10) {
-        snprintf(mod, sizeof(mod), "%.*s%0*d%s", (int) (p - th->modifier),
-                 th->modifier, width, th->count + 1, p + n);
-        sfn_media_fmt(buf, size, "%s%s%s.jpg", th->prefix, th->base, mod);
-        return;
-    }
-
-    sfn_media_fmt(buf, size, "%s%s%s.%07d.jpg", th->prefix, th->base,
-             th->modifier, th->count);
-}
-
-
-static int
-sfn_media_thumbs_frame(sfn_media_job_t *job, sfn_media_thumbs_t *th,
-    AVFrame *frame, double t)
-{
-    int        rc;
-    FILE      *fp;
-    char       key[1024], path[SFN_MEDIA_PATH_MAX];
-    cJSON     *item;
-    AVFrame   *f;
-    AVPacket  *pkt;
-
-    if (th->count >= th->max || t + 0.5 / (job->in.fps ? job->in.fps : 25)
-                                < th->next)
-    {
-        return 0;
-    }
-
-    rc = av_buffersrc_add_frame_flags(th->filter.src, frame,
-                                      AV_BUFFERSRC_FLAG_KEEP_REF);
-    if (rc < 0) {
-        return rc;
-    }
-
-    f = av_frame_alloc();
-    pkt = av_packet_alloc();
-
-    if (f == NULL || pkt == NULL) {
-        av_frame_free(&f);
-        av_packet_free(&pkt);
-        return AVERROR(ENOMEM);
-    }
-
-    rc = av_buffersink_get_frame(th->filter.sink, f);
-
-    if (rc >= 0) {
-        f->pts = th->count;
-        f->quality = th->enc->global_quality;
-        f->pict_type = AV_PICTURE_TYPE_NONE;
-
-        rc = avcodec_send_frame(th->enc, f);
-    }
-
-    if (rc >= 0) {
-        rc = avcodec_receive_packet(th->enc, pkt);
-    }
-
-    if (rc >= 0) {
-        sfn_media_thumb_name(th, key, sizeof(key));
-        snprintf(path, sizeof(path), "%s/%s",
-                 job->buckets[th->bucket].tmp, key);
-
-        if (sfn_media_mkdirs(path, 0) != 0) {
-            rc = AVERROR(errno);
-
-        } else {
-            fp = fopen(path, "wb");
-
-            if (fp == NULL || fwrite(pkt->data, 1, pkt->size, fp)
-                              != (size_t) pkt->size)
-            {
-                rc = AVERROR(errno ? errno : EIO);
-            }
-
-            if (fp && fclose(fp) != 0) {
-                rc = AVERROR(errno);
-            }
-        }
-
-        if (rc >= 0) {
-            item = cJSON_CreateObject();
-            cJSON_AddStringToObject(item, "bucket",
-                                    job->buckets[th->bucket].name);
-            cJSON_AddStringToObject(item, "key", key);
-            cJSON_AddNumberToObject(item, "time", floor(t * 1000) / 1000);
-            cJSON_AddNumberToObject(item, "width", th->width);
-            cJSON_AddNumberToObject(item, "height", th->height);
-            cJSON_AddNumberToObject(item, "size", pkt->size);
-            cJSON_AddItemToArray(th->files, item);
-
-            th->count++;
-            th->next += th->interval;
-
-            /* frames are seldom exactly on time: never capture twice */
-
-            if (th->next <= t) {
-                th->next = t + th->interval;
-            }
-        }
-    }
-
-    av_frame_free(&f);
-    av_packet_free(&pkt);
-
-    return rc < 0 ? rc : 0;
 }
 
 
@@ -2213,6 +149,8 @@ sfn_media_decode(sfn_media_job_t *job, AVCodecContext *dec, AVPacket *pkt)
             rc = sfn_media_video_frame(job, frame);
 
         } else {
+            job->aframes++;
+
             for (i = 0; i < job->naencs; i++) {
                 rc = sfn_media_aenc_frame(job, &job->aencs[i], frame);
                 if (rc < 0) {
@@ -2331,369 +269,6 @@ sfn_media_run(sfn_media_job_t *job)
 }
 
 
-/* results */
-
-
-static int
-sfn_media_master(sfn_media_job_t *job, sfn_media_group_t *g, cJSON *list)
-{
-    int                 i, fmp4;
-    FILE               *fp, *pl;
-    char                path[SFN_MEDIA_PATH_MAX], line[1024], seg[1024];
-    char               *p;
-    double              d, total, peak, segdur;
-    long long           size, bytes;
-    sfn_media_out_t    *out;
-    sfn_media_rend_t   *r;
-    sfn_media_bucket_t *b;
-
-    b = &job->buckets[g->bucket];
-
-    snprintf(path, sizeof(path), "%s/%s%s.m3u8", b->tmp, g->prefix, g->base);
-
-    fp = fopen(path, "w");
-    if (fp == NULL) {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "cannot write \"%s\": %s", path,
-                             strerror(errno));
-    }
-
-    fmp4 = g->type == SFN_MEDIA_HLS_FMP4;
-
-    fprintf(fp, "#EXTM3U\n#EXT-X-VERSION:%d\n#EXT-X-INDEPENDENT-SEGMENTS\n",
-            fmp4 ? 7 : 3);
-
-    for (i = 0; i < job->nouts; i++) {
-        out = &job->outs[i];
-
-        if (out->group != (int) (g - job->groups)) {
-            continue;
-        }
-
-        /* peak and average bit rates from the segments as written */
-
-        snprintf(line, sizeof(line), "%s/%s", b->tmp, out->key);
-        pl = fopen(line, "r");
-
-        total = 0;
-        peak = 0;
-        bytes = 0;
-        segdur = 0;
-
-        while (pl && fgets(line, sizeof(line), pl)) {
-            line[strcspn(line, "\r\n")] = '\0';
-
-            if (strncmp(line, "#EXTINF:", 8) == 0) {
-                segdur = atof(line + 8);
-                continue;
-            }
-
-            if (line[0] == '#' || line[0] == '\0') {
-                continue;
-            }
-
-            sfn_media_fmt(seg, sizeof(seg), "%s/%s%s", b->tmp, g->prefix, line);
-            size = sfn_media_file_size(seg);
-            d = segdur;
-
-            if (size > 0 && d > 0) {
-                bytes += size;
-                total += d;
-
-                if (size * 8.0 / d > peak) {
-                    peak = size * 8.0 / d;
-                }
-            }
-        }
-
-        if (pl) {
-            fclose(pl);
-        }
-
-        out->duration = total;
-
-        fprintf(fp, "#EXT-X-STREAM-INF:BANDWIDTH=%.0f,AVERAGE-BANDWIDTH=%.0f",
-                peak, total > 0 ? bytes * 8.0 / total : 0);
-
-        if (out->rend >= 0) {
-            r = &job->rends[out->rend];
-            fprintf(fp, ",RESOLUTION=%dx%d,CODECS=\"%s%s\","
-                    "FRAME-RATE=%.3f", r->ow, r->oh, r->codecs,
-                    out->aenc >= 0 ? ",mp4a.40.2" : "",
-                    av_q2d(r->enc->framerate));
-
-        } else {
-            fprintf(fp, ",CODECS=\"mp4a.40.2\"");
-        }
-
-        p = strrchr(out->key, '/');
-        fprintf(fp, "\n%s\n", p ? p + 1 : out->key);
-    }
-
-    if (fclose(fp) != 0) {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "cannot write \"%s\": %s", path,
-                             strerror(errno));
-    }
-
-    (void) list;
-
-    return SFN_TASK_OK;
-}
-
-
-/* moves every file of the temporary tree into place */
-
-static int
-sfn_media_commit_dir(sfn_media_job_t *job, const char *tmp, const char *root,
-    const char *rel)
-{
-    int             rc;
-    DIR            *dir;
-    char            src[SFN_MEDIA_PATH_MAX], dst[SFN_MEDIA_PATH_MAX];
-    char            sub[SFN_MEDIA_PATH_MAX];
-    struct stat     sb;
-    struct dirent  *de;
-
-    snprintf(src, sizeof(src), "%s/%s", tmp, rel);
-
-    dir = opendir(src);
-    if (dir == NULL) {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "opendir \"%s\" failed: %s", src,
-                             strerror(errno));
-    }
-
-    rc = SFN_TASK_OK;
-
-    while (rc == SFN_TASK_OK && (de = readdir(dir)) != NULL) {
-        if (de->d_name[0] == '.') {
-            continue;
-        }
-
-        snprintf(sub, sizeof(sub), "%s%s%s", rel, rel[0] ? "/" : "",
-                 de->d_name);
-        sfn_media_fmt(src, sizeof(src), "%s/%s", tmp, sub);
-        sfn_media_fmt(dst, sizeof(dst), "%s/%s", root, sub);
-
-        if (lstat(src, &sb) == -1) {
-            continue;
-        }
-
-        if (S_ISDIR(sb.st_mode)) {
-            rc = sfn_media_commit_dir(job, tmp, root, sub);
-            continue;
-        }
-
-        if (sfn_media_mkdirs(dst, 0) != 0 || rename(src, dst) != 0) {
-            rc = sfn_task_fail(job->call, "States.TaskFailed",
-                               "rename \"%s\" to \"%s\" failed: %s", src, dst,
-                               strerror(errno));
-        }
-    }
-
-    closedir(dir);
-
-    return rc;
-}
-
-
-static void
-sfn_media_s3(char *buf, size_t size, const char *bucket, const char *key)
-{
-    sfn_media_fmt(buf, size, "s3://%s/%s", bucket, key);
-}
-
-
-static cJSON *
-sfn_media_result(sfn_media_job_t *job, const cJSON *settings,
-    const char *job_id, double elapsed)
-{
-    int                  i, j, k, n;
-    char                 buf[2048], url[2048], ts[64];
-    cJSON               *res, *jb, *ogd, *gd, *ods, *od, *paths, *vdt;
-    cJSON               *list, *o, *pls, *item, *timing;
-    time_t               now;
-    struct tm            tm;
-    const cJSON         *um;
-    sfn_media_out_t     *out;
-    sfn_media_rend_t    *r;
-    sfn_media_group_t   *g;
-    sfn_media_thumbs_t  *th;
-
-    res = cJSON_CreateObject();
-    jb = cJSON_AddObjectToObject(res, "Job");
-    list = cJSON_CreateArray();
-
-    now = time(NULL);
-    gmtime_r(&now, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-
-    cJSON_AddStringToObject(jb, "Id", job_id);
-    cJSON_AddStringToObject(jb, "Status", "COMPLETE");
-    cJSON_AddNumberToObject(jb, "JobPercentComplete", 100);
-    cJSON_AddStringToObject(jb, "CreatedAt", ts);
-    timing = cJSON_AddObjectToObject(jb, "Timing");
-    cJSON_AddStringToObject(timing, "FinishTime", ts);
-    cJSON_AddNumberToObject(timing, "ElapsedSeconds",
-                            floor(elapsed * 1000) / 1000);
-    cJSON_AddItemToObject(jb, "Settings", cJSON_Duplicate(settings, 1));
-
-    um = cJSON_GetObjectItemCaseSensitive(job->call->input, "UserMetadata");
-    if (um) {
-        cJSON_AddItemToObject(jb, "UserMetadata", cJSON_Duplicate(um, 1));
-    }
-
-    ogd = cJSON_AddArrayToObject(jb, "OutputGroupDetails");
-
-    for (i = 0; i < job->ngroups; i++) {
-        g = &job->groups[i];
-        gd = cJSON_CreateObject();
-        cJSON_AddItemToArray(ogd, gd);
-        cJSON_AddStringToObject(gd, "Type", g->gtype);
-        ods = cJSON_AddArrayToObject(gd, "OutputDetails");
-
-        if (g->type != SFN_MEDIA_MP4) {
-            snprintf(buf, sizeof(buf), "%s%s.m3u8", g->prefix, g->base);
-            pls = cJSON_AddArrayToObject(gd, "PlaylistFilePaths");
-            sfn_media_s3(url, sizeof(url), g->bucket_name, buf);
-            cJSON_AddItemToArray(pls, cJSON_CreateString(url));
-
-            item = cJSON_CreateObject();
-
-            cJSON_AddStringToObject(item, "format", "hls");
-            cJSON_AddStringToObject(item, "group", g->name);
-            cJSON_AddStringToObject(item, "bucket", g->bucket_name);
-            cJSON_AddStringToObject(item, "key", buf);
-            cJSON_AddStringToObject(item, "segmentType",
-                                    g->type == SFN_MEDIA_HLS_FMP4
-                                    ? "fmp4" : "ts");
-            cJSON_AddNumberToObject(item, "segmentLength", g->seglen);
-            cJSON_AddItemToObject(item, "renditions", cJSON_CreateArray());
-            cJSON_AddItemToArray(list, item);
-        }
-
-        for (j = 0; j < job->nouts; j++) {
-            out = &job->outs[j];
-
-            if (out->group != i) {
-                continue;
-            }
-
-            od = cJSON_CreateObject();
-            cJSON_AddItemToArray(ods, od);
-            paths = cJSON_AddArrayToObject(od, "OutputFilePaths");
-            sfn_media_s3(buf, sizeof(buf), g->bucket_name, out->key);
-            cJSON_AddItemToArray(paths, cJSON_CreateString(buf));
-            cJSON_AddNumberToObject(od, "DurationInMs",
-                                    floor(out->duration * 1000));
-
-            o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "format",
-                                    out->type == SFN_MEDIA_MP4
-                                    ? "mp4" : "hls");
-            cJSON_AddStringToObject(o, "group", g->name);
-            cJSON_AddStringToObject(o, "bucket", g->bucket_name);
-            cJSON_AddStringToObject(o, "key", out->key);
-            cJSON_AddNumberToObject(o, "duration",
-                                    floor(out->duration * 1000) / 1000);
-
-            if (out->rend >= 0) {
-                r = &job->rends[out->rend];
-                vdt = cJSON_AddObjectToObject(od, "VideoDetails");
-                cJSON_AddNumberToObject(vdt, "WidthInPx", r->ow);
-                cJSON_AddNumberToObject(vdt, "HeightInPx", r->oh);
-
-                cJSON_AddNumberToObject(o, "width", r->ow);
-                cJSON_AddNumberToObject(o, "height", r->oh);
-                cJSON_AddNumberToObject(o, "videoBitrate",
-                    out->duration > 0
-                    ? floor(r->bytes * 8 / out->duration) : 0);
-                cJSON_AddStringToObject(o, "codecs", r->codecs);
-            }
-
-            cJSON_AddBoolToObject(o, "audio", out->aenc >= 0);
-
-            if (out->type == SFN_MEDIA_MP4) {
-                snprintf(buf, sizeof(buf), "%s/%s",
-                         job->buckets[g->bucket].root, out->key);
-                cJSON_AddNumberToObject(o, "size",
-                                        (double) sfn_media_file_size(buf));
-                cJSON_AddItemToArray(list, o);
-
-            } else {
-                /* a variant: listed under its master playlist */
-
-                n = cJSON_GetArraySize(list);
-
-                for (k = n - 1; k >= 0; k--) {
-                    item = cJSON_GetArrayItem(list, k);
-
-                    if (strcmp(sfn_task_string(item, "group"), g->name) == 0
-                        && cJSON_GetObjectItemCaseSensitive(item,
-                                                            "renditions"))
-                    {
-                        cJSON_AddItemToArray(
-                            cJSON_GetObjectItemCaseSensitive(item,
-                                                             "renditions"),
-                            o);
-                        cJSON_DeleteItemFromObject(item, "duration");
-                        cJSON_AddNumberToObject(item, "duration",
-                            floor(out->duration * 1000) / 1000);
-                        o = NULL;
-                        break;
-                    }
-                }
-
-                if (o) {
-                    cJSON_AddItemToArray(list, o);
-                }
-            }
-        }
-
-        for (j = 0; j < job->nthumbs; j++) {
-            th = &job->thumbs[j];
-
-            if (th->group != i) {
-                continue;
-            }
-
-            od = cJSON_CreateObject();
-            cJSON_AddItemToArray(ods, od);
-            paths = cJSON_AddArrayToObject(od, "OutputFilePaths");
-
-            for (k = 0; k < cJSON_GetArraySize(th->files); k++) {
-                item = cJSON_GetArrayItem(th->files, k);
-                sfn_media_s3(buf, sizeof(buf), g->bucket_name,
-                             sfn_task_string(item, "key"));
-                cJSON_AddItemToArray(paths, cJSON_CreateString(buf));
-            }
-
-            vdt = cJSON_AddObjectToObject(od, "VideoDetails");
-            cJSON_AddNumberToObject(vdt, "WidthInPx", th->width);
-            cJSON_AddNumberToObject(vdt, "HeightInPx", th->height);
-
-            o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "format", "thumbnails");
-            cJSON_AddStringToObject(o, "group", g->name);
-            cJSON_AddStringToObject(o, "bucket", g->bucket_name);
-            snprintf(buf, sizeof(buf), "%s", g->prefix);
-            cJSON_AddStringToObject(o, "prefix", buf);
-            cJSON_AddNumberToObject(o, "width", th->width);
-            cJSON_AddNumberToObject(o, "height", th->height);
-            cJSON_AddNumberToObject(o, "count", th->count);
-            cJSON_AddItemToObject(o, "files",
-                                  cJSON_Duplicate(th->files, 1));
-            cJSON_AddItemToArray(list, o);
-        }
-    }
-
-    cJSON_AddItemToObject(res, "outputs", list);
-
-    return res;
-}
-
-
 static void
 sfn_media_job_free(sfn_media_job_t *job)
 {
@@ -2737,15 +312,54 @@ sfn_media_job_free(sfn_media_job_t *job)
         job->thumbs[i].files = NULL;
     }
 
-    for (i = 0; i < job->nbuckets; i++) {
-        if (job->buckets[i].tmp[0]) {
-            sfn_media_rmtree(job->buckets[i].tmp);
-            job->buckets[i].tmp[0] = '\0';
+    for (i = 0; i < job->set.nbuckets; i++) {
+        if (job->tmp[i][0]) {
+            sfn_media_rmtree(job->tmp[i]);
+            job->tmp[i][0] = '\0';
         }
     }
 
     sfn_media_input_close(&job->in);
     pthread_mutex_destroy(&job->err_mutex);
+}
+
+
+/* parses the Settings and lays the job out after them */
+
+static int
+sfn_media_job_plan(sfn_media_job_t *job, const cJSON *settings)
+{
+    int                    i;
+    sfn_media_settings_t  *set;
+
+    set = &job->set;
+
+    if (sfn_media_settings_parse(job->call, settings, set) != SFN_TASK_OK) {
+        return SFN_TASK_FAILED;
+    }
+
+    for (i = 0; i < set->nvspecs; i++) {
+        job->rends[i].spec = set->vspecs[i];
+    }
+
+    for (i = 0; i < set->naspecs; i++) {
+        job->aencs[i].spec = set->aspecs[i];
+    }
+
+    for (i = 0; i < set->noutputs; i++) {
+        job->outs[i].def = set->outputs[i];
+    }
+
+    for (i = 0; i < set->ncaptures; i++) {
+        job->thumbs[i].def = set->captures[i];
+    }
+
+    job->nrends = set->nvspecs;
+    job->naencs = set->naspecs;
+    job->nouts = set->noutputs;
+    job->nthumbs = set->ncaptures;
+
+    return SFN_TASK_OK;
 }
 
 
@@ -2762,7 +376,8 @@ sfn_media_execute(sfn_media_job_t *job, const cJSON *settings,
 
     call = job->call;
 
-    if (sfn_media_input_open(call, &job->in, job->src_path, job->src_name, 1)
+    if (sfn_media_input_open(call, &job->in, job->set.src_path,
+                             job->set.src_name, 1)
         != SFN_TASK_OK)
     {
         return SFN_TASK_FAILED;
@@ -2770,28 +385,28 @@ sfn_media_execute(sfn_media_job_t *job, const cJSON *settings,
 
     if ((job->nrends || job->nthumbs) && job->in.vindex < 0) {
         return sfn_task_fail(call, "States.TaskFailed",
-                             "\"%s\" has no video stream", job->src_name);
+                             "\"%s\" has no video stream", job->set.src_name);
     }
 
     /* a source without audio gives outputs without audio */
 
     if (job->in.aindex < 0) {
         for (i = 0; i < job->nouts; i++) {
-            job->outs[i].aenc = -1;
+            job->outs[i].def.aenc = -1;
 
-            if (job->outs[i].rend < 0) {
+            if (job->outs[i].def.rend < 0) {
                 return sfn_task_fail(call, "States.TaskFailed",
                                      "\"%s\" has no audio stream",
-                                     job->src_name);
+                                     job->set.src_name);
             }
         }
 
         job->naencs = 0;
     }
 
-    for (i = 0; i < job->nbuckets; i++) {
+    for (i = 0; i < job->set.nbuckets; i++) {
         snprintf(tmpl, sizeof(tmpl), "%s/.sfn-job-XXXXXX",
-                 job->buckets[i].root);
+                 job->set.buckets[i].root);
 
         if (mkdtemp(tmpl) == NULL) {
             return sfn_task_fail(call, "States.TaskFailed",
@@ -2799,7 +414,7 @@ sfn_media_execute(sfn_media_job_t *job, const cJSON *settings,
                                  strerror(errno));
         }
 
-        snprintf(job->buckets[i].tmp, sizeof(job->buckets[i].tmp), "%s",
+        snprintf(job->tmp[i], sizeof(job->tmp[i]), "%s",
                  tmpl);
     }
 
@@ -2854,12 +469,35 @@ sfn_media_execute(sfn_media_job_t *job, const cJSON *settings,
 
         if (job->err[0]) {
             return sfn_task_fail(call, "States.TaskFailed",
-                                 "job %s: \"%s\": %s", job_id, job->src_name,
-                                 job->err);
+                                 "job %s: \"%s\": %s", job_id,
+                                 job->set.src_name, job->err);
         }
 
-        return sfn_media_fail_av(call, job->src_name, "transcoding failed",
+        return sfn_media_fail_av(call, job->set.src_name, "transcoding failed",
                                  rc);
+    }
+
+    /* MediaConvert fails a job whose input gives nothing: so do we */
+
+    if ((job->nrends || job->nthumbs) && job->frames == 0) {
+        return sfn_task_fail(call, "States.TaskFailed",
+                             "job %s: \"%s\": no video frame could be "
+                             "decoded", job_id, job->set.src_name);
+    }
+
+    if (job->naencs && job->aframes == 0) {
+        return sfn_task_fail(call, "States.TaskFailed",
+                             "job %s: \"%s\": no audio frame could be "
+                             "decoded", job_id, job->set.src_name);
+    }
+
+    for (i = 0; i < job->nthumbs; i++) {
+        if (job->thumbs[i].count == 0) {
+            return sfn_task_fail(call, "States.TaskFailed",
+                                 "job %s: \"%s\": no frame to capture at or "
+                                 "after %g s", job_id, job->set.src_name,
+                                 job->thumbs[i].def.offset);
+        }
     }
 
     for (i = 0; i < job->nouts; i++) {
@@ -2867,7 +505,7 @@ sfn_media_execute(sfn_media_job_t *job, const cJSON *settings,
 
         rc = av_write_trailer(out->mux);
 
-        if (rc >= 0 && out->type == SFN_MEDIA_MP4) {
+        if (rc >= 0 && out->def.type == SFN_MEDIA_MP4) {
             out->duration = out->end;
             rc = avio_closep(&out->mux->pb);
         }
@@ -2878,10 +516,10 @@ sfn_media_execute(sfn_media_job_t *job, const cJSON *settings,
         }
     }
 
-    for (i = 0; i < job->ngroups; i++) {
-        if (job->groups[i].type != SFN_MEDIA_MP4
-            && !job->groups[i].thumbs
-            && sfn_media_master(job, &job->groups[i], NULL) != SFN_TASK_OK)
+    for (i = 0; i < job->set.ngroups; i++) {
+        if (job->set.groups[i].type != SFN_MEDIA_MP4
+            && !job->set.groups[i].thumbs
+            && sfn_media_master(job, &job->set.groups[i], NULL) != SFN_TASK_OK)
         {
             return SFN_TASK_FAILED;
         }
@@ -2892,9 +530,9 @@ sfn_media_execute(sfn_media_job_t *job, const cJSON *settings,
                              job_id);
     }
 
-    for (i = 0; i < job->nbuckets; i++) {
-        if (sfn_media_commit_dir(job, job->buckets[i].tmp,
-                                 job->buckets[i].root, "")
+    for (i = 0; i < job->set.nbuckets; i++) {
+        if (sfn_media_commit_dir(job, job->tmp[i],
+                                 job->set.buckets[i].root, "")
             != SFN_TASK_OK)
         {
             return SFN_TASK_FAILED;
@@ -2948,7 +586,7 @@ sfn_media_transcode(sfn_task_call_t *call)
     }
 
     if (settings == NULL) {
-        own = sfn_media_spec_settings(call, call->input);
+        own = sfn_media_settings_from_spec(call, call->input);
         if (own == NULL) {
             return SFN_TASK_FAILED;
         }
@@ -2969,7 +607,7 @@ sfn_media_transcode(sfn_task_call_t *call)
 
     sfn_media_job_id(call, job_id, sizeof(job_id));
 
-    rc = sfn_media_parse_settings(job, settings);
+    rc = sfn_media_job_plan(job, settings);
 
     if (rc == SFN_TASK_OK) {
         rc = sfn_media_execute(job, settings, job_id);
@@ -2999,7 +637,7 @@ sfn_media_thumbnails(sfn_task_call_t *call)
     char                dest[2048], job_id[64], base[256];
     cJSON              *out, *settings, *og, *o, *vd, *cs, *fc, *in;
     double              interval, count, offset;
-    const char         *bucket, *key, *obucket, *prefix, *p;
+    const char         *bucket, *key, *obucket, *prefix, *nm, *p;
     sfn_media_job_t    *job;
     sfn_media_input_t   probe;
     char                path[SFN_MEDIA_PATH_MAX];
@@ -3013,14 +651,23 @@ sfn_media_thumbnails(sfn_task_call_t *call)
         return SFN_TASK_FAILED;
     }
 
-    obucket = sfn_task_string(call->input, "outputBucket");
-    prefix = sfn_task_string(call->input, "prefix");
+    if (sfn_task_opt_string(call, call->input, "outputBucket", &obucket)
+        != SFN_TASK_OK
+        || sfn_task_opt_string(call, call->input, "prefix", &prefix)
+           != SFN_TASK_OK
+        || sfn_task_opt_string(call, call->input, "nameModifier", &nm)
+           != SFN_TASK_OK)
+    {
+        return SFN_TASK_FAILED;
+    }
 
     count = sfn_media_number(call->input, "count", 5);
     interval = sfn_media_number(call->input, "interval", 0);
     offset = sfn_media_number(call->input, "offset", -1);
 
-    if (count < 1 || count > 1000 || interval < 0) {
+    if (!(count >= 1 && count <= 1000) || !(interval >= 0 && interval < 1e9)
+        || !(offset < 1e9))
+    {
         return sfn_task_fail(call, "States.TaskFailed",
                              "invalid \"count\" or \"interval\"");
     }
@@ -3082,8 +729,7 @@ sfn_media_thumbnails(sfn_task_call_t *call)
 
     o = cJSON_CreateObject();
     cJSON_AddItemToArray(cJSON_AddArrayToObject(og, "Outputs"), o);
-    p = sfn_task_string(call->input, "nameModifier");
-    cJSON_AddStringToObject(o, "NameModifier", p ? p : "_thumb_%04d");
+    cJSON_AddStringToObject(o, "NameModifier", nm ? nm : "_thumb_%04d");
     vd = cJSON_AddObjectToObject(o, "VideoDescription");
     cJSON_AddNumberToObject(vd, "Width",
                             sfn_media_number(call->input, "width", 640));
@@ -3111,7 +757,7 @@ sfn_media_thumbnails(sfn_task_call_t *call)
     pthread_mutex_init(&job->err_mutex, NULL);
     sfn_media_job_id(call, job_id, sizeof(job_id));
 
-    rc = sfn_media_parse_settings(job, settings);
+    rc = sfn_media_job_plan(job, settings);
 
     if (rc == SFN_TASK_OK) {
         rc = sfn_media_execute(job, settings, job_id);
@@ -3122,8 +768,8 @@ sfn_media_thumbnails(sfn_task_call_t *call)
         cJSON_AddItemToObject(out, "thumbnails",
                               cJSON_Duplicate(job->thumbs[0].files, 1));
         cJSON_AddNumberToObject(out, "count", job->thumbs[0].count);
-        cJSON_AddNumberToObject(out, "width", job->thumbs[0].width);
-        cJSON_AddNumberToObject(out, "height", job->thumbs[0].height);
+        cJSON_AddNumberToObject(out, "width", job->thumbs[0].def.width);
+        cJSON_AddNumberToObject(out, "height", job->thumbs[0].def.height);
         cJSON_AddNumberToObject(out, "interval", interval);
         cJSON_Delete(call->output);
         call->output = out;

@@ -5,12 +5,16 @@
 
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <curl/curl.h>
 
 #include "sfn_task.h"
+
+
+static size_t sfn_utf8_len(const unsigned char *p, size_t n);
 
 
 static const sfn_task_def_t *const  sfn_task_families[] = {
@@ -158,7 +162,9 @@ sfn_task_run(sfn_task_call_t *call)
 int
 sfn_task_fail(sfn_task_call_t *call, const char *error, const char *fmt, ...)
 {
-    va_list  args;
+    size_t          n;
+    va_list         args;
+    unsigned char  *p, *last;
 
     snprintf(call->error, sizeof(call->error), "%s",
              error ? error : "States.TaskFailed");
@@ -166,6 +172,23 @@ sfn_task_fail(sfn_task_call_t *call, const char *error, const char *fmt, ...)
     va_start(args, fmt);
     vsnprintf(call->cause, sizeof(call->cause), fmt, args);
     va_end(args);
+
+    /*
+     * a cause goes into history, logs and replies: whatever a task echoed,
+     * it is valid UTF-8 on one line
+     */
+
+    p = (unsigned char *) call->cause;
+    last = p + strlen(call->cause);
+
+    for ( /* void */ ; p < last; p += n) {
+        n = (*p >= 0x20 && *p != 0x7f) ? sfn_utf8_len(p, last - p) : 0;
+
+        if (n == 0) {
+            *p = (*p == '\n' || *p == '\r' || *p == '\t') ? ' ' : '?';
+            n = 1;
+        }
+    }
 
     return SFN_TASK_FAILED;
 }
@@ -182,16 +205,189 @@ sfn_task_string(const cJSON *obj, const char *name)
 }
 
 
-char *
-sfn_task_bucket_path(sfn_task_call_t *call, const char *bucket,
-    const char *key, char *buf, size_t size)
+int
+sfn_task_opt_string(sfn_task_call_t *call, const cJSON *obj,
+    const char *name, const char **s)
 {
-    int          n;
-    const char  *root, *p, *seg;
+    const cJSON  *item;
 
-    if (bucket == NULL || key == NULL) {
-        sfn_task_fail(call, "States.TaskFailed",
-                      "\"bucket\" and \"key\" are required");
+    item = cJSON_GetObjectItemCaseSensitive(obj, name);
+    *s = NULL;
+
+    if (item == NULL || cJSON_IsNull(item)) {
+        return SFN_TASK_OK;
+    }
+
+    if (!cJSON_IsString(item)) {
+        return sfn_task_fail(call, "States.TaskFailed",
+                             "\"%s\" must be a string", name);
+    }
+
+    *s = item->valuestring;
+
+    return SFN_TASK_OK;
+}
+
+
+/* the length of the UTF-8 sequence at p (at most n bytes), 0 if invalid */
+
+static size_t
+sfn_utf8_len(const unsigned char *p, size_t n)
+{
+    size_t    len, i;
+    uint32_t  c, min;
+
+    if (p[0] < 0x80) {
+        return 1;
+    }
+
+    if ((p[0] & 0xe0) == 0xc0) {
+        len = 2;
+        c = p[0] & 0x1f;
+        min = 0x80;
+
+    } else if ((p[0] & 0xf0) == 0xe0) {
+        len = 3;
+        c = p[0] & 0x0f;
+        min = 0x800;
+
+    } else if ((p[0] & 0xf8) == 0xf0) {
+        len = 4;
+        c = p[0] & 0x07;
+        min = 0x10000;
+
+    } else {
+        return 0;
+    }
+
+    if (len > n) {
+        return 0;
+    }
+
+    for (i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+
+        c = (c << 6) | (p[i] & 0x3f);
+    }
+
+    /* overlong forms, UTF-16 surrogates and beyond U+10FFFF */
+
+    if (c < min || (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff) {
+        return 0;
+    }
+
+    return len;
+}
+
+
+int
+sfn_key_valid(const char *key, size_t len)
+{
+    size_t                n;
+    const unsigned char  *p, *last, *seg;
+
+    if (key == NULL || len == 0 || len > SFN_KEY_MAX || key[0] == '/'
+        || key[len - 1] == '/')
+    {
+        return 0;
+    }
+
+    p = (const unsigned char *) key;
+    last = p + len;
+
+    for (seg = p; seg < last; seg = p + 1) {
+
+        for (p = seg; p < last && *p != '/'; p += n) {
+            if (*p < 0x20 || *p == 0x7f || *p == '\\') {
+                return 0;
+            }
+
+            n = sfn_utf8_len(p, last - p);
+            if (n == 0) {
+                return 0;
+            }
+        }
+
+        /* an empty, "." or ".." segment, an over-long one, or ours */
+
+        if (p == seg
+            || p - seg > SFN_SEGMENT_MAX
+            || (p - seg == 1 && seg[0] == '.')
+            || (p - seg == 2 && seg[0] == '.' && seg[1] == '.')
+            || (p - seg >= 5 && memcmp(seg, ".sfn-", 5) == 0))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * A key for a cause: bytes that are not printable UTF-8 as \xNN, cut after
+ * 256 bytes, so that no message carries what a log or a database refuses.
+ */
+
+void
+sfn_task_quote(char *buf, size_t size, const char *s, size_t len)
+{
+    size_t                n, room;
+    const unsigned char  *p, *last;
+
+    if (size == 0) {
+        return;
+    }
+
+    p = (const unsigned char *) s;
+    last = p + (len > 256 ? 256 : len);
+    room = size - 1;
+
+    while (p < last) {
+        n = (*p >= 0x20 && *p != 0x7f && *p != '\\')
+            ? sfn_utf8_len(p, last - p) : 0;
+
+        if (n == 0) {
+            if (room < 4) {
+                break;
+            }
+
+            snprintf(buf, 5, "\\x%02x", *p);
+            buf += 4;
+            room -= 4;
+            p++;
+            continue;
+        }
+
+        if (room < n) {
+            break;
+        }
+
+        memcpy(buf, p, n);
+        buf += n;
+        room -= n;
+        p += n;
+    }
+
+    if (len > 256 && room >= 3) {
+        memcpy(buf, "...", 3);
+        buf += 3;
+    }
+
+    *buf = '\0';
+}
+
+
+const char *
+sfn_task_bucket_root(sfn_task_call_t *call, const char *bucket)
+{
+    char         quoted[1100];
+    const char  *root;
+
+    if (bucket == NULL) {
+        sfn_task_fail(call, "States.TaskFailed", "\"bucket\" is required");
         return NULL;
     }
 
@@ -199,39 +395,49 @@ sfn_task_bucket_path(sfn_task_call_t *call, const char *bucket,
            ? call->env->bucket_path(call->env->data, bucket) : NULL;
 
     if (root == NULL) {
-        sfn_task_fail(call, "States.TaskFailed",
-                      "unknown bucket \"%s\"", bucket);
+        sfn_task_quote(quoted, sizeof(quoted), bucket, strlen(bucket));
+        sfn_task_fail(call, "States.TaskFailed", "unknown bucket \"%s\"",
+                      quoted);
         return NULL;
     }
 
-    /* a key is relative and has no "." or ".." segment: it cannot escape */
+    return root;
+}
 
-    if (key[0] == '\0' || key[0] == '/') {
-        goto invalid;
+
+char *
+sfn_task_bucket_path(sfn_task_call_t *call, const char *bucket,
+    const char *key, char *buf, size_t size)
+{
+    int          n;
+    char         quoted[1100];
+    const char  *root;
+
+    if (bucket == NULL || key == NULL) {
+        sfn_task_fail(call, "States.TaskFailed",
+                      "\"bucket\" and \"key\" are required");
+        return NULL;
     }
 
-    for (seg = key; *seg; seg = (*p == '/') ? p + 1 : p) {
-        for (p = seg; *p && *p != '/'; p++) { /* void */ }
+    root = sfn_task_bucket_root(call, bucket);
+    if (root == NULL) {
+        return NULL;
+    }
 
-        if (p == seg
-            || (p - seg == 1 && seg[0] == '.')
-            || (p - seg == 2 && seg[0] == '.' && seg[1] == '.'))
-        {
-            goto invalid;
-        }
+    if (!sfn_key_valid(key, strlen(key))) {
+        sfn_task_quote(quoted, sizeof(quoted), key, strlen(key));
+        sfn_task_fail(call, "States.TaskFailed", "invalid key \"%s\"",
+                      quoted);
+        return NULL;
     }
 
     n = snprintf(buf, size, "%s/%s", root, key);
     if (n < 0 || (size_t) n >= size) {
+        sfn_task_quote(quoted, sizeof(quoted), key, strlen(key));
         sfn_task_fail(call, "States.TaskFailed", "key \"%s\" is too long",
-                      key);
+                      quoted);
         return NULL;
     }
 
     return buf;
-
-invalid:
-
-    sfn_task_fail(call, "States.TaskFailed", "invalid key \"%s\"", key);
-    return NULL;
 }

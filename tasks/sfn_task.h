@@ -89,11 +89,44 @@ int sfn_task_fail(sfn_task_call_t *call, const char *error,
 const char *sfn_task_string(const cJSON *obj, const char *name);
 
 /*
+ * An optional string member into *s: NULL when absent or null.  Fails the
+ * call (SFN_TASK_FAILED) when the member has another type.
+ */
+int sfn_task_opt_string(sfn_task_call_t *call, const cJSON *obj,
+    const char *name, const char **s);
+
+#define SFN_KEY_MAX      1024
+#define SFN_SEGMENT_MAX  255
+
+/*
+ * The one check of an object key, for uploads, the origin and every task:
+ * non-zero when the len bytes at key (no NUL terminator needed) are a key
+ * a client may name.  A key is 1..SFN_KEY_MAX bytes of valid UTF-8 made of
+ * '/'-separated segments of 1..SFN_SEGMENT_MAX bytes; it is relative, has
+ * no empty, "." or ".." segment, no NUL, control character (below 0x20 or
+ * 0x7f) or backslash, and no segment starting with ".sfn-": those names
+ * (.sfn-published/, .sfn-upload/, .sfn-tmp-*, .sfn-job-*) are ngx_sfn's own.
+ */
+int sfn_key_valid(const char *key, size_t len);
+
+/*
+ * s (len bytes) for a message into buf: bytes other than printable UTF-8
+ * as \xNN, at most 256 bytes of s, "..." when cut.  Always terminated.
+ */
+void sfn_task_quote(char *buf, size_t size, const char *s, size_t len);
+
+/*
  * Resolves bucket/key to a path inside the bucket into buf; fails the call
- * (and returns NULL) for an unknown bucket or a key that would escape it.
+ * (and returns NULL) for an unknown bucket or a key sfn_key_valid() refuses.
  */
 char *sfn_task_bucket_path(sfn_task_call_t *call, const char *bucket,
     const char *key, char *buf, size_t size);
+
+/*
+ * The directory of a bucket, for a task that writes names of its own
+ * (.sfn-published/...); fails the call and returns NULL if it is unknown.
+ */
+const char *sfn_task_bucket_root(sfn_task_call_t *call, const char *bucket);
 
 
 /* tables of the task families, each ending in { NULL, NULL } */

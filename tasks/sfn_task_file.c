@@ -344,18 +344,33 @@ sfn_task_write_atomic(sfn_task_call_t *call, const char *path,
 
 /* S3's CopySource: "bucket/key", optionally with a leading "/", URL-encoded */
 
+
+static int
+sfn_task_file_hex(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    c |= 0x20;
+
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
 static int
 sfn_task_file_copy_source(sfn_task_call_t *call, sfn_file_req_t *req,
     const char *cs)
 {
     int          hi, lo;
-    char        *d, *slash;
+    char        *d, *slash, quoted[1100];
     const char  *s;
+
+    sfn_task_quote(quoted, sizeof(quoted), cs, strlen(cs));
 
     if (strstr(cs, "?versionId=") != NULL) {
         return sfn_task_fail(call, "States.TaskFailed",
                              "CopySource \"%s\": object versions are not "
-                             "supported", cs);
+                             "supported", quoted);
     }
 
     if (strlen(cs) >= sizeof(req->copy_source)) {
@@ -375,16 +390,13 @@ sfn_task_file_copy_source(sfn_task_call_t *call, sfn_file_req_t *req,
             continue;
         }
 
-        hi = s[1] ? (s[1] >= 'a' ? s[1] - 'a' + 10
-                     : s[1] >= 'A' ? s[1] - 'A' + 10 : s[1] - '0') : -1;
-        lo = hi >= 0 && s[2] ? (s[2] >= 'a' ? s[2] - 'a' + 10
-                                : s[2] >= 'A' ? s[2] - 'A' + 10
-                                : s[2] - '0') : -1;
+        hi = sfn_task_file_hex(s[1]);
+        lo = hi >= 0 ? sfn_task_file_hex(s[2]) : -1;
 
-        if (hi < 0 || hi > 15 || lo < 0 || lo > 15 || (hi == 0 && lo == 0)) {
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
             return sfn_task_fail(call, "States.TaskFailed",
                                  "CopySource \"%s\" is not URL-encoded "
-                                 "properly", cs);
+                                 "properly", quoted);
         }
 
         *d++ = (char) (hi * 16 + lo);
@@ -397,7 +409,8 @@ sfn_task_file_copy_source(sfn_task_call_t *call, sfn_file_req_t *req,
 
     if (slash == NULL || slash == req->copy_source || slash[1] == '\0') {
         return sfn_task_fail(call, "States.TaskFailed",
-                             "CopySource \"%s\" is not \"bucket/key\"", cs);
+                             "CopySource \"%s\" is not \"bucket/key\"",
+                             quoted);
     }
 
     *slash = '\0';
@@ -411,6 +424,7 @@ sfn_task_file_copy_source(sfn_task_call_t *call, sfn_file_req_t *req,
 static int
 sfn_task_file_resolve(sfn_task_call_t *call, sfn_file_obj_t *obj)
 {
+    char                   quoted[1100];
     const sfn_task_env_t  *env;
 
     env = call->env;
@@ -418,8 +432,10 @@ sfn_task_file_resolve(sfn_task_call_t *call, sfn_file_obj_t *obj)
     if (obj->bucket && env && env->bucket_path
         && env->bucket_path(env->data, obj->bucket) == NULL)
     {
+        sfn_task_quote(quoted, sizeof(quoted), obj->bucket,
+                       strlen(obj->bucket));
         return sfn_task_fail(call, "S3.NoSuchBucketException",
-                             "the bucket \"%s\" does not exist", obj->bucket);
+                             "the bucket \"%s\" does not exist", quoted);
     }
 
     if (sfn_task_bucket_path(call, obj->bucket, obj->key, obj->path,

@@ -117,7 +117,7 @@ static int
 sfn_origin_add_prefix(sfn_origin_t *o, const char *s, int from_key)
 {
     int          i;
-    char        *p;
+    char        *p, quoted[1100];
     size_t       dlen, jlen;
     const char  *slash, *rest;
 
@@ -131,15 +131,24 @@ sfn_origin_add_prefix(sfn_origin_t *o, const char *s, int from_key)
         || (rest[jlen] != '\0' && rest[jlen] != '/')
         || (!from_key && rest[jlen] == '/' && rest[jlen + 1] != '\0'))
     {
+        sfn_task_quote(quoted, sizeof(quoted), s, strlen(s));
         return sfn_task_fail(o->call, "States.TaskFailed",
                              "%s \"%s\" is not \"<dir>/%s/\": the origin "
                              "publishes per job directory",
-                             from_key ? "output key" : "prefix", s,
+                             from_key ? "output key" : "prefix", quoted,
                              o->job_id);
     }
 
     if (asprintf(&p, "%.*s/%s/", (int) dlen, s, o->job_id) < 0) {
         return sfn_task_fail(o->call, "States.TaskFailed", "out of memory");
+    }
+
+    if (!sfn_key_valid(p, strlen(p) - 1)) {
+        free(p);
+        return sfn_task_fail(o->call, "States.TaskFailed",
+                             "%s of job \"%s\" is not a valid key",
+                             from_key ? "an output key" : "a prefix",
+                             o->job_id);
     }
 
     for (i = 0; i < o->nprefixes; i++) {
@@ -261,17 +270,19 @@ sfn_origin_parse(sfn_task_call_t *call, sfn_origin_t *o)
                              "\"bucket\" (the output bucket) is required");
     }
 
-    /* the bucket's own directory: resolve a key, cut it off */
+    /* the manifest is ours: no key a client may name reaches it */
 
-    snprintf(buf, sizeof(buf), "%s/%s.json", SFN_ORIGIN_DIR, o->job_id);
-
-    if (sfn_task_bucket_path(call, o->bucket, buf, o->root, sizeof(o->root))
-        == NULL)
-    {
+    b = sfn_task_bucket_root(call, o->bucket);
+    if (b == NULL) {
         return SFN_TASK_FAILED;
     }
 
-    o->root[strlen(o->root) - strlen(buf) - 1] = '\0';
+    if ((size_t) snprintf(o->root, sizeof(o->root), "%s", b)
+        >= sizeof(o->root))
+    {
+        return sfn_task_fail(call, "States.TaskFailed",
+                             "the bucket path is too long");
+    }
 
     return SFN_TASK_OK;
 }

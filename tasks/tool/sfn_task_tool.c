@@ -142,6 +142,34 @@ sfn_tool_read(const char *path)
 }
 
 
+/*
+ * cJSON ends a string at an escaped NUL: "a\u0000b" would reach a task as
+ * "a", another key.  Such input is refused, as the module's API does.
+ */
+
+static int
+sfn_tool_has_nul(const char *p)
+{
+    int  escaped;
+
+    for (escaped = 0; *p; p++) {
+
+        if (escaped) {
+            if (*p == 'u' && strncmp(p + 1, "0000", 4) == 0) {
+                return 1;
+            }
+
+            escaped = 0;
+            continue;
+        }
+
+        escaped = (*p == '\\');
+    }
+
+    return 0;
+}
+
+
 static void
 sfn_tool_usage(void)
 {
@@ -206,6 +234,13 @@ main(int argc, char **argv)
     text = sfn_tool_read(argv[2]);
     if (text == NULL) {
         fprintf(stderr, "sfn-task: cannot read \"%s\"\n", argv[2]);
+        return 2;
+    }
+
+    if (sfn_tool_has_nul(text)) {
+        free(text);
+        fprintf(stderr, "sfn-task: \"%s\" holds a NUL (\\u0000) in a "
+                "string\n", argv[2]);
         return 2;
     }
 

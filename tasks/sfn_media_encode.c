@@ -1,0 +1,790 @@
+
+/*
+ * Copyright (C) ngx_sfn authors
+ *
+ * The encoders of a transcoding job: each video rendition scaled and
+ * encoded with libx264 on its own thread, fed from a bounded queue; AAC
+ * through a resampler and a FIFO of whole frames; JPEG frame captures.
+ * Packets go to the muxers through sfn_media_drain().
+ */
+
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <libavfilter/buffersink.h>
+#include <libavfilter/buffersrc.h>
+#include <libavutil/channel_layout.h>
+#include <libavutil/opt.h>
+
+#include "sfn_media_job.h"
+
+
+void
+sfn_media_job_error(sfn_media_job_t *job, const char *what, int err)
+{
+    char  buf[AV_ERROR_MAX_STRING_SIZE];
+
+    av_strerror(err, buf, sizeof(buf));
+
+    pthread_mutex_lock(&job->err_mutex);
+
+    if (job->err[0] == '\0') {
+        snprintf(job->err, sizeof(job->err), "%s: %s", what, buf);
+    }
+
+    pthread_mutex_unlock(&job->err_mutex);
+}
+
+
+/* encoders */
+
+
+static void
+sfn_media_h264_codecs(sfn_media_rend_t *r)
+{
+    int             i, n;
+    const uint8_t  *d;
+
+    d = r->enc->extradata;
+    n = r->enc->extradata_size;
+
+    snprintf(r->codecs, sizeof(r->codecs), "avc1.64001f");
+
+    if (d == NULL || n < 4) {
+        return;
+    }
+
+    /* avcC: version, profile, compatibility, level */
+
+    if (d[0] == 1) {
+        snprintf(r->codecs, sizeof(r->codecs), "avc1.%02x%02x%02x",
+                 d[1], d[2], d[3]);
+        return;
+    }
+
+    /* Annex B: the first SPS NAL unit */
+
+    for (i = 0; i + 6 < n; i++) {
+        if (d[i] == 0 && d[i + 1] == 0 && d[i + 2] == 1
+            && (d[i + 3] & 0x1f) == 7)
+        {
+            snprintf(r->codecs, sizeof(r->codecs), "avc1.%02x%02x%02x",
+                     d[i + 4], d[i + 5], d[i + 6]);
+            return;
+        }
+    }
+}
+
+
+static int
+sfn_media_rend_size(sfn_media_job_t *job, sfn_media_rend_t *r)
+{
+    int  sw, sh, w, h;
+
+    sw = job->in.vdec->width;
+    sh = job->in.vdec->height;
+
+    if (job->in.rotation % 180) {
+        w = sw;
+        sw = sh;
+        sh = w;
+    }
+
+    w = r->spec.width;
+    h = r->spec.height;
+
+    if (w == 0 && h == 0) {
+        w = sw;
+        h = sh;
+
+    } else if (w == 0) {
+        w = (int) ((double) h * sw / sh + 0.5);
+
+    } else if (h == 0) {
+        h = (int) ((double) w * sh / sw + 0.5);
+    }
+
+    /* 4:2:0 wants even sizes */
+
+    r->ow = w & ~1;
+    r->oh = h & ~1;
+
+    if (r->ow < 2 || r->oh < 2) {
+        return sfn_task_fail(job->call, "States.TaskFailed",
+                             "rendition size %dx%d is too small", w, h);
+    }
+
+    /* a source may claim any size: outputs stay within what we encode */
+
+    if (r->ow > SFN_MEDIA_MAX_SIZE || r->oh > SFN_MEDIA_MAX_SIZE) {
+        return sfn_task_fail(job->call, "States.TaskFailed",
+                             "\"%s\": rendition size %dx%d is larger than "
+                             "%dx%d", job->set.src_name, r->ow, r->oh,
+                             SFN_MEDIA_MAX_SIZE, SFN_MEDIA_MAX_SIZE);
+    }
+
+    return SFN_TASK_OK;
+}
+
+
+int
+sfn_media_rend_open(sfn_media_job_t *job, sfn_media_rend_t *r)
+{
+    int               rc;
+    char              chain[512], buf[64];
+    AVStream         *st;
+    AVRational        fr;
+    AVDictionary     *opts;
+    const AVCodec    *codec;
+    AVCodecContext   *dec, *c;
+
+    dec = job->in.vdec;
+    st = job->in.fmt->streams[job->in.vindex];
+
+    if (sfn_media_rend_size(job, r) != SFN_TASK_OK) {
+        return SFN_TASK_FAILED;
+    }
+
+    sfn_media_scale_chain(chain, sizeof(chain), job->in.rotation, r->ow,
+                          r->oh, "yuv420p");
+
+    rc = sfn_media_filter_init(&r->filter, dec, st->time_base, chain);
+    if (rc < 0) {
+        return sfn_media_fail_av(job->call, job->set.src_name,
+                                 "cannot build the scaler", rc);
+    }
+
+    codec = avcodec_find_encoder_by_name("libx264");
+    if (codec == NULL) {
+        return sfn_task_fail(job->call, "States.TaskFailed",
+                             "libx264 is not available");
+    }
+
+    c = avcodec_alloc_context3(codec);
+    if (c == NULL) {
+        return sfn_task_fail(job->call, "States.TaskFailed", "out of memory");
+    }
+
+    r->enc = c;
+
+    fr = st->avg_frame_rate.num ? st->avg_frame_rate : st->r_frame_rate;
+    if (fr.num <= 0 || fr.den <= 0) {
+        fr = (AVRational) { 25, 1 };
+    }
+
+    c->width = r->ow;
+    c->height = r->oh;
+    c->pix_fmt = AV_PIX_FMT_YUV420P;
+    c->sample_aspect_ratio = (AVRational) { 1, 1 };
+    c->time_base = st->time_base;
+    c->framerate = fr;
+    c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    c->thread_count = 0;
+    c->color_primaries = dec->color_primaries;
+    c->color_trc = dec->color_trc;
+    c->colorspace = dec->colorspace;
+    c->color_range = AVCOL_RANGE_MPEG;
+
+    /* key frames at least every segment, and forced on its boundaries */
+
+    c->gop_size = (int) (av_q2d(fr) * (r->spec.gop ? r->spec.gop / 1000.0
+                                                   : job->set.seglen) + 0.5);
+    if (c->gop_size < 1) {
+        c->gop_size = 1;
+    }
+
+    if (r->spec.bitrate > 0) {
+        c->bit_rate = r->spec.bitrate;
+    }
+
+    if (r->spec.maxrate > 0) {
+        c->rc_max_rate = r->spec.maxrate;
+        c->rc_buffer_size = (int) r->spec.bufsize;
+    }
+
+    opts = NULL;
+    av_dict_set(&opts, "preset", r->spec.preset, 0);
+    av_dict_set(&opts, "profile", r->spec.profile, 0);
+    av_dict_set(&opts, "forced-idr", "1", 0);
+
+    if (r->spec.level[0]) {
+        av_dict_set(&opts, "level", r->spec.level, 0);
+    }
+
+    if (r->spec.crf >= 0) {
+        snprintf(buf, sizeof(buf), "%d", r->spec.crf);
+        av_dict_set(&opts, "crf", buf, 0);
+    }
+
+    rc = avcodec_open2(c, codec, &opts);
+    av_dict_free(&opts);
+
+    if (rc < 0) {
+        return sfn_media_fail_av(job->call, job->set.src_name,
+                                 "cannot open the H.264 encoder", rc);
+    }
+
+    sfn_media_h264_codecs(r);
+
+    r->key_step = av_rescale_q((int64_t) (job->set.seglen * 1000),
+                               (AVRational) { 1, 1000 }, c->time_base);
+    r->next_key = 0;
+    r->last_pts = AV_NOPTS_VALUE;
+    r->job = job;
+
+    return SFN_TASK_OK;
+}
+
+
+int
+sfn_media_aenc_open(sfn_media_job_t *job, sfn_media_aenc_t *a)
+{
+    int               rc;
+    AVCodecContext   *dec, *c;
+    const AVCodec    *codec;
+
+    dec = job->in.adec;
+
+    codec = avcodec_find_encoder(AV_CODEC_ID_AAC);
+    if (codec == NULL) {
+        return sfn_task_fail(job->call, "States.TaskFailed",
+                             "no AAC encoder");
+    }
+
+    c = avcodec_alloc_context3(codec);
+    if (c == NULL) {
+        return sfn_task_fail(job->call, "States.TaskFailed", "out of memory");
+    }
+
+    a->enc = c;
+
+    c->sample_rate = a->spec.sample_rate;
+    c->sample_fmt = AV_SAMPLE_FMT_FLTP;
+    c->bit_rate = a->spec.bitrate;
+    c->time_base = (AVRational) { 1, a->spec.sample_rate };
+    c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    av_channel_layout_default(&c->ch_layout, a->spec.channels);
+
+    rc = avcodec_open2(c, codec, NULL);
+    if (rc < 0) {
+        return sfn_media_fail_av(job->call, job->set.src_name,
+                                 "cannot open the AAC encoder", rc);
+    }
+
+    rc = swr_alloc_set_opts2(&a->swr, &c->ch_layout, c->sample_fmt,
+                             c->sample_rate, &dec->ch_layout, dec->sample_fmt,
+                             dec->sample_rate, 0, NULL);
+    if (rc < 0 || (rc = swr_init(a->swr)) < 0) {
+        return sfn_media_fail_av(job->call, job->set.src_name,
+                                 "cannot build the resampler", rc);
+    }
+
+    a->fifo = av_audio_fifo_alloc(c->sample_fmt, c->ch_layout.nb_channels,
+                                  c->frame_size * 4);
+    a->frame = av_frame_alloc();
+
+    if (a->fifo == NULL || a->frame == NULL) {
+        return sfn_task_fail(job->call, "States.TaskFailed", "out of memory");
+    }
+
+    return SFN_TASK_OK;
+}
+
+
+/* video: scale and encode, on the rendition's own thread */
+
+
+static int
+sfn_media_rend_encode(sfn_media_rend_t *r, AVFrame *in)
+{
+    int       rc;
+    AVFrame  *f;
+
+    if (in) {
+        rc = av_buffersrc_add_frame_flags(r->filter.src, in,
+                                          AV_BUFFERSRC_FLAG_KEEP_REF);
+    } else {
+        rc = av_buffersrc_add_frame_flags(r->filter.src, NULL, 0);
+    }
+
+    if (rc < 0) {
+        return rc;
+    }
+
+    f = av_frame_alloc();
+    if (f == NULL) {
+        return AVERROR(ENOMEM);
+    }
+
+    for ( ;; ) {
+        rc = av_buffersink_get_frame(r->filter.sink, f);
+
+        if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) {
+            rc = 0;
+            break;
+        }
+
+        if (rc < 0) {
+            break;
+        }
+
+        /* strictly increasing timestamps, whatever the source did */
+
+        if (r->last_pts != AV_NOPTS_VALUE && f->pts <= r->last_pts) {
+            f->pts = r->last_pts + 1;
+        }
+
+        r->last_pts = f->pts;
+
+        f->pict_type = AV_PICTURE_TYPE_NONE;
+
+        if (f->pts >= r->next_key) {
+            f->pict_type = AV_PICTURE_TYPE_I;
+
+            while (r->next_key <= f->pts) {
+                r->next_key += r->key_step;
+            }
+        }
+
+        r->frames++;
+
+        rc = avcodec_send_frame(r->enc, f);
+        av_frame_unref(f);
+
+        if (rc < 0) {
+            break;
+        }
+
+        rc = sfn_media_drain(r->job, r->enc, 1, (int) (r - r->job->rends),
+                             &r->bytes);
+        if (rc < 0) {
+            break;
+        }
+    }
+
+    av_frame_free(&f);
+
+    if (rc == 0 && in == NULL) {
+        rc = avcodec_send_frame(r->enc, NULL);
+
+        if (rc == 0) {
+            rc = sfn_media_drain(r->job, r->enc, 1, (int) (r - r->job->rends),
+                                 &r->bytes);
+        }
+    }
+
+    return rc;
+}
+
+
+static void *
+sfn_media_rend_thread(void *data)
+{
+    int                rc;
+    AVFrame           *f;
+    sfn_media_rend_t  *r = data;
+
+    for ( ;; ) {
+        pthread_mutex_lock(&r->mutex);
+
+        while (r->count == 0 && !r->eof) {
+            pthread_cond_wait(&r->cond, &r->mutex);
+        }
+
+        if (r->count == 0) {
+            pthread_mutex_unlock(&r->mutex);
+            break;
+        }
+
+        f = r->queue[r->head];
+        r->head = (r->head + 1) % SFN_MEDIA_QUEUE;
+        r->count--;
+
+        pthread_cond_broadcast(&r->cond);
+        pthread_mutex_unlock(&r->mutex);
+
+        rc = r->err ? 0 : sfn_media_rend_encode(r, f);
+        av_frame_free(&f);
+
+        if (rc < 0) {
+            sfn_media_job_error(r->job, "encoding failed", rc);
+            r->err = rc;
+        }
+    }
+
+    if (!r->err) {
+        rc = sfn_media_rend_encode(r, NULL);
+
+        if (rc < 0) {
+            sfn_media_job_error(r->job, "encoding failed", rc);
+            r->err = rc;
+        }
+    }
+
+    return NULL;
+}
+
+
+int
+sfn_media_rend_start(sfn_media_rend_t *r)
+{
+    pthread_mutex_init(&r->mutex, NULL);
+    pthread_cond_init(&r->cond, NULL);
+
+    if (pthread_create(&r->tid, NULL, sfn_media_rend_thread, r) != 0) {
+        pthread_mutex_destroy(&r->mutex);
+        pthread_cond_destroy(&r->cond);
+        return -1;
+    }
+
+    r->running = 1;
+
+    return 0;
+}
+
+
+int
+sfn_media_rend_push(sfn_media_rend_t *r, AVFrame *frame)
+{
+    AVFrame  *f;
+
+    f = av_frame_clone(frame);
+    if (f == NULL) {
+        return AVERROR(ENOMEM);
+    }
+
+    pthread_mutex_lock(&r->mutex);
+
+    while (r->count == SFN_MEDIA_QUEUE && !r->err) {
+        pthread_cond_wait(&r->cond, &r->mutex);
+    }
+
+    if (r->err) {
+        pthread_mutex_unlock(&r->mutex);
+        av_frame_free(&f);
+        return r->err;
+    }
+
+    r->queue[(r->head + r->count) % SFN_MEDIA_QUEUE] = f;
+    r->count++;
+
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->mutex);
+
+    return 0;
+}
+
+
+/* stops the thread; drops queued frames when "drop" */
+
+void
+sfn_media_rend_stop(sfn_media_rend_t *r, int drop)
+{
+    if (!r->running) {
+        return;
+    }
+
+    pthread_mutex_lock(&r->mutex);
+
+    if (drop) {
+        r->err = AVERROR_EXIT;
+
+        while (r->count) {
+            av_frame_free(&r->queue[r->head]);
+            r->head = (r->head + 1) % SFN_MEDIA_QUEUE;
+            r->count--;
+        }
+    }
+
+    r->eof = 1;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->mutex);
+
+    pthread_join(r->tid, NULL);
+
+    pthread_mutex_destroy(&r->mutex);
+    pthread_cond_destroy(&r->cond);
+    r->running = 0;
+}
+
+
+/* audio */
+
+
+static int
+sfn_media_aenc_flush_fifo(sfn_media_job_t *job, sfn_media_aenc_t *a,
+    int last)
+{
+    int              rc, n;
+    AVCodecContext  *c;
+
+    c = a->enc;
+
+    while (av_audio_fifo_size(a->fifo) >= c->frame_size
+           || (last && av_audio_fifo_size(a->fifo) > 0))
+    {
+        n = FFMIN(av_audio_fifo_size(a->fifo), c->frame_size);
+
+        av_frame_unref(a->frame);
+        a->frame->nb_samples = n;
+        a->frame->format = c->sample_fmt;
+        a->frame->sample_rate = c->sample_rate;
+        av_channel_layout_copy(&a->frame->ch_layout, &c->ch_layout);
+
+        rc = av_frame_get_buffer(a->frame, 0);
+        if (rc < 0) {
+            return rc;
+        }
+
+        if (av_audio_fifo_read(a->fifo, (void **) a->frame->data, n) != n) {
+            return AVERROR_BUG;
+        }
+
+        a->frame->pts = a->next_pts;
+        a->next_pts += n;
+
+        rc = avcodec_send_frame(c, a->frame);
+        if (rc < 0) {
+            return rc;
+        }
+
+        rc = sfn_media_drain(job, c, 0, (int) (a - job->aencs), NULL);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+
+    return 0;
+}
+
+
+int
+sfn_media_aenc_frame(sfn_media_job_t *job, sfn_media_aenc_t *a, AVFrame *in)
+{
+    int        rc, n, max;
+    int64_t    t;
+    uint8_t  **buf;
+    AVStream  *st;
+
+    if (!a->started && in) {
+        st = job->in.fmt->streams[job->in.aindex];
+        t = in->best_effort_timestamp;
+
+        /* audio that starts late starts late in the output too */
+
+        if (t != AV_NOPTS_VALUE) {
+            t = av_rescale_q(t - av_rescale_q(job->in.start, AV_TIME_BASE_Q,
+                                              st->time_base),
+                             st->time_base,
+                             (AVRational) { 1, a->spec.sample_rate });
+            a->next_pts = t > 0 ? t : 0;
+        }
+
+        a->started = 1;
+    }
+
+    max = swr_get_out_samples(a->swr, in ? in->nb_samples : 0);
+    if (max <= 0) {
+        return sfn_media_aenc_flush_fifo(job, a, in == NULL);
+    }
+
+    rc = av_samples_alloc_array_and_samples(&buf, NULL,
+                                            a->enc->ch_layout.nb_channels,
+                                            max, a->enc->sample_fmt, 0);
+    if (rc < 0) {
+        return rc;
+    }
+
+    n = swr_convert(a->swr, buf, max,
+                    in ? (const uint8_t **) in->extended_data : NULL,
+                    in ? in->nb_samples : 0);
+
+    if (n > 0 && av_audio_fifo_write(a->fifo, (void **) buf, n) < n) {
+        n = AVERROR(ENOMEM);
+    }
+
+    av_freep(&buf[0]);
+    av_freep(&buf);
+
+    if (n < 0) {
+        return n;
+    }
+
+    return sfn_media_aenc_flush_fifo(job, a, in == NULL);
+}
+
+
+/* thumbnails */
+
+
+int
+sfn_media_thumbs_open(sfn_media_job_t *job, sfn_media_thumbs_t *th)
+{
+    int               rc, q;
+    char              chain[512];
+    AVStream         *st;
+    const AVCodec    *codec;
+    AVCodecContext   *c;
+    sfn_media_rend_t  r;
+
+    st = job->in.fmt->streams[job->in.vindex];
+
+    memset(&r, 0, sizeof(sfn_media_rend_t));
+    r.spec.width = th->def.width;
+    r.spec.height = th->def.height;
+
+    if (sfn_media_rend_size(job, &r) != SFN_TASK_OK) {
+        return SFN_TASK_FAILED;
+    }
+
+    th->def.width = r.ow;
+    th->def.height = r.oh;
+
+    sfn_media_scale_chain(chain, sizeof(chain), job->in.rotation,
+                          th->def.width, th->def.height, "yuvj420p");
+
+    rc = sfn_media_filter_init(&th->filter, job->in.vdec, st->time_base,
+                               chain);
+    if (rc < 0) {
+        return sfn_media_fail_av(job->call, job->set.src_name,
+                                 "cannot build the thumbnail scaler", rc);
+    }
+
+    codec = avcodec_find_encoder(AV_CODEC_ID_MJPEG);
+    c = codec ? avcodec_alloc_context3(codec) : NULL;
+
+    if (c == NULL) {
+        return sfn_task_fail(job->call, "States.TaskFailed",
+                             "no JPEG encoder");
+    }
+
+    th->enc = c;
+
+    /* Quality 1..100 onto the JPEG quantizer scale 31..2 */
+
+    q = th->def.quality;
+    q = q < 1 ? 1 : q > 100 ? 100 : q;
+    q = 2 + (100 - q) * 29 / 99;
+
+    c->width = th->def.width;
+    c->height = th->def.height;
+    c->pix_fmt = AV_PIX_FMT_YUVJ420P;
+    c->time_base = (AVRational) { 1, 25 };
+    c->flags |= AV_CODEC_FLAG_QSCALE;
+    c->global_quality = q * FF_QP2LAMBDA;
+    c->qmin = q;
+    c->qmax = q;
+    c->color_range = AVCOL_RANGE_JPEG;
+
+    rc = avcodec_open2(c, codec, NULL);
+    if (rc < 0) {
+        return sfn_media_fail_av(job->call, job->set.src_name,
+                                 "cannot open the JPEG encoder", rc);
+    }
+
+    th->files = cJSON_CreateArray();
+    th->next = th->def.offset;
+
+    return SFN_TASK_OK;
+}
+
+
+int
+sfn_media_thumbs_frame(sfn_media_job_t *job, sfn_media_thumbs_t *th,
+    AVFrame *frame, double t)
+{
+    int        rc;
+    FILE      *fp;
+    char       key[1024], path[SFN_MEDIA_PATH_MAX];
+    cJSON     *item;
+    AVFrame   *f;
+    AVPacket  *pkt;
+
+    if (th->count >= th->def.max || t + 0.5 / (job->in.fps ? job->in.fps : 25)
+                                < th->next)
+    {
+        return 0;
+    }
+
+    rc = av_buffersrc_add_frame_flags(th->filter.src, frame,
+                                      AV_BUFFERSRC_FLAG_KEEP_REF);
+    if (rc < 0) {
+        return rc;
+    }
+
+    f = av_frame_alloc();
+    pkt = av_packet_alloc();
+
+    if (f == NULL || pkt == NULL) {
+        av_frame_free(&f);
+        av_packet_free(&pkt);
+        return AVERROR(ENOMEM);
+    }
+
+    rc = av_buffersink_get_frame(th->filter.sink, f);
+
+    if (rc >= 0) {
+        f->pts = th->count;
+        f->quality = th->enc->global_quality;
+        f->pict_type = AV_PICTURE_TYPE_NONE;
+
+        rc = avcodec_send_frame(th->enc, f);
+    }
+
+    if (rc >= 0) {
+        rc = avcodec_receive_packet(th->enc, pkt);
+    }
+
+    if (rc >= 0) {
+        sfn_media_capture_key(&th->def, th->count, key, sizeof(key));
+        snprintf(path, sizeof(path), "%s/%s",
+                 job->tmp[th->def.bucket], key);
+
+        if (sfn_media_mkdirs(path, 0) != 0) {
+            rc = AVERROR(errno);
+
+        } else {
+            fp = fopen(path, "wb");
+
+            if (fp == NULL || fwrite(pkt->data, 1, pkt->size, fp)
+                              != (size_t) pkt->size)
+            {
+                rc = AVERROR(errno ? errno : EIO);
+            }
+
+            if (fp && fclose(fp) != 0) {
+                rc = AVERROR(errno);
+            }
+        }
+
+        if (rc >= 0) {
+            item = cJSON_CreateObject();
+            cJSON_AddStringToObject(item, "bucket",
+                                    job->set.buckets[th->def.bucket].name);
+            cJSON_AddStringToObject(item, "key", key);
+            cJSON_AddNumberToObject(item, "time", floor(t * 1000) / 1000);
+            cJSON_AddNumberToObject(item, "width", th->def.width);
+            cJSON_AddNumberToObject(item, "height", th->def.height);
+            cJSON_AddNumberToObject(item, "size", pkt->size);
+            cJSON_AddItemToArray(th->files, item);
+
+            th->count++;
+            th->next += th->def.interval;
+
+            /* frames are seldom exactly on time: never capture twice */
+
+            if (th->next <= t) {
+                th->next = t + th->def.interval;
+            }
+        }
+    }
+
+    av_frame_free(&f);
+    av_packet_free(&pkt);
+
+    return rc < 0 ? rc : 0;
+}

@@ -1,0 +1,145 @@
+
+/*
+ * Copyright (C) ngx_sfn authors
+ *
+ * A transcoding job while it runs, shared by sfn_media_transcode.c (the
+ * decode loop and the tasks), sfn_media_encode.c (encoders) and
+ * sfn_media_output.c (muxers and results).  Private to the media tasks.
+ */
+
+#ifndef _SFN_MEDIA_JOB_H_INCLUDED_
+#define _SFN_MEDIA_JOB_H_INCLUDED_
+
+
+#include <pthread.h>
+
+#include <libavutil/audio_fifo.h>
+#include <libswresample/swresample.h>
+
+#include "sfn_media.h"
+
+
+#define SFN_MEDIA_QUEUE        8
+
+
+typedef struct sfn_media_job_s  sfn_media_job_t;
+
+
+typedef struct {
+    sfn_media_vspec_t     spec;
+    int                   ow;
+    int                   oh;
+    AVCodecContext       *enc;
+    sfn_media_filter_t    filter;
+    int64_t               next_key;     /* enc time base */
+    int64_t               key_step;
+    int64_t               last_pts;
+    int64_t               bytes;
+    int64_t               frames;
+    char                  codecs[32];   /* "avc1.64001f" */
+
+    /* the encoding thread and its queue of decoded frames */
+    pthread_t             tid;
+    int                   running;
+    pthread_mutex_t       mutex;
+    pthread_cond_t        cond;
+    AVFrame              *queue[SFN_MEDIA_QUEUE];
+    int                   head;
+    int                   count;
+    int                   eof;
+    int                   err;
+    sfn_media_job_t      *job;
+} sfn_media_rend_t;
+
+
+typedef struct {
+    sfn_media_aspec_t     spec;
+    AVCodecContext       *enc;
+    SwrContext           *swr;
+    AVAudioFifo          *fifo;
+    AVFrame              *frame;
+    int64_t               next_pts;
+    int                   started;
+} sfn_media_aenc_t;
+
+
+typedef struct {
+    sfn_media_output_t    def;
+    char                  key[1024];    /* final key of the main file */
+    AVFormatContext      *mux;
+    int                   vst;
+    int                   ast;
+    pthread_mutex_t       mutex;
+    double                end;          /* seconds */
+    double                duration;
+} sfn_media_out_t;
+
+
+typedef struct {
+    sfn_media_capture_t   def;          /* width, height: as encoded */
+    int                   count;
+    double                next;
+    sfn_media_filter_t    filter;
+    AVCodecContext       *enc;
+    cJSON                *files;
+} sfn_media_thumbs_t;
+
+
+struct sfn_media_job_s {
+    sfn_task_call_t      *call;
+    sfn_media_input_t     in;
+    sfn_media_settings_t  set;
+
+    sfn_media_rend_t      rends[SFN_MEDIA_MAX_RENDS];
+    int                   nrends;
+    sfn_media_aenc_t      aencs[SFN_MEDIA_MAX_AUDIO];
+    int                   naencs;
+    sfn_media_out_t       outs[SFN_MEDIA_MAX_OUTS];
+    int                   nouts;
+    sfn_media_thumbs_t    thumbs[SFN_MEDIA_MAX_THUMBS];
+    int                   nthumbs;
+
+    /* the temporary directory of each of set.buckets, "" if none */
+    char                  tmp[SFN_MEDIA_MAX_BUCKETS][SFN_MEDIA_PATH_MAX];
+
+    int64_t               vstart;       /* video start, stream time base */
+    double                last_t;
+    int64_t               frames;       /* video frames decoded */
+    int64_t               aframes;      /* audio frames decoded */
+    double                started;
+    double                reported;
+
+    /* the first failure of an encoding thread */
+    pthread_mutex_t       err_mutex;
+    char                  err[1024];
+};
+
+
+/* the first failure of a thread: "what: FFmpeg's reason" */
+void sfn_media_job_error(sfn_media_job_t *job, const char *what, int err);
+
+/* encoders (sfn_media_encode.c) */
+int sfn_media_rend_open(sfn_media_job_t *job, sfn_media_rend_t *r);
+int sfn_media_rend_start(sfn_media_rend_t *r);
+int sfn_media_rend_push(sfn_media_rend_t *r, AVFrame *frame);
+void sfn_media_rend_stop(sfn_media_rend_t *r, int drop);
+int sfn_media_aenc_open(sfn_media_job_t *job, sfn_media_aenc_t *a);
+int sfn_media_aenc_frame(sfn_media_job_t *job, sfn_media_aenc_t *a,
+    AVFrame *in);
+int sfn_media_thumbs_open(sfn_media_job_t *job, sfn_media_thumbs_t *th);
+int sfn_media_thumbs_frame(sfn_media_job_t *job, sfn_media_thumbs_t *th,
+    AVFrame *frame, double t);
+
+/* outputs (sfn_media_output.c) */
+int sfn_media_out_open(sfn_media_job_t *job, sfn_media_out_t *out);
+int sfn_media_drain(sfn_media_job_t *job, AVCodecContext *enc, int video,
+    int index, int64_t *bytes);
+int sfn_media_master(sfn_media_job_t *job, sfn_media_group_t *g,
+    cJSON *list);
+int sfn_media_commit_dir(sfn_media_job_t *job, const char *tmp,
+    const char *root, const char *rel);
+cJSON *sfn_media_result(sfn_media_job_t *job, const cJSON *settings,
+    const char *job_id, double elapsed);
+
+
+#endif /* _SFN_MEDIA_JOB_H_INCLUDED_ */

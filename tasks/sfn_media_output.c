@@ -1,0 +1,647 @@
+
+/*
+ * Copyright (C) ngx_sfn authors
+ *
+ * The outputs of a transcoding job: MP4 and HLS muxers fed with the
+ * encoders' packets, master playlists with the bit rates as written, the
+ * move of the temporary tree into place, and the job's result in
+ * MediaConvert's shape.
+ */
+
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <libavutil/opt.h>
+
+#include "sfn_media_job.h"
+
+
+/* muxers */
+
+
+static int
+sfn_media_out_path(sfn_media_job_t *job, sfn_media_out_t *out, char *buf,
+    size_t size, const char *suffix)
+{
+    const char          *tmp;
+    sfn_media_group_t   *g;
+
+    g = &job->set.groups[out->def.group];
+    tmp = job->tmp[g->bucket];
+
+    if ((size_t) snprintf(buf, size, "%s/%s%s%s", tmp, g->prefix,
+                          out->def.name, suffix)
+        >= size)
+    {
+        return sfn_task_fail(job->call, "States.TaskFailed",
+                             "output path is too long");
+    }
+
+    return SFN_TASK_OK;
+}
+
+
+int
+sfn_media_out_open(sfn_media_job_t *job, sfn_media_out_t *out)
+{
+    int                 rc;
+    char                path[SFN_MEDIA_PATH_MAX], seg[SFN_MEDIA_PATH_MAX];
+    char                buf[64];
+    AVStream           *st;
+    const char         *fmt;
+    AVDictionary       *opts;
+    sfn_media_group_t  *g;
+    sfn_media_rend_t   *r;
+    sfn_media_aenc_t   *a;
+
+    g = &job->set.groups[out->def.group];
+    opts = NULL;
+
+    if (sfn_media_out_path(job, out, path, sizeof(path),
+                           out->def.type == SFN_MEDIA_MP4 ? ".mp4" : ".m3u8")
+        != SFN_TASK_OK)
+    {
+        return SFN_TASK_FAILED;
+    }
+
+    snprintf(out->key, sizeof(out->key), "%s%s%s", g->prefix, out->def.name,
+             out->def.type == SFN_MEDIA_MP4 ? ".mp4" : ".m3u8");
+
+    if (sfn_media_mkdirs(path, 0) != 0) {
+        return sfn_task_fail(job->call, "States.TaskFailed",
+                             "mkdir \"%s\" failed: %s", path,
+                             strerror(errno));
+    }
+
+    fmt = out->def.type == SFN_MEDIA_MP4 ? "mp4" : "hls";
+
+    rc = avformat_alloc_output_context2(&out->mux, NULL, fmt, path);
+    if (rc < 0) {
+        return sfn_media_fail_av(job->call, out->key, "cannot be created",
+                                 rc);
+    }
+
+    sfn_media_interrupt(&out->mux->interrupt_callback, job->call);
+
+    out->vst = -1;
+    out->ast = -1;
+
+    if (out->def.rend >= 0) {
+        r = &job->rends[out->def.rend];
+        st = avformat_new_stream(out->mux, NULL);
+
+        if (st == NULL) {
+            return sfn_task_fail(job->call, "States.TaskFailed",
+                                 "out of memory");
+        }
+
+        avcodec_parameters_from_context(st->codecpar, r->enc);
+        st->time_base = r->enc->time_base;
+        st->avg_frame_rate = r->enc->framerate;
+        out->vst = st->index;
+    }
+
+    if (out->def.aenc >= 0) {
+        a = &job->aencs[out->def.aenc];
+        st = avformat_new_stream(out->mux, NULL);
+
+        if (st == NULL) {
+            return sfn_task_fail(job->call, "States.TaskFailed",
+                                 "out of memory");
+        }
+
+        avcodec_parameters_from_context(st->codecpar, a->enc);
+        st->time_base = a->enc->time_base;
+        out->ast = st->index;
+    }
+
+    if (out->def.type == SFN_MEDIA_MP4) {
+        av_dict_set(&opts, "movflags", "+faststart", 0);
+
+        rc = avio_open2(&out->mux->pb, path, AVIO_FLAG_WRITE,
+                        &out->mux->interrupt_callback, NULL);
+        if (rc < 0) {
+            av_dict_free(&opts);
+            return sfn_media_fail_av(job->call, out->key,
+                                     "cannot be created", rc);
+        }
+
+    } else {
+        snprintf(buf, sizeof(buf), "%g", g->seglen);
+        av_dict_set(&opts, "hls_time", buf, 0);
+        av_dict_set(&opts, "hls_playlist_type", "vod", 0);
+        av_dict_set(&opts, "hls_list_size", "0", 0);
+        av_dict_set(&opts, "start_number", "1", 0);
+        av_dict_set(&opts, "hls_flags", "independent_segments", 0);
+
+        if (out->def.type == SFN_MEDIA_HLS_FMP4) {
+            av_dict_set(&opts, "hls_segment_type", "fmp4", 0);
+            snprintf(seg, sizeof(seg), "%s_init.mp4", out->def.name);
+            av_dict_set(&opts, "hls_fmp4_init_filename", seg, 0);
+
+            if (sfn_media_out_path(job, out, seg, sizeof(seg), "_%05d.m4s")
+                != SFN_TASK_OK)
+            {
+                av_dict_free(&opts);
+                return SFN_TASK_FAILED;
+            }
+
+        } else if (sfn_media_out_path(job, out, seg, sizeof(seg),
+                                      "_%05d.ts")
+                   != SFN_TASK_OK)
+        {
+            av_dict_free(&opts);
+            return SFN_TASK_FAILED;
+        }
+
+        av_dict_set(&opts, "hls_segment_filename", seg, 0);
+    }
+
+    rc = avformat_write_header(out->mux, &opts);
+    av_dict_free(&opts);
+
+    if (rc < 0) {
+        return sfn_media_fail_av(job->call, out->key, "cannot be written",
+                                 rc);
+    }
+
+    pthread_mutex_init(&out->mutex, NULL);
+
+    return SFN_TASK_OK;
+}
+
+
+/* hands a packet of rendition or audio encoding "index" to its muxers */
+
+static int
+sfn_media_emit(sfn_media_job_t *job, AVPacket *pkt, int video, int index,
+    AVRational tb)
+{
+    int               i, rc, si;
+    AVPacket         *p;
+    sfn_media_out_t  *out;
+
+    for (i = 0; i < job->nouts; i++) {
+        out = &job->outs[i];
+
+        if (video ? out->def.rend != index : out->def.aenc != index) {
+            continue;
+        }
+
+        si = video ? out->vst : out->ast;
+
+        p = av_packet_clone(pkt);
+        if (p == NULL) {
+            return AVERROR(ENOMEM);
+        }
+
+        p->stream_index = si;
+        av_packet_rescale_ts(p, tb, out->mux->streams[si]->time_base);
+
+        pthread_mutex_lock(&out->mutex);
+
+        if (p->pts != AV_NOPTS_VALUE
+            && (pkt->pts + pkt->duration) * av_q2d(tb) > out->end)
+        {
+            out->end = (pkt->pts + pkt->duration) * av_q2d(tb);
+        }
+
+        rc = av_interleaved_write_frame(out->mux, p);
+        pthread_mutex_unlock(&out->mutex);
+
+        av_packet_free(&p);
+
+        if (rc < 0) {
+            return rc;
+        }
+    }
+
+    return 0;
+}
+
+
+int
+sfn_media_drain(sfn_media_job_t *job, AVCodecContext *enc, int video,
+    int index, int64_t *bytes)
+{
+    int        rc;
+    AVPacket  *pkt;
+
+    pkt = av_packet_alloc();
+    if (pkt == NULL) {
+        return AVERROR(ENOMEM);
+    }
+
+    for ( ;; ) {
+        rc = avcodec_receive_packet(enc, pkt);
+
+        if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) {
+            rc = 0;
+            break;
+        }
+
+        if (rc < 0) {
+            break;
+        }
+
+        if (bytes) {
+            *bytes += pkt->size;
+        }
+
+        rc = sfn_media_emit(job, pkt, video, index, enc->time_base);
+        av_packet_unref(pkt);
+
+        if (rc < 0) {
+            break;
+        }
+    }
+
+    av_packet_free(&pkt);
+
+    return rc;
+}
+
+
+/* results */
+
+
+int
+sfn_media_master(sfn_media_job_t *job, sfn_media_group_t *g, cJSON *list)
+{
+    int                 i, fmp4;
+    FILE               *fp, *pl;
+    char                path[SFN_MEDIA_PATH_MAX], line[1024], seg[1024];
+    char               *p;
+    double              d, total, peak, segdur;
+    long long           size, bytes;
+    const char         *tmp;
+    sfn_media_out_t    *out;
+    sfn_media_rend_t   *r;
+
+    tmp = job->tmp[g->bucket];
+
+    snprintf(path, sizeof(path), "%s/%s%s.m3u8", tmp, g->prefix, g->base);
+
+    fp = fopen(path, "w");
+    if (fp == NULL) {
+        return sfn_task_fail(job->call, "States.TaskFailed",
+                             "cannot write \"%s\": %s", path,
+                             strerror(errno));
+    }
+
+    fmp4 = g->type == SFN_MEDIA_HLS_FMP4;
+
+    fprintf(fp, "#EXTM3U\n#EXT-X-VERSION:%d\n#EXT-X-INDEPENDENT-SEGMENTS\n",
+            fmp4 ? 7 : 3);
+
+    for (i = 0; i < job->nouts; i++) {
+        out = &job->outs[i];
+
+        if (out->def.group != (int) (g - job->set.groups)) {
+            continue;
+        }
+
+        /* peak and average bit rates from the segments as written */
+
+        snprintf(line, sizeof(line), "%s/%s", tmp, out->key);
+        pl = fopen(line, "r");
+
+        total = 0;
+        peak = 0;
+        bytes = 0;
+        segdur = 0;
+        size = 1;
+
+        while (pl && fgets(line, sizeof(line), pl)) {
+            line[strcspn(line, "\r\n")] = '\0';
+
+            if (strncmp(line, "#EXTINF:", 8) == 0) {
+                segdur = atof(line + 8);
+                continue;
+            }
+
+            if (line[0] == '#' || line[0] == '\0') {
+                continue;
+            }
+
+            sfn_media_fmt(seg, sizeof(seg), "%s/%s%s", tmp, g->prefix, line);
+            size = sfn_media_file_size(seg);
+            d = segdur;
+
+            if (size <= 0) {
+                break;
+            }
+
+            if (d > 0) {
+                bytes += size;
+                total += d;
+
+                if (size * 8.0 / d > peak) {
+                    peak = size * 8.0 / d;
+                }
+            }
+        }
+
+        if (pl) {
+            fclose(pl);
+        }
+
+        /* a playlist that names a file not written is no success */
+
+        if (pl == NULL || size <= 0) {
+            fclose(fp);
+            return sfn_task_fail(job->call, "States.TaskFailed",
+                                 "\"%s\": %s was not written", out->key,
+                                 pl ? "a segment it lists" : "it");
+        }
+
+        out->duration = total;
+
+        fprintf(fp, "#EXT-X-STREAM-INF:BANDWIDTH=%.0f,AVERAGE-BANDWIDTH=%.0f",
+                peak, total > 0 ? bytes * 8.0 / total : 0);
+
+        if (out->def.rend >= 0) {
+            r = &job->rends[out->def.rend];
+            fprintf(fp, ",RESOLUTION=%dx%d,CODECS=\"%s%s\","
+                    "FRAME-RATE=%.3f", r->ow, r->oh, r->codecs,
+                    out->def.aenc >= 0 ? ",mp4a.40.2" : "",
+                    av_q2d(r->enc->framerate));
+
+        } else {
+            fprintf(fp, ",CODECS=\"mp4a.40.2\"");
+        }
+
+        p = strrchr(out->key, '/');
+        fprintf(fp, "\n%s\n", p ? p + 1 : out->key);
+    }
+
+    if (fclose(fp) != 0) {
+        return sfn_task_fail(job->call, "States.TaskFailed",
+                             "cannot write \"%s\": %s", path,
+                             strerror(errno));
+    }
+
+    (void) list;
+
+    return SFN_TASK_OK;
+}
+
+
+/* moves every file of the temporary tree into place */
+
+int
+sfn_media_commit_dir(sfn_media_job_t *job, const char *tmp, const char *root,
+    const char *rel)
+{
+    int             rc;
+    DIR            *dir;
+    char            src[SFN_MEDIA_PATH_MAX], dst[SFN_MEDIA_PATH_MAX];
+    char            sub[SFN_MEDIA_PATH_MAX];
+    struct stat     sb;
+    struct dirent  *de;
+
+    snprintf(src, sizeof(src), "%s/%s", tmp, rel);
+
+    dir = opendir(src);
+    if (dir == NULL) {
+        return sfn_task_fail(job->call, "States.TaskFailed",
+                             "opendir \"%s\" failed: %s", src,
+                             strerror(errno));
+    }
+
+    rc = SFN_TASK_OK;
+
+    while (rc == SFN_TASK_OK && (de = readdir(dir)) != NULL) {
+        if (de->d_name[0] == '.') {
+            continue;
+        }
+
+        snprintf(sub, sizeof(sub), "%s%s%s", rel, rel[0] ? "/" : "",
+                 de->d_name);
+        sfn_media_fmt(src, sizeof(src), "%s/%s", tmp, sub);
+        sfn_media_fmt(dst, sizeof(dst), "%s/%s", root, sub);
+
+        if (lstat(src, &sb) == -1) {
+            continue;
+        }
+
+        if (S_ISDIR(sb.st_mode)) {
+            rc = sfn_media_commit_dir(job, tmp, root, sub);
+            continue;
+        }
+
+        if (sfn_media_mkdirs(dst, 0) != 0 || rename(src, dst) != 0) {
+            rc = sfn_task_fail(job->call, "States.TaskFailed",
+                               "rename \"%s\" to \"%s\" failed: %s", src, dst,
+                               strerror(errno));
+        }
+    }
+
+    closedir(dir);
+
+    return rc;
+}
+
+
+static void
+sfn_media_s3(char *buf, size_t size, const char *bucket, const char *key)
+{
+    sfn_media_fmt(buf, size, "s3://%s/%s", bucket, key);
+}
+
+
+cJSON *
+sfn_media_result(sfn_media_job_t *job, const cJSON *settings,
+    const char *job_id, double elapsed)
+{
+    int                  i, j, k, n;
+    char                 buf[2048], url[2048], ts[64];
+    cJSON               *res, *jb, *ogd, *gd, *ods, *od, *paths, *vdt;
+    cJSON               *list, *o, *pls, *item, *timing;
+    time_t               now;
+    struct tm            tm;
+    const cJSON         *um;
+    sfn_media_out_t     *out;
+    sfn_media_rend_t    *r;
+    sfn_media_group_t   *g;
+    sfn_media_thumbs_t  *th;
+
+    res = cJSON_CreateObject();
+    jb = cJSON_AddObjectToObject(res, "Job");
+    list = cJSON_CreateArray();
+
+    now = time(NULL);
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+    cJSON_AddStringToObject(jb, "Id", job_id);
+    cJSON_AddStringToObject(jb, "Status", "COMPLETE");
+    cJSON_AddNumberToObject(jb, "JobPercentComplete", 100);
+    cJSON_AddStringToObject(jb, "CreatedAt", ts);
+    timing = cJSON_AddObjectToObject(jb, "Timing");
+    cJSON_AddStringToObject(timing, "FinishTime", ts);
+    cJSON_AddNumberToObject(timing, "ElapsedSeconds",
+                            floor(elapsed * 1000) / 1000);
+    cJSON_AddItemToObject(jb, "Settings", cJSON_Duplicate(settings, 1));
+
+    um = cJSON_GetObjectItemCaseSensitive(job->call->input, "UserMetadata");
+    if (um) {
+        cJSON_AddItemToObject(jb, "UserMetadata", cJSON_Duplicate(um, 1));
+    }
+
+    ogd = cJSON_AddArrayToObject(jb, "OutputGroupDetails");
+
+    for (i = 0; i < job->set.ngroups; i++) {
+        g = &job->set.groups[i];
+        gd = cJSON_CreateObject();
+        cJSON_AddItemToArray(ogd, gd);
+        cJSON_AddStringToObject(gd, "Type", g->gtype);
+        ods = cJSON_AddArrayToObject(gd, "OutputDetails");
+
+        if (g->type != SFN_MEDIA_MP4) {
+            snprintf(buf, sizeof(buf), "%s%s.m3u8", g->prefix, g->base);
+            pls = cJSON_AddArrayToObject(gd, "PlaylistFilePaths");
+            sfn_media_s3(url, sizeof(url), g->bucket_name, buf);
+            cJSON_AddItemToArray(pls, cJSON_CreateString(url));
+
+            item = cJSON_CreateObject();
+
+            cJSON_AddStringToObject(item, "format", "hls");
+            cJSON_AddStringToObject(item, "group", g->name);
+            cJSON_AddStringToObject(item, "bucket", g->bucket_name);
+            cJSON_AddStringToObject(item, "key", buf);
+            cJSON_AddStringToObject(item, "segmentType",
+                                    g->type == SFN_MEDIA_HLS_FMP4
+                                    ? "fmp4" : "ts");
+            cJSON_AddNumberToObject(item, "segmentLength", g->seglen);
+            cJSON_AddItemToObject(item, "renditions", cJSON_CreateArray());
+            cJSON_AddItemToArray(list, item);
+        }
+
+        for (j = 0; j < job->nouts; j++) {
+            out = &job->outs[j];
+
+            if (out->def.group != i) {
+                continue;
+            }
+
+            od = cJSON_CreateObject();
+            cJSON_AddItemToArray(ods, od);
+            paths = cJSON_AddArrayToObject(od, "OutputFilePaths");
+            sfn_media_s3(buf, sizeof(buf), g->bucket_name, out->key);
+            cJSON_AddItemToArray(paths, cJSON_CreateString(buf));
+            cJSON_AddNumberToObject(od, "DurationInMs",
+                                    floor(out->duration * 1000));
+
+            o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "format",
+                                    out->def.type == SFN_MEDIA_MP4
+                                    ? "mp4" : "hls");
+            cJSON_AddStringToObject(o, "group", g->name);
+            cJSON_AddStringToObject(o, "bucket", g->bucket_name);
+            cJSON_AddStringToObject(o, "key", out->key);
+            cJSON_AddNumberToObject(o, "duration",
+                                    floor(out->duration * 1000) / 1000);
+
+            if (out->def.rend >= 0) {
+                r = &job->rends[out->def.rend];
+                vdt = cJSON_AddObjectToObject(od, "VideoDetails");
+                cJSON_AddNumberToObject(vdt, "WidthInPx", r->ow);
+                cJSON_AddNumberToObject(vdt, "HeightInPx", r->oh);
+
+                cJSON_AddNumberToObject(o, "width", r->ow);
+                cJSON_AddNumberToObject(o, "height", r->oh);
+                cJSON_AddNumberToObject(o, "videoBitrate",
+                    out->duration > 0
+                    ? floor(r->bytes * 8 / out->duration) : 0);
+                cJSON_AddStringToObject(o, "codecs", r->codecs);
+            }
+
+            cJSON_AddBoolToObject(o, "audio", out->def.aenc >= 0);
+
+            if (out->def.type == SFN_MEDIA_MP4) {
+                snprintf(buf, sizeof(buf), "%s/%s",
+                         job->set.buckets[g->bucket].root, out->key);
+                cJSON_AddNumberToObject(o, "size",
+                                        (double) sfn_media_file_size(buf));
+                cJSON_AddItemToArray(list, o);
+
+            } else {
+                /* a variant: listed under its master playlist */
+
+                n = cJSON_GetArraySize(list);
+
+                for (k = n - 1; k >= 0; k--) {
+                    item = cJSON_GetArrayItem(list, k);
+
+                    if (strcmp(sfn_task_string(item, "group"), g->name) == 0
+                        && cJSON_GetObjectItemCaseSensitive(item,
+                                                            "renditions"))
+                    {
+                        cJSON_AddItemToArray(
+                            cJSON_GetObjectItemCaseSensitive(item,
+                                                             "renditions"),
+                            o);
+                        cJSON_DeleteItemFromObject(item, "duration");
+                        cJSON_AddNumberToObject(item, "duration",
+                            floor(out->duration * 1000) / 1000);
+                        o = NULL;
+                        break;
+                    }
+                }
+
+                if (o) {
+                    cJSON_AddItemToArray(list, o);
+                }
+            }
+        }
+
+        for (j = 0; j < job->nthumbs; j++) {
+            th = &job->thumbs[j];
+
+            if (th->def.group != i) {
+                continue;
+            }
+
+            od = cJSON_CreateObject();
+            cJSON_AddItemToArray(ods, od);
+            paths = cJSON_AddArrayToObject(od, "OutputFilePaths");
+
+            for (k = 0; k < cJSON_GetArraySize(th->files); k++) {
+                item = cJSON_GetArrayItem(th->files, k);
+                sfn_media_s3(buf, sizeof(buf), g->bucket_name,
+                             sfn_task_string(item, "key"));
+                cJSON_AddItemToArray(paths, cJSON_CreateString(buf));
+            }
+
+            vdt = cJSON_AddObjectToObject(od, "VideoDetails");
+            cJSON_AddNumberToObject(vdt, "WidthInPx", th->def.width);
+            cJSON_AddNumberToObject(vdt, "HeightInPx", th->def.height);
+
+            o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "format", "thumbnails");
+            cJSON_AddStringToObject(o, "group", g->name);
+            cJSON_AddStringToObject(o, "bucket", g->bucket_name);
+            snprintf(buf, sizeof(buf), "%s", g->prefix);
+            cJSON_AddStringToObject(o, "prefix", buf);
+            cJSON_AddNumberToObject(o, "width", th->def.width);
+            cJSON_AddNumberToObject(o, "height", th->def.height);
+            cJSON_AddNumberToObject(o, "count", th->count);
+            cJSON_AddItemToObject(o, "files",
+                                  cJSON_Duplicate(th->files, 1));
+            cJSON_AddItemToArray(list, o);
+        }
+    }
+
+    cJSON_AddItemToObject(res, "outputs", list);
+
+    return res;
+}
