@@ -8,6 +8,7 @@
 
 
 #include "ngx_http_sfn_module.h"
+#include <sfn_task.h>
 
 
 #define NGX_HTTP_SFN_MAX_BODY  (256 * 1024 + 4096)
@@ -321,7 +322,7 @@ ngx_http_sfn_start_execution(ngx_http_request_t *r)
         return rc;
     }
 
-    if (!ngx_http_sfn_key_valid(&key)) {
+    if (!sfn_key_valid((char *) key.data, key.len)) {
         cJSON_Delete(body);
         return ngx_http_sfn_send_error(r, NGX_HTTP_BAD_REQUEST,
                                        "InvalidKey",

@@ -157,7 +157,6 @@ char *ngx_http_sfn_strdup(ngx_pool_t *pool, const char *s);
 ngx_int_t ngx_http_sfn_pstr(ngx_pool_t *pool, ngx_str_t *src,
     ngx_str_t *dst);
 char *ngx_http_sfn_cstr(ngx_str_t *s);
-ngx_int_t ngx_http_sfn_key_valid(ngx_str_t *key);
 ngx_int_t ngx_http_sfn_location_tail(ngx_http_request_t *r, ngx_str_t *tail);
 ngx_str_t *ngx_http_sfn_log_escape(ngx_pool_t *pool, ngx_str_t *src,
     ngx_str_t *dst);

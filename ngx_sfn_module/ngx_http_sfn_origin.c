@@ -12,6 +12,7 @@
 
 
 #include "ngx_http_sfn_module.h"
+#include <sfn_task.h>
 
 
 typedef struct {
@@ -165,7 +166,7 @@ ngx_http_sfn_origin_handler(ngx_http_request_t *r)
     }
 
     if (ngx_http_sfn_location_tail(r, &tail) != NGX_OK
-        || !ngx_http_sfn_key_valid(&tail))
+        || !sfn_key_valid((char *) tail.data, tail.len))
     {
         return NGX_HTTP_NOT_FOUND;
     }

@@ -10,6 +10,7 @@
 
 
 #include "ngx_http_sfn_module.h"
+#include <sfn_task.h>
 
 
 #ifdef NAME_MAX
@@ -36,7 +37,7 @@ ngx_http_sfn_upload_handler(ngx_http_request_t *r)
     }
 
     if (ngx_http_sfn_location_tail(r, &key) != NGX_OK
-        || !ngx_http_sfn_key_valid(&key))
+        || !sfn_key_valid((char *) key.data, key.len))
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "sfn upload: invalid key \"%V\"",

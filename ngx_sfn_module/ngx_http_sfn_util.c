@@ -3,7 +3,7 @@
  * Copyright (C) ngx_sfn authors
  *
  * Small helpers every part of the glue shares, one per idiom: random
- * bytes and identifiers, clocks, strings, object keys, and the request
+ * bytes and identifiers, clocks, strings, log escaping, and the request
  * and reply plumbing (a header, the body, a buffer sent as the reply).
  */
 
@@ -11,9 +11,6 @@
 #include "ngx_http_sfn_module.h"
 
 #include <sys/random.h>
-
-
-#define NGX_HTTP_SFN_MAX_KEY  1024
 
 
 /*
@@ -164,44 +161,6 @@ ngx_http_sfn_cstr(ngx_str_t *s)
 {
     /* message strings are NUL-terminated copies; NULL stays NULL */
     return s->data ? (char *) s->data : NULL;
-}
-
-
-/* object keys */
-
-ngx_int_t
-ngx_http_sfn_key_valid(ngx_str_t *key)
-{
-    u_char  *p, *last, *seg;
-
-    if (key->len == 0 || key->len > NGX_HTTP_SFN_MAX_KEY
-        || key->data[0] == '/')
-    {
-        return 0;
-    }
-
-    last = key->data + key->len;
-
-    for (seg = key->data; seg < last; seg = p + 1) {
-
-        for (p = seg; p < last && *p != '/'; p++) {
-            if (*p == '\0' || *p == '\\') {
-                return 0;
-            }
-        }
-
-        /* an empty, "." or ".." segment, or our temporary directory */
-
-        if (p == seg
-            || (p - seg == 1 && seg[0] == '.')
-            || (p - seg == 2 && seg[0] == '.' && seg[1] == '.')
-            || (p - seg >= 5 && ngx_strncmp(seg, ".sfn-", 5) == 0))
-        {
-            return 0;
-        }
-    }
-
-    return key->data[key->len - 1] != '/';
 }
 
 
