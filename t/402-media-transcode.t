@@ -18,8 +18,8 @@ use Time::HiRes qw(time);
 Sfn::Test::need_tool('sfn-task');
 Sfn::Test::need_ffmpeg();
 
-my $seed = '/work/shared/seeds/000-video-workflow-definition.json.tmpl';
-$seed = 'conf-examples/video-workflow.asl.json.tmpl' unless -f $seed;
+my $seed = '../shared/seeds/000-video-workflow-definition.json.tmpl';
+$seed = 'conf-examples/video-workflow.asl.json' unless -f $seed;
 
 my $dir = tempdir(CLEANUP => 1);
 mkdir "$dir/src";
