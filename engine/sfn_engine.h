@@ -159,6 +159,14 @@ typedef struct {
 
     /* level: 0 error, 1 warn, 2 info, 3 debug; may be NULL */
     void     (*log)(void *data, int level, const char *msg);
+
+    /*
+     * Asked after each transition the engine runs without the host: a
+     * nonzero answer makes it hand the host its loop back through a timer
+     * due at once, and go on when that fires.  May be NULL: the engine
+     * then yields every SFN_BURST transitions.
+     */
+    int      (*yield)(void *data);
 } sfn_host_t;
 
 
