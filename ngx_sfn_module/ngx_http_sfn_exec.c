@@ -99,6 +99,7 @@ static ngx_http_sfn_main_conf_t  *ngx_http_sfn_smcf;
 #define NGX_HTTP_SFN_RENEW         2000
 #define NGX_HTTP_SFN_SCAN          1000
 #define NGX_HTTP_SFN_CLAIM         "32"
+#define NGX_HTTP_SFN_REAP          1000
 
 
 static ngx_uint_t                 ngx_http_sfn_ephemeral;
@@ -118,6 +119,7 @@ static ngx_uint_t                 ngx_http_sfn_scanning;
 static ngx_uint_t                 ngx_http_sfn_mail_polling;
 static ngx_uint_t                 ngx_http_sfn_durable; /* runs, leased */
 static ngx_uint_t                 ngx_http_sfn_mail_again;
+static ngx_msec_t                 ngx_http_sfn_reaped;
 
 
 static void ngx_http_sfn_run_after(ngx_http_sfn_run_t *run);
@@ -2149,6 +2151,11 @@ ngx_http_sfn_poll_handler(ngx_event_t *ev)
 
     ngx_http_sfn_progress_publish();
 
+    if (ngx_current_msec - ngx_http_sfn_reaped >= NGX_HTTP_SFN_REAP) {
+        ngx_http_sfn_reaped = ngx_current_msec;
+        (void) ngx_http_sfn_shm_reap(ngx_http_sfn_smcf, 0);
+    }
+
     ngx_add_timer(ev, NGX_HTTP_SFN_POLL);
 }
 
@@ -2346,6 +2353,16 @@ ngx_http_sfn_exec_stop(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *arn,
         return NGX_AGAIN;
     }
 
+    if (!rec.durable
+        && ngx_http_sfn_run_find(arn) == NULL
+        && ngx_http_sfn_shm_reap(smcf, 0) != 0
+        && ngx_http_sfn_shm_get(smcf, arn, pool, &rec) == NGX_OK
+        && rec.status != SFN_RUNNING)
+    {
+        /* its worker is gone, and it ended there */
+        return NGX_BUSY;
+    }
+
     ngx_memzero(&msg, sizeof(ngx_http_sfn_msg_t));
 
     msg.kind = NGX_HTTP_SFN_MSG_STOP;
@@ -2484,6 +2501,9 @@ ngx_http_sfn_exec_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_sfn_release_leases(cycle);
+
+    /* an Express execution dies with its worker: its record says so */
+    (void) ngx_http_sfn_shm_reap(ngx_http_sfn_smcf, ngx_pid);
 
     /* running transcodes notice the flag and return within a second */
 
