@@ -226,6 +226,9 @@ const char *sfn_exec_cause(const sfn_exec_t *e);
 
 const char *sfn_status_name(sfn_status_e status);
 
+/* 1 when text is UTF-8 (RFC 3629: no overlong form, no surrogate) */
+int sfn_utf8_valid(const char *text, size_t len);
+
 
 /*
  * Durable executions.

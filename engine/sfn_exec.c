@@ -2778,7 +2778,7 @@ sfn_exec_create(const sfn_machine_t *m, const sfn_host_t *host,
     cJSON       *in;
     size_t       size, lens[5], i;
     sfn_exec_t  *e;
-    const char  *strs[5], *end;
+    const char  *strs[5];
 
     *error = NULL;
     *cause = NULL;
@@ -2841,18 +2841,7 @@ sfn_exec_create(const sfn_machine_t *m, const sfn_host_t *host,
     p[len] = '\0';
 
     /* parsed from our NUL-terminated copy: no second copy */
-    in = cJSON_ParseWithLengthOpts(e->input_text, len + 1, &end, 0);
-
-    if (in) {
-        while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r') {
-            end++;
-        }
-
-        if (end != e->input_text + len) {
-            cJSON_Delete(in);
-            in = NULL;
-        }
-    }
+    in = sfn_json_parse_text(e->input_text, len, 1);
 
     if (in == NULL) {
         sfn_exec_free(e);
