@@ -81,6 +81,7 @@ char *sfn_json_print_sized(const cJSON *v, size_t size);
 size_t sfn_json_size(const cJSON *v);
 int sfn_json_equal(const cJSON *a, const cJSON *b);
 cJSON *sfn_json_parse(const char *text, size_t len);
+cJSON *sfn_json_parse_text(const char *text, size_t len, int terminated);
 void sfn_json_tostring(sfn_buf_t *b, const cJSON *v);
 int sfn_json_is_int(const cJSON *v, int64_t *out);
 const char *sfn_json_type_name(const cJSON *v);

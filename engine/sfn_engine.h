@@ -159,6 +159,14 @@ typedef struct {
 
     /* level: 0 error, 1 warn, 2 info, 3 debug; may be NULL */
     void     (*log)(void *data, int level, const char *msg);
+
+    /*
+     * Asked after each transition the engine runs without the host: a
+     * nonzero answer makes it hand the host its loop back through a timer
+     * due at once, and go on when that fires.  May be NULL: the engine
+     * then yields every SFN_BURST transitions.
+     */
+    int      (*yield)(void *data);
 } sfn_host_t;
 
 
@@ -217,6 +225,9 @@ const char *sfn_exec_error(const sfn_exec_t *e);
 const char *sfn_exec_cause(const sfn_exec_t *e);
 
 const char *sfn_status_name(sfn_status_e status);
+
+/* 1 when text is UTF-8 (RFC 3629: no overlong form, no surrogate) */
+int sfn_utf8_valid(const char *text, size_t len);
 
 
 /*

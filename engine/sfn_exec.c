@@ -2411,6 +2411,17 @@ sfn_state_enter(sfn_run_t *run)
 
 
 static int
+sfn_yield_due(sfn_exec_t *e)
+{
+    if (e->host.yield != NULL) {
+        return e->host.yield(e->host.data);
+    }
+
+    return ++e->burst > SFN_BURST;
+}
+
+
+static int
 sfn_yield(sfn_run_t *run)
 {
     sfn_exec_t  *e;
@@ -2453,7 +2464,7 @@ sfn_run_loop(sfn_run_t *run, int rc)
                 return SFN_R_WAIT;
             }
 
-            if (++run->e->burst > SFN_BURST && sfn_yield(run) == 0) {
+            if (sfn_yield_due(run->e) && sfn_yield(run) == 0) {
                 return SFN_R_WAIT;
             }
 
@@ -2767,7 +2778,7 @@ sfn_exec_create(const sfn_machine_t *m, const sfn_host_t *host,
     cJSON       *in;
     size_t       size, lens[5], i;
     sfn_exec_t  *e;
-    const char  *strs[5], *end;
+    const char  *strs[5];
 
     *error = NULL;
     *cause = NULL;
@@ -2830,18 +2841,7 @@ sfn_exec_create(const sfn_machine_t *m, const sfn_host_t *host,
     p[len] = '\0';
 
     /* parsed from our NUL-terminated copy: no second copy */
-    in = cJSON_ParseWithLengthOpts(e->input_text, len + 1, &end, 0);
-
-    if (in) {
-        while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r') {
-            end++;
-        }
-
-        if (end != e->input_text + len) {
-            cJSON_Delete(in);
-            in = NULL;
-        }
-    }
+    in = sfn_json_parse_text(e->input_text, len, 1);
 
     if (in == NULL) {
         sfn_exec_free(e);
@@ -2919,6 +2919,25 @@ sfn_exec_set_data(sfn_exec_t *e, void *data)
 }
 
 
+/*
+ * The execution's own time limit: the machine's TimeoutSeconds, and for an
+ * Express execution at most AWS's five minutes.  0: none.
+ */
+int64_t
+sfn_exec_timeout_ms(const sfn_exec_t *e)
+{
+    int64_t  ms;
+
+    ms = e->m->timeout_ms;
+
+    if (e->type == SFN_EXPRESS && (ms == 0 || ms > SFN_EXPRESS_MAX_MS)) {
+        ms = SFN_EXPRESS_MAX_MS;
+    }
+
+    return ms;
+}
+
+
 sfn_status_e
 sfn_exec_start(sfn_exec_t *e)
 {
@@ -2964,11 +2983,12 @@ sfn_exec_start(sfn_exec_t *e)
     run->prev_id = e->event_id;
     e->main = run;
 
-    if (e->m->timeout_ms) {
+    if (sfn_exec_timeout_ms(e)) {
         e->exec_timer_id = ++e->next_id;
         if (sfn_slot_add(e, e->exec_timer_id, run, SFN_W_EXEC_TIMEOUT) != 0
             || e->host.arm_timer(e->host.data, e, e->exec_timer_id,
-                                 e->start_ms + e->m->timeout_ms) != SFN_OK)
+                                 e->start_ms + sfn_exec_timeout_ms(e))
+               != SFN_OK)
         {
             sfn_slot_del(e, e->exec_timer_id);
             e->exec_timer_id = 0;
@@ -3144,7 +3164,10 @@ sfn_exec_timer(sfn_exec_t *e, uint64_t id)
     case SFN_W_EXEC_TIMEOUT:
         e->exec_timer_id = 0;
         sfn_exec_finish(e, SFN_TIMED_OUT, NULL, "States.Timeout",
-                        "The execution timed out");
+                        sfn_exec_timeout_ms(e) != e->m->timeout_ms
+                        ? "The execution reached the maximum duration of "
+                          "an Express execution (5 minutes)"
+                        : "The execution timed out");
         break;
     }
 

@@ -26,10 +26,13 @@ typedef enum {
 
 /*
  * Synchronous transitions one event may run before the engine yields to
- * the host through a timer due at once, so a long Pass loop cannot hold
- * an nginx worker.
+ * the host through a timer due at once, when the host has no yield
+ * callback of its own to say when.
  */
 #define SFN_BURST  50000
+
+/* AWS ends an Express execution at five minutes */
+#define SFN_EXPRESS_MAX_MS  (5 * 60 * 1000)
 
 
 /* what a queued run does next */
@@ -176,6 +179,7 @@ struct sfn_exec_s {
 int sfn_output_catch(sfn_run_t *run, cJSON *o, const sfn_catcher_t *ct);
 int sfn_slot_add(sfn_exec_t *e, uint64_t id, sfn_run_t *run, int kind);
 void sfn_drain(sfn_exec_t *e);
+int64_t sfn_exec_timeout_ms(const sfn_exec_t *e);
 void sfn_run_free(sfn_run_t *run);
 void sfn_resource_split(sfn_run_t *run);
 sfn_run_t *sfn_run_new(sfn_exec_t *e, sfn_run_t *parent,

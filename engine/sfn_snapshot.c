@@ -699,7 +699,8 @@ sfn_exec_restore(const sfn_machine_t *m, const sfn_host_t *host,
             || sfn_slot_add(e, e->exec_timer_id, e->main,
                             SFN_W_EXEC_TIMEOUT) != 0
             || e->host.arm_timer(e->host.data, e, e->exec_timer_id,
-                                 e->start_ms + m->timeout_ms) != SFN_OK))
+                                 e->start_ms + sfn_exec_timeout_ms(e))
+               != SFN_OK))
     {
         e->busy = 0;
         goto failed;

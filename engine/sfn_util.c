@@ -278,6 +278,12 @@ sfn_json_string_size(const char *s, size_t len)
         } else if (c < 0x20) {
             n += 6;
 
+        } else if (c == 0xc0 && i + 1 < len && (unsigned char) s[i + 1] == 0x80)
+        {
+            /* the engine's U+0000, written \u0000 */
+            n += 6;
+            i++;
+
         } else {
             n++;
         }
@@ -304,7 +310,18 @@ sfn_buf_json_string(sfn_buf_t *b, const char *s, size_t len)
     for (i = 0; i < len; i++) {
         c = (unsigned char) s[i];
 
-        if (c >= 0x20 && c != '"' && c != '\\') {
+        if (c >= 0x20 && c != '"' && c != '\\' && c != 0xc0) {
+            continue;
+        }
+
+        if (c == 0xc0) {
+            if (i + 1 == len || (unsigned char) s[i + 1] != 0x80) {
+                continue;
+            }
+
+            sfn_buf_add(b, s + start, i - start);
+            sfn_buf_add(b, "\\u0000", 6);
+            start = ++i + 1;
             continue;
         }
 
@@ -467,6 +484,13 @@ sfn_json_write_string(char *p, const char *s)
 
     for ( /* void */ ; *s; s++) {
         c = (unsigned char) *s;
+
+        if (c == 0xc0 && (unsigned char) s[1] == 0x80) {
+            p = memcpy(p, "\\u0000", 6);
+            p += 6;
+            s++;
+            continue;
+        }
 
         if (c >= 0x20 && c != '"' && c != '\\') {
             *p++ = (char) c;
@@ -679,37 +703,232 @@ sfn_json_equal(const cJSON *a, const cJSON *b)
 
 
 /*
- * Parses exactly len bytes; cJSON wants a NUL-terminated buffer and
- * accepts trailing garbage unless told otherwise.
+ * The length of the UTF-8 sequence at p (RFC 3629: no overlong forms, no
+ * surrogates, nothing past U+10FFFF), or 0 when it is not one.
  */
-cJSON *
-sfn_json_parse(const char *text, size_t len)
+static size_t
+sfn_utf8_len(const unsigned char *p, const unsigned char *last)
 {
-    char        *copy;
+    size_t    n, i;
+    uint32_t  c, min;
+
+    c = *p;
+
+    if (c < 0x80) {
+        return 1;
+    }
+
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2; c &= 0x1f; min = 0x80;
+
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3; c &= 0x0f; min = 0x800;
+
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4; c &= 0x07; min = 0x10000;
+
+    } else {
+        return 0;
+    }
+
+    if ((size_t) (last - p) < n) {
+        return 0;
+    }
+
+    for (i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+
+        c = (c << 6) | (p[i] & 0x3f);
+    }
+
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) {
+        return 0;
+    }
+
+    return n;
+}
+
+
+int
+sfn_utf8_valid(const char *text, size_t len)
+{
+    size_t                n;
+    const unsigned char  *p, *last;
+
+    p = (const unsigned char *) text;
+    last = p + len;
+
+    while (p < last) {
+        n = sfn_utf8_len(p, last);
+        if (n == 0) {
+            return 0;
+        }
+
+        p += n;
+    }
+
+    return 1;
+}
+
+
+/*
+ * JSON text enters the engine here.  It must be UTF-8 with no raw control
+ * character in a string, as AWS's parser demands.  cJSON keeps strings
+ * NUL-terminated, so an escaped U+0000 is carried inside the engine as the
+ * two bytes C0 80 (modified UTF-8, as the JVM does) and printed back as
+ * \u0000; those two bytes are taken as U+0000 in a text too, since tasks
+ * print the engine's strings as they are.  Returns the number of \u0000
+ * escapes, or -1.
+ */
+static ssize_t
+sfn_json_check(const char *text, size_t len)
+{
+    size_t                n;
+    ssize_t               nuls;
+    unsigned              in;
+    const unsigned char  *p, *last;
+
+    p = (const unsigned char *) text;
+    last = p + len;
+    nuls = 0;
+    in = 0;
+
+    while (p < last) {
+
+        if (*p == '"') {
+            in = !in;
+            p++;
+            continue;
+        }
+
+        if (in && *p == '\\') {
+            if (last - p >= 6 && memcmp(p, "\\u0000", 6) == 0) {
+                nuls++;
+            }
+
+            /* cJSON checks what follows the backslash */
+            p += (last - p >= 2) ? 2 : 1;
+            continue;
+        }
+
+        if (in && *p < 0x20) {
+            return -1;
+        }
+
+        if (*p == 0xc0 && last - p >= 2 && p[1] == 0x80) {
+            p += 2;
+            continue;
+        }
+
+        n = sfn_utf8_len(p, last);
+        if (n == 0) {
+            return -1;
+        }
+
+        p += n;
+    }
+
+    return nuls;
+}
+
+
+/* \u0000 escapes become C0 80, in place: the text only shrinks */
+static void
+sfn_json_keep_nuls(char *text, size_t *len)
+{
+    char  *p, *q, *last;
+
+    p = text;
+    q = text;
+    last = text + *len;
+
+    while (p < last) {
+        if (*p == '\\' && last - p >= 2) {
+            if (last - p >= 6 && memcmp(p, "\\u0000", 6) == 0) {
+                *q++ = (char) 0xc0;
+                *q++ = (char) 0x80;
+                p += 6;
+                continue;
+            }
+
+            *q++ = *p++;
+        }
+
+        *q++ = *p++;
+    }
+
+    *q = '\0';
+    *len = q - text;
+}
+
+
+/*
+ * Parses exactly len bytes of text, which must be NUL-terminated at len
+ * (cJSON wants that, and accepts trailing garbage unless told otherwise).
+ */
+static cJSON *
+sfn_json_parse_terminated(const char *text, size_t len)
+{
     cJSON       *v;
     const char  *end;
 
-    copy = sfn_strndup(text, len);
-    if (copy == NULL) {
-        return NULL;
-    }
-
-    v = cJSON_ParseWithLengthOpts(copy, len + 1, &end, 0);
+    v = cJSON_ParseWithLengthOpts(text, len + 1, &end, 0);
 
     if (v) {
         while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r') {
             end++;
         }
 
-        if (end != copy + len) {
+        if (end != text + len) {
             cJSON_Delete(v);
             v = NULL;
         }
     }
 
+    return v;
+}
+
+
+cJSON *
+sfn_json_parse_text(const char *text, size_t len, int terminated)
+{
+    char     *copy;
+    cJSON    *v;
+    ssize_t   nuls;
+
+    nuls = sfn_json_check(text, len);
+
+    if (nuls < 0) {
+        return NULL;
+    }
+
+    if (nuls == 0 && terminated) {
+        return sfn_json_parse_terminated(text, len);
+    }
+
+    copy = sfn_strndup(text, len);
+    if (copy == NULL) {
+        return NULL;
+    }
+
+    if (nuls) {
+        sfn_json_keep_nuls(copy, &len);
+    }
+
+    v = sfn_json_parse_terminated(copy, len);
+
     free(copy);
 
     return v;
+}
+
+
+cJSON *
+sfn_json_parse(const char *text, size_t len)
+{
+    return sfn_json_parse_text(text, len, 0);
 }
 
 

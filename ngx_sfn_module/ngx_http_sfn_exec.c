@@ -15,6 +15,10 @@
 #include <libpq-fe.h>
 
 
+/* the share of one turn of the event loop that interpretation may take */
+#define NGX_HTTP_SFN_SLICE  5
+
+
 ngx_queue_t                    ngx_http_sfn_runs;
 ngx_http_sfn_main_conf_t      *ngx_http_sfn_smcf;
 u_char                         ngx_http_sfn_owner[NGX_MAXHOSTNAMELEN + 32];
@@ -35,6 +39,7 @@ static size_t                  ngx_http_sfn_last_size;
 static void ngx_http_sfn_run_commit(ngx_http_sfn_run_t *run,
     const char *state);
 static void ngx_http_sfn_run_stop_timers(ngx_http_sfn_run_t *run);
+static void ngx_http_sfn_timer_release(ngx_http_sfn_timer_t *t);
 static void ngx_http_sfn_run_flush_events(ngx_http_sfn_run_t *run);
 static void ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run,
     sfn_status_e status);
@@ -61,39 +66,96 @@ ngx_http_sfn_timer_handler(ngx_event_t *ev)
 {
     ngx_http_sfn_timer_t  *t = ev->data;
 
+    uint64_t             id;
     ngx_http_sfn_run_t  *run;
 
     run = t->run;
+    id = t->node.key;
 
-    ngx_queue_remove(&t->queue);
-    ngx_queue_insert_tail(&run->free_timers, &t->queue);
+    ngx_http_sfn_timer_release(t);
 
-    (void) sfn_exec_timer(run->exec, t->id);
+    (void) sfn_exec_timer(run->exec, id);
 
     ngx_http_sfn_run_after(run);
+}
+
+
+/*
+ * Interpretation runs in slices: once this turn of the event loop is
+ * NGX_HTTP_SFN_SLICE old (ngx_current_msec is the monotonic clock as
+ * epoll returned), every execution yields after the transition it is in,
+ * whatever its loop or payload.
+ */
+
+static int
+ngx_http_sfn_host_yield(void *data)
+{
+    ngx_msec_t       now;
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    now = (ngx_msec_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+
+    return (ngx_msec_int_t) (now - ngx_current_msec) >= NGX_HTTP_SFN_SLICE;
 }
 
 
 static ngx_http_sfn_timer_t *
 ngx_http_sfn_timer_find(ngx_http_sfn_run_t *run, uint64_t id)
 {
-    ngx_queue_t           *q;
-    ngx_http_sfn_timer_t  *t;
+    ngx_rbtree_node_t  *node, *sentinel;
 
-    for (q = ngx_queue_head(&run->timers);
-         q != ngx_queue_sentinel(&run->timers);
-         q = ngx_queue_next(q))
-    {
-        t = ngx_queue_data(q, ngx_http_sfn_timer_t, queue);
+    node = run->timer_tree.root;
+    sentinel = run->timer_tree.sentinel;
 
-        if (t->id == id) {
-            return t;
+    while (node != sentinel) {
+
+        if (id == node->key) {
+            return (ngx_http_sfn_timer_t *) node;
         }
+
+        node = (id < node->key) ? node->left : node->right;
     }
 
     return NULL;
 }
 
+
+static void
+ngx_http_sfn_timer_stop(ngx_http_sfn_timer_t *t)
+{
+    if (t->ev.timer_set) {
+        ngx_del_timer(&t->ev);
+    }
+
+    if (t->ev.posted) {
+        ngx_delete_posted_event(&t->ev);
+    }
+}
+
+
+static void
+ngx_http_sfn_timer_release(ngx_http_sfn_timer_t *t)
+{
+    ngx_http_sfn_run_t  *run;
+
+    run = t->run;
+
+    ngx_http_sfn_timer_stop(t);
+    ngx_rbtree_delete(&run->timer_tree, &t->node);
+    ngx_queue_remove(&t->queue);
+    ngx_queue_insert_tail(&run->free_timers, &t->queue);
+}
+
+
+/*
+ * A timer already due (the engine yielding after a slice of transitions,
+ * a Wait in the past, a retry without interval) is posted for the next
+ * turn of the event loop, after epoll has run: a 0 ms timer would fire
+ * again in the same expiry pass, and so would a plain posted event in the
+ * same posted-events pass, and the worker would never serve anyone else.
+ */
 
 static int
 ngx_http_sfn_host_arm_timer(void *data, sfn_exec_t *e, uint64_t id,
@@ -122,7 +184,7 @@ ngx_http_sfn_host_arm_timer(void *data, sfn_exec_t *e, uint64_t id,
 
         ngx_memzero(t, sizeof(ngx_http_sfn_timer_t));
 
-        t->id = id;
+        t->node.key = id;
         t->run = run;
         t->ev.handler = ngx_http_sfn_timer_handler;
         t->ev.data = t;
@@ -131,13 +193,18 @@ ngx_http_sfn_host_arm_timer(void *data, sfn_exec_t *e, uint64_t id,
         /* a Wait must not hold a worker that is shutting down */
         t->ev.cancelable = 1;
 
+        ngx_rbtree_insert(&run->timer_tree, &t->node);
         ngx_queue_insert_tail(&run->timers, &t->queue);
+
+    } else {
+        ngx_http_sfn_timer_stop(t);
     }
 
     delay = due_ms - ngx_http_sfn_host_now(NULL);
 
-    if (delay < 0) {
-        delay = 0;
+    if (delay <= 0) {
+        ngx_post_event(&t->ev, &ngx_posted_next_events);
+        return SFN_OK;
     }
 
     ngx_add_timer(&t->ev, (ngx_msec_t) delay);
@@ -154,16 +221,10 @@ ngx_http_sfn_host_cancel_timer(void *data, sfn_exec_t *e, uint64_t id)
     ngx_http_sfn_timer_t  *t;
 
     t = ngx_http_sfn_timer_find(run, id);
-    if (t == NULL) {
-        return;
-    }
 
-    if (t->ev.timer_set) {
-        ngx_del_timer(&t->ev);
+    if (t != NULL) {
+        ngx_http_sfn_timer_release(t);
     }
-
-    ngx_queue_remove(&t->queue);
-    ngx_queue_insert_tail(&run->free_timers, &t->queue);
 }
 
 
@@ -352,25 +413,22 @@ static const sfn_host_t  ngx_http_sfn_host_ops = {
     ngx_http_sfn_host_cancel_timer,
     ngx_http_sfn_host_event,
     NULL,
-    ngx_http_sfn_host_log
+    ngx_http_sfn_host_log,
+    ngx_http_sfn_host_yield
 };
 
 
 static void
 ngx_http_sfn_run_stop_timers(ngx_http_sfn_run_t *run)
 {
-    ngx_queue_t           *q;
-    ngx_http_sfn_timer_t  *t;
+    ngx_queue_t  *q;
 
     for (q = ngx_queue_head(&run->timers);
          q != ngx_queue_sentinel(&run->timers);
          q = ngx_queue_next(q))
     {
-        t = ngx_queue_data(q, ngx_http_sfn_timer_t, queue);
-
-        if (t->ev.timer_set) {
-            ngx_del_timer(&t->ev);
-        }
+        ngx_http_sfn_timer_stop(ngx_queue_data(q, ngx_http_sfn_timer_t,
+                                               queue));
     }
 }
 
@@ -379,19 +437,9 @@ void
 ngx_http_sfn_run_free(ngx_http_sfn_run_t *run)
 {
     ngx_queue_t              *q;
-    ngx_http_sfn_timer_t     *t;
     ngx_http_sfn_task_ctx_t  *ctx;
 
-    for (q = ngx_queue_head(&run->timers);
-         q != ngx_queue_sentinel(&run->timers);
-         q = ngx_queue_next(q))
-    {
-        t = ngx_queue_data(q, ngx_http_sfn_timer_t, queue);
-
-        if (t->ev.timer_set) {
-            ngx_del_timer(&t->ev);
-        }
-    }
+    ngx_http_sfn_run_stop_timers(run);
 
     for (q = ngx_queue_head(&run->tasks);
          q != ngx_queue_sentinel(&run->tasks);
@@ -869,6 +917,8 @@ ngx_http_sfn_run_create(ngx_http_sfn_main_conf_t *smcf,
                     && smcf->database.len != 0);
     run->inserted = 1;
 
+    ngx_rbtree_init(&run->timer_tree, &run->timer_sentinel,
+                    ngx_rbtree_insert_value);
     ngx_queue_init(&run->timers);
     ngx_queue_init(&run->free_timers);
     ngx_queue_init(&run->tasks);
@@ -1123,6 +1173,9 @@ ngx_http_sfn_exec_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_sfn_release_leases(cycle);
+
+    /* an Express execution dies with its worker: its record says so */
+    (void) ngx_http_sfn_shm_reap(ngx_http_sfn_smcf, ngx_pid);
 
     /* running transcodes notice the flag and return within a second */
 

@@ -24,9 +24,9 @@ typedef struct ngx_http_sfn_run_s  ngx_http_sfn_run_t;
 
 
 typedef struct {
+    ngx_rbtree_node_t            node;      /* key: the engine's id */
     ngx_event_t                  ev;
     ngx_queue_t                  queue;
-    uint64_t                     id;
     ngx_http_sfn_run_t          *run;
 } ngx_http_sfn_timer_t;
 
@@ -63,6 +63,8 @@ struct ngx_http_sfn_run_s {
     ngx_str_t                    name;
     ngx_str_t                    arn;
     ngx_str_t                    job;
+    ngx_rbtree_t                 timer_tree;
+    ngx_rbtree_node_t            timer_sentinel;
     ngx_queue_t                  timers;
     ngx_queue_t                  free_timers;
     ngx_queue_t                  tasks;

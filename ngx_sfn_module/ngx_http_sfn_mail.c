@@ -15,12 +15,14 @@
 
 
 #define NGX_HTTP_SFN_POLL          50
+#define NGX_HTTP_SFN_REAP          1000
 #define NGX_HTTP_SFN_MSG_EXPIRE    30000
 
 
 static ngx_event_t                ngx_http_sfn_poll_ev;
 static ngx_uint_t                 ngx_http_sfn_mail_polling;
 static ngx_uint_t                 ngx_http_sfn_mail_again;
+static ngx_msec_t                 ngx_http_sfn_reaped;
 
 
 static void
@@ -134,6 +136,11 @@ ngx_http_sfn_poll_handler(ngx_event_t *ev)
     }
 
     ngx_http_sfn_progress_publish();
+
+    if (ngx_current_msec - ngx_http_sfn_reaped >= NGX_HTTP_SFN_REAP) {
+        ngx_http_sfn_reaped = ngx_current_msec;
+        (void) ngx_http_sfn_shm_reap(ngx_http_sfn_smcf, 0);
+    }
 
     ngx_add_timer(ev, NGX_HTTP_SFN_POLL);
 }
@@ -330,6 +337,16 @@ ngx_http_sfn_exec_stop(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *arn,
 
     if (rec.durable && ngx_http_sfn_run_find(arn) == NULL) {
         return NGX_AGAIN;
+    }
+
+    if (!rec.durable
+        && ngx_http_sfn_run_find(arn) == NULL
+        && ngx_http_sfn_shm_reap(smcf, 0) != 0
+        && ngx_http_sfn_shm_get(smcf, arn, pool, &rec) == NGX_OK
+        && rec.status != SFN_RUNNING)
+    {
+        /* its worker is gone, and it ended there */
+        return NGX_BUSY;
     }
 
     ngx_memzero(&msg, sizeof(ngx_http_sfn_msg_t));

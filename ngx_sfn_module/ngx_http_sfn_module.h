@@ -108,6 +108,7 @@ typedef struct {
     ngx_str_t                    error;
     ngx_str_t                    cause;
     sfn_status_e                 status;
+    ngx_pid_t                    owner;     /* the worker that runs it */
     int64_t                      start_ms;
     int64_t                      stop_ms;
     double                       percent;   /* of the running task, or -1 */
@@ -228,6 +229,8 @@ void ngx_http_sfn_shm_token_delete(ngx_http_sfn_main_conf_t *smcf,
 ngx_int_t ngx_http_sfn_shm_msg_post(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_msg_t *msg);
 ngx_uint_t ngx_http_sfn_shm_msg_pending(ngx_http_sfn_main_conf_t *smcf);
+ngx_uint_t ngx_http_sfn_shm_reap(ngx_http_sfn_main_conf_t *smcf,
+    ngx_pid_t gone);
 ngx_uint_t ngx_http_sfn_shm_msg_take(ngx_http_sfn_main_conf_t *smcf,
     ngx_int_t (*accept)(ngx_http_sfn_msg_t *msg), int64_t expire_before,
     ngx_pool_t *pool, ngx_array_t *out);

@@ -24,8 +24,9 @@ typedef struct {
 typedef struct {
     ngx_rbtree_node_t            node;
     ngx_str_t                    arn;
-    ngx_queue_t                  queue;
+    ngx_queue_t                  queue;     /* in running or lru */
     sfn_status_e                 status;
+    ngx_pid_t                    owner;     /* the worker that runs it */
     int64_t                      start_ms;
     int64_t                      stop_ms;
     double                       percent;
@@ -61,6 +62,7 @@ struct ngx_http_sfn_shm_s {
     ngx_rbtree_t                 rbtree;
     ngx_rbtree_node_t            sentinel;
     ngx_queue_t                  lru;       /* finished, oldest first */
+    ngx_queue_t                  running;
     ngx_rbtree_t                 tokens;
     ngx_rbtree_node_t            tokens_sentinel;
     ngx_queue_t                  mailbox;   /* for the owning workers */
@@ -186,6 +188,7 @@ ngx_http_sfn_shm_init_zone(ngx_shm_zone_t *zone, void *data)
     ngx_rbtree_init(&smcf->sh->rbtree, &smcf->sh->sentinel,
                     ngx_http_sfn_shm_rbtree_insert);
     ngx_queue_init(&smcf->sh->lru);
+    ngx_queue_init(&smcf->sh->running);
 
     ngx_rbtree_init(&smcf->sh->tokens, &smcf->sh->tokens_sentinel,
                     ngx_http_sfn_shm_rbtree_insert);
@@ -231,10 +234,7 @@ ngx_http_sfn_shm_free_node(ngx_http_sfn_main_conf_t *smcf,
     }
 
     ngx_rbtree_delete(&smcf->sh->rbtree, &n->node);
-
-    if (n->status != SFN_RUNNING) {
-        ngx_queue_remove(&n->queue);
-    }
+    ngx_queue_remove(&n->queue);
 
     ngx_slab_free_locked(smcf->shpool, n);
 }
@@ -339,13 +339,15 @@ ngx_http_sfn_shm_put(ngx_http_sfn_main_conf_t *smcf,
         n->node.key = ngx_crc32_short(rec->arn.data, rec->arn.len);
         n->status = SFN_RUNNING;
         ngx_rbtree_insert(&smcf->sh->rbtree, &n->node);
+        ngx_queue_insert_tail(&smcf->sh->running, &n->queue);
     }
 
-    if (n->status != SFN_RUNNING) {
-        ngx_queue_remove(&n->queue);
-    }
+    ngx_queue_remove(&n->queue);
 
     n->status = rec->status;
+
+    /* only the worker that runs an execution writes its record */
+    n->owner = ngx_pid;
 
     if (rec->durable) {
         n->durable = 1;
@@ -366,9 +368,9 @@ ngx_http_sfn_shm_put(ngx_http_sfn_main_conf_t *smcf,
         n->stop_ms = rec->stop_ms;
     }
 
-    if (n->status != SFN_RUNNING) {
-        ngx_queue_insert_tail(&smcf->sh->lru, &n->queue);
-    }
+    ngx_queue_insert_tail(n->status == SFN_RUNNING ? &smcf->sh->running
+                                                   : &smcf->sh->lru,
+                          &n->queue);
 
     ngx_http_sfn_shm_strings(dst, n);
 
@@ -446,6 +448,7 @@ ngx_http_sfn_shm_get(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *arn,
     ngx_http_sfn_shm_strings(src, n);
 
     rec->status = n->status;
+    rec->owner = n->owner;
     rec->start_ms = n->start_ms;
     rec->stop_ms = n->stop_ms;
     rec->percent = n->percent;
@@ -472,6 +475,111 @@ ngx_http_sfn_shm_get(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *arn,
     ngx_shmtx_unlock(&smcf->shpool->mutex);
 
     return NGX_OK;
+}
+
+
+/*
+ * An Express execution lives only in the worker that runs it: when that
+ * worker is gone (gone is its pid as it exits, or 0 to find the dead ones
+ * with kill(0)), its running records are ended as FAILED, so that every
+ * describe tells the truth.  A Standard one is resumed from PostgreSQL by
+ * another worker instead.  Returns the number of records ended.
+ */
+
+ngx_uint_t
+ngx_http_sfn_shm_reap(ngx_http_sfn_main_conf_t *smcf, ngx_pid_t gone)
+{
+    u_char                   *p;
+    size_t                    len;
+    ngx_uint_t                n;
+    ngx_pid_t                 dead, alive;
+    ngx_queue_t              *q, *next;
+    ngx_http_sfn_shm_node_t  *node;
+
+    static ngx_str_t  error = ngx_string("States.Runtime");
+
+    if (smcf->shpool == NULL) {
+        return 0;
+    }
+
+    n = 0;
+    dead = gone;
+    alive = 0;
+
+    ngx_shmtx_lock(&smcf->shpool->mutex);
+
+    for (q = ngx_queue_head(&smcf->sh->running);
+         q != ngx_queue_sentinel(&smcf->sh->running);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        node = ngx_queue_data(q, ngx_http_sfn_shm_node_t, queue);
+
+        if (node->durable || node->owner == 0) {
+            continue;
+        }
+
+        if (node->owner != dead) {
+
+            if (gone
+                || node->owner == ngx_pid
+                || node->owner == alive
+                || kill(node->owner, 0) == 0
+                || ngx_errno != NGX_ESRCH)
+            {
+                alive = node->owner;
+                continue;
+            }
+
+            dead = node->owner;
+        }
+
+        len = sizeof("The nginx worker that ran this Express execution "
+                     "(pid ) exited before it ended; Express executions "
+                     "are not durable") + NGX_INT64_LEN;
+
+        p = ngx_http_sfn_shm_alloc(smcf, len, node);
+
+        if (node->cause.data) {
+            ngx_slab_free_locked(smcf->shpool, node->cause.data);
+            node->cause.data = NULL;
+            node->cause.len = 0;
+        }
+
+        if (p) {
+            node->cause.data = p;
+            node->cause.len = ngx_sprintf(p, "The nginx worker that ran this "
+                                          "Express execution (pid %P) exited "
+                                          "before it ended; Express "
+                                          "executions are not durable",
+                                          node->owner)
+                              - p;
+        }
+
+        if (node->error.data) {
+            ngx_slab_free_locked(smcf->shpool, node->error.data);
+        }
+
+        node->error.data = ngx_http_sfn_shm_alloc(smcf, error.len, node);
+        node->error.len = node->error.data ? error.len : 0;
+
+        if (node->error.data) {
+            ngx_memcpy(node->error.data, error.data, error.len);
+        }
+
+        node->status = SFN_FAILED;
+        node->stop_ms = ngx_http_sfn_now_ms();
+        node->percent = 0;
+
+        ngx_queue_remove(&node->queue);
+        ngx_queue_insert_tail(&smcf->sh->lru, &node->queue);
+
+        n++;
+    }
+
+    ngx_shmtx_unlock(&smcf->shpool->mutex);
+
+    return n;
 }
 
 

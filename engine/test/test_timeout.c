@@ -227,6 +227,78 @@ test_elapsed(void **state)
 }
 
 
+/*
+ * An Express execution ends at AWS's five minutes, whatever its own
+ * TimeoutSeconds says; a shorter TimeoutSeconds still applies, and a
+ * Standard execution has no such limit.
+ */
+static void
+test_express_limit(void **state)
+{
+    size_t           i;
+    char            *d;
+    sfn_t_host_t    *h;
+    sfn_t_result_t   r;
+
+    static const struct {
+        sfn_type_e    type;
+        const char   *def;
+        const char   *status;
+        int64_t       elapsed;
+        const char   *cause;
+    } rows[] = {
+        { SFN_EXPRESS,
+          "{`StartAt`:`W`,`States`:{`W`:{`Type`:`Wait`,`Seconds`:400,"
+          "`End`:true}}}",
+          "TIMED_OUT", 300000, "maximum duration of an Express" },
+        { SFN_EXPRESS,
+          "{`TimeoutSeconds`:3600,`StartAt`:`W`,`States`:{`W`:{"
+          "`Type`:`Wait`,`Seconds`:400,`End`:true}}}",
+          "TIMED_OUT", 300000, "maximum duration of an Express" },
+        { SFN_EXPRESS,
+          "{`TimeoutSeconds`:10,`StartAt`:`W`,`States`:{`W`:{`Type`:`Wait`,"
+          "`Seconds`:400,`End`:true}}}",
+          "TIMED_OUT", 10000, "The execution timed out" },
+        { SFN_EXPRESS,
+          "{`StartAt`:`W`,`States`:{`W`:{`Type`:`Wait`,`Seconds`:299,"
+          "`End`:true}}}",
+          "SUCCEEDED", 299000, NULL },
+        { SFN_STANDARD,
+          "{`StartAt`:`W`,`States`:{`W`:{`Type`:`Wait`,`Seconds`:400,"
+          "`End`:true}}}",
+          "SUCCEEDED", 400000, NULL },
+    };
+
+    (void) state;
+
+    h = calloc(1, sizeof(sfn_t_host_t));
+    assert_non_null(h);
+
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        h->type = rows[i].type;
+        d = sfn_t_unquote(rows[i].def);
+
+        sfn_t_run(h, d, "{}", &r);
+
+        if (strcmp(sfn_status_name(r.status), rows[i].status) != 0
+            || r.elapsed_ms != rows[i].elapsed
+            || (rows[i].cause != NULL
+                && (r.cause == NULL
+                    || strstr(r.cause, rows[i].cause) == NULL)))
+        {
+            fail_msg("row %zu: %s after %lld ms, cause %s", i,
+                     sfn_status_name(r.status), (long long) r.elapsed_ms,
+                     r.cause ? r.cause : "(none)");
+        }
+
+        free(d);
+        sfn_t_result_free(&r);
+    }
+
+    free(h);
+}
+
+
 int
 main(void)
 {
@@ -234,6 +306,7 @@ main(void)
         cmocka_unit_test(test_timeouts),
         cmocka_unit_test(test_waits),
         cmocka_unit_test(test_elapsed),
+        cmocka_unit_test(test_express_limit),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
