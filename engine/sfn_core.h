@@ -352,6 +352,7 @@ struct sfn_machine_s {
 };
 
 
+sfn_op_e sfn_rule_op(const char *name, int *is_path, int *kind);
 int sfn_rule_eval(const sfn_rule_t *r, sfn_env_t *env, sfn_err_t *err);
 
 
