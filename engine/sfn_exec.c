@@ -608,8 +608,6 @@ sfn_run_free(sfn_run_t *run)
     sfn_err_clear(&run->child_err);
     free(run->retries);
     free(run->token);
-    free(run->rtype);
-    free(run->rname);
 
     if (run == run->e->main) {
         run->e->main = NULL;

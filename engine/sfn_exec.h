@@ -97,8 +97,6 @@ struct sfn_run_s {
     int64_t               timeout_ms;
     int64_t               heartbeat_ms;
     char                 *token;
-    char                 *rtype;
-    char                 *rname;
 
     /* Parallel and Map */
     cJSON               **results;
@@ -231,7 +229,6 @@ int sfn_state_wait(sfn_run_t *run);
 int sfn_state_wait_done(sfn_run_t *run);
 int sfn_exec_task(sfn_run_t *run);
 void sfn_exec_task_timers_cancel(sfn_run_t *run);
-void sfn_resource_split(sfn_run_t *run);
 int sfn_exec_task_result(sfn_run_t *run);
 
 /* sfn_map.c: Parallel and Map */

@@ -180,8 +180,9 @@ sfn_emit_error(sfn_exec_t *e, sfn_run_t *run, const char *type,
         d = sfn_details(field, &in);
         if (d) {
             if (task) {
-                cJSON_AddStringToObject(in, "resourceType", run->rtype);
-                cJSON_AddStringToObject(in, "resource", run->rname);
+                cJSON_AddStringToObject(in, "resourceType",
+                                        task->resource_type);
+                cJSON_AddStringToObject(in, "resource", task->resource_name);
             }
             if (error) {
                 cJSON_AddStringToObject(in, "error", error);

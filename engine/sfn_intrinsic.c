@@ -197,14 +197,18 @@ sfn_fp_string(sfn_fparse_t *fp, sfn_arg_t *arg)
 
     d = out;
 
-    while (fp->p < fp->last && *fp->p != '\'') {
-        if (*fp->p == '\\' && fp->p + 1 < fp->last) {
-            if (strchr("'{}\\", fp->p[1])) {
-                fp->p++;
+    /* only \' \{ \} and \\ are escapes: AWS rejects any other backslash */
 
-            } else {
-                *d++ = *fp->p++;
+    while (fp->p < fp->last && *fp->p != '\'') {
+        if (*fp->p == '\\') {
+            if (fp->p + 1 == fp->last || fp->p[1] == '\0'
+                || strchr("'{}\\", fp->p[1]) == NULL)
+            {
+                sfn_fp_fail(fp, "%s", "illegal escape in a string literal");
+                return -1;
             }
+
+            fp->p++;
         }
 
         *d++ = *fp->p++;
@@ -604,18 +608,38 @@ sfn_fn_fail(sfn_err_t *err, const sfn_fn_t *fn, const char *fmt,
 }
 
 
-static int
-sfn_fn_int_arg(const cJSON *v, int64_t *out)
-{
-    return sfn_json_is_int(v, out);
-}
-
-
 /* Java's Math.round */
 static double
 sfn_java_round(double d)
 {
     return floor(d + 0.5);
+}
+
+
+/*
+ * An argument where AWS requires an integer: a number, which AWS rounds to
+ * the nearest integer when it is not one (ArrayRange, ArrayPartition,
+ * ArrayGetItem, MathRandom, MathAdd alike).
+ */
+
+static int
+sfn_fn_int_arg(const cJSON *v, int64_t *out)
+{
+    double  d;
+
+    if (!cJSON_IsNumber(v)) {
+        return 0;
+    }
+
+    d = sfn_java_round(v->valuedouble);
+
+    if (d < -9007199254740992.0 || d > 9007199254740992.0) {
+        return 0;
+    }
+
+    *out = (int64_t) d;
+
+    return 1;
 }
 
 
@@ -858,7 +882,7 @@ sfn_fn_array_range(const sfn_fn_t *fn, sfn_env_t *env, sfn_val_t *vals,
         || !sfn_fn_int_arg(vals[2].v, &z))
     {
         return sfn_fn_fail(err, fn, "start, end and step must be "
-                           "integers", NULL);
+                           "numbers", NULL);
     }
 
     if (z == 0) {
@@ -1118,11 +1142,13 @@ sfn_fn_math_random(const sfn_fn_t *fn, sfn_env_t *env, sfn_val_t *vals,
     int64_t         x, y, z, k;
     unsigned char   rnd[16];
 
+    z = 0;
+
     if (!sfn_fn_int_arg(vals[0].v, &x) || !sfn_fn_int_arg(vals[1].v, &y)
         || (fn->nargs == 3 && !sfn_fn_int_arg(vals[2].v, &z)))
     {
         return sfn_fn_fail(err, fn, "start, end and seed must be "
-                           "integers", NULL);
+                           "numbers", NULL);
     }
 
     if (y <= x || y - x > 2147483647LL) {
@@ -1149,13 +1175,19 @@ static cJSON *
 sfn_fn_math_add(const sfn_fn_t *fn, sfn_env_t *env, sfn_val_t *vals,
     sfn_err_t *err)
 {
-    if (!cJSON_IsNumber(vals[0].v) || !cJSON_IsNumber(vals[1].v)) {
+    int64_t  x, y;
+
+    if (!sfn_fn_int_arg(vals[0].v, &x) || !sfn_fn_int_arg(vals[1].v, &y)) {
         return sfn_fn_fail(err, fn, "both arguments must be numbers",
                            NULL);
     }
 
-    return cJSON_CreateNumber(sfn_java_round(vals[0].v->valuedouble)
-                              + sfn_java_round(vals[1].v->valuedouble));
+    if (x < INT32_MIN || x > INT32_MAX || y < INT32_MIN || y > INT32_MAX) {
+        return sfn_fn_fail(err, fn, "the values must be integers between "
+                           "-2147483648 and 2147483647", NULL);
+    }
+
+    return cJSON_CreateNumber((double) (x + y));
 }
 
 
@@ -1388,9 +1420,10 @@ sfn_tmpl_node(sfn_pool_t *pool, const cJSON *v, const char *field,
                                      c->valuestring, err, sizeof(err))
                     != 0)
                 {
-                    snprintf(errbuf, errlen, "the value of the field '%s' "
-                             "is not a valid JSONPath or intrinsic "
-                             "function: %s", c->string, err);
+                    /* AWS's words: err says what is wrong, AWS does not */
+                    snprintf(errbuf, errlen, "The value for the field '%s' "
+                             "must be a valid JSONPath or a valid intrinsic "
+                             "function call", c->string);
                     return NULL;
                 }
 

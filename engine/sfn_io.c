@@ -356,15 +356,19 @@ sfn_io_path_int(sfn_run_t *run, const sfn_path_t *p, const cJSON *input,
 {
     int        owned, ok;
     cJSON     *v;
+    sfn_buf_t  b;
     sfn_env_t  env;
 
     sfn_env_init(&env, run, input);
 
     if (sfn_path_eval(p, &env, &v, &owned) != 0) {
         sfn_env_done(&env);
+        memset(&b, 0, sizeof(sfn_buf_t));
+        sfn_path_normalized(p, &b);
         sfn_runtime(run, "States.Runtime",
-                    "The %s field references a path that does not exist "
-                    "in the input: %s", field, sfn_path_text(p));
+                    "Invalid path '%s' : No results for path: %s",
+                    sfn_path_text(p), b.data ? b.data : "");
+        sfn_buf_free(&b);
         return -1;
     }
 

@@ -785,6 +785,44 @@ sfn_load_names(sfn_load_t *ld, const char *name, const char *loc)
 }
 
 
+/*
+ * The resourceType and resource of the state's Task* history events, as AWS
+ * names them: "arn:aws:states:::dynamodb:putItem" is "dynamodb" and
+ * "putItem", "arn:aws:states:::states:startExecution.sync:2" is "states"
+ * and "startExecution.sync:2"; a Lambda function ARN is "lambda" and the
+ * ARN; our own "sfn:file:copy" is "sfn" and "file:copy".
+ */
+
+static int
+sfn_load_resource_names(sfn_load_t *ld, sfn_state_t *st)
+{
+    size_t       n;
+    sfn_pool_t  *pool;
+    const char  *r, *p;
+
+    pool = &ld->m->pool;
+    r = st->resource;
+
+    if (strncmp(r, "arn:aws:lambda:", 15) == 0) {
+        st->resource_type = "lambda";
+        st->resource_name = r;
+        return 0;
+    }
+
+    if (strncmp(r, "arn:aws:states:::", 17) == 0) {
+        r += 17;
+    }
+
+    p = strchr(r, ':');
+    n = p ? (size_t) (p - r) : strlen(r);
+
+    st->resource_type = sfn_pstrndup(pool, r, n);
+    st->resource_name = p ? p + 1 : r;
+
+    return st->resource_type ? 0 : -1;
+}
+
+
 static int
 sfn_load_resource(sfn_load_t *ld, sfn_state_t *st, const char *loc)
 {
@@ -796,6 +834,10 @@ sfn_load_resource(sfn_load_t *ld, sfn_state_t *st, const char *loc)
                       "The resource provided %s is not recognized. The "
                       "value is not a valid resource ARN, or the resource "
                       "is not available in this region.", st->resource);
+        return -1;
+    }
+
+    if (sfn_load_resource_names(ld, st) != 0) {
         return -1;
     }
 

@@ -164,12 +164,63 @@ sfn_parallel_start(sfn_run_t *run)
 }
 
 
+/*
+ * MaxConcurrencyPath (an integer), ToleratedFailureCountPath (an integer)
+ * and ToleratedFailurePercentagePath (a float), read from the state input,
+ * with AWS's causes.
+ */
+
+static int
+sfn_map_path_number(sfn_run_t *run, const sfn_path_t *p, const char *field,
+    int64_t *n, double *d)
+{
+    int         owned, ok;
+    cJSON      *v;
+    sfn_buf_t   b;
+    sfn_env_t   env;
+
+    sfn_env_init(&env, run, run->input);
+
+    if (sfn_path_eval(p, &env, &v, &owned) != 0) {
+        sfn_env_done(&env);
+        memset(&b, 0, sizeof(sfn_buf_t));
+        sfn_path_normalized(p, &b);
+        sfn_runtime(run, "States.Runtime",
+                    "Invalid path '%s' : No results for path: %s",
+                    sfn_path_text(p), b.data ? b.data : "");
+        sfn_buf_free(&b);
+        return -1;
+    }
+
+    ok = n ? sfn_json_text_int(v, n) : sfn_json_text_double(v, d);
+
+    if (!ok) {
+        memset(&b, 0, sizeof(sfn_buf_t));
+        sfn_buf_value(&b, v);
+        sfn_runtime(run, "States.Runtime",
+                    "The %s field refers to value \"%s\" which is not a "
+                    "valid %s: %s", field, b.data ? b.data : "",
+                    n ? "integer" : "float", sfn_path_text(p));
+        sfn_buf_free(&b);
+    }
+
+    if (owned) {
+        cJSON_Delete(v);
+    }
+
+    sfn_env_done(&env);
+
+    return ok ? 0 : -1;
+}
+
+
 int
 sfn_map_start(sfn_run_t *run)
 {
     int                 owned;
     size_t              n, i;
     cJSON              *arr, *d, *in;
+    sfn_buf_t           b;
     sfn_env_t           env;
     const cJSON        *c;
     const sfn_state_t  *st;
@@ -183,10 +234,12 @@ sfn_map_start(sfn_run_t *run)
 
         if (sfn_path_eval(st->items_path, &env, &arr, &owned) != 0) {
             sfn_env_done(&env);
+            memset(&b, 0, sizeof(sfn_buf_t));
+            sfn_path_normalized(st->items_path, &b);
             sfn_runtime(run, "States.Runtime",
                         "Invalid path '%s' : No results for path: %s",
-                        sfn_path_text(st->items_path),
-                        sfn_path_text(st->items_path));
+                        sfn_path_text(st->items_path), b.data ? b.data : "");
+            sfn_buf_free(&b);
             return SFN_R_FAIL;
         }
 
@@ -200,11 +253,14 @@ sfn_map_start(sfn_run_t *run)
     }
 
     if (!cJSON_IsArray(arr)) {
+        memset(&b, 0, sizeof(sfn_buf_t));
+        if (arr) {
+            sfn_buf_json(&b, arr);
+        }
         sfn_runtime(run, "States.Runtime",
-                    "Invalid path '%s': The ItemsPath field's value must "
-                    "be a JSON array, found %s",
-                    st->items_path ? sfn_path_text(st->items_path) : "$",
-                    arr ? sfn_json_type_name(arr) : "number");
+                    "Map state input must be an array but was: %s",
+                    b.data ? b.data : "null");
+        sfn_buf_free(&b);
         return SFN_R_FAIL;
     }
 
@@ -212,26 +268,19 @@ sfn_map_start(sfn_run_t *run)
     run->tol_count = st->tolerated_count;
     run->tol_pct = st->tolerated_pct;
 
+    /* AWS reads MaxConcurrencyPath before MapStateStarted ... */
     if (st->max_concurrency_path
-        && sfn_io_path_int(run, st->max_concurrency_path, run->input,
-                           "MaxConcurrencyPath", &run->max_conc, NULL) != 0)
-    {
-        return SFN_R_FAIL;
-    }
-
-    if (st->tolerated_count_path
-        && sfn_io_path_int(run, st->tolerated_count_path, run->input,
-                           "ToleratedFailureCountPath", &run->tol_count, NULL)
+        && sfn_map_path_number(run, st->max_concurrency_path,
+                               "MaxConcurrencyPath", &run->max_conc, NULL)
            != 0)
     {
         return SFN_R_FAIL;
     }
 
-    if (st->tolerated_pct_path
-        && sfn_io_path_int(run, st->tolerated_pct_path, run->input,
-                           "ToleratedFailurePercentagePath", NULL,
-                           &run->tol_pct) != 0)
-    {
+    if (run->max_conc < 0) {
+        sfn_runtime(run, "States.Runtime", "Expected non-negative integer "
+                    "for MaxConcurrency, got '%lld' instead.",
+                    (long long) run->max_conc);
         return SFN_R_FAIL;
     }
 
@@ -274,6 +323,35 @@ sfn_map_start(sfn_run_t *run)
     }
 
     sfn_emit(run->e, run, "MapStateStarted", d);
+
+    /* ... and the tolerated failure paths after it */
+    if (st->tolerated_count_path
+        && sfn_map_path_number(run, st->tolerated_count_path,
+                               "ToleratedFailureCountPath", &run->tol_count,
+                               NULL) != 0)
+    {
+        return SFN_R_FAIL;
+    }
+
+    if (st->tolerated_count_path && run->tol_count < 0) {
+        sfn_runtime(run, "States.Runtime",
+                    "ToleratedFailureCount cannot be negative.");
+        return SFN_R_FAIL;
+    }
+
+    if (st->tolerated_pct_path
+        && sfn_map_path_number(run, st->tolerated_pct_path,
+                               "ToleratedFailurePercentagePath", NULL,
+                               &run->tol_pct) != 0)
+    {
+        return SFN_R_FAIL;
+    }
+
+    if (st->tolerated_pct_path && (run->tol_pct < 0 || run->tol_pct > 100)) {
+        sfn_runtime(run, "States.Runtime",
+                    "ToleratedFailurePercentage must be between 0 and 100.");
+        return SFN_R_FAIL;
+    }
 
     return sfn_children_start(run);
 }

@@ -15,6 +15,10 @@
 #include "sfn_exec.h"
 
 
+/* AWS keeps a wait's delay in 32-bit seconds: a longer one fails */
+#define SFN_WAIT_MAX  2147483647
+
+
 static int sfn_exec_task_schedule(sfn_run_t *run);
 
 
@@ -281,6 +285,23 @@ sfn_state_fail(sfn_run_t *run)
 }
 
 
+/* the cause of a bad SecondsPath or TimestampPath value, as AWS words it */
+
+static void
+sfn_state_wait_fail(sfn_run_t *run, const cJSON *v, const char *what)
+{
+    sfn_buf_t  b;
+
+    memset(&b, 0, sizeof(sfn_buf_t));
+    sfn_buf_value(&b, v);
+
+    sfn_runtime(run, "States.Runtime", "%s: %s == %s", what,
+                sfn_path_text(run->state->wait_path), b.data ? b.data : "");
+
+    sfn_buf_free(&b);
+}
+
+
 int
 sfn_state_wait(sfn_run_t *run)
 {
@@ -334,11 +355,15 @@ sfn_state_wait(sfn_run_t *run)
         }
 
         if (st->wait_kind == 3) {
-            if (!sfn_json_is_int(v, &sec) || sec < 0 || sec > 99999999) {
-                sfn_runtime(run, "States.Runtime",
-                            "The SecondsPath parameter references an "
-                            "invalid value: it must be a non-negative "
-                            "integer: %s", sfn_path_text(st->wait_path));
+            if (!sfn_json_is_int(v, &sec)) {
+                sfn_state_wait_fail(run, v, "The SecondsPath parameter "
+                                    "cannot be parsed as a long value");
+                goto bad;
+            }
+
+            if (sec < 0) {
+                sfn_state_wait_fail(run, v, "The SecondsPath parameter "
+                                    "references a negative value");
                 goto bad;
             }
 
@@ -349,11 +374,10 @@ sfn_state_wait(sfn_run_t *run)
                 || sfn_time_parse(v->valuestring, strlen(v->valuestring),
                                   &sec, &nsec) != 0)
             {
-                sfn_runtime(run, "States.Runtime",
-                            "The TimestampPath parameter does not reference "
-                            "a valid ISO-8601 extended offset date-time "
-                            "format string: %s",
-                            sfn_path_text(st->wait_path));
+                sfn_state_wait_fail(run, v, "The TimestampPath parameter "
+                                    "does not reference a valid ISO-8601 "
+                                    "extended offset date-time format "
+                                    "string");
                 goto bad;
             }
 
@@ -368,6 +392,11 @@ sfn_state_wait(sfn_run_t *run)
 
     if (due <= now) {
         goto done;
+    }
+
+    if ((due - now) / 1000 > SFN_WAIT_MAX) {
+        sfn_runtime(run, "States.Runtime", "Wait state delay is too long.");
+        return SFN_R_FAIL;
     }
 
     run->timer_id = ++run->e->next_id;
@@ -422,36 +451,6 @@ sfn_state_wait_done(sfn_run_t *run)
 }
 
 
-void
-sfn_resource_split(sfn_run_t *run)
-{
-    const char  *r, *p;
-    size_t       n;
-
-    r = run->state->resource;
-
-    if (strncmp(r, "arn:aws:states:::", 17) == 0) {
-        r += 17;
-        p = strchr(r, ':');
-        n = p ? (size_t) (p - r) : strlen(r);
-        run->rtype = sfn_strndup(r, n);
-        run->rname = sfn_strdup(p ? p + 1 : r);
-        return;
-    }
-
-    if (strncmp(r, "arn:aws:lambda:", 15) == 0) {
-        run->rtype = sfn_strdup("lambda");
-        run->rname = sfn_strdup(r);
-        return;
-    }
-
-    p = strchr(r, ':');
-    n = p ? (size_t) (p - r) : strlen(r);
-    run->rtype = sfn_strndup(r, n);
-    run->rname = sfn_strdup(p ? p + 1 : r);
-}
-
-
 static void
 sfn_exec_task_token(sfn_run_t *run)
 {
@@ -477,10 +476,6 @@ sfn_exec_task(sfn_run_t *run)
     const sfn_state_t  *st;
 
     st = run->state;
-
-    if (run->rtype == NULL) {
-        sfn_resource_split(run);
-    }
 
     if (st->wait_token) {
         sfn_exec_task_token(run);
@@ -592,8 +587,10 @@ sfn_exec_task_schedule(sfn_run_t *run)
     if (sfn_history_on(e)) {
         d = sfn_details("taskScheduledEventDetails", &in);
         if (d) {
-            cJSON_AddStringToObject(in, "resourceType", run->rtype);
-            cJSON_AddStringToObject(in, "resource", run->rname);
+            cJSON_AddStringToObject(in, "resourceType",
+                                    run->state->resource_type);
+            cJSON_AddStringToObject(in, "resource",
+                                    run->state->resource_name);
             cJSON_AddStringToObject(in, "region", "local");
             s = sfn_json_print(run->eff);
             cJSON_AddStringToObject(in, "parameters", s ? s : "null");
@@ -615,8 +612,10 @@ sfn_exec_task_schedule(sfn_run_t *run)
     if (sfn_history_on(e)) {
         d = sfn_details("taskStartedEventDetails", &in);
         if (d) {
-            cJSON_AddStringToObject(in, "resourceType", run->rtype);
-            cJSON_AddStringToObject(in, "resource", run->rname);
+            cJSON_AddStringToObject(in, "resourceType",
+                                    run->state->resource_type);
+            cJSON_AddStringToObject(in, "resource",
+                                    run->state->resource_name);
         }
     }
 
@@ -664,8 +663,10 @@ sfn_exec_task_result(sfn_run_t *run)
     if (sfn_history_on(e)) {
         d = sfn_details("taskSucceededEventDetails", &in);
         if (d) {
-            cJSON_AddStringToObject(in, "resourceType", run->rtype);
-            cJSON_AddStringToObject(in, "resource", run->rname);
+            cJSON_AddStringToObject(in, "resourceType",
+                                    run->state->resource_type);
+            cJSON_AddStringToObject(in, "resource",
+                                    run->state->resource_name);
             sfn_details_payload(in, "output", "outputDetails", res);
         }
     }
