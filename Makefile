@@ -24,9 +24,12 @@ WARN      := -Wall -Wextra -Wno-unused-parameter -Wpointer-arith
 OPT       ?= -O2 -g
 comma     := ,
 SANFLAGS  := $(if $(SAN),-fsanitize=address$(comma)undefined -fno-omit-frame-pointer)
-CFLAGS    += -std=gnu11 $(OPT) -fPIC $(WARN) $(SANFLAGS) \
-             $(shell pkg-config --cflags $(TASK_PKGS))
+CFLAGS    += -std=gnu11 $(OPT) -fPIC $(WARN) $(SANFLAGS)
 LDFLAGS   += $(SANFLAGS)
+
+# the engine sees cJSON only: an engine file including libpq or libav fails
+ENGINE_CFLAGS := $(shell pkg-config --cflags $(ENGINE_PKGS))
+TASK_CFLAGS   := $(shell pkg-config --cflags $(TASK_PKGS))
 
 ENGINE_LIBS := $(shell pkg-config --libs $(ENGINE_PKGS)) -lm
 TASK_LIBS   := $(shell pkg-config --libs $(TASK_PKGS)) -lpthread -lm
@@ -55,15 +58,15 @@ all: $(BUILD)/libsfn.a $(BUILD)/libsfntasks.a $(BUILD)/sfn $(BUILD)/sfn-task \
 
 $(BUILD)/engine/%.o: engine/%.c $(wildcard engine/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iengine -c $< -o $@
+	$(CC) $(CFLAGS) $(ENGINE_CFLAGS) -Iengine -c $< -o $@
 
 $(BUILD)/tasks/%.o: tasks/%.c $(wildcard tasks/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itasks -c $< -o $@
+	$(CC) $(CFLAGS) $(TASK_CFLAGS) -Itasks -c $< -o $@
 
 $(BUILD)/cli/%.o: cli/%.c $(wildcard engine/*.h tasks/*.h cli/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iengine -Itasks -c $< -o $@
+	$(CC) $(CFLAGS) $(TASK_CFLAGS) -Iengine -Itasks -c $< -o $@
 
 $(BUILD)/libsfn.a: $(ENGINE_OBJS)
 	@rm -f $@
@@ -82,14 +85,14 @@ $(BUILD)/gen/sfn_sql.c: tools/gen-sql.pl $(wildcard sql/*.sql)
 	perl tools/gen-sql.pl $(wildcard sql/*.sql) > $@
 
 $(BUILD)/libsfnsql.a: $(BUILD)/gen/sfn_sql.c
-	$(CC) $(CFLAGS) -c $< -o $(BUILD)/gen/sfn_sql.o
+	$(CC) $(CFLAGS) $(TASK_CFLAGS) -c $< -o $(BUILD)/gen/sfn_sql.o
 	@rm -f $@
 	ar rcs $@ $(BUILD)/gen/sfn_sql.o
 
 # runs one built-in task outside nginx: sfn-task RESOURCE INPUT.json
 $(BUILD)/sfn-task: tasks/tool/sfn_task_tool.c $(BUILD)/libsfntasks.a
-	$(CC) $(CFLAGS) -Itasks $(LDFLAGS) -o $@ $< $(BUILD)/libsfntasks.a \
-	    $(TASK_LIBS)
+	$(CC) $(CFLAGS) $(TASK_CFLAGS) -Itasks $(LDFLAGS) -o $@ $< \
+	    $(BUILD)/libsfntasks.a $(TASK_LIBS)
 
 # the glue's file list is baked into nginx's Makefile: reconfigure on change
 $(BUILD)/glue-srcs: FORCE
@@ -115,8 +118,8 @@ $(MODULE): $(NGX_BUILD)/Makefile $(GLUE_SRCS) $(BUILD)/libsfn.a \
 
 $(BUILD)/test/%: engine/test/%.c $(wildcard engine/test/*.h) $(BUILD)/libsfn.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iengine $(LDFLAGS) -o $@ $< $(BUILD)/libsfn.a \
-	    -lcmocka $(ENGINE_LIBS)
+	$(CC) $(CFLAGS) $(ENGINE_CFLAGS) -Iengine $(LDFLAGS) -o $@ $< \
+	    $(BUILD)/libsfn.a -lcmocka $(ENGINE_LIBS)
 
 $(BUILD)/test/tasks/%: tasks/test/%.c $(wildcard tasks/test/*.h) \
                        $(BUILD)/libsfntasks.a
@@ -133,7 +136,7 @@ conformance: $(BUILD)/sfn
 $(BUILD)/fuzz/%: engine/fuzz/%.c $(ENGINE_SRCS) $(wildcard engine/*.h engine/fuzz/*.h)
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	    -Iengine -o $@ $< $(ENGINE_SRCS) $(ENGINE_LIBS)
+	    $(ENGINE_CFLAGS) -Iengine -o $@ $< $(ENGINE_SRCS) $(ENGINE_LIBS)
 
 FUZZ_TIME ?= 20
 fuzz: $(FUZZ_BINS)

@@ -58,6 +58,7 @@ void sfn_buf_printf(sfn_buf_t *b, const char *fmt, ...);
 void sfn_buf_json_string(sfn_buf_t *b, const char *s, size_t len);
 void sfn_buf_number(sfn_buf_t *b, double d);
 void sfn_buf_json(sfn_buf_t *b, const cJSON *v);
+void sfn_buf_value(sfn_buf_t *b, const cJSON *v);
 char *sfn_buf_detach(sfn_buf_t *b);   /* NUL-terminated, caller frees */
 void sfn_buf_free(sfn_buf_t *b);
 
@@ -84,6 +85,8 @@ cJSON *sfn_json_parse(const char *text, size_t len);
 cJSON *sfn_json_parse_text(const char *text, size_t len, int terminated);
 void sfn_json_tostring(sfn_buf_t *b, const cJSON *v);
 int sfn_json_is_int(const cJSON *v, int64_t *out);
+int sfn_json_text_int(const cJSON *v, int64_t *out);
+int sfn_json_text_double(const cJSON *v, double *out);
 const char *sfn_json_type_name(const cJSON *v);
 
 /* RFC 3339 timestamps; ns since the epoch */
@@ -292,6 +295,8 @@ struct sfn_state_s {
 
     /* Task */
     const char           *resource;
+    const char           *resource_type;  /* its history names: "dynamodb" */
+    const char           *resource_name;  /* and "putItem" */
     int64_t               timeout_ms;
     int64_t               heartbeat_ms;
     sfn_path_t           *timeout_path;
@@ -353,6 +358,7 @@ struct sfn_machine_s {
 };
 
 
+sfn_op_e sfn_rule_op(const char *name, int *is_path, int *kind);
 int sfn_rule_eval(const sfn_rule_t *r, sfn_env_t *env, sfn_err_t *err);
 
 

@@ -100,8 +100,6 @@ struct sfn_run_s {
     int64_t               timeout_ms;
     int64_t               heartbeat_ms;
     char                 *token;
-    char                 *rtype;
-    char                 *rname;
 
     /* Parallel and Map */
     cJSON               **results;
@@ -176,14 +174,73 @@ struct sfn_exec_s {
 #define SFN_MAX_HISTORY       25000
 
 
-int sfn_output_catch(sfn_run_t *run, cJSON *o, const sfn_catcher_t *ct);
+/* sfn_exec.c: the stepper: waits by id, the ready queue, runs */
 int sfn_slot_add(sfn_exec_t *e, uint64_t id, sfn_run_t *run, int kind);
-void sfn_drain(sfn_exec_t *e);
-int64_t sfn_exec_timeout_ms(const sfn_exec_t *e);
-void sfn_run_free(sfn_run_t *run);
-void sfn_resource_split(sfn_run_t *run);
+sfn_slot_t *sfn_slot_find(sfn_exec_t *e, uint64_t id);
+void sfn_slot_del(sfn_exec_t *e, uint64_t id);
+void sfn_enqueue(sfn_run_t *run, int action);
 sfn_run_t *sfn_run_new(sfn_exec_t *e, sfn_run_t *parent,
     const sfn_graph_t *g, cJSON *input, size_t index);
+void sfn_run_unlink(sfn_run_t *run);
+int sfn_run_failed(sfn_run_t *run);
+void sfn_drain(sfn_exec_t *e);
+int64_t sfn_exec_timeout_ms(const sfn_exec_t *e);
+void sfn_run_abort(sfn_run_t *run, int emit);
+void sfn_run_free(sfn_run_t *run);
+
+/* sfn_history.c: history events */
+int sfn_history_on(sfn_exec_t *e);
+int64_t sfn_emit(sfn_exec_t *e, sfn_run_t *run, const char *type,
+    cJSON *details);
+cJSON *sfn_details(const char *field, cJSON **inner);
+void sfn_details_payload(cJSON *inner, const char *name, const char *dname,
+    const cJSON *v);
+void sfn_emit_state(sfn_run_t *run, const char *suffix, const cJSON *payload);
+void sfn_emit_simple(sfn_run_t *run, const char *type);
+void sfn_emit_error(sfn_exec_t *e, sfn_run_t *run, const char *type,
+    const char *field, const char *error, const char *cause,
+    const sfn_state_t *task);
+void sfn_emit_iteration(sfn_run_t *parent, const char *type, size_t index);
+
+/* sfn_io.c: input and output processing */
+void sfn_random(void *data, void *buf, size_t len);
+void sfn_env_init(sfn_env_t *env, sfn_run_t *run, const cJSON *input);
+void sfn_env_done(sfn_env_t *env);
+int sfn_io_check_size(sfn_run_t *run, const cJSON *v);
+int sfn_io_input_path(sfn_run_t *run, sfn_env_t *env, cJSON **out,
+    int *owned);
+cJSON *sfn_io_own(cJSON *v, int owned);
+int sfn_io_output(sfn_run_t *run, cJSON *result, int owned,
+    const sfn_path_t *rp, int rp_null);
+int sfn_io_effective(sfn_run_t *run);
+int sfn_io_path_int(sfn_run_t *run, const sfn_path_t *p, const cJSON *input,
+    const char *field, int64_t *out, double *dout);
+int sfn_state_result(sfn_run_t *run, cJSON *res);
+int sfn_io_output_catch(sfn_run_t *run, cJSON *o, const sfn_catcher_t *ct);
+
+/* sfn_error.c: errors, Retry and Catch */
+void sfn_runtime(sfn_run_t *run, const char *error, const char *fmt, ...);
+void sfn_err_adopt(sfn_run_t *run, sfn_err_t *err);
+int sfn_state_error(sfn_run_t *run);
+
+/* sfn_state.c: the state types */
+int sfn_transition(sfn_run_t *run, const sfn_state_t *next);
+int sfn_state_pass(sfn_run_t *run);
+int sfn_state_choice(sfn_run_t *run);
+int sfn_state_succeed(sfn_run_t *run);
+int sfn_state_fail(sfn_run_t *run);
+int sfn_state_wait(sfn_run_t *run);
+int sfn_state_wait_done(sfn_run_t *run);
+int sfn_exec_task(sfn_run_t *run);
+void sfn_exec_task_timers_cancel(sfn_run_t *run);
+int sfn_exec_task_result(sfn_run_t *run);
+
+/* sfn_map.c: Parallel and Map */
+void sfn_children_reset(sfn_run_t *run);
+int sfn_parallel_start(sfn_run_t *run);
+int sfn_map_start(sfn_run_t *run);
+void sfn_child_done(sfn_run_t *kid, cJSON *output);
+int sfn_children_check(sfn_run_t *run);
 
 
 #endif /* _SFN_EXEC_H_INCLUDED_ */

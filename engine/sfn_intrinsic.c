@@ -21,28 +21,6 @@
 
 
 typedef enum {
-    SFN_FN_FORMAT = 0,
-    SFN_FN_STRING_TO_JSON,
-    SFN_FN_JSON_TO_STRING,
-    SFN_FN_ARRAY,
-    SFN_FN_ARRAY_PARTITION,
-    SFN_FN_ARRAY_CONTAINS,
-    SFN_FN_ARRAY_RANGE,
-    SFN_FN_ARRAY_GET_ITEM,
-    SFN_FN_ARRAY_LENGTH,
-    SFN_FN_ARRAY_UNIQUE,
-    SFN_FN_BASE64_ENCODE,
-    SFN_FN_BASE64_DECODE,
-    SFN_FN_HASH,
-    SFN_FN_JSON_MERGE,
-    SFN_FN_MATH_RANDOM,
-    SFN_FN_MATH_ADD,
-    SFN_FN_STRING_SPLIT,
-    SFN_FN_UUID
-} sfn_fn_id_e;
-
-
-typedef enum {
     SFN_ARG_LITERAL = 0,
     SFN_ARG_PATH,
     SFN_ARG_CALL
@@ -58,38 +36,90 @@ typedef struct {
 } sfn_arg_t;
 
 
+typedef struct {
+    cJSON                *v;
+    int                   owned;
+    const char           *raw;
+} sfn_val_t;
+
+
+typedef cJSON *(*sfn_fn_handler_pt)(const sfn_fn_t *fn, sfn_env_t *env,
+    sfn_val_t *vals, sfn_err_t *err);
+
+
+typedef struct {
+    const char           *name;
+    int                   min_args;
+    int                   max_args;
+    sfn_fn_handler_pt     handler;
+} sfn_fn_def_t;
+
+
 struct sfn_fn_s {
-    sfn_fn_id_e           id;
+    const sfn_fn_def_t   *def;
     const char           *name;
     sfn_arg_t            *args;
     size_t                nargs;
 };
 
 
-static const struct {
-    const char           *name;
-    sfn_fn_id_e           id;
-    int                   min;
-    int                   max;
-} sfn_fns[] = {
-    { "States.Format", SFN_FN_FORMAT, 1, SFN_FN_MAX_ARGS },
-    { "States.StringToJson", SFN_FN_STRING_TO_JSON, 1, 1 },
-    { "States.JsonToString", SFN_FN_JSON_TO_STRING, 1, 1 },
-    { "States.Array", SFN_FN_ARRAY, 0, SFN_FN_MAX_ARGS },
-    { "States.ArrayPartition", SFN_FN_ARRAY_PARTITION, 2, 2 },
-    { "States.ArrayContains", SFN_FN_ARRAY_CONTAINS, 2, 2 },
-    { "States.ArrayRange", SFN_FN_ARRAY_RANGE, 3, 3 },
-    { "States.ArrayGetItem", SFN_FN_ARRAY_GET_ITEM, 2, 2 },
-    { "States.ArrayLength", SFN_FN_ARRAY_LENGTH, 1, 1 },
-    { "States.ArrayUnique", SFN_FN_ARRAY_UNIQUE, 1, 1 },
-    { "States.Base64Encode", SFN_FN_BASE64_ENCODE, 1, 1 },
-    { "States.Base64Decode", SFN_FN_BASE64_DECODE, 1, 1 },
-    { "States.Hash", SFN_FN_HASH, 2, 2 },
-    { "States.JsonMerge", SFN_FN_JSON_MERGE, 3, 3 },
-    { "States.MathRandom", SFN_FN_MATH_RANDOM, 2, 3 },
-    { "States.MathAdd", SFN_FN_MATH_ADD, 2, 2 },
-    { "States.StringSplit", SFN_FN_STRING_SPLIT, 2, 2 },
-    { "States.UUID", SFN_FN_UUID, 0, 0 }
+static cJSON *sfn_fn_format(const sfn_fn_t *fn, sfn_env_t *env,
+    sfn_val_t *vals, sfn_err_t *err);
+static cJSON *sfn_fn_string_to_json(const sfn_fn_t *fn, sfn_env_t *env,
+    sfn_val_t *vals, sfn_err_t *err);
+static cJSON *sfn_fn_json_to_string(const sfn_fn_t *fn, sfn_env_t *env,
+    sfn_val_t *vals, sfn_err_t *err);
+static cJSON *sfn_fn_array(const sfn_fn_t *fn, sfn_env_t *env,
+    sfn_val_t *vals, sfn_err_t *err);
+static cJSON *sfn_fn_array_partition(const sfn_fn_t *fn, sfn_env_t *env,
+    sfn_val_t *vals, sfn_err_t *err);
+static cJSON *sfn_fn_array_contains(const sfn_fn_t *fn, sfn_env_t *env,
+    sfn_val_t *vals, sfn_err_t *err);
+static cJSON *sfn_fn_array_range(const sfn_fn_t *fn, sfn_env_t *env,
+    sfn_val_t *vals, sfn_err_t *err);
+static cJSON *sfn_fn_array_get_item(const sfn_fn_t *fn, sfn_env_t *env,
+    sfn_val_t *vals, sfn_err_t *err);
+static cJSON *sfn_fn_array_length(const sfn_fn_t *fn, sfn_env_t *env,
+    sfn_val_t *vals, sfn_err_t *err);
+static cJSON *sfn_fn_array_unique(const sfn_fn_t *fn, sfn_env_t *env,
+    sfn_val_t *vals, sfn_err_t *err);
+static cJSON *sfn_fn_base64_encode(const sfn_fn_t *fn, sfn_env_t *env,
+    sfn_val_t *vals, sfn_err_t *err);
+static cJSON *sfn_fn_base64_decode(const sfn_fn_t *fn, sfn_env_t *env,
+    sfn_val_t *vals, sfn_err_t *err);
+static cJSON *sfn_fn_hash(const sfn_fn_t *fn, sfn_env_t *env,
+    sfn_val_t *vals, sfn_err_t *err);
+static cJSON *sfn_fn_json_merge(const sfn_fn_t *fn, sfn_env_t *env,
+    sfn_val_t *vals, sfn_err_t *err);
+static cJSON *sfn_fn_math_random(const sfn_fn_t *fn, sfn_env_t *env,
+    sfn_val_t *vals, sfn_err_t *err);
+static cJSON *sfn_fn_math_add(const sfn_fn_t *fn, sfn_env_t *env,
+    sfn_val_t *vals, sfn_err_t *err);
+static cJSON *sfn_fn_string_split(const sfn_fn_t *fn, sfn_env_t *env,
+    sfn_val_t *vals, sfn_err_t *err);
+static cJSON *sfn_fn_uuid(const sfn_fn_t *fn, sfn_env_t *env,
+    sfn_val_t *vals, sfn_err_t *err);
+
+
+static const sfn_fn_def_t  sfn_fns[] = {
+    { "States.Format",         1, SFN_FN_MAX_ARGS, sfn_fn_format },
+    { "States.StringToJson",   1, 1,               sfn_fn_string_to_json },
+    { "States.JsonToString",   1, 1,               sfn_fn_json_to_string },
+    { "States.Array",          0, SFN_FN_MAX_ARGS, sfn_fn_array },
+    { "States.ArrayPartition", 2, 2,               sfn_fn_array_partition },
+    { "States.ArrayContains",  2, 2,               sfn_fn_array_contains },
+    { "States.ArrayRange",     3, 3,               sfn_fn_array_range },
+    { "States.ArrayGetItem",   2, 2,               sfn_fn_array_get_item },
+    { "States.ArrayLength",    1, 1,               sfn_fn_array_length },
+    { "States.ArrayUnique",    1, 1,               sfn_fn_array_unique },
+    { "States.Base64Encode",   1, 1,               sfn_fn_base64_encode },
+    { "States.Base64Decode",   1, 1,               sfn_fn_base64_decode },
+    { "States.Hash",           2, 2,               sfn_fn_hash },
+    { "States.JsonMerge",      3, 3,               sfn_fn_json_merge },
+    { "States.MathRandom",     2, 3,               sfn_fn_math_random },
+    { "States.MathAdd",        2, 2,               sfn_fn_math_add },
+    { "States.StringSplit",    2, 2,               sfn_fn_string_split },
+    { "States.UUID",           0, 0,               sfn_fn_uuid },
 };
 
 
@@ -167,14 +197,18 @@ sfn_fp_string(sfn_fparse_t *fp, sfn_arg_t *arg)
 
     d = out;
 
-    while (fp->p < fp->last && *fp->p != '\'') {
-        if (*fp->p == '\\' && fp->p + 1 < fp->last) {
-            if (strchr("'{}\\", fp->p[1])) {
-                fp->p++;
+    /* only \' \{ \} and \\ are escapes: AWS rejects any other backslash */
 
-            } else {
-                *d++ = *fp->p++;
+    while (fp->p < fp->last && *fp->p != '\'') {
+        if (*fp->p == '\\') {
+            if (fp->p + 1 == fp->last || fp->p[1] == '\0'
+                || strchr("'{}\\", fp->p[1]) == NULL)
+            {
+                sfn_fp_fail(fp, "%s", "illegal escape in a string literal");
+                return -1;
             }
+
+            fp->p++;
         }
 
         *d++ = *fp->p++;
@@ -377,7 +411,7 @@ sfn_fn_parse(sfn_fparse_t *fp)
         return NULL;
     }
 
-    fn->id = sfn_fns[i].id;
+    fn->def = &sfn_fns[i];
     fn->name = sfn_fns[i].name;
 
     sfn_fp_ws(fp);
@@ -427,7 +461,7 @@ sfn_fn_parse(sfn_fparse_t *fp)
 
 done:
 
-    if ((int) n < sfn_fns[i].min || (int) n > sfn_fns[i].max) {
+    if ((int) n < fn->def->min_args || (int) n > fn->def->max_args) {
         sfn_fp_fail(fp, "wrong number of arguments to %s", fn->name);
         return NULL;
     }
@@ -443,7 +477,7 @@ done:
 
     fn->nargs = n;
 
-    if (fn->id == SFN_FN_FORMAT
+    if (fn->def->handler == sfn_fn_format
         && (args[0].type != SFN_ARG_LITERAL
             || !cJSON_IsString(args[0].literal)))
     {
@@ -491,13 +525,6 @@ sfn_fn_compile(sfn_pool_t *pool, const char *text, size_t len,
 
 
 /* evaluation */
-
-
-typedef struct {
-    cJSON                *v;
-    int                   owned;
-    const char           *raw;
-} sfn_val_t;
 
 
 static void
@@ -581,18 +608,38 @@ sfn_fn_fail(sfn_err_t *err, const sfn_fn_t *fn, const char *fmt,
 }
 
 
-static int
-sfn_fn_int_arg(const cJSON *v, int64_t *out)
-{
-    return sfn_json_is_int(v, out);
-}
-
-
 /* Java's Math.round */
 static double
 sfn_java_round(double d)
 {
     return floor(d + 0.5);
+}
+
+
+/*
+ * An argument where AWS requires an integer: a number, which AWS rounds to
+ * the nearest integer when it is not one (ArrayRange, ArrayPartition,
+ * ArrayGetItem, MathRandom, MathAdd alike).
+ */
+
+static int
+sfn_fn_int_arg(const cJSON *v, int64_t *out)
+{
+    double  d;
+
+    if (!cJSON_IsNumber(v)) {
+        return 0;
+    }
+
+    d = sfn_java_round(v->valuedouble);
+
+    if (d < -9007199254740992.0 || d > 9007199254740992.0) {
+        return 0;
+    }
+
+    *out = (int64_t) d;
+
+    return 1;
 }
 
 
@@ -628,7 +675,8 @@ sfn_jrand_int(int64_t seed, int64_t bound)
 
 
 static cJSON *
-sfn_fn_format(const sfn_fn_t *fn, sfn_val_t *vals, sfn_err_t *err)
+sfn_fn_format(const sfn_fn_t *fn, sfn_env_t *env, sfn_val_t *vals,
+    sfn_err_t *err)
 {
     size_t       k, nph;
     sfn_buf_t    b;
@@ -694,392 +742,508 @@ sfn_fn_format(const sfn_fn_t *fn, sfn_val_t *vals, sfn_err_t *err)
 
 
 static cJSON *
-sfn_fn_call(const sfn_fn_t *fn, sfn_env_t *env, sfn_val_t *vals,
+sfn_fn_string_to_json(const sfn_fn_t *fn, sfn_env_t *env, sfn_val_t *vals,
     sfn_err_t *err)
 {
-    char            *s, hex[129], uuid[40];
-    cJSON           *r, *a, *c, *d, *part;
-    size_t           i, n, len;
-    int64_t          x, y, z, k;
-    sfn_buf_t        b;
-    const cJSON     *e;
-    unsigned char    rnd[16], *bytes;
-    const char      *p, *q, *delims;
+    char   *s;
+    cJSON  *r;
 
-    switch (fn->id) {
-
-    case SFN_FN_FORMAT:
-        return sfn_fn_format(fn, vals, err);
-
-    case SFN_FN_STRING_TO_JSON:
-        if (!cJSON_IsString(vals[0].v)) {
-            return sfn_fn_fail(err, fn, "the argument must be a string",
-                               NULL);
-        }
-
-        s = vals[0].v->valuestring;
-        r = sfn_json_parse(s, strlen(s));
-        if (r == NULL) {
-            return sfn_fn_fail(err, fn, "the string is not valid JSON: %s",
-                               s);
-        }
-        return r;
-
-    case SFN_FN_JSON_TO_STRING:
-        s = sfn_json_print(vals[0].v);
-        if (s == NULL) {
-            return NULL;
-        }
-        r = cJSON_CreateString(s);
-        free(s);
-        return r;
-
-    case SFN_FN_ARRAY:
-        r = cJSON_CreateArray();
-        for (i = 0; r && i < fn->nargs; i++) {
-            c = cJSON_Duplicate(vals[i].v, 1);
-            if (c == NULL) {
-                cJSON_Delete(r);
-                return NULL;
-            }
-            cJSON_AddItemToArray(r, c);
-        }
-        return r;
-
-    case SFN_FN_ARRAY_PARTITION:
-        if (!cJSON_IsArray(vals[0].v)) {
-            return sfn_fn_fail(err, fn, "the first argument must be an "
-                               "array", NULL);
-        }
-
-        if (!sfn_fn_int_arg(vals[1].v, &x) || x <= 0) {
-            return sfn_fn_fail(err, fn, "the chunk size must be a positive "
-                               "integer", NULL);
-        }
-
-        r = cJSON_CreateArray();
-        part = NULL;
-        k = 0;
-
-        cJSON_ArrayForEach(e, vals[0].v) {
-            if (r == NULL) {
-                return NULL;
-            }
-
-            if (part == NULL || k == x) {
-                part = cJSON_CreateArray();
-                if (part == NULL) {
-                    cJSON_Delete(r);
-                    return NULL;
-                }
-                cJSON_AddItemToArray(r, part);
-                k = 0;
-            }
-
-            c = cJSON_Duplicate(e, 1);
-            if (c == NULL) {
-                cJSON_Delete(r);
-                return NULL;
-            }
-
-            cJSON_AddItemToArray(part, c);
-            k++;
-        }
-        return r;
-
-    case SFN_FN_ARRAY_CONTAINS:
-        if (!cJSON_IsArray(vals[0].v)) {
-            return sfn_fn_fail(err, fn, "the first argument must be an "
-                               "array", NULL);
-        }
-
-        cJSON_ArrayForEach(e, vals[0].v) {
-            if (sfn_json_equal(e, vals[1].v)) {
-                return cJSON_CreateTrue();
-            }
-        }
-        return cJSON_CreateFalse();
-
-    case SFN_FN_ARRAY_RANGE:
-        if (!sfn_fn_int_arg(vals[0].v, &x) || !sfn_fn_int_arg(vals[1].v, &y)
-            || !sfn_fn_int_arg(vals[2].v, &z))
-        {
-            return sfn_fn_fail(err, fn, "start, end and step must be "
-                               "integers", NULL);
-        }
-
-        if (z == 0) {
-            return sfn_fn_fail(err, fn, "the step must not be 0", NULL);
-        }
-
-        n = 0;
-        if ((z > 0 && x <= y) || (z < 0 && x >= y)) {
-            n = (size_t) ((y - x) / z) + 1;
-        }
-
-        if (n > SFN_FN_MAX_RANGE) {
-            return sfn_fn_fail(err, fn, "the range has more than 1000 "
-                               "items", NULL);
-        }
-
-        r = cJSON_CreateArray();
-        for (i = 0; r && i < n; i++) {
-            c = cJSON_CreateNumber((double) (x + (int64_t) i * z));
-            if (c == NULL) {
-                cJSON_Delete(r);
-                return NULL;
-            }
-            cJSON_AddItemToArray(r, c);
-        }
-        return r;
-
-    case SFN_FN_ARRAY_GET_ITEM:
-        if (!cJSON_IsArray(vals[0].v)) {
-            return sfn_fn_fail(err, fn, "the first argument must be an "
-                               "array", NULL);
-        }
-
-        if (!sfn_fn_int_arg(vals[1].v, &x) || x < 0) {
-            return sfn_fn_fail(err, fn, "the index must be a non-negative "
-                               "integer", NULL);
-        }
-
-        for (e = vals[0].v->child; e && x > 0; e = e->next, x--) {
-            /* void */
-        }
-
-        if (e == NULL) {
-            return sfn_fn_fail(err, fn, "the index is out of bounds", NULL);
-        }
-        return cJSON_Duplicate(e, 1);
-
-    case SFN_FN_ARRAY_LENGTH:
-        if (!cJSON_IsArray(vals[0].v)) {
-            return sfn_fn_fail(err, fn, "the argument must be an array",
-                               NULL);
-        }
-        return cJSON_CreateNumber(cJSON_GetArraySize(vals[0].v));
-
-    case SFN_FN_ARRAY_UNIQUE:
-        if (!cJSON_IsArray(vals[0].v)) {
-            return sfn_fn_fail(err, fn, "the argument must be an array",
-                               NULL);
-        }
-
-        r = cJSON_CreateArray();
-        cJSON_ArrayForEach(e, vals[0].v) {
-            if (r == NULL) {
-                return NULL;
-            }
-
-            cJSON_ArrayForEach(d, r) {
-                if (sfn_json_equal(d, e)) {
-                    break;
-                }
-            }
-
-            if (d) {
-                continue;
-            }
-
-            c = cJSON_Duplicate(e, 1);
-            if (c == NULL) {
-                cJSON_Delete(r);
-                return NULL;
-            }
-            cJSON_AddItemToArray(r, c);
-        }
-        return r;
-
-    case SFN_FN_BASE64_ENCODE:
-        if (!cJSON_IsString(vals[0].v)) {
-            return sfn_fn_fail(err, fn, "the argument must be a string",
-                               NULL);
-        }
-
-        len = strlen(vals[0].v->valuestring);
-        if (len > SFN_FN_MAX_STRING) {
-            return sfn_fn_fail(err, fn, "the input is longer than 10000 "
-                               "characters", NULL);
-        }
-
-        s = malloc(len / 3 * 4 + 8);
-        if (s == NULL) {
-            return NULL;
-        }
-
-        sfn_base64_encode((unsigned char *) vals[0].v->valuestring, len, s);
-        r = cJSON_CreateString(s);
-        free(s);
-        return r;
-
-    case SFN_FN_BASE64_DECODE:
-        if (!cJSON_IsString(vals[0].v)) {
-            return sfn_fn_fail(err, fn, "the argument must be a string",
-                               NULL);
-        }
-
-        len = strlen(vals[0].v->valuestring);
-        if (len > SFN_FN_MAX_STRING) {
-            return sfn_fn_fail(err, fn, "the input is longer than 10000 "
-                               "characters", NULL);
-        }
-
-        bytes = malloc(len / 4 * 3 + 1);
-        if (bytes == NULL) {
-            return NULL;
-        }
-
-        if (sfn_base64_decode(vals[0].v->valuestring, len, bytes, &n) != 0
-            || memchr(bytes, '\0', n) != NULL)
-        {
-            free(bytes);
-            return sfn_fn_fail(err, fn, "the input is not valid base64",
-                               NULL);
-        }
-
-        bytes[n] = '\0';
-        r = cJSON_CreateString((char *) bytes);
-        free(bytes);
-        return r;
-
-    case SFN_FN_HASH:
-        if (!cJSON_IsString(vals[0].v) || !cJSON_IsString(vals[1].v)) {
-            return sfn_fn_fail(err, fn, "the data and the algorithm must be "
-                               "strings", NULL);
-        }
-
-        len = strlen(vals[0].v->valuestring);
-        if (len > SFN_FN_MAX_STRING) {
-            return sfn_fn_fail(err, fn, "the input is longer than 10000 "
-                               "characters", NULL);
-        }
-
-        if (sfn_hash_hex(vals[1].v->valuestring,
-                         (unsigned char *) vals[0].v->valuestring, len, hex)
-            != 0)
-        {
-            return sfn_fn_fail(err, fn, "the hash algorithm %s is not one of "
-                               "MD5, SHA-1, SHA-256, SHA-384, SHA-512",
-                               vals[1].v->valuestring);
-        }
-        return cJSON_CreateString(hex);
-
-    case SFN_FN_JSON_MERGE:
-        if (!cJSON_IsObject(vals[0].v) || !cJSON_IsObject(vals[1].v)) {
-            return sfn_fn_fail(err, fn, "the first two arguments must be "
-                               "objects", NULL);
-        }
-
-        if (!cJSON_IsBool(vals[2].v)) {
-            return sfn_fn_fail(err, fn, "the third argument must be a "
-                               "boolean", NULL);
-        }
-
-        if (cJSON_IsTrue(vals[2].v)) {
-            return sfn_fn_fail(err, fn, "deep merging is not supported; "
-                               "set the third argument to false", NULL);
-        }
-
-        r = cJSON_Duplicate(vals[0].v, 1);
-        cJSON_ArrayForEach(e, vals[1].v) {
-            if (r == NULL) {
-                return NULL;
-            }
-
-            c = cJSON_Duplicate(e, 1);
-            if (c == NULL) {
-                cJSON_Delete(r);
-                return NULL;
-            }
-
-            if (cJSON_GetObjectItemCaseSensitive(r, e->string)) {
-                cJSON_ReplaceItemInObjectCaseSensitive(r, e->string, c);
-            } else {
-                cJSON_AddItemToObject(r, e->string, c);
-            }
-        }
-        return r;
-
-    case SFN_FN_MATH_RANDOM:
-        if (!sfn_fn_int_arg(vals[0].v, &x) || !sfn_fn_int_arg(vals[1].v, &y)
-            || (fn->nargs == 3 && !sfn_fn_int_arg(vals[2].v, &z)))
-        {
-            return sfn_fn_fail(err, fn, "start, end and seed must be "
-                               "integers", NULL);
-        }
-
-        if (y <= x || y - x > 2147483647LL) {
-            return sfn_fn_fail(err, fn, "the end must be greater than the "
-                               "start", NULL);
-        }
-
-        if (fn->nargs == 3) {
-            k = sfn_jrand_int(z, y - x);
-
-        } else {
-            memset(rnd, 0, sizeof(rnd));
-            if (env->random) {
-                env->random(env->rdata, rnd, 8);
-            }
-            memcpy(&k, rnd, sizeof(k));
-            k = (int64_t) ((uint64_t) k % (uint64_t) (y - x));
-        }
-        return cJSON_CreateNumber((double) (x + k));
-
-    case SFN_FN_MATH_ADD:
-        if (!cJSON_IsNumber(vals[0].v) || !cJSON_IsNumber(vals[1].v)) {
-            return sfn_fn_fail(err, fn, "both arguments must be numbers",
-                               NULL);
-        }
-
-        return cJSON_CreateNumber(sfn_java_round(vals[0].v->valuedouble)
-                                  + sfn_java_round(vals[1].v->valuedouble));
-
-    case SFN_FN_STRING_SPLIT:
-        if (!cJSON_IsString(vals[0].v) || !cJSON_IsString(vals[1].v)) {
-            return sfn_fn_fail(err, fn, "both arguments must be strings",
-                               NULL);
-        }
-
-        r = cJSON_CreateArray();
-        p = vals[0].v->valuestring;
-        delims = vals[1].v->valuestring;
-
-        while (r && *p) {
-            q = p;
-            while (*q && (*delims == '\0' || strchr(delims, *q) == NULL)) {
-                q++;
-            }
-
-            if (q > p) {
-                s = sfn_strndup(p, q - p);
-                c = s ? cJSON_CreateString(s) : NULL;
-                free(s);
-                if (c == NULL) {
-                    cJSON_Delete(r);
-                    return NULL;
-                }
-                cJSON_AddItemToArray(r, c);
-            }
-
-            p = *q ? q + 1 : q;
-        }
-        return r;
-
-    case SFN_FN_UUID:
-        memset(rnd, 0, sizeof(rnd));
-        if (env->random) {
-            env->random(env->rdata, rnd, sizeof(rnd));
-        }
-        sfn_uuid_format(rnd, uuid);
-        return cJSON_CreateString(uuid);
+    if (!cJSON_IsString(vals[0].v)) {
+        return sfn_fn_fail(err, fn, "the argument must be a string",
+                           NULL);
     }
 
-    memset(&b, 0, sizeof(sfn_buf_t));
-    (void) a;
+    s = vals[0].v->valuestring;
+    r = sfn_json_parse(s, strlen(s));
+    if (r == NULL) {
+        return sfn_fn_fail(err, fn, "the string is not valid JSON: %s",
+                           s);
+    }
+    return r;
+}
 
-    return NULL;
+
+static cJSON *
+sfn_fn_json_to_string(const sfn_fn_t *fn, sfn_env_t *env, sfn_val_t *vals,
+    sfn_err_t *err)
+{
+    char   *s;
+    cJSON  *r;
+
+    s = sfn_json_print(vals[0].v);
+    if (s == NULL) {
+        return NULL;
+    }
+    r = cJSON_CreateString(s);
+    free(s);
+    return r;
+}
+
+
+static cJSON *
+sfn_fn_array(const sfn_fn_t *fn, sfn_env_t *env, sfn_val_t *vals,
+    sfn_err_t *err)
+{
+    cJSON   *r, *c;
+    size_t   i;
+
+    r = cJSON_CreateArray();
+    for (i = 0; r && i < fn->nargs; i++) {
+        c = cJSON_Duplicate(vals[i].v, 1);
+        if (c == NULL) {
+            cJSON_Delete(r);
+            return NULL;
+        }
+        cJSON_AddItemToArray(r, c);
+    }
+    return r;
+}
+
+
+static cJSON *
+sfn_fn_array_partition(const sfn_fn_t *fn, sfn_env_t *env, sfn_val_t *vals,
+    sfn_err_t *err)
+{
+    cJSON        *r, *c, *part;
+    int64_t       x, k;
+    const cJSON  *e;
+
+    if (!cJSON_IsArray(vals[0].v)) {
+        return sfn_fn_fail(err, fn, "the first argument must be an "
+                           "array", NULL);
+    }
+
+    if (!sfn_fn_int_arg(vals[1].v, &x) || x <= 0) {
+        return sfn_fn_fail(err, fn, "the chunk size must be a positive "
+                           "integer", NULL);
+    }
+
+    r = cJSON_CreateArray();
+    part = NULL;
+    k = 0;
+
+    cJSON_ArrayForEach(e, vals[0].v) {
+        if (r == NULL) {
+            return NULL;
+        }
+
+        if (part == NULL || k == x) {
+            part = cJSON_CreateArray();
+            if (part == NULL) {
+                cJSON_Delete(r);
+                return NULL;
+            }
+            cJSON_AddItemToArray(r, part);
+            k = 0;
+        }
+
+        c = cJSON_Duplicate(e, 1);
+        if (c == NULL) {
+            cJSON_Delete(r);
+            return NULL;
+        }
+
+        cJSON_AddItemToArray(part, c);
+        k++;
+    }
+    return r;
+}
+
+
+static cJSON *
+sfn_fn_array_contains(const sfn_fn_t *fn, sfn_env_t *env, sfn_val_t *vals,
+    sfn_err_t *err)
+{
+    const cJSON  *e;
+
+    if (!cJSON_IsArray(vals[0].v)) {
+        return sfn_fn_fail(err, fn, "the first argument must be an "
+                           "array", NULL);
+    }
+
+    cJSON_ArrayForEach(e, vals[0].v) {
+        if (sfn_json_equal(e, vals[1].v)) {
+            return cJSON_CreateTrue();
+        }
+    }
+    return cJSON_CreateFalse();
+}
+
+
+static cJSON *
+sfn_fn_array_range(const sfn_fn_t *fn, sfn_env_t *env, sfn_val_t *vals,
+    sfn_err_t *err)
+{
+    cJSON    *r, *c;
+    size_t    i, n;
+    int64_t   x, y, z;
+
+    if (!sfn_fn_int_arg(vals[0].v, &x) || !sfn_fn_int_arg(vals[1].v, &y)
+        || !sfn_fn_int_arg(vals[2].v, &z))
+    {
+        return sfn_fn_fail(err, fn, "start, end and step must be "
+                           "numbers", NULL);
+    }
+
+    if (z == 0) {
+        return sfn_fn_fail(err, fn, "the step must not be 0", NULL);
+    }
+
+    n = 0;
+    if ((z > 0 && x <= y) || (z < 0 && x >= y)) {
+        n = (size_t) ((y - x) / z) + 1;
+    }
+
+    if (n > SFN_FN_MAX_RANGE) {
+        return sfn_fn_fail(err, fn, "the range has more than 1000 "
+                           "items", NULL);
+    }
+
+    r = cJSON_CreateArray();
+    for (i = 0; r && i < n; i++) {
+        c = cJSON_CreateNumber((double) (x + (int64_t) i * z));
+        if (c == NULL) {
+            cJSON_Delete(r);
+            return NULL;
+        }
+        cJSON_AddItemToArray(r, c);
+    }
+    return r;
+}
+
+
+static cJSON *
+sfn_fn_array_get_item(const sfn_fn_t *fn, sfn_env_t *env, sfn_val_t *vals,
+    sfn_err_t *err)
+{
+    int64_t       x;
+    const cJSON  *e;
+
+    if (!cJSON_IsArray(vals[0].v)) {
+        return sfn_fn_fail(err, fn, "the first argument must be an "
+                           "array", NULL);
+    }
+
+    if (!sfn_fn_int_arg(vals[1].v, &x) || x < 0) {
+        return sfn_fn_fail(err, fn, "the index must be a non-negative "
+                           "integer", NULL);
+    }
+
+    for (e = vals[0].v->child; e && x > 0; e = e->next, x--) {
+        /* void */
+    }
+
+    if (e == NULL) {
+        return sfn_fn_fail(err, fn, "the index is out of bounds", NULL);
+    }
+    return cJSON_Duplicate(e, 1);
+}
+
+
+static cJSON *
+sfn_fn_array_length(const sfn_fn_t *fn, sfn_env_t *env, sfn_val_t *vals,
+    sfn_err_t *err)
+{
+    if (!cJSON_IsArray(vals[0].v)) {
+        return sfn_fn_fail(err, fn, "the argument must be an array",
+                           NULL);
+    }
+    return cJSON_CreateNumber(cJSON_GetArraySize(vals[0].v));
+}
+
+
+static cJSON *
+sfn_fn_array_unique(const sfn_fn_t *fn, sfn_env_t *env, sfn_val_t *vals,
+    sfn_err_t *err)
+{
+    cJSON        *r, *c, *d;
+    const cJSON  *e;
+
+    if (!cJSON_IsArray(vals[0].v)) {
+        return sfn_fn_fail(err, fn, "the argument must be an array",
+                           NULL);
+    }
+
+    r = cJSON_CreateArray();
+    cJSON_ArrayForEach(e, vals[0].v) {
+        if (r == NULL) {
+            return NULL;
+        }
+
+        cJSON_ArrayForEach(d, r) {
+            if (sfn_json_equal(d, e)) {
+                break;
+            }
+        }
+
+        if (d) {
+            continue;
+        }
+
+        c = cJSON_Duplicate(e, 1);
+        if (c == NULL) {
+            cJSON_Delete(r);
+            return NULL;
+        }
+        cJSON_AddItemToArray(r, c);
+    }
+    return r;
+}
+
+
+static cJSON *
+sfn_fn_base64_encode(const sfn_fn_t *fn, sfn_env_t *env, sfn_val_t *vals,
+    sfn_err_t *err)
+{
+    char    *s;
+    cJSON   *r;
+    size_t   len;
+
+    if (!cJSON_IsString(vals[0].v)) {
+        return sfn_fn_fail(err, fn, "the argument must be a string",
+                           NULL);
+    }
+
+    len = strlen(vals[0].v->valuestring);
+    if (len > SFN_FN_MAX_STRING) {
+        return sfn_fn_fail(err, fn, "the input is longer than 10000 "
+                           "characters", NULL);
+    }
+
+    s = malloc(len / 3 * 4 + 8);
+    if (s == NULL) {
+        return NULL;
+    }
+
+    sfn_base64_encode((unsigned char *) vals[0].v->valuestring, len, s);
+    r = cJSON_CreateString(s);
+    free(s);
+    return r;
+}
+
+
+static cJSON *
+sfn_fn_base64_decode(const sfn_fn_t *fn, sfn_env_t *env, sfn_val_t *vals,
+    sfn_err_t *err)
+{
+    cJSON          *r;
+    size_t          n, len;
+    unsigned char  *bytes;
+
+    if (!cJSON_IsString(vals[0].v)) {
+        return sfn_fn_fail(err, fn, "the argument must be a string",
+                           NULL);
+    }
+
+    len = strlen(vals[0].v->valuestring);
+    if (len > SFN_FN_MAX_STRING) {
+        return sfn_fn_fail(err, fn, "the input is longer than 10000 "
+                           "characters", NULL);
+    }
+
+    bytes = malloc(len / 4 * 3 + 1);
+    if (bytes == NULL) {
+        return NULL;
+    }
+
+    if (sfn_base64_decode(vals[0].v->valuestring, len, bytes, &n) != 0
+        || memchr(bytes, '\0', n) != NULL)
+    {
+        free(bytes);
+        return sfn_fn_fail(err, fn, "the input is not valid base64",
+                           NULL);
+    }
+
+    bytes[n] = '\0';
+    r = cJSON_CreateString((char *) bytes);
+    free(bytes);
+    return r;
+}
+
+
+static cJSON *
+sfn_fn_hash(const sfn_fn_t *fn, sfn_env_t *env, sfn_val_t *vals,
+    sfn_err_t *err)
+{
+    char     hex[129];
+    size_t   len;
+
+    if (!cJSON_IsString(vals[0].v) || !cJSON_IsString(vals[1].v)) {
+        return sfn_fn_fail(err, fn, "the data and the algorithm must be "
+                           "strings", NULL);
+    }
+
+    len = strlen(vals[0].v->valuestring);
+    if (len > SFN_FN_MAX_STRING) {
+        return sfn_fn_fail(err, fn, "the input is longer than 10000 "
+                           "characters", NULL);
+    }
+
+    if (sfn_hash_hex(vals[1].v->valuestring,
+                     (unsigned char *) vals[0].v->valuestring, len, hex)
+        != 0)
+    {
+        return sfn_fn_fail(err, fn, "the hash algorithm %s is not one of "
+                           "MD5, SHA-1, SHA-256, SHA-384, SHA-512",
+                           vals[1].v->valuestring);
+    }
+    return cJSON_CreateString(hex);
+}
+
+
+static cJSON *
+sfn_fn_json_merge(const sfn_fn_t *fn, sfn_env_t *env, sfn_val_t *vals,
+    sfn_err_t *err)
+{
+    cJSON        *r, *c;
+    const cJSON  *e;
+
+    if (!cJSON_IsObject(vals[0].v) || !cJSON_IsObject(vals[1].v)) {
+        return sfn_fn_fail(err, fn, "the first two arguments must be "
+                           "objects", NULL);
+    }
+
+    if (!cJSON_IsBool(vals[2].v)) {
+        return sfn_fn_fail(err, fn, "the third argument must be a "
+                           "boolean", NULL);
+    }
+
+    if (cJSON_IsTrue(vals[2].v)) {
+        return sfn_fn_fail(err, fn, "deep merging is not supported; "
+                           "set the third argument to false", NULL);
+    }
+
+    r = cJSON_Duplicate(vals[0].v, 1);
+    cJSON_ArrayForEach(e, vals[1].v) {
+        if (r == NULL) {
+            return NULL;
+        }
+
+        c = cJSON_Duplicate(e, 1);
+        if (c == NULL) {
+            cJSON_Delete(r);
+            return NULL;
+        }
+
+        if (cJSON_GetObjectItemCaseSensitive(r, e->string)) {
+            cJSON_ReplaceItemInObjectCaseSensitive(r, e->string, c);
+        } else {
+            cJSON_AddItemToObject(r, e->string, c);
+        }
+    }
+    return r;
+}
+
+
+static cJSON *
+sfn_fn_math_random(const sfn_fn_t *fn, sfn_env_t *env, sfn_val_t *vals,
+    sfn_err_t *err)
+{
+    int64_t         x, y, z, k;
+    unsigned char   rnd[16];
+
+    z = 0;
+
+    if (!sfn_fn_int_arg(vals[0].v, &x) || !sfn_fn_int_arg(vals[1].v, &y)
+        || (fn->nargs == 3 && !sfn_fn_int_arg(vals[2].v, &z)))
+    {
+        return sfn_fn_fail(err, fn, "start, end and seed must be "
+                           "numbers", NULL);
+    }
+
+    if (y <= x || y - x > 2147483647LL) {
+        return sfn_fn_fail(err, fn, "the end must be greater than the "
+                           "start", NULL);
+    }
+
+    if (fn->nargs == 3) {
+        k = sfn_jrand_int(z, y - x);
+
+    } else {
+        memset(rnd, 0, sizeof(rnd));
+        if (env->random) {
+            env->random(env->rdata, rnd, 8);
+        }
+        memcpy(&k, rnd, sizeof(k));
+        k = (int64_t) ((uint64_t) k % (uint64_t) (y - x));
+    }
+    return cJSON_CreateNumber((double) (x + k));
+}
+
+
+static cJSON *
+sfn_fn_math_add(const sfn_fn_t *fn, sfn_env_t *env, sfn_val_t *vals,
+    sfn_err_t *err)
+{
+    int64_t  x, y;
+
+    if (!sfn_fn_int_arg(vals[0].v, &x) || !sfn_fn_int_arg(vals[1].v, &y)) {
+        return sfn_fn_fail(err, fn, "both arguments must be numbers",
+                           NULL);
+    }
+
+    if (x < INT32_MIN || x > INT32_MAX || y < INT32_MIN || y > INT32_MAX) {
+        return sfn_fn_fail(err, fn, "the values must be integers between "
+                           "-2147483648 and 2147483647", NULL);
+    }
+
+    return cJSON_CreateNumber((double) (x + y));
+}
+
+
+static cJSON *
+sfn_fn_string_split(const sfn_fn_t *fn, sfn_env_t *env, sfn_val_t *vals,
+    sfn_err_t *err)
+{
+    char        *s;
+    cJSON       *r, *c;
+    const char  *p, *q, *delims;
+
+    if (!cJSON_IsString(vals[0].v) || !cJSON_IsString(vals[1].v)) {
+        return sfn_fn_fail(err, fn, "both arguments must be strings",
+                           NULL);
+    }
+
+    r = cJSON_CreateArray();
+    p = vals[0].v->valuestring;
+    delims = vals[1].v->valuestring;
+
+    while (r && *p) {
+        q = p;
+        while (*q && (*delims == '\0' || strchr(delims, *q) == NULL)) {
+            q++;
+        }
+
+        if (q > p) {
+            s = sfn_strndup(p, q - p);
+            c = s ? cJSON_CreateString(s) : NULL;
+            free(s);
+            if (c == NULL) {
+                cJSON_Delete(r);
+                return NULL;
+            }
+            cJSON_AddItemToArray(r, c);
+        }
+
+        p = *q ? q + 1 : q;
+    }
+    return r;
+}
+
+
+static cJSON *
+sfn_fn_uuid(const sfn_fn_t *fn, sfn_env_t *env, sfn_val_t *vals,
+    sfn_err_t *err)
+{
+    char            uuid[40];
+    unsigned char   rnd[16];
+
+    memset(rnd, 0, sizeof(rnd));
+    if (env->random) {
+        env->random(env->rdata, rnd, sizeof(rnd));
+    }
+    sfn_uuid_format(rnd, uuid);
+    return cJSON_CreateString(uuid);
 }
 
 
@@ -1093,7 +1257,7 @@ sfn_fn_eval(const sfn_fn_t *fn, sfn_env_t *env, sfn_err_t *err)
         return NULL;
     }
 
-    r = sfn_fn_call(fn, env, vals, err);
+    r = fn->def->handler(fn, env, vals, err);
 
     sfn_vals_free(vals, fn->nargs);
 
@@ -1256,9 +1420,10 @@ sfn_tmpl_node(sfn_pool_t *pool, const cJSON *v, const char *field,
                                      c->valuestring, err, sizeof(err))
                     != 0)
                 {
-                    snprintf(errbuf, errlen, "the value of the field '%s' "
-                             "is not a valid JSONPath or intrinsic "
-                             "function: %s", c->string, err);
+                    /* AWS's words: err says what is wrong, AWS does not */
+                    snprintf(errbuf, errlen, "The value for the field '%s' "
+                             "must be a valid JSONPath or a valid intrinsic "
+                             "function call", c->string);
                     return NULL;
                 }
 

@@ -196,8 +196,15 @@ sfn_pp_quoted(sfn_pparse_t *pp)
 
     d = out;
 
+    /*
+     * A backslash escapes only the quote and itself: AWS reads
+     * $['a\"b'] as the name a\"b, backslash and all.
+     */
+
     while (pp->p < pp->last && *pp->p != q) {
-        if (*pp->p == '\\' && pp->p + 1 < pp->last) {
+        if (*pp->p == '\\' && pp->p + 1 < pp->last
+            && (pp->p[1] == q || pp->p[1] == '\\'))
+        {
             pp->p++;
         }
         *d++ = *pp->p++;

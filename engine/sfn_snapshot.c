@@ -384,10 +384,6 @@ sfn_rs_run(sfn_exec_t *e, sfn_run_t *parent, const cJSON *o,
     run->heartbeat_ms = (int64_t) sfn_rs_num(o, "heartbeatMs");
     run->token = sfn_strdup(sfn_rs_str(o, "token"));
 
-    if (st->type == SFN_ST_TASK) {
-        sfn_resource_split(run);
-    }
-
     a = cJSON_GetObjectItemCaseSensitive(o, "retries");
     n = cJSON_GetArraySize(a);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <math.h>
 #include <time.h>
+#include <errno.h>
 
 #include "sfn_core.h"
 
@@ -990,6 +991,108 @@ sfn_json_is_int(const cJSON *v, int64_t *out)
     }
 
     *out = (int64_t) d;
+
+    return 1;
+}
+
+
+/*
+ * A value as AWS quotes it in a States.Runtime cause: a string as it is,
+ * anything else as JSON text.
+ */
+
+void
+sfn_buf_value(sfn_buf_t *b, const cJSON *v)
+{
+    if (cJSON_IsString(v)) {
+        sfn_buf_adds(b, v->valuestring);
+        return;
+    }
+
+    sfn_buf_json(b, v);
+}
+
+
+/*
+ * An integer as AWS reads the *Path fields of a Map state: the value's
+ * text (see sfn_buf_value()) must be a decimal integer, so 3 and "3" are
+ * 3, while 1.5, "x" and {} are not integers.
+ */
+
+int
+sfn_json_text_int(const cJSON *v, int64_t *out)
+{
+    char        *end;
+    long long    n;
+    const char  *s;
+
+    if (cJSON_IsNumber(v)) {
+        return sfn_json_is_int(v, out);
+    }
+
+    if (!cJSON_IsString(v)) {
+        return 0;
+    }
+
+    s = v->valuestring;
+
+    if (*s == '+' || *s == '-') {
+        s++;
+    }
+
+    if (*s < '0' || *s > '9') {
+        return 0;
+    }
+
+    errno = 0;
+    n = strtoll(v->valuestring, &end, 10);
+
+    if (*end != '\0' || errno == ERANGE) {
+        return 0;
+    }
+
+    *out = n;
+
+    return 1;
+}
+
+
+/* the same for a float: 12.5 and "12.5" */
+
+int
+sfn_json_text_double(const cJSON *v, double *out)
+{
+    char        *end;
+    double       d;
+    const char  *s;
+
+    if (cJSON_IsNumber(v)) {
+        *out = v->valuedouble;
+        return 1;
+    }
+
+    if (!cJSON_IsString(v)) {
+        return 0;
+    }
+
+    s = v->valuestring;
+
+    if (*s == '+' || *s == '-') {
+        s++;
+    }
+
+    if ((*s < '0' || *s > '9') && *s != '.') {
+        return 0;
+    }
+
+    errno = 0;
+    d = strtod(v->valuestring, &end);
+
+    if (*end != '\0' || errno == ERANGE || d != d) {
+        return 0;
+    }
+
+    *out = d;
 
     return 1;
 }

@@ -497,7 +497,10 @@ static int
 sfn_t_known(void *data, const char *resource)
 {
     return strncmp(resource, "test:", 5) == 0
-           || strncmp(resource, "arn:aws:states:::", 17) == 0;
+           || strncmp(resource, "sfn:", 4) == 0
+           || strncmp(resource, "arn:aws:states:::", 17) == 0
+           || (strncmp(resource, "arn:aws:lambda:", 15) == 0
+               && strstr(resource, ":function:") != NULL);
 }
 
 

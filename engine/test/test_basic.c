@@ -210,7 +210,78 @@ static const sfn_t_case_t  choice_cases[] = {
 };
 
 
+/*
+ * Audit against AWS's recorded causes (issue 11): invalid Wait paths name
+ * the path and the value read; bracket names keep a backslash that does
+ * not escape the quote or itself.
+ */
+
+#define WAIT(field)                                                           \
+    "{`StartAt`:`W`,`States`:{`W`:{`Type`:`Wait`,`" field "`:`$.v`,"        \
+    "`End`:true}}}"
+
+#define AT  "An error occurred while executing the state 'W' (entered at " \
+            "the event id #2). "
+
+static const sfn_t_case_t  audit_cases[] = {
+
+    { "SecondsPath negative", WAIT("SecondsPath"), "{`v`:-1}", "FAILED",
+      NULL, "States.Runtime", AT "The SecondsPath parameter references a "
+      "negative value: $.v == -1", NULL },
+    { "SecondsPath not an integer", WAIT("SecondsPath"), "{`v`:1.5}",
+      "FAILED", NULL, "States.Runtime", AT "The SecondsPath parameter "
+      "cannot be parsed as a long value: $.v == 1.5", NULL },
+    { "SecondsPath negative and not an integer", WAIT("SecondsPath"),
+      "{`v`:-1.5}", "FAILED", NULL, "States.Runtime", AT "The SecondsPath "
+      "parameter cannot be parsed as a long value: $.v == -1.5", NULL },
+    { "SecondsPath a string", WAIT("SecondsPath"), "{`v`:`x`}", "FAILED",
+      NULL, "States.Runtime", AT "The SecondsPath parameter cannot be "
+      "parsed as a long value: $.v == x", NULL },
+    { "SecondsPath missing", WAIT("SecondsPath"), "{}", "FAILED", NULL,
+      "States.Runtime", AT "The SecondsPath parameter does not reference "
+      "an input value: $.v", NULL },
+    { "SecondsPath 0", WAIT("SecondsPath"), "{`v`:0}", "SUCCEEDED",
+      "{`v`:0}", NULL, NULL, NULL },
+    { "TimestampPath without Z", WAIT("TimestampPath"),
+      "{`v`:`2016-12-05T21:29:29`}", "FAILED", NULL, "States.Runtime",
+      AT "The TimestampPath parameter does not reference a valid ISO-8601 "
+      "extended offset date-time format string: $.v == 2016-12-05T21:29:29",
+      NULL },
+    { "TimestampPath without T", WAIT("TimestampPath"),
+      "{`v`:`2016-12-05 21:29:29Z`}", "FAILED", NULL, "States.Runtime",
+      "format string: $.v == 2016-12-05 21:29:29Z", NULL },
+    { "TimestampPath bad month", WAIT("TimestampPath"),
+      "{`v`:`2016-13-05T21:29:29Z`}", "FAILED", NULL, "States.Runtime",
+      "format string: $.v == 2016-13-05T21:29:29Z", NULL },
+    { "TimestampPath a number", WAIT("TimestampPath"), "{`v`:5}", "FAILED",
+      NULL, "States.Runtime", "format string: $.v == 5", NULL },
+    { "SecondsPath past 32 bits", WAIT("SecondsPath"),
+      "{`v`:2147483648}", "FAILED", NULL, "States.Runtime",
+      AT "Wait state delay is too long.", NULL },
+    { "TimestampPath 24,856 days ahead", WAIT("TimestampPath"),
+      "{`v`:`2094-12-20T00:00:00Z`}", "FAILED", NULL, "States.Runtime",
+      AT "Wait state delay is too long.", NULL },
+    { "TimestampPath fractions", WAIT("TimestampPath"),
+      "{`v`:`2016-12-05T21:29:29.00Z`}", "SUCCEEDED", NULL, NULL, NULL,
+      NULL },
+
+    { "bracket name with a backslash",
+      "{`StartAt`:`P`,`States`:{`P`:{`Type`:`Pass`,`Parameters`:{"
+      "`v.$`:`$['a\\\\\\`b']`},`End`:true}}}", "{`a\\\\\\`b`:1}",
+      "SUCCEEDED", "{`v`:1}", NULL, NULL, NULL },
+    { "bracket name with an escaped quote",
+      "{`StartAt`:`P`,`States`:{`P`:{`Type`:`Pass`,`Parameters`:{"
+      "`v.$`:`$['it\\\\'s']`},`End`:true}}}", "{`it's`:2}",
+      "SUCCEEDED", "{`v`:2}", NULL, NULL, NULL },
+    { "bracket name with an escaped backslash",
+      "{`StartAt`:`P`,`States`:{`P`:{`Type`:`Pass`,`Parameters`:{"
+      "`v.$`:`$['a\\\\\\\\b']`},`End`:true}}}", "{`a\\\\b`:3}",
+      "SUCCEEDED", "{`v`:3}", NULL, NULL, NULL },
+};
+
+
 SFN_T_TABLE(test_io, io_cases)
+SFN_T_TABLE(test_audit, audit_cases)
 SFN_T_TABLE(test_choice, choice_cases)
 
 
@@ -314,6 +385,7 @@ main(void)
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_io),
         cmocka_unit_test(test_choice),
+        cmocka_unit_test(test_audit),
         cmocka_unit_test(test_api),
         cmocka_unit_test(test_yield),
     };

@@ -185,6 +185,118 @@ test_parallel_chains(void **state)
 
 
 /*
+ * Each Task's TaskScheduled, TaskStarted and TaskSucceeded or TaskFailed
+ * name its own resource, as AWS splits it: the service, then the action.
+ * The rows run in one machine, in order; a resource the test host does not
+ * run fails at once and its Catch moves on to the next row.
+ */
+
+static const struct {
+    const char  *resource;
+    const char  *type;
+    const char  *name;
+    const char  *end;
+} resource_cases[] = {
+    { "test:echo", "test", "echo", "taskSucceededEventDetails" },
+    { "arn:aws:states:::dynamodb:putItem", "dynamodb", "putItem",
+      "taskFailedEventDetails" },
+    { "test:sync", "test", "sync", "taskSucceededEventDetails" },
+    { "arn:aws:states:::lambda:invoke", "lambda", "invoke",
+      "taskFailedEventDetails" },
+    { "arn:aws:states:::states:startExecution.sync:2", "states",
+      "startExecution.sync:2", "taskFailedEventDetails" },
+    { "arn:aws:states:::sqs:sendMessage.waitForTaskToken", "sqs",
+      "sendMessage.waitForTaskToken", "taskFailedEventDetails" },
+    { "arn:aws:lambda:us-east-1:000000000000:function:f", "lambda",
+      "arn:aws:lambda:us-east-1:000000000000:function:f",
+      "taskFailedEventDetails" },
+    { "sfn:file:copy", "sfn", "file:copy", "taskFailedEventDetails" },
+    { "test:echo", "test", "echo", "taskSucceededEventDetails" },
+};
+
+
+static void
+test_task_resources(void **state)
+{
+    char            *d, *p, want[512];
+    size_t           i, n;
+    sfn_t_host_t    *h;
+    sfn_t_result_t   r;
+    const char      *q;
+
+    (void) state;
+
+    n = sizeof(resource_cases) / sizeof(resource_cases[0]);
+    d = malloc(16384);
+    assert_non_null(d);
+
+    p = d;
+    p += sprintf(d, "{\"StartAt\":\"S0\",\"States\":{");
+
+    for (i = 0; i < n; i++) {
+        p += sprintf(p, "%s\"S%zu\":{\"Type\":\"Task\","
+                     "\"Resource\":\"%s\",\"Catch\":[{\"ErrorEquals\":"
+                     "[\"States.ALL\"],\"ResultPath\":null,\"Next\":\"%s%zu\""
+                     "}],", i ? "," : "", i, resource_cases[i].resource,
+                     i + 1 < n ? "S" : "End", i + 1);
+        if (i + 1 < n) {
+            p += sprintf(p, "\"Next\":\"S%zu\"}", i + 1);
+
+        } else {
+            p += sprintf(p, "\"End\":true}");
+        }
+    }
+
+    sprintf(p, ",\"End%zu\":{\"Type\":\"Succeed\"}}}", n);
+
+    h = calloc(1, sizeof(sfn_t_host_t));
+    assert_non_null(h);
+    h->full_events = 1;
+
+    sfn_t_run(h, d, "{}", &r);
+    free(d);
+
+    assert_int_equal(r.status, SFN_SUCCEEDED);
+    assert_true(h->ids_ok);
+
+    /* in order: each state's entry, then its three task events */
+    q = h->details;
+
+    for (i = 0; i < n; i++) {
+        snprintf(want, sizeof(want), "{\"stateEnteredEventDetails\":{"
+                 "\"name\":\"S%zu\"", i);
+        q = strstr(q, want);
+        assert_non_null(q);
+
+        snprintf(want, sizeof(want), "{\"taskScheduledEventDetails\":{"
+                 "\"resourceType\":\"%s\",\"resource\":\"%s\",",
+                 resource_cases[i].type, resource_cases[i].name);
+        q = strstr(q, want);
+        assert_non_null(q);
+
+        snprintf(want, sizeof(want), "{\"taskStartedEventDetails\":{"
+                 "\"resourceType\":\"%s\",\"resource\":\"%s\"}}",
+                 resource_cases[i].type, resource_cases[i].name);
+        q = strstr(q, want);
+        assert_non_null(q);
+
+        snprintf(want, sizeof(want), "{\"%s\":{\"resourceType\":\"%s\","
+                 "\"resource\":\"%s\",", resource_cases[i].end,
+                 resource_cases[i].type, resource_cases[i].name);
+        q = strstr(q, want);
+        if (q == NULL) {
+            print_error("row %zu (%s): no %s\n%s", i,
+                        resource_cases[i].resource, want, h->details);
+        }
+        assert_non_null(q);
+    }
+
+    sfn_t_result_free(&r);
+    free(h);
+}
+
+
+/*
  * AWS ends a Standard execution whose history reaches 25,000 events: event
  * 24,999 is the last the machine produced, 25,000 its ExecutionFailed.
  * Express executions keep no such history and run on.
@@ -246,6 +358,7 @@ main(void)
         cmocka_unit_test(test_details),
         cmocka_unit_test(test_parallel_chains),
         cmocka_unit_test(test_history_limit),
+        cmocka_unit_test(test_task_resources),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -73,7 +73,7 @@ static const sfn_t_case_t  fn_cases[] = {
     { "ArrayRange too long", FN("States.ArrayRange(0, 5000, 1)"), "{}",
       "FAILED", NULL, "States.IntrinsicFailure", "1000", NULL },
     { "ArrayRange float", FN("States.ArrayRange(0, 5.5, 1)"), "{}",
-      "FAILED", NULL, "States.IntrinsicFailure", NULL, NULL },
+      "SUCCEEDED", "[0,1,2,3,4,5,6]", NULL, NULL, NULL },
 
     { "ArrayGetItem", FN("States.ArrayGetItem($.a, 1)"),
       "{`a`:[`x`,`y`]}", "SUCCEEDED", "`y`", NULL, NULL, NULL },
@@ -173,7 +173,9 @@ static const sfn_t_case_t  fn_cases[] = {
     { "unknown function", FN("States.Nope(1)"), "{}",
       "INVALID", NULL, "SCHEMA_VALIDATION_FAILED", NULL, NULL },
     { "wrong arity", FN("States.ArrayLength(1, 2)"), "{}",
-      "INVALID", NULL, "SCHEMA_VALIDATION_FAILED", "ArrayLength", NULL },
+      "INVALID", NULL, "SCHEMA_VALIDATION_FAILED",
+      "The value for the field 'r.$' must be a valid JSONPath or a valid "
+      "intrinsic function call", NULL },
     { "unterminated", FN("States.Format('x'"), "{}",
       "INVALID", NULL, "SCHEMA_VALIDATION_FAILED", NULL, NULL },
     { "trailing garbage", FN("States.UUID() x"), "{}",
@@ -190,6 +192,66 @@ static const sfn_t_case_t  fn_cases[] = {
 
 
 SFN_T_TABLE(test_functions, fn_cases)
+
+
+/*
+ * Audit against AWS (issue 11): string-literal escapes (only \' \{ \} \\;
+ * any other backslash makes the definition invalid, as AWS answers), blank
+ * strings, and non-integer numbers where an integer is required, which AWS
+ * rounds to the nearest integer (Java's Math.round).
+ */
+static const sfn_t_case_t  fn_audit_cases[] = {
+
+    { "escaped quote", FN("States.Format('a\\\\'b {}', 1)"), "{}",
+      "SUCCEEDED", "`a'b 1`", NULL, NULL, NULL },
+    { "escaped braces are not placeholders",
+      FN("States.Format('\\\\{\\\\}')"), "{}",
+      "SUCCEEDED", "`{}`", NULL, NULL, NULL },
+    { "escaped backslash", FN("States.Array('\\\\\\\\')"), "{}",
+      "SUCCEEDED", "[`\\\\`]", NULL, NULL, NULL },
+    { "backslash-quote is illegal",
+      FN("States.StringToJson('{\\\\\\`a\\\\\\`:1}')"), "{}",
+      "INVALID", NULL, "SCHEMA_VALIDATION_FAILED",
+      "The value for the field 'r.$' must be a valid JSONPath or a valid "
+      "intrinsic function call", NULL },
+    { "backslash-n is illegal", FN("States.Format('a\\\\nb')"), "{}",
+      "INVALID", NULL, "SCHEMA_VALIDATION_FAILED", NULL, NULL },
+    { "lone backslash at the end", FN("States.Array('a\\\\')"), "{}",
+      "INVALID", NULL, "SCHEMA_VALIDATION_FAILED", NULL, NULL },
+    { "blank strings", FN("States.Format('[{}][{}]', '', ' ')"), "{}",
+      "SUCCEEDED", "`[][ ]`", NULL, NULL, NULL },
+    { "split of a blank string", FN("States.StringSplit('', ',')"), "{}",
+      "SUCCEEDED", "[]", NULL, NULL, NULL },
+
+    { "ArrayRange rounds", FN("States.ArrayRange(0.5, 4.4, 1.5)"), "{}",
+      "SUCCEEDED", "[1,3]", NULL, NULL, NULL },
+    { "ArrayRange step rounding to 0",
+      FN("States.ArrayRange(1, 5, 0.4)"), "{}",
+      "FAILED", NULL, "States.IntrinsicFailure", NULL, NULL },
+    { "ArrayGetItem rounds the index",
+      FN("States.ArrayGetItem($.a, 1.5)"), "{`a`:[10,20,30]}",
+      "SUCCEEDED", "30", NULL, NULL, NULL },
+    { "ArrayGetItem index from a path",
+      FN("States.ArrayGetItem($.a, $.i)"), "{`a`:[10,20,30],`i`:0.4}",
+      "SUCCEEDED", "10", NULL, NULL, NULL },
+    { "ArrayGetItem string index",
+      FN("States.ArrayGetItem($.a, '1')"), "{`a`:[10,20,30]}",
+      "FAILED", NULL, "States.IntrinsicFailure", NULL, NULL },
+    { "ArrayPartition rounds", FN("States.ArrayPartition($.a, 1.5)"),
+      "{`a`:[1,2,3]}", "SUCCEEDED", "[[1,2],[3]]", NULL, NULL, NULL },
+    { "ArrayPartition rounding to 0", FN("States.ArrayPartition($.a, 0.4)"),
+      "{`a`:[1,2,3]}", "FAILED", NULL, "States.IntrinsicFailure", NULL,
+      NULL },
+    { "MathRandom rounds", FN("States.MathRandom(4.5, 5.6, 7)"), "{}",
+      "SUCCEEDED", "5", NULL, NULL, NULL },
+    { "MathAdd rounds", FN("States.MathAdd(-2.5, 0.5)"), "{}",
+      "SUCCEEDED", "-1", NULL, NULL, NULL },
+    { "MathAdd past 32 bits", FN("States.MathAdd(2147483648, 1)"), "{}",
+      "FAILED", NULL, "States.IntrinsicFailure", NULL, NULL },
+};
+
+
+SFN_T_TABLE(test_functions_audit, fn_audit_cases)
 
 
 static void
@@ -234,6 +296,7 @@ main(void)
 {
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_functions),
+        cmocka_unit_test(test_functions_audit),
         cmocka_unit_test(test_random_seeded),
     };
 

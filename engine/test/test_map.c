@@ -90,7 +90,8 @@ static const sfn_t_case_t  map_cases[] = {
 
     { "map ItemsPath not an array",
       MAP("`ItemsPath`:`$.x`,", PASS_I), "{`x`:{`a`:1}}",
-      "FAILED", NULL, "States.Runtime", "must be a JSON array", NULL },
+      "FAILED", NULL, "States.Runtime",
+      "Map state input must be an array but was: {\"a\":1}", NULL },
 
     { "map ItemsPath missing",
       MAP("`ItemsPath`:`$.nope`,", PASS_I), "{}",
@@ -208,7 +209,75 @@ static const sfn_t_case_t  parallel_cases[] = {
 };
 
 
+/*
+ * Audit against AWS's recorded causes (issue 11): MaxConcurrencyPath is
+ * read before MapStateStarted, the tolerated failure paths after it; a
+ * value is an integer (a float) when its text is one.
+ */
+
+#define MAPP(field)                                                           \
+    "{`StartAt`:`M`,`States`:{`M`:{`Type`:`Map`,`ItemsPath`:`$.items`,"     \
+    "`" field "`:`$.v`,`ItemProcessor`:{`StartAt`:`P`,`States`:{`P`:{"      \
+    "`Type`:`Pass`,`End`:true}}},`End`:true}}}"
+
+#define MAT  "An error occurred while executing the state 'M' (entered at " \
+             "the event id #2). "
+
+static const sfn_t_case_t  map_audit_cases[] = {
+
+    { "MaxConcurrencyPath object", MAPP("MaxConcurrencyPath"),
+      "{`items`:[0],`v`:{}}", "FAILED", NULL, "States.Runtime",
+      MAT "The MaxConcurrencyPath field refers to value \"{}\" which is not "
+      "a valid integer: $.v",
+      "ExecutionStarted,MapStateEntered,ExecutionFailed" },
+    { "MaxConcurrencyPath string", MAPP("MaxConcurrencyPath"),
+      "{`items`:[0],`v`:`NoNumber`}", "FAILED", NULL, "States.Runtime",
+      MAT "The MaxConcurrencyPath field refers to value \"NoNumber\" which "
+      "is not a valid integer: $.v", NULL },
+    { "MaxConcurrencyPath float", MAPP("MaxConcurrencyPath"),
+      "{`items`:[0],`v`:1.5}", "FAILED", NULL, "States.Runtime",
+      "refers to value \"1.5\" which is not a valid integer", NULL },
+    { "MaxConcurrencyPath integer text", MAPP("MaxConcurrencyPath"),
+      "{`items`:[7],`v`:`1`}", "SUCCEEDED", "[7]", NULL, NULL, NULL },
+    { "ToleratedFailureCountPath string",
+      MAPP("ToleratedFailureCountPath"), "{`items`:[0],`v`:`NoNumber`}",
+      "FAILED", NULL, "States.Runtime", MAT "The ToleratedFailureCountPath "
+      "field refers to value \"NoNumber\" which is not a valid integer: $.v",
+      "ExecutionStarted,MapStateEntered,MapStateStarted,ExecutionFailed" },
+    { "ToleratedFailureCountPath negative",
+      MAPP("ToleratedFailureCountPath"), "{`items`:[0],`v`:-1}", "FAILED",
+      NULL, "States.Runtime", MAT "ToleratedFailureCount cannot be "
+      "negative.", NULL },
+    { "ToleratedFailurePercentagePath object",
+      MAPP("ToleratedFailurePercentagePath"), "{`items`:[0],`v`:{}}",
+      "FAILED", NULL, "States.Runtime", MAT "The "
+      "ToleratedFailurePercentagePath field refers to value \"{}\" which is "
+      "not a valid float: $.v", NULL },
+    { "ToleratedFailurePercentagePath over 100",
+      MAPP("ToleratedFailurePercentagePath"), "{`items`:[0],`v`:100.1}",
+      "FAILED", NULL, "States.Runtime", MAT "ToleratedFailurePercentage "
+      "must be between 0 and 100.", NULL },
+    { "ToleratedFailurePercentagePath negative",
+      MAPP("ToleratedFailurePercentagePath"), "{`items`:[0],`v`:-1.1}",
+      "FAILED", NULL, "States.Runtime", "must be between 0 and 100.", NULL },
+    { "ToleratedFailurePercentagePath 100",
+      MAPP("ToleratedFailurePercentagePath"), "{`items`:[0],`v`:100}",
+      "SUCCEEDED", "[0]", NULL, NULL, NULL },
+    { "ItemsPath a number", MAPP("MaxConcurrencyPath"),
+      "{`items`:1,`v`:0}", "FAILED", NULL, "States.Runtime",
+      MAT "Map state input must be an array but was: 1", NULL },
+    { "ItemsPath an object", MAPP("MaxConcurrencyPath"),
+      "{`items`:{`foo`:`bar`},`v`:0}", "FAILED", NULL, "States.Runtime",
+      MAT "Map state input must be an array but was: {\"foo\":\"bar\"}",
+      NULL },
+    { "ItemsPath missing", MAPP("MaxConcurrencyPath"), "{`v`:0}", "FAILED",
+      NULL, "States.Runtime", MAT "Invalid path '$.items' : No results for "
+      "path: $['items']", NULL },
+};
+
+
 SFN_T_TABLE(test_map_table, map_cases)
+SFN_T_TABLE(test_map_audit, map_audit_cases)
 SFN_T_TABLE(test_parallel_table, parallel_cases)
 
 
@@ -292,6 +361,7 @@ main(void)
 {
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_map_table),
+        cmocka_unit_test(test_map_audit),
         cmocka_unit_test(test_parallel_table),
         cmocka_unit_test(test_abort_cancels),
         cmocka_unit_test(test_big_map),

@@ -153,7 +153,7 @@ static const sfn_t_case_t  wait_cases[] = {
 
     { "Wait TimestampPath",
       "{`StartAt`:`W`,`States`:{`W`:{`Type`:`Wait`,`TimestampPath`:`$.t`,"
-      "`End`:true}}}", "{`t`:`2099-01-01T00:00:00+01:00`}",
+      "`End`:true}}}", "{`t`:`2090-01-01T00:00:00+01:00`}",
       "SUCCEEDED", NULL, NULL, NULL, NULL },
 
     { "Wait TimestampPath not a timestamp",

@@ -1,0 +1,222 @@
+
+/*
+ * Copyright (C) ngx_sfn authors
+ *
+ * History events: numbering, the Standard history limit, and the details
+ * objects handed to the host's event callback.
+ */
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sfn_core.h"
+#include "sfn_exec.h"
+
+
+int
+sfn_history_on(sfn_exec_t *e)
+{
+    return e->host.event != NULL;
+}
+
+
+/*
+ * A Standard execution's history holds at most SFN_MAX_HISTORY events: once
+ * it has one less, what more the step would emit is dropped and sfn_drain()
+ * ends the execution with the last one.
+ */
+
+static int
+sfn_history_full(sfn_exec_t *e)
+{
+    if (e->event_id < SFN_MAX_HISTORY - 1 || e->type != SFN_STANDARD
+        || e->status != SFN_RUNNING)
+    {
+        return 0;
+    }
+
+    e->history_full = 1;
+
+    return 1;
+}
+
+
+int64_t
+sfn_emit(sfn_exec_t *e, sfn_run_t *run, const char *type, cJSON *details)
+{
+    int64_t      id;
+    sfn_event_t  ev;
+
+    if (sfn_history_full(e)) {
+        cJSON_Delete(details);
+        return e->event_id;
+    }
+
+    id = ++e->event_id;
+
+    if (e->host.event) {
+        ev.id = id;
+        ev.previous_id = run ? run->prev_id : (id > 1 ? id - 1 : 0);
+        ev.timestamp_ms = e->host.now_ms(e->host.data);
+        ev.type = type;
+        ev.details = details;
+
+        e->host.event(e->host.data, e, &ev);
+    }
+
+    if (run) {
+        run->prev_id = id;
+    }
+
+    cJSON_Delete(details);
+
+    return id;
+}
+
+
+cJSON *
+sfn_details(const char *field, cJSON **inner)
+{
+    cJSON  *d;
+
+    d = cJSON_CreateObject();
+    *inner = cJSON_CreateObject();
+
+    if (d == NULL || *inner == NULL) {
+        cJSON_Delete(d);
+        cJSON_Delete(*inner);
+        *inner = NULL;
+        return NULL;
+    }
+
+    cJSON_AddItemToObject(d, field, *inner);
+
+    return d;
+}
+
+
+void
+sfn_details_payload(cJSON *inner, const char *name, const char *dname,
+    const cJSON *v)
+{
+    char   *s;
+    cJSON  *det;
+
+    s = v ? sfn_json_print(v) : NULL;
+    cJSON_AddStringToObject(inner, name, s ? s : "null");
+    free(s);
+
+    det = cJSON_AddObjectToObject(inner, dname);
+    if (det) {
+        cJSON_AddFalseToObject(det, "truncated");
+    }
+}
+
+
+void
+sfn_emit_state(sfn_run_t *run, const char *suffix, const cJSON *payload)
+{
+    int         entered;
+    char        type[64];
+    cJSON      *d, *in;
+
+    entered = suffix[0] == 'E' && suffix[1] == 'n';
+
+    if (!sfn_history_on(run->e)) {
+        /* no host to tell: only the numbering must go on */
+        if (sfn_history_full(run->e)) {
+            return;
+        }
+        run->prev_id = ++run->e->event_id;
+        if (entered) {
+            run->entered_id = run->prev_id;
+        }
+        return;
+    }
+
+    snprintf(type, sizeof(type), "%sState%s", run->state->type_name, suffix);
+
+    d = NULL;
+
+    {
+        d = sfn_details(entered ? "stateEnteredEventDetails"
+                                : "stateExitedEventDetails", &in);
+        if (d) {
+            cJSON_AddStringToObject(in, "name", run->state->name);
+            sfn_details_payload(in, entered ? "input" : "output",
+                                entered ? "inputDetails" : "outputDetails",
+                                payload);
+        }
+    }
+
+    if (entered) {
+        run->entered_id = sfn_emit(run->e, run, type, d);
+
+    } else {
+        sfn_emit(run->e, run, type, d);
+    }
+}
+
+
+void
+sfn_emit_simple(sfn_run_t *run, const char *type)
+{
+    sfn_emit(run->e, run, type, NULL);
+}
+
+
+void
+sfn_emit_error(sfn_exec_t *e, sfn_run_t *run, const char *type,
+    const char *field, const char *error, const char *cause,
+    const sfn_state_t *task)
+{
+    cJSON  *d, *in;
+
+    d = NULL;
+
+    if (sfn_history_on(e)) {
+        d = sfn_details(field, &in);
+        if (d) {
+            if (task) {
+                cJSON_AddStringToObject(in, "resourceType",
+                                        task->resource_type);
+                cJSON_AddStringToObject(in, "resource", task->resource_name);
+            }
+            if (error) {
+                cJSON_AddStringToObject(in, "error", error);
+            }
+            if (cause) {
+                cJSON_AddStringToObject(in, "cause", cause);
+            }
+        }
+    }
+
+    sfn_emit(e, run, type, d);
+}
+
+
+void
+sfn_emit_iteration(sfn_run_t *parent, const char *type, size_t index)
+{
+    cJSON  *d, *in;
+
+    d = NULL;
+
+    if (sfn_history_on(parent->e)) {
+        d = sfn_details(strcmp(type, "MapIterationStarted") == 0
+                        ? "mapIterationStartedEventDetails"
+                        : (strcmp(type, "MapIterationSucceeded") == 0
+                           ? "mapIterationSucceededEventDetails"
+                           : (strcmp(type, "MapIterationFailed") == 0
+                              ? "mapIterationFailedEventDetails"
+                              : "mapIterationAbortedEventDetails")), &in);
+        if (d) {
+            cJSON_AddStringToObject(in, "name", parent->state->name);
+            cJSON_AddNumberToObject(in, "index", (double) index);
+        }
+    }
+
+    sfn_emit(parent->e, parent, type, d);
+}
