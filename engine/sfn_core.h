@@ -59,6 +59,7 @@ void sfn_buf_json_string(sfn_buf_t *b, const char *s, size_t len);
 void sfn_buf_number(sfn_buf_t *b, double d);
 void sfn_buf_json(sfn_buf_t *b, const cJSON *v);
 void sfn_buf_value(sfn_buf_t *b, const cJSON *v);
+void sfn_buf_reserve(sfn_buf_t *b, size_t n);
 char *sfn_buf_detach(sfn_buf_t *b);   /* NUL-terminated, caller frees */
 void sfn_buf_free(sfn_buf_t *b);
 
