@@ -1,6 +1,10 @@
 
 /*
  * Copyright (C) ngx_sfn authors
+ *
+ * The module: its directives (zones, database, buckets, state machines
+ * loaded and validated at configuration time, the location handlers),
+ * configuration create/merge, and the process hooks.
  */
 
 

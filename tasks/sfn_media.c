@@ -1,6 +1,10 @@
 
 /*
  * Copyright (C) ngx_sfn authors
+ *
+ * What the media tasks share: FFmpeg set-up and logging, cancellation,
+ * opening and decoding an input, scale filters, luma statistics, files
+ * and directories, s3:// URLs and the job record.
  */
 
 
