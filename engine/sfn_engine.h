@@ -124,7 +124,22 @@ typedef struct {
     const cJSON          *details;      /* {"stateEnteredEventDetails":{..}}
                                            object whose single member is
                                            AWS's details field, or NULL */
+
+    /*
+     * With sfn_exec_conf_t.lazy_events, state entered and exited events and
+     * ExecutionStarted and ExecutionSucceeded come with details NULL and
+     * what they are made of instead, valid during the callback only:
+     * formatting is left to the host that writes them, through
+     * sfn_event_details().  Without it, details is built from these.
+     */
+    const char           *name;         /* the state's name */
+    const char           *role_arn;     /* ExecutionStarted */
+    const cJSON          *payload;      /* the input or output */
 } sfn_event_t;
+
+
+/* ev's AWS details object, built (the caller frees it), or NULL */
+cJSON *sfn_event_details(const sfn_event_t *ev);
 
 
 typedef struct {
@@ -180,6 +195,9 @@ typedef struct {
     const char           *redrive_status;    /* NULL: "NOT_REDRIVABLE" */
     sfn_type_e            type;
     int64_t               start_ms;          /* 0: host now_ms() */
+    unsigned              lazy_events:1;     /* events refer to their
+                                                payloads, unformatted:
+                                                see sfn_event_t */
 } sfn_exec_conf_t;
 
 

@@ -656,7 +656,10 @@ sfn_exec_finish(sfn_exec_t *e, sfn_status_e status, cJSON *output,
 
     e->status = status;
 
-    if (status == SFN_SUCCEEDED && !sfn_history_on(e)) {
+    /* printed when asked for, unless an eager history prints it now */
+    if (status == SFN_SUCCEEDED
+        && (!sfn_history_on(e) || e->lazy_events))
+    {
         e->output_tree = output;
         output = NULL;
     }
@@ -684,6 +687,12 @@ sfn_exec_finish(sfn_exec_t *e, sfn_status_e status, cJSON *output,
     switch (status) {
 
     case SFN_SUCCEEDED:
+        if (e->output_tree) {
+            sfn_emit_payload(e, e->main, "ExecutionSucceeded", NULL,
+                             e->output_tree);
+            break;
+        }
+
         if (sfn_history_on(e)) {
             d = sfn_details("executionSucceededEventDetails", &in);
             if (d) {
@@ -752,6 +761,7 @@ sfn_exec_create(const sfn_machine_t *m, const sfn_host_t *host,
     e->m = m;
     e->host = *host;
     e->type = conf->type;
+    e->lazy_events = conf->lazy_events;
 
     /* the identity and the input text in one block */
     strs[0] = conf->name ? conf->name : "execution";
@@ -893,8 +903,7 @@ sfn_exec_timeout_ms(const sfn_exec_t *e)
 sfn_status_e
 sfn_exec_start(sfn_exec_t *e)
 {
-    char       *s;
-    cJSON      *d, *in, *copy;
+    cJSON      *copy;
     sfn_run_t  *run;
 
     if (e->started) {
@@ -903,24 +912,7 @@ sfn_exec_start(sfn_exec_t *e)
 
     e->started = 1;
 
-    d = NULL;
-    if (sfn_history_on(e)) {
-        d = sfn_details("executionStartedEventDetails", &in);
-        if (d) {
-            s = sfn_json_print(e->first);
-            cJSON_AddStringToObject(in, "input", s ? s : e->input_text);
-            free(s);
-            in = cJSON_AddObjectToObject(in, "inputDetails");
-            if (in) {
-                cJSON_AddFalseToObject(in, "truncated");
-            }
-            in = cJSON_GetObjectItemCaseSensitive(d,
-                                             "executionStartedEventDetails");
-            cJSON_AddStringToObject(in, "roleArn", e->role_arn);
-        }
-    }
-
-    sfn_emit(e, NULL, "ExecutionStarted", d);
+    sfn_emit_payload(e, NULL, "ExecutionStarted", NULL, e->first);
 
     copy = e->first;
     e->first = NULL;

@@ -158,6 +158,7 @@ struct sfn_exec_s {
     unsigned              started:1;
     unsigned              notified:1;
     unsigned              history_full:1;
+    unsigned              lazy_events:1;
 
     int64_t               event_id;
     uint64_t              burst;
@@ -192,6 +193,8 @@ void sfn_run_free(sfn_run_t *run);
 int sfn_history_on(sfn_exec_t *e);
 int64_t sfn_emit(sfn_exec_t *e, sfn_run_t *run, const char *type,
     cJSON *details);
+int64_t sfn_emit_payload(sfn_exec_t *e, sfn_run_t *run, const char *type,
+    const char *name, const cJSON *payload);
 cJSON *sfn_details(const char *field, cJSON **inner);
 void sfn_details_payload(cJSON *inner, const char *name, const char *dname,
     const cJSON *v);

@@ -43,6 +43,30 @@ sfn_history_full(sfn_exec_t *e)
 }
 
 
+/* numbers ev, hands it to the host and links it into run's chain */
+static int64_t
+sfn_emit_event(sfn_exec_t *e, sfn_run_t *run, sfn_event_t *ev)
+{
+    int64_t  id;
+
+    id = ++e->event_id;
+
+    if (e->host.event) {
+        ev->id = id;
+        ev->previous_id = run ? run->prev_id : (id > 1 ? id - 1 : 0);
+        ev->timestamp_ms = e->host.now_ms(e->host.data);
+
+        e->host.event(e->host.data, e, ev);
+    }
+
+    if (run) {
+        run->prev_id = id;
+    }
+
+    return id;
+}
+
+
 int64_t
 sfn_emit(sfn_exec_t *e, sfn_run_t *run, const char *type, cJSON *details)
 {
@@ -54,25 +78,106 @@ sfn_emit(sfn_exec_t *e, sfn_run_t *run, const char *type, cJSON *details)
         return e->event_id;
     }
 
-    id = ++e->event_id;
+    memset(&ev, 0, sizeof(sfn_event_t));
+    ev.type = type;
+    ev.details = details;
 
-    if (e->host.event) {
-        ev.id = id;
-        ev.previous_id = run ? run->prev_id : (id > 1 ? id - 1 : 0);
-        ev.timestamp_ms = e->host.now_ms(e->host.data);
-        ev.type = type;
-        ev.details = details;
-
-        e->host.event(e->host.data, e, &ev);
-    }
-
-    if (run) {
-        run->prev_id = id;
-    }
+    id = sfn_emit_event(e, run, &ev);
 
     cJSON_Delete(details);
 
     return id;
+}
+
+
+/*
+ * An event made of a name and a payload: built as AWS details only for a
+ * host that does not take them lazily.
+ */
+
+int64_t
+sfn_emit_payload(sfn_exec_t *e, sfn_run_t *run, const char *type,
+    const char *name, const cJSON *payload)
+{
+    int64_t      id;
+    cJSON       *d;
+    sfn_event_t  ev;
+
+    if (sfn_history_full(e)) {
+        return e->event_id;
+    }
+
+    memset(&ev, 0, sizeof(sfn_event_t));
+    ev.type = type;
+    ev.name = name;
+    ev.role_arn = run == NULL ? e->role_arn : NULL;   /* ExecutionStarted */
+    ev.payload = payload;
+
+    d = NULL;
+
+    if (e->host.event && !e->lazy_events) {
+        d = sfn_event_details(&ev);
+        ev.details = d;
+    }
+
+    id = sfn_emit_event(e, run, &ev);
+
+    cJSON_Delete(d);
+
+    return id;
+}
+
+
+cJSON *
+sfn_event_details(const sfn_event_t *ev)
+{
+    int          entered;
+    size_t       n;
+    cJSON       *d, *in;
+
+    if (ev->details) {
+        return cJSON_Duplicate(ev->details, 1);
+    }
+
+    n = strlen(ev->type);
+
+    if (strcmp(ev->type, "ExecutionStarted") == 0) {
+        d = sfn_details("executionStartedEventDetails", &in);
+        if (d) {
+            sfn_details_payload(in, "input", "inputDetails", ev->payload);
+            cJSON_AddStringToObject(in, "roleArn",
+                                    ev->role_arn ? ev->role_arn : "");
+        }
+        return d;
+    }
+
+    if (strcmp(ev->type, "ExecutionSucceeded") == 0) {
+        d = sfn_details("executionSucceededEventDetails", &in);
+        if (d) {
+            sfn_details_payload(in, "output", "outputDetails", ev->payload);
+        }
+        return d;
+    }
+
+    if (ev->name == NULL) {
+        return NULL;
+    }
+
+    entered = n > 7 && strcmp(ev->type + n - 7, "Entered") == 0;
+
+    d = sfn_details(entered ? "stateEnteredEventDetails"
+                            : "stateExitedEventDetails", &in);
+    if (d) {
+        cJSON_AddStringToObject(in, "name", ev->name);
+        if (entered) {
+            sfn_details_payload(in, "input", "inputDetails", ev->payload);
+
+        } else {
+            sfn_details_payload(in, "output", "outputDetails", ev->payload);
+        }
+    }
+
+    return d;
 }
 
 
@@ -115,12 +220,24 @@ sfn_details_payload(cJSON *inner, const char *name, const char *dname,
 }
 
 
+/* the event types of state entries and exits, by sfn_state_type_e */
+
+static const char  *sfn_state_events[][2] = {
+    { "PassStateEntered", "PassStateExited" },
+    { "TaskStateEntered", "TaskStateExited" },
+    { "ChoiceStateEntered", "ChoiceStateExited" },
+    { "WaitStateEntered", "WaitStateExited" },
+    { "SucceedStateEntered", "SucceedStateExited" },
+    { "FailStateEntered", "FailStateExited" },
+    { "ParallelStateEntered", "ParallelStateExited" },
+    { "MapStateEntered", "MapStateExited" }
+};
+
+
 void
 sfn_emit_state(sfn_run_t *run, const char *suffix, const cJSON *payload)
 {
-    int         entered;
-    char        type[64];
-    cJSON      *d, *in;
+    int  entered;
 
     entered = suffix[0] == 'E' && suffix[1] == 'n';
 
@@ -136,26 +253,14 @@ sfn_emit_state(sfn_run_t *run, const char *suffix, const cJSON *payload)
         return;
     }
 
-    snprintf(type, sizeof(type), "%sState%s", run->state->type_name, suffix);
-
-    d = NULL;
-
-    {
-        d = sfn_details(entered ? "stateEnteredEventDetails"
-                                : "stateExitedEventDetails", &in);
-        if (d) {
-            cJSON_AddStringToObject(in, "name", run->state->name);
-            sfn_details_payload(in, entered ? "input" : "output",
-                                entered ? "inputDetails" : "outputDetails",
-                                payload);
-        }
-    }
-
     if (entered) {
-        run->entered_id = sfn_emit(run->e, run, type, d);
+        run->entered_id = sfn_emit_payload(run->e, run,
+                              sfn_state_events[run->state->type][0],
+                              run->state->name, payload);
 
     } else {
-        sfn_emit(run->e, run, type, d);
+        sfn_emit_payload(run->e, run, sfn_state_events[run->state->type][1],
+                         run->state->name, payload);
     }
 }
 

@@ -5,10 +5,14 @@
  * sfn-bench: the in-process engine driver behind bench/engine/run, linked
  * with build/libsfn.a only, so its memory is the engine's.
  *
- *   sfn-bench [--seconds S] [--items N] pass|params|map
+ *   sfn-bench [--seconds S] [--items N] [--no-history | --formatted]
+ *             pass|params|map
  *
- * Prints one line: "case=... execs=... seconds=... exec_per_s=...
- * transitions_per_s=... peak_rss_kb=...".  The definitions are the ones
+ * Prints one line: "case=... history=on|formatted|off execs=... events=...
+ * seconds=... exec_per_s=... transitions_per_s=... peak_rss_kb=...".
+ * History events are built by default, as aws-local-stepfunctions always
+ * builds them; --formatted also prints each, --no-history runs with no
+ * event callback.  The definitions are the ones
  * bench/engine/node-driver.js gives aws-local-stepfunctions.
  */
 
@@ -24,6 +28,8 @@
 
 typedef struct {
     int64_t               now;
+    uint64_t              events;
+    int                   formatted;
 } sfn_bench_t;
 
 
@@ -64,6 +70,34 @@ sfn_bench_arm_timer(void *data, sfn_exec_t *e, uint64_t id, int64_t due)
 static void
 sfn_bench_cancel_timer(void *data, sfn_exec_t *e, uint64_t id)
 {
+}
+
+
+/*
+ * History on: the engine builds every event and hands it to the host, as
+ * aws-local-stepfunctions builds its event objects, which refer to the
+ * payloads and format nothing.  With --formatted the host also prints
+ * each event's AWS details, as a host writing history does.
+ */
+
+static void
+sfn_bench_event(void *data, sfn_exec_t *e, const sfn_event_t *ev)
+{
+    char         *s;
+    cJSON        *d;
+    sfn_bench_t  *b;
+
+    b = data;
+    b->events++;
+
+    if (!b->formatted) {
+        return;
+    }
+
+    d = ev->details ? NULL : sfn_event_details(ev);
+    s = cJSON_PrintUnformatted(ev->details ? ev->details : d);
+    free(s);
+    cJSON_Delete(d);
 }
 
 
@@ -157,7 +191,7 @@ sfn_bench_definition(const char *name, long items, char **input,
 int
 main(int argc, char **argv)
 {
-    int               i;
+    int               i, history, formatted;
     long              items, execs, transitions;
     char             *def, *input;
     double            seconds, t0, t;
@@ -172,11 +206,19 @@ main(int argc, char **argv)
 
     seconds = 3;
     items = 10000;
+    history = 1;
+    formatted = 0;
     name = NULL;
 
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
             seconds = atof(argv[++i]);
+
+        } else if (strcmp(argv[i], "--no-history") == 0) {
+            history = 0;
+
+        } else if (strcmp(argv[i], "--formatted") == 0) {
+            formatted = 1;
 
         } else if (strcmp(argv[i], "--items") == 0 && i + 1 < argc) {
             items = atol(argv[++i]);
@@ -188,7 +230,7 @@ main(int argc, char **argv)
 
     if (name == NULL) {
         fprintf(stderr, "usage: sfn-bench [--seconds S] [--items N] "
-                "pass|params|map\n");
+                "[--no-history | --formatted] pass|params|map\n");
         return 2;
     }
 
@@ -206,6 +248,7 @@ main(int argc, char **argv)
 
     memset(&b, 0, sizeof(sfn_bench_t));
     b.now = 1700000000000LL;
+    b.formatted = formatted;
 
     memset(&host, 0, sizeof(sfn_host_t));
     host.data = &b;
@@ -215,6 +258,7 @@ main(int argc, char **argv)
     host.cancel_task = sfn_bench_cancel_task;
     host.arm_timer = sfn_bench_arm_timer;
     host.cancel_timer = sfn_bench_cancel_timer;
+    host.event = history ? sfn_bench_event : NULL;
 
     memset(&conf, 0, sizeof(sfn_exec_conf_t));
     conf.name = "bench";
@@ -223,6 +267,7 @@ main(int argc, char **argv)
     conf.state_machine_arn =
         "arn:aws:states:us-east-1:000000000000:stateMachine:bench";
     conf.type = SFN_EXPRESS;
+    conf.lazy_events = 1;
 
     execs = 0;
     t0 = sfn_bench_clock();
@@ -259,9 +304,11 @@ main(int argc, char **argv)
 
     getrusage(RUSAGE_SELF, &ru);
 
-    printf("case=%s execs=%ld seconds=%.3f exec_per_s=%.1f "
-           "transitions_per_s=%.1f peak_rss_kb=%ld\n",
-           name, execs, t, execs / t, execs * transitions / t, ru.ru_maxrss);
+    printf("case=%s history=%s execs=%ld events=%llu seconds=%.3f "
+           "exec_per_s=%.1f transitions_per_s=%.1f peak_rss_kb=%ld\n",
+           name, history ? (formatted ? "formatted" : "on") : "off", execs,
+           (unsigned long long) b.events, t, execs / t,
+           execs * transitions / t, ru.ru_maxrss);
 
     sfn_machine_free(m);
     free(def);

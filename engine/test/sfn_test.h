@@ -74,6 +74,8 @@ typedef struct {
     int                   finished;
     unsigned              rnd;
     int                   full_events;
+    int                   lazy;          /* conf.lazy_events */
+    int                   lazy_built;    /* details built by the host */
     sfn_type_e            type;
     char                  last_type[64];     /* of the last event */
     char                  prev_type[64];     /* of the one before */
@@ -324,6 +326,7 @@ static void
 sfn_t_event(void *data, sfn_exec_t *e, const sfn_event_t *ev)
 {
     char          *s;
+    cJSON         *d;
     size_t         n;
     sfn_t_host_t  *h;
 
@@ -350,8 +353,15 @@ sfn_t_event(void *data, sfn_exec_t *e, const sfn_event_t *ev)
         h->events[h->nevents] = '\0';
     }
 
-    if (h->full_events && ev->details) {
-        s = cJSON_PrintUnformatted(ev->details);
+    /* a lazy host builds the details itself: they must read the same */
+    d = NULL;
+    if (h->full_events && ev->details == NULL && h->lazy) {
+        d = sfn_event_details(ev);
+        h->lazy_built += d != NULL;
+    }
+
+    if (h->full_events && (ev->details || d)) {
+        s = cJSON_PrintUnformatted(ev->details ? ev->details : d);
         if (s) {
             n = strlen(s);
             if (h->ndetails + n + 32 < sizeof(h->details)) {
@@ -364,6 +374,8 @@ sfn_t_event(void *data, sfn_exec_t *e, const sfn_event_t *ev)
             free(s);
         }
     }
+
+    cJSON_Delete(d);
 }
 
 
@@ -520,14 +532,16 @@ sfn_t_run(sfn_t_host_t *h, const char *def, const char *input,
     sfn_machine_t    *m;
     const char       *error, *cause;
     sfn_exec_conf_t   conf;
-    int               full;
+    int               full, lazy;
     sfn_type_e        type;
 
     full = h->full_events;
     type = h->type;
+    lazy = h->lazy;
     sfn_t_host_init(h, &host);
     h->full_events = full;
     h->type = type;
+    h->lazy = lazy;
 
     memset(r, 0, sizeof(sfn_t_result_t));
 
@@ -543,6 +557,7 @@ sfn_t_run(sfn_t_host_t *h, const char *def, const char *input,
 
     memset(&conf, 0, sizeof(sfn_exec_conf_t));
     conf.type = h->type;
+    conf.lazy_events = lazy;
     conf.name = "exec-1";
     conf.arn = "arn:aws:states:us-east-1:000000000000:execution:sm:exec-1";
     conf.role_arn = "arn:aws:iam::000000000000:role/test";

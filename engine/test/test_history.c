@@ -350,6 +350,59 @@ test_history_limit(void **state)
 }
 
 
+/*
+ * A lazy host gets state, ExecutionStarted and ExecutionSucceeded events
+ * unformatted, and sfn_event_details() builds from them what an eager host
+ * is given: the two histories read the same.
+ */
+static void
+test_lazy_events(void **state)
+{
+    char            *d, *eager;
+    sfn_t_host_t    *h;
+    sfn_t_result_t   r;
+
+    (void) state;
+
+    h = calloc(1, sizeof(sfn_t_host_t));
+    assert_non_null(h);
+
+    d = sfn_t_unquote("{`StartAt`:`A`,`States`:{`A`:{`Type`:`Pass`,"
+                      "`Result`:{`x`:1},`ResultPath`:`$.r`,`Next`:`M`},"
+                      "`M`:{`Type`:`Map`,`ItemsPath`:`$.items`,"
+                      "`ItemProcessor`:{`StartAt`:`P`,`States`:{`P`:{"
+                      "`Type`:`Pass`,`End`:true}}},`ResultPath`:`$.m`,"
+                      "`Next`:`T`},`T`:{`Type`:`Task`,`Resource`:`test:echo`,"
+                      "`End`:true}}}");
+
+    h->full_events = 1;
+    sfn_t_run(h, d, "{\"items\":[1,\"two\"]}", &r);
+    assert_int_equal(r.status, SFN_SUCCEEDED);
+    assert_int_equal(h->lazy_built, 0);
+    eager = strdup(h->details);
+    assert_non_null(eager);
+    sfn_t_result_free(&r);
+
+    memset(h, 0, sizeof(sfn_t_host_t));
+    h->full_events = 1;
+    h->lazy = 1;
+    sfn_t_run(h, d, "{\"items\":[1,\"two\"]}", &r);
+    assert_int_equal(r.status, SFN_SUCCEEDED);
+    assert_string_equal(r.output, "{\"items\":[1,\"two\"],\"r\":{\"x\":1},"
+                                  "\"m\":[1,\"two\"]}");
+
+    /* ExecutionStarted, 10 state events, ExecutionSucceeded */
+    assert_int_equal(h->lazy_built, 12);
+    assert_string_equal(h->details, eager);
+    assert_true(h->ids_ok);
+
+    sfn_t_result_free(&r);
+    free(eager);
+    free(d);
+    free(h);
+}
+
+
 int
 main(void)
 {
@@ -359,6 +412,7 @@ main(void)
         cmocka_unit_test(test_parallel_chains),
         cmocka_unit_test(test_history_limit),
         cmocka_unit_test(test_task_resources),
+        cmocka_unit_test(test_lazy_events),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
