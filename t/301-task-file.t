@@ -313,7 +313,7 @@ ok(-e "$dir/out/u/caf\xc3\xa9-%41.bin", 'written under its UTF-8 name');
 
 put("$dir/in.json", '{"source":{"bucket":"src","key":"source/clip.mp4"},'
     . '"destination":{"bucket":"out","key":"nul\u0000tail"}}');
-$out = `$tool sfn:file:copy $dir/in.json @buckets 2>&1`;
+my $out = `$tool sfn:file:copy $dir/in.json @buckets 2>&1`;
 isnt($? >> 8, 0, 'a \u0000 in a key: refused');
 ok(!-e "$dir/out/nul", 'and no object under the cut key');
 

@@ -9,7 +9,6 @@ use Test::More;
 use Sfn::Test;
 use Time::HiRes qw(sleep time);
 
-our $TODO;
 
 my $t = Sfn::Test->new;
 
@@ -65,8 +64,7 @@ sub ended {
         last if ($d->{status} // 'RUNNING') ne 'RUNNING';
         sleep 0.2;
     }
-    TODO: {
-        local $TODO = 'issue 11 defect 2';
+    {
         like($d->{status} // '', qr/^(FAILED|ABORTED)$/,
              "$what: FAILED or ABORTED, not RUNNING");
         ok(length($d->{cause} // ''), "$what: with a cause")
@@ -102,8 +100,7 @@ for (1 .. 50) {
 my $s = aws('StopExecution', { executionArn => $b, cause => 'stopped' });
 my $d = aws('DescribeExecution', { executionArn => $b });
 if ($s->{_status} == 200) {
-    TODO: {
-        local $TODO = 'issue 11 defect 2';
+    {
         isnt($d->{status}, 'RUNNING',
              'StopExecution answered 200: the execution is no longer RUNNING');
     }

@@ -9,7 +9,6 @@ use Test::More;
 use Sfn::Test;
 use Time::HiRes qw(sleep);
 
-our $TODO;
 
 my $t = Sfn::Test->new;
 $t->pg_start;
@@ -97,8 +96,7 @@ for my $type (qw(TaskScheduled TaskStarted TaskSucceeded)) {
     ok(defined $one->{Second}{$type}, "$type of the copy, run alone")
         or diag(explain $one);
     isnt($two->{First}{$type}, undef, "$type of the delete");
-    TODO: {
-        local $TODO = 'issue 11 defect 11';
+    {
         is($two->{Second}{$type}, $one->{Second}{$type},
            "$type of the copy after the delete names the copy");
         isnt($two->{Second}{$type}, $two->{First}{$type},

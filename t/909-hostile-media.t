@@ -13,7 +13,6 @@ use File::Temp qw(tempdir);
 use File::Find;
 use JSON::PP;
 
-our $TODO;
 
 my $tool = 'build/sfn-task';
 plan skip_all => "$tool not built" unless -x $tool;
@@ -64,8 +63,7 @@ my ($r, $status, $err) = task('sfn:media:transcode', {
     outputs => [{ type => 'mp4', bucket => 'out', key => 'cut/a.mp4',
                   height => 180, quality => 8 }] });
 clean_exit('transcode', $status, $err);
-TODO: {
-    local $TODO = 'issue 11 defect 10';
+{
     is($r->{error}, 'States.TaskFailed', 'transcode: the task fails');
     ok(length($r->{cause} // ''), 'transcode: with a cause');
     ok(!-e "$dir/out/cut/a.mp4", 'transcode: no MP4 without streams');
@@ -86,8 +84,7 @@ TODO: {
                                         CodecSettings => {
                                             Codec => 'H_264' } } }] }] } });
 clean_exit('createJob', $status, $err);
-TODO: {
-    local $TODO = 'issue 11 defect 10';
+{
     isnt($r->{output}{Job}{Status} // '', 'COMPLETE',
          'createJob: not COMPLETE');
     is($r->{error}, 'States.TaskFailed', 'createJob: the task fails');
@@ -97,14 +94,12 @@ TODO: {
     bucket => 'src', key => 'cut.y4m', count => 4, outputBucket => 'out',
     prefix => 'th/cut/', width => 160, height => 90 });
 clean_exit('thumbnails', $status, $err);
-TODO: {
-    local $TODO = 'issue 11 defect 10';
+{
     is($r->{error}, 'States.TaskFailed', 'thumbnails: the task fails');
     ok(length($r->{cause} // ''), 'thumbnails: with a cause');
 }
 
-TODO: {
-    local $TODO = 'issue 11 defect 10';
+{
     is_deeply([files()], [], 'nothing left in the bucket')
         or diag(join "\n", files());
 }
