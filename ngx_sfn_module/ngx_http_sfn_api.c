@@ -177,40 +177,6 @@ ngx_http_sfn_reply_durable(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-/*
- * cJSON ends a string at an escaped NUL ("\u0000") without a word: such a
- * document is refused rather than silently truncated
- */
-
-cJSON *
-ngx_http_sfn_json_parse(ngx_str_t *text)
-{
-    u_char      *p, *last;
-    ngx_uint_t   escaped;
-
-    last = text->data + text->len;
-    escaped = 0;
-
-    for (p = text->data; p < last; p++) {
-
-        if (escaped) {
-            if (*p == 'u' && last - p >= 5 && ngx_strncmp(p + 1, "0000", 4)
-                                              == 0)
-            {
-                return NULL;
-            }
-
-            escaped = 0;
-            continue;
-        }
-
-        escaped = (*p == '\\');
-    }
-
-    return cJSON_ParseWithLength((char *) text->data, text->len);
-}
-
-
 ngx_int_t
 ngx_http_sfn_start_handler(ngx_http_request_t *r)
 {
@@ -259,7 +225,18 @@ ngx_http_sfn_start_execution(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    body = ngx_http_sfn_json_parse(&raw);
+    /*
+     * the engine's codec: strict UTF-8, and an escaped NUL in a string
+     * kept for the execution's input rather than ending the string
+     */
+
+    if (!sfn_utf8_valid((char *) raw.data, raw.len)) {
+        return ngx_http_sfn_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                       "InvalidRequest",
+                                       "the body is not UTF-8");
+    }
+
+    body = sfn_json_parse((char *) raw.data, raw.len);
 
     if (body == NULL || !cJSON_IsObject(body)) {
         cJSON_Delete(body);
@@ -282,6 +259,12 @@ ngx_http_sfn_start_execution(ngx_http_request_t *r)
         }
 
         sm = ngx_http_sfn_machine_find(smcf, &name);
+
+        /* a name holding an escaped NUL is not echoed: not UTF-8 */
+
+        if (sm == NULL && !sfn_utf8_valid((char *) name.data, name.len)) {
+            ngx_str_set(&name, "?");
+        }
 
         if (sm == NULL) {
 
@@ -312,6 +295,10 @@ ngx_http_sfn_start_execution(ngx_http_request_t *r)
     }
 
     if (ngx_http_sfn_bucket_find(smcf, &bucket) == NULL) {
+
+        if (!sfn_utf8_valid((char *) bucket.data, bucket.len)) {
+            ngx_str_set(&bucket, "?");
+        }
 
         /* bucket points into the body: freed only once printed */
 
@@ -348,7 +335,7 @@ ngx_http_sfn_start_execution(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    text = cJSON_PrintUnformatted(body);
+    text = sfn_json_print(body);
 
     if (text == NULL) {
         cJSON_Delete(body);
@@ -360,7 +347,7 @@ ngx_http_sfn_start_execution(ngx_http_request_t *r)
 
     rc = ngx_http_sfn_exec_start(smcf, sm, &job, &in, &job, &bucket, &key,
                                  &arn, r->pool);
-    cJSON_free(text);
+    free(text);
     cJSON_Delete(body);
 
     if (rc == NGX_DECLINED) {

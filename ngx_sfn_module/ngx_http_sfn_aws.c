@@ -576,6 +576,95 @@ ngx_http_sfn_aws_handler(ngx_http_request_t *r)
 }
 
 
+/* 1 when every member name and string in v is UTF-8 */
+
+static ngx_uint_t
+ngx_http_sfn_aws_utf8_tree(cJSON *v)
+{
+    cJSON  *c;
+
+    if (v->string && !sfn_utf8_valid(v->string, ngx_strlen(v->string))) {
+        return 0;
+    }
+
+    if (cJSON_IsString(v)) {
+        return sfn_utf8_valid(v->valuestring, ngx_strlen(v->valuestring));
+    }
+
+    for (c = v->child; c; c = c->next) {
+        if (!ngx_http_sfn_aws_utf8_tree(c)) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * Bytes that are not UTF-8 anywhere in a request body are a 400 before
+ * the operation looks at anything, in AWS's terms for the member that
+ * holds them: a name is InvalidName, an execution's input
+ * InvalidExecutionInput, a task's output InvalidOutput, a definition
+ * InvalidDefinition; anything else, a member name included, cannot be
+ * deserialized: SerializationException.  The bytes are never echoed.
+ * NGX_DECLINED sets the error for the reply.
+ */
+
+static ngx_int_t
+ngx_http_sfn_aws_utf8(ngx_str_t *text, cJSON *body, const char **type,
+    const char **message)
+{
+    cJSON       *c;
+    ngx_uint_t   i;
+
+    static struct {
+        const char  *member;
+        const char  *type;
+        const char  *message;
+    }  fields[] = {
+        { "name", "InvalidName",
+          "Invalid Name: 'the name is not valid UTF-8'" },
+        { "input", "InvalidExecutionInput",
+          "Invalid State Machine Execution Input: 'the input is not valid "
+          "UTF-8'" },
+        { "output", "InvalidOutput",
+          "Invalid Output: 'the output is not valid UTF-8'" },
+        { "definition", "InvalidDefinition",
+          "Invalid State Machine Definition: 'the definition is not valid "
+          "UTF-8'" },
+        { NULL, NULL, NULL }
+    };
+
+    if (sfn_utf8_valid((char *) text->data, text->len)) {
+        return NGX_OK;
+    }
+
+    for (c = body->child; c; c = c->next) {
+        if (ngx_http_sfn_aws_utf8_tree(c)) {
+            continue;
+        }
+
+        for (i = 0; fields[i].member; i++) {
+            if (cJSON_IsString(c)
+                && ngx_strcmp(c->string, fields[i].member) == 0)
+            {
+                *type = fields[i].type;
+                *message = fields[i].message;
+                return NGX_DECLINED;
+            }
+        }
+
+        break;
+    }
+
+    *type = "SerializationException";
+    *message = "the request body is not valid UTF-8";
+
+    return NGX_DECLINED;
+}
+
+
 static ngx_int_t
 ngx_http_sfn_aws_dispatch(ngx_http_request_t *r)
 {
@@ -702,6 +791,12 @@ ngx_http_sfn_aws_dispatch(ngx_http_request_t *r)
         return ngx_http_sfn_aws_fail(r, "SerializationException",
                                      "the request body is not a JSON "
                                      "object");
+    }
+
+    if (ngx_http_sfn_aws_utf8(&body, ctx->body, &type, &message)
+        != NGX_OK)
+    {
+        return ngx_http_sfn_aws_fail(r, type, message);
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,

@@ -263,7 +263,6 @@ ngx_int_t ngx_http_sfn_not_allowed(ngx_http_request_t *r, char *allow);
 ngx_int_t ngx_http_sfn_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *type, const char *fmt, ...);
 cJSON *ngx_http_sfn_record_json(ngx_http_sfn_record_t *rec);
-cJSON *ngx_http_sfn_json_parse(ngx_str_t *text);
 ngx_int_t ngx_http_sfn_reply_durable(ngx_http_request_t *r,
     ngx_uint_t status, cJSON *reply);
 
