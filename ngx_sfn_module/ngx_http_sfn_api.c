@@ -521,8 +521,8 @@ ngx_http_sfn_api_handler(ngx_http_request_t *r)
         sm = smcf->machines.elts;
 
         for (i = 0; rc == NGX_DECLINED && i < smcf->machines.nelts; i++) {
-            if (ngx_http_sfn_exec_arn(smcf, &sm[i].name, &name, r->pool,
-                                      &arn)
+            if (ngx_http_sfn_exec_arn(smcf, sm[i].type, &sm[i].name, &name,
+                                      r->pool, &arn)
                 == NULL)
             {
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -475,6 +475,10 @@ ngx_http_sfn_aws_arn(ngx_http_sfn_aws_ctx_t *ctx, ngx_str_t *arn,
         ctx->exec_name.data = ngx_http_sfn_aws_cstr(ctx->r->pool, f[7].data,
                                                     f[7].len);
         ctx->exec_name.len = f[7].len;
+
+        /* the form the execution was named by is the key of its record */
+
+        ctx->exec_type = (f[5].len == 7) ? SFN_EXPRESS : SFN_STANDARD;
     }
 
     if (ctx->sm_name.data == NULL || (exec && ctx->exec_name.data == NULL)) {
@@ -500,7 +504,8 @@ ngx_http_sfn_aws_exec_arn(ngx_http_sfn_aws_ctx_t *ctx, ngx_str_t *sm,
 {
     ngx_str_t  arn;
 
-    return ngx_http_sfn_exec_arn(ctx->smcf, sm, name, ctx->r->pool, &arn);
+    return ngx_http_sfn_exec_arn(ctx->smcf, ctx->exec_type, sm, name,
+                                 ctx->r->pool, &arn);
 }
 
 
@@ -510,8 +515,9 @@ ngx_str_t *
 ngx_http_sfn_aws_exec_key(ngx_http_sfn_aws_ctx_t *ctx, ngx_str_t *sm)
 {
     if (ctx->exec_arn.data == NULL
-        && ngx_http_sfn_exec_arn(ctx->smcf, sm, &ctx->exec_name,
-                                 ctx->r->pool, &ctx->exec_arn)
+        && ngx_http_sfn_exec_arn(ctx->smcf, ctx->exec_type, sm,
+                                 &ctx->exec_name, ctx->r->pool,
+                                 &ctx->exec_arn)
            == NULL)
     {
         return NULL;
@@ -1012,6 +1018,35 @@ ngx_http_sfn_aws_compile(ngx_http_sfn_aws_ctx_t *ctx, ngx_str_t *definition,
 }
 
 
+/*
+ * The role of an API state machine, as its row has it now: a cached
+ * revision keeps its definition, not its role, which a recovery compiles
+ * without.  Executions take it when they are created.
+ */
+
+static ngx_int_t
+ngx_http_sfn_aws_machine_role(ngx_http_sfn_aws_ctx_t *ctx,
+    ngx_http_sfn_compiled_t *am, PGresult *res)
+{
+    ngx_str_t  role;
+
+    role.data = (u_char *) PQgetvalue(res, 0, 4);
+    role.len = PQgetlength(res, 0, 4);
+
+    if (am->sm.role.len != role.len
+        || ngx_strncmp(am->sm.role.data, role.data, role.len) != 0)
+    {
+        if (ngx_http_sfn_pstr(am->pool, &role, &am->sm.role) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    ctx->sm = &am->sm;
+
+    return ctx->found(ctx);
+}
+
+
 static ngx_int_t
 ngx_http_sfn_aws_machine_loaded(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 {
@@ -1033,8 +1068,7 @@ ngx_http_sfn_aws_machine_loaded(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
     if (am && am->key.len == ngx_strlen(key)
         && ngx_strncmp(am->key.data, key, am->key.len) == 0)
     {
-        ctx->sm = &am->sm;
-        return ctx->found(ctx);
+        return ngx_http_sfn_aws_machine_role(ctx, am, res);
     }
 
     if (PQgetisnull(res, 0, 3)) {
@@ -1064,9 +1098,7 @@ ngx_http_sfn_aws_machine_loaded(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->sm = &am->sm;
-
-    return ctx->found(ctx);
+    return ngx_http_sfn_aws_machine_role(ctx, am, res);
 }
 
 
@@ -1104,7 +1136,7 @@ ngx_http_sfn_aws_machine(ngx_http_sfn_aws_ctx_t *ctx,
                "extract(epoch FROM updated_at)::text, arn, "
                "CASE WHEN revision::text || '/' || "
                "extract(epoch FROM updated_at)::text = $2 "
-               "THEN NULL ELSE definition END "
+               "THEN NULL ELSE definition END, COALESCE(role_arn, '') "
                "FROM sfn_state_machines WHERE name = $1 AND source = 'api'",
                2, values, ngx_http_sfn_aws_machine_loaded);
 }
