@@ -608,18 +608,19 @@ ngx_http_sfn_aws_utf8_tree(cJSON *v)
 
 
 /*
- * Bytes that are not UTF-8 anywhere in a request body are a 400 before
+ * A request body whose strings hold bytes that are not UTF-8, or a NUL
+ * (an escaped one, kept as C0 80, is not UTF-8 either), is a 400 before
  * the operation looks at anything, in AWS's terms for the member that
  * holds them: a name is InvalidName, an execution's input
  * InvalidExecutionInput, a task's output InvalidOutput, a definition
- * InvalidDefinition; anything else, a member name included, cannot be
- * deserialized: SerializationException.  The bytes are never echoed.
- * NGX_DECLINED sets the error for the reply.
+ * InvalidDefinition (none of them may hold a NUL: a name has no control
+ * character, and JSON text has no raw one); anything else, a member name
+ * included, cannot be deserialized: SerializationException.  The bytes
+ * are never echoed.  NGX_DECLINED sets the error for the reply.
  */
 
 static ngx_int_t
-ngx_http_sfn_aws_utf8(ngx_str_t *text, cJSON *body, const char **type,
-    const char **message)
+ngx_http_sfn_aws_utf8(cJSON *body, const char **type, const char **message)
 {
     cJSON       *c;
     ngx_uint_t   i;
@@ -630,21 +631,17 @@ ngx_http_sfn_aws_utf8(ngx_str_t *text, cJSON *body, const char **type,
         const char  *message;
     }  fields[] = {
         { "name", "InvalidName",
-          "Invalid Name: 'the name is not valid UTF-8'" },
+          "Invalid Name: 'the name is not valid UTF-8 or holds a NUL'" },
         { "input", "InvalidExecutionInput",
           "Invalid State Machine Execution Input: 'the input is not valid "
-          "UTF-8'" },
+          "UTF-8 or holds a NUL'" },
         { "output", "InvalidOutput",
-          "Invalid Output: 'the output is not valid UTF-8'" },
+          "Invalid Output: 'the output is not valid UTF-8 or holds a NUL'" },
         { "definition", "InvalidDefinition",
           "Invalid State Machine Definition: 'the definition is not valid "
-          "UTF-8'" },
+          "UTF-8 or holds a NUL'" },
         { NULL, NULL, NULL }
     };
-
-    if (sfn_utf8_valid((char *) text->data, text->len)) {
-        return NGX_OK;
-    }
 
     for (c = body->child; c; c = c->next) {
         if (ngx_http_sfn_aws_utf8_tree(c)) {
@@ -661,13 +658,13 @@ ngx_http_sfn_aws_utf8(ngx_str_t *text, cJSON *body, const char **type,
             }
         }
 
-        break;
+        *type = "SerializationException";
+        *message = "the request body is not valid UTF-8 or holds a NUL";
+
+        return NGX_DECLINED;
     }
 
-    *type = "SerializationException";
-    *message = "the request body is not valid UTF-8";
-
-    return NGX_DECLINED;
+    return NGX_OK;
 }
 
 
@@ -791,7 +788,15 @@ ngx_http_sfn_aws_dispatch(ngx_http_request_t *r)
         ngx_str_set(&body, "{}");
     }
 
-    ctx->body = cJSON_ParseWithLength((char *) body.data, body.len);
+    /*
+     * UTF-8 goes through the engine's codec, which keeps an escaped NUL
+     * ("\u0000") as C0 80 where cJSON's would end the string early; other
+     * bytes are parsed only to say which member holds them
+     */
+
+    ctx->body = sfn_utf8_valid((char *) body.data, body.len)
+                ? sfn_json_parse((char *) body.data, body.len)
+                : cJSON_ParseWithLength((char *) body.data, body.len);
 
     if (ctx->body == NULL || !cJSON_IsObject(ctx->body)) {
         return ngx_http_sfn_aws_fail(r, "SerializationException",
@@ -799,9 +804,7 @@ ngx_http_sfn_aws_dispatch(ngx_http_request_t *r)
                                      "object");
     }
 
-    if (ngx_http_sfn_aws_utf8(&body, ctx->body, &type, &message)
-        != NGX_OK)
-    {
+    if (ngx_http_sfn_aws_utf8(ctx->body, &type, &message) != NGX_OK) {
         return ngx_http_sfn_aws_fail(r, type, message);
     }
 

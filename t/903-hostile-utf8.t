@@ -159,6 +159,25 @@ is($r->{json}{__type}, 'InvalidExecutionInput',
 is($t->psql("SELECT count(*) FROM sfn_state_machines WHERE name <> 'echo'"),
    0, 'none created');
 
+# a NUL escaped in the body itself, not in the JSON text it carries: cJSON
+# would end the string there and start "n" for "n\u0000x"
+
+$r = aws_raw('StartExecution',
+             qq({"stateMachineArn":"$sm","name":"n\\u0000x","input":"{}"}));
+is($r->{json}{__type}, 'InvalidName', 'a name with a NUL: InvalidName');
+$r = aws_raw('StartExecution',
+             qq({"stateMachineArn":"$sm","input":"{\\"a\\":\\"\\u0000\\"}"}));
+is($r->{json}{__type}, 'InvalidExecutionInput',
+   'a raw NUL in the input JSON text: InvalidExecutionInput');
+$r = aws_raw('ListExecutions', qq({"stateMachineArn":"$sm\\u0000x"}));
+is($r->{json}{__type}, 'SerializationException',
+   'a NUL in an ARN: SerializationException');
+$r = aws_raw('StartExecution',
+             qq({"stateMachineArn":"$sm","name":"n\x01x","input":"{}"}));
+is($r->{json}{__type}, 'SerializationException',
+   'a raw control character in the body: SerializationException');
+is(executions(), $before, 'none of them started');
+
 $r = $t->http('POST', '/start/echo',
               qq({"bucket":"source","key":"k","note":"\xff"}), \%key);
 is($r->{status}, 400, 'a REST start with 0xff in another member: 400');
