@@ -17,6 +17,11 @@
 static void ngx_http_sfn_start_body(ngx_http_request_t *r);
 
 
+/*
+ * Printed as the engine prints: an input or output that holds an escaped
+ * NUL comes back as "\u0000", where cJSON would write the bytes C0 80
+ */
+
 ngx_int_t
 ngx_http_sfn_send_json(ngx_http_request_t *r, ngx_uint_t status, cJSON *json)
 {
@@ -24,7 +29,7 @@ ngx_http_sfn_send_json(ngx_http_request_t *r, ngx_uint_t status, cJSON *json)
     size_t      len;
     ngx_buf_t  *b;
 
-    text = cJSON_PrintUnformatted(json);
+    text = sfn_json_print(json);
     cJSON_Delete(json);
 
     if (text == NULL) {
@@ -35,13 +40,13 @@ ngx_http_sfn_send_json(ngx_http_request_t *r, ngx_uint_t status, cJSON *json)
 
     b = ngx_create_temp_buf(r->pool, len + 1);
     if (b == NULL) {
-        cJSON_free(text);
+        free(text);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     b->last = ngx_cpymem(b->last, text, len);
     *b->last++ = LF;
-    cJSON_free(text);
+    free(text);
 
     return ngx_http_sfn_send(r, status, "application/json", b);
 }
@@ -399,7 +404,7 @@ ngx_http_sfn_json_value(ngx_str_t *text)
         return cJSON_CreateNull();
     }
 
-    v = cJSON_ParseWithLength((char *) text->data, text->len);
+    v = sfn_json_parse((char *) text->data, text->len);
 
     return v ? v : cJSON_CreateNull();
 }

@@ -34,6 +34,7 @@ my $http = <<'END';
 
         location = /       { sfn_aws_api; }
         location /start/   { sfn_start; }
+        location /executions/ { sfn_api; }
     }
 END
 
@@ -236,6 +237,10 @@ for (1 .. 50) {
 is($d->{status}, 'SUCCEEDED', 'the REST NUL execution succeeded');
 $out = eval { $json->decode($d->{output} // 'null') } // {};
 is($out->{note}, "x\0y", 'and its "x\u0000y" comes out whole');
+my $job = $r->{json}{jobId} // '';
+$d = $t->wait_execution($job, 10, '/executions/', \%key);
+is($d->{input}{note}, "x\0y", 'and the REST API shows it in the input');
+is($d->{output}{note}, "x\0y", 'and in the output');
 
 # PostgreSQL holds the NUL as the escape, never the bytes C0 80 (which it
 # would refuse) nor a raw NUL
