@@ -340,8 +340,12 @@ ngx_http_sfn_aws_described(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
     {
         /* nginx.conf's machines have the role nginx.conf gives them */
 
-        role = sm ? (char *) sm->role.data
-                  : PQgetisnull(res, 0, 4) ? NULL : PQgetvalue(res, 0, 4);
+        if (sm) {
+            role = (char *) sm->role.data;
+
+        } else {
+            role = PQgetisnull(res, 0, 4) ? NULL : PQgetvalue(res, 0, 4);
+        }
 
         json = ngx_http_sfn_aws_sm_json(ctx, PQgetvalue(res, 0, 0),
                                         PQgetvalue(res, 0, 1),
