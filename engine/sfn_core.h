@@ -78,11 +78,9 @@ void sfn_err_clear(sfn_err_t *err);
 
 char *sfn_strdup(const char *s);
 char *sfn_strndup(const char *s, size_t len);
-char *sfn_json_print(const cJSON *v);
 char *sfn_json_print_sized(const cJSON *v, size_t size);
 size_t sfn_json_size(const cJSON *v);
 int sfn_json_equal(const cJSON *a, const cJSON *b);
-cJSON *sfn_json_parse(const char *text, size_t len);
 cJSON *sfn_json_parse_text(const char *text, size_t len, int terminated);
 void sfn_json_tostring(sfn_buf_t *b, const cJSON *v);
 int sfn_json_is_int(const cJSON *v, int64_t *out);

@@ -249,6 +249,22 @@ int sfn_utf8_valid(const char *text, size_t len);
 
 
 /*
+ * The engine's JSON codec, for hosts that must pass JSON through as the
+ * engine sees it.  sfn_json_parse() takes strict RFC 8259 JSON of len bytes
+ * (not necessarily NUL-terminated): UTF-8 only, no raw control character
+ * in a string, nothing but white space after the value; otherwise NULL.
+ * An escaped NUL ("\u0000") in a string or member name is kept as the two
+ * bytes C0 80, never as a NUL, so no cJSON string ends early; such a
+ * string is not valid UTF-8 for sfn_utf8_valid().  Free the tree with
+ * cJSON_Delete().  sfn_json_print() writes a tree compactly as the engine
+ * does, C0 80 back as "\u0000": the text is malloc'd (free() it), NULL
+ * when out of memory.  cJSON's own printer would write C0 80 as it is.
+ */
+cJSON *sfn_json_parse(const char *text, size_t len);
+char *sfn_json_print(const cJSON *v);
+
+
+/*
  * Durable executions.
  *
  * sfn_exec_snapshot() returns the whole state of an execution as JSON text

@@ -17,6 +17,11 @@
 static void ngx_http_sfn_start_body(ngx_http_request_t *r);
 
 
+/*
+ * Printed as the engine prints: an input or output that holds an escaped
+ * NUL comes back as "\u0000", where cJSON would write the bytes C0 80
+ */
+
 ngx_int_t
 ngx_http_sfn_send_json(ngx_http_request_t *r, ngx_uint_t status, cJSON *json)
 {
@@ -24,7 +29,7 @@ ngx_http_sfn_send_json(ngx_http_request_t *r, ngx_uint_t status, cJSON *json)
     size_t      len;
     ngx_buf_t  *b;
 
-    text = cJSON_PrintUnformatted(json);
+    text = sfn_json_print(json);
     cJSON_Delete(json);
 
     if (text == NULL) {
@@ -35,13 +40,13 @@ ngx_http_sfn_send_json(ngx_http_request_t *r, ngx_uint_t status, cJSON *json)
 
     b = ngx_create_temp_buf(r->pool, len + 1);
     if (b == NULL) {
-        cJSON_free(text);
+        free(text);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     b->last = ngx_cpymem(b->last, text, len);
     *b->last++ = LF;
-    cJSON_free(text);
+    free(text);
 
     return ngx_http_sfn_send(r, status, "application/json", b);
 }
@@ -177,40 +182,6 @@ ngx_http_sfn_reply_durable(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-/*
- * cJSON ends a string at an escaped NUL ("\u0000") without a word: such a
- * document is refused rather than silently truncated
- */
-
-cJSON *
-ngx_http_sfn_json_parse(ngx_str_t *text)
-{
-    u_char      *p, *last;
-    ngx_uint_t   escaped;
-
-    last = text->data + text->len;
-    escaped = 0;
-
-    for (p = text->data; p < last; p++) {
-
-        if (escaped) {
-            if (*p == 'u' && last - p >= 5 && ngx_strncmp(p + 1, "0000", 4)
-                                              == 0)
-            {
-                return NULL;
-            }
-
-            escaped = 0;
-            continue;
-        }
-
-        escaped = (*p == '\\');
-    }
-
-    return cJSON_ParseWithLength((char *) text->data, text->len);
-}
-
-
 ngx_int_t
 ngx_http_sfn_start_handler(ngx_http_request_t *r)
 {
@@ -259,7 +230,18 @@ ngx_http_sfn_start_execution(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    body = ngx_http_sfn_json_parse(&raw);
+    /*
+     * the engine's codec: strict UTF-8, and an escaped NUL in a string
+     * kept for the execution's input rather than ending the string
+     */
+
+    if (!sfn_utf8_valid((char *) raw.data, raw.len)) {
+        return ngx_http_sfn_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                       "InvalidRequest",
+                                       "the body is not UTF-8");
+    }
+
+    body = sfn_json_parse((char *) raw.data, raw.len);
 
     if (body == NULL || !cJSON_IsObject(body)) {
         cJSON_Delete(body);
@@ -282,6 +264,12 @@ ngx_http_sfn_start_execution(ngx_http_request_t *r)
         }
 
         sm = ngx_http_sfn_machine_find(smcf, &name);
+
+        /* a name holding an escaped NUL is not echoed: not UTF-8 */
+
+        if (sm == NULL && !sfn_utf8_valid((char *) name.data, name.len)) {
+            ngx_str_set(&name, "?");
+        }
 
         if (sm == NULL) {
 
@@ -312,6 +300,10 @@ ngx_http_sfn_start_execution(ngx_http_request_t *r)
     }
 
     if (ngx_http_sfn_bucket_find(smcf, &bucket) == NULL) {
+
+        if (!sfn_utf8_valid((char *) bucket.data, bucket.len)) {
+            ngx_str_set(&bucket, "?");
+        }
 
         /* bucket points into the body: freed only once printed */
 
@@ -348,7 +340,7 @@ ngx_http_sfn_start_execution(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    text = cJSON_PrintUnformatted(body);
+    text = sfn_json_print(body);
 
     if (text == NULL) {
         cJSON_Delete(body);
@@ -360,7 +352,7 @@ ngx_http_sfn_start_execution(ngx_http_request_t *r)
 
     rc = ngx_http_sfn_exec_start(smcf, sm, &job, &in, &job, &bucket, &key,
                                  &arn, r->pool);
-    cJSON_free(text);
+    free(text);
     cJSON_Delete(body);
 
     if (rc == NGX_DECLINED) {
@@ -412,7 +404,7 @@ ngx_http_sfn_json_value(ngx_str_t *text)
         return cJSON_CreateNull();
     }
 
-    v = cJSON_ParseWithLength((char *) text->data, text->len);
+    v = sfn_json_parse((char *) text->data, text->len);
 
     return v ? v : cJSON_CreateNull();
 }
@@ -534,8 +526,8 @@ ngx_http_sfn_api_handler(ngx_http_request_t *r)
         sm = smcf->machines.elts;
 
         for (i = 0; rc == NGX_DECLINED && i < smcf->machines.nelts; i++) {
-            if (ngx_http_sfn_exec_arn(smcf, &sm[i].name, &name, r->pool,
-                                      &arn)
+            if (ngx_http_sfn_exec_arn(smcf, sm[i].type, &sm[i].name, &name,
+                                      r->pool, &arn)
                 == NULL)
             {
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;

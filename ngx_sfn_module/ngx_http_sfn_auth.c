@@ -414,6 +414,7 @@ typedef struct {
     const char                  *type;
     const char                  *message;
 
+    u_char                       payload[SHA256_DIGEST_LENGTH * 2];
     u_char                       hash[SHA256_DIGEST_LENGTH * 2];
 } ngx_http_sfn_sigv4_t;
 
@@ -521,14 +522,18 @@ ngx_http_sfn_sigv4_credential_scope(ngx_http_request_t *r,
 }
 
 
-/* the key of the access key id, and the service it is scoped to */
+/*
+ * The key of the access key id, and the scope: this node's region (the
+ * "sfn_region"), the service "states".  AWS checks the region first.
+ */
 
 static ngx_int_t
 ngx_http_sfn_sigv4_access_key(ngx_http_request_t *r,
     ngx_http_sfn_sigv4_t *sv)
 {
-    ngx_uint_t               i;
-    ngx_http_sfn_aws_key_t  *k;
+    ngx_uint_t                 i;
+    ngx_http_sfn_aws_key_t    *k;
+    ngx_http_sfn_main_conf_t  *smcf;
 
     k = sv->keys->elts;
 
@@ -545,12 +550,74 @@ ngx_http_sfn_sigv4_access_key(ngx_http_request_t *r,
                    "invalid.");
     }
 
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_sfn_module);
+
+    if (sv->region.len != smcf->region.len
+        || ngx_strncmp(sv->region.data, smcf->region.data, sv->region.len)
+           != 0)
+    {
+        return ngx_http_sfn_sigv4_decline(sv, "InvalidSignatureException",
+                   "Credential should be scoped to a valid region.");
+    }
+
     if (sv->service.len != sizeof("states") - 1
         || ngx_strncmp(sv->service.data, "states", sv->service.len) != 0)
     {
         return ngx_http_sfn_sigv4_decline(sv, "InvalidSignatureException",
                    "Credential should be scoped to correct service: "
                    "'states'.");
+    }
+
+    return NGX_OK;
+}
+
+
+/* 1 when name (lowercase) is among the SignedHeaders */
+
+static ngx_uint_t
+ngx_http_sfn_sigv4_is_signed(ngx_http_sfn_sigv4_t *sv, const char *name)
+{
+    u_char  *p, *q, *last;
+    size_t   len;
+
+    len = ngx_strlen(name);
+    last = sv->signed_hdrs.data + sv->signed_hdrs.len;
+
+    for (p = sv->signed_hdrs.data; p < last; p = q + 1) {
+        q = ngx_strlchr(p, last, ';');
+        q = q ? q : last;
+
+        if ((size_t) (q - p) == len
+            && ngx_strncasecmp(p, (u_char *) name, len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * The headers a signature must cover: "host", so that a request signed
+ * for another endpoint is not accepted here, and "x-amz-date", so that
+ * the 15 minutes a signature lives are the signer's and not a replayer's.
+ */
+
+static ngx_int_t
+ngx_http_sfn_sigv4_signed_headers(ngx_http_request_t *r,
+    ngx_http_sfn_sigv4_t *sv)
+{
+    if (!ngx_http_sfn_sigv4_is_signed(sv, "host")) {
+        return ngx_http_sfn_sigv4_decline(sv, "InvalidSignatureException",
+                   "'Host' or ':authority' must be a 'SignedHeader' in the "
+                   "AWS Authorization.");
+    }
+
+    if (!ngx_http_sfn_sigv4_is_signed(sv, "x-amz-date")) {
+        return ngx_http_sfn_sigv4_decline(sv, "InvalidSignatureException",
+                   "'X-Amz-Date' must be a 'SignedHeader' in the AWS "
+                   "Authorization.");
     }
 
     return NGX_OK;
@@ -598,24 +665,38 @@ ngx_http_sfn_sigv4_request_date(ngx_http_request_t *r,
 }
 
 
-/* the hex SHA-256 of the payload, as X-Amz-Content-Sha256 gives it or not */
+/*
+ * The hex SHA-256 of the payload as nginx read it, in memory or from the
+ * temporary file (ngx_http_sfn_body_text() gathered both).  It is never
+ * taken from X-Amz-Content-Sha256: that header, signed or not, must only
+ * agree with it.  A captured request can still be sent again within the
+ * 15 minutes of its X-Amz-Date, as AWS allows, but only with the body
+ * that was signed.
+ */
 
-static u_char *
+static ngx_int_t
 ngx_http_sfn_sigv4_payload_hash(ngx_http_request_t *r,
-    ngx_http_sfn_sigv4_t *sv, u_char *p)
+    ngx_http_sfn_sigv4_t *sv)
 {
     ngx_table_elt_t  *h;
+
+    ngx_http_sfn_sigv4_sha256(sv->body->data, sv->body->len, sv->payload);
 
     h = ngx_http_sfn_header_in(r, "X-Amz-Content-Sha256",
                                sizeof("X-Amz-Content-Sha256") - 1, NULL);
 
-    if (h && h->value.len == sizeof(sv->hash)) {
-        return ngx_cpymem(p, h->value.data, h->value.len);
+    if (h
+        && (h->value.len != sizeof(sv->payload)
+            || ngx_strncasecmp(h->value.data, sv->payload,
+                               sizeof(sv->payload))
+               != 0))
+    {
+        return ngx_http_sfn_sigv4_decline(sv, "InvalidSignatureException",
+                   "The provided 'x-amz-content-sha256' header does not "
+                   "match what was computed.");
     }
 
-    ngx_http_sfn_sigv4_sha256(sv->body->data, sv->body->len, sv->hash);
-
-    return ngx_cpymem(p, sv->hash, sizeof(sv->hash));
+    return NGX_OK;
 }
 
 
@@ -776,7 +857,7 @@ ngx_http_sfn_sigv4_canonical_request(ngx_http_request_t *r,
     p = ngx_cpymem(p, sv->signed_hdrs.data, sv->signed_hdrs.len);
     *p++ = '\n';
 
-    p = ngx_http_sfn_sigv4_payload_hash(r, sv, p);
+    p = ngx_cpymem(p, sv->payload, sizeof(sv->payload));
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "sfn sigv4 canonical request:\n%*s", p - creq, creq);
@@ -896,7 +977,9 @@ static ngx_http_sfn_sigv4_step_pt  ngx_http_sfn_sigv4_steps[] = {
     ngx_http_sfn_sigv4_authorization,
     ngx_http_sfn_sigv4_credential_scope,
     ngx_http_sfn_sigv4_access_key,
+    ngx_http_sfn_sigv4_signed_headers,
     ngx_http_sfn_sigv4_request_date,
+    ngx_http_sfn_sigv4_payload_hash,
     ngx_http_sfn_sigv4_canonical_request,
     ngx_http_sfn_sigv4_string_to_sign,
     ngx_http_sfn_sigv4_signing_key,

@@ -475,6 +475,10 @@ ngx_http_sfn_aws_arn(ngx_http_sfn_aws_ctx_t *ctx, ngx_str_t *arn,
         ctx->exec_name.data = ngx_http_sfn_aws_cstr(ctx->r->pool, f[7].data,
                                                     f[7].len);
         ctx->exec_name.len = f[7].len;
+
+        /* the form the execution was named by is the key of its record */
+
+        ctx->exec_type = (f[5].len == 7) ? SFN_EXPRESS : SFN_STANDARD;
     }
 
     if (ctx->sm_name.data == NULL || (exec && ctx->exec_name.data == NULL)) {
@@ -500,7 +504,8 @@ ngx_http_sfn_aws_exec_arn(ngx_http_sfn_aws_ctx_t *ctx, ngx_str_t *sm,
 {
     ngx_str_t  arn;
 
-    return ngx_http_sfn_exec_arn(ctx->smcf, sm, name, ctx->r->pool, &arn);
+    return ngx_http_sfn_exec_arn(ctx->smcf, ctx->exec_type, sm, name,
+                                 ctx->r->pool, &arn);
 }
 
 
@@ -510,8 +515,9 @@ ngx_str_t *
 ngx_http_sfn_aws_exec_key(ngx_http_sfn_aws_ctx_t *ctx, ngx_str_t *sm)
 {
     if (ctx->exec_arn.data == NULL
-        && ngx_http_sfn_exec_arn(ctx->smcf, sm, &ctx->exec_name,
-                                 ctx->r->pool, &ctx->exec_arn)
+        && ngx_http_sfn_exec_arn(ctx->smcf, ctx->exec_type, sm,
+                                 &ctx->exec_name, ctx->r->pool,
+                                 &ctx->exec_arn)
            == NULL)
     {
         return NULL;
@@ -573,6 +579,92 @@ ngx_http_sfn_aws_handler(ngx_http_request_t *r)
     }
 
     return NGX_DONE;
+}
+
+
+/* 1 when every member name and string in v is UTF-8 */
+
+static ngx_uint_t
+ngx_http_sfn_aws_utf8_tree(cJSON *v)
+{
+    cJSON  *c;
+
+    if (v->string && !sfn_utf8_valid(v->string, ngx_strlen(v->string))) {
+        return 0;
+    }
+
+    if (cJSON_IsString(v)) {
+        return sfn_utf8_valid(v->valuestring, ngx_strlen(v->valuestring));
+    }
+
+    for (c = v->child; c; c = c->next) {
+        if (!ngx_http_sfn_aws_utf8_tree(c)) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * A request body whose strings hold bytes that are not UTF-8, or a NUL
+ * (an escaped one, kept as C0 80, is not UTF-8 either), is a 400 before
+ * the operation looks at anything, in AWS's terms for the member that
+ * holds them: a name is InvalidName, an execution's input
+ * InvalidExecutionInput, a task's output InvalidOutput, a definition
+ * InvalidDefinition (none of them may hold a NUL: a name has no control
+ * character, and JSON text has no raw one); anything else, a member name
+ * included, cannot be deserialized: SerializationException.  The bytes
+ * are never echoed.  NGX_DECLINED sets the error for the reply.
+ */
+
+static ngx_int_t
+ngx_http_sfn_aws_utf8(cJSON *body, const char **type, const char **message)
+{
+    cJSON       *c;
+    ngx_uint_t   i;
+
+    static struct {
+        const char  *member;
+        const char  *type;
+        const char  *message;
+    }  fields[] = {
+        { "name", "InvalidName",
+          "Invalid Name: 'the name is not valid UTF-8 or holds a NUL'" },
+        { "input", "InvalidExecutionInput",
+          "Invalid State Machine Execution Input: 'the input is not valid "
+          "UTF-8 or holds a NUL'" },
+        { "output", "InvalidOutput",
+          "Invalid Output: 'the output is not valid UTF-8 or holds a NUL'" },
+        { "definition", "InvalidDefinition",
+          "Invalid State Machine Definition: 'the definition is not valid "
+          "UTF-8 or holds a NUL'" },
+        { NULL, NULL, NULL }
+    };
+
+    for (c = body->child; c; c = c->next) {
+        if (ngx_http_sfn_aws_utf8_tree(c)) {
+            continue;
+        }
+
+        for (i = 0; fields[i].member; i++) {
+            if (cJSON_IsString(c)
+                && ngx_strcmp(c->string, fields[i].member) == 0)
+            {
+                *type = fields[i].type;
+                *message = fields[i].message;
+                return NGX_DECLINED;
+            }
+        }
+
+        *type = "SerializationException";
+        *message = "the request body is not valid UTF-8 or holds a NUL";
+
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -696,12 +788,24 @@ ngx_http_sfn_aws_dispatch(ngx_http_request_t *r)
         ngx_str_set(&body, "{}");
     }
 
-    ctx->body = cJSON_ParseWithLength((char *) body.data, body.len);
+    /*
+     * UTF-8 goes through the engine's codec, which keeps an escaped NUL
+     * ("\u0000") as C0 80 where cJSON's would end the string early; other
+     * bytes are parsed only to say which member holds them
+     */
+
+    ctx->body = sfn_utf8_valid((char *) body.data, body.len)
+                ? sfn_json_parse((char *) body.data, body.len)
+                : cJSON_ParseWithLength((char *) body.data, body.len);
 
     if (ctx->body == NULL || !cJSON_IsObject(ctx->body)) {
         return ngx_http_sfn_aws_fail(r, "SerializationException",
                                      "the request body is not a JSON "
                                      "object");
+    }
+
+    if (ngx_http_sfn_aws_utf8(ctx->body, &type, &message) != NGX_OK) {
+        return ngx_http_sfn_aws_fail(r, type, message);
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -917,6 +1021,35 @@ ngx_http_sfn_aws_compile(ngx_http_sfn_aws_ctx_t *ctx, ngx_str_t *definition,
 }
 
 
+/*
+ * The role of an API state machine, as its row has it now: a cached
+ * revision keeps its definition, not its role, which a recovery compiles
+ * without.  Executions take it when they are created.
+ */
+
+static ngx_int_t
+ngx_http_sfn_aws_machine_role(ngx_http_sfn_aws_ctx_t *ctx,
+    ngx_http_sfn_compiled_t *am, PGresult *res)
+{
+    ngx_str_t  role;
+
+    role.data = (u_char *) PQgetvalue(res, 0, 4);
+    role.len = PQgetlength(res, 0, 4);
+
+    if (am->sm.role.len != role.len
+        || ngx_strncmp(am->sm.role.data, role.data, role.len) != 0)
+    {
+        if (ngx_http_sfn_pstr(am->pool, &role, &am->sm.role) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    ctx->sm = &am->sm;
+
+    return ctx->found(ctx);
+}
+
+
 static ngx_int_t
 ngx_http_sfn_aws_machine_loaded(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 {
@@ -938,8 +1071,7 @@ ngx_http_sfn_aws_machine_loaded(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
     if (am && am->key.len == ngx_strlen(key)
         && ngx_strncmp(am->key.data, key, am->key.len) == 0)
     {
-        ctx->sm = &am->sm;
-        return ctx->found(ctx);
+        return ngx_http_sfn_aws_machine_role(ctx, am, res);
     }
 
     if (PQgetisnull(res, 0, 3)) {
@@ -969,9 +1101,7 @@ ngx_http_sfn_aws_machine_loaded(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->sm = &am->sm;
-
-    return ctx->found(ctx);
+    return ngx_http_sfn_aws_machine_role(ctx, am, res);
 }
 
 
@@ -1009,7 +1139,7 @@ ngx_http_sfn_aws_machine(ngx_http_sfn_aws_ctx_t *ctx,
                "extract(epoch FROM updated_at)::text, arn, "
                "CASE WHEN revision::text || '/' || "
                "extract(epoch FROM updated_at)::text = $2 "
-               "THEN NULL ELSE definition END "
+               "THEN NULL ELSE definition END, COALESCE(role_arn, '') "
                "FROM sfn_state_machines WHERE name = $1 AND source = 'api'",
                2, values, ngx_http_sfn_aws_machine_loaded);
 }

@@ -42,6 +42,7 @@ struct ngx_http_sfn_aws_ctx_s {
     ngx_http_sfn_machine_t      *sm;
     ngx_str_t                    sm_name;
     ngx_str_t                    exec_name;
+    sfn_type_e                   exec_type; /* ":express:" or ":execution:" */
     ngx_str_t                    exec_arn;  /* the key of its record */
     ngx_str_t                    arn;       /* as the request gave it */
     ngx_str_t                    input;

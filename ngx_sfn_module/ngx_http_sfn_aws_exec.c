@@ -254,6 +254,8 @@ ngx_http_sfn_aws_start_found(ngx_http_sfn_aws_ctx_t *ctx)
                    "machine");
     }
 
+    ctx->exec_type = ctx->sm->type;
+
     key = ngx_http_sfn_aws_exec_key(ctx, &ctx->sm->name);
     if (key == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

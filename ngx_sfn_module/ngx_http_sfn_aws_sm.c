@@ -330,6 +330,7 @@ static ngx_int_t
 ngx_http_sfn_aws_described(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 {
     cJSON                   *json;
+    const char              *role;
     ngx_http_sfn_machine_t  *sm;
 
     sm = ngx_http_sfn_machine_find(ctx->smcf, &ctx->sm_name);
@@ -337,12 +338,19 @@ ngx_http_sfn_aws_described(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
     if (res && PQntuples(res)
         && (sm || ngx_strcmp(PQgetvalue(res, 0, 6), "api") == 0))
     {
+        /* nginx.conf's machines have the role nginx.conf gives them */
+
+        if (sm) {
+            role = (char *) sm->role.data;
+
+        } else {
+            role = PQgetisnull(res, 0, 4) ? NULL : PQgetvalue(res, 0, 4);
+        }
+
         json = ngx_http_sfn_aws_sm_json(ctx, PQgetvalue(res, 0, 0),
                                         PQgetvalue(res, 0, 1),
                                         PQgetvalue(res, 0, 2),
-                                        PQgetvalue(res, 0, 3),
-                                        PQgetisnull(res, 0, 4)
-                                        ? NULL : PQgetvalue(res, 0, 4),
+                                        PQgetvalue(res, 0, 3), role,
                                         ngx_http_sfn_aws_epoch(res, 0, 5),
                                         ngx_http_sfn_aws_epoch(res, 0, 7),
                                         PQgetvalue(res, 0, 8));
@@ -352,8 +360,8 @@ ngx_http_sfn_aws_described(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
                                         (char *) sm->name.data,
                                         sm->type == SFN_EXPRESS
                                         ? "EXPRESS" : "STANDARD",
-                                        (char *) sm->definition.data, NULL,
-                                        0, 0, NULL);
+                                        (char *) sm->definition.data,
+                                        (char *) sm->role.data, 0, 0, NULL);
 
     } else {
         return ngx_http_sfn_aws_reply_error(ctx, "StateMachineDoesNotExist",

@@ -775,11 +775,15 @@ ngx_http_sfn_exec_result(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *arn,
 }
 
 
-/* the ARN of an execution, NUL-terminated; names are unique per machine */
+/*
+ * The ARN of an execution, NUL-terminated; names are unique per machine.
+ * AWS names Express executions "arn:aws:states:R:A:express:MACHINE:NAME:ID";
+ * their name is unique here, so this node leaves out the trailing id.
+ */
 
 u_char *
-ngx_http_sfn_exec_arn(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *machine,
-    ngx_str_t *name, ngx_pool_t *pool, ngx_str_t *arn)
+ngx_http_sfn_exec_arn(ngx_http_sfn_main_conf_t *smcf, sfn_type_e type,
+    ngx_str_t *machine, ngx_str_t *name, ngx_pool_t *pool, ngx_str_t *arn)
 {
     u_char  *p;
 
@@ -791,9 +795,12 @@ ngx_http_sfn_exec_arn(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *machine,
         return NULL;
     }
 
-    p = ngx_sprintf(arn->data, "arn:aws:states:%V:%V:execution:%V:%V",
-                    &smcf->region, &smcf->account, machine, name);
+    p = ngx_sprintf(arn->data, "arn:aws:states:%V:%V:%s:%V:%V",
+                    &smcf->region, &smcf->account,
+                    type == SFN_EXPRESS ? "express" : "execution",
+                    machine, name);
     *p = '\0';
+    arn->len = p - arn->data;
 
     return arn->data;
 }
@@ -927,7 +934,8 @@ ngx_http_sfn_run_create(ngx_http_sfn_main_conf_t *smcf,
         goto failed;
     }
 
-    if (ngx_http_sfn_exec_arn(smcf, &sm->name, name, pool, &run->arn)
+    if (ngx_http_sfn_exec_arn(smcf, sm->type, &sm->name, name, pool,
+                              &run->arn)
         == NULL)
     {
         goto failed;
@@ -952,6 +960,7 @@ ngx_http_sfn_run_create(ngx_http_sfn_main_conf_t *smcf,
     conf.arn = (const char *) run->arn.data;
     conf.state_machine_name = (const char *) sm->name.data;
     conf.state_machine_arn = (const char *) sm->arn.data;
+    conf.role_arn = (const char *) sm->role.data;
     conf.type = sm->type;
     conf.start_ms = start_ms;
 
@@ -1001,7 +1010,9 @@ ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_record_t   rec;
 
     if (!ngx_http_sfn_ephemeral) {
-        if (ngx_http_sfn_exec_arn(smcf, &sm->name, name, rpool, &id) == NULL)
+        if (ngx_http_sfn_exec_arn(smcf, sm->type, &sm->name, name, rpool,
+                                  &id)
+            == NULL)
         {
             return NGX_ERROR;
         }

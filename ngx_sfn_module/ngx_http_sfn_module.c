@@ -297,6 +297,26 @@ ngx_http_sfn_init_main_conf(ngx_conf_t *cf, void *conf)
                                     &sm[i].name)
                         - p;
         p[sm[i].arn.len] = '\0';
+
+        /*
+         * the role AWS's console creates for a new state machine: AWS
+         * requires one, and nginx.conf's machines act as nginx's worker
+         */
+
+        len = sizeof("arn:aws:iam:::role/service-role/StepFunctions--role")
+              - 1 + smcf->account.len + sm[i].name.len;
+
+        p = ngx_pnalloc(cf->pool, len + 1);
+        if (p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        sm[i].role.data = p;
+        sm[i].role.len = ngx_sprintf(p, "arn:aws:iam::%V:role/service-role/"
+                                     "StepFunctions-%V-role",
+                                     &smcf->account, &sm[i].name)
+                         - p;
+        p[sm[i].role.len] = '\0';
     }
 
     return NGX_CONF_OK;

@@ -30,6 +30,7 @@ typedef struct {
     ngx_str_t                    file;
     ngx_str_t                    arn;
     ngx_str_t                    definition;
+    ngx_str_t                    role;      /* its IAM role ARN, a C string */
     sfn_type_e                   type;
     sfn_machine_t               *machine;
 } ngx_http_sfn_machine_t;
@@ -199,7 +200,8 @@ ngx_int_t ngx_http_sfn_exec_start_sync(ngx_http_sfn_main_conf_t *smcf,
 ngx_int_t ngx_http_sfn_exec_result(ngx_http_sfn_main_conf_t *smcf,
     ngx_str_t *arn, ngx_pool_t *pool, ngx_http_sfn_record_t *rec);
 u_char *ngx_http_sfn_exec_arn(ngx_http_sfn_main_conf_t *smcf,
-    ngx_str_t *machine, ngx_str_t *name, ngx_pool_t *pool, ngx_str_t *arn);
+    sfn_type_e type, ngx_str_t *machine, ngx_str_t *name, ngx_pool_t *pool,
+    ngx_str_t *arn);
 ngx_int_t ngx_http_sfn_exec_init_process(ngx_cycle_t *cycle);
 void ngx_http_sfn_exec_exit_process(ngx_cycle_t *cycle);
 
@@ -263,7 +265,6 @@ ngx_int_t ngx_http_sfn_not_allowed(ngx_http_request_t *r, char *allow);
 ngx_int_t ngx_http_sfn_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *type, const char *fmt, ...);
 cJSON *ngx_http_sfn_record_json(ngx_http_sfn_record_t *rec);
-cJSON *ngx_http_sfn_json_parse(ngx_str_t *text);
 ngx_int_t ngx_http_sfn_reply_durable(ngx_http_request_t *r,
     ngx_uint_t status, cJSON *reply);
 

@@ -127,7 +127,7 @@ ngx_http_sfn_origin_handler(ngx_http_request_t *r)
 {
     u_char                      *p;
     ngx_int_t                    rc;
-    ngx_str_t                    tail, ext;
+    ngx_str_t                    tail, ext, esc;
     ngx_http_sfn_loc_conf_t     *slcf;
     ngx_http_sfn_origin_type_t  *t;
 
@@ -179,7 +179,8 @@ ngx_http_sfn_origin_handler(ngx_http_request_t *r)
 
     if (rc == 0) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "sfn origin: \"%V\" is not published", &tail);
+                      "sfn origin: \"%V\" is not published",
+                      ngx_http_sfn_log_escape(r->pool, &tail, &esc));
         return NGX_HTTP_NOT_FOUND;
     }
 

@@ -143,7 +143,7 @@ ok($out->{described}{startIsDate}, 'startDate parsed');
 is($out->{sync}{status}, 'SUCCEEDED', 'StartSyncExecution SUCCEEDED');
 is_deeply($out->{sync}{output}, { n => 42, size => 'big' },
           'its output in the reply');
-like($out->{sync}{arn}, qr/^\Q$acct\E:execution:sdk-express:[0-9a-f-]{36}$/,
+like($out->{sync}{arn}, qr/^\Q$acct\E:express:sdk-express:[0-9a-f-]{36}$/,
      'executionArn');
 ok(($out->{sync}{billed} // 0) >= 100 && $out->{sync}{billed} % 100 == 0,
    'billingDetails: 100 ms steps, 100 at least');

@@ -89,14 +89,14 @@ for my $m ('std', 'api') {
     ok($started, "$m: an ExecutionStarted event");
     my $d = $started->{executionStartedEventDetails} // {};
 
-    TODO: {
-        local our $TODO = 'issue 11 defect 12';
-        ok(exists $d->{roleArn} && length($d->{roleArn} // ''),
-           "$m: executionStartedEventDetails.roleArn is not empty");
-        like($d->{roleArn} // '', qr/^arn:aws:iam::\d{12}:role\/\S+$/,
-             "$m: and is an IAM role ARN");
-        is($d->{roleArn}, $role, "$m: the machine's role") if $m eq 'api';
-    }
+    ok(exists $d->{roleArn} && length($d->{roleArn} // ''),
+       "$m: executionStartedEventDetails.roleArn is not empty");
+    like($d->{roleArn} // '', qr/^arn:aws:iam::\d{12}:role\/\S+$/,
+         "$m: and is an IAM role ARN");
+    is($d->{roleArn}, $m eq 'api' ? $role
+                      : 'arn:aws:iam::000000000000:role/service-role/'
+                        . 'StepFunctions-std-role',
+       "$m: the machine's role");
 
     # DescribeStateMachine and DescribeStateMachineForExecution
 
@@ -107,7 +107,6 @@ for my $m ('std', 'api') {
                  { executionArn => $s->{executionArn} });
     is($fe->{name}, $m, "$m: DescribeStateMachineForExecution");
 
-    local our $TODO = $m eq 'std' ? 'issue 11 defect 12' : undef;
     like($sm->{roleArn} // '', qr/^arn:aws:iam::\d{12}:role\/\S+$/,
          "$m: DescribeStateMachine has a roleArn");
     like($fe->{roleArn} // '', qr/^arn:aws:iam::\d{12}:role\/\S+$/,
@@ -132,22 +131,47 @@ for my $m ('exp', 'apiexp') {
                   input => '{"n":1}' });
     is($y->{status}, 'SUCCEEDED', "$m: StartSyncExecution");
 
-    TODO: {
-        local our $TODO = 'issue 11 defect 12';
-        like($s->{executionArn} // '', qr/^\Q$acct\E:express:$m:x-$m(:|$)/,
-             "$m: StartExecution answers an :express: ARN");
-        like($y->{executionArn} // '', qr/^\Q$acct\E:express:$m:y-$m(:|$)/,
-             "$m: StartSyncExecution answers an :express: ARN");
-    }
+    like($s->{executionArn} // '', qr/^\Q$acct\E:express:$m:x-$m(:|$)/,
+         "$m: StartExecution answers an :express: ARN");
+    like($y->{executionArn} // '', qr/^\Q$acct\E:express:$m:y-$m(:|$)/,
+         "$m: StartSyncExecution answers an :express: ARN");
+
+    # every action that takes an execution ARN takes that one
+
+    my $arn = $s->{executionArn} // '';
+    my $d = done($arn);
+    is($d->{status}, 'SUCCEEDED', "$m: DescribeExecution of it");
+    is($d->{executionArn}, $arn, "$m: which names it the same");
+    my $h = aws('GetExecutionHistory', { executionArn => $arn });
+    ok(!$h->{__type}, "$m: GetExecutionHistory takes it") or diag(explain $h);
+    my $fe = aws('DescribeStateMachineForExecution', { executionArn => $arn });
+    is($fe->{name}, $m, "$m: DescribeStateMachineForExecution of it");
+    like($fe->{roleArn} // '', qr/^arn:aws:iam::\d{12}:role\/\S+$/,
+         "$m: with a roleArn");
+    my $st = aws('StopExecution', { executionArn => $arn });
+    ok(!$st->{__type}, "$m: StopExecution of it") or diag(explain $st);
+    my $l = aws('ListExecutions',
+                { stateMachineArn => "$acct:stateMachine:$m" });
+    is($l->{__type}, 'StateMachineTypeNotSupported',
+       "$m: ListExecutions of an Express machine, as on AWS");
+
+    # the Standard form names no Express execution
+
+    (my $std = $arn) =~ s/:express:/:execution:/;
+    is(aws('DescribeExecution', { executionArn => $std })->{__type},
+       'ExecutionDoesNotExist', "$m: not as :execution:");
 }
+
+# a Standard execution is not found under :express:
+
+(my $std = "$acct:express:std:role-std");
+is(aws('DescribeExecution', { executionArn => $std })->{__type},
+   'ExecutionDoesNotExist', 'std: not as :express:');
 
 my $r = $t->http('POST', '/start/exp', '{"bucket":"source","key":"k"}', \%key);
 is($r->{status}, 200, 'sfn_start of an Express machine');
-TODO: {
-    local our $TODO = 'issue 11 defect 12';
-    like($r->{json}{executionArn} // '', qr/^\Q$acct\E:express:exp:/,
-         'sfn_start answers an :express: ARN');
-}
+like($r->{json}{executionArn} // '', qr/^\Q$acct\E:express:exp:/,
+     'sfn_start answers an :express: ARN');
 
 log_clean('defect 12');
 
