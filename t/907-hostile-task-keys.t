@@ -9,7 +9,6 @@ use lib 't/lib';
 use Test::More;
 use Sfn::Test;
 
-our $TODO;
 
 my $t = Sfn::Test->new;
 my $dir = $t->dir;
@@ -70,16 +69,14 @@ for my $m (qw(copy sdkcopy tempdir unpublish move)) {
     $r = $t->http('POST', "/start/$m", '{"bucket":"output","key":"src.json"}');
     is($r->{status}, 200, "$m: started");
     my $e = $t->wait_execution($r->{json}{jobId}, 20);
-    TODO: {
-        local $TODO = 'issue 11 defect 6';
+    {
         is($e->{status}, 'FAILED', "$m: the task fails");
     }
     unlike($e->{cause} // '', qr/NoSuchKey|does not exist/,
            "$m: not for want of a source");
 }
 
-TODO: {
-    local $TODO = 'issue 11 defect 6';
+{
     ok(!-e "$dir/output/.sfn-published/$job.json", 'no marker written');
     ok(-e "$dir/output/src.json", 'the source is still there');
     ok(-e "$dir/output/.sfn-published/kept.json", 'the kept marker is kept');
