@@ -97,8 +97,18 @@ sub history {
     return @types;
 }
 
+# the worker's resident set, in KiB
+
+sub rss {
+    my ($pid) = $t->nginx_workers;
+    open my $fh, '<', "/proc/" . ($pid // 0) . "/status" or return 0;
+    local $/;
+    return <$fh> =~ /^VmRSS:\s+(\d+)/m ? $1 : 0;
+}
+
 # a child pings the worker every 0.1 s while the loop runs; it prints the
-# slowest answer (1e9 for none) when told to stop
+# slowest answer (1e9 for none) and the largest resident set seen when
+# told to stop
 
 sub pinger {
     pipe my $rd, my $wr or die "pipe: $!\n";
@@ -106,31 +116,36 @@ sub pinger {
     if ($pid == 0) {
         close $rd;
         my $worst = 0;
+        my $peak = 0;
         my $stop = 0;
         local $SIG{TERM} = sub { $stop = 1 };
         while (!$stop) {
             my $p = quick('GET', '/ping', undef, undef, 5);
             my $s = $p->{status} == 200 ? $p->{elapsed} : 1e9;
             $worst = $s if $s > $worst;
+            my $rss = rss();
+            $peak = $rss if $rss > $peak;
             sleep 0.1;
         }
-        print $wr "$worst\n";
+        print $wr "$worst $peak\n";
         close $wr;
         POSIX::_exit(0);
     }
     close $wr;
     return sub {
         kill 'TERM', $pid;
-        my $worst = <$rd> // 1e9;
+        my ($worst, $peak) = split ' ', <$rd> // '1e9 0';
         waitpid $pid, 0;
-        return $worst + 0;
+        return ($worst + 0, $peak + 0);
     };
 }
 
 sub loop {
     my ($what, $input, $n, $leaf) = @_;
 
+    my $rss0 = rss();
     my $done = pinger();
+    my $t0 = time;
 
     my $r = aws('StartExecution', { stateMachineArn => $sm,
                                     name => $what, input => $input }, 15);
@@ -146,10 +161,27 @@ sub loop {
     }
     sleep 1 unless $arn;
 
-    my $worst = $done->();
+    my $took = time - $t0;
+    my ($worst, $peak) = $done->();
+    sleep 1;
+    my $rss1 = rss();
 
     my @types = $arn ? history($arn) : ();
     my $passes = grep { $_ eq 'PassStateExited' } @types;
+
+    # the figures issue 11 asks for, in the bench line format
+
+    my $q = $arn =~ s/'/''/gr;
+    my $db = $t->psql("SELECT (SELECT count(*) FROM sfn_history "
+                      . "WHERE execution_arn = '$q') || ' ' || "
+                      . "pg_total_relation_size('sfn_history') + "
+                      . "coalesce(pg_total_relation_size(to_regclass('sfn_payloads')), 0) "
+                      . "|| ' ' || (SELECT sum(pg_column_size(s)) "
+                      . "FROM sfn_executions s WHERE arn = '$q')");
+    diag(sprintf "%s: %.1f s for %d turns, history %s rows %s bytes, "
+         . "row %s bytes, worker RSS %d/%d/%d KiB before/peak/after, "
+         . "worst ping %.3f s", $what, $took, $n, split(' ', $db),
+         $rss0, $peak, $rss1, $worst);
 
     TODO: {
         local $TODO = 'issue 11 defect 5';
