@@ -24,6 +24,9 @@ ngx_http_sfn_main_conf_t      *ngx_http_sfn_smcf;
 u_char                         ngx_http_sfn_owner[NGX_MAXHOSTNAMELEN + 32];
 ngx_uint_t                     ngx_http_sfn_durable;
 
+/* the run whose held event is being applied: it is not paced for it */
+ngx_http_sfn_run_t            *ngx_http_sfn_resuming;
+
 
 static ngx_uint_t              ngx_http_sfn_ephemeral;
 
@@ -71,6 +74,14 @@ ngx_http_sfn_timer_handler(ngx_event_t *ev)
 
     run = t->run;
     id = t->node.key;
+
+    /* with no memory to hold it, it goes on rather than be lost */
+
+    if (ngx_http_sfn_run_paced(run)
+        && ngx_http_sfn_run_hold(run, ev, NULL) == NGX_OK)
+    {
+        return;
+    }
 
     ngx_http_sfn_timer_release(t);
 
@@ -441,6 +452,10 @@ ngx_http_sfn_run_free(ngx_http_sfn_run_t *run)
 
     ngx_http_sfn_run_stop_timers(run);
 
+    if (run->resume.posted) {
+        ngx_delete_posted_event(&run->resume);
+    }
+
     for (q = ngx_queue_head(&run->tasks);
          q != ngx_queue_sentinel(&run->tasks);
          q = ngx_queue_next(q))
@@ -622,6 +637,118 @@ ngx_http_sfn_run_finish(ngx_http_sfn_run_t *run, sfn_status_e status)
 }
 
 
+/*
+ * Backpressure: a Standard run takes its next event (a timer, the engine
+ * yielding included, a task's completion, mail) only once its last step
+ * is recorded, so it has one step at most in PostgreSQL's queue and a
+ * loop goes at the pace of the database.  What comes meanwhile waits here.
+ */
+
+ngx_int_t
+ngx_http_sfn_run_hold(ngx_http_sfn_run_t *run, ngx_event_t *ev,
+    ngx_http_sfn_msg_t *msg)
+{
+    ngx_queue_t          *q;
+    ngx_http_sfn_held_t  *h;
+
+    if (!ngx_queue_empty(&run->free_held)) {
+        q = ngx_queue_head(&run->free_held);
+        ngx_queue_remove(q);
+        h = ngx_queue_data(q, ngx_http_sfn_held_t, queue);
+
+    } else {
+        h = ngx_palloc(run->pool, sizeof(ngx_http_sfn_held_t));
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_memzero(h, sizeof(ngx_http_sfn_held_t));
+
+    h->ev = ev;
+
+    if (msg) {
+        h->msg = *msg;
+
+        if (ngx_http_sfn_pstr(run->pool, &msg->arn, &h->msg.arn) != NGX_OK
+            || (msg->a.data
+                && ngx_http_sfn_pstr(run->pool, &msg->a, &h->msg.a)
+                   != NGX_OK)
+            || (msg->b.data
+                && ngx_http_sfn_pstr(run->pool, &msg->b, &h->msg.b)
+                   != NGX_OK))
+        {
+            ngx_queue_insert_tail(&run->free_held, &h->queue);
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_queue_insert_tail(&run->held, &h->queue);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, run->log, 0,
+                   "sfn execution \"%V\" holds %s until its step commits",
+                   &run->name, ev ? "an event" : "mail");
+
+    return NGX_OK;
+}
+
+
+/*
+ * One held event at a time, in order, each in a turn of the event loop of
+ * its own: what it does may pace the run again, or end and free it (then
+ * ngx_http_sfn_run_free() takes this event off the posted queue).
+ */
+
+static void
+ngx_http_sfn_run_resume(ngx_event_t *ev)
+{
+    ngx_http_sfn_run_t *run = ev->data;
+
+    ngx_queue_t          *q;
+    ngx_event_t          *held;
+    ngx_http_sfn_msg_t    msg;
+    ngx_http_sfn_held_t  *h;
+
+    while (run->commits == 0 && !ngx_queue_empty(&run->held)) {
+        q = ngx_queue_head(&run->held);
+        ngx_queue_remove(q);
+        ngx_queue_insert_tail(&run->free_held, q);
+        h = ngx_queue_data(q, ngx_http_sfn_held_t, queue);
+
+        held = h->ev;
+        msg = h->msg;
+
+        /*
+         * a run fenced out applies nothing more; its tasks' completions
+         * still go through, to account for their threads
+         */
+
+        if (run->finished
+            && (held == NULL || held->handler == ngx_http_sfn_timer_handler))
+        {
+            continue;
+        }
+
+        if (!ngx_queue_empty(&run->held)) {
+            ngx_post_event(&run->resume, &ngx_posted_next_events);
+        }
+
+        ngx_http_sfn_resuming = run;
+
+        if (held) {
+            held->handler(held);
+
+        } else {
+            ngx_http_sfn_msg_apply(run, &msg);
+        }
+
+        ngx_http_sfn_resuming = NULL;
+
+        return;
+    }
+}
+
+
 static void
 ngx_http_sfn_run_committed(void *data, void *res)
 {
@@ -644,6 +771,15 @@ ngx_http_sfn_run_committed(void *data, void *res)
 
     } else if (!run->finished) {
         ngx_http_sfn_task_post_deferred(run);
+    }
+
+    if (run->commits == 0 && !ngx_queue_empty(&run->held)) {
+        ngx_post_event(&run->resume, &ngx_posted_next_events);
+    }
+
+    if (run->mail_waits && run->commits == 0 && !run->finished) {
+        run->mail_waits = 0;
+        ngx_http_sfn_mail_poll();
     }
 
     if (run->finished && run->in_thread == 0 && run->commits == 0) {
@@ -922,6 +1058,12 @@ ngx_http_sfn_run_create(ngx_http_sfn_main_conf_t *smcf,
     ngx_queue_init(&run->timers);
     ngx_queue_init(&run->free_timers);
     ngx_queue_init(&run->tasks);
+    ngx_queue_init(&run->held);
+    ngx_queue_init(&run->free_held);
+
+    run->resume.handler = ngx_http_sfn_run_resume;
+    run->resume.data = run;
+    run->resume.log = ngx_cycle->log;
 
     if (ngx_http_sfn_pstr(pool, name, &run->name) != NGX_OK) {
         goto failed;

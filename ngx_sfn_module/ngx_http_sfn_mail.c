@@ -25,10 +25,18 @@ static ngx_uint_t                 ngx_http_sfn_mail_again;
 static ngx_msec_t                 ngx_http_sfn_reaped;
 
 
-static void
+void
 ngx_http_sfn_msg_apply(ngx_http_sfn_run_t *run, ngx_http_sfn_msg_t *msg)
 {
     ngx_http_sfn_task_ctx_t  *ctx;
+
+    /* with no memory to hold it, it is applied rather than lost */
+
+    if (ngx_http_sfn_run_paced(run)
+        && ngx_http_sfn_run_hold(run, NULL, msg) == NGX_OK)
+    {
+        return;
+    }
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, run->log, 0,
                    "sfn execution \"%V\" message %d task %uL",
@@ -205,6 +213,12 @@ ngx_http_sfn_mail_rows(void *data, void *res)
 
         if (run == NULL) {
             /* it ended: its mail goes with a later poll */
+            continue;
+        }
+
+        if (ngx_http_sfn_run_paced(run)) {
+            /* read again once its step is recorded, and deleted with it */
+            run->mail_waits = 1;
             continue;
         }
 

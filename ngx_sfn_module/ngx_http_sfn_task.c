@@ -73,6 +73,13 @@ ngx_http_sfn_task_done(ngx_event_t *ev)
     ctx = ev->data;
     run = ctx->run;
 
+    if (ngx_http_sfn_run_paced(run)
+        && ngx_http_sfn_run_hold(run, ev, NULL) == NGX_OK)
+    {
+        /* its thread stays counted: the run is not freed meanwhile */
+        return;
+    }
+
     ctx->in_thread = 0;
     run->in_thread--;
 
