@@ -370,6 +370,15 @@ ngx_http_sfn_start_execution(ngx_http_request_t *r)
                                        &job);
     }
 
+    if (rc == NGX_BUSY) {
+        ngx_http_sfn_retry_after(r);
+
+        return ngx_http_sfn_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       "ServiceUnavailable",
+                                       "the database is behind: "
+                                       "retry later");
+    }
+
     if (rc != NGX_OK) {
         return ngx_http_sfn_send_error(r, NGX_HTTP_BAD_REQUEST,
                                        "InvalidExecutionInput",

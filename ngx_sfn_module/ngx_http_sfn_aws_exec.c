@@ -180,6 +180,14 @@ ngx_http_sfn_aws_run(ngx_http_sfn_aws_ctx_t *ctx)
                                                 &ctx->exec_name));
     }
 
+    if (rc == NGX_BUSY) {
+        ngx_http_sfn_retry_after(ctx->r);
+
+        return ngx_http_sfn_aws_reply_error(ctx, "ServiceUnavailable",
+                                            "the database is behind: "
+                                            "retry later");
+    }
+
     if (rc != NGX_OK) {
         return ngx_http_sfn_aws_reply_error(ctx, "InvalidExecutionInput",
                                             "Invalid State Machine "
@@ -755,7 +763,8 @@ ngx_http_sfn_aws_history(ngx_http_sfn_aws_ctx_t *ctx)
     if (cJSON_IsTrue(reverse)) {
         return ngx_http_sfn_aws_query(ctx,
                    "SELECT h.id, h.previous_id, h.type, "
-                   "extract(epoch FROM h.ts), h.details::text "
+                   "extract(epoch FROM h.ts), "
+                   "sfn_history_details(e.arn, h.details)::text "
                    "FROM sfn_executions e LEFT JOIN LATERAL ("
                    "SELECT * FROM sfn_history x "
                    "WHERE x.execution_arn = e.arn ORDER BY x.id DESC "
@@ -766,7 +775,8 @@ ngx_http_sfn_aws_history(ngx_http_sfn_aws_ctx_t *ctx)
 
     return ngx_http_sfn_aws_query(ctx,
                "SELECT h.id, h.previous_id, h.type, "
-               "extract(epoch FROM h.ts), h.details::text "
+               "extract(epoch FROM h.ts), "
+               "sfn_history_details(e.arn, h.details)::text "
                "FROM sfn_executions e LEFT JOIN LATERAL ("
                "SELECT * FROM sfn_history x "
                "WHERE x.execution_arn = e.arn ORDER BY x.id "

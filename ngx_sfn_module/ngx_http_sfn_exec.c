@@ -12,11 +12,21 @@
 
 #include "ngx_http_sfn_exec.h"
 
+#include <ngx_sha1.h>
 #include <libpq-fe.h>
 
 
 /* the share of one turn of the event loop that interpretation may take */
-#define NGX_HTTP_SFN_SLICE  5
+#define NGX_HTTP_SFN_SLICE         5
+
+/* a string of an event's details this long is kept once per execution */
+#define NGX_HTTP_SFN_PAYLOAD_MIN   1024
+
+/* the events of a step go out in statements of about this size */
+#define NGX_HTTP_SFN_EVENTS_MAX    (256 * 1024)
+
+/* a step PostgreSQL's queue had no memory for is queued again after */
+#define NGX_HTTP_SFN_RECOMMIT      100
 
 
 ngx_queue_t                    ngx_http_sfn_runs;
@@ -240,8 +250,230 @@ ngx_http_sfn_host_cancel_timer(void *data, sfn_exec_t *e, uint64_t id)
 
 
 /*
+ * The strings of an event's details that are 1 KiB or more are kept once
+ * per execution (sql/005_history_payloads.sql): the event refers to them
+ * by their SHA-1, so a loop carrying 200 KB stores it once, not per event.
+ * A run remembers which it has queued; queueing one again (after a
+ * recovery) is harmless.
+ */
+
+static void
+ngx_http_sfn_payload_insert(ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node,
+    ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t       **p;
+    ngx_http_sfn_payload_t   *n, *t;
+
+    for ( ;; ) {
+        n = (ngx_http_sfn_payload_t *) node;
+        t = (ngx_http_sfn_payload_t *) temp;
+
+        if (node->key != temp->key) {
+            p = (node->key < temp->key) ? &temp->left : &temp->right;
+
+        } else {
+            p = (ngx_memcmp(n->hash, t->hash, 20) < 0) ? &temp->left
+                                                        : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+static ngx_int_t
+ngx_http_sfn_payload(ngx_http_sfn_run_t *run, const char *body, size_t len,
+    u_char *hex)
+{
+    u_char                   md[20];
+    ngx_int_t                rc;
+    ngx_sha1_t               sha1;
+    const char              *values[3];
+    ngx_rbtree_key_t         key;
+    ngx_rbtree_node_t       *node, *sentinel;
+    ngx_http_sfn_payload_t  *pl;
+
+    ngx_sha1_init(&sha1);
+    ngx_sha1_update(&sha1, body, len);
+    ngx_sha1_final(md, &sha1);
+
+    *ngx_hex_dump(hex, md, 20) = '\0';
+
+    ngx_memcpy(&key, md, sizeof(ngx_rbtree_key_t));
+
+    node = run->payloads.root;
+    sentinel = run->payloads.sentinel;
+
+    while (node != sentinel) {
+
+        if (key != node->key) {
+            node = (key < node->key) ? node->left : node->right;
+            continue;
+        }
+
+        pl = (ngx_http_sfn_payload_t *) node;
+        rc = ngx_memcmp(md, pl->hash, 20);
+
+        if (rc == 0) {
+            return NGX_OK;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    pl = ngx_palloc(run->pool, sizeof(ngx_http_sfn_payload_t));
+    if (pl == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* the execution's row first, which the payload's refers to */
+
+    if (!run->inserted) {
+        ngx_http_sfn_run_insert(run, SFN_RUNNING);
+    }
+
+    values[0] = (const char *) run->arn.data;
+    values[1] = (const char *) hex;
+    values[2] = body;
+
+    if (ngx_http_sfn_pg_record(
+            "INSERT INTO sfn_payloads (execution_arn, hash, body) "
+            "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", 3, values,
+            NULL, NULL)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    pl->node.key = key;
+    ngx_memcpy(pl->hash, md, 20);
+    ngx_rbtree_insert(&run->payloads, &pl->node);
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_sfn_payload_large(const cJSON *m)
+{
+    return cJSON_IsString(m) && m->valuestring
+           && ngx_strlen(m->valuestring) >= NGX_HTTP_SFN_PAYLOAD_MIN;
+}
+
+
+/*
+ * Details are {"<type>EventDetails": {...}}: the large strings are one
+ * level in.  The copy printed refers to the engine's values, it does not
+ * duplicate them; a string that could not be queued stays in the event.
+ */
+
+static char *
+ngx_http_sfn_event_details(ngx_http_sfn_run_t *run, const cJSON *details)
+{
+    char         *text;
+    cJSON        *copy, *inner, *ref;
+    u_char        hex[41];
+    ngx_uint_t    large;
+    const cJSON  *o, *m;
+
+    large = 0;
+
+    for (o = details->child; o && !large; o = o->next) {
+        if (!cJSON_IsObject(o)) {
+            continue;
+        }
+
+        for (m = o->child; m; m = m->next) {
+            if (ngx_http_sfn_payload_large(m)) {
+                large = 1;
+                break;
+            }
+        }
+    }
+
+    if (!large) {
+        return cJSON_PrintUnformatted(details);
+    }
+
+    copy = cJSON_CreateObject();
+    if (copy == NULL) {
+        return NULL;
+    }
+
+    for (o = details->child; o; o = o->next) {
+
+        if (!cJSON_IsObject(o)) {
+            if (!cJSON_AddItemReferenceToObject(copy, o->string,
+                                                (cJSON *) o))
+            {
+                goto failed;
+            }
+
+            continue;
+        }
+
+        inner = cJSON_AddObjectToObject(copy, o->string);
+        if (inner == NULL) {
+            goto failed;
+        }
+
+        for (m = o->child; m; m = m->next) {
+
+            if (ngx_http_sfn_payload_large(m)
+                && ngx_http_sfn_payload(run, m->valuestring,
+                                        ngx_strlen(m->valuestring), hex)
+                   == NGX_OK)
+            {
+                ref = cJSON_CreateObject();
+
+                if (ref == NULL
+                    || cJSON_AddStringToObject(ref, "sfn_payload",
+                                               (char *) hex) == NULL
+                    || !cJSON_AddItemToObject(inner, m->string, ref))
+                {
+                    cJSON_Delete(ref);
+                    goto failed;
+                }
+
+                continue;
+            }
+
+            if (!cJSON_AddItemReferenceToObject(inner, m->string,
+                                                (cJSON *) m))
+            {
+                goto failed;
+            }
+        }
+    }
+
+    text = cJSON_PrintUnformatted(copy);
+
+    cJSON_Delete(copy);
+
+    return text;
+
+failed:
+
+    cJSON_Delete(copy);
+
+    return NULL;
+}
+
+
+/*
  * History events are gathered per step and written with one statement
- * (jsonb_to_recordset), in the same transaction as the step itself.
+ * (jsonb_to_recordset) per NGX_HTTP_SFN_EVENTS_MAX of them, in the same
+ * transaction as the step itself.
  */
 
 static void
@@ -261,7 +493,17 @@ ngx_http_sfn_host_event(void *data, sfn_exec_t *e, const sfn_event_t *ev)
         return;
     }
 
-    details = ev->details ? cJSON_PrintUnformatted(ev->details) : NULL;
+    details = NULL;
+
+    if (ev->details) {
+        details = ngx_http_sfn_event_details(run, ev->details);
+
+        if (details == NULL) {
+            ngx_log_error(NGX_LOG_ALERT, run->log, 0,
+                          "sfn execution \"%V\": the details of event %L "
+                          "not recorded, no memory", &run->name, ev->id);
+        }
+    }
 
     len = sizeof(",{\"id\":,\"prev\":,\"type\":\"\",\"ts\":,\"details\":}]")
           + 3 * NGX_INT64_LEN + ngx_strlen(ev->type)
@@ -293,6 +535,10 @@ ngx_http_sfn_host_event(void *data, sfn_exec_t *e, const sfn_event_t *ev)
                     details ? details : "null");
 
     run->events_len = p - run->events;
+
+    if (run->events_len >= NGX_HTTP_SFN_EVENTS_MAX) {
+        ngx_http_sfn_run_flush_events(run);
+    }
 
 done:
 
@@ -340,15 +586,22 @@ ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run, sfn_status_e status)
 
     /* owned and leased from the first moment: no scan may claim it */
 
-    (void) ngx_http_sfn_pg_exec(
-        "INSERT INTO sfn_executions "
-        "(arn, name, state_machine, type, status, input, start_date, "
-        "owner, lease_until, job_id, output, error, cause, stop_date) "
-        "VALUES ($1, $2, $3, $4, $9, $5, to_timestamp($6::float8 / 1000), "
-        "$7, now() + interval '" NGX_HTTP_SFN_LEASE "', $8, $10, $11, $12, "
-        "CASE WHEN $9 = 'RUNNING' THEN NULL "
-        "ELSE to_timestamp($13::float8 / 1000) END) "
-        "ON CONFLICT DO NOTHING", 13, values);
+    if (ngx_http_sfn_pg_record(
+            "INSERT INTO sfn_executions "
+            "(arn, name, state_machine, type, status, input, start_date, "
+            "owner, lease_until, job_id, output, error, cause, stop_date) "
+            "VALUES ($1, $2, $3, $4, $9, $5, "
+            "to_timestamp($6::float8 / 1000), $7, "
+            "now() + interval '" NGX_HTTP_SFN_LEASE "', $8, $10, $11, $12, "
+            "CASE WHEN $9 = 'RUNNING' THEN NULL "
+            "ELSE to_timestamp($13::float8 / 1000) END) "
+            "ON CONFLICT DO NOTHING", 13, values, NULL, NULL)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ALERT, run->log, 0,
+                      "sfn execution \"%V\" not recorded, no memory",
+                      &run->name);
+    }
 
     if (run->job.len == 0) {
         return;
@@ -362,14 +615,20 @@ ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run, sfn_status_e status)
     values[5] = sfn_status_name(status);
     values[6] = error;
 
-    (void) ngx_http_sfn_pg_exec(
-        "INSERT INTO sfn_jobs "
-        "(job_id, execution_arn, state_machine, bucket, key, status, "
-        "attributes) "
-        "VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6 = 'RUNNING' "
-        "THEN '{}'::jsonb ELSE jsonb_build_object('executionStatus', "
-        "$6::text, 'error', $7::text) END) "
-        "ON CONFLICT (job_id) DO NOTHING", 7, values);
+    if (ngx_http_sfn_pg_record(
+            "INSERT INTO sfn_jobs "
+            "(job_id, execution_arn, state_machine, bucket, key, status, "
+            "attributes) "
+            "VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6 = 'RUNNING' "
+            "THEN '{}'::jsonb ELSE jsonb_build_object('executionStatus', "
+            "$6::text, 'error', $7::text) END) "
+            "ON CONFLICT (job_id) DO NOTHING", 7, values, NULL, NULL)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ALERT, run->log, 0,
+                      "sfn execution \"%V\": job \"%V\" not recorded, "
+                      "no memory", &run->name, &run->job);
+    }
 }
 
 
@@ -382,19 +641,32 @@ ngx_http_sfn_run_flush_events(ngx_http_sfn_run_t *run)
         return;
     }
 
-    run->events[run->events_len++] = ']';
-    run->events[run->events_len] = '\0';
+    /* the row first: events may go out before the step that inserts it */
+
+    if (!run->inserted) {
+        ngx_http_sfn_run_insert(run, SFN_RUNNING);
+    }
+
+    /* the room for "]" and the NUL was counted with the last event */
+
+    run->events[run->events_len] = ']';
+    run->events[run->events_len + 1] = '\0';
 
     values[0] = (const char *) run->arn.data;
     values[1] = (const char *) run->events;
 
-    (void) ngx_http_sfn_pg_exec(
-        "INSERT INTO sfn_history "
-        "(execution_arn, id, previous_id, type, ts, details) "
-        "SELECT $1, x.id, x.prev, x.type, to_timestamp(x.ts / 1000.0), "
-        "x.details FROM jsonb_to_recordset($2::jsonb) AS "
-        "x(id bigint, prev bigint, type text, ts float8, details jsonb) "
-        "ON CONFLICT DO NOTHING", 2, values);
+    if (ngx_http_sfn_pg_record(
+            "INSERT INTO sfn_history "
+            "(execution_arn, id, previous_id, type, ts, details) "
+            "SELECT $1, x.id, x.prev, x.type, to_timestamp(x.ts / 1000.0), "
+            "x.details FROM jsonb_to_recordset($2::jsonb) AS "
+            "x(id bigint, prev bigint, type text, ts float8, details jsonb) "
+            "ON CONFLICT DO NOTHING", 2, values, NULL, NULL)
+        != NGX_OK)
+    {
+        /* no memory: they stay, and go with the next statement */
+        return;
+    }
 
     run->events_len = 0;
 }
@@ -454,6 +726,10 @@ ngx_http_sfn_run_free(ngx_http_sfn_run_t *run)
 
     if (run->resume.posted) {
         ngx_delete_posted_event(&run->resume);
+    }
+
+    if (run->recommit.timer_set) {
+        ngx_del_timer(&run->recommit);
     }
 
     for (q = ngx_queue_head(&run->tasks);
@@ -616,23 +892,40 @@ ngx_http_sfn_run_finish(ngx_http_sfn_run_t *run, sfn_status_e status)
 
     values[6] = (const char *) ngx_http_sfn_owner;
 
-    (void) ngx_http_sfn_pg_exec(
-        "UPDATE sfn_executions SET status = $2, output = $3, error = $4, "
-        "cause = $5, stop_date = to_timestamp($6::float8 / 1000), "
-        "current_state = NULL, version = version + 1, lease_until = NULL "
-        "WHERE arn = $1 AND owner = $7 AND status = 'RUNNING'",
-        7, values);
+    if (ngx_http_sfn_pg_record(
+            "UPDATE sfn_executions SET status = $2, output = $3, "
+            "error = $4, cause = $5, "
+            "stop_date = to_timestamp($6::float8 / 1000), "
+            "current_state = NULL, version = version + 1, "
+            "lease_until = NULL "
+            "WHERE arn = $1 AND owner = $7 AND status = 'RUNNING'",
+            7, values, NULL, NULL)
+        != NGX_OK)
+    {
+        /* its lease runs out: a successor resumes it from its last step */
+
+        ngx_log_error(NGX_LOG_ALERT, run->log, 0,
+                      "sfn execution \"%V\": its end not recorded, "
+                      "no memory", &run->name);
+    }
 
     if (run->job.len) {
         values[0] = (const char *) run->job.data;
         values[2] = error;
 
-        (void) ngx_http_sfn_pg_exec(
-            "UPDATE sfn_jobs SET updated_at = now(), "
-            "status = CASE WHEN status = 'RUNNING' THEN $2 ELSE status END, "
-            "attributes = attributes || jsonb_build_object("
-            "'executionStatus', $2::text, 'error', $3::text) "
-            "WHERE job_id = $1", 3, values);
+        if (ngx_http_sfn_pg_record(
+                "UPDATE sfn_jobs SET updated_at = now(), "
+                "status = CASE WHEN status = 'RUNNING' THEN $2 "
+                "ELSE status END, "
+                "attributes = attributes || jsonb_build_object("
+                "'executionStatus', $2::text, 'error', $3::text) "
+                "WHERE job_id = $1", 3, values, NULL, NULL)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ALERT, run->log, 0,
+                          "sfn execution \"%V\": the end of job \"%V\" "
+                          "not recorded, no memory", &run->name, &run->job);
+        }
     }
 }
 
@@ -810,19 +1103,39 @@ ngx_http_sfn_run_commit(ngx_http_sfn_run_t *run, const char *state)
 
     run->commits++;
 
-    if (ngx_http_sfn_pg_query(
-            "UPDATE sfn_executions SET current_state = $2, snapshot = $4, "
-            "version = version + 1 WHERE arn = $1 AND owner = $3 "
-            "AND status = 'RUNNING'", 4, values,
-            ngx_http_sfn_run_committed, run)
-        == NGX_ERROR)
+    if (snapshot == NULL
+        || ngx_http_sfn_pg_record(
+               "UPDATE sfn_executions SET current_state = $2, "
+               "snapshot = $4, version = version + 1 WHERE arn = $1 "
+               "AND owner = $3 AND status = 'RUNNING'", 4, values,
+               ngx_http_sfn_run_committed, run)
+           != NGX_OK)
     {
-        /* the queue is full: go on without the record rather than stall */
-        run->commits--;
-        ngx_http_sfn_task_post_deferred(run);
+        /*
+         * no memory for it: the run stays paced (commits counts this
+         * step) and its tasks wait, until the step is queued again
+         */
+
+        ngx_log_error(NGX_LOG_ERR, run->log, 0,
+                      "sfn execution \"%V\": step not queued, no memory; "
+                      "retried", &run->name);
+
+        ngx_add_timer(&run->recommit, NGX_HTTP_SFN_RECOMMIT);
     }
 
     free(snapshot);
+}
+
+
+static void
+ngx_http_sfn_run_recommit(ngx_event_t *ev)
+{
+    ngx_http_sfn_run_t *run = ev->data;
+
+    run->commits--;
+
+    ngx_http_sfn_run_flush_events(run);
+    ngx_http_sfn_run_commit(run, run->state);
 }
 
 
@@ -1065,6 +1378,13 @@ ngx_http_sfn_run_create(ngx_http_sfn_main_conf_t *smcf,
     run->resume.data = run;
     run->resume.log = ngx_cycle->log;
 
+    run->recommit.handler = ngx_http_sfn_run_recommit;
+    run->recommit.data = run;
+    run->recommit.log = ngx_cycle->log;
+
+    ngx_rbtree_init(&run->payloads, &run->payload_sentinel,
+                    ngx_http_sfn_payload_insert);
+
     if (ngx_http_sfn_pstr(pool, name, &run->name) != NGX_OK) {
         goto failed;
     }
@@ -1141,6 +1461,14 @@ ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
     ngx_str_t               id;
     ngx_http_sfn_run_t     *run;
     ngx_http_sfn_record_t   rec;
+
+    /* backpressure: the worker's queue for PostgreSQL is past its mark */
+
+    if (sm->type == SFN_STANDARD && smcf->database.len
+        && !ngx_http_sfn_ephemeral && ngx_http_sfn_pg_busy() == NGX_BUSY)
+    {
+        return NGX_BUSY;
+    }
 
     if (!ngx_http_sfn_ephemeral) {
         if (ngx_http_sfn_exec_arn(smcf, &sm->name, name, rpool, &id) == NULL)

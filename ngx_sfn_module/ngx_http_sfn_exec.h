@@ -23,6 +23,13 @@
 typedef struct ngx_http_sfn_run_s  ngx_http_sfn_run_t;
 
 
+/* a string of an event's details kept once per execution (sql/005) */
+typedef struct {
+    ngx_rbtree_node_t            node;      /* key: the hash's first bytes */
+    u_char                       hash[20];  /* SHA-1 */
+} ngx_http_sfn_payload_t;
+
+
 typedef struct {
     ngx_rbtree_node_t            node;      /* key: the engine's id */
     ngx_event_t                  ev;
@@ -78,12 +85,15 @@ struct ngx_http_sfn_run_s {
     ngx_str_t                    job;
     ngx_rbtree_t                 timer_tree;
     ngx_rbtree_node_t            timer_sentinel;
+    ngx_rbtree_t                 payloads;  /* queued by this run */
+    ngx_rbtree_node_t            payload_sentinel;
     ngx_queue_t                  timers;
     ngx_queue_t                  free_timers;
     ngx_queue_t                  tasks;
     ngx_queue_t                  held;      /* until the step commits */
     ngx_queue_t                  free_held;
     ngx_event_t                  resume;    /* applies what was held */
+    ngx_event_t                  recommit;
     ngx_uint_t                   in_thread;
     ngx_uint_t                   commits;   /* awaiting their handler */
     u_char                      *events;    /* this step's, as JSON */

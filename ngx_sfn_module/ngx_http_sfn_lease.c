@@ -157,7 +157,9 @@ ngx_http_sfn_scan_handler(ngx_event_t *ev)
 
     values[0] = (const char *) ngx_http_sfn_owner;
 
-    if (!ngx_http_sfn_scanning) {
+    /* a worker behind on its writes takes no other worker's executions */
+
+    if (!ngx_http_sfn_scanning && ngx_http_sfn_pg_busy() == NGX_OK) {
         ngx_http_sfn_scanning = 1;
 
         if (ngx_http_sfn_pg_query(
@@ -210,11 +212,18 @@ ngx_http_sfn_renew_handler(ngx_event_t *ev)
 
     /* a worker running no Standard execution holds no lease */
 
+    /*
+     * past the queue's mark too, or this worker's executions would be
+     * taken over for a slow database; with no memory for it, the next
+     * renewal comes in NGX_HTTP_SFN_RENEW, well within the lease
+     */
+
     if (ngx_http_sfn_durable) {
-        (void) ngx_http_sfn_pg_exec(
+        (void) ngx_http_sfn_pg_record(
             "UPDATE sfn_executions SET "
             "lease_until = now() + interval '" NGX_HTTP_SFN_LEASE "' "
-            "WHERE owner = $1 AND status = 'RUNNING'", 1, values);
+            "WHERE owner = $1 AND status = 'RUNNING'", 1, values,
+            NULL, NULL);
     }
 
     ngx_add_timer(ev, NGX_HTTP_SFN_RENEW);

@@ -248,8 +248,15 @@ ngx_http_sfn_mail_rows(void *data, void *res)
 
         values[0] = PQgetvalue(res, i, 0);
 
-        (void) ngx_http_sfn_pg_exec("DELETE FROM sfn_mailbox WHERE id = $1",
-                                    1, values);
+        /*
+         * with no memory for it, the mail stays and is applied again by
+         * this run or a successor: callbacks of a task already answered
+         * and stops of a run already stopping are ignored
+         */
+
+        (void) ngx_http_sfn_pg_record("DELETE FROM sfn_mailbox "
+                                      "WHERE id = $1", 1, values,
+                                      NULL, NULL);
     }
 
     /* a full page read again only if it made way: else the next tick */

@@ -174,9 +174,11 @@ ngx_http_sfn_task_forget(ngx_http_sfn_task_ctx_t *ctx)
     if (ctx->run->durable) {
         values[0] = ctx->call.token;
 
-        (void) ngx_http_sfn_pg_exec("UPDATE sfn_tokens SET closed = true "
-                                    "WHERE token = $1 AND NOT closed",
-                                    1, values);
+        /* no memory: the token closes when its execution ends */
+
+        (void) ngx_http_sfn_pg_record("UPDATE sfn_tokens SET closed = true "
+                                      "WHERE token = $1 AND NOT closed",
+                                      1, values, NULL, NULL);
     }
 
     ctx->token.len = 0;
@@ -307,11 +309,17 @@ ngx_http_sfn_host_run_task(void *data, sfn_exec_t *e, const sfn_task_req_t *t)
             values[1] = (const char *) run->arn.data;
             values[2] = (const char *) id;
 
-            (void) ngx_http_sfn_pg_exec("INSERT INTO sfn_tokens "
-                                        "(token, execution_arn, task) "
-                                        "VALUES ($1, $2, $3) "
-                                        "ON CONFLICT (token) DO NOTHING",
-                                        3, values);
+            if (ngx_http_sfn_pg_record("INSERT INTO sfn_tokens "
+                                       "(token, execution_arn, task) "
+                                       "VALUES ($1, $2, $3) "
+                                       "ON CONFLICT (token) DO NOTHING",
+                                       3, values, NULL, NULL)
+                != NGX_OK)
+            {
+                ngx_http_sfn_shm_token_delete(run->smcf, &ctx->token);
+                cJSON_Delete((cJSON *) ctx->call.input);
+                return SFN_ERROR;
+            }
         }
     }
 
