@@ -152,6 +152,21 @@ ngx_http_sfn_aws_sync_done(void *data, ngx_http_sfn_record_t *rec)
 }
 
 
+/* the worker's queue for PostgreSQL is past its mark: come back later */
+
+static ngx_int_t
+ngx_http_sfn_aws_busy(ngx_http_sfn_aws_ctx_t *ctx)
+{
+    if (ngx_http_sfn_retry_after(ctx->r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_sfn_aws_reply_error(ctx, "ServiceUnavailable",
+                                        "Too many writes waiting for the "
+                                        "database: retry later");
+}
+
+
 static ngx_int_t
 ngx_http_sfn_aws_run(ngx_http_sfn_aws_ctx_t *ctx)
 {
@@ -181,11 +196,7 @@ ngx_http_sfn_aws_run(ngx_http_sfn_aws_ctx_t *ctx)
     }
 
     if (rc == NGX_BUSY) {
-        ngx_http_sfn_retry_after(ctx->r);
-
-        return ngx_http_sfn_aws_reply_error(ctx, "ServiceUnavailable",
-                                            "the database is behind: "
-                                            "retry later");
+        return ngx_http_sfn_aws_busy(ctx);
     }
 
     if (rc != NGX_OK) {
@@ -296,6 +307,14 @@ ngx_http_sfn_aws_start_found(ngx_http_sfn_aws_ctx_t *ctx)
         return ngx_http_sfn_aws_reply_error(ctx, "ExecutionAlreadyExists",
                                             "Execution Already Exists: "
                                             "'%s'", arn);
+    }
+
+    /* backpressure: refused before anything is asked of the database */
+
+    if (ctx->sm->type == SFN_STANDARD && ctx->smcf->database.len
+        && ngx_http_sfn_pg_busy() == NGX_BUSY)
+    {
+        return ngx_http_sfn_aws_busy(ctx);
     }
 
     if (ctx->sm->type == SFN_EXPRESS || !ctx->named) {

@@ -75,7 +75,8 @@ typedef struct {
     unsigned                     listen:1;  /* its result is awaited */
     unsigned                     batch_failed:1;
     unsigned                     exiting:1;
-    unsigned                     full:1;    /* an episode, logged once */
+    unsigned                     busy:1;    /* episodes, each logged once */
+    unsigned                     full:1;
 } ngx_http_sfn_pg_t;
 
 
@@ -409,8 +410,8 @@ ngx_http_sfn_pg_busy(void)
         return NGX_OK;
     }
 
-    if (!pg->full) {
-        pg->full = 1;
+    if (!pg->busy) {
+        pg->busy = 1;
 
         ngx_log_error(NGX_LOG_WARN, pg->log, 0,
                       "sfn database: %uz bytes in %ui statements queued, "
@@ -448,7 +449,12 @@ ngx_http_sfn_pg_queue(const char *sql, int nparams, const char *const *values,
         }
     }
 
-    if (!(flags & NGX_HTTP_SFN_PG_RECORD)
+    /*
+     * a statement without parameters (the SELECT 1 an acknowledgement
+     * waits for) takes no memory worth refusing
+     */
+
+    if (!(flags & NGX_HTTP_SFN_PG_RECORD) && nparams
         && (pg->queued >= NGX_HTTP_SFN_PG_MAX_QUEUE
             || pg->bytes + size > pg->limit))
     {
@@ -870,9 +876,10 @@ ngx_http_sfn_pg_dequeued(ngx_http_sfn_pg_t *pg, ngx_http_sfn_pg_stmt_t *st)
     pg->queued--;
     pg->bytes -= st->size;
 
-    if (pg->full && pg->bytes < pg->limit / 4
+    if ((pg->busy || pg->full) && pg->bytes < pg->limit / 4
         && pg->queued < NGX_HTTP_SFN_PG_MAX_QUEUE / 4)
     {
+        pg->busy = 0;
         pg->full = 0;
 
         ngx_log_error(NGX_LOG_NOTICE, pg->log, 0,
