@@ -753,10 +753,10 @@ ngx_http_sfn_aws_history_rows(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 ngx_int_t
 ngx_http_sfn_aws_history(ngx_http_sfn_aws_ctx_t *ctx)
 {
-    cJSON       *reverse;
+    cJSON       *reverse, *data;
     u_char      *arn;
     ngx_int_t    limit, offset;
-    const char  *values[3];
+    const char  *values[4];
     u_char       lim[NGX_INT_T_LEN + 1], off[NGX_INT_T_LEN + 1];
 
     if (ngx_http_sfn_aws_exec_field(ctx) != NGX_OK
@@ -766,6 +766,8 @@ ngx_http_sfn_aws_history(ngx_http_sfn_aws_ctx_t *ctx)
     }
 
     reverse = cJSON_GetObjectItemCaseSensitive(ctx->body, "reverseOrder");
+    data = cJSON_GetObjectItemCaseSensitive(ctx->body,
+                                            "includeExecutionData");
 
     arn = ngx_http_sfn_aws_exec_arn(ctx, &ctx->sm_name, &ctx->exec_name);
     if (arn == NULL) {
@@ -779,29 +781,32 @@ ngx_http_sfn_aws_history(ngx_http_sfn_aws_ctx_t *ctx)
     values[1] = (char *) lim;
     values[2] = (char *) off;
 
+    /* large strings are resolved in PostgreSQL (sql/005), if asked for */
+    values[3] = cJSON_IsFalse(data) ? "false" : "true";
+
     if (cJSON_IsTrue(reverse)) {
         return ngx_http_sfn_aws_query(ctx,
                    "SELECT h.id, h.previous_id, h.type, "
                    "extract(epoch FROM h.ts), "
-                   "sfn_history_details(e.arn, h.details)::text "
+                   "sfn_history_details(e.arn, h.details, $4)::text "
                    "FROM sfn_executions e LEFT JOIN LATERAL ("
                    "SELECT * FROM sfn_history x "
                    "WHERE x.execution_arn = e.arn ORDER BY x.id DESC "
                    "LIMIT $2::bigint OFFSET $3::bigint) h ON true "
                    "WHERE e.arn = $1 ORDER BY h.id DESC",
-                   3, values, ngx_http_sfn_aws_history_rows);
+                   4, values, ngx_http_sfn_aws_history_rows);
     }
 
     return ngx_http_sfn_aws_query(ctx,
                "SELECT h.id, h.previous_id, h.type, "
                "extract(epoch FROM h.ts), "
-               "sfn_history_details(e.arn, h.details)::text "
+               "sfn_history_details(e.arn, h.details, $4)::text "
                "FROM sfn_executions e LEFT JOIN LATERAL ("
                "SELECT * FROM sfn_history x "
                "WHERE x.execution_arn = e.arn ORDER BY x.id "
                "LIMIT $2::bigint OFFSET $3::bigint) h ON true "
                "WHERE e.arn = $1 ORDER BY h.id",
-               3, values, ngx_http_sfn_aws_history_rows);
+               4, values, ngx_http_sfn_aws_history_rows);
 }
 
 

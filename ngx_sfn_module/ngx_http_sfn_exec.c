@@ -797,6 +797,11 @@ ngx_http_sfn_log_express(ngx_http_sfn_run_t *run, ngx_http_sfn_record_t *rec)
     values[8] = (const char *) rec->error.data;
     values[9] = (const char *) rec->cause.data;
 
+    /*
+     * an audit, not the execution's record: past sfn_database_queue it is
+     * skipped, and ngx_http_sfn_pg.c warns once for the episode
+     */
+
     (void) ngx_http_sfn_pg_exec(
         "INSERT INTO sfn_executions "
         "(arn, name, state_machine, type, status, input, start_date, "
@@ -849,6 +854,12 @@ ngx_http_sfn_run_finish(ngx_http_sfn_run_t *run, sfn_status_e status)
         ngx_http_sfn_keep_last(run, &rec);
 
     } else {
+        /*
+         * the zone evicts finished executions for new ones, so this fails
+         * only when it is full of running ones; that is logged there, and
+         * a Standard execution is described from PostgreSQL
+         */
+
         (void) ngx_http_sfn_shm_put(run->smcf, &rec);
     }
 
@@ -1293,6 +1304,8 @@ ngx_http_sfn_run_after(ngx_http_sfn_run_t *run)
             rec.state.data = (u_char *) state;
             rec.state.len = ngx_strlen(state);
 
+            /* the current state, for display: a cache, failure logged */
+
             (void) ngx_http_sfn_shm_put(run->smcf, &rec);
         }
 
@@ -1509,7 +1522,16 @@ ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
         rec.status = SFN_RUNNING;
         rec.start_ms = now;
 
-        (void) ngx_http_sfn_shm_put(smcf, &rec);
+        /*
+         * the zone is full of running executions (logged there): refused
+         * before it starts, rather than run with no record to describe
+         */
+
+        if (ngx_http_sfn_shm_put(smcf, &rec) == NGX_ERROR) {
+            sfn_exec_free(run->exec);
+            ngx_destroy_pool(run->pool);
+            return NGX_BUSY;
+        }
     }
 
     if (run->durable) {

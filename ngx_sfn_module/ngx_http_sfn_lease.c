@@ -107,6 +107,8 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, PGresult *res,
     rec.status = SFN_RUNNING;
     rec.start_ms = start_ms;
 
+    /* a cache of what PostgreSQL holds: a failure is logged there */
+
     (void) ngx_http_sfn_shm_put(smcf, &rec);
 
     ngx_queue_insert_tail(&ngx_http_sfn_runs, &run->queue);

@@ -440,6 +440,8 @@ ngx_http_sfn_progress_clear(ngx_http_sfn_run_t *run)
     rec.status = SFN_RUNNING;
     rec.percent = -1;
 
+    /* progress is for display only: a failure is logged by the zone */
+
     (void) ngx_http_sfn_shm_put(run->smcf, &rec);
 }
 
@@ -481,6 +483,8 @@ ngx_http_sfn_progress_publish(void)
             rec.status = SFN_RUNNING;
             rec.percent = percent;
             rec.fps = ctx->fps;
+
+            /* for display only; the next poll tries again */
 
             (void) ngx_http_sfn_shm_put(run->smcf, &rec);
         }
