@@ -423,12 +423,62 @@ ngx_http_sfn_pg_busy(void)
 }
 
 
+/*
+ * PostgreSQL's text holds no NUL.  The engine carries one as C0 80, never
+ * valid UTF-8, so nothing else is: it goes as U+FFFD, the replacement
+ * character, rather than fail the statement and lose what it records (an
+ * execution whose error or cause holds a NUL, its history).  Returns the
+ * bytes that adds.
+ */
+
+static size_t
+ngx_http_sfn_pg_nuls(const u_char *p, const u_char *last)
+{
+    size_t  n;
+
+    n = 0;
+
+    while ((p = ngx_strlchr((u_char *) p, (u_char *) last, 0xc0)) != NULL) {
+        if (++p < last && *p == 0x80) {
+            n++;
+        }
+    }
+
+    return n;
+}
+
+
+static u_char *
+ngx_http_sfn_pg_copy(u_char *dst, const u_char *src, size_t len)
+{
+    const u_char  *last;
+
+    last = src + len;
+
+    while (src < last) {
+        if (src[0] == 0xc0 && src + 1 < last && src[1] == 0x80) {
+            *dst++ = 0xef;
+            *dst++ = 0xbf;
+            *dst++ = 0xbd;
+            src += 2;
+            continue;
+        }
+
+        *dst++ = *src++;
+    }
+
+    *dst++ = '\0';
+
+    return dst;
+}
+
+
 static ngx_int_t
 ngx_http_sfn_pg_queue(const char *sql, int nparams, const char *const *values,
     ngx_http_sfn_pg_handler_pt handler, void *data, ngx_uint_t flags)
 {
     u_char                  *p;
-    size_t                   size;
+    size_t                   size, len, nuls;
     ngx_int_t                i;
     ngx_http_sfn_pg_t       *pg = &ngx_http_sfn_pg;
     ngx_http_sfn_pg_stmt_t  *st;
@@ -442,12 +492,18 @@ ngx_http_sfn_pg_queue(const char *sql, int nparams, const char *const *values,
     }
 
     size = sizeof(ngx_http_sfn_pg_stmt_t) + nparams * sizeof(char *);
+    nuls = 0;
 
     for (i = 0; i < nparams; i++) {
         if (values[i]) {
-            size += ngx_strlen(values[i]) + 1;
+            len = ngx_strlen(values[i]);
+            nuls += ngx_http_sfn_pg_nuls((u_char *) values[i],
+                                         (u_char *) values[i] + len);
+            size += len + 1;
         }
     }
+
+    size += nuls;
 
     /*
      * a statement without parameters (the SELECT 1 an acknowledgement
@@ -493,7 +549,10 @@ ngx_http_sfn_pg_queue(const char *sql, int nparams, const char *const *values,
         }
 
         st->values[i] = (char *) p;
-        p = ngx_cpymem(p, values[i], ngx_strlen(values[i]) + 1);
+        len = ngx_strlen(values[i]);
+
+        p = nuls ? ngx_http_sfn_pg_copy(p, (u_char *) values[i], len)
+                 : ngx_cpymem(p, values[i], len + 1);
     }
 
     ngx_queue_insert_tail(&pg->pending, &st->queue);

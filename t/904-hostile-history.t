@@ -33,11 +33,20 @@ $t->write_file('conf/loop.asl.json', <<'END');
   "D": {"Type": "Succeed"}}}
 END
 
+# a NUL in data, in an error and in a cause: PostgreSQL's text holds none
+
+$t->write_file('conf/nul.asl.json', <<'END');
+{"StartAt": "P",
+ "States": {"P": {"Type": "Pass", "Result": {"s": "x\u0000y"}, "Next": "F"},
+            "F": {"Type": "Fail", "Error": "E\u0000", "Cause": "c\u0000"}}}
+END
+
 $t->nginx_start(<<'END', workers => 1);
     sfn_zone          sfn 16m;
     sfn_database      "%%DATABASE%%";
     sfn_thread_pool   sfn;
     sfn_state_machine loop %%DIR%%/conf/loop.asl.json;
+    sfn_state_machine nul %%DIR%%/conf/nul.asl.json;
 
     server {
         listen 127.0.0.1:%%PORT%%;
@@ -239,7 +248,26 @@ my $leaf = letters(100 * 1024);
 loop('nested-900', '{"big":' . ('{"d":' x 900) . qq("$leaf") . ('}' x 900)
                    . ',"n":0,"stop":200}', 200, $leaf);
 
+# acknowledged, so recorded: the NUL of data kept (escaped in its JSON
+# text), those of the error and cause as U+FFFD
+
+my $n = aws('StartExecution', { stateMachineArn => $sm =~ s/loop$/nul/r,
+                                name => 'nul', input => '{"a":"b\u0000c"}' });
+is($n->{status}, 200, 'NUL: started');
+is($t->wait_sql("SELECT status || ' ' || (SELECT count(*) FROM sfn_history "
+                . "h WHERE h.execution_arn = e.arn) FROM sfn_executions e "
+                . "WHERE name = 'nul'", 'FAILED 5', 10),
+   'FAILED 5', 'NUL: the execution and its five events recorded');
+is($t->psql("SELECT error = E'E\\uFFFD' AND cause = E'c\\uFFFD' "
+            . "FROM sfn_executions WHERE name = 'nul'"), 't',
+   'NUL: in the error and cause, the replacement character');
+like(aws('GetExecutionHistory',
+         { executionArn => $n->{json}{executionArn} // '' })->{content},
+     qr/x\\\\u0000y/, 'NUL: kept in the data of the history');
+
 my $log = $t->read_file('logs/error.log') // '';
+unlike($log, qr/sfn database: .* failed: ERROR/,
+       'no statement refused by PostgreSQL');
 my @bad = grep { !/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[([a-z]+)\] /
                  || $1 =~ /^(crit|alert|emerg)$/
                  || /exited on signal/ }
