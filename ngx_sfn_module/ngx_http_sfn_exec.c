@@ -58,6 +58,7 @@ static void ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run,
     sfn_status_e status);
 static void ngx_http_sfn_keep_last(ngx_http_sfn_run_t *run,
     ngx_http_sfn_record_t *rec);
+static void ngx_http_sfn_run_drop_held(ngx_http_sfn_run_t *run);
 
 
 static int64_t
@@ -823,6 +824,8 @@ ngx_http_sfn_run_finish(ngx_http_sfn_run_t *run, sfn_status_e status)
 
     run->finished = 1;
 
+    ngx_http_sfn_run_drop_held(run);
+
     output = sfn_exec_output(run->exec);
     error = sfn_exec_error(run->exec);
     cause = sfn_exec_cause(run->exec);
@@ -1022,17 +1025,6 @@ ngx_http_sfn_run_resume(ngx_event_t *ev)
         held = h->ev;
         msg = h->msg;
 
-        /*
-         * a run fenced out applies nothing more; its tasks' completions
-         * still go through, to account for their threads
-         */
-
-        if (run->finished
-            && (held == NULL || held->handler == ngx_http_sfn_timer_handler))
-        {
-            continue;
-        }
-
         if (!ngx_queue_empty(&run->held)) {
             ngx_post_event(&run->resume, &ngx_posted_next_events);
         }
@@ -1049,6 +1041,35 @@ ngx_http_sfn_run_resume(ngx_event_t *ev)
         ngx_http_sfn_resuming = NULL;
 
         return;
+    }
+}
+
+
+/*
+ * A run that has ended (or was fenced out) applies nothing more: what it
+ * held goes, but for its tasks' completions, which account for their
+ * threads and free the run after the last.
+ */
+
+static void
+ngx_http_sfn_run_drop_held(ngx_http_sfn_run_t *run)
+{
+    ngx_queue_t          *q;
+    ngx_http_sfn_held_t  *h;
+
+    while (!ngx_queue_empty(&run->held)) {
+        q = ngx_queue_head(&run->held);
+        ngx_queue_remove(q);
+        ngx_queue_insert_tail(&run->free_held, q);
+        h = ngx_queue_data(q, ngx_http_sfn_held_t, queue);
+
+        if (h->ev && h->ev->handler != ngx_http_sfn_timer_handler) {
+            ngx_post_event(h->ev, &ngx_posted_next_events);
+        }
+    }
+
+    if (run->resume.posted) {
+        ngx_delete_posted_event(&run->resume);
     }
 }
 
@@ -1072,6 +1093,7 @@ ngx_http_sfn_run_committed(void *data, void *res)
         run->finished = 1;
         ngx_http_sfn_task_cancel_all(run);
         ngx_http_sfn_run_stop_timers(run);
+        ngx_http_sfn_run_drop_held(run);
 
     } else if (!run->finished) {
         ngx_http_sfn_task_post_deferred(run);
