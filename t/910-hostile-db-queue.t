@@ -21,12 +21,15 @@ $t->write_file('conf/pass.asl.json', <<'END');
  "States": {"P": {"Type": "Pass", "End": true}}}
 END
 
+$t->write_file('src/.keep', '');
+
 $t->nginx_start(<<'END', workers => 1);
     sfn_zone           sfn 16m;
     sfn_database       "%%DATABASE%%";
     sfn_database_queue 64k;
     sfn_thread_pool    sfn;
     sfn_state_machine  pass %%DIR%%/conf/pass.asl.json;
+    sfn_bucket         src %%DIR%%/src;
 
     server {
         listen 127.0.0.1:%%PORT%%;
@@ -34,7 +37,9 @@ $t->nginx_start(<<'END', workers => 1);
 
         sfn_api_key hostile-key;
 
-        location = / { sfn_aws_api; }
+        location = /       { sfn_aws_api; }
+        location /upload/  { sfn_upload src; sfn_trigger pass suffix=.bin; }
+        location = /start  { sfn_start pass; }
     }
 END
 
@@ -79,6 +84,24 @@ for my $r (@refused) {
     ok($r->{elapsed} < 1, 'at once') or diag("$r->{elapsed} s");
 }
 
+# an upload that would start a Standard execution: stored, not started
+
+my $ua = HTTP::Tiny->new(timeout => 5, keep_alive => 0);
+my %key = ('X-Api-Key' => 'hostile-key');
+my $up = $ua->request('PUT', "http://127.0.0.1:$port/upload/a.bin",
+                      { content => 'data', headers => \%key });
+is($up->{status}, 503, 'upload with a Standard trigger: 503');
+is($up->{headers}{'retry-after'}, '1', 'upload: Retry-After');
+like($up->{content}, qr/ServiceUnavailable/, 'upload: says why');
+
+my $st = $ua->request('POST', "http://127.0.0.1:$port/start",
+                      { content => '{"bucket":"src","key":"a.bin"}',
+                        headers => { %key,
+                                     'Content-Type' => 'application/json' }
+                      });
+is($st->{status}, 503, 'sfn_start: 503');
+is($st->{headers}{'retry-after'}, '1', 'sfn_start: Retry-After');
+
 $t->pg_start_again;
 
 # the execution taken before the mark is recorded once the database is back
@@ -87,7 +110,8 @@ is($t->wait_sql("SELECT count(*) FROM sfn_executions WHERE status = "
                 . "'SUCCEEDED' AND input LIKE '{\"big\":%'", 1, 30),
    1, 'the execution taken is recorded, not dropped');
 is($t->psql("SELECT count(*) FROM sfn_executions WHERE name LIKE "
-            . "'refused-%'"), 0, 'the refused ones do not exist');
+            . "'refused-%' OR input LIKE '%a.bin%'"), 0,
+   'the refused ones do not exist');
 
 my $again;
 for (1 .. 50) {
