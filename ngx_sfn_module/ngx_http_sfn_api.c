@@ -371,7 +371,9 @@ ngx_http_sfn_start_execution(ngx_http_request_t *r)
     }
 
     if (rc == NGX_BUSY) {
-        ngx_http_sfn_retry_after(r);
+        if (ngx_http_sfn_retry_after(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
 
         return ngx_http_sfn_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                        "ServiceUnavailable",

@@ -212,12 +212,11 @@ ngx_http_sfn_renew_handler(ngx_event_t *ev)
 
     values[0] = (const char *) ngx_http_sfn_owner;
 
-    /* a worker running no Standard execution holds no lease */
-
     /*
-     * past the queue's mark too, or this worker's executions would be
-     * taken over for a slow database; with no memory for it, the next
-     * renewal comes in NGX_HTTP_SFN_RENEW, well within the lease
+     * a worker running no Standard execution holds no lease; one that does
+     * renews past the queue's mark too, or its executions would be taken
+     * over for a slow database (with no memory for it, the next renewal
+     * comes in NGX_HTTP_SFN_RENEW, within the lease)
      */
 
     if (ngx_http_sfn_durable) {

@@ -445,7 +445,12 @@ ngx_http_sfn_upload_body(ngx_http_request_t *r)
 
     if (rc == NGX_BUSY) {
         cJSON_Delete(reply);
-        ngx_http_sfn_retry_after(r);
+
+        if (ngx_http_sfn_retry_after(r) != NGX_OK) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
         ngx_http_finalize_request(r,
             ngx_http_sfn_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                     "ServiceUnavailable",
