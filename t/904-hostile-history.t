@@ -234,10 +234,14 @@ sub loop {
                     || length $leaf < 1024),
        "$what: history smaller than its events times the payload");
 
-    # main: 429 MB at the peak and 417 MB after, for a 200 KB loop
+    # main: 429 MB at the peak and 417 MB after, for a 200 KB loop; under
+    # ASan freed memory waits in its quarantine, so RSS says nothing
 
-    ok($peak < $rss0 + 64 * 1024 && $rss1 < $rss0 + 32 * 1024,
-       "$what: the worker's memory stays bounded");
+    SKIP: {
+        skip 'RSS under ASan', 1 if $Sfn::Test::SAN;
+        ok($peak < $rss0 + 64 * 1024 && $rss1 < $rss0 + 32 * 1024,
+           "$what: the worker's memory stays bounded");
+    }
 }
 
 # a 200 KB string, 200 turns of the loop
