@@ -362,6 +362,17 @@ ngx_http_sfn_start_execution(ngx_http_request_t *r)
                                        &job);
     }
 
+    if (rc == NGX_BUSY) {
+        if (ngx_http_sfn_retry_after(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_sfn_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       "ServiceUnavailable",
+                                       "the database is behind: "
+                                       "retry later");
+    }
+
     if (rc != NGX_OK) {
         return ngx_http_sfn_send_error(r, NGX_HTTP_BAD_REQUEST,
                                        "InvalidExecutionInput",

@@ -152,6 +152,21 @@ ngx_http_sfn_aws_sync_done(void *data, ngx_http_sfn_record_t *rec)
 }
 
 
+/* the worker's queue for PostgreSQL is past its mark: come back later */
+
+static ngx_int_t
+ngx_http_sfn_aws_busy(ngx_http_sfn_aws_ctx_t *ctx)
+{
+    if (ngx_http_sfn_retry_after(ctx->r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_sfn_aws_reply_error(ctx, "ServiceUnavailable",
+                                        "Too many writes waiting for the "
+                                        "database: retry later");
+}
+
+
 static ngx_int_t
 ngx_http_sfn_aws_run(ngx_http_sfn_aws_ctx_t *ctx)
 {
@@ -178,6 +193,10 @@ ngx_http_sfn_aws_run(ngx_http_sfn_aws_ctx_t *ctx)
                                             ngx_http_sfn_aws_exec_arn(ctx,
                                                 &ctx->sm->name,
                                                 &ctx->exec_name));
+    }
+
+    if (rc == NGX_BUSY) {
+        return ngx_http_sfn_aws_busy(ctx);
     }
 
     if (rc != NGX_OK) {
@@ -290,6 +309,14 @@ ngx_http_sfn_aws_start_found(ngx_http_sfn_aws_ctx_t *ctx)
         return ngx_http_sfn_aws_reply_error(ctx, "ExecutionAlreadyExists",
                                             "Execution Already Exists: "
                                             "'%s'", arn);
+    }
+
+    /* backpressure: refused before anything is asked of the database */
+
+    if (ctx->sm->type == SFN_STANDARD && ctx->smcf->database.len
+        && ngx_http_sfn_pg_busy() == NGX_BUSY)
+    {
+        return ngx_http_sfn_aws_busy(ctx);
     }
 
     if (ctx->sm->type == SFN_EXPRESS || !ctx->named) {
@@ -728,10 +755,10 @@ ngx_http_sfn_aws_history_rows(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 ngx_int_t
 ngx_http_sfn_aws_history(ngx_http_sfn_aws_ctx_t *ctx)
 {
-    cJSON       *reverse;
+    cJSON       *reverse, *data;
     u_char      *arn;
     ngx_int_t    limit, offset;
-    const char  *values[3];
+    const char  *values[4];
     u_char       lim[NGX_INT_T_LEN + 1], off[NGX_INT_T_LEN + 1];
 
     if (ngx_http_sfn_aws_exec_field(ctx) != NGX_OK
@@ -741,6 +768,8 @@ ngx_http_sfn_aws_history(ngx_http_sfn_aws_ctx_t *ctx)
     }
 
     reverse = cJSON_GetObjectItemCaseSensitive(ctx->body, "reverseOrder");
+    data = cJSON_GetObjectItemCaseSensitive(ctx->body,
+                                            "includeExecutionData");
 
     arn = ngx_http_sfn_aws_exec_arn(ctx, &ctx->sm_name, &ctx->exec_name);
     if (arn == NULL) {
@@ -754,27 +783,32 @@ ngx_http_sfn_aws_history(ngx_http_sfn_aws_ctx_t *ctx)
     values[1] = (char *) lim;
     values[2] = (char *) off;
 
+    /* large strings are resolved in PostgreSQL (sql/005), if asked for */
+    values[3] = cJSON_IsFalse(data) ? "false" : "true";
+
     if (cJSON_IsTrue(reverse)) {
         return ngx_http_sfn_aws_query(ctx,
                    "SELECT h.id, h.previous_id, h.type, "
-                   "extract(epoch FROM h.ts), h.details::text "
+                   "extract(epoch FROM h.ts), "
+                   "sfn_history_details(e.arn, h.details, $4)::text "
                    "FROM sfn_executions e LEFT JOIN LATERAL ("
                    "SELECT * FROM sfn_history x "
                    "WHERE x.execution_arn = e.arn ORDER BY x.id DESC "
                    "LIMIT $2::bigint OFFSET $3::bigint) h ON true "
                    "WHERE e.arn = $1 ORDER BY h.id DESC",
-                   3, values, ngx_http_sfn_aws_history_rows);
+                   4, values, ngx_http_sfn_aws_history_rows);
     }
 
     return ngx_http_sfn_aws_query(ctx,
                "SELECT h.id, h.previous_id, h.type, "
-               "extract(epoch FROM h.ts), h.details::text "
+               "extract(epoch FROM h.ts), "
+               "sfn_history_details(e.arn, h.details, $4)::text "
                "FROM sfn_executions e LEFT JOIN LATERAL ("
                "SELECT * FROM sfn_history x "
                "WHERE x.execution_arn = e.arn ORDER BY x.id "
                "LIMIT $2::bigint OFFSET $3::bigint) h ON true "
                "WHERE e.arn = $1 ORDER BY h.id",
-               3, values, ngx_http_sfn_aws_history_rows);
+               4, values, ngx_http_sfn_aws_history_rows);
 }
 
 

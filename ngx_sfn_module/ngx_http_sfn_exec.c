@@ -12,17 +12,30 @@
 
 #include "ngx_http_sfn_exec.h"
 
+#include <ngx_sha1.h>
 #include <libpq-fe.h>
 
 
 /* the share of one turn of the event loop that interpretation may take */
-#define NGX_HTTP_SFN_SLICE  5
+#define NGX_HTTP_SFN_SLICE         5
+
+/* a string of an event's details this long is kept once per execution */
+#define NGX_HTTP_SFN_PAYLOAD_MIN   1024
+
+/* the events of a step go out in statements of about this size */
+#define NGX_HTTP_SFN_EVENTS_MAX    (256 * 1024)
+
+/* a step PostgreSQL's queue had no memory for is queued again after */
+#define NGX_HTTP_SFN_RECOMMIT      100
 
 
 ngx_queue_t                    ngx_http_sfn_runs;
 ngx_http_sfn_main_conf_t      *ngx_http_sfn_smcf;
 u_char                         ngx_http_sfn_owner[NGX_MAXHOSTNAMELEN + 32];
 ngx_uint_t                     ngx_http_sfn_durable;
+
+/* the run whose held event is being applied: it is not paced for it */
+ngx_http_sfn_run_t            *ngx_http_sfn_resuming;
 
 
 static ngx_uint_t              ngx_http_sfn_ephemeral;
@@ -45,6 +58,7 @@ static void ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run,
     sfn_status_e status);
 static void ngx_http_sfn_keep_last(ngx_http_sfn_run_t *run,
     ngx_http_sfn_record_t *rec);
+static void ngx_http_sfn_run_drop_held(ngx_http_sfn_run_t *run);
 
 
 static int64_t
@@ -71,6 +85,14 @@ ngx_http_sfn_timer_handler(ngx_event_t *ev)
 
     run = t->run;
     id = t->node.key;
+
+    /* with no memory to hold it, it goes on rather than be lost */
+
+    if (ngx_http_sfn_run_paced(run)
+        && ngx_http_sfn_run_hold(run, ev, NULL) == NGX_OK)
+    {
+        return;
+    }
 
     ngx_http_sfn_timer_release(t);
 
@@ -229,8 +251,230 @@ ngx_http_sfn_host_cancel_timer(void *data, sfn_exec_t *e, uint64_t id)
 
 
 /*
+ * The strings of an event's details that are 1 KiB or more are kept once
+ * per execution (sql/005_history_payloads.sql): the event refers to them
+ * by their SHA-1, so a loop carrying 200 KB stores it once, not per event.
+ * A run remembers which it has queued; queueing one again (after a
+ * recovery) is harmless.
+ */
+
+static void
+ngx_http_sfn_payload_insert(ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node,
+    ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t       **p;
+    ngx_http_sfn_payload_t   *n, *t;
+
+    for ( ;; ) {
+        n = (ngx_http_sfn_payload_t *) node;
+        t = (ngx_http_sfn_payload_t *) temp;
+
+        if (node->key != temp->key) {
+            p = (node->key < temp->key) ? &temp->left : &temp->right;
+
+        } else {
+            p = (ngx_memcmp(n->hash, t->hash, 20) < 0) ? &temp->left
+                                                        : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+static ngx_int_t
+ngx_http_sfn_payload(ngx_http_sfn_run_t *run, const char *body, size_t len,
+    u_char *hex)
+{
+    u_char                   md[20];
+    ngx_int_t                rc;
+    ngx_sha1_t               sha1;
+    const char              *values[3];
+    ngx_rbtree_key_t         key;
+    ngx_rbtree_node_t       *node, *sentinel;
+    ngx_http_sfn_payload_t  *pl;
+
+    ngx_sha1_init(&sha1);
+    ngx_sha1_update(&sha1, body, len);
+    ngx_sha1_final(md, &sha1);
+
+    *ngx_hex_dump(hex, md, 20) = '\0';
+
+    ngx_memcpy(&key, md, sizeof(ngx_rbtree_key_t));
+
+    node = run->payloads.root;
+    sentinel = run->payloads.sentinel;
+
+    while (node != sentinel) {
+
+        if (key != node->key) {
+            node = (key < node->key) ? node->left : node->right;
+            continue;
+        }
+
+        pl = (ngx_http_sfn_payload_t *) node;
+        rc = ngx_memcmp(md, pl->hash, 20);
+
+        if (rc == 0) {
+            return NGX_OK;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    pl = ngx_palloc(run->pool, sizeof(ngx_http_sfn_payload_t));
+    if (pl == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* the execution's row first, which the payload's refers to */
+
+    if (!run->inserted) {
+        ngx_http_sfn_run_insert(run, SFN_RUNNING);
+    }
+
+    values[0] = (const char *) run->arn.data;
+    values[1] = (const char *) hex;
+    values[2] = body;
+
+    if (ngx_http_sfn_pg_record(
+            "INSERT INTO sfn_payloads (execution_arn, hash, body) "
+            "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", 3, values,
+            NULL, NULL)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    pl->node.key = key;
+    ngx_memcpy(pl->hash, md, 20);
+    ngx_rbtree_insert(&run->payloads, &pl->node);
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_sfn_payload_large(const cJSON *m)
+{
+    return cJSON_IsString(m) && m->valuestring
+           && ngx_strlen(m->valuestring) >= NGX_HTTP_SFN_PAYLOAD_MIN;
+}
+
+
+/*
+ * Details are {"<type>EventDetails": {...}}: the large strings are one
+ * level in.  The copy printed refers to the engine's values, it does not
+ * duplicate them; a string that could not be queued stays in the event.
+ */
+
+static char *
+ngx_http_sfn_event_details(ngx_http_sfn_run_t *run, const cJSON *details)
+{
+    char         *text;
+    cJSON        *copy, *inner, *ref;
+    u_char        hex[41];
+    ngx_uint_t    large;
+    const cJSON  *o, *m;
+
+    large = 0;
+
+    for (o = details->child; o && !large; o = o->next) {
+        if (!cJSON_IsObject(o)) {
+            continue;
+        }
+
+        for (m = o->child; m; m = m->next) {
+            if (ngx_http_sfn_payload_large(m)) {
+                large = 1;
+                break;
+            }
+        }
+    }
+
+    if (!large) {
+        return cJSON_PrintUnformatted(details);
+    }
+
+    copy = cJSON_CreateObject();
+    if (copy == NULL) {
+        return NULL;
+    }
+
+    for (o = details->child; o; o = o->next) {
+
+        if (!cJSON_IsObject(o)) {
+            if (!cJSON_AddItemReferenceToObject(copy, o->string,
+                                                (cJSON *) o))
+            {
+                goto failed;
+            }
+
+            continue;
+        }
+
+        inner = cJSON_AddObjectToObject(copy, o->string);
+        if (inner == NULL) {
+            goto failed;
+        }
+
+        for (m = o->child; m; m = m->next) {
+
+            if (ngx_http_sfn_payload_large(m)
+                && ngx_http_sfn_payload(run, m->valuestring,
+                                        ngx_strlen(m->valuestring), hex)
+                   == NGX_OK)
+            {
+                ref = cJSON_CreateObject();
+
+                if (ref == NULL
+                    || cJSON_AddStringToObject(ref, "sfn_payload",
+                                               (char *) hex) == NULL
+                    || !cJSON_AddItemToObject(inner, m->string, ref))
+                {
+                    cJSON_Delete(ref);
+                    goto failed;
+                }
+
+                continue;
+            }
+
+            if (!cJSON_AddItemReferenceToObject(inner, m->string,
+                                                (cJSON *) m))
+            {
+                goto failed;
+            }
+        }
+    }
+
+    text = cJSON_PrintUnformatted(copy);
+
+    cJSON_Delete(copy);
+
+    return text;
+
+failed:
+
+    cJSON_Delete(copy);
+
+    return NULL;
+}
+
+
+/*
  * History events are gathered per step and written with one statement
- * (jsonb_to_recordset), in the same transaction as the step itself.
+ * (jsonb_to_recordset) per NGX_HTTP_SFN_EVENTS_MAX of them, in the same
+ * transaction as the step itself.
  */
 
 static void
@@ -250,7 +494,17 @@ ngx_http_sfn_host_event(void *data, sfn_exec_t *e, const sfn_event_t *ev)
         return;
     }
 
-    details = ev->details ? cJSON_PrintUnformatted(ev->details) : NULL;
+    details = NULL;
+
+    if (ev->details) {
+        details = ngx_http_sfn_event_details(run, ev->details);
+
+        if (details == NULL) {
+            ngx_log_error(NGX_LOG_ALERT, run->log, 0,
+                          "sfn execution \"%V\": the details of event %L "
+                          "not recorded, no memory", &run->name, ev->id);
+        }
+    }
 
     len = sizeof(",{\"id\":,\"prev\":,\"type\":\"\",\"ts\":,\"details\":}]")
           + 3 * NGX_INT64_LEN + ngx_strlen(ev->type)
@@ -282,6 +536,10 @@ ngx_http_sfn_host_event(void *data, sfn_exec_t *e, const sfn_event_t *ev)
                     details ? details : "null");
 
     run->events_len = p - run->events;
+
+    if (run->events_len >= NGX_HTTP_SFN_EVENTS_MAX) {
+        ngx_http_sfn_run_flush_events(run);
+    }
 
 done:
 
@@ -329,15 +587,22 @@ ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run, sfn_status_e status)
 
     /* owned and leased from the first moment: no scan may claim it */
 
-    (void) ngx_http_sfn_pg_exec(
-        "INSERT INTO sfn_executions "
-        "(arn, name, state_machine, type, status, input, start_date, "
-        "owner, lease_until, job_id, output, error, cause, stop_date) "
-        "VALUES ($1, $2, $3, $4, $9, $5, to_timestamp($6::float8 / 1000), "
-        "$7, now() + interval '" NGX_HTTP_SFN_LEASE "', $8, $10, $11, $12, "
-        "CASE WHEN $9 = 'RUNNING' THEN NULL "
-        "ELSE to_timestamp($13::float8 / 1000) END) "
-        "ON CONFLICT DO NOTHING", 13, values);
+    if (ngx_http_sfn_pg_record(
+            "INSERT INTO sfn_executions "
+            "(arn, name, state_machine, type, status, input, start_date, "
+            "owner, lease_until, job_id, output, error, cause, stop_date) "
+            "VALUES ($1, $2, $3, $4, $9, $5, "
+            "to_timestamp($6::float8 / 1000), $7, "
+            "now() + interval '" NGX_HTTP_SFN_LEASE "', $8, $10, $11, $12, "
+            "CASE WHEN $9 = 'RUNNING' THEN NULL "
+            "ELSE to_timestamp($13::float8 / 1000) END) "
+            "ON CONFLICT DO NOTHING", 13, values, NULL, NULL)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ALERT, run->log, 0,
+                      "sfn execution \"%V\" not recorded, no memory",
+                      &run->name);
+    }
 
     if (run->job.len == 0) {
         return;
@@ -351,14 +616,20 @@ ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run, sfn_status_e status)
     values[5] = sfn_status_name(status);
     values[6] = error;
 
-    (void) ngx_http_sfn_pg_exec(
-        "INSERT INTO sfn_jobs "
-        "(job_id, execution_arn, state_machine, bucket, key, status, "
-        "attributes) "
-        "VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6 = 'RUNNING' "
-        "THEN '{}'::jsonb ELSE jsonb_build_object('executionStatus', "
-        "$6::text, 'error', $7::text) END) "
-        "ON CONFLICT (job_id) DO NOTHING", 7, values);
+    if (ngx_http_sfn_pg_record(
+            "INSERT INTO sfn_jobs "
+            "(job_id, execution_arn, state_machine, bucket, key, status, "
+            "attributes) "
+            "VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6 = 'RUNNING' "
+            "THEN '{}'::jsonb ELSE jsonb_build_object('executionStatus', "
+            "$6::text, 'error', $7::text) END) "
+            "ON CONFLICT (job_id) DO NOTHING", 7, values, NULL, NULL)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ALERT, run->log, 0,
+                      "sfn execution \"%V\": job \"%V\" not recorded, "
+                      "no memory", &run->name, &run->job);
+    }
 }
 
 
@@ -371,19 +642,32 @@ ngx_http_sfn_run_flush_events(ngx_http_sfn_run_t *run)
         return;
     }
 
-    run->events[run->events_len++] = ']';
-    run->events[run->events_len] = '\0';
+    /* the row first: events may go out before the step that inserts it */
+
+    if (!run->inserted) {
+        ngx_http_sfn_run_insert(run, SFN_RUNNING);
+    }
+
+    /* the room for "]" and the NUL was counted with the last event */
+
+    run->events[run->events_len] = ']';
+    run->events[run->events_len + 1] = '\0';
 
     values[0] = (const char *) run->arn.data;
     values[1] = (const char *) run->events;
 
-    (void) ngx_http_sfn_pg_exec(
-        "INSERT INTO sfn_history "
-        "(execution_arn, id, previous_id, type, ts, details) "
-        "SELECT $1, x.id, x.prev, x.type, to_timestamp(x.ts / 1000.0), "
-        "x.details FROM jsonb_to_recordset($2::jsonb) AS "
-        "x(id bigint, prev bigint, type text, ts float8, details jsonb) "
-        "ON CONFLICT DO NOTHING", 2, values);
+    if (ngx_http_sfn_pg_record(
+            "INSERT INTO sfn_history "
+            "(execution_arn, id, previous_id, type, ts, details) "
+            "SELECT $1, x.id, x.prev, x.type, to_timestamp(x.ts / 1000.0), "
+            "x.details FROM jsonb_to_recordset($2::jsonb) AS "
+            "x(id bigint, prev bigint, type text, ts float8, details jsonb) "
+            "ON CONFLICT DO NOTHING", 2, values, NULL, NULL)
+        != NGX_OK)
+    {
+        /* no memory: they stay, and go with the next statement */
+        return;
+    }
 
     run->events_len = 0;
 }
@@ -440,6 +724,14 @@ ngx_http_sfn_run_free(ngx_http_sfn_run_t *run)
     ngx_http_sfn_task_ctx_t  *ctx;
 
     ngx_http_sfn_run_stop_timers(run);
+
+    if (run->resume.posted) {
+        ngx_delete_posted_event(&run->resume);
+    }
+
+    if (run->recommit.timer_set) {
+        ngx_del_timer(&run->recommit);
+    }
 
     for (q = ngx_queue_head(&run->tasks);
          q != ngx_queue_sentinel(&run->tasks);
@@ -506,6 +798,11 @@ ngx_http_sfn_log_express(ngx_http_sfn_run_t *run, ngx_http_sfn_record_t *rec)
     values[8] = (const char *) rec->error.data;
     values[9] = (const char *) rec->cause.data;
 
+    /*
+     * an audit, not the execution's record: past sfn_database_queue it is
+     * skipped, and ngx_http_sfn_pg.c warns once for the episode
+     */
+
     (void) ngx_http_sfn_pg_exec(
         "INSERT INTO sfn_executions "
         "(arn, name, state_machine, type, status, input, start_date, "
@@ -526,6 +823,8 @@ ngx_http_sfn_run_finish(ngx_http_sfn_run_t *run, sfn_status_e status)
     ngx_http_sfn_finish_pt  handler;
 
     run->finished = 1;
+
+    ngx_http_sfn_run_drop_held(run);
 
     output = sfn_exec_output(run->exec);
     error = sfn_exec_error(run->exec);
@@ -558,6 +857,12 @@ ngx_http_sfn_run_finish(ngx_http_sfn_run_t *run, sfn_status_e status)
         ngx_http_sfn_keep_last(run, &rec);
 
     } else {
+        /*
+         * the zone evicts finished executions for new ones, so this fails
+         * only when it is full of running ones; that is logged there, and
+         * a Standard execution is described from PostgreSQL
+         */
+
         (void) ngx_http_sfn_shm_put(run->smcf, &rec);
     }
 
@@ -601,23 +906,170 @@ ngx_http_sfn_run_finish(ngx_http_sfn_run_t *run, sfn_status_e status)
 
     values[6] = (const char *) ngx_http_sfn_owner;
 
-    (void) ngx_http_sfn_pg_exec(
-        "UPDATE sfn_executions SET status = $2, output = $3, error = $4, "
-        "cause = $5, stop_date = to_timestamp($6::float8 / 1000), "
-        "current_state = NULL, version = version + 1, lease_until = NULL "
-        "WHERE arn = $1 AND owner = $7 AND status = 'RUNNING'",
-        7, values);
+    if (ngx_http_sfn_pg_record(
+            "UPDATE sfn_executions SET status = $2, output = $3, "
+            "error = $4, cause = $5, "
+            "stop_date = to_timestamp($6::float8 / 1000), "
+            "current_state = NULL, version = version + 1, "
+            "lease_until = NULL "
+            "WHERE arn = $1 AND owner = $7 AND status = 'RUNNING'",
+            7, values, NULL, NULL)
+        != NGX_OK)
+    {
+        /* its lease runs out: a successor resumes it from its last step */
+
+        ngx_log_error(NGX_LOG_ALERT, run->log, 0,
+                      "sfn execution \"%V\": its end not recorded, "
+                      "no memory", &run->name);
+    }
 
     if (run->job.len) {
         values[0] = (const char *) run->job.data;
         values[2] = error;
 
-        (void) ngx_http_sfn_pg_exec(
-            "UPDATE sfn_jobs SET updated_at = now(), "
-            "status = CASE WHEN status = 'RUNNING' THEN $2 ELSE status END, "
-            "attributes = attributes || jsonb_build_object("
-            "'executionStatus', $2::text, 'error', $3::text) "
-            "WHERE job_id = $1", 3, values);
+        if (ngx_http_sfn_pg_record(
+                "UPDATE sfn_jobs SET updated_at = now(), "
+                "status = CASE WHEN status = 'RUNNING' THEN $2 "
+                "ELSE status END, "
+                "attributes = attributes || jsonb_build_object("
+                "'executionStatus', $2::text, 'error', $3::text) "
+                "WHERE job_id = $1", 3, values, NULL, NULL)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ALERT, run->log, 0,
+                          "sfn execution \"%V\": the end of job \"%V\" "
+                          "not recorded, no memory", &run->name, &run->job);
+        }
+    }
+}
+
+
+/*
+ * Backpressure: a Standard run takes its next event (a timer, the engine
+ * yielding included, a task's completion, mail) only once its last step
+ * is recorded, so it has one step at most in PostgreSQL's queue and a
+ * loop goes at the pace of the database.  What comes meanwhile waits here.
+ */
+
+ngx_int_t
+ngx_http_sfn_run_hold(ngx_http_sfn_run_t *run, ngx_event_t *ev,
+    ngx_http_sfn_msg_t *msg)
+{
+    ngx_queue_t          *q;
+    ngx_http_sfn_held_t  *h;
+
+    if (!ngx_queue_empty(&run->free_held)) {
+        q = ngx_queue_head(&run->free_held);
+        ngx_queue_remove(q);
+        h = ngx_queue_data(q, ngx_http_sfn_held_t, queue);
+
+    } else {
+        h = ngx_palloc(run->pool, sizeof(ngx_http_sfn_held_t));
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_memzero(h, sizeof(ngx_http_sfn_held_t));
+
+    h->ev = ev;
+
+    if (msg) {
+        h->msg = *msg;
+
+        if (ngx_http_sfn_pstr(run->pool, &msg->arn, &h->msg.arn) != NGX_OK
+            || (msg->a.data
+                && ngx_http_sfn_pstr(run->pool, &msg->a, &h->msg.a)
+                   != NGX_OK)
+            || (msg->b.data
+                && ngx_http_sfn_pstr(run->pool, &msg->b, &h->msg.b)
+                   != NGX_OK))
+        {
+            ngx_queue_insert_tail(&run->free_held, &h->queue);
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_queue_insert_tail(&run->held, &h->queue);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, run->log, 0,
+                   "sfn execution \"%V\" holds %s until its step commits",
+                   &run->name, ev ? "an event" : "mail");
+
+    return NGX_OK;
+}
+
+
+/*
+ * One held event at a time, in order, each in a turn of the event loop of
+ * its own: what it does may pace the run again, or end and free it (then
+ * ngx_http_sfn_run_free() takes this event off the posted queue).
+ */
+
+static void
+ngx_http_sfn_run_resume(ngx_event_t *ev)
+{
+    ngx_http_sfn_run_t *run = ev->data;
+
+    ngx_queue_t          *q;
+    ngx_event_t          *held;
+    ngx_http_sfn_msg_t    msg;
+    ngx_http_sfn_held_t  *h;
+
+    while (run->commits == 0 && !ngx_queue_empty(&run->held)) {
+        q = ngx_queue_head(&run->held);
+        ngx_queue_remove(q);
+        ngx_queue_insert_tail(&run->free_held, q);
+        h = ngx_queue_data(q, ngx_http_sfn_held_t, queue);
+
+        held = h->ev;
+        msg = h->msg;
+
+        if (!ngx_queue_empty(&run->held)) {
+            ngx_post_event(&run->resume, &ngx_posted_next_events);
+        }
+
+        ngx_http_sfn_resuming = run;
+
+        if (held) {
+            held->handler(held);
+
+        } else {
+            ngx_http_sfn_msg_apply(run, &msg);
+        }
+
+        ngx_http_sfn_resuming = NULL;
+
+        return;
+    }
+}
+
+
+/*
+ * A run that has ended (or was fenced out) applies nothing more: what it
+ * held goes, but for its tasks' completions, which account for their
+ * threads and free the run after the last.
+ */
+
+static void
+ngx_http_sfn_run_drop_held(ngx_http_sfn_run_t *run)
+{
+    ngx_queue_t          *q;
+    ngx_http_sfn_held_t  *h;
+
+    while (!ngx_queue_empty(&run->held)) {
+        q = ngx_queue_head(&run->held);
+        ngx_queue_remove(q);
+        ngx_queue_insert_tail(&run->free_held, q);
+        h = ngx_queue_data(q, ngx_http_sfn_held_t, queue);
+
+        if (h->ev && h->ev->handler != ngx_http_sfn_timer_handler) {
+            ngx_post_event(h->ev, &ngx_posted_next_events);
+        }
+    }
+
+    if (run->resume.posted) {
+        ngx_delete_posted_event(&run->resume);
     }
 }
 
@@ -641,9 +1093,19 @@ ngx_http_sfn_run_committed(void *data, void *res)
         run->finished = 1;
         ngx_http_sfn_task_cancel_all(run);
         ngx_http_sfn_run_stop_timers(run);
+        ngx_http_sfn_run_drop_held(run);
 
     } else if (!run->finished) {
         ngx_http_sfn_task_post_deferred(run);
+    }
+
+    if (run->commits == 0 && !ngx_queue_empty(&run->held)) {
+        ngx_post_event(&run->resume, &ngx_posted_next_events);
+    }
+
+    if (run->mail_waits && run->commits == 0 && !run->finished) {
+        run->mail_waits = 0;
+        ngx_http_sfn_mail_poll();
     }
 
     if (run->finished && run->in_thread == 0 && run->commits == 0) {
@@ -674,19 +1136,39 @@ ngx_http_sfn_run_commit(ngx_http_sfn_run_t *run, const char *state)
 
     run->commits++;
 
-    if (ngx_http_sfn_pg_query(
-            "UPDATE sfn_executions SET current_state = $2, snapshot = $4, "
-            "version = version + 1 WHERE arn = $1 AND owner = $3 "
-            "AND status = 'RUNNING'", 4, values,
-            ngx_http_sfn_run_committed, run)
-        == NGX_ERROR)
+    if (snapshot == NULL
+        || ngx_http_sfn_pg_record(
+               "UPDATE sfn_executions SET current_state = $2, "
+               "snapshot = $4, version = version + 1 WHERE arn = $1 "
+               "AND owner = $3 AND status = 'RUNNING'", 4, values,
+               ngx_http_sfn_run_committed, run)
+           != NGX_OK)
     {
-        /* the queue is full: go on without the record rather than stall */
-        run->commits--;
-        ngx_http_sfn_task_post_deferred(run);
+        /*
+         * no memory for it: the run stays paced (commits counts this
+         * step) and its tasks wait, until the step is queued again
+         */
+
+        ngx_log_error(NGX_LOG_ERR, run->log, 0,
+                      "sfn execution \"%V\": step not queued, no memory; "
+                      "retried", &run->name);
+
+        ngx_add_timer(&run->recommit, NGX_HTTP_SFN_RECOMMIT);
     }
 
     free(snapshot);
+}
+
+
+static void
+ngx_http_sfn_run_recommit(ngx_event_t *ev)
+{
+    ngx_http_sfn_run_t *run = ev->data;
+
+    run->commits--;
+
+    ngx_http_sfn_run_flush_events(run);
+    ngx_http_sfn_run_commit(run, run->state);
 }
 
 
@@ -851,6 +1333,8 @@ ngx_http_sfn_run_after(ngx_http_sfn_run_t *run)
             rec.state.data = (u_char *) state;
             rec.state.len = ngx_strlen(state);
 
+            /* the current state, for display: a cache, failure logged */
+
             (void) ngx_http_sfn_shm_put(run->smcf, &rec);
         }
 
@@ -929,6 +1413,19 @@ ngx_http_sfn_run_create(ngx_http_sfn_main_conf_t *smcf,
     ngx_queue_init(&run->timers);
     ngx_queue_init(&run->free_timers);
     ngx_queue_init(&run->tasks);
+    ngx_queue_init(&run->held);
+    ngx_queue_init(&run->free_held);
+
+    run->resume.handler = ngx_http_sfn_run_resume;
+    run->resume.data = run;
+    run->resume.log = ngx_cycle->log;
+
+    run->recommit.handler = ngx_http_sfn_run_recommit;
+    run->recommit.data = run;
+    run->recommit.log = ngx_cycle->log;
+
+    ngx_rbtree_init(&run->payloads, &run->payload_sentinel,
+                    ngx_http_sfn_payload_insert);
 
     if (ngx_http_sfn_pstr(pool, name, &run->name) != NGX_OK) {
         goto failed;
@@ -1009,6 +1506,14 @@ ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_run_t     *run;
     ngx_http_sfn_record_t   rec;
 
+    /* backpressure: the worker's queue for PostgreSQL is past its mark */
+
+    if (sm->type == SFN_STANDARD && smcf->database.len
+        && !ngx_http_sfn_ephemeral && ngx_http_sfn_pg_busy() == NGX_BUSY)
+    {
+        return NGX_BUSY;
+    }
+
     if (!ngx_http_sfn_ephemeral) {
         if (ngx_http_sfn_exec_arn(smcf, sm->type, &sm->name, name, rpool,
                                   &id)
@@ -1050,7 +1555,16 @@ ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
         rec.status = SFN_RUNNING;
         rec.start_ms = now;
 
-        (void) ngx_http_sfn_shm_put(smcf, &rec);
+        /*
+         * the zone is full of running executions (logged there): refused
+         * before it starts, rather than run with no record to describe
+         */
+
+        if (ngx_http_sfn_shm_put(smcf, &rec) == NGX_ERROR) {
+            sfn_exec_free(run->exec);
+            ngx_destroy_pool(run->pool);
+            return NGX_BUSY;
+        }
     }
 
     if (run->durable) {

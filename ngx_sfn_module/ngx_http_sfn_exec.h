@@ -23,6 +23,13 @@
 typedef struct ngx_http_sfn_run_s  ngx_http_sfn_run_t;
 
 
+/* a string of an event's details kept once per execution (sql/005) */
+typedef struct {
+    ngx_rbtree_node_t            node;      /* key: the hash's first bytes */
+    u_char                       hash[20];  /* SHA-1 */
+} ngx_http_sfn_payload_t;
+
+
 typedef struct {
     ngx_rbtree_node_t            node;      /* key: the engine's id */
     ngx_event_t                  ev;
@@ -53,6 +60,19 @@ typedef struct {
 } ngx_http_sfn_task_ctx_t;
 
 
+/*
+ * What reached a Standard run while its last step was being committed:
+ * a timer or a task's completion (the event, fired again later) or mail
+ * (a copy).  Applied one at a time once the step is recorded.
+ */
+
+typedef struct {
+    ngx_queue_t                  queue;
+    ngx_event_t                 *ev;        /* NULL: mail */
+    ngx_http_sfn_msg_t           msg;
+} ngx_http_sfn_held_t;
+
+
 struct ngx_http_sfn_run_s {
     ngx_queue_t                  queue;
     sfn_exec_t                  *exec;
@@ -65,9 +85,15 @@ struct ngx_http_sfn_run_s {
     ngx_str_t                    job;
     ngx_rbtree_t                 timer_tree;
     ngx_rbtree_node_t            timer_sentinel;
+    ngx_rbtree_t                 payloads;  /* queued by this run */
+    ngx_rbtree_node_t            payload_sentinel;
     ngx_queue_t                  timers;
     ngx_queue_t                  free_timers;
     ngx_queue_t                  tasks;
+    ngx_queue_t                  held;      /* until the step commits */
+    ngx_queue_t                  free_held;
+    ngx_event_t                  resume;    /* applies what was held */
+    ngx_event_t                  recommit;
     ngx_uint_t                   in_thread;
     ngx_uint_t                   commits;   /* awaiting their handler */
     u_char                      *events;    /* this step's, as JSON */
@@ -83,6 +109,7 @@ struct ngx_http_sfn_run_s {
     unsigned                     ephemeral:1; /* no record: a sync start */
     unsigned                     inserted:1;  /* its row is queued */
     unsigned                     inserted_final:1;
+    unsigned                     mail_waits:1;  /* in PostgreSQL, unread */
     ngx_str_t                    input;       /* until the row is written */
     ngx_str_t                    bucket;
     ngx_str_t                    key;
@@ -93,6 +120,7 @@ extern ngx_queue_t                ngx_http_sfn_runs;
 extern ngx_http_sfn_main_conf_t  *ngx_http_sfn_smcf;
 extern u_char                     ngx_http_sfn_owner[];
 extern ngx_uint_t                 ngx_http_sfn_durable; /* runs, leased */
+extern ngx_http_sfn_run_t        *ngx_http_sfn_resuming;
 
 
 /* ngx_http_sfn_exec.c: the run lifecycle */
@@ -102,6 +130,13 @@ ngx_http_sfn_run_t *ngx_http_sfn_run_create(ngx_http_sfn_main_conf_t *smcf,
 ngx_http_sfn_run_t *ngx_http_sfn_run_find(ngx_str_t *arn);
 void ngx_http_sfn_run_after(ngx_http_sfn_run_t *run);
 void ngx_http_sfn_run_free(ngx_http_sfn_run_t *run);
+ngx_int_t ngx_http_sfn_run_hold(ngx_http_sfn_run_t *run, ngx_event_t *ev,
+    ngx_http_sfn_msg_t *msg);
+
+/* a Standard run takes nothing new while its last step is not recorded */
+#define ngx_http_sfn_run_paced(run)                                          \
+    ((run)->durable && (run) != ngx_http_sfn_resuming                        \
+     && ((run)->commits || !ngx_queue_empty(&(run)->held)))
 
 /* ngx_http_sfn_task.c: tasks on the thread pool */
 int ngx_http_sfn_host_run_task(void *data, sfn_exec_t *e,
@@ -122,6 +157,7 @@ void ngx_http_sfn_release_leases(ngx_cycle_t *cycle);
 /* ngx_http_sfn_mail.c: stops and callbacks delivered to the owner */
 void ngx_http_sfn_mail_init(ngx_cycle_t *cycle);
 void ngx_http_sfn_mail_poll(void);
+void ngx_http_sfn_msg_apply(ngx_http_sfn_run_t *run, ngx_http_sfn_msg_t *msg);
 
 
 #endif /* _NGX_HTTP_SFN_EXEC_H_INCLUDED_ */

@@ -107,6 +107,8 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, PGresult *res,
     rec.status = SFN_RUNNING;
     rec.start_ms = start_ms;
 
+    /* a cache of what PostgreSQL holds: a failure is logged there */
+
     (void) ngx_http_sfn_shm_put(smcf, &rec);
 
     ngx_queue_insert_tail(&ngx_http_sfn_runs, &run->queue);
@@ -157,7 +159,9 @@ ngx_http_sfn_scan_handler(ngx_event_t *ev)
 
     values[0] = (const char *) ngx_http_sfn_owner;
 
-    if (!ngx_http_sfn_scanning) {
+    /* a worker behind on its writes takes no other worker's executions */
+
+    if (!ngx_http_sfn_scanning && ngx_http_sfn_pg_busy() == NGX_OK) {
         ngx_http_sfn_scanning = 1;
 
         if (ngx_http_sfn_pg_query(
@@ -208,13 +212,19 @@ ngx_http_sfn_renew_handler(ngx_event_t *ev)
 
     values[0] = (const char *) ngx_http_sfn_owner;
 
-    /* a worker running no Standard execution holds no lease */
+    /*
+     * a worker running no Standard execution holds no lease; one that does
+     * renews past the queue's mark too, or its executions would be taken
+     * over for a slow database (with no memory for it, the next renewal
+     * comes in NGX_HTTP_SFN_RENEW, within the lease)
+     */
 
     if (ngx_http_sfn_durable) {
-        (void) ngx_http_sfn_pg_exec(
+        (void) ngx_http_sfn_pg_record(
             "UPDATE sfn_executions SET "
             "lease_until = now() + interval '" NGX_HTTP_SFN_LEASE "' "
-            "WHERE owner = $1 AND status = 'RUNNING'", 1, values);
+            "WHERE owner = $1 AND status = 'RUNNING'", 1, values,
+            NULL, NULL);
     }
 
     ngx_add_timer(ev, NGX_HTTP_SFN_RENEW);

@@ -25,10 +25,18 @@ static ngx_uint_t                 ngx_http_sfn_mail_again;
 static ngx_msec_t                 ngx_http_sfn_reaped;
 
 
-static void
+void
 ngx_http_sfn_msg_apply(ngx_http_sfn_run_t *run, ngx_http_sfn_msg_t *msg)
 {
     ngx_http_sfn_task_ctx_t  *ctx;
+
+    /* with no memory to hold it, it is applied rather than lost */
+
+    if (ngx_http_sfn_run_paced(run)
+        && ngx_http_sfn_run_hold(run, NULL, msg) == NGX_OK)
+    {
+        return;
+    }
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, run->log, 0,
                    "sfn execution \"%V\" message %d task %uL",
@@ -208,6 +216,12 @@ ngx_http_sfn_mail_rows(void *data, void *res)
             continue;
         }
 
+        if (ngx_http_sfn_run_paced(run)) {
+            /* read again once its step is recorded, and deleted with it */
+            run->mail_waits = 1;
+            continue;
+        }
+
         msg.kind = ngx_atoi((u_char *) PQgetvalue(res, i, 2),
                             ngx_strlen(PQgetvalue(res, i, 2)));
         msg.task = (uint64_t) ngx_atoof((u_char *) PQgetvalue(res, i, 3),
@@ -234,8 +248,15 @@ ngx_http_sfn_mail_rows(void *data, void *res)
 
         values[0] = PQgetvalue(res, i, 0);
 
-        (void) ngx_http_sfn_pg_exec("DELETE FROM sfn_mailbox WHERE id = $1",
-                                    1, values);
+        /*
+         * with no memory for it, the mail stays and is applied again by
+         * this run or a successor: callbacks of a task already answered
+         * and stops of a run already stopping are ignored
+         */
+
+        (void) ngx_http_sfn_pg_record("DELETE FROM sfn_mailbox "
+                                      "WHERE id = $1", 1, values,
+                                      NULL, NULL);
     }
 
     /* a full page read again only if it made way: else the next tick */

@@ -57,6 +57,13 @@ static ngx_command_t  ngx_http_sfn_commands[] = {
       offsetof(ngx_http_sfn_main_conf_t, database),
       NULL },
 
+    { ngx_string("sfn_database_queue"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_sfn_main_conf_t, database_queue),
+      NULL },
+
     { ngx_string("sfn_express_log"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -233,6 +240,7 @@ ngx_http_sfn_create_main_conf(ngx_conf_t *cf)
     }
 
     smcf->express_log = NGX_CONF_UNSET;
+    smcf->database_queue = NGX_CONF_UNSET_SIZE;
     smcf->log = cf->log;
 
     return smcf;
@@ -262,6 +270,7 @@ ngx_http_sfn_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     ngx_conf_init_value(smcf->express_log, 0);
+    ngx_conf_init_size_value(smcf->database_queue, 64 * 1024 * 1024);
 
     if (smcf->express_log && smcf->database.len == 0) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,

@@ -80,6 +80,7 @@ typedef struct {
     ngx_http_sfn_metrics_t      *metrics;
     ngx_flag_t                   aws_api;   /* some location has it */
     ngx_flag_t                   express_log;
+    size_t                       database_queue;    /* bytes */
 } ngx_http_sfn_main_conf_t;
 
 
@@ -160,6 +161,7 @@ ngx_int_t ngx_http_sfn_pstr(ngx_pool_t *pool, ngx_str_t *src,
     ngx_str_t *dst);
 char *ngx_http_sfn_cstr(ngx_str_t *s);
 ngx_int_t ngx_http_sfn_location_tail(ngx_http_request_t *r, ngx_str_t *tail);
+ngx_int_t ngx_http_sfn_retry_after(ngx_http_request_t *r);
 ngx_str_t *ngx_http_sfn_log_escape(ngx_pool_t *pool, ngx_str_t *src,
     ngx_str_t *dst);
 ngx_table_elt_t *ngx_http_sfn_header_in(ngx_http_request_t *r,
@@ -251,6 +253,10 @@ ngx_int_t ngx_http_sfn_pg_query(const char *sql, int nparams,
 ngx_int_t ngx_http_sfn_pg_query_alone(const char *sql, int nparams,
     const char *const *values, ngx_http_sfn_pg_handler_pt handler,
     void *data);
+ngx_int_t ngx_http_sfn_pg_record(const char *sql, int nparams,
+    const char *const *values, ngx_http_sfn_pg_handler_pt handler,
+    void *data);
+ngx_int_t ngx_http_sfn_pg_busy(void);
 ngx_int_t ngx_http_sfn_pg_sync(void);
 ngx_int_t ngx_http_sfn_pg_affected(void *res);
 

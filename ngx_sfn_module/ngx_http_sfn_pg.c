@@ -24,6 +24,9 @@
 #define NGX_HTTP_SFN_PG_MAX_QUEUE   100000
 #define NGX_HTTP_SFN_PG_MAX_BATCH   512
 
+#define NGX_HTTP_SFN_PG_ALONE       1   /* a transaction of its own */
+#define NGX_HTTP_SFN_PG_RECORD      2   /* of an acknowledged execution */
+
 
 typedef struct {
     const char  *name;
@@ -39,6 +42,7 @@ typedef struct {
     ngx_http_sfn_pg_handler_pt   handler;
     void                        *data;
     PGresult                    *res;
+    size_t                       size;
     int                          nparams;
     unsigned                     failed:1;
     unsigned                     alone:1;   /* a transaction of its own */
@@ -61,6 +65,8 @@ typedef struct {
     ngx_queue_t                  sent;      /* awaiting results */
     ngx_queue_t                  batch;     /* results of the current sync */
     ngx_uint_t                   queued;
+    size_t                       bytes;     /* of the queued statements */
+    size_t                       limit;
     ngx_uint_t                   syncs;     /* syncs awaiting their result */
     ngx_event_t                  flush;
     ngx_event_t                  reconnect;
@@ -69,6 +75,8 @@ typedef struct {
     unsigned                     listen:1;  /* its result is awaited */
     unsigned                     batch_failed:1;
     unsigned                     exiting:1;
+    unsigned                     busy:1;    /* episodes, each logged once */
+    unsigned                     full:1;
 } ngx_http_sfn_pg_t;
 
 
@@ -83,7 +91,9 @@ static ngx_int_t ngx_http_sfn_pg_receive(ngx_http_sfn_pg_t *pg);
 static ngx_int_t ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg);
 static ngx_int_t ngx_http_sfn_pg_queue(const char *sql, int nparams,
     const char *const *values, ngx_http_sfn_pg_handler_pt handler,
-    void *data, ngx_uint_t alone);
+    void *data, ngx_uint_t flags);
+static void ngx_http_sfn_pg_dequeued(ngx_http_sfn_pg_t *pg,
+    ngx_http_sfn_pg_stmt_t *st);
 
 
 static ngx_http_sfn_pg_t  ngx_http_sfn_pg;
@@ -273,6 +283,7 @@ ngx_http_sfn_pg_init_process(ngx_cycle_t *cycle,
     ngx_queue_init(&pg->batch);
 
     pg->log = cycle->log;
+    pg->limit = smcf->database_queue;
 
     if (smcf->database.len == 0) {
         return NGX_OK;
@@ -360,16 +371,114 @@ ngx_http_sfn_pg_query_alone(const char *sql, int nparams,
     const char *const *values, ngx_http_sfn_pg_handler_pt handler,
     void *data)
 {
-    return ngx_http_sfn_pg_queue(sql, nparams, values, handler, data, 1);
+    return ngx_http_sfn_pg_queue(sql, nparams, values, handler, data,
+                                 NGX_HTTP_SFN_PG_ALONE);
+}
+
+
+/*
+ * A statement of an execution already acknowledged (its row, its events,
+ * its steps, its tokens, its mail): queued whatever the queue holds, for
+ * it must not be lost.  What bounds the queue then is that such a run
+ * waits for each step to commit before the next, and that new Standard
+ * executions are refused past the high-water mark (ngx_http_sfn_pg_busy()).
+ */
+
+ngx_int_t
+ngx_http_sfn_pg_record(const char *sql, int nparams,
+    const char *const *values, ngx_http_sfn_pg_handler_pt handler,
+    void *data)
+{
+    return ngx_http_sfn_pg_queue(sql, nparams, values, handler, data,
+                                 NGX_HTTP_SFN_PG_RECORD);
+}
+
+
+/*
+ * NGX_BUSY past the high-water mark, half of sfn_database_queue (or of
+ * the count of statements): no new Standard execution is taken then.
+ */
+
+ngx_int_t
+ngx_http_sfn_pg_busy(void)
+{
+    ngx_http_sfn_pg_t  *pg = &ngx_http_sfn_pg;
+
+    if (pg->bytes < pg->limit / 2
+        && pg->queued < NGX_HTTP_SFN_PG_MAX_QUEUE / 2)
+    {
+        return NGX_OK;
+    }
+
+    if (!pg->busy) {
+        pg->busy = 1;
+
+        ngx_log_error(NGX_LOG_WARN, pg->log, 0,
+                      "sfn database: %uz bytes in %ui statements queued, "
+                      "new Standard executions refused until it drains",
+                      pg->bytes, pg->queued);
+    }
+
+    return NGX_BUSY;
+}
+
+
+/*
+ * PostgreSQL's text holds no NUL.  The engine carries one as C0 80, never
+ * valid UTF-8, so nothing else is: it goes as U+FFFD, the replacement
+ * character, rather than fail the statement and lose what it records (an
+ * execution whose error or cause holds a NUL, its history).  Returns the
+ * bytes that adds.
+ */
+
+static size_t
+ngx_http_sfn_pg_nuls(const u_char *p, const u_char *last)
+{
+    size_t  n;
+
+    n = 0;
+
+    while ((p = ngx_strlchr((u_char *) p, (u_char *) last, 0xc0)) != NULL) {
+        if (++p < last && *p == 0x80) {
+            n++;
+        }
+    }
+
+    return n;
+}
+
+
+static u_char *
+ngx_http_sfn_pg_copy(u_char *dst, const u_char *src, size_t len)
+{
+    const u_char  *last;
+
+    last = src + len;
+
+    while (src < last) {
+        if (src[0] == 0xc0 && src + 1 < last && src[1] == 0x80) {
+            *dst++ = 0xef;
+            *dst++ = 0xbf;
+            *dst++ = 0xbd;
+            src += 2;
+            continue;
+        }
+
+        *dst++ = *src++;
+    }
+
+    *dst++ = '\0';
+
+    return dst;
 }
 
 
 static ngx_int_t
 ngx_http_sfn_pg_queue(const char *sql, int nparams, const char *const *values,
-    ngx_http_sfn_pg_handler_pt handler, void *data, ngx_uint_t alone)
+    ngx_http_sfn_pg_handler_pt handler, void *data, ngx_uint_t flags)
 {
     u_char                  *p;
-    size_t                   size;
+    size_t                   size, len, nuls;
     ngx_int_t                i;
     ngx_http_sfn_pg_t       *pg = &ngx_http_sfn_pg;
     ngx_http_sfn_pg_stmt_t  *st;
@@ -382,19 +491,39 @@ ngx_http_sfn_pg_queue(const char *sql, int nparams, const char *const *values,
         return NGX_DECLINED;
     }
 
-    if (pg->queued >= NGX_HTTP_SFN_PG_MAX_QUEUE) {
-        ngx_log_error(NGX_LOG_ERR, pg->log, 0,
-                      "sfn database: queue of %ui statements is full, "
-                      "statement dropped", pg->queued);
-        return NGX_ERROR;
-    }
-
     size = sizeof(ngx_http_sfn_pg_stmt_t) + nparams * sizeof(char *);
+    nuls = 0;
 
     for (i = 0; i < nparams; i++) {
         if (values[i]) {
-            size += ngx_strlen(values[i]) + 1;
+            len = ngx_strlen(values[i]);
+            nuls += ngx_http_sfn_pg_nuls((u_char *) values[i],
+                                         (u_char *) values[i] + len);
+            size += len + 1;
         }
+    }
+
+    size += nuls;
+
+    /*
+     * a statement without parameters (the SELECT 1 an acknowledgement
+     * waits for) takes no memory worth refusing
+     */
+
+    if (!(flags & NGX_HTTP_SFN_PG_RECORD) && nparams
+        && (pg->queued >= NGX_HTTP_SFN_PG_MAX_QUEUE
+            || pg->bytes + size > pg->limit))
+    {
+        if (!pg->full) {
+            pg->full = 1;
+
+            ngx_log_error(NGX_LOG_WARN, pg->log, 0,
+                          "sfn database: %uz bytes in %ui statements "
+                          "queued, writes refused until it drains",
+                          pg->bytes, pg->queued);
+        }
+
+        return NGX_ERROR;
     }
 
     st = ngx_alloc(size, pg->log);
@@ -407,8 +536,9 @@ ngx_http_sfn_pg_queue(const char *sql, int nparams, const char *const *values,
     st->data = data;
     st->res = NULL;
     st->nparams = nparams;
+    st->size = size;
     st->failed = 0;
-    st->alone = alone;
+    st->alone = (flags & NGX_HTTP_SFN_PG_ALONE) ? 1 : 0;
 
     p = (u_char *) &st->values[nparams + 1];
 
@@ -419,11 +549,15 @@ ngx_http_sfn_pg_queue(const char *sql, int nparams, const char *const *values,
         }
 
         st->values[i] = (char *) p;
-        p = ngx_cpymem(p, values[i], ngx_strlen(values[i]) + 1);
+        len = ngx_strlen(values[i]);
+
+        p = nuls ? ngx_http_sfn_pg_copy(p, (u_char *) values[i], len)
+                 : ngx_cpymem(p, values[i], len + 1);
     }
 
     ngx_queue_insert_tail(&pg->pending, &st->queue);
     pg->queued++;
+    pg->bytes += size;
 
     if (!pg->flush.posted) {
         ngx_post_event(&pg->flush, &ngx_posted_events);
@@ -768,7 +902,7 @@ ngx_http_sfn_pg_batch_done(ngx_http_sfn_pg_t *pg)
             continue;
         }
 
-        pg->queued--;
+        ngx_http_sfn_pg_dequeued(pg, st);
 
         if (st->handler) {
             st->handler(st->data, st->failed ? NULL : st->res);
@@ -792,6 +926,25 @@ ngx_http_sfn_pg_batch_done(ngx_http_sfn_pg_t *pg)
     }
 
     pg->batch_failed = 0;
+}
+
+
+static void
+ngx_http_sfn_pg_dequeued(ngx_http_sfn_pg_t *pg, ngx_http_sfn_pg_stmt_t *st)
+{
+    pg->queued--;
+    pg->bytes -= st->size;
+
+    if ((pg->busy || pg->full) && pg->bytes < pg->limit / 4
+        && pg->queued < NGX_HTTP_SFN_PG_MAX_QUEUE / 4)
+    {
+        pg->busy = 0;
+        pg->full = 0;
+
+        ngx_log_error(NGX_LOG_NOTICE, pg->log, 0,
+                      "sfn database: the queue has drained to %uz bytes, "
+                      "new executions taken again", pg->bytes);
+    }
 }
 
 

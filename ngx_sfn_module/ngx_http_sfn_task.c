@@ -73,6 +73,13 @@ ngx_http_sfn_task_done(ngx_event_t *ev)
     ctx = ev->data;
     run = ctx->run;
 
+    if (ngx_http_sfn_run_paced(run)
+        && ngx_http_sfn_run_hold(run, ev, NULL) == NGX_OK)
+    {
+        /* its thread stays counted: the run is not freed meanwhile */
+        return;
+    }
+
     ctx->in_thread = 0;
     run->in_thread--;
 
@@ -167,9 +174,11 @@ ngx_http_sfn_task_forget(ngx_http_sfn_task_ctx_t *ctx)
     if (ctx->run->durable) {
         values[0] = ctx->call.token;
 
-        (void) ngx_http_sfn_pg_exec("UPDATE sfn_tokens SET closed = true "
-                                    "WHERE token = $1 AND NOT closed",
-                                    1, values);
+        /* no memory: the token closes when its execution ends */
+
+        (void) ngx_http_sfn_pg_record("UPDATE sfn_tokens SET closed = true "
+                                      "WHERE token = $1 AND NOT closed",
+                                      1, values, NULL, NULL);
     }
 
     ctx->token.len = 0;
@@ -300,11 +309,17 @@ ngx_http_sfn_host_run_task(void *data, sfn_exec_t *e, const sfn_task_req_t *t)
             values[1] = (const char *) run->arn.data;
             values[2] = (const char *) id;
 
-            (void) ngx_http_sfn_pg_exec("INSERT INTO sfn_tokens "
-                                        "(token, execution_arn, task) "
-                                        "VALUES ($1, $2, $3) "
-                                        "ON CONFLICT (token) DO NOTHING",
-                                        3, values);
+            if (ngx_http_sfn_pg_record("INSERT INTO sfn_tokens "
+                                       "(token, execution_arn, task) "
+                                       "VALUES ($1, $2, $3) "
+                                       "ON CONFLICT (token) DO NOTHING",
+                                       3, values, NULL, NULL)
+                != NGX_OK)
+            {
+                ngx_http_sfn_shm_token_delete(run->smcf, &ctx->token);
+                cJSON_Delete((cJSON *) ctx->call.input);
+                return SFN_ERROR;
+            }
         }
     }
 
@@ -425,6 +440,8 @@ ngx_http_sfn_progress_clear(ngx_http_sfn_run_t *run)
     rec.status = SFN_RUNNING;
     rec.percent = -1;
 
+    /* progress is for display only: a failure is logged by the zone */
+
     (void) ngx_http_sfn_shm_put(run->smcf, &rec);
 }
 
@@ -466,6 +483,8 @@ ngx_http_sfn_progress_publish(void)
             rec.status = SFN_RUNNING;
             rec.percent = percent;
             rec.fps = ctx->fps;
+
+            /* for display only; the next poll tries again */
 
             (void) ngx_http_sfn_shm_put(run->smcf, &rec);
         }

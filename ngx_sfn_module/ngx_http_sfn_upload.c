@@ -146,6 +146,21 @@ ngx_http_sfn_upload_trigger(ngx_http_request_t *r, ngx_str_t *key,
     list = NULL;
     tr = slcf->triggers->elts;
 
+    /*
+     * backpressure, for all of them at once: none starts if a Standard
+     * one would be refused (the client sends the object again)
+     */
+
+    if (smcf->database.len && ngx_http_sfn_pg_busy() == NGX_BUSY) {
+        for (i = 0; i < slcf->triggers->nelts; i++) {
+            if (tr[i].machine->type == SFN_STANDARD
+                && ngx_http_sfn_trigger_match(&tr[i], key))
+            {
+                return NGX_BUSY;
+            }
+        }
+    }
+
     for (i = 0; i < slcf->triggers->nelts; i++) {
 
         if (!ngx_http_sfn_trigger_match(&tr[i], key)) {
@@ -186,7 +201,7 @@ ngx_http_sfn_upload_trigger(ngx_http_request_t *r, ngx_str_t *key,
         cJSON_free(text);
 
         if (rc != NGX_OK) {
-            return NGX_ERROR;
+            return (rc == NGX_BUSY) ? NGX_BUSY : NGX_ERROR;
         }
 
         if (tr[i].machine->type == SFN_STANDARD && smcf->database.len) {
@@ -291,6 +306,7 @@ ngx_http_sfn_upload_body(ngx_http_request_t *r)
     off_t                      size;
     cJSON                     *reply;
     ngx_fd_t                   fd;
+    ngx_int_t                  rc;
     ngx_err_t                  err;
     ngx_str_t                  key, path, etag, esc;
     ngx_uint_t                 durable;
@@ -418,10 +434,33 @@ ngx_http_sfn_upload_body(ngx_http_request_t *r)
     if (ngx_http_sfn_json_add_str(reply, "bucket", &slcf->upload->name) == NULL
         || ngx_http_sfn_json_add_str(reply, "key", &key) == NULL
         || cJSON_AddNumberToObject(reply, "size", (double) size) == NULL
-        || ngx_http_sfn_json_add_str(reply, "etag", &etag) == NULL
-        || ngx_http_sfn_upload_trigger(r, &key, reply, size, &etag, &durable)
-           != NGX_OK)
+        || ngx_http_sfn_json_add_str(reply, "etag", &etag) == NULL)
     {
+        cJSON_Delete(reply);
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    rc = ngx_http_sfn_upload_trigger(r, &key, reply, size, &etag, &durable);
+
+    if (rc == NGX_BUSY) {
+        cJSON_Delete(reply);
+
+        if (ngx_http_sfn_retry_after(r) != NGX_OK) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        ngx_http_finalize_request(r,
+            ngx_http_sfn_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    "ServiceUnavailable",
+                                    "the object is stored but its "
+                                    "workflow is not started: the database "
+                                    "is behind, send it again later"));
+        return;
+    }
+
+    if (rc != NGX_OK) {
         cJSON_Delete(reply);
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;

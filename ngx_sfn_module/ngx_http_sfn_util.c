@@ -196,6 +196,29 @@ ngx_http_sfn_location_tail(ngx_http_request_t *r, ngx_str_t *tail)
  * is src itself when nothing needs escaping.
  */
 
+/*
+ * "Retry-After: 1" on a 503 of backpressure: the worker's queue for
+ * PostgreSQL drains within a second or so unless the database is down.
+ */
+
+ngx_int_t
+ngx_http_sfn_retry_after(ngx_http_request_t *r)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Retry-After");
+    ngx_str_set(&h->value, "1");
+
+    return NGX_OK;
+}
+
+
 ngx_str_t *
 ngx_http_sfn_log_escape(ngx_pool_t *pool, ngx_str_t *src, ngx_str_t *dst)
 {
