@@ -36,7 +36,7 @@ sub read_logs {
 sub line {
     my ($figure, $v, $unit, $ref, $rv) = @_;
     my $u = $unit eq '' ? '' : " $unit";
-    my $ratio = $rv ? $v / $rv : 0;
+    my $ratio = $rv != 0 ? $v / $rv : 0;
     printf "%s: %s%s (reference %s: %s%s, ratio %s)\n", $figure, $v, $u,
         $ref, $rv, $u, $ratio == int($ratio) ? $ratio
                                               : sprintf('%.3f', $ratio);
@@ -77,12 +77,23 @@ sub api_history {
     return \@events;
 }
 
+# when it was acknowledged, and the worker kills around it
+
+sub near_kill {
+    my ($a, $kills) = @_;
+    my @k = grep { $_->{ev} eq 'kill' && $_->{t} >= $a->{t} - 2
+                   && $_->{t} <= $a->{t} + 10 } @$kills;
+    return sprintf(' (acknowledged at %.1f s%s)', $a->{t},
+                   join('', map { sprintf('; worker %d killed at %.1f s',
+                                          $_->{pid}, $_->{t}) } @k));
+}
+
 sub check {
     my ($t, $cfg) = @_;
     my $dir = $cfg->{dir};
     my @recs = read_logs($dir);
     my (%ack, @order, %stopped, %answered, %gave_up, @kills, @pg, @rss);
-    my ($refused, $dup_ack, @unacked) = (0, 0);
+    my ($refused, $refused_other, $dup_ack, @unacked) = (0, 0, 0);
     my %fail;
 
     for my $r (@recs) {
@@ -97,7 +108,11 @@ sub check {
             $ack{ $r->{arn} } = $r;
             push @order, $r->{arn};
         } elsif ($ev eq 'refused') {
-            $refused++;
+            if ($r->{op} =~ /^(sfn_start|Start|PUT)/) {
+                $refused++;
+            } else {
+                $refused_other++;
+            }
         } elsif ($ev eq 'unacked') {
             push @unacked, $r;
         } elsif ($ev eq 'stopped') {
@@ -194,19 +209,19 @@ sub check {
         if ($d->{missing} || ($is_std && !$row{$arn})) {
             $lost++;
             push @{ $fail{lost} }, "$what: does not exist ("
-                . ($d->{missing} // 'no row') . ")";
+                . ($d->{missing} // 'no row') . ")" . near_kill($a, \@kills);
             next;
         }
         my $status = $d->{status} // '';
 
         if ($status eq 'RUNNING') {
             $lost++;
-            my $why = $a->{kind} eq 'stop' && !$stopped{$arn}
+            my $why = $a->{kind} =~ /stop$/ && !$stopped{$arn}
                 ? ' (its StopExecution never succeeded)'
                 : $a->{kind} eq 'token' && !$answered{$arn}
                 ? ' (its callback never succeeded)' : '';
             push @{ $fail{lost} }, "$what: still RUNNING after the drain"
-                . $why;
+                . $why . near_kill($a, \@kills);
             next;
         }
 
@@ -222,7 +237,7 @@ sub check {
         my $want = 'SUCCEEDED';
         my $ok = 1;
         my $out = eval { $JSON->decode($d->{output} // 'null') };
-        if ($a->{kind} eq 'stop') {
+        if ($a->{kind} =~ /stop$/) {
             $want = 'ABORTED';
         } elsif ($a->{kind} eq 'token') {
             if ($a->{outcome} eq 'failure') {
@@ -440,14 +455,19 @@ sub check {
     my $sched_pg = int($cfg->{seconds} / $cfg->{pg_period} - 1e-9);
 
     # RSS: per slot (a killed worker's replacement takes its slot), the
-    # samples after warm-up; median of the first third against median of
-    # the last third
+    # samples after warm-up, leaving out those of a replacement's own
+    # warm-up (worker_warmup seconds from its first sample: a new worker
+    # starts at its master's size and grows by its first transcode's heap);
+    # median of the first third against median of the last third.  The same
+    # for each worker alone over its own life, as a second figure.
 
-    my (%slot, %pid);
+    my (%slot, %pid, %born);
     for my $s (@rss) {
+        $born{ $s->{pid} } //= $s->{t};
+        next if $s->{t} < $born{ $s->{pid} } + $cfg->{worker_warmup};
+        push @{ $pid{ $s->{pid} } }, $s->{kb};
         next if $s->{t} < $cfg->{warmup};
         push @{ $slot{ $s->{slot} } }, $s->{kb};
-        push @{ $pid{ $s->{pid} } }, $s->{kb};
     }
     my ($growth, @rss_notes);
     for my $k (sort keys %slot) {
@@ -497,8 +517,12 @@ sub check {
          'Express acknowledged', scalar @exp);
     line('tasks scheduled again (retries, resumes)', $task_reruns, '',
          'Standard acknowledged', scalar @std);
-    line('starts refused or unanswered', $refused, '', 'requests',
+    line('starts refused or unanswered', $refused, '', 'start requests',
          $n + $refused);
+    line('callbacks, stops and reads refused or unanswered',
+         $refused_other, '', 'acknowledged', $n);
+    line('mail left in sfn_mailbox', $t->psql('SELECT count(*) FROM sfn_mailbox'),
+         '', 'expected', 0);
     line('unacknowledged starts that exist', $made, '',
          'unacknowledged starts', scalar @unacked);
     line('orphaned files', $orphans, '', 'files', $files);
@@ -508,14 +532,15 @@ sub check {
            $sched_kills + $sched_pg
                ? sprintf('%.3g', ($kills_ok + $pg_ok)
                                  / ($sched_kills + $sched_pg)) : 0;
-    line('service back after a worker kill',
-         sprintf('%.2f', (sort { $b <=> $a } grep { defined } @kill_back)[0]
-                         // 0), 's', 'median',
-         sprintf('%.2f', median(grep { defined } @kill_back) // 0));
-    line('service back after a pg restart',
-         sprintf('%.2f', (sort { $b <=> $a } grep { defined } @pg_back)[0]
-                         // 0), 's', 'median',
-         sprintf('%.2f', median(grep { defined } @pg_back) // 0));
+    for my $f ([ 'a worker kill', @kill_back ],
+               [ 'a pg restart', @pg_back ])
+    {
+        my ($what, @back) = @$f;
+        @back = sort { $b <=> $a } grep { defined } @back;
+        next unless @back;
+        line("worst time to service after $what", sprintf('%.2f', $back[0]),
+             's', 'median', sprintf('%.2f', median(@back)));
+    }
     line('drain after the load', sprintf('%.1f', $drained // $cfg->{drain}),
          's', 'allowed', $cfg->{drain});
     line('worker rss growth', sprintf('%.1f', $growth // 0), '%', 'limit',

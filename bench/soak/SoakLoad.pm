@@ -271,41 +271,59 @@ sub express {
     my $fh = new_log($cfg, "express-$$");
     my $end = $cfg->{t0} + $cfg->{seconds};
     my $gap = 1 / $cfg->{express_rate};
-    my $n = 0;
+    my ($n, @pending) = (0);
     my $next = time;
 
-    while (time < $end) {
+    while (1) {
         my $now = time;
-        if ($now < $next) {
-            sleep($next - $now);
-            next;
-        }
-        $next += $gap;
-        $next = $now if $next < $now - 5;
-        $n++;
+        if ($now < $end && $now >= $next) {
+            $next += $gap;
+            $next = $now if $next < $now - 5;
+            $n++;
 
-        my $op = pick(sync => 50, async => 30, start => 20);
-        if ($op eq 'async') {
-            start_execution($fh, $cfg, 'slow', 'express', $n);
-        } elsif ($op eq 'start') {
-            sfn_start($fh, $cfg, 'quick', 'express', $n);
-        } else {
-            my $r = api($cfg, 'StartSyncExecution',
-                        { stateMachineArn => "$ACCT:stateMachine:quick",
-                          input => $JSON->encode({ n => $n }) });
-            if ($r->{status} != 200 || !$r->{json}
-                || !$r->{json}{executionArn})
-            {
-                refused($fh, $cfg, 'StartSyncExecution', $r);
+            my $op = pick(sync => 45, async => 25, start => 15, stop => 15);
+            if ($op eq 'async') {
+                start_execution($fh, $cfg, 'slow', 'express', $n);
+            } elsif ($op eq 'start') {
+                sfn_start($fh, $cfg, 'quick', 'express', $n);
+            } elsif ($op eq 'stop') {
+                my $arn = start_execution($fh, $cfg, 'xhold', 'xstop', $n);
+                push @pending, { op => 'stop', arn => $arn,
+                                 at => time + 0.3 + rand(3),
+                                 give_up => time + 60 } if $arn;
+            } else {
+                sync_start($fh, $cfg, $n);
+            }
+        }
+
+        my @keep;
+        for my $p (@pending) {
+            if (time < $p->{at}) {
+                push @keep, $p;
                 next;
             }
-            note($fh, $cfg, ev => 'ack', kind => 'sync',
-                 via => 'StartSyncExecution', machine => 'quick',
-                 arn => $r->{json}{executionArn},
-                 status => $r->{json}{status},
-                 output => $r->{json}{output});
+            push @keep, $p unless service($fh, $cfg, $p);
         }
+        @pending = @keep;
+
+        last if time >= $end && !@pending;
+        sleep 0.02;
     }
+}
+
+
+sub sync_start {
+    my ($fh, $cfg, $n) = @_;
+    my $r = api($cfg, 'StartSyncExecution',
+                { stateMachineArn => "$ACCT:stateMachine:quick",
+                  input => $JSON->encode({ n => $n }) });
+    if ($r->{status} != 200 || !$r->{json} || !$r->{json}{executionArn}) {
+        refused($fh, $cfg, 'StartSyncExecution', $r);
+        return;
+    }
+    note($fh, $cfg, ev => 'ack', kind => 'sync', via => 'StartSyncExecution',
+         machine => 'quick', arn => $r->{json}{executionArn},
+         status => $r->{json}{status}, output => $r->{json}{output});
 }
 
 # uploads through the video workflow
