@@ -160,6 +160,11 @@ sub check {
             $drained = time - ($deadline - $cfg->{drain});
             last;
         }
+
+        # no Express execution here lasts a minute: those still running
+        # after 90 s are not waited for any longer
+
+        last if !@running && time > $deadline - $cfg->{drain} + 90;
         last if time > $deadline;
         warn sprintf("soak: waiting for %d Standard and %d Express "
                      . "executions\n", scalar @running, scalar @exp_open);
@@ -416,7 +421,9 @@ sub check {
             $bad = 'a request body left behind';
         } elsif ($rel =~ m{/\.sfn-published/([^/]+)\.json$}) {
             $bad = "published, its job did not succeed" unless $good_job{$1};
-        } elsif ($isdir && $rel =~ m{^media/(output|archive)/[^/]+/([^/.][^/]*)$}) {
+        } elsif ($isdir
+                 && $rel =~ m{^media/(output|archive)/[^/]+/([^/.][^/]*)$})
+        {
             $bad = "outputs of a job that did not succeed"
                 unless $good_job{$2};
         }
@@ -521,8 +528,8 @@ sub check {
          $n + $refused);
     line('callbacks, stops and reads refused or unanswered',
          $refused_other, '', 'acknowledged', $n);
-    line('mail left in sfn_mailbox', $t->psql('SELECT count(*) FROM sfn_mailbox'),
-         '', 'expected', 0);
+    line('mail left in sfn_mailbox',
+         $t->psql('SELECT count(*) FROM sfn_mailbox'), '', 'expected', 0);
     line('unacknowledged starts that exist', $made, '',
          'unacknowledged starts', scalar @unacked);
     line('orphaned files', $orphans, '', 'files', $files);

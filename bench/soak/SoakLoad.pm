@@ -344,6 +344,8 @@ sub uploads {
         $next += $cfg->{upload_period};
         $n++;
         my $key = "soak/u$n.mp4";
+        # a connection of its own: the transcodes go to either worker
+        undef $ua;
         my $r = request($cfg, 'PUT', "/upload/$key", $cfg->{clip});
         if ($r->{status} != 201 || !$r->{json}
             || !$r->{json}{executionArn})
