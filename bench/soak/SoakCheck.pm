@@ -141,7 +141,6 @@ sub check {
     my %std_ack = map { $_ => 1 } @std;
     my @exp_open = @exp;
     my $deadline = time + $cfg->{drain};
-    my $drained;
     while (1) {
         my @running = grep { $std_ack{$_} } split /\n/,
             $t->psql("SELECT arn FROM sfn_executions "
@@ -156,20 +155,18 @@ sub check {
             }
         }
         @exp_open = @still;
-        if (!@running && !@exp_open) {
-            $drained = time - ($deadline - $cfg->{drain});
-            last;
-        }
-
         # no Express execution here lasts a minute: those still running
         # after 90 s are not waited for any longer
 
-        last if !@running && time > $deadline - $cfg->{drain} + 90;
+        last if !@running
+                && (!@exp_open || time > $deadline - $cfg->{drain} + 90);
         last if time > $deadline;
         warn sprintf("soak: waiting for %d Standard and %d Express "
                      . "executions\n", scalar @running, scalar @exp_open);
         sleep 5;
     }
+
+    my $drained = time - ($deadline - $cfg->{drain});
 
     # the final word on each: DescribeExecution, and for Standard the row
     # and the history in PostgreSQL
@@ -391,9 +388,13 @@ sub check {
 
     my $made = 0;
     for my $u (@unacked) {
-        $made++ if $t->psql("SELECT count(*) FROM sfn_executions WHERE "
-                            . "state_machine = '$u->{machine}' "
-                            . "AND name = '$u->{name}'");
+        my $st = $t->psql("SELECT status FROM sfn_executions WHERE "
+                          . "state_machine = '$u->{machine}' "
+                          . "AND name = '$u->{name}'");
+        next if $st eq '';
+        $made++;
+        warn "soak: $u->{machine} $u->{name}, refused at $u->{t} s, "
+             . "exists: $st\n";
     }
 
     # orphans: temporary files in the buckets, outputs, publications and
@@ -462,16 +463,17 @@ sub check {
     my $sched_pg = int($cfg->{seconds} / $cfg->{pg_period} - 1e-9);
 
     # RSS: per slot (a killed worker's replacement takes its slot), the
-    # samples after warm-up, leaving out those of a replacement's own
-    # warm-up (worker_warmup seconds from its first sample: a new worker
-    # starts at its master's size and grows by its first transcode's heap);
-    # median of the first third against median of the last third.  The same
-    # for each worker alone over its own life, as a second figure.
+    # samples after the run's warm-up taken while their worker was warm:
+    # once it had used worker_warmup seconds of CPU.  Not by its age: the
+    # kernel hands nearly every new connection to the same worker, so a
+    # replacement may idle at its master's size for minutes, then grow by
+    # its first transcodes' heap.  The median of the last third against
+    # the median of the first; the same per worker over its own warm life
+    # as a second figure.
 
-    my (%slot, %pid, %born);
+    my (%slot, %pid);
     for my $s (@rss) {
-        $born{ $s->{pid} } //= $s->{t};
-        next if $s->{t} < $born{ $s->{pid} } + $cfg->{worker_warmup};
+        next if ($s->{cpu} // 0) < $cfg->{worker_warmup};
         push @{ $pid{ $s->{pid} } }, $s->{kb};
         next if $s->{t} < $cfg->{warmup};
         push @{ $slot{ $s->{slot} } }, $s->{kb};
@@ -548,8 +550,8 @@ sub check {
         line("worst time to service after $what", sprintf('%.2f', $back[0]),
              's', 'median', sprintf('%.2f', median(@back)));
     }
-    line('drain after the load', sprintf('%.1f', $drained // $cfg->{drain}),
-         's', 'allowed', $cfg->{drain});
+    line('drain after the load',
+         sprintf('%.1f', $drained), 's', 'allowed', $cfg->{drain});
     line('worker rss growth', sprintf('%.1f', $growth // 0), '%', 'limit',
          10);
     line('worker rss growth of a single worker',
@@ -568,8 +570,6 @@ sub check {
         if defined $growth && $growth > 10;
     push @{ $fail{rss} }, 'no RSS samples after warm-up'
         unless defined $growth;
-    push @{ $fail{drain} }, 'executions still running after the drain'
-        unless defined $drained;
 
     for my $k (sort keys %fail) {
         my @l = @{ $fail{$k} };

@@ -9,6 +9,7 @@ package SoakLoad;
 use strict;
 use warnings;
 use HTTP::Tiny;
+use POSIX ();
 use JSON::PP;
 use Time::HiRes qw(time sleep);
 
@@ -28,14 +29,14 @@ sub note {
     print $fh $JSON->encode(\%rec), "\n";
 }
 
-# one user agent per process; a connection broken by a worker's death
-# answers 599 and the next request opens another
+# a connection per request, so that with reuseport both workers get work;
+# a request cut by a worker's death answers 599
 
 my $ua;
 
 sub request {
     my ($cfg, $method, $path, $body, $headers) = @_;
-    $ua //= HTTP::Tiny->new(timeout => 30, keep_alive => 1);
+    $ua //= HTTP::Tiny->new(timeout => 30, keep_alive => 0);
     my %o = (headers => $headers // {});
     $o{content} = $body if defined $body;
     my $t = time;
@@ -344,8 +345,6 @@ sub uploads {
         $next += $cfg->{upload_period};
         $n++;
         my $key = "soak/u$n.mp4";
-        # a connection of its own: the transcodes go to either worker
-        undef $ua;
         my $r = request($cfg, 'PUT', "/upload/$key", $cfg->{clip});
         if ($r->{status} != 201 || !$r->{json}
             || !$r->{json}{executionArn})
@@ -426,12 +425,13 @@ sub recovered {
     return undef;
 }
 
-# VmRSS of each worker every rss_period; a worker that replaces a killed
-# one takes its slot
+# VmRSS and CPU seconds of each worker every rss_period; a worker that
+# replaces a killed one takes its slot
 
 sub rss {
     my ($t, $cfg) = @_;
     my $fh = new_log($cfg, 'rss');
+    my $hz = POSIX::sysconf(POSIX::_SC_CLK_TCK()) || 100;
     my $end = $cfg->{t0} + $cfg->{seconds};
     my @slots;
 
@@ -454,8 +454,14 @@ sub rss {
             open my $st, '<', "/proc/$pid/status" or next;
             my ($kb) = map { /^VmRSS:\s+(\d+)/ ? $1 : () } <$st>;
             close $st;
+            open $st, '<', "/proc/$pid/stat" or next;
+            my $stat = <$st> // '';
+            close $st;
+            # utime and stime, fields 14 and 15, after "(comm)"
+            my @f = split ' ', ($stat =~ /\)\s*(.*)/)[0] // '';
+            my $cpu = @f > 12 ? ($f[11] + $f[12]) / $hz : 0;
             note($fh, $cfg, ev => 'rss', slot => $i, pid => $pid,
-                 kb => $kb) if $kb;
+                 kb => $kb, cpu => sprintf('%.2f', $cpu)) if $kb;
         }
         sleep $cfg->{rss_period};
     }
