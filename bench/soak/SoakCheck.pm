@@ -130,6 +130,23 @@ sub check {
         }
     }
 
+    # nginx or PostgreSQL stopped by something else than the soak: no
+    # verdict on the module
+
+    my $master = $t->nginx_pid;
+    if (!$master || !kill 0, $master) {
+        my @why = grep { /signal \d+ \(SIG\w+\) received from|exit/ }
+                  split /\n/, $t->read_file('logs/error.log') // '';
+        splice @why, 0, -3;
+        warn "soak: nginx was stopped from outside the soak:\n"
+             . join('', map { "  $_\n" } @why);
+        return 0;
+    }
+    if ($t->psql('SELECT 1') ne '1') {
+        warn "soak: PostgreSQL was stopped from outside the soak\n";
+        return 0;
+    }
+
     my @std = grep { $STANDARD{ $ack{$_}{machine} } } @order;
     my @exp = grep { !$STANDARD{ $ack{$_}{machine} } } @order;
     my $n = @order;
@@ -267,7 +284,8 @@ sub check {
             my $start = $a->{t};
             if (!$is_std && $status =~ /^(FAILED|ABORTED)$/
                 && ($d->{cause} // '') ne ''
-                && grep { $_ >= $start - 1 } @$kill_times)
+                && grep { $_ >= $start - 1 && $_ <= $start + 65 }
+                        @$kill_times)
             {
                 $by_death++;
             } else {

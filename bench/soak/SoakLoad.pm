@@ -378,6 +378,8 @@ sub faults {
             next;
         }
 
+        last unless alive($t, $fh, $cfg);
+
         if ($next == $next_kill) {
             $next_kill += $cfg->{kill_period};
             my @w = $t->nginx_workers;
@@ -425,6 +427,17 @@ sub recovered {
     return undef;
 }
 
+# false, and noted, once nginx's master is gone: something outside the
+# soak stopped it
+
+sub alive {
+    my ($t, $fh, $cfg) = @_;
+    my $master = $t->nginx_pid;
+    return 1 if $master && kill 0, $master;
+    note($fh, $cfg, ev => 'nginx-gone');
+    return 0;
+}
+
 # VmRSS and CPU seconds of each worker every rss_period; a worker that
 # replaces a killed one takes its slot
 
@@ -436,6 +449,7 @@ sub rss {
     my @slots;
 
     while (time < $end) {
+        last unless alive($t, $fh, $cfg);
         my %live = map { $_ => 1 } $t->nginx_workers;
         my %held;
         for my $i (0 .. $#slots) {
