@@ -135,7 +135,7 @@ sub check {
 
     my $master = $t->nginx_pid;
     if (!$master || !kill 0, $master) {
-        my @why = grep { /signal \d+ \(SIG\w+\) received from|exit/ }
+        my @why = grep { /\(SIG(TERM|INT|QUIT)\) received/ }
                   split /\n/, $t->read_file('logs/error.log') // '';
         splice @why, 0, -3;
         warn "soak: nginx was stopped from outside the soak:\n"
