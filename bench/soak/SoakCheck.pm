@@ -88,6 +88,24 @@ sub near_kill {
                                           $_->{pid}, $_->{t}) } @k));
 }
 
+# after nginx is stopped: a worker that crashed while shutting down
+# (QUIT from the soak's end) is a crash too; $from is the log's length
+# when check() read it
+
+sub shutdown_check {
+    my ($t, $from) = @_;
+    my $log = substr($t->read_file('logs/error.log') // '', $from);
+    my @lines = split /\n/, $log;
+    my @crashes = grep { /exited on signal/ } @lines;
+    line('worker crashes at shutdown', scalar @crashes, '',
+         'workers stopped', scalar grep { /exiting$/ } @lines);
+    return 1 unless @crashes;
+    warn "soak FAILED (crashes at shutdown, " . scalar(@crashes) . "):\n";
+    warn "  $_\n" for grep { /exited on signal|assert|Assertion|failed/i }
+                        @lines;
+    return 0;
+}
+
 sub check {
     my ($t, $cfg) = @_;
     my $dir = $cfg->{dir};
@@ -459,6 +477,7 @@ sub check {
     # signal is a crash, any other alert a finding
 
     my $log = $t->read_file('logs/error.log') // '';
+    $cfg->{log_read} = length $log;
     my @lines = split /\n/, $log;
     my $killed_logged = grep { /exited on signal 9\b/ } @lines;
     my @crashes = grep { /exited on signal (?!9\b)/ } @lines;
