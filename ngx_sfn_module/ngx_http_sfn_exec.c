@@ -147,12 +147,37 @@ ngx_http_sfn_timer_find(ngx_http_sfn_run_t *run, uint64_t id)
 static void
 ngx_http_sfn_timer_stop(ngx_http_sfn_timer_t *t)
 {
+    ngx_queue_t          *q, *next;
+    ngx_http_sfn_run_t   *run;
+    ngx_http_sfn_held_t  *h;
+
+    run = t->run;
+
     if (t->ev.timer_set) {
         ngx_del_timer(&t->ev);
     }
 
     if (t->ev.posted) {
         ngx_delete_posted_event(&t->ev);
+    }
+
+    /*
+     * a firing held for the commit and cancelled meanwhile (a task's
+     * timeout once the task has answered) or armed again must not fire
+     * later, on a timer freed, given to another id or due later
+     */
+
+    for (q = ngx_queue_head(&run->held);
+         q != ngx_queue_sentinel(&run->held);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        h = ngx_queue_data(q, ngx_http_sfn_held_t, queue);
+
+        if (h->ev == &t->ev) {
+            ngx_queue_remove(q);
+            ngx_queue_insert_tail(&run->free_held, q);
+        }
     }
 }
 
