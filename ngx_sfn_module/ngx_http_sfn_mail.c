@@ -356,18 +356,20 @@ ngx_http_sfn_exec_stop(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *arn,
         return NGX_BUSY;
     }
 
-    if (rec.durable && ngx_http_sfn_run_find(arn) == NULL) {
-        return NGX_AGAIN;
-    }
+    if (ngx_http_sfn_run_find(arn) == NULL) {
 
-    if (!rec.durable
-        && ngx_http_sfn_run_find(arn) == NULL
-        && ngx_http_sfn_shm_reap(smcf, 0) != 0
-        && ngx_http_sfn_shm_get(smcf, arn, pool, &rec) == NGX_OK
-        && rec.status != SFN_RUNNING)
-    {
-        /* its worker is gone, and it ended there */
-        return NGX_BUSY;
+        if (rec.durable) {
+            return NGX_AGAIN;
+        }
+
+        /* an Express one whose worker is gone ended there: say so now */
+
+        if (rec.owner != ngx_pid
+            && kill(rec.owner, 0) == -1 && ngx_errno == NGX_ESRCH
+            && ngx_http_sfn_shm_reap(smcf, rec.owner) != 0)
+        {
+            return NGX_BUSY;
+        }
     }
 
     ngx_memzero(&msg, sizeof(ngx_http_sfn_msg_t));
