@@ -496,8 +496,10 @@ sub check {
                   @pg;
     my $kills_ok = grep { defined } @kill_back;
     my $pg_ok = grep { defined } @pg_back;
-    my $sched_kills = int($cfg->{seconds} / $cfg->{kill_period} - 1e-9);
-    my $sched_pg = int($cfg->{seconds} / $cfg->{pg_period} - 1e-9);
+    my $sched_kills = $cfg->{kill_period} > 0
+        ? int($cfg->{seconds} / $cfg->{kill_period} - 1e-9) : 0;
+    my $sched_pg = $cfg->{pg_period} > 0
+        ? int($cfg->{seconds} / $cfg->{pg_period} - 1e-9) : 0;
 
     # RSS: per slot (a killed worker's replacement takes its slot), the
     # samples after the run's warm-up taken while their worker was warm:

@@ -75,6 +75,20 @@ sub pick {
     return $w[-2];
 }
 
+# the weights of pick() cut to the kinds asked for, if any
+
+sub only {
+    my ($kinds, @w) = @_;
+    return @w unless $kinds && @$kinds;
+    my %want = map { $_ => 1 } @$kinds;
+    my @cut;
+    for (my $i = 0; $i < @w; $i += 2) {
+        push @cut, @w[$i, $i + 1] if $want{ $w[$i] };
+    }
+    die "no such kind of load: @$kinds\n" unless @cut;
+    return @cut;
+}
+
 # a start through sfn_start: {"jobId","executionArn"}
 
 sub sfn_start {
@@ -145,8 +159,9 @@ sub standard {
             $next += $gap;
             $next = $now if $next < $now - 5;
             $n++;
-            my $op = pick(plain_start => 25, plain_api => 25, stop => 20,
-                          token_api => 20, token_start => 10);
+            my $op = pick(only($cfg->{std_ops}, plain_start => 25,
+                               plain_api => 25, stop => 20, token_api => 20,
+                               token_start => 10));
             if ($op eq 'plain_start') {
                 sfn_start($fh, $cfg, 'plain', 'plain', $n);
             } elsif ($op eq 'plain_api') {
@@ -282,7 +297,8 @@ sub express {
             $next = $now if $next < $now - 5;
             $n++;
 
-            my $op = pick(sync => 45, async => 25, start => 15, stop => 15);
+            my $op = pick(only($cfg->{express_ops}, sync => 45, async => 25,
+                               start => 15, stop => 15));
             if ($op eq 'async') {
                 start_execution($fh, $cfg, 'slow', 'express', $n);
             } elsif ($op eq 'start') {
@@ -366,8 +382,11 @@ sub faults {
     my ($t, $cfg) = @_;
     my $fh = new_log($cfg, 'faults');
     my $end = $cfg->{t0} + $cfg->{seconds};
-    my $next_kill = $cfg->{t0} + $cfg->{kill_period};
-    my $next_pg = $cfg->{t0} + $cfg->{pg_period};
+    my $never = $cfg->{t0} + $cfg->{seconds};
+    my $next_kill = $cfg->{kill_period} > 0
+        ? $cfg->{t0} + $cfg->{kill_period} : $never;
+    my $next_pg = $cfg->{pg_period} > 0
+        ? $cfg->{t0} + $cfg->{pg_period} : $never;
 
     while (1) {
         my $now = time;
