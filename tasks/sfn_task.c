@@ -11,6 +11,10 @@
 
 #include <curl/curl.h>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include "sfn_task.h"
 
 
@@ -69,6 +73,19 @@ sfn_task_base_len(const char *resource)
 int
 sfn_task_global_init(void)
 {
+#ifdef __GLIBC__
+    /*
+     * glibc raises its mmap threshold to the largest block freed (up to
+     * 32 MB) and its trim threshold to twice that: once a codec has freed
+     * its frame buffers, later ones come from the arenas of the threads
+     * that run codecs, and each arena keeps up to 64 MB of free top.
+     * Fixed at its default, large blocks are mapped and unmapped when
+     * freed, and the arenas' tops are trimmed.
+     */
+
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
+
     /* libcurl's global state is not thread safe: set it up before threads */
 
     return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
@@ -137,6 +154,18 @@ sfn_task_run(sfn_task_call_t *call)
     }
 
     rc = d->handler(call);
+
+#ifdef __GLIBC__
+    /*
+     * a media task's codec threads are gone and their arenas hold the
+     * pages of what they freed: give those back, as the next job may run
+     * in other arenas (the other tasks allocate kilobytes)
+     */
+
+    if (strncmp(d->name, "sfn:media:", 10) == 0) {
+        malloc_trim(0);
+    }
+#endif
 
     if (rc == SFN_TASK_OK && call->output == NULL) {
         call->output = cJSON_CreateObject();
