@@ -502,22 +502,37 @@ sub check {
         ? int($cfg->{seconds} / $cfg->{pg_period} - 1e-9) : 0;
 
     # RSS: per slot (a killed worker's replacement takes its slot), the
-    # samples after the run's warm-up taken while their worker was warm:
-    # once it had used worker_warmup seconds of CPU.  Not by its age: the
-    # kernel hands nearly every new connection to the same worker, so a
-    # replacement may idle at its master's size for minutes, then grow by
-    # its first transcodes' heap.  The median of the last third against
+    # samples after the run's warm-up taken while their worker was warm
+    # and at rest.  Warm: it had used worker_warmup seconds of CPU.  Not
+    # by its age: the kernel hands nearly every new connection to the same
+    # worker, so a replacement may idle at its master's size for minutes,
+    # then grow by its first transcodes' heap.  At rest: no thread beyond
+    # the fewest it was seen with (its thread pool's), so no codec running.
+    # A sample taken during a transcode measures that job's frames, and
+    # how many jobs a sample overlaps is chance; what a worker keeps is
+    # what it holds between them.  The median of the last third against
     # the median of the first; the same per worker over its own warm life
     # as a second figure.
 
-    my (%slot, %pid);
+    my (%fewest, %slot, %pid);
+    my $busy = 0;
+    for my $s (@rss) {
+        my $f = \$fewest{ $s->{pid} };
+        $$f = $s->{threads} if !defined $$f || $s->{threads} < $$f;
+    }
     for my $s (@rss) {
         next if ($s->{cpu} // 0) < $cfg->{worker_warmup};
+        if ($s->{threads} > $fewest{ $s->{pid} }) {
+            $busy++;
+            next;
+        }
         push @{ $pid{ $s->{pid} } }, $s->{kb};
         next if $s->{t} < $cfg->{warmup};
         push @{ $slot{ $s->{slot} } }, $s->{kb};
     }
     my ($growth, @rss_notes);
+    push @rss_notes, "$busy warm samples left out: taken during a task "
+                     . 'that ran threads';
     for my $k (sort keys %slot) {
         my $v = $slot{$k};
         my $third = int(@$v / 3);
