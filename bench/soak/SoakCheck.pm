@@ -510,11 +510,15 @@ sub check {
     # the fewest it was seen with (its thread pool's), so no codec running.
     # A sample taken during a transcode measures that job's frames, and
     # how many jobs a sample overlaps is chance; what a worker keeps is
-    # what it holds between them.  The median of the last third against
-    # the median of the first; the same per worker over its own warm life
-    # as a second figure.
+    # what it holds between them.  Its own: VmRSS less its pages of the
+    # shared zone, a cache of PostgreSQL sized by sfn_zone, mapped whole
+    # at start and filled by design until the oldest records are evicted;
+    # which of its pages a worker has touched says how full the cache is,
+    # not what the worker keeps (shown apart).  The median of the last
+    # third against the median of the first; the same per worker over its
+    # own warm life as a second figure.
 
-    my (%fewest, %slot, %pid);
+    my (%fewest, %slot, %pid, %zone);
     my $busy = 0;
     for my $s (@rss) {
         my $f = \$fewest{ $s->{pid} };
@@ -526,9 +530,11 @@ sub check {
             $busy++;
             next;
         }
-        push @{ $pid{ $s->{pid} } }, $s->{kb};
+        my $own = $s->{kb} - ($s->{shmem} // 0);
+        push @{ $pid{ $s->{pid} } }, $own;
         next if $s->{t} < $cfg->{warmup};
-        push @{ $slot{ $s->{slot} } }, $s->{kb};
+        push @{ $slot{ $s->{slot} } }, $own;
+        push @{ $zone{ $s->{slot} } }, $s->{shmem} // 0;
     }
     my ($growth, @rss_notes);
     push @rss_notes, "$busy warm samples left out: taken during a task "
@@ -543,9 +549,13 @@ sub check {
         my $first = median(@$v[0 .. $third - 1]);
         my $last = median(@$v[$#$v - $third + 1 .. $#$v]);
         my $g = ($last - $first) / $first * 100;
+        my $z = $zone{$k};
         push @rss_notes, sprintf('slot %s: %d kB -> %d kB (%+.1f %%, '
-                                 . '%d samples)', $k, $first, $last, $g,
-                                 scalar @$v);
+                                 . '%d samples; shared zone pages beside '
+                                 . 'them %d kB -> %d kB)', $k, $first,
+                                 $last, $g, scalar @$v,
+                                 median(@$z[0 .. $third - 1]),
+                                 median(@$z[$#$z - $third + 1 .. $#$z]));
         $growth = $g if !defined $growth || $g > $growth;
     }
     my $pid_growth;

@@ -457,8 +457,9 @@ sub alive {
     return 0;
 }
 
-# VmRSS, threads and CPU seconds of each worker every rss_period; a
-# worker that replaces a killed one takes its slot
+# VmRSS, the part of it in shared memory, threads and CPU seconds of each
+# worker every rss_period; a worker that replaces a killed one takes its
+# slot
 
 sub rss {
     my ($t, $cfg) = @_;
@@ -485,8 +486,8 @@ sub rss {
         for my $i (0 .. $#slots) {
             my $pid = $slots[$i] // next;
             open my $st, '<', "/proc/$pid/status" or next;
-            my %f = map { /^(VmRSS|Threads):\s+(\d+)/ ? ($1, $2) : () }
-                    <$st>;
+            my %f = map { /^(VmRSS|RssShmem|Threads):\s+(\d+)/
+                          ? ($1, $2) : () } <$st>;
             close $st;
             my $kb = $f{VmRSS};
             open $st, '<', "/proc/$pid/stat" or next;
@@ -496,7 +497,8 @@ sub rss {
             my @f = split ' ', ($stat =~ /\)\s*(.*)/)[0] // '';
             my $cpu = @f > 12 ? ($f[11] + $f[12]) / $hz : 0;
             note($fh, $cfg, ev => 'rss', slot => $i, pid => $pid,
-                 kb => $kb, threads => $f{Threads} // 0,
+                 kb => $kb, shmem => $f{RssShmem} // 0,
+                 threads => $f{Threads} // 0,
                  cpu => sprintf('%.2f', $cpu)) if $kb;
         }
         sleep $cfg->{rss_period};
