@@ -5,15 +5,17 @@
  * sfn-bench: the in-process engine driver behind bench/engine/run, linked
  * with build/libsfn.a only, so its memory is the engine's.
  *
- *   sfn-bench [--seconds S] [--items N] [--no-history | --formatted]
- *             pass|params|map
+ *   sfn-bench [--seconds S] [--warmup S] [--count N] [--items N]
+ *             [--no-history | --formatted] pass|params|map
  *
- * Prints one line: "case=... history=on|formatted|off execs=... events=...
- * seconds=... exec_per_s=... transitions_per_s=... peak_rss_kb=...".
- * History events are built by default, as aws-local-stepfunctions always
- * builds them; --formatted also prints each, --no-history runs with no
- * event callback.  The definitions are the ones
- * bench/engine/node-driver.js gives aws-local-stepfunctions.
+ * Runs executions for S seconds after S of warm-up (0.5 by default), or
+ * exactly N with no warm-up (for profilers), and
+ * prints one line: "case=... history=on|formatted|off execs=...
+ * events_per_exec=... seconds=... exec_per_s=... transitions_per_s=...
+ * peak_rss_kb=...".  History events are built and kept by default, as
+ * aws-local-stepfunctions always builds and keeps them; --formatted also
+ * prints each, --no-history runs with no event callback.  The definitions
+ * are the ones bench/engine/node-driver.js gives aws-local-stepfunctions.
  */
 
 
@@ -26,17 +28,32 @@
 #include "sfn_engine.h"
 
 
+/* an event the host keeps, as aws-local-stepfunctions keeps its objects */
 typedef struct {
-    int64_t               now;
-    uint64_t              events;
+    sfn_event_t           ev;
+    sfn_payload_t        *payload;
+} sfn_bench_event_t;
+
+
+typedef struct {
+    sfn_bench_event_t    *events;     /* the execution's history */
+    size_t                nevents;
+    size_t                cap;
+    uint64_t              total;
     int                   formatted;
+    int                   failed;
 } sfn_bench_t;
 
 
+/* the wall clock, read for every timestamp as the reference's Date.now() */
 static int64_t
 sfn_bench_now(void *data)
 {
-    return ((sfn_bench_t *) data)->now;
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 
@@ -74,30 +91,78 @@ sfn_bench_cancel_timer(void *data, sfn_exec_t *e, uint64_t id)
 
 
 /*
- * History on: the engine builds every event and hands it to the host, as
- * aws-local-stepfunctions builds its event objects, which refer to the
- * payloads and format nothing.  With --formatted the host also prints
- * each event's AWS details, as a host writing history does.
+ * History on: the host keeps every event of the execution in a list, its
+ * payload held (shared with the engine, not copied), as
+ * aws-local-stepfunctions keeps its event objects in its logger's queue
+ * for as long as the execution lives.  Nothing is formatted unless
+ * --formatted, which prints each kept event's AWS details once the
+ * execution is over, as a host writing the history would.
  */
 
 static void
 sfn_bench_event(void *data, sfn_exec_t *e, const sfn_event_t *ev)
 {
-    char         *s;
-    cJSON        *d;
-    sfn_bench_t  *b;
+    size_t              cap;
+    sfn_bench_t        *b;
+    sfn_bench_event_t  *k;
 
     b = data;
-    b->events++;
 
-    if (!b->formatted) {
-        return;
+    if (b->nevents == b->cap) {
+        cap = b->cap ? b->cap * 2 : 32;
+        k = realloc(b->events, cap * sizeof(sfn_bench_event_t));
+        if (k == NULL) {
+            b->failed = 1;
+            return;
+        }
+        b->events = k;
+        b->cap = cap;
     }
 
-    d = ev->details ? NULL : sfn_event_details(ev);
-    s = cJSON_PrintUnformatted(ev->details ? ev->details : d);
-    free(s);
-    cJSON_Delete(d);
+    k = &b->events[b->nevents++];
+    k->ev = *ev;
+    k->payload = sfn_event_hold(ev);
+    k->ev.payload = k->payload ? sfn_payload_json(k->payload) : NULL;
+    k->ev.shared = NULL;
+
+    if (ev->details) {
+        /* an eager event's details live for the callback only */
+        k->ev.details = NULL;
+    }
+}
+
+
+/* the execution is over: format its history if asked, then drop it */
+static int
+sfn_bench_history_done(sfn_bench_t *b)
+{
+    char    *s;
+    cJSON   *d;
+    size_t   i;
+
+    for (i = 0; i < b->nevents; i++) {
+        if (b->formatted) {
+            d = sfn_event_details(&b->events[i].ev);
+            s = d ? sfn_json_print(d) : NULL;
+            if (s == NULL && b->events[i].ev.payload) {
+                b->failed = 1;
+            }
+            free(s);
+            cJSON_Delete(d);
+        }
+
+        sfn_payload_release(b->events[i].payload);
+    }
+
+    b->total += b->nevents;
+    b->nevents = 0;
+
+    /* a host keeps a history per execution: nothing reused across them */
+    free(b->events);
+    b->events = NULL;
+    b->cap = 0;
+
+    return b->failed ? -1 : 0;
 }
 
 
@@ -188,23 +253,67 @@ sfn_bench_definition(const char *name, long items, char **input,
 }
 
 
+/* one execution, start to end; -1 on any failure */
+static int
+sfn_bench_exec(sfn_machine_t *m, sfn_host_t *host, sfn_exec_conf_t *conf,
+    const char *input, sfn_bench_t *b)
+{
+    sfn_exec_t   *e;
+    const char   *error, *cause;
+
+    e = sfn_exec_create(m, host, conf, input, strlen(input), &error, &cause);
+    if (e == NULL) {
+        fprintf(stderr, "sfn-bench: %s: %s\n", error, cause);
+        return -1;
+    }
+
+    if (sfn_exec_start(e) != SFN_SUCCEEDED) {
+        fprintf(stderr, "sfn-bench: execution %s: %s: %s\n",
+                sfn_status_name(sfn_exec_status(e)),
+                sfn_exec_error(e) ? sfn_exec_error(e) : "",
+                sfn_exec_cause(e) ? sfn_exec_cause(e) : "");
+        sfn_exec_free(e);
+        return -1;
+    }
+
+    /* fetched as a host would: the output is printed on demand */
+    if (sfn_exec_output(e) == NULL) {
+        fprintf(stderr, "sfn-bench: no output\n");
+        sfn_exec_free(e);
+        return -1;
+    }
+
+    /* the kept events outlive the execution, as the reference's do */
+    sfn_exec_free(e);
+
+    if (sfn_bench_history_done(b) != 0) {
+        fprintf(stderr, "sfn-bench: history: out of memory\n");
+        return -1;
+    }
+
+    return 0;
+}
+
+
 int
 main(int argc, char **argv)
 {
     int               i, history, formatted;
-    long              items, execs, transitions;
+    long              items, execs, count, transitions;
     char             *def, *input;
-    double            seconds, t0, t;
-    const char       *name, *error, *cause;
+    double            seconds, warmup, t0, t;
+    uint64_t          events;
+    const char       *name;
     sfn_diag_t        d;
     sfn_host_t        host;
-    sfn_exec_t       *e;
     sfn_bench_t       b;
     struct rusage     ru;
     sfn_machine_t    *m;
     sfn_exec_conf_t   conf;
 
     seconds = 3;
+    count = 0;
+    warmup = 0.5;
     items = 10000;
     history = 1;
     formatted = 0;
@@ -213,6 +322,13 @@ main(int argc, char **argv)
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
             seconds = atof(argv[++i]);
+
+        } else if (strcmp(argv[i], "--count") == 0 && i + 1 < argc) {
+            count = atol(argv[++i]);
+            warmup = 0;
+
+        } else if (strcmp(argv[i], "--warmup") == 0 && i + 1 < argc) {
+            warmup = atof(argv[++i]);
 
         } else if (strcmp(argv[i], "--no-history") == 0) {
             history = 0;
@@ -229,8 +345,9 @@ main(int argc, char **argv)
     }
 
     if (name == NULL) {
-        fprintf(stderr, "usage: sfn-bench [--seconds S] [--items N] "
-                "[--no-history | --formatted] pass|params|map\n");
+        fprintf(stderr, "usage: sfn-bench [--seconds S] [--warmup S] "
+                "[--items N] [--no-history | --formatted] "
+                "pass|params|map\n");
         return 2;
     }
 
@@ -247,7 +364,6 @@ main(int argc, char **argv)
     }
 
     memset(&b, 0, sizeof(sfn_bench_t));
-    b.now = 1700000000000LL;
     b.formatted = formatted;
 
     memset(&host, 0, sizeof(sfn_host_t));
@@ -269,45 +385,38 @@ main(int argc, char **argv)
     conf.type = SFN_EXPRESS;
     conf.lazy_events = 1;
 
+    /* warm-up, not counted: caches and the allocator settle */
+    t0 = sfn_bench_clock();
+
+    while (sfn_bench_clock() - t0 < warmup) {
+        if (sfn_bench_exec(m, &host, &conf, input, &b) != 0) {
+            return 1;
+        }
+    }
+
     execs = 0;
+    b.total = 0;
     t0 = sfn_bench_clock();
 
     do {
-        e = sfn_exec_create(m, &host, &conf, input, strlen(input), &error,
-                            &cause);
-        if (e == NULL) {
-            fprintf(stderr, "sfn-bench: %s: %s\n", error, cause);
+        if (sfn_bench_exec(m, &host, &conf, input, &b) != 0) {
             return 1;
         }
 
-        if (sfn_exec_start(e) != SFN_SUCCEEDED) {
-            fprintf(stderr, "sfn-bench: execution %s: %s: %s\n",
-                    sfn_status_name(sfn_exec_status(e)),
-                    sfn_exec_error(e) ? sfn_exec_error(e) : "",
-                    sfn_exec_cause(e) ? sfn_exec_cause(e) : "");
-            return 1;
-        }
-
-        /* fetched as a host would: the output is printed on demand */
-        if (sfn_exec_output(e) == NULL) {
-            fprintf(stderr, "sfn-bench: no output\n");
-            return 1;
-        }
-
-        sfn_exec_free(e);
         execs++;
-        b.now++;
-
         t = sfn_bench_clock() - t0;
 
-    } while (t < seconds);
+    } while (count ? execs < count : t < seconds);
+
+    events = b.total;
 
     getrusage(RUSAGE_SELF, &ru);
 
-    printf("case=%s history=%s execs=%ld events=%llu seconds=%.3f "
-           "exec_per_s=%.1f transitions_per_s=%.1f peak_rss_kb=%ld\n",
+    printf("case=%s history=%s execs=%ld events_per_exec=%llu "
+           "seconds=%.3f exec_per_s=%.1f transitions_per_s=%.1f "
+           "peak_rss_kb=%ld\n",
            name, history ? (formatted ? "formatted" : "on") : "off", execs,
-           (unsigned long long) b.events, t, execs / t,
+           (unsigned long long) (events / execs), t, execs / t,
            execs * transitions / t, ru.ru_maxrss);
 
     sfn_machine_free(m);
