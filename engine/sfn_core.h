@@ -87,7 +87,12 @@ int sfn_json_text_int(const cJSON *v, int64_t *out);
 int sfn_json_text_double(const cJSON *v, double *out);
 const char *sfn_json_type_name(const cJSON *v);
 
+size_t sfn_json_parse_nodes(const char *text, size_t len, size_t *strings);
+cJSON *sfn_json_parse_block(const char *text, size_t len, cJSON *nodes,
+    size_t nnodes, char *bytes, size_t nbytes);
+
 /* payloads shared with history events: sfn_payload.c */
+sfn_payload_t *sfn_payload_parse(const char *text, size_t len);
 sfn_payload_t *sfn_payload_share(cJSON *v, sfn_payload_t **p);
 void sfn_payload_drop(cJSON *v, sfn_payload_t **p);
 cJSON *sfn_payload_take(cJSON *v, sfn_payload_t **p);

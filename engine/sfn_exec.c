@@ -783,7 +783,6 @@ sfn_exec_create(const sfn_machine_t *m, const sfn_host_t *host,
     const char **error, const char **cause)
 {
     char        *p, **dst[5];
-    cJSON       *in;
     size_t       size, lens[5], i;
     sfn_exec_t  *e;
     const char  *strs[5];
@@ -849,16 +848,17 @@ sfn_exec_create(const sfn_machine_t *m, const sfn_host_t *host,
     memcpy(p, input, len);
     p[len] = '\0';
 
-    in = sfn_json_parse(e->input_text, len);
+    /* the input is read only until a state changes it: one block */
+    e->first_shared = sfn_payload_parse(e->input_text, len);
 
-    if (in == NULL) {
+    if (e->first_shared == NULL) {
         sfn_exec_free(e);
         *error = "InvalidExecutionInput";
         *cause = "The execution input is not valid JSON";
         return NULL;
     }
 
-    e->first = in;
+    e->first = (cJSON *) sfn_payload_json(e->first_shared);
 
     e->start_ms = conf->start_ms ? conf->start_ms
                                  : host->now_ms(host->data);

@@ -16,6 +16,7 @@
 #include <math.h>
 #include <errno.h>
 #include <locale.h>
+#include <limits.h>
 
 #include "sfn_core.h"
 
@@ -544,16 +545,80 @@ sfn_utf8_valid(const char *text, size_t len)
  * \u0000; those two bytes are taken as U+0000 in a text too, since tasks
  * print the engine's strings as they are.  Containers nest at most
  * CJSON_NESTING_LIMIT deep, as cJSON's own parser allows.
+ *
+ * The nodes and strings are cJSON_malloc'd one by one, as cJSON_Delete()
+ * wants them, or taken from one block (sfn_json_parse_block()): a tree
+ * that is read only and freed all at once.
  */
 
 typedef struct {
     const unsigned char  *p;
     const unsigned char  *last;
     unsigned              depth;
+    unsigned              block:1;
+    cJSON                *node;       /* block: the next free node */
+    cJSON                *node_end;
+    char                 *byte;       /* block: the next free string byte */
+    char                 *byte_end;
 } sfn_json_parser_t;
 
 
 static cJSON *sfn_json_parse_value(sfn_json_parser_t *jp);
+
+
+static cJSON *
+sfn_json_parse_node(sfn_json_parser_t *jp, int type)
+{
+    cJSON  *v;
+
+    if (jp->block) {
+        if (jp->node == jp->node_end) {
+            return NULL;
+        }
+        v = jp->node++;
+
+    } else {
+        v = cJSON_malloc(sizeof(cJSON));
+        if (v == NULL) {
+            return NULL;
+        }
+    }
+
+    memset(v, 0, sizeof(cJSON));
+    v->type = type;
+
+    return v;
+}
+
+
+static char *
+sfn_json_parse_alloc(sfn_json_parser_t *jp, size_t size)
+{
+    char  *s;
+
+    if (!jp->block) {
+        return cJSON_malloc(size);
+    }
+
+    if ((size_t) (jp->byte_end - jp->byte) < size) {
+        return NULL;
+    }
+
+    s = jp->byte;
+    jp->byte += size;
+
+    return s;
+}
+
+
+static void
+sfn_json_parse_free(sfn_json_parser_t *jp, cJSON *v, char *s)
+{
+    if (!jp->block) {
+        cJSON_Delete(v);
+        cJSON_free(s);
+    }
+}
 
 
 static void
@@ -745,7 +810,7 @@ sfn_json_parse_string(sfn_json_parser_t *jp)
 
     jp->p = p + 1;
 
-    s = cJSON_malloc(size + 1);
+    s = (unsigned char *) sfn_json_parse_alloc(jp, size + 1);
     if (s == NULL) {
         return NULL;
     }
@@ -919,7 +984,7 @@ sfn_json_parse_items(sfn_json_parser_t *jp, cJSON *v, int object)
             sfn_json_parse_space(jp);
 
             if (jp->p == jp->last || *jp->p != ':') {
-                cJSON_free(key);
+                sfn_json_parse_free(jp, NULL, key);
                 return -1;
             }
 
@@ -929,7 +994,7 @@ sfn_json_parse_items(sfn_json_parser_t *jp, cJSON *v, int object)
 
         c = sfn_json_parse_value(jp);
         if (c == NULL) {
-            cJSON_free(key);
+            sfn_json_parse_free(jp, NULL, key);
             return -1;
         }
 
@@ -995,7 +1060,7 @@ sfn_json_parse_value(sfn_json_parser_t *jp)
             return NULL;
         }
 
-        v = *p == '{' ? cJSON_CreateObject() : cJSON_CreateArray();
+        v = sfn_json_parse_node(jp, *p == '{' ? cJSON_Object : cJSON_Array);
         if (v == NULL) {
             return NULL;
         }
@@ -1005,7 +1070,7 @@ sfn_json_parse_value(sfn_json_parser_t *jp)
         jp->depth--;
 
         if (rc != 0) {
-            cJSON_Delete(v);
+            sfn_json_parse_free(jp, v, NULL);
             return NULL;
         }
 
@@ -1017,13 +1082,12 @@ sfn_json_parse_value(sfn_json_parser_t *jp)
             return NULL;
         }
 
-        v = cJSON_CreateNull();
+        v = sfn_json_parse_node(jp, cJSON_String);
         if (v == NULL) {
-            cJSON_free(s);
+            sfn_json_parse_free(jp, NULL, s);
             return NULL;
         }
 
-        v->type = cJSON_String;
         v->valuestring = s;
         return v;
 
@@ -1032,62 +1096,144 @@ sfn_json_parse_value(sfn_json_parser_t *jp)
             return NULL;
         }
         jp->p += 4;
-        return cJSON_CreateTrue();
+        return sfn_json_parse_node(jp, cJSON_True);
 
     case 'f':
         if (left < 5 || memcmp(p, "false", 5) != 0) {
             return NULL;
         }
         jp->p += 5;
-        return cJSON_CreateFalse();
+        return sfn_json_parse_node(jp, cJSON_False);
 
     case 'n':
         if (left < 4 || memcmp(p, "null", 4) != 0) {
             return NULL;
         }
         jp->p += 4;
-        return cJSON_CreateNull();
+        return sfn_json_parse_node(jp, cJSON_NULL);
 
     default:
         if (sfn_json_parse_number(jp, &d) != 0) {
             return NULL;
         }
 
-        /* cJSON_CreateNumber() saturates valueint as cJSON's parser does */
-        return cJSON_CreateNumber(d);
+        v = sfn_json_parse_node(jp, cJSON_Number);
+        if (v == NULL) {
+            return NULL;
+        }
+
+        /* valueint saturated, as cJSON's own parser sets it */
+        v->valuedouble = d;
+        v->valueint = d >= INT_MAX ? INT_MAX
+                      : (d <= (double) INT_MIN ? INT_MIN : (int) d);
+        return v;
     }
+}
+
+
+static cJSON *
+sfn_json_parse_doc(sfn_json_parser_t *jp, const char *text, size_t len)
+{
+    cJSON  *v;
+
+    jp->p = (const unsigned char *) text;
+    jp->last = jp->p + len;
+    jp->depth = 0;
+
+    if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+        jp->p += 3;
+    }
+
+    sfn_json_parse_space(jp);
+
+    v = sfn_json_parse_value(jp);
+    if (v == NULL) {
+        return NULL;
+    }
+
+    sfn_json_parse_space(jp);
+
+    if (jp->p != jp->last) {
+        sfn_json_parse_free(jp, v, NULL);
+        return NULL;
+    }
+
+    return v;
 }
 
 
 cJSON *
 sfn_json_parse(const char *text, size_t len)
 {
-    cJSON              *v;
-    sfn_json_parser_t   jp;
+    sfn_json_parser_t  jp;
 
-    jp.p = (const unsigned char *) text;
-    jp.last = jp.p + len;
-    jp.depth = 0;
+    memset(&jp, 0, sizeof(sfn_json_parser_t));
 
-    if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
-        jp.p += 3;
+    return sfn_json_parse_doc(&jp, text, len);
+}
+
+
+/*
+ * At least as many nodes as text can hold, and strings: every value but
+ * the first follows a comma or an opening bracket outside any string.
+ */
+size_t
+sfn_json_parse_nodes(const char *text, size_t len, size_t *strings)
+{
+    size_t                n;
+    const unsigned char  *p, *last;
+
+    n = 1;
+    *strings = 0;
+    p = (const unsigned char *) text;
+    last = p + len;
+
+    for ( /* void */ ; p < last; p++) {
+        switch (*p) {
+
+        case '"':
+            (*strings)++;
+
+            /* what a string holds is no value */
+            for (p++; p < last && *p != '"'; p++) {
+                if (*p == '\\') {
+                    p++;
+                }
+            }
+            break;
+
+        case ',':
+        case '[':
+        case '{':
+            n++;
+            break;
+        }
     }
 
-    sfn_json_parse_space(&jp);
+    return n;
+}
 
-    v = sfn_json_parse_value(&jp);
-    if (v == NULL) {
-        return NULL;
-    }
 
-    sfn_json_parse_space(&jp);
+/*
+ * Parses text into nodes (nnodes of them, sfn_json_parse_nodes()) and
+ * string bytes (len + the strings it counted) the caller provides: no
+ * allocation, nothing to free but the block; never cJSON_Delete() it.
+ */
+cJSON *
+sfn_json_parse_block(const char *text, size_t len, cJSON *nodes,
+    size_t nnodes, char *bytes, size_t nbytes)
+{
+    sfn_json_parser_t  jp;
 
-    if (jp.p != jp.last) {
-        cJSON_Delete(v);
-        return NULL;
-    }
+    memset(&jp, 0, sizeof(sfn_json_parser_t));
 
-    return v;
+    jp.block = 1;
+    jp.node = nodes;
+    jp.node_end = nodes + nnodes;
+    jp.byte = bytes;
+    jp.byte_end = bytes + nbytes;
+
+    return sfn_json_parse_doc(&jp, text, len);
 }
 
 

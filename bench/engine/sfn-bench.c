@@ -28,17 +28,32 @@
 #include "sfn_engine.h"
 
 
-/* an event the host keeps, as aws-local-stepfunctions keeps its objects */
+/*
+ * An event the host keeps, as aws-local-stepfunctions allocates an object
+ * for each and queues it: ours are allocated SFN_BENCH_BLOCK at a time and
+ * chained in order, all freed with the execution's history.
+ */
+#define SFN_BENCH_BLOCK  8
+
 typedef struct {
     sfn_event_t           ev;
     sfn_payload_t        *payload;
 } sfn_bench_event_t;
 
 
+typedef struct sfn_bench_block_s  sfn_bench_block_t;
+
+struct sfn_bench_block_s {
+    sfn_bench_block_t    *next;
+    size_t                n;
+    sfn_bench_event_t     events[SFN_BENCH_BLOCK];
+};
+
+
 typedef struct {
-    sfn_bench_event_t    *events;     /* the execution's history */
+    sfn_bench_block_t    *head;       /* the execution's history */
+    sfn_bench_block_t    *tail;
     size_t                nevents;
-    size_t                cap;
     uint64_t              total;
     int                   formatted;
     int                   failed;
@@ -102,32 +117,52 @@ sfn_bench_cancel_timer(void *data, sfn_exec_t *e, uint64_t id)
 static void
 sfn_bench_event(void *data, sfn_exec_t *e, const sfn_event_t *ev)
 {
-    size_t              cap;
+    char               *s;
     sfn_bench_t        *b;
+    sfn_bench_block_t  *bl;
     sfn_bench_event_t  *k;
 
     b = data;
+    bl = b->tail;
 
-    if (b->nevents == b->cap) {
-        cap = b->cap ? b->cap * 2 : 32;
-        k = realloc(b->events, cap * sizeof(sfn_bench_event_t));
-        if (k == NULL) {
+    if (bl == NULL || bl->n == SFN_BENCH_BLOCK) {
+        bl = malloc(sizeof(sfn_bench_block_t));
+        if (bl == NULL) {
             b->failed = 1;
             return;
         }
-        b->events = k;
-        b->cap = cap;
+
+        bl->next = NULL;
+        bl->n = 0;
+
+        if (b->tail) {
+            b->tail->next = bl;
+        } else {
+            b->head = bl;
+        }
+
+        b->tail = bl;
     }
 
-    k = &b->events[b->nevents++];
+    k = &bl->events[bl->n++];
+    b->nevents++;
+
     k->ev = *ev;
     k->payload = sfn_event_hold(ev);
     k->ev.payload = k->payload ? sfn_payload_json(k->payload) : NULL;
     k->ev.shared = NULL;
 
     if (ev->details) {
-        /* an eager event's details live for the callback only */
+        /* details built by the engine live for the callback only */
         k->ev.details = NULL;
+
+        if (b->formatted) {
+            s = sfn_json_print(ev->details);
+            if (s == NULL) {
+                b->failed = 1;
+            }
+            free(s);
+        }
     }
 }
 
@@ -136,31 +171,45 @@ sfn_bench_event(void *data, sfn_exec_t *e, const sfn_event_t *ev)
 static int
 sfn_bench_history_done(sfn_bench_t *b)
 {
-    char    *s;
-    cJSON   *d;
-    size_t   i;
+    char               *s;
+    size_t              i;
+    cJSON              *d;
+    sfn_bench_block_t  *bl, *next;
+    sfn_bench_event_t  *k;
 
-    for (i = 0; i < b->nevents; i++) {
-        if (b->formatted) {
-            d = sfn_event_details(&b->events[i].ev);
+    for (bl = b->head; bl; bl = next) {
+        next = bl->next;
+
+        for (i = 0; i < bl->n; i++) {
+            k = &bl->events[i];
+
+            if (!b->formatted) {
+                sfn_payload_release(k->payload);
+                continue;
+            }
+
+            if (k->ev.name == NULL && k->ev.payload == NULL) {
+                /* formatted in the callback, or nothing to format */
+                continue;
+            }
+
+            d = sfn_event_details(&k->ev);
             s = d ? sfn_json_print(d) : NULL;
-            if (s == NULL && b->events[i].ev.payload) {
+            if (s == NULL) {
                 b->failed = 1;
             }
             free(s);
             cJSON_Delete(d);
+            sfn_payload_release(k->payload);
         }
 
-        sfn_payload_release(b->events[i].payload);
+        free(bl);
     }
 
     b->total += b->nevents;
     b->nevents = 0;
-
-    /* a host keeps a history per execution: nothing reused across them */
-    free(b->events);
-    b->events = NULL;
-    b->cap = 0;
+    b->head = NULL;
+    b->tail = NULL;
 
     return b->failed ? -1 : 0;
 }
