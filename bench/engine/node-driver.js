@@ -6,7 +6,9 @@
 //
 // Runs executions for S seconds after S of warm-up (1 by default) and
 // prints one line: case=... execs=... events_per_exec=... seconds=...
-// exec_per_s=... transitions_per_s=... peak_rss_kb=...
+// cpu_seconds=... exec_per_s=... exec_per_cpu_s=... transitions_per_s=...
+// peak_rss_kb=...: the rate per second of wall clock and per second of the
+// main thread's CPU time.
 
 'use strict';
 
@@ -91,14 +93,19 @@ async function main() {
   let execs = 0;
   let t = 0;
   t0 = process.hrtime.bigint();
+  const c0 = process.threadCpuUsage();
   do {
     await sm.run(input).result;
     execs++;
     t = Number(process.hrtime.bigint() - t0) / 1e9;
   } while (t < seconds);
+  const c1 = process.threadCpuUsage();
+  // the main thread's CPU time: the JIT's and GC's helper threads not counted
+  const cpu = (c1.user - c0.user + c1.system - c0.system) / 1e6;
   const rss = process.resourceUsage().maxRSS;
   console.log(`case=${name} execs=${execs} events_per_exec=${events} seconds=${t.toFixed(3)} ` +
-              `exec_per_s=${(execs / t).toFixed(1)} ` +
+              `cpu_seconds=${cpu.toFixed(3)} exec_per_s=${(execs / t).toFixed(1)} ` +
+              `exec_per_cpu_s=${(execs / cpu).toFixed(1)} ` +
               `transitions_per_s=${(execs * transitions / t).toFixed(1)} peak_rss_kb=${rss}`);
 }
 
