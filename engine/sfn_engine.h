@@ -127,15 +127,17 @@ typedef struct {
                                            AWS's details field, or NULL */
 
     /*
-     * With sfn_exec_conf_t.lazy_events, state entered and exited events and
-     * ExecutionStarted and ExecutionSucceeded come with details NULL and
-     * what they are made of instead, valid during the callback only:
-     * formatting is left to the host that writes them, through
-     * sfn_event_details().  Without it, details is built from these.
+     * With sfn_exec_conf_t.lazy_events, state entered and exited events,
+     * Map iteration events, ExecutionStarted and ExecutionSucceeded come
+     * with details NULL and what they are made of instead, valid during
+     * the callback only: formatting is left to the host that writes them,
+     * through sfn_event_details().  Without it, details is built from
+     * these.
      */
     const char           *name;         /* the state's name */
     const char           *role_arn;     /* ExecutionStarted */
     const cJSON          *payload;      /* the input or output */
+    size_t                index;        /* MapIteration*: the iteration */
     sfn_payload_t        *shared;       /* payload's box: sfn_event_hold() */
 } sfn_event_t;
 

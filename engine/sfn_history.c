@@ -133,6 +133,26 @@ sfn_emit_payload(sfn_exec_t *e, sfn_run_t *run, const char *type,
 }
 
 
+/* {"mapIterationStartedEventDetails":{"name":..,"index":..}}, ... */
+static cJSON *
+sfn_details_iteration(const sfn_event_t *ev)
+{
+    char    field[64];
+    cJSON  *d, *in;
+
+    /* AWS's field: the type, first letter in lower case, "EventDetails" */
+    snprintf(field, sizeof(field), "m%sEventDetails", ev->type + 1);
+
+    d = sfn_details(field, &in);
+    if (d) {
+        cJSON_AddStringToObject(in, "name", ev->name);
+        cJSON_AddNumberToObject(in, "index", (double) ev->index);
+    }
+
+    return d;
+}
+
+
 cJSON *
 sfn_event_details(const sfn_event_t *ev)
 {
@@ -166,6 +186,10 @@ sfn_event_details(const sfn_event_t *ev)
 
     if (ev->name == NULL) {
         return NULL;
+    }
+
+    if (strncmp(ev->type, "MapIteration", 12) == 0) {
+        return sfn_details_iteration(ev);
     }
 
     entered = n > 7 && strcmp(ev->type + n - 7, "Entered") == 0;
@@ -307,26 +331,33 @@ sfn_emit_error(sfn_exec_t *e, sfn_run_t *run, const char *type,
 }
 
 
+/* type: "MapIterationStarted", "...Succeeded", "...Failed", "...Aborted" */
 void
 sfn_emit_iteration(sfn_run_t *parent, const char *type, size_t index)
 {
-    cJSON  *d, *in;
+    cJSON        *d;
+    sfn_exec_t   *e;
+    sfn_event_t   ev;
+
+    e = parent->e;
+
+    if (sfn_history_full(e)) {
+        return;
+    }
+
+    memset(&ev, 0, sizeof(sfn_event_t));
+    ev.type = type;
+    ev.name = parent->state->name;
+    ev.index = index;
 
     d = NULL;
 
-    if (sfn_history_on(parent->e)) {
-        d = sfn_details(strcmp(type, "MapIterationStarted") == 0
-                        ? "mapIterationStartedEventDetails"
-                        : (strcmp(type, "MapIterationSucceeded") == 0
-                           ? "mapIterationSucceededEventDetails"
-                           : (strcmp(type, "MapIterationFailed") == 0
-                              ? "mapIterationFailedEventDetails"
-                              : "mapIterationAbortedEventDetails")), &in);
-        if (d) {
-            cJSON_AddStringToObject(in, "name", parent->state->name);
-            cJSON_AddNumberToObject(in, "index", (double) index);
-        }
+    if (e->host.event && !e->lazy_events) {
+        d = sfn_details_iteration(&ev);
+        ev.details = d;
     }
 
-    sfn_emit(parent->e, parent, type, d);
+    sfn_emit_event(e, parent, &ev);
+
+    cJSON_Delete(d);
 }
