@@ -142,13 +142,14 @@ sfn_number_format(double d, char *buf)
     int     n;
     double  back;
 
+    /* an integer below 1e15 prints as one (NaN fails every comparison) */
+    if (d > -1e15 && d < 1e15 && d == (double) (int64_t) d) {
+        return sfn_int_format((int64_t) d, buf);
+    }
+
     if (isnan(d) || isinf(d)) {
         memcpy(buf, "null", 5);
         return 4;
-    }
-
-    if (d == floor(d) && fabs(d) < 1e15) {
-        return sfn_int_format((int64_t) d, buf);
     }
 
     for (n = 15; n <= 17; n++) {
@@ -1180,35 +1181,43 @@ sfn_json_parse(const char *text, size_t len)
 size_t
 sfn_json_parse_nodes(const char *text, size_t len, size_t *strings)
 {
-    size_t                n;
+    size_t                n, ns;
+    unsigned              c;
     const unsigned char  *p, *last;
 
+    /* 1: a value may follow, 2: a string starts */
+    static const unsigned char  cls[256] = {
+        [','] = 1, ['['] = 1, ['{'] = 1, ['"'] = 2
+    };
+
     n = 1;
-    *strings = 0;
+    ns = 0;
     p = (const unsigned char *) text;
     last = p + len;
 
-    for ( /* void */ ; p < last; p++) {
-        switch (*p) {
+    while (p < last) {
+        c = cls[*p++];
 
-        case '"':
-            (*strings)++;
-
-            /* what a string holds is no value */
-            for (p++; p < last && *p != '"'; p++) {
-                if (*p == '\\') {
-                    p++;
-                }
-            }
-            break;
-
-        case ',':
-        case '[':
-        case '{':
-            n++;
-            break;
+        if (c == 0) {
+            continue;
         }
+
+        if (c == 1) {
+            n++;
+            continue;
+        }
+
+        ns++;
+
+        /* what a string holds is no value */
+        while (p < last && *p != '"') {
+            p += *p == '\\' ? 2 : 1;
+        }
+
+        p++;
     }
+
+    *strings = ns;
 
     return n;
 }

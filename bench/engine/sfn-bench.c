@@ -37,8 +37,13 @@
 #define SFN_BENCH_BLOCK  8
 
 typedef struct {
-    sfn_event_t           ev;
-    sfn_payload_t        *payload;
+    int64_t               id;
+    int64_t               previous_id;
+    int64_t               timestamp_ms;
+    const char           *type;
+    const char           *name;
+    size_t                index;
+    sfn_payload_t        *payload;    /* held */
 } sfn_bench_event_t;
 
 
@@ -56,6 +61,7 @@ typedef struct {
     sfn_bench_block_t    *tail;
     size_t                nevents;
     uint64_t              total;
+    const char           *role_arn;   /* the executions' */
     int                   formatted;
     int                   failed;
 } sfn_bench_t;
@@ -148,14 +154,17 @@ sfn_bench_event(void *data, sfn_exec_t *e, const sfn_event_t *ev)
     k = &bl->events[bl->n++];
     b->nevents++;
 
-    k->ev = *ev;
+    k->id = ev->id;
+    k->previous_id = ev->previous_id;
+    k->timestamp_ms = ev->timestamp_ms;
+    k->type = ev->type;
+    k->name = ev->name;
+    k->index = ev->index;
     k->payload = sfn_event_hold(ev);
-    k->ev.payload = k->payload ? sfn_payload_json(k->payload) : NULL;
-    k->ev.shared = NULL;
 
     if (ev->details) {
         /* details built by the engine live for the callback only */
-        k->ev.details = NULL;
+        k->name = NULL;
 
         if (b->formatted) {
             s = sfn_json_print(ev->details);
@@ -175,6 +184,7 @@ sfn_bench_history_done(sfn_bench_t *b)
     char               *s;
     size_t              i;
     cJSON              *d;
+    sfn_event_t         ev;
     sfn_bench_block_t  *bl, *next;
     sfn_bench_event_t  *k;
 
@@ -189,12 +199,22 @@ sfn_bench_history_done(sfn_bench_t *b)
                 continue;
             }
 
-            if (k->ev.name == NULL && k->ev.payload == NULL) {
+            if (k->name == NULL && k->payload == NULL) {
                 /* formatted in the callback, or nothing to format */
                 continue;
             }
 
-            d = sfn_event_details(&k->ev);
+            memset(&ev, 0, sizeof(sfn_event_t));
+            ev.id = k->id;
+            ev.previous_id = k->previous_id;
+            ev.timestamp_ms = k->timestamp_ms;
+            ev.type = k->type;
+            ev.name = k->name;
+            ev.index = k->index;
+            ev.role_arn = b->role_arn;
+            ev.payload = k->payload ? sfn_payload_json(k->payload) : NULL;
+
+            d = sfn_event_details(&ev);
             s = d ? sfn_json_print(d) : NULL;
             if (s == NULL) {
                 b->failed = 1;
@@ -434,6 +454,7 @@ main(int argc, char **argv)
         "arn:aws:states:us-east-1:000000000000:stateMachine:bench";
     conf.type = SFN_EXPRESS;
     conf.lazy_events = 1;
+    b.role_arn = "";
 
     /* warm-up, not counted: caches and the allocator settle */
     t0 = sfn_bench_clock(CLOCK_MONOTONIC);
