@@ -81,12 +81,21 @@ char *sfn_strndup(const char *s, size_t len);
 char *sfn_json_print_sized(const cJSON *v, size_t size);
 size_t sfn_json_size(const cJSON *v);
 int sfn_json_equal(const cJSON *a, const cJSON *b);
-cJSON *sfn_json_parse_text(const char *text, size_t len, int terminated);
 void sfn_json_tostring(sfn_buf_t *b, const cJSON *v);
 int sfn_json_is_int(const cJSON *v, int64_t *out);
 int sfn_json_text_int(const cJSON *v, int64_t *out);
 int sfn_json_text_double(const cJSON *v, double *out);
 const char *sfn_json_type_name(const cJSON *v);
+
+size_t sfn_json_parse_nodes(const char *text, size_t len, size_t *strings);
+cJSON *sfn_json_parse_block(const char *text, size_t len, cJSON *nodes,
+    size_t nnodes, char *bytes, size_t nbytes);
+
+/* payloads shared with history events: sfn_payload.c */
+sfn_payload_t *sfn_payload_parse(const char *text, size_t len);
+sfn_payload_t *sfn_payload_share(cJSON *v, sfn_payload_t **p);
+void sfn_payload_drop(cJSON *v, sfn_payload_t **p);
+cJSON *sfn_payload_take(cJSON *v, sfn_payload_t **p);
 
 /* RFC 3339 timestamps; ns since the epoch */
 int sfn_time_parse(const char *s, size_t len, int64_t *sec, int32_t *nsec);

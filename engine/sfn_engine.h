@@ -53,6 +53,7 @@ typedef enum {
 
 typedef struct sfn_machine_s  sfn_machine_t;
 typedef struct sfn_exec_s     sfn_exec_t;
+typedef struct sfn_payload_s  sfn_payload_t;
 
 
 /*
@@ -126,20 +127,36 @@ typedef struct {
                                            AWS's details field, or NULL */
 
     /*
-     * With sfn_exec_conf_t.lazy_events, state entered and exited events and
-     * ExecutionStarted and ExecutionSucceeded come with details NULL and
-     * what they are made of instead, valid during the callback only:
-     * formatting is left to the host that writes them, through
-     * sfn_event_details().  Without it, details is built from these.
+     * With sfn_exec_conf_t.lazy_events, state entered and exited events,
+     * Map iteration events, ExecutionStarted and ExecutionSucceeded come
+     * with details NULL and what they are made of instead, valid during
+     * the callback only: formatting is left to the host that writes them,
+     * through sfn_event_details().  Without it, details is built from
+     * these.
      */
     const char           *name;         /* the state's name */
     const char           *role_arn;     /* ExecutionStarted */
     const cJSON          *payload;      /* the input or output */
+    size_t                index;        /* MapIteration*: the iteration */
+    sfn_payload_t        *shared;       /* payload's box: sfn_event_hold() */
 } sfn_event_t;
 
 
 /* ev's AWS details object, built (the caller frees it), or NULL */
 cJSON *sfn_event_details(const sfn_event_t *ev);
+
+/*
+ * Keeping a lazy event beyond the callback.  Its payload is shared with
+ * the execution, never copied: sfn_event_hold() returns a reference to it
+ * (NULL when the event has none), immutable from then on and valid until
+ * sfn_payload_release(), even after sfn_exec_free().  A kept copy of the
+ * event with payload set to sfn_payload_json() formats with
+ * sfn_event_details() as long as the machine (the state names) and, for
+ * ExecutionStarted, the execution (role_arn) are alive.
+ */
+sfn_payload_t *sfn_event_hold(const sfn_event_t *ev);
+const cJSON *sfn_payload_json(const sfn_payload_t *p);
+void sfn_payload_release(sfn_payload_t *p);
 
 
 typedef struct {

@@ -22,7 +22,8 @@
 
 static int sfn_run_states(sfn_run_t *run);
 static void sfn_exec_finish(sfn_exec_t *e, sfn_status_e status,
-    cJSON *output, const char *error, const char *cause);
+    cJSON *output, sfn_payload_t *shared, const char *error,
+    const char *cause);
 
 
 /* the id -> waiting run hash: open addressing, backward-shift deletion */
@@ -273,7 +274,7 @@ sfn_run_failed(sfn_run_t *run)
         return SFN_R_DONE;
     }
 
-    sfn_exec_finish(e, SFN_FAILED, NULL, run->err.error, run->err.cause);
+    sfn_exec_finish(e, SFN_FAILED, NULL, NULL, run->err.error, run->err.cause);
 
     return SFN_R_DONE;
 }
@@ -282,20 +283,43 @@ sfn_run_failed(sfn_run_t *run)
 static int
 sfn_run_succeeded(sfn_run_t *run)
 {
-    cJSON  *out;
+    cJSON          *out;
+    sfn_exec_t     *e;
+    sfn_payload_t  *shared;
 
-    out = run->input;
-    run->input = NULL;
+    e = run->e;
 
     if (run->parent) {
+        /* the parent's results array links it in: its own */
+        out = sfn_payload_take(run->input, &run->shared);
+        if (out == NULL) {
+            sfn_err_set(&run->err, "States.Runtime", "out of memory");
+            return sfn_run_failed(run);
+        }
+
+        run->input = NULL;
         sfn_child_done(run, out);
         sfn_run_free(run);
         return SFN_R_DONE;
     }
 
-    sfn_exec_finish(run->e, SFN_SUCCEEDED, out, NULL, NULL);
+    out = run->input;
+    shared = run->shared;
+    run->input = NULL;
+    run->shared = NULL;
+
+    sfn_exec_finish(e, SFN_SUCCEEDED, out, shared, NULL, NULL);
 
     return SFN_R_DONE;
+}
+
+
+/* the run's input becomes input (owned) */
+void
+sfn_run_replace_input(sfn_run_t *run, cJSON *input)
+{
+    sfn_payload_drop(run->input, &run->shared);
+    run->input = input;
 }
 
 
@@ -311,7 +335,7 @@ sfn_state_enter(sfn_run_t *run)
     e = run->e;
     st = run->state;
 
-    run->entered_ms = e->host.now_ms(e->host.data);
+    run->entered_ms = sfn_exec_now(e);
     run->retry_total = 0;
 
     n = st->nretriers;
@@ -328,7 +352,7 @@ sfn_state_enter(sfn_run_t *run)
         memset(run->retries, 0, n * sizeof(unsigned));
     }
 
-    sfn_emit_state(run, "Entered", run->input);
+    sfn_emit_state(run, "Entered");
 
     switch (st->type) {
 
@@ -364,6 +388,25 @@ sfn_state_enter(sfn_run_t *run)
 }
 
 
+/*
+ * The host's clock, read once for everything one entry point runs: the
+ * states it enters and the events it emits happen at one instant, as in
+ * a host that caches its time per event loop turn (nginx).  sfn_drain()
+ * forgets it, and a yield hands the loop back before a long burst would
+ * make it stale.
+ */
+int64_t
+sfn_exec_now(sfn_exec_t *e)
+{
+    if (!e->now_read) {
+        e->now = e->host.now_ms(e->host.data);
+        e->now_read = 1;
+    }
+
+    return e->now;
+}
+
+
 static int
 sfn_yield_due(sfn_exec_t *e)
 {
@@ -383,11 +426,11 @@ sfn_yield(sfn_run_t *run)
     e = run->e;
     run->timer_id = ++e->next_id;
     run->timer_kind = SFN_W_YIELD;
-    run->timer_due = e->host.now_ms(e->host.data);
+    run->timer_due = sfn_exec_now(e);
 
     if (sfn_slot_add(e, run->timer_id, run, SFN_W_YIELD) != 0
-        || e->host.arm_timer(e->host.data, e, run->timer_id,
-                             e->host.now_ms(e->host.data)) != SFN_OK)
+        || e->host.arm_timer(e->host.data, e, run->timer_id, run->timer_due)
+           != SFN_OK)
     {
         sfn_slot_del(e, run->timer_id);
         run->timer_id = 0;
@@ -527,7 +570,7 @@ sfn_drain(sfn_exec_t *e)
     }
 
     if (e->history_full && e->status == SFN_RUNNING) {
-        sfn_exec_finish(e, SFN_FAILED, NULL, "States.Runtime",
+        sfn_exec_finish(e, SFN_FAILED, NULL, NULL, "States.Runtime",
                         "The execution reached the maximum number of "
                         "history events (25000).");
 
@@ -539,6 +582,7 @@ sfn_drain(sfn_exec_t *e)
     }
 
     e->busy = 0;
+    e->now_read = 0;
 
     if (e->status != SFN_RUNNING && !e->notified) {
         e->notified = 1;
@@ -611,7 +655,7 @@ sfn_run_free(sfn_run_t *run)
 
     sfn_run_unlink(run);
 
-    cJSON_Delete(run->input);
+    sfn_payload_drop(run->input, &run->shared);
     cJSON_Delete(run->eff);
     cJSON_Delete(run->result);
     sfn_children_reset(run);
@@ -628,15 +672,16 @@ sfn_run_free(sfn_run_t *run)
 }
 
 
+/* output (a succeeded execution's, boxed in shared or owned) is consumed */
 static void
 sfn_exec_finish(sfn_exec_t *e, sfn_status_e status, cJSON *output,
-    const char *error, const char *cause)
+    sfn_payload_t *shared, const char *error, const char *cause)
 {
     cJSON       *d, *in;
     const char  *type, *field;
 
     if (e->status != SFN_RUNNING) {
-        cJSON_Delete(output);
+        sfn_payload_drop(output, &shared);
         return;
     }
 
@@ -645,7 +690,7 @@ sfn_exec_finish(sfn_exec_t *e, sfn_status_e status, cJSON *output,
         e->output_size = sfn_json_size(output);
 
         if (e->output_size > SFN_MAX_PAYLOAD) {
-            cJSON_Delete(output);
+            sfn_payload_drop(output, &shared);
             output = NULL;
             status = SFN_FAILED;
             error = "States.DataLimitExceeded";
@@ -661,7 +706,9 @@ sfn_exec_finish(sfn_exec_t *e, sfn_status_e status, cJSON *output,
         && (!sfn_history_on(e) || e->lazy_events))
     {
         e->output_tree = output;
+        e->output_shared = shared;
         output = NULL;
+        shared = NULL;
     }
 
     e->error = sfn_strdup(error);
@@ -689,7 +736,7 @@ sfn_exec_finish(sfn_exec_t *e, sfn_status_e status, cJSON *output,
     case SFN_SUCCEEDED:
         if (e->output_tree) {
             sfn_emit_payload(e, e->main, "ExecutionSucceeded", NULL,
-                             e->output_tree);
+                             e->output_tree, &e->output_shared);
             break;
         }
 
@@ -723,7 +770,7 @@ sfn_exec_finish(sfn_exec_t *e, sfn_status_e status, cJSON *output,
         sfn_emit_error(e, e->main, type, field, error, cause, NULL);
     }
 
-    cJSON_Delete(output);
+    sfn_payload_drop(output, &shared);
 }
 
 
@@ -736,7 +783,6 @@ sfn_exec_create(const sfn_machine_t *m, const sfn_host_t *host,
     const char **error, const char **cause)
 {
     char        *p, **dst[5];
-    cJSON       *in;
     size_t       size, lens[5], i;
     sfn_exec_t  *e;
     const char  *strs[5];
@@ -802,17 +848,17 @@ sfn_exec_create(const sfn_machine_t *m, const sfn_host_t *host,
     memcpy(p, input, len);
     p[len] = '\0';
 
-    /* parsed from our NUL-terminated copy: no second copy */
-    in = sfn_json_parse_text(e->input_text, len, 1);
+    /* the input is read only until a state changes it: one block */
+    e->first_shared = sfn_payload_parse(e->input_text, len);
 
-    if (in == NULL) {
+    if (e->first_shared == NULL) {
         sfn_exec_free(e);
         *error = "InvalidExecutionInput";
         *cause = "The execution input is not valid JSON";
         return NULL;
     }
 
-    e->first = in;
+    e->first = (cJSON *) sfn_payload_json(e->first_shared);
 
     e->start_ms = conf->start_ms ? conf->start_ms
                                  : host->now_ms(host->data);
@@ -855,12 +901,12 @@ sfn_exec_free(sfn_exec_t *e)
     }
 
     cJSON_Delete(e->input);
-    cJSON_Delete(e->first);
+    sfn_payload_drop(e->first, &e->first_shared);
 
     free(e->slots);
     free(e->strings);
     free(e->output);
-    cJSON_Delete(e->output_tree);
+    sfn_payload_drop(e->output_tree, &e->output_shared);
     free(e->error);
     free(e->cause);
     free(e);
@@ -903,7 +949,6 @@ sfn_exec_timeout_ms(const sfn_exec_t *e)
 sfn_status_e
 sfn_exec_start(sfn_exec_t *e)
 {
-    cJSON      *copy;
     sfn_run_t  *run;
 
     if (e->started) {
@@ -912,14 +957,21 @@ sfn_exec_start(sfn_exec_t *e)
 
     e->started = 1;
 
-    sfn_emit_payload(e, NULL, "ExecutionStarted", NULL, e->first);
+    sfn_emit_payload(e, NULL, "ExecutionStarted", NULL, e->first,
+                     &e->first_shared);
 
-    copy = e->first;
-    e->first = NULL;
-    run = copy ? sfn_run_new(e, NULL, e->m->main, copy, 0) : NULL;
+    /* the input moves to the run with its box: events may refer to it */
+    run = e->first ? sfn_run_new(e, NULL, e->m->main, NULL, 0) : NULL;
+
+    if (run) {
+        run->input = e->first;
+        run->shared = e->first_shared;
+        e->first = NULL;
+        e->first_shared = NULL;
+    }
 
     if (run == NULL) {
-        sfn_exec_finish(e, SFN_FAILED, NULL, "States.Runtime",
+        sfn_exec_finish(e, SFN_FAILED, NULL, NULL, "States.Runtime",
                         "out of memory");
         return e->status;
     }
@@ -1107,7 +1159,7 @@ sfn_exec_timer(sfn_exec_t *e, uint64_t id)
 
     case SFN_W_EXEC_TIMEOUT:
         e->exec_timer_id = 0;
-        sfn_exec_finish(e, SFN_TIMED_OUT, NULL, "States.Timeout",
+        sfn_exec_finish(e, SFN_TIMED_OUT, NULL, NULL, "States.Timeout",
                         sfn_exec_timeout_ms(e) != e->m->timeout_ms
                         ? "The execution reached the maximum duration of "
                           "an Express execution (5 minutes)"
@@ -1128,7 +1180,7 @@ sfn_exec_stop(sfn_exec_t *e, const char *error, const char *cause)
         return e->status;
     }
 
-    sfn_exec_finish(e, SFN_ABORTED, NULL, error, cause);
+    sfn_exec_finish(e, SFN_ABORTED, NULL, NULL, error, cause);
     sfn_drain(e);
 
     return e->status;
@@ -1162,7 +1214,7 @@ sfn_exec_output(const sfn_exec_t *e)
         /* a cache: one thread steps an execution at a time */
         w = (sfn_exec_t *) e;
         w->output = sfn_json_print_sized(w->output_tree, w->output_size);
-        cJSON_Delete(w->output_tree);
+        sfn_payload_drop(w->output_tree, &w->output_shared);
         w->output_tree = NULL;
     }
 

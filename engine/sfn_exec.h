@@ -71,6 +71,8 @@ struct sfn_run_s {
     const sfn_state_t    *state;
 
     cJSON                *input;      /* the state's raw input, owned */
+    sfn_payload_t        *shared;     /* input's box while events refer
+                                         to it: immutable */
     cJSON                *eff;        /* effective input, owned */
     cJSON                *result;     /* a task's result, owned */
     sfn_err_t             err;
@@ -143,10 +145,12 @@ struct sfn_exec_s {
     char                 *input_text;   /* as given */
     cJSON                *input;        /* parsed on demand, for $$ */
     cJSON                *first;        /* the first state's input */
+    sfn_payload_t        *first_shared;
 
     sfn_status_e          status;
     char                 *output;
     cJSON                *output_tree;  /* until output is printed */
+    sfn_payload_t        *output_shared;
     size_t                output_size;
     char                 *error;
     char                 *cause;
@@ -159,7 +163,9 @@ struct sfn_exec_s {
     unsigned              notified:1;
     unsigned              history_full:1;
     unsigned              lazy_events:1;
+    unsigned              now_read:1;
 
+    int64_t               now;          /* the clock, read once per drain */
     int64_t               event_id;
     uint64_t              burst;
     uint64_t              next_id;
@@ -186,19 +192,21 @@ void sfn_run_unlink(sfn_run_t *run);
 int sfn_run_failed(sfn_run_t *run);
 void sfn_drain(sfn_exec_t *e);
 int64_t sfn_exec_timeout_ms(const sfn_exec_t *e);
+int64_t sfn_exec_now(sfn_exec_t *e);
 void sfn_run_abort(sfn_run_t *run, int emit);
 void sfn_run_free(sfn_run_t *run);
+void sfn_run_replace_input(sfn_run_t *run, cJSON *input);
 
 /* sfn_history.c: history events */
 int sfn_history_on(sfn_exec_t *e);
 int64_t sfn_emit(sfn_exec_t *e, sfn_run_t *run, const char *type,
     cJSON *details);
 int64_t sfn_emit_payload(sfn_exec_t *e, sfn_run_t *run, const char *type,
-    const char *name, const cJSON *payload);
+    const char *name, cJSON *payload, sfn_payload_t **shared);
 cJSON *sfn_details(const char *field, cJSON **inner);
 void sfn_details_payload(cJSON *inner, const char *name, const char *dname,
     const cJSON *v);
-void sfn_emit_state(sfn_run_t *run, const char *suffix, const cJSON *payload);
+void sfn_emit_state(sfn_run_t *run, const char *suffix);
 void sfn_emit_simple(sfn_run_t *run, const char *type);
 void sfn_emit_error(sfn_exec_t *e, sfn_run_t *run, const char *type,
     const char *field, const char *error, const char *cause,

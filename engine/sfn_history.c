@@ -54,7 +54,7 @@ sfn_emit_event(sfn_exec_t *e, sfn_run_t *run, sfn_event_t *ev)
     if (e->host.event) {
         ev->id = id;
         ev->previous_id = run ? run->prev_id : (id > 1 ? id - 1 : 0);
-        ev->timestamp_ms = e->host.now_ms(e->host.data);
+        ev->timestamp_ms = sfn_exec_now(e);
 
         e->host.event(e->host.data, e, ev);
     }
@@ -92,12 +92,13 @@ sfn_emit(sfn_exec_t *e, sfn_run_t *run, const char *type, cJSON *details)
 
 /*
  * An event made of a name and a payload: built as AWS details only for a
- * host that does not take them lazily.
+ * host that does not take them lazily; a lazy one refers to the payload,
+ * boxed in *shared (sfn_payload.c) so that the host may keep it.
  */
 
 int64_t
 sfn_emit_payload(sfn_exec_t *e, sfn_run_t *run, const char *type,
-    const char *name, const cJSON *payload)
+    const char *name, cJSON *payload, sfn_payload_t **shared)
 {
     int64_t      id;
     cJSON       *d;
@@ -118,6 +119,10 @@ sfn_emit_payload(sfn_exec_t *e, sfn_run_t *run, const char *type,
     if (e->host.event && !e->lazy_events) {
         d = sfn_event_details(&ev);
         ev.details = d;
+
+    } else if (e->host.event && payload) {
+        /* out of memory: an event the host cannot keep, but an event */
+        ev.shared = sfn_payload_share(payload, shared);
     }
 
     id = sfn_emit_event(e, run, &ev);
@@ -125,6 +130,26 @@ sfn_emit_payload(sfn_exec_t *e, sfn_run_t *run, const char *type,
     cJSON_Delete(d);
 
     return id;
+}
+
+
+/* {"mapIterationStartedEventDetails":{"name":..,"index":..}}, ... */
+static cJSON *
+sfn_details_iteration(const sfn_event_t *ev)
+{
+    char    field[64];
+    cJSON  *d, *in;
+
+    /* AWS's field: the type, first letter in lower case, "EventDetails" */
+    snprintf(field, sizeof(field), "m%sEventDetails", ev->type + 1);
+
+    d = sfn_details(field, &in);
+    if (d) {
+        cJSON_AddStringToObject(in, "name", ev->name);
+        cJSON_AddNumberToObject(in, "index", (double) ev->index);
+    }
+
+    return d;
 }
 
 
@@ -161,6 +186,10 @@ sfn_event_details(const sfn_event_t *ev)
 
     if (ev->name == NULL) {
         return NULL;
+    }
+
+    if (strncmp(ev->type, "MapIteration", 12) == 0) {
+        return sfn_details_iteration(ev);
     }
 
     entered = n > 7 && strcmp(ev->type + n - 7, "Entered") == 0;
@@ -235,7 +264,7 @@ static const char  *sfn_state_events[][2] = {
 
 
 void
-sfn_emit_state(sfn_run_t *run, const char *suffix, const cJSON *payload)
+sfn_emit_state(sfn_run_t *run, const char *suffix)
 {
     int  entered;
 
@@ -256,11 +285,11 @@ sfn_emit_state(sfn_run_t *run, const char *suffix, const cJSON *payload)
     if (entered) {
         run->entered_id = sfn_emit_payload(run->e, run,
                               sfn_state_events[run->state->type][0],
-                              run->state->name, payload);
+                              run->state->name, run->input, &run->shared);
 
     } else {
         sfn_emit_payload(run->e, run, sfn_state_events[run->state->type][1],
-                         run->state->name, payload);
+                         run->state->name, run->input, &run->shared);
     }
 }
 
@@ -302,26 +331,33 @@ sfn_emit_error(sfn_exec_t *e, sfn_run_t *run, const char *type,
 }
 
 
+/* type: "MapIterationStarted", "...Succeeded", "...Failed", "...Aborted" */
 void
 sfn_emit_iteration(sfn_run_t *parent, const char *type, size_t index)
 {
-    cJSON  *d, *in;
+    cJSON        *d;
+    sfn_exec_t   *e;
+    sfn_event_t   ev;
+
+    e = parent->e;
+
+    if (sfn_history_full(e)) {
+        return;
+    }
+
+    memset(&ev, 0, sizeof(sfn_event_t));
+    ev.type = type;
+    ev.name = parent->state->name;
+    ev.index = index;
 
     d = NULL;
 
-    if (sfn_history_on(parent->e)) {
-        d = sfn_details(strcmp(type, "MapIterationStarted") == 0
-                        ? "mapIterationStartedEventDetails"
-                        : (strcmp(type, "MapIterationSucceeded") == 0
-                           ? "mapIterationSucceededEventDetails"
-                           : (strcmp(type, "MapIterationFailed") == 0
-                              ? "mapIterationFailedEventDetails"
-                              : "mapIterationAbortedEventDetails")), &in);
-        if (d) {
-            cJSON_AddStringToObject(in, "name", parent->state->name);
-            cJSON_AddNumberToObject(in, "index", (double) index);
-        }
+    if (e->host.event && !e->lazy_events) {
+        d = sfn_details_iteration(&ev);
+        ev.details = d;
     }
 
-    sfn_emit(parent->e, parent, type, d);
+    sfn_emit_event(e, parent, &ev);
+
+    cJSON_Delete(d);
 }

@@ -212,22 +212,27 @@ sfn_io_own(cJSON *v, int owned)
 
 /*
  * ResultPath then OutputPath.  Consumes run->input and the result; puts
- * the state output into run->input.
+ * the state output into run->input.  An input that events share (see
+ * sfn_payload.c) is passed on as it is, or copied before ResultPath
+ * changes it.
  */
 int
 sfn_io_output(sfn_run_t *run, cJSON *result, int owned,
     const sfn_path_t *rp, int rp_null)
 {
-    int           vowned;
-    char         *in;
-    cJSON        *raw, *out, *v;
-    sfn_buf_t     b;
-    sfn_env_t     env;
+    int             vowned;
+    char           *in;
+    cJSON          *raw, *out, *v, *t;
+    sfn_buf_t       b;
+    sfn_env_t       env;
+    sfn_payload_t  *shared;
     const sfn_state_t  *st;
 
     st = run->state;
     raw = run->input;
+    shared = run->shared;
     run->input = NULL;
+    run->shared = NULL;
 
     if (rp_null) {
         if (owned) {
@@ -238,27 +243,33 @@ sfn_io_output(sfn_run_t *run, cJSON *result, int owned,
     } else if (rp == NULL) {
         if (owned) {
             out = result;
-            cJSON_Delete(raw);
+            sfn_payload_drop(raw, &shared);
 
         } else if (result == raw) {
             out = raw;
 
         } else {
             out = cJSON_Duplicate(result, 1);
-            cJSON_Delete(raw);
+            sfn_payload_drop(raw, &shared);
         }
 
     } else {
         v = sfn_io_own(result, owned);
+        t = v ? sfn_payload_take(raw, &shared) : NULL;
 
-        if (v == NULL || sfn_path_set(rp, &raw, v) != 0) {
-            in = sfn_json_print(raw);
+        if (t) {
+            raw = t;
+        }
+
+        if (t == NULL || sfn_path_set(rp, &raw, v) != 0) {
+            in = raw ? sfn_json_print(raw) : NULL;
             sfn_err_set(&run->err, "States.ResultPathMatchFailure",
                         "Unable to apply ReferencePath %s to input %s",
                         sfn_path_text(rp), in ? in : "");
             free(in);
             cJSON_Delete(v);
             run->input = raw;
+            run->shared = shared;
             return -1;
         }
 
@@ -271,7 +282,7 @@ sfn_io_output(sfn_run_t *run, cJSON *result, int owned,
     }
 
     if (st->output_path_null) {
-        cJSON_Delete(out);
+        sfn_payload_drop(out, &shared);
         out = cJSON_CreateObject();
 
     } else if (st->output_path) {
@@ -287,12 +298,13 @@ sfn_io_output(sfn_run_t *run, cJSON *result, int owned,
             sfn_buf_free(&b);
             sfn_env_done(&env);
             run->input = out;
+            run->shared = shared;
             return -1;
         }
 
         if (v != out) {
             v = sfn_io_own(v, vowned);
-            cJSON_Delete(out);
+            sfn_payload_drop(out, &shared);
             out = v;
         }
 
@@ -300,6 +312,7 @@ sfn_io_output(sfn_run_t *run, cJSON *result, int owned,
     }
 
     run->input = out;
+    run->shared = shared;
 
     return 0;
 }
@@ -442,7 +455,7 @@ sfn_state_result(sfn_run_t *run, cJSON *res)
         return SFN_R_FAIL;
     }
 
-    sfn_emit_state(run, "Exited", run->input);
+    sfn_emit_state(run, "Exited");
 
     return sfn_transition(run, st->next);
 }
@@ -461,12 +474,19 @@ sfn_io_output_catch(sfn_run_t *run, cJSON *o, const sfn_catcher_t *ct)
     }
 
     if (ct->result_path == NULL) {
-        cJSON_Delete(run->input);
-        run->input = o;
+        sfn_run_replace_input(run, o);
         return 0;
     }
 
-    raw = run->input;
+    raw = sfn_payload_take(run->input, &run->shared);
+
+    if (raw == NULL) {
+        sfn_err_set(&run->err, "States.Runtime", "out of memory");
+        cJSON_Delete(o);
+        return -1;
+    }
+
+    run->input = raw;
 
     if (sfn_path_set(ct->result_path, &raw, o) != 0) {
         in = sfn_json_print(raw);

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <math.h>
 #include <errno.h>
+#include <locale.h>
+#include <limits.h>
 
 #include "sfn_core.h"
 
@@ -140,13 +142,14 @@ sfn_number_format(double d, char *buf)
     int     n;
     double  back;
 
+    /* an integer below 1e15 prints as one (NaN fails every comparison) */
+    if (d > -1e15 && d < 1e15 && d == (double) (int64_t) d) {
+        return sfn_int_format((int64_t) d, buf);
+    }
+
     if (isnan(d) || isinf(d)) {
         memcpy(buf, "null", 5);
         return 4;
-    }
-
-    if (d == floor(d) && fabs(d) < 1e15) {
-        return sfn_int_format((int64_t) d, buf);
     }
 
     for (n = 15; n <= 17; n++) {
@@ -534,152 +537,627 @@ sfn_utf8_valid(const char *text, size_t len)
 
 
 /*
- * JSON text enters the engine here.  It must be UTF-8 with no raw control
- * character in a string, as AWS's parser demands.  cJSON keeps strings
+ * JSON text enters the engine here, parsed in one pass straight into cJSON
+ * nodes.  It must be RFC 8259 JSON and UTF-8 with no raw control character
+ * in a string, as AWS's parser demands; only space, tab, LF and CR are
+ * white space, a UTF-8 byte order mark may start it.  cJSON keeps strings
  * NUL-terminated, so an escaped U+0000 is carried inside the engine as the
  * two bytes C0 80 (modified UTF-8, as the JVM does) and printed back as
  * \u0000; those two bytes are taken as U+0000 in a text too, since tasks
- * print the engine's strings as they are.  Returns the number of \u0000
- * escapes, or -1.
+ * print the engine's strings as they are.  Containers nest at most
+ * CJSON_NESTING_LIMIT deep, as cJSON's own parser allows.
+ *
+ * The nodes and strings are cJSON_malloc'd one by one, as cJSON_Delete()
+ * wants them, or taken from one block (sfn_json_parse_block()): a tree
+ * that is read only and freed all at once.
  */
-static ssize_t
-sfn_json_check(const char *text, size_t len)
-{
-    size_t                n;
-    ssize_t               nuls;
-    unsigned              in;
-    const unsigned char  *p, *last;
 
-    p = (const unsigned char *) text;
-    last = p + len;
-    nuls = 0;
-    in = 0;
-
-    while (p < last) {
-
-        if (*p == '"') {
-            in = !in;
-            p++;
-            continue;
-        }
-
-        if (in && *p == '\\') {
-            if (last - p >= 6 && memcmp(p, "\\u0000", 6) == 0) {
-                nuls++;
-            }
-
-            /* cJSON checks what follows the backslash */
-            p += (last - p >= 2) ? 2 : 1;
-            continue;
-        }
-
-        if (in && *p < 0x20) {
-            return -1;
-        }
-
-        if (*p == 0xc0 && last - p >= 2 && p[1] == 0x80) {
-            p += 2;
-            continue;
-        }
-
-        n = sfn_utf8_len(p, last);
-        if (n == 0) {
-            return -1;
-        }
-
-        p += n;
-    }
-
-    return nuls;
-}
+typedef struct {
+    const unsigned char  *p;
+    const unsigned char  *last;
+    unsigned              depth;
+    unsigned              block:1;
+    cJSON                *node;       /* block: the next free node */
+    cJSON                *node_end;
+    char                 *byte;       /* block: the next free string byte */
+    char                 *byte_end;
+} sfn_json_parser_t;
 
 
-/* \u0000 escapes become C0 80, in place: the text only shrinks */
-static void
-sfn_json_keep_nuls(char *text, size_t *len)
-{
-    char  *p, *q, *last;
-
-    p = text;
-    q = text;
-    last = text + *len;
-
-    while (p < last) {
-        if (*p == '\\' && last - p >= 2) {
-            if (last - p >= 6 && memcmp(p, "\\u0000", 6) == 0) {
-                *q++ = (char) 0xc0;
-                *q++ = (char) 0x80;
-                p += 6;
-                continue;
-            }
-
-            *q++ = *p++;
-        }
-
-        *q++ = *p++;
-    }
-
-    *q = '\0';
-    *len = q - text;
-}
+static cJSON *sfn_json_parse_value(sfn_json_parser_t *jp);
 
 
-/*
- * Parses exactly len bytes of text, which must be NUL-terminated at len
- * (cJSON wants that, and accepts trailing garbage unless told otherwise).
- */
 static cJSON *
-sfn_json_parse_terminated(const char *text, size_t len)
+sfn_json_parse_node(sfn_json_parser_t *jp, int type)
 {
-    cJSON       *v;
-    const char  *end;
+    cJSON  *v;
 
-    v = cJSON_ParseWithLengthOpts(text, len + 1, &end, 0);
-
-    if (v) {
-        while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r') {
-            end++;
+    if (jp->block) {
+        if (jp->node == jp->node_end) {
+            return NULL;
         }
+        v = jp->node++;
 
-        if (end != text + len) {
-            cJSON_Delete(v);
-            v = NULL;
+    } else {
+        v = cJSON_malloc(sizeof(cJSON));
+        if (v == NULL) {
+            return NULL;
         }
     }
+
+    memset(v, 0, sizeof(cJSON));
+    v->type = type;
 
     return v;
 }
 
 
-cJSON *
-sfn_json_parse_text(const char *text, size_t len, int terminated)
+static char *
+sfn_json_parse_alloc(sfn_json_parser_t *jp, size_t size)
 {
-    char     *copy;
-    cJSON    *v;
-    ssize_t   nuls;
+    char  *s;
 
-    nuls = sfn_json_check(text, len);
+    if (!jp->block) {
+        return cJSON_malloc(size);
+    }
 
-    if (nuls < 0) {
+    if ((size_t) (jp->byte_end - jp->byte) < size) {
         return NULL;
     }
 
-    if (nuls == 0 && terminated) {
-        return sfn_json_parse_terminated(text, len);
+    s = jp->byte;
+    jp->byte += size;
+
+    return s;
+}
+
+
+static void
+sfn_json_parse_free(sfn_json_parser_t *jp, cJSON *v, char *s)
+{
+    if (!jp->block) {
+        cJSON_Delete(v);
+        cJSON_free(s);
+    }
+}
+
+
+static void
+sfn_json_parse_space(sfn_json_parser_t *jp)
+{
+    while (jp->p < jp->last
+           && (*jp->p == ' ' || *jp->p == '\n' || *jp->p == '\r'
+               || *jp->p == '\t'))
+    {
+        jp->p++;
+    }
+}
+
+
+static int
+sfn_json_parse_hex4(const unsigned char *p, uint32_t *out)
+{
+    int       i;
+    uint32_t  c, v;
+
+    v = 0;
+
+    for (i = 0; i < 4; i++) {
+        c = p[i];
+
+        if (c >= '0' && c <= '9') {
+            c -= '0';
+
+        } else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') {
+            c = (c | 0x20) - 'a' + 10;
+
+        } else {
+            return -1;
+        }
+
+        v = (v << 4) | c;
     }
 
-    copy = sfn_strndup(text, len);
+    *out = v;
+
+    return 0;
+}
+
+
+/*
+ * An escape after the backslash at p: its code point in *cp and its length
+ * (a surrogate pair is one), or 0 when it is not one.
+ */
+static size_t
+sfn_json_parse_escape(const unsigned char *p, const unsigned char *last,
+    uint32_t *cp)
+{
+    uint32_t  lo;
+
+    if (last - p < 2) {
+        return 0;
+    }
+
+    switch (p[1]) {
+    case '"':  *cp = '"'; return 2;
+    case '\\': *cp = '\\'; return 2;
+    case '/':  *cp = '/'; return 2;
+    case 'b':  *cp = '\b'; return 2;
+    case 'f':  *cp = '\f'; return 2;
+    case 'n':  *cp = '\n'; return 2;
+    case 'r':  *cp = '\r'; return 2;
+    case 't':  *cp = '\t'; return 2;
+    case 'u':  break;
+    default:   return 0;
+    }
+
+    if (last - p < 6 || sfn_json_parse_hex4(p + 2, cp) != 0) {
+        return 0;
+    }
+
+    if (*cp >= 0xdc00 && *cp <= 0xdfff) {
+        return 0;
+    }
+
+    if (*cp < 0xd800 || *cp > 0xdbff) {
+        return 6;
+    }
+
+    /* a high surrogate: the low one must follow */
+    if (last - p < 12 || p[6] != '\\' || p[7] != 'u'
+        || sfn_json_parse_hex4(p + 8, &lo) != 0
+        || lo < 0xdc00 || lo > 0xdfff)
+    {
+        return 0;
+    }
+
+    *cp = 0x10000 + ((*cp - 0xd800) << 10) + (lo - 0xdc00);
+
+    return 12;
+}
+
+
+/* the UTF-8 of cp at q, U+0000 as C0 80 */
+static unsigned char *
+sfn_json_parse_utf8(unsigned char *q, uint32_t cp)
+{
+    if (cp == 0) {
+        *q++ = 0xc0;
+        *q++ = 0x80;
+
+    } else if (cp < 0x80) {
+        *q++ = (unsigned char) cp;
+
+    } else if (cp < 0x800) {
+        *q++ = (unsigned char) (0xc0 | (cp >> 6));
+        *q++ = (unsigned char) (0x80 | (cp & 0x3f));
+
+    } else if (cp < 0x10000) {
+        *q++ = (unsigned char) (0xe0 | (cp >> 12));
+        *q++ = (unsigned char) (0x80 | ((cp >> 6) & 0x3f));
+        *q++ = (unsigned char) (0x80 | (cp & 0x3f));
+
+    } else {
+        *q++ = (unsigned char) (0xf0 | (cp >> 18));
+        *q++ = (unsigned char) (0x80 | ((cp >> 12) & 0x3f));
+        *q++ = (unsigned char) (0x80 | ((cp >> 6) & 0x3f));
+        *q++ = (unsigned char) (0x80 | (cp & 0x3f));
+    }
+
+    return q;
+}
+
+
+/*
+ * The string whose opening quote jp->p is at, checked and sized in one
+ * pass and copied (escapes decoded) in another; cJSON_malloc'd.
+ */
+static char *
+sfn_json_parse_string(sfn_json_parser_t *jp)
+{
+    size_t                n, size;
+    uint32_t              cp;
+    unsigned              escapes;
+    unsigned char        *s, *q;
+    const unsigned char  *p, *start, *last;
+
+    start = jp->p + 1;
+    last = jp->last;
+    size = 0;
+    escapes = 0;
+
+    for (p = start; p < last && *p != '"'; /* void */ ) {
+
+        if (*p == '\\') {
+            n = sfn_json_parse_escape(p, last, &cp);
+            if (n == 0) {
+                return NULL;
+            }
+
+            p += n;
+            size += cp == 0 ? 2 : (cp < 0x80 ? 1 : (cp < 0x800 ? 2
+                                   : (cp < 0x10000 ? 3 : 4)));
+            escapes = 1;
+            continue;
+        }
+
+        if (*p < 0x20) {
+            return NULL;
+        }
+
+        if (*p < 0x80) {
+            p++;
+            size++;
+            continue;
+        }
+
+        if (*p == 0xc0 && last - p >= 2 && p[1] == 0x80) {
+            n = 2;
+
+        } else {
+            n = sfn_utf8_len(p, last);
+            if (n == 0) {
+                return NULL;
+            }
+        }
+
+        p += n;
+        size += n;
+    }
+
+    if (p == last) {
+        return NULL;
+    }
+
+    jp->p = p + 1;
+
+    s = (unsigned char *) sfn_json_parse_alloc(jp, size + 1);
+    if (s == NULL) {
+        return NULL;
+    }
+
+    if (!escapes) {
+        memcpy(s, start, size);
+        s[size] = '\0';
+        return (char *) s;
+    }
+
+    q = s;
+
+    for (p = start; *p != '"'; /* void */ ) {
+        if (*p == '\\') {
+            p += sfn_json_parse_escape(p, last, &cp);
+            q = sfn_json_parse_utf8(q, cp);
+
+        } else {
+            *q++ = *p++;
+        }
+    }
+
+    *q = '\0';
+
+    return (char *) s;
+}
+
+
+static int
+sfn_json_parse_number(sfn_json_parser_t *jp, double *out)
+{
+    char                  buf[64], *copy, *t, *end;
+    size_t                n;
+    int64_t               iv;
+    unsigned              digits, simple;
+    struct lconv         *lc;
+    const unsigned char  *p, *start, *last;
+
+    p = jp->p;
+    start = p;
+    last = jp->last;
+    simple = 1;
+    iv = 0;
+
+    if (*p == '-') {
+        p++;
+    }
+
+    if (p == last || *p < '0' || *p > '9') {
+        return -1;
+    }
+
+    /* no leading zero */
+    if (*p == '0') {
+        p++;
+
+    } else {
+        for (digits = 0; p < last && *p >= '0' && *p <= '9'; p++) {
+            if (++digits > 15) {
+                simple = 0;
+
+            } else {
+                iv = iv * 10 + (*p - '0');
+            }
+        }
+    }
+
+    if (p < last && *p == '.') {
+        simple = 0;
+
+        if (++p == last || *p < '0' || *p > '9') {
+            return -1;
+        }
+
+        while (p < last && *p >= '0' && *p <= '9') {
+            p++;
+        }
+    }
+
+    if (p < last && (*p == 'e' || *p == 'E')) {
+        simple = 0;
+        p++;
+
+        if (p < last && (*p == '+' || *p == '-')) {
+            p++;
+        }
+
+        if (p == last || *p < '0' || *p > '9') {
+            return -1;
+        }
+
+        while (p < last && *p >= '0' && *p <= '9') {
+            p++;
+        }
+    }
+
+    jp->p = p;
+
+    if (simple) {
+        /* at most 15 digits: exact as a double */
+        *out = *start == '-' ? -(double) iv : (double) iv;
+
+        if (*out == 0 && *start == '-') {
+            *out = -0.0;
+        }
+
+        return 0;
+    }
+
+    n = p - start;
+    copy = n < sizeof(buf) ? buf : malloc(n + 1);
     if (copy == NULL) {
+        return -1;
+    }
+
+    memcpy(copy, start, n);
+    copy[n] = '\0';
+
+    /* strtod() reads the locale's decimal point */
+    lc = localeconv();
+
+    if (lc->decimal_point[0] != '.') {
+        t = strchr(copy, '.');
+        if (t) {
+            *t = lc->decimal_point[0];
+        }
+    }
+
+    *out = strtod(copy, &end);
+
+    n = end == copy + n;
+
+    if (copy != buf) {
+        free(copy);
+    }
+
+    return n ? 0 : -1;
+}
+
+
+/* the members of an object or the elements of an array after its bracket */
+static int
+sfn_json_parse_items(sfn_json_parser_t *jp, cJSON *v, int object)
+{
+    char   *key;
+    cJSON  *c, *tail;
+
+    jp->p++;
+    sfn_json_parse_space(jp);
+
+    if (jp->p < jp->last && *jp->p == (object ? '}' : ']')) {
+        jp->p++;
+        return 0;
+    }
+
+    tail = NULL;
+
+    for ( ;; ) {
+        key = NULL;
+
+        if (object) {
+            if (jp->p == jp->last || *jp->p != '"') {
+                return -1;
+            }
+
+            key = sfn_json_parse_string(jp);
+            if (key == NULL) {
+                return -1;
+            }
+
+            sfn_json_parse_space(jp);
+
+            if (jp->p == jp->last || *jp->p != ':') {
+                sfn_json_parse_free(jp, NULL, key);
+                return -1;
+            }
+
+            jp->p++;
+            sfn_json_parse_space(jp);
+        }
+
+        c = sfn_json_parse_value(jp);
+        if (c == NULL) {
+            sfn_json_parse_free(jp, NULL, key);
+            return -1;
+        }
+
+        c->string = key;
+
+        /* linked as cJSON links: the first child's prev is the last */
+        if (tail) {
+            tail->next = c;
+            c->prev = tail;
+
+        } else {
+            v->child = c;
+        }
+
+        tail = c;
+        v->child->prev = tail;
+
+        sfn_json_parse_space(jp);
+
+        if (jp->p == jp->last) {
+            return -1;
+        }
+
+        if (*jp->p == ',') {
+            jp->p++;
+            sfn_json_parse_space(jp);
+            continue;
+        }
+
+        if (*jp->p == (object ? '}' : ']')) {
+            jp->p++;
+            return 0;
+        }
+
+        return -1;
+    }
+}
+
+
+static cJSON *
+sfn_json_parse_value(sfn_json_parser_t *jp)
+{
+    int                   rc;
+    char                 *s;
+    cJSON                *v;
+    double                d;
+    size_t                left;
+    const unsigned char  *p;
+
+    p = jp->p;
+
+    if (p == jp->last) {
         return NULL;
     }
 
-    if (nuls) {
-        sfn_json_keep_nuls(copy, &len);
+    left = jp->last - p;
+
+    switch (*p) {
+
+    case '{':
+    case '[':
+        if (jp->depth >= CJSON_NESTING_LIMIT) {
+            return NULL;
+        }
+
+        v = sfn_json_parse_node(jp, *p == '{' ? cJSON_Object : cJSON_Array);
+        if (v == NULL) {
+            return NULL;
+        }
+
+        jp->depth++;
+        rc = sfn_json_parse_items(jp, v, *p == '{');
+        jp->depth--;
+
+        if (rc != 0) {
+            sfn_json_parse_free(jp, v, NULL);
+            return NULL;
+        }
+
+        return v;
+
+    case '"':
+        s = sfn_json_parse_string(jp);
+        if (s == NULL) {
+            return NULL;
+        }
+
+        v = sfn_json_parse_node(jp, cJSON_String);
+        if (v == NULL) {
+            sfn_json_parse_free(jp, NULL, s);
+            return NULL;
+        }
+
+        v->valuestring = s;
+        return v;
+
+    case 't':
+        if (left < 4 || memcmp(p, "true", 4) != 0) {
+            return NULL;
+        }
+        jp->p += 4;
+        return sfn_json_parse_node(jp, cJSON_True);
+
+    case 'f':
+        if (left < 5 || memcmp(p, "false", 5) != 0) {
+            return NULL;
+        }
+        jp->p += 5;
+        return sfn_json_parse_node(jp, cJSON_False);
+
+    case 'n':
+        if (left < 4 || memcmp(p, "null", 4) != 0) {
+            return NULL;
+        }
+        jp->p += 4;
+        return sfn_json_parse_node(jp, cJSON_NULL);
+
+    default:
+        if (sfn_json_parse_number(jp, &d) != 0) {
+            return NULL;
+        }
+
+        v = sfn_json_parse_node(jp, cJSON_Number);
+        if (v == NULL) {
+            return NULL;
+        }
+
+        /* valueint saturated, as cJSON's own parser sets it */
+        v->valuedouble = d;
+        v->valueint = d >= INT_MAX ? INT_MAX
+                      : (d <= (double) INT_MIN ? INT_MIN : (int) d);
+        return v;
+    }
+}
+
+
+static cJSON *
+sfn_json_parse_doc(sfn_json_parser_t *jp, const char *text, size_t len)
+{
+    cJSON  *v;
+
+    jp->p = (const unsigned char *) text;
+    jp->last = jp->p + len;
+    jp->depth = 0;
+
+    if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+        jp->p += 3;
     }
 
-    v = sfn_json_parse_terminated(copy, len);
+    sfn_json_parse_space(jp);
 
-    free(copy);
+    v = sfn_json_parse_value(jp);
+    if (v == NULL) {
+        return NULL;
+    }
+
+    sfn_json_parse_space(jp);
+
+    if (jp->p != jp->last) {
+        sfn_json_parse_free(jp, v, NULL);
+        return NULL;
+    }
 
     return v;
 }
@@ -688,7 +1166,83 @@ sfn_json_parse_text(const char *text, size_t len, int terminated)
 cJSON *
 sfn_json_parse(const char *text, size_t len)
 {
-    return sfn_json_parse_text(text, len, 0);
+    sfn_json_parser_t  jp;
+
+    memset(&jp, 0, sizeof(sfn_json_parser_t));
+
+    return sfn_json_parse_doc(&jp, text, len);
+}
+
+
+/*
+ * At least as many nodes as text can hold, and strings: every value but
+ * the first follows a comma or an opening bracket outside any string.
+ */
+size_t
+sfn_json_parse_nodes(const char *text, size_t len, size_t *strings)
+{
+    size_t                n, ns;
+    unsigned              c;
+    const unsigned char  *p, *last;
+
+    /* 1: a value may follow, 2: a string starts */
+    static const unsigned char  cls[256] = {
+        [','] = 1, ['['] = 1, ['{'] = 1, ['"'] = 2
+    };
+
+    n = 1;
+    ns = 0;
+    p = (const unsigned char *) text;
+    last = p + len;
+
+    while (p < last) {
+        c = cls[*p++];
+
+        if (c == 0) {
+            continue;
+        }
+
+        if (c == 1) {
+            n++;
+            continue;
+        }
+
+        ns++;
+
+        /* what a string holds is no value */
+        while (p < last && *p != '"') {
+            p += *p == '\\' ? 2 : 1;
+        }
+
+        p++;
+    }
+
+    *strings = ns;
+
+    return n;
+}
+
+
+/*
+ * Parses text into nodes (nnodes of them, sfn_json_parse_nodes()) and
+ * string bytes (len + the strings it counted) the caller provides: no
+ * allocation, nothing to free but the block; never cJSON_Delete() it.
+ */
+cJSON *
+sfn_json_parse_block(const char *text, size_t len, cJSON *nodes,
+    size_t nnodes, char *bytes, size_t nbytes)
+{
+    sfn_json_parser_t  jp;
+
+    memset(&jp, 0, sizeof(sfn_json_parser_t));
+
+    jp.block = 1;
+    jp.node = nodes;
+    jp.node_end = nodes + nnodes;
+    jp.byte = bytes;
+    jp.byte_end = bytes + nbytes;
+
+    return sfn_json_parse_doc(&jp, text, len);
 }
 
 

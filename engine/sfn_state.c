@@ -105,7 +105,7 @@ sfn_state_pass(sfn_run_t *run)
         return SFN_R_FAIL;
     }
 
-    sfn_emit_state(run, "Exited", run->input);
+    sfn_emit_state(run, "Exited");
 
     return sfn_transition(run, st->next);
 }
@@ -152,9 +152,7 @@ sfn_state_choice(sfn_run_t *run)
     }
 
     if (eff != run->input) {
-        eff = sfn_io_own(eff, owned);
-        cJSON_Delete(run->input);
-        run->input = eff;
+        sfn_run_replace_input(run, sfn_io_own(eff, owned));
     }
 
     sfn_env_done(&env);
@@ -174,7 +172,7 @@ sfn_state_choice(sfn_run_t *run)
         return SFN_R_FAIL;
     }
 
-    sfn_emit_state(run, "Exited", run->input);
+    sfn_emit_state(run, "Exited");
 
     run->state = next;
 
@@ -197,9 +195,7 @@ sfn_state_succeed(sfn_run_t *run)
     }
 
     if (eff != run->input) {
-        eff = sfn_io_own(eff, owned);
-        cJSON_Delete(run->input);
-        run->input = eff;
+        sfn_run_replace_input(run, sfn_io_own(eff, owned));
     }
 
     sfn_env_done(&env);
@@ -208,7 +204,7 @@ sfn_state_succeed(sfn_run_t *run)
         return SFN_R_FAIL;
     }
 
-    sfn_emit_state(run, "Exited", run->input);
+    sfn_emit_state(run, "Exited");
 
     return SFN_R_END;
 }
@@ -321,9 +317,7 @@ sfn_state_wait(sfn_run_t *run)
     }
 
     if (eff != run->input) {
-        eff = sfn_io_own(eff, owned);
-        cJSON_Delete(run->input);
-        run->input = eff;
+        sfn_run_replace_input(run, sfn_io_own(eff, owned));
     }
 
     sfn_env_done(&env);
@@ -421,7 +415,7 @@ done:
         return SFN_R_FAIL;
     }
 
-    sfn_emit_state(run, "Exited", run->input);
+    sfn_emit_state(run, "Exited");
 
     return sfn_transition(run, st->next);
 
@@ -445,7 +439,7 @@ sfn_state_wait_done(sfn_run_t *run)
         return SFN_R_FAIL;
     }
 
-    sfn_emit_state(run, "Exited", run->input);
+    sfn_emit_state(run, "Exited");
 
     return sfn_transition(run, run->state->next);
 }

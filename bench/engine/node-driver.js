@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 // The reference side of bench/engine/run: the same definitions and inputs
-// as `sfn bench` (cli/sfn_bench.c), run in process by aws-local-stepfunctions.
+// as sfn-bench.c, run in process by aws-local-stepfunctions.
 //
-//   node node-driver.js [--seconds S] [--items N] pass|params|map
+//   node node-driver.js [--seconds S] [--warmup S] [--items N] pass|params|map
 //
-// Prints one line: case=... execs=... seconds=... exec_per_s=...
-// transitions_per_s=... peak_rss_kb=...
+// Runs executions for S seconds after S of warm-up (1 by default) and
+// prints one line: case=... execs=... events_per_exec=... seconds=...
+// cpu_seconds=... exec_per_s=... exec_per_cpu_s=... transitions_per_s=...
+// peak_rss_kb=...: the rate per second of wall clock and per second of the
+// main thread's CPU time.
 
 'use strict';
 
@@ -52,27 +55,57 @@ function definition(name, items) {
   throw new Error('unknown case ' + name);
 }
 
+// the events the reference's logger kept for one execution
+async function countEvents(execution) {
+  let n = 0;
+  for await (const ev of execution.eventLogs) {
+    if (!ev || !ev.type) throw new Error('bad history event');
+    n++;
+  }
+  return n;
+}
+
 async function main() {
   const args = process.argv.slice(2);
-  let seconds = 3, items = 10000, name = null;
+  let seconds = 3, warmup = 1, items = 10000, name = null;
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--seconds') seconds = parseFloat(args[++i]);
+    else if (args[i] === '--warmup') warmup = parseFloat(args[++i]);
     else if (args[i] === '--items') items = parseInt(args[++i], 10);
     else name = args[i];
   }
   const { def, input, transitions } = definition(name, items);
   const sm = new StateMachine(def);
+
+  // its logger keeps every event of an execution in a queue until read:
+  // one execution read to the end shows how many the timed ones keep
+  const first = sm.run(input);
+  const out = await first.result;
+  if (name === 'map' && out.length !== items) throw new Error('bad map output');
+  const events = await countEvents(first);
+
+  // warm-up, not counted: the JIT compiles the hot paths
+  let t0 = process.hrtime.bigint();
+  while (Number(process.hrtime.bigint() - t0) / 1e9 < warmup) {
+    await sm.run(input).result;
+  }
+
   let execs = 0;
-  const t0 = process.hrtime.bigint();
   let t = 0;
+  t0 = process.hrtime.bigint();
+  const c0 = process.threadCpuUsage();
   do {
-    const out = await sm.run(input).result;
-    if (execs === 0 && name === 'map' && out.length !== items) throw new Error('bad map output');
+    await sm.run(input).result;
     execs++;
     t = Number(process.hrtime.bigint() - t0) / 1e9;
   } while (t < seconds);
+  const c1 = process.threadCpuUsage();
+  // the main thread's CPU time: the JIT's and GC's helper threads not counted
+  const cpu = (c1.user - c0.user + c1.system - c0.system) / 1e6;
   const rss = process.resourceUsage().maxRSS;
-  console.log(`case=${name} execs=${execs} seconds=${t.toFixed(3)} exec_per_s=${(execs / t).toFixed(1)} ` +
+  console.log(`case=${name} execs=${execs} events_per_exec=${events} seconds=${t.toFixed(3)} ` +
+              `cpu_seconds=${cpu.toFixed(3)} exec_per_s=${(execs / t).toFixed(1)} ` +
+              `exec_per_cpu_s=${(execs / cpu).toFixed(1)} ` +
               `transitions_per_s=${(execs * transitions / t).toFixed(1)} peak_rss_kb=${rss}`);
 }
 

@@ -5,15 +5,18 @@
  * sfn-bench: the in-process engine driver behind bench/engine/run, linked
  * with build/libsfn.a only, so its memory is the engine's.
  *
- *   sfn-bench [--seconds S] [--items N] [--no-history | --formatted]
- *             pass|params|map
+ *   sfn-bench [--seconds S] [--warmup S] [--count N] [--items N]
+ *             [--no-history | --formatted] pass|params|map
  *
- * Prints one line: "case=... history=on|formatted|off execs=... events=...
- * seconds=... exec_per_s=... transitions_per_s=... peak_rss_kb=...".
- * History events are built by default, as aws-local-stepfunctions always
- * builds them; --formatted also prints each, --no-history runs with no
- * event callback.  The definitions are the ones
- * bench/engine/node-driver.js gives aws-local-stepfunctions.
+ * Runs executions for S seconds after S of warm-up (0.5 by default), or
+ * exactly N with no warm-up (for profilers), and prints one line:
+ * "case=... history=on|formatted|off execs=... events_per_exec=...
+ * seconds=... cpu_seconds=... exec_per_s=... exec_per_cpu_s=...
+ * transitions_per_s=... peak_rss_kb=...": rates per second of wall clock
+ * and per second of this thread's CPU time.  History events are built and kept by default, as
+ * aws-local-stepfunctions always builds and keeps them; --formatted also
+ * prints each, --no-history runs with no event callback.  The definitions
+ * are the ones bench/engine/node-driver.js gives aws-local-stepfunctions.
  */
 
 
@@ -26,17 +29,53 @@
 #include "sfn_engine.h"
 
 
+/*
+ * An event the host keeps, as aws-local-stepfunctions allocates an object
+ * for each and queues it: ours are allocated SFN_BENCH_BLOCK at a time and
+ * chained in order, all freed with the execution's history.
+ */
+#define SFN_BENCH_BLOCK  8
+
 typedef struct {
-    int64_t               now;
-    uint64_t              events;
+    int64_t               id;
+    int64_t               previous_id;
+    int64_t               timestamp_ms;
+    const char           *type;
+    const char           *name;
+    size_t                index;
+    sfn_payload_t        *payload;    /* held */
+} sfn_bench_event_t;
+
+
+typedef struct sfn_bench_block_s  sfn_bench_block_t;
+
+struct sfn_bench_block_s {
+    sfn_bench_block_t    *next;
+    size_t                n;
+    sfn_bench_event_t     events[SFN_BENCH_BLOCK];
+};
+
+
+typedef struct {
+    sfn_bench_block_t    *head;       /* the execution's history */
+    sfn_bench_block_t    *tail;
+    size_t                nevents;
+    uint64_t              total;
+    const char           *role_arn;   /* the executions' */
     int                   formatted;
+    int                   failed;
 } sfn_bench_t;
 
 
+/* the wall clock, read for every timestamp as the reference's Date.now() */
 static int64_t
 sfn_bench_now(void *data)
 {
-    return ((sfn_bench_t *) data)->now;
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 
@@ -74,39 +113,135 @@ sfn_bench_cancel_timer(void *data, sfn_exec_t *e, uint64_t id)
 
 
 /*
- * History on: the engine builds every event and hands it to the host, as
- * aws-local-stepfunctions builds its event objects, which refer to the
- * payloads and format nothing.  With --formatted the host also prints
- * each event's AWS details, as a host writing history does.
+ * History on: the host keeps every event of the execution in a list, its
+ * payload held (shared with the engine, not copied), as
+ * aws-local-stepfunctions keeps its event objects in its logger's queue
+ * for as long as the execution lives.  Nothing is formatted unless
+ * --formatted, which prints each kept event's AWS details once the
+ * execution is over, as a host writing the history would.
  */
 
 static void
 sfn_bench_event(void *data, sfn_exec_t *e, const sfn_event_t *ev)
 {
-    char         *s;
-    cJSON        *d;
-    sfn_bench_t  *b;
+    char               *s;
+    sfn_bench_t        *b;
+    sfn_bench_block_t  *bl;
+    sfn_bench_event_t  *k;
 
     b = data;
-    b->events++;
+    bl = b->tail;
 
-    if (!b->formatted) {
-        return;
+    if (bl == NULL || bl->n == SFN_BENCH_BLOCK) {
+        bl = malloc(sizeof(sfn_bench_block_t));
+        if (bl == NULL) {
+            b->failed = 1;
+            return;
+        }
+
+        bl->next = NULL;
+        bl->n = 0;
+
+        if (b->tail) {
+            b->tail->next = bl;
+        } else {
+            b->head = bl;
+        }
+
+        b->tail = bl;
     }
 
-    d = ev->details ? NULL : sfn_event_details(ev);
-    s = cJSON_PrintUnformatted(ev->details ? ev->details : d);
-    free(s);
-    cJSON_Delete(d);
+    k = &bl->events[bl->n++];
+    b->nevents++;
+
+    k->id = ev->id;
+    k->previous_id = ev->previous_id;
+    k->timestamp_ms = ev->timestamp_ms;
+    k->type = ev->type;
+    k->name = ev->name;
+    k->index = ev->index;
+    k->payload = sfn_event_hold(ev);
+
+    if (ev->details) {
+        /* details built by the engine live for the callback only */
+        k->name = NULL;
+
+        if (b->formatted) {
+            s = sfn_json_print(ev->details);
+            if (s == NULL) {
+                b->failed = 1;
+            }
+            free(s);
+        }
+    }
+}
+
+
+/* the execution is over: format its history if asked, then drop it */
+static int
+sfn_bench_history_done(sfn_bench_t *b)
+{
+    char               *s;
+    size_t              i;
+    cJSON              *d;
+    sfn_event_t         ev;
+    sfn_bench_block_t  *bl, *next;
+    sfn_bench_event_t  *k;
+
+    for (bl = b->head; bl; bl = next) {
+        next = bl->next;
+
+        for (i = 0; i < bl->n; i++) {
+            k = &bl->events[i];
+
+            if (!b->formatted) {
+                sfn_payload_release(k->payload);
+                continue;
+            }
+
+            if (k->name == NULL && k->payload == NULL) {
+                /* formatted in the callback, or nothing to format */
+                continue;
+            }
+
+            memset(&ev, 0, sizeof(sfn_event_t));
+            ev.id = k->id;
+            ev.previous_id = k->previous_id;
+            ev.timestamp_ms = k->timestamp_ms;
+            ev.type = k->type;
+            ev.name = k->name;
+            ev.index = k->index;
+            ev.role_arn = b->role_arn;
+            ev.payload = k->payload ? sfn_payload_json(k->payload) : NULL;
+
+            d = sfn_event_details(&ev);
+            s = d ? sfn_json_print(d) : NULL;
+            if (s == NULL) {
+                b->failed = 1;
+            }
+            free(s);
+            cJSON_Delete(d);
+            sfn_payload_release(k->payload);
+        }
+
+        free(bl);
+    }
+
+    b->total += b->nevents;
+    b->nevents = 0;
+    b->head = NULL;
+    b->tail = NULL;
+
+    return b->failed ? -1 : 0;
 }
 
 
 static double
-sfn_bench_clock(void)
+sfn_bench_clock(clockid_t id)
 {
     struct timespec  ts;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
 
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
@@ -188,23 +323,67 @@ sfn_bench_definition(const char *name, long items, char **input,
 }
 
 
+/* one execution, start to end; -1 on any failure */
+static int
+sfn_bench_exec(sfn_machine_t *m, sfn_host_t *host, sfn_exec_conf_t *conf,
+    const char *input, sfn_bench_t *b)
+{
+    sfn_exec_t   *e;
+    const char   *error, *cause;
+
+    e = sfn_exec_create(m, host, conf, input, strlen(input), &error, &cause);
+    if (e == NULL) {
+        fprintf(stderr, "sfn-bench: %s: %s\n", error, cause);
+        return -1;
+    }
+
+    if (sfn_exec_start(e) != SFN_SUCCEEDED) {
+        fprintf(stderr, "sfn-bench: execution %s: %s: %s\n",
+                sfn_status_name(sfn_exec_status(e)),
+                sfn_exec_error(e) ? sfn_exec_error(e) : "",
+                sfn_exec_cause(e) ? sfn_exec_cause(e) : "");
+        sfn_exec_free(e);
+        return -1;
+    }
+
+    /* fetched as a host would: the output is printed on demand */
+    if (sfn_exec_output(e) == NULL) {
+        fprintf(stderr, "sfn-bench: no output\n");
+        sfn_exec_free(e);
+        return -1;
+    }
+
+    /* the kept events outlive the execution, as the reference's do */
+    sfn_exec_free(e);
+
+    if (sfn_bench_history_done(b) != 0) {
+        fprintf(stderr, "sfn-bench: history: out of memory\n");
+        return -1;
+    }
+
+    return 0;
+}
+
+
 int
 main(int argc, char **argv)
 {
     int               i, history, formatted;
-    long              items, execs, transitions;
+    long              items, execs, count, transitions;
     char             *def, *input;
-    double            seconds, t0, t;
-    const char       *name, *error, *cause;
+    double            seconds, warmup, t0, t, c0, cpu;
+    uint64_t          events;
+    const char       *name;
     sfn_diag_t        d;
     sfn_host_t        host;
-    sfn_exec_t       *e;
     sfn_bench_t       b;
     struct rusage     ru;
     sfn_machine_t    *m;
     sfn_exec_conf_t   conf;
 
     seconds = 3;
+    count = 0;
+    warmup = 0.5;
     items = 10000;
     history = 1;
     formatted = 0;
@@ -213,6 +392,13 @@ main(int argc, char **argv)
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
             seconds = atof(argv[++i]);
+
+        } else if (strcmp(argv[i], "--count") == 0 && i + 1 < argc) {
+            count = atol(argv[++i]);
+            warmup = 0;
+
+        } else if (strcmp(argv[i], "--warmup") == 0 && i + 1 < argc) {
+            warmup = atof(argv[++i]);
 
         } else if (strcmp(argv[i], "--no-history") == 0) {
             history = 0;
@@ -229,8 +415,9 @@ main(int argc, char **argv)
     }
 
     if (name == NULL) {
-        fprintf(stderr, "usage: sfn-bench [--seconds S] [--items N] "
-                "[--no-history | --formatted] pass|params|map\n");
+        fprintf(stderr, "usage: sfn-bench [--seconds S] [--warmup S] "
+                "[--items N] [--no-history | --formatted] "
+                "pass|params|map\n");
         return 2;
     }
 
@@ -247,7 +434,6 @@ main(int argc, char **argv)
     }
 
     memset(&b, 0, sizeof(sfn_bench_t));
-    b.now = 1700000000000LL;
     b.formatted = formatted;
 
     memset(&host, 0, sizeof(sfn_host_t));
@@ -268,47 +454,43 @@ main(int argc, char **argv)
         "arn:aws:states:us-east-1:000000000000:stateMachine:bench";
     conf.type = SFN_EXPRESS;
     conf.lazy_events = 1;
+    b.role_arn = "";
+
+    /* warm-up, not counted: caches and the allocator settle */
+    t0 = sfn_bench_clock(CLOCK_MONOTONIC);
+
+    while (sfn_bench_clock(CLOCK_MONOTONIC) - t0 < warmup) {
+        if (sfn_bench_exec(m, &host, &conf, input, &b) != 0) {
+            return 1;
+        }
+    }
 
     execs = 0;
-    t0 = sfn_bench_clock();
+    b.total = 0;
+    t0 = sfn_bench_clock(CLOCK_MONOTONIC);
+    c0 = sfn_bench_clock(CLOCK_THREAD_CPUTIME_ID);
 
     do {
-        e = sfn_exec_create(m, &host, &conf, input, strlen(input), &error,
-                            &cause);
-        if (e == NULL) {
-            fprintf(stderr, "sfn-bench: %s: %s\n", error, cause);
+        if (sfn_bench_exec(m, &host, &conf, input, &b) != 0) {
             return 1;
         }
 
-        if (sfn_exec_start(e) != SFN_SUCCEEDED) {
-            fprintf(stderr, "sfn-bench: execution %s: %s: %s\n",
-                    sfn_status_name(sfn_exec_status(e)),
-                    sfn_exec_error(e) ? sfn_exec_error(e) : "",
-                    sfn_exec_cause(e) ? sfn_exec_cause(e) : "");
-            return 1;
-        }
-
-        /* fetched as a host would: the output is printed on demand */
-        if (sfn_exec_output(e) == NULL) {
-            fprintf(stderr, "sfn-bench: no output\n");
-            return 1;
-        }
-
-        sfn_exec_free(e);
         execs++;
-        b.now++;
+        t = sfn_bench_clock(CLOCK_MONOTONIC) - t0;
 
-        t = sfn_bench_clock() - t0;
+    } while (count ? execs < count : t < seconds);
 
-    } while (t < seconds);
+    cpu = sfn_bench_clock(CLOCK_THREAD_CPUTIME_ID) - c0;
+    events = b.total;
 
     getrusage(RUSAGE_SELF, &ru);
 
-    printf("case=%s history=%s execs=%ld events=%llu seconds=%.3f "
-           "exec_per_s=%.1f transitions_per_s=%.1f peak_rss_kb=%ld\n",
+    printf("case=%s history=%s execs=%ld events_per_exec=%llu "
+           "seconds=%.3f cpu_seconds=%.3f exec_per_s=%.1f "
+           "exec_per_cpu_s=%.1f transitions_per_s=%.1f peak_rss_kb=%ld\n",
            name, history ? (formatted ? "formatted" : "on") : "off", execs,
-           (unsigned long long) b.events, t, execs / t,
-           execs * transitions / t, ru.ru_maxrss);
+           (unsigned long long) (events / execs), t, cpu, execs / t,
+           execs / cpu, execs * transitions / t, ru.ru_maxrss);
 
     sfn_machine_free(m);
     free(def);

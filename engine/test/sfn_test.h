@@ -82,6 +82,12 @@ typedef struct {
     int64_t               last_previous_id;
     char                  details[65536];
     size_t                ndetails;
+    int                   keep;          /* lazy events kept, payloads held */
+    int                   nkept;
+    sfn_event_t           kept[256];
+    sfn_payload_t        *held[256];
+    char                  kept_role[256];
+    char                  kept_details[65536];
 } sfn_t_host_t;
 
 
@@ -353,6 +359,30 @@ sfn_t_event(void *data, sfn_exec_t *e, const sfn_event_t *ev)
         h->events[h->nevents] = '\0';
     }
 
+    /*
+     * A host keeping its events: the lazy ones hold their payloads, which
+     * must not change; the others' details are copied.
+     */
+    if (h->keep && h->lazy
+        && h->nkept < (int) (sizeof(h->kept) / sizeof(h->kept[0])))
+    {
+        h->kept[h->nkept] = *ev;
+        h->kept[h->nkept].details = ev->details
+                                    ? cJSON_Duplicate(ev->details, 1) : NULL;
+        h->held[h->nkept] = sfn_event_hold(ev);
+        h->kept[h->nkept].payload = h->held[h->nkept]
+                                    ? sfn_payload_json(h->held[h->nkept])
+                                    : NULL;
+        h->kept[h->nkept].shared = NULL;
+
+        if (ev->role_arn) {
+            snprintf(h->kept_role, sizeof(h->kept_role), "%s", ev->role_arn);
+            h->kept[h->nkept].role_arn = h->kept_role;
+        }
+
+        h->nkept++;
+    }
+
     /* a lazy host builds the details itself: they must read the same */
     d = NULL;
     if (h->full_events && ev->details == NULL && h->lazy) {
@@ -376,6 +406,38 @@ sfn_t_event(void *data, sfn_exec_t *e, const sfn_event_t *ev)
     }
 
     cJSON_Delete(d);
+}
+
+
+/* the kept events, formatted once the execution is gone, then released */
+static void
+sfn_t_kept_format(sfn_t_host_t *h)
+{
+    int      i;
+    char    *s;
+    cJSON   *d;
+    size_t   n;
+
+    n = 0;
+    h->kept_details[0] = '\0';
+
+    for (i = 0; i < h->nkept; i++) {
+        d = sfn_event_details(&h->kept[i]);
+        s = d ? cJSON_PrintUnformatted(d) : NULL;
+        cJSON_Delete((cJSON *) h->kept[i].details);
+
+        if (s && n + strlen(s) + 32 < sizeof(h->kept_details)) {
+            n += snprintf(h->kept_details + n, sizeof(h->kept_details) - n,
+                          "%lld/%lld %s\n", (long long) h->kept[i].id,
+                          (long long) h->kept[i].previous_id, s);
+        }
+
+        free(s);
+        cJSON_Delete(d);
+        sfn_payload_release(h->held[i]);
+    }
+
+    h->nkept = 0;
 }
 
 
@@ -532,16 +594,18 @@ sfn_t_run(sfn_t_host_t *h, const char *def, const char *input,
     sfn_machine_t    *m;
     const char       *error, *cause;
     sfn_exec_conf_t   conf;
-    int               full, lazy;
+    int               full, lazy, keep;
     sfn_type_e        type;
 
     full = h->full_events;
     type = h->type;
     lazy = h->lazy;
+    keep = h->keep;
     sfn_t_host_init(h, &host);
     h->full_events = full;
     h->type = type;
     h->lazy = lazy;
+    h->keep = keep;
 
     memset(r, 0, sizeof(sfn_t_result_t));
 
@@ -588,6 +652,7 @@ sfn_t_run(sfn_t_host_t *h, const char *def, const char *input,
     }
 
     sfn_exec_free(e);
+    sfn_t_kept_format(h);
     sfn_machine_free(m);
     sfn_t_host_free(h);
 }

@@ -386,15 +386,26 @@ test_lazy_events(void **state)
     memset(h, 0, sizeof(sfn_t_host_t));
     h->full_events = 1;
     h->lazy = 1;
+    h->keep = 1;
     sfn_t_run(h, d, "{\"items\":[1,\"two\"]}", &r);
     assert_int_equal(r.status, SFN_SUCCEEDED);
     assert_string_equal(r.output, "{\"items\":[1,\"two\"],\"r\":{\"x\":1},"
                                   "\"m\":[1,\"two\"]}");
 
-    /* ExecutionStarted, 10 state events, ExecutionSucceeded */
-    assert_int_equal(h->lazy_built, 12);
+    /*
+     * ExecutionStarted, 10 state events, 4 Map iteration events,
+     * ExecutionSucceeded
+     */
+    assert_int_equal(h->lazy_built, 16);
     assert_string_equal(h->details, eager);
     assert_true(h->ids_ok);
+
+    /*
+     * Kept past the callback, the execution's later changes (ResultPath
+     * into the input the events share) and its end: formatted after
+     * sfn_exec_free(), the events read as they did when emitted.
+     */
+    assert_string_equal(h->kept_details, eager);
 
     sfn_t_result_free(&r);
     free(eager);

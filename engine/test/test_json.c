@@ -46,6 +46,49 @@ static const struct {
     { "raw NUL in a string", "\"a\0z\"", 5, NULL },
     { "trailing garbage", "{} x", 0, NULL },
     { "lone surrogate escape", "\"\\ud800\"", 0, NULL },
+
+    /* RFC 8259 numbers, literals and structure, as AWS's Jackson reads */
+    { "numbers", "[0,-0,12,-3.5,1e3,1E-2,2.5e+1,123456789012345]", 0,
+      "[0,0,12,-3.5,1000,0.01,25,123456789012345]" },
+    { "long integer", "12345678901234567890", 0,
+      "1.2345678901234567e+19" },
+    { "huge exponent", "1e400", 0, "null" },
+    { "leading zero", "01", 0, NULL },
+    { "negative leading zero", "-01", 0, NULL },
+    { "point without digits", "1.", 0, NULL },
+    { "exponent without digits", "1e", 0, NULL },
+    { "leading point", ".5", 0, NULL },
+    { "leading plus", "+1", 0, NULL },
+    { "lone minus", "-", 0, NULL },
+    { "hexadecimal", "0x1f", 0, NULL },
+    { "literals", "[true,false,null]", 0, "[true,false,null]" },
+    { "truncated literal", "nul", 0, NULL },
+    { "literal in capitals", "True", 0, NULL },
+    { "white space", " \t\r\n{ \"a\" : [ 1 , 2 ] }\n", 0,
+      "{\"a\":[1,2]}" },
+    { "control character as white space", "\x0b{}", 0, NULL },
+    { "NUL as white space", "{}\0", 3, NULL },
+    { "byte order mark", "\xef\xbb\xbf[1]", 0, "[1]" },
+    { "empty text", "", 0, NULL },
+    { "white space only", "  ", 0, NULL },
+    { "unclosed array", "[1,2", 0, NULL },
+    { "unclosed object", "{\"a\":1", 0, NULL },
+    { "unclosed string", "\"abc", 0, NULL },
+    { "trailing comma", "[1,]", 0, NULL },
+    { "missing colon", "{\"a\" 1}", 0, NULL },
+    { "unquoted key", "{a:1}", 0, NULL },
+    { "two values", "1 2", 0, NULL },
+    { "duplicate keys kept", "{\"a\":1,\"a\":2}", 0,
+      "{\"a\":1,\"a\":2}" },
+    { "surrogate pair", "\"\\ud83d\\ude00\"", 0, "\"\xf0\x9f\x98\x80\"" },
+    { "low surrogate first", "\"\\ude00\\ud83d\"", 0, NULL },
+    { "high surrogate then text", "\"\\ud83dx\"", 0, NULL },
+    { "bad escape", "\"\\x\"", 0, NULL },
+    { "short unicode escape", "\"\\u12\"", 0, NULL },
+    { "all escapes", "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"", 0,
+      "\"\\\"\\\\/\\b\\f\\n\\r\\t\"" },
+    { "commas and brackets in strings", "[\",[{\",{\"x,\":\"]}\"}]", 0,
+      "[\",[{\",{\"x,\":\"]}\"}]" },
 };
 
 
@@ -84,6 +127,85 @@ test_json_text(void **state)
 
         free(out);
         cJSON_Delete(v);
+    }
+}
+
+
+/* an execution's input is parsed into one block: the same trees */
+static void
+test_json_block(void **state)
+{
+    char           *out;
+    size_t          i, len;
+    sfn_payload_t  *p;
+
+    (void) state;
+
+    for (i = 0; i < sizeof(json_rows) / sizeof(json_rows[0]); i++) {
+        len = json_rows[i].len ? json_rows[i].len : strlen(json_rows[i].in);
+
+        p = sfn_payload_parse(json_rows[i].in, len);
+
+        if (json_rows[i].out == NULL) {
+            if (p != NULL) {
+                fail_msg("%s: accepted", json_rows[i].name);
+            }
+
+            continue;
+        }
+
+        if (p == NULL) {
+            fail_msg("%s: rejected", json_rows[i].name);
+        }
+
+        out = sfn_json_print(sfn_payload_json(p));
+        assert_non_null(out);
+
+        if (strcmp(out, json_rows[i].out) != 0) {
+            fail_msg("%s: printed %s", json_rows[i].name, out);
+        }
+
+        free(out);
+        sfn_payload_release(p);
+    }
+}
+
+
+/* containers nest at most CJSON_NESTING_LIMIT deep, as cJSON's parser */
+static void
+test_json_depth(void **state)
+{
+    char           *s;
+    cJSON          *v;
+    size_t          n, i;
+    sfn_payload_t  *p;
+
+    (void) state;
+
+    for (n = CJSON_NESTING_LIMIT; n <= CJSON_NESTING_LIMIT + 1; n++) {
+        s = malloc(2 * n);
+        assert_non_null(s);
+
+        for (i = 0; i < n; i++) {
+            s[i] = '[';
+            s[2 * n - 1 - i] = ']';
+        }
+
+        v = sfn_json_parse(s, 2 * n);
+        p = sfn_payload_parse(s, 2 * n);
+
+        if (n == CJSON_NESTING_LIMIT) {
+            assert_non_null(v);
+            assert_non_null(p);
+
+        } else {
+            assert_null(v);
+            assert_null(p);
+        }
+
+        cJSON_Delete(v);
+        sfn_payload_release(p);
+        free(s);
     }
 }
 
@@ -177,6 +299,8 @@ main(void)
 {
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_json_text),
+        cmocka_unit_test(test_json_block),
+        cmocka_unit_test(test_json_depth),
         cmocka_unit_test(test_utf8_valid),
         cmocka_unit_test(test_json_exec),
         cmocka_unit_test(test_json_input),

@@ -1,0 +1,178 @@
+
+/*
+ * Copyright (C) ngx_sfn authors
+ *
+ * Payloads shared by an execution and the history events that refer to
+ * them.  With sfn_exec_conf_t.lazy_events an event refers to the state's
+ * input or output tree itself: the tree is then boxed with a reference
+ * count, the run holds one reference and every event the host keeps
+ * (sfn_event_hold()) another.  A shared tree is immutable: the run that
+ * wants to change it or give it away takes it back (sfn_payload_take()),
+ * which costs a copy only while an event still refers to it.
+ *
+ * An execution's input is parsed into a payload of its own from the
+ * start (sfn_payload_parse()): the box, its nodes and its strings in one
+ * allocation, freed at once when the last reference goes; such a tree is
+ * never changed nor given away, only copied.
+ */
+
+
+#include <stdlib.h>
+
+#include "sfn_core.h"
+
+
+struct sfn_payload_s {
+    unsigned              refs;
+    unsigned              block:1;    /* json lives in this allocation */
+    cJSON                *json;
+};
+
+
+/* the box, then its nodes, then their strings */
+#define SFN_PAYLOAD_HEAD                                                    \
+    ((sizeof(sfn_payload_t) + _Alignof(cJSON) - 1) & ~(_Alignof(cJSON) - 1))
+
+
+sfn_payload_t *
+sfn_payload_parse(const char *text, size_t len)
+{
+    char           *block;
+    size_t          n, strings;
+    cJSON          *v;
+    sfn_payload_t  *s;
+
+    n = sfn_json_parse_nodes(text, len, &strings);
+
+    /* a string's text only shrinks when its escapes are decoded */
+    block = malloc(SFN_PAYLOAD_HEAD + n * sizeof(cJSON) + len + strings);
+    if (block == NULL) {
+        return NULL;
+    }
+
+    s = (sfn_payload_t *) block;
+    block += SFN_PAYLOAD_HEAD;
+
+    v = sfn_json_parse_block(text, len, (cJSON *) block, n,
+                             block + n * sizeof(cJSON), len + strings);
+    if (v == NULL) {
+        free(s);
+        return NULL;
+    }
+
+    s->refs = 1;
+    s->block = 1;
+    s->json = v;
+
+    return s;
+}
+
+
+/* boxes v in *p, unless it is already; NULL when out of memory */
+sfn_payload_t *
+sfn_payload_share(cJSON *v, sfn_payload_t **p)
+{
+    sfn_payload_t  *s;
+
+    if (*p) {
+        return *p;
+    }
+
+    s = malloc(sizeof(sfn_payload_t));
+    if (s == NULL) {
+        return NULL;
+    }
+
+    s->refs = 1;
+    s->block = 0;
+    s->json = v;
+    *p = s;
+
+    return s;
+}
+
+
+/* v (boxed in *p, or owned when *p is NULL) is no longer wanted */
+void
+sfn_payload_drop(cJSON *v, sfn_payload_t **p)
+{
+    if (*p == NULL) {
+        cJSON_Delete(v);
+        return;
+    }
+
+    sfn_payload_release(*p);
+    *p = NULL;
+}
+
+
+/*
+ * v (boxed in *p, or owned) to change or to give away: v itself when no
+ * event holds it any more and it is not a block, otherwise a copy.  NULL
+ * when out of memory, with v and *p as they were.
+ */
+cJSON *
+sfn_payload_take(cJSON *v, sfn_payload_t **p)
+{
+    cJSON          *c;
+    sfn_payload_t  *s;
+
+    s = *p;
+
+    if (s == NULL) {
+        return v;
+    }
+
+    if (s->refs == 1 && !s->block) {
+        free(s);
+        *p = NULL;
+        return v;
+    }
+
+    c = cJSON_Duplicate(v, 1);
+    if (c == NULL) {
+        return NULL;
+    }
+
+    sfn_payload_release(s);
+    *p = NULL;
+
+    return c;
+}
+
+
+sfn_payload_t *
+sfn_event_hold(const sfn_event_t *ev)
+{
+    sfn_payload_t  *s;
+
+    s = ev->shared;
+
+    if (s) {
+        s->refs++;
+    }
+
+    return s;
+}
+
+
+const cJSON *
+sfn_payload_json(const sfn_payload_t *p)
+{
+    return p->json;
+}
+
+
+void
+sfn_payload_release(sfn_payload_t *p)
+{
+    if (p == NULL || --p->refs) {
+        return;
+    }
+
+    if (!p->block) {
+        cJSON_Delete(p->json);
+    }
+
+    free(p);
+}
