@@ -221,11 +221,12 @@ static PGconn *
 sfn_db_open(sfn_task_call_t *call, const char *conninfo)
 {
     PGconn      *conn;
-    const char  *keys[4], *vals[4];
+    const char  *keys[5], *vals[5];
 
     /*
      * a dead server must not hold a task thread for minutes: defaults
-     * for the connect and statement timeouts, which the conninfo (given
+     * for the connect and statement timeouts (and a name in
+     * pg_stat_activity), which the conninfo (given
      * last, as an expanded dbname) overrides
      */
 
@@ -233,10 +234,12 @@ sfn_db_open(sfn_task_call_t *call, const char *conninfo)
     vals[0] = "10";
     keys[1] = "options";
     vals[1] = "-c statement_timeout=30000";
-    keys[2] = "dbname";
-    vals[2] = conninfo;
-    keys[3] = NULL;
-    vals[3] = NULL;
+    keys[2] = "application_name";
+    vals[2] = "ngx_sfn tasks";
+    keys[3] = "dbname";
+    vals[3] = conninfo;
+    keys[4] = NULL;
+    vals[4] = NULL;
 
     conn = PQconnectdbParams(keys, vals, 1);
 
