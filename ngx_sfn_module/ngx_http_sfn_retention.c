@@ -9,9 +9,12 @@
  * for one batch of sfn_retention_sweep() (sql/007_retention.sql) through
  * its non-blocking writer.  A batch is one transaction of a bounded number
  * of rows, under an advisory lock that one session holds at a time; a
- * worker that does not get it waits for its next turn.  While rows past
- * retention remain, the next batch follows after a pause as long as the
- * last one took, so retention takes at most about half of the writer.
+ * worker that does not get it waits for its next turn.  A batch should
+ * take PostgreSQL about 20 ms, the time a statement of the worker may wait
+ * behind it: the number of rows of the next one follows from the time the
+ * last one took.  While rows past retention remain, the next batch comes
+ * after a pause as long as the last one took from its queueing to its
+ * commit, so retention takes at most about half of the writer.
  */
 
 
@@ -20,7 +23,10 @@
 #include <libpq-fe.h>
 
 
-#define NGX_HTTP_SFN_RETENTION_ROWS     1000    /* a batch */
+#define NGX_HTTP_SFN_RETENTION_ROWS     1000    /* the first batch */
+#define NGX_HTTP_SFN_RETENTION_MIN      100
+#define NGX_HTTP_SFN_RETENTION_MAX      10000
+#define NGX_HTTP_SFN_RETENTION_TARGET   20      /* ms, a batch */
 #define NGX_HTTP_SFN_RETENTION_RECORDS  1000    /* of the zone, a turn */
 #define NGX_HTTP_SFN_RETENTION_PAUSE    10      /* ms, at least */
 #define NGX_HTTP_SFN_RETENTION_TURN     60000   /* ms, at most */
@@ -31,6 +37,7 @@ typedef struct {
     ngx_http_sfn_main_conf_t    *smcf;
     ngx_msec_t                   turn;
     ngx_msec_t                   asked;     /* when the batch was queued */
+    ngx_uint_t                   batch;     /* rows */
     char                         keep[NGX_INT64_LEN + 1];
     char                         jobs[NGX_INT64_LEN + 1];
     char                         rows[NGX_INT64_LEN + 1];
@@ -139,7 +146,7 @@ ngx_http_sfn_retention_init_process(ngx_cycle_t *cycle,
                                NGX_HTTP_SFN_RETENTION_TURN), 1000);
 
     ngx_sprintf((u_char *) rt->keep, "%M%Z", smcf->retention);
-    ngx_sprintf((u_char *) rt->rows, "%d%Z", NGX_HTTP_SFN_RETENTION_ROWS);
+    rt->batch = NGX_HTTP_SFN_RETENTION_ROWS;
 
     if (smcf->retention_jobs) {
         ngx_sprintf((u_char *) rt->jobs, "%M%Z", smcf->retention_jobs);
@@ -188,6 +195,8 @@ ngx_http_sfn_retention_handler(ngx_event_t *ev)
         return;
     }
 
+    ngx_sprintf((u_char *) rt->rows, "%ui%Z", rt->batch);
+
     values[0] = rt->keep;
     values[1] = rt->jobs[0] ? rt->jobs : NULL;
     values[2] = rt->rows;
@@ -195,7 +204,7 @@ ngx_http_sfn_retention_handler(ngx_event_t *ev)
     rt->asked = ngx_current_msec;
 
     if (ngx_http_sfn_pg_query_alone(
-            "SELECT executions, deleted, more FROM sfn_retention_sweep("
+            "SELECT executions, deleted, more, took FROM sfn_retention_sweep("
             "$1::bigint * interval '1 millisecond', "
             "$2::bigint * interval '1 millisecond', $3::int)",
             3, values, ngx_http_sfn_retention_done, rt)
@@ -215,6 +224,7 @@ ngx_http_sfn_retention_done(void *data, void *res)
     ngx_http_sfn_retention_t *rt = data;
 
     u_char      *v;
+    double       ms;
     ngx_int_t    executions, rows;
     ngx_msec_t   took;
 
@@ -242,18 +252,30 @@ ngx_http_sfn_retention_done(void *data, void *res)
     v = (u_char *) PQgetvalue(res, 0, 1);
     rows = ngx_atoi(v, ngx_strlen(v));
 
+    ms = strtod(PQgetvalue(res, 0, 3), NULL);
+
     if (rows > 0) {
         ngx_http_sfn_metrics_retention(rt->smcf, (ngx_uint_t) executions,
                                        (ngx_uint_t) rows);
 
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, rt->timer.log, 0,
-                       "sfn retention: %i executions, %i rows deleted",
-                       executions, rows);
+        ngx_log_debug4(NGX_LOG_DEBUG_HTTP, rt->timer.log, 0,
+                       "sfn retention: %i executions, %i rows deleted "
+                       "in %.1f ms, batch of %ui", executions, rows, ms,
+                       rt->batch);
     }
 
     if (PQgetvalue(res, 0, 2)[0] != 't') {
         ngx_add_timer(&rt->timer, rt->turn);
         return;
+    }
+
+    /* a full batch sizes the next one: about the target's time */
+
+    if (ms > 2 * NGX_HTTP_SFN_RETENTION_TARGET) {
+        rt->batch = ngx_max(rt->batch / 2, NGX_HTTP_SFN_RETENTION_MIN);
+
+    } else if (ms < NGX_HTTP_SFN_RETENTION_TARGET / 2) {
+        rt->batch = ngx_min(rt->batch * 2, NGX_HTTP_SFN_RETENTION_MAX);
     }
 
     took = ngx_current_msec - rt->asked;

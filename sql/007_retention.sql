@@ -25,11 +25,14 @@ CREATE INDEX sfn_jobs_updated ON sfn_jobs (updated_at);
 -- Deletes what stopped before now() - p_keep (and job rows not updated
 -- since now() - p_jobs, when p_jobs is not NULL), p_rows rows at most.
 -- executions is -1 when another session holds the sweep; more tells that
--- rows past retention remain.
+-- rows past retention remain; took is the time it took, in milliseconds,
+-- by which the caller sizes the next batch.
 CREATE FUNCTION sfn_retention_sweep(p_keep interval, p_jobs interval,
-    p_rows int, OUT executions int, OUT deleted bigint, OUT more boolean)
+    p_rows int, OUT executions int, OUT deleted bigint, OUT more boolean,
+    OUT took float8)
 LANGUAGE plpgsql AS $$
 DECLARE
+    v_t0      timestamptz := clock_timestamp();
     v_before  timestamptz := now() - p_keep;
     v_budget  bigint := p_rows;
     v_arn     text;
@@ -38,6 +41,7 @@ BEGIN
     executions := 0;
     deleted := 0;
     more := false;
+    took := 0;
 
     IF NOT pg_try_advisory_xact_lock(1936092673) THEN
         executions := -1;
@@ -106,6 +110,7 @@ BEGIN
 
     IF p_jobs IS NULL OR v_budget <= 0 THEN
         more := more OR (p_jobs IS NOT NULL AND v_budget <= 0);
+        took := extract(epoch FROM clock_timestamp() - v_t0) * 1000;
         RETURN;
     END IF;
 
@@ -120,5 +125,6 @@ BEGIN
     deleted := deleted + n;
 
     more := more OR n = v_budget;
+    took := extract(epoch FROM clock_timestamp() - v_t0) * 1000;
 END
 $$;
