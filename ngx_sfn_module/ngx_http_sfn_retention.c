@@ -84,7 +84,8 @@ ngx_http_sfn_retention(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (ms == NGX_ERROR || ms < 1000) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid retention \"%V\": a time of at least 1s",
+                           "invalid retention \"%V\": a time of at least "
+                           "1s, as \"90d\"",
                            &value[1]);
         return NGX_CONF_ERROR;
     }
