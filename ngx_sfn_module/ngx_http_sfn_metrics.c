@@ -8,16 +8,29 @@
  * execution driver reports through ngx_http_sfn_metrics_exec() and
  * ngx_http_sfn_metrics_task(); updates are lock-free atomics, only the
  * first sighting of a state machine or resource takes the zone's mutex.
+ *
+ * Each worker keeps the count of its PostgreSQL connections in a slot of
+ * its own.  The store's figures (rows and bytes per table, the oldest
+ * closed execution kept) are read from PostgreSQL's catalog through the
+ * writer of the worker that serves a scrape, at most every few seconds,
+ * and served from the zone meanwhile: a scrape never waits for them.
  */
 
 
 #include "ngx_http_sfn_module.h"
+
+#include <libpq-fe.h>
 
 
 #define NGX_HTTP_SFN_METRICS_ZONE       (256 * 1024)
 #define NGX_HTTP_SFN_METRICS_MACHINES   128
 #define NGX_HTTP_SFN_METRICS_RESOURCES  64
 #define NGX_HTTP_SFN_METRICS_NAME       128
+
+#define NGX_HTTP_SFN_METRICS_WORKERS    64
+#define NGX_HTTP_SFN_METRICS_TABLES     32
+#define NGX_HTTP_SFN_METRICS_TABLE_NAME 64
+#define NGX_HTTP_SFN_METRICS_STORE_AGE  5000    /* ms */
 
 #define NGX_HTTP_SFN_METRICS_EXEC_BUCKETS  12
 #define NGX_HTTP_SFN_METRICS_TASK_BUCKETS  12
@@ -56,6 +69,14 @@ typedef struct {
 } ngx_http_sfn_metrics_resource_t;
 
 
+typedef struct {
+    u_char                       name[NGX_HTTP_SFN_METRICS_TABLE_NAME];
+    size_t                       len;
+    ngx_atomic_t                 rows;
+    ngx_atomic_t                 bytes;
+} ngx_http_sfn_metrics_table_t;
+
+
 struct ngx_http_sfn_metrics_s {
     ngx_atomic_t                 nmachines;
     ngx_atomic_t                 nresources;
@@ -66,6 +87,18 @@ struct ngx_http_sfn_metrics_s {
                                  machines[NGX_HTTP_SFN_METRICS_MACHINES];
     ngx_http_sfn_metrics_resource_t
                                  resources[NGX_HTTP_SFN_METRICS_RESOURCES];
+
+    /* by worker: the writer's connection, the database tasks' */
+    ngx_atomic_t                 connections[NGX_HTTP_SFN_METRICS_WORKERS][2];
+
+    ngx_atomic_t                 retention_executions;
+    ngx_atomic_t                 retention_rows;
+
+    ngx_atomic_t                 store_asked;   /* ms */
+    ngx_atomic_t                 store_read;    /* ms, 0: never */
+    ngx_atomic_t                 oldest;        /* s, 0: none */
+    ngx_atomic_t                 ntables;
+    ngx_http_sfn_metrics_table_t tables[NGX_HTTP_SFN_METRICS_TABLES];
 };
 
 
@@ -307,6 +340,148 @@ ngx_http_sfn_metrics_task(ngx_http_sfn_main_conf_t *smcf,
 }
 
 
+/*
+ * The gauge of this worker's connections: the writer's (tasks 0) or the
+ * database tasks' pool (tasks 1); NULL without metrics.  A worker that
+ * replaces a dead one starts from 0: the dead one's connections died with
+ * it.
+ */
+
+ngx_atomic_t *
+ngx_http_sfn_metrics_connections(ngx_cycle_t *cycle, ngx_uint_t tasks)
+{
+    ngx_atomic_t              *gauge;
+    ngx_http_sfn_main_conf_t  *smcf;
+
+    smcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_sfn_module);
+
+    if (smcf == NULL || smcf->metrics == NULL
+        || ngx_worker >= NGX_HTTP_SFN_METRICS_WORKERS)
+    {
+        return NULL;
+    }
+
+    gauge = &smcf->metrics->connections[ngx_worker][tasks ? 1 : 0];
+    *gauge = 0;
+
+    return gauge;
+}
+
+
+void
+ngx_http_sfn_metrics_retention(ngx_http_sfn_main_conf_t *smcf,
+    ngx_uint_t executions, ngx_uint_t rows)
+{
+    if (smcf->metrics) {
+        (void) ngx_atomic_fetch_add(&smcf->metrics->retention_executions,
+                                    executions);
+        (void) ngx_atomic_fetch_add(&smcf->metrics->retention_rows, rows);
+    }
+}
+
+
+/*
+ * The store's figures.  reltuples is the estimate of the last VACUUM or
+ * ANALYZE (-1 before any); a partitioned table counts its partitions.
+ * The row without a name carries the stop date of the oldest closed
+ * execution (sql/007_retention.sql indexes it).
+ */
+
+static const char  ngx_http_sfn_metrics_store_sql[] =
+    "SELECT r.relname::text, sum(greatest(c.reltuples, 0))::bigint, "
+    "sum(pg_total_relation_size(c.oid))::bigint "
+    "FROM pg_class c JOIN pg_class r "
+    "ON r.oid = coalesce(pg_partition_root(c.oid), c.oid) "
+    "WHERE c.relkind = 'r' "
+    "AND c.relnamespace = current_schema()::regnamespace "
+    "AND r.relname LIKE 'sfn\\_%' GROUP BY r.relname "
+    "UNION ALL "
+    "SELECT NULL, extract(epoch FROM min(stop_date))::bigint, NULL "
+    "FROM sfn_executions WHERE status <> 'RUNNING'";
+
+
+static void
+ngx_http_sfn_metrics_store_read(void *data, void *res)
+{
+    ngx_http_sfn_main_conf_t *smcf = data;
+
+    int                            i, n;
+    size_t                         len;
+    u_char                        *v;
+    ngx_uint_t                     k;
+    ngx_slab_pool_t               *shpool;
+    ngx_http_sfn_metrics_t        *mt;
+    ngx_http_sfn_metrics_table_t  *t;
+
+    mt = smcf->metrics;
+
+    if (res == NULL || mt == NULL) {
+        return;
+    }
+
+    shpool = (ngx_slab_pool_t *) smcf->metrics_zone->shm.addr;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    n = PQntuples(res);
+    k = 0;
+
+    for (i = 0; i < n; i++) {
+        v = (u_char *) PQgetvalue(res, i, 1);
+
+        if (PQgetisnull(res, i, 0)) {
+            mt->oldest = PQgetisnull(res, i, 1)
+                         ? 0 : (ngx_atomic_uint_t) ngx_atoi(v, ngx_strlen(v));
+            continue;
+        }
+
+        if (k == NGX_HTTP_SFN_METRICS_TABLES) {
+            continue;
+        }
+
+        t = &mt->tables[k++];
+
+        len = ngx_min(PQgetlength(res, i, 0), NGX_HTTP_SFN_METRICS_TABLE_NAME);
+        t->len = len;
+        ngx_memcpy(t->name, PQgetvalue(res, i, 0), len);
+
+        t->rows = (ngx_atomic_uint_t) ngx_atoi(v, ngx_strlen(v));
+        v = (u_char *) PQgetvalue(res, i, 2);
+        t->bytes = (ngx_atomic_uint_t) ngx_atoi(v, ngx_strlen(v));
+    }
+
+    mt->ntables = k;
+    mt->store_read = (ngx_atomic_uint_t) ngx_http_sfn_now_ms();
+
+    ngx_shmtx_unlock(&shpool->mutex);
+}
+
+
+/* asks for the store's figures if they are older than a few seconds */
+
+static void
+ngx_http_sfn_metrics_store_ask(ngx_http_sfn_main_conf_t *smcf)
+{
+    ngx_atomic_uint_t        now, asked;
+    ngx_http_sfn_metrics_t  *mt;
+
+    mt = smcf->metrics;
+    now = (ngx_atomic_uint_t) ngx_http_sfn_now_ms();
+    asked = mt->store_asked;
+
+    if (smcf->database.len == 0
+        || now - asked < NGX_HTTP_SFN_METRICS_STORE_AGE
+        || !ngx_atomic_cmp_set(&mt->store_asked, asked, now))
+    {
+        return;
+    }
+
+    (void) ngx_http_sfn_pg_query_alone(ngx_http_sfn_metrics_store_sql, 0,
+                                       NULL, ngx_http_sfn_metrics_store_read,
+                                       smcf);
+}
+
+
 /* a label value: backslash, double quote and newline escaped */
 
 static u_char *
@@ -382,6 +557,67 @@ ngx_http_sfn_metrics_histogram(u_char *p, const char *metric,
 }
 
 
+static u_char *
+ngx_http_sfn_metrics_store(u_char *p, ngx_http_sfn_main_conf_t *smcf)
+{
+    ngx_uint_t                     i, n;
+    ngx_slab_pool_t               *shpool;
+    ngx_http_sfn_metrics_t        *mt;
+    ngx_http_sfn_metrics_table_t  *t;
+
+    mt = smcf->metrics;
+
+    if (mt->store_read == 0) {
+        return p;
+    }
+
+    shpool = (ngx_slab_pool_t *) smcf->metrics_zone->shm.addr;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    n = ngx_min(mt->ntables, NGX_HTTP_SFN_METRICS_TABLES);
+
+    p = ngx_sprintf(p, "# HELP sfn_store_rows Rows of each table "
+                       "(PostgreSQL's estimate, pg_class.reltuples).\n"
+                       "# TYPE sfn_store_rows gauge\n");
+
+    for (i = 0; i < n; i++) {
+        t = &mt->tables[i];
+        p = ngx_cpymem(p, "sfn_store_rows{table=\"", 22);
+        p = ngx_http_sfn_metrics_label(p, t->name, t->len);
+        p = ngx_sprintf(p, "\"} %uA\n", t->rows);
+    }
+
+    p = ngx_sprintf(p, "# HELP sfn_store_bytes Bytes on disk of each table "
+                       "with its indexes and TOAST "
+                       "(pg_total_relation_size).\n"
+                       "# TYPE sfn_store_bytes gauge\n");
+
+    for (i = 0; i < n; i++) {
+        t = &mt->tables[i];
+        p = ngx_cpymem(p, "sfn_store_bytes{table=\"", 23);
+        p = ngx_http_sfn_metrics_label(p, t->name, t->len);
+        p = ngx_sprintf(p, "\"} %uA\n", t->bytes);
+    }
+
+    p = ngx_sprintf(p, "# HELP sfn_store_oldest_stop_timestamp_seconds "
+                       "Stop date of the oldest closed execution kept "
+                       "(0: none).\n"
+                       "# TYPE sfn_store_oldest_stop_timestamp_seconds "
+                       "gauge\n"
+                       "sfn_store_oldest_stop_timestamp_seconds %uA\n"
+                       "# HELP sfn_store_read_timestamp_seconds "
+                       "When the store's figures were read.\n"
+                       "# TYPE sfn_store_read_timestamp_seconds gauge\n"
+                       "sfn_store_read_timestamp_seconds %uA\n",
+                    mt->oldest, mt->store_read / 1000);
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return p;
+}
+
+
 static const struct {
     const char  *name;
     const char  *help;
@@ -402,6 +638,8 @@ ngx_http_sfn_metrics_handler(ngx_http_request_t *r)
     ngx_int_t                         rc;
     ngx_buf_t                        *b;
     ngx_uint_t                        i, s, nm, nr;
+    ngx_uint_t                        w, nw;
+    ngx_core_conf_t                  *ccf;
     ngx_atomic_uint_t                 started, finished, posted, done;
     ngx_http_sfn_metrics_t           *mt;
     ngx_http_sfn_main_conf_t         *smcf;
@@ -425,12 +663,22 @@ ngx_http_sfn_metrics_handler(ngx_http_request_t *r)
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
+    ngx_http_sfn_metrics_store_ask(smcf);
+
     nm = ngx_min(mt->nmachines, NGX_HTTP_SFN_METRICS_MACHINES);
     nr = ngx_min(mt->nresources, NGX_HTTP_SFN_METRICS_RESOURCES);
 
+    ccf = (ngx_core_conf_t *) ngx_get_conf(ngx_cycle->conf_ctx,
+                                           ngx_core_module);
+    nw = ngx_min((ngx_uint_t) ccf->worker_processes,
+                 NGX_HTTP_SFN_METRICS_WORKERS);
+
     /* every line is bounded: a name escapes to at most twice its length */
 
-    size = 4096
+    size = 8192
+           + nw * 2 * 128
+           + NGX_HTTP_SFN_METRICS_TABLES * 2
+             * (64 + 2 * NGX_HTTP_SFN_METRICS_TABLE_NAME)
            + nm * (5 + NGX_HTTP_SFN_METRICS_EXEC_BUCKETS + 3)
              * (128 + 2 * NGX_HTTP_SFN_METRICS_NAME)
            + nr * (2 + NGX_HTTP_SFN_METRICS_TASK_BUCKETS + 3)
@@ -545,6 +793,33 @@ ngx_http_sfn_metrics_handler(ngx_http_request_t *r)
                     posted,
                     ngx_http_sfn_pg_sync() == NGX_AGAIN ? 1 : 0,
                     mt->dropped);
+
+    p = ngx_sprintf(p, "# HELP sfn_database_connections "
+                       "Open PostgreSQL connections of each worker: its "
+                       "writer's, and its database tasks' pool.\n"
+                       "# TYPE sfn_database_connections gauge\n");
+
+    for (w = 0; w < nw; w++) {
+        p = ngx_sprintf(p, "sfn_database_connections"
+                           "{worker=\"%ui\",use=\"writer\"} %uA\n"
+                           "sfn_database_connections"
+                           "{worker=\"%ui\",use=\"tasks\"} %uA\n",
+                        w, mt->connections[w][0], w, mt->connections[w][1]);
+    }
+
+    p = ngx_sprintf(p, "# HELP sfn_retention_executions_deleted_total "
+                       "Closed executions deleted past sfn_retention.\n"
+                       "# TYPE sfn_retention_executions_deleted_total "
+                       "counter\n"
+                       "sfn_retention_executions_deleted_total %uA\n"
+                       "# HELP sfn_retention_rows_deleted_total "
+                       "Rows deleted by retention: executions, history, "
+                       "payloads, tokens, mail, jobs.\n"
+                       "# TYPE sfn_retention_rows_deleted_total counter\n"
+                       "sfn_retention_rows_deleted_total %uA\n",
+                    mt->retention_executions, mt->retention_rows);
+
+    p = ngx_http_sfn_metrics_store(p, smcf);
 
     b->last = p;
 

@@ -64,6 +64,20 @@ static ngx_command_t  ngx_http_sfn_commands[] = {
       offsetof(ngx_http_sfn_main_conf_t, database_queue),
       NULL },
 
+    { ngx_string("sfn_database_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_sfn_main_conf_t, database_pool),
+      NULL },
+
+    { ngx_string("sfn_retention"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_sfn_retention,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("sfn_express_log"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -241,6 +255,9 @@ ngx_http_sfn_create_main_conf(ngx_conf_t *cf)
 
     smcf->express_log = NGX_CONF_UNSET;
     smcf->database_queue = NGX_CONF_UNSET_SIZE;
+    smcf->database_pool = NGX_CONF_UNSET;
+    smcf->retention = NGX_CONF_UNSET_MSEC;
+    smcf->retention_jobs = NGX_CONF_UNSET_MSEC;
     smcf->log = cf->log;
 
     return smcf;
@@ -271,6 +288,21 @@ ngx_http_sfn_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_value(smcf->express_log, 0);
     ngx_conf_init_size_value(smcf->database_queue, 64 * 1024 * 1024);
+    ngx_conf_init_value(smcf->database_pool, 4);
+    ngx_conf_init_msec_value(smcf->retention, 0);
+    ngx_conf_init_msec_value(smcf->retention_jobs, 0);
+
+    if (smcf->database_pool < 1 || smcf->database_pool > 256) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"sfn_database_pool\" must be 1 to 256");
+        return NGX_CONF_ERROR;
+    }
+
+    if (smcf->retention && smcf->database.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"sfn_retention\" requires \"sfn_database\"");
+        return NGX_CONF_ERROR;
+    }
 
     if (smcf->express_log && smcf->database.len == 0) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
@@ -1008,7 +1040,12 @@ ngx_http_sfn_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    if (ngx_http_sfn_pg_init_process(cycle, smcf) != NGX_OK) {
+    sfn_task_db_pool_init(smcf->database_pool,
+                          ngx_http_sfn_metrics_connections(cycle, 1));
+
+    if (ngx_http_sfn_pg_init_process(cycle, smcf) != NGX_OK
+        || ngx_http_sfn_retention_init_process(cycle, smcf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -1031,4 +1068,5 @@ ngx_http_sfn_exit_process(ngx_cycle_t *cycle)
 
     ngx_http_sfn_exec_exit_process(cycle);
     ngx_http_sfn_pg_exit_process(cycle);
+    sfn_task_db_pool_close();
 }

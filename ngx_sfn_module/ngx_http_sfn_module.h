@@ -81,6 +81,9 @@ typedef struct {
     ngx_flag_t                   aws_api;   /* some location has it */
     ngx_flag_t                   express_log;
     size_t                       database_queue;    /* bytes */
+    ngx_int_t                    database_pool;     /* connections */
+    ngx_msec_t                   retention;         /* 0: off */
+    ngx_msec_t                   retention_jobs;    /* 0: off */
 } ngx_http_sfn_main_conf_t;
 
 
@@ -233,6 +236,8 @@ void ngx_http_sfn_shm_token_delete(ngx_http_sfn_main_conf_t *smcf,
 ngx_int_t ngx_http_sfn_shm_msg_post(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_msg_t *msg);
 ngx_uint_t ngx_http_sfn_shm_msg_pending(ngx_http_sfn_main_conf_t *smcf);
+ngx_uint_t ngx_http_sfn_shm_expire(ngx_http_sfn_main_conf_t *smcf,
+    int64_t before_ms, ngx_uint_t max);
 ngx_uint_t ngx_http_sfn_shm_reap(ngx_http_sfn_main_conf_t *smcf,
     ngx_pid_t gone);
 ngx_uint_t ngx_http_sfn_shm_msg_take(ngx_http_sfn_main_conf_t *smcf,
@@ -293,6 +298,16 @@ void ngx_http_sfn_metrics_exec(ngx_http_sfn_main_conf_t *smcf,
 void ngx_http_sfn_metrics_task_posted(ngx_http_sfn_main_conf_t *smcf);
 void ngx_http_sfn_metrics_task(ngx_http_sfn_main_conf_t *smcf,
     const char *resource, ngx_uint_t ok, int64_t ms);
+ngx_atomic_t *ngx_http_sfn_metrics_connections(ngx_cycle_t *cycle,
+    ngx_uint_t tasks);
+void ngx_http_sfn_metrics_retention(ngx_http_sfn_main_conf_t *smcf,
+    ngx_uint_t executions, ngx_uint_t rows);
+
+/* ngx_http_sfn_retention.c */
+char *ngx_http_sfn_retention(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_sfn_retention_init_process(ngx_cycle_t *cycle,
+    ngx_http_sfn_main_conf_t *smcf);
 
 
 #endif /* _NGX_HTTP_SFN_MODULE_H_INCLUDED_ */

@@ -72,6 +72,7 @@ typedef struct {
     ngx_event_t                  reconnect;
     ngx_log_t                   *log;
     ngx_str_t                    conninfo;
+    ngx_atomic_t                *gauge;     /* connected, in the metrics */
     unsigned                     listen:1;  /* its result is awaited */
     unsigned                     batch_failed:1;
     unsigned                     exiting:1;
@@ -284,6 +285,7 @@ ngx_http_sfn_pg_init_process(ngx_cycle_t *cycle,
 
     pg->log = cycle->log;
     pg->limit = smcf->database_queue;
+    pg->gauge = ngx_http_sfn_metrics_connections(cycle, 0);
 
     if (smcf->database.len == 0) {
         return NGX_OK;
@@ -656,6 +658,10 @@ ngx_http_sfn_pg_poll_connect(ngx_http_sfn_pg_t *pg)
 
             pg->state = ngx_http_sfn_pg_ready;
 
+            if (pg->gauge) {
+                *pg->gauge = 1;
+            }
+
             ngx_log_error(NGX_LOG_INFO, pg->log, 0,
                           "sfn database: connected");
 
@@ -723,6 +729,11 @@ ngx_http_sfn_pg_close(ngx_http_sfn_pg_t *pg, ngx_uint_t retry)
 
     pg->state = ngx_http_sfn_pg_closed;
     pg->syncs = 0;
+
+    if (pg->gauge) {
+        *pg->gauge = 0;
+    }
+
     pg->listen = 0;
     pg->batch_failed = 0;
 

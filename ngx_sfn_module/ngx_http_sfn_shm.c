@@ -479,6 +479,48 @@ ngx_http_sfn_shm_get(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *arn,
 
 
 /*
+ * Retention: the finished records that stopped before before_ms leave the
+ * zone, at most max of them looked at, oldest finished first, so that the
+ * zone does not answer for an execution PostgreSQL no longer has.
+ */
+
+ngx_uint_t
+ngx_http_sfn_shm_expire(ngx_http_sfn_main_conf_t *smcf, int64_t before_ms,
+    ngx_uint_t max)
+{
+    ngx_uint_t                n, seen;
+    ngx_queue_t              *q, *next;
+    ngx_http_sfn_shm_node_t  *node;
+
+    if (smcf->shpool == NULL) {
+        return 0;
+    }
+
+    n = 0;
+    seen = 0;
+
+    ngx_shmtx_lock(&smcf->shpool->mutex);
+
+    for (q = ngx_queue_head(&smcf->sh->lru);
+         q != ngx_queue_sentinel(&smcf->sh->lru) && seen < max;
+         q = next, seen++)
+    {
+        next = ngx_queue_next(q);
+        node = ngx_queue_data(q, ngx_http_sfn_shm_node_t, queue);
+
+        if (node->stop_ms && node->stop_ms < before_ms) {
+            ngx_http_sfn_shm_free_node(smcf, node);
+            n++;
+        }
+    }
+
+    ngx_shmtx_unlock(&smcf->shpool->mutex);
+
+    return n;
+}
+
+
+/*
  * An Express execution lives only in the worker that runs it: when that
  * worker is gone (gone is its pid as it exits, or 0 to find the dead ones
  * with kill(0)), its running records are ended as FAILED, so that every

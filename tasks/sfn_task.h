@@ -83,6 +83,17 @@ int sfn_task_wants_token(const char *resource);
  */
 int sfn_task_run(sfn_task_call_t *call);
 
+/*
+ * The connections of database tasks, shared by the threads of a process:
+ * at most max open (max <= 0 keeps 4), idle ones kept for the next task.
+ * *gauge, when not NULL, follows the number open (it may live in shared
+ * memory).  Calling it is optional; call it before tasks run.
+ */
+void sfn_task_db_pool_init(int max, volatile unsigned long *gauge);
+
+/* closes the idle connections; those in use close when they are released */
+void sfn_task_db_pool_close(void);
+
 /* helpers for task implementations */
 int sfn_task_fail(sfn_task_call_t *call, const char *error,
     const char *fmt, ...);

@@ -17,16 +17,24 @@
  * bucket/key for SQL.  Updates are evaluated here against the row locked
  * with SELECT ... FOR UPDATE, so they are atomic as DynamoDB's are.
  *
- * Each call opens one short blocking connection (a few ms on a local
- * socket): tasks run on a thread, and this keeps them free of shared state.
+ * The connections are blocking, on the threads of a pool, and shared by
+ * the threads of a process (a worker): at most sfn_database_pool of them,
+ * idle ones kept.  One that failed, or that a task left inside a
+ * transaction, is closed rather than handed out again; an idle one that
+ * has something to read (the goodbye of a server that restarted, an EOF)
+ * is closed when it is taken.
  */
 
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
@@ -44,6 +52,9 @@
 #define SFN_DB_VALIDATION  "DynamoDB.ValidationException"
 #define SFN_DB_MAX_DEPTH   32
 
+#define SFN_DB_POOL_MAX    256
+#define SFN_DB_POOL_WAIT   30      /* seconds, the statement timeout */
+
 
 enum {
     SFN_DB_COL_JOB_ID = 0,
@@ -56,6 +67,25 @@ enum {
     SFN_DB_COL_CREATED,
     SFN_DB_COL_UPDATED
 };
+
+
+typedef struct {
+    PGconn                  *conn;
+    int                      busy;
+} sfn_db_slot_t;
+
+
+typedef struct {
+    pthread_mutex_t          mutex;
+    pthread_cond_t           cond;
+    sfn_db_slot_t            slots[SFN_DB_POOL_MAX];
+    int                      nslots;
+    int                      connecting;
+    int                      max;
+    int                      closing;
+    char                    *conninfo;  /* of the pooled ones */
+    volatile unsigned long  *gauge;     /* open: slots and connecting */
+} sfn_db_pool_t;
 
 
 typedef struct {
@@ -79,6 +109,12 @@ static int sfn_task_db_get(sfn_task_call_t *call);
 static cJSON *sfn_db_expr_operand(sfn_db_expr_t *e);
 
 
+static sfn_db_pool_t  sfn_db_pool = {
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+    { { NULL, 0 } }, 0, 0, 4, 0, NULL, NULL
+};
+
+
 const sfn_task_def_t  sfn_task_db_defs[] = {
     { "sfn:db:put", sfn_task_db_put },
     { "sfn:db:update", sfn_task_db_update },
@@ -90,24 +126,107 @@ const sfn_task_def_t  sfn_task_db_defs[] = {
 /* connections and statements */
 
 
+/* under the mutex */
+
+static void
+sfn_db_pool_gauge(void)
+{
+    if (sfn_db_pool.gauge) {
+        *sfn_db_pool.gauge = (unsigned long) (sfn_db_pool.nslots
+                                              + sfn_db_pool.connecting);
+    }
+}
+
+
+static void
+sfn_db_pool_drop(int i)
+{
+    PQfinish(sfn_db_pool.slots[i].conn);
+
+    sfn_db_pool.slots[i] = sfn_db_pool.slots[--sfn_db_pool.nslots];
+
+    sfn_db_pool_gauge();
+}
+
+
+void
+sfn_task_db_pool_init(int max, volatile unsigned long *gauge)
+{
+    pthread_mutex_lock(&sfn_db_pool.mutex);
+
+    if (max > 0) {
+        sfn_db_pool.max = (max < SFN_DB_POOL_MAX) ? max : SFN_DB_POOL_MAX;
+    }
+
+    sfn_db_pool.gauge = gauge;
+    sfn_db_pool.closing = 0;
+    sfn_db_pool_gauge();
+
+    pthread_mutex_unlock(&sfn_db_pool.mutex);
+}
+
+
+void
+sfn_task_db_pool_close(void)
+{
+    int  i;
+
+    pthread_mutex_lock(&sfn_db_pool.mutex);
+
+    sfn_db_pool.closing = 1;
+
+    for (i = sfn_db_pool.nslots - 1; i >= 0; i--) {
+        if (!sfn_db_pool.slots[i].busy) {
+            sfn_db_pool_drop(i);
+        }
+    }
+
+    pthread_cond_broadcast(&sfn_db_pool.cond);
+    pthread_mutex_unlock(&sfn_db_pool.mutex);
+}
+
+
+/*
+ * An idle connection has nothing to read: whatever is there is the
+ * server's farewell or an EOF (a restart, a terminated backend).
+ */
+
+static int
+sfn_db_idle_alive(PGconn *conn)
+{
+    struct pollfd  pfd;
+
+    if (PQstatus(conn) != CONNECTION_OK
+        || PQtransactionStatus(conn) != PQTRANS_IDLE)
+    {
+        return 0;
+    }
+
+    pfd.fd = PQsocket(conn);
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+
+    return pfd.fd >= 0 && poll(&pfd, 1, 0) == 0;
+}
+
+
+static void
+sfn_db_notice(void *arg, const char *message)
+{
+    /* a pooled connection's notices would go to a worker's stderr */
+}
+
+
 static PGconn *
-sfn_db_connect(sfn_task_call_t *call)
+sfn_db_open(sfn_task_call_t *call, const char *conninfo)
 {
     PGconn      *conn;
-    const char  *keys[4], *vals[4];
-
-    if (call->env == NULL || call->env->db_conninfo == NULL
-        || call->env->db_conninfo[0] == '\0')
-    {
-        sfn_task_fail(call, "States.TaskFailed",
-                      "no database is configured for the jobs table "
-                      "(sfn_database, or SFN_DB_CONNINFO for sfn-task)");
-        return NULL;
-    }
+    const char  *keys[5], *vals[5];
 
     /*
      * a dead server must not hold a task thread for minutes: defaults
-     * for the connect and statement timeouts, which the conninfo (given
+     * for the connect and statement timeouts (and a name in
+     * pg_stat_activity), which the conninfo (given
      * last, as an expanded dbname) overrides
      */
 
@@ -115,10 +234,12 @@ sfn_db_connect(sfn_task_call_t *call)
     vals[0] = "10";
     keys[1] = "options";
     vals[1] = "-c statement_timeout=30000";
-    keys[2] = "dbname";
-    vals[2] = call->env->db_conninfo;
-    keys[3] = NULL;
-    vals[3] = NULL;
+    keys[2] = "application_name";
+    vals[2] = "ngx_sfn tasks";
+    keys[3] = "dbname";
+    vals[3] = conninfo;
+    keys[4] = NULL;
+    vals[4] = NULL;
 
     conn = PQconnectdbParams(keys, vals, 1);
 
@@ -131,7 +252,166 @@ sfn_db_connect(sfn_task_call_t *call)
         return NULL;
     }
 
+    PQsetNoticeProcessor(conn, sfn_db_notice, NULL);
+
     return conn;
+}
+
+
+/* an idle connection of the pool, or a new one if there is room */
+
+static PGconn *
+sfn_db_connect(sfn_task_call_t *call)
+{
+    int               i, waited;
+    PGconn           *conn;
+    const char       *conninfo;
+    struct timespec   ts;
+
+    if (call->env == NULL || call->env->db_conninfo == NULL
+        || call->env->db_conninfo[0] == '\0')
+    {
+        sfn_task_fail(call, "States.TaskFailed",
+                      "no database is configured for the jobs table "
+                      "(sfn_database, or SFN_DB_CONNINFO for sfn-task)");
+        return NULL;
+    }
+
+    conninfo = call->env->db_conninfo;
+    waited = 0;
+
+    pthread_mutex_lock(&sfn_db_pool.mutex);
+
+    if (sfn_db_pool.conninfo == NULL) {
+        sfn_db_pool.conninfo = strdup(conninfo);
+    }
+
+    /* a process has one database: another one is served, not pooled */
+
+    if (sfn_db_pool.conninfo == NULL
+        || strcmp(sfn_db_pool.conninfo, conninfo) != 0)
+    {
+        pthread_mutex_unlock(&sfn_db_pool.mutex);
+        return sfn_db_open(call, conninfo);
+    }
+
+    for ( ;; ) {
+        for (i = sfn_db_pool.nslots - 1; i >= 0; i--) {
+            if (sfn_db_pool.slots[i].busy) {
+                continue;
+            }
+
+            if (!sfn_db_idle_alive(sfn_db_pool.slots[i].conn)) {
+                sfn_db_pool_drop(i);
+                continue;
+            }
+
+            sfn_db_pool.slots[i].busy = 1;
+            conn = sfn_db_pool.slots[i].conn;
+
+            pthread_mutex_unlock(&sfn_db_pool.mutex);
+
+            return conn;
+        }
+
+        if (sfn_db_pool.nslots + sfn_db_pool.connecting < sfn_db_pool.max) {
+            break;
+        }
+
+        if ((call->env->cancel && *call->env->cancel)
+            || waited >= SFN_DB_POOL_WAIT * 10)
+        {
+            pthread_mutex_unlock(&sfn_db_pool.mutex);
+
+            sfn_task_fail(call, "States.TaskFailed",
+                          "no database connection was free for %d s "
+                          "(sfn_database_pool %d)",
+                          waited / 10, sfn_db_pool.max);
+            return NULL;
+        }
+
+        /* in slices of 100 ms, to see a cancel */
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100000000;
+
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+
+        (void) pthread_cond_timedwait(&sfn_db_pool.cond, &sfn_db_pool.mutex,
+                                      &ts);
+        waited++;
+    }
+
+    /* connected outside the mutex: the room is held meanwhile */
+
+    sfn_db_pool.connecting++;
+    sfn_db_pool_gauge();
+
+    pthread_mutex_unlock(&sfn_db_pool.mutex);
+
+    conn = sfn_db_open(call, conninfo);
+
+    pthread_mutex_lock(&sfn_db_pool.mutex);
+
+    sfn_db_pool.connecting--;
+
+    if (conn) {
+        sfn_db_pool.slots[sfn_db_pool.nslots].conn = conn;
+        sfn_db_pool.slots[sfn_db_pool.nslots].busy = 1;
+        sfn_db_pool.nslots++;
+
+    } else {
+        pthread_cond_signal(&sfn_db_pool.cond);
+    }
+
+    sfn_db_pool_gauge();
+
+    pthread_mutex_unlock(&sfn_db_pool.mutex);
+
+    return conn;
+}
+
+
+/*
+ * A connection back to the pool; closed if it failed or is left inside a
+ * transaction (closing rolls that back), or if it is not the pool's.
+ */
+
+static void
+sfn_db_release(PGconn *conn)
+{
+    int  i, reuse;
+
+    if (conn == NULL) {
+        return;
+    }
+
+    reuse = PQstatus(conn) == CONNECTION_OK
+            && PQtransactionStatus(conn) == PQTRANS_IDLE;
+
+    pthread_mutex_lock(&sfn_db_pool.mutex);
+
+    for (i = 0; i < sfn_db_pool.nslots; i++) {
+        if (sfn_db_pool.slots[i].conn == conn) {
+            break;
+        }
+    }
+
+    if (i == sfn_db_pool.nslots) {
+        PQfinish(conn);
+
+    } else if (reuse && !sfn_db_pool.closing) {
+        sfn_db_pool.slots[i].busy = 0;
+
+    } else {
+        sfn_db_pool_drop(i);
+    }
+
+    pthread_cond_signal(&sfn_db_pool.cond);
+    pthread_mutex_unlock(&sfn_db_pool.mutex);
 }
 
 
@@ -1454,9 +1734,9 @@ sfn_db_dynamo_write(sfn_task_call_t *call, int put)
         rc = sfn_db_command(call, conn, "COMMIT");
     }
 
-    /* PQfinish() of an open transaction rolls it back */
+    /* a connection left inside a transaction is closed: rolled back */
 
-    PQfinish(conn);
+    sfn_db_release(conn);
 
     if (rc == SFN_TASK_OK) {
         res_json = sfn_db_return_values(rv, old, item, e.touched);
@@ -1600,14 +1880,14 @@ sfn_db_ours_write(sfn_task_call_t *call, int put)
     free(remove_text);
 
     if (res == NULL) {
-        PQfinish(conn);
+        sfn_db_release(conn);
         return SFN_TASK_FAILED;
     }
 
     call->output = sfn_db_row_ours(res);
 
     PQclear(res);
-    PQfinish(conn);
+    sfn_db_release(conn);
 
     return SFN_TASK_OK;
 }
@@ -1701,13 +1981,13 @@ sfn_task_db_get(sfn_task_call_t *call)
                       "WHERE job_id = $1",
                       1, &job_id);
     if (res == NULL) {
-        PQfinish(conn);
+        sfn_db_release(conn);
         return SFN_TASK_FAILED;
     }
 
     if (PQntuples(res) == 0) {
         PQclear(res);
-        PQfinish(conn);
+        sfn_db_release(conn);
 
         if (dynamo) {
             /* as DynamoDB: no "Item" when there is none */
@@ -1721,13 +2001,13 @@ sfn_task_db_get(sfn_task_call_t *call)
     if (!dynamo) {
         call->output = sfn_db_row_ours(res);
         PQclear(res);
-        PQfinish(conn);
+        sfn_db_release(conn);
         return SFN_TASK_OK;
     }
 
     item = sfn_db_row_item(res);
     PQclear(res);
-    PQfinish(conn);
+    sfn_db_release(conn);
 
     /* ProjectionExpression: a list of top-level names */
 
@@ -1828,7 +2108,7 @@ sfn_task_db_job_set(sfn_task_call_t *call, const char *job_id,
     free(attrs_text);
 
     if (res == NULL) {
-        PQfinish(conn);
+        sfn_db_release(conn);
         return SFN_TASK_FAILED;
     }
 
@@ -1843,7 +2123,7 @@ sfn_task_db_job_set(sfn_task_call_t *call, const char *job_id,
     }
 
     PQclear(res);
-    PQfinish(conn);
+    sfn_db_release(conn);
 
     return SFN_TASK_OK;
 }
