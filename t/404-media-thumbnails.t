@@ -59,7 +59,7 @@ for my $t (@{$o->{thumbnails}}) {
 is($rc, 0, 'interval');
 is_deeply([map { $_->{time} } @{$r->{output}{thumbnails}}], [0, 3, 6],
           'every 3 s while the clip lasts');
-is($r->{output}{width}, 640, 'default width');
+is($r->{output}{width}, 320, 'default width 640, not above the source');
 ok(-s "$dir/src/thumbnails/clip/clip_thumb_0001.jpg",
    'default folder in the source bucket');
 
