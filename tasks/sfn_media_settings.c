@@ -1196,10 +1196,12 @@ sfn_media_fit_capture(const sfn_media_source_t *src, sfn_media_capture_t *c)
 
     /* spread: one capture in the middle of each of max equal parts */
 
+    /* an unknown duration: every 10 s from the offset, as without spread */
+
     if (c->spread) {
         span = src->duration - c->offset;
         c->interval = span > 0 ? span / c->max : 10;
-        c->offset += c->interval / 2;
+        c->offset += span > 0 ? c->interval / 2 : 0;
     }
 
     if (!c->sprite) {

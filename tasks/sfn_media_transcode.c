@@ -86,8 +86,15 @@ sfn_media_video_frame(sfn_media_job_t *job, AVFrame *frame)
 
     frame->pts = frame->best_effort_timestamp;
 
+    /* a stream with no timestamps (raw H.264) runs at its frame rate */
+
     if (frame->pts == AV_NOPTS_VALUE) {
-        frame->pts = job->frames;
+        frame->pts = av_rescale_q(job->frames,
+                                  av_inv_q(av_d2q(job->in.fps > 0
+                                                  ? job->in.fps : 25,
+                                                  100000)),
+                                  st->time_base)
+                     + job->vstart;
     }
 
     frame->pts -= job->vstart;
@@ -664,9 +671,10 @@ sfn_media_transcode(sfn_task_call_t *call)
  * sfn:media:thumbnails
  *   {"bucket", "key", "outputBucket"?, "prefix"?, "count": 5,
  *    "interval"?: seconds (default: spread over the duration),
- *    "width": 640, "height": 360, "quality": 80}
+ *    "width": 640, "height": 360, "quality": 80,
+ *    "sprite"?: {"width": 160, "height"?, "columns": 10}}
  * -> {"thumbnails": [{"bucket", "key", "time", "width", "height", "size"}],
- *     "count", "width", "height"}
+ *     "count", "width", "height", "sprite"?, "vtt"?, "poster"?}
  */
 
 int
@@ -674,7 +682,8 @@ sfn_media_thumbnails(sfn_task_call_t *call)
 {
     int                 rc, n;
     char                dest[2048], job_id[64], base[256];
-    cJSON              *out, *settings, *og, *o, *vd, *cs, *fc, *in;
+    cJSON              *out, *settings, *og, *o, *vd, *cs, *fc, *in, *tp;
+    const cJSON        *sprite;
     double              interval, count, offset;
     const char         *bucket, *key, *obucket, *prefix, *nm, *p;
     sfn_media_job_t    *job;
@@ -784,6 +793,18 @@ sfn_media_thumbnails(sfn_task_call_t *call)
                             sfn_media_number(call->input, "quality", 80));
     cJSON_AddNumberToObject(fc, "Offset", offset);
 
+    sprite = cJSON_GetObjectItemCaseSensitive(call->input, "sprite");
+
+    if (cJSON_IsObject(sprite)) {
+        tp = cJSON_AddObjectToObject(fc, "ImageBasedTrickPlaySettings");
+        cJSON_AddNumberToObject(tp, "ThumbnailWidth",
+                                sfn_media_number(sprite, "width", 160));
+        cJSON_AddNumberToObject(tp, "ThumbnailHeight",
+                                sfn_media_number(sprite, "height", 0));
+        cJSON_AddNumberToObject(tp, "TileWidth",
+                                sfn_media_number(sprite, "columns", 10));
+    }
+
     job = calloc(1, sizeof(sfn_media_job_t));
     if (job == NULL) {
         cJSON_Delete(settings);
@@ -810,6 +831,7 @@ sfn_media_thumbnails(sfn_task_call_t *call)
         cJSON_AddNumberToObject(out, "width", job->thumbs[0].def.width);
         cJSON_AddNumberToObject(out, "height", job->thumbs[0].def.height);
         cJSON_AddNumberToObject(out, "interval", interval);
+        sfn_media_thumbs_result(&job->thumbs[0], out);
         cJSON_Delete(call->output);
         call->output = out;
     }
