@@ -1208,6 +1208,11 @@ sfn_media_fit_capture(const sfn_media_source_t *src, sfn_media_capture_t *c)
         return;
     }
 
+    if (c->tile_width > c->width) {
+        c->tile_width = c->width;
+        c->tile_height = 0;
+    }
+
     if (c->tile_height == 0) {
         c->tile_height = (int) ((double) c->tile_width * c->height
                                 / c->width + 0.5) & ~1;

@@ -30,7 +30,7 @@
 #define SFN_MEDIA_MAX_SIZE     8192     /* pixels, either side */
 #define SFN_MEDIA_MAX_BITRATE  1152000000  /* MediaConvert's bound */
 #define SFN_MEDIA_KEYINT       2        /* seconds between key frames */
-#define SFN_MEDIA_MAX_SPRITE   8192     /* pixels, either side */
+#define SFN_MEDIA_MAX_SPRITE   4096     /* pixels, either side */
 
 
 enum {

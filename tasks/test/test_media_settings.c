@@ -75,6 +75,17 @@ typedef struct {
 #define A128   "a 128000 48000 2"
 
 
+#define ABR_GROUP(abr, outputs)                                               \
+    "{`Name`:`A`,`OutputGroupSettings`:{`Type`:`HLS_GROUP_SETTINGS`,"        \
+    "`HlsGroupSettings`:{`Destination`:`s3://out/hls/`}},"                   \
+    "`AutomatedEncodingSettings`:{`AbrSettings`:{" abr "}},`Outputs`:["     \
+    outputs "]}"
+
+#define ABR_OUT                                                               \
+    OUT("_hls", "M3U8", "`VideoDescription`:{`CodecSettings`:{`Codec`:"      \
+        "`H_264`,`H264Settings`:{`RateControlMode`:`QVBR`,`QvbrSettings`:"   \
+        "{`QvbrQualityLevel`:7}}}}," AAC)
+
 /*
  * The seed video workflow's TranscodeVideo Settings
  * (conf-examples/video-workflow.asl.json), its States.Format paths
@@ -207,6 +218,55 @@ static const sfn_t_settings_t  settings_cases[] = {
       " | c g0 320x180 q80 max10 every 10 from 0 b0 clip.0000000.jpg" },
 
     /* the input */
+
+    /* automated ABR and trick play: what MediaConvert refuses, we refuse */
+
+    { "AbrSettings in a file group",
+      JOB("{`Name`:`M`,`OutputGroupSettings`:{`Type`:`FILE_GROUP_SETTINGS`,"
+          "`FileGroupSettings`:{`Destination`:`s3://out/m/`}},"
+          "`AutomatedEncodingSettings`:{`AbrSettings`:{}},`Outputs`:["
+          OUT("_a", "MP4", QVBR("0", "0", "7", "0")) "]}"),
+      "!AbrSettings is for HLS and CMAF groups" },
+
+    { "AbrSettings with a sized output",
+      JOB(ABR_GROUP("", OUT("_a", "M3U8", QVBR("640", "0", "7", "0")))),
+      "!has no Width or Height and uses QVBR" },
+
+    { "AbrSettings with CBR",
+      JOB(ABR_GROUP("", OUT("_a", "M3U8", H264("0", "0",
+                        "`RateControlMode`:`CBR`,`Bitrate`:1000000")))),
+      "!has no Width or Height and uses QVBR" },
+
+    { "AbrSettings with two video outputs",
+      JOB(ABR_GROUP("", OUT("_a", "M3U8", QVBR("0", "0", "7", "0")) ","
+                        OUT("_b", "M3U8", QVBR("0", "0", "8", "0")))),
+      "!only one output has video" },
+
+    { "MinAbrBitrate above MaxAbrBitrate",
+      JOB(ABR_GROUP("`MinAbrBitrate`:2000000,`MaxAbrBitrate`:1000000",
+                    ABR_OUT)),
+      "!MinAbrBitrate is above MaxAbrBitrate" },
+
+    { "MaxRenditions out of range",
+      JOB(ABR_GROUP("`MaxRenditions`:16", ABR_OUT)),
+      "!AbrSettings.MaxRenditions must be a number from 1 to 15" },
+
+    { "AbrSettings not an object",
+      JOB("{`Name`:`A`,`OutputGroupSettings`:{`Type`:`HLS_GROUP_SETTINGS`,"
+          "`HlsGroupSettings`:{`Destination`:`s3://out/hls/`}},"
+          "`AutomatedEncodingSettings`:{`AbrSettings`:[1]},`Outputs`:["
+          ABR_OUT "]}"),
+      "!as an object" },
+
+    { "ImageBasedTrickPlaySettings not an object",
+      JOB(MP4_GROUP("s3://out/th/", CAPTURE("_t", "0", "0",
+                    "`ImageBasedTrickPlaySettings`:7"))),
+      "!ImageBasedTrickPlaySettings must be an object" },
+
+    { "ThumbnailWidth too large",
+      JOB(MP4_GROUP("s3://out/th/", CAPTURE("_t", "0", "0",
+                    "`ImageBasedTrickPlaySettings`:{`ThumbnailWidth`:1e9}"))),
+      "!ThumbnailWidth must be a number from 8 to 4096" },
 
     { "no Inputs", "{`OutputGroups`:[]}", "!Inputs[0].FileInput" },
     { "FileInput not s3", "{`Inputs`:[{`FileInput`:`/etc/passwd`}]}",
@@ -722,17 +782,6 @@ typedef struct {
 } sfn_t_fit_t;
 
 
-#define ABR_GROUP(abr, outputs)                                               \
-    "{`Name`:`A`,`OutputGroupSettings`:{`Type`:`HLS_GROUP_SETTINGS`,"        \
-    "`HlsGroupSettings`:{`Destination`:`s3://out/hls/`}},"                   \
-    "`AutomatedEncodingSettings`:{`AbrSettings`:{" abr "}},`Outputs`:["     \
-    outputs "]}"
-
-#define ABR_OUT                                                               \
-    OUT("_hls", "M3U8", "`VideoDescription`:{`CodecSettings`:{`Codec`:"      \
-        "`H_264`,`H264Settings`:{`RateControlMode`:`QVBR`,`QvbrSettings`:"   \
-        "{`QvbrQualityLevel`:7}}}}," AAC)
-
 #define SEED_HEAD   "src /b/src/up/clip.mov clip.mov clip seg 6"             \
     " | g M mp4 output:mp4/J/+clip | g H ts output:hls/J/+clip/6"           \
     " | g Thumbnail_Output capture output:thumbnails/J/+clip"
@@ -859,15 +908,16 @@ static const sfn_t_fit_t  fit_cases[] = {
       " | c g0 640x360 q80 max20 every 3 from 1.5 b0 th/clip_t.0000000.jpg"
       " | sprite 160x90 5x4 | key 2" },
 
-    { "captures never upscaled; the sheet stays under 8192 px",
+    { "captures and tiles never upscaled, the sheet under 4096 px, no "
+      "duration: from the offset",
       JOB(MP4_GROUP("s3://out/th/",
                     CAPTURE("_t", "640", "360", "`MaxCaptures`:10000,"
                             "`ImageBasedTrickPlaySettings`:{"
                             "`ThumbnailWidth`:4096,`TileWidth`:100}"))),
       320, 180, 0,
       FIT_HEAD " | g M capture out:th/+clip"
-      " | c g0 320x180 q80 max10000 every 10 from 5 b0 th/clip_t.0000000.jpg"
-      " | sprite 4096x2304 2x3 | key 2" },
+      " | c g0 320x180 q80 max10000 every 10 from 0 b0 th/clip_t.0000000.jpg"
+      " | sprite 320x180 12x22 | key 2" },
 
     { "no picture: nothing to fit", SEED, 0, 0, 0,
       SEED_HEAD " | " V1080 " | " V720 " | " A128
