@@ -280,6 +280,23 @@ is($rc, 0, 'a damaged output with figures: a check, not the task');
 is($r->{output}{qualityResults}[0]{checks}{decodes}, JSON::PP::false,
    'it does not decode');
 
+# figures of the wrong shape are no figures: the output is decoded
+
+for my $junk ('junk', [1, 'x', {}], { outputs => { a => 1 } },
+              [{ bucket => 'out', key => 'A/full.mp4',
+                 quality => { psnr => '99', ssim => 1, frames => 100 } }],
+              [{ bucket => 'src', key => 'A/full.mp4',
+                 quality => { psnr => 99, ssim => 1, frames => 100 } }])
+{
+    ($r, $rc) = task('sfn:media:qc', {
+        source => { bucket => 'src', key => 'acc.mp4' }, transcode => $junk,
+        outputs => [{ format => 'mp4', bucket => 'out',
+                      key => 'A/full.mp4' }] });
+    my $m = $r->{output}{qualityResults}[0]{renditions}[0];
+    ok($rc == 0 && !exists $m->{measured} && $m->{psnr} < 60,
+       'junk figures ' . encode_json($junk) . ': decoded');
+}
+
 # QC reports progress while it reads
 
 ($r, $rc, my $err) = Sfn::Test::run_task('sfn:media:qc', {
