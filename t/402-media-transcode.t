@@ -148,8 +148,9 @@ for my $o (@outs[0, 1]) {
     is($a->{codec_name}, 'aac', "$o->{key} aac");
     is($a->{sample_rate}, 48000, "$o->{key} 48 kHz");
     is($a->{channels}, 2, "$o->{key} stereo");
-    is_deeply(keyframes("$dir/out/$o->{key}"), ['0.0', '6.0', '12.0'],
-              "$o->{key} key frames on 6 s boundaries");
+    is_deeply(keyframes("$dir/out/$o->{key}"),
+              [map { sprintf '%.1f', 2 * $_ } 0 .. 6],
+              "$o->{key} key frames every 2 s");
 
     # faststart: moov before mdat
     open my $f, '<:raw', "$dir/out/$o->{key}" or die;
@@ -185,7 +186,8 @@ for my $v (@{$outs[2]{renditions}}) {
     push @kf, keyframes("$dir/out/$v->{key}");
 }
 is_deeply($kf[0], $kf[1], 'key frames aligned across renditions');
-is_deeply($kf[0], ['0.0', '6.0', '12.0'], 'on segment boundaries');
+is_deeply($kf[0], [map { sprintf '%.1f', 2 * $_ } 0 .. 6],
+          'every 2 s, segment boundaries among them');
 
 my $th = $outs[3];
 is($th->{count}, 2, '14 s at one capture per 10 s: 2 thumbnails');
@@ -379,6 +381,120 @@ for my $case (
 }
 
 is_deeply([files("$dir/out")], [@before], 'hostile jobs wrote nothing');
+is(tmpdirs(), 0, 'and left no temporary directory');
+
+
+# conf-examples' TranscodeVideo (the ladder made for players) on small and
+# hostile sources: a sensible result or a clean task error each
+
+sub example_job {
+    my ($key, $job) = @_;
+    local $/;
+    open my $f, '<', 'conf-examples/video-workflow.asl.json' or die $!;
+    my $def = decode_json(<$f>);
+    my $p = $def->{States}{ParallelProcessing}{Branches}[1]{States}
+                {TranscodeVideo}{Parameters};
+    my $fix;
+    $fix = sub {
+        my $o = shift;
+        if (ref $o eq 'HASH') {
+            for my $k (keys %$o) {
+                if ($k =~ /^(.*)\.\$$/) {
+                    my ($n, $v) = ($1, delete $o->{$k});
+                    if ($n eq 'Destination') {
+                        my ($sub) = $v =~ m{s3://output/(\w+)/};
+                        $o->{$n} = "s3://out/$sub/$job/";
+                    } elsif ($n eq 'FileInput') {
+                        $o->{$n} = "s3://src/$key";
+                    } else {
+                        $o->{$n} = $job;
+                    }
+                } else {
+                    $fix->($o->{$k});
+                }
+            }
+        } elsif (ref $o eq 'ARRAY') {
+            $fix->($_) for @$o;
+        }
+    };
+    $fix->($p);
+    delete $p->{Role};
+    return $p;
+}
+
+sub rungs {
+    my $out = shift;
+    return join ' ', map {
+        $_->{format} eq 'hls'
+            ? 'hls[' . join(',', map { "$_->{width}x$_->{height}" }
+                                 @{ $_->{renditions} }) . ']'
+            : $_->{format} eq 'mp4' ? "mp4:$_->{width}x$_->{height}"
+            : "th:$_->{count}"
+    } @{ $out->{outputs} };
+}
+
+Sfn::Test->lavfi_clip("$dir/src/hd.mp4", size => '1280x720', rate => 25,
+                       t => 3);
+Sfn::Test->lavfi_clip("$dir/src/nhd.mp4", size => '640x360', rate => 25,
+                       t => 3);
+Sfn::Test->lavfi_clip("$dir/src/tall.mp4", size => '360x640', rate => 25,
+                       t => 2);
+Sfn::Test->lavfi_clip("$dir/src/one.mp4", rate => 25,
+                       args => [ '-frames:v', 1, '-t', '0.04' ]);
+Sfn::Test->lavfi_clip("$dir/src/mute.mp4", audio => 0, t => 2);
+Sfn::Test->lavfi_clip("$dir/src/odd2.mp4", size => '321x181', t => 2);
+ff("-f lavfi -i sine -t 2 -c:a aac $dir/src/sound.m4a");
+ff("-f lavfi -i testsrc2=size=320x180:rate=25 -frames:v 0 -c:v libx264 "
+   . "$dir/src/zero.mp4");
+ff("-f lavfi -i testsrc2=size=320x180:rate=25 -t 2 -c:v libx264 "
+   . "-f h264 $dir/src/raw.h264");
+
+for my $case (
+    [ '720p source: no 1080p, HLS rungs down to 360p', 'hd.mp4',
+      'mp4:1280x720 hls[1280x720,960x540,640x360] th:20' ],
+    [ '640x360 source: nothing upscaled', 'nhd.mp4',
+      'mp4:640x360 hls[640x360] th:20' ],
+    [ 'portrait 360x640: the landscape boxes shrink, not the picture',
+      'tall.mp4', 'mp4:1136x640 hls[360x640] th:20' ],
+    [ 'one frame', 'one.mp4', 'mp4:320x180 hls[320x180] th:1' ],
+    [ 'no audio', 'mute.mp4', 'mp4:320x180 hls[320x180] th:20' ],
+    [ 'odd size', 'odd2.mp4', 'mp4:320x180 hls[320x180] th:20' ],
+    [ 'no duration (raw H.264)', 'raw.h264', 'mp4:320x180 hls[320x180] th:1' ])
+{
+    my ($name, $key, $want) = @$case;
+    (my $job = $key) =~ s/\W/_/g;
+    ($r, $rc) = task('sfn:media:transcode', example_job($key, "X$job"));
+    is($rc, 0, "$name: done") or diag explain $r;
+    is(rungs($r->{output}), $want, "$name: $want");
+}
+
+# the 720p source's ladder, its encodes shared, key frames aligned
+
+($r, $rc) = task('sfn:media:transcode', example_job('hd.mp4', 'HD'));
+my ($m720, $hls) = @{ $r->{output}{outputs} }[0, 1];
+is($hls->{renditions}[0]{quality}{psnr}, $m720->{quality}{psnr},
+   '720p MP4 and HLS: one encode');
+my @k = map { keyframes("$dir/out/$_->{key}") } @{ $hls->{renditions} };
+is_deeply($k[0], ['0.0', '2.0'], 'key frames every 2 s');
+is_deeply($k[$_], $k[0], "rung $_ aligned") for 1 .. $#k;
+my ($th2) = grep { $_->{format} eq 'thumbnails' } @{ $r->{output}{outputs} };
+is_deeply([map { $_->{time} } @{ $th2->{files} }[0, 1, -1]],
+          [0.08, 0.24, 2.92], 'captures over the whole duration');
+ok(-s "$dir/out/$th2->{sprite}{key}" && -s "$dir/out/$th2->{vtt}{key}"
+   && -s "$dir/out/$th2->{poster}{key}", 'sprite, WebVTT and poster');
+
+for my $case (
+    [ 'no video', 'sound.m4a', qr/"sound\.m4a" has no video stream/ ],
+    [ 'no stream at all', 'zero.mp4', qr/"zero\.mp4" is not a media file/ ],
+    [ 'a huge declared size, no frame', 'cut.y4m',
+      qr/no video frame could be decoded/ ])
+{
+    my ($name, $key, $cause) = @$case;
+    ($r, $rc) = task('sfn:media:transcode', example_job($key, 'BAD'));
+    is($r->{error}, 'States.TaskFailed', "$name: States.TaskFailed");
+    like($r->{cause}, $cause, "$name: cause");
+}
+ok(!-e "$dir/out/mp4/BAD", 'failed jobs wrote nothing');
 is(tmpdirs(), 0, 'and left no temporary directory');
 
 done_testing();

@@ -174,4 +174,140 @@ is($r->{output}{passed}, JSON::PP::false, 'not passed');
 ($r, $rc) = task('sfn:media:probe', { bucket => 'src', key => 'cut.y4m' });
 is($r->{output}{summary}{duration}, 0, 'probe: the header, no duration');
 
+
+# PSNR and SSIM measured in the encode, and by QC's own decode, agree with
+# libavfilter's psnr ("average") and ssim ("Y") filters on the same pair:
+# the output decoded, the source scaled by the transcoder's chain
+
+Sfn::Test->lavfi_clip("$dir/src/acc.mp4", rate => 25, t => 4,
+                       args => [ '-qp', 4, '-pix_fmt', 'yuv420p' ]);
+
+($r, $rc) = task('sfn:media:transcode', {
+    input => { bucket => 'src', key => 'acc.mp4' },
+    outputs => [
+        { type => 'mp4', bucket => 'out', key => 'A/full.mp4', crf => 32 },
+        { type => 'hls', bucket => 'out', prefix => 'A/hls/', name => 'index',
+          segmentLength => 2,
+          renditions => [{ name => '_small', width => 160, crf => 26 }] },
+    ] });
+is($rc, 0, 'transcode for the accuracy check') or diag explain $r;
+my $tc = $r->{output};
+
+sub lavfi_pair {
+    my ($out, $w, $h) = @_;
+    my $chain = "scale=$w:$h:flags=bicubic:force_original_aspect_ratio=decrease"
+                . ":force_divisible_by=2,pad=$w:$h:(ow-iw)/2:(oh-ih)/2,"
+                . "setsar=1,format=yuv420p";
+    my $log = `ffmpeg -nostdin -i $out -i $dir/src/acc.mp4 -lavfi "[0:v]split[a][b];[1:v]$chain,split[r][s];[a][r]psnr;[b][s]ssim" -f null - 2>&1`;
+    my ($psnr) = $log =~ /PSNR .* average:([\d.]+|inf)/;
+    my ($ssim) = $log =~ /SSIM Y:([\d.]+)/;
+    return ($psnr, $ssim);
+}
+
+my %fig = ('A/full.mp4' => $tc->{outputs}[0]{quality},
+           'A/hls/index_small.m3u8' => $tc->{outputs}[1]{renditions}[0]{quality});
+my %size = ('A/full.mp4' => [320, 180], 'A/hls/index_small.m3u8' => [160, 90]);
+
+($r, $rc) = task('sfn:media:qc', {
+    source => { bucket => 'src', key => 'acc.mp4' },
+    outputs => [{ format => 'mp4', bucket => 'out', key => 'A/full.mp4' },
+                { format => 'hls', bucket => 'out',
+                  key => 'A/hls/index.m3u8' }] });
+my %dec = ('A/full.mp4' => $r->{output}{qualityResults}[0]{renditions}[0],
+           'A/hls/index_small.m3u8'
+               => $r->{output}{qualityResults}[1]{renditions}[0]);
+
+for my $k (sort keys %fig) {
+    my ($psnr, $ssim) = lavfi_pair("$dir/out/$k", @{ $size{$k} });
+    ok(defined $psnr && defined $ssim, "$k: libavfilter's figures")
+        or next;
+    my $f = $fig{$k};
+    is($f->{measured}, 'encoder', "$k: measured in the encode");
+    is($f->{frames}, 100, "$k: on every frame");
+    ok($psnr < 45, "$k: a lossy pair (PSNR $psnr)");
+    ok(abs($f->{psnr} - $psnr) <= 0.5,
+       "$k: encode PSNR $f->{psnr} within 0.5 dB of libavfilter's $psnr");
+    ok(abs($f->{ssim} - $ssim) <= 0.005,
+       "$k: encode SSIM $f->{ssim} within 0.005 of libavfilter's $ssim");
+    ok(abs($dec{$k}{psnr} - $psnr) <= 0.5,
+       "$k: QC's decode PSNR $dec{$k}{psnr} within 0.5 dB of $psnr");
+    ok(abs($dec{$k}{ssim} - $ssim) <= 0.005,
+       "$k: QC's decode SSIM $dec{$k}{ssim} within 0.005 of $ssim");
+    is($dec{$k}{comparedFrames}, 100, "$k: QC compared every frame");
+}
+
+
+# QC with the transcode's figures reads packets only; figures that do not
+# describe the file (another frame count), or a damaged file, are decoded
+
+my $qc_in = {
+    source => { bucket => 'src', key => 'acc.mp4' },
+    transcode => $tc->{outputs},
+    outputs => [{ format => 'mp4', bucket => 'out', key => 'A/full.mp4' },
+                { format => 'hls', bucket => 'out',
+                  key => 'A/hls/index.m3u8' }] };
+
+($r, $rc) = task('sfn:media:qc', $qc_in);
+is($rc, 0, 'QC with the figures of the encode') or diag explain $r;
+my ($fm, $fh) = @{$r->{output}{qualityResults}};
+is($fm->{renditions}[0]{measured}, 'encoder', 'MP4: figures of the encode');
+is($fm->{renditions}[0]{psnr}, $fig{'A/full.mp4'}{psnr}, 'MP4: its PSNR');
+is($fm->{renditions}[0]{frames}, 100, 'MP4: frames counted in the file');
+ok(!exists $fm->{renditions}[0]{comparedFrames}, 'MP4: nothing decoded');
+ok(abs($fm->{renditions}[0]{duration} - 4) < 0.1, 'MP4: duration read');
+is($fm->{passed}, JSON::PP::true, 'MP4 passes') or diag explain $fm;
+is($fh->{renditions}[0]{measured}, 'encoder', 'HLS variant: figures used');
+is($fh->{checks}{segments}, JSON::PP::true, 'HLS: playlist still checked');
+is($fh->{passed}, JSON::PP::true, 'HLS passes') or diag explain $fh;
+is($r->{output}{passed}, JSON::PP::true, 'QC passes');
+
+my $lie = decode_json(encode_json($tc->{outputs}));
+$lie->[0]{quality}{frames} = 99;
+$lie->[0]{quality}{psnr} = 99;
+$qc_in->{transcode} = $lie;
+($r, $rc) = task('sfn:media:qc', $qc_in);
+$fm = $r->{output}{qualityResults}[0]{renditions}[0];
+ok(!exists $fm->{measured}, 'figures of another frame count: decoded');
+ok($fm->{psnr} < 60, "and measured again ($fm->{psnr})");
+
+system("head -c 30000 $dir/out/A/full.mp4 > $dir/out/A/cut.mp4");
+$lie = decode_json(encode_json($tc->{outputs}));
+$lie->[0]{key} = 'A/cut.mp4';
+$qc_in->{transcode} = $lie;
+$qc_in->{outputs} = [{ format => 'mp4', bucket => 'out', key => 'A/cut.mp4' }];
+($r, $rc) = task('sfn:media:qc', $qc_in);
+is($rc, 0, 'a damaged output with figures: a check, not the task');
+is($r->{output}{qualityResults}[0]{checks}{decodes}, JSON::PP::false,
+   'it does not decode');
+
+# figures of the wrong shape are no figures: the output is decoded
+
+for my $junk ('junk', [1, 'x', {}], { outputs => { a => 1 } },
+              [{ bucket => 'out', key => 'A/full.mp4',
+                 quality => { psnr => '99', ssim => 1, frames => 100 } }],
+              [{ bucket => 'src', key => 'A/full.mp4',
+                 quality => { psnr => 99, ssim => 1, frames => 100 } }])
+{
+    ($r, $rc) = task('sfn:media:qc', {
+        source => { bucket => 'src', key => 'acc.mp4' }, transcode => $junk,
+        outputs => [{ format => 'mp4', bucket => 'out',
+                      key => 'A/full.mp4' }] });
+    my $m = $r->{output}{qualityResults}[0]{renditions}[0];
+    ok($rc == 0 && !exists $m->{measured} && $m->{psnr} < 60,
+       'junk figures ' . encode_json($junk) . ': decoded');
+}
+
+# QC reports progress while it reads
+
+($r, $rc, my $err) = Sfn::Test::run_task('sfn:media:qc', {
+    source => { bucket => 'src', key => 'acc.mp4' },
+    outputs => [{ format => 'mp4', bucket => 'out', key => 'A/full.mp4' },
+                { format => 'hls', bucket => 'out',
+                  key => 'A/hls/index.m3u8' }] },
+    dir => $dir, args => ['--progress'], stderr => 1,
+    buckets => { src => "$dir/src", out => "$dir/out" });
+my @pct = ($r->{raw} // '') =~ /^progress ([\d.]+)%/mg;
+ok(@pct > 4, scalar(@pct) . ' progress reports');
+ok((grep { $_ > 0 && $_ < 50 } @pct), 'moving before the first output ends');
+
 done_testing();

@@ -51,6 +51,31 @@ for my $t (@{$o->{thumbnails}}) {
     is(-s "$dir/out/$t->{key}", $t->{size}, "$t->{key} size reported");
 }
 
+# a sprite sheet of the same captures, its WebVTT track and a poster
+
+($r, $rc) = task('sfn:media:thumbnails',
+                 { bucket => 'src', key => 'clip.mp4', count => 4,
+                   outputBucket => 'out', prefix => 'th/sprite/',
+                   width => 160, height => 90,
+                   sprite => { width => 80, columns => 2 } });
+is($rc, 0, 'sprite sheet') or diag explain $r;
+$o = $r->{output};
+is($o->{sprite}{key}, 'th/sprite/clip_thumbs.jpg', 'sheet key');
+is("$o->{sprite}{columns}x$o->{sprite}{rows}", '2x2', '2 x 2 tiles');
+my $sp = decode_json(scalar `ffprobe -v error -print_format json -show_streams $dir/out/th/sprite/clip_thumbs.jpg`);
+is("$sp->{streams}[0]{width}x$sp->{streams}[0]{height}", '160x88',
+   'a JPEG of 2 x 2 tiles of 80x44');
+my $vtt = do { local $/; open my $f, '<', "$dir/out/$o->{vtt}{key}"; <$f> };
+is($vtt, "WEBVTT\n"
+         . "\n00:00:00.000 --> 00:00:02.000\nclip_thumbs.jpg#xywh=0,0,80,44\n"
+         . "\n00:00:02.000 --> 00:00:04.000\nclip_thumbs.jpg#xywh=80,0,80,44\n"
+         . "\n00:00:04.000 --> 00:00:06.000\nclip_thumbs.jpg#xywh=0,44,80,44\n"
+         . "\n00:00:06.000 --> 00:00:08.000\nclip_thumbs.jpg#xywh=80,44,80,44\n",
+   'WebVTT cues cover the clip, one tile each');
+is($o->{poster}{key}, 'th/sprite/clip_poster.jpg', 'poster key');
+is($o->{poster}{time}, 1, 'the first capture that is not black');
+ok(-s "$dir/out/th/sprite/clip_poster.jpg", 'poster written');
+
 # a fixed interval, default size and folder
 
 ($r, $rc) = task('sfn:media:thumbnails',
@@ -59,7 +84,7 @@ for my $t (@{$o->{thumbnails}}) {
 is($rc, 0, 'interval');
 is_deeply([map { $_->{time} } @{$r->{output}{thumbnails}}], [0, 3, 6],
           'every 3 s while the clip lasts');
-is($r->{output}{width}, 640, 'default width');
+is($r->{output}{width}, 320, 'default width 640, not above the source');
 ok(-s "$dir/src/thumbnails/clip/clip_thumb_0001.jpg",
    'default folder in the source bucket');
 

@@ -107,11 +107,27 @@ like($m, qr/RESOLUTION=1920x1080/, 'master lists 1080p');
 like($m, qr/RESOLUTION=1280x720/, 'master lists 720p');
 like($m, qr/CODECS="avc1\.[0-9a-fA-F]+,mp4a\.40\.2"/, 'with CODECS');
 
-my @thumbs = glob("$out/thumbnails/$job/*.jpg");
-is(scalar @thumbs, 5, 'five thumbnails');
+my @thumbs = glob("$out/thumbnails/$job/*_thumb_*.jpg");
+is(scalar @thumbs, 20, 'twenty thumbnails');
 my $tp = probe($thumbs[0] // '/nonexistent');
 is("$tp->{streams}[0]{width}x$tp->{streams}[0]{height}", '640x360',
    'thumbnails are 640x360');
+like($m, qr/RESOLUTION=960x540/, 'master lists 540p');
+like($m, qr/RESOLUTION=640x360/, 'master lists 360p');
+
+# a sprite sheet of 5 x 4 tiles, its WebVTT track, a poster
+
+my $sp = probe("$out/thumbnails/$job/clip_thumbs.jpg");
+is("$sp->{streams}[0]{width}x$sp->{streams}[0]{height}", '800x360',
+   'sprite sheet of 5 x 4 tiles of 160x90');
+my $vtt = -f "$out/thumbnails/$job/clip_thumbs.vtt"
+          ? $t->read_file("$out/thumbnails/$job/clip_thumbs.vtt") : '';
+like($vtt, qr/^WEBVTT\n/, 'WebVTT thumbnail track');
+my @cues = $vtt =~ /^(\d\d:\d\d:\d\d\.\d{3}) --> (\d\d:\d\d:\d\d\.\d{3})\nclip_thumbs\.jpg#xywh=(\d+),(\d+),160,90$/mg;
+is(scalar @cues, 80, 'a cue per thumbnail, into the sheet');
+is($cues[0], '00:00:00.000', 'from the start');
+like($cues[-3], qr/^00:00:(19\.9|20\.0)\d\d$/, 'to the end');
+ok(-s "$out/thumbnails/$job/clip_poster.jpg", 'a poster');
 
 # the published HLS plays through the origin
 
@@ -136,6 +152,8 @@ like($t->json->encode($attrs), qr/"duration":\s*20(\.0+)?[,}]/,
      'real metadata in the job row') or diag(explain $attrs);
 like($t->json->encode($attrs), qr/"psnr"|"PSNR"|qualityScore/i,
      'QC figures in the job row');
+like($t->json->encode($attrs), qr/"measured":"encoder"/,
+     'measured while encoding, not decoded again');
 
 # the source is archived
 

@@ -41,6 +41,45 @@ static pthread_once_t      sfn_media_once = PTHREAD_ONCE_INIT;
 static int                 sfn_media_debug;
 static __thread char       sfn_media_log[512];
 
+/* the encoder this thread is closing, and where its summary goes */
+static __thread void                    *sfn_media_closing;
+static __thread sfn_media_enc_stats_t   *sfn_media_closing_stats;
+
+
+/*
+ * libx264 reports its PSNR and SSIM, measured on its reconstruction (the
+ * picture any decoder gives, bit for bit) against the frames it was given,
+ * only in the summary it logs when it closes: libavcodec 59 passes neither
+ * per-frame figure on.  These are the two lines of that summary.
+ */
+
+static void
+sfn_media_log_stats(const char *fmt, va_list args)
+{
+    char                    line[512];
+    double                  y, u, v, avg, global;
+    sfn_media_enc_stats_t  *st;
+
+    st = sfn_media_closing_stats;
+
+    vsnprintf(line, sizeof(line), fmt, args);
+
+    if (sscanf(line, "PSNR Mean Y:%lf U:%lf V:%lf Avg:%lf Global:%lf",
+               &y, &u, &v, &avg, &global)
+        == 5)
+    {
+        st->psnr_y = y;
+        st->psnr_u = u;
+        st->psnr_v = v;
+        st->psnr = global;
+        st->have_psnr = 1;
+
+    } else if (sscanf(line, "SSIM Mean Y:%lf", &y) == 1) {
+        st->ssim = y;
+        st->have_ssim = 1;
+    }
+}
+
 
 static void
 sfn_media_log_cb(void *avcl, int level, const char *fmt, va_list args)
@@ -52,6 +91,13 @@ sfn_media_log_cb(void *avcl, int level, const char *fmt, va_list args)
         va_copy(copy, args);
         av_log_default_callback(avcl, level, fmt, copy);
         va_end(copy);
+    }
+
+    if (avcl && avcl == sfn_media_closing && level == AV_LOG_INFO) {
+        va_copy(copy, args);
+        sfn_media_log_stats(fmt, copy);
+        va_end(copy);
+        return;
     }
 
     if (level > AV_LOG_ERROR) {
@@ -101,6 +147,21 @@ sfn_media_last_log(void)
     sfn_media_log[0] = '\0';
 
     return last;
+}
+
+
+void
+sfn_media_enc_close(AVCodecContext *enc, sfn_media_enc_stats_t *st)
+{
+    memset(st, 0, sizeof(sfn_media_enc_stats_t));
+
+    sfn_media_closing = enc;
+    sfn_media_closing_stats = st;
+
+    avcodec_close(enc);
+
+    sfn_media_closing = NULL;
+    sfn_media_closing_stats = NULL;
 }
 
 

@@ -41,7 +41,26 @@ typedef struct {
 } sfn_media_luma_t;
 
 
+/* what an encoder measured of its own output, as it closed */
+typedef struct {
+    double                psnr;         /* all planes, from the total SSE */
+    double                psnr_y;
+    double                psnr_u;
+    double                psnr_v;
+    double                ssim;         /* luma */
+    int                   have_psnr;
+    int                   have_ssim;
+} sfn_media_enc_stats_t;
+
+
 void sfn_media_init(void);
+
+/*
+ * Closes a drained encoder (the context stays allocated, its parameters
+ * readable) and reads the PSNR and SSIM libx264 logs as it closes, when
+ * it was opened with AV_CODEC_FLAG_PSNR and "ssim".
+ */
+void sfn_media_enc_close(AVCodecContext *enc, sfn_media_enc_stats_t *st);
 
 /* the last FFmpeg error logged by this thread, "" if none; then cleared */
 const char *sfn_media_last_log(void);

@@ -19,6 +19,7 @@
 #include <libavfilter/buffersrc.h>
 #include <libavutil/channel_layout.h>
 #include <libavutil/opt.h>
+#include <libswscale/swscale.h>
 
 #include "sfn_media_job.h"
 
@@ -83,7 +84,7 @@ sfn_media_h264_codecs(sfn_media_rend_t *r)
 static int
 sfn_media_rend_size(sfn_media_job_t *job, sfn_media_rend_t *r)
 {
-    int  sw, sh, w, h;
+    int  sw, sh, w;
 
     sw = job->in.vdec->width;
     sh = job->in.vdec->height;
@@ -94,28 +95,15 @@ sfn_media_rend_size(sfn_media_job_t *job, sfn_media_rend_t *r)
         sh = w;
     }
 
-    w = r->spec.width;
-    h = r->spec.height;
+    /* the plan fitted to the source has resolved the size already */
 
-    if (w == 0 && h == 0) {
-        w = sw;
-        h = sh;
-
-    } else if (w == 0) {
-        w = (int) ((double) h * sw / sh + 0.5);
-
-    } else if (h == 0) {
-        h = (int) ((double) w * sh / sw + 0.5);
-    }
-
-    /* 4:2:0 wants even sizes */
-
-    r->ow = w & ~1;
-    r->oh = h & ~1;
+    sfn_media_fit_size(sw, sh, r->spec.width, r->spec.height, &r->ow,
+                       &r->oh);
 
     if (r->ow < 2 || r->oh < 2) {
         return sfn_task_fail(job->call, "States.TaskFailed",
-                             "rendition size %dx%d is too small", w, h);
+                             "rendition size %dx%d is too small", r->ow,
+                             r->oh);
     }
 
     /* a source may claim any size: outputs stay within what we encode */
@@ -189,13 +177,22 @@ sfn_media_rend_open(sfn_media_job_t *job, sfn_media_rend_t *r)
     c->colorspace = dec->colorspace;
     c->color_range = AVCOL_RANGE_MPEG;
 
-    /* key frames at least every segment, and forced on its boundaries */
+    /*
+     * Closed GOPs of one length in every rendition: an IDR frame is forced
+     * every key frame interval and on every segment boundary, and x264
+     * neither cuts on scenes nor, with twice the interval as its own
+     * limit, places one elsewhere; so all renditions switch at the same
+     * instants.
+     */
 
-    c->gop_size = (int) (av_q2d(fr) * (r->spec.gop ? r->spec.gop / 1000.0
-                                                   : job->set.seglen) + 0.5);
+    c->gop_size = (int) (2 * av_q2d(fr) * job->set.keyint + 0.5);
     if (c->gop_size < 1) {
         c->gop_size = 1;
     }
+
+    /* QC inside the encode: x264 measures its reconstruction */
+
+    c->flags |= AV_CODEC_FLAG_PSNR;
 
     if (r->spec.bitrate > 0) {
         c->bit_rate = r->spec.bitrate;
@@ -210,6 +207,8 @@ sfn_media_rend_open(sfn_media_job_t *job, sfn_media_rend_t *r)
     av_dict_set(&opts, "preset", r->spec.preset, 0);
     av_dict_set(&opts, "profile", r->spec.profile, 0);
     av_dict_set(&opts, "forced-idr", "1", 0);
+    av_dict_set(&opts, "ssim", "1", 0);
+    av_dict_set(&opts, "x264-params", "scenecut=0:open-gop=0", 0);
 
     if (r->spec.level[0]) {
         av_dict_set(&opts, "level", r->spec.level, 0);
@@ -230,9 +229,12 @@ sfn_media_rend_open(sfn_media_job_t *job, sfn_media_rend_t *r)
 
     sfn_media_h264_codecs(r);
 
-    r->key_step = av_rescale_q((int64_t) (job->set.seglen * 1000),
+    r->key_step = av_rescale_q((int64_t) (job->set.keyint * 1000),
+                               (AVRational) { 1, 1000 }, c->time_base);
+    r->seg_step = av_rescale_q((int64_t) (job->set.seglen * 1000),
                                (AVRational) { 1, 1000 }, c->time_base);
     r->next_key = 0;
+    r->next_seg = 0;
     r->last_pts = AV_NOPTS_VALUE;
     r->job = job;
 
@@ -301,8 +303,9 @@ sfn_media_aenc_open(sfn_media_job_t *job, sfn_media_aenc_t *a)
 static int
 sfn_media_rend_encode(sfn_media_rend_t *r, AVFrame *in)
 {
-    int       rc;
-    AVFrame  *f;
+    int               rc;
+    AVFrame          *f;
+    sfn_media_luma_t  luma;
 
     if (in) {
         rc = av_buffersrc_add_frame_flags(r->filter.src, in,
@@ -342,11 +345,23 @@ sfn_media_rend_encode(sfn_media_rend_t *r, AVFrame *in)
 
         f->pict_type = AV_PICTURE_TYPE_NONE;
 
-        if (f->pts >= r->next_key) {
+        if (f->pts >= r->next_key || f->pts >= r->next_seg) {
             f->pict_type = AV_PICTURE_TYPE_I;
 
-            while (r->next_key <= f->pts) {
+            while (r->next_key <= f->pts && r->key_step > 0) {
                 r->next_key += r->key_step;
+            }
+
+            while (r->next_seg <= f->pts && r->seg_step > 0) {
+                r->next_seg += r->seg_step;
+            }
+        }
+
+        if (r->analyse) {
+            sfn_media_luma(f, &luma);
+
+            if (luma.black >= 0.98) {
+                r->black++;
             }
         }
 
@@ -374,6 +389,10 @@ sfn_media_rend_encode(sfn_media_rend_t *r, AVFrame *in)
         if (rc == 0) {
             rc = sfn_media_drain(r->job, r->enc, 1, (int) (r - r->job->rends),
                                  &r->bytes);
+        }
+
+        if (rc == 0) {
+            sfn_media_enc_close(r->enc, &r->stats);
         }
     }
 
@@ -515,6 +534,37 @@ sfn_media_rend_stop(sfn_media_rend_t *r, int drop)
 /* audio */
 
 
+/* silence as QC counts it: frames whose RMS is under -60 dBFS */
+
+static void
+sfn_media_silence(sfn_media_aenc_t *a, const AVFrame *f)
+{
+    int           c, i;
+    double        sum, d;
+    const float  *p;
+
+    sum = 0;
+
+    for (c = 0; c < f->ch_layout.nb_channels; c++) {
+        p = (const float *) f->extended_data[c];
+
+        for (i = 0; i < f->nb_samples; i++) {
+            sum += (double) p[i] * p[i];
+        }
+    }
+
+    d = (double) f->nb_samples / f->sample_rate;
+    a->seconds += d;
+
+    if (f->nb_samples
+        && sqrt(sum / ((double) f->nb_samples * f->ch_layout.nb_channels))
+           < 0.001)
+    {
+        a->silent += d;
+    }
+}
+
+
 static int
 sfn_media_aenc_flush_fifo(sfn_media_job_t *job, sfn_media_aenc_t *a,
     int last)
@@ -546,6 +596,8 @@ sfn_media_aenc_flush_fifo(sfn_media_job_t *job, sfn_media_aenc_t *a,
 
         a->frame->pts = a->next_pts;
         a->next_pts += n;
+
+        sfn_media_silence(a, a->frame);
 
         rc = avcodec_send_frame(c, a->frame);
         if (rc < 0) {
@@ -687,9 +739,349 @@ sfn_media_thumbs_open(sfn_media_job_t *job, sfn_media_thumbs_t *th)
     }
 
     th->files = cJSON_CreateArray();
+    th->extra = cJSON_CreateObject();
     th->next = th->def.offset;
 
+    if (!th->def.sprite) {
+        return SFN_TASK_OK;
+    }
+
+    /* the sheet starts black: JPEG's full range puts black at 0, 128 */
+
+    th->sheet = av_frame_alloc();
+
+    if (th->sheet == NULL) {
+        return sfn_task_fail(job->call, "States.TaskFailed", "out of memory");
+    }
+
+    th->sheet->format = AV_PIX_FMT_YUVJ420P;
+    th->sheet->width = th->def.columns * th->def.tile_width;
+    th->sheet->height = th->def.rows * th->def.tile_height;
+
+    rc = av_frame_get_buffer(th->sheet, 0);
+    if (rc < 0) {
+        return sfn_media_fail_av(job->call, job->set.src_name,
+                                 "cannot allocate the sprite sheet", rc);
+    }
+
+    memset(th->sheet->data[0], 0,
+           (size_t) th->sheet->linesize[0] * th->sheet->height);
+    memset(th->sheet->data[1], 128,
+           (size_t) th->sheet->linesize[1] * (th->sheet->height / 2));
+    memset(th->sheet->data[2], 128,
+           (size_t) th->sheet->linesize[2] * (th->sheet->height / 2));
+
+    th->tiler = sws_getContext(th->def.width, th->def.height,
+                               AV_PIX_FMT_YUVJ420P, th->def.tile_width,
+                               th->def.tile_height, AV_PIX_FMT_YUVJ420P,
+                               SWS_AREA, NULL, NULL, NULL);
+    th->poster = av_packet_alloc();
+
+    if (th->tiler == NULL || th->poster == NULL) {
+        return sfn_task_fail(job->call, "States.TaskFailed",
+                             "cannot build the sprite scaler");
+    }
+
     return SFN_TASK_OK;
+}
+
+
+void
+sfn_media_thumbs_free(sfn_media_thumbs_t *th)
+{
+    sfn_media_filter_free(&th->filter);
+    avcodec_free_context(&th->enc);
+    cJSON_Delete(th->files);
+    th->files = NULL;
+    cJSON_Delete(th->extra);
+    th->extra = NULL;
+    av_frame_free(&th->sheet);
+    sws_freeContext(th->tiler);
+    th->tiler = NULL;
+    av_packet_free(&th->poster);
+}
+
+
+/* a file of a frame capture output, in the job's temporary tree */
+
+static int
+sfn_media_thumbs_write(sfn_media_job_t *job, sfn_media_thumbs_t *th,
+    const char *key, const void *data, size_t size)
+{
+    int    rc;
+    FILE  *fp;
+    char   path[SFN_MEDIA_PATH_MAX];
+
+    if (sfn_media_fmt(path, sizeof(path), "%s/%s", job->tmp[th->def.bucket],
+                      key)
+        < 0)
+    {
+        return AVERROR(ENAMETOOLONG);
+    }
+
+    if (sfn_media_mkdirs(path, 0) != 0) {
+        return AVERROR(errno);
+    }
+
+    rc = 0;
+    errno = 0;
+
+    fp = fopen(path, "wb");
+
+    if (fp == NULL || fwrite(data, 1, size, fp) != size) {
+        rc = AVERROR(errno ? errno : EIO);
+    }
+
+    if (fp && fclose(fp) != 0) {
+        rc = AVERROR(errno);
+    }
+
+    return rc;
+}
+
+
+static void
+sfn_media_vtt_time(char *buf, size_t size, double t)
+{
+    long long  ms;
+
+    ms = (long long) (t * 1000 + 0.5);
+
+    snprintf(buf, size, "%02lld:%02lld:%02lld.%03lld", ms / 3600000,
+             ms / 60000 % 60, ms / 1000 % 60, ms % 1000);
+}
+
+
+/*
+ * The WebVTT thumbnail track: the cue of a capture runs from half way
+ * after the one before to half way before the next, the last one to the
+ * end, and names its tile with a #xywh= media fragment.
+ */
+
+static char *
+sfn_media_thumbs_vtt(sfn_media_job_t *job, sfn_media_thumbs_t *th,
+    const char *sheet, double end)
+{
+    int          i;
+    char        *vtt, a[32], b[32];
+    size_t       len, size;
+    double       t, prev, next;
+
+    size = 16 + (size_t) th->tiles * (64 + strlen(sheet));
+
+    vtt = malloc(size);
+    if (vtt == NULL) {
+        return NULL;
+    }
+
+    len = (size_t) snprintf(vtt, size, "WEBVTT\n");
+    prev = 0;
+
+    for (i = 0; i < th->tiles; i++) {
+        t = sfn_media_number(cJSON_GetArrayItem(th->files, i), "time", 0);
+        next = i + 1 < th->tiles
+               ? (t + sfn_media_number(cJSON_GetArrayItem(th->files, i + 1),
+                                       "time", 0)) / 2
+               : end > t ? end : t + th->def.interval;
+
+        sfn_media_vtt_time(a, sizeof(a), prev);
+        sfn_media_vtt_time(b, sizeof(b), next);
+
+        len += (size_t) snprintf(vtt + len, size - len,
+                                 "\n%s --> %s\n%s#xywh=%d,%d,%d,%d\n", a, b,
+                                 sheet,
+                                 i % th->def.columns * th->def.tile_width,
+                                 i / th->def.columns * th->def.tile_height,
+                                 th->def.tile_width, th->def.tile_height);
+        prev = next;
+    }
+
+    return vtt;
+}
+
+
+static cJSON *
+sfn_media_thumbs_file(sfn_media_job_t *job, sfn_media_thumbs_t *th,
+    const char *key, size_t size)
+{
+    cJSON  *o;
+
+    o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "bucket",
+                            job->set.buckets[th->def.bucket].name);
+    cJSON_AddStringToObject(o, "key", key);
+    cJSON_AddNumberToObject(o, "size", (double) size);
+
+    return o;
+}
+
+
+/* the sheet encoded, its WebVTT track and the poster written */
+
+int
+sfn_media_thumbs_finish(sfn_media_job_t *job, sfn_media_thumbs_t *th)
+{
+    int              rc, rows;
+    char             key[1024], vkey[1024], pkey[1024], *vtt;
+    cJSON           *o;
+    double           end;
+    AVFrame         *f;
+    AVPacket        *pkt;
+    const char      *name;
+    AVCodecContext  *c;
+
+    if (!th->def.sprite || th->tiles == 0) {
+        return SFN_TASK_OK;
+    }
+
+    f = av_frame_alloc();
+    pkt = av_packet_alloc();
+    c = avcodec_alloc_context3(th->enc->codec);
+
+    if (f == NULL || pkt == NULL || c == NULL
+        || av_frame_ref(f, th->sheet) < 0)
+    {
+        rc = AVERROR(ENOMEM);
+        goto failed;
+    }
+
+    rows = (th->tiles + th->def.columns - 1) / th->def.columns;
+
+    f->width = th->tiles < th->def.columns
+               ? th->tiles * th->def.tile_width : th->sheet->width;
+    f->height = rows * th->def.tile_height;
+    f->pts = 0;
+    f->quality = th->enc->global_quality;
+
+    c->width = f->width;
+    c->height = f->height;
+    c->pix_fmt = AV_PIX_FMT_YUVJ420P;
+    c->time_base = (AVRational) { 1, 25 };
+    c->flags |= AV_CODEC_FLAG_QSCALE;
+    c->global_quality = th->enc->global_quality;
+    c->qmin = th->enc->qmin;
+    c->qmax = th->enc->qmax;
+    c->color_range = AVCOL_RANGE_JPEG;
+
+    rc = avcodec_open2(c, c->codec, NULL);
+
+    if (rc >= 0) {
+        rc = avcodec_send_frame(c, f);
+    }
+
+    if (rc >= 0) {
+        rc = avcodec_receive_packet(c, pkt);
+    }
+
+    if (rc < 0) {
+        goto failed;
+    }
+
+    sfn_media_capture_extra(&th->def, "jpg", key, sizeof(key));
+    sfn_media_capture_extra(&th->def, "vtt", vkey, sizeof(vkey));
+    sfn_media_capture_extra(&th->def, "poster", pkey, sizeof(pkey));
+
+    rc = sfn_media_thumbs_write(job, th, key, pkt->data, pkt->size);
+    if (rc < 0) {
+        goto failed;
+    }
+
+    o = sfn_media_thumbs_file(job, th, key, pkt->size);
+    cJSON_AddNumberToObject(o, "width", f->width);
+    cJSON_AddNumberToObject(o, "height", f->height);
+    cJSON_AddNumberToObject(o, "columns", th->def.columns);
+    cJSON_AddNumberToObject(o, "rows", rows);
+    cJSON_AddNumberToObject(o, "tileWidth", th->def.tile_width);
+    cJSON_AddNumberToObject(o, "tileHeight", th->def.tile_height);
+    cJSON_AddNumberToObject(o, "tiles", th->tiles);
+    cJSON_AddItemToObject(th->extra, "sprite", o);
+
+    name = strrchr(key, '/') ? strrchr(key, '/') + 1 : key;
+    end = job->in.duration > job->last_t ? job->in.duration : job->last_t;
+
+    vtt = sfn_media_thumbs_vtt(job, th, name, end);
+    if (vtt == NULL) {
+        rc = AVERROR(ENOMEM);
+        goto failed;
+    }
+
+    rc = sfn_media_thumbs_write(job, th, vkey, vtt, strlen(vtt));
+    cJSON_AddItemToObject(th->extra, "vtt",
+                          sfn_media_thumbs_file(job, th, vkey, strlen(vtt)));
+    free(vtt);
+
+    if (rc < 0) {
+        goto failed;
+    }
+
+    rc = sfn_media_thumbs_write(job, th, pkey, th->poster->data,
+                                th->poster->size);
+    if (rc < 0) {
+        goto failed;
+    }
+
+    o = sfn_media_thumbs_file(job, th, pkey, th->poster->size);
+    cJSON_AddNumberToObject(o, "time", floor(th->poster_time * 1000) / 1000);
+    cJSON_AddNumberToObject(o, "width", th->def.width);
+    cJSON_AddNumberToObject(o, "height", th->def.height);
+    cJSON_AddItemToObject(th->extra, "poster", o);
+
+failed:
+
+    av_frame_free(&f);
+    av_packet_free(&pkt);
+    avcodec_free_context(&c);
+
+    if (rc < 0) {
+        return sfn_media_fail_av(job->call, job->set.src_name,
+                                 "cannot write the sprite sheet", rc);
+    }
+
+    return SFN_TASK_OK;
+}
+
+
+/* a capture into the next tile of the sheet; the first not black as poster */
+
+static int
+sfn_media_thumbs_tile(sfn_media_thumbs_t *th, AVFrame *f, AVPacket *pkt,
+    double t)
+{
+    int                x, y, p;
+    uint8_t           *dst[4];
+    sfn_media_luma_t   luma;
+
+    if (th->tiles < th->def.columns * th->def.rows) {
+        x = th->tiles % th->def.columns * th->def.tile_width;
+        y = th->tiles / th->def.columns * th->def.tile_height;
+
+        for (p = 0; p < 3; p++) {
+            dst[p] = th->sheet->data[p]
+                     + (p ? y / 2 : y) * th->sheet->linesize[p]
+                     + (p ? x / 2 : x);
+        }
+
+        dst[3] = NULL;
+
+        sws_scale(th->tiler, (const uint8_t *const *) f->data, f->linesize,
+                  0, f->height, dst, th->sheet->linesize);
+        th->tiles++;
+    }
+
+    sfn_media_luma(f, &luma);
+
+    if (th->poster->size == 0 || (th->poster_black && luma.black < 0.98)) {
+        av_packet_unref(th->poster);
+
+        if (av_packet_ref(th->poster, pkt) < 0) {
+            return AVERROR(ENOMEM);
+        }
+
+        th->poster_black = luma.black >= 0.98;
+        th->poster_time = t;
+    }
+
+    return 0;
 }
 
 
@@ -698,8 +1090,7 @@ sfn_media_thumbs_frame(sfn_media_job_t *job, sfn_media_thumbs_t *th,
     AVFrame *frame, double t)
 {
     int        rc;
-    FILE      *fp;
-    char       key[1024], path[SFN_MEDIA_PATH_MAX];
+    char       key[1024];
     cJSON     *item;
     AVFrame   *f;
     AVPacket  *pkt;
@@ -739,27 +1130,13 @@ sfn_media_thumbs_frame(sfn_media_job_t *job, sfn_media_thumbs_t *th,
         rc = avcodec_receive_packet(th->enc, pkt);
     }
 
+    if (rc >= 0 && th->def.sprite) {
+        rc = sfn_media_thumbs_tile(th, f, pkt, t);
+    }
+
     if (rc >= 0) {
         sfn_media_capture_key(&th->def, th->count, key, sizeof(key));
-        snprintf(path, sizeof(path), "%s/%s",
-                 job->tmp[th->def.bucket], key);
-
-        if (sfn_media_mkdirs(path, 0) != 0) {
-            rc = AVERROR(errno);
-
-        } else {
-            fp = fopen(path, "wb");
-
-            if (fp == NULL || fwrite(pkt->data, 1, pkt->size, fp)
-                              != (size_t) pkt->size)
-            {
-                rc = AVERROR(errno ? errno : EIO);
-            }
-
-            if (fp && fclose(fp) != 0) {
-                rc = AVERROR(errno);
-            }
-        }
+        rc = sfn_media_thumbs_write(job, th, key, pkt->data, pkt->size);
 
         if (rc >= 0) {
             item = cJSON_CreateObject();
@@ -787,4 +1164,82 @@ sfn_media_thumbs_frame(sfn_media_job_t *job, sfn_media_thumbs_t *th,
     av_packet_free(&pkt);
 
     return rc < 0 ? rc : 0;
+}
+
+
+/* the figures of the rendition and audio encoding an output carries */
+
+void
+sfn_media_quality(sfn_media_job_t *job, const sfn_media_out_t *out, cJSON *o)
+{
+    int                 i;
+    cJSON              *q;
+    sfn_media_rend_t   *r, *a;
+    sfn_media_aenc_t   *ae;
+
+    q = cJSON_AddObjectToObject(o, "quality");
+
+    if (out->def.rend >= 0) {
+        r = &job->rends[out->def.rend];
+
+        /* the job's black frames are counted on its smallest rendition */
+
+        a = NULL;
+
+        for (i = 0; i < job->nrends; i++) {
+            if (job->rends[i].analyse) {
+                a = &job->rends[i];
+            }
+        }
+
+        cJSON_AddStringToObject(q, "measured", "encoder");
+        cJSON_AddNumberToObject(q, "frames", (double) r->frames);
+
+        if (r->stats.have_psnr) {
+            cJSON_AddNumberToObject(q, "psnr",
+                                    floor(r->stats.psnr * 1000) / 1000);
+            cJSON_AddNumberToObject(q, "psnrY",
+                                    floor(r->stats.psnr_y * 1000) / 1000);
+            cJSON_AddNumberToObject(q, "psnrU",
+                                    floor(r->stats.psnr_u * 1000) / 1000);
+            cJSON_AddNumberToObject(q, "psnrV",
+                                    floor(r->stats.psnr_v * 1000) / 1000);
+        }
+
+        if (r->stats.have_ssim) {
+            cJSON_AddNumberToObject(q, "ssim",
+                                    floor(r->stats.ssim * 100000) / 100000);
+        }
+
+        if (a && a->frames) {
+            cJSON_AddNumberToObject(q, "blackFrames", (double) a->black);
+            cJSON_AddNumberToObject(q, "blackRatio",
+                                    floor(1000.0 * a->black / a->frames)
+                                    / 1000);
+        }
+    }
+
+    if (out->def.aenc >= 0) {
+        ae = &job->aencs[out->def.aenc];
+
+        cJSON_AddNumberToObject(q, "audioDuration",
+                                floor(ae->seconds * 1000) / 1000);
+        cJSON_AddNumberToObject(q, "silenceDuration",
+                                floor(ae->silent * 1000) / 1000);
+        cJSON_AddNumberToObject(q, "silenceRatio",
+                                ae->seconds > 0
+                                ? floor(1000 * ae->silent / ae->seconds)
+                                  / 1000 : 0);
+    }
+}
+
+
+void
+sfn_media_thumbs_result(const sfn_media_thumbs_t *th, cJSON *o)
+{
+    cJSON  *item;
+
+    cJSON_ArrayForEach(item, th->extra) {
+        cJSON_AddItemToObject(o, item->string, cJSON_Duplicate(item, 1));
+    }
 }

@@ -15,6 +15,7 @@
 
 #include <libavutil/audio_fifo.h>
 #include <libswresample/swresample.h>
+#include <libswscale/swscale.h>
 
 #include "sfn_media.h"
 
@@ -34,9 +35,16 @@ typedef struct {
     int64_t               next_key;     /* enc time base */
     int64_t               key_step;
     int64_t               last_pts;
+    int64_t               next_seg;
+    int64_t               seg_step;
     int64_t               bytes;
     int64_t               frames;
     char                  codecs[32];   /* "avc1.64001f" */
+
+    /* QC inside the encode: the encoder's own figures, black frames */
+    sfn_media_enc_stats_t stats;
+    int                   analyse;      /* the job's black frame counter */
+    int64_t               black;
 
     /* the encoding thread and its queue of decoded frames */
     pthread_t             tid;
@@ -60,6 +68,8 @@ typedef struct {
     AVFrame              *frame;
     int64_t               next_pts;
     int                   started;
+    double                seconds;      /* encoded */
+    double                silent;       /* of which under -60 dBFS */
 } sfn_media_aenc_t;
 
 
@@ -82,6 +92,15 @@ typedef struct {
     sfn_media_filter_t    filter;
     AVCodecContext       *enc;
     cJSON                *files;
+
+    /* trick play: the sheet the captures are tiled into, and a poster */
+    AVFrame              *sheet;
+    struct SwsContext    *tiler;
+    int                   tiles;
+    AVPacket             *poster;
+    cJSON                *extra;        /* sprite, vtt, poster results */
+    int                   poster_black;
+    double                poster_time;
 } sfn_media_thumbs_t;
 
 
@@ -129,6 +148,13 @@ int sfn_media_aenc_frame(sfn_media_job_t *job, sfn_media_aenc_t *a,
 int sfn_media_thumbs_open(sfn_media_job_t *job, sfn_media_thumbs_t *th);
 int sfn_media_thumbs_frame(sfn_media_job_t *job, sfn_media_thumbs_t *th,
     AVFrame *frame, double t);
+int sfn_media_thumbs_finish(sfn_media_job_t *job, sfn_media_thumbs_t *th);
+void sfn_media_thumbs_free(sfn_media_thumbs_t *th);
+
+/* the QC figures of an output, measured while it was encoded */
+void sfn_media_quality(sfn_media_job_t *job, const sfn_media_out_t *out,
+    cJSON *o);
+void sfn_media_thumbs_result(const sfn_media_thumbs_t *th, cJSON *o);
 
 /* outputs (sfn_media_output.c) */
 int sfn_media_out_open(sfn_media_job_t *job, sfn_media_out_t *out);

@@ -566,6 +566,7 @@ sfn_media_result(sfn_media_job_t *job, const cJSON *settings,
             }
 
             cJSON_AddBoolToObject(o, "audio", out->def.aenc >= 0);
+            sfn_media_quality(job, out, o);
 
             if (out->def.type == SFN_MEDIA_MP4) {
                 snprintf(buf, sizeof(buf), "%s/%s",
@@ -637,6 +638,7 @@ sfn_media_result(sfn_media_job_t *job, const cJSON *settings,
             cJSON_AddNumberToObject(o, "count", th->count);
             cJSON_AddItemToObject(o, "files",
                                   cJSON_Duplicate(th->files, 1));
+            sfn_media_thumbs_result(th, o);
             cJSON_AddItemToArray(list, o);
         }
     }

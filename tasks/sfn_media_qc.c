@@ -2,11 +2,18 @@
 /*
  * Copyright (C) ngx_sfn authors
  *
- * sfn:media:qc - decodes every output in full and checks it against the
- * source: streams, duration, size, frame rate, HLS playlists (segments,
- * durations, alignment across renditions), PSNR and SSIM against the
- * source scaled the way the transcoder scales it, black and silence.
- * A damaged output fails its checks, never the task.
+ * sfn:media:qc - checks every output against the source: streams,
+ * duration, size, frame rate, HLS playlists (segments, durations,
+ * alignment across renditions), PSNR and SSIM against the source scaled
+ * the way the transcoder scales it, black and silence.
+ *
+ * The transcode measures PSNR, SSIM, black frames and silence while it
+ * encodes; given its result ("transcode"), QC reads each output's packets
+ * without decoding them (the container, the frame count that ties the
+ * figures to the file, the durations) and decodes only its first frames.
+ * An output without such figures, or whose frames disagree with them, is
+ * decoded in full and compared here.  A damaged output fails its checks,
+ * never the task.
  */
 
 
@@ -17,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 
 #include <libavfilter/buffersink.h>
 #include <libavfilter/buffersrc.h>
@@ -66,7 +74,110 @@ typedef struct {
     double                src_fps;
     double                src_aspect;   /* displayed */
     int                   src_audio;
+
+    /* the transcode's outputs, with the figures measured in the encode */
+    const cJSON          *transcode;
+    const char           *bucket;       /* of the output being checked */
+
+    /* progress: output, file of it, variant of it, part of that */
+    int                   out_i;
+    int                   nouts;
+    int                   file_i;
+    int                   nfiles;
+    int                   var_i;
+    int                   nvars;
+    double                started;
+    int64_t               frames;
 } sfn_qc_t;
+
+
+static double
+sfn_qc_now(void)
+{
+    struct timeval  tv;
+
+    gettimeofday(&tv, NULL);
+
+    return tv.tv_sec + tv.tv_usec / 1e6;
+}
+
+
+static void
+sfn_qc_progress(sfn_qc_t *qc, double part)
+{
+    double                 pct, el;
+    const sfn_task_env_t  *env;
+
+    env = qc->call->env;
+
+    if (env == NULL || env->progress == NULL || qc->nouts == 0) {
+        return;
+    }
+
+    part = part < 0 ? 0 : part > 1 ? 1 : part;
+
+    pct = (qc->var_i + part) / (qc->nvars > 0 ? qc->nvars : 1);
+    pct = (qc->file_i + pct) / (qc->nfiles > 0 ? qc->nfiles : 1);
+    pct = 100 * (qc->out_i + pct) / qc->nouts;
+
+    el = sfn_qc_now() - qc->started;
+
+    env->progress(env->data, pct > 99.9 ? 99.9 : pct,
+                  el > 0 ? qc->frames / el : 0);
+}
+
+
+/*
+ * The figures the transcode measured for the file "key" of the output's
+ * bucket: an output of its list, or a rendition of an HLS one.
+ */
+
+static const cJSON *
+sfn_qc_figures(sfn_qc_t *qc, const char *key)
+{
+    const char   *b, *k;
+    const cJSON  *list, *o, *r, *q;
+
+    list = qc->transcode;
+
+    if (cJSON_IsObject(list)) {
+        list = cJSON_GetObjectItemCaseSensitive(list, "outputs");
+    }
+
+    cJSON_ArrayForEach(o, list) {
+        b = sfn_task_string(o, "bucket");
+
+        if (b == NULL || qc->bucket == NULL || strcmp(b, qc->bucket) != 0) {
+            continue;
+        }
+
+        q = NULL;
+        k = sfn_task_string(o, "key");
+
+        if (k && strcmp(k, key) == 0) {
+            q = cJSON_GetObjectItemCaseSensitive(o, "quality");
+        }
+
+        cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(o,
+                                                               "renditions"))
+        {
+            k = sfn_task_string(r, "key");
+
+            if (k && strcmp(k, key) == 0) {
+                q = cJSON_GetObjectItemCaseSensitive(r, "quality");
+            }
+        }
+
+        if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(q, "psnr"))
+            && cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(q, "ssim"))
+            && cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(q, "frames")))
+        {
+            return q;
+        }
+    }
+
+    return NULL;
+}
 
 
 /* metrics */
@@ -93,6 +204,10 @@ sfn_qc_plane(const uint8_t *a, int as, const uint8_t *b, int bs, int w,
     }
 
     /* SSIM over 8x8 windows, stepping 4, as x264 and libavfilter do */
+
+    if (ssim == NULL) {
+        return;
+    }
 
     n = 64;
 
@@ -127,40 +242,52 @@ sfn_qc_plane(const uint8_t *a, int as, const uint8_t *b, int bs, int w,
 }
 
 
-/* PSNR over Y, U and V weighted by size; SSIM weighted 4:1:1 */
+/*
+ * The figures libavfilter's psnr and ssim filters give, and x264 gives in
+ * the encode: PSNR over Y, U and V from the sum of their squared errors
+ * (the "average" of vf_psnr), SSIM of the luma plane (its "Y").
+ */
 
 static void
-sfn_qc_compare(const AVFrame *a, const AVFrame *b, double *psnr,
-    double *ssim)
+sfn_qc_compare(const AVFrame *a, const AVFrame *b, double *sse,
+    double *pix, double *ssim)
 {
     int     p, w, h;
-    double  sse, s, n, total, pix, ss[3];
+    double  e, s, n;
 
-    total = 0;
-    pix = 0;
+    *sse = 0;
+    *pix = 0;
+    *ssim = 1;
 
     for (p = 0; p < 3; p++) {
         w = p ? (a->width + 1) / 2 : a->width;
         h = p ? (a->height + 1) / 2 : a->height;
 
-        sse = 0;
+        e = 0;
         s = 0;
         n = 0;
 
         sfn_qc_plane(a->data[p], a->linesize[p], b->data[p], b->linesize[p],
-                     w, h, &sse, &s, &n);
+                     w, h, &e, p == 0 ? &s : NULL, &n);
 
-        total += sse;
-        pix += (double) w * h;
-        ss[p] = n ? s / n : 1;
+        *sse += e;
+        *pix += (double) w * h;
+
+        if (p == 0 && n > 0) {
+            *ssim = s / n;
+        }
     }
+}
 
-    *psnr = total > 0 ? 10 * log10(255.0 * 255.0 * pix / total) : 100;
-    if (*psnr > 100) {
-        *psnr = 100;
-    }
 
-    *ssim = (4 * ss[0] + ss[1] + ss[2]) / 6;
+static double
+sfn_qc_psnr(double sse, double pix)
+{
+    double  psnr;
+
+    psnr = sse > 0 ? 10 * log10(255.0 * 255.0 * pix / sse) : 100;
+
+    return psnr > 100 ? 100 : psnr;
 }
 
 
@@ -327,17 +454,214 @@ sfn_qc_ref_at(sfn_qc_ref_t *ref, double t)
 }
 
 
+/* the first frame a decoder gives for a packet, or at its end */
+
+static int
+sfn_qc_first_frame(AVCodecContext *dec, AVPacket *pkt, AVFrame *frame)
+{
+    if (avcodec_send_packet(dec, pkt) < 0 && pkt) {
+        return 0;
+    }
+
+    if (avcodec_receive_frame(dec, frame) < 0) {
+        return 0;
+    }
+
+    av_frame_unref(frame);
+
+    return !(frame->decode_error_flags || (frame->flags & AV_FRAME_FLAG_CORRUPT));
+}
+
+
+/*
+ * An output the transcode measured: its packets are read, not decoded,
+ * except the first of each stream.  NULL when it must be decoded in full
+ * instead: it does not open or read cleanly (the full pass says why), or
+ * its frames are not the ones the figures were measured on.
+ */
+
+static cJSON *
+sfn_qc_scan(sfn_qc_t *qc, const char *path, const char *name,
+    const cJSON *fig)
+{
+    int                 rc, vok, aok, npkts;
+    cJSON              *r;
+    double              tb, t, vfirst, vend, afirst, aend, vdur, adur, fps;
+    int64_t             vframes;
+    AVFrame            *frame;
+    AVPacket           *pkt;
+    AVStream           *st;
+    sfn_task_call_t     sub;
+    sfn_media_input_t   in;
+
+    memset(&sub, 0, sizeof(sfn_task_call_t));
+    sub.env = qc->call->env;
+    sub.input = qc->call->input;
+
+    if (sfn_media_input_open(&sub, &in, path, name, 1) != SFN_TASK_OK) {
+        sfn_media_input_close(&in);
+        return NULL;
+    }
+
+    pkt = av_packet_alloc();
+    frame = av_frame_alloc();
+
+    vok = in.vindex < 0;
+    aok = in.aindex < 0;
+    vframes = 0;
+    vfirst = -1;
+    vend = 0;
+    afirst = -1;
+    aend = 0;
+    npkts = 0;
+    rc = pkt && frame ? 0 : AVERROR(ENOMEM);
+
+    while (rc == 0) {
+        if (sfn_media_cancelled(qc->call)) {
+            rc = AVERROR_EXIT;
+            break;
+        }
+
+        rc = av_read_frame(in.fmt, pkt);
+
+        if (rc == AVERROR_EOF) {
+            rc = 0;
+            break;
+        }
+
+        if (rc < 0) {
+            break;
+        }
+
+        st = in.fmt->streams[pkt->stream_index];
+        tb = av_q2d(st->time_base);
+        t = pkt->pts != AV_NOPTS_VALUE ? pkt->pts * tb : -1;
+
+        if (pkt->stream_index == in.vindex) {
+            vframes++;
+
+            if (t >= 0 && (vfirst < 0 || t < vfirst)) {
+                vfirst = t;
+            }
+
+            if (t >= 0 && t + pkt->duration * tb > vend) {
+                vend = t + pkt->duration * tb;
+            }
+
+            if (!vok) {
+                vok = sfn_qc_first_frame(in.vdec, pkt, frame);
+            }
+
+        } else if (pkt->stream_index == in.aindex) {
+            if (t >= 0 && (afirst < 0 || t < afirst)) {
+                afirst = t;
+            }
+
+            if (t >= 0 && t + pkt->duration * tb > aend) {
+                aend = t + pkt->duration * tb;
+            }
+
+            if (!aok) {
+                aok = sfn_qc_first_frame(in.adec, pkt, frame);
+            }
+        }
+
+        av_packet_unref(pkt);
+
+        if (++npkts % 256 == 0) {
+            sfn_qc_progress(qc, in.duration > 0 && vfirst >= 0
+                                ? (vend - vfirst) / in.duration : 0);
+        }
+    }
+
+    /* a decoder that holds frames back gives its first one when drained */
+
+    if (rc == 0 && !vok) {
+        vok = sfn_qc_first_frame(in.vdec, NULL, frame);
+    }
+
+    if (rc == 0 && !aok) {
+        aok = sfn_qc_first_frame(in.adec, NULL, frame);
+    }
+
+    av_packet_free(&pkt);
+    av_frame_free(&frame);
+
+    if (rc < 0 || !vok || !aok || in.vindex < 0
+        || vframes != (int64_t) sfn_media_number(fig, "frames", -1))
+    {
+        sfn_media_input_close(&in);
+        return NULL;
+    }
+
+    st = in.fmt->streams[in.vindex];
+    fps = in.fps;
+
+    /* TS packets may carry no duration: the last frame lasts 1/fps */
+
+    if (vend <= vfirst && fps > 0) {
+        vend = vfirst + 1 / fps;
+    }
+
+    vdur = vfirst >= 0 ? vend - vfirst : 0;
+    adur = afirst >= 0 ? aend - afirst : 0;
+
+    r = cJSON_CreateObject();
+    cJSON_AddItemToObject(r, "errors", cJSON_CreateArray());
+    cJSON_AddStringToObject(r, "format", in.fmt->iformat->name);
+    cJSON_AddBoolToObject(r, "hasVideo", 1);
+    cJSON_AddBoolToObject(r, "hasAudio", in.aindex >= 0);
+    cJSON_AddNumberToObject(r, "width", st->codecpar->width);
+    cJSON_AddNumberToObject(r, "height", st->codecpar->height);
+    cJSON_AddStringToObject(r, "videoCodec",
+                            avcodec_get_name(st->codecpar->codec_id));
+    cJSON_AddNumberToObject(r, "fps", floor(fps * 1000 + 0.5) / 1000);
+
+    if (in.aindex >= 0) {
+        cJSON_AddStringToObject(r, "audioCodec", avcodec_get_name(
+            in.fmt->streams[in.aindex]->codecpar->codec_id));
+    }
+
+    cJSON_AddNumberToObject(r, "duration",
+                            floor((vdur > adur ? vdur : adur) * 1000 + 0.5)
+                            / 1000);
+    cJSON_AddNumberToObject(r, "videoDuration", floor(vdur * 1000 + .5) / 1000);
+    cJSON_AddNumberToObject(r, "audioDuration", floor(adur * 1000 + .5) / 1000);
+    cJSON_AddNumberToObject(r, "frames", (double) vframes);
+    cJSON_AddNumberToObject(r, "decodeErrors", 0);
+    cJSON_AddBoolToObject(r, "decodes", 1);
+    cJSON_AddNumberToObject(r, "blackFrames",
+                            sfn_media_number(fig, "blackFrames", 0));
+    cJSON_AddNumberToObject(r, "blackRatio",
+                            sfn_media_number(fig, "blackRatio", 0));
+    cJSON_AddNumberToObject(r, "silenceDuration",
+                            sfn_media_number(fig, "silenceDuration", 0));
+    cJSON_AddNumberToObject(r, "silenceRatio",
+                            sfn_media_number(fig, "silenceRatio", 0));
+    cJSON_AddNumberToObject(r, "psnr", sfn_media_number(fig, "psnr", 0));
+    cJSON_AddNumberToObject(r, "ssim", sfn_media_number(fig, "ssim", 0));
+    cJSON_AddStringToObject(r, "measured", "encoder");
+
+    qc->frames += vframes;
+    sfn_media_input_close(&in);
+
+    return r;
+}
+
+
 /* one media file or media playlist, decoded in full */
 
 static cJSON *
-sfn_qc_media(sfn_qc_t *qc, const char *path, const char *name, int compare)
+sfn_qc_media(sfn_qc_t *qc, const char *path, const char *name,
+    const char *key, int compare)
 {
     int                 rc, step, w, h, errors, vframes, compared;
     int                 black, ref_ok, k, idx, c, i, n;
     char                cause[2048];
     float              *fp;
     cJSON              *r, *errs;
-    double              t, first_v, last_v, fdur, psnr, ssim, sum_psnr;
+    double              t, first_v, last_v, fdur, psnr, ssim, sum_sse;
+    double              sum_pix, sse, pix;
     double              sum_ssim, min_psnr, min_ssim, a_total, a_silent;
     double              rms, first_a, last_a, vdur, adur, fps, s, v;
     int64_t             start_pts;
@@ -349,6 +673,17 @@ sfn_qc_media(sfn_qc_t *qc, const char *path, const char *name, int compare)
     sfn_media_luma_t    luma;
     sfn_media_input_t   in;
     sfn_task_call_t     sub;
+    const cJSON        *fig;
+
+    fig = compare && key ? sfn_qc_figures(qc, key) : NULL;
+
+    if (fig) {
+        r = sfn_qc_scan(qc, path, name, fig);
+
+        if (r) {
+            return r;
+        }
+    }
 
     r = cJSON_CreateObject();
     errs = cJSON_AddArrayToObject(r, "errors");
@@ -426,7 +761,8 @@ sfn_qc_media(sfn_qc_t *qc, const char *path, const char *name, int compare)
     last_a = 0;
     a_total = 0;
     a_silent = 0;
-    sum_psnr = 0;
+    sum_sse = 0;
+    sum_pix = 0;
     sum_ssim = 0;
     min_psnr = 1000;
     min_ssim = 1;
@@ -551,6 +887,12 @@ sfn_qc_media(sfn_qc_t *qc, const char *path, const char *name, int compare)
                        ? frame->pkt_duration * av_q2d(st->time_base)
                        : (fps > 0 ? 1 / fps : 0);
                 vframes++;
+                qc->frames++;
+
+                if (vframes % 32 == 0) {
+                    sfn_qc_progress(qc, in.duration > 0
+                                        ? (t - first_v) / in.duration : 0);
+                }
 
                 sfn_media_luma(frame, &luma);
                 if (luma.black >= 0.98) {
@@ -564,8 +906,10 @@ sfn_qc_media(sfn_qc_t *qc, const char *path, const char *name, int compare)
                     rf = sfn_qc_ref_at(&ref, t - first_v);
 
                     if (rf && rf->width == w && rf->height == h) {
-                        sfn_qc_compare(frame, rf, &psnr, &ssim);
-                        sum_psnr += psnr;
+                        sfn_qc_compare(frame, rf, &sse, &pix, &ssim);
+                        psnr = sfn_qc_psnr(sse, pix);
+                        sum_sse += sse;
+                        sum_pix += pix;
                         sum_ssim += ssim;
                         min_psnr = psnr < min_psnr ? psnr : min_psnr;
                         min_ssim = ssim < min_ssim ? ssim : min_ssim;
@@ -615,7 +959,8 @@ sfn_qc_media(sfn_qc_t *qc, const char *path, const char *name, int compare)
 
     if (compared) {
         cJSON_AddNumberToObject(r, "psnr",
-                                floor(sum_psnr / compared * 100) / 100);
+                                floor(sfn_qc_psnr(sum_sse, sum_pix) * 100)
+                                / 100);
         cJSON_AddNumberToObject(r, "psnrMin", floor(min_psnr * 100) / 100);
         cJSON_AddNumberToObject(r, "ssim",
                                 floor(sum_ssim / compared * 10000) / 10000);
@@ -893,6 +1238,7 @@ sfn_qc_hls(sfn_qc_t *qc, const char *path, const char *key, cJSON *res,
     FILE               *f;
     char                line[2048], dir[SFN_MEDIA_PATH_MAX];
     char                vpath[SFN_MEDIA_PATH_MAX], msg[2560];
+    char                vkey[SFN_MEDIA_PATH_MAX];
     cJSON              *m, *e;
     double              total, a, b;
     sfn_qc_playlist_t  *pl, *first;
@@ -909,6 +1255,17 @@ sfn_qc_hls(sfn_qc_t *qc, const char *path, const char *key, cJSON *res,
     sfn_qc_dirname(path, dir, sizeof(dir));
 
     f = fopen(path, "r");
+
+    qc->var_i = 0;
+    qc->nvars = 0;
+
+    while (f && fgets(line, sizeof(line), f)) {
+        qc->nvars += line[0] != '#' && line[0] != '\r' && line[0] != '\n';
+    }
+
+    if (f) {
+        rewind(f);
+    }
 
     while (f && fgets(line, sizeof(line), f)) {
         line[strcspn(line, "\r\n")] = '\0';
@@ -933,7 +1290,11 @@ sfn_qc_hls(sfn_qc_t *qc, const char *path, const char *key, cJSON *res,
             pl[0].nsegs = 0;
 
         } else {
-            m = sfn_qc_media(qc, vpath, line, 1);
+            sfn_media_fmt(vkey, sizeof(vkey), "%.*s%s",
+                          strrchr(key, '/') ? (int) (strrchr(key, '/')
+                                                     - key + 1) : 0,
+                          key, line);
+            m = sfn_qc_media(qc, vpath, line, vkey, 1);
             ok = pl[0].missing == 0 && pl[0].endlist && pl[0].target > 0;
         }
 
@@ -996,11 +1357,17 @@ sfn_qc_hls(sfn_qc_t *qc, const char *path, const char *key, cJSON *res,
 
         sfn_qc_media_checks(qc, m, checks, 1);
         cJSON_AddItemToArray(rends, m);
+
+        qc->var_i++;
+        sfn_qc_progress(qc, 0);
     }
 
     if (f) {
         fclose(f);
     }
+
+    qc->var_i = 0;
+    qc->nvars = 0;
 
     if (nv == 0) {
         sfn_qc_check(checks, "playlist", 0);
@@ -1188,6 +1555,9 @@ sfn_qc_output(sfn_qc_t *qc, const cJSON *o)
 
     sfn_qc_check(checks, "exists", n > 0);
 
+    qc->bucket = bucket;
+    qc->nfiles = n;
+
     if (n == 0 && errs->child == NULL) {
         cJSON_AddItemToArray(errs, cJSON_CreateString("no output found"));
     }
@@ -1196,6 +1566,9 @@ sfn_qc_output(sfn_qc_t *qc, const cJSON *o)
            ? qc->call->env->bucket_path(qc->call->env->data, bucket) : NULL;
 
     for (i = 0; i < n; i++) {
+        qc->file_i = i;
+        sfn_qc_progress(qc, 0);
+
         name = root && strncmp(files[i], root, strlen(root)) == 0
                ? files[i] + strlen(root) + 1 : files[i];
 
@@ -1208,7 +1581,7 @@ sfn_qc_output(sfn_qc_t *qc, const cJSON *o)
 
         m = sfn_qc_media(qc, files[i],
                          strrchr(name, '/') ? strrchr(name, '/') + 1 : name,
-                         strcmp(format, "thumbnails") != 0);
+                         name, strcmp(format, "thumbnails") != 0);
         cJSON_AddStringToObject(m, "key", name);
 
         for (v = cJSON_GetObjectItemCaseSensitive(m, "errors")->child; v;
@@ -1238,6 +1611,9 @@ sfn_qc_output(sfn_qc_t *qc, const cJSON *o)
     }
 
     free(files);
+
+    qc->file_i = 0;
+    qc->nfiles = 0;
 
     /* the weakest rendition speaks for the output */
 
@@ -1385,21 +1761,23 @@ sfn_media_qc(sfn_task_call_t *call)
     sum = 0;
     all = n > 0;
 
+    qc.transcode = cJSON_GetObjectItemCaseSensitive(call->input, "transcode");
+    qc.nouts = n;
+    qc.started = sfn_qc_now();
+
     for (i = 0; i < n; i++) {
+        qc.out_i = i;
+
+        r = sfn_qc_output(&qc, cJSON_GetArrayItem(outputs, i));
+        cJSON_AddItemToArray(results, r);
+
         if (sfn_media_cancelled(call)) {
             cJSON_Delete(out);
             return sfn_task_fail(call, "States.Timeout", "qc: cancelled");
         }
 
-        r = sfn_qc_output(&qc, cJSON_GetArrayItem(outputs, i));
-        cJSON_AddItemToArray(results, r);
-
         sum += sfn_media_number(r, "score", 0);
         all &= cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "passed"));
-
-        if (call->env && call->env->progress) {
-            call->env->progress(call->env->data, 100.0 * (i + 1) / n, 0);
-        }
     }
 
     score = n ? sum / n : 0;

@@ -465,15 +465,70 @@ sfn_media_parse_audio(sfn_task_call_t *call, const cJSON *ads,
 }
 
 
+/*
+ * ImageBasedTrickPlaySettings, MediaConvert's names for trick play, given
+ * in FrameCaptureSettings: TileWidth x TileHeight thumbnails of
+ * ThumbnailWidth x ThumbnailHeight in one JPEG sheet, a WebVTT track that
+ * points into it with #xywh= fragments, and a poster image.
+ */
+
+static int
+sfn_media_parse_trickplay(sfn_task_call_t *call, sfn_media_capture_t *th,
+    const cJSON *fc)
+{
+    double        tw, th_, cols, rows;
+    const cJSON  *tp;
+
+    tp = cJSON_GetObjectItemCaseSensitive(fc, "ImageBasedTrickPlaySettings");
+
+    if (tp == NULL || cJSON_IsNull(tp)) {
+        return SFN_TASK_OK;
+    }
+
+    if (!cJSON_IsObject(tp)) {
+        return sfn_task_fail(call, "States.TaskFailed",
+                             "ImageBasedTrickPlaySettings must be an "
+                             "object");
+    }
+
+    if (sfn_media_num(call, tp, "ImageBasedTrickPlaySettings",
+                      "ThumbnailWidth", 160, 8, 4096, &tw)
+        != SFN_TASK_OK
+        || sfn_media_num(call, tp, "ImageBasedTrickPlaySettings",
+                         "ThumbnailHeight", 0, 0, 4096, &th_)
+           != SFN_TASK_OK
+        || sfn_media_num(call, tp, "ImageBasedTrickPlaySettings",
+                         "TileWidth", 10, 1, 512, &cols)
+           != SFN_TASK_OK
+        || sfn_media_num(call, tp, "ImageBasedTrickPlaySettings",
+                         "TileHeight", 0, 0, 2048, &rows)
+           != SFN_TASK_OK)
+    {
+        return SFN_TASK_FAILED;
+    }
+
+    th->sprite = 1;
+    th->tile_width = (int) tw & ~1;
+    th->tile_height = (int) th_ & ~1;
+    th->columns = (int) cols;
+    th->rows = (int) rows;
+
+    return SFN_TASK_OK;
+}
+
+
 static int
 sfn_media_parse_thumbs(sfn_task_call_t *call, sfn_media_settings_t *set,
     sfn_media_group_t *g, const cJSON *o, const cJSON *vd)
 {
+    int                   i;
     char                  key[SFN_KEY_MAX + 64];
     double                w, h, q, max, num, den, off;
     const char           *nm;
     const cJSON          *fc;
     sfn_media_capture_t  *th;
+
+    static const char    *extras[] = { "jpg", "vtt", "poster", NULL };
 
     if (set->ncaptures == SFN_MEDIA_MAX_THUMBS) {
         return sfn_task_fail(call, "States.TaskFailed",
@@ -519,6 +574,18 @@ sfn_media_parse_thumbs(sfn_task_call_t *call, sfn_media_settings_t *set,
     th->interval = num > 0 && den > 0 ? den / num : 10;
     th->offset = off;
 
+    /* our extension: no frame rate spreads MaxCaptures over the duration */
+
+    th->spread = cJSON_GetObjectItemCaseSensitive(fc, "FramerateNumerator")
+                 == NULL
+                 && cJSON_GetObjectItemCaseSensitive(fc,
+                                                     "FramerateDenominator")
+                    == NULL;
+
+    if (sfn_media_parse_trickplay(call, th, fc) != SFN_TASK_OK) {
+        return SFN_TASK_FAILED;
+    }
+
     nm = sfn_task_string(o, "NameModifier");
 
     if (sfn_media_fmt(th->modifier, sizeof(th->modifier), "%s",
@@ -550,6 +617,69 @@ sfn_media_parse_thumbs(sfn_task_call_t *call, sfn_media_settings_t *set,
     {
         return sfn_media_bad_modifier(call, nm);
     }
+
+    for (i = 0; th->sprite && extras[i]; i++) {
+        if (sfn_media_capture_extra(th, extras[i], key, sizeof(key)) < 0
+            || !sfn_key_valid(key, strlen(key)))
+        {
+            return sfn_media_bad_modifier(call, nm);
+        }
+    }
+
+    return SFN_TASK_OK;
+}
+
+
+/*
+ * OutputGroups[].AutomatedEncodingSettings.AbrSettings, with
+ * MediaConvert's ranges and defaults; HLS and CMAF groups only.
+ */
+
+static int
+sfn_media_parse_abr(sfn_task_call_t *call, sfn_media_group_t *g,
+    const cJSON *og)
+{
+    double        maxr, maxb, minb;
+    const cJSON  *abr;
+
+    abr = cJSON_GetObjectItemCaseSensitive(
+              cJSON_GetObjectItemCaseSensitive(og,
+                                               "AutomatedEncodingSettings"),
+              "AbrSettings");
+
+    if (abr == NULL || cJSON_IsNull(abr)) {
+        return SFN_TASK_OK;
+    }
+
+    if (g->type == SFN_MEDIA_MP4 || !cJSON_IsObject(abr)) {
+        return sfn_task_fail(call, "States.TaskFailed",
+                             "output group \"%s\": AbrSettings is for HLS "
+                             "and CMAF groups, as an object", g->name);
+    }
+
+    if (sfn_media_num(call, abr, "AbrSettings", "MaxRenditions", 15, 1, 15,
+                      &maxr)
+        != SFN_TASK_OK
+        || sfn_media_num(call, abr, "AbrSettings", "MaxAbrBitrate", 8000000,
+                         100000, 100000000, &maxb)
+           != SFN_TASK_OK
+        || sfn_media_num(call, abr, "AbrSettings", "MinAbrBitrate", 600000,
+                         100000, 100000000, &minb)
+           != SFN_TASK_OK)
+    {
+        return SFN_TASK_FAILED;
+    }
+
+    if (minb > maxb) {
+        return sfn_task_fail(call, "States.TaskFailed",
+                             "output group \"%s\": MinAbrBitrate is above "
+                             "MaxAbrBitrate", g->name);
+    }
+
+    g->abr = 1;
+    g->abr_settings.max_renditions = (int) maxr;
+    g->abr_settings.max_bitrate = (int64_t) maxb;
+    g->abr_settings.min_bitrate = (int64_t) minb;
 
     return SFN_TASK_OK;
 }
@@ -680,6 +810,10 @@ sfn_media_settings_parse(sfn_task_call_t *call, const cJSON *settings,
             }
         }
 
+        if (sfn_media_parse_abr(call, g, og) != SFN_TASK_OK) {
+            return SFN_TASK_FAILED;
+        }
+
         outs = cJSON_GetObjectItemCaseSensitive(og, "Outputs");
 
         if (!cJSON_IsArray(outs) || cJSON_GetArraySize(outs) == 0) {
@@ -770,6 +904,27 @@ sfn_media_settings_parse(sfn_task_call_t *call, const cJSON *settings,
                     return SFN_TASK_FAILED;
                 }
 
+                if (g->abr) {
+                    if (vspec.width || vspec.height || vspec.crf < 0) {
+                        return sfn_task_fail(call, "States.TaskFailed",
+                                             "output group \"%s\": with "
+                                             "AbrSettings the video output "
+                                             "has no Width or Height and "
+                                             "uses QVBR", g->name);
+                    }
+
+                    if (g->abr == 2) {
+                        return sfn_task_fail(call, "States.TaskFailed",
+                                             "output group \"%s\": with "
+                                             "AbrSettings only one output "
+                                             "has video", g->name);
+                    }
+
+                    g->abr = 2;
+                    out->abr = 1;
+                }
+
+                out->vspec = vspec;
                 out->rend = sfn_media_add_rend(call, set, &vspec);
                 if (out->rend < 0) {
                     return SFN_TASK_FAILED;
@@ -794,6 +949,386 @@ sfn_media_settings_parse(sfn_task_call_t *call, const cJSON *settings,
     if (set->seglen == 0) {
         set->seglen = 6;
     }
+
+    set->keyint = SFN_MEDIA_KEYINT;
+
+    return SFN_TASK_OK;
+}
+
+
+/* fitting the plan to its source */
+
+
+void
+sfn_media_fit_size(int sw, int sh, int w, int h, int *ow, int *oh)
+{
+    if (w == 0 && h == 0) {
+        w = sw;
+        h = sh;
+
+    } else if (w == 0) {
+        w = (int) ((double) h * sw / sh + 0.5);
+
+    } else if (h == 0) {
+        h = (int) ((double) w * sh / sw + 0.5);
+    }
+
+    /* 4:2:0 wants even sizes */
+
+    *ow = w & ~1;
+    *oh = h & ~1;
+}
+
+
+/* how much a box scales the source picture fitted into it */
+
+static double
+sfn_media_fit_scale(const sfn_media_source_t *src, int ow, int oh)
+{
+    double  x, y;
+
+    x = (double) ow / src->width;
+    y = (double) oh / src->height;
+
+    return x < y ? x : y;
+}
+
+
+/*
+ * The rungs of an automated ABR ladder.  Their shorter sides are the
+ * source's (at most 2160) and the usual ones below it, down to 234; each
+ * rung's MaxBitrate follows its pixels to the power 0.75, MaxAbrBitrate
+ * at 1080p.  A rung whose rate falls under MinAbrBitrate is dropped, and
+ * MaxRenditions keeps the top, the bottom and evenly spaced ones between.
+ */
+
+static int
+sfn_media_abr_ladder(const sfn_media_abr_t *abr,
+    const sfn_media_source_t *src, int *w, int *h, int64_t *rate)
+{
+    int      i, n, m, k, nc, lw, cand[8], side[8];
+    double   r, s, l;
+    int64_t  br[8];
+
+    static const int  sides[] = { 1440, 1080, 720, 540, 360, 234 };
+
+    s = src->width < src->height ? src->width : src->height;
+    l = src->width < src->height ? src->height : src->width;
+
+    nc = 0;
+    cand[nc++] = (s > 2160 ? 2160 : (int) s) & ~1;
+
+    for (i = 0; i < (int) (sizeof(sides) / sizeof(sides[0])); i++) {
+        if (sides[i] * 1.15 < cand[0]) {
+            cand[nc++] = sides[i];
+        }
+    }
+
+    n = 0;
+
+    for (i = 0; i < nc; i++) {
+        lw = (int) (cand[i] * l / s + 0.5) & ~1;
+        r = abr->max_bitrate
+            * pow((double) lw * cand[i] / (1920.0 * 1080), 0.75);
+
+        if (r > abr->max_bitrate) {
+            r = (double) abr->max_bitrate;
+        }
+
+        if (r < abr->min_bitrate) {
+            if (n > 0) {
+                break;
+            }
+
+            r = (double) abr->min_bitrate;
+        }
+
+        side[n] = cand[i] < 2 ? 2 : cand[i];
+        br[n] = (int64_t) r / 1000 * 1000;
+        n++;
+    }
+
+    m = n < abr->max_renditions ? n : abr->max_renditions;
+
+    for (i = 0; i < m; i++) {
+        k = m == 1 ? 0 : (int) ((double) i * (n - 1) / (m - 1) + 0.5);
+
+        lw = (int) (side[k] * l / s + 0.5) & ~1;
+        w[i] = src->width < src->height ? side[k] : lw;
+        h[i] = src->width < src->height ? lw : side[k];
+        rate[i] = br[k];
+    }
+
+    return m;
+}
+
+
+static int
+sfn_media_fit_abr(sfn_task_call_t *call, sfn_media_settings_t *set,
+    const sfn_media_source_t *src, sfn_media_output_t *outs, int *n)
+{
+    int                  i, k, m, w[16], h[16];
+    int64_t              rate[16];
+    sfn_media_group_t   *g;
+    sfn_media_output_t  *o, *r;
+
+    *n = 0;
+
+    for (i = 0; i < set->noutputs; i++) {
+        o = &set->outputs[i];
+
+        if (!o->abr) {
+            outs[(*n)++] = *o;
+            continue;
+        }
+
+        g = &set->groups[o->group];
+        m = sfn_media_abr_ladder(&g->abr_settings, src, w, h, rate);
+
+        for (k = 0; k < m; k++) {
+            if (*n == SFN_MEDIA_MAX_OUTS) {
+                return sfn_task_fail(call, "States.TaskFailed",
+                                     "too many outputs");
+            }
+
+            r = &outs[(*n)++];
+            *r = *o;
+            r->vspec.width = w[k];
+            r->vspec.height = h[k];
+            r->vspec.maxrate = rate[k];
+            r->vspec.bufsize = 2 * rate[k];
+
+            if (sfn_media_fmt(r->name, sizeof(r->name), "%s_%dp", o->name,
+                              w[k] < h[k] ? w[k] : h[k])
+                < 0
+                || sfn_media_output_keys(g, r) != SFN_TASK_OK)
+            {
+                return sfn_task_fail(call, "States.TaskFailed",
+                                     "output group \"%s\": a rung's name "
+                                     "is too long", g->name);
+            }
+        }
+    }
+
+    return SFN_TASK_OK;
+}
+
+
+/* a group drops its rungs larger than the source, or shrinks its last */
+
+static void
+sfn_media_fit_group(const sfn_media_source_t *src, sfn_media_output_t *outs,
+    int n, int group, char *drop)
+{
+    int                  i, fits, best;
+    double               f, area, best_area;
+    sfn_media_vspec_t   *v;
+
+    fits = 0;
+    best = -1;
+    best_area = 0;
+
+    for (i = 0; i < n; i++) {
+        if (outs[i].group != group || outs[i].rend < 0) {
+            continue;
+        }
+
+        v = &outs[i].vspec;
+
+        if (sfn_media_fit_scale(src, v->width, v->height) <= 1.0) {
+            fits = 1;
+            continue;
+        }
+
+        area = (double) v->width * v->height;
+
+        if (best < 0 || area < best_area) {
+            best = i;
+            best_area = area;
+        }
+    }
+
+    for (i = 0; i < n; i++) {
+        if (outs[i].group != group || outs[i].rend < 0) {
+            continue;
+        }
+
+        v = &outs[i].vspec;
+        f = sfn_media_fit_scale(src, v->width, v->height);
+
+        if (f <= 1.0) {
+            continue;
+        }
+
+        if (fits || i != best) {
+            drop[i] = 1;
+            continue;
+        }
+
+        v->width = (int) (v->width / f) & ~1;
+        v->height = (int) (v->height / f) & ~1;
+
+        if (v->width < 2 || v->height < 2) {
+            v->width = src->width & ~1;
+            v->height = src->height & ~1;
+        }
+    }
+}
+
+
+static void
+sfn_media_fit_capture(const sfn_media_source_t *src, sfn_media_capture_t *c)
+{
+    int     w, h;
+    double  f, span;
+
+    sfn_media_fit_size(src->width, src->height, c->width, c->height, &w, &h);
+
+    f = sfn_media_fit_scale(src, w, h);
+
+    if (f > 1.0) {
+        w = (int) (w / f) & ~1;
+        h = (int) (h / f) & ~1;
+    }
+
+    c->width = w < 2 ? 2 : w;
+    c->height = h < 2 ? 2 : h;
+
+    /* spread: one capture in the middle of each of max equal parts */
+
+    /* an unknown duration: every 10 s from the offset, as without spread */
+
+    if (c->spread) {
+        span = src->duration - c->offset;
+        c->interval = span > 0 ? span / c->max : 10;
+        c->offset += span > 0 ? c->interval / 2 : 0;
+    }
+
+    if (!c->sprite) {
+        return;
+    }
+
+    if (c->tile_width > c->width) {
+        c->tile_width = c->width;
+        c->tile_height = 0;
+    }
+
+    if (c->tile_height == 0) {
+        c->tile_height = (int) ((double) c->tile_width * c->height
+                                / c->width + 0.5) & ~1;
+    }
+
+    if (c->tile_height < 2) {
+        c->tile_height = 2;
+    }
+
+    if (c->columns * c->tile_width > SFN_MEDIA_MAX_SPRITE) {
+        c->columns = SFN_MEDIA_MAX_SPRITE / c->tile_width;
+    }
+
+    if (c->rows == 0) {
+        c->rows = (c->max + c->columns - 1) / c->columns;
+    }
+
+    if (c->rows * c->tile_height > SFN_MEDIA_MAX_SPRITE) {
+        c->rows = SFN_MEDIA_MAX_SPRITE / c->tile_height;
+    }
+}
+
+
+int
+sfn_media_settings_fit(sfn_task_call_t *call, sfn_media_settings_t *set,
+    const sfn_media_source_t *src)
+{
+    int                  i, j, n, rc, w, h;
+    char                 drop[SFN_MEDIA_MAX_OUTS];
+    double               gop;
+    sfn_media_output_t  *outs, *o;
+
+    for (i = 0; i < set->ncaptures; i++) {
+        if (src->width > 0 && src->height > 0) {
+            sfn_media_fit_capture(src, &set->captures[i]);
+        }
+    }
+
+    /* without a picture there is nothing to fit: the job says so later */
+
+    if (src->width <= 0 || src->height <= 0) {
+        return SFN_TASK_OK;
+    }
+
+    outs = malloc(SFN_MEDIA_MAX_OUTS * sizeof(sfn_media_output_t));
+    if (outs == NULL) {
+        return sfn_task_fail(call, "States.TaskFailed", "out of memory");
+    }
+
+    rc = sfn_media_fit_abr(call, set, src, outs, &n);
+    if (rc != SFN_TASK_OK) {
+        free(outs);
+        return rc;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (outs[i].rend >= 0) {
+            sfn_media_fit_size(src->width, src->height, outs[i].vspec.width,
+                               outs[i].vspec.height, &w, &h);
+            outs[i].vspec.width = w;
+            outs[i].vspec.height = h;
+        }
+    }
+
+    memset(drop, 0, sizeof(drop));
+
+    for (i = 0; i < set->ngroups; i++) {
+        sfn_media_fit_group(src, outs, n, i, drop);
+    }
+
+    /* an ABR rung the size of a rendition asked for shares its encode */
+
+    for (i = 0; i < n; i++) {
+        if (!outs[i].abr || drop[i] || outs[i].rend < 0) {
+            continue;
+        }
+
+        for (j = 0; j < n; j++) {
+            if (!outs[j].abr && !drop[j] && outs[j].rend >= 0
+                && outs[j].vspec.width == outs[i].vspec.width
+                && outs[j].vspec.height == outs[i].vspec.height)
+            {
+                outs[i].vspec = outs[j].vspec;
+                break;
+            }
+        }
+    }
+
+    set->nvspecs = 0;
+    set->noutputs = 0;
+    gop = 0;
+
+    for (i = 0; i < n; i++) {
+        if (drop[i]) {
+            continue;
+        }
+
+        o = &set->outputs[set->noutputs++];
+        *o = outs[i];
+
+        if (o->rend < 0) {
+            continue;
+        }
+
+        o->rend = sfn_media_add_rend(call, set, &o->vspec);
+
+        if (o->vspec.gop > 0 && (gop == 0 || o->vspec.gop / 1000.0 < gop)) {
+            gop = o->vspec.gop / 1000.0;
+        }
+    }
+
+    free(outs);
+
+    /* one key frame cadence for every rendition, so that all align */
+
+    set->keyint = gop > 0 ? gop : SFN_MEDIA_KEYINT;
 
     return SFN_TASK_OK;
 }
@@ -1082,4 +1617,18 @@ sfn_media_capture_key(const sfn_media_capture_t *c, int n, char *buf,
 
     return sfn_media_fmt(buf, size, "%s%s%s.%07d.jpg", c->prefix, c->base,
                          c->modifier, n);
+}
+
+
+int
+sfn_media_capture_extra(const sfn_media_capture_t *c, const char *what,
+    char *buf, size_t size)
+{
+    if (strcmp(what, "poster") == 0) {
+        return sfn_media_fmt(buf, size, "%s%s_poster.jpg", c->prefix,
+                             c->base);
+    }
+
+    return sfn_media_fmt(buf, size, "%s%s_thumbs.%s", c->prefix, c->base,
+                         what);
 }

@@ -29,6 +29,8 @@
 #define SFN_MEDIA_MAX_BUCKETS  8
 #define SFN_MEDIA_MAX_SIZE     8192     /* pixels, either side */
 #define SFN_MEDIA_MAX_BITRATE  1152000000  /* MediaConvert's bound */
+#define SFN_MEDIA_KEYINT       2        /* seconds between key frames */
+#define SFN_MEDIA_MAX_SPRITE   4096     /* pixels, either side */
 
 
 enum {
@@ -53,6 +55,17 @@ typedef struct {
 } sfn_media_vspec_t;
 
 
+/*
+ * MediaConvert's automated ABR (AutomatedEncodingSettings.AbrSettings):
+ * the rungs of a group's one video output are chosen from the source.
+ */
+typedef struct {
+    int                   max_renditions;
+    int64_t               max_bitrate;
+    int64_t               min_bitrate;
+} sfn_media_abr_t;
+
+
 typedef struct {
     int                   bitrate;
     int                   sample_rate;
@@ -66,6 +79,8 @@ typedef struct {
     int                   group;
     int                   rend;         /* index into vspecs, -1: none */
     int                   aenc;         /* index into aspecs, -1: none */
+    int                   abr;          /* an automated ABR template */
+    sfn_media_vspec_t     vspec;        /* as asked, when rend >= 0 */
     char                  name[256];    /* base name, no extension */
 } sfn_media_output_t;
 
@@ -78,6 +93,15 @@ typedef struct {
     int                   max;
     double                interval;     /* seconds */
     double                offset;
+    int                   spread;       /* no rate: over the duration */
+
+    /* ImageBasedTrickPlaySettings: a sprite sheet, its WebVTT, a poster */
+    int                   sprite;
+    int                   tile_width;   /* one thumbnail in the sheet */
+    int                   tile_height;
+    int                   columns;
+    int                   rows;
+
     int                   group;
     char                  modifier[128];
     char                  base[256];
@@ -96,6 +120,8 @@ typedef struct {
     char                  prefix[1024];
     char                  base[256];
     double                seglen;
+    int                   abr;
+    sfn_media_abr_t       abr_settings;
 } sfn_media_group_t;
 
 
@@ -123,8 +149,18 @@ typedef struct {
     sfn_media_bucket_t    buckets[SFN_MEDIA_MAX_BUCKETS];
     int                   nbuckets;
 
-    double                seglen;       /* key frame interval, seconds */
+    double                seglen;       /* shortest segment, seconds */
+    double                keyint;       /* key frame interval, seconds */
 } sfn_media_settings_t;
+
+
+/* the source as the plan is fitted to it: displayed size (rotated) */
+typedef struct {
+    int                   width;
+    int                   height;
+    double                fps;
+    double                duration;     /* seconds, 0 if unknown */
+} sfn_media_source_t;
 
 
 /*
@@ -135,6 +171,20 @@ typedef struct {
  */
 int sfn_media_settings_parse(sfn_task_call_t *call, const cJSON *settings,
     sfn_media_settings_t *s);
+
+/*
+ * Fits a parsed plan to its source: automated ABR groups get their rungs,
+ * no rendition is larger than the source (a group drops the rungs that
+ * would be upscaled, or shrinks its smallest one if none is left), every
+ * video size is resolved, renditions of one size share one encode, frame
+ * captures spread over the duration, and the key frame interval is set.
+ * On failure fills the call's error and cause.
+ */
+int sfn_media_settings_fit(sfn_task_call_t *call, sfn_media_settings_t *s,
+    const sfn_media_source_t *src);
+
+/* the size a picture of sw x sh gets in a w x h box (0: follows) */
+void sfn_media_fit_size(int sw, int sh, int w, int h, int *ow, int *oh);
 
 /*
  * Our own job spec ({"input", "outputs": [{"type": "mp4" | "hls" |
@@ -157,6 +207,10 @@ double sfn_media_number(const cJSON *obj, const char *name, double dflt);
 /* the key of capture number n (from 0) of c into buf; -1 if it is cut */
 int sfn_media_capture_key(const sfn_media_capture_t *c, int n, char *buf,
     size_t size);
+
+/* the key of a capture's sprite sheet ("jpg"), WebVTT ("vtt") or poster */
+int sfn_media_capture_extra(const sfn_media_capture_t *c, const char *what,
+    char *buf, size_t size);
 
 
 #endif /* _SFN_MEDIA_SETTINGS_H_INCLUDED_ */

@@ -86,8 +86,15 @@ sfn_media_video_frame(sfn_media_job_t *job, AVFrame *frame)
 
     frame->pts = frame->best_effort_timestamp;
 
+    /* a stream with no timestamps (raw H.264) runs at its frame rate */
+
     if (frame->pts == AV_NOPTS_VALUE) {
-        frame->pts = job->frames;
+        frame->pts = av_rescale_q(job->frames,
+                                  av_inv_q(av_d2q(job->in.fps > 0
+                                                  ? job->in.fps : 25,
+                                                  100000)),
+                                  st->time_base)
+                     + job->vstart;
     }
 
     frame->pts -= job->vstart;
@@ -306,10 +313,7 @@ sfn_media_job_free(sfn_media_job_t *job)
     }
 
     for (i = 0; i < job->nthumbs; i++) {
-        sfn_media_filter_free(&job->thumbs[i].filter);
-        avcodec_free_context(&job->thumbs[i].enc);
-        cJSON_Delete(job->thumbs[i].files);
-        job->thumbs[i].files = NULL;
+        sfn_media_thumbs_free(&job->thumbs[i]);
     }
 
     for (i = 0; i < job->set.nbuckets; i++) {
@@ -324,17 +328,34 @@ sfn_media_job_free(sfn_media_job_t *job)
 }
 
 
-/* parses the Settings and lays the job out after them */
+/* fits the parsed plan to the opened source and lays the job out */
 
 static int
-sfn_media_job_plan(sfn_media_job_t *job, const cJSON *settings)
+sfn_media_job_plan(sfn_media_job_t *job)
 {
-    int                    i;
+    int                    i, best;
+    AVStream              *st;
+    sfn_media_source_t     src;
     sfn_media_settings_t  *set;
 
     set = &job->set;
 
-    if (sfn_media_settings_parse(job->call, settings, set) != SFN_TASK_OK) {
+    memset(&src, 0, sizeof(sfn_media_source_t));
+    src.duration = job->in.duration;
+    src.fps = job->in.fps;
+
+    if (job->in.vindex >= 0) {
+        st = job->in.fmt->streams[job->in.vindex];
+        src.width = st->codecpar->width;
+        src.height = st->codecpar->height;
+
+        if (job->in.rotation % 180) {
+            src.width = st->codecpar->height;
+            src.height = st->codecpar->width;
+        }
+    }
+
+    if (sfn_media_settings_fit(job->call, set, &src) != SFN_TASK_OK) {
         return SFN_TASK_FAILED;
     }
 
@@ -359,6 +380,23 @@ sfn_media_job_plan(sfn_media_job_t *job, const cJSON *settings)
     job->nouts = set->noutputs;
     job->nthumbs = set->ncaptures;
 
+    /* black frames are a property of the picture: counted once, small */
+
+    best = -1;
+
+    for (i = 0; i < job->nrends; i++) {
+        if (best < 0
+            || (int64_t) set->vspecs[i].width * set->vspecs[i].height
+               < (int64_t) set->vspecs[best].width * set->vspecs[best].height)
+        {
+            best = i;
+        }
+    }
+
+    if (best >= 0) {
+        job->rends[best].analyse = 1;
+    }
+
     return SFN_TASK_OK;
 }
 
@@ -380,6 +418,10 @@ sfn_media_execute(sfn_media_job_t *job, const cJSON *settings,
                              job->set.src_name, 1)
         != SFN_TASK_OK)
     {
+        return SFN_TASK_FAILED;
+    }
+
+    if (sfn_media_job_plan(job) != SFN_TASK_OK) {
         return SFN_TASK_FAILED;
     }
 
@@ -498,6 +540,10 @@ sfn_media_execute(sfn_media_job_t *job, const cJSON *settings,
                                  "after %g s", job_id, job->set.src_name,
                                  job->thumbs[i].def.offset);
         }
+
+        if (sfn_media_thumbs_finish(job, &job->thumbs[i]) != SFN_TASK_OK) {
+            return SFN_TASK_FAILED;
+        }
     }
 
     for (i = 0; i < job->nouts; i++) {
@@ -607,7 +653,7 @@ sfn_media_transcode(sfn_task_call_t *call)
 
     sfn_media_job_id(call, job_id, sizeof(job_id));
 
-    rc = sfn_media_job_plan(job, settings);
+    rc = sfn_media_settings_parse(call, settings, &job->set);
 
     if (rc == SFN_TASK_OK) {
         rc = sfn_media_execute(job, settings, job_id);
@@ -625,9 +671,10 @@ sfn_media_transcode(sfn_task_call_t *call)
  * sfn:media:thumbnails
  *   {"bucket", "key", "outputBucket"?, "prefix"?, "count": 5,
  *    "interval"?: seconds (default: spread over the duration),
- *    "width": 640, "height": 360, "quality": 80}
+ *    "width": 640, "height": 360, "quality": 80,
+ *    "sprite"?: {"width": 160, "height"?, "columns": 10}}
  * -> {"thumbnails": [{"bucket", "key", "time", "width", "height", "size"}],
- *     "count", "width", "height"}
+ *     "count", "width", "height", "sprite"?, "vtt"?, "poster"?}
  */
 
 int
@@ -635,7 +682,8 @@ sfn_media_thumbnails(sfn_task_call_t *call)
 {
     int                 rc, n;
     char                dest[2048], job_id[64], base[256];
-    cJSON              *out, *settings, *og, *o, *vd, *cs, *fc, *in;
+    cJSON              *out, *settings, *og, *o, *vd, *cs, *fc, *in, *tp;
+    const cJSON        *sprite;
     double              interval, count, offset;
     const char         *bucket, *key, *obucket, *prefix, *nm, *p;
     sfn_media_job_t    *job;
@@ -745,6 +793,18 @@ sfn_media_thumbnails(sfn_task_call_t *call)
                             sfn_media_number(call->input, "quality", 80));
     cJSON_AddNumberToObject(fc, "Offset", offset);
 
+    sprite = cJSON_GetObjectItemCaseSensitive(call->input, "sprite");
+
+    if (cJSON_IsObject(sprite)) {
+        tp = cJSON_AddObjectToObject(fc, "ImageBasedTrickPlaySettings");
+        cJSON_AddNumberToObject(tp, "ThumbnailWidth",
+                                sfn_media_number(sprite, "width", 160));
+        cJSON_AddNumberToObject(tp, "ThumbnailHeight",
+                                sfn_media_number(sprite, "height", 0));
+        cJSON_AddNumberToObject(tp, "TileWidth",
+                                sfn_media_number(sprite, "columns", 10));
+    }
+
     job = calloc(1, sizeof(sfn_media_job_t));
     if (job == NULL) {
         cJSON_Delete(settings);
@@ -757,7 +817,7 @@ sfn_media_thumbnails(sfn_task_call_t *call)
     pthread_mutex_init(&job->err_mutex, NULL);
     sfn_media_job_id(call, job_id, sizeof(job_id));
 
-    rc = sfn_media_job_plan(job, settings);
+    rc = sfn_media_settings_parse(call, settings, &job->set);
 
     if (rc == SFN_TASK_OK) {
         rc = sfn_media_execute(job, settings, job_id);
@@ -771,6 +831,7 @@ sfn_media_thumbnails(sfn_task_call_t *call)
         cJSON_AddNumberToObject(out, "width", job->thumbs[0].def.width);
         cJSON_AddNumberToObject(out, "height", job->thumbs[0].def.height);
         cJSON_AddNumberToObject(out, "interval", interval);
+        sfn_media_thumbs_result(&job->thumbs[0], out);
         cJSON_Delete(call->output);
         call->output = out;
     }

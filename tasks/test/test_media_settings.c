@@ -75,6 +75,17 @@ typedef struct {
 #define A128   "a 128000 48000 2"
 
 
+#define ABR_GROUP(abr, outputs)                                               \
+    "{`Name`:`A`,`OutputGroupSettings`:{`Type`:`HLS_GROUP_SETTINGS`,"        \
+    "`HlsGroupSettings`:{`Destination`:`s3://out/hls/`}},"                   \
+    "`AutomatedEncodingSettings`:{`AbrSettings`:{" abr "}},`Outputs`:["     \
+    outputs "]}"
+
+#define ABR_OUT                                                               \
+    OUT("_hls", "M3U8", "`VideoDescription`:{`CodecSettings`:{`Codec`:"      \
+        "`H_264`,`H264Settings`:{`RateControlMode`:`QVBR`,`QvbrSettings`:"   \
+        "{`QvbrQualityLevel`:7}}}}," AAC)
+
 /*
  * The seed video workflow's TranscodeVideo Settings
  * (conf-examples/video-workflow.asl.json), its States.Format paths
@@ -207,6 +218,55 @@ static const sfn_t_settings_t  settings_cases[] = {
       " | c g0 320x180 q80 max10 every 10 from 0 b0 clip.0000000.jpg" },
 
     /* the input */
+
+    /* automated ABR and trick play: what MediaConvert refuses, we refuse */
+
+    { "AbrSettings in a file group",
+      JOB("{`Name`:`M`,`OutputGroupSettings`:{`Type`:`FILE_GROUP_SETTINGS`,"
+          "`FileGroupSettings`:{`Destination`:`s3://out/m/`}},"
+          "`AutomatedEncodingSettings`:{`AbrSettings`:{}},`Outputs`:["
+          OUT("_a", "MP4", QVBR("0", "0", "7", "0")) "]}"),
+      "!AbrSettings is for HLS and CMAF groups" },
+
+    { "AbrSettings with a sized output",
+      JOB(ABR_GROUP("", OUT("_a", "M3U8", QVBR("640", "0", "7", "0")))),
+      "!has no Width or Height and uses QVBR" },
+
+    { "AbrSettings with CBR",
+      JOB(ABR_GROUP("", OUT("_a", "M3U8", H264("0", "0",
+                        "`RateControlMode`:`CBR`,`Bitrate`:1000000")))),
+      "!has no Width or Height and uses QVBR" },
+
+    { "AbrSettings with two video outputs",
+      JOB(ABR_GROUP("", OUT("_a", "M3U8", QVBR("0", "0", "7", "0")) ","
+                        OUT("_b", "M3U8", QVBR("0", "0", "8", "0")))),
+      "!only one output has video" },
+
+    { "MinAbrBitrate above MaxAbrBitrate",
+      JOB(ABR_GROUP("`MinAbrBitrate`:2000000,`MaxAbrBitrate`:1000000",
+                    ABR_OUT)),
+      "!MinAbrBitrate is above MaxAbrBitrate" },
+
+    { "MaxRenditions out of range",
+      JOB(ABR_GROUP("`MaxRenditions`:16", ABR_OUT)),
+      "!AbrSettings.MaxRenditions must be a number from 1 to 15" },
+
+    { "AbrSettings not an object",
+      JOB("{`Name`:`A`,`OutputGroupSettings`:{`Type`:`HLS_GROUP_SETTINGS`,"
+          "`HlsGroupSettings`:{`Destination`:`s3://out/hls/`}},"
+          "`AutomatedEncodingSettings`:{`AbrSettings`:[1]},`Outputs`:["
+          ABR_OUT "]}"),
+      "!as an object" },
+
+    { "ImageBasedTrickPlaySettings not an object",
+      JOB(MP4_GROUP("s3://out/th/", CAPTURE("_t", "0", "0",
+                    "`ImageBasedTrickPlaySettings`:7"))),
+      "!ImageBasedTrickPlaySettings must be an object" },
+
+    { "ThumbnailWidth too large",
+      JOB(MP4_GROUP("s3://out/th/", CAPTURE("_t", "0", "0",
+                    "`ImageBasedTrickPlaySettings`:{`ThumbnailWidth`:1e9}"))),
+      "!ThumbnailWidth must be a number from 8 to 4096" },
 
     { "no Inputs", "{`OutputGroups`:[]}", "!Inputs[0].FileInput" },
     { "FileInput not s3", "{`Inputs`:[{`FileInput`:`/etc/passwd`}]}",
@@ -706,12 +766,254 @@ test_settings_limits(void **state)
 }
 
 
+/*
+ * sfn_media_settings_fit(): the plan fitted to sources of several sizes.
+ * Rows are { name, settings, source "WxH" and duration, expected plan },
+ * the plan with its key frame interval.
+ */
+
+typedef struct {
+    const char           *name;
+    const char           *settings;
+    int                   width;
+    int                   height;
+    double                duration;
+    const char           *expected;
+} sfn_t_fit_t;
+
+
+#define SEED_HEAD   "src /b/src/up/clip.mov clip.mov clip seg 6"             \
+    " | g M mp4 output:mp4/J/+clip | g H ts output:hls/J/+clip/6"           \
+    " | g Thumbnail_Output capture output:thumbnails/J/+clip"
+
+#define FIT_HEAD    "src /b/src/up/clip.mov clip.mov clip seg 6"
+
+
+static const sfn_t_fit_t  fit_cases[] = {
+
+    { "seed ladder, 1080p source: as asked", SEED, 1920, 1080, 60,
+      SEED_HEAD " | " V1080 " | " V720 " | " A128
+      " | o g0 mp4 clip_1080p v0 a0 | o g0 mp4 clip_720p v1 a0"
+      " | o g1 ts clip_hls_1080p v0 a0 | o g1 ts clip_hls_720p v1 a0"
+      " | c g2 640x360 q80 max5 every 4 from 0 b0"
+      " thumbnails/J/clip_thumb_0001.jpg | key 2" },
+
+    { "seed ladder, 720p source: 1080p dropped", SEED, 1280, 720, 60,
+      SEED_HEAD " | " V720 " | " A128
+      " | o g0 mp4 clip_720p v0 a0 | o g1 ts clip_hls_720p v0 a0"
+      " | c g2 640x360 q80 max5 every 4 from 0 b0"
+      " thumbnails/J/clip_thumb_0001.jpg | key 2" },
+
+    { "seed ladder, 640x360 source: one rung, not upscaled",
+      SEED, 640, 360, 60,
+      SEED_HEAD
+      " | v 640x360 crf24 br0 max3000000 buf6000000 gop0 high/-/veryfast"
+      " | " A128 " | o g0 mp4 clip_720p v0 a0 | o g1 ts clip_hls_720p v0 a0"
+      " | c g2 640x360 q80 max5 every 4 from 0 b0"
+      " thumbnails/J/clip_thumb_0001.jpg | key 2" },
+
+    { "seed ladder, odd 321x181 source", SEED, 321, 181, 3,
+      SEED_HEAD
+      " | v 320x180 crf24 br0 max3000000 buf6000000 gop0 high/-/veryfast"
+      " | " A128 " | o g0 mp4 clip_720p v0 a0 | o g1 ts clip_hls_720p v0 a0"
+      " | c g2 320x180 q80 max5 every 4 from 0 b0"
+      " thumbnails/J/clip_thumb_0001.jpg | key 2" },
+
+    { "seed ladder, portrait 1080x1920: boxes fit, kept", SEED, 1080, 1920,
+      60,
+      SEED_HEAD " | " V1080 " | " V720 " | " A128
+      " | o g0 mp4 clip_1080p v0 a0 | o g0 mp4 clip_720p v1 a0"
+      " | o g1 ts clip_hls_1080p v0 a0 | o g1 ts clip_hls_720p v1 a0"
+      " | c g2 640x360 q80 max5 every 4 from 0 b0"
+      " thumbnails/J/clip_thumb_0001.jpg | key 2" },
+
+    { "size by one side follows the source, odd source",
+      SIMPLE(QVBR("0", "180", "7", "0")), 321, 181, 3,
+      FIT_HEAD " | g M mp4 out:mp4/+clip"
+      " | v 318x180 crf24 br0 max0 buf0 gop0 high/-/veryfast"
+      " | o g0 mp4 clip_v v0 a-1 | key 2" },
+
+    { "automated ABR, 1080p source: four rungs over 600 kb/s",
+      JOB(ABR_GROUP("`MaxRenditions`:6,`MaxAbrBitrate`:5000000,"
+                    "`MinAbrBitrate`:600000", ABR_OUT)), 1920, 1080, 60,
+      FIT_HEAD " | g A ts out:hls/+clip/6"
+      " | v 1920x1080 crf24 br0 max5000000 buf10000000 gop0 high/-/veryfast"
+      " | v 1280x720 crf24 br0 max2721000 buf5442000 gop0 high/-/veryfast"
+      " | v 960x540 crf24 br0 max1767000 buf3534000 gop0 high/-/veryfast"
+      " | v 640x360 crf24 br0 max962000 buf1924000 gop0 high/-/veryfast"
+      " | " A128 " | o g0 ts clip_hls_1080p v0 a0 | o g0 ts clip_hls_720p v1 a0"
+      " | o g0 ts clip_hls_540p v2 a0 | o g0 ts clip_hls_360p v3 a0"
+      " | key 2" },
+
+    { "automated ABR, MaxRenditions 3: top, bottom, between",
+      JOB(ABR_GROUP("`MaxRenditions`:3,`MaxAbrBitrate`:5000000",
+                    ABR_OUT)), 1920, 1080, 60,
+      FIT_HEAD " | g A ts out:hls/+clip/6"
+      " | v 1920x1080 crf24 br0 max5000000 buf10000000 gop0 high/-/veryfast"
+      " | v 960x540 crf24 br0 max1767000 buf3534000 gop0 high/-/veryfast"
+      " | v 640x360 crf24 br0 max962000 buf1924000 gop0 high/-/veryfast"
+      " | " A128 " | o g0 ts clip_hls_1080p v0 a0 | o g0 ts clip_hls_540p v1 a0"
+      " | o g0 ts clip_hls_360p v2 a0 | key 2" },
+
+    { "automated ABR, 640x360 source: no rung above it",
+      JOB(ABR_GROUP("`MaxAbrBitrate`:5000000", ABR_OUT)), 640, 360, 10,
+      FIT_HEAD " | g A ts out:hls/+clip/6"
+      " | v 640x360 crf24 br0 max962000 buf1924000 gop0 high/-/veryfast"
+      " | " A128 " | o g0 ts clip_hls_360p v0 a0 | key 2" },
+
+    { "automated ABR, portrait 720x1280",
+      JOB(ABR_GROUP("`MaxAbrBitrate`:5000000", ABR_OUT)), 720, 1280, 10,
+      FIT_HEAD " | g A ts out:hls/+clip/6"
+      " | v 720x1280 crf24 br0 max2721000 buf5442000 gop0 high/-/veryfast"
+      " | v 540x960 crf24 br0 max1767000 buf3534000 gop0 high/-/veryfast"
+      " | v 360x640 crf24 br0 max962000 buf1924000 gop0 high/-/veryfast"
+      " | " A128 " | o g0 ts clip_hls_720p v0 a0 | o g0 ts clip_hls_540p v1 a0"
+      " | o g0 ts clip_hls_360p v2 a0 | key 2" },
+
+    { "automated ABR, a huge declared size stops at 2160",
+      JOB(ABR_GROUP("`MaxRenditions`:2", ABR_OUT)), 16000, 16000, 1,
+      FIT_HEAD " | g A ts out:hls/+clip/6"
+      " | v 2160x2160 crf24 br0 max8000000 buf16000000 gop0 high/-/veryfast"
+      " | v 360x360 crf24 br0 max1000000 buf2000000 gop0 high/-/veryfast"
+      " | " A128 " | o g0 ts clip_hls_2160p v0 a0 | o g0 ts clip_hls_360p v1 a0"
+      " | key 2" },
+
+    { "automated ABR shares the encode of a rung of its size",
+      JOB(MP4_GROUP("s3://out/mp4/",
+                    OUT("_720p", "MP4", QVBR("1280", "720", "7", "3000000")
+                        "," AAC)) ","
+          ABR_GROUP("`MaxRenditions`:2,`MaxAbrBitrate`:5000000", ABR_OUT)),
+      1280, 720, 60,
+      FIT_HEAD " | g M mp4 out:mp4/+clip | g A ts out:hls/+clip/6"
+      " | " V720
+      " | v 640x360 crf24 br0 max962000 buf1924000 gop0 high/-/veryfast"
+      " | " A128 " | o g0 mp4 clip_720p v0 a0"
+      " | o g1 ts clip_hls_720p v0 a0 | o g1 ts clip_hls_360p v1 a0"
+      " | key 2" },
+
+    { "GOP in seconds sets the key frame interval",
+      SIMPLE(H264("640", "360", "`RateControlMode`:`QVBR`,`GopSize`:4,"
+                  "`GopSizeUnits`:`SECONDS`")), 1280, 720, 60,
+      FIT_HEAD " | g M mp4 out:mp4/+clip"
+      " | v 640x360 crf24 br0 max0 buf0 gop4000 high/-/veryfast"
+      " | o g0 mp4 clip_v v0 a-1 | key 4" },
+
+    { "captures spread over the duration, with a sprite sheet",
+      JOB(MP4_GROUP("s3://out/th/",
+                    CAPTURE("_t", "640", "360", "`MaxCaptures`:20,"
+                            "`ImageBasedTrickPlaySettings`:{"
+                            "`ThumbnailWidth`:160,`TileWidth`:5}"))),
+      1920, 1080, 60,
+      FIT_HEAD " | g M capture out:th/+clip"
+      " | c g0 640x360 q80 max20 every 3 from 1.5 b0 th/clip_t.0000000.jpg"
+      " | sprite 160x90 5x4 | key 2" },
+
+    { "captures and tiles never upscaled, the sheet under 4096 px, no "
+      "duration: from the offset",
+      JOB(MP4_GROUP("s3://out/th/",
+                    CAPTURE("_t", "640", "360", "`MaxCaptures`:10000,"
+                            "`ImageBasedTrickPlaySettings`:{"
+                            "`ThumbnailWidth`:4096,`TileWidth`:100}"))),
+      320, 180, 0,
+      FIT_HEAD " | g M capture out:th/+clip"
+      " | c g0 320x180 q80 max10000 every 10 from 0 b0 th/clip_t.0000000.jpg"
+      " | sprite 320x180 12x22 | key 2" },
+
+    { "no picture: nothing to fit", SEED, 0, 0, 0,
+      SEED_HEAD " | " V1080 " | " V720 " | " A128
+      " | o g0 mp4 clip_1080p v0 a0 | o g0 mp4 clip_720p v1 a0"
+      " | o g1 ts clip_hls_1080p v0 a0 | o g1 ts clip_hls_720p v1 a0"
+      " | c g2 640x360 q80 max5 every 4 from 0 b0"
+      " thumbnails/J/clip_thumb_0001.jpg | key 2" },
+
+    { NULL, NULL, 0, 0, 0, NULL }
+};
+
+
+static void
+test_settings_fit(void **state)
+{
+    int                        i, failed;
+    char                      *text, plan[8192];
+    cJSON                     *json;
+    sfn_task_env_t             env;
+    sfn_task_call_t            call;
+    sfn_media_source_t         src;
+    sfn_media_settings_t      *s;
+    const sfn_t_fit_t         *c;
+    const sfn_media_capture_t *cap;
+
+    memset(&env, 0, sizeof(sfn_task_env_t));
+    env.bucket_path = sfn_t_bucket_path;
+
+    s = malloc(sizeof(sfn_media_settings_t));
+    assert_non_null(s);
+
+    failed = 0;
+
+    for (c = fit_cases; c->name; c++) {
+        text = sfn_t_json(c->settings);
+        json = cJSON_Parse(text);
+        assert_non_null(json);
+
+        memset(&call, 0, sizeof(sfn_task_call_t));
+        call.resource = "sfn:media:transcode";
+        call.input = json;
+        call.env = &env;
+
+        memset(s, 0, sizeof(sfn_media_settings_t));
+
+        memset(&src, 0, sizeof(sfn_media_source_t));
+        src.width = c->width;
+        src.height = c->height;
+        src.fps = 30;
+        src.duration = c->duration;
+
+        if (sfn_media_settings_parse(&call, json, s) != SFN_TASK_OK
+            || sfn_media_settings_fit(&call, s, &src) != SFN_TASK_OK)
+        {
+            print_error("%s: failed: %s\n", c->name, call.cause);
+            failed++;
+
+        } else {
+            sfn_t_plan(s, plan, sizeof(plan));
+
+            for (i = 0; i < s->ncaptures; i++) {
+                cap = &s->captures[i];
+
+                if (cap->sprite) {
+                    sfn_t_add(plan, sizeof(plan), "sprite %dx%d %dx%d",
+                              cap->tile_width, cap->tile_height,
+                              cap->columns, cap->rows);
+                }
+            }
+
+            sfn_t_add(plan, sizeof(plan), "key %g", s->keyint);
+
+            if (strcmp(plan, c->expected) != 0) {
+                print_error("%s:\n  got      %s\n  expected %s\n", c->name,
+                            plan, c->expected);
+                failed++;
+            }
+        }
+
+        cJSON_Delete(json);
+        free(text);
+    }
+
+    free(s);
+
+    assert_int_equal(failed, 0);
+}
+
+
 int
 main(void)
 {
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_settings_table),
         cmocka_unit_test(test_settings_limits),
+        cmocka_unit_test(test_settings_fit),
     };
 
     return cmocka_run_group_tests_name("sfn_media_settings", tests, NULL,
