@@ -16,7 +16,7 @@ SAN       ?=
 BUILD     := $(if $(SAN),build/san,build)
 NGX_SRC   ?= /usr/share/nginx/src
 
-ENGINE_PKGS := libcjson
+ENGINE_PKGS := libcjson libpcre2-8
 TASK_PKGS   := libcjson libpq libcurl libavformat libavcodec libavfilter libavutil \
                libswscale libswresample
 

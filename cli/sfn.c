@@ -8,11 +8,17 @@
  *   sfn validate FILE...
  *   sfn run [--bucket NAME=DIR]... [--history[=FILE]] [--real-time]
  *           [--type STANDARD|EXPRESS] [--name NAME] DEFINITION INPUT
+ *   sfn jsonata CASEFILE
  *
  * "run" prints one JSON object, the conformance runner contract of
  * t/conformance/README.md.  Time is virtual unless --real-time: Wait
  * states, retry back-off and timeouts complete at once while timestamps
  * advance as if they had been waited for.
+ *
+ * "jsonata" evaluates one case of the JSONata corpus, the contract of
+ * ../shared/jsonata/README.md: {"expr", "data"?, "bindings", "timelimit"?,
+ * "depth"?} in, {"result": V}, {"undefined": true} or {"code", "message"}
+ * out.
  */
 
 
@@ -25,6 +31,7 @@
 #include <sys/random.h>
 
 #include "sfn_engine.h"
+#include "sfn_jsonata.h"
 #include "sfn_task.h"
 #include "sfn_cli.h"
 
@@ -600,7 +607,8 @@ sfn_cli_usage(void)
             "       sfn run [--bucket NAME=DIR]... [--history[=FILE]] "
             "[--real-time]\n"
             "               [--type STANDARD|EXPRESS] [--name NAME] "
-            "DEFINITION INPUT\n");
+            "DEFINITION INPUT\n"
+            "       sfn jsonata CASEFILE\n");
 }
 
 
@@ -885,6 +893,84 @@ sfn_cli_run(int argc, char **argv)
 }
 
 
+static int
+sfn_cli_jsonata(int argc, char **argv)
+{
+    int                    rc;
+    char                  *text, *printed;
+    size_t                 len;
+    cJSON                 *c, *expr, *data, *out, *res;
+    sfn_jsonata_t         *prog;
+    sfn_jsonata_error_t    err;
+    sfn_jsonata_limits_t   limits;
+
+    if (argc != 1) {
+        sfn_cli_usage();
+        return 2;
+    }
+
+    text = sfn_cli_read(argv[0], &len);
+    if (text == NULL) {
+        fprintf(stderr, "%s: %s\n", argv[0], strerror(errno));
+        return 2;
+    }
+
+    c = cJSON_ParseWithLength(text, len);
+    free(text);
+
+    expr = c ? cJSON_GetObjectItemCaseSensitive(c, "expr") : NULL;
+    if (!cJSON_IsString(expr)) {
+        fprintf(stderr, "%s: not a case file\n", argv[0]);
+        cJSON_Delete(c);
+        return 2;
+    }
+
+    memset(&limits, 0, sizeof(limits));
+    if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(c, "depth"))) {
+        limits.depth = cJSON_GetObjectItemCaseSensitive(c, "depth")->valueint;
+    }
+    if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(c, "timelimit"))) {
+        limits.timelimit =
+            cJSON_GetObjectItemCaseSensitive(c, "timelimit")->valueint;
+    }
+
+    res = cJSON_CreateObject();
+    prog = sfn_jsonata_compile(expr->valuestring, strlen(expr->valuestring),
+                               &err);
+    rc = -1;
+
+    if (prog != NULL) {
+        data = cJSON_GetObjectItemCaseSensitive(c, "data");
+        rc = sfn_jsonata_eval(prog, data,
+                              cJSON_GetObjectItemCaseSensitive(c, "bindings"),
+                              &limits, &out, &err);
+        sfn_jsonata_free(prog);
+    }
+
+    if (rc == 0 && out != NULL) {
+        cJSON_AddItemToObject(res, "result", out);
+    } else if (rc == 0) {
+        cJSON_AddTrueToObject(res, "undefined");
+    } else {
+        cJSON_AddStringToObject(res, "code", err.code);
+        cJSON_AddStringToObject(res, "message",
+                                err.message ? err.message : "");
+        sfn_jsonata_error_clear(&err);
+    }
+
+    printed = cJSON_PrintUnformatted(res);
+    if (printed) {
+        printf("%s\n", printed);
+        free(printed);
+    }
+
+    cJSON_Delete(res);
+    cJSON_Delete(c);
+
+    return 0;
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -899,6 +985,10 @@ main(int argc, char **argv)
 
     if (strcmp(argv[1], "run") == 0) {
         return sfn_cli_run(argc - 2, argv + 2);
+    }
+
+    if (strcmp(argv[1], "jsonata") == 0) {
+        return sfn_cli_jsonata(argc - 2, argv + 2);
     }
 
     sfn_cli_usage();
