@@ -893,6 +893,78 @@ sfn_cli_run(int argc, char **argv)
 }
 
 
+/*
+ * JavaScript strings, and so the corpus, may hold lone surrogates ("\ud800")
+ * that cJSON refuses: they are carried as the three bytes of their WTF-8
+ * form, which the JSONata string functions read back as that code unit.
+ */
+
+static int
+sfn_cli_hex4(const char *p, unsigned *out)
+{
+    int       i;
+    unsigned  v, d;
+
+    v = 0;
+    for (i = 0; i < 4; i++) {
+        if (p[i] >= '0' && p[i] <= '9') {
+            d = p[i] - '0';
+        } else if ((p[i] | 0x20) >= 'a' && (p[i] | 0x20) <= 'f') {
+            d = (p[i] | 0x20) - 'a' + 10;
+        } else {
+            return -1;
+        }
+        v = v * 16 + d;
+    }
+
+    *out = v;
+    return 0;
+}
+
+
+static size_t
+sfn_cli_lone_surrogates(char *text, size_t len)
+{
+    char      *r, *w, *end;
+    unsigned   hi, lo;
+
+    r = text;
+    w = text;
+    end = text + len;
+
+    while (r < end) {
+        if (*r != '\\' || r + 1 >= end) {
+            *w++ = *r++;
+            continue;
+        }
+
+        if (r[1] != 'u' || r + 6 > end || sfn_cli_hex4(r + 2, &hi) != 0
+            || hi < 0xd800 || hi > 0xdfff)
+        {
+            *w++ = *r++;
+            *w++ = *r++;
+            continue;
+        }
+
+        if (hi < 0xdc00 && r + 12 <= end && r[6] == '\\' && r[7] == 'u'
+            && sfn_cli_hex4(r + 8, &lo) == 0 && lo >= 0xdc00 && lo <= 0xdfff)
+        {
+            memmove(w, r, 12);
+            w += 12;
+            r += 12;
+            continue;
+        }
+
+        *w++ = (char) (0xe0 | (hi >> 12));
+        *w++ = (char) (0x80 | ((hi >> 6) & 0x3f));
+        *w++ = (char) (0x80 | (hi & 0x3f));
+        r += 6;
+    }
+
+    return w - text;
+}
+
+
 static int
 sfn_cli_jsonata(int argc, char **argv)
 {
@@ -915,6 +987,7 @@ sfn_cli_jsonata(int argc, char **argv)
         return 2;
     }
 
+    len = sfn_cli_lone_surrogates(text, len);
     c = cJSON_ParseWithLength(text, len);
     free(text);
 

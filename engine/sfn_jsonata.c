@@ -16,7 +16,8 @@
 #include "sfn_jsonata_int.h"
 
 
-#define SFN_JSONATA_DEPTH  1000
+#define SFN_JSONATA_DEPTH   1000
+#define SFN_JSONATA_MEMORY  ((size_t) 1 << 30)
 
 
 struct sfn_jsonata_s {
@@ -174,6 +175,8 @@ sfn_jsonata_eval(const sfn_jsonata_t *prog, const cJSON *input,
     ctx.deadline = limits && limits->timelimit > 0
                    ? sfn_jsonata_clock(1) + limits->timelimit : 0;
     ctx.now = limits && limits->now ? limits->now : sfn_jsonata_clock(0);
+    ctx.max_memory = limits && limits->memory ? limits->memory
+                                              : SFN_JSONATA_MEMORY;
     ctx.seed = (uint64_t) ctx.now * 2654435761u + 0x9e3779b97f4a7c15ULL;
 
     if (setjmp(jmp) != 0) {

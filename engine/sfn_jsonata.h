@@ -31,6 +31,7 @@ typedef struct {
     int                   depth;          /* evaluation depth, 0: default */
     int64_t               timelimit;      /* ms, 0: none */
     int64_t               now;            /* ms since epoch for $now(), 0: clock */
+    size_t                memory;         /* bytes, 0: default (1 GiB) */
 } sfn_jsonata_limits_t;
 
 

@@ -150,6 +150,10 @@ sfn_jenv_tuple(sfn_jctx_t *ctx, sfn_jenv_t *env, sfn_jv_t *tuple)
 
     e = sfn_jenv_new(ctx, env);
 
+    if (tuple == NULL || tuple->type != SFN_JV_OBJECT) {
+        return e;
+    }
+
     for (i = 0; i < tuple->u.o->n; i++) {
         sfn_jenv_bind(ctx, e, tuple->u.o->k[i].data, tuple->u.o->k[i].len,
                       tuple->u.o->v[i]);
@@ -1135,7 +1139,20 @@ sfn_jev_wildcard(sfn_jctx_t *ctx, sfn_jv_t *input)
         input = sfn_jat(input, 0);
     }
 
-    if (input && input->type == SFN_JV_OBJECT) {
+    /* an array is a JavaScript object too: its values are its items */
+    if (input && input->type == SFN_JV_ARRAY) {
+        for (i = 0; i < sfn_jlen(input); i++) {
+            value = sfn_jat(input, i);
+            if (value && value->type == SFN_JV_ARRAY) {
+                flat = sfn_jv_array(ctx, 0);
+                sfn_jflatten(ctx, value, flat);
+                results = sfn_jv_append(ctx, results, flat);
+            } else {
+                sfn_jv_push(ctx, results, value);
+            }
+        }
+
+    } else if (input && input->type == SFN_JV_OBJECT) {
         for (i = 0; i < input->u.o->n; i++) {
             value = input->u.o->v[i];
             if (value && value->type == SFN_JV_ARRAY) {
@@ -1210,6 +1227,9 @@ sfn_jreduce_tuples(sfn_jctx_t *ctx, sfn_jv_t *stream)
 
     for (i = 1; i < sfn_jlen(stream); i++) {
         t = sfn_jat(stream, i);
+        if (t == NULL || t->type != SFN_JV_OBJECT) {
+            continue;
+        }
         for (k = 0; k < t->u.o->n; k++) {
             sfn_jv_set(ctx, result, t->u.o->k[k].data, t->u.o->k[k].len,
                        sfn_jv_append(ctx,

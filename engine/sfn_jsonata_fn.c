@@ -1029,6 +1029,10 @@ SFN_JFN(sfn_jfn_split)
 
     sep = a[1];
     limit = n > 2 && a[2] ? a[2]->u.n : -1;
+    if (limit > 0 && sfn_jis_str(sep)) {
+        /* String.prototype.split's ToUint32 */
+        limit = trunc(limit);
+    }
     if (n > 2 && a[2] && limit < 0) {
         ctx->value = a[2];
         sfn_jthrow(ctx, "D3020");
@@ -1258,7 +1262,9 @@ sfn_jnumber_text(const char *s, size_t len, double *out)
     }
 
     /* ^-?[0-9]+(\.[0-9]+)?([Ee][-+]?[0-9]+)?$ */
-    if (i < len && s[i] >= '0' && s[i] <= '9') {
+    if (i < len && s[i] >= '0' && s[i] <= '9'
+        && !(len > 2 && s[0] == '0' && strchr("xXoObB", s[1])))
+    {
         while (i < len && s[i] >= '0' && s[i] <= '9') {
             i++;
         }
@@ -1497,6 +1503,11 @@ SFN_JFN(sfn_jfn_boolean)
 {
     int  b;
 
+    /* jsonata-js passes a function argument as a JavaScript closure */
+    if (sfn_jv_is_func(a[0])) {
+        return &sfn_jv_false;
+    }
+
     b = sfn_jv_boolean(ctx, a[0]);
 
     return b < 0 ? NULL : sfn_jv_bool(b);
@@ -1506,6 +1517,10 @@ SFN_JFN(sfn_jfn_boolean)
 SFN_JFN(sfn_jfn_not)
 {
     int  b;
+
+    if (sfn_jv_is_func(a[0])) {
+        return &sfn_jv_true;
+    }
 
     b = sfn_jv_boolean(ctx, a[0]);
 

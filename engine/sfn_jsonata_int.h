@@ -299,6 +299,8 @@ struct sfn_jctx_s {
 
     int                   depth;
     int                   max_depth;
+    size_t                memory;       /* allocated so far */
+    size_t                max_memory;
     int64_t               deadline;     /* ms, monotonic; 0: none */
     unsigned              ticks;
     int64_t               now;          /* ms since epoch */

@@ -382,7 +382,7 @@ sfn_jp_lambda(sfn_jparser_t *p, sfn_jnode_t *t)
     size_t        i, pos, off;
     sfn_buf_t     sig;
     sfn_jnode_t  *arg;
-    char          num[16];
+    char          num[24];
 
     for (i = 0; i < t->items.n; i++) {
         arg = t->items.v[i];

@@ -28,6 +28,11 @@ sfn_jalloc(sfn_jctx_t *ctx, size_t size)
 {
     void  *p;
 
+    ctx->memory += size;
+    if (ctx->max_memory && ctx->memory > ctx->max_memory) {
+        sfn_jthrow(ctx, "U1000");
+    }
+
     p = sfn_palloc(ctx->pool, size);
     if (p == NULL) {
         sfn_jthrow(ctx, "U1000");
@@ -619,9 +624,14 @@ sfn_js_number(double d, char *buf)
         return (size_t) sprintf(buf, "0");
     }
 
-    for (p = 1; p <= 17; p++) {
+    if (d == trunc(d) && fabs(d) < 1e15) {
+        return (size_t) sprintf(buf, "%lld", (long long) d);
+    }
+
+    /* the shortest of 15..17 significant digits that reads back as d */
+    for (p = 15; p <= 17; p++) {
         snprintf(tmp, sizeof(tmp), "%.*e", p - 1, d);
-        if (strtod(tmp, NULL) == d) {
+        if (p == 17 || strtod(tmp, NULL) == d) {
             break;
         }
     }
@@ -769,7 +779,7 @@ sfn_jv_stringify_level(sfn_jctx_t *ctx, sfn_buf_t *b, const sfn_jv_t *v,
             sfn_buf_add(b, "null", 4);
             break;
         }
-        if (!full) {
+        if (!full && !(d == trunc(d) && fabs(d) < 1e15)) {
             snprintf(num, sizeof(num), "%.14e", d);
             d = strtod(num, NULL);
         }
@@ -848,14 +858,16 @@ sfn_jv_stringify(sfn_jctx_t *ctx, sfn_buf_t *b, const sfn_jv_t *v,
 sfn_jv_t *
 sfn_jv_to_string(sfn_jctx_t *ctx, sfn_jv_t *v, int pretty)
 {
-    sfn_buf_t   b;
-    sfn_jv_t   *r;
-    jmp_buf     jmp, *saved;
+    sfn_buf_t            b;
+    sfn_jv_t            *r;
+    sfn_jv_t *volatile   val;
+    jmp_buf              jmp, *saved;
 
+    val = v;
     if (v->type == SFN_JV_ARRAY && (v->flags & SFN_JV_OUTER)
         && v->u.a->n > 0)
     {
-        v = v->u.a->v[0];
+        val = v->u.a->v[0];
     }
 
     memset(&b, 0, sizeof(sfn_buf_t));
@@ -870,7 +882,7 @@ sfn_jv_to_string(sfn_jctx_t *ctx, sfn_jv_t *v, int pretty)
         longjmp(*ctx->jmp, 1);
     }
 
-    sfn_jv_stringify(ctx, &b, v, pretty ? 2 : 0, 0);
+    sfn_jv_stringify(ctx, &b, val, pretty ? 2 : 0, 0);
     ctx->jmp = saved;
 
     if (b.failed) {
@@ -1117,7 +1129,7 @@ static const struct {
     { "D3139", "The $single() function expected exactly 1 matching result.  Instead it matched 0." },
     { "D3140", "Malformed URL passed to ${{{token}}}(): {{value}}" },
     { "D3141", "{{{message}}}" },
-    { "U1000", "Out of memory" },
+    { "U1000", "Out of memory: the evaluation exceeds its memory limit" },
     { "U1001", "{{{message}}}" }
 };
 
