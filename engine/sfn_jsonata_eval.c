@@ -860,14 +860,12 @@ sfn_jop(sfn_jnode_t *n, const char *op)
 
 
 static const char *
-sfn_jop_text(sfn_jnode_t *n)
+sfn_jop_text(sfn_jctx_t *ctx, sfn_jnode_t *n)
 {
-    static char  buf[4];
-
-    if (n->str.len < sizeof(buf)) {
-        memcpy(buf, n->str.data, n->str.len);
-        buf[n->str.len] = '\0';
-        return buf;
+    if (n->str.len < sizeof(ctx->op)) {
+        memcpy(ctx->op, n->str.data, n->str.len);
+        ctx->op[n->str.len] = '\0';
+        return ctx->op;
     }
 
     return "";
@@ -926,7 +924,7 @@ sfn_jev_binary(sfn_jctx_t *ctx, sfn_jnode_t *expr, sfn_jv_t *input,
     sfn_jv_t  *lhs, *rhs, *result, *ls, *rs;
 
     lhs = sfn_jeval(ctx, expr->lhs, input, env);
-    ctx->token = sfn_jop_text(expr);
+    ctx->token = sfn_jop_text(ctx, expr);
 
     if (sfn_jop(expr, "and") || sfn_jop(expr, "or")) {
         lb = sfn_jv_boolean(ctx, lhs) == 1;
@@ -944,7 +942,7 @@ sfn_jev_binary(sfn_jctx_t *ctx, sfn_jnode_t *expr, sfn_jv_t *input,
     }
 
     rhs = sfn_jeval(ctx, expr->rhs, input, env);
-    ctx->token = sfn_jop_text(expr);
+    ctx->token = sfn_jop_text(ctx, expr);
 
     switch (expr->str.data[0]) {
     case '+': case '-': case '*': case '/': case '%':

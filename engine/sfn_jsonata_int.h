@@ -292,6 +292,7 @@ struct sfn_jctx_s {
     sfn_jv_t             *value;
     sfn_jv_t             *value2;
     const char           *token;
+    char                  op[4];        /* an operator as a token */
     int                   index;
     const char           *message;
     const char           *type;

@@ -1949,35 +1949,24 @@ sfn_jparse_datetime(sfn_jctx_t *ctx, sfn_jv_t *ts, sfn_jv_t *picture)
 }
 
 
+/* the shape toMillis() accepts without a picture, as jsonata-js's regex */
+
 static int
-sfn_jiso_shape(const char *s, size_t len)
+sfn_jiso_shape(sfn_jctx_t *ctx, const char *s, size_t len)
 {
-    static pcre2_code  *re;
-    int                 rc;
-    pcre2_match_data   *md;
+    int                 ng;
+    size_t              ov[2 * 64];
+    pcre2_code         *re;
     static const char  *pat = "^\\d{4}(-[01]\\d)*(-[0-3]\\d)*"
                               "(T[0-2]\\d:[0-5]\\d:[0-5]\\d)*(\\.\\d+)?"
                               "([+-][0-2]\\d:?[0-5]\\d|Z)?$";
-    int                 err;
-    PCRE2_SIZE          off;
 
+    re = sfn_jregex_compile(pat, strlen(pat), NULL, 0, ctx->gctx);
     if (re == NULL) {
-        re = pcre2_compile((PCRE2_SPTR) pat, PCRE2_ZERO_TERMINATED,
-                           PCRE2_DOLLAR_ENDONLY, &err, &off, NULL);
-        if (re == NULL) {
-            return 0;
-        }
+        sfn_jthrow(ctx, "U1000");
     }
 
-    md = pcre2_match_data_create_from_pattern(re, NULL);
-    if (md == NULL) {
-        return 0;
-    }
-
-    rc = pcre2_match(re, (PCRE2_SPTR) s, len, 0, 0, md, NULL);
-    pcre2_match_data_free(md);
-
-    return rc > 0;
+    return sfn_jregex_exec(ctx, re, s, len, 0, ov, &ng) > 0;
 }
 
 
@@ -1990,7 +1979,7 @@ SFN_JFN(sfn_jfn_to_millis)
     }
 
     if (n < 2 || a[1] == NULL) {
-        if (!sfn_jiso_shape(a[0]->u.s.data, a[0]->u.s.len)) {
+        if (!sfn_jiso_shape(ctx, a[0]->u.s.data, a[0]->u.s.len)) {
             sfn_jthrow_v(ctx, "D3110", a[0]);
         }
         t = sfn_jparse_iso(a[0]->u.s.data, a[0]->u.s.len);

@@ -541,7 +541,6 @@ sfn_jv_to_json(const sfn_jv_t *v)
 {
     size_t   i;
     cJSON   *j, *c;
-    char    *s;
 
     if (v == NULL) {
         return cJSON_CreateNull();
@@ -556,15 +555,8 @@ sfn_jv_to_json(const sfn_jv_t *v)
         }
         return cJSON_CreateNumber(v->u.n);
     case SFN_JV_STRING:
-        s = malloc(v->u.s.len + 1);
-        if (s == NULL) {
-            return NULL;
-        }
-        memcpy(s, v->u.s.data, v->u.s.len);
-        s[v->u.s.len] = '\0';
-        j = cJSON_CreateString(s);
-        free(s);
-        return j;
+        /* every string value is NUL-terminated */
+        return cJSON_CreateString(v->u.s.data);
     case SFN_JV_ARRAY:
         j = cJSON_CreateArray();
         if (j == NULL) {
