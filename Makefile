@@ -3,6 +3,7 @@
 #   make            engine library, task library, build/sfn, the nginx module
 #   make check      engine and task unit tests (cmocka)
 #   make conformance  the AWS-recorded ASL corpus through build/sfn
+#   make jsonata    jsonata-js's JSONata corpus through build/sfn jsonata
 #   make test       everything CI runs: check, conformance, prove -r t/
 #   make prove SAN=1  the module and its libraries built with ASan + UBSan
 #                   in build/san, loaded into Debian's nginx with the
@@ -16,7 +17,7 @@ SAN       ?=
 BUILD     := $(if $(SAN),build/san,build)
 NGX_SRC   ?= /usr/share/nginx/src
 
-ENGINE_PKGS := libcjson
+ENGINE_PKGS := libcjson libpcre2-8
 TASK_PKGS   := libcjson libpq libcurl libavformat libavcodec libavfilter libavutil \
                libswscale libswresample
 
@@ -51,7 +52,7 @@ GLUE_SRCS   := config $(wildcard ngx_sfn_module/*.c ngx_sfn_module/*.h)
 MODULE      := $(BUILD)/ngx_http_sfn_module.so
 NGX_BUILD   := $(abspath $(BUILD)/nginx)
 
-.PHONY: all check conformance test prove fuzz clean FORCE
+.PHONY: all check conformance jsonata test prove fuzz clean FORCE
 
 all: $(BUILD)/libsfn.a $(BUILD)/libsfntasks.a $(BUILD)/sfn $(BUILD)/sfn-task \
      $(MODULE)
@@ -132,6 +133,10 @@ check: $(TEST_BINS) $(TTEST_BINS)
 
 conformance: $(BUILD)/sfn
 	python3 tools/conformance.py
+
+# ../shared/jsonata/run.py against tools/jsonata-known-failures.txt
+jsonata: $(BUILD)/sfn
+	SFN_RUNNER='$(BUILD)/sfn jsonata' python3 tools/jsonata.py
 
 $(BUILD)/fuzz/%: engine/fuzz/%.c $(ENGINE_SRCS) $(wildcard engine/*.h engine/fuzz/*.h)
 	@mkdir -p $(dir $@)

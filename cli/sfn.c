@@ -8,11 +8,17 @@
  *   sfn validate FILE...
  *   sfn run [--bucket NAME=DIR]... [--history[=FILE]] [--real-time]
  *           [--type STANDARD|EXPRESS] [--name NAME] DEFINITION INPUT
+ *   sfn jsonata CASEFILE
  *
  * "run" prints one JSON object, the conformance runner contract of
  * t/conformance/README.md.  Time is virtual unless --real-time: Wait
  * states, retry back-off and timeouts complete at once while timestamps
  * advance as if they had been waited for.
+ *
+ * "jsonata" evaluates one case of the JSONata corpus, the contract of
+ * ../shared/jsonata/README.md: {"expr", "data"?, "bindings", "timelimit"?,
+ * "depth"?} in, {"result": V}, {"undefined": true} or {"code", "message"}
+ * out.
  */
 
 
@@ -25,6 +31,7 @@
 #include <sys/random.h>
 
 #include "sfn_engine.h"
+#include "sfn_jsonata.h"
 #include "sfn_task.h"
 #include "sfn_cli.h"
 
@@ -600,7 +607,8 @@ sfn_cli_usage(void)
             "       sfn run [--bucket NAME=DIR]... [--history[=FILE]] "
             "[--real-time]\n"
             "               [--type STANDARD|EXPRESS] [--name NAME] "
-            "DEFINITION INPUT\n");
+            "DEFINITION INPUT\n"
+            "       sfn jsonata CASEFILE\n");
 }
 
 
@@ -885,6 +893,157 @@ sfn_cli_run(int argc, char **argv)
 }
 
 
+/*
+ * JavaScript strings, and so the corpus, may hold lone surrogates ("\ud800")
+ * that cJSON refuses: they are carried as the three bytes of their WTF-8
+ * form, which the JSONata string functions read back as that code unit.
+ */
+
+static int
+sfn_cli_hex4(const char *p, unsigned *out)
+{
+    int       i;
+    unsigned  v, d;
+
+    v = 0;
+    for (i = 0; i < 4; i++) {
+        if (p[i] >= '0' && p[i] <= '9') {
+            d = p[i] - '0';
+        } else if ((p[i] | 0x20) >= 'a' && (p[i] | 0x20) <= 'f') {
+            d = (p[i] | 0x20) - 'a' + 10;
+        } else {
+            return -1;
+        }
+        v = v * 16 + d;
+    }
+
+    *out = v;
+    return 0;
+}
+
+
+static size_t
+sfn_cli_lone_surrogates(char *text, size_t len)
+{
+    char      *r, *w, *end;
+    unsigned   hi, lo;
+
+    r = text;
+    w = text;
+    end = text + len;
+
+    while (r < end) {
+        if (*r != '\\' || r + 1 >= end) {
+            *w++ = *r++;
+            continue;
+        }
+
+        if (r[1] != 'u' || r + 6 > end || sfn_cli_hex4(r + 2, &hi) != 0
+            || hi < 0xd800 || hi > 0xdfff)
+        {
+            *w++ = *r++;
+            *w++ = *r++;
+            continue;
+        }
+
+        if (hi < 0xdc00 && r + 12 <= end && r[6] == '\\' && r[7] == 'u'
+            && sfn_cli_hex4(r + 8, &lo) == 0 && lo >= 0xdc00 && lo <= 0xdfff)
+        {
+            memmove(w, r, 12);
+            w += 12;
+            r += 12;
+            continue;
+        }
+
+        *w++ = (char) (0xe0 | (hi >> 12));
+        *w++ = (char) (0x80 | ((hi >> 6) & 0x3f));
+        *w++ = (char) (0x80 | (hi & 0x3f));
+        r += 6;
+    }
+
+    return w - text;
+}
+
+
+static int
+sfn_cli_jsonata(int argc, char **argv)
+{
+    int                    rc;
+    char                  *text, *printed;
+    size_t                 len;
+    cJSON                 *c, *expr, *data, *out, *res;
+    sfn_jsonata_t         *prog;
+    sfn_jsonata_error_t    err;
+    sfn_jsonata_limits_t   limits;
+
+    if (argc != 1) {
+        sfn_cli_usage();
+        return 2;
+    }
+
+    text = sfn_cli_read(argv[0], &len);
+    if (text == NULL) {
+        fprintf(stderr, "%s: %s\n", argv[0], strerror(errno));
+        return 2;
+    }
+
+    len = sfn_cli_lone_surrogates(text, len);
+    c = cJSON_ParseWithLength(text, len);
+    free(text);
+
+    expr = c ? cJSON_GetObjectItemCaseSensitive(c, "expr") : NULL;
+    if (!cJSON_IsString(expr)) {
+        fprintf(stderr, "%s: not a case file\n", argv[0]);
+        cJSON_Delete(c);
+        return 2;
+    }
+
+    memset(&limits, 0, sizeof(limits));
+    if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(c, "depth"))) {
+        limits.depth = cJSON_GetObjectItemCaseSensitive(c, "depth")->valueint;
+    }
+    if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(c, "timelimit"))) {
+        limits.timelimit =
+            cJSON_GetObjectItemCaseSensitive(c, "timelimit")->valueint;
+    }
+
+    res = cJSON_CreateObject();
+    prog = sfn_jsonata_compile(expr->valuestring, strlen(expr->valuestring),
+                               &err);
+    rc = -1;
+
+    if (prog != NULL) {
+        data = cJSON_GetObjectItemCaseSensitive(c, "data");
+        rc = sfn_jsonata_eval(prog, data,
+                              cJSON_GetObjectItemCaseSensitive(c, "bindings"),
+                              &limits, &out, &err);
+        sfn_jsonata_free(prog);
+    }
+
+    if (rc == 0 && out != NULL) {
+        cJSON_AddItemToObject(res, "result", out);
+    } else if (rc == 0) {
+        cJSON_AddTrueToObject(res, "undefined");
+    } else {
+        cJSON_AddStringToObject(res, "code", err.code);
+        cJSON_AddStringToObject(res, "message",
+                                err.message ? err.message : "");
+        sfn_jsonata_error_clear(&err);
+    }
+
+    printed = cJSON_PrintUnformatted(res);
+    if (printed) {
+        printf("%s\n", printed);
+        free(printed);
+    }
+
+    cJSON_Delete(res);
+    cJSON_Delete(c);
+
+    return 0;
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -899,6 +1058,10 @@ main(int argc, char **argv)
 
     if (strcmp(argv[1], "run") == 0) {
         return sfn_cli_run(argc - 2, argv + 2);
+    }
+
+    if (strcmp(argv[1], "jsonata") == 0) {
+        return sfn_cli_jsonata(argc - 2, argv + 2);
     }
 
     sfn_cli_usage();

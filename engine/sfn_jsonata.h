@@ -1,0 +1,60 @@
+
+/*
+ * Copyright (C) ngx_sfn authors
+ *
+ * JSONata (the language of jsonata-js 2.0.6) for the engine: an expression
+ * is compiled once into a program, then evaluated any number of times
+ * against a cJSON input with variable bindings.  Errors carry JSONata's
+ * codes (S0201, T2001, D3141, ...) and messages.
+ */
+
+#ifndef _SFN_JSONATA_H_INCLUDED_
+#define _SFN_JSONATA_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+
+typedef struct sfn_jsonata_s  sfn_jsonata_t;
+
+
+typedef struct {
+    char                  code[8];        /* "T2001"; "" when no error */
+    char                 *message;        /* malloc'd */
+    size_t                position;       /* in the expression, 0 if none */
+} sfn_jsonata_error_t;
+
+
+typedef struct {
+    int                   depth;          /* evaluation depth, 0: default */
+    int64_t               timelimit;      /* ms, 0: none */
+    int64_t               now;            /* ms since epoch for $now(), 0: clock */
+    size_t                memory;         /* bytes, 0: default (1 GiB) */
+} sfn_jsonata_limits_t;
+
+
+/*
+ * Compiles text into a program.  Returns NULL with *err set on a syntax
+ * error or on allocation failure (code "U1000").
+ */
+sfn_jsonata_t *sfn_jsonata_compile(const char *text, size_t len,
+    sfn_jsonata_error_t *err);
+
+/*
+ * Evaluates the program against input (NULL: undefined input) with
+ * bindings (a cJSON object of name to value, or NULL).  Returns 0 and sets
+ * *out to a new cJSON tree, or NULL when the result is undefined; returns
+ * -1 with *err set.  Functions in the result are printed as "" like
+ * jsonata-js's JSON.stringify replacement.
+ */
+int sfn_jsonata_eval(const sfn_jsonata_t *prog, const cJSON *input,
+    const cJSON *bindings, const sfn_jsonata_limits_t *limits, cJSON **out,
+    sfn_jsonata_error_t *err);
+
+void sfn_jsonata_free(sfn_jsonata_t *prog);
+void sfn_jsonata_error_clear(sfn_jsonata_error_t *err);
+
+
+#endif /* _SFN_JSONATA_H_INCLUDED_ */
