@@ -13,6 +13,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use Sfn::Test;
+use Digest::SHA qw(sha1);
 use MIME::Base64 qw(encode_base64url decode_base64url);
 use Time::HiRes qw(sleep time);
 
@@ -258,6 +259,44 @@ is_deeply([$st, $j->{__type}], [400, 'InvalidToken'],
                                     "$pre:stateMachine:one",
                                     maxResults => 5, nextToken => $good });
 is($st, 200, 'the good token still reads');
+
+# tokens forged with a right tag (the tag is a check, not a secret): the
+# key inside is checked all the same
+
+sub forge {
+    my ($kind, $bind, $cursor) = @_;
+    return encode_base64url($kind . substr(sha1("$kind$bind\0$cursor"), 0, 8)
+                            . $cursor);
+}
+
+my $us = int(time * 1e6);
+my $one = "$pre:stateMachine:one";
+for my $f (['a date past the year 9999', 'E', "one\0",
+            pack('Q>', 2 ** 63) . 'x'],
+           ['no name', 'E', "one\0", pack('Q>', $us)],
+           ['a name of invalid UTF-8', 'E', "one\0", pack('Q>', $us) . "\xff"],
+           ['a surrogate', 'E', "one\0", pack('Q>', $us) . "\xed\xa0\x80"],
+           ['a name too long', 'E', "one\0", pack('Q>', $us) . 'a' x 81],
+           ['a name with a slash', 'E', "one\0", pack('Q>', $us) . 'a/b'],
+           ['an id past int64', 'H', "$before[0]\0U", pack('Q>', 2 ** 63)],
+           ['a short id', 'H', "$before[0]\0U", 'abc'],
+           ['a machine name of NUL', 'M', 'database', "a\0b"])
+{
+    my ($what, $kind, $bind, $cursor) = @$f;
+    my ($op, $body) = $kind eq 'E' ? ('ListExecutions',
+                                      { stateMachineArn => $one })
+                    : $kind eq 'H' ? ('GetExecutionHistory',
+                                      { executionArn => $before[0] })
+                    : ('ListStateMachines', {});
+    ($st, $j) = api($op, { %$body, nextToken => forge($kind, $bind,
+                                                      $cursor) });
+    is_deeply([$st, $j->{__type}], [400, 'InvalidToken'], "forged: $what");
+}
+
+($st, $j) = api('ListExecutions', { stateMachineArn => $one, maxResults => 3,
+    nextToken => forge('E', "one\0", pack('Q>', $us) . 'zzz') });
+is_deeply([$st, scalar @{ $j->{executions} }], [200, 3],
+          'forged, well made: a page like any other');
 
 # -- history: packed once finished, read back the same, both orders
 
