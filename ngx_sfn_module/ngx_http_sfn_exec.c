@@ -630,7 +630,10 @@ ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run, sfn_status_e status)
         values[13] = (const char *) run->events;
     }
 
-    /* owned and leased from the first moment: no scan may claim it */
+    /*
+     * a running one is owned and leased from the first moment: no scan
+     * may claim it
+     */
 
     if (ngx_http_sfn_pg_record(
             "INSERT INTO sfn_executions "
