@@ -378,6 +378,43 @@ is(scalar(dups(@names)), 0, 'state machines: none twice');
 is(scalar(grep { /^(m\d|one|slow|loop)$/ } @names), 12,
    'state machines: all there before');
 
+# -- ListStateMachines without a database: nginx.conf's, in its order
+
+my $nodb = Sfn::Test->new;
+$nodb->write_file("conf/m$_.json", '{"StartAt":"P","States":{"P":'
+                                   . '{"Type":"Pass","End":true}}}')
+    for 1 .. 5;
+$nodb->nginx_start(join('', map { "    sfn_state_machine m$_ "
+                                  . "%%DIR%%/conf/m$_.json;\n" } 1 .. 5)
+                   . "    server { listen 127.0.0.1:%%PORT%%; "
+                   . "location = / { sfn_aws_api; } }\n");
+{
+    my (@got, $tok);
+    do {
+        my ($s, $r) = $nodb->aws_api('ListStateMachines',
+                                     { maxResults => 2,
+                                       $tok ? (nextToken => $tok) : () });
+        push @got, map { $_->{name} } @{ $r->{stateMachines} // [] };
+        $tok = $r->{nextToken};
+        last if $s != 200;
+    } while ($tok);
+    is("@got", 'm1 m2 m3 m4 m5', 'no database: every machine once, by 2');
+
+    my ($s, $r) = $nodb->aws_api('ListStateMachines', { nextToken =>
+        forge('M', 'nginx.conf', pack('Q>', 2 ** 40)) });
+    is_deeply([$s, $r->{__type}], [400, 'InvalidToken'],
+              'no database: an index past 2^32');
+    ($s, $r) = $nodb->aws_api('ListStateMachines', { nextToken =>
+        forge('M', 'nginx.conf', pack('Q>', 7)) });
+    is_deeply([$s, scalar @{ $r->{stateMachines} }], [200, 0],
+              'no database: an index past the last, an empty page');
+    ($s, $r) = $nodb->aws_api('ListStateMachines', { nextToken =>
+        forge('M', 'database', 'm1') });
+    is_deeply([$s, $r->{__type}], [400, 'InvalidToken'],
+              "no database: a database's token");
+}
+$nodb->stop;
+
 # -- storage: what 2000 more finished one-state executions add, each
 # (every relation of executions and history: heap, indexes, TOAST)
 
