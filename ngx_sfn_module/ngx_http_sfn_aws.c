@@ -13,6 +13,7 @@
 
 
 #include "ngx_http_sfn_aws.h"
+#include <ngx_sha1.h>
 
 #include <sys/random.h>
 
@@ -1189,50 +1190,167 @@ ngx_http_sfn_aws_exec_field(ngx_http_sfn_aws_ctx_t *ctx)
 }
 
 
-/* pagination: the token is the offset, as AWS's are opaque */
+/*
+ * Pagination is by key: a token is the key of the page's last row (the
+ * cursor), after a kind and a tag, in base64url.  The tag is the first
+ * bytes of the SHA-1 of the kind, of what the request asks for (the
+ * machine and the status, the execution and the order) and of the
+ * cursor: a token read back for another question, cut, altered or made
+ * up answers InvalidToken.  It is a check, not a signature: nodes share
+ * no secret, and a cursor made by hand reads no more than a request may.
+ */
+
+#define NGX_HTTP_SFN_AWS_TOKEN_TAG  8
+#define NGX_HTTP_SFN_AWS_TOKEN_MAX  1024
+
+
+static void
+ngx_http_sfn_aws_token_tag(u_char kind, ngx_str_t *bind, u_char *cursor,
+    size_t len, u_char *tag)
+{
+    u_char      md[20];
+    ngx_sha1_t  sha1;
+
+    ngx_sha1_init(&sha1);
+    ngx_sha1_update(&sha1, &kind, 1);
+    ngx_sha1_update(&sha1, bind->data, bind->len);
+    ngx_sha1_update(&sha1, "", 1);
+    ngx_sha1_update(&sha1, cursor, len);
+    ngx_sha1_final(md, &sha1);
+
+    ngx_memcpy(tag, md, NGX_HTTP_SFN_AWS_TOKEN_TAG);
+}
+
 
 ngx_int_t
 ngx_http_sfn_aws_page(ngx_http_sfn_aws_ctx_t *ctx, ngx_int_t dflt,
-    ngx_int_t *limit, ngx_int_t *offset)
+    u_char kind, ngx_str_t *bind)
 {
-    ngx_str_t  token;
+    u_char     tag[NGX_HTTP_SFN_AWS_TOKEN_TAG];
+    ngx_str_t  token, raw;
 
-    *limit = dflt;
-    *offset = 0;
+    ctx->limit = dflt;
+    ngx_str_null(&ctx->cursor);
 
     if (ngx_http_sfn_aws_number(ctx, "maxResults", 0,
-                                NGX_HTTP_SFN_AWS_MAX_RESULTS, limit)
+                                NGX_HTTP_SFN_AWS_MAX_RESULTS, &ctx->limit)
         == NGX_ERROR
-        || ngx_http_sfn_aws_field(ctx, "nextToken", 0, &token) == NGX_ERROR)
+        || ngx_http_sfn_aws_field(ctx, "nextToken", 0, &token) == NGX_ERROR
+        || ngx_http_sfn_aws_length(ctx, "nextToken", &token,
+                                   NGX_HTTP_SFN_AWS_TOKEN_MAX)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    if (*limit == 0) {
-        *limit = dflt;
+    if (ctx->limit == 0) {
+        ctx->limit = dflt;
     }
 
     if (token.data == NULL) {
         return NGX_OK;
     }
 
-    if (token.len < 5 || ngx_strncmp(token.data, "sfn1.", 5) != 0
-        || (*offset = ngx_atoi(token.data + 5, token.len - 5)) == NGX_ERROR)
-    {
-        return ngx_http_sfn_aws_invalid(ctx, "InvalidToken",
-                                        "Invalid Token: '%V'", &token);
+    raw.data = ngx_pnalloc(ctx->r->pool, ngx_base64_decoded_length(token.len));
+    if (raw.data == NULL) {
+        return NGX_ERROR;
     }
 
-    return NGX_OK;
+    if (ngx_decode_base64url(&raw, &token) != NGX_OK
+        || raw.len < 1 + NGX_HTTP_SFN_AWS_TOKEN_TAG
+        || raw.data[0] != kind)
+    {
+        goto invalid;
+    }
+
+    ctx->cursor.data = raw.data + 1 + NGX_HTTP_SFN_AWS_TOKEN_TAG;
+    ctx->cursor.len = raw.len - 1 - NGX_HTTP_SFN_AWS_TOKEN_TAG;
+
+    ngx_http_sfn_aws_token_tag(kind, bind, ctx->cursor.data, ctx->cursor.len,
+                               tag);
+
+    if (ngx_memcmp(tag, raw.data + 1, NGX_HTTP_SFN_AWS_TOKEN_TAG) == 0) {
+        return NGX_OK;
+    }
+
+invalid:
+
+    ngx_str_null(&ctx->cursor);
+
+    return ngx_http_sfn_aws_invalid(ctx, "InvalidToken", "Invalid Token: "
+                                    "'the token is not one of this "
+                                    "request'");
 }
 
 
-void
-ngx_http_sfn_aws_next_token(cJSON *json, ngx_int_t offset)
+/* a name in a cursor: AWS's rule, and UTF-8 as PostgreSQL wants it */
+
+ngx_int_t
+ngx_http_sfn_aws_cursor_name(ngx_http_sfn_aws_ctx_t *ctx, u_char *data,
+    size_t len, ngx_str_t *name)
 {
-    u_char  buf[NGX_INT_T_LEN + 8];
+    u_char    *p, *last;
+    uint32_t   u;
 
-    *ngx_sprintf(buf, "sfn1.%i", offset) = '\0';
+    name->data = data;
+    name->len = len;
 
-    cJSON_AddStringToObject(json, "nextToken", (char *) buf);
+    if (!ngx_http_sfn_aws_name_valid(name)) {
+        return NGX_ERROR;
+    }
+
+    p = data;
+    last = data + len;
+
+    while (p < last) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+
+        u = ngx_utf8_decode(&p, last - p);
+
+        if (u > 0x10ffff || (u >= 0xd800 && u <= 0xdfff)) {
+            return NGX_ERROR;
+        }
+    }
+
+    name->data = ngx_http_sfn_aws_cstr(ctx->r->pool, data, len);
+
+    return name->data ? NGX_OK : NGX_ERROR;
+}
+
+
+ngx_int_t
+ngx_http_sfn_aws_next_token(ngx_http_sfn_aws_ctx_t *ctx, cJSON *json,
+    u_char kind, ngx_str_t *bind, u_char *cursor, size_t len)
+{
+    u_char     *p;
+    ngx_str_t   raw, token;
+
+    raw.len = 1 + NGX_HTTP_SFN_AWS_TOKEN_TAG + len;
+    raw.data = ngx_pnalloc(ctx->r->pool, raw.len);
+    token.data = ngx_pnalloc(ctx->r->pool, ngx_base64_encoded_length(raw.len)
+                                           + 1);
+
+    if (raw.data == NULL || token.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = raw.data;
+    *p++ = kind;
+    ngx_http_sfn_aws_token_tag(kind, bind, cursor, len, p);
+    p += NGX_HTTP_SFN_AWS_TOKEN_TAG;
+    ngx_memcpy(p, cursor, len);
+
+    ngx_encode_base64url(&token, &raw);
+    token.data[token.len] = '\0';
+
+    if (cJSON_AddStringToObject(json, "nextToken", (char *) token.data)
+        == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }

@@ -49,6 +49,9 @@ struct ngx_http_sfn_aws_ctx_s {
     const char                  *type;
     u_char                      *message;
     int64_t                      start_ms;
+    ngx_int_t                    limit;     /* of a page */
+    ngx_str_t                    cursor;    /* from its token, or none */
+    ngx_str_t                    bind;      /* what its token is for */
     unsigned                     sync:1;
     unsigned                     named:1;      /* by the caller */
     unsigned                     waiting:1;    /* for a sync execution */
@@ -92,8 +95,11 @@ ngx_int_t ngx_http_sfn_aws_sm_field(ngx_http_sfn_aws_ctx_t *ctx,
     const char *field);
 ngx_int_t ngx_http_sfn_aws_exec_field(ngx_http_sfn_aws_ctx_t *ctx);
 ngx_int_t ngx_http_sfn_aws_page(ngx_http_sfn_aws_ctx_t *ctx, ngx_int_t dflt,
-    ngx_int_t *limit, ngx_int_t *offset);
-void ngx_http_sfn_aws_next_token(cJSON *json, ngx_int_t offset);
+    u_char kind, ngx_str_t *bind);
+ngx_int_t ngx_http_sfn_aws_cursor_name(ngx_http_sfn_aws_ctx_t *ctx,
+    u_char *data, size_t len, ngx_str_t *name);
+ngx_int_t ngx_http_sfn_aws_next_token(ngx_http_sfn_aws_ctx_t *ctx,
+    cJSON *json, u_char kind, ngx_str_t *bind, u_char *cursor, size_t len);
 
 /* ngx_http_sfn_aws_sm.c: state-machine actions and tags */
 ngx_int_t ngx_http_sfn_aws_create(ngx_http_sfn_aws_ctx_t *ctx);

@@ -548,18 +548,31 @@ ngx_http_sfn_aws_describe_exec(ngx_http_sfn_aws_ctx_t *ctx)
 }
 
 
-/* ListExecutions */
+/*
+ * ListExecutions: newest first, by start date and then name, as on AWS.
+ * The cursor is the last row's start date (microseconds, 8 bytes big
+ * endian) and name; the next page is what sorts after it, so executions
+ * that start meanwhile come before the cursor and shift nothing, and an
+ * execution that changes status keeps its place (it leaves or enters a
+ * filtered list ahead of the cursor only).  sql/006 has the index.
+ */
+
+#define NGX_HTTP_SFN_AWS_LIST_EXECS  'E'
+
+static const char  ngx_http_sfn_aws_statuses[] =
+    "{RUNNING,SUCCEEDED,FAILED,TIMED_OUT,ABORTED}";
+
 
 static ngx_int_t
 ngx_http_sfn_aws_listed_execs(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 {
     int                      i, n;
     cJSON                   *json, *list, *item;
-    u_char                  *smarn;
-    ngx_int_t                limit, offset;
+    u_char                  *smarn, *p, *cursor;
+    size_t                   len;
+    uint64_t                 us;
+    ngx_uint_t               k;
     ngx_http_sfn_machine_t  *sm;
-
-    (void) ngx_http_sfn_aws_page(ctx, 100, &limit, &offset);
 
     sm = ngx_http_sfn_machine_find(ctx->smcf, &ctx->sm_name);
 
@@ -598,7 +611,7 @@ ngx_http_sfn_aws_listed_execs(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 
     n = res ? PQntuples(res) : 0;
 
-    for (i = 0; i < n && i < limit; i++) {
+    for (i = 0; i < n && i < ctx->limit; i++) {
         if (PQgetisnull(res, i, 1)) {
             break;
         }
@@ -618,8 +631,34 @@ ngx_http_sfn_aws_listed_execs(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
         }
     }
 
-    if (n > limit) {
-        ngx_http_sfn_aws_next_token(json, offset + limit);
+    if (n > ctx->limit && !PQgetisnull(res, ctx->limit, 1)) {
+        i = ctx->limit - 1;
+        len = PQgetlength(res, i, 2);
+
+        cursor = ngx_pnalloc(ctx->r->pool, 8 + len);
+        if (cursor == NULL) {
+            cJSON_Delete(json);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        us = (uint64_t) ngx_atoof((u_char *) PQgetvalue(res, i, 7),
+                                  PQgetlength(res, i, 7));
+        p = cursor;
+
+        for (k = 0; k < 8; k++) {
+            *p++ = (u_char) (us >> (56 - 8 * k));
+        }
+
+        ngx_memcpy(p, PQgetvalue(res, i, 2), len);
+
+        if (ngx_http_sfn_aws_next_token(ctx, json,
+                                        NGX_HTTP_SFN_AWS_LIST_EXECS,
+                                        &ctx->bind, cursor, 8 + len)
+            != NGX_OK)
+        {
+            cJSON_Delete(json);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
@@ -629,15 +668,16 @@ ngx_http_sfn_aws_listed_execs(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 ngx_int_t
 ngx_http_sfn_aws_list_execs(ngx_http_sfn_aws_ctx_t *ctx)
 {
-    ngx_int_t    limit, offset;
-    ngx_str_t    status;
-    const char  *values[4];
-    u_char       lim[NGX_INT_T_LEN + 1], off[NGX_INT_T_LEN + 1];
+    u_char      *p;
+    uint64_t     us;
+    ngx_str_t    status, name;
+    ngx_uint_t   k;
+    const char  *values[5];
+    u_char       lim[NGX_INT_T_LEN + 1], start[NGX_INT64_LEN + 1];
 
     if (ngx_http_sfn_aws_sm_field(ctx, "stateMachineArn") != NGX_OK
         || ngx_http_sfn_aws_field(ctx, "statusFilter", 0, &status)
-           == NGX_ERROR
-        || ngx_http_sfn_aws_page(ctx, 100, &limit, &offset) != NGX_OK)
+           == NGX_ERROR)
     {
         return ngx_http_sfn_aws_error(ctx);
     }
@@ -657,39 +697,117 @@ ngx_http_sfn_aws_list_execs(ngx_http_sfn_aws_ctx_t *ctx)
                    "FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE]", &status);
     }
 
-    *ngx_sprintf(lim, "%i", limit + 1) = '\0';
-    *ngx_sprintf(off, "%i", offset) = '\0';
+    /* a token is for one machine and one filter */
+
+    ctx->bind.len = ctx->sm_name.len + 1 + status.len;
+    ctx->bind.data = ngx_pnalloc(ctx->r->pool, ctx->bind.len);
+    if (ctx->bind.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(ctx->bind.data, ctx->sm_name.data, ctx->sm_name.len);
+    *p++ = '\0';
+    ngx_memcpy(p, status.data, status.len);
+
+    if (ngx_http_sfn_aws_page(ctx, 100, NGX_HTTP_SFN_AWS_LIST_EXECS,
+                              &ctx->bind)
+        != NGX_OK)
+    {
+        return ngx_http_sfn_aws_error(ctx);
+    }
+
+    values[2] = NULL;
+    values[3] = NULL;
+
+    if (ctx->cursor.data) {
+        p = ctx->cursor.data;
+        us = 0;
+
+        for (k = 0; ctx->cursor.len > 8 && k < 8; k++) {
+            us = (us << 8) | *p++;
+        }
+
+        /* before the year 10000, as PostgreSQL's timestamps */
+
+        if (ctx->cursor.len <= 8 || us > 253402300799999999ULL
+            || ngx_http_sfn_aws_cursor_name(ctx, p, ctx->cursor.len - 8,
+                                            &name)
+               != NGX_OK)
+        {
+            return ngx_http_sfn_aws_reply_error(ctx, "InvalidToken",
+                                                "Invalid Token: 'the token "
+                                                "is not one of this "
+                                                "request'");
+        }
+
+        *ngx_sprintf(start, "%uL", us) = '\0';
+
+        values[2] = (char *) start;
+        values[3] = (char *) name.data;
+    }
+
+    *ngx_sprintf(lim, "%i", ctx->limit + 1) = '\0';
 
     values[0] = (char *) ctx->sm_name.data;
-    values[1] = (char *) status.data;
-    values[2] = (char *) lim;
-    values[3] = (char *) off;
+    values[4] = (char *) lim;
+
+    if (status.data) {
+        p = ngx_pnalloc(ctx->r->pool, status.len + 3);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        *ngx_sprintf(p, "{%V}", &status) = '\0';
+        values[1] = (char *) p;
+
+    } else {
+        values[1] = ngx_http_sfn_aws_statuses;
+    }
+
+    /* one range of sfn_executions_page per status, merged */
 
     return ngx_http_sfn_aws_query(ctx,
                "SELECT m.type, e.arn, e.name, e.status, "
                "extract(epoch FROM e.start_date), "
-               "extract(epoch FROM e.stop_date), m.source "
+               "extract(epoch FROM e.stop_date), m.source, "
+               "(extract(epoch FROM e.start_date) * 1000000)::bigint "
                "FROM sfn_state_machines m LEFT JOIN LATERAL ("
-               "SELECT * FROM sfn_executions x WHERE x.state_machine = m.name "
-               "AND ($2::text IS NULL OR x.status = $2) "
-               "ORDER BY x.start_date DESC, x.arn DESC "
-               "LIMIT $3::bigint OFFSET $4::bigint) e ON true "
-               "WHERE m.name = $1",
-               4, values, ngx_http_sfn_aws_listed_execs);
+               "SELECT x.* FROM unnest($2::text[]) s(status), LATERAL ("
+               "SELECT y.arn, y.name, y.status, y.start_date, y.stop_date "
+               "FROM sfn_executions y "
+               "WHERE y.state_machine = m.name AND y.status = s.status "
+               "AND (y.start_date, y.name) < ("
+               "coalesce(timestamptz 'epoch' "
+               "+ $3::bigint * interval '1 microsecond', 'infinity'), "
+               "coalesce($4::text, '')) "
+               "ORDER BY y.start_date DESC, y.name DESC "
+               "LIMIT $5::bigint) x "
+               "ORDER BY x.start_date DESC, x.name DESC "
+               "LIMIT $5::bigint) e ON true "
+               "WHERE m.name = $1 "
+               "ORDER BY e.start_date DESC, e.name DESC",
+               5, values, ngx_http_sfn_aws_listed_execs);
 }
 
 
-/* GetExecutionHistory */
+/*
+ * GetExecutionHistory: by event id, up or down; the cursor is the last
+ * id given (8 bytes big endian).  A finished execution's history may be
+ * packed in its row (sql/006): the page is read from either form.
+ */
+
+#define NGX_HTTP_SFN_AWS_HISTORY  'H'
+
 
 static ngx_int_t
 ngx_http_sfn_aws_history_rows(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 {
     int                     i, n;
     cJSON                  *json, *list, *ev, *details, *d;
-    ngx_int_t               limit, offset;
+    u_char                 *p, cursor[8];
+    uint64_t                id;
+    ngx_uint_t              k;
     ngx_http_sfn_record_t   rec;
-
-    (void) ngx_http_sfn_aws_page(ctx, 100, &limit, &offset);
 
     if (res == NULL || PQntuples(res) == 0) {
         if (ngx_http_sfn_aws_shm_record(ctx, &rec) != NGX_OK) {
@@ -711,7 +829,7 @@ ngx_http_sfn_aws_history_rows(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 
     n = res ? PQntuples(res) : 0;
 
-    for (i = 0; i < n && i < limit; i++) {
+    for (i = 0; i < n && i < ctx->limit; i++) {
         if (PQgetisnull(res, i, 0)) {
             break;
         }
@@ -744,8 +862,23 @@ ngx_http_sfn_aws_history_rows(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
         cJSON_Delete(details);
     }
 
-    if (n > limit && !PQgetisnull(res, limit - 1, 0)) {
-        ngx_http_sfn_aws_next_token(json, offset + limit);
+    if (n > ctx->limit && !PQgetisnull(res, ctx->limit, 0)) {
+        id = (uint64_t) ngx_atoof((u_char *) PQgetvalue(res, ctx->limit - 1,
+                                                        0),
+                                  PQgetlength(res, ctx->limit - 1, 0));
+        p = cursor;
+
+        for (k = 0; k < 8; k++) {
+            *p++ = (u_char) (id >> (56 - 8 * k));
+        }
+
+        if (ngx_http_sfn_aws_next_token(ctx, json, NGX_HTTP_SFN_AWS_HISTORY,
+                                        &ctx->bind, cursor, 8)
+            != NGX_OK)
+        {
+            cJSON_Delete(json);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
@@ -756,14 +889,13 @@ ngx_int_t
 ngx_http_sfn_aws_history(ngx_http_sfn_aws_ctx_t *ctx)
 {
     cJSON       *reverse, *data;
-    u_char      *arn;
-    ngx_int_t    limit, offset;
+    u_char      *arn, *p;
+    uint64_t     id;
+    ngx_uint_t   k, down;
     const char  *values[4];
-    u_char       lim[NGX_INT_T_LEN + 1], off[NGX_INT_T_LEN + 1];
+    u_char       lim[NGX_INT_T_LEN + 1], after[NGX_INT64_LEN + 1];
 
-    if (ngx_http_sfn_aws_exec_field(ctx) != NGX_OK
-        || ngx_http_sfn_aws_page(ctx, 100, &limit, &offset) != NGX_OK)
-    {
+    if (ngx_http_sfn_aws_exec_field(ctx) != NGX_OK) {
         return ngx_http_sfn_aws_error(ctx);
     }
 
@@ -771,30 +903,79 @@ ngx_http_sfn_aws_history(ngx_http_sfn_aws_ctx_t *ctx)
     data = cJSON_GetObjectItemCaseSensitive(ctx->body,
                                             "includeExecutionData");
 
+    down = cJSON_IsTrue(reverse);
+
     arn = ngx_http_sfn_aws_exec_arn(ctx, &ctx->sm_name, &ctx->exec_name);
     if (arn == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    *ngx_sprintf(lim, "%i", limit + 1) = '\0';
-    *ngx_sprintf(off, "%i", offset) = '\0';
+    /* a token is for one execution and one order */
+
+    ctx->bind.len = ngx_strlen(arn) + 2;
+    ctx->bind.data = ngx_pnalloc(ctx->r->pool, ctx->bind.len);
+    if (ctx->bind.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(ctx->bind.data, arn, ctx->bind.len - 2);
+    *p++ = '\0';
+    *p = down ? 'D' : 'U';
+
+    if (ngx_http_sfn_aws_page(ctx, 100, NGX_HTTP_SFN_AWS_HISTORY, &ctx->bind)
+        != NGX_OK)
+    {
+        return ngx_http_sfn_aws_error(ctx);
+    }
+
+    id = down ? (uint64_t) INT64_MAX : 0;
+
+    if (ctx->cursor.data) {
+        if (ctx->cursor.len != 8) {
+            return ngx_http_sfn_aws_reply_error(ctx, "InvalidToken",
+                                                "Invalid Token: 'the token "
+                                                "is not one of this "
+                                                "request'");
+        }
+
+        p = ctx->cursor.data;
+        id = 0;
+
+        for (k = 0; k < 8; k++) {
+            id = (id << 8) | *p++;
+        }
+
+        if (id > (uint64_t) INT64_MAX) {
+            return ngx_http_sfn_aws_reply_error(ctx, "InvalidToken",
+                                                "Invalid Token: 'the token "
+                                                "is not one of this "
+                                                "request'");
+        }
+    }
+
+    *ngx_sprintf(lim, "%i", ctx->limit + 1) = '\0';
+    *ngx_sprintf(after, "%uL", id) = '\0';
 
     values[0] = (char *) arn;
     values[1] = (char *) lim;
-    values[2] = (char *) off;
+    values[2] = (char *) after;
 
     /* large strings are resolved in PostgreSQL (sql/005), if asked for */
     values[3] = cJSON_IsFalse(data) ? "false" : "true";
 
-    if (cJSON_IsTrue(reverse)) {
+    if (down) {
         return ngx_http_sfn_aws_query(ctx,
                    "SELECT h.id, h.previous_id, h.type, "
                    "extract(epoch FROM h.ts), "
                    "sfn_history_details(e.arn, h.details, $4)::text "
                    "FROM sfn_executions e LEFT JOIN LATERAL ("
-                   "SELECT * FROM sfn_history x "
-                   "WHERE x.execution_arn = e.arn ORDER BY x.id DESC "
-                   "LIMIT $2::bigint OFFSET $3::bigint) h ON true "
+                   "SELECT * FROM ("
+                   "SELECT x.id, x.previous_id, x.type, x.ts, x.details "
+                   "FROM sfn_history x WHERE x.execution_arn = e.arn "
+                   "AND e.history IS NULL AND x.id < $3::bigint "
+                   "UNION ALL SELECT * FROM sfn_history_unpack(e.history) "
+                   ") y WHERE y.id < $3::bigint ORDER BY y.id DESC "
+                   "LIMIT $2::bigint) h ON true "
                    "WHERE e.arn = $1 ORDER BY h.id DESC",
                    4, values, ngx_http_sfn_aws_history_rows);
     }
@@ -804,9 +985,13 @@ ngx_http_sfn_aws_history(ngx_http_sfn_aws_ctx_t *ctx)
                "extract(epoch FROM h.ts), "
                "sfn_history_details(e.arn, h.details, $4)::text "
                "FROM sfn_executions e LEFT JOIN LATERAL ("
-               "SELECT * FROM sfn_history x "
-               "WHERE x.execution_arn = e.arn ORDER BY x.id "
-               "LIMIT $2::bigint OFFSET $3::bigint) h ON true "
+               "SELECT * FROM ("
+               "SELECT x.id, x.previous_id, x.type, x.ts, x.details "
+               "FROM sfn_history x WHERE x.execution_arn = e.arn "
+               "AND e.history IS NULL AND x.id > $3::bigint "
+               "UNION ALL SELECT * FROM sfn_history_unpack(e.history) "
+               ") y WHERE y.id > $3::bigint ORDER BY y.id "
+               "LIMIT $2::bigint) h ON true "
                "WHERE e.arn = $1 ORDER BY h.id",
                4, values, ngx_http_sfn_aws_history_rows);
 }

@@ -616,19 +616,24 @@ ngx_http_sfn_aws_delete(ngx_http_sfn_aws_ctx_t *ctx)
 }
 
 
-/* ListStateMachines */
+/*
+ * ListStateMachines, by name; the cursor is the last name given.  With no
+ * database the machines of nginx.conf are listed in their order there,
+ * and the cursor is the index of the next one.
+ */
+
+#define NGX_HTTP_SFN_AWS_LIST_SMS  'M'
+
 
 static ngx_int_t
 ngx_http_sfn_aws_listed_sms(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 {
     int                      i, n;
     cJSON                   *json, *list, *item;
+    u_char                  *p, cursor[8];
     ngx_str_t                name;
-    ngx_int_t                limit, offset;
-    ngx_uint_t               k;
+    ngx_uint_t               k, first, next;
     ngx_http_sfn_machine_t  *sm;
-
-    (void) ngx_http_sfn_aws_page(ctx, 100, &limit, &offset);
 
     json = cJSON_CreateObject();
     list = cJSON_AddArrayToObject(json, "stateMachines");
@@ -642,9 +647,14 @@ ngx_http_sfn_aws_listed_sms(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
         /* no database: those of nginx.conf */
 
         sm = ctx->smcf->machines.elts;
+        first = 0;
 
-        for (k = offset; k < ctx->smcf->machines.nelts
-                         && k < (ngx_uint_t) (offset + limit); k++)
+        for (k = 0; ctx->cursor.data && k < ctx->cursor.len; k++) {
+            first = (first << 8) | ctx->cursor.data[k];
+        }
+
+        for (k = first; k < ctx->smcf->machines.nelts
+                        && k < first + ctx->limit; k++)
         {
             item = cJSON_CreateObject();
             cJSON_AddItemToArray(list, item);
@@ -657,7 +667,21 @@ ngx_http_sfn_aws_listed_sms(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
         }
 
         if (k < ctx->smcf->machines.nelts) {
-            ngx_http_sfn_aws_next_token(json, k);
+            next = k;
+            p = cursor;
+
+            for (k = 0; k < 8; k++) {
+                *p++ = (u_char) ((uint64_t) next >> (56 - 8 * k));
+            }
+
+            if (ngx_http_sfn_aws_next_token(ctx, json,
+                                            NGX_HTTP_SFN_AWS_LIST_SMS,
+                                            &ctx->bind, cursor, 8)
+                != NGX_OK)
+            {
+                cJSON_Delete(json);
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
         }
 
         return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
@@ -665,7 +689,7 @@ ngx_http_sfn_aws_listed_sms(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 
     n = PQntuples(res);
 
-    for (i = 0; i < n && i < limit; i++) {
+    for (i = 0; i < n && i < ctx->limit; i++) {
         name.data = (u_char *) PQgetvalue(res, i, 1);
         name.len = PQgetlength(res, i, 1);
 
@@ -687,8 +711,14 @@ ngx_http_sfn_aws_listed_sms(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
                                 ngx_http_sfn_aws_epoch(res, i, 3));
     }
 
-    if (n > limit) {
-        ngx_http_sfn_aws_next_token(json, offset + limit);
+    if (n > ctx->limit
+        && ngx_http_sfn_aws_next_token(ctx, json, NGX_HTTP_SFN_AWS_LIST_SMS,
+               &ctx->bind, (u_char *) PQgetvalue(res, ctx->limit - 1, 1),
+               PQgetlength(res, ctx->limit - 1, 1))
+           != NGX_OK)
+    {
+        cJSON_Delete(json);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
@@ -698,25 +728,70 @@ ngx_http_sfn_aws_listed_sms(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 ngx_int_t
 ngx_http_sfn_aws_list_sms(ngx_http_sfn_aws_ctx_t *ctx)
 {
-    ngx_int_t    limit, offset;
+    ngx_str_t    name;
+    ngx_uint_t   k;
     const char  *values[2];
-    u_char       lim[NGX_INT_T_LEN + 1], off[NGX_INT_T_LEN + 1];
+    u_char       lim[NGX_INT_T_LEN + 1];
 
-    if (ngx_http_sfn_aws_page(ctx, 100, &limit, &offset) != NGX_OK) {
+    /* a token of the database's list is no token of nginx.conf's */
+
+    if (ctx->smcf->database.len) {
+        ngx_str_set(&ctx->bind, "database");
+
+    } else {
+        ngx_str_set(&ctx->bind, "nginx.conf");
+    }
+
+    if (ngx_http_sfn_aws_page(ctx, 100, NGX_HTTP_SFN_AWS_LIST_SMS,
+                              &ctx->bind)
+        != NGX_OK)
+    {
         return ngx_http_sfn_aws_error(ctx);
     }
 
-    *ngx_sprintf(lim, "%i", limit + 1) = '\0';
-    *ngx_sprintf(off, "%i", offset) = '\0';
+    ngx_str_null(&name);
+
+    if (ctx->cursor.data && ctx->smcf->database.len
+        && ngx_http_sfn_aws_cursor_name(ctx, ctx->cursor.data,
+                                        ctx->cursor.len, &name)
+           != NGX_OK)
+    {
+        goto invalid;
+    }
+
+    if (ctx->cursor.data && ctx->smcf->database.len == 0) {
+        if (ctx->cursor.len != 8) {
+            goto invalid;
+        }
+
+        for (k = 0; k < 4; k++) {
+            if (ctx->cursor.data[k]) {
+                goto invalid;
+            }
+        }
+    }
+
+    if (ctx->smcf->database.len == 0) {
+        return ngx_http_sfn_aws_listed_sms(ctx, NULL);
+    }
+
+    *ngx_sprintf(lim, "%i", ctx->limit + 1) = '\0';
 
     values[0] = (char *) lim;
-    values[1] = (char *) off;
+    values[1] = (char *) name.data;
 
     return ngx_http_sfn_aws_query(ctx,
                "SELECT arn, name, type, extract(epoch FROM created_at), "
-               "source FROM sfn_state_machines ORDER BY name "
-               "LIMIT $1::bigint OFFSET $2::bigint",
+               "source FROM sfn_state_machines "
+               "WHERE name > coalesce($2::text, '') ORDER BY name "
+               "LIMIT $1::bigint",
                2, values, ngx_http_sfn_aws_listed_sms);
+
+invalid:
+
+    return ngx_http_sfn_aws_reply_error(ctx, "InvalidToken",
+                                        "Invalid Token: 'the token is not "
+                                        "one of this request'");
 }
 
 

@@ -25,6 +25,9 @@
 /* the events of a step go out in statements of about this size */
 #define NGX_HTTP_SFN_EVENTS_MAX    (256 * 1024)
 
+/* a finished history this long is packed in its row: sql/006's maximum */
+#define NGX_HTTP_SFN_HISTORY_PACKED  256
+
 /* a step PostgreSQL's queue had no memory for is queued again after */
 #define NGX_HTTP_SFN_RECOMMIT      100
 
@@ -561,6 +564,7 @@ ngx_http_sfn_host_event(void *data, sfn_exec_t *e, const sfn_event_t *ev)
                     details ? details : "null");
 
     run->events_len = p - run->events;
+    run->events_n++;
 
     if (run->events_len >= NGX_HTTP_SFN_EVENTS_MAX) {
         ngx_http_sfn_run_flush_events(run);
@@ -578,7 +582,8 @@ static void
 ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run, sfn_status_e status)
 {
     u_char       ts[NGX_INT64_LEN + 1], stop[NGX_INT64_LEN + 1];
-    const char  *values[13], *error;
+    ngx_uint_t   packed;
+    const char  *values[14], *error;
 
     run->inserted = 1;
     run->inserted_final = (status != SFN_RUNNING);
@@ -608,25 +613,51 @@ ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run, sfn_status_e status)
     }
 
     values[12] = (const char *) stop;
+    values[13] = NULL;
     error = values[10];
 
-    /* owned and leased from the first moment: no scan may claim it */
+    /*
+     * one that ends in its first step has its whole history here: it goes
+     * packed in the row (sql/006) unless it is too long for that
+     */
+
+    packed = (status != SFN_RUNNING && run->events_len
+              && run->events_n <= NGX_HTTP_SFN_HISTORY_PACKED);
+
+    if (packed) {
+        run->events[run->events_len] = ']';
+        run->events[run->events_len + 1] = '\0';
+        values[13] = (const char *) run->events;
+    }
+
+    /*
+     * a running one is owned and leased from the first moment: no scan
+     * may claim it
+     */
 
     if (ngx_http_sfn_pg_record(
             "INSERT INTO sfn_executions "
             "(arn, name, state_machine, type, status, input, start_date, "
-            "owner, lease_until, job_id, output, error, cause, stop_date) "
+            "owner, lease_until, job_id, output, error, cause, stop_date, "
+            "history) "
             "VALUES ($1, $2, $3, $4, $9, $5, "
             "to_timestamp($6::float8 / 1000), $7, "
-            "now() + interval '" NGX_HTTP_SFN_LEASE "', $8, $10, $11, $12, "
+            "CASE WHEN $9 = 'RUNNING' "
+            "THEN now() + interval '" NGX_HTTP_SFN_LEASE "' END, "
+            "$8, $10, $11, $12, "
             "CASE WHEN $9 = 'RUNNING' THEN NULL "
-            "ELSE to_timestamp($13::float8 / 1000) END) "
-            "ON CONFLICT DO NOTHING", 13, values, NULL, NULL)
+            "ELSE to_timestamp($13::float8 / 1000) END, "
+            "sfn_history_pack($14::jsonb)) "
+            "ON CONFLICT DO NOTHING", 14, values, NULL, NULL)
         != NGX_OK)
     {
         ngx_log_error(NGX_LOG_ALERT, run->log, 0,
                       "sfn execution \"%V\" not recorded, no memory",
                       &run->name);
+
+    } else if (packed) {
+        run->events_len = 0;
+        run->events_n = 0;
     }
 
     if (run->job.len == 0) {
@@ -695,6 +726,7 @@ ngx_http_sfn_run_flush_events(ngx_http_sfn_run_t *run)
     }
 
     run->events_len = 0;
+    run->events_n = 0;
 }
 
 
@@ -936,7 +968,8 @@ ngx_http_sfn_run_finish(ngx_http_sfn_run_t *run, sfn_status_e status)
             "error = $4, cause = $5, "
             "stop_date = to_timestamp($6::float8 / 1000), "
             "current_state = NULL, version = version + 1, "
-            "lease_until = NULL "
+            "lease_until = NULL, snapshot = NULL, "
+            "history = sfn_history_fold($1) "
             "WHERE arn = $1 AND owner = $7 AND status = 'RUNNING'",
             7, values, NULL, NULL)
         != NGX_OK)

@@ -99,6 +99,7 @@ struct ngx_http_sfn_run_s {
     u_char                      *events;    /* this step's, as JSON */
     size_t                       events_len;
     size_t                       events_size;
+    ngx_uint_t                   events_n;      /* in events */
     const char                  *state;
     int64_t                      start_ms;
     ngx_http_sfn_finish_pt       on_finish;

@@ -77,13 +77,13 @@ sleep 1;
 is($t->psql("SELECT status FROM sfn_executions WHERE arn = '$arn'"),
    'SUCCEEDED', 'execution row');
 my $types = $t->psql("SELECT string_agg(type, ',' ORDER BY id) "
-                     . "FROM sfn_history WHERE execution_arn = '$arn'");
+                     . "FROM sfn_events WHERE execution_arn = '$arn'");
 like($types, qr/^ExecutionStarted,PassStateEntered,PassStateExited,
                  TaskStateEntered,.*TaskSucceeded,.*TaskStateExited,
                  ChoiceStateEntered,ChoiceStateExited,SucceedStateEntered,
                  .*ExecutionSucceeded$/x, 'every transition recorded')
     or diag($types);
-is($t->psql("SELECT count(*) FROM sfn_history h WHERE execution_arn = '$arn' "
+is($t->psql("SELECT count(*) FROM sfn_events h WHERE execution_arn = '$arn' "
             . "AND previous_id >= id"), 0, 'event ids ascend');
 is($t->psql("SELECT status || ' ' || bucket || ' ' || key FROM sfn_jobs "
             . "WHERE job_id = '$job'"),

@@ -73,7 +73,7 @@ sub history_clean {
     return $t->psql(<<"END");
 SELECT count(*) FROM (
     SELECT e.name, h.type, count(*) AS n
-    FROM sfn_executions e JOIN sfn_history h ON h.execution_arn = e.arn
+    FROM sfn_executions e JOIN sfn_events h ON h.execution_arn = e.arn
     WHERE e.name IN ($list)
       AND h.type IN ('ExecutionStarted', 'ExecutionSucceeded',
                      'WaitStateEntered', 'TaskStateEntered',

@@ -62,7 +62,7 @@ ok(time - $killed < 15, sprintf('within %.1f s of the kill', time - $killed));
 my ($bw) = $b->nginx_workers;
 is($a->psql("SELECT count(*) FROM sfn_executions WHERE name IN ($list) "
             . "AND owner = '$host:$bw'"), 20, 'now owned by node b');
-is($a->psql("SELECT count(*) FROM sfn_history h JOIN sfn_executions e "
+is($a->psql("SELECT count(*) FROM sfn_events h JOIN sfn_executions e "
             . "ON e.arn = h.execution_arn WHERE e.name IN ($list) "
             . "AND h.type = 'ExecutionSucceeded'"), 20,
    'one ExecutionSucceeded each');

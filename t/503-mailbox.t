@@ -70,7 +70,7 @@ sub token_of {
     my ($arn) = @_;
     for (1 .. 100) {
         my $p = $a->psql("SELECT details->'taskScheduledEventDetails'"
-                         . "->>'parameters' FROM sfn_history "
+                         . "->>'parameters' FROM sfn_events "
                          . "WHERE execution_arn = '$arn' "
                          . "AND type = 'TaskScheduled'");
         return Sfn::Test::json()->decode($p)->{token} if $p;
@@ -94,7 +94,7 @@ ok(defined $dt, 'node a aborted it');
 diag(sprintf('stop across nodes took %.3f s', $dt // -1));
 is($a->psql("SELECT error || '/' || cause FROM sfn_executions "
             . "WHERE arn = '$h1'"), 'Halt/from node b', 'with its error');
-is($a->psql("SELECT count(*) FROM sfn_history WHERE execution_arn = '$h1' "
+is($a->psql("SELECT count(*) FROM sfn_events WHERE execution_arn = '$h1' "
             . "AND type = 'ExecutionAborted'"), 1, 'one ExecutionAborted');
 is(status_of($h2), 'RUNNING', 'the other one runs on');
 is($a->psql("SELECT count(*) FROM sfn_mailbox"), 0, 'the mail is gone');

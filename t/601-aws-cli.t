@@ -439,7 +439,7 @@ sub signed {
 sub counts {
     return $t->psql("SELECT (SELECT count(*) FROM sfn_executions) || ' ' || "
                     . "(SELECT count(*) FROM sfn_state_machines) || ' ' || "
-                    . "(SELECT count(*) FROM sfn_history)");
+                    . "(SELECT count(*) FROM sfn_events)");
 }
 
 my $before = counts();

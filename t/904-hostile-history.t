@@ -271,7 +271,7 @@ loop('inline-900', qq({"big":"$small","n":0,"stop":2000}), 2000, $small);
 my $n = aws('StartExecution', { stateMachineArn => $sm =~ s/loop$/nul/r,
                                 name => 'nul', input => '{"a":"b\u0000c"}' });
 is($n->{status}, 200, 'NUL: started');
-is($t->wait_sql("SELECT status || ' ' || (SELECT count(*) FROM sfn_history "
+is($t->wait_sql("SELECT status || ' ' || (SELECT count(*) FROM sfn_events "
                 . "h WHERE h.execution_arn = e.arn) FROM sfn_executions e "
                 . "WHERE name = 'nul'", 'FAILED 5', 10),
    'FAILED 5', 'NUL: the execution and its five events recorded');

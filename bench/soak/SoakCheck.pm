@@ -225,7 +225,7 @@ sub check {
     for (split /\n/, $t->psql(
             "SELECT execution_arn, id, previous_id, type, "
             . "coalesce(details->'stateEnteredEventDetails'->>'name', '') "
-            . "FROM sfn_history ORDER BY execution_arn, id"))
+            . "FROM sfn_events ORDER BY execution_arn, id"))
     {
         my ($arn, $id, $prev, $type, $state) = split /\|/, $_, 5;
         push @{ $hist{$arn} }, { id => $id, prev => $prev, type => $type,

@@ -39,6 +39,17 @@ sub apply {
 
     $t->psql("DELETE FROM sfn_executions WHERE arn = '$plain[0]'");
 
+    # a finished history may be packed in its row (sql/006): unpacked
+    # into rows first, where it is tampered with
+
+    for my $arn (@plain[1, 2]) {
+        $t->psql("INSERT INTO sfn_history (execution_arn, id, previous_id, "
+                 . "type, ts, details) SELECT arn, u.* FROM sfn_executions, "
+                 . "sfn_history_unpack(history) u WHERE arn = '$arn'; "
+                 . "UPDATE sfn_executions SET history = NULL "
+                 . "WHERE arn = '$arn'");
+    }
+
     $t->psql("INSERT INTO sfn_history (execution_arn, id, previous_id, "
              . "type, ts, details) SELECT execution_arn, id + 100, id, "
              . "type, ts, details FROM sfn_history WHERE execution_arn = "

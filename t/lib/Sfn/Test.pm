@@ -627,7 +627,7 @@ sub wait_sql {
 sub states_entered {
     my ($self, $arn) = @_;
     return $self->psql("SELECT string_agg(details->'stateEnteredEventDetails'"
-                       . "->>'name', ',' ORDER BY id) FROM sfn_history "
+                       . "->>'name', ',' ORDER BY id) FROM sfn_events "
                        . "WHERE execution_arn = '$arn' "
                        . "AND type LIKE '%StateEntered'");
 }
