@@ -61,31 +61,17 @@ ngx_http_sfn_origin_header(ngx_http_request_t *r, char *name, char *value)
 
 
 /*
- * Opens <bucket>/.sfn-published/<job><ext> through nginx's open_file_cache
- * when the location has one: the marker is then as fresh as any file
- * nginx serves from there.  NGX_OK, NGX_DECLINED when there is none.
+ * Opens a file through nginx's open_file_cache when the location has one:
+ * a marker is then as fresh as any file nginx serves from there.  NGX_OK,
+ * NGX_DECLINED when there is no such file.
  */
 
 static ngx_int_t
-ngx_http_sfn_origin_marker(ngx_http_request_t *r, ngx_http_sfn_bucket_t *b,
-    u_char *job, size_t len, const char *ext, ngx_open_file_info_t *of)
+ngx_http_sfn_origin_open(ngx_http_request_t *r, ngx_str_t *path,
+    ngx_open_file_info_t *of)
 {
-    u_char                    *p;
-    ngx_str_t                  path;
     ngx_uint_t                 test_only;
     ngx_http_core_loc_conf_t  *clcf;
-
-    path.len = b->path.len + sizeof("/.sfn-published/") - 1 + len
-               + ngx_strlen(ext);
-    path.data = ngx_pnalloc(r->pool, path.len + 1);
-    if (path.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = ngx_sprintf(path.data, "%V/.sfn-published/", &b->path);
-    p = ngx_cpymem(p, job, len);
-    p = ngx_cpymem(p, ext, ngx_strlen(ext));
-    *p = '\0';
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
@@ -99,7 +85,7 @@ ngx_http_sfn_origin_marker(ngx_http_request_t *r, ngx_http_sfn_bucket_t *b,
     of->events = clcf->open_file_cache_events;
     of->test_only = test_only;
 
-    if (ngx_open_cached_file(clcf->open_file_cache, &path, of, r->pool)
+    if (ngx_open_cached_file(clcf->open_file_cache, path, of, r->pool)
         != NGX_OK
         || !of->is_file)
     {
@@ -107,6 +93,31 @@ ngx_http_sfn_origin_marker(ngx_http_request_t *r, ngx_http_sfn_bucket_t *b,
     }
 
     return NGX_OK;
+}
+
+
+/* <bucket>/.sfn-published/<job><ext> */
+
+static ngx_int_t
+ngx_http_sfn_origin_marker(ngx_http_request_t *r, ngx_http_sfn_bucket_t *b,
+    u_char *job, size_t len, const char *ext, ngx_open_file_info_t *of)
+{
+    u_char     *p;
+    ngx_str_t   path;
+
+    path.len = b->path.len + sizeof("/.sfn-published/") - 1 + len
+               + ngx_strlen(ext);
+    path.data = ngx_pnalloc(r->pool, path.len + 1);
+    if (path.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(path.data, "%V/.sfn-published/", &b->path);
+    p = ngx_cpymem(p, job, len);
+    p = ngx_cpymem(p, ext, ngx_strlen(ext));
+    *p = '\0';
+
+    return ngx_http_sfn_origin_open(r, &path, of);
 }
 
 
@@ -208,7 +219,17 @@ ngx_http_sfn_origin_visible(ngx_http_request_t *r,
         return rc == NGX_OK ? 1 : NGX_ERROR;
     }
 
-    return ngx_http_sfn_origin_preview(r, b, job, len) ? 2 : 0;
+    if (ngx_http_sfn_origin_preview(r, b, job, len)) {
+        return 2;
+    }
+
+    /* publish writes the manifest before it removes the preview marker */
+
+    of.test_only = 1;
+
+    rc = ngx_http_sfn_origin_marker(r, b, job, len, ".json", &of);
+
+    return rc == NGX_OK ? 1 : rc == NGX_DECLINED ? 0 : NGX_ERROR;
 }
 
 
@@ -217,7 +238,8 @@ ngx_http_sfn_origin_handler(ngx_http_request_t *r)
 {
     u_char                      *p;
     ngx_int_t                    rc;
-    ngx_str_t                    tail, ext, esc;
+    ngx_str_t                    tail, ext, esc, path;
+    ngx_open_file_info_t         of;
     ngx_http_sfn_loc_conf_t     *slcf;
     ngx_http_sfn_origin_type_t  *t;
 
@@ -272,6 +294,28 @@ ngx_http_sfn_origin_handler(ngx_http_request_t *r)
                       "sfn origin: \"%V\" is not published",
                       ngx_http_sfn_log_escape(r->pool, &tail, &esc));
         return NGX_HTTP_NOT_FOUND;
+    }
+
+    /* players poll a preview for what is not written yet: no error */
+
+    if (rc == 2) {
+        path.len = slcf->origin->path.len + 1 + tail.len;
+        path.data = ngx_pnalloc(r->pool, path.len + 1);
+        if (path.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        p = ngx_sprintf(path.data, "%V/%V", &slcf->origin->path, &tail);
+        *p = '\0';
+
+        of.test_only = 1;
+
+        if (ngx_http_sfn_origin_open(r, &path, &of) != NGX_OK) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "sfn origin: \"%V\" is not written yet",
+                          ngx_http_sfn_log_escape(r->pool, &tail, &esc));
+            return NGX_HTTP_NOT_FOUND;
+        }
     }
 
     /* types and cache policy by extension: segments never change */

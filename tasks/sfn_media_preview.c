@@ -59,12 +59,12 @@ struct sfn_media_preview_s {
 int
 sfn_media_preview_open(sfn_media_job_t *job)
 {
-    int                  i, n;
-    char                 id[256];
-    const char          *p, *q;
-    const cJSON         *on;
-    sfn_media_group_t   *g, *first;
-    sfn_media_preview_t *pv;
+    int                   i, n;
+    char                  id[256];
+    const char           *p, *q;
+    const cJSON          *on;
+    sfn_media_group_t    *g, *first;
+    sfn_media_preview_t  *pv;
 
     pv = NULL;
 
@@ -304,11 +304,11 @@ sfn_media_preview_place(sfn_media_preview_t *pv, const char *src,
 static int
 sfn_media_preview_master(sfn_media_job_t *job, sfn_media_group_t *g)
 {
-    int                  i, gi, rc;
-    char                *text;
-    char                 path[SFN_MEDIA_PATH_MAX];
-    const char          *why;
-    sfn_media_preview_t *pv;
+    int                   i, gi, rc;
+    char                 *text;
+    char                  path[SFN_MEDIA_PATH_MAX];
+    const char           *why;
+    sfn_media_preview_t  *pv;
 
     pv = job->preview;
     gi = (int) (g - job->set.groups);
@@ -353,13 +353,13 @@ sfn_media_preview_master(sfn_media_job_t *job, sfn_media_group_t *g)
 static int
 sfn_media_preview_playlist(sfn_media_pvout_t *po, const char *path)
 {
-    int                  k, rc;
-    FILE                *fp;
-    char                *text, *line, *next, *uri, *e;
-    char                 src[SFN_MEDIA_PATH_MAX], dst[SFN_MEDIA_PATH_MAX];
-    size_t               len, dlen;
-    sfn_media_job_t     *job;
-    sfn_media_preview_t *pv;
+    int                   k, rc;
+    FILE                 *fp;
+    char                 *text, *line, *next, *uri, *e;
+    char                  src[SFN_MEDIA_PATH_MAX], dst[SFN_MEDIA_PATH_MAX];
+    size_t                len, dlen;
+    sfn_media_job_t      *job;
+    sfn_media_preview_t  *pv;
 
     job = po->job;
     pv = job->preview;
