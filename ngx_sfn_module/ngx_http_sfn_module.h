@@ -224,6 +224,8 @@ ngx_int_t ngx_http_sfn_shm_put(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_record_t *rec);
 ngx_int_t ngx_http_sfn_shm_get(ngx_http_sfn_main_conf_t *smcf,
     ngx_str_t *arn, ngx_pool_t *pool, ngx_http_sfn_record_t *rec);
+ngx_int_t ngx_http_sfn_shm_status(ngx_http_sfn_main_conf_t *smcf,
+    ngx_str_t *arn, sfn_status_e *status);
 
 ngx_int_t ngx_http_sfn_shm_token_put(ngx_http_sfn_main_conf_t *smcf,
     ngx_str_t *token, ngx_str_t *arn, uint64_t task);

@@ -478,6 +478,32 @@ ngx_http_sfn_shm_get(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *arn,
 }
 
 
+/* the status alone, for a check on every request (the origin's preview) */
+
+ngx_int_t
+ngx_http_sfn_shm_status(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *arn,
+    sfn_status_e *status)
+{
+    ngx_http_sfn_shm_node_t  *n;
+
+    if (smcf->shpool == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_shmtx_lock(&smcf->shpool->mutex);
+
+    n = ngx_http_sfn_shm_lookup(smcf->sh, arn);
+
+    if (n != NULL) {
+        *status = n->status;
+    }
+
+    ngx_shmtx_unlock(&smcf->shpool->mutex);
+
+    return n != NULL ? NGX_OK : NGX_DECLINED;
+}
+
+
 /*
  * Retention: the finished records that stopped before before_ms leave the
  * zone, at most max of them looked at, oldest finished first, so that the

@@ -24,6 +24,7 @@
 
 
 typedef struct sfn_media_job_s  sfn_media_job_t;
+typedef struct sfn_media_preview_s  sfn_media_preview_t;
 
 
 typedef struct {
@@ -128,6 +129,9 @@ struct sfn_media_job_s {
     double                started;
     double                reported;
 
+    /* the progressive publish, NULL unless "Preview" */
+    sfn_media_preview_t  *preview;
+
     /* the first failure of an encoding thread */
     pthread_mutex_t       err_mutex;
     char                  err[1024];
@@ -166,6 +170,28 @@ int sfn_media_commit_dir(sfn_media_job_t *job, const char *tmp,
     const char *root, const char *rel);
 cJSON *sfn_media_result(sfn_media_job_t *job, const cJSON *settings,
     const char *job_id, double elapsed);
+
+
+/*
+ * The master playlist of an HLS group over the media playlists under dir,
+ * malloc()ed; final: the job's own (durations, I-frame playlists).  NULL
+ * with *why naming the playlist that could not be measured.
+ */
+char *sfn_media_master_text(sfn_media_job_t *job, sfn_media_group_t *g,
+    const char *dir, int final, const char **why);
+
+/*
+ * The progressive publish (sfn_media_preview.c): open reads "Preview" and
+ * writes the origin's preview marker, before the muxers are opened; hook
+ * makes an HLS muxer write EVENT playlists and publish them; vod turns
+ * such a playlist of the temporary tree into VOD; close runs after the
+ * job is freed and, unless ok, withdraws what was shown.
+ */
+int sfn_media_preview_open(sfn_media_job_t *job);
+void sfn_media_preview_hook(sfn_media_job_t *job, sfn_media_out_t *out,
+    AVDictionary **opts);
+int sfn_media_preview_vod(const char *tmp, const char *key);
+void sfn_media_preview_close(sfn_media_job_t *job, int ok);
 
 
 #endif /* _SFN_MEDIA_JOB_H_INCLUDED_ */

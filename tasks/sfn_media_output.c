@@ -3,9 +3,9 @@
  * Copyright (C) ngx_sfn authors
  *
  * The outputs of a transcoding job: MP4 and HLS muxers fed with the
- * encoders' packets, master playlists with the bit rates as written, the
- * move of the temporary tree into place, and the job's result in
- * MediaConvert's shape.
+ * encoders' packets, master playlists with the bit rates as written and
+ * I-frame playlists, the move of the temporary tree into place, and the
+ * job's result in MediaConvert's shape.
  */
 
 
@@ -142,6 +142,10 @@ sfn_media_out_open(sfn_media_job_t *job, sfn_media_out_t *out)
         av_dict_set(&opts, "start_number", "1", 0);
         av_dict_set(&opts, "hls_flags", "independent_segments", 0);
 
+        if (job->preview) {
+            sfn_media_preview_hook(job, out, &opts);
+        }
+
         if (out->def.type == SFN_MEDIA_HLS_FMP4) {
             av_dict_set(&opts, "hls_segment_type", "fmp4", 0);
             snprintf(seg, sizeof(seg), "%s_init.mp4", out->def.name);
@@ -273,34 +277,399 @@ sfn_media_drain(sfn_media_job_t *job, AVCodecContext *enc, int video,
 /* results */
 
 
-int
-sfn_media_master(sfn_media_job_t *job, sfn_media_group_t *g, cJSON *list)
+typedef struct {
+    sfn_media_out_t      *out;
+    double                peak;         /* bits/s */
+    double                average;
+    double                iframe_peak;
+    char                  iframes[1024]; /* I-frame playlist, "" if none */
+} sfn_media_variant_t;
+
+
+/* peak and average bit rates from the segments of a media playlist */
+
+static int
+sfn_media_measure(const char *dir, const char *playlist,
+    sfn_media_variant_t *v, double *total)
 {
-    int                 i, fmp4;
-    FILE               *fp, *pl;
-    char                path[SFN_MEDIA_PATH_MAX], line[1024], seg[1024];
-    char               *p;
-    double              d, total, peak, segdur;
-    long long           size, bytes;
-    const char         *tmp;
-    sfn_media_out_t    *out;
-    sfn_media_rend_t   *r;
+    FILE       *pl;
+    char        path[SFN_MEDIA_PATH_MAX], line[1024];
+    double      segdur;
+    size_t      dlen;
+    long long   size, bytes;
 
-    tmp = job->tmp[g->bucket];
-
-    snprintf(path, sizeof(path), "%s/%s%s.m3u8", tmp, g->prefix, g->base);
-
-    fp = fopen(path, "w");
-    if (fp == NULL) {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "cannot write \"%s\": %s", path,
-                             strerror(errno));
+    if (sfn_media_fmt(path, sizeof(path), "%s/%s", dir, playlist) < 0) {
+        return -1;
     }
 
-    fmp4 = g->type == SFN_MEDIA_HLS_FMP4;
+    pl = fopen(path, "r");
+    if (pl == NULL) {
+        return -1;
+    }
 
-    fprintf(fp, "#EXTM3U\n#EXT-X-VERSION:%d\n#EXT-X-INDEPENDENT-SEGMENTS\n",
-            fmp4 ? 7 : 3);
+    dlen = strrchr(path, '/') + 1 - path;
+
+    *total = 0;
+    v->peak = 0;
+    bytes = 0;
+    segdur = 0;
+    size = 1;
+
+    while (fgets(line, sizeof(line), pl)) {
+        line[strcspn(line, "\r\n")] = '\0';
+
+        if (strncmp(line, "#EXTINF:", 8) == 0) {
+            segdur = atof(line + 8);
+            continue;
+        }
+
+        if (line[0] == '#' || line[0] == '\0') {
+            continue;
+        }
+
+        size = dlen + strlen(line) < sizeof(path)
+               ? (strcpy(path + dlen, line), sfn_media_file_size(path)) : 0;
+
+        if (size <= 0) {
+            break;
+        }
+
+        if (segdur > 0) {
+            bytes += size;
+            *total += segdur;
+
+            if (size * 8.0 / segdur > v->peak) {
+                v->peak = size * 8.0 / segdur;
+            }
+        }
+    }
+
+    fclose(pl);
+
+    /* a playlist that names a file not written is no success */
+
+    if (size <= 0) {
+        return -1;
+    }
+
+    v->average = *total > 0 ? bytes * 8.0 / *total : 0;
+
+    return 0;
+}
+
+
+/*
+ * The key frames of an MPEG-TS segment, for I-frame playlists: each runs
+ * from the PSI packets just before its PES (a player needs the PAT and
+ * PMT to decode it alone) to the start of the next video PES.
+ */
+
+typedef struct {
+    long long             offset;
+    long long             length;
+    double                pts;          /* seconds, -1 if unknown */
+} sfn_media_key_t;
+
+
+static int
+sfn_media_ts_keys(const char *path, sfn_media_key_t *keys, int max)
+{
+    int             n, pid, vpid, pmt, afc, pusi, open, len, pil, i;
+    FILE           *fp;
+    long long       off, psi;
+    const uint8_t  *p, *s, *end;
+    uint8_t         pkt[188];
+
+    fp = fopen(path, "r");
+    if (fp == NULL) {
+        return -1;
+    }
+
+    n = 0;
+    vpid = -1;
+    pmt = -1;
+    open = 0;
+    psi = -1;
+
+    for (off = 0; fread(pkt, 1, 188, fp) == 188; off += 188) {
+        if (pkt[0] != 0x47) {
+            break;
+        }
+
+        pid = ((pkt[1] & 0x1f) << 8) | pkt[2];
+        pusi = pkt[1] & 0x40;
+        afc = (pkt[3] >> 4) & 3;
+        p = pkt + 4;
+        end = pkt + 188;
+
+        if (afc & 2) {
+            p += 1 + pkt[4];
+        }
+
+        if (!(afc & 1) || p >= end) {
+            continue;
+        }
+
+        if (pid == 0 || pid == pmt) {
+            if (psi < 0) {
+                psi = off;
+            }
+
+            if (!pusi || p + 1 + p[0] + 12 > end) {
+                continue;
+            }
+
+            s = p + 1 + p[0];
+
+            if (pid == 0 && s[0] == 0x00) {
+                pmt = ((s[10] & 0x1f) << 8) | s[11];
+
+            } else if (pid == pmt && s[0] == 0x02) {
+                len = ((s[1] & 0x0f) << 8) | s[2];
+                pil = ((s[10] & 0x0f) << 8) | s[11];
+
+                for (i = 12 + pil; i + 5 <= len - 1 && s + i + 5 <= end;
+                     i += 5 + (((s[i + 3] & 0x0f) << 8) | s[i + 4]))
+                {
+                    if (s[i] == 0x1b) {
+                        vpid = ((s[i + 1] & 0x1f) << 8) | s[i + 2];
+                        break;
+                    }
+                }
+            }
+
+            continue;
+        }
+
+        if (pid != vpid || !pusi) {
+            if (pid != vpid) {
+                psi = -1;
+            }
+
+            continue;
+        }
+
+        /* a new video PES: the key frame before it ends here */
+
+        if (open) {
+            keys[n - 1].length = (psi >= 0 ? psi : off)
+                                 - keys[n - 1].offset;
+            open = 0;
+        }
+
+        if ((afc & 2) && pkt[4] > 0 && (pkt[5] & 0x40) && n < max) {
+            keys[n].offset = psi >= 0 ? psi : off;
+            keys[n].pts = -1;
+
+            if (p + 14 <= end && p[0] == 0 && p[1] == 0 && p[2] == 1
+                && (p[7] & 0x80))
+            {
+                keys[n].pts = ((((int64_t) p[9] >> 1) & 7) << 30
+                               | (int64_t) p[10] << 22
+                               | ((int64_t) p[11] >> 1) << 15
+                               | (int64_t) p[12] << 7 | p[13] >> 1)
+                              / 90000.0;
+            }
+
+            n++;
+            open = 1;
+        }
+
+        psi = -1;
+    }
+
+    if (open) {
+        keys[n - 1].length = off - keys[n - 1].offset;
+    }
+
+    fclose(fp);
+
+    return n;
+}
+
+
+/* the I-frame playlist of a TS variant, beside its media playlist */
+
+static int
+sfn_media_iframes(const char *dir, sfn_media_variant_t *v)
+{
+    int               i, n, ok;
+    FILE             *pl, *fp;
+    char              path[SFN_MEDIA_PATH_MAX], line[1024], name[1024];
+    char             *text, *p;
+    size_t            len;
+    double            segdur, start, d, target;
+    sfn_media_key_t   keys[64];
+
+    p = strrchr(v->out->key, '/');
+    snprintf(name, sizeof(name), "%s", p ? p + 1 : v->out->key);
+    name[strlen(name) - 5] = '\0';
+
+    if (sfn_media_fmt(path, sizeof(path), "%s/%s", dir, v->out->key) < 0) {
+        return -1;
+    }
+
+    pl = fopen(path, "r");
+    if (pl == NULL) {
+        return -1;
+    }
+
+    *(strrchr(path, '/') + 1) = '\0';
+
+    fp = open_memstream(&text, &len);
+    if (fp == NULL) {
+        fclose(pl);
+        return -1;
+    }
+
+    segdur = 0;
+    target = 1;
+    ok = 1;
+    v->iframe_peak = 0;
+
+    while (ok && fgets(line, sizeof(line), pl)) {
+        line[strcspn(line, "\r\n")] = '\0';
+
+        if (strncmp(line, "#EXTINF:", 8) == 0) {
+            segdur = atof(line + 8);
+            continue;
+        }
+
+        if (line[0] == '#' || line[0] == '\0') {
+            continue;
+        }
+
+        p = path + strlen(path);
+
+        if (p - path + strlen(line) >= sizeof(path)) {
+            ok = 0;
+            break;
+        }
+
+        strcpy(p, line);
+        n = sfn_media_ts_keys(path, keys, 64);
+        *p = '\0';
+
+        if (n <= 0) {
+            ok = 0;
+            break;
+        }
+
+        start = keys[0].pts;
+
+        for (i = 0; i < n; i++) {
+            d = i + 1 < n && keys[i + 1].pts >= 0 && keys[i].pts >= 0
+                ? keys[i + 1].pts - keys[i].pts
+                : start >= 0 && keys[i].pts >= 0
+                  ? start + segdur - keys[i].pts : segdur / n;
+
+            if (d <= 0 || keys[i].length <= 0) {
+                continue;
+            }
+
+            if (d > target) {
+                target = d;
+            }
+
+            if (keys[i].length * 8.0 / d > v->iframe_peak) {
+                v->iframe_peak = keys[i].length * 8.0 / d;
+            }
+
+            fprintf(fp, "#EXTINF:%.6f,\n#EXT-X-BYTERANGE:%lld@%lld\n%s\n",
+                    d, keys[i].length, keys[i].offset, line);
+        }
+    }
+
+    fclose(pl);
+    fclose(fp);
+
+    if (!ok || len == 0) {
+        free(text);
+        return -1;
+    }
+
+    snprintf(v->iframes, sizeof(v->iframes), "%s_iframes.m3u8", name);
+
+    sfn_media_fmt(line, sizeof(line), "%s%s", path, v->iframes);
+    fp = fopen(line, "w");
+
+    if (fp == NULL) {
+        free(text);
+        return -1;
+    }
+
+    fprintf(fp, "#EXTM3U\n#EXT-X-VERSION:4\n#EXT-X-TARGETDURATION:%.0f\n"
+            "#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n"
+            "#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-I-FRAMES-ONLY\n%s"
+            "#EXT-X-ENDLIST\n", ceil(target), text);
+    free(text);
+
+    return fclose(fp) == 0 ? 0 : -1;
+}
+
+
+static int
+sfn_media_variant_cmp(const void *a, const void *b)
+{
+    const sfn_media_variant_t  *x = a, *y = b;
+
+    /* video from the top bit rate down, then audio only */
+
+    if ((x->out->def.rend >= 0) != (y->out->def.rend >= 0)) {
+        return x->out->def.rend >= 0 ? -1 : 1;
+    }
+
+    return x->peak < y->peak ? 1 : x->peak > y->peak ? -1 : 0;
+}
+
+
+static void
+sfn_media_variant_print(FILE *fp, sfn_media_job_t *job,
+    sfn_media_variant_t *v)
+{
+    char              *p;
+    sfn_media_rend_t  *r;
+
+    fprintf(fp, "#EXT-X-STREAM-INF:BANDWIDTH=%.0f,AVERAGE-BANDWIDTH=%.0f",
+            v->peak, v->average);
+
+    if (v->out->def.rend >= 0) {
+        r = &job->rends[v->out->def.rend];
+        fprintf(fp, ",RESOLUTION=%dx%d,CODECS=\"%s%s\",FRAME-RATE=%.3f",
+                r->ow, r->oh, r->codecs,
+                v->out->def.aenc >= 0 ? ",mp4a.40.2" : "",
+                av_q2d(r->enc->framerate));
+
+    } else {
+        fprintf(fp, ",CODECS=\"mp4a.40.2\"");
+    }
+
+    p = strrchr(v->out->key, '/');
+    fprintf(fp, "\n%s\n", p ? p + 1 : v->out->key);
+}
+
+
+/*
+ * The master playlist of group g over the media playlists under dir: the
+ * job's temporary tree at the end (final: I-frame playlists too, and the
+ * durations), the bucket during a preview.  A middle rung comes first, as
+ * players start with the first variant; the others follow from the top
+ * down, audio only last.  Returns the text (malloc) or NULL, with why.
+ */
+
+char *
+sfn_media_master_text(sfn_media_job_t *job, sfn_media_group_t *g,
+    const char *dir, int final, const char **why)
+{
+    int                   i, n, nv, mid;
+    FILE                 *fp;
+    char                 *text;
+    size_t                len;
+    double                total;
+    sfn_media_out_t      *out;
+    sfn_media_variant_t   v[SFN_MEDIA_MAX_OUTS];
+
+    n = 0;
 
     for (i = 0; i < job->nouts; i++) {
         out = &job->outs[i];
@@ -309,86 +678,122 @@ sfn_media_master(sfn_media_job_t *job, sfn_media_group_t *g, cJSON *list)
             continue;
         }
 
-        /* peak and average bit rates from the segments as written */
+        memset(&v[n], 0, sizeof(sfn_media_variant_t));
+        v[n].out = out;
 
-        snprintf(line, sizeof(line), "%s/%s", tmp, out->key);
-        pl = fopen(line, "r");
+        if (sfn_media_measure(dir, out->key, &v[n], &total) != 0) {
+            *why = out->key;
+            return NULL;
+        }
 
-        total = 0;
-        peak = 0;
-        bytes = 0;
-        segdur = 0;
-        size = 1;
+        if (final) {
+            out->duration = total;
 
-        while (pl && fgets(line, sizeof(line), pl)) {
-            line[strcspn(line, "\r\n")] = '\0';
-
-            if (strncmp(line, "#EXTINF:", 8) == 0) {
-                segdur = atof(line + 8);
-                continue;
-            }
-
-            if (line[0] == '#' || line[0] == '\0') {
-                continue;
-            }
-
-            sfn_media_fmt(seg, sizeof(seg), "%s/%s%s", tmp, g->prefix, line);
-            size = sfn_media_file_size(seg);
-            d = segdur;
-
-            if (size <= 0) {
-                break;
-            }
-
-            if (d > 0) {
-                bytes += size;
-                total += d;
-
-                if (size * 8.0 / d > peak) {
-                    peak = size * 8.0 / d;
-                }
+            if (out->def.rend >= 0 && g->type == SFN_MEDIA_HLS_TS
+                && sfn_media_iframes(dir, &v[n]) != 0)
+            {
+                *why = out->key;
+                return NULL;
             }
         }
 
-        if (pl) {
-            fclose(pl);
+        n++;
+    }
+
+    qsort(v, n, sizeof(sfn_media_variant_t), sfn_media_variant_cmp);
+
+    for (nv = 0; nv < n && v[nv].out->def.rend >= 0; nv++) {
+        /* void */
+    }
+
+    mid = nv / 2;
+
+    fp = open_memstream(&text, &len);
+    if (fp == NULL) {
+        *why = "memory";
+        return NULL;
+    }
+
+    fprintf(fp, "#EXTM3U\n#EXT-X-VERSION:%d\n#EXT-X-INDEPENDENT-SEGMENTS\n",
+            g->type == SFN_MEDIA_HLS_FMP4 ? 7 : 4);
+
+    if (n) {
+        sfn_media_variant_print(fp, job, &v[mid]);
+    }
+
+    for (i = 0; i < n; i++) {
+        if (i != mid) {
+            sfn_media_variant_print(fp, job, &v[i]);
         }
+    }
 
-        /* a playlist that names a file not written is no success */
-
-        if (pl == NULL || size <= 0) {
-            fclose(fp);
-            return sfn_task_fail(job->call, "States.TaskFailed",
-                                 "\"%s\": %s was not written", out->key,
-                                 pl ? "a segment it lists" : "it");
+    for (i = 0; i < n; i++) {
+        if (v[i].iframes[0]) {
+            fprintf(fp, "#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=%.0f,"
+                    "RESOLUTION=%dx%d,CODECS=\"%s\",URI=\"%s\"\n",
+                    v[i].iframe_peak, job->rends[v[i].out->def.rend].ow,
+                    job->rends[v[i].out->def.rend].oh,
+                    job->rends[v[i].out->def.rend].codecs, v[i].iframes);
         }
-
-        out->duration = total;
-
-        fprintf(fp, "#EXT-X-STREAM-INF:BANDWIDTH=%.0f,AVERAGE-BANDWIDTH=%.0f",
-                peak, total > 0 ? bytes * 8.0 / total : 0);
-
-        if (out->def.rend >= 0) {
-            r = &job->rends[out->def.rend];
-            fprintf(fp, ",RESOLUTION=%dx%d,CODECS=\"%s%s\","
-                    "FRAME-RATE=%.3f", r->ow, r->oh, r->codecs,
-                    out->def.aenc >= 0 ? ",mp4a.40.2" : "",
-                    av_q2d(r->enc->framerate));
-
-        } else {
-            fprintf(fp, ",CODECS=\"mp4a.40.2\"");
-        }
-
-        p = strrchr(out->key, '/');
-        fprintf(fp, "\n%s\n", p ? p + 1 : out->key);
     }
 
     if (fclose(fp) != 0) {
+        free(text);
+        *why = "memory";
+        return NULL;
+    }
+
+    return text;
+}
+
+
+int
+sfn_media_master(sfn_media_job_t *job, sfn_media_group_t *g, cJSON *list)
+{
+    int          i;
+    FILE        *fp;
+    char        *text;
+    char         path[SFN_MEDIA_PATH_MAX];
+    const char  *tmp, *why;
+
+    tmp = job->tmp[g->bucket];
+
+    /* a preview wrote EVENT playlists: the job's outputs are VOD */
+
+    for (i = 0; job->preview && i < job->nouts; i++) {
+        if (job->outs[i].def.group == (int) (g - job->set.groups)
+            && sfn_media_preview_vod(tmp, job->outs[i].key) != 0)
+        {
+            return sfn_task_fail(job->call, "States.TaskFailed",
+                                 "\"%s\" cannot be rewritten: %s",
+                                 job->outs[i].key, strerror(errno));
+        }
+    }
+
+    text = sfn_media_master_text(job, g, tmp, 1, &why);
+
+    if (text == NULL) {
+        return sfn_task_fail(job->call, "States.TaskFailed",
+                             "\"%s\": it, a segment it lists or its I-frame "
+                             "index was not written", why);
+    }
+
+    snprintf(path, sizeof(path), "%s/%s%s.m3u8", tmp, g->prefix, g->base);
+
+    fp = fopen(path, "w");
+
+    if (fp != NULL) {
+        i = fputs(text, fp);
+        i = fclose(fp) != 0 || i == EOF;
+    }
+
+    free(text);
+
+    if (fp == NULL || i) {
         return sfn_task_fail(job->call, "States.TaskFailed",
                              "cannot write \"%s\": %s", path,
                              strerror(errno));
     }
-
     (void) list;
 
     return SFN_TASK_OK;

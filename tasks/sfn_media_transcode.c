@@ -478,6 +478,10 @@ sfn_media_execute(sfn_media_job_t *job, const cJSON *settings,
         }
     }
 
+    if (sfn_media_preview_open(job) != SFN_TASK_OK) {
+        return SFN_TASK_FAILED;
+    }
+
     for (i = 0; i < job->nouts; i++) {
         if (sfn_media_out_open(job, &job->outs[i]) != SFN_TASK_OK) {
             return SFN_TASK_FAILED;
@@ -660,6 +664,7 @@ sfn_media_transcode(sfn_task_call_t *call)
     }
 
     sfn_media_job_free(job);
+    sfn_media_preview_close(job, rc == SFN_TASK_OK);
     free(job);
     cJSON_Delete(own);
 

@@ -56,5 +56,15 @@ int sfn_task_write_atomic(sfn_task_call_t *call, const char *path,
 int sfn_task_db_job_set(sfn_task_call_t *call, const char *job_id,
     const char *status, const cJSON *attrs, char **bucket, char **key);
 
+/*
+ * The origin's markers in a bucket's root (sfn_task_origin.c): preview
+ * writes .sfn-published/<jobId>.preview naming the execution whose
+ * transcode shows the job before QC; withdraw removes it (and with
+ * published, the publish manifest too).  0 or -1 with errno for withdraw.
+ */
+int sfn_task_origin_preview(sfn_task_call_t *call, const char *root,
+    const char *job_id, const char *execution);
+int sfn_task_origin_withdraw(const char *root, const char *job_id,
+    int published);
 
 #endif /* _SFN_TASK_INT_H_INCLUDED_ */

@@ -7,13 +7,20 @@
  *
  *   {"bucket", "jobId", "prefixes": ["mp4/<jobId>/", ...]}
  *   {"jobId", "outputs": [{"bucket", "key", "format"}, ...],
- *    "qualityPassed"}                          (the seed's publish Lambda)
+ *    "qualityPassed", "baseUrl"?}              (the seed's publish Lambda)
  *
  * The origin serves <bucket>/<dir>/<jobId>/... only while the manifest
  * <bucket>/.sfn-published/<jobId>.json exists.  Publishing checks that
  * every prefix is there, holds files, none empty, and that every playlist
  * names only files that exist, then writes the manifest with one rename:
- * a ladder is visible whole or not at all.
+ * a ladder is visible whole or not at all.  The result, and the job row's
+ * OutputLocations, name what now answers: the master playlist, the MP4s,
+ * the thumbnails, under "baseUrl" (the origin's location).
+ *
+ * Before that, a transcode with "Preview" may show the job: the marker
+ * <bucket>/.sfn-published/<jobId>.preview names its execution, and the
+ * origin serves the job while that execution runs.  Publishing, a failed
+ * QC and unpublishing remove it.
  */
 
 
@@ -723,6 +730,67 @@ sfn_origin_verify(sfn_origin_t *o, cJSON *urls, cJSON **playlist)
 }
 
 
+int
+sfn_task_origin_preview(sfn_task_call_t *call, const char *root,
+    const char *job_id, const char *execution)
+{
+    int   n;
+    char  path[SFN_TASK_PATH_MAX], text[2048];
+
+    if (!sfn_origin_job_id_valid(job_id)) {
+        return sfn_task_fail(call, "States.TaskFailed",
+                             "the job id \"%s\" cannot name a preview: it "
+                             "is not made of letters, digits, \"-\", \"_\" "
+                             "and \".\"", job_id);
+    }
+
+    n = snprintf(text, sizeof(text), "%s\n", execution);
+
+    if ((size_t) snprintf(path, sizeof(path), "%s/%s/%s.preview", root,
+                          SFN_ORIGIN_DIR, job_id)
+        >= sizeof(path)
+        || n < 0 || (size_t) n >= sizeof(text))
+    {
+        return sfn_task_fail(call, "States.TaskFailed",
+                             "the preview marker of \"%s\" is too long",
+                             job_id);
+    }
+
+    return sfn_task_write_atomic(call, path, text, n);
+}
+
+
+int
+sfn_task_origin_withdraw(const char *root, const char *job_id, int published)
+{
+    int          i, rc;
+    char         path[SFN_TASK_PATH_MAX];
+
+    static const char  *ext[] = { "preview", "json" };
+
+    rc = 0;
+
+    for (i = 0; i < (published ? 2 : 1); i++) {
+        if ((size_t) snprintf(path, sizeof(path), "%s/%s/%s.%s", root,
+                              SFN_ORIGIN_DIR, job_id, ext[i])
+            >= sizeof(path))
+        {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+
+        if (unlink(path) == 0) {
+            (void) sfn_task_fsync_dir(path);
+
+        } else if (errno != ENOENT && errno != ENOTDIR) {
+            rc = -1;
+        }
+    }
+
+    return rc;
+}
+
+
 static int
 sfn_origin_remove_manifest(sfn_origin_t *o, int *was)
 {
@@ -732,6 +800,14 @@ sfn_origin_remove_manifest(sfn_origin_t *o, int *was)
 
     if (sfn_origin_manifest_path(o, path, sizeof(path)) != SFN_TASK_OK) {
         return SFN_TASK_FAILED;
+    }
+
+    /* a preview goes first: nothing of the job stays visible */
+
+    if (sfn_task_origin_withdraw(o->root, o->job_id, 0) != 0) {
+        return sfn_task_fail(o->call, "States.TaskFailed",
+                             "the preview of \"%s\" cannot be withdrawn: %s",
+                             o->job_id, strerror(errno));
     }
 
     if (unlink(path) == 0) {
@@ -826,13 +902,96 @@ sfn_origin_failed_qc(sfn_origin_t *o)
 }
 
 
+/*
+ * Where to watch: base (the origin's location, "/vod/" or an absolute
+ * URL; "" names keys) joined to the keys the origin now serves, by kind.
+ */
+
+static cJSON *
+sfn_origin_playback(sfn_origin_t *o, const char *base, const cJSON *playlist)
+{
+    int          i, j, hls;
+    char         url[SFN_TASK_PATH_MAX + 1024];
+    cJSON       *r, *mp4, *images;
+    size_t       n;
+    const char  *key, *name, *ext, *kind;
+
+    r = cJSON_CreateObject();
+
+    if (cJSON_IsString(playlist)) {
+        snprintf(url, sizeof(url), "%s%s", base, playlist->valuestring);
+        cJSON_AddStringToObject(r, "hls", url);
+    }
+
+    mp4 = cJSON_AddArrayToObject(r, "mp4");
+    images = cJSON_AddArrayToObject(r, "thumbnails");
+
+    for (i = 0; i < o->nprefixes; i++) {
+        n = strlen(o->prefix[i]);
+        hls = 0;
+
+        for (j = 0; j < o->nfiles; j++) {
+            if (strncmp(o->files[j].key, o->prefix[i], n) == 0
+                && sfn_origin_is_playlist(o->files[j].key))
+            {
+                hls = 1;
+                break;
+            }
+        }
+
+        /* an HLS tree is watched through its master */
+
+        for (j = 0; !hls && j < o->nfiles; j++) {
+            key = o->files[j].key;
+
+            if (strncmp(key, o->prefix[i], n) != 0) {
+                continue;
+            }
+
+            name = strrchr(key, '/') + 1;
+            ext = strrchr(name, '.');
+            snprintf(url, sizeof(url), "%s%s", base, key);
+
+            if (ext == NULL) {
+                continue;
+            }
+
+            kind = strcmp(ext, ".mp4") == 0 ? "mp4"
+                   : strcmp(ext, ".vtt") == 0 ? "thumbnailsVtt"
+                   : strcmp(ext, ".jpg") != 0 && strcmp(ext, ".jpeg") != 0
+                     ? NULL
+                   : strstr(name, "poster") ? "poster"
+                   : strstr(name, "sprite") ? "sprite"
+                   : "thumbnails";
+
+            if (kind == NULL) {
+                continue;
+            }
+
+            if (strcmp(kind, "mp4") == 0) {
+                cJSON_AddItemToArray(mp4, cJSON_CreateString(url));
+
+            } else if (strcmp(kind, "thumbnails") == 0) {
+                cJSON_AddItemToArray(images, cJSON_CreateString(url));
+
+            } else if (!cJSON_GetObjectItemCaseSensitive(r, kind)) {
+                cJSON_AddStringToObject(r, kind, url);
+            }
+        }
+    }
+
+    return r;
+}
+
+
 static int
 sfn_task_origin_publish(sfn_task_call_t *call)
 {
     int            i, rc;
     char           path[SFN_TASK_PATH_MAX], now[40], msg[256], rel[256];
     char          *text;
-    cJSON         *man, *files, *f, *urls, *playlist, *r, *attrs, *outputs;
+    cJSON         *man, *files, *f, *urls, *playlist, *r, *attrs, *playback;
+    const char    *base;
     sfn_origin_t   o;
 
     if (sfn_origin_parse(call, &o) != SFN_TASK_OK) {
@@ -902,12 +1061,21 @@ sfn_task_origin_publish(sfn_task_call_t *call)
     rc = sfn_task_write_atomic(call, path, text, strlen(text));
     free(text);
 
-    if (rc != SFN_TASK_OK) {
+    if (rc != SFN_TASK_OK
+        || sfn_task_opt_string(call, call->input, "baseUrl", &base)
+           != SFN_TASK_OK)
+    {
         cJSON_Delete(urls);
         cJSON_Delete(playlist);
         sfn_origin_free(&o);
         return SFN_TASK_FAILED;
     }
+
+    /* published: a preview of the job has served its turn */
+
+    (void) sfn_task_origin_withdraw(o.root, o.job_id, 0);
+
+    playback = sfn_origin_playback(&o, base ? base : "", playlist);
 
     /* what the seed's publish Lambda returns, and where things are */
 
@@ -930,15 +1098,16 @@ sfn_task_origin_publish(sfn_task_call_t *call)
     }
 
     cJSON_AddItemToObject(r, "urls", urls);
+    cJSON_AddItemToObject(r, "playback", playback);
     cJSON_AddNumberToObject(r, "fileCount", o.nfiles);
     cJSON_AddNumberToObject(r, "totalBytes", (double) o.bytes);
 
-    outputs = cJSON_GetObjectItemCaseSensitive(call->input, "outputs");
+    /* the job row: what answers, not the keys the workflow guessed */
 
     attrs = cJSON_CreateObject();
     cJSON_AddStringToObject(attrs, "PublishedAt", now);
     cJSON_AddItemToObject(attrs, "OutputLocations",
-                          cJSON_Duplicate(outputs ? outputs : urls, 1));
+                          cJSON_Duplicate(playback, 1));
 
     if (sfn_origin_job_row(&o, "PUBLISHED", attrs, r) != SFN_TASK_OK) {
         cJSON_Delete(r);

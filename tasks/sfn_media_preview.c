@@ -1,0 +1,657 @@
+
+/*
+ * Copyright (C) ngx_sfn authors
+ *
+ * The progressive publish of a transcoding job ("Preview": true).  The
+ * HLS muxers write EVENT playlists, rewritten after every segment (FFmpeg
+ * writes a VOD one only at the end); each time one is closed, the
+ * segments it names are linked from the temporary tree into the bucket
+ * and the playlist follows them, each with one rename, so the origin never
+ * serves a partial file.  Once every variant of a group has a segment, its
+ * master follows.  The marker .sfn-published/<jobId>.preview names the
+ * execution: the origin serves the job while that execution runs.  At the
+ * end the playlists become VOD and the outputs are committed over the
+ * links; a job that fails withdraws the marker first, then the files.
+ */
+
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sfn_media_job.h"
+#include "sfn_task_int.h"
+
+
+typedef struct {
+    sfn_media_job_t      *job;
+    sfn_media_out_t      *out;
+    AVIOContext          *pb[4];        /* playlists being written */
+    char                 *url[4];
+    int                   segments;     /* named files linked so far */
+} sfn_media_pvout_t;
+
+
+struct sfn_media_preview_s {
+    pthread_mutex_t       mutex;
+    const char           *root;         /* of the bucket */
+    char                  job_id[256];
+    int                   marker;
+    int                   masters[SFN_MEDIA_MAX_GROUPS];
+    char                **files;        /* placed in the bucket */
+    int                   nfiles;
+    int                   size;
+
+    int                 (*io_open)(AVFormatContext *s, AVIOContext **pb,
+                                   const char *url, int flags,
+                                   AVDictionary **options);
+    int                 (*io_close2)(AVFormatContext *s, AVIOContext *pb);
+
+    sfn_media_pvout_t     outs[SFN_MEDIA_MAX_OUTS];
+};
+
+
+int
+sfn_media_preview_open(sfn_media_job_t *job)
+{
+    int                   i, n;
+    char                  id[256];
+    const char           *p, *q;
+    const cJSON          *on;
+    sfn_media_group_t    *g, *first;
+    sfn_media_preview_t  *pv;
+
+    pv = NULL;
+
+    on = cJSON_GetObjectItemCaseSensitive(job->call->input, "Preview");
+
+    if (on && !cJSON_IsBool(on)) {
+        return sfn_task_fail(job->call, "States.TaskFailed",
+                             "\"Preview\" must be true or false");
+    }
+
+    if (!cJSON_IsTrue(on)) {
+        return SFN_TASK_OK;
+    }
+
+    /* the origin's layout: every HLS group under <dir>/<jobId>/ */
+
+    first = NULL;
+
+    for (i = 0; i < job->set.ngroups; i++) {
+        g = &job->set.groups[i];
+
+        if (g->type == SFN_MEDIA_MP4 || g->thumbs) {
+            continue;
+        }
+
+        p = strchr(g->prefix, '/');
+        q = p ? strchr(p + 1, '/') : NULL;
+        n = q ? (int) (q - p - 1) : 0;
+
+        if (n == 0 || n >= (int) sizeof(id)) {
+            return sfn_task_fail(job->call, "States.TaskFailed",
+                                 "\"Preview\": the HLS destination \"%s\" is "
+                                 "not \"<dir>/<jobId>/\", as the origin "
+                                 "serves jobs", g->prefix);
+        }
+
+        snprintf(id, sizeof(id), "%.*s", n, p + 1);
+
+        if (first == NULL) {
+            first = g;
+
+            pv = calloc(1, sizeof(sfn_media_preview_t));
+            if (pv == NULL) {
+                return sfn_task_fail(job->call, "States.TaskFailed",
+                                     "out of memory");
+            }
+
+            pthread_mutex_init(&pv->mutex, NULL);
+            pv->root = job->set.buckets[g->bucket].root;
+            snprintf(pv->job_id, sizeof(pv->job_id), "%s", id);
+            job->preview = pv;
+
+        } else if (g->bucket != first->bucket || strcmp(id, pv->job_id) != 0)
+        {
+            return sfn_task_fail(job->call, "States.TaskFailed",
+                                 "\"Preview\": HLS groups \"%s\" and \"%s\" "
+                                 "are not one job in one bucket", first->name,
+                                 g->name);
+        }
+    }
+
+    if (first == NULL) {
+        return SFN_TASK_OK;
+    }
+
+    /* without an execution no origin can tell it runs: files only */
+
+    if (job->call->env == NULL || job->call->env->execution == NULL) {
+        return SFN_TASK_OK;
+    }
+
+    if (sfn_task_origin_preview(job->call, pv->root, pv->job_id,
+                                job->call->env->execution)
+        != SFN_TASK_OK)
+    {
+        return SFN_TASK_FAILED;
+    }
+
+    pv->marker = 1;
+
+    return SFN_TASK_OK;
+}
+
+
+static int
+sfn_media_preview_record(sfn_media_preview_t *pv, const char *path)
+{
+    int    i;
+    char **f;
+
+    for (i = 0; i < pv->nfiles; i++) {
+        if (strcmp(pv->files[i], path) == 0) {
+            return 0;
+        }
+    }
+
+    if (pv->nfiles == pv->size) {
+        pv->size = pv->size ? pv->size * 2 : 64;
+        f = realloc(pv->files, pv->size * sizeof(char *));
+
+        if (f == NULL) {
+            errno = ENOMEM;
+            return -1;
+        }
+
+        pv->files = f;
+    }
+
+    pv->files[pv->nfiles] = strdup(path);
+
+    if (pv->files[pv->nfiles] == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+
+    pv->nfiles++;
+
+    return 0;
+}
+
+
+/* a dot name beside path: no client can name it, no walk lists it */
+
+static int
+sfn_media_preview_temp(const char *path, char *buf, size_t size)
+{
+    const char  *slash;
+
+    slash = strrchr(path, '/');
+
+    if (slash == NULL
+        || sfn_media_fmt(buf, size, "%.*s/.sfn-tmp-%s.XXXXXX",
+                         (int) (slash - path), path, slash + 1) < 0)
+    {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+sfn_media_preview_write(sfn_media_preview_t *pv, const char *path,
+    const char *text, size_t len)
+{
+    int   fd;
+    char  tmp[SFN_MEDIA_PATH_MAX];
+
+    if (sfn_media_preview_temp(path, tmp, sizeof(tmp)) != 0
+        || sfn_media_mkdirs(path, 0) != 0)
+    {
+        return -1;
+    }
+
+    fd = mkstemp(tmp);
+    if (fd == -1) {
+        return -1;
+    }
+
+    if (write(fd, text, len) != (ssize_t) len) {
+        close(fd);
+        unlink(tmp);
+        errno = EIO;
+        return -1;
+    }
+
+    if (fchmod(fd, 0644) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+
+    return sfn_media_preview_record(pv, path);
+}
+
+
+/* a finished segment into the bucket: a hard link, else a copy */
+
+static int
+sfn_media_preview_place(sfn_media_preview_t *pv, const char *src,
+    const char *dst)
+{
+    int       fd, in;
+    char      tmp[SFN_MEDIA_PATH_MAX], buf[65536];
+    ssize_t   n;
+
+    if (sfn_media_preview_temp(dst, tmp, sizeof(tmp)) != 0
+        || sfn_media_mkdirs(dst, 0) != 0)
+    {
+        return -1;
+    }
+
+    fd = mkstemp(tmp);
+    if (fd == -1) {
+        return -1;
+    }
+
+    close(fd);
+    unlink(tmp);
+
+    if (link(src, tmp) != 0) {
+        if (errno != EXDEV && errno != EPERM && errno != EMLINK) {
+            return -1;
+        }
+
+        n = 0;
+        in = open(src, O_RDONLY);
+        fd = in == -1 ? -1 : open(tmp, O_WRONLY|O_CREAT|O_EXCL, 0644);
+
+        while (fd != -1 && (n = read(in, buf, sizeof(buf))) > 0) {
+            if (write(fd, buf, n) != n) {
+                n = -1;
+                break;
+            }
+        }
+
+        if (in != -1) {
+            close(in);
+        }
+
+        if (fd == -1 || n < 0 || close(fd) != 0) {
+            unlink(tmp);
+            errno = EIO;
+            return -1;
+        }
+    }
+
+    if (rename(tmp, dst) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+
+    return sfn_media_preview_record(pv, dst);
+}
+
+
+static int
+sfn_media_preview_master(sfn_media_job_t *job, sfn_media_group_t *g)
+{
+    int                   i, gi, rc;
+    char                 *text;
+    char                  path[SFN_MEDIA_PATH_MAX];
+    const char           *why;
+    sfn_media_preview_t  *pv;
+
+    pv = job->preview;
+    gi = (int) (g - job->set.groups);
+
+    if (pv->masters[gi]) {
+        return 0;
+    }
+
+    for (i = 0; i < job->nouts; i++) {
+        if (job->outs[i].def.group == gi && pv->outs[i].segments == 0) {
+            return 0;
+        }
+    }
+
+    text = sfn_media_master_text(job, g, pv->root, 0, &why);
+    if (text == NULL) {
+        errno = ENOENT;
+        return -1;
+    }
+
+    if (sfn_media_fmt(path, sizeof(path), "%s/%s%s.m3u8", pv->root,
+                      g->prefix, g->base) < 0)
+    {
+        free(text);
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+
+    rc = sfn_media_preview_write(pv, path, text, strlen(text));
+    free(text);
+
+    if (rc == 0) {
+        pv->masters[gi] = 1;
+    }
+
+    return rc;
+}
+
+
+/* the playlist of out, just written at path: its files, then itself */
+
+static int
+sfn_media_preview_playlist(sfn_media_pvout_t *po, const char *path)
+{
+    int                   k, rc;
+    FILE                 *fp;
+    char                 *text, *line, *next, *uri, *e;
+    char                  src[SFN_MEDIA_PATH_MAX], dst[SFN_MEDIA_PATH_MAX];
+    size_t                len, dlen;
+    sfn_media_job_t      *job;
+    sfn_media_preview_t  *pv;
+
+    job = po->job;
+    pv = job->preview;
+
+    fp = fopen(path, "r");
+    if (fp == NULL) {
+        return -1;
+    }
+
+    text = malloc(1 << 20);
+    len = text ? fread(text, 1, (1 << 20) - 1, fp) : 0;
+    fclose(fp);
+
+    if (text == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+
+    text[len] = '\0';
+
+    /* the directory of the key, in both trees */
+
+    dlen = strrchr(po->out->key, '/') - po->out->key + 1;
+    rc = 0;
+    k = 0;
+
+    for (line = text; rc == 0 && *line; line = next) {
+        next = line + strcspn(line, "\n");
+        next += *next ? 1 : 0;
+
+        uri = NULL;
+
+        if (line[0] != '#' && line[0] != '\n') {
+            uri = line;
+            e = line + strcspn(line, "\r\n");
+
+        } else if (strncmp(line, "#EXT-X-MAP:URI=\"", 16) == 0) {
+            uri = line + 16;
+            e = uri + strcspn(uri, "\"\n");
+
+        } else {
+            continue;
+        }
+
+        if (k++ < po->segments) {
+            continue;
+        }
+
+        if (memchr(uri, '/', e - uri) != NULL
+            || sfn_media_fmt(src, sizeof(src), "%s/%.*s%.*s",
+                             job->tmp[job->set.groups[po->out->def.group]
+                                      .bucket],
+                             (int) dlen, po->out->key, (int) (e - uri), uri)
+               < 0
+            || sfn_media_fmt(dst, sizeof(dst), "%s/%.*s%.*s", pv->root,
+                             (int) dlen, po->out->key, (int) (e - uri), uri)
+               < 0)
+        {
+            errno = EINVAL;
+            rc = -1;
+            break;
+        }
+
+        rc = sfn_media_preview_place(pv, src, dst);
+
+        if (rc == 0) {
+            po->segments = k;
+        }
+    }
+
+    if (rc == 0 && po->segments > 0) {
+        sfn_media_fmt(dst, sizeof(dst), "%s/%s", pv->root, po->out->key);
+        rc = sfn_media_preview_write(pv, dst, text, len);
+    }
+
+    free(text);
+
+    if (rc == 0 && po->segments > 0) {
+        rc = sfn_media_preview_master(job,
+                                      &job->set.groups[po->out->def.group]);
+    }
+
+    return rc;
+}
+
+
+static int
+sfn_media_preview_is_playlist(const char *url)
+{
+    size_t  n;
+
+    n = strlen(url);
+
+    return (n > 5 && strcmp(url + n - 5, ".m3u8") == 0)
+           || (n > 9 && strcmp(url + n - 9, ".m3u8.tmp") == 0);
+}
+
+
+static int
+sfn_media_preview_io_open(AVFormatContext *s, AVIOContext **pb,
+    const char *url, int flags, AVDictionary **options)
+{
+    int                   i, rc;
+    sfn_media_pvout_t    *po;
+    sfn_media_preview_t  *pv;
+
+    po = s->opaque;
+    pv = po->job->preview;
+
+    rc = pv->io_open(s, pb, url, flags, options);
+
+    if (rc < 0 || !(flags & AVIO_FLAG_WRITE)
+        || !sfn_media_preview_is_playlist(url))
+    {
+        return rc;
+    }
+
+    for (i = 0; i < 4; i++) {
+        if (po->pb[i] == NULL) {
+            po->url[i] = strdup(url);
+
+            if (po->url[i]) {
+                po->pb[i] = *pb;
+            }
+
+            break;
+        }
+    }
+
+    return rc;
+}
+
+
+static int
+sfn_media_preview_io_close(AVFormatContext *s, AVIOContext *pb)
+{
+    int                   i, rc;
+    char                 *url;
+    sfn_media_pvout_t    *po;
+    sfn_media_preview_t  *pv;
+
+    po = s->opaque;
+    pv = po->job->preview;
+    url = NULL;
+
+    for (i = 0; i < 4; i++) {
+        if (po->pb[i] == pb) {
+            url = po->url[i];
+            po->pb[i] = NULL;
+            po->url[i] = NULL;
+            break;
+        }
+    }
+
+    rc = pv->io_close2(s, pb);
+
+    if (url == NULL) {
+        return rc;
+    }
+
+    if (rc >= 0) {
+        pthread_mutex_lock(&pv->mutex);
+
+        if (sfn_media_preview_playlist(po, url) != 0) {
+            rc = AVERROR(errno ? errno : EIO);
+            sfn_media_job_error(po->job, "the preview", rc);
+        }
+
+        pthread_mutex_unlock(&pv->mutex);
+    }
+
+    free(url);
+
+    return rc;
+}
+
+
+/* an HLS muxer of the job: EVENT playlists through the hooks above */
+
+void
+sfn_media_preview_hook(sfn_media_job_t *job, sfn_media_out_t *out,
+    AVDictionary **opts)
+{
+    sfn_media_pvout_t    *po;
+    sfn_media_preview_t  *pv;
+
+    pv = job->preview;
+    po = &pv->outs[out - job->outs];
+
+    po->job = job;
+    po->out = out;
+
+    pv->io_open = out->mux->io_open;
+    pv->io_close2 = out->mux->io_close2;
+
+    out->mux->opaque = po;
+    out->mux->io_open = sfn_media_preview_io_open;
+    out->mux->io_close2 = sfn_media_preview_io_close;
+
+    av_dict_set(opts, "hls_playlist_type", "event", 0);
+}
+
+
+int
+sfn_media_preview_vod(const char *tmp, const char *key)
+{
+    FILE    *fp;
+    char    *text, *p;
+    char     path[SFN_MEDIA_PATH_MAX];
+    size_t   len;
+
+    static const char  event[] = "#EXT-X-PLAYLIST-TYPE:EVENT\n";
+
+    if (sfn_media_fmt(path, sizeof(path), "%s/%s", tmp, key) < 0) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+
+    fp = fopen(path, "r");
+    if (fp == NULL) {
+        return -1;
+    }
+
+    text = malloc(1 << 20);
+    len = text ? fread(text, 1, (1 << 20) - 1, fp) : 0;
+    fclose(fp);
+
+    if (text == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+
+    text[len] = '\0';
+    p = strstr(text, event);
+
+    if (p == NULL) {
+        free(text);
+        return 0;
+    }
+
+    fp = fopen(path, "w");
+
+    if (fp == NULL) {
+        free(text);
+        return -1;
+    }
+
+    fprintf(fp, "%.*s#EXT-X-PLAYLIST-TYPE:VOD\n%s", (int) (p - text), text,
+            p + sizeof(event) - 1);
+    free(text);
+
+    return fclose(fp) == 0 ? 0 : -1;
+}
+
+
+void
+sfn_media_preview_close(sfn_media_job_t *job, int ok)
+{
+    int                   i;
+    sfn_media_preview_t  *pv;
+
+    pv = job->preview;
+
+    if (pv == NULL) {
+        return;
+    }
+
+    /* withdrawn: the marker first, then the files */
+
+    if (!ok) {
+        if (pv->marker) {
+            (void) sfn_task_origin_withdraw(pv->root, pv->job_id, 0);
+        }
+
+        for (i = pv->nfiles - 1; i >= 0; i--) {
+            (void) unlink(pv->files[i]);
+        }
+    }
+
+    for (i = 0; i < pv->nfiles; i++) {
+        free(pv->files[i]);
+    }
+
+    for (i = 0; i < SFN_MEDIA_MAX_OUTS; i++) {
+        free(pv->outs[i].url[0]);
+        free(pv->outs[i].url[1]);
+        free(pv->outs[i].url[2]);
+        free(pv->outs[i].url[3]);
+    }
+
+    free(pv->files);
+    pthread_mutex_destroy(&pv->mutex);
+    free(pv);
+    job->preview = NULL;
+}
