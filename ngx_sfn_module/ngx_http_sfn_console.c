@@ -17,7 +17,7 @@
 
 /* the installed assets; the build names the tree's console/ instead */
 #ifndef NGX_HTTP_SFN_CONSOLE_ROOT
-#define NGX_HTTP_SFN_CONSOLE_ROOT  "/usr/share/ngx_sfn/console"
+#define NGX_HTTP_SFN_CONSOLE_ROOT  "/usr/share/libnginx-mod-http-sfn/console"
 #endif
 
 
