@@ -256,8 +256,7 @@ ngx_http_sfn_console_type(ngx_str_t *path)
 
 
 static ngx_int_t
-ngx_http_sfn_console_headers_add(ngx_http_request_t *r, ngx_str_t *type,
-    const char *cache)
+ngx_http_sfn_console_headers_add(ngx_http_request_t *r, const char *cache)
 {
     ngx_table_elt_t              *h;
     ngx_http_sfn_console_type_t  *hd;
@@ -282,10 +281,6 @@ ngx_http_sfn_console_headers_add(ngx_http_request_t *r, ngx_str_t *type,
     ngx_str_set(&h->key, "Cache-Control");
     h->value.data = (u_char *) cache;
     h->value.len = ngx_strlen(cache);
-
-    r->headers_out.content_type = *type;
-    r->headers_out.content_type_len = type->len;
-    r->headers_out.content_type_lowcase = NULL;
 
     return NGX_OK;
 }
@@ -328,12 +323,9 @@ ngx_http_sfn_console_handler(ngx_http_request_t *r)
     if (tail.len == sizeof("config.json") - 1
         && ngx_strncmp(tail.data, "config.json", tail.len) == 0)
     {
-        t = ngx_http_sfn_console_type(&tail);
-
         b = ngx_calloc_buf(r->pool);
         if (b == NULL
-            || ngx_http_sfn_console_headers_add(r, &t->type, "no-store")
-               != NGX_OK)
+            || ngx_http_sfn_console_headers_add(r, "no-store") != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -342,22 +334,7 @@ ngx_http_sfn_console_handler(ngx_http_request_t *r)
         b->last = con->config.data + con->config.len;
         b->memory = 1;
 
-        r->headers_out.status = NGX_HTTP_OK;
-        r->headers_out.content_length_n = con->config.len;
-
-        rc = ngx_http_send_header(r);
-
-        if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-            return rc;
-        }
-
-        b->last_buf = (r == r->main) ? 1 : 0;
-        b->last_in_chain = 1;
-
-        out.buf = b;
-        out.next = NULL;
-
-        return ngx_http_output_filter(r, &out);
+        return ngx_http_sfn_send(r, NGX_HTTP_OK, "application/json", b);
     }
 
     t = ngx_http_sfn_console_path_valid(&tail) ? ngx_http_sfn_console_type(&tail)
@@ -416,7 +393,16 @@ ngx_http_sfn_console_handler(ngx_http_request_t *r)
 
     /* revalidated at each load: an upgrade of the module shows at once */
 
-    if (ngx_http_sfn_console_headers_add(r, &t->type, "no-cache") != NGX_OK
+    /* the type's length stops before its parameters, as nginx keeps it */
+
+    last = ngx_strlchr(t->type.data, t->type.data + t->type.len, ';');
+
+    r->headers_out.content_type = t->type;
+    r->headers_out.content_type_len = last ? (size_t) (last - t->type.data)
+                                           : t->type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    if (ngx_http_sfn_console_headers_add(r, "no-cache") != NGX_OK
         || ngx_http_set_etag(r) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -6,7 +6,7 @@
 # and serves the console from the installed files with a bare
 # "sfn_console;".  The package is removed at the end unless it was
 # installed before.  Installing needs root: skipped otherwise (CI runs as
-# root).
+# root).  SFN_TEST_DEB=FILE tests that package instead of building one.
 
 use strict;
 use warnings;
@@ -28,10 +28,17 @@ my $before = `dpkg-query -W -f='\${Status}' $pkg 2>/dev/null`
 
 # the package
 
-my $out = `cd '$root' && make -s deb 2>&1`;
-is($?, 0, 'make deb') or diag($out);
+my ($out, $deb);
 
-my ($deb) = glob("$root/build/deb/${pkg}_*.deb");
+if ($ENV{SFN_TEST_DEB}) {
+    $deb = $ENV{SFN_TEST_DEB};
+
+} else {
+    $out = `cd '$root' && make -s deb 2>&1`;
+    is($?, 0, 'make deb') or diag($out);
+    ($deb) = glob("$root/build/deb/${pkg}_*.deb");
+}
+
 ok($deb && -s $deb, 'the package built') or BAIL_OUT('no package');
 
 my $info = `dpkg-deb -f '$deb' Package Depends`;
@@ -63,10 +70,11 @@ is(readlink($link), '/usr/share/nginx/modules-available/mod-http-sfn.conf',
 is(Sfn::Test->read_file($link),
    "load_module modules/ngx_http_sfn_module.so;\n", 'the load_module line');
 
-$out = `/usr/sbin/nginx -t -c /etc/nginx/nginx.conf -g 'pid /dev/null;' 2>&1`;
+$out = `/usr/sbin/nginx -t -c /etc/nginx/nginx.conf 2>&1`;
 is($?, 0, "Debian's nginx -t with the module enabled") or diag($out);
 
-# a server of Debian's nginx with the installed module and console
+# a server of Debian's nginx with the installed module and console, in
+# Debian's prefix (the snippet names modules/ relative to it)
 
 my $t = Sfn::Test->new;
 my $dir = $t->dir;
@@ -91,10 +99,13 @@ http {
 }
 END
 
-$out = `/usr/sbin/nginx -p '$dir/' -c conf/nginx.conf -t 2>&1`;
+my @nginx = ('/usr/sbin/nginx', '-c', "$dir/conf/nginx.conf",
+             '-e', "$dir/logs/error.log");
+
+$out = `@nginx -t 2>&1`;
 is($?, 0, 'sfn_console with the installed files') or diag($out);
 
-system('/usr/sbin/nginx', '-p', "$dir/", '-c', 'conf/nginx.conf') == 0
+system(@nginx) == 0
     or diag('nginx did not start');
 $t->{nginx} = 1;
 $t->wait_port($t->port);

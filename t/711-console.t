@@ -21,23 +21,13 @@ use Time::HiRes qw(sleep time);
 
 my $root = $Sfn::Test::ROOT;
 my $chromium = $ENV{SFN_CHROMIUM} || '/usr/bin/chromium';
-my $node_dir = "$root/t/.node";
-my $pw = "$node_dir/node_modules/playwright-core";
 
-plan skip_all => 'node is not installed' if system('node -v >/dev/null 2>&1');
 plan skip_all => "no Chromium at $chromium (Debian's chromium package)"
     unless -x $chromium;
 Sfn::Test::need_ffmpeg();
 Sfn::Test::need_postgres();
 
-if (!-d $pw) {
-    # the library only: it never downloads a browser
-    system("npm install --no-save --no-package-lock --no-audit --no-fund "
-           . "--prefix '$node_dir' playwright-core >/dev/null 2>&1");
-}
-
-plan skip_all => 'npm install playwright-core failed (no registry?)'
-    unless -d $pw;
+my $pw = Sfn::Test::need_npm('playwright-core');
 
 my $t = Sfn::Test->new;
 my $dir = $t->dir;
