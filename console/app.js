@@ -417,9 +417,17 @@ async function executionPage(arn) {
         setLive(ex.status === 'RUNNING');
     };
 
+    /* the table keeps the newest rows: a history may hold 25,000 */
+    const MAX_ROWS = 1000;
+    const note = h('p.muted', { hidden: true });
     const addEvents = (evs) => {
-        tbody.append(...evs.map((ev) => eventRow(ev, firstTime,
-                                                 outcome.nameOf)));
+        tbody.append(...evs.slice(-MAX_ROWS).map((ev) =>
+            eventRow(ev, firstTime, outcome.nameOf)));
+        while (tbody.children.length > MAX_ROWS) {
+            tbody.firstElementChild.remove();
+        }
+        note.hidden = events.length <= MAX_ROWS;
+        note.textContent = `The ${MAX_ROWS} newest of ${events.length} events.`;
     };
 
     const refresh = async () => {
@@ -448,7 +456,7 @@ async function executionPage(arn) {
          h('div.row', {},
            h('div.panel.grow', {}, legend, progressBox, graphBox), side),
          h('h2', {}, 'Events'),
-         h('div.panel', {}, h('table.events', {},
+         h('div.panel', {}, note, h('table.events', {},
            h('thead', {}, h('tr', {}, h('th.num', {}, 'ID'),
                             h('th', {}, 'Type'), h('th', {}, 'State'),
                             h('th.num', {}, 'Elapsed'), h('th', {}, ''))),
