@@ -186,6 +186,12 @@ ngx_http_sfn_console(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_sfn_console_handler;
 
+    /* "/console" is redirected to "/console/", as proxy_pass does */
+
+    if (clcf->name.len && clcf->name.data[clcf->name.len - 1] == '/') {
+        clcf->auto_redirect = 1;
+    }
+
     return NGX_CONF_OK;
 }
 

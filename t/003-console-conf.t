@@ -12,6 +12,7 @@ use Test::More;
 use Sfn::Test;
 use File::Copy qw(copy);
 use File::Path qw(make_path);
+use HTTP::Tiny;
 
 my $t = Sfn::Test->new;
 my $dir = $t->dir;
@@ -76,6 +77,10 @@ $r = $t->http('GET', '/console/app.js');
 is($r->{status}, 404, 'the tree\'s files are not there');
 $r = $t->http('GET', '/console/');
 like($r->{content}, qr/ngx_sfn console/, 'index.html for the location');
+$r = HTTP::Tiny->new(max_redirect => 0)
+    ->get('http://127.0.0.1:' . $t->port . '/console');
+is($r->{status}, 301, '/console redirected');
+like($r->{headers}{location}, qr{/console/$}, 'to /console/');
 
 $t->stop;
 done_testing;
