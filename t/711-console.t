@@ -219,6 +219,34 @@ my @outcome_rows = (
       ],
       expect => { P => 'caught', A => 'succeeded', B => 'failed',
                   Handle => 'running' } },
+    { definition => { StartAt => 'M', States => {
+          M => { Type => 'Map', End => \1,
+                 ItemProcessor => { StartAt => 'I', States => {
+                     I => { Type => 'Task', Resource => 'x',
+                            End => \1 } } } } } },
+      status => 'FAILED',
+      events => [
+          { id => 1, previousEventId => 0, type => 'ExecutionStarted' },
+          { id => 2, previousEventId => 1, type => 'MapStateEntered',
+            stateEnteredEventDetails => { name => 'M' } },
+          { id => 3, previousEventId => 2, type => 'MapStateStarted' },
+          { id => 4, previousEventId => 3, type => 'MapIterationStarted' },
+          { id => 5, previousEventId => 4, type => 'TaskStateEntered',
+            stateEnteredEventDetails => { name => 'I' } },
+          { id => 6, previousEventId => 5, type => 'TaskSucceeded' },
+          { id => 7, previousEventId => 6, type => 'TaskStateExited',
+            stateExitedEventDetails => { name => 'I' } },
+          { id => 8, previousEventId => 7, type => 'MapIterationSucceeded' },
+          { id => 9, previousEventId => 3, type => 'MapIterationStarted' },
+          { id => 10, previousEventId => 9, type => 'TaskStateEntered',
+            stateEnteredEventDetails => { name => 'I' } },
+          { id => 11, previousEventId => 10, type => 'TaskFailed',
+            taskFailedEventDetails => { error => 'E' } },
+          { id => 12, previousEventId => 11, type => 'MapIterationFailed' },
+          { id => 13, previousEventId => 12, type => 'MapStateFailed' },
+          { id => 14, previousEventId => 13, type => 'ExecutionFailed' },
+      ],
+      expect => { M => 'failed', I => 'failed' } },
 );
 
 my $plan = {
