@@ -9,6 +9,7 @@
 #                   in build/san, loaded into Debian's nginx with the
 #                   sanitizer runtime preloaded (t/lib/Sfn/Test.pm)
 #   make fuzz       libFuzzer targets, a short smoke run each (FUZZ_TIME=s)
+#   make deb        the Debian package libnginx-mod-http-sfn in build/deb
 
 SHELL     := /bin/bash
 CC        ?= cc
@@ -52,7 +53,7 @@ GLUE_SRCS   := config $(wildcard ngx_sfn_module/*.c ngx_sfn_module/*.h)
 MODULE      := $(BUILD)/ngx_http_sfn_module.so
 NGX_BUILD   := $(abspath $(BUILD)/nginx)
 
-.PHONY: all check conformance jsonata test prove fuzz clean FORCE
+.PHONY: all check conformance jsonata test prove fuzz deb clean FORCE
 
 all: $(BUILD)/libsfn.a $(BUILD)/libsfntasks.a $(BUILD)/sfn $(BUILD)/sfn-task \
      $(MODULE)
@@ -162,6 +163,21 @@ test: all
 	$(MAKE) --no-print-directory check
 	$(MAKE) --no-print-directory conformance
 	$(MAKE) --no-print-directory prove
+
+# dpkg-buildpackage writes the package beside its source directory: it
+# builds a copy of the tree in build/deb/src, so build/deb holds the .deb
+DEB_DIR := build/deb
+
+deb:
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/src
+	tar -cf - --exclude=./build --exclude=./var --exclude=./.git \
+	    --exclude=node_modules --exclude=./t/.node --exclude=./t/artifacts . \
+	    | tar -xf - -C $(DEB_DIR)/src
+	cd $(DEB_DIR)/src && DEB_BUILD_OPTIONS="parallel=2 $$DEB_BUILD_OPTIONS" \
+	    dpkg-buildpackage -b -uc -us > ../build.log 2>&1 \
+	    || { tail -40 ../build.log; exit 1; }
+	@ls $(DEB_DIR)/*.deb
 
 clean:
 	rm -rf $(BUILD)

@@ -176,6 +176,13 @@ static ngx_command_t  ngx_http_sfn_commands[] = {
       0,
       NULL },
 
+    { ngx_string("sfn_console"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_ANY,
+      ngx_http_sfn_console,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("sfn_metrics"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_sfn_metrics,
@@ -387,6 +394,7 @@ ngx_http_sfn_create_loc_conf(ngx_conf_t *cf)
      *     slcf->aws_api = 0;
      *     slcf->api_keys = NULL;
      *     slcf->content = NULL;
+     *     slcf->console = NULL;
      */
 
     slcf->api = NGX_CONF_UNSET;

@@ -55,6 +55,7 @@ typedef struct {
 
 typedef struct ngx_http_sfn_shm_s  ngx_http_sfn_shm_t;
 typedef struct ngx_http_sfn_metrics_s  ngx_http_sfn_metrics_t;
+typedef struct ngx_http_sfn_console_s  ngx_http_sfn_console_t;
 
 
 typedef struct {
@@ -99,6 +100,7 @@ typedef struct {
     ngx_flag_t                   aws_api;
     ngx_array_t                 *api_keys;  /* ngx_str_t */
     ngx_http_handler_pt          content;   /* behind the key check */
+    ngx_http_sfn_console_t      *console;
 } ngx_http_sfn_loc_conf_t;
 
 
@@ -310,6 +312,9 @@ char *ngx_http_sfn_retention(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_sfn_retention_init_process(ngx_cycle_t *cycle,
     ngx_http_sfn_main_conf_t *smcf);
+
+/* ngx_http_sfn_console.c */
+char *ngx_http_sfn_console(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 
 #endif /* _NGX_HTTP_SFN_MODULE_H_INCLUDED_ */

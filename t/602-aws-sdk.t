@@ -11,18 +11,7 @@ use Test::More;
 use Sfn::Test;
 use IO::Socket::INET;
 
-my $node_dir = "$Sfn::Test::ROOT/t/.node";
-my $sdk = "$node_dir/node_modules/\@aws-sdk/client-sfn";
-
-plan skip_all => 'node is not installed' if system('node -v >/dev/null 2>&1');
-
-if (!-d $sdk) {
-    system("npm install --no-save --no-package-lock --no-audit --no-fund "
-           . "--prefix '$node_dir' \@aws-sdk/client-sfn >/dev/null 2>&1");
-}
-
-plan skip_all => 'npm install @aws-sdk/client-sfn failed (no registry?)'
-    unless -d $sdk;
+my $sdk = Sfn::Test::need_npm('@aws-sdk/client-sfn');
 
 my $t = Sfn::Test->new;
 my $dir = $t->dir;

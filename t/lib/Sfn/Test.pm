@@ -112,6 +112,24 @@ sub need_tool {
     return $tool;
 }
 
+# an npm package (the library alone, never a browser download) installed
+# at test time into a prefix of its own under t/.node, or skip the whole
+# file: the package's directory
+
+sub need_npm {
+    my ($name) = @_;
+    plan(skip_all => 'node is not installed')
+        if system('node -v >/dev/null 2>&1');
+    (my $prefix = "$ROOT/t/.node/$name") =~ s/\@//g;
+    my $dir = "$prefix/node_modules/$name";
+    system("npm install --no-save --no-package-lock --no-audit --no-fund "
+           . "--prefix '$prefix' '$name' >/dev/null 2>&1")
+        unless -d $dir;
+    plan(skip_all => "npm install $name failed (no registry?)")
+        unless -d $dir;
+    return $dir;
+}
+
 sub need_ffmpeg {
     plan(skip_all => 'ffmpeg not installed')
         if system('ffmpeg -version >/dev/null 2>&1');
