@@ -355,7 +355,11 @@ ngx_http_sfn_metrics_connections(ngx_cycle_t *cycle, ngx_uint_t tasks)
 
     smcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_sfn_module);
 
+    /* a cache manager or loader has no slot of its own */
+
     if (smcf == NULL || smcf->metrics == NULL
+        || (ngx_process != NGX_PROCESS_WORKER
+            && ngx_process != NGX_PROCESS_SINGLE)
         || ngx_worker >= NGX_HTTP_SFN_METRICS_WORKERS)
     {
         return NULL;
