@@ -32,8 +32,8 @@ CREATE INDEX sfn_executions_arn ON sfn_executions USING hash (arn);
 
 DROP INDEX sfn_executions_list;
 
--- ascending, read backwards: new executions go to the right of their
--- range, where B-tree pages split full rather than in halves
+-- read backwards for newest first; new executions go to the end of their
+-- range (a descending one put them at its start: 12% larger measured)
 CREATE INDEX sfn_executions_page
     ON sfn_executions (state_machine, status, start_date, name);
 

@@ -347,6 +347,21 @@ for my $rev (0, 1) {
               'pages of 4, ' . ($rev ? 'reversed' : 'in order'));
 }
 
+# a token taken while the history is in rows reads on once it is packed
+
+my $cross = start('slow', name => 'cross', input => '{"wait":2}');
+sleep 0.5;
+($st, $j) = api('GetExecutionHistory', { executionArn => $cross,
+                                         maxResults => 1 });
+my @ids = map { $_->{id} } @{ $j->{events} };
+my $ctok = $j->{nextToken};
+$t->wait_sql("SELECT history IS NOT NULL FROM sfn_executions "
+             . "WHERE name = 'cross'", 't', 10);
+($st, $j) = api('GetExecutionHistory', { executionArn => $cross,
+                                         nextToken => $ctok });
+push @ids, map { $_->{id} } @{ $j->{events} };
+is("@ids", '1 2 3 4 5 6', 'pages across the packing: each event once');
+
 # a history longer than a packed row keeps its rows, read by pages
 
 my $long = start('loop', input => '{"n":0}');
