@@ -63,12 +63,13 @@ sub tmpdirs {
     return scalar @d;
 }
 
-# the seed's TranscodeVideo parameters, "$" paths resolved, ladder shrunk
+# a workflow's TranscodeVideo parameters, "$" paths resolved for the
+# source "src" KEY and the job JOB, and (the seed's) ladder shrunk by SHRINK
 
-sub seed_job {
-    my ($key, $job) = @_;
+sub transcode_params {
+    my ($file, $key, $job, $shrink) = @_;
     local $/;
-    open my $f, '<', $seed or die "$seed: $!";
+    open my $f, '<', $file or die "$file: $!";
     my $text = <$f>;
     $text =~ s/\$\{OUTPUT_BUCKET\}/out/g;
     my $def = decode_json($text);
@@ -82,7 +83,7 @@ sub seed_job {
                 if ($k =~ /^(.*)\.\$$/) {
                     my ($n, $v) = ($1, delete $o->{$k});
                     if ($n eq 'Destination') {
-                        my ($sub) = $v =~ m{s3://out/(\w+)/};
+                        my ($sub) = $v =~ m{s3://\w+/(\w+)/};
                         $o->{$n} = "s3://out/$sub/$job/";
                     } elsif ($n eq 'FileInput') {
                         $o->{$n} = "s3://src/$key";
@@ -93,7 +94,7 @@ sub seed_job {
                     $fix->($o->{$k});
                 }
             }
-            if (defined $o->{Width}) {
+            if ($shrink && defined $o->{Width}) {
                 $o->{Width} = { 1920 => 320, 1280 => 256, 640 => 160 }
                               ->{$o->{Width}};
                 $o->{Height} = { 1080 => 180, 720 => 144, 360 => 90 }
@@ -107,6 +108,8 @@ sub seed_job {
     delete $p->{Role};
     return $p;
 }
+
+sub seed_job { return transcode_params($seed, @_, 1) }
 
 Sfn::Test->lavfi_clip("$dir/src/clip.mp4", rate => 30, t => 14,
                        sine => 'frequency=440:sample_rate=44100',
@@ -388,38 +391,7 @@ is(tmpdirs(), 0, 'and left no temporary directory');
 # hostile sources: a sensible result or a clean task error each
 
 sub example_job {
-    my ($key, $job) = @_;
-    local $/;
-    open my $f, '<', 'conf-examples/video-workflow.asl.json' or die $!;
-    my $def = decode_json(<$f>);
-    my $p = $def->{States}{ParallelProcessing}{Branches}[1]{States}
-                {TranscodeVideo}{Parameters};
-    my $fix;
-    $fix = sub {
-        my $o = shift;
-        if (ref $o eq 'HASH') {
-            for my $k (keys %$o) {
-                if ($k =~ /^(.*)\.\$$/) {
-                    my ($n, $v) = ($1, delete $o->{$k});
-                    if ($n eq 'Destination') {
-                        my ($sub) = $v =~ m{s3://output/(\w+)/};
-                        $o->{$n} = "s3://out/$sub/$job/";
-                    } elsif ($n eq 'FileInput') {
-                        $o->{$n} = "s3://src/$key";
-                    } else {
-                        $o->{$n} = $job;
-                    }
-                } else {
-                    $fix->($o->{$k});
-                }
-            }
-        } elsif (ref $o eq 'ARRAY') {
-            $fix->($_) for @$o;
-        }
-    };
-    $fix->($p);
-    delete $p->{Role};
-    return $p;
+    return transcode_params('conf-examples/video-workflow.asl.json', @_, 0);
 }
 
 sub rungs {
@@ -459,6 +431,8 @@ for my $case (
     [ 'one frame', 'one.mp4', 'mp4:320x180 hls[320x180] th:1' ],
     [ 'no audio', 'mute.mp4', 'mp4:320x180 hls[320x180] th:20' ],
     [ 'odd size', 'odd2.mp4', 'mp4:320x180 hls[320x180] th:20' ],
+    [ 'variable frame rate: no frame at the last instant spread to',
+      'vfr.mkv', 'mp4:320x180 hls[320x180] th:19' ],
     [ 'no duration (raw H.264)', 'raw.h264', 'mp4:320x180 hls[320x180] th:1' ])
 {
     my ($name, $key, $want) = @$case;

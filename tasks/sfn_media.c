@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <libavfilter/buffersink.h>
@@ -147,6 +148,17 @@ sfn_media_last_log(void)
     sfn_media_log[0] = '\0';
 
     return last;
+}
+
+
+double
+sfn_media_now(void)
+{
+    struct timeval  tv;
+
+    gettimeofday(&tv, NULL);
+
+    return tv.tv_sec + tv.tv_usec / 1e6;
 }
 
 
@@ -605,7 +617,10 @@ sfn_media_luma(const AVFrame *frame, sfn_media_luma_t *l)
     const uint8_t  *p;
     const uint16_t *q;
 
-    /* 8-bit or native 16-bit little endian planar luma; every 2nd pixel */
+    /*
+     * 8-bit or native 16-bit little endian planar luma, every 4th pixel
+     * of every 4th row: a frame is black all over or not at all
+     */
 
     w = frame->width;
     h = frame->height;
@@ -615,7 +630,7 @@ sfn_media_luma(const AVFrame *frame, sfn_media_luma_t *l)
     sum = 0;
     n = 0;
     black = 0;
-    step = 2;
+    step = 4;
 
     for (y = 0; y < h; y += step) {
         if (hi) {

@@ -55,6 +55,9 @@ typedef struct {
 
 void sfn_media_init(void);
 
+/* wall clock seconds, for rates and progress */
+double sfn_media_now(void);
+
 /*
  * Closes a drained encoder (the context stays allocated, its parameters
  * readable) and reads the PSNR and SSIM libx264 logs as it closes, when

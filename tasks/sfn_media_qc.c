@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 
 #include <libavfilter/buffersink.h>
 #include <libavfilter/buffersrc.h>
@@ -91,17 +90,6 @@ typedef struct {
 } sfn_qc_t;
 
 
-static double
-sfn_qc_now(void)
-{
-    struct timeval  tv;
-
-    gettimeofday(&tv, NULL);
-
-    return tv.tv_sec + tv.tv_usec / 1e6;
-}
-
-
 static void
 sfn_qc_progress(sfn_qc_t *qc, double part)
 {
@@ -120,7 +108,7 @@ sfn_qc_progress(sfn_qc_t *qc, double part)
     pct = (qc->file_i + pct) / (qc->nfiles > 0 ? qc->nfiles : 1);
     pct = 100 * (qc->out_i + pct) / qc->nouts;
 
-    el = sfn_qc_now() - qc->started;
+    el = sfn_media_now() - qc->started;
 
     env->progress(env->data, pct > 99.9 ? 99.9 : pct,
                   el > 0 ? qc->frames / el : 0);
@@ -473,6 +461,31 @@ sfn_qc_first_frame(AVCodecContext *dec, AVPacket *pkt, AVFrame *frame)
 }
 
 
+/* the first instant and the end of a stream, packet by packet */
+
+static void
+sfn_qc_span(AVFormatContext *fmt, const AVPacket *pkt, double *first,
+    double *end)
+{
+    double  tb, t;
+
+    if (pkt->pts == AV_NOPTS_VALUE) {
+        return;
+    }
+
+    tb = av_q2d(fmt->streams[pkt->stream_index]->time_base);
+    t = pkt->pts * tb;
+
+    if (*first < 0 || t < *first) {
+        *first = t;
+    }
+
+    if (t + pkt->duration * tb > *end) {
+        *end = t + pkt->duration * tb;
+    }
+}
+
+
 /*
  * An output the transcode measured: its packets are read, not decoded,
  * except the first of each stream.  NULL when it must be decoded in full
@@ -486,7 +499,7 @@ sfn_qc_scan(sfn_qc_t *qc, const char *path, const char *name,
 {
     int                 rc, vok, aok, npkts;
     cJSON              *r;
-    double              tb, t, vfirst, vend, afirst, aend, vdur, adur, fps;
+    double              vfirst, vend, afirst, aend, vdur, adur, fps;
     int64_t             vframes;
     AVFrame            *frame;
     AVPacket           *pkt;
@@ -533,33 +546,16 @@ sfn_qc_scan(sfn_qc_t *qc, const char *path, const char *name,
             break;
         }
 
-        st = in.fmt->streams[pkt->stream_index];
-        tb = av_q2d(st->time_base);
-        t = pkt->pts != AV_NOPTS_VALUE ? pkt->pts * tb : -1;
-
         if (pkt->stream_index == in.vindex) {
             vframes++;
-
-            if (t >= 0 && (vfirst < 0 || t < vfirst)) {
-                vfirst = t;
-            }
-
-            if (t >= 0 && t + pkt->duration * tb > vend) {
-                vend = t + pkt->duration * tb;
-            }
+            sfn_qc_span(in.fmt, pkt, &vfirst, &vend);
 
             if (!vok) {
                 vok = sfn_qc_first_frame(in.vdec, pkt, frame);
             }
 
         } else if (pkt->stream_index == in.aindex) {
-            if (t >= 0 && (afirst < 0 || t < afirst)) {
-                afirst = t;
-            }
-
-            if (t >= 0 && t + pkt->duration * tb > aend) {
-                aend = t + pkt->duration * tb;
-            }
+            sfn_qc_span(in.fmt, pkt, &afirst, &aend);
 
             if (!aok) {
                 aok = sfn_qc_first_frame(in.adec, pkt, frame);
@@ -1763,7 +1759,7 @@ sfn_media_qc(sfn_task_call_t *call)
 
     qc.transcode = cJSON_GetObjectItemCaseSensitive(call->input, "transcode");
     qc.nouts = n;
-    qc.started = sfn_qc_now();
+    qc.started = sfn_media_now();
 
     for (i = 0; i < n; i++) {
         qc.out_i = i;

@@ -32,17 +32,6 @@
 #include "sfn_media_job.h"
 
 
-static double
-sfn_media_now(void)
-{
-    struct timeval  tv;
-
-    gettimeofday(&tv, NULL);
-
-    return tv.tv_sec + tv.tv_usec / 1e6;
-}
-
-
 /* the decode loop */
 
 
