@@ -310,8 +310,10 @@ SKIP: {
         "SELECT row_to_json(j) FROM sfn_jobs j WHERE job_id = 'j1'"));
     is($row->{status}, 'PUBLISHED', 'row: PUBLISHED');
     like($row->{attributes}{PublishedAt}, qr/Z$/, 'row: PublishedAt');
-    is_deeply($row->{attributes}{OutputLocations}, seed_outputs('j1'),
-              'row: OutputLocations');
+    is_deeply($row->{attributes}{OutputLocations}, $r->{output}{playback},
+              'row: OutputLocations name what answers (the playback URLs)');
+    like($row->{attributes}{OutputLocations}{hls} // '', qr{^hls/j1/.+\.m3u8$},
+         'row: the master playlist');
 
     ($r, $rc) = task('sfn:origin:publish', {
         jobId => 'j1', outputs => seed_outputs('j1'),

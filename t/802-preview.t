@@ -83,7 +83,6 @@ $http =~ s{(sfn_state_machine video-workflow [^;]+;)}
 $http =~ s{(location /upload/ \{)}
           {location /strict/ { sfn_upload source; sfn_trigger strict; }
         location /noprev/ { sfn_upload source; sfn_trigger noprev; }
-        location = / { sfn_aws_api; }
         $1};
 $http =~ s/access_log logs\/access.log;//;
 
