@@ -507,11 +507,9 @@ ngx_http_sfn_host_event(void *data, sfn_exec_t *e, const sfn_event_t *ev)
 {
     ngx_http_sfn_run_t *run = data;
 
-    u_char       *p;
-    char         *details;
-    size_t        len, size;
-    cJSON        *built;
-    const cJSON  *d;
+    u_char  *p;
+    char    *details;
+    size_t   len, size;
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, run->log, 0,
                    "sfn execution \"%V\" event %L %s",
@@ -523,12 +521,8 @@ ngx_http_sfn_host_event(void *data, sfn_exec_t *e, const sfn_event_t *ev)
 
     details = NULL;
 
-    /* a lazy event's details are built here, a restored run's come built */
-    built = ev->details ? NULL : sfn_event_details(ev);
-    d = ev->details ? ev->details : built;
-
-    if (d) {
-        details = ngx_http_sfn_event_details(run, d);
+    if (ev->details) {
+        details = ngx_http_sfn_event_details(run, ev->details);
 
         if (details == NULL) {
             ngx_log_error(NGX_LOG_ALERT, run->log, 0,
@@ -577,8 +571,6 @@ done:
     if (details) {
         cJSON_free(details);
     }
-
-    cJSON_Delete(built);
 }
 
 
@@ -1493,9 +1485,6 @@ ngx_http_sfn_run_create(ngx_http_sfn_main_conf_t *smcf,
     conf.role_arn = (const char *) sm->role.data;
     conf.type = sm->type;
     conf.start_ms = start_ms;
-
-    /* details are built only for the events a durable run records */
-    conf.lazy_events = 1;
 
     if (snapshot && *snapshot) {
         run->exec = sfn_exec_restore(sm->machine, &host, snapshot,
