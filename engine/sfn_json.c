@@ -749,6 +749,41 @@ sfn_json_parse_utf8(unsigned char *q, uint32_t cp)
 
 
 /*
+ * The length of the run of plain bytes at p (printable ASCII but the
+ * quote and the backslash), 8 at a time: a long string is read a word,
+ * not a byte, at a time.
+ */
+static size_t
+sfn_json_plain(const unsigned char *p, const unsigned char *last)
+{
+    uint64_t              w, q, b;
+    const unsigned char  *s;
+
+#define SFN_ONES   0x0101010101010101ULL
+#define SFN_HIGHS  0x8080808080808080ULL
+
+    for (s = p; last - p >= 8; p += 8) {
+        memcpy(&w, p, 8);
+
+        q = w ^ (SFN_ONES * '"');
+        b = w ^ (SFN_ONES * '\\');
+
+        /* a byte below 0x20 or from 0x80, a quote, a backslash */
+        if (((w - SFN_ONES * 0x20) | w
+             | ((q - SFN_ONES) & ~q) | ((b - SFN_ONES) & ~b)) & SFN_HIGHS)
+        {
+            break;
+        }
+    }
+
+#undef SFN_ONES
+#undef SFN_HIGHS
+
+    return p - s;
+}
+
+
+/*
  * The string whose opening quote jp->p is at, checked and sized in one
  * pass and copied (escapes decoded) in another; cJSON_malloc'd.
  */
@@ -767,6 +802,13 @@ sfn_json_parse_string(sfn_json_parser_t *jp)
     escapes = 0;
 
     for (p = start; p < last && *p != '"'; /* void */ ) {
+
+        n = sfn_json_plain(p, last);
+        if (n) {
+            p += n;
+            size += n;
+            continue;
+        }
 
         if (*p == '\\') {
             n = sfn_json_parse_escape(p, last, &cp);
@@ -1211,7 +1253,7 @@ sfn_json_parse_nodes(const char *text, size_t len, size_t *strings)
 
         /* what a string holds is no value */
         while (p < last && *p != '"') {
-            p += *p == '\\' ? 2 : 1;
+            p += *p == '\\' ? 2 : 1 + sfn_json_plain(p + 1, last);
         }
 
         p++;

@@ -18,6 +18,7 @@
 
 
 #define SFN_FZ_TIMERS  256
+#define SFN_FZ_KEPT    512
 
 
 typedef struct {
@@ -28,6 +29,9 @@ typedef struct {
     char                 *out[SFN_FZ_TIMERS];
     int                   n;
     unsigned              rnd;
+    int                   nkept;        /* lazy events kept, held */
+    sfn_event_t           kept[SFN_FZ_KEPT];
+    sfn_payload_t        *held[SFN_FZ_KEPT];
 } sfn_fz_host_t;
 
 
@@ -140,12 +144,47 @@ sfn_fz_run_task(void *data, sfn_exec_t *e, const sfn_task_req_t *t)
 static void
 sfn_fz_event(void *data, sfn_exec_t *e, const sfn_event_t *ev)
 {
-    char  *s;
+    char           *s;
+    sfn_fz_host_t  *h;
+
+    h = data;
 
     if (ev->details) {
         s = cJSON_PrintUnformatted(ev->details);
         free(s);
+        return;
     }
+
+    /* a lazy event: kept past the execution, its payload held */
+    if (h->nkept < SFN_FZ_KEPT) {
+        h->kept[h->nkept] = *ev;
+        h->held[h->nkept] = sfn_event_hold(ev);
+        h->kept[h->nkept].payload = h->held[h->nkept]
+                                    ? sfn_payload_json(h->held[h->nkept])
+                                    : NULL;
+        h->kept[h->nkept].role_arn = NULL;
+        h->nkept++;
+    }
+}
+
+
+/* the kept events, formatted once the execution is gone, then released */
+static void
+sfn_fz_kept_free(sfn_fz_host_t *h)
+{
+    int     i;
+    char   *s;
+    cJSON  *d;
+
+    for (i = 0; i < h->nkept; i++) {
+        d = sfn_event_details(&h->kept[i]);
+        s = d ? sfn_json_print(d) : NULL;
+        free(s);
+        cJSON_Delete(d);
+        sfn_payload_release(h->held[i]);
+    }
+
+    h->nkept = 0;
 }
 
 
@@ -168,7 +207,10 @@ sfn_fz_host(sfn_fz_host_t *fh, sfn_host_t *host, int events)
 }
 
 
-/* runs an execution of m with input for at most budget host events */
+/*
+ * Runs an execution of m with input for at most budget host events;
+ * events: 0 none, 1 eager history, 2 lazy history kept past the end.
+ */
 static void
 sfn_fz_execute(const sfn_machine_t *m, const char *input, size_t len,
     int budget, int events)
@@ -186,6 +228,7 @@ sfn_fz_execute(const sfn_machine_t *m, const char *input, size_t len,
 
     memset(&conf, 0, sizeof(conf));
     conf.name = "fuzz";
+    conf.lazy_events = events == 2;
 
     e = sfn_exec_create(m, &host, &conf, input, len, &error, &cause);
     if (e == NULL) {
@@ -250,6 +293,7 @@ sfn_fz_execute(const sfn_machine_t *m, const char *input, size_t len,
 
     (void) sfn_exec_output(e);
     sfn_exec_free(e);
+    sfn_fz_kept_free(&fh);
 
     for (i = 0; i < fh.n; i++) {
         free(fh.out[i]);
