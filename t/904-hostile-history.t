@@ -165,7 +165,8 @@ sub loop {
     my $arn = $r->{json}{executionArn};
 
     my ($status, $d) = ('RUNNING');
-    my $deadline = time + 30;
+    # a liveness bound, not a figure: a sanitized build runs about 3x slower
+    my $deadline = time + ($Sfn::Test::SAN ? 90 : 30);
     while ($arn && time < $deadline) {
         $d = aws('DescribeExecution', { executionArn => $arn }, 5);
         ($status) = $d->{content} =~ /"status":"(\w+)"/;
