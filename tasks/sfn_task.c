@@ -27,6 +27,7 @@ static const sfn_task_def_t *const  sfn_task_families[] = {
     sfn_task_db_defs,
     sfn_task_http_defs,
     sfn_task_origin_defs,
+    sfn_task_image_defs,
     NULL
 };
 
@@ -162,7 +163,9 @@ sfn_task_run(sfn_task_call_t *call)
      * in other arenas (the other tasks allocate kilobytes)
      */
 
-    if (strncmp(d->name, "sfn:media:", 10) == 0) {
+    if (strncmp(d->name, "sfn:media:", 10) == 0
+        || strncmp(d->name, "sfn:image:", 10) == 0)
+    {
         malloc_trim(0);
     }
 #endif

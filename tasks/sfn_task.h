@@ -146,6 +146,7 @@ extern const sfn_task_def_t  sfn_task_file_defs[];
 extern const sfn_task_def_t  sfn_task_db_defs[];
 extern const sfn_task_def_t  sfn_task_http_defs[];
 extern const sfn_task_def_t  sfn_task_origin_defs[];
+extern const sfn_task_def_t  sfn_task_image_defs[];
 
 
 #endif /* _SFN_TASK_H_INCLUDED_ */

@@ -1,0 +1,887 @@
+
+/*
+ * Copyright (C) ngx_sfn authors
+ *
+ * What the image tasks share: the formats, reading and decoding a picture
+ * with its limits, fitting it in a box, the sizes and keys of derived
+ * pictures, and filtering, encoding and writing one.
+ */
+
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libavformat/avformat.h>
+#include <libavfilter/buffersink.h>
+#include <libavfilter/buffersrc.h>
+#include <libavutil/opt.h>
+#include <libavutil/pixdesc.h>
+
+#include "sfn_image.h"
+#include "sfn_media.h"
+#include "sfn_task_int.h"
+
+
+const sfn_task_def_t  sfn_task_image_defs[] = {
+    { "sfn:image:validate", sfn_image_validate },
+    { "sfn:image:resize", sfn_image_resize },
+    { "sfn:image:watermark", sfn_image_watermark },
+    { NULL, NULL }
+};
+
+
+static const sfn_image_format_t  sfn_image_formats[] = {
+    { "JPEG", "jpeg_pipe", "image/jpeg", ".jpg", "mjpeg", AV_CODEC_ID_MJPEG },
+    { "PNG", "png_pipe", "image/png", ".png", "png", AV_CODEC_ID_PNG },
+    { "WEBP", "webp_pipe", "image/webp", ".webp", "libwebp",
+      AV_CODEC_ID_WEBP },
+    { NULL, NULL, NULL, NULL, NULL, AV_CODEC_ID_NONE }
+};
+
+
+/* the bytes the demuxers' probes look at */
+#define SFN_IMAGE_PROBE  4096
+
+
+const sfn_image_format_t *
+sfn_image_format_find(const char *name)
+{
+    const sfn_image_format_t  *f;
+
+    if (name == NULL) {
+        return NULL;
+    }
+
+    if (strcasecmp(name, "jpg") == 0 || strcasecmp(name, ".jpeg") == 0
+        || strcasecmp(name, "image/jpg") == 0)
+    {
+        return &sfn_image_formats[0];
+    }
+
+    for (f = sfn_image_formats; f->name; f++) {
+        if (strcasecmp(name, f->name) == 0 || strcasecmp(name, f->mime) == 0
+            || strcasecmp(name, f->ext) == 0)
+        {
+            return f;
+        }
+    }
+
+    return NULL;
+}
+
+
+int
+sfn_image_complete(const sfn_image_format_t *f, const unsigned char *p,
+    size_t len)
+{
+    size_t    i;
+    uint32_t  riff;
+
+    switch (f->codec) {
+
+    case AV_CODEC_ID_MJPEG:
+
+        /* an End Of Image marker; cameras may append data after it */
+
+        for (i = len; i >= 4; i--) {
+            if (p[i - 2] == 0xff && p[i - 1] == 0xd9) {
+                return 1;
+            }
+        }
+
+        return 0;
+
+    case AV_CODEC_ID_PNG:
+
+        /* the IEND chunk: length 0, type, CRC */
+
+        for (i = len; i >= 8 + 12; i--) {
+            if (memcmp(p + i - 12, "\0\0\0\0IEND", 8) == 0) {
+                return 1;
+            }
+        }
+
+        return 0;
+
+    case AV_CODEC_ID_WEBP:
+
+        /* RIFF: the chunk's length covers the rest of the file */
+
+        if (len < 12 || memcmp(p, "RIFF", 4) != 0) {
+            return 0;
+        }
+
+        riff = (uint32_t) p[4] | (uint32_t) p[5] << 8
+               | (uint32_t) p[6] << 16 | (uint32_t) p[7] << 24;
+
+        return (uint64_t) riff + 8 <= len;
+
+    default:
+        return 0;
+    }
+}
+
+
+static int
+sfn_image_read(sfn_task_call_t *call, const char *path, const char *quoted,
+    long long max_size, unsigned char **data, size_t *len)
+{
+    int             fd, err;
+    size_t          n;
+    ssize_t         r;
+    struct stat     st;
+    unsigned char  *p;
+
+    *data = NULL;
+    *len = 0;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd == -1) {
+        err = errno;
+        return sfn_task_fail(call, SFN_IMAGE_ERROR, "\"%s\" %s", quoted,
+                             err == ENOENT ? "does not exist"
+                                           : strerror(err));
+    }
+
+    if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return sfn_task_fail(call, SFN_IMAGE_ERROR,
+                             "\"%s\" is not a file", quoted);
+    }
+
+    if (st.st_size == 0) {
+        close(fd);
+        return sfn_task_fail(call, SFN_IMAGE_ERROR, "\"%s\" is empty",
+                             quoted);
+    }
+
+    if (st.st_size > max_size) {
+        close(fd);
+        return sfn_task_fail(call, SFN_IMAGE_ERROR,
+                             "\"%s\" is %lld bytes, more than the limit of "
+                             "%lld", quoted, (long long) st.st_size,
+                             max_size);
+    }
+
+    p = av_malloc(st.st_size + AV_INPUT_BUFFER_PADDING_SIZE);
+    if (p == NULL) {
+        close(fd);
+        return sfn_task_fail(call, "States.TaskFailed", "out of memory");
+    }
+
+    n = 0;
+
+    while (n < (size_t) st.st_size) {
+        if (sfn_task_cancelled(call)) {
+            close(fd);
+            av_free(p);
+            return sfn_task_fail(call, "States.Timeout", "\"%s\": cancelled",
+                                 quoted);
+        }
+
+        r = read(fd, p + n, st.st_size - n);
+
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+
+        if (r <= 0) {
+            err = r < 0 ? errno : 0;
+            close(fd);
+            av_free(p);
+            return sfn_task_fail(call, "States.TaskFailed",
+                                 "read \"%s\" failed: %s", quoted,
+                                 err ? strerror(err) : "the file shrank");
+        }
+
+        n += r;
+    }
+
+    close(fd);
+
+    memset(p + n, 0, AV_INPUT_BUFFER_PADDING_SIZE);
+
+    *data = p;
+    *len = n;
+
+    return SFN_TASK_OK;
+}
+
+
+/* the format by content alone, as the image2 pipe demuxers see it */
+
+static const sfn_image_format_t *
+sfn_image_probe(const unsigned char *p, size_t len, const char **seen)
+{
+    int                         score;
+    AVProbeData                 pd;
+    unsigned char               buf[SFN_IMAGE_PROBE
+                                    + AVPROBE_PADDING_SIZE];
+    const AVInputFormat        *ifmt;
+    const sfn_image_format_t   *f;
+
+    len = len < SFN_IMAGE_PROBE ? len : SFN_IMAGE_PROBE;
+
+    memcpy(buf, p, len);
+    memset(buf + len, 0, AVPROBE_PADDING_SIZE);
+
+    pd.filename = "";
+    pd.buf = buf;
+    pd.buf_size = (int) len;
+    pd.mime_type = NULL;
+
+    score = 0;
+    ifmt = av_probe_input_format2(&pd, 1, &score);
+
+    *seen = ifmt ? ifmt->name : NULL;
+
+    if (ifmt == NULL) {
+        return NULL;
+    }
+
+    for (f = sfn_image_formats; f->name; f++) {
+        if (strcmp(ifmt->name, f->demuxer) == 0) {
+            return f;
+        }
+    }
+
+    return NULL;
+}
+
+
+static int
+sfn_image_decode(sfn_task_call_t *call, sfn_image_t *img, const char *quoted,
+    unsigned char *data, size_t len, long long max_pixels)
+{
+    int              rc;
+    char             err[AV_ERROR_MAX_STRING_SIZE];
+    AVPacket        *pkt;
+    const char      *log;
+    const AVCodec   *codec;
+    AVCodecContext  *c;
+
+    codec = avcodec_find_decoder(img->format->codec);
+    if (codec == NULL) {
+        return sfn_task_fail(call, "States.TaskFailed",
+                             "no %s decoder", img->format->name);
+    }
+
+    c = avcodec_alloc_context3(codec);
+    pkt = av_packet_alloc();
+    img->frame = av_frame_alloc();
+
+    if (c == NULL || pkt == NULL || img->frame == NULL) {
+        avcodec_free_context(&c);
+        av_packet_free(&pkt);
+        return sfn_task_fail(call, "States.TaskFailed", "out of memory");
+    }
+
+    img->dec = c;
+
+    /*
+     * the decoders check the dimensions a header declares against
+     * max_pixels before they allocate a picture: a small file declaring
+     * a huge one is refused without being decoded
+     */
+
+    c->max_pixels = max_pixels;
+    c->err_recognition = AV_EF_EXPLODE | AV_EF_CRCCHECK | AV_EF_BITSTREAM
+                         | AV_EF_BUFFER;
+    c->thread_count = 1;
+
+    rc = avcodec_open2(c, codec, NULL);
+
+    if (rc >= 0) {
+        pkt->data = data;
+        pkt->size = (int) len;
+
+        rc = avcodec_send_packet(c, pkt);
+
+        if (rc >= 0) {
+            avcodec_send_packet(c, NULL);
+            rc = avcodec_receive_frame(c, img->frame);
+        }
+    }
+
+    av_packet_free(&pkt);
+
+    if (rc >= 0) {
+        return SFN_TASK_OK;
+    }
+
+    if (sfn_media_cancelled(call)) {
+        return sfn_task_fail(call, "States.Timeout", "\"%s\": cancelled",
+                             quoted);
+    }
+
+    av_strerror(rc, err, sizeof(err));
+    log = sfn_media_last_log();
+
+    if (strncmp(log, "Picture size", 12) == 0) {
+        return sfn_task_fail(call, SFN_IMAGE_ERROR,
+                             "\"%s\" declares a picture larger than %lld "
+                             "pixels (%s)", quoted, max_pixels, log);
+    }
+
+    return sfn_task_fail(call, SFN_IMAGE_ERROR,
+                         "\"%s\" is a damaged %s image: %s%s%s%s", quoted,
+                         img->format->name, err, log[0] ? " (" : "", log,
+                         log[0] ? ")" : "");
+}
+
+
+int
+sfn_image_load(sfn_task_call_t *call, sfn_image_t *img, const char *bucket,
+    const char *key, long long max_size, long long max_pixels)
+{
+    int             rc;
+    char            path[SFN_TASK_PATH_MAX], quoted[1100];
+    size_t          len;
+    const char     *seen;
+    unsigned char  *data;
+
+    memset(img, 0, sizeof(sfn_image_t));
+
+    if (sfn_task_bucket_path(call, bucket, key, path, sizeof(path)) == NULL) {
+        return SFN_TASK_FAILED;
+    }
+
+    sfn_media_init();
+    sfn_task_quote(quoted, sizeof(quoted), key, strlen(key));
+
+    if (sfn_image_read(call, path, quoted, max_size, &data, &len)
+        != SFN_TASK_OK)
+    {
+        return SFN_TASK_FAILED;
+    }
+
+    img->size = (long long) len;
+    img->format = sfn_image_probe(data, len, &seen);
+
+    if (img->format == NULL) {
+        av_free(data);
+
+        if (seen) {
+            return sfn_task_fail(call, SFN_IMAGE_ERROR,
+                                 "\"%s\" is not a JPEG, PNG or WebP image "
+                                 "(it reads as %s)", quoted, seen);
+        }
+
+        return sfn_task_fail(call, SFN_IMAGE_ERROR,
+                             "\"%s\" is not a JPEG, PNG or WebP image",
+                             quoted);
+    }
+
+    if (!sfn_image_complete(img->format, data, len)) {
+        av_free(data);
+        return sfn_task_fail(call, SFN_IMAGE_ERROR,
+                             "\"%s\" is a truncated %s image", quoted,
+                             img->format->name);
+    }
+
+    rc = sfn_image_decode(call, img, quoted, data, len, max_pixels);
+
+    av_free(data);
+
+    return rc;
+}
+
+
+void
+sfn_image_free(sfn_image_t *img)
+{
+    av_frame_free(&img->frame);
+    avcodec_free_context(&img->dec);
+}
+
+
+int
+sfn_image_has_alpha(const sfn_image_t *img)
+{
+    const AVPixFmtDescriptor  *d;
+
+    d = av_pix_fmt_desc_get(img->frame->format);
+
+    return d && (d->flags & AV_PIX_FMT_FLAG_ALPHA);
+}
+
+
+int
+sfn_image_fit(int sw, int sh, int bw, int bh, int fill, int enlarge,
+    sfn_image_fit_t *fit)
+{
+    long long  w, h;
+
+    if (sw < 1 || sh < 1 || bw < 1 || bh < 1) {
+        return -1;
+    }
+
+    if (fill) {
+        if (!enlarge) {
+            bw = bw < sw ? bw : sw;
+            bh = bh < sh ? bh : sh;
+        }
+
+        /* cover the box: the side that is relatively shorter fits it */
+
+        if ((long long) sw * bh >= (long long) sh * bw) {
+            h = bh;
+            w = ((long long) sw * bh * 2 + sh) / (2LL * sh);
+
+        } else {
+            w = bw;
+            h = ((long long) sh * bw * 2 + sw) / (2LL * sw);
+        }
+
+        fit->width = (int) (w < bw ? bw : w);
+        fit->height = (int) (h < bh ? bh : h);
+        fit->crop_w = bw;
+        fit->crop_h = bh;
+
+        return 0;
+    }
+
+    if (!enlarge && sw <= bw && sh <= bh) {
+        w = sw;
+        h = sh;
+
+    } else if ((long long) sw * bh >= (long long) sh * bw) {
+        w = bw;
+        h = ((long long) sh * bw * 2 + sw) / (2LL * sw);
+
+    } else {
+        h = bh;
+        w = ((long long) sw * bh * 2 + sh) / (2LL * sh);
+    }
+
+    fit->width = (int) (w < 1 ? 1 : w);
+    fit->height = (int) (h < 1 ? 1 : h);
+    fit->crop_w = fit->width;
+    fit->crop_h = fit->height;
+
+    return 0;
+}
+
+
+static int
+sfn_image_size_parse(sfn_task_call_t *call, const cJSON *item,
+    const char *name, sfn_image_size_t *s)
+{
+    int           n;
+    char          quoted[300], tail;
+    const cJSON  *w, *h;
+
+    sfn_task_quote(quoted, sizeof(quoted), name, strlen(name));
+
+    n = (int) strlen(name);
+
+    if (n == 0 || n > SFN_IMAGE_NAME_MAX || strchr(name, '/')
+        || !sfn_key_valid(name, n))
+    {
+        return sfn_task_fail(call, "States.TaskFailed",
+                             "size name \"%s\" is not 1 to %d characters of "
+                             "a key segment", quoted, SFN_IMAGE_NAME_MAX);
+    }
+
+    memcpy(s->name, name, n + 1);
+
+    if (cJSON_IsString(item)) {
+        if (sscanf(item->valuestring, "%dx%d%c", &s->width, &s->height,
+                   &tail)
+            != 2)
+        {
+            s->width = 0;
+        }
+
+    } else if (cJSON_IsObject(item)) {
+        w = cJSON_GetObjectItemCaseSensitive(item, "width");
+        h = cJSON_GetObjectItemCaseSensitive(item, "height");
+
+        s->width = cJSON_IsNumber(w) && w->valuedouble >= 1
+                   && w->valuedouble <= SFN_IMAGE_MAX_SIDE
+                   && w->valuedouble == (int) w->valuedouble
+                   ? (int) w->valuedouble : 0;
+        s->height = cJSON_IsNumber(h) && h->valuedouble >= 1
+                    && h->valuedouble <= SFN_IMAGE_MAX_SIDE
+                    && h->valuedouble == (int) h->valuedouble
+                    ? (int) h->valuedouble : 0;
+
+    } else {
+        s->width = 0;
+    }
+
+    if (s->width < 1 || s->width > SFN_IMAGE_MAX_SIDE
+        || s->height < 1 || s->height > SFN_IMAGE_MAX_SIDE)
+    {
+        return sfn_task_fail(call, "States.TaskFailed",
+                             "size \"%s\" needs a width and a height of 1 "
+                             "to %d", quoted, SFN_IMAGE_MAX_SIDE);
+    }
+
+    return SFN_TASK_OK;
+}
+
+
+int
+sfn_image_sizes(sfn_task_call_t *call, const cJSON *input,
+    sfn_image_size_t *sizes, int max)
+{
+    int           n, i;
+    const cJSON  *list, *item, *name;
+
+    list = cJSON_GetObjectItemCaseSensitive(input, "sizes");
+
+    if (list == NULL || cJSON_IsNull(list)) {
+        if (max < 2) {
+            return -1;
+        }
+
+        /* the seed's ResizeImage */
+
+        memcpy(sizes[0].name, "small", 6);
+        sizes[0].width = 800;
+        sizes[0].height = 600;
+        memcpy(sizes[1].name, "medium", 7);
+        sizes[1].width = 1200;
+        sizes[1].height = 900;
+
+        return 2;
+    }
+
+    if (!cJSON_IsArray(list) && !cJSON_IsObject(list)) {
+        sfn_task_fail(call, "States.TaskFailed",
+                      "\"sizes\" must be an array or an object");
+        return -1;
+    }
+
+    n = 0;
+
+    cJSON_ArrayForEach(item, list) {
+        if (n == max) {
+            sfn_task_fail(call, "States.TaskFailed",
+                          "\"sizes\" has more than %d sizes", max);
+            return -1;
+        }
+
+        if (cJSON_IsArray(list)) {
+            name = cJSON_GetObjectItemCaseSensitive(item, "name");
+
+            if (!cJSON_IsString(name)) {
+                sfn_task_fail(call, "States.TaskFailed",
+                              "each of \"sizes\" needs a \"name\"");
+                return -1;
+            }
+
+            if (sfn_image_size_parse(call, item, name->valuestring,
+                                     &sizes[n])
+                != SFN_TASK_OK)
+            {
+                return -1;
+            }
+
+        } else if (sfn_image_size_parse(call, item, item->string, &sizes[n])
+                   != SFN_TASK_OK)
+        {
+            return -1;
+        }
+
+        for (i = 0; i < n; i++) {
+            if (strcmp(sizes[i].name, sizes[n].name) == 0) {
+                sfn_task_fail(call, "States.TaskFailed",
+                              "size \"%s\" is named twice", sizes[n].name);
+                return -1;
+            }
+        }
+
+        n++;
+    }
+
+    if (n == 0) {
+        sfn_task_fail(call, "States.TaskFailed", "\"sizes\" is empty");
+        return -1;
+    }
+
+    return n;
+}
+
+
+int
+sfn_image_key(char *buf, size_t size, const char *key, const char *prefix,
+    const char *suffix, const char *ext)
+{
+    int          n;
+    size_t       dlen, slen;
+    const char  *name, *dot, *dir;
+
+    name = strrchr(key, '/');
+    name = name ? name + 1 : key;
+    dir = key;
+    dlen = name - key;
+
+    if (prefix) {
+        dir = memchr(key, '/', dlen);
+        dir = dir ? dir + 1 : name;
+        dlen = name - dir;
+    }
+
+    dot = strrchr(name, '.');
+    slen = dot && dot != name ? (size_t) (dot - name) : strlen(name);
+
+    n = snprintf(buf, size, "%s%.*s%.*s%s%s%s", prefix ? prefix : "",
+                 (int) dlen, dir, (int) slen, name, suffix ? "-" : "",
+                 suffix ? suffix : "", ext);
+
+    if (n < 0 || (size_t) n >= size || !sfn_key_valid(buf, n)) {
+        return -1;
+    }
+
+    return n;
+}
+
+
+const char *
+sfn_image_pix_fmt(const sfn_image_format_t *format, int alpha)
+{
+    switch (format->codec) {
+
+    case AV_CODEC_ID_MJPEG:
+        return "yuvj420p";
+
+    case AV_CODEC_ID_PNG:
+        return alpha ? "rgba" : "rgb24";
+
+    default:
+        return alpha ? "yuva420p" : "yuv420p";
+    }
+}
+
+
+static int
+sfn_image_filter(sfn_task_call_t *call, const sfn_image_t *img,
+    const char *chain, AVFrame *out)
+{
+    int                  rc;
+    AVFrame             *in;
+    sfn_media_filter_t   f;
+
+    rc = sfn_media_filter_init(&f, img->dec, (AVRational) { 1, 25 }, chain);
+
+    if (rc >= 0) {
+        in = av_frame_clone(img->frame);
+        if (in == NULL) {
+            rc = AVERROR(ENOMEM);
+
+        } else {
+            in->pts = 0;
+            rc = av_buffersrc_add_frame_flags(f.src, in,
+                                              AV_BUFFERSRC_FLAG_KEEP_REF);
+            av_frame_free(&in);
+        }
+    }
+
+    if (rc >= 0) {
+        rc = av_buffersrc_add_frame(f.src, NULL);
+    }
+
+    if (rc >= 0) {
+        rc = av_buffersink_get_frame(f.sink, out);
+    }
+
+    sfn_media_filter_free(&f);
+
+    if (rc < 0) {
+        return sfn_media_fail_av(call, "image", "cannot be filtered", rc);
+    }
+
+    return SFN_TASK_OK;
+}
+
+
+static int
+sfn_image_encode(sfn_task_call_t *call, const AVFrame *frame,
+    const sfn_image_format_t *format, int quality, AVPacket *pkt)
+{
+    int              rc, q;
+    const AVCodec   *codec;
+    AVCodecContext  *c;
+
+    codec = avcodec_find_encoder_by_name(format->encoder);
+    if (codec == NULL) {
+        return sfn_task_fail(call, "States.TaskFailed", "no %s encoder",
+                             format->name);
+    }
+
+    c = avcodec_alloc_context3(codec);
+    if (c == NULL) {
+        return sfn_task_fail(call, "States.TaskFailed", "out of memory");
+    }
+
+    c->width = frame->width;
+    c->height = frame->height;
+    c->pix_fmt = frame->format;
+    c->time_base = (AVRational) { 1, 25 };
+    c->sample_aspect_ratio = (AVRational) { 1, 1 };
+    c->color_range = frame->color_range;
+    c->thread_count = 1;
+
+    switch (format->codec) {
+
+    case AV_CODEC_ID_MJPEG:
+
+        /* quality 100..1 onto the quantiser scale 1..31, as cjpeg does */
+
+        q = 1 + ((100 - quality) * 30 + 49) / 99;
+        c->flags |= AV_CODEC_FLAG_QSCALE;
+        c->global_quality = q * FF_QP2LAMBDA;
+        c->qmin = q;
+        c->qmax = q;
+        av_opt_set_int(c->priv_data, "huffman", 1, 0);
+        break;
+
+    case AV_CODEC_ID_PNG:
+
+        /* lossless: quality chooses effort, as libpng's levels 1..9 */
+
+        c->compression_level = 1 + (quality * 8 + 50) / 100;
+        av_opt_set(c->priv_data, "pred", "mixed", 0);
+        break;
+
+    default:
+        av_opt_set_double(c->priv_data, "quality", quality, 0);
+        break;
+    }
+
+    rc = avcodec_open2(c, codec, NULL);
+
+    if (rc >= 0) {
+        rc = avcodec_send_frame(c, frame);
+    }
+
+    if (rc >= 0) {
+        rc = avcodec_send_frame(c, NULL);
+    }
+
+    if (rc >= 0) {
+        rc = avcodec_receive_packet(c, pkt);
+    }
+
+    avcodec_free_context(&c);
+
+    if (rc < 0) {
+        return sfn_media_fail_av(call, format->name, "encoding failed", rc);
+    }
+
+    return SFN_TASK_OK;
+}
+
+
+int
+sfn_image_write(sfn_task_call_t *call, const sfn_image_t *img,
+    const char *chain, const sfn_image_format_t *format, int quality,
+    const char *bucket, const char *key, long long *bytes, int *width,
+    int *height)
+{
+    int        rc;
+    char       path[SFN_TASK_PATH_MAX];
+    AVFrame   *frame;
+    AVPacket  *pkt;
+
+    if (sfn_task_bucket_path(call, bucket, key, path, sizeof(path)) == NULL) {
+        return SFN_TASK_FAILED;
+    }
+
+    frame = av_frame_alloc();
+    pkt = av_packet_alloc();
+
+    if (frame == NULL || pkt == NULL) {
+        av_frame_free(&frame);
+        av_packet_free(&pkt);
+        return sfn_task_fail(call, "States.TaskFailed", "out of memory");
+    }
+
+    rc = sfn_image_filter(call, img, chain, frame);
+
+    if (rc == SFN_TASK_OK) {
+        rc = sfn_image_encode(call, frame, format, quality, pkt);
+    }
+
+    if (rc == SFN_TASK_OK && sfn_task_cancelled(call)) {
+        rc = sfn_task_fail(call, "States.Timeout", "cancelled");
+    }
+
+    if (rc == SFN_TASK_OK) {
+        rc = sfn_task_write_atomic(call, path, (const char *) pkt->data,
+                                   pkt->size);
+    }
+
+    if (rc == SFN_TASK_OK) {
+        *bytes = pkt->size;
+        *width = frame->width;
+        *height = frame->height;
+    }
+
+    av_frame_free(&frame);
+    av_packet_free(&pkt);
+
+    return rc;
+}
+
+
+int
+sfn_image_output(sfn_task_call_t *call, const cJSON *input,
+    const sfn_image_format_t *source, const sfn_image_format_t **format,
+    int *quality)
+{
+    const char    *name;
+    const cJSON   *q;
+
+    if (sfn_task_opt_string(call, input, "format", &name) != SFN_TASK_OK) {
+        return SFN_TASK_FAILED;
+    }
+
+    *format = name ? sfn_image_format_find(name) : source;
+
+    if (*format == NULL) {
+        return sfn_task_fail(call, "States.TaskFailed",
+                             "\"format\" is JPEG, PNG or WebP");
+    }
+
+    q = cJSON_GetObjectItemCaseSensitive(input, "quality");
+    *quality = 85;
+
+    if (q && !cJSON_IsNull(q)) {
+        if (!cJSON_IsNumber(q) || q->valuedouble < 1 || q->valuedouble > 100
+            || q->valuedouble != (int) q->valuedouble)
+        {
+            return sfn_task_fail(call, "States.TaskFailed",
+                                 "\"quality\" is an integer of 1 to 100");
+        }
+
+        *quality = (int) q->valuedouble;
+    }
+
+    return SFN_TASK_OK;
+}
+
+
+long long
+sfn_image_limit(const cJSON *input, const char *name, long long dflt)
+{
+    const cJSON  *item;
+
+    item = cJSON_GetObjectItemCaseSensitive(input, name);
+
+    if (cJSON_IsNumber(item) && item->valuedouble >= 1
+        && item->valuedouble < 9e15)
+    {
+        return (long long) item->valuedouble;
+    }
+
+    return dflt;
+}
