@@ -214,6 +214,29 @@ sfn_image_read(sfn_task_call_t *call, const char *path, const char *quoted,
 }
 
 
+/* the signature a file of each format starts with */
+
+static const sfn_image_format_t *
+sfn_image_magic(const unsigned char *p, size_t len)
+{
+    if (len >= 3 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff) {
+        return &sfn_image_formats[0];
+    }
+
+    if (len >= 8 && memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0) {
+        return &sfn_image_formats[1];
+    }
+
+    if (len >= 12 && memcmp(p, "RIFF", 4) == 0
+        && memcmp(p + 8, "WEBP", 4) == 0)
+    {
+        return &sfn_image_formats[2];
+    }
+
+    return NULL;
+}
+
+
 /* the format by content alone, as the image2 pipe demuxers see it */
 
 static const sfn_image_format_t *
@@ -340,11 +363,12 @@ int
 sfn_image_load(sfn_task_call_t *call, sfn_image_t *img, const char *bucket,
     const char *key, long long max_size, long long max_pixels)
 {
-    int             rc;
-    char            path[SFN_TASK_PATH_MAX], quoted[1100];
-    size_t          len;
-    const char     *seen;
-    unsigned char  *data;
+    int                        rc;
+    char                       path[SFN_TASK_PATH_MAX], quoted[1100];
+    size_t                     len;
+    const char                *seen;
+    unsigned char             *data;
+    const sfn_image_format_t  *f;
 
     memset(img, 0, sizeof(sfn_image_t));
 
@@ -365,7 +389,14 @@ sfn_image_load(sfn_task_call_t *call, sfn_image_t *img, const char *bucket,
     img->format = sfn_image_probe(data, len, &seen);
 
     if (img->format == NULL) {
+        f = sfn_image_magic(data, len);
         av_free(data);
+
+        if (f) {
+            return sfn_task_fail(call, SFN_IMAGE_ERROR,
+                                 "\"%s\" is a damaged %s image: its headers "
+                                 "cannot be read", quoted, f->name);
+        }
 
         if (seen) {
             return sfn_task_fail(call, SFN_IMAGE_ERROR,

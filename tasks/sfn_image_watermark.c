@@ -93,15 +93,15 @@ sfn_image_mark_parse(sfn_task_call_t *call, const cJSON *input,
                              SFN_IMAGE_TEXT_MAX);
     }
 
-    for (p = m->text; *p; p++) {
-        if ((unsigned char) *p < 0x20 || *p == 0x7f) {
-            return sfn_task_fail(call, "States.TaskFailed",
-                                 "\"watermarkText\" has a control "
-                                 "character");
-        }
+    if (!sfn_task_text_valid(m->text, strlen(m->text))) {
+        return sfn_task_fail(call, "States.TaskFailed",
+                             "\"watermarkText\" is not UTF-8 without "
+                             "control characters");
     }
 
-    if (m->font[0] == '\0' || strlen(m->font) > 128) {
+    if (m->font[0] == '\0' || strlen(m->font) > 128
+        || !sfn_task_text_valid(m->font, strlen(m->font)))
+    {
         return sfn_task_fail(call, "States.TaskFailed",
                              "\"font\" is a fontconfig name of 1 to 128 "
                              "bytes");

@@ -363,6 +363,29 @@ sfn_key_valid(const char *key, size_t len)
  * 256 bytes, so that no message carries what a log or a database refuses.
  */
 
+int
+sfn_task_text_valid(const char *s, size_t len)
+{
+    size_t                n;
+    const unsigned char  *p, *last;
+
+    p = (const unsigned char *) s;
+    last = p + len;
+
+    while (p < last) {
+        n = (*p >= 0x20 && *p != 0x7f) ? sfn_utf8_len(p, last - p) : 0;
+
+        if (n == 0) {
+            return 0;
+        }
+
+        p += n;
+    }
+
+    return 1;
+}
+
+
 void
 sfn_task_quote(char *buf, size_t size, const char *s, size_t len)
 {

@@ -120,6 +120,9 @@ int sfn_task_opt_string(sfn_task_call_t *call, const cJSON *obj,
  */
 int sfn_key_valid(const char *key, size_t len);
 
+/* non-zero when the len bytes at s are UTF-8 with no control character */
+int sfn_task_text_valid(const char *s, size_t len);
+
 /*
  * s (len bytes) for a message into buf: bytes other than printable UTF-8
  * as \xNN, at most 256 bytes of s, "..." when cut.  Always terminated.
