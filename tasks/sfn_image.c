@@ -459,21 +459,21 @@ sfn_image_fit(int sw, int sh, int bw, int bh, int fill, int enlarge,
             bh = bh < sh ? bh : sh;
         }
 
-        /* cover the box: the side that is relatively shorter fits it */
+        /* the centre of the picture with the box's aspect, then scaled */
 
         if ((long long) sw * bh >= (long long) sh * bw) {
-            h = bh;
-            w = ((long long) sw * bh * 2 + sh) / (2LL * sh);
+            h = sh;
+            w = ((long long) sh * bw * 2 + bh) / (2LL * bh);
 
         } else {
-            w = bw;
-            h = ((long long) sh * bw * 2 + sw) / (2LL * sw);
+            w = sw;
+            h = ((long long) sw * bh * 2 + bw) / (2LL * bw);
         }
 
-        fit->width = (int) (w < bw ? bw : w);
-        fit->height = (int) (h < bh ? bh : h);
-        fit->crop_w = bw;
-        fit->crop_h = bh;
+        fit->crop_w = (int) (w < 1 ? 1 : w > sw ? sw : w);
+        fit->crop_h = (int) (h < 1 ? 1 : h > sh ? sh : h);
+        fit->width = bw;
+        fit->height = bh;
 
         return 0;
     }
@@ -493,8 +493,8 @@ sfn_image_fit(int sw, int sh, int bw, int bh, int fill, int enlarge,
 
     fit->width = (int) (w < 1 ? 1 : w);
     fit->height = (int) (h < 1 ? 1 : h);
-    fit->crop_w = fit->width;
-    fit->crop_h = fit->height;
+    fit->crop_w = sw;
+    fit->crop_h = sh;
 
     return 0;
 }

@@ -52,10 +52,10 @@ typedef struct {
 
 /* what a picture of sw x sh becomes in a box */
 typedef struct {
-    int                   width;        /* scaled */
-    int                   height;
-    int                   crop_w;       /* then cropped to, centred */
+    int                   crop_w;       /* the centre of the picture kept */
     int                   crop_h;
+    int                   width;        /* then scaled to */
+    int                   height;
 } sfn_image_fit_t;
 
 

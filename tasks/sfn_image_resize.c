@@ -140,15 +140,17 @@ sfn_image_resize(sfn_task_call_t *call)
 
         crop[0] = '\0';
 
-        if (fit.crop_w != fit.width || fit.crop_h != fit.height) {
-            snprintf(crop, sizeof(crop), ",crop=%d:%d", fit.crop_w,
+        if (fit.crop_w != img.frame->width
+            || fit.crop_h != img.frame->height)
+        {
+            snprintf(crop, sizeof(crop), "crop=%d:%d,", fit.crop_w,
                      fit.crop_h);
         }
 
         snprintf(chain, sizeof(chain),
-                 "scale=w=%d:h=%d:flags=lanczos+accurate_rnd"
-                 "+full_chroma_int%s,setsar=1,format=%s",
-                 fit.width, fit.height, crop,
+                 "%sscale=w=%d:h=%d:flags=lanczos+accurate_rnd"
+                 "+full_chroma_int,setsar=1,format=%s",
+                 crop, fit.width, fit.height,
                  sfn_image_pix_fmt(format, sfn_image_has_alpha(&img)));
 
         if (sfn_image_write(call, &img, chain, format, quality, obucket,
