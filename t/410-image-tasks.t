@@ -55,6 +55,13 @@ sub region {
     return md5_hex($raw // '');
 }
 
+# PSNR of two pictures of one size
+sub psnr {
+    my ($x, $y) = @_;
+    my $log = `ffmpeg -nostdin -i '$x' -i '$y' -lavfi psnr -f null - 2>&1`;
+    return $log =~ /average:([0-9.]+|inf)/ ? ($1 eq 'inf' ? 99 : $1) : -1;
+}
+
 sub slurp {
     my ($path) = @_;
     open my $f, '<:raw', $path or die "$path: $!\n";
@@ -259,6 +266,38 @@ is($rc, 0, 'opacity 0') or diag explain $r;
 is(region("$b/uploads/user-id/p-watermarked.png", '640:480:0:0'),
    region("$b/uploads/user-id/p.png", '640:480:0:0'),
    'opacity 0 leaves the picture as it was');
+
+
+# a camera's picture turned on its side: EXIF orientation 6 (turn it a
+# quarter clockwise to show it) is applied, and its sizes are upright
+
+my $exif = "Exif\0\0II*\0" . pack('V', 8) . pack('v', 1)
+           . pack('vvVvv', 0x0112, 3, 1, 6, 0) . pack('V', 0);
+my $stored = slurp("$b/uploads/user-id/image-id.jpg");
+spew("$b/uploads/user-id/side.jpg", substr($stored, 0, 2) . "\xff\xe1"
+     . pack('n', length($exif) + 2) . $exif . substr($stored, 2));
+
+($r, $rc) = task('sfn:image:validate',
+                 { bucket => 'img', key => 'uploads/user-id/side.jpg' });
+is("$r->{output}{imageMetadata}{width}x$r->{output}{imageMetadata}{height}",
+   '480x640', 'orientation 6: the picture as shown') or diag explain $r;
+is($r->{output}{imageMetadata}{orientation}, 6, 'orientation reported');
+
+($r, $rc) = task('sfn:image:resize',
+                 { bucket => 'img', key => 'uploads/user-id/side.jpg',
+                   format => 'png', sizes => { s => '480x640' } });
+is($r->{output}{resizedImages}[0]{dimensions}, '480x640',
+   'orientation 6: resized upright');
+my $side = "$b/processed/user-id/side-s.png";
+my %turn;
+for my $t (qw(clock cclock clock_flip cclock_flip)) {
+    Sfn::Test->ffmpeg('-i', "$b/uploads/user-id/image-id.jpg",
+                      '-vf', "transpose=$t", "$dir/$t.png");
+    $turn{$t} = psnr($side, "$dir/$t.png");
+}
+cmp_ok($turn{clock}, '>', 35, 'turned clockwise: as ffmpeg turns it')
+    or diag explain \%turn;
+cmp_ok($turn{$_}, '<', 20, "not $_") for qw(cclock clock_flip cclock_flip);
 
 
 # hostile pictures: each fails the task with a cause, nothing crashes

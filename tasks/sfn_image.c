@@ -20,6 +20,7 @@
 #include <libavformat/avformat.h>
 #include <libavfilter/buffersink.h>
 #include <libavfilter/buffersrc.h>
+#include <libavutil/avstring.h>
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 
@@ -360,6 +361,52 @@ sfn_image_decode(sfn_task_call_t *call, sfn_image_t *img, const char *quoted,
 
 
 int
+sfn_image_orientation(const int32_t *m)
+{
+    int  i, a, b, c, d;
+
+    /* the signs of the 2 x 2 part, rows as libavcodec's EXIF reader sets */
+
+    static const signed char  signs[8][4] = {
+        { 1, 0, 0, 1 }, { -1, 0, 0, 1 }, { -1, 0, 0, -1 }, { 1, 0, 0, -1 },
+        { 0, 1, 1, 0 }, { 0, 1, -1, 0 }, { 0, -1, -1, 0 }, { 0, -1, 1, 0 }
+    };
+
+    if (m == NULL) {
+        return 1;
+    }
+
+    a = m[0] > 0 ? 1 : m[0] < 0 ? -1 : 0;
+    b = m[1] > 0 ? 1 : m[1] < 0 ? -1 : 0;
+    c = m[3] > 0 ? 1 : m[3] < 0 ? -1 : 0;
+    d = m[4] > 0 ? 1 : m[4] < 0 ? -1 : 0;
+
+    for (i = 0; i < 8; i++) {
+        if (a == signs[i][0] && b == signs[i][1] && c == signs[i][2]
+            && d == signs[i][3])
+        {
+            return i + 1;
+        }
+    }
+
+    return 1;
+}
+
+
+const char *
+sfn_image_orient_chain(int orientation)
+{
+    static const char  *chains[] = {
+        "", "", "hflip,", "hflip,vflip,", "vflip,",
+        "transpose=cclock_flip,", "transpose=clock,",
+        "transpose=clock_flip,", "transpose=cclock,"
+    };
+
+    return orientation >= 1 && orientation <= 8 ? chains[orientation] : "";
+}
+
+
+int
 sfn_image_load(sfn_task_call_t *call, sfn_image_t *img, const char *bucket,
     const char *key, long long max_size, long long max_pixels)
 {
@@ -368,6 +415,7 @@ sfn_image_load(sfn_task_call_t *call, sfn_image_t *img, const char *bucket,
     size_t                     len;
     const char                *seen;
     unsigned char             *data;
+    AVFrameSideData           *sd;
     const sfn_image_format_t  *f;
 
     memset(img, 0, sizeof(sfn_image_t));
@@ -420,7 +468,21 @@ sfn_image_load(sfn_task_call_t *call, sfn_image_t *img, const char *bucket,
 
     av_free(data);
 
-    return rc;
+    if (rc != SFN_TASK_OK) {
+        return rc;
+    }
+
+    sd = av_frame_get_side_data(img->frame, AV_FRAME_DATA_DISPLAYMATRIX);
+    img->orientation = sfn_image_orientation(
+                           sd && sd->size >= 9 * sizeof(int32_t)
+                           ? (const int32_t *) sd->data : NULL);
+
+    img->width = img->orientation >= 5 ? img->frame->height
+                                       : img->frame->width;
+    img->height = img->orientation >= 5 ? img->frame->width
+                                        : img->frame->height;
+
+    return SFN_TASK_OK;
 }
 
 
@@ -698,10 +760,18 @@ sfn_image_filter(sfn_task_call_t *call, const sfn_image_t *img,
     const char *chain, AVFrame *out)
 {
     int                  rc;
+    char                *full;
     AVFrame             *in;
     sfn_media_filter_t   f;
 
-    rc = sfn_media_filter_init(&f, img->dec, (AVRational) { 1, 25 }, chain);
+    full = av_asprintf("%s%s", sfn_image_orient_chain(img->orientation),
+                       chain);
+    if (full == NULL) {
+        return sfn_task_fail(call, "States.TaskFailed", "out of memory");
+    }
+
+    rc = sfn_media_filter_init(&f, img->dec, (AVRational) { 1, 25 }, full);
+    av_free(full);
 
     if (rc >= 0) {
         in = av_frame_clone(img->frame);
@@ -710,6 +780,7 @@ sfn_image_filter(sfn_task_call_t *call, const sfn_image_t *img,
 
         } else {
             in->pts = 0;
+            av_frame_remove_side_data(in, AV_FRAME_DATA_DISPLAYMATRIX);
             rc = av_buffersrc_add_frame_flags(f.src, in,
                                               AV_BUFFERSRC_FLAG_KEEP_REF);
             av_frame_free(&in);

@@ -47,6 +47,9 @@ typedef struct {
     AVFrame                    *frame;
     const sfn_image_format_t   *format;
     long long                   size;   /* bytes of the file */
+    int                         orientation;    /* EXIF's, 1..8 */
+    int                         width;  /* as displayed, orientation */
+    int                         height; /* applied */
 } sfn_image_t;
 
 
@@ -80,6 +83,14 @@ int sfn_image_load(sfn_task_call_t *call, sfn_image_t *img,
     long long max_pixels);
 void sfn_image_free(sfn_image_t *img);
 
+/*
+ * The EXIF orientation (1..8) of a display matrix, 1 for none or one that
+ * is not a quarter turn or a mirror of one; and the filters that show the
+ * picture upright ("" or a chain ending in ',').
+ */
+int sfn_image_orientation(const int32_t *matrix);
+const char *sfn_image_orient_chain(int orientation);
+
 /* non-zero when the len bytes of a file of format f end where they should */
 int sfn_image_complete(const sfn_image_format_t *f, const unsigned char *p,
     size_t len);
@@ -112,7 +123,7 @@ int sfn_image_key(char *buf, size_t size, const char *key,
     const char *prefix, const char *suffix, const char *ext);
 
 /*
- * Runs frame through the libavfilter chain, encodes the result as format
+ * Runs frame, turned upright, through the libavfilter chain, encodes the result as format
  * with quality (1..100) and writes it atomically to bucket/key; *bytes
  * and the picture's size are set on success.
  */

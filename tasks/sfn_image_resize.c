@@ -135,13 +135,12 @@ sfn_image_resize(sfn_task_call_t *call)
             goto failed;
         }
 
-        sfn_image_fit(img.frame->width, img.frame->height, sizes[i].width,
+        sfn_image_fit(img.width, img.height, sizes[i].width,
                       sizes[i].height, fill, enlarge, &fit);
 
         crop[0] = '\0';
 
-        if (fit.crop_w != img.frame->width
-            || fit.crop_h != img.frame->height)
+        if (fit.crop_w != img.width || fit.crop_h != img.height)
         {
             snprintf(crop, sizeof(crop), "crop=%d:%d,", fit.crop_w,
                      fit.crop_h);

@@ -143,8 +143,8 @@ sfn_image_validate(sfn_task_call_t *call)
     declared = file_type ? sfn_image_format_find(file_type) : NULL;
     type = file_type == NULL || declared == img.format;
 
-    w = img.frame->width;
-    h = img.frame->height;
+    w = img.width;
+    h = img.height;
     dims = w >= min_w && h >= min_h && w <= max_w && h <= max_h;
 
     out = cJSON_CreateObject();
@@ -162,6 +162,8 @@ sfn_image_validate(sfn_task_call_t *call)
     cJSON_AddStringToObject(meta, "format", img.format->name);
     cJSON_AddStringToObject(meta, "colorSpace",
                             sfn_image_color_space(img.frame));
+
+    cJSON_AddNumberToObject(meta, "orientation", img.orientation);
 
     d = av_pix_fmt_desc_get(img.frame->format);
     cJSON_AddStringToObject(meta, "pixelFormat", d ? d->name : "unknown");

@@ -266,8 +266,7 @@ sfn_image_mark_one(sfn_task_call_t *call, const sfn_image_mark_t *mark,
         || sfn_image_output(call, call->input, img.format, &format,
                             &quality)
            != SFN_TASK_OK
-        || sfn_image_mark_chain(call, mark, img.frame->width,
-                                img.frame->height,
+        || sfn_image_mark_chain(call, mark, img.width, img.height,
                                 sfn_image_pix_fmt(format,
                                                   sfn_image_has_alpha(&img)),
                                 chain, sizeof(chain))

@@ -338,6 +338,55 @@ test_image_complete(void **state)
 }
 
 
+/* the matrices libavcodec's JPEG decoder gives for EXIF's 8 orientations */
+
+static void
+test_image_orientation(void **state)
+{
+    int      o;
+    int32_t  m[9];
+
+    static const int32_t  rows[8][4] = {
+        { 65536, 0, 0, 65536 }, { -65536, 0, 0, 65536 },
+        { -65536, 0, 0, -65536 }, { 65536, 0, 0, -65536 },
+        { 0, 65536, 65536, 0 }, { 0, 65536, -65536, 0 },
+        { 0, -65536, -65536, 0 }, { 0, -65536, 65536, 0 }
+    };
+
+    (void) state;
+
+    for (o = 1; o <= 8; o++) {
+        memset(m, 0, sizeof(m));
+        m[0] = rows[o - 1][0];
+        m[1] = rows[o - 1][1];
+        m[3] = rows[o - 1][2];
+        m[4] = rows[o - 1][3];
+        m[8] = 1 << 30;
+
+        assert_int_equal(sfn_image_orientation(m), o);
+    }
+
+    assert_int_equal(sfn_image_orientation(NULL), 1);
+
+    /* 45 degrees is no orientation a picture can have: as stored */
+
+    memset(m, 0, sizeof(m));
+    m[0] = 46341;
+    m[1] = 46341;
+    m[3] = -46341;
+    m[4] = 46341;
+    assert_int_equal(sfn_image_orientation(m), 1);
+
+    memset(m, 0, sizeof(m));
+    assert_int_equal(sfn_image_orientation(m), 1);
+
+    assert_string_equal(sfn_image_orient_chain(1), "");
+    assert_string_equal(sfn_image_orient_chain(6), "transpose=clock,");
+    assert_string_equal(sfn_image_orient_chain(0), "");
+    assert_string_equal(sfn_image_orient_chain(9), "");
+}
+
+
 int
 main(void)
 {
@@ -347,6 +396,7 @@ main(void)
         cmocka_unit_test(test_image_key),
         cmocka_unit_test(test_image_formats),
         cmocka_unit_test(test_image_complete),
+        cmocka_unit_test(test_image_orientation),
     };
 
     return cmocka_run_group_tests_name("sfn_image", tests, NULL, NULL);
