@@ -300,6 +300,48 @@ cmp_ok($turn{clock}, '>', 35, 'turned clockwise: as ffmpeg turns it')
 cmp_ok($turn{$_}, '<', 20, "not $_") for qw(cclock clock_flip cclock_flip);
 
 
+# a picture as the mark: its alpha kept, times the opacity; on a PNG, its
+# opaque half changes what is under it, its transparent half nothing
+
+lavfi("color=c=red:size=200x100,format=rgba,"
+      . "geq=r=255:g=0:b=0:a='if(lt(X\\,100)\\,255\\,0)'", "$b/logo.png");
+
+($r, $rc) = task('sfn:image:watermark',
+                 { bucket => 'img', key => 'uploads/user-id/p.png',
+                   watermarkImage => 'logo.png', opacity => 1 });
+is($rc, 0, 'image watermark') or diag explain $r;
+is_deeply([@{$r->{output}{watermarkedImages}[0]}{qw(watermarkType
+                                                     watermarkImage)}],
+          ['image', 'logo.png'], 'watermarkType image');
+
+# 640x480: the mark fits 160x120 (a quarter) as 160x80, 12 px from the
+# bottom right corner, at 468,388
+my $wm = "$b/uploads/user-id/p-watermarked.png";
+my $orig = "$b/uploads/user-id/p.png";
+isnt(region($wm, '60:60:478:398'), region($orig, '60:60:478:398'),
+     'under the opaque half: the mark');
+is(region($wm, '60:60:558:398'), region($orig, '60:60:558:398'),
+   'under the transparent half: the picture');
+is(region($wm, '400:300:0:0'), region($orig, '400:300:0:0'),
+   'elsewhere: the picture');
+
+($r, $rc) = task('sfn:image:watermark',
+                 { bucket => 'img', key => 'uploads/user-id/p.png',
+                   watermarkImage => { bucket => 'img', key => 'bomb.png' } });
+is($r->{error}, 'ImageValidationError', 'a bomb as the mark');
+($r, $rc) = task('sfn:image:watermark',
+                 { bucket => 'img', key => 'uploads/user-id/p.png',
+                   watermarkImage => 'logo.png', watermarkText => 'x' });
+like($r->{cause} // '', qr/exclude each other/, 'text or picture, not both');
+($r, $rc) = task('sfn:image:watermark',
+                 { bucket => 'img', key => 'uploads/user-id/p.png',
+                   watermarkImage => 'logo.png', watermarkScale => 0 });
+like($r->{cause} // '', qr/"watermarkScale"/, 'watermarkScale 0 refused');
+($r, $rc) = task('sfn:image:watermark',
+                 { bucket => 'img', key => 'uploads/user-id/p.png',
+                   watermarkImage => { key => '../logo.png' } });
+like($r->{cause} // '', qr/invalid key/, 'the mark\'s key is checked');
+
 # hostile pictures: each fails the task with a cause, nothing crashes
 
 spew("$b/zero.jpg", '');

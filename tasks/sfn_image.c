@@ -406,19 +406,36 @@ sfn_image_orient_chain(int orientation)
 }
 
 
+const char *
+sfn_image_input_key(const cJSON *input)
+{
+    const char  *key;
+
+    key = sfn_task_string(input, "key");
+
+    return key ? key : sfn_task_string(input, "s3Key");
+}
+
+
 int
 sfn_image_load(sfn_task_call_t *call, sfn_image_t *img, const char *bucket,
-    const char *key, long long max_size, long long max_pixels)
+    const char *key)
 {
     int                        rc;
     char                       path[SFN_TASK_PATH_MAX], quoted[1100];
     size_t                     len;
+    long long                  max_size, max_pixels;
     const char                *seen;
     unsigned char             *data;
     AVFrameSideData           *sd;
     const sfn_image_format_t  *f;
 
     memset(img, 0, sizeof(sfn_image_t));
+
+    max_size = sfn_image_limit(call->input, "maxFileSize",
+                               SFN_IMAGE_MAX_FILE_SIZE);
+    max_pixels = sfn_image_limit(call->input, "maxPixels",
+                                 SFN_IMAGE_MAX_PIXELS);
 
     if (sfn_task_bucket_path(call, bucket, key, path, sizeof(path)) == NULL) {
         return SFN_TASK_FAILED;
@@ -755,47 +772,150 @@ sfn_image_pix_fmt(const sfn_image_format_t *format, int alpha)
 }
 
 
+/* a buffer source named name for the frames of img, added to graph */
+
+static int
+sfn_image_source(AVFilterGraph *graph, const sfn_image_t *img,
+    const char *name, AVFilterContext **src, AVFilterInOut **outputs)
+{
+    int             rc;
+    char            args[160];
+    AVFilterInOut  *io;
+
+    snprintf(args, sizeof(args),
+             "video_size=%dx%d:pix_fmt=%d:time_base=1/25:pixel_aspect=1/1",
+             img->frame->width, img->frame->height, img->frame->format);
+
+    rc = avfilter_graph_create_filter(src, avfilter_get_by_name("buffer"),
+                                      name, args, NULL, graph);
+    if (rc < 0) {
+        return rc;
+    }
+
+    io = avfilter_inout_alloc();
+    if (io == NULL) {
+        return AVERROR(ENOMEM);
+    }
+
+    io->name = av_strdup(name);
+    io->filter_ctx = *src;
+    io->next = *outputs;
+    *outputs = io;
+
+    return io->name ? 0 : AVERROR(ENOMEM);
+}
+
+
+static int
+sfn_image_push(AVFilterContext *src, const sfn_image_t *img)
+{
+    int       rc;
+    AVFrame  *in;
+
+    in = av_frame_clone(img->frame);
+    if (in == NULL) {
+        return AVERROR(ENOMEM);
+    }
+
+    /* the orientation is applied by the graph; the encoders write none */
+
+    in->pts = 0;
+    av_frame_remove_side_data(in, AV_FRAME_DATA_DISPLAYMATRIX);
+
+    rc = av_buffersrc_add_frame(src, in);
+    av_frame_free(&in);
+
+    return rc < 0 ? rc : av_buffersrc_add_frame(src, NULL);
+}
+
+
+/*
+ * img, upright, through chain into out.  With a mark, the graph has two
+ * inputs: the picture as [base] before chain, and the mark, upright, as
+ * [wm] before mark_chain, which is to end in [m] for chain to use.
+ */
+
 static int
 sfn_image_filter(sfn_task_call_t *call, const sfn_image_t *img,
-    const char *chain, AVFrame *out)
+    const sfn_image_t *mark, const char *mark_chain, const char *chain,
+    AVFrame *out)
 {
-    int                  rc;
-    char                *full;
-    AVFrame             *in;
-    sfn_media_filter_t   f;
+    int               rc;
+    char             *desc;
+    AVFilterGraph    *graph;
+    AVFilterInOut    *outputs, *inputs;
+    AVFilterContext  *src, *wsrc, *sink;
 
-    full = av_asprintf("%s%s", sfn_image_orient_chain(img->orientation),
-                       chain);
-    if (full == NULL) {
-        return sfn_task_fail(call, "States.TaskFailed", "out of memory");
+    if (mark) {
+        desc = av_asprintf("[in]%snull[base];[wm]%s%s;%s",
+                           sfn_image_orient_chain(img->orientation),
+                           sfn_image_orient_chain(mark->orientation),
+                           mark_chain, chain);
+
+    } else {
+        desc = av_asprintf("%s%s", sfn_image_orient_chain(img->orientation),
+                           chain);
     }
 
-    rc = sfn_media_filter_init(&f, img->dec, (AVRational) { 1, 25 }, full);
-    av_free(full);
+    graph = avfilter_graph_alloc();
+    outputs = NULL;
+    inputs = avfilter_inout_alloc();
+
+    if (desc == NULL || graph == NULL || inputs == NULL) {
+        rc = AVERROR(ENOMEM);
+        goto done;
+    }
+
+    /* one picture: the thread that runs the task is enough */
+
+    graph->nb_threads = 1;
+
+    rc = avfilter_graph_create_filter(&sink,
+                                      avfilter_get_by_name("buffersink"),
+                                      "out", NULL, NULL, graph);
+    if (rc < 0) {
+        goto done;
+    }
+
+    inputs->name = av_strdup("out");
+    inputs->filter_ctx = sink;
+
+    rc = inputs->name ? 0 : AVERROR(ENOMEM);
+
+    if (rc >= 0 && mark) {
+        rc = sfn_image_source(graph, mark, "wm", &wsrc, &outputs);
+    }
 
     if (rc >= 0) {
-        in = av_frame_clone(img->frame);
-        if (in == NULL) {
-            rc = AVERROR(ENOMEM);
-
-        } else {
-            in->pts = 0;
-            av_frame_remove_side_data(in, AV_FRAME_DATA_DISPLAYMATRIX);
-            rc = av_buffersrc_add_frame_flags(f.src, in,
-                                              AV_BUFFERSRC_FLAG_KEEP_REF);
-            av_frame_free(&in);
-        }
+        rc = sfn_image_source(graph, img, "in", &src, &outputs);
     }
 
     if (rc >= 0) {
-        rc = av_buffersrc_add_frame(f.src, NULL);
+        rc = avfilter_graph_parse_ptr(graph, desc, &inputs, &outputs, NULL);
     }
 
     if (rc >= 0) {
-        rc = av_buffersink_get_frame(f.sink, out);
+        rc = avfilter_graph_config(graph, NULL);
     }
 
-    sfn_media_filter_free(&f);
+    if (rc >= 0) {
+        rc = sfn_image_push(src, img);
+    }
+
+    if (rc >= 0 && mark) {
+        rc = sfn_image_push(wsrc, mark);
+    }
+
+    if (rc >= 0) {
+        rc = av_buffersink_get_frame(sink, out);
+    }
+
+done:
+
+    avfilter_inout_free(&outputs);
+    avfilter_inout_free(&inputs);
+    avfilter_graph_free(&graph);
+    av_free(desc);
 
     if (rc < 0) {
         return sfn_media_fail_av(call, "image", "cannot be filtered", rc);
@@ -885,7 +1005,8 @@ sfn_image_encode(sfn_task_call_t *call, const AVFrame *frame,
 
 int
 sfn_image_write(sfn_task_call_t *call, const sfn_image_t *img,
-    const char *chain, const sfn_image_format_t *format, int quality,
+    const sfn_image_t *mark, const char *mark_chain, const char *chain,
+    const sfn_image_format_t *format, int quality,
     const char *bucket, const char *key, long long *bytes, int *width,
     int *height)
 {
@@ -907,7 +1028,7 @@ sfn_image_write(sfn_task_call_t *call, const sfn_image_t *img,
         return sfn_task_fail(call, "States.TaskFailed", "out of memory");
     }
 
-    rc = sfn_image_filter(call, img, chain, frame);
+    rc = sfn_image_filter(call, img, mark, mark_chain, chain, frame);
 
     if (rc == SFN_TASK_OK) {
         rc = sfn_image_encode(call, frame, format, quality, pkt);

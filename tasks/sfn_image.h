@@ -73,14 +73,17 @@ typedef struct {
 const sfn_image_format_t *sfn_image_format_find(const char *name);
 
 /*
- * Reads bucket/key (at most max_size bytes), recognises it by its content
- * with the image2 pipe demuxers' probes, checks it is complete and
- * decodes it with no more than max_pixels pixels.  Any failure fails the
- * call with SFN_IMAGE_ERROR and a cause naming the key.
+ * Reads bucket/key (at most the input's "maxFileSize" bytes, 50 MB unless
+ * given), recognises it by its content with the image2 pipe demuxers'
+ * probes, checks it is complete and decodes it with no more than the
+ * input's "maxPixels" (50 M unless given).  Any failure fails the call
+ * with SFN_IMAGE_ERROR and a cause naming the key.
  */
 int sfn_image_load(sfn_task_call_t *call, sfn_image_t *img,
-    const char *bucket, const char *key, long long max_size,
-    long long max_pixels);
+    const char *bucket, const char *key);
+
+/* the input's "key", or the seed's "s3Key"; NULL if neither */
+const char *sfn_image_input_key(const cJSON *input);
 void sfn_image_free(sfn_image_t *img);
 
 /*
@@ -123,12 +126,16 @@ int sfn_image_key(char *buf, size_t size, const char *key,
     const char *prefix, const char *suffix, const char *ext);
 
 /*
- * Runs frame, turned upright, through the libavfilter chain, encodes the result as format
- * with quality (1..100) and writes it atomically to bucket/key; *bytes
- * and the picture's size are set on success.
+ * Runs the picture, turned upright, through the libavfilter chain,
+ * encodes the result as format with quality (1..100) and writes it
+ * atomically to bucket/key; *bytes and the picture's size are set on
+ * success.  With a mark (an image watermark), the graph has two inputs:
+ * the picture as [base] and the mark, upright, through mark_chain, which
+ * ends in [m]; chain then starts with both.
  */
 int sfn_image_write(sfn_task_call_t *call, const sfn_image_t *img,
-    const char *chain, const sfn_image_format_t *format, int quality,
+    const sfn_image_t *mark, const char *mark_chain, const char *chain,
+    const sfn_image_format_t *format, int quality,
     const char *bucket, const char *key, long long *bytes, int *width,
     int *height);
 

@@ -71,11 +71,7 @@ sfn_image_resize(sfn_task_call_t *call)
     const sfn_image_format_t  *format;
 
     bucket = sfn_task_string(call->input, "bucket");
-    key = sfn_task_string(call->input, "key");
-
-    if (key == NULL) {
-        key = sfn_task_string(call->input, "s3Key");
-    }
+    key = sfn_image_input_key(call->input);
 
     if (sfn_task_opt_string(call, call->input, "outputBucket", &obucket)
         != SFN_TASK_OK
@@ -91,13 +87,7 @@ sfn_image_resize(sfn_task_call_t *call)
         return SFN_TASK_FAILED;
     }
 
-    if (sfn_image_load(call, &img, bucket, key,
-                       sfn_image_limit(call->input, "maxFileSize",
-                                       SFN_IMAGE_MAX_FILE_SIZE),
-                       sfn_image_limit(call->input, "maxPixels",
-                                       SFN_IMAGE_MAX_PIXELS))
-        != SFN_TASK_OK)
-    {
+    if (sfn_image_load(call, &img, bucket, key) != SFN_TASK_OK) {
         sfn_image_free(&img);
         return SFN_TASK_FAILED;
     }
@@ -152,8 +142,8 @@ sfn_image_resize(sfn_task_call_t *call)
                  crop, fit.width, fit.height,
                  sfn_image_pix_fmt(format, sfn_image_has_alpha(&img)));
 
-        if (sfn_image_write(call, &img, chain, format, quality, obucket,
-                            okey, &bytes, &w, &h)
+        if (sfn_image_write(call, &img, NULL, NULL, chain, format, quality,
+                            obucket, okey, &bytes, &w, &h)
             != SFN_TASK_OK)
         {
             goto failed;

@@ -97,19 +97,14 @@ sfn_image_validate(sfn_task_call_t *call)
     int                        w, h, allowed, dims, type;
     char                       buf[256];
     cJSON                     *out, *meta, *details, *errors;
-    long long                  max_size, max_pixels, min_w, min_h, max_w,
-                               max_h;
+    long long                  min_w, min_h, max_w, max_h;
     const char                *bucket, *key, *file_type;
     const sfn_image_format_t  *declared;
     const AVPixFmtDescriptor  *d;
     sfn_image_t                img;
 
     bucket = sfn_task_string(call->input, "bucket");
-    key = sfn_task_string(call->input, "key");
-
-    if (key == NULL) {
-        key = sfn_task_string(call->input, "s3Key");
-    }
+    key = sfn_image_input_key(call->input);
 
     if (sfn_task_opt_string(call, call->input, "fileType", &file_type)
         != SFN_TASK_OK)
@@ -117,18 +112,12 @@ sfn_image_validate(sfn_task_call_t *call)
         return SFN_TASK_FAILED;
     }
 
-    max_size = sfn_image_limit(call->input, "maxFileSize",
-                               SFN_IMAGE_MAX_FILE_SIZE);
-    max_pixels = sfn_image_limit(call->input, "maxPixels",
-                                 SFN_IMAGE_MAX_PIXELS);
     min_w = sfn_image_limit(call->input, "minWidth", 1);
     min_h = sfn_image_limit(call->input, "minHeight", 1);
     max_w = sfn_image_limit(call->input, "maxWidth", SFN_IMAGE_MAX_SIDE);
     max_h = sfn_image_limit(call->input, "maxHeight", SFN_IMAGE_MAX_SIDE);
 
-    if (sfn_image_load(call, &img, bucket, key, max_size, max_pixels)
-        != SFN_TASK_OK)
-    {
+    if (sfn_image_load(call, &img, bucket, key) != SFN_TASK_OK) {
         sfn_image_free(&img);
         return SFN_TASK_FAILED;
     }

@@ -5,8 +5,10 @@
  * sfn:image:watermark - the seed's watermark Lambda: each picture of
  * resizeResult.resizedImages (or the one "key") marked with a line of
  * text drawn by libavfilter's drawtext in a fontconfig font (DejaVu Sans
- * of fonts-dejavu-core unless "font" names another), at a corner or the
- * centre, with an opacity; written next to it as "<name>-watermarked".
+ * of fonts-dejavu-core unless "font" names another), or with a picture
+ * ("watermarkImage", a JPEG, PNG or WebP, its alpha kept) overlaid, at a
+ * corner or the centre, with an opacity; written next to it as
+ * "<name>-watermarked".
  */
 
 
@@ -23,6 +25,10 @@
 
 
 typedef struct {
+    sfn_image_t           image;        /* a picture mark, or none */
+    int                   has_image;
+    const char           *image_key;
+    double                scale;        /* of the picture, for the mark */
     const char           *text;
     const char           *font;
     const char           *color;
@@ -160,6 +166,153 @@ sfn_image_mark_parse(sfn_task_call_t *call, const cJSON *input,
         m->font_size = (int) item->valuedouble;
     }
 
+    item = cJSON_GetObjectItemCaseSensitive(input, "watermarkScale");
+    m->scale = 0.25;
+
+    if (item && !cJSON_IsNull(item)) {
+        if (!cJSON_IsNumber(item) || !(item->valuedouble > 0)
+            || item->valuedouble > 1)
+        {
+            return sfn_task_fail(call, "States.TaskFailed",
+                                 "\"watermarkScale\" is a number above 0, "
+                                 "at most 1");
+        }
+
+        m->scale = item->valuedouble;
+    }
+
+    return SFN_TASK_OK;
+}
+
+
+/*
+ * "watermarkImage": a key, or {"bucket", "key"}, in the input's bucket
+ * unless it names another; read with the limits of the pictures.
+ */
+
+static int
+sfn_image_mark_load(sfn_task_call_t *call, const cJSON *input,
+    const char *bucket, sfn_image_mark_t *m)
+{
+    const char    *key, *b;
+    const cJSON   *item;
+
+    item = cJSON_GetObjectItemCaseSensitive(input, "watermarkImage");
+
+    m->has_image = 0;
+
+    if (item == NULL || cJSON_IsNull(item)) {
+        return SFN_TASK_OK;
+    }
+
+    if (cJSON_GetObjectItemCaseSensitive(input, "watermarkText")) {
+        return sfn_task_fail(call, "States.TaskFailed",
+                             "\"watermarkText\" and \"watermarkImage\" "
+                             "exclude each other");
+    }
+
+    if (cJSON_IsString(item)) {
+        key = item->valuestring;
+        b = bucket;
+
+    } else if (cJSON_IsObject(item)) {
+        key = sfn_image_input_key(item);
+        b = sfn_task_string(item, "bucket");
+        b = b ? b : bucket;
+
+    } else {
+        key = NULL;
+        b = NULL;
+    }
+
+    if (key == NULL) {
+        return sfn_task_fail(call, "States.TaskFailed",
+                             "\"watermarkImage\" is a key or "
+                             "{\"bucket\", \"key\"}");
+    }
+
+    if (sfn_image_load(call, &m->image, b, key) != SFN_TASK_OK) {
+        sfn_image_free(&m->image);
+        return SFN_TASK_FAILED;
+    }
+
+    m->has_image = 1;
+    m->image_key = key;
+
+    return SFN_TASK_OK;
+}
+
+
+/*
+ * Where the mark goes: x and y as libavfilter expressions of the sizes of
+ * the picture (W, H) and of the mark (w, h), named as the filter names
+ * them, a margin from the edges.
+ */
+
+static void
+sfn_image_mark_xy(const sfn_image_mark_t *m, const char *W, const char *w,
+    const char *H, const char *h, int margin, char *x, char *y, size_t size)
+{
+    if (strstr(m->position, "left")) {
+        snprintf(x, size, "%d", margin);
+
+    } else if (strstr(m->position, "right")) {
+        snprintf(x, size, "%s-%s-%d", W, w, margin);
+
+    } else {
+        snprintf(x, size, "(%s-%s)/2", W, w);
+    }
+
+    if (strncmp(m->position, "top", 3) == 0) {
+        snprintf(y, size, "%d", margin);
+
+    } else if (strncmp(m->position, "bottom", 6) == 0) {
+        snprintf(y, size, "%s-%s-%d", H, h, margin);
+
+    } else {
+        snprintf(y, size, "(%s-%s)/2", H, h);
+    }
+}
+
+
+/*
+ * The overlay of a picture mark on a picture of w x h: the mark fitted in
+ * watermarkScale of the picture, its alpha times the opacity.
+ */
+
+static int
+sfn_image_overlay_chain(sfn_task_call_t *call, const sfn_image_mark_t *m,
+    int w, int h, const char *pix_fmt, char *mark_chain, char *buf,
+    size_t size)
+{
+    int              n, bw, bh, margin;
+    char             x[32], y[32];
+    sfn_image_fit_t  fit;
+
+    margin = h / 40 > 4 ? h / 40 : 4;
+
+    bw = (int) (w * m->scale + 0.5);
+    bh = (int) (h * m->scale + 0.5);
+
+    sfn_image_fit(m->image.width, m->image.height, bw < 1 ? 1 : bw,
+                  bh < 1 ? 1 : bh, 0, 1, &fit);
+
+    snprintf(mark_chain, size,
+             "format=rgba,scale=w=%d:h=%d:flags=lanczos+accurate_rnd,"
+             "colorchannelmixer=aa=%.3f[m]", fit.width, fit.height,
+             m->opacity);
+
+    sfn_image_mark_xy(m, "W", "w", "H", "h", margin, x, y, sizeof(x));
+
+    n = snprintf(buf, size,
+                 "[base][m]overlay=x=%s:y=%s:format=auto,setsar=1,format=%s",
+                 x, y, pix_fmt);
+
+    if (n < 0 || (size_t) n >= size) {
+        return sfn_task_fail(call, "States.TaskFailed",
+                             "the watermark is too long");
+    }
+
     return SFN_TASK_OK;
 }
 
@@ -175,8 +328,8 @@ sfn_image_mark_chain(sfn_task_call_t *call, const sfn_image_mark_t *m,
     int w, int h, const char *pix_fmt, char *buf, size_t size)
 {
     int          n, fs, margin, chars, shadow;
-    char        *text, *font;
-    const char  *p, *x, *y;
+    char        *text, *font, x[32], y[32];
+    const char  *p;
 
     margin = h / 40 > 4 ? h / 40 : 4;
 
@@ -198,10 +351,7 @@ sfn_image_mark_chain(sfn_task_call_t *call, const sfn_image_mark_t *m,
 
     shadow = fs / 24 > 1 ? fs / 24 : 1;
 
-    x = strstr(m->position, "left") ? "%d"
-        : strstr(m->position, "right") ? "w-tw-%d" : "(w-tw)/2";
-    y = strncmp(m->position, "top", 3) == 0 ? "%d"
-        : strncmp(m->position, "bottom", 6) == 0 ? "h-th-%d" : "(h-th)/2";
+    sfn_image_mark_xy(m, "w", "tw", "h", "th", margin, x, y, sizeof(x));
 
     text = sfn_image_escape(m->text);
     font = sfn_image_escape(m->font);
@@ -215,24 +365,9 @@ sfn_image_mark_chain(sfn_task_call_t *call, const sfn_image_mark_t *m,
     n = snprintf(buf, size,
                  "drawtext=font=%s:text=%s:expansion=none:fontsize=%d"
                  ":fontcolor=%s@%.3f:shadowcolor=black@%.3f"
-                 ":shadowx=%d:shadowy=%d:x=", font, text, fs, m->color,
-                 m->opacity, m->opacity * 0.6, shadow, shadow);
-
-    if (n > 0 && (size_t) n < size) {
-        n += snprintf(buf + n, size - n, x, margin);
-    }
-
-    if (n > 0 && (size_t) n < size) {
-        n += snprintf(buf + n, size - n, ":y=");
-    }
-
-    if (n > 0 && (size_t) n < size) {
-        n += snprintf(buf + n, size - n, y, margin);
-    }
-
-    if (n > 0 && (size_t) n < size) {
-        n += snprintf(buf + n, size - n, ",format=%s", pix_fmt);
-    }
+                 ":shadowx=%d:shadowy=%d:x=%s:y=%s,format=%s", font, text,
+                 fs, m->color, m->opacity, m->opacity * 0.6, shadow, shadow,
+                 x, y, pix_fmt);
 
     av_free(text);
     av_free(font);
@@ -250,28 +385,33 @@ static int
 sfn_image_mark_one(sfn_task_call_t *call, const sfn_image_mark_t *mark,
     const char *bucket, const char *key, const cJSON *size, cJSON *list)
 {
-    int                        quality, w, h;
-    char                       chain[2048], okey[SFN_KEY_MAX + 1], dim[32];
+    int                        rc, quality, w, h;
+    char                       chain[2048], mark_chain[256] = "", dim[32];
+    char                       okey[SFN_KEY_MAX + 1];
     cJSON                     *item;
+    const char                *pix_fmt;
     long long                  bytes;
     sfn_image_t                img;
     const sfn_image_format_t  *format;
 
-    if (sfn_image_load(call, &img, bucket, key,
-                       sfn_image_limit(call->input, "maxFileSize",
-                                       SFN_IMAGE_MAX_FILE_SIZE),
-                       sfn_image_limit(call->input, "maxPixels",
-                                       SFN_IMAGE_MAX_PIXELS))
-        != SFN_TASK_OK
+    if (sfn_image_load(call, &img, bucket, key) != SFN_TASK_OK
         || sfn_image_output(call, call->input, img.format, &format,
                             &quality)
-           != SFN_TASK_OK
-        || sfn_image_mark_chain(call, mark, img.width, img.height,
-                                sfn_image_pix_fmt(format,
-                                                  sfn_image_has_alpha(&img)),
-                                chain, sizeof(chain))
            != SFN_TASK_OK)
     {
+        sfn_image_free(&img);
+        return SFN_TASK_FAILED;
+    }
+
+    pix_fmt = sfn_image_pix_fmt(format, sfn_image_has_alpha(&img));
+
+    rc = mark->has_image
+         ? sfn_image_overlay_chain(call, mark, img.width, img.height, pix_fmt,
+                                   mark_chain, chain, sizeof(chain))
+         : sfn_image_mark_chain(call, mark, img.width, img.height, pix_fmt,
+                                chain, sizeof(chain));
+
+    if (rc != SFN_TASK_OK) {
         sfn_image_free(&img);
         return SFN_TASK_FAILED;
     }
@@ -286,7 +426,8 @@ sfn_image_mark_one(sfn_task_call_t *call, const sfn_image_mark_t *mark,
                              "valid key");
     }
 
-    if (sfn_image_write(call, &img, chain, format, quality, bucket, okey,
+    if (sfn_image_write(call, &img, mark->has_image ? &mark->image : NULL,
+                        mark_chain, chain, format, quality, bucket, okey,
                         &bytes, &w, &h)
         != SFN_TASK_OK)
     {
@@ -306,8 +447,15 @@ sfn_image_mark_one(sfn_task_call_t *call, const sfn_image_mark_t *mark,
     }
 
     cJSON_AddStringToObject(item, "s3Key", okey);
-    cJSON_AddStringToObject(item, "watermarkType", "text");
-    cJSON_AddStringToObject(item, "watermarkText", mark->text);
+    if (mark->has_image) {
+        cJSON_AddStringToObject(item, "watermarkType", "image");
+        cJSON_AddStringToObject(item, "watermarkImage", mark->image_key);
+
+    } else {
+        cJSON_AddStringToObject(item, "watermarkType", "text");
+        cJSON_AddStringToObject(item, "watermarkText", mark->text);
+    }
+
     cJSON_AddStringToObject(item, "dimensions", dim);
     cJSON_AddNumberToObject(item, "fileSize", (double) bytes);
     cJSON_AddStringToObject(item, "bucket", bucket);
@@ -335,11 +483,7 @@ sfn_image_watermark(sfn_task_call_t *call)
                                                   "resizeResult"),
                  "resizedImages");
 
-    key = sfn_task_string(call->input, "key");
-
-    if (key == NULL) {
-        key = sfn_task_string(call->input, "s3Key");
-    }
+    key = sfn_image_input_key(call->input);
 
     if (images == NULL && key == NULL) {
         return sfn_task_fail(call, "States.TaskFailed",
@@ -355,13 +499,19 @@ sfn_image_watermark(sfn_task_call_t *call)
                              "at most %d pictures", SFN_IMAGE_SIZES_MAX);
     }
 
+    if (sfn_image_mark_load(call, call->input, bucket, &mark)
+        != SFN_TASK_OK)
+    {
+        return SFN_TASK_FAILED;
+    }
+
     out = cJSON_CreateObject();
     cJSON_AddStringToObject(out, "status", "completed");
     list = cJSON_AddArrayToObject(out, "watermarkedImages");
 
     if (out == NULL || list == NULL) {
-        cJSON_Delete(out);
-        return sfn_task_fail(call, "States.TaskFailed", "out of memory");
+        sfn_task_fail(call, "States.TaskFailed", "out of memory");
+        goto failed;
     }
 
     if (images == NULL) {
@@ -394,11 +544,19 @@ sfn_image_watermark(sfn_task_call_t *call)
         }
     }
 
+    if (mark.has_image) {
+        sfn_image_free(&mark.image);
+    }
+
     call->output = out;
 
     return SFN_TASK_OK;
 
 failed:
+
+    if (mark.has_image) {
+        sfn_image_free(&mark.image);
+    }
 
     cJSON_Delete(out);
 
