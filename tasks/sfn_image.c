@@ -432,12 +432,15 @@ sfn_image_load(sfn_task_call_t *call, sfn_image_t *img, const char *bucket,
 
     memset(img, 0, sizeof(sfn_image_t));
 
-    max_size = sfn_image_limit(call->input, "maxFileSize",
-                               SFN_IMAGE_MAX_FILE_SIZE);
-    max_pixels = sfn_image_limit(call->input, "maxPixels",
-                                 SFN_IMAGE_MAX_PIXELS);
-
-    if (sfn_task_bucket_path(call, bucket, key, path, sizeof(path)) == NULL) {
+    if (sfn_image_limit(call, call->input, "maxFileSize",
+                        SFN_IMAGE_MAX_FILE_SIZE, &max_size)
+        != SFN_TASK_OK
+        || sfn_image_limit(call, call->input, "maxPixels",
+                           SFN_IMAGE_MAX_PIXELS, &max_pixels)
+           != SFN_TASK_OK
+        || sfn_task_bucket_path(call, bucket, key, path, sizeof(path))
+           == NULL)
+    {
         return SFN_TASK_FAILED;
     }
 
@@ -1093,18 +1096,28 @@ sfn_image_output(sfn_task_call_t *call, const cJSON *input,
 }
 
 
-long long
-sfn_image_limit(const cJSON *input, const char *name, long long dflt)
+int
+sfn_image_limit(sfn_task_call_t *call, const cJSON *input, const char *name,
+    long long dflt, long long *v)
 {
     const cJSON  *item;
 
     item = cJSON_GetObjectItemCaseSensitive(input, name);
+    *v = dflt;
 
-    if (cJSON_IsNumber(item) && item->valuedouble >= 1
-        && item->valuedouble < 9e15)
-    {
-        return (long long) item->valuedouble;
+    if (item == NULL || cJSON_IsNull(item)) {
+        return SFN_TASK_OK;
     }
 
-    return dflt;
+    if (!cJSON_IsNumber(item) || !(item->valuedouble >= 1)
+        || item->valuedouble > 9007199254740992.0
+        || item->valuedouble != (double) (long long) item->valuedouble)
+    {
+        return sfn_task_fail(call, "States.TaskFailed",
+                             "\"%s\" is a positive integer", name);
+    }
+
+    *v = (long long) item->valuedouble;
+
+    return SFN_TASK_OK;
 }

@@ -147,9 +147,12 @@ int sfn_image_output(sfn_task_call_t *call, const cJSON *input,
     const sfn_image_format_t *source, const sfn_image_format_t **format,
     int *quality);
 
-/* a positive number of the input, dflt when absent or not one */
-long long sfn_image_limit(const cJSON *input, const char *name,
-    long long dflt);
+/*
+ * A positive integer of the input into *v, dflt when absent or null;
+ * fails the call when it is anything else.
+ */
+int sfn_image_limit(sfn_task_call_t *call, const cJSON *input,
+    const char *name, long long dflt, long long *v);
 
 /* the pixel format an encoder of format takes, alpha kept or not */
 const char *sfn_image_pix_fmt(const sfn_image_format_t *format, int alpha);

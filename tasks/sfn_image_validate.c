@@ -112,10 +112,19 @@ sfn_image_validate(sfn_task_call_t *call)
         return SFN_TASK_FAILED;
     }
 
-    min_w = sfn_image_limit(call->input, "minWidth", 1);
-    min_h = sfn_image_limit(call->input, "minHeight", 1);
-    max_w = sfn_image_limit(call->input, "maxWidth", SFN_IMAGE_MAX_SIDE);
-    max_h = sfn_image_limit(call->input, "maxHeight", SFN_IMAGE_MAX_SIDE);
+    if (sfn_image_limit(call, call->input, "minWidth", 1, &min_w)
+        != SFN_TASK_OK
+        || sfn_image_limit(call, call->input, "minHeight", 1, &min_h)
+           != SFN_TASK_OK
+        || sfn_image_limit(call, call->input, "maxWidth", SFN_IMAGE_MAX_SIDE,
+                           &max_w)
+           != SFN_TASK_OK
+        || sfn_image_limit(call, call->input, "maxHeight",
+                           SFN_IMAGE_MAX_SIDE, &max_h)
+           != SFN_TASK_OK)
+    {
+        return SFN_TASK_FAILED;
+    }
 
     if (sfn_image_load(call, &img, bucket, key) != SFN_TASK_OK) {
         sfn_image_free(&img);
