@@ -9,6 +9,7 @@
 
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,12 +163,14 @@ sfn_image_read(sfn_task_call_t *call, const char *path, const char *quoted,
                              quoted);
     }
 
-    if (st.st_size > max_size) {
+    if (st.st_size > max_size
+        || st.st_size > INT_MAX - AV_INPUT_BUFFER_PADDING_SIZE)
+    {
         close(fd);
         return sfn_task_fail(call, SFN_IMAGE_ERROR,
                              "\"%s\" is %lld bytes, more than the limit of "
                              "%lld", quoted, (long long) st.st_size,
-                             max_size);
+                             max_size < INT_MAX ? max_size : INT_MAX);
     }
 
     p = av_malloc(st.st_size + AV_INPUT_BUFFER_PADDING_SIZE);

@@ -99,9 +99,9 @@ sfn_image_validate(sfn_task_call_t *call)
     cJSON                     *out, *meta, *details, *errors;
     long long                  min_w, min_h, max_w, max_h;
     const char                *bucket, *key, *file_type;
-    const sfn_image_format_t  *declared;
-    const AVPixFmtDescriptor  *d;
     sfn_image_t                img;
+    const AVPixFmtDescriptor  *d;
+    const sfn_image_format_t  *declared;
 
     bucket = sfn_task_string(call->input, "bucket");
     key = sfn_image_input_key(call->input);

@@ -389,8 +389,8 @@ sfn_image_mark_one(sfn_task_call_t *call, const sfn_image_mark_t *mark,
     char                       chain[2048], mark_chain[256] = "", dim[32];
     char                       okey[SFN_KEY_MAX + 1];
     cJSON                     *item;
-    const char                *pix_fmt;
     long long                  bytes;
+    const char                *pix_fmt;
     sfn_image_t                img;
     const sfn_image_format_t  *format;
 
