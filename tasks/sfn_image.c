@@ -284,7 +284,7 @@ sfn_image_probe(const unsigned char *p, size_t len, const char **seen)
 
 static int
 sfn_image_decode(sfn_task_call_t *call, sfn_image_t *img, const char *quoted,
-    unsigned char *data, size_t len, long long max_pixels)
+    unsigned char *data, size_t len, long long max_pixels, int lowres)
 {
     int              rc;
     char             err[AV_ERROR_MAX_STRING_SIZE];
@@ -321,6 +321,7 @@ sfn_image_decode(sfn_task_call_t *call, sfn_image_t *img, const char *quoted,
     c->err_recognition = AV_EF_EXPLODE | AV_EF_CRCCHECK | AV_EF_BITSTREAM
                          | AV_EF_BUFFER;
     c->thread_count = 1;
+    c->lowres = lowres;
 
     rc = avcodec_open2(c, codec, NULL);
 
@@ -409,6 +410,112 @@ sfn_image_orient_chain(int orientation)
 }
 
 
+int
+sfn_image_jpeg_size(const unsigned char *p, size_t len, int *width,
+    int *height, int *baseline)
+{
+    size_t    i, seg;
+    unsigned  m;
+
+    if (len < 4 || p[0] != 0xff || p[1] != 0xd8) {
+        return -1;
+    }
+
+    i = 2;
+
+    while (i + 4 <= len) {
+        if (p[i] != 0xff) {
+            return -1;
+        }
+
+        m = p[i + 1];
+
+        /* fill bytes, and the markers that have no length */
+
+        if (m == 0xff) {
+            i++;
+            continue;
+        }
+
+        if (m == 0x01 || (m >= 0xd0 && m <= 0xd8)) {
+            i += 2;
+            continue;
+        }
+
+        if (m == 0xd9 || m == 0xda) {
+            return -1;
+        }
+
+        seg = (size_t) p[i + 2] << 8 | p[i + 3];
+        if (seg < 2) {
+            return -1;
+        }
+
+        /* SOF0..SOF15 less DHT, JPG and DAC */
+
+        if (m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc) {
+            if (seg < 7 || i + 9 > len) {
+                return -1;
+            }
+
+            *height = p[i + 5] << 8 | p[i + 6];
+            *width = p[i + 7] << 8 | p[i + 8];
+            *baseline = m == 0xc0 || m == 0xc1;
+
+            return 0;
+        }
+
+        i += 2 + seg;
+    }
+
+    return -1;
+}
+
+
+int
+sfn_image_lowres(int sw, int sh, const sfn_image_scale_t *scale)
+{
+    int              i, k, turn, cw, ch;
+    sfn_image_fit_t  fit;
+
+    if (scale == NULL || scale->n < 1 || sw < 1 || sh < 1) {
+        return 0;
+    }
+
+    for (k = 3; k > 0; k--) {
+        for (i = 0; i < scale->n; i++) {
+            for (turn = 0; turn < 2; turn++) {
+                if (sfn_image_fit(turn ? sh : sw, turn ? sw : sh,
+                                  scale->sizes[i].width,
+                                  scale->sizes[i].height, scale->fill,
+                                  scale->enlarge, &fit)
+                    != 0)
+                {
+                    return 0;
+                }
+
+                /* the part kept, decoded smaller, against the result */
+
+                cw = (fit.crop_w + (1 << k) - 1) >> k;
+                ch = (fit.crop_h + (1 << k) - 1) >> k;
+
+                if (cw < fit.width || ch < fit.height) {
+                    goto smaller;
+                }
+            }
+        }
+
+        return k;
+
+    smaller:
+
+        continue;
+    }
+
+    return 0;
+}
+
+
 const char *
 sfn_image_input_key(const cJSON *input)
 {
@@ -422,9 +529,9 @@ sfn_image_input_key(const cJSON *input)
 
 int
 sfn_image_load(sfn_task_call_t *call, sfn_image_t *img, const char *bucket,
-    const char *key)
+    const char *key, const sfn_image_scale_t *scale)
 {
-    int                        rc;
+    int                        rc, lowres, w, h, baseline;
     char                       path[SFN_TASK_PATH_MAX], quoted[1100];
     size_t                     len;
     long long                  max_size, max_pixels;
@@ -487,7 +594,16 @@ sfn_image_load(sfn_task_call_t *call, sfn_image_t *img, const char *bucket,
                              img->format->name);
     }
 
-    rc = sfn_image_decode(call, img, quoted, data, len, max_pixels);
+    lowres = 0;
+
+    if (scale && img->format->codec == AV_CODEC_ID_MJPEG
+        && sfn_image_jpeg_size(data, len, &w, &h, &baseline) == 0
+        && baseline)
+    {
+        lowres = sfn_image_lowres(w, h, scale);
+    }
+
+    rc = sfn_image_decode(call, img, quoted, data, len, max_pixels, lowres);
 
     av_free(data);
 

@@ -69,6 +69,15 @@ typedef struct {
 } sfn_image_size_t;
 
 
+/* the sizes a picture is to be scaled to, for a JPEG decoded smaller */
+typedef struct {
+    const sfn_image_size_t     *sizes;
+    int                         n;
+    int                         fill;
+    int                         enlarge;
+} sfn_image_scale_t;
+
+
 /* "jpeg", "jpg", "JPEG", "png", "webp", "image/png" ...; NULL if none */
 const sfn_image_format_t *sfn_image_format_find(const char *name);
 
@@ -77,10 +86,23 @@ const sfn_image_format_t *sfn_image_format_find(const char *name);
  * given), recognises it by its content with the image2 pipe demuxers'
  * probes, checks it is complete and decodes it with no more than the
  * input's "maxPixels" (50 M unless given).  Any failure fails the call
- * with SFN_IMAGE_ERROR and a cause naming the key.
+ * with SFN_IMAGE_ERROR and a cause naming the key.  With a scale, a
+ * baseline JPEG is decoded at 1/2, 1/4 or 1/8 of its size (its DCT
+ * scaled) when every size still has all the pixels it needs.
  */
 int sfn_image_load(sfn_task_call_t *call, sfn_image_t *img,
-    const char *bucket, const char *key);
+    const char *bucket, const char *key, const sfn_image_scale_t *scale);
+
+/* the height and width a JPEG's frame header declares; -1 if none */
+int sfn_image_jpeg_size(const unsigned char *p, size_t len, int *width,
+    int *height, int *baseline);
+
+/*
+ * The JPEG decoder's lowres (0..3) for a picture of sw x sh to be scaled
+ * to each of scale's sizes, either way up: the largest halving that keeps
+ * at least the pixels of every result.
+ */
+int sfn_image_lowres(int sw, int sh, const sfn_image_scale_t *scale);
 
 /* the input's "key", or the seed's "s3Key"; NULL if neither */
 const char *sfn_image_input_key(const cJSON *input);

@@ -67,6 +67,7 @@ sfn_image_resize(sfn_task_call_t *call)
     const char                *bucket, *key, *obucket, *prefix;
     sfn_image_t                img;
     sfn_image_fit_t            fit;
+    sfn_image_scale_t          scale;
     sfn_image_size_t           sizes[SFN_IMAGE_SIZES_MAX];
     const sfn_image_format_t  *format;
 
@@ -87,7 +88,12 @@ sfn_image_resize(sfn_task_call_t *call)
         return SFN_TASK_FAILED;
     }
 
-    if (sfn_image_load(call, &img, bucket, key) != SFN_TASK_OK) {
+    scale.sizes = sizes;
+    scale.n = n;
+    scale.fill = fill;
+    scale.enlarge = enlarge;
+
+    if (sfn_image_load(call, &img, bucket, key, &scale) != SFN_TASK_OK) {
         sfn_image_free(&img);
         return SFN_TASK_FAILED;
     }

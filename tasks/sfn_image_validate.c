@@ -126,7 +126,7 @@ sfn_image_validate(sfn_task_call_t *call)
         return SFN_TASK_FAILED;
     }
 
-    if (sfn_image_load(call, &img, bucket, key) != SFN_TASK_OK) {
+    if (sfn_image_load(call, &img, bucket, key, NULL) != SFN_TASK_OK) {
         sfn_image_free(&img);
         return SFN_TASK_FAILED;
     }

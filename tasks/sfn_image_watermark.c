@@ -231,7 +231,7 @@ sfn_image_mark_load(sfn_task_call_t *call, const cJSON *input,
                              "{\"bucket\", \"key\"}");
     }
 
-    if (sfn_image_load(call, &m->image, b, key) != SFN_TASK_OK) {
+    if (sfn_image_load(call, &m->image, b, key, NULL) != SFN_TASK_OK) {
         sfn_image_free(&m->image);
         return SFN_TASK_FAILED;
     }
@@ -394,7 +394,7 @@ sfn_image_mark_one(sfn_task_call_t *call, const sfn_image_mark_t *mark,
     sfn_image_t                img;
     const sfn_image_format_t  *format;
 
-    if (sfn_image_load(call, &img, bucket, key) != SFN_TASK_OK
+    if (sfn_image_load(call, &img, bucket, key, NULL) != SFN_TASK_OK
         || sfn_image_output(call, call->input, img.format, &format,
                             &quality)
            != SFN_TASK_OK)

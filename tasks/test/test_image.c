@@ -387,6 +387,103 @@ test_image_orientation(void **state)
 }
 
 
+static void
+test_image_jpeg_size(void **state)
+{
+    int  w, h, base;
+
+    /* SOI, APP0 (4 bytes), fill, SOF0 declaring 3000 x 4000 */
+    static const unsigned char  sof0[] = {
+        0xff, 0xd8, 0xff, 0xe0, 0x00, 0x04, 0x4a, 0x46, 0xff, 0xff,
+        0xc0, 0x00, 0x11, 0x08, 0x0b, 0xb8, 0x0f, 0xa0, 0x03
+    };
+    static const unsigned char  sof2[] = {
+        0xff, 0xd8, 0xff, 0xc2, 0x00, 0x11, 0x08, 0x00, 0x10, 0x00, 0x20
+    };
+    static const unsigned char  sos[] = {
+        0xff, 0xd8, 0xff, 0xda, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3f
+    };
+    static const unsigned char  cut[] = {
+        0xff, 0xd8, 0xff, 0xe0, 0x00, 0x40, 0x4a, 0x46
+    };
+    static const unsigned char  bad[] = {
+        0xff, 0xd8, 0xff, 0xe0, 0x00, 0x01, 0x4a, 0x46
+    };
+
+    (void) state;
+
+    assert_int_equal(sfn_image_jpeg_size(sof0, sizeof(sof0), &w, &h, &base),
+                     0);
+    assert_int_equal(w, 4000);
+    assert_int_equal(h, 3000);
+    assert_true(base);
+
+    assert_int_equal(sfn_image_jpeg_size(sof2, sizeof(sof2), &w, &h, &base),
+                     0);
+    assert_int_equal(w, 32);
+    assert_int_equal(h, 16);
+    assert_false(base);
+
+    assert_int_equal(sfn_image_jpeg_size(sos, sizeof(sos), &w, &h, &base),
+                     -1);
+    assert_int_equal(sfn_image_jpeg_size(cut, sizeof(cut), &w, &h, &base),
+                     -1);
+    assert_int_equal(sfn_image_jpeg_size(bad, sizeof(bad), &w, &h, &base),
+                     -1);
+    assert_int_equal(sfn_image_jpeg_size(sof0, 12, &w, &h, &base), -1);
+    assert_int_equal(sfn_image_jpeg_size(sof0 + 2, 10, &w, &h, &base), -1);
+}
+
+
+static void
+test_image_lowres(void **state)
+{
+    sfn_image_scale_t  s;
+
+    static const sfn_image_size_t  seed[] = {
+        { "small", 800, 600 }, { "medium", 1200, 900 }
+    };
+    static const sfn_image_size_t  thumb[] = { { "t", 100, 100 } };
+
+    (void) state;
+
+    s.sizes = seed;
+    s.n = 2;
+    s.fill = 0;
+    s.enlarge = 0;
+
+    /* 12 MP to 1200x900: 2000x1500 is enough, 1000x750 is not */
+    assert_int_equal(sfn_image_lowres(4000, 3000, &s), 1);
+
+    /* on its side, the same */
+    assert_int_equal(sfn_image_lowres(3000, 4000, &s), 1);
+
+    /* 1920x1080 into 1200x900 needs 1200x675: no halving is enough */
+    assert_int_equal(sfn_image_lowres(1920, 1080, &s), 0);
+    assert_int_equal(sfn_image_lowres(640, 480, &s), 0);
+
+    /* large pictures stop at an eighth */
+    assert_int_equal(sfn_image_lowres(16000, 12000, &s), 3);
+
+    s.sizes = thumb;
+    s.n = 1;
+    assert_int_equal(sfn_image_lowres(4000, 3000, &s), 3);
+    assert_int_equal(sfn_image_lowres(400, 300, &s), 2);
+
+    /* fill: the kept part must still cover the box */
+    s.fill = 1;
+    assert_int_equal(sfn_image_lowres(400, 300, &s), 1);
+    assert_int_equal(sfn_image_lowres(199, 4000, &s), 1);
+    assert_int_equal(sfn_image_lowres(197, 4000, &s), 0);
+
+    /* enlarging never decodes smaller */
+    s.enlarge = 1;
+    assert_int_equal(sfn_image_lowres(150, 150, &s), 0);
+
+    assert_int_equal(sfn_image_lowres(4000, 3000, NULL), 0);
+}
+
+
 int
 main(void)
 {
@@ -397,6 +494,8 @@ main(void)
         cmocka_unit_test(test_image_formats),
         cmocka_unit_test(test_image_complete),
         cmocka_unit_test(test_image_orientation),
+        cmocka_unit_test(test_image_jpeg_size),
+        cmocka_unit_test(test_image_lowres),
     };
 
     return cmocka_run_group_tests_name("sfn_image", tests, NULL, NULL);
