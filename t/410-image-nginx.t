@@ -132,6 +132,22 @@ for my $c (['text.jpg', qr/not a JPEG, PNG or WebP/],
     like($e->{cause} // '', $c->[1], "$c->[0]: cause") or diag explain $e;
 }
 
+# at once on the thread pool: pictures and hostile files side by side
+
+my %want;
+for my $n (1 .. 3) {
+    for my $k ('image-id.jpg', 'bomb.jpg') {
+        my $r = $t->http('POST', '/start/image', $t->json->encode({
+            bucket => 'img', key => "uploads/user-id/$k",
+            s3Key => "uploads/user-id/$k", fileType => 'image/jpeg' }));
+        $want{$r->{json}{jobId} // "none$n$k"} =
+            $k eq 'bomb.jpg' ? 'FAILED' : 'SUCCEEDED';
+    }
+}
+is_deeply({ map { ($_ => ($t->wait_execution($_, 60) // {})->{status}) }
+            keys %want },
+          \%want, 'six at once: each ends as it should');
+
 is(($t->nginx_workers)[0], $worker, 'the same worker throughout');
 
 $e = run('uploads/user-id/image-id.jpg');
