@@ -27,6 +27,7 @@ static const sfn_task_def_t *const  sfn_task_families[] = {
     sfn_task_db_defs,
     sfn_task_http_defs,
     sfn_task_origin_defs,
+    sfn_task_image_defs,
     NULL
 };
 
@@ -162,7 +163,9 @@ sfn_task_run(sfn_task_call_t *call)
      * in other arenas (the other tasks allocate kilobytes)
      */
 
-    if (strncmp(d->name, "sfn:media:", 10) == 0) {
+    if (strncmp(d->name, "sfn:media:", 10) == 0
+        || strncmp(d->name, "sfn:image:", 10) == 0)
+    {
         malloc_trim(0);
     }
 #endif
@@ -359,6 +362,29 @@ sfn_key_valid(const char *key, size_t len)
  * A key for a cause: bytes that are not printable UTF-8 as \xNN, cut after
  * 256 bytes, so that no message carries what a log or a database refuses.
  */
+
+int
+sfn_task_text_valid(const char *s, size_t len)
+{
+    size_t                n;
+    const unsigned char  *p, *last;
+
+    p = (const unsigned char *) s;
+    last = p + len;
+
+    while (p < last) {
+        n = (*p >= 0x20 && *p != 0x7f) ? sfn_utf8_len(p, last - p) : 0;
+
+        if (n == 0) {
+            return 0;
+        }
+
+        p += n;
+    }
+
+    return 1;
+}
+
 
 void
 sfn_task_quote(char *buf, size_t size, const char *s, size_t len)

@@ -120,6 +120,9 @@ int sfn_task_opt_string(sfn_task_call_t *call, const cJSON *obj,
  */
 int sfn_key_valid(const char *key, size_t len);
 
+/* non-zero when the len bytes at s are UTF-8 with no control character */
+int sfn_task_text_valid(const char *s, size_t len);
+
 /*
  * s (len bytes) for a message into buf: bytes other than printable UTF-8
  * as \xNN, at most 256 bytes of s, "..." when cut.  Always terminated.
@@ -146,6 +149,7 @@ extern const sfn_task_def_t  sfn_task_file_defs[];
 extern const sfn_task_def_t  sfn_task_db_defs[];
 extern const sfn_task_def_t  sfn_task_http_defs[];
 extern const sfn_task_def_t  sfn_task_origin_defs[];
+extern const sfn_task_def_t  sfn_task_image_defs[];
 
 
 #endif /* _SFN_TASK_H_INCLUDED_ */
