@@ -726,6 +726,18 @@ sfn_jv_json_string(sfn_buf_t *b, const char *s, size_t len)
             if (c < 0x20) {
                 snprintf(esc, sizeof(esc), "\\u%04x", c);
                 sfn_buf_add(b, esc, 6);
+
+            } else if (c == 0xed && i + 2 < len
+                       && ((unsigned char) s[i + 1] & 0xe0) == 0xa0
+                       && ((unsigned char) s[i + 2] & 0xc0) == 0x80)
+            {
+                /* a lone surrogate (WTF-8): JSON.stringify escapes it */
+                snprintf(esc, sizeof(esc), "\\u%04x",
+                         0xd000 | (((unsigned char) s[i + 1] & 0x3f) << 6)
+                         | ((unsigned char) s[i + 2] & 0x3f));
+                sfn_buf_add(b, esc, 6);
+                i += 2;
+
             } else {
                 sfn_buf_addc(b, (char) c);
             }
