@@ -39,6 +39,22 @@ static sfn_jv_t *sfn_jev_apply(sfn_jctx_t *ctx, sfn_jnode_t *expr,
     sfn_jv_t *input, sfn_jenv_t *env);
 
 
+/* a new function value of a kind */
+
+static sfn_jv_t *
+sfn_jnew_fn(sfn_jctx_t *ctx, int kind, sfn_jfn_t **out)
+{
+    sfn_jfn_t  *f;
+
+    f = sfn_jalloc(ctx, sizeof(sfn_jfn_t));
+    memset(f, 0, sizeof(sfn_jfn_t));
+    f->kind = kind;
+    *out = f;
+
+    return sfn_jv_func(ctx, f);
+}
+
+
 /* environments */
 
 sfn_jenv_t *
@@ -129,13 +145,10 @@ sfn_jenv_lookup(sfn_jctx_t *ctx, sfn_jenv_t *env, const char *name,
     }
 
     /* one value per builtin and evaluation: $f = $f holds */
-    f = sfn_jalloc(ctx, sizeof(sfn_jfn_t));
-    memset(f, 0, sizeof(sfn_jfn_t));
-    f->kind = SFN_JF_NATIVE;
+    v = sfn_jnew_fn(ctx, SFN_JF_NATIVE, &f);
     f->builtin = b;
     f->sig = b->sig;
     f->arity = b->arity;
-    v = sfn_jv_func(ctx, f);
     sfn_jenv_bind(ctx, ctx->root, b->name, strlen(b->name), v);
 
     return v;
@@ -247,7 +260,7 @@ sfn_jat(sfn_jv_t *a, size_t i)
 
 /* fn.lookup */
 
-static sfn_jv_t *
+sfn_jv_t *
 sfn_jlookup(sfn_jctx_t *ctx, sfn_jv_t *input, const char *k, size_t len)
 {
     size_t     i, j;
@@ -396,13 +409,10 @@ sfn_jeval(sfn_jctx_t *ctx, sfn_jnode_t *expr, sfn_jv_t *input,
         break;
 
     case SFN_JN_REGEX:
-        f = sfn_jalloc(ctx, sizeof(sfn_jfn_t));
-        memset(f, 0, sizeof(sfn_jfn_t));
-        f->kind = SFN_JF_REGEX;
+        result = sfn_jnew_fn(ctx, SFN_JF_REGEX, &f);
         f->re = expr->re;
         f->arity = 2;
         f->node = expr;
-        result = sfn_jv_func(ctx, f);
         break;
 
     case SFN_JN_FUNCTION:
@@ -423,16 +433,13 @@ sfn_jeval(sfn_jctx_t *ctx, sfn_jnode_t *expr, sfn_jv_t *input,
         break;
 
     case SFN_JN_LAMBDA:
-        f = sfn_jalloc(ctx, sizeof(sfn_jfn_t));
-        memset(f, 0, sizeof(sfn_jfn_t));
-        f->kind = SFN_JF_LAMBDA;
+        result = sfn_jnew_fn(ctx, SFN_JF_LAMBDA, &f);
         f->node = expr;
         f->input = input;
         f->env = env;
         f->sig = expr->signature;
         f->thunk = expr->thunk;
         f->arity = (int) expr->items.n;
-        result = sfn_jv_func(ctx, f);
         break;
 
     case SFN_JN_PARTIAL:
@@ -444,13 +451,10 @@ sfn_jeval(sfn_jctx_t *ctx, sfn_jnode_t *expr, sfn_jv_t *input,
         break;
 
     case SFN_JN_TRANSFORM:
-        f = sfn_jalloc(ctx, sizeof(sfn_jfn_t));
-        memset(f, 0, sizeof(sfn_jfn_t));
-        f->kind = SFN_JF_TRANSFORM;
+        result = sfn_jnew_fn(ctx, SFN_JF_TRANSFORM, &f);
         f->node = expr;
         f->env = env;
         f->arity = 1;
-        result = sfn_jv_func(ctx, f);
         break;
 
     case SFN_JN_SORT:
@@ -1530,20 +1534,6 @@ int
 sfn_jfn_arity(const sfn_jv_t *f)
 {
     return f->u.f->arity;
-}
-
-
-static sfn_jv_t *
-sfn_jnew_fn(sfn_jctx_t *ctx, int kind, sfn_jfn_t **out)
-{
-    sfn_jfn_t  *f;
-
-    f = sfn_jalloc(ctx, sizeof(sfn_jfn_t));
-    memset(f, 0, sizeof(sfn_jfn_t));
-    f->kind = kind;
-    *out = f;
-
-    return sfn_jv_func(ctx, f);
 }
 
 

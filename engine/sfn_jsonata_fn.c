@@ -1788,41 +1788,9 @@ SFN_JFN(sfn_jfn_keys)
 }
 
 
-static sfn_jv_t *
-sfn_jlookup_fn(sfn_jctx_t *ctx, sfn_jv_t *input, sfn_jv_t *key)
-{
-    size_t     i, j;
-    sfn_jv_t  *r, *res;
-
-    if (input == NULL) {
-        return NULL;
-    }
-
-    if (input->type == SFN_JV_ARRAY) {
-        r = sfn_jv_array(ctx, SFN_JV_SEQ);
-        for (i = 0; i < sfn_jlen(input); i++) {
-            res = sfn_jlookup_fn(ctx, sfn_jat(input, i), key);
-            if (res == NULL) {
-                continue;
-            }
-            if (res->type == SFN_JV_ARRAY) {
-                for (j = 0; j < sfn_jlen(res); j++) {
-                    sfn_jv_push(ctx, r, sfn_jat(res, j));
-                }
-            } else {
-                sfn_jv_push(ctx, r, res);
-            }
-        }
-        return r;
-    }
-
-    return sfn_jv_get(input, key->u.s.data, key->u.s.len);
-}
-
-
 SFN_JFN(sfn_jfn_lookup)
 {
-    return sfn_jlookup_fn(ctx, a[0], a[1]);
+    return sfn_jlookup(ctx, a[0], a[1]->u.s.data, a[1]->u.s.len);
 }
 
 

@@ -425,6 +425,8 @@ void sfn_jenv_bind(sfn_jctx_t *ctx, sfn_jenv_t *env, const char *name,
 sfn_jv_t *sfn_jenv_lookup(sfn_jctx_t *ctx, sfn_jenv_t *env,
     const char *name, size_t len);
 int sfn_jfn_arity(const sfn_jv_t *f);
+sfn_jv_t *sfn_jlookup(sfn_jctx_t *ctx, sfn_jv_t *input, const char *k,
+    size_t len);
 sfn_jv_t *sfn_jsort(sfn_jctx_t *ctx, sfn_jv_t *arr, sfn_jv_t *comparator,
     sfn_jnode_t *expr, sfn_jenv_t *env);
 sfn_jv_t *sfn_jfn_clone(sfn_jctx_t *ctx, sfn_jv_t **a, int n,

@@ -704,51 +704,6 @@ sfn_jv_indent(sfn_buf_t *b, int indent, int level)
 
 
 static void
-sfn_jv_json_string(sfn_buf_t *b, const char *s, size_t len)
-{
-    size_t         i;
-    unsigned char  c;
-    char           esc[8];
-
-    sfn_buf_addc(b, '"');
-
-    for (i = 0; i < len; i++) {
-        c = (unsigned char) s[i];
-        switch (c) {
-        case '"': sfn_buf_add(b, "\\\"", 2); break;
-        case '\\': sfn_buf_add(b, "\\\\", 2); break;
-        case '\b': sfn_buf_add(b, "\\b", 2); break;
-        case '\f': sfn_buf_add(b, "\\f", 2); break;
-        case '\n': sfn_buf_add(b, "\\n", 2); break;
-        case '\r': sfn_buf_add(b, "\\r", 2); break;
-        case '\t': sfn_buf_add(b, "\\t", 2); break;
-        default:
-            if (c < 0x20) {
-                snprintf(esc, sizeof(esc), "\\u%04x", c);
-                sfn_buf_add(b, esc, 6);
-
-            } else if (c == 0xed && i + 2 < len
-                       && ((unsigned char) s[i + 1] & 0xe0) == 0xa0
-                       && ((unsigned char) s[i + 2] & 0xc0) == 0x80)
-            {
-                /* a lone surrogate (WTF-8): JSON.stringify escapes it */
-                snprintf(esc, sizeof(esc), "\\u%04x",
-                         0xd000 | (((unsigned char) s[i + 1] & 0x3f) << 6)
-                         | ((unsigned char) s[i + 2] & 0x3f));
-                sfn_buf_add(b, esc, 6);
-                i += 2;
-
-            } else {
-                sfn_buf_addc(b, (char) c);
-            }
-        }
-    }
-
-    sfn_buf_addc(b, '"');
-}
-
-
-static void
 sfn_jv_stringify_level(sfn_jctx_t *ctx, sfn_buf_t *b, const sfn_jv_t *v,
     int indent, int full, int level)
 {
@@ -792,7 +747,7 @@ sfn_jv_stringify_level(sfn_jctx_t *ctx, sfn_buf_t *b, const sfn_jv_t *v,
         break;
 
     case SFN_JV_STRING:
-        sfn_jv_json_string(b, v->u.s.data, v->u.s.len);
+        sfn_buf_json_string(b, v->u.s.data, v->u.s.len);
         break;
 
     case SFN_JV_FUNCTION:
@@ -828,7 +783,7 @@ sfn_jv_stringify_level(sfn_jctx_t *ctx, sfn_buf_t *b, const sfn_jv_t *v,
                 sfn_buf_addc(b, ',');
             }
             sfn_jv_indent(b, indent, level + 1);
-            sfn_jv_json_string(b, v->u.o->k[i].data, v->u.o->k[i].len);
+            sfn_buf_json_string(b, v->u.o->k[i].data, v->u.o->k[i].len);
             sfn_buf_addc(b, ':');
             if (indent) {
                 sfn_buf_addc(b, ' ');
@@ -1153,7 +1108,7 @@ sfn_jerror_insert(sfn_jctx_t *ctx, sfn_buf_t *b, const char *name, size_t len,
         if (raw) {
             sfn_buf_adds(b, ctx->token ? ctx->token : "");
         } else if (ctx->token) {
-            sfn_jv_json_string(b, ctx->token, strlen(ctx->token));
+            sfn_buf_json_string(b, ctx->token, strlen(ctx->token));
         } else {
             sfn_buf_adds(b, "undefined");
         }
