@@ -11,6 +11,7 @@
 
 
 #include <stdio.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
@@ -853,6 +854,84 @@ sfn_jv_to_string(sfn_jctx_t *ctx, sfn_jv_t *v, int pretty)
     sfn_buf_free(&b);
 
     return r;
+}
+
+
+/* arena strings */
+
+void
+sfn_jsb_init(sfn_jctx_t *ctx, sfn_jsb_t *b)
+{
+    b->ctx = ctx;
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+
+void
+sfn_jsb_add(sfn_jsb_t *b, const char *s, size_t len)
+{
+    char    *p;
+    size_t   cap;
+
+    if (b->len + len + 1 > b->cap) {
+        cap = b->cap ? b->cap * 2 : 64;
+        while (cap < b->len + len + 1) {
+            cap *= 2;
+        }
+        p = sfn_jalloc(b->ctx, cap);
+        if (b->len) {
+            memcpy(p, b->data, b->len);
+        }
+        b->data = p;
+        b->cap = cap;
+    }
+
+    if (len) {
+        memcpy(b->data + b->len, s, len);
+    }
+    b->len += len;
+    b->data[b->len] = '\0';
+}
+
+
+void
+sfn_jsb_adds(sfn_jsb_t *b, const char *s)
+{
+    sfn_jsb_add(b, s, strlen(s));
+}
+
+
+void
+sfn_jsb_addc(sfn_jsb_t *b, char c)
+{
+    sfn_jsb_add(b, &c, 1);
+}
+
+
+void
+sfn_jsb_printf(sfn_jsb_t *b, const char *fmt, ...)
+{
+    int      n;
+    char     tmp[256];
+    va_list  ap;
+
+    va_start(ap, fmt);
+    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+
+    if (n > 0) {
+        sfn_jsb_add(b, tmp, (size_t) n < sizeof(tmp) ? (size_t) n
+                                                     : sizeof(tmp) - 1);
+    }
+}
+
+
+sfn_jv_t *
+sfn_jsb_value(sfn_jsb_t *b)
+{
+    return sfn_jv_string(b->ctx, b->data ? b->data : "", b->len);
 }
 
 
