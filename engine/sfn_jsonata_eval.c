@@ -1858,7 +1858,9 @@ sfn_japply_inner(sfn_jctx_t *ctx, sfn_jv_t *proc, sfn_jv_t **args, int nargs,
     case SFN_JF_REGEX:
         return sfn_jregex_call(ctx, f, n > 0 ? validated[0] : NULL,
                                (n > 1 && validated[1]
-                                && validated[1]->type == SFN_JV_NUMBER)
+                                && validated[1]->type == SFN_JV_NUMBER
+                                && validated[1]->u.n >= 0
+                                && validated[1]->u.n < 1e15)
                                ? (size_t) validated[1]->u.n : 0);
 
     case SFN_JF_NEXT:

@@ -695,7 +695,7 @@ SFN_JFN(sfn_jfn_pad)
     c = sfn_jchars(ctx, chr, &clen);
     width = trunc(fabs(a[1]->u.n));
 
-    if (width <= (double) len) {
+    if (!(width > (double) len)) {
         return a[0];
     }
 
@@ -767,7 +767,12 @@ sfn_jmatch_num(sfn_jv_t *m, const char *k)
 
     v = sfn_jv_get(m, k, strlen(k));
 
-    return v && v->type == SFN_JV_NUMBER ? v->u.n : 0;
+    /* a matcher function may answer anything: an index in range */
+    if (v == NULL || v->type != SFN_JV_NUMBER || !(v->u.n >= 0)) {
+        return 0;
+    }
+
+    return v->u.n < 1e15 ? floor(v->u.n) : 1e15;
 }
 
 
@@ -1167,7 +1172,12 @@ sfn_jround(double arg, double precision)
     char    num[48], buf[64], *e;
     double  result, diff;
 
-    prec = (int) precision;
+    if (!isfinite(arg)) {
+        return arg;
+    }
+
+    prec = isnan(precision) ? 0 : precision > 400 ? 400
+           : precision < -400 ? -400 : (int) precision;
 
     if (prec) {
         sfn_js_number(arg, num);
@@ -1239,7 +1249,7 @@ SFN_JFN(sfn_jfn_format_base)
 
     neg = v < 0;
     v = fabs(v);
-    if (v >= 1.8e19) {
+    if (!(v < 1.8e19)) {
         sfn_js_number(neg ? -v : v, buf);
         return sfn_jv_strz(ctx, buf);
     }

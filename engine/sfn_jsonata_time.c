@@ -431,6 +431,14 @@ sfn_jformat_integer(sfn_jctx_t *ctx, double value, sfn_jintfmt_t *f,
     sfn_jus_t  s;
 
     memset(&s, 0, sizeof(sfn_jus_t));
+
+    /* past these, jsonata-js fails with a JavaScript RangeError */
+    if (!isfinite(value)
+        || (f->primary == SFN_JI_ROMAN && fabs(value) > 1e7))
+    {
+        sfn_jthrow_v(ctx, "D1001", sfn_jv_number(ctx, value));
+    }
+
     neg = value < 0;
     value = fabs(value);
 
@@ -1136,6 +1144,11 @@ sfn_jdate_of(double t, sfn_jdate_t *d)
 {
     double  days, msd, z, era, doe, yoe, y, doy, mp;
 
+    /* outside Date's range: the epoch rather than undefined behaviour */
+    if (!(fabs(t) <= 8.64e15)) {
+        t = 0;
+    }
+
     d->time = t;
     days = floor(t / SFN_JDAY);
     msd = t - days * SFN_JDAY;
@@ -1462,7 +1475,8 @@ sfn_jformat_datetime(sfn_jctx_t *ctx, double millis, sfn_jv_t *picture,
 
 SFN_JFN(sfn_jfn_from_millis)
 {
-    if (a[0] == NULL) {
+    /* beyond Date's range (8.64e15 ms) there is no date: Invalid Date */
+    if (a[0] == NULL || !(fabs(a[0]->u.n) <= 8.64e15)) {
         return NULL;
     }
 
