@@ -411,6 +411,7 @@ typedef struct {
     char                  code[8];
     size_t                err_pos;
     const char           *err_token;
+    size_t                err_tlen;
 } sfn_jlexer_t;
 
 int sfn_jsonata_lex(sfn_jlexer_t *lx, int prefix, sfn_jtoken_t *t);

@@ -197,7 +197,7 @@ sfn_jp_advance(sfn_jparser_t *p, const char *id, int infix)
 
     if (sfn_jsonata_lex(&p->lx, infix, &p->tok) != 0) {
         sfn_jp_fail(p, p->lx.code, p->lx.err_pos, p->lx.err_token,
-                    p->lx.err_token ? 1 : 0, NULL);
+                    p->lx.err_tlen, NULL);
     }
 
     switch (p->tok.type) {
