@@ -1691,6 +1691,36 @@ sfn_jfn_clone(sfn_jctx_t *ctx, sfn_jv_t **a, int n, sfn_jv_t *input,
 }
 
 
+/* whether v holds target; values hold no cycle, so the walk ends */
+
+static int
+sfn_jholds(sfn_jv_t *v, sfn_jv_t *target)
+{
+    size_t  i;
+
+    if (v == target) {
+        return 1;
+    }
+
+    if (v && v->type == SFN_JV_ARRAY) {
+        for (i = 0; i < sfn_jlen(v); i++) {
+            if (sfn_jholds(sfn_jat(v, i), target)) {
+                return 1;
+            }
+        }
+
+    } else if (v && v->type == SFN_JV_OBJECT) {
+        for (i = 0; i < v->u.o->n; i++) {
+            if (sfn_jholds(v->u.o->v[i], target)) {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
 static sfn_jv_t *
 sfn_jtransform(sfn_jctx_t *ctx, sfn_jfn_t *f, sfn_jv_t *obj)
 {
@@ -1734,6 +1764,15 @@ sfn_jtransform(sfn_jctx_t *ctx, sfn_jfn_t *f, sfn_jv_t *obj)
                 sfn_jthrow_v(ctx, "T2011", update);
             }
             if (match && match->type == SFN_JV_OBJECT) {
+                /*
+                 * an update holding the match would make the object
+                 * contain itself: jsonata-js fails later, on output
+                 */
+                if (sfn_jholds(update, match)) {
+                    ctx->message = "The update of a transform expression "
+                                   "must not contain the object it updates";
+                    sfn_jthrow(ctx, "U1001");
+                }
                 for (k = 0; k < update->u.o->n; k++) {
                     sfn_jv_set(ctx, match, update->u.o->k[k].data,
                                update->u.o->k[k].len, update->u.o->v[k]);
