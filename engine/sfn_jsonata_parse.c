@@ -408,7 +408,9 @@ sfn_jp_lambda(sfn_jparser_t *p, sfn_jnode_t *t)
             } else if (sfn_jp_is(p, "<")) {
                 depth++;
             }
-            sfn_buf_add(&sig, p->tok.str.data, p->tok.str.len);
+            if (p->tok.str.len) {
+                sfn_buf_add(&sig, p->tok.str.data, p->tok.str.len);
+            }
         }
 
         if (sig.failed) {
