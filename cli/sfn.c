@@ -965,6 +965,26 @@ sfn_cli_lone_surrogates(char *text, size_t len)
 }
 
 
+/* ... and printed back as the escapes JSON.stringify writes for them */
+
+static void
+sfn_cli_print_wtf8(const char *s)
+{
+    const unsigned char  *p;
+
+    for (p = (const unsigned char *) s; *p; p++) {
+        if (p[0] == 0xed && (p[1] & 0xe0) == 0xa0 && (p[2] & 0xc0) == 0x80) {
+            printf("\\u%04x", 0xd000 | ((p[1] & 0x3f) << 6) | (p[2] & 0x3f));
+            p += 2;
+        } else {
+            putchar(*p);
+        }
+    }
+
+    putchar('\n');
+}
+
+
 static int
 sfn_cli_jsonata(int argc, char **argv)
 {
@@ -1033,7 +1053,7 @@ sfn_cli_jsonata(int argc, char **argv)
 
     printed = cJSON_PrintUnformatted(res);
     if (printed) {
-        printf("%s\n", printed);
+        sfn_cli_print_wtf8(printed);
         free(printed);
     }
 

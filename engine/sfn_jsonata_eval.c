@@ -39,6 +39,22 @@ static sfn_jv_t *sfn_jev_apply(sfn_jctx_t *ctx, sfn_jnode_t *expr,
     sfn_jv_t *input, sfn_jenv_t *env);
 
 
+/* a new function value of a kind */
+
+static sfn_jv_t *
+sfn_jnew_fn(sfn_jctx_t *ctx, int kind, sfn_jfn_t **out)
+{
+    sfn_jfn_t  *f;
+
+    f = sfn_jalloc(ctx, sizeof(sfn_jfn_t));
+    memset(f, 0, sizeof(sfn_jfn_t));
+    f->kind = kind;
+    *out = f;
+
+    return sfn_jv_func(ctx, f);
+}
+
+
 /* environments */
 
 sfn_jenv_t *
@@ -129,13 +145,10 @@ sfn_jenv_lookup(sfn_jctx_t *ctx, sfn_jenv_t *env, const char *name,
     }
 
     /* one value per builtin and evaluation: $f = $f holds */
-    f = sfn_jalloc(ctx, sizeof(sfn_jfn_t));
-    memset(f, 0, sizeof(sfn_jfn_t));
-    f->kind = SFN_JF_NATIVE;
+    v = sfn_jnew_fn(ctx, SFN_JF_NATIVE, &f);
     f->builtin = b;
     f->sig = b->sig;
     f->arity = b->arity;
-    v = sfn_jv_func(ctx, f);
     sfn_jenv_bind(ctx, ctx->root, b->name, strlen(b->name), v);
 
     return v;
@@ -247,7 +260,7 @@ sfn_jat(sfn_jv_t *a, size_t i)
 
 /* fn.lookup */
 
-static sfn_jv_t *
+sfn_jv_t *
 sfn_jlookup(sfn_jctx_t *ctx, sfn_jv_t *input, const char *k, size_t len)
 {
     size_t     i, j;
@@ -396,13 +409,10 @@ sfn_jeval(sfn_jctx_t *ctx, sfn_jnode_t *expr, sfn_jv_t *input,
         break;
 
     case SFN_JN_REGEX:
-        f = sfn_jalloc(ctx, sizeof(sfn_jfn_t));
-        memset(f, 0, sizeof(sfn_jfn_t));
-        f->kind = SFN_JF_REGEX;
+        result = sfn_jnew_fn(ctx, SFN_JF_REGEX, &f);
         f->re = expr->re;
         f->arity = 2;
         f->node = expr;
-        result = sfn_jv_func(ctx, f);
         break;
 
     case SFN_JN_FUNCTION:
@@ -423,16 +433,13 @@ sfn_jeval(sfn_jctx_t *ctx, sfn_jnode_t *expr, sfn_jv_t *input,
         break;
 
     case SFN_JN_LAMBDA:
-        f = sfn_jalloc(ctx, sizeof(sfn_jfn_t));
-        memset(f, 0, sizeof(sfn_jfn_t));
-        f->kind = SFN_JF_LAMBDA;
+        result = sfn_jnew_fn(ctx, SFN_JF_LAMBDA, &f);
         f->node = expr;
         f->input = input;
         f->env = env;
         f->sig = expr->signature;
         f->thunk = expr->thunk;
         f->arity = (int) expr->items.n;
-        result = sfn_jv_func(ctx, f);
         break;
 
     case SFN_JN_PARTIAL:
@@ -444,13 +451,10 @@ sfn_jeval(sfn_jctx_t *ctx, sfn_jnode_t *expr, sfn_jv_t *input,
         break;
 
     case SFN_JN_TRANSFORM:
-        f = sfn_jalloc(ctx, sizeof(sfn_jfn_t));
-        memset(f, 0, sizeof(sfn_jfn_t));
-        f->kind = SFN_JF_TRANSFORM;
+        result = sfn_jnew_fn(ctx, SFN_JF_TRANSFORM, &f);
         f->node = expr;
         f->env = env;
         f->arity = 1;
-        result = sfn_jv_func(ctx, f);
         break;
 
     case SFN_JN_SORT:
@@ -1534,20 +1538,6 @@ sfn_jfn_arity(const sfn_jv_t *f)
 
 
 static sfn_jv_t *
-sfn_jnew_fn(sfn_jctx_t *ctx, int kind, sfn_jfn_t **out)
-{
-    sfn_jfn_t  *f;
-
-    f = sfn_jalloc(ctx, sizeof(sfn_jfn_t));
-    memset(f, 0, sizeof(sfn_jfn_t));
-    f->kind = kind;
-    *out = f;
-
-    return sfn_jv_func(ctx, f);
-}
-
-
-static sfn_jv_t *
 sfn_jregex_call(sfn_jctx_t *ctx, sfn_jfn_t *f, sfn_jv_t *str, size_t from)
 {
     int         ng, g;
@@ -1701,6 +1691,36 @@ sfn_jfn_clone(sfn_jctx_t *ctx, sfn_jv_t **a, int n, sfn_jv_t *input,
 }
 
 
+/* whether v holds target; values hold no cycle, so the walk ends */
+
+static int
+sfn_jholds(sfn_jv_t *v, sfn_jv_t *target)
+{
+    size_t  i;
+
+    if (v == target) {
+        return 1;
+    }
+
+    if (v && v->type == SFN_JV_ARRAY) {
+        for (i = 0; i < sfn_jlen(v); i++) {
+            if (sfn_jholds(sfn_jat(v, i), target)) {
+                return 1;
+            }
+        }
+
+    } else if (v && v->type == SFN_JV_OBJECT) {
+        for (i = 0; i < v->u.o->n; i++) {
+            if (sfn_jholds(v->u.o->v[i], target)) {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
 static sfn_jv_t *
 sfn_jtransform(sfn_jctx_t *ctx, sfn_jfn_t *f, sfn_jv_t *obj)
 {
@@ -1744,6 +1764,15 @@ sfn_jtransform(sfn_jctx_t *ctx, sfn_jfn_t *f, sfn_jv_t *obj)
                 sfn_jthrow_v(ctx, "T2011", update);
             }
             if (match && match->type == SFN_JV_OBJECT) {
+                /*
+                 * an update holding the match would make the object
+                 * contain itself: jsonata-js fails later, on output
+                 */
+                if (sfn_jholds(update, match)) {
+                    ctx->message = "The update of a transform expression "
+                                   "must not contain the object it updates";
+                    sfn_jthrow(ctx, "U1001");
+                }
                 for (k = 0; k < update->u.o->n; k++) {
                     sfn_jv_set(ctx, match, update->u.o->k[k].data,
                                update->u.o->k[k].len, update->u.o->v[k]);
@@ -1868,7 +1897,9 @@ sfn_japply_inner(sfn_jctx_t *ctx, sfn_jv_t *proc, sfn_jv_t **args, int nargs,
     case SFN_JF_REGEX:
         return sfn_jregex_call(ctx, f, n > 0 ? validated[0] : NULL,
                                (n > 1 && validated[1]
-                                && validated[1]->type == SFN_JV_NUMBER)
+                                && validated[1]->type == SFN_JV_NUMBER
+                                && validated[1]->u.n >= 0
+                                && validated[1]->u.n < 1e15)
                                ? (size_t) validated[1]->u.n : 0);
 
     case SFN_JF_NEXT:

@@ -345,6 +345,20 @@ sfn_jsonata_validate(sfn_jctx_t *ctx, sfn_jsig_t *sig, sfn_jv_t **args,
 }
 
 
+/*
+ * A required argument that is undefined where jsonata-js would fail with a
+ * JavaScript TypeError: a signature mismatch instead.
+ */
+
+void
+sfn_jarg_missing(sfn_jctx_t *ctx, int index)
+{
+    ctx->index = index;
+    ctx->value = NULL;
+    sfn_jthrow(ctx, "T0410");
+}
+
+
 /* strings */
 
 sfn_jv_t *
@@ -453,7 +467,7 @@ SFN_JFN(sfn_jfn_substring)
     }
 
     c = sfn_jchars(ctx, a[0], &len);
-    start = a[1]->u.n;
+    start = a[1] ? a[1]->u.n : 0;
 
     if ((double) len + start < 0) {
         start = 0;
@@ -507,6 +521,10 @@ SFN_JFN(sfn_jfn_substring_before)
         return NULL;
     }
 
+    if (a[1] == NULL) {
+        return a[0];
+    }
+
     p = sfn_jmemmem(a[0]->u.s.data, a[0]->u.s.len, a[1]->u.s.data,
                     a[1]->u.s.len);
     if (p == NULL) {
@@ -523,6 +541,10 @@ SFN_JFN(sfn_jfn_substring_after)
 
     if (a[0] == NULL) {
         return NULL;
+    }
+
+    if (a[1] == NULL) {
+        return a[0];
     }
 
     p = sfn_jmemmem(a[0]->u.s.data, a[0]->u.s.len, a[1]->u.s.data,
@@ -665,11 +687,15 @@ SFN_JFN(sfn_jfn_pad)
         chr = sfn_jv_string(ctx, " ", 1);
     }
 
+    if (a[1] == NULL) {
+        return a[0];
+    }
+
     s = sfn_jchars(ctx, a[0], &len);
     c = sfn_jchars(ctx, chr, &clen);
     width = trunc(fabs(a[1]->u.n));
 
-    if (width <= (double) len) {
+    if (!(width > (double) len)) {
         return a[0];
     }
 
@@ -741,7 +767,12 @@ sfn_jmatch_num(sfn_jv_t *m, const char *k)
 
     v = sfn_jv_get(m, k, strlen(k));
 
-    return v && v->type == SFN_JV_NUMBER ? v->u.n : 0;
+    /* a matcher function may answer anything: an index in range */
+    if (v == NULL || v->type != SFN_JV_NUMBER || !(v->u.n >= 0)) {
+        return 0;
+    }
+
+    return v->u.n < 1e15 ? floor(v->u.n) : 1e15;
 }
 
 
@@ -760,6 +791,10 @@ SFN_JFN(sfn_jfn_contains)
 {
     if (a[0] == NULL) {
         return NULL;
+    }
+
+    if (a[1] == NULL) {
+        sfn_jarg_missing(ctx, 2);
     }
 
     if (sfn_jis_str(a[1])) {
@@ -811,7 +846,7 @@ SFN_JFN(sfn_jfn_match)
 
 
 static void
-sfn_jbuf_chars(sfn_buf_t *b, const char *s, size_t len, size_t from,
+sfn_jbuf_chars(sfn_jsb_t *b, const char *s, size_t len, size_t from,
     size_t to)
 {
     size_t  f, t;
@@ -822,24 +857,7 @@ sfn_jbuf_chars(sfn_buf_t *b, const char *s, size_t len, size_t from,
 
     f = sfn_utf8_offset(s, len, from);
     t = sfn_utf8_offset(s, len, to);
-    sfn_buf_add(b, s + f, t - f);
-}
-
-
-static sfn_jv_t *
-sfn_jbuf_value(sfn_jctx_t *ctx, sfn_buf_t *b)
-{
-    sfn_jv_t  *v;
-
-    if (b->failed) {
-        sfn_buf_free(b);
-        sfn_jthrow(ctx, "U1000");
-    }
-
-    v = sfn_jv_string(ctx, b->data ? b->data : "", b->len);
-    sfn_buf_free(b);
-
-    return v;
+    sfn_jsb_add(b, s + f, t - f);
 }
 
 
@@ -849,7 +867,7 @@ static sfn_jv_t *
 sfn_jsubstitute(sfn_jctx_t *ctx, sfn_jv_t *repl, sfn_jv_t *m)
 {
     size_t       pos, len, digits, ng, idx, used;
-    sfn_buf_t    b;
+    sfn_jsb_t    b;
     sfn_jv_t    *groups, *sub;
     const char  *r, *d;
 
@@ -857,7 +875,7 @@ sfn_jsubstitute(sfn_jctx_t *ctx, sfn_jv_t *repl, sfn_jv_t *m)
     len = repl->u.s.len;
     groups = sfn_jv_get(m, "groups", 6);
     ng = sfn_jv_is_array(groups) ? sfn_jlen(groups) : 0;
-    memset(&b, 0, sizeof(sfn_buf_t));
+    sfn_jsb_init(ctx, &b);
 
     pos = 0;
     while (pos < len) {
@@ -866,18 +884,18 @@ sfn_jsubstitute(sfn_jctx_t *ctx, sfn_jv_t *repl, sfn_jv_t *m)
             break;
         }
 
-        sfn_buf_add(&b, r + pos, d - (r + pos));
+        sfn_jsb_add(&b, r + pos, d - (r + pos));
         pos = d - r + 1;
 
         if (pos < len && r[pos] == '$') {
-            sfn_buf_addc(&b, '$');
+            sfn_jsb_addc(&b, '$');
             pos++;
             continue;
         }
 
         if (pos < len && r[pos] == '0') {
             sub = sfn_jmatch_str(ctx, m, "match");
-            sfn_buf_add(&b, sub->u.s.data, sub->u.s.len);
+            sfn_jsb_add(&b, sub->u.s.data, sub->u.s.len);
             pos++;
             continue;
         }
@@ -899,14 +917,14 @@ sfn_jsubstitute(sfn_jctx_t *ctx, sfn_jv_t *repl, sfn_jv_t *m)
         }
 
         if (used == 0) {
-            sfn_buf_addc(&b, '$');
+            sfn_jsb_addc(&b, '$');
             continue;
         }
 
         if (ng > 0 && idx >= 1 && idx <= ng) {
             sub = sfn_jat(groups, idx - 1);
             if (sfn_jis_str(sub)) {
-                sfn_buf_add(&b, sub->u.s.data, sub->u.s.len);
+                sfn_jsb_add(&b, sub->u.s.data, sub->u.s.len);
             }
         }
 
@@ -919,10 +937,10 @@ sfn_jsubstitute(sfn_jctx_t *ctx, sfn_jv_t *repl, sfn_jv_t *m)
     }
 
     if (pos < len) {
-        sfn_buf_add(&b, r + pos, len - pos);
+        sfn_jsb_add(&b, r + pos, len - pos);
     }
 
-    return sfn_jbuf_value(ctx, &b);
+    return sfn_jsb_value(&b);
 }
 
 
@@ -930,7 +948,7 @@ SFN_JFN(sfn_jfn_replace)
 {
     double       limit, count;
     size_t       position, start, slen;
-    sfn_buf_t    b;
+    sfn_jsb_t    b;
     sfn_jv_t    *str, *pattern, *repl, *m, *with, *match;
     const char  *s, *p;
 
@@ -959,7 +977,7 @@ SFN_JFN(sfn_jfn_replace)
 
     s = str->u.s.data;
     slen = str->u.s.len;
-    memset(&b, 0, sizeof(sfn_buf_t));
+    sfn_jsb_init(ctx, &b);
     count = 0;
 
     if (sfn_jis_str(pattern)) {
@@ -968,15 +986,15 @@ SFN_JFN(sfn_jfn_replace)
                && (p = sfn_jmemmem(s + position, slen - position,
                                    pattern->u.s.data, pattern->u.s.len)))
         {
-            sfn_buf_add(&b, s + position, p - (s + position));
+            sfn_jsb_add(&b, s + position, p - (s + position));
             if (sfn_jis_str(repl)) {
-                sfn_buf_add(&b, repl->u.s.data, repl->u.s.len);
+                sfn_jsb_add(&b, repl->u.s.data, repl->u.s.len);
             }
             position = p - s + pattern->u.s.len;
             count++;
         }
-        sfn_buf_add(&b, s + position, slen - position);
-        return sfn_jbuf_value(ctx, &b);
+        sfn_jsb_add(&b, s + position, slen - position);
+        return sfn_jsb_value(&b);
     }
 
     m = sfn_jmatcher(ctx, pattern, str, env);
@@ -996,11 +1014,10 @@ SFN_JFN(sfn_jfn_replace)
         }
 
         if (!sfn_jis_str(with)) {
-            sfn_buf_free(&b);
             sfn_jthrow_v(ctx, "D3012", with);
         }
 
-        sfn_buf_add(&b, with->u.s.data, with->u.s.len);
+        sfn_jsb_add(&b, with->u.s.data, with->u.s.len);
         match = sfn_jmatch_str(ctx, m, "match");
         position = start + sfn_utf8_count(match->u.s.data, match->u.s.len);
         count++;
@@ -1009,7 +1026,7 @@ SFN_JFN(sfn_jfn_replace)
 
     sfn_jbuf_chars(&b, s, slen, position, sfn_utf8_count(s, slen));
 
-    return sfn_jbuf_value(ctx, &b);
+    return sfn_jsb_value(&b);
 }
 
 
@@ -1018,7 +1035,7 @@ SFN_JFN(sfn_jfn_split)
     double       limit, count;
     size_t       i, nc, start, mstart, slen;
     uint32_t    *c;
-    sfn_buf_t    b;
+    sfn_jsb_t    b;
     sfn_jv_t    *result, *str, *sep, *m;
     const char  *s, *p;
 
@@ -1085,18 +1102,18 @@ SFN_JFN(sfn_jfn_split)
     start = 0;
     while (m != NULL && (limit < 0 || count < limit)) {
         mstart = (size_t) sfn_jmatch_num(m, "start");
-        memset(&b, 0, sizeof(sfn_buf_t));
+        sfn_jsb_init(ctx, &b);
         sfn_jbuf_chars(&b, s, slen, start, mstart);
-        sfn_jv_push(ctx, result, sfn_jbuf_value(ctx, &b));
+        sfn_jv_push(ctx, result, sfn_jsb_value(&b));
         start = (size_t) sfn_jmatch_num(m, "end");
         m = sfn_jmatch_next(ctx, m, env);
         count++;
     }
 
     if (limit < 0 || count < limit) {
-        memset(&b, 0, sizeof(sfn_buf_t));
+        sfn_jsb_init(ctx, &b);
         sfn_jbuf_chars(&b, s, slen, start, sfn_utf8_count(s, slen));
-        sfn_jv_push(ctx, result, sfn_jbuf_value(ctx, &b));
+        sfn_jv_push(ctx, result, sfn_jsb_value(&b));
     }
 
     return result;
@@ -1106,7 +1123,7 @@ SFN_JFN(sfn_jfn_split)
 SFN_JFN(sfn_jfn_join)
 {
     size_t     i;
-    sfn_buf_t  b;
+    sfn_jsb_t  b;
     sfn_jv_t  *sep, *s;
 
     if (a[0] == NULL) {
@@ -1114,19 +1131,19 @@ SFN_JFN(sfn_jfn_join)
     }
 
     sep = n > 1 ? a[1] : NULL;
-    memset(&b, 0, sizeof(sfn_buf_t));
+    sfn_jsb_init(ctx, &b);
 
     for (i = 0; i < sfn_jlen(a[0]); i++) {
         if (i && sep) {
-            sfn_buf_add(&b, sep->u.s.data, sep->u.s.len);
+            sfn_jsb_add(&b, sep->u.s.data, sep->u.s.len);
         }
         s = sfn_jat(a[0], i);
         if (sfn_jis_str(s)) {
-            sfn_buf_add(&b, s->u.s.data, s->u.s.len);
+            sfn_jsb_add(&b, s->u.s.data, s->u.s.len);
         }
     }
 
-    return sfn_jbuf_value(ctx, &b);
+    return sfn_jsb_value(&b);
 }
 
 
@@ -1155,7 +1172,12 @@ sfn_jround(double arg, double precision)
     char    num[48], buf[64], *e;
     double  result, diff;
 
-    prec = (int) precision;
+    if (!isfinite(arg)) {
+        return arg;
+    }
+
+    prec = isnan(precision) ? 0 : precision > 400 ? 400
+           : precision < -400 ? -400 : (int) precision;
 
     if (prec) {
         sfn_js_number(arg, num);
@@ -1227,7 +1249,7 @@ SFN_JFN(sfn_jfn_format_base)
 
     neg = v < 0;
     v = fabs(v);
-    if (v >= 1.8e19) {
+    if (!(v < 1.8e19)) {
         sfn_js_number(neg ? -v : v, buf);
         return sfn_jv_strz(ctx, buf);
     }
@@ -1383,7 +1405,7 @@ SFN_JFN(sfn_jfn_power)
         return NULL;
     }
 
-    r = pow(a[0]->u.n, a[1]->u.n);
+    r = pow(a[0]->u.n, a[1] ? a[1]->u.n : NAN);
 
     if (isinf(r) || isnan(r)) {
         ctx->value2 = a[1];
@@ -1703,6 +1725,10 @@ SFN_JFN(sfn_jfn_sift)
         return NULL;
     }
 
+    if (a[1] == NULL) {
+        sfn_jarg_missing(ctx, 2);
+    }
+
     result = sfn_jv_object(ctx);
 
     for (i = 0; i < o->u.o->n; i++) {
@@ -1788,41 +1814,13 @@ SFN_JFN(sfn_jfn_keys)
 }
 
 
-static sfn_jv_t *
-sfn_jlookup_fn(sfn_jctx_t *ctx, sfn_jv_t *input, sfn_jv_t *key)
+SFN_JFN(sfn_jfn_lookup)
 {
-    size_t     i, j;
-    sfn_jv_t  *r, *res;
-
-    if (input == NULL) {
+    if (a[1] == NULL) {
         return NULL;
     }
 
-    if (input->type == SFN_JV_ARRAY) {
-        r = sfn_jv_array(ctx, SFN_JV_SEQ);
-        for (i = 0; i < sfn_jlen(input); i++) {
-            res = sfn_jlookup_fn(ctx, sfn_jat(input, i), key);
-            if (res == NULL) {
-                continue;
-            }
-            if (res->type == SFN_JV_ARRAY) {
-                for (j = 0; j < sfn_jlen(res); j++) {
-                    sfn_jv_push(ctx, r, sfn_jat(res, j));
-                }
-            } else {
-                sfn_jv_push(ctx, r, res);
-            }
-        }
-        return r;
-    }
-
-    return sfn_jv_get(input, key->u.s.data, key->u.s.len);
-}
-
-
-SFN_JFN(sfn_jfn_lookup)
-{
-    return sfn_jlookup_fn(ctx, a[0], a[1]);
+    return sfn_jlookup(ctx, a[0], a[1]->u.s.data, a[1]->u.s.len);
 }
 
 
@@ -1928,7 +1926,7 @@ SFN_JFN(sfn_jfn_error)
 
 SFN_JFN(sfn_jfn_assert)
 {
-    if (!a[0]->u.b) {
+    if (a[0] == NULL || !a[0]->u.b) {
         ctx->message = (n > 1 && a[1] && a[1]->u.s.len)
                        ? sfn_pstrndup(ctx->pool, a[1]->u.s.data,
                                       a[1]->u.s.len)
@@ -2134,33 +2132,32 @@ sfn_jurl_encode(sfn_jctx_t *ctx, sfn_jv_t *s, const char *keep,
     size_t      i, nc, k, n;
     uint32_t   *c;
     char        u[4];
-    sfn_buf_t   b;
+    sfn_jsb_t   b;
 
     c = sfn_jchars(ctx, s, &nc);
-    memset(&b, 0, sizeof(sfn_buf_t));
+    sfn_jsb_init(ctx, &b);
 
     for (i = 0; i < nc; i++) {
         if (c[i] < 0x80
             && ((c[i] >= 'A' && c[i] <= 'Z') || (c[i] >= 'a' && c[i] <= 'z')
                 || (c[i] >= '0' && c[i] <= '9') || strchr(keep, (int) c[i])))
         {
-            sfn_buf_addc(&b, (char) c[i]);
+            sfn_jsb_addc(&b, (char) c[i]);
             continue;
         }
 
         if (c[i] >= 0xd800 && c[i] < 0xe000) {
-            sfn_buf_free(&b);
             ctx->token = fname;
             sfn_jthrow_v(ctx, "D3140", s);
         }
 
         n = sfn_utf8_encode(c[i], u);
         for (k = 0; k < n; k++) {
-            sfn_buf_printf(&b, "%%%02X", (unsigned char) u[k]);
+            sfn_jsb_printf(&b, "%%%02X", (unsigned char) u[k]);
         }
     }
 
-    return sfn_jbuf_value(ctx, &b);
+    return sfn_jsb_value(&b);
 }
 
 
@@ -2208,17 +2205,17 @@ sfn_jurl_decode(sfn_jctx_t *ctx, sfn_jv_t *sv, const char *reserved,
     int            h, l;
     size_t         i, k, need, len;
     uint32_t       cp;
-    sfn_buf_t      b;
+    sfn_jsb_t      b;
     const char    *s;
     unsigned char  bytes[4];
 
     s = sv->u.s.data;
     len = sv->u.s.len;
-    memset(&b, 0, sizeof(sfn_buf_t));
+    sfn_jsb_init(ctx, &b);
 
     for (i = 0; i < len; ) {
         if (s[i] != '%') {
-            sfn_buf_addc(&b, s[i++]);
+            sfn_jsb_addc(&b, s[i++]);
             continue;
         }
 
@@ -2232,9 +2229,9 @@ sfn_jurl_decode(sfn_jctx_t *ctx, sfn_jv_t *sv, const char *reserved,
 
         if (bytes[0] < 0x80) {
             if (strchr(reserved, bytes[0]) && bytes[0]) {
-                sfn_buf_add(&b, s + i, 3);
+                sfn_jsb_add(&b, s + i, 3);
             } else {
-                sfn_buf_addc(&b, (char) bytes[0]);
+                sfn_jsb_addc(&b, (char) bytes[0]);
             }
             i += 3;
             continue;
@@ -2269,15 +2266,14 @@ sfn_jurl_decode(sfn_jctx_t *ctx, sfn_jv_t *sv, const char *reserved,
             goto malformed;
         }
 
-        sfn_buf_add(&b, (char *) bytes, need + 1);
+        sfn_jsb_add(&b, (char *) bytes, need + 1);
         i += 3 * (need + 1);
     }
 
-    return sfn_jbuf_value(ctx, &b);
+    return sfn_jsb_value(&b);
 
 malformed:
 
-    sfn_buf_free(&b);
     ctx->token = fname;
     sfn_jthrow_v(ctx, "D3140", sv);
 }

@@ -343,6 +343,25 @@ cJSON *sfn_jv_to_json(const sfn_jv_t *v);
 void *sfn_jalloc(sfn_jctx_t *ctx, size_t size);
 void sfn_jlist_push(sfn_pool_t *pool, sfn_jlist_t *l, void *p);
 
+/*
+ * A string built in the evaluation's arena: nothing to free when an error
+ * unwinds through it.
+ */
+typedef struct {
+    sfn_jctx_t           *ctx;
+    char                 *data;
+    size_t                len;
+    size_t                cap;
+} sfn_jsb_t;
+
+void sfn_jsb_init(sfn_jctx_t *ctx, sfn_jsb_t *b);
+void sfn_jsb_add(sfn_jsb_t *b, const char *s, size_t len);
+void sfn_jsb_adds(sfn_jsb_t *b, const char *s);
+void sfn_jsb_addc(sfn_jsb_t *b, char c);
+void sfn_jsb_printf(sfn_jsb_t *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+sfn_jv_t *sfn_jsb_value(sfn_jsb_t *b);
+
 /* JavaScript's Number.prototype.toString(); buf >= 32 bytes */
 size_t sfn_js_number(double d, char *buf);
 /* JSON.stringify with $string's 15 significant digits; indent 0 or 2 */
@@ -392,6 +411,7 @@ typedef struct {
     char                  code[8];
     size_t                err_pos;
     const char           *err_token;
+    size_t                err_tlen;
 } sfn_jlexer_t;
 
 int sfn_jsonata_lex(sfn_jlexer_t *lx, int prefix, sfn_jtoken_t *t);
@@ -425,6 +445,8 @@ void sfn_jenv_bind(sfn_jctx_t *ctx, sfn_jenv_t *env, const char *name,
 sfn_jv_t *sfn_jenv_lookup(sfn_jctx_t *ctx, sfn_jenv_t *env,
     const char *name, size_t len);
 int sfn_jfn_arity(const sfn_jv_t *f);
+sfn_jv_t *sfn_jlookup(sfn_jctx_t *ctx, sfn_jv_t *input, const char *k,
+    size_t len);
 sfn_jv_t *sfn_jsort(sfn_jctx_t *ctx, sfn_jv_t *arr, sfn_jv_t *comparator,
     sfn_jnode_t *expr, sfn_jenv_t *env);
 sfn_jv_t *sfn_jfn_clone(sfn_jctx_t *ctx, sfn_jv_t **a, int n,
@@ -442,6 +464,7 @@ sfn_jv_t *sfn_jsonata_validate(sfn_jctx_t *ctx, sfn_jsig_t *sig,
     sfn_jv_t **args, int nargs, sfn_jv_t *context, sfn_jv_t ***out,
     int *nout);
 sfn_jv_t *sfn_jfn_string(sfn_jctx_t *ctx, sfn_jv_t *v);
+void sfn_jarg_missing(sfn_jctx_t *ctx, int index) __attribute__((noreturn));
 pcre2_code *sfn_jregex_compile(const char *pat, size_t len,
     const char *flags, size_t flen, pcre2_general_context *gctx);
 int sfn_jregex_exec(sfn_jctx_t *ctx, pcre2_code *re, const char *s,

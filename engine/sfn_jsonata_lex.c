@@ -180,6 +180,7 @@ sfn_jlex_string(sfn_jlexer_t *lx, sfn_jtoken_t *t)
 
             default:
                 lx->err_token = p + lx->pos;
+                lx->err_tlen = lx->pos < lx->len ? 1 : 0;
                 return sfn_jlex_fail(lx, "S0103", lx->pos);
             }
 
@@ -259,6 +260,7 @@ sfn_jlex_number(sfn_jlexer_t *lx, sfn_jtoken_t *t)
 
     if (isnan(d) || isinf(d)) {
         lx->err_token = tmp;
+        lx->err_tlen = i - start;
         return sfn_jlex_fail(lx, "S0102", start);
     }
 
@@ -403,6 +405,7 @@ again:
     } else if (t->str.len == 0) {
         /* a character no token starts with */
         lx->err_token = p + lx->pos;
+        lx->err_tlen = lx->pos < lx->len ? 1 : 0;
         return sfn_jlex_fail(lx, "S0204", lx->pos);
 
     } else {

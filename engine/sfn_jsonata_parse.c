@@ -197,7 +197,7 @@ sfn_jp_advance(sfn_jparser_t *p, const char *id, int infix)
 
     if (sfn_jsonata_lex(&p->lx, infix, &p->tok) != 0) {
         sfn_jp_fail(p, p->lx.code, p->lx.err_pos, p->lx.err_token,
-                    p->lx.err_token ? 1 : 0, NULL);
+                    p->lx.err_tlen, NULL);
     }
 
     switch (p->tok.type) {
@@ -378,9 +378,8 @@ static sfn_jnode_t *
 sfn_jp_lambda(sfn_jparser_t *p, sfn_jnode_t *t)
 {
     int           depth;
-    char          code[8];
-    size_t        i, pos, off;
-    sfn_buf_t     sig;
+    char          code[8], *sig;
+    size_t        i, pos, off, slen;
     sfn_jnode_t  *arg;
     char          num[24];
 
@@ -396,10 +395,12 @@ sfn_jp_lambda(sfn_jparser_t *p, sfn_jnode_t *t)
     t->type = SFN_JN_LAMBDA;
 
     if (sfn_jp_is(p, "<")) {
+        /* the tokens without their spaces: never longer than the text */
         pos = p->tok.position;
         depth = 1;
-        memset(&sig, 0, sizeof(sfn_buf_t));
-        sfn_buf_addc(&sig, '<');
+        sig = sfn_jp_alloc(p, p->lx.len + 2);
+        sig[0] = '<';
+        slen = 1;
 
         while (depth > 0 && !sfn_jp_is(p, "{") && p->tok.type != SFN_JT_END) {
             sfn_jp_advance(p, NULL, 0);
@@ -408,17 +409,13 @@ sfn_jp_lambda(sfn_jparser_t *p, sfn_jnode_t *t)
             } else if (sfn_jp_is(p, "<")) {
                 depth++;
             }
-            sfn_buf_add(&sig, p->tok.str.data, p->tok.str.len);
+            if (p->tok.str.len && slen + p->tok.str.len <= p->lx.len + 1) {
+                memcpy(sig + slen, p->tok.str.data, p->tok.str.len);
+                slen += p->tok.str.len;
+            }
         }
 
-        if (sig.failed) {
-            sfn_buf_free(&sig);
-            sfn_jp_fail(p, "U1000", pos, NULL, 0, NULL);
-        }
-
-        t->signature = sfn_jsonata_signature(p->pool, sig.data, sig.len,
-                                             code, &off);
-        sfn_buf_free(&sig);
+        t->signature = sfn_jsonata_signature(p->pool, sig, slen, code, &off);
 
         sfn_jp_advance(p, ">", 0);
 

@@ -211,7 +211,7 @@ static const uint32_t  sfn_jdecimal_groups[] = {
 
 
 static void
-sfn_jwords(sfn_buf_t *b, double num, int prev, int ord)
+sfn_jwords(sfn_jsb_t *b, double num, int prev, int ord)
 {
     int     mag;
     double  tens, rem, hundreds, factor, mant;
@@ -219,39 +219,39 @@ sfn_jwords(sfn_buf_t *b, double num, int prev, int ord)
 
     if (num <= 19) {
         if (prev) {
-            sfn_buf_adds(b, " and ");
+            sfn_jsb_adds(b, " and ");
         }
-        sfn_buf_adds(b, ord ? sfn_jordinals[(int) num] : sfn_jfew[(int) num]);
+        sfn_jsb_adds(b, ord ? sfn_jordinals[(int) num] : sfn_jfew[(int) num]);
 
     } else if (num < 100) {
         tens = floor(num / 10);
         rem = fmod(num, 10);
         if (prev) {
-            sfn_buf_adds(b, " and ");
+            sfn_jsb_adds(b, " and ");
         }
-        sfn_buf_adds(b, sfn_jdecades[(int) tens - 2]);
+        sfn_jsb_adds(b, sfn_jdecades[(int) tens - 2]);
         if (rem > 0) {
-            sfn_buf_addc(b, '-');
+            sfn_jsb_addc(b, '-');
             sfn_jwords(b, rem, 0, ord);
         } else if (ord) {
             len = strlen(sfn_jdecades[(int) tens - 2]);
             b->len -= 1;
             (void) len;
-            sfn_buf_adds(b, "ieth");
+            sfn_jsb_adds(b, "ieth");
         }
 
     } else if (num < 1000) {
         hundreds = floor(num / 100);
         rem = fmod(num, 100);
         if (prev) {
-            sfn_buf_adds(b, ", ");
+            sfn_jsb_adds(b, ", ");
         }
-        sfn_buf_adds(b, sfn_jfew[(int) hundreds]);
-        sfn_buf_adds(b, " Hundred");
+        sfn_jsb_adds(b, sfn_jfew[(int) hundreds]);
+        sfn_jsb_adds(b, " Hundred");
         if (rem > 0) {
             sfn_jwords(b, rem, 1, ord);
         } else if (ord) {
-            sfn_buf_adds(b, "th");
+            sfn_jsb_adds(b, "th");
         }
 
     } else {
@@ -263,15 +263,15 @@ sfn_jwords(sfn_buf_t *b, double num, int prev, int ord)
         mant = floor(num / factor);
         rem = num - mant * factor;
         if (prev) {
-            sfn_buf_adds(b, ", ");
+            sfn_jsb_adds(b, ", ");
         }
         sfn_jwords(b, mant, 0, 0);
-        sfn_buf_addc(b, ' ');
-        sfn_buf_adds(b, sfn_jmagnitudes[mag - 1]);
+        sfn_jsb_addc(b, ' ');
+        sfn_jsb_adds(b, sfn_jmagnitudes[mag - 1]);
         if (rem > 0) {
             sfn_jwords(b, rem, 1, ord);
         } else if (ord) {
-            sfn_buf_adds(b, "th");
+            sfn_jsb_adds(b, "th");
         }
     }
 }
@@ -427,10 +427,18 @@ sfn_jformat_integer(sfn_jctx_t *ctx, double value, sfn_jintfmt_t *f,
     char       num[48];
     size_t     i, len, start;
     double     v;
-    sfn_buf_t  b;
+    sfn_jsb_t  b;
     sfn_jus_t  s;
 
     memset(&s, 0, sizeof(sfn_jus_t));
+
+    /* past these, jsonata-js fails with a JavaScript RangeError */
+    if (!isfinite(value)
+        || (f->primary == SFN_JI_ROMAN && fabs(value) > 1e7))
+    {
+        sfn_jthrow_v(ctx, "D1001", sfn_jv_number(ctx, value));
+    }
+
     neg = value < 0;
     value = fabs(value);
 
@@ -465,12 +473,8 @@ sfn_jformat_integer(sfn_jctx_t *ctx, double value, sfn_jintfmt_t *f,
         break;
 
     case SFN_JI_WORDS:
-        memset(&b, 0, sizeof(sfn_buf_t));
+        sfn_jsb_init(ctx, &b);
         sfn_jwords(&b, value, 0, f->ordinal);
-        if (b.failed) {
-            sfn_buf_free(&b);
-            sfn_jthrow(ctx, "U1000");
-        }
         for (i = 0; i < b.len; i++) {
             uint32_t  c = (unsigned char) b.data[i];
 
@@ -481,7 +485,6 @@ sfn_jformat_integer(sfn_jctx_t *ctx, double value, sfn_jintfmt_t *f,
             }
             sfn_jus_add(ctx, &s, c);
         }
-        sfn_buf_free(&b);
         break;
 
     case SFN_JI_DECIMAL:
@@ -549,6 +552,10 @@ SFN_JFN(sfn_jfn_format_integer)
 
     if (a[0] == NULL) {
         return NULL;
+    }
+
+    if (a[1] == NULL) {
+        sfn_jarg_missing(ctx, 2);
     }
 
     pic = sfn_jus_of(ctx, a[1]->u.s.data, a[1]->u.s.len);
@@ -810,6 +817,10 @@ SFN_JFN(sfn_jfn_parse_integer)
 
     if (a[0] == NULL) {
         return NULL;
+    }
+
+    if (a[1] == NULL) {
+        sfn_jarg_missing(ctx, 2);
     }
 
     pic = sfn_jus_of(ctx, a[1]->u.s.data, a[1]->u.s.len);
@@ -1132,6 +1143,11 @@ static void
 sfn_jdate_of(double t, sfn_jdate_t *d)
 {
     double  days, msd, z, era, doe, yoe, y, doy, mp;
+
+    /* outside Date's range: the epoch rather than undefined behaviour */
+    if (!(fabs(t) <= 8.64e15)) {
+        t = 0;
+    }
 
     d->time = t;
     days = floor(t / SFN_JDAY);
@@ -1459,7 +1475,8 @@ sfn_jformat_datetime(sfn_jctx_t *ctx, double millis, sfn_jv_t *picture,
 
 SFN_JFN(sfn_jfn_from_millis)
 {
-    if (a[0] == NULL) {
+    /* beyond Date's range (8.64e15 ms) there is no date: Invalid Date */
+    if (a[0] == NULL || !(fabs(a[0]->u.n) <= 8.64e15)) {
         return NULL;
     }
 
@@ -1591,61 +1608,61 @@ sfn_jparse_iso(const char *s, size_t len)
 /* the regex jsonata-js generates for a picture's parts */
 
 static void
-sfn_jregex_add_literal(sfn_buf_t *b, const char *s, size_t len)
+sfn_jregex_add_literal(sfn_jsb_t *b, const char *s, size_t len)
 {
     size_t  i;
 
     for (i = 0; i < len; i++) {
         if (strchr(".*+?^${}()|[]\\", s[i]) && s[i]) {
-            sfn_buf_addc(b, '\\');
+            sfn_jsb_addc(b, '\\');
         }
-        sfn_buf_addc(b, s[i]);
+        sfn_jsb_addc(b, s[i]);
     }
 }
 
 
 static void
-sfn_jint_regex(sfn_jctx_t *ctx, sfn_jintfmt_t *f, int width, sfn_buf_t *b)
+sfn_jint_regex(sfn_jctx_t *ctx, sfn_jintfmt_t *f, int width, sfn_jsb_t *b)
 {
     int  i;
 
     switch (f->primary) {
     case SFN_JI_LETTERS:
-        sfn_buf_adds(b, f->tcase == SFN_JC_UPPER ? "[A-Z]+" : "[a-z]+");
+        sfn_jsb_adds(b, f->tcase == SFN_JC_UPPER ? "[A-Z]+" : "[a-z]+");
         break;
     case SFN_JI_ROMAN:
-        sfn_buf_adds(b, f->tcase == SFN_JC_UPPER ? "[MDCLXVI]+"
+        sfn_jsb_adds(b, f->tcase == SFN_JC_UPPER ? "[MDCLXVI]+"
                                                  : "[mdclxvi]+");
         break;
     case SFN_JI_WORDS:
-        sfn_buf_adds(b, "(?:");
+        sfn_jsb_adds(b, "(?:");
         for (i = 0; i < 20; i++) {
-            sfn_buf_printf(b, "%s|%s|", sfn_jfew[i], sfn_jordinals[i]);
+            sfn_jsb_printf(b, "%s|%s|", sfn_jfew[i], sfn_jordinals[i]);
         }
         for (i = 0; i < 9; i++) {
-            sfn_buf_printf(b, "%s|%.*sieth|", sfn_jdecades[i],
+            sfn_jsb_printf(b, "%s|%.*sieth|", sfn_jdecades[i],
                            (int) strlen(sfn_jdecades[i]) - 1, sfn_jdecades[i]);
         }
-        sfn_buf_adds(b, "hundredth|");
+        sfn_jsb_adds(b, "hundredth|");
         for (i = 0; i < 4; i++) {
-            sfn_buf_printf(b, "%s|%sth|", sfn_jmagnitudes[i],
+            sfn_jsb_printf(b, "%s|%sth|", sfn_jmagnitudes[i],
                            sfn_jmagnitudes[i]);
         }
-        sfn_buf_adds(b, "and|[\\-, ])+");
+        sfn_jsb_adds(b, "and|[\\-, ])+");
         break;
     case SFN_JI_DECIMAL:
-        sfn_buf_adds(b, "[0-9]");
+        sfn_jsb_adds(b, "[0-9]");
         if (width > 0) {
             if (f->optional == 0) {
-                sfn_buf_printf(b, "{%d}", width);
+                sfn_jsb_printf(b, "{%d}", width);
             } else {
-                sfn_buf_printf(b, "{%d,%d}", width - f->optional, width);
+                sfn_jsb_printf(b, "{%d,%d}", width - f->optional, width);
             }
         } else {
-            sfn_buf_addc(b, '+');
+            sfn_jsb_addc(b, '+');
         }
         if (f->ordinal) {
-            sfn_buf_adds(b, "(?:th|st|nd|rd)");
+            sfn_jsb_adds(b, "(?:th|st|nd|rd)");
         }
         break;
     default:
@@ -1709,7 +1726,7 @@ sfn_jparse_datetime(sfn_jctx_t *ctx, sfn_jv_t *ts, sfn_jv_t *picture)
     int           end_spec, has[128];
     double        comp[128], millis, v;
     size_t        ov[2 * 64], k, gl;
-    sfn_buf_t     b;
+    sfn_jsb_t     b;
     sfn_jus_t     pic, gv;
     sfn_jdpic_t   p;
     sfn_jdpart_t *part;
@@ -1721,12 +1738,12 @@ sfn_jparse_datetime(sfn_jctx_t *ctx, sfn_jv_t *ts, sfn_jv_t *picture)
     pic = sfn_jus_of(ctx, picture->u.s.data, picture->u.s.len);
     sfn_janalyse_datetime(ctx, pic.c, pic.n, &p);
 
-    memset(&b, 0, sizeof(sfn_buf_t));
-    sfn_buf_addc(&b, '^');
+    sfn_jsb_init(ctx, &b);
+    sfn_jsb_addc(&b, '^');
 
     for (i = 0; i < p.nparts; i++) {
         part = &p.parts[i];
-        sfn_buf_addc(&b, '(');
+        sfn_jsb_addc(&b, '(');
 
         if (part->literal) {
             sfn_jv_t  *lit = sfn_jus_value(ctx, &part->text);
@@ -1735,15 +1752,15 @@ sfn_jparse_datetime(sfn_jctx_t *ctx, sfn_jv_t *ts, sfn_jv_t *picture)
 
         } else if (part->component == 'Z' || part->component == 'z') {
             if (part->component == 'z') {
-                sfn_buf_adds(&b, "GMT");
+                sfn_jsb_adds(&b, "GMT");
             }
-            sfn_buf_adds(&b, "[-+][0-9]+");
+            sfn_jsb_adds(&b, "[-+][0-9]+");
             if (part->ifmt.regular) {
                 char  sep[8];
 
                 sep[sfn_utf8_encode(part->ifmt.seps[0].character, sep)] = 0;
                 sfn_jregex_add_literal(&b, sep, strlen(sep));
-                sfn_buf_adds(&b, "[0-9]+");
+                sfn_jsb_adds(&b, "[0-9]+");
             }
 
         } else if (part->has_int) {
@@ -1755,27 +1772,21 @@ sfn_jparse_datetime(sfn_jctx_t *ctx, sfn_jv_t *ts, sfn_jv_t *picture)
             {
                 sfn_jus_t  cs;
 
-                sfn_buf_free(&b);
                 memset(&cs, 0, sizeof(sfn_jus_t));
                 sfn_jus_add(ctx, &cs, part->component);
                 ctx->value = sfn_jus_value(ctx, &cs);
                 sfn_jthrow(ctx, "D3133");
             }
-            sfn_buf_adds(&b, "[a-zA-Z]+");
+            sfn_jsb_adds(&b, "[a-zA-Z]+");
         }
 
-        sfn_buf_addc(&b, ')');
+        sfn_jsb_addc(&b, ')');
     }
 
-    sfn_buf_addc(&b, '$');
+    sfn_jsb_addc(&b, '$');
 
-    if (b.failed) {
-        sfn_buf_free(&b);
-        sfn_jthrow(ctx, "U1000");
-    }
 
     re = sfn_jregex_compile(b.data, b.len, "i", 1, ctx->gctx);
-    sfn_buf_free(&b);
 
     if (re == NULL) {
         return NULL;
@@ -2371,6 +2382,10 @@ SFN_JFN(sfn_jfn_format_number)
 
     if (a[0] == NULL) {
         return NULL;
+    }
+
+    if (a[1] == NULL) {
+        sfn_jarg_missing(ctx, 2);
     }
 
     value = a[0]->u.n;

@@ -11,6 +11,7 @@
 
 
 #include <stdio.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
@@ -704,39 +705,6 @@ sfn_jv_indent(sfn_buf_t *b, int indent, int level)
 
 
 static void
-sfn_jv_json_string(sfn_buf_t *b, const char *s, size_t len)
-{
-    size_t         i;
-    unsigned char  c;
-    char           esc[8];
-
-    sfn_buf_addc(b, '"');
-
-    for (i = 0; i < len; i++) {
-        c = (unsigned char) s[i];
-        switch (c) {
-        case '"': sfn_buf_add(b, "\\\"", 2); break;
-        case '\\': sfn_buf_add(b, "\\\\", 2); break;
-        case '\b': sfn_buf_add(b, "\\b", 2); break;
-        case '\f': sfn_buf_add(b, "\\f", 2); break;
-        case '\n': sfn_buf_add(b, "\\n", 2); break;
-        case '\r': sfn_buf_add(b, "\\r", 2); break;
-        case '\t': sfn_buf_add(b, "\\t", 2); break;
-        default:
-            if (c < 0x20) {
-                snprintf(esc, sizeof(esc), "\\u%04x", c);
-                sfn_buf_add(b, esc, 6);
-            } else {
-                sfn_buf_addc(b, (char) c);
-            }
-        }
-    }
-
-    sfn_buf_addc(b, '"');
-}
-
-
-static void
 sfn_jv_stringify_level(sfn_jctx_t *ctx, sfn_buf_t *b, const sfn_jv_t *v,
     int indent, int full, int level)
 {
@@ -780,7 +748,7 @@ sfn_jv_stringify_level(sfn_jctx_t *ctx, sfn_buf_t *b, const sfn_jv_t *v,
         break;
 
     case SFN_JV_STRING:
-        sfn_jv_json_string(b, v->u.s.data, v->u.s.len);
+        sfn_buf_json_string(b, v->u.s.data, v->u.s.len);
         break;
 
     case SFN_JV_FUNCTION:
@@ -816,7 +784,7 @@ sfn_jv_stringify_level(sfn_jctx_t *ctx, sfn_buf_t *b, const sfn_jv_t *v,
                 sfn_buf_addc(b, ',');
             }
             sfn_jv_indent(b, indent, level + 1);
-            sfn_jv_json_string(b, v->u.o->k[i].data, v->u.o->k[i].len);
+            sfn_buf_json_string(b, v->u.o->k[i].data, v->u.o->k[i].len);
             sfn_buf_addc(b, ':');
             if (indent) {
                 sfn_buf_addc(b, ' ');
@@ -886,6 +854,84 @@ sfn_jv_to_string(sfn_jctx_t *ctx, sfn_jv_t *v, int pretty)
     sfn_buf_free(&b);
 
     return r;
+}
+
+
+/* arena strings */
+
+void
+sfn_jsb_init(sfn_jctx_t *ctx, sfn_jsb_t *b)
+{
+    b->ctx = ctx;
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+
+void
+sfn_jsb_add(sfn_jsb_t *b, const char *s, size_t len)
+{
+    char    *p;
+    size_t   cap;
+
+    if (b->len + len + 1 > b->cap) {
+        cap = b->cap ? b->cap * 2 : 64;
+        while (cap < b->len + len + 1) {
+            cap *= 2;
+        }
+        p = sfn_jalloc(b->ctx, cap);
+        if (b->len) {
+            memcpy(p, b->data, b->len);
+        }
+        b->data = p;
+        b->cap = cap;
+    }
+
+    if (len) {
+        memcpy(b->data + b->len, s, len);
+    }
+    b->len += len;
+    b->data[b->len] = '\0';
+}
+
+
+void
+sfn_jsb_adds(sfn_jsb_t *b, const char *s)
+{
+    sfn_jsb_add(b, s, strlen(s));
+}
+
+
+void
+sfn_jsb_addc(sfn_jsb_t *b, char c)
+{
+    sfn_jsb_add(b, &c, 1);
+}
+
+
+void
+sfn_jsb_printf(sfn_jsb_t *b, const char *fmt, ...)
+{
+    int      n;
+    char     tmp[256];
+    va_list  ap;
+
+    va_start(ap, fmt);
+    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+
+    if (n > 0) {
+        sfn_jsb_add(b, tmp, (size_t) n < sizeof(tmp) ? (size_t) n
+                                                     : sizeof(tmp) - 1);
+    }
+}
+
+
+sfn_jv_t *
+sfn_jsb_value(sfn_jsb_t *b)
+{
+    return sfn_jv_string(b->ctx, b->data ? b->data : "", b->len);
 }
 
 
@@ -1141,7 +1187,7 @@ sfn_jerror_insert(sfn_jctx_t *ctx, sfn_buf_t *b, const char *name, size_t len,
         if (raw) {
             sfn_buf_adds(b, ctx->token ? ctx->token : "");
         } else if (ctx->token) {
-            sfn_jv_json_string(b, ctx->token, strlen(ctx->token));
+            sfn_buf_json_string(b, ctx->token, strlen(ctx->token));
         } else {
             sfn_buf_adds(b, "undefined");
         }
