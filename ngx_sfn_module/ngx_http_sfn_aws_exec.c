@@ -338,16 +338,31 @@ ngx_http_sfn_aws_start(ngx_http_sfn_aws_ctx_t *ctx)
 {
     cJSON     *in;
     u_char    *p;
-    ngx_str_t  name;
+    ngx_str_t  name, trace;
 
     if (ngx_http_sfn_aws_sm_field(ctx, "stateMachineArn") != NGX_OK
         || ngx_http_sfn_aws_field(ctx, "name", 0, &name) == NGX_ERROR
         || ngx_http_sfn_aws_field(ctx, "input", 0, &ctx->input)
            == NGX_ERROR
         || ngx_http_sfn_aws_length(ctx, "input", &ctx->input,
-                                   SFN_MAX_PAYLOAD) != NGX_OK)
+                                   SFN_MAX_PAYLOAD) != NGX_OK
+        || ngx_http_sfn_aws_field(ctx, "traceHeader", 0, &trace)
+           == NGX_ERROR
+        || ngx_http_sfn_aws_length(ctx, "traceHeader", &trace, 256)
+           != NGX_OK)
     {
         return ngx_http_sfn_aws_error(ctx);
+    }
+
+    /* the model's pattern for traceHeader: \p{ASCII}* */
+
+    for (p = trace.data; p && p < trace.data + trace.len; p++) {
+        if (*p >= 0x80) {
+            return ngx_http_sfn_aws_reply_error(ctx, "ValidationException",
+                       "1 validation error detected: Value at 'traceHeader' "
+                       "failed to satisfy constraint: Member must satisfy "
+                       "regular expression pattern: \\p{ASCII}*");
+        }
     }
 
     if (name.data == NULL) {
