@@ -46,6 +46,7 @@ struct ngx_http_sfn_aws_ctx_s {
     ngx_str_t                    exec_arn;  /* the key of its record */
     ngx_str_t                    arn;       /* as the request gave it */
     ngx_str_t                    input;
+    ngx_str_t                    trace;     /* traceHeader, or none */
     const char                  *type;
     u_char                      *message;
     int64_t                      start_ms;

@@ -10,3 +10,6 @@ ALTER TABLE sfn_state_machines
     ADD COLUMN logging_configuration jsonb,
     ADD COLUMN tracing_configuration jsonb,
     ADD COLUMN encryption_configuration jsonb;
+
+-- StartExecution's traceHeader, described back by DescribeExecution
+ALTER TABLE sfn_executions ADD COLUMN trace_header text;

@@ -3,8 +3,8 @@
 # and UpdateStateMachine are checked against the AWS model's shapes, kept
 # (sql/009) and described back by DescribeStateMachine and
 # DescribeStateMachineForExecution; never set, logging and tracing are
-# described with AWS's defaults.  Bad shapes get AWS's errors and change
-# nothing.
+# described with AWS's defaults.  StartExecution's traceHeader is kept and
+# described back.  Bad shapes get AWS's errors and change nothing.
 
 use strict;
 use warnings;
@@ -20,7 +20,7 @@ $t->write_file('conf/pass.asl.json', <<'END');
 {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}
 END
 
-$t->nginx_start(<<'END', workers => 1);
+my $conf = <<'END';
     sfn_zone          sfn 4m;
     sfn_database      "%%DATABASE%%";
     sfn_thread_pool   sfn;
@@ -34,6 +34,8 @@ $t->nginx_start(<<'END', workers => 1);
         location = /       { sfn_aws_api; }
     }
 END
+
+$t->nginx_start($conf, workers => 1);
 
 my $acct = 'arn:aws:states:us-east-1:000000000000';
 my $role = 'arn:aws:iam::000000000000:role/config';
@@ -307,8 +309,52 @@ is($r->{diagnostics}[0]{location}, '/States/A/Next',
 my $trace = 'Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1';
 ($r, $st) = aws('StartExecution',
                 { stateMachineArn => "$acct:stateMachine:full",
-                  traceHeader => $trace });
+                  name => 'traced', traceHeader => $trace });
 is($st, 200, 'traceHeader: a valid one is taken') or diag(explain $r);
+my $traced = $r->{executionArn};
+
+# DescribeExecution once it has left RUNNING (10 s at most)
+
+sub settled {
+    my ($arn) = @_;
+    my $x;
+    for (1 .. 200) {
+        ($x) = aws('DescribeExecution', { executionArn => $arn });
+        last if ($x->{status} // '') ne 'RUNNING';
+        sleep 0.05;
+    }
+    return $x;
+}
+
+my $x = settled($traced);
+is($x->{status}, 'SUCCEEDED', 'traced: SUCCEEDED');
+is($x->{traceHeader}, $trace, 'traced: DescribeExecution gives it back');
+is($t->psql("SELECT trace_header FROM sfn_executions "
+            . "WHERE arn = '$traced'"), $trace,
+   'traced: kept in the execution\'s row');
+
+($x) = aws('DescribeExecution', { executionArn => "$acct:execution:full:one" });
+ok(!exists $x->{traceHeader}, 'untraced: no traceHeader described');
+
+($r, $st) = aws('StartExecution',
+                { stateMachineArn => "$acct:stateMachine:full",
+                  name => 'empty-trace', traceHeader => '' });
+is($st, 200, 'traceHeader: an empty one is taken');
+($x) = aws('DescribeExecution', { executionArn => $r->{executionArn} });
+ok(!exists $x->{traceHeader}, 'an empty traceHeader is none');
+
+aws('CreateStateMachine', { name => 'fast', roleArn => $role,
+                            type => 'EXPRESS', definition => $pass });
+($r) = aws('StartExecution', { stateMachineArn => "$acct:stateMachine:fast",
+                               name => 'traced', traceHeader => $trace });
+ok($r->{executionArn}, 'an Express execution with a traceHeader');
+($x) = aws('DescribeExecution', { executionArn => $r->{executionArn} });
+is($x->{traceHeader}, $trace, 'Express: DescribeExecution gives it back');
+
+($r) = aws('StartSyncExecution', { stateMachineArn => "$acct:stateMachine:fast",
+                                   traceHeader => $trace });
+is($r->{status}, 'SUCCEEDED', 'StartSyncExecution with a traceHeader');
+is($r->{traceHeader}, $trace, 'StartSyncExecution gives it back');
 
 for my $b ([ 'of 257 characters', 'x' x 257, ValidationException =>
              qr/'traceHeader' .* less than or equal to 256$/ ],
@@ -323,6 +369,32 @@ for my $b ([ 'of 257 characters', 'x' x 257, ValidationException =>
     is($r->{__type}, $type, "traceHeader $what: $type") or diag(explain $r);
     like($r->{message} // '', $message, "traceHeader $what: the message");
 }
+
+# a restart: the zone is new, the row and a resumed execution keep it
+
+aws('CreateStateMachine', { name => 'slow', roleArn => $role,
+    definition => '{"StartAt":"W","States":{"W":{"Type":"Wait",'
+                  . '"Seconds":2,"End":true}}}' });
+($r) = aws('StartExecution', { stateMachineArn => "$acct:stateMachine:slow",
+                               name => 'traced', traceHeader => $trace });
+my $slow = $r->{executionArn};
+ok($slow, 'a Standard execution that waits, traced');
+
+$t->nginx_stop;
+$t->nginx_start($conf, workers => 1);
+
+($x) = aws('DescribeExecution', { executionArn => $traced });
+is($x->{traceHeader}, $trace, 'after a restart: described from its row');
+
+$x = settled($slow);
+is($x->{status}, 'SUCCEEDED', 'the waiting one resumed and SUCCEEDED');
+is($x->{traceHeader}, $trace, 'and keeps its traceHeader');
+like($t->read_file('logs/error.log') // '', qr/"traced" of "slow" resumed/,
+     'it was resumed by the restarted nginx');
+
+$d = describe('full');
+is_deeply($d->{encryptionConfiguration}, $encryption,
+          'after a restart: the configurations are kept');
 
 my $log = $t->read_file('logs/error.log') // '';
 my @crit = grep { /\[(crit|alert|emerg)\]|exited on signal/ } split /\n/, $log;
