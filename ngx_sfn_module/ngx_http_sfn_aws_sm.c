@@ -1229,14 +1229,19 @@ invalid:
 }
 
 
-/* ValidateStateMachineDefinition */
+/*
+ * ValidateStateMachineDefinition: every diagnostic, as AWS lists them, up
+ * to its maxResults (default 100, at most 100); truncated when there may
+ * be more.
+ */
 
 ngx_int_t
 ngx_http_sfn_aws_validate(ngx_http_sfn_aws_ctx_t *ctx)
 {
-    cJSON          *json, *list, *d;
+    size_t          i, n;
+    cJSON          *json, *list, *d, *max;
     ngx_str_t       def, type;
-    sfn_diag_t      diag;
+    sfn_diag_t     *diag;
     sfn_machine_t  *m;
 
     if (ngx_http_sfn_aws_field(ctx, "definition", 1, &def) != NGX_OK
@@ -1247,41 +1252,70 @@ ngx_http_sfn_aws_validate(ngx_http_sfn_aws_ctx_t *ctx)
         return ngx_http_sfn_aws_error(ctx);
     }
 
-    json = cJSON_CreateObject();
-    if (json == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    n = 100;
+    max = cJSON_GetObjectItemCaseSensitive(ctx->body, "maxResults");
+
+    if (max && !cJSON_IsNull(max)) {
+        if (!cJSON_IsNumber(max)) {
+            return ngx_http_sfn_aws_reply_error(ctx, "SerializationException",
+                                                "Unexpected value type for "
+                                                "'maxResults'");
+        }
+
+        if (max->valuedouble < 0 || max->valuedouble > 100) {
+            return ngx_http_sfn_aws_reply_error(ctx, "ValidationException",
+                       "1 validation error detected: Value at 'maxResults' "
+                       "failed to satisfy constraint: Member must have value "
+                       "between 0 and 100");
+        }
+
+        if (max->valuedouble >= 1) {
+            n = (size_t) max->valuedouble;
+        }
     }
 
+    /* one more than asked for tells whether the list is cut */
+
+    diag = ngx_palloc(ctx->r->pool, (n + 1) * sizeof(sfn_diag_t));
+    json = cJSON_CreateObject();
     list = cJSON_CreateArray();
+
+    if (diag == NULL || json == NULL || list == NULL) {
+        cJSON_Delete(json);
+        cJSON_Delete(list);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     m = ngx_http_sfn_machine_load(&def,
                               (type.data
                                && ngx_strcmp(type.data, "EXPRESS") == 0)
-                              ? SFN_EXPRESS : SFN_STANDARD, &diag);
+                              ? SFN_EXPRESS : SFN_STANDARD, diag, n + 1, &i);
 
     if (m) {
         sfn_machine_free(m);
         cJSON_AddStringToObject(json, "result", "OK");
+        i = 0;
 
     } else {
         cJSON_AddStringToObject(json, "result", "FAIL");
-
-        d = cJSON_CreateObject();
-        cJSON_AddItemToArray(list, d);
-        cJSON_AddStringToObject(d, "severity", "ERROR");
-
-        cJSON_AddStringToObject(d, "code", diag.code);
-        cJSON_AddStringToObject(d, "message", diag.message);
-
-        /* AWS leaves the location out of a diagnostic of the whole */
-
-        if (diag.location[0] != '\0') {
-            cJSON_AddStringToObject(d, "location", diag.location);
-        }
     }
 
     cJSON_AddItemToObject(json, "diagnostics", list);
-    cJSON_AddBoolToObject(json, "truncated", 0);
+    cJSON_AddBoolToObject(json, "truncated", i > n);
+
+    for (i = ngx_min(i, n); i; i--, diag++) {
+        d = cJSON_CreateObject();
+        cJSON_AddItemToArray(list, d);
+        cJSON_AddStringToObject(d, "severity", "ERROR");
+        cJSON_AddStringToObject(d, "code", diag->code);
+        cJSON_AddStringToObject(d, "message", diag->message);
+
+        /* AWS leaves the location out of a diagnostic of the whole */
+
+        if (diag->location[0] != '\0') {
+            cJSON_AddStringToObject(d, "location", diag->location);
+        }
+    }
 
     return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
 }

@@ -187,7 +187,7 @@ ngx_http_sfn_bucket_t *ngx_http_sfn_bucket_find(
 
 /* ngx_http_sfn_machine.c */
 sfn_machine_t *ngx_http_sfn_machine_load(ngx_str_t *definition,
-    sfn_type_e type, sfn_diag_t *diag);
+    sfn_type_e type, sfn_diag_t *diag, size_t max, size_t *n);
 ngx_http_sfn_compiled_t *ngx_http_sfn_machine_cached(ngx_str_t *name);
 ngx_http_sfn_compiled_t *ngx_http_sfn_machine_cache_add(ngx_str_t *name,
     ngx_str_t *arn, ngx_str_t *key, sfn_type_e type, sfn_machine_t *m);

@@ -304,6 +304,30 @@ is($r->{diagnostics}[0]{location}, '/States/A/Next',
    'validate: a diagnostic of a field has its location')
     or diag(explain $r);
 
+# every diagnostic, up to maxResults; truncated when cut
+
+my $two_bad = '{"StartAt":"A","States":{'
+    . '"A":{"Type":"Pass","Bogus":1,"Next":"B"},'
+    . '"B":{"Type":"Wait","Next":"C"},"C":{"Type":"Succeed"}}}';
+($r) = aws('ValidateStateMachineDefinition', { definition => $two_bad });
+is($r->{result}, 'FAIL', 'validate: two bad states fail');
+is_deeply([ map { $_->{location} } @{ $r->{diagnostics} // [] } ],
+          [ '/States/A/Bogus', '/States/B' ], 'validate: both listed')
+    or diag(explain $r);
+is($r->{truncated}, JSON::PP::false, 'validate: not truncated');
+
+($r) = aws('ValidateStateMachineDefinition', { definition => $two_bad,
+                                               maxResults => 1 });
+is(scalar @{ $r->{diagnostics} // [] }, 1, 'validate: maxResults 1');
+is($r->{truncated}, JSON::PP::true, 'validate: truncated');
+
+($r, $st) = aws('ValidateStateMachineDefinition', { definition => $two_bad,
+                                                    maxResults => 101 });
+is($r->{__type}, 'ValidationException', 'validate: maxResults 101');
+($r, $st) = aws('ValidateStateMachineDefinition', { definition => $two_bad,
+                                                    maxResults => 'x' });
+is($r->{__type}, 'SerializationException', 'validate: maxResults a string');
+
 # traceHeader: the model's shape (up to 256 ASCII characters)
 
 my $trace = 'Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1';
