@@ -84,6 +84,16 @@ typedef int (*sfn_resource_known_pt)(void *data, const char *resource);
  */
 sfn_machine_t *sfn_machine_load(const char *json, size_t len,
     sfn_resource_known_pt known, void *data, sfn_diag_t *diag);
+
+/*
+ * The same, but a definition that fails fills up to max diagnostics, as
+ * ValidateStateMachineDefinition lists them: one for every failed state
+ * (nested ones included), or every missing transition target, or every
+ * unreachable state; *ndiag says how many.
+ */
+sfn_machine_t *sfn_machine_load_all(const char *json, size_t len,
+    sfn_resource_known_pt known, void *data, sfn_diag_t *diag, size_t max,
+    size_t *ndiag);
 void sfn_machine_free(sfn_machine_t *m);
 
 /* the top-level "TimeoutSeconds", 0 when absent */

@@ -27,7 +27,9 @@
 
 typedef struct {
     sfn_machine_t        *m;
-    sfn_diag_t           *diag;
+    sfn_diag_t           *diag;     /* an array of max */
+    size_t                ndiag;
+    size_t                max;
     sfn_resource_known_pt known;
     void                 *data;
     const char          **names;
@@ -41,7 +43,8 @@ static void
 sfn_load_fail(sfn_load_t *ld, const char *code, const char *state,
     const char *location, const char *fmt, ...)
 {
-    va_list  ap;
+    va_list      ap;
+    sfn_diag_t  *d;
 
     if (ld->failed) {
         return;
@@ -49,19 +52,38 @@ sfn_load_fail(sfn_load_t *ld, const char *code, const char *state,
 
     ld->failed = 1;
 
-    if (ld->diag == NULL) {
+    if (ld->diag == NULL || ld->ndiag == ld->max) {
         return;
     }
 
-    snprintf(ld->diag->code, sizeof(ld->diag->code), "%s", code);
-    snprintf(ld->diag->state, sizeof(ld->diag->state), "%s",
-             state ? state : "");
-    snprintf(ld->diag->location, sizeof(ld->diag->location), "%s",
+    d = &ld->diag[ld->ndiag++];
+
+    snprintf(d->code, sizeof(d->code), "%s", code);
+    snprintf(d->state, sizeof(d->state), "%s", state ? state : "");
+    snprintf(d->location, sizeof(d->location), "%s",
              location ? location : "");
 
     va_start(ap, fmt);
-    vsnprintf(ld->diag->message, sizeof(ld->diag->message), fmt, ap);
+    vsnprintf(d->message, sizeof(d->message), fmt, ap);
     va_end(ap);
+}
+
+
+/*
+ * Collecting: a failure of one state (or one transition) is kept and the
+ * load goes on with the next, while there is room for more diagnostics.
+ */
+
+static int
+sfn_load_go_on(sfn_load_t *ld)
+{
+    if (!ld->failed || ld->ndiag == 0 || ld->ndiag >= ld->max) {
+        return 0;
+    }
+
+    ld->failed = 0;
+
+    return 1;
 }
 
 
@@ -1718,7 +1740,7 @@ static sfn_graph_t *
 sfn_load_graph(sfn_load_t *ld, const cJSON *obj, const char *base,
     const char *owner)
 {
-    int            terminal;
+    int            terminal, bad;
     char           loc[600], sloc[900];
     size_t         n, i;
     sfn_graph_t   *g;
@@ -1782,6 +1804,7 @@ sfn_load_graph(sfn_load_t *ld, const cJSON *obj, const char *base,
     }
 
     i = 0;
+    bad = 0;
 
     cJSON_ArrayForEach(c, states) {
         snprintf(sloc, sizeof(sloc), "%s/States/%s", base, c->string);
@@ -1792,10 +1815,22 @@ sfn_load_graph(sfn_load_t *ld, const cJSON *obj, const char *base,
 
         st = sfn_load_state(ld, c->string, c, sloc);
         if (st == NULL) {
+            if (sfn_load_go_on(ld)) {
+                bad = 1;
+                continue;
+            }
+
             return NULL;
         }
 
         g->states[i++] = st;
+    }
+
+    /* the transitions of a graph with failed states are not looked at */
+
+    if (bad) {
+        ld->failed = 1;
+        return NULL;
     }
 
     g->nstates = n;
@@ -1819,12 +1854,20 @@ sfn_load_graph(sfn_load_t *ld, const cJSON *obj, const char *base,
             if (sfn_resolve(ld, g, st->next_name, &st->next, st->name, loc)
                 != 0)
             {
-                return NULL;
+                if (!sfn_load_go_on(ld)) {
+                    return NULL;
+                }
+
+                bad = 1;
             }
         }
 
         if (sfn_resolve_rules(ld, g, st, sloc) != 0) {
-            return NULL;
+            if (!sfn_load_go_on(ld)) {
+                return NULL;
+            }
+
+            bad = 1;
         }
 
         for (size_t k = 0; k < st->ncatchers; k++) {
@@ -1832,7 +1875,11 @@ sfn_load_graph(sfn_load_t *ld, const cJSON *obj, const char *base,
             if (sfn_resolve(ld, g, st->catchers[k].next_name,
                             &st->catchers[k].next, st->name, loc) != 0)
             {
-                return NULL;
+                if (!sfn_load_go_on(ld)) {
+                    return NULL;
+                }
+
+                bad = 1;
             }
         }
 
@@ -1841,6 +1888,11 @@ sfn_load_graph(sfn_load_t *ld, const cJSON *obj, const char *base,
         {
             terminal = 1;
         }
+    }
+
+    if (bad) {
+        ld->failed = 1;
+        return NULL;
     }
 
     if (!terminal) {
@@ -1863,12 +1915,22 @@ sfn_load_graph(sfn_load_t *ld, const cJSON *obj, const char *base,
             sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", g->states[i]->name,
                           sloc, "State \"%s\" is not reachable",
                           g->states[i]->name);
-            free(seen);
-            return NULL;
+
+            if (!sfn_load_go_on(ld)) {
+                free(seen);
+                return NULL;
+            }
+
+            bad = 1;
         }
     }
 
     free(seen);
+
+    if (bad) {
+        ld->failed = 1;
+        return NULL;
+    }
 
     return g;
 }
@@ -1877,6 +1939,17 @@ sfn_load_graph(sfn_load_t *ld, const cJSON *obj, const char *base,
 sfn_machine_t *
 sfn_machine_load(const char *json, size_t len, sfn_resource_known_pt known,
     void *data, sfn_diag_t *diag)
+{
+    size_t  n;
+
+    return sfn_machine_load_all(json, len, known, data, diag, 1, &n);
+}
+
+
+sfn_machine_t *
+sfn_machine_load_all(const char *json, size_t len,
+    sfn_resource_known_pt known, void *data, sfn_diag_t *diag, size_t max,
+    size_t *ndiag)
 {
     int64_t         iv;
     sfn_pool_t      pool;
@@ -1890,17 +1963,21 @@ sfn_machine_load(const char *json, size_t len, sfn_resource_known_pt known,
     };
 
     if (diag) {
-        memset(diag, 0, sizeof(sfn_diag_t));
+        memset(diag, 0, max * sizeof(sfn_diag_t));
     }
+
+    *ndiag = 0;
 
     memset(&ld, 0, sizeof(sfn_load_t));
     ld.diag = diag;
+    ld.max = max;
     ld.known = known;
     ld.data = data;
 
     if (len == 0) {
         sfn_load_fail(&ld, "MISSING_DESCRIPTION", NULL, "",
                       "The definition is empty");
+        *ndiag = ld.ndiag;
         return NULL;
     }
 
@@ -1910,6 +1987,7 @@ sfn_machine_load(const char *json, size_t len, sfn_resource_known_pt known,
     if (m == NULL) {
         sfn_load_fail(&ld, "SCHEMA_VALIDATION_FAILED", NULL, "",
                       "out of memory");
+        *ndiag = ld.ndiag;
         return NULL;
     }
 
@@ -1981,6 +2059,8 @@ sfn_machine_load(const char *json, size_t len, sfn_resource_known_pt known,
     return m;
 
 failed:
+
+    *ndiag = ld.ndiag;
 
     free(ld.names);
     sfn_machine_free(m);

@@ -351,7 +351,7 @@ ngx_http_sfn_start_execution(ngx_http_request_t *r)
     in.len = ngx_strlen(text);
 
     rc = ngx_http_sfn_exec_start(smcf, sm, &job, &in, &job, &bucket, &key,
-                                 &arn, r->pool);
+                                 NULL, &arn, r->pool);
     free(text);
     cJSON_Delete(body);
 

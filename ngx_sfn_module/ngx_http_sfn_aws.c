@@ -1006,10 +1006,11 @@ sfn_machine_t *
 ngx_http_sfn_aws_compile(ngx_http_sfn_aws_ctx_t *ctx, ngx_str_t *definition,
     sfn_type_e type)
 {
+    size_t          n;
     sfn_diag_t      diag;
     sfn_machine_t  *m;
 
-    m = ngx_http_sfn_machine_load(definition, type, &diag);
+    m = ngx_http_sfn_machine_load(definition, type, &diag, 1, &n);
 
     if (m == NULL) {
         (void) ngx_http_sfn_aws_invalid(ctx, "InvalidDefinition",

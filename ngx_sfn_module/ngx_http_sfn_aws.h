@@ -46,12 +46,16 @@ struct ngx_http_sfn_aws_ctx_s {
     ngx_str_t                    exec_arn;  /* the key of its record */
     ngx_str_t                    arn;       /* as the request gave it */
     ngx_str_t                    input;
+    ngx_str_t                    trace;     /* traceHeader, or none */
     const char                  *type;
     u_char                      *message;
     int64_t                      start_ms;
     ngx_int_t                    limit;     /* of a page */
     ngx_str_t                    cursor;    /* from its token, or none */
     ngx_str_t                    bind;      /* what its token is for */
+    const char                  *logging;   /* the state machine's */
+    const char                  *tracing;   /*   configurations as JSON, */
+    const char                  *encryption; /*  NULL if not given */
     unsigned                     sync:1;
     unsigned                     named:1;      /* by the caller */
     unsigned                     waiting:1;    /* for a sync execution */

@@ -122,6 +122,10 @@ ngx_http_sfn_aws_sync_reply(ngx_http_sfn_aws_ctx_t *ctx,
         cJSON_AddBoolToObject(item, "included", 1);
     }
 
+    if (ctx->trace.data) {
+        ngx_http_sfn_json_add_str(json, "traceHeader", &ctx->trace);
+    }
+
     item = cJSON_AddObjectToObject(json, "billingDetails");
     cJSON_AddRawToObject(item, "billedMemoryUsedInMB", "64");
     /* AWS bills Express time in 100 ms steps, 100 ms at least */
@@ -182,8 +186,9 @@ ngx_http_sfn_aws_run(ngx_http_sfn_aws_ctx_t *ctx)
 
     } else {
         rc = ngx_http_sfn_exec_start(ctx->smcf, ctx->sm, &ctx->exec_name,
-                                     &ctx->input, NULL, NULL, NULL, &arn,
-                                     ctx->r->pool);
+                                     &ctx->input, NULL, NULL, NULL,
+                                     ctx->trace.data ? &ctx->trace : NULL,
+                                     &arn, ctx->r->pool);
     }
 
     if (rc == NGX_DECLINED) {
@@ -345,9 +350,30 @@ ngx_http_sfn_aws_start(ngx_http_sfn_aws_ctx_t *ctx)
         || ngx_http_sfn_aws_field(ctx, "input", 0, &ctx->input)
            == NGX_ERROR
         || ngx_http_sfn_aws_length(ctx, "input", &ctx->input,
-                                   SFN_MAX_PAYLOAD) != NGX_OK)
+                                   SFN_MAX_PAYLOAD) != NGX_OK
+        || ngx_http_sfn_aws_field(ctx, "traceHeader", 0, &ctx->trace)
+           == NGX_ERROR
+        || ngx_http_sfn_aws_length(ctx, "traceHeader", &ctx->trace, 256)
+           != NGX_OK)
     {
         return ngx_http_sfn_aws_error(ctx);
+    }
+
+    /* the model's pattern for traceHeader: \p{ASCII}*; "" is none */
+
+    if (ctx->trace.len == 0) {
+        ngx_str_null(&ctx->trace);
+    }
+
+    for (p = ctx->trace.data; p && p < ctx->trace.data + ctx->trace.len;
+         p++)
+    {
+        if (*p >= 0x80) {
+            return ngx_http_sfn_aws_reply_error(ctx, "ValidationException",
+                       "1 validation error detected: Value at 'traceHeader' "
+                       "failed to satisfy constraint: Member must satisfy "
+                       "regular expression pattern: \\p{ASCII}*");
+        }
     }
 
     if (name.data == NULL) {
@@ -403,7 +429,7 @@ ngx_http_sfn_aws_start_sync(ngx_http_sfn_aws_ctx_t *ctx)
 static ngx_int_t
 ngx_http_sfn_aws_exec_reply(ngx_http_sfn_aws_ctx_t *ctx, const char *status,
     const char *input, const char *output, const char *error,
-    const char *cause, double start, double stop)
+    const char *cause, const char *trace, double start, double stop)
 {
     cJSON  *json, *item;
     u_char *arn, *smarn;
@@ -447,6 +473,10 @@ ngx_http_sfn_aws_exec_reply(ngx_http_sfn_aws_ctx_t *ctx, const char *status,
         cJSON_AddStringToObject(json, "cause", cause);
     }
 
+    if (trace) {
+        cJSON_AddStringToObject(json, "traceHeader", trace);
+    }
+
     cJSON_AddNumberToObject(json, "redriveCount", 0);
     cJSON_AddStringToObject(json, "redriveStatus", "NOT_REDRIVABLE");
 
@@ -472,6 +502,8 @@ ngx_http_sfn_aws_exec_row(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
                                        ? NULL : PQgetvalue(res, 0, 3),
                                        PQgetisnull(res, 0, 4)
                                        ? NULL : PQgetvalue(res, 0, 4),
+                                       PQgetisnull(res, 0, 7)
+                                       ? NULL : PQgetvalue(res, 0, 7),
                                        ngx_http_sfn_aws_epoch(res, 0, 5),
                                        ngx_http_sfn_aws_epoch(res, 0, 6));
 }
@@ -528,6 +560,11 @@ ngx_http_sfn_aws_describe_exec(ngx_http_sfn_aws_ctx_t *ctx)
                                                     rec.cause.data,
                                                     rec.cause.len)
                    : NULL,
+                   rec.trace.data
+                   ? (char *) ngx_http_sfn_aws_cstr(ctx->r->pool,
+                                                    rec.trace.data,
+                                                    rec.trace.len)
+                   : NULL,
                    rec.start_ms / 1000.0,
                    rec.status == SFN_RUNNING ? -1 : rec.stop_ms / 1000.0);
     }
@@ -542,7 +579,7 @@ ngx_http_sfn_aws_describe_exec(ngx_http_sfn_aws_ctx_t *ctx)
     return ngx_http_sfn_aws_query(ctx,
                "SELECT status, input, output, error, cause, "
                "extract(epoch FROM start_date), "
-               "extract(epoch FROM stop_date) "
+               "extract(epoch FROM stop_date), trace_header "
                "FROM sfn_executions WHERE arn = $1",
                1, values, ngx_http_sfn_aws_exec_row);
 }

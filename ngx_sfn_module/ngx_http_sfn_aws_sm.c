@@ -90,6 +90,406 @@ ngx_http_sfn_aws_tags(ngx_http_sfn_aws_ctx_t *ctx, cJSON *tags)
 }
 
 
+/*
+ * loggingConfiguration, tracingConfiguration and encryptionConfiguration
+ * of Create and UpdateStateMachine: checked against the AWS model's
+ * shapes, kept as JSON with the model's defaults filled in, and described
+ * back.  null is absent, as in AWS's JSON protocol; unknown members are
+ * left out.
+ */
+
+typedef cJSON_bool (*ngx_http_sfn_aws_is_pt)(const cJSON * const item);
+
+
+static cJSON *
+ngx_http_sfn_aws_member(ngx_http_sfn_aws_ctx_t *ctx, cJSON *obj,
+    const char *path, const char *name, ngx_http_sfn_aws_is_pt is)
+{
+    cJSON  *item;
+
+    item = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+    if (item == NULL || cJSON_IsNull(item)) {
+        return NULL;
+    }
+
+    if (!is(item)) {
+        (void) ngx_http_sfn_aws_invalid(ctx, "SerializationException",
+                                        "Unexpected value type for "
+                                        "'%s%s%s'", path, *path ? "." : "",
+                                        name);
+        return (cJSON *) -1;
+    }
+
+    return item;
+}
+
+
+static ngx_int_t
+ngx_http_sfn_aws_enum(ngx_http_sfn_aws_ctx_t *ctx, cJSON *item,
+    const char *path, const char **names, const char *set)
+{
+    for ( /* void */ ; *names; names++) {
+        if (ngx_strcmp(item->valuestring, *names) == 0) {
+            return NGX_OK;
+        }
+    }
+
+    return ngx_http_sfn_aws_invalid(ctx, "ValidationException",
+               "1 validation error detected: Value '%s' at '%s' failed to "
+               "satisfy constraint: Member must satisfy enum value set: "
+               "[%s]", item->valuestring, path, set);
+}
+
+
+static ngx_int_t
+ngx_http_sfn_aws_strlen(ngx_http_sfn_aws_ctx_t *ctx, cJSON *item,
+    const char *path, size_t max)
+{
+    ngx_str_t  s;
+
+    s.data = (u_char *) item->valuestring;
+    s.len = ngx_strlen(s.data);
+
+    if (s.len == 0) {
+        return ngx_http_sfn_aws_invalid(ctx, "ValidationException",
+                   "1 validation error detected: Value '' at '%s' failed "
+                   "to satisfy constraint: Member must have length greater "
+                   "than or equal to 1", path);
+    }
+
+    return ngx_http_sfn_aws_length(ctx, path, &s, max);
+}
+
+
+static const char  *ngx_http_sfn_aws_log_levels[] = {
+    "ALL", "ERROR", "FATAL", "OFF", NULL
+};
+
+static const char  *ngx_http_sfn_aws_key_types[] = {
+    "AWS_OWNED_KEY", "CUSTOMER_MANAGED_KMS_KEY", NULL
+};
+
+
+static ngx_int_t
+ngx_http_sfn_aws_logging(ngx_http_sfn_aws_ctx_t *ctx, cJSON *in, cJSON *out)
+{
+    cJSON  *level, *data, *dests, *d, *group, *arn, *list, *item;
+
+    level = ngx_http_sfn_aws_member(ctx, in, "loggingConfiguration",
+                                    "level", cJSON_IsString);
+    data = ngx_http_sfn_aws_member(ctx, in, "loggingConfiguration",
+                                   "includeExecutionData", cJSON_IsBool);
+    dests = ngx_http_sfn_aws_member(ctx, in, "loggingConfiguration",
+                                    "destinations", cJSON_IsArray);
+
+    if (level == (cJSON *) -1 || data == (cJSON *) -1
+        || dests == (cJSON *) -1)
+    {
+        return NGX_ERROR;
+    }
+
+    if (level
+        && ngx_http_sfn_aws_enum(ctx, level, "loggingConfiguration.level",
+                                 ngx_http_sfn_aws_log_levels,
+                                 "ALL, ERROR, FATAL, OFF")
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (cJSON_AddStringToObject(out, "level",
+                                level ? level->valuestring : "OFF")
+        == NULL
+        || cJSON_AddBoolToObject(out, "includeExecutionData",
+                                 cJSON_IsTrue(data))
+           == NULL)
+    {
+        return ngx_http_sfn_aws_invalid(ctx, "InternalFailure",
+                                        "out of memory");
+    }
+
+    if (cJSON_GetArraySize(dests) > 1) {
+        return ngx_http_sfn_aws_invalid(ctx, "InvalidLoggingConfiguration",
+                   "Invalid Logging Configuration: Must specify exactly one "
+                   "Log Destination.");
+    }
+
+    if (cJSON_GetArraySize(dests) == 0) {
+        if (level && ngx_strcmp(level->valuestring, "OFF") != 0) {
+            return ngx_http_sfn_aws_invalid(ctx,
+                       "InvalidLoggingConfiguration",
+                       "Invalid Logging Configuration: Must specify exactly "
+                       "one Log Destination when the level is not OFF.");
+        }
+
+        return NGX_OK;
+    }
+
+    d = cJSON_GetArrayItem(dests, 0);
+
+    if (!cJSON_IsObject(d)) {
+        return ngx_http_sfn_aws_invalid(ctx, "SerializationException",
+                                        "Unexpected value type for "
+                                        "'loggingConfiguration.destinations."
+                                        "member'");
+    }
+
+    group = ngx_http_sfn_aws_member(ctx, d,
+                                    "loggingConfiguration.destinations.member",
+                                    "cloudWatchLogsLogGroup", cJSON_IsObject);
+    if (group == (cJSON *) -1) {
+        return NGX_ERROR;
+    }
+
+    arn = group ? ngx_http_sfn_aws_member(ctx, group,
+                      "loggingConfiguration.destinations.member."
+                      "cloudWatchLogsLogGroup", "logGroupArn", cJSON_IsString)
+                : NULL;
+
+    if (arn == (cJSON *) -1) {
+        return NGX_ERROR;
+    }
+
+    if (arn
+        && ngx_http_sfn_aws_strlen(ctx, arn,
+                                   "loggingConfiguration.destinations.member."
+                                   "cloudWatchLogsLogGroup.logGroupArn", 256)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (arn == NULL || ngx_strncmp(arn->valuestring, "arn:", 4) != 0) {
+        return ngx_http_sfn_aws_invalid(ctx, "InvalidLoggingConfiguration",
+                   "Invalid Logging Configuration: The CloudWatch Logs "
+                   "Resource Policy size was exceeded or the log group ARN "
+                   "'%s' is not valid", arn ? arn->valuestring : "");
+    }
+
+    list = cJSON_AddArrayToObject(out, "destinations");
+    item = cJSON_CreateObject();
+
+    if (list == NULL || item == NULL) {
+        cJSON_Delete(item);
+        return ngx_http_sfn_aws_invalid(ctx, "InternalFailure",
+                                        "out of memory");
+    }
+
+    cJSON_AddItemToArray(list, item);
+    group = cJSON_AddObjectToObject(item, "cloudWatchLogsLogGroup");
+
+    if (group == NULL
+        || cJSON_AddStringToObject(group, "logGroupArn", arn->valuestring)
+           == NULL)
+    {
+        return ngx_http_sfn_aws_invalid(ctx, "InternalFailure",
+                                        "out of memory");
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_sfn_aws_tracing(ngx_http_sfn_aws_ctx_t *ctx, cJSON *in, cJSON *out)
+{
+    cJSON  *enabled;
+
+    enabled = ngx_http_sfn_aws_member(ctx, in, "tracingConfiguration",
+                                      "enabled", cJSON_IsBool);
+    if (enabled == (cJSON *) -1) {
+        return NGX_ERROR;
+    }
+
+    if (cJSON_AddBoolToObject(out, "enabled", cJSON_IsTrue(enabled))
+        == NULL)
+    {
+        return ngx_http_sfn_aws_invalid(ctx, "InternalFailure",
+                                        "out of memory");
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_sfn_aws_encryption(ngx_http_sfn_aws_ctx_t *ctx, cJSON *in,
+    cJSON *out)
+{
+    cJSON   *type, *key, *period;
+    double   n;
+
+    type = ngx_http_sfn_aws_member(ctx, in, "encryptionConfiguration",
+                                   "type", cJSON_IsString);
+    key = ngx_http_sfn_aws_member(ctx, in, "encryptionConfiguration",
+                                  "kmsKeyId", cJSON_IsString);
+    period = ngx_http_sfn_aws_member(ctx, in, "encryptionConfiguration",
+                                     "kmsDataKeyReusePeriodSeconds",
+                                     cJSON_IsNumber);
+
+    if (type == (cJSON *) -1 || key == (cJSON *) -1
+        || period == (cJSON *) -1)
+    {
+        return NGX_ERROR;
+    }
+
+    if (type == NULL) {
+        return ngx_http_sfn_aws_invalid(ctx, "ValidationException",
+                   "1 validation error detected: Value null at "
+                   "'encryptionConfiguration.type' failed to satisfy "
+                   "constraint: Member must not be null");
+    }
+
+    if (ngx_http_sfn_aws_enum(ctx, type, "encryptionConfiguration.type",
+                              ngx_http_sfn_aws_key_types,
+                              "AWS_OWNED_KEY, CUSTOMER_MANAGED_KMS_KEY")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (key
+        && ngx_http_sfn_aws_strlen(ctx, key, "encryptionConfiguration."
+                                   "kmsKeyId", 2048)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (period) {
+        n = period->valuedouble;
+
+        /* the model's Integer: 32 bits */
+
+        if (n < -2147483648.0 || n > 2147483647.0
+            || n != (double) (int32_t) n)
+        {
+            return ngx_http_sfn_aws_invalid(ctx, "SerializationException",
+                       "Unexpected value type for 'encryptionConfiguration."
+                       "kmsDataKeyReusePeriodSeconds'");
+        }
+
+        if (n < 60 || n > 900) {
+            return ngx_http_sfn_aws_invalid(ctx, "ValidationException",
+                       "1 validation error detected: Value '%L' at "
+                       "'encryptionConfiguration.kmsDataKeyReusePeriodSeconds'"
+                       " failed to satisfy constraint: Member must have value "
+                       "%s %d", (int64_t) n,
+                       n < 60 ? "greater than or equal to"
+                              : "less than or equal to",
+                       n < 60 ? 60 : 900);
+        }
+    }
+
+    if (ngx_strcmp(type->valuestring, "AWS_OWNED_KEY") == 0) {
+        if (key || period) {
+            return ngx_http_sfn_aws_invalid(ctx,
+                       "InvalidEncryptionConfiguration",
+                       "Invalid Encryption Configuration: kmsKeyId and "
+                       "kmsDataKeyReusePeriodSeconds are not allowed with "
+                       "the type AWS_OWNED_KEY");
+        }
+
+    } else if (key == NULL) {
+        return ngx_http_sfn_aws_invalid(ctx, "InvalidEncryptionConfiguration",
+                   "Invalid Encryption Configuration: kmsKeyId is required "
+                   "with the type CUSTOMER_MANAGED_KMS_KEY");
+    }
+
+    if (cJSON_AddStringToObject(out, "type", type->valuestring) == NULL
+        || (key && cJSON_AddStringToObject(out, "kmsKeyId", key->valuestring)
+                   == NULL)
+        || (key && cJSON_AddNumberToObject(out,
+                                           "kmsDataKeyReusePeriodSeconds",
+                                           period ? period->valuedouble : 300)
+                   == NULL))
+    {
+        return ngx_http_sfn_aws_invalid(ctx, "InternalFailure",
+                                        "out of memory");
+    }
+
+    return NGX_OK;
+}
+
+
+typedef ngx_int_t (*ngx_http_sfn_aws_config_pt)(ngx_http_sfn_aws_ctx_t *ctx,
+    cJSON *in, cJSON *out);
+
+
+/* the request's member NAME checked and kept as JSON text; NULL if absent */
+
+static ngx_int_t
+ngx_http_sfn_aws_config(ngx_http_sfn_aws_ctx_t *ctx, const char *name,
+    ngx_http_sfn_aws_config_pt check, const char **text)
+{
+    char    *s;
+    cJSON   *in, *out;
+
+    *text = NULL;
+
+    in = cJSON_GetObjectItemCaseSensitive(ctx->body, name);
+
+    if (in == NULL || cJSON_IsNull(in)) {
+        return NGX_OK;
+    }
+
+    if (!cJSON_IsObject(in)) {
+        return ngx_http_sfn_aws_invalid(ctx, "SerializationException",
+                                        "Unexpected value type for '%s'",
+                                        name);
+    }
+
+    out = cJSON_CreateObject();
+    if (out == NULL) {
+        return ngx_http_sfn_aws_invalid(ctx, "InternalFailure",
+                                        "out of memory");
+    }
+
+    if (check(ctx, in, out) != NGX_OK) {
+        cJSON_Delete(out);
+        return NGX_ERROR;
+    }
+
+    s = cJSON_PrintUnformatted(out);
+    cJSON_Delete(out);
+
+    if (s != NULL) {
+        *text = (char *) ngx_http_sfn_aws_cstr(ctx->r->pool, (u_char *) s,
+                                               ngx_strlen(s));
+        cJSON_free(s);
+    }
+
+    if (*text == NULL) {
+        return ngx_http_sfn_aws_invalid(ctx, "InternalFailure",
+                                        "out of memory");
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_sfn_aws_configs(ngx_http_sfn_aws_ctx_t *ctx)
+{
+    if (ngx_http_sfn_aws_config(ctx, "loggingConfiguration",
+                                ngx_http_sfn_aws_logging, &ctx->logging)
+        != NGX_OK
+        || ngx_http_sfn_aws_config(ctx, "tracingConfiguration",
+                                   ngx_http_sfn_aws_tracing, &ctx->tracing)
+           != NGX_OK
+        || ngx_http_sfn_aws_config(ctx, "encryptionConfiguration",
+                                   ngx_http_sfn_aws_encryption,
+                                   &ctx->encryption)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
 /* CreateStateMachine */
 
 static ngx_int_t
@@ -183,7 +583,7 @@ ngx_http_sfn_aws_create(ngx_http_sfn_aws_ctx_t *ctx)
     u_char         *arn;
     ngx_str_t       name, def, role, type;
     sfn_type_e      t;
-    const char     *values[6];
+    const char     *values[9];
     sfn_machine_t  *m;
 
     if (ngx_http_sfn_aws_field(ctx, "name", 1, &name) == NGX_ERROR
@@ -231,7 +631,7 @@ ngx_http_sfn_aws_create(ngx_http_sfn_aws_ctx_t *ctx)
 
     tags = ngx_http_sfn_aws_tags(ctx,
                         cJSON_GetObjectItemCaseSensitive(ctx->body, "tags"));
-    if (tags == NULL) {
+    if (tags == NULL || ngx_http_sfn_aws_configs(ctx) != NGX_OK) {
         return ngx_http_sfn_aws_error(ctx);
     }
 
@@ -261,14 +661,20 @@ ngx_http_sfn_aws_create(ngx_http_sfn_aws_ctx_t *ctx)
     values[3] = (char *) def.data;
     values[4] = (char *) role.data;
     values[5] = tags;
+    values[6] = ctx->logging;
+    values[7] = ctx->tracing;
+    values[8] = ctx->encryption;
 
     return ngx_http_sfn_aws_query(ctx,
                "INSERT INTO sfn_state_machines "
-               "(name, arn, type, definition, source, role_arn, tags) "
-               "VALUES ($1, $2, $3, $4, 'api', $5, $6::jsonb) "
+               "(name, arn, type, definition, source, role_arn, tags, "
+               "logging_configuration, tracing_configuration, "
+               "encryption_configuration) "
+               "VALUES ($1, $2, $3, $4, 'api', $5, $6::jsonb, $7::jsonb, "
+               "$8::jsonb, $9::jsonb) "
                "ON CONFLICT (name) DO NOTHING "
                "RETURNING arn, extract(epoch FROM created_at)",
-               6, values, ngx_http_sfn_aws_created);
+               9, values, ngx_http_sfn_aws_created);
 }
 
 
@@ -277,9 +683,10 @@ ngx_http_sfn_aws_create(ngx_http_sfn_aws_ctx_t *ctx)
 static cJSON *
 ngx_http_sfn_aws_sm_json(ngx_http_sfn_aws_ctx_t *ctx, const char *arn,
     const char *name, const char *type, const char *definition,
-    const char *role, double created, double updated, const char *revision)
+    const char *role, double created, double updated, const char *revision,
+    const char *logging, const char *tracing, const char *encryption)
 {
-    cJSON  *json, *item;
+    cJSON  *json;
 
     json = cJSON_CreateObject();
     if (json == NULL) {
@@ -311,18 +718,29 @@ ngx_http_sfn_aws_sm_json(ngx_http_sfn_aws_ctx_t *ctx, const char *arn,
         cJSON_AddStringToObject(json, "revisionId", revision);
     }
 
-    item = cJSON_AddObjectToObject(json, "loggingConfiguration");
-    if (item) {
-        cJSON_AddStringToObject(item, "level", "OFF");
-        cJSON_AddBoolToObject(item, "includeExecutionData", 0);
-    }
+    /* AWS describes logging and tracing with their defaults if not set */
 
-    item = cJSON_AddObjectToObject(json, "tracingConfiguration");
-    if (item) {
-        cJSON_AddBoolToObject(item, "enabled", 0);
+    cJSON_AddItemToObject(json, "loggingConfiguration",
+                          cJSON_Parse(logging ? logging
+                                      : "{\"level\":\"OFF\","
+                                        "\"includeExecutionData\":false}"));
+    cJSON_AddItemToObject(json, "tracingConfiguration",
+                          cJSON_Parse(tracing ? tracing
+                                      : "{\"enabled\":false}"));
+
+    if (encryption) {
+        cJSON_AddItemToObject(json, "encryptionConfiguration",
+                              cJSON_Parse(encryption));
     }
 
     return json;
+}
+
+
+static const char *
+ngx_http_sfn_aws_text(PGresult *res, int col)
+{
+    return PQgetisnull(res, 0, col) ? NULL : PQgetvalue(res, 0, col);
 }
 
 
@@ -353,7 +771,10 @@ ngx_http_sfn_aws_described(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
                                         PQgetvalue(res, 0, 3), role,
                                         ngx_http_sfn_aws_epoch(res, 0, 5),
                                         ngx_http_sfn_aws_epoch(res, 0, 7),
-                                        PQgetvalue(res, 0, 8));
+                                        PQgetvalue(res, 0, 8),
+                                        ngx_http_sfn_aws_text(res, 9),
+                                        ngx_http_sfn_aws_text(res, 10),
+                                        ngx_http_sfn_aws_text(res, 11));
 
     } else if (sm) {
         json = ngx_http_sfn_aws_sm_json(ctx, (char *) sm->arn.data,
@@ -361,7 +782,8 @@ ngx_http_sfn_aws_described(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
                                         sm->type == SFN_EXPRESS
                                         ? "EXPRESS" : "STANDARD",
                                         (char *) sm->definition.data,
-                                        (char *) sm->role.data, 0, 0, NULL);
+                                        (char *) sm->role.data, 0, 0, NULL,
+                                        NULL, NULL, NULL);
 
     } else {
         return ngx_http_sfn_aws_reply_error(ctx, "StateMachineDoesNotExist",
@@ -387,7 +809,9 @@ ngx_http_sfn_aws_describe_name(ngx_http_sfn_aws_ctx_t *ctx)
     return ngx_http_sfn_aws_query(ctx,
                "SELECT arn, name, type, definition, role_arn, "
                "extract(epoch FROM created_at), source, "
-               "extract(epoch FROM updated_at), revision::text "
+               "extract(epoch FROM updated_at), revision::text, "
+               "logging_configuration::text, tracing_configuration::text, "
+               "encryption_configuration::text "
                "FROM sfn_state_machines WHERE name = $1",
                1, values, ngx_http_sfn_aws_described);
 }
@@ -483,7 +907,7 @@ static ngx_int_t
 ngx_http_sfn_aws_update_check(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 {
     ngx_str_t       def, role;
-    const char     *values[4];
+    const char     *values[7];
     sfn_machine_t  *m;
 
     if (res == NULL || PQntuples(res) == 0) {
@@ -511,6 +935,9 @@ ngx_http_sfn_aws_update_check(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
     values[1] = (char *) def.data;
     values[2] = (char *) role.data;
     values[3] = PQgetvalue(res, 0, 1);
+    values[4] = ctx->logging;
+    values[5] = ctx->tracing;
+    values[6] = ctx->encryption;
 
     /* the revision read above fences a concurrent update */
 
@@ -518,11 +945,17 @@ ngx_http_sfn_aws_update_check(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
                "UPDATE sfn_state_machines SET "
                "definition = COALESCE($2, definition), "
                "role_arn = COALESCE($3, role_arn), "
+               "logging_configuration = "
+               "COALESCE($5::jsonb, logging_configuration), "
+               "tracing_configuration = "
+               "COALESCE($6::jsonb, tracing_configuration), "
+               "encryption_configuration = "
+               "COALESCE($7::jsonb, encryption_configuration), "
                "revision = revision + 1, updated_at = now() "
                "WHERE name = $1 AND source = 'api' "
                "AND revision = $4::bigint "
                "RETURNING extract(epoch FROM updated_at), revision::text",
-               4, values, ngx_http_sfn_aws_updated);
+               7, values, ngx_http_sfn_aws_updated);
 }
 
 
@@ -541,16 +974,17 @@ ngx_http_sfn_aws_update(ngx_http_sfn_aws_ctx_t *ctx)
         return ngx_http_sfn_aws_error(ctx);
     }
 
-    if (def.data == NULL && role.data == NULL
-        && cJSON_GetObjectItemCaseSensitive(ctx->body, "loggingConfiguration")
-           == NULL
-        && cJSON_GetObjectItemCaseSensitive(ctx->body, "tracingConfiguration")
-           == NULL)
+    if (ngx_http_sfn_aws_configs(ctx) != NGX_OK) {
+        return ngx_http_sfn_aws_error(ctx);
+    }
+
+    if (def.data == NULL && role.data == NULL && ctx->logging == NULL
+        && ctx->tracing == NULL && ctx->encryption == NULL)
     {
         return ngx_http_sfn_aws_reply_error(ctx, "MissingRequiredParameter",
                    "Either the definition, the roleArn, the "
-                   "loggingConfiguration or the tracingConfiguration must "
-                   "be specified");
+                   "loggingConfiguration, the tracingConfiguration or the "
+                   "encryptionConfiguration must be specified");
     }
 
     if (role.data && (role.len < 4 || ngx_strncmp(role.data, "arn:", 4))) {
@@ -795,14 +1229,19 @@ invalid:
 }
 
 
-/* ValidateStateMachineDefinition */
+/*
+ * ValidateStateMachineDefinition: every diagnostic, as AWS lists them, up
+ * to its maxResults (default 100, at most 100); truncated when there may
+ * be more.
+ */
 
 ngx_int_t
 ngx_http_sfn_aws_validate(ngx_http_sfn_aws_ctx_t *ctx)
 {
-    cJSON          *json, *list, *d;
+    size_t          i, n;
+    cJSON          *json, *list, *d, *max;
     ngx_str_t       def, type;
-    sfn_diag_t      diag;
+    sfn_diag_t     *diag;
     sfn_machine_t  *m;
 
     if (ngx_http_sfn_aws_field(ctx, "definition", 1, &def) != NGX_OK
@@ -813,36 +1252,70 @@ ngx_http_sfn_aws_validate(ngx_http_sfn_aws_ctx_t *ctx)
         return ngx_http_sfn_aws_error(ctx);
     }
 
-    json = cJSON_CreateObject();
-    if (json == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    n = 100;
+    max = cJSON_GetObjectItemCaseSensitive(ctx->body, "maxResults");
+
+    if (max && !cJSON_IsNull(max)) {
+        if (!cJSON_IsNumber(max)) {
+            return ngx_http_sfn_aws_reply_error(ctx, "SerializationException",
+                                                "Unexpected value type for "
+                                                "'maxResults'");
+        }
+
+        if (max->valuedouble < 0 || max->valuedouble > 100) {
+            return ngx_http_sfn_aws_reply_error(ctx, "ValidationException",
+                       "1 validation error detected: Value at 'maxResults' "
+                       "failed to satisfy constraint: Member must have value "
+                       "between 0 and 100");
+        }
+
+        if (max->valuedouble >= 1) {
+            n = (size_t) max->valuedouble;
+        }
     }
 
+    /* one more than asked for tells whether the list is cut */
+
+    diag = ngx_palloc(ctx->r->pool, (n + 1) * sizeof(sfn_diag_t));
+    json = cJSON_CreateObject();
     list = cJSON_CreateArray();
+
+    if (diag == NULL || json == NULL || list == NULL) {
+        cJSON_Delete(json);
+        cJSON_Delete(list);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     m = ngx_http_sfn_machine_load(&def,
                               (type.data
                                && ngx_strcmp(type.data, "EXPRESS") == 0)
-                              ? SFN_EXPRESS : SFN_STANDARD, &diag);
+                              ? SFN_EXPRESS : SFN_STANDARD, diag, n + 1, &i);
 
     if (m) {
         sfn_machine_free(m);
         cJSON_AddStringToObject(json, "result", "OK");
+        i = 0;
 
     } else {
         cJSON_AddStringToObject(json, "result", "FAIL");
-
-        d = cJSON_CreateObject();
-        cJSON_AddItemToArray(list, d);
-        cJSON_AddStringToObject(d, "severity", "ERROR");
-
-        cJSON_AddStringToObject(d, "code", diag.code);
-        cJSON_AddStringToObject(d, "message", diag.message);
-        cJSON_AddStringToObject(d, "location", diag.location);
     }
 
     cJSON_AddItemToObject(json, "diagnostics", list);
-    cJSON_AddBoolToObject(json, "truncated", 0);
+    cJSON_AddBoolToObject(json, "truncated", i > n);
+
+    for (i = ngx_min(i, n); i; i--, diag++) {
+        d = cJSON_CreateObject();
+        cJSON_AddItemToArray(list, d);
+        cJSON_AddStringToObject(d, "severity", "ERROR");
+        cJSON_AddStringToObject(d, "code", diag->code);
+        cJSON_AddStringToObject(d, "message", diag->message);
+
+        /* AWS leaves the location out of a diagnostic of the whole */
+
+        if (diag->location[0] != '\0') {
+            cJSON_AddStringToObject(d, "location", diag->location);
+        }
+    }
 
     return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
 }

@@ -107,6 +107,11 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, PGresult *res,
     rec.status = SFN_RUNNING;
     rec.start_ms = start_ms;
 
+    if (!PQgetisnull(res, row, 11)) {
+        rec.trace.data = (u_char *) PQgetvalue(res, row, 11);
+        rec.trace.len = PQgetlength(res, row, 11);
+    }
+
     /* a cache of what PostgreSQL holds: a failure is logged there */
 
     (void) ngx_http_sfn_shm_put(smcf, &rec);
@@ -182,7 +187,8 @@ ngx_http_sfn_scan_handler(ngx_event_t *ev)
                 "RETURNING e.name, e.state_machine, e.input, "
                 "(extract(epoch FROM e.start_date) * 1000)::bigint, "
                 "coalesce(e.job_id, ''), coalesce(e.snapshot, ''), "
-                "c.m_arn, c.m_type, c.m_key, c.m_def, e.arn",
+                "c.m_arn, c.m_type, c.m_key, c.m_def, e.arn, "
+                "e.trace_header",
                 1, values,
                 ngx_http_sfn_recover_handler, ev->data)
             != NGX_OK)

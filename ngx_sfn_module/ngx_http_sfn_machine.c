@@ -43,17 +43,21 @@ ngx_http_sfn_machine_express_check(void *data, const char *resource)
 }
 
 
-/* loads and validates a definition; NULL with diag filled when invalid */
+/*
+ * loads and validates a definition; NULL when invalid, with up to max
+ * diagnostics in diag and their number in *n
+ */
 
 sfn_machine_t *
 ngx_http_sfn_machine_load(ngx_str_t *definition, sfn_type_e type,
-    sfn_diag_t *diag)
+    sfn_diag_t *diag, size_t max, size_t *n)
 {
     ngx_uint_t      bad;
     sfn_machine_t  *m;
 
-    m = sfn_machine_load((char *) definition->data, definition->len,
-                         ngx_http_sfn_machine_resource_known, NULL, diag);
+    m = sfn_machine_load_all((char *) definition->data, definition->len,
+                             ngx_http_sfn_machine_resource_known, NULL, diag,
+                             max, n);
 
     if (m == NULL || type != SFN_EXPRESS) {
         return m;
@@ -67,6 +71,8 @@ ngx_http_sfn_machine_load(ngx_str_t *definition, sfn_type_e type,
     }
 
     sfn_machine_free(m);
+
+    *n = 1;
 
     ngx_memzero(diag, sizeof(sfn_diag_t));
     ngx_cpystrn((u_char *) diag->code, (u_char *) "SCHEMA_VALIDATION_FAILED",
@@ -193,6 +199,7 @@ ngx_http_sfn_machine_t *
 ngx_http_sfn_machine_get(ngx_str_t *name, ngx_str_t *arn, ngx_str_t *key,
     sfn_type_e type, ngx_str_t *definition, ngx_log_t *log)
 {
+    size_t                    n;
     sfn_diag_t                diag;
     sfn_machine_t            *m;
     ngx_http_sfn_compiled_t  *am;
@@ -209,7 +216,7 @@ ngx_http_sfn_machine_get(ngx_str_t *name, ngx_str_t *arn, ngx_str_t *key,
         return NULL;
     }
 
-    m = ngx_http_sfn_machine_load(definition, type, &diag);
+    m = ngx_http_sfn_machine_load(definition, type, &diag, 1, &n);
 
     if (m == NULL) {
         ngx_log_error(NGX_LOG_ERR, log, 0,

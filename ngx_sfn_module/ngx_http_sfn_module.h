@@ -114,6 +114,7 @@ typedef struct {
     ngx_str_t                    output;
     ngx_str_t                    error;
     ngx_str_t                    cause;
+    ngx_str_t                    trace;     /* StartExecution's traceHeader */
     sfn_status_e                 status;
     ngx_pid_t                    owner;     /* the worker that runs it */
     int64_t                      start_ms;
@@ -186,7 +187,7 @@ ngx_http_sfn_bucket_t *ngx_http_sfn_bucket_find(
 
 /* ngx_http_sfn_machine.c */
 sfn_machine_t *ngx_http_sfn_machine_load(ngx_str_t *definition,
-    sfn_type_e type, sfn_diag_t *diag);
+    sfn_type_e type, sfn_diag_t *diag, size_t max, size_t *n);
 ngx_http_sfn_compiled_t *ngx_http_sfn_machine_cached(ngx_str_t *name);
 ngx_http_sfn_compiled_t *ngx_http_sfn_machine_cache_add(ngx_str_t *name,
     ngx_str_t *arn, ngx_str_t *key, sfn_type_e type, sfn_machine_t *m);
@@ -197,8 +198,8 @@ ngx_http_sfn_machine_t *ngx_http_sfn_machine_get(ngx_str_t *name,
 /* ngx_http_sfn_exec.c */
 ngx_int_t ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
-    ngx_str_t *job, ngx_str_t *bucket, ngx_str_t *key, ngx_str_t *arn,
-    ngx_pool_t *pool);
+    ngx_str_t *job, ngx_str_t *bucket, ngx_str_t *key, ngx_str_t *trace,
+    ngx_str_t *arn, ngx_pool_t *pool);
 ngx_int_t ngx_http_sfn_exec_on_finish(ngx_str_t *arn,
     ngx_http_sfn_finish_pt handler, void *data);
 ngx_int_t ngx_http_sfn_exec_start_sync(ngx_http_sfn_main_conf_t *smcf,

@@ -257,6 +257,75 @@ test_diag_fields(void **state)
 }
 
 
+/* ValidateStateMachineDefinition's list: every failed state, up to max */
+
+static void
+test_diag_all(void **state)
+{
+    size_t          n;
+    const char     *def;
+    sfn_diag_t      d[4];
+    sfn_machine_t  *m;
+
+    (void) state;
+
+    /* two bad states, one inside a branch, and a good one */
+
+    def = "{\"StartAt\":\"A\",\"States\":{"
+          "\"A\":{\"Type\":\"Pass\",\"Bogus\":1,\"Next\":\"P\"},"
+          "\"P\":{\"Type\":\"Parallel\",\"Branches\":[{\"StartAt\":\"X\","
+          "\"States\":{\"X\":{\"Type\":\"Wait\",\"End\":true}}}],"
+          "\"Next\":\"C\"},"
+          "\"C\":{\"Type\":\"Succeed\"}}}";
+
+    m = sfn_machine_load_all(def, strlen(def), NULL, NULL, d, 4, &n);
+    assert_null(m);
+    assert_int_equal(n, 2);
+    assert_string_equal(d[0].location, "/States/A/Bogus");
+    assert_string_equal(d[1].state, "X");
+    assert_string_equal(d[1].location, "/States/P/Branches[0]/States/X");
+
+    /* room for one: the first only, as sfn_machine_load() gives it */
+
+    m = sfn_machine_load_all(def, strlen(def), NULL, NULL, d, 1, &n);
+    assert_null(m);
+    assert_int_equal(n, 1);
+    assert_string_equal(d[0].location, "/States/A/Bogus");
+
+    /* every missing target and every unreachable state */
+
+    def = "{\"StartAt\":\"A\",\"States\":{"
+          "\"A\":{\"Type\":\"Pass\",\"Next\":\"Nowhere\"},"
+          "\"B\":{\"Type\":\"Pass\",\"Next\":\"Elsewhere\"},"
+          "\"C\":{\"Type\":\"Succeed\"}}}";
+
+    m = sfn_machine_load_all(def, strlen(def), NULL, NULL, d, 4, &n);
+    assert_null(m);
+    assert_int_equal(n, 2);
+    assert_string_equal(d[0].location, "/States/A/Next");
+    assert_string_equal(d[1].location, "/States/B/Next");
+
+    def = "{\"StartAt\":\"A\",\"States\":{"
+          "\"A\":{\"Type\":\"Succeed\"},"
+          "\"B\":{\"Type\":\"Succeed\"},"
+          "\"C\":{\"Type\":\"Succeed\"}}}";
+
+    m = sfn_machine_load_all(def, strlen(def), NULL, NULL, d, 4, &n);
+    assert_null(m);
+    assert_int_equal(n, 2);
+    assert_string_equal(d[0].state, "B");
+    assert_string_equal(d[1].state, "C");
+
+    /* a valid one has none */
+
+    def = "{\"StartAt\":\"A\",\"States\":{\"A\":{\"Type\":\"Succeed\"}}}";
+    m = sfn_machine_load_all(def, strlen(def), NULL, NULL, d, 4, &n);
+    assert_non_null(m);
+    assert_int_equal(n, 0);
+    sfn_machine_free(m);
+}
+
+
 static void
 count_resource(void *data, const char *resource)
 {
@@ -299,6 +368,7 @@ main(void)
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_valid),
         cmocka_unit_test(test_diag_fields),
+        cmocka_unit_test(test_diag_all),
         cmocka_unit_test(test_resources),
     };
 
