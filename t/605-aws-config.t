@@ -1,7 +1,7 @@
 # Issue 16, fields accepted and then forgotten: the loggingConfiguration,
 # tracingConfiguration and encryptionConfiguration of CreateStateMachine
 # and UpdateStateMachine are checked against the AWS model's shapes, kept
-# (sql/009) and described back by DescribeStateMachine and
+# (sql/008) and described back by DescribeStateMachine and
 # DescribeStateMachineForExecution; never set, logging and tracing are
 # described with AWS's defaults.  StartExecution's traceHeader is kept and
 # described back.  Bad shapes get AWS's errors and change nothing.

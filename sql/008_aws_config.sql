@@ -1,4 +1,4 @@
--- ngx_sfn schema, version 9: the configurations of a state machine created
+-- ngx_sfn schema, version 8: the configurations of a state machine created
 -- through the AWS API, as CreateStateMachine and UpdateStateMachine gave
 -- them (checked against the AWS model, its defaults filled in), described
 -- back by DescribeStateMachine.  NULL: never given, described with AWS's
