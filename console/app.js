@@ -430,10 +430,15 @@ async function executionPage(arn) {
         note.textContent = `The ${MAX_ROWS} newest of ${events.length} events.`;
     };
 
-    const refresh = async () => {
+    /*
+     * One refresh at a time (the poller's and the stop button's), the
+     * status read before the history: an execution seen ended has its
+     * last event in the history read after it.
+     */
+    const update = async () => {
+        const e2 = await api.aws('DescribeExecution', { executionArn: arn });
         const last = events.length ? events[events.length - 1].id : 0;
-        const [e2, fresh, r2] = await Promise.all([
-            api.aws('DescribeExecution', { executionArn: arn }),
+        const [fresh, r2] = await Promise.all([
             api.historySince(arn, last),
             api.describe(arn).catch(() => null),
         ]);
@@ -445,6 +450,8 @@ async function executionPage(arn) {
         render();
         return ex.status === 'RUNNING';
     };
+    let updating = Promise.resolve(true);
+    const refresh = () => (updating = updating.then(update, update));
 
     addEvents(events);
     showState();
@@ -558,8 +565,20 @@ async function jobPage(arn) {
     const transcode = taskOutputs(events, 'transcode').concat(
         taskOutputs(events, 'createJob')).pop();
 
+    /* where to watch: publish's playback, or its keys by kind (older runs) */
     const urls = (pub && pub.urls) || {};
-    const master = (pub && pub.playlist) || (urls.hls || [])[0];
+    const isImage = (k) => /\.(jpe?g|png|webp)$/i.test(k);
+    const play = (pub && pub.playback) || {
+        hls: pub && pub.playlist || (urls.hls || [])[0],
+        thumbnails: (urls.thumbnails || []).filter(isImage),
+    };
+    const master = play.hls;
+
+    /* the sprite sheet: named by publish, or the image of the WebVTT track */
+    const vttImage = play.thumbnailsVtt
+        && play.thumbnailsVtt.replace(/\.vtt$/i, '.jpg');
+    const sprite = play.sprite
+        || (play.thumbnails || []).find((k) => k === vttImage);
     let detach = null;
 
     const player = h('div.panel', { id: 'player' });
@@ -568,6 +587,9 @@ async function jobPage(arn) {
                                    playsinline: true, preload: 'auto' });
         video.muted = true;
         const url = api.origin(master);
+        if (play.poster) {
+            video.poster = api.origin(play.poster);
+        }
         player.append(video, h('p.mono', {}, h('a', { href: url }, url)));
         detach = attachPlayer(video, url);
     } else {
@@ -577,7 +599,8 @@ async function jobPage(arn) {
     }
 
     const thumbs = h('div.thumbs', { id: 'thumbnails' },
-        (urls.thumbnails || []).map((k) =>
+        (play.thumbnails || []).filter((k) => isImage(k) && k !== sprite)
+        .map((k) =>
             h('a', { href: api.origin(k) },
               h('img', { src: api.origin(k), alt: k.split('/').pop(),
                          loading: 'lazy' }))));
@@ -629,7 +652,16 @@ async function jobPage(arn) {
          h('div.row', {},
            h('div.grow', {}, player,
              h('h2', {}, 'Thumbnails'),
-             thumbs.children.length ? thumbs : h('p.muted', {}, 'None.')),
+             thumbs.children.length ? thumbs : h('p.muted', {}, 'None.'),
+             sprite || play.thumbnailsVtt
+               ? h('p.mono', { id: 'trickplay' },
+                   sprite ? h('a', { href: api.origin(sprite) },
+                              'sprite sheet') : '',
+                   sprite && play.thumbnailsVtt ? ', ' : '',
+                   play.thumbnailsVtt
+                     ? h('a', { href: api.origin(play.thumbnailsVtt) },
+                         'WebVTT track') : '')
+               : ''),
            h('div.panel.grow', { id: 'probe' }, h('h2', {}, 'Source'),
              summary ? kv(summary, [
                  ['duration', 'duration', (v) => `${v} s`],

@@ -369,10 +369,28 @@ is_deeply($o->{seedStatuses}, \%want, 'coloured from its run')
 cmp_ok($o->{video}{currentTime} // 0, '>', 0.5, 'the player plays');
 ok(($o->{video}{width} // 0) > 0, 'a picture: '
    . ($o->{video}{width} // 0) . 'x' . ($o->{video}{height} // 0));
-ok(@{ $o->{thumbnails} // [] } && !grep({ !$_ } @{ $o->{thumbnails} }),
-   'thumbnails load');
+
+# what the run published: its frame captures (the sprite sheet, the image
+# of the WebVTT track, apart) and its renditions, the MP4s and the
+# variants of the master playlist
+
+$e = $t->wait_execution($seed, 10, '/executions/', \%auth);
+my $play = $e->{output}{playback} // {};
+(my $sheet = $play->{thumbnailsVtt} // '') =~ s/\.vtt$/.jpg/;
+my @captures = grep { $_ ne $sheet && $_ ne ($play->{sprite} // '') }
+               @{ $play->{thumbnails} // [] };
+$r = $t->http('GET', $play->{hls} // '/vod/none.m3u8', undef, \%auth);
+my $variants = () = ($r->{content} // '') =~ /^#EXT-X-STREAM-INF:/mg;
+my $renditions = @{ $play->{mp4} // [] } + $variants;
+ok(@captures && $variants, 'published: ' . scalar(@captures)
+   . " captures, $renditions renditions");
+
+my @thumbs = @{ $o->{thumbnails} // [] };
+ok(@thumbs == @captures && !grep({ !$_ } @thumbs),
+   'thumbnails load (' . scalar(@thumbs) . ')');
 my @qc = @{ $o->{qc} // [] };
-ok(@qc >= 4, 'QC: a row per rendition (' . scalar(@qc) . ')');
+is(scalar @qc, $renditions, "QC: a row per rendition ($renditions)");
+is($o->{poster} // '', $play->{poster} // 'a poster', 'the player\'s poster');
 ok(!grep({ $_->{psnr} !~ /^\d+\.\d\d dB$/ || $_->{ssim} !~ /^0\.\d{4}|1\.0+$/
            || $_->{bitrate} !~ /Mb\/s$/ } @qc),
    'PSNR, SSIM and bitrate of each') or diag(explain \@qc);

@@ -113,10 +113,59 @@ sub uris {
     return grep { length && !/^#/ } split /\r?\n/, $text // '';
 }
 
+# The rungs the HLS group's AbrSettings give a w x h source, top down, by
+# MediaConvert's rules as the module applies them: the source's shorter
+# side (at most 2160) and the usual ones more than 15 % below it; a rung's
+# rate MaxAbrBitrate * (pixels / 1080p) ** 0.75, at most MaxAbrBitrate; the
+# ladder stops at the first under MinAbrBitrate; MaxRenditions keeps the
+# top, the bottom and evenly spaced ones between.  As "WxH".
+
+sub ladder {
+    my ($w, $h) = @_;
+    my $def = $t->json->decode($wf);
+    my ($abr) = map { $_->{AutomatedEncodingSettings}{AbrSettings} // () }
+        @{ $def->{States}{ParallelProcessing}{Branches}[1]{States}
+               {TranscodeVideo}{Parameters}{Settings}{OutputGroups} };
+    my ($max, $min, $most) = ($abr->{MaxAbrBitrate} // 8e6,
+                              $abr->{MinAbrBitrate} // 6e5,
+                              $abr->{MaxRenditions} // 15);
+    my ($s, $l) = $w < $h ? ($w, $h) : ($h, $w);
+    my @cand = (($s > 2160 ? 2160 : $s) & ~1);
+    push @cand, grep { $_ * 1.15 < $cand[0] } 1440, 1080, 720, 540, 360, 234;
+    my @rungs;
+    for my $c (@cand) {
+        my $lw = int($c * $l / $s + 0.5) & ~1;
+        my $rate = $max * ($lw * $c / (1920 * 1080)) ** 0.75;
+        last if $rate < $min && @rungs;
+        push @rungs, $w < $h ? "${c}x$lw" : "${lw}x$c";
+    }
+    my $m = @rungs < $most ? @rungs : $most;
+    return map { $rungs[ $m == 1 ? 0 : int($_ * $#rungs / ($m - 1) + 0.5) ] }
+           0 .. $m - 1;
+}
+
+# the master's variants by RESOLUTION, in order: a middle rung first, as
+# players start with the first, then the others from the top down
+
+sub master_order {
+    my @r = @_;
+    my ($mid) = splice @r, @r / 2, 1;
+    return ($mid, @r);
+}
+
+sub resolutions {
+    my ($text) = @_;
+    return join ',', ($text // '') =~ /^#EXT-X-STREAM-INF:.*?RESOLUTION=(\d+x\d+)/mg;
+}
+
 # a 40 s 1080p clip: the transcode outlasts the first segment of each rung
 
 $t->lavfi_clip("$dir/clip.mp4", size => '1920x1080', duration => 40,
                args => [ '-crf', 23 ]);
+my @rungs = ladder(1920, 1080);
+my $order = join ',', master_order(@rungs);
+my $heights = join ',', sort map { (split /x/)[1] } @rungs;
+diag("the ladder for 1920x1080: @rungs");
 
 my $t0 = time;
 my $r = $t->http('PUT', '/upload/clip.mp4', $t->read_file('clip.mp4'));
@@ -134,10 +183,11 @@ diag(sprintf 'first playable %.1f s after the PUT', $first);
 like($m->{headers}{'cache-control'}, qr/no-cache/,
      'a preview is revalidated by caches');
 my @variants = uris($m->{content});
-is(scalar @variants, 2, 'the preview master lists both rungs')
+ok(@rungs > 1, 'a ladder of ' . scalar(@rungs) . ' rungs');
+is(scalar @variants, scalar @rungs, 'the preview master lists every rung')
     or diag($m->{content});
-like($m->{content}, qr/\A#EXTM3U\n.*?RESOLUTION=1280x720.*?1920x1080/s,
-     'the middle rung first');
+is(resolutions($m->{content}), $order,
+   'every rung in it, the middle one first');
 
 my $live = 0;
 for my $v (@variants) {
@@ -154,7 +204,7 @@ for my $v (@variants) {
         is(length $sr->{content}, -s "$out/hls/$job/$s", "$s is whole");
     }
 }
-is($live, 2, 'both are still being written (no ENDLIST)');
+is($live, scalar @rungs, 'all are still being written (no ENDLIST)');
 ok(-e "$out/.sfn-published/$job.preview", 'the preview marker');
 ok(!-e "$out/.sfn-published/$job.json", 'not published yet');
 
@@ -185,7 +235,7 @@ for my $k (1 .. 4) {
         my $bad = 0;
         for (1 .. 20) {
             # the newest segment a playlist names, the one being written
-            my $pl = $t->http('GET', "/vod/hls/$job/$variants[$k % 2]");
+            my $pl = $t->http('GET', "/vod/hls/$job/$variants[$k % @variants]");
             my ($s) = reverse uris($pl->{content});
             my $sr = $t->http('GET', "/vod/hls/$job/$s");
             # a TS segment is whole: 188-byte packets, sync bytes
@@ -206,9 +256,10 @@ SKIP: {
 
     my $p = play("http://127.0.0.1:$port/vod/hls/$job/clip.m3u8");
     ok($p->{parsed}, 'hls.js parses the preview master');
-    is(scalar @{ $p->{levels} // [] }, 2, 'hls.js reports every rung');
+    is(scalar @{ $p->{levels} // [] }, scalar @rungs,
+       'hls.js reports every rung');
     is(join(',', sort map { $_->{height} } @{ $p->{levels} // [] }),
-       '1080,720', 'the rungs: 720p and 1080p');
+       $heights, "the rungs: $heights");
     ok($p->{live}, 'it saw the playlist while it was being written');
     ok($p->{started}, 'playback starts');
     ok(($p->{advanced} // 0) > 0.3, 'currentTime advances')
@@ -250,10 +301,12 @@ ok(-e "$out/.sfn-published/$job.json", 'published');
 
 $m = $t->http('GET', "/vod/hls/$job/clip.m3u8");
 like($m->{headers}{'cache-control'}, qr/max-age=60/, 'a published master');
-like($m->{content}, qr/\A#EXTM3U\n.*?RESOLUTION=1280x720.*?1920x1080/s,
-     'the middle rung first');
+is(resolutions($m->{content}), $order,
+   'every rung in the published master, the middle one first');
 my @iframes = $m->{content} =~ /#EXT-X-I-FRAME-STREAM-INF:[^\n]*URI="([^"]+)"/g;
-is(scalar @iframes, 2, 'an I-frame playlist per rung');
+is(join(',', sort $m->{content} =~
+            /#EXT-X-I-FRAME-STREAM-INF:[^\n]*RESOLUTION=(\d+x\d+)/g),
+   join(',', sort @rungs), 'an I-frame playlist per rung');
 
 for my $v (uris($m->{content}), @iframes) {
     my $pl = $t->http('GET', "/vod/hls/$job/$v");
@@ -275,7 +328,8 @@ SKIP: {
     skip $browser, 5 if $browser;
 
     my $p = play("http://127.0.0.1:$port/vod/hls/$job/clip.m3u8");
-    is(scalar @{ $p->{levels} // [] }, 2, 'published: every rung');
+    is(join(',', sort map { $_->{height} } @{ $p->{levels} // [] }),
+       $heights, 'published: every rung');
     ok(defined $p->{live} && !$p->{live}, 'a VOD now');
     ok($p->{started} && ($p->{advanced} // 0) > 0.3, 'it plays');
     ok($p->{switched}, 'and switches rung') or diag(explain $p);

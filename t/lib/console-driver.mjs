@@ -165,6 +165,7 @@ try {
     out.video = await page.$eval('#video', (v) => ({
         currentTime: v.currentTime, width: v.videoWidth, height: v.videoHeight,
         error: v.dataset.error || null }));
+    out.poster = await page.$eval('#video', (v) => v.getAttribute('poster'));
     out.thumbnails = await page.$$eval('#thumbnails img', (imgs) =>
         Promise.all(imgs.map((i) => i.decode().then(() => i.naturalWidth, () => 0))));
     out.qc = await page.$$eval('#qc tbody tr', (trs) => trs.map((tr) => ({
