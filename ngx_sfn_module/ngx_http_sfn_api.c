@@ -57,17 +57,9 @@ ngx_http_sfn_send_json(ngx_http_request_t *r, ngx_uint_t status, cJSON *json)
 ngx_int_t
 ngx_http_sfn_not_allowed(ngx_http_request_t *r, char *allow)
 {
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    if (ngx_http_sfn_header(r, "Allow", allow) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "Allow");
-    h->value.data = (u_char *) allow;
-    h->value.len = ngx_strlen(allow);
 
     return ngx_http_sfn_send_error(r, NGX_HTTP_NOT_ALLOWED,
                                    "MethodNotAllowed",

@@ -210,7 +210,6 @@ ngx_http_sfn_auth_key(ngx_http_request_t *r, ngx_array_t *keys)
 ngx_int_t
 ngx_http_sfn_auth_handler(ngx_http_request_t *r)
 {
-    ngx_table_elt_t          *h;
     ngx_http_sfn_loc_conf_t  *slcf;
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_sfn_module);
@@ -228,14 +227,11 @@ ngx_http_sfn_auth_handler(ngx_http_request_t *r)
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "sfn: request without a valid API key");
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    if (ngx_http_sfn_header(r, "WWW-Authenticate", "Bearer realm=\"sfn\"")
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "WWW-Authenticate");
-    ngx_str_set(&h->value, "Bearer realm=\"sfn\"");
 
     return ngx_http_sfn_send_error(r, NGX_HTTP_UNAUTHORIZED, "Unauthorized",
                                    "a valid API key is required "

@@ -278,17 +278,7 @@ ngx_http_sfn_console_headers_add(ngx_http_request_t *r, const char *cache)
         h->value = hd->type;
     }
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "Cache-Control");
-    h->value.data = (u_char *) cache;
-    h->value.len = ngx_strlen(cache);
-
-    return NGX_OK;
+    return ngx_http_sfn_header(r, "Cache-Control", cache);
 }
 
 

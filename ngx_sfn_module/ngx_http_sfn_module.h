@@ -167,6 +167,8 @@ ngx_int_t ngx_http_sfn_pstr(ngx_pool_t *pool, ngx_str_t *src,
     ngx_str_t *dst);
 char *ngx_http_sfn_cstr(ngx_str_t *s);
 ngx_int_t ngx_http_sfn_location_tail(ngx_http_request_t *r, ngx_str_t *tail);
+ngx_int_t ngx_http_sfn_header(ngx_http_request_t *r, const char *name,
+    const char *value);
 ngx_int_t ngx_http_sfn_retry_after(ngx_http_request_t *r);
 ngx_str_t *ngx_http_sfn_log_escape(ngx_pool_t *pool, ngx_str_t *src,
     ngx_str_t *dst);

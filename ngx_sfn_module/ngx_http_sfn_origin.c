@@ -40,26 +40,6 @@ static ngx_http_sfn_origin_type_t  ngx_http_sfn_origin_types[] = {
 };
 
 
-static ngx_int_t
-ngx_http_sfn_origin_header(ngx_http_request_t *r, char *name, char *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    h->key.data = (u_char *) name;
-    h->key.len = ngx_strlen(name);
-    h->value.data = (u_char *) value;
-    h->value.len = ngx_strlen(value);
-
-    return NGX_OK;
-}
-
-
 /*
  * Opens a file through nginx's open_file_cache when the location has one:
  * a marker is then as fresh as any file nginx serves from there.  NGX_OK,
@@ -249,9 +229,9 @@ ngx_http_sfn_origin_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    if (ngx_http_sfn_origin_header(r, "Access-Control-Allow-Origin", "*")
+    if (ngx_http_sfn_header(r, "Access-Control-Allow-Origin", "*")
         != NGX_OK
-        || ngx_http_sfn_origin_header(r, "Access-Control-Expose-Headers",
+        || ngx_http_sfn_header(r, "Access-Control-Expose-Headers",
                                       "Content-Length, Content-Range, ETag")
            != NGX_OK)
     {
@@ -259,12 +239,12 @@ ngx_http_sfn_origin_handler(ngx_http_request_t *r)
     }
 
     if (r->method == NGX_HTTP_OPTIONS) {
-        if (ngx_http_sfn_origin_header(r, "Access-Control-Allow-Methods",
+        if (ngx_http_sfn_header(r, "Access-Control-Allow-Methods",
                                        "GET, HEAD, OPTIONS") != NGX_OK
-            || ngx_http_sfn_origin_header(r, "Access-Control-Allow-Headers",
+            || ngx_http_sfn_header(r, "Access-Control-Allow-Headers",
                                           "Range, If-None-Match, "
                                           "If-Modified-Since") != NGX_OK
-            || ngx_http_sfn_origin_header(r, "Access-Control-Max-Age",
+            || ngx_http_sfn_header(r, "Access-Control-Max-Age",
                                           "86400") != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -336,7 +316,7 @@ ngx_http_sfn_origin_handler(ngx_http_request_t *r)
 
             /* a preview may yet be withdrawn: caches ask every time */
 
-            if (ngx_http_sfn_origin_header(r, "Cache-Control",
+            if (ngx_http_sfn_header(r, "Cache-Control",
                     rc == 2 ? "no-cache"
                     : t->immutable ? "public, max-age=31536000, immutable"
                     : "public, max-age=60")

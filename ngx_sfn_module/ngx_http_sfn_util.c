@@ -196,13 +196,11 @@ ngx_http_sfn_location_tail(ngx_http_request_t *r, ngx_str_t *tail)
  * is src itself when nothing needs escaping.
  */
 
-/*
- * "Retry-After: 1" on a 503 of backpressure: the worker's queue for
- * PostgreSQL drains within a second or so unless the database is down.
- */
+/* a response header; name and value are static strings, not copied */
 
 ngx_int_t
-ngx_http_sfn_retry_after(ngx_http_request_t *r)
+ngx_http_sfn_header(ngx_http_request_t *r, const char *name,
+    const char *value)
 {
     ngx_table_elt_t  *h;
 
@@ -212,10 +210,24 @@ ngx_http_sfn_retry_after(ngx_http_request_t *r)
     }
 
     h->hash = 1;
-    ngx_str_set(&h->key, "Retry-After");
-    ngx_str_set(&h->value, "1");
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value.data = (u_char *) value;
+    h->value.len = ngx_strlen(value);
 
     return NGX_OK;
+}
+
+
+/*
+ * "Retry-After: 1" on a 503 of backpressure: the worker's queue for
+ * PostgreSQL drains within a second or so unless the database is down.
+ */
+
+ngx_int_t
+ngx_http_sfn_retry_after(ngx_http_request_t *r)
+{
+    return ngx_http_sfn_header(r, "Retry-After", "1");
 }
 
 

@@ -350,11 +350,38 @@ sfn_media_preview_master(sfn_media_job_t *job, sfn_media_group_t *g)
 
 /* the playlist of out, just written at path: its files, then itself */
 
+/* a playlist the muxer wrote, NUL-terminated (playlists stay far under 1 MiB) */
+
+static char *
+sfn_media_preview_read(const char *path, size_t *len)
+{
+    FILE  *fp;
+    char  *text;
+
+    fp = fopen(path, "r");
+    if (fp == NULL) {
+        return NULL;
+    }
+
+    text = malloc(1 << 20);
+    if (text == NULL) {
+        fclose(fp);
+        errno = ENOMEM;
+        return NULL;
+    }
+
+    *len = fread(text, 1, (1 << 20) - 1, fp);
+    fclose(fp);
+    text[*len] = '\0';
+
+    return text;
+}
+
+
 static int
 sfn_media_preview_playlist(sfn_media_pvout_t *po, const char *path)
 {
     int                   k, rc;
-    FILE                 *fp;
     char                 *text, *line, *next, *uri, *e;
     char                  src[SFN_MEDIA_PATH_MAX], dst[SFN_MEDIA_PATH_MAX];
     size_t                len, dlen;
@@ -364,21 +391,10 @@ sfn_media_preview_playlist(sfn_media_pvout_t *po, const char *path)
     job = po->job;
     pv = job->preview;
 
-    fp = fopen(path, "r");
-    if (fp == NULL) {
-        return -1;
-    }
-
-    text = malloc(1 << 20);
-    len = text ? fread(text, 1, (1 << 20) - 1, fp) : 0;
-    fclose(fp);
-
+    text = sfn_media_preview_read(path, &len);
     if (text == NULL) {
-        errno = ENOMEM;
         return -1;
     }
-
-    text[len] = '\0';
 
     /* the directory of the key, in both trees */
 
@@ -578,21 +594,10 @@ sfn_media_preview_vod(const char *tmp, const char *key)
         return -1;
     }
 
-    fp = fopen(path, "r");
-    if (fp == NULL) {
-        return -1;
-    }
-
-    text = malloc(1 << 20);
-    len = text ? fread(text, 1, (1 << 20) - 1, fp) : 0;
-    fclose(fp);
-
+    text = sfn_media_preview_read(path, &len);
     if (text == NULL) {
-        errno = ENOMEM;
         return -1;
     }
-
-    text[len] = '\0';
     p = strstr(text, event);
 
     if (p == NULL) {
