@@ -59,6 +59,18 @@ static ngx_http_sfn_aws_op_t  ngx_http_sfn_aws_ops[] = {
     { ngx_string("TagResource"), ngx_http_sfn_aws_tag },
     { ngx_string("UntagResource"), ngx_http_sfn_aws_untag },
     { ngx_string("ListTagsForResource"), ngx_http_sfn_aws_list_tags },
+    { ngx_string("PublishStateMachineVersion"), ngx_http_sfn_aws_publish },
+    { ngx_string("ListStateMachineVersions"),
+      ngx_http_sfn_aws_list_versions },
+    { ngx_string("DeleteStateMachineVersion"),
+      ngx_http_sfn_aws_delete_version },
+    { ngx_string("CreateStateMachineAlias"), ngx_http_sfn_aws_create_alias },
+    { ngx_string("DescribeStateMachineAlias"),
+      ngx_http_sfn_aws_describe_alias },
+    { ngx_string("UpdateStateMachineAlias"), ngx_http_sfn_aws_update_alias },
+    { ngx_string("DeleteStateMachineAlias"), ngx_http_sfn_aws_delete_alias },
+    { ngx_string("ListStateMachineAliases"),
+      ngx_http_sfn_aws_list_aliases },
     { ngx_null_string, NULL }
 };
 
@@ -315,7 +327,7 @@ ngx_http_sfn_aws_field(ngx_http_sfn_aws_ctx_t *ctx, const char *name,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_sfn_aws_number(ngx_http_sfn_aws_ctx_t *ctx, const char *name,
     ngx_int_t min, ngx_int_t max, ngx_int_t *n)
 {
@@ -328,6 +340,14 @@ ngx_http_sfn_aws_number(ngx_http_sfn_aws_ctx_t *ctx, const char *name,
     }
 
     if (!cJSON_IsNumber(item)) {
+        return ngx_http_sfn_aws_invalid(ctx, "SerializationException",
+                                        "Unexpected value type for '%s'",
+                                        name);
+    }
+
+    if (item->valuedouble > -9.2e18 && item->valuedouble < 9.2e18
+        && item->valuedouble != (double) (int64_t) item->valuedouble)
+    {
         return ngx_http_sfn_aws_invalid(ctx, "SerializationException",
                                         "Unexpected value type for '%s'",
                                         name);
@@ -358,6 +378,43 @@ ngx_http_sfn_aws_length(ngx_http_sfn_aws_ctx_t *ctx, const char *name,
                "1 validation error detected: Value at '%s' failed to "
                "satisfy constraint: Member must have length less than or "
                "equal to %uz", name, max);
+}
+
+
+/*
+ * An alias's name, the model's CharacterRestrictedName:
+ * ^(?=.*[a-zA-Z_\-\.])[a-zA-Z0-9_\-\.]+$, up to 80 characters; it is
+ * never all digits, which would read as a version number
+ */
+
+ngx_int_t
+ngx_http_sfn_aws_alias_name_valid(ngx_str_t *name)
+{
+    u_char      *p, *last;
+    ngx_uint_t   letter;
+
+    if (name->len == 0 || name->len > NGX_HTTP_SFN_NAME_LEN) {
+        return 0;
+    }
+
+    letter = 0;
+    last = name->data + name->len;
+
+    for (p = name->data; p < last; p++) {
+        if (*p >= '0' && *p <= '9') {
+            continue;
+        }
+
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || *p == '_' || *p == '-' || *p == '.'))
+        {
+            return 0;
+        }
+
+        letter = 1;
+    }
+
+    return letter;
 }
 
 
@@ -455,7 +512,7 @@ ngx_http_sfn_aws_arn(ngx_http_sfn_aws_ctx_t *ctx, ngx_str_t *arn,
                        "context: %V'", &f[5]);
         }
 
-    } else if (n != 7 || f[5].len != 12
+    } else if (n < 7 || (n == 8 && !ctx->qualify) || f[5].len != 12
                || ngx_strncmp(f[5].data, "stateMachine", 12) != 0)
     {
         return ngx_http_sfn_aws_invalid(ctx, "InvalidArn",
@@ -463,9 +520,42 @@ ngx_http_sfn_aws_arn(ngx_http_sfn_aws_ctx_t *ctx, ngx_str_t *arn,
                    "%V'", &f[5]);
     }
 
-    if (f[6].len == 0 || (exec && f[7].len == 0)) {
+    if (f[6].len == 0 || (n == 8 && f[7].len == 0)) {
         return ngx_http_sfn_aws_invalid(ctx, "InvalidArn",
                                         "Invalid Arn: '%V'", arn);
+    }
+
+    ngx_str_null(&ctx->qualifier);
+    ctx->version = 0;
+
+    if (!exec && n == 8) {
+
+        /* ":<version>", a number from 1, or ":<alias>" */
+
+        for (p = f[7].data; p < f[7].data + f[7].len; p++) {
+            if (*p < '0' || *p > '9') {
+                break;
+            }
+        }
+
+        ctx->version = (p == f[7].data + f[7].len);
+
+        if ((ctx->version && (f[7].data[0] == '0' || f[7].len > 18))
+            || (!ctx->version && !ngx_http_sfn_aws_alias_name_valid(&f[7])))
+        {
+            return ngx_http_sfn_aws_invalid(ctx, "InvalidArn",
+                                            "Invalid Arn: 'Invalid version "
+                                            "or alias qualifier: %V'", arn);
+        }
+
+        ctx->qualifier.data = ngx_http_sfn_aws_cstr(ctx->r->pool, f[7].data,
+                                                    f[7].len);
+        if (ctx->qualifier.data == NULL) {
+            return ngx_http_sfn_aws_invalid(ctx, "InternalFailure",
+                                            "out of memory");
+        }
+
+        ctx->qualifier.len = f[7].len;
     }
 
     ctx->sm_name.data = ngx_http_sfn_aws_cstr(ctx->r->pool, f[6].data,
@@ -1052,22 +1142,55 @@ ngx_http_sfn_aws_machine_role(ngx_http_sfn_aws_ctx_t *ctx,
 }
 
 
-static ngx_int_t
+/*
+ * The row of a state machine, or of one of its versions: type, the key
+ * of the compiled copy, the state machine's ARN, the definition unless
+ * the cached copy is current, the role, and for a version its ARN and
+ * the alias that chose it
+ */
+
+ngx_int_t
 ngx_http_sfn_aws_machine_loaded(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 {
     u_char                   *key;
-    ngx_str_t                 def, k, arn;
+    ngx_str_t                 def, k, arn, version;
     sfn_type_e                type;
     sfn_machine_t            *m;
     ngx_http_sfn_compiled_t  *am;
 
     if (res == NULL || PQntuples(res) == 0) {
+        if (ctx->qualifier.data) {
+            return ngx_http_sfn_aws_reply_error(ctx, "ResourceNotFound",
+                                                "Resource not found: '%V'",
+                                                &ctx->arn);
+        }
+
         return ngx_http_sfn_aws_reply_error(ctx, "StateMachineDoesNotExist",
                                             "State Machine Does Not Exist: "
                                             "'%V'", &ctx->arn);
     }
 
-    am = ngx_http_sfn_machine_cached(&ctx->sm_name);
+    ngx_str_null(&version);
+
+    if (PQnfields(res) > 5 && !PQgetisnull(res, 0, 5)) {
+        version.data = (u_char *) PQgetvalue(res, 0, 5);
+        version.len = PQgetlength(res, 0, 5);
+    }
+
+    /* res goes before the execution may start: the alias is copied */
+
+    if (PQnfields(res) > 6 && !PQgetisnull(res, 0, 6)) {
+        ctx->alias.len = PQgetlength(res, 0, 6);
+        ctx->alias.data = ngx_http_sfn_aws_cstr(ctx->r->pool,
+                                                (u_char *) PQgetvalue(res, 0,
+                                                                      6),
+                                                ctx->alias.len);
+        if (ctx->alias.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    am = ngx_http_sfn_machine_cached(version.len ? &version : &ctx->sm_name);
     key = (u_char *) PQgetvalue(res, 0, 1);
 
     if (am && am->key.len == ngx_strlen(key)
@@ -1098,7 +1221,8 @@ ngx_http_sfn_aws_machine_loaded(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
     arn.data = (u_char *) PQgetvalue(res, 0, 2);
     arn.len = PQgetlength(res, 0, 2);
 
-    am = ngx_http_sfn_machine_cache_add(&ctx->sm_name, &arn, &k, type, m);
+    am = ngx_http_sfn_machine_cache_add(&ctx->sm_name, &arn, &version, &k,
+                                        type, m);
     if (am == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -1117,6 +1241,11 @@ ngx_http_sfn_aws_machine(ngx_http_sfn_aws_ctx_t *ctx,
     ngx_http_sfn_compiled_t  *am;
 
     ctx->found = found;
+
+    if (ctx->qualifier.data) {
+        return ngx_http_sfn_aws_version_machine(ctx);
+    }
+
     ctx->sm = ngx_http_sfn_machine_find(ctx->smcf, &ctx->sm_name);
 
     if (ctx->sm) {

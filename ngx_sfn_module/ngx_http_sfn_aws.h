@@ -39,17 +39,22 @@ struct ngx_http_sfn_aws_ctx_s {
     ngx_http_sfn_aws_wait_t     *wait;
     ngx_event_t                  timeout;   /* of the wait */
     ngx_http_sfn_aws_op_pt       found;     /* after the machine is known */
+    ngx_http_sfn_aws_next_pt     then;      /* after a version is published */
     ngx_http_sfn_machine_t      *sm;
     ngx_str_t                    sm_name;
     ngx_str_t                    exec_name;
     sfn_type_e                   exec_type; /* ":express:" or ":execution:" */
     ngx_str_t                    exec_arn;  /* the key of its record */
     ngx_str_t                    arn;       /* as the request gave it */
+    ngx_str_t                    qualifier; /* a version or an alias */
+    ngx_str_t                    alias;     /* the alias that chose sm */
     ngx_str_t                    input;
     ngx_str_t                    trace;     /* traceHeader, or none */
     const char                  *type;
     u_char                      *message;
     int64_t                      start_ms;
+    double                       date;      /* of a create or an update */
+    u_char                      *revision;  /*   and its revision */
     ngx_int_t                    limit;     /* of a page */
     ngx_str_t                    cursor;    /* from its token, or none */
     ngx_str_t                    bind;      /* what its token is for */
@@ -60,6 +65,9 @@ struct ngx_http_sfn_aws_ctx_s {
     unsigned                     named:1;      /* by the caller */
     unsigned                     waiting:1;    /* for a sync execution */
     unsigned                     for_exec:1;
+    unsigned                     qualify:1;    /* a version, an alias ok */
+    unsigned                     version:1;    /* the qualifier is one */
+    unsigned                     publish:1;    /* Create/Update's */
 };
 
 
@@ -95,6 +103,8 @@ sfn_machine_t *ngx_http_sfn_aws_compile(ngx_http_sfn_aws_ctx_t *ctx,
     ngx_str_t *definition, sfn_type_e type);
 ngx_int_t ngx_http_sfn_aws_machine(ngx_http_sfn_aws_ctx_t *ctx,
     ngx_http_sfn_aws_op_pt found);
+ngx_int_t ngx_http_sfn_aws_machine_loaded(ngx_http_sfn_aws_ctx_t *ctx,
+    PGresult *res);
 ngx_int_t ngx_http_sfn_aws_sm_field(ngx_http_sfn_aws_ctx_t *ctx,
     const char *field);
 ngx_int_t ngx_http_sfn_aws_exec_field(ngx_http_sfn_aws_ctx_t *ctx);
@@ -104,6 +114,10 @@ ngx_int_t ngx_http_sfn_aws_cursor_name(ngx_http_sfn_aws_ctx_t *ctx,
     u_char *data, size_t len, ngx_str_t *name);
 ngx_int_t ngx_http_sfn_aws_next_token(ngx_http_sfn_aws_ctx_t *ctx,
     cJSON *json, u_char kind, ngx_str_t *bind, u_char *cursor, size_t len);
+
+ngx_int_t ngx_http_sfn_aws_number(ngx_http_sfn_aws_ctx_t *ctx,
+    const char *name, ngx_int_t min, ngx_int_t max, ngx_int_t *n);
+ngx_int_t ngx_http_sfn_aws_alias_name_valid(ngx_str_t *name);
 
 /* ngx_http_sfn_aws_sm.c: state-machine actions and tags */
 ngx_int_t ngx_http_sfn_aws_create(ngx_http_sfn_aws_ctx_t *ctx);
@@ -117,6 +131,21 @@ ngx_int_t ngx_http_sfn_aws_describe_sm_exec(
 ngx_int_t ngx_http_sfn_aws_tag(ngx_http_sfn_aws_ctx_t *ctx);
 ngx_int_t ngx_http_sfn_aws_untag(ngx_http_sfn_aws_ctx_t *ctx);
 ngx_int_t ngx_http_sfn_aws_list_tags(ngx_http_sfn_aws_ctx_t *ctx);
+
+/* ngx_http_sfn_aws_version.c: versions and aliases */
+ngx_int_t ngx_http_sfn_aws_publish(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_publish_then(ngx_http_sfn_aws_ctx_t *ctx,
+    const char *revision, const char *description,
+    ngx_http_sfn_aws_next_pt next);
+ngx_int_t ngx_http_sfn_aws_list_versions(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_delete_version(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_create_alias(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_describe_alias(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_update_alias(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_delete_alias(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_list_aliases(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_version_machine(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_describe_version(ngx_http_sfn_aws_ctx_t *ctx);
 
 /* ngx_http_sfn_aws_exec.c: execution actions */
 ngx_int_t ngx_http_sfn_aws_start(ngx_http_sfn_aws_ctx_t *ctx);

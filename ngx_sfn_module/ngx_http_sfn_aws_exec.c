@@ -182,12 +182,16 @@ ngx_http_sfn_aws_run(ngx_http_sfn_aws_ctx_t *ctx)
 
     if (ctx->sync) {
         rc = ngx_http_sfn_exec_start_sync(ctx->smcf, ctx->sm, &ctx->exec_name,
-                                          &ctx->input, &arn, ctx->r->pool);
+                                          &ctx->input,
+                                          ctx->alias.data ? &ctx->alias
+                                                          : NULL,
+                                          &arn, ctx->r->pool);
 
     } else {
         rc = ngx_http_sfn_exec_start(ctx->smcf, ctx->sm, &ctx->exec_name,
                                      &ctx->input, NULL, NULL, NULL,
                                      ctx->trace.data ? &ctx->trace : NULL,
+                                     ctx->alias.data ? &ctx->alias : NULL,
                                      &arn, ctx->r->pool);
     }
 
@@ -345,6 +349,8 @@ ngx_http_sfn_aws_start(ngx_http_sfn_aws_ctx_t *ctx)
     u_char    *p;
     ngx_str_t  name;
 
+    ctx->qualify = 1;
+
     if (ngx_http_sfn_aws_sm_field(ctx, "stateMachineArn") != NGX_OK
         || ngx_http_sfn_aws_field(ctx, "name", 0, &name) == NGX_ERROR
         || ngx_http_sfn_aws_field(ctx, "input", 0, &ctx->input)
@@ -429,7 +435,8 @@ ngx_http_sfn_aws_start_sync(ngx_http_sfn_aws_ctx_t *ctx)
 static ngx_int_t
 ngx_http_sfn_aws_exec_reply(ngx_http_sfn_aws_ctx_t *ctx, const char *status,
     const char *input, const char *output, const char *error,
-    const char *cause, const char *trace, double start, double stop)
+    const char *cause, const char *trace, double start, double stop,
+    ngx_str_t *version, ngx_str_t *alias)
 {
     cJSON  *json, *item;
     u_char *arn, *smarn;
@@ -477,6 +484,14 @@ ngx_http_sfn_aws_exec_reply(ngx_http_sfn_aws_ctx_t *ctx, const char *status,
         cJSON_AddStringToObject(json, "traceHeader", trace);
     }
 
+    if (version->len) {
+        ngx_http_sfn_json_add_str(json, "stateMachineVersionArn", version);
+    }
+
+    if (alias->len) {
+        ngx_http_sfn_json_add_str(json, "stateMachineAliasArn", alias);
+    }
+
     cJSON_AddNumberToObject(json, "redriveCount", 0);
     cJSON_AddStringToObject(json, "redriveStatus", "NOT_REDRIVABLE");
 
@@ -487,11 +502,18 @@ ngx_http_sfn_aws_exec_reply(ngx_http_sfn_aws_ctx_t *ctx, const char *status,
 static ngx_int_t
 ngx_http_sfn_aws_exec_row(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 {
+    ngx_str_t  version, alias;
+
     if (res == NULL || PQntuples(res) == 0) {
         return ngx_http_sfn_aws_reply_error(ctx, "ExecutionDoesNotExist",
                                             "Execution Does Not Exist: '%V'",
                                             &ctx->arn);
     }
+
+    version.data = (u_char *) PQgetvalue(res, 0, 8);
+    version.len = PQgetlength(res, 0, 8);
+    alias.data = (u_char *) PQgetvalue(res, 0, 9);
+    alias.len = PQgetlength(res, 0, 9);
 
     return ngx_http_sfn_aws_exec_reply(ctx, PQgetvalue(res, 0, 0),
                                        PQgetisnull(res, 0, 1)
@@ -505,7 +527,8 @@ ngx_http_sfn_aws_exec_row(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
                                        PQgetisnull(res, 0, 7)
                                        ? NULL : PQgetvalue(res, 0, 7),
                                        ngx_http_sfn_aws_epoch(res, 0, 5),
-                                       ngx_http_sfn_aws_epoch(res, 0, 6));
+                                       ngx_http_sfn_aws_epoch(res, 0, 6),
+                                       &version, &alias);
 }
 
 
@@ -566,7 +589,8 @@ ngx_http_sfn_aws_describe_exec(ngx_http_sfn_aws_ctx_t *ctx)
                                                     rec.trace.len)
                    : NULL,
                    rec.start_ms / 1000.0,
-                   rec.status == SFN_RUNNING ? -1 : rec.stop_ms / 1000.0);
+                   rec.status == SFN_RUNNING ? -1 : rec.stop_ms / 1000.0,
+                   &rec.version, &rec.alias);
     }
 
     arn = ngx_http_sfn_aws_exec_arn(ctx, &ctx->sm_name, &ctx->exec_name);
@@ -579,7 +603,8 @@ ngx_http_sfn_aws_describe_exec(ngx_http_sfn_aws_ctx_t *ctx)
     return ngx_http_sfn_aws_query(ctx,
                "SELECT status, input, output, error, cause, "
                "extract(epoch FROM start_date), "
-               "extract(epoch FROM stop_date), trace_header "
+               "extract(epoch FROM stop_date), trace_header, "
+               "coalesce(version_arn, ''), coalesce(alias_arn, '') "
                "FROM sfn_executions WHERE arn = $1",
                1, values, ngx_http_sfn_aws_exec_row);
 }

@@ -490,6 +490,85 @@ ngx_http_sfn_aws_configs(ngx_http_sfn_aws_ctx_t *ctx)
 }
 
 
+/*
+ * publish and versionDescription of Create and UpdateStateMachine; the
+ * description is NULL without one
+ */
+
+static ngx_int_t
+ngx_http_sfn_aws_publish_fields(ngx_http_sfn_aws_ctx_t *ctx,
+    ngx_str_t *description)
+{
+    cJSON  *publish;
+
+    publish = cJSON_GetObjectItemCaseSensitive(ctx->body, "publish");
+
+    if (publish && !cJSON_IsNull(publish) && !cJSON_IsBool(publish)) {
+        return ngx_http_sfn_aws_invalid(ctx, "SerializationException",
+                                        "Unexpected value type for "
+                                        "'publish'");
+    }
+
+    ctx->publish = cJSON_IsTrue(publish);
+
+    if (ngx_http_sfn_aws_field(ctx, "versionDescription", 0, description)
+        == NGX_ERROR
+        || ngx_http_sfn_aws_length(ctx, "versionDescription", description,
+                                   256)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (description->data && !ctx->publish) {
+        return ngx_http_sfn_aws_invalid(ctx, "ValidationException",
+                   "Version description can only be set when publish is "
+                   "true");
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_sfn_aws_create_published(ngx_http_sfn_aws_ctx_t *ctx,
+    PGresult *res)
+{
+    cJSON   *json;
+    u_char  *arn;
+
+    arn = ngx_http_sfn_aws_sm_arn(ctx, &ctx->sm_name);
+    json = cJSON_CreateObject();
+
+    if (arn == NULL || json == NULL) {
+        cJSON_Delete(json);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cJSON_AddStringToObject(json, "stateMachineArn", (char *) arn);
+    cJSON_AddNumberToObject(json, "creationDate", ctx->date);
+    cJSON_AddStringToObject(json, "stateMachineVersionArn",
+                            PQgetvalue(res, 0, 1));
+
+    return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
+}
+
+
+static ngx_int_t
+ngx_http_sfn_aws_create_publish(ngx_http_sfn_aws_ctx_t *ctx,
+    const char *revision)
+{
+    ngx_str_t  description;
+
+    (void) ngx_http_sfn_aws_field(ctx, "versionDescription", 0,
+                                  &description);
+
+    return ngx_http_sfn_aws_publish_then(ctx, revision,
+                                         (char *) description.data,
+                                         ngx_http_sfn_aws_create_published);
+}
+
+
 /* CreateStateMachine */
 
 static ngx_int_t
@@ -530,6 +609,11 @@ ngx_http_sfn_aws_create_existing(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
                                             "'%s'", arn);
     }
 
+    if (ctx->publish) {
+        ctx->date = ngx_http_sfn_aws_epoch(res, 0, 4);
+        return ngx_http_sfn_aws_create_publish(ctx, NULL);
+    }
+
     json = cJSON_CreateObject();
     if (json == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -563,6 +647,11 @@ ngx_http_sfn_aws_created(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
                   "sfn aws api: state machine \"%V\" created",
                   &ctx->sm_name);
 
+    if (ctx->publish) {
+        ctx->date = ngx_http_sfn_aws_epoch(res, 0, 1);
+        return ngx_http_sfn_aws_create_publish(ctx, "1");
+    }
+
     json = cJSON_CreateObject();
     if (json == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -581,7 +670,7 @@ ngx_http_sfn_aws_create(ngx_http_sfn_aws_ctx_t *ctx)
 {
     char           *tags;
     u_char         *arn;
-    ngx_str_t       name, def, role, type;
+    ngx_str_t       name, def, role, type, description;
     sfn_type_e      t;
     const char     *values[9];
     sfn_machine_t  *m;
@@ -591,7 +680,8 @@ ngx_http_sfn_aws_create(ngx_http_sfn_aws_ctx_t *ctx)
         || ngx_http_sfn_aws_field(ctx, "roleArn", 1, &role) == NGX_ERROR
         || ngx_http_sfn_aws_field(ctx, "type", 0, &type) == NGX_ERROR
         || ngx_http_sfn_aws_length(ctx, "definition", &def, 1024 * 1024)
-           != NGX_OK)
+           != NGX_OK
+        || ngx_http_sfn_aws_publish_fields(ctx, &description) != NGX_OK)
     {
         return ngx_http_sfn_aws_error(ctx);
     }
@@ -817,11 +907,86 @@ ngx_http_sfn_aws_describe_name(ngx_http_sfn_aws_ctx_t *ctx)
 }
 
 
+/* DescribeStateMachine of a version: what it was when it was published */
+
+static ngx_int_t
+ngx_http_sfn_aws_version_described(ngx_http_sfn_aws_ctx_t *ctx,
+    PGresult *res)
+{
+    cJSON  *json;
+
+    if (res == NULL || PQntuples(res) == 0) {
+        return ngx_http_sfn_aws_reply_error(ctx, "StateMachineDoesNotExist",
+                                            "State Machine Does Not Exist: "
+                                            "'%V'", &ctx->arn);
+    }
+
+    json = ngx_http_sfn_aws_sm_json(ctx, PQgetvalue(res, 0, 0),
+                                    PQgetvalue(res, 0, 1),
+                                    PQgetvalue(res, 0, 2),
+                                    PQgetvalue(res, 0, 3),
+                                    ngx_http_sfn_aws_text(res, 4),
+                                    ngx_http_sfn_aws_epoch(res, 0, 5),
+                                    ngx_http_sfn_aws_epoch(res, 0, 5),
+                                    PQgetvalue(res, 0, 6),
+                                    ngx_http_sfn_aws_text(res, 7),
+                                    ngx_http_sfn_aws_text(res, 8),
+                                    ngx_http_sfn_aws_text(res, 9));
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!PQgetisnull(res, 0, 10)) {
+        cJSON_AddStringToObject(json, "description", PQgetvalue(res, 0, 10));
+    }
+
+    return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
+}
+
+
+ngx_int_t
+ngx_http_sfn_aws_describe_version(ngx_http_sfn_aws_ctx_t *ctx)
+{
+    const char  *values[1];
+
+    if (!ctx->version) {
+        return ngx_http_sfn_aws_reply_error(ctx, "InvalidArn",
+                                            "Invalid Arn: 'Resource type not "
+                                            "valid in this context: an "
+                                            "alias: %V'", &ctx->arn);
+    }
+
+    if (ctx->smcf->database.len == 0) {
+        return ngx_http_sfn_aws_version_described(ctx, NULL);
+    }
+
+    values[0] = (char *) ngx_http_sfn_aws_cstr(ctx->r->pool, ctx->arn.data,
+                                               ctx->arn.len);
+    if (values[0] == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_sfn_aws_query(ctx,
+               "SELECT arn, state_machine, type, definition, role_arn, "
+               "extract(epoch FROM created_at), revision::text, "
+               "logging_configuration::text, tracing_configuration::text, "
+               "encryption_configuration::text, description "
+               "FROM sfn_versions WHERE arn = $1 AND NOT deleted",
+               1, values, ngx_http_sfn_aws_version_described);
+}
+
+
 ngx_int_t
 ngx_http_sfn_aws_describe_sm(ngx_http_sfn_aws_ctx_t *ctx)
 {
+    ctx->qualify = 1;
+
     if (ngx_http_sfn_aws_sm_field(ctx, "stateMachineArn") != NGX_OK) {
         return ngx_http_sfn_aws_error(ctx);
+    }
+
+    if (ctx->qualifier.data) {
+        return ngx_http_sfn_aws_describe_version(ctx);
     }
 
     return ngx_http_sfn_aws_describe_name(ctx);
@@ -880,9 +1045,32 @@ ngx_http_sfn_aws_describe_sm_exec(ngx_http_sfn_aws_ctx_t *ctx)
 /* UpdateStateMachine */
 
 static ngx_int_t
-ngx_http_sfn_aws_updated(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
+ngx_http_sfn_aws_update_reply(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 {
     cJSON  *json;
+
+    json = cJSON_CreateObject();
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cJSON_AddNumberToObject(json, "updateDate", ctx->date);
+    cJSON_AddStringToObject(json, "revisionId", (char *) ctx->revision);
+
+    if (res) {
+        cJSON_AddStringToObject(json, "stateMachineVersionArn",
+                                PQgetvalue(res, 0, 1));
+    }
+
+    return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
+}
+
+
+static ngx_int_t
+ngx_http_sfn_aws_updated(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
+{
+
+    ngx_str_t  description;
 
     if (res == NULL || PQntuples(res) == 0) {
         return ngx_http_sfn_aws_reply_error(ctx, "StateMachineDoesNotExist",
@@ -890,16 +1078,26 @@ ngx_http_sfn_aws_updated(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
                                             "'%V'", &ctx->arn);
     }
 
-    json = cJSON_CreateObject();
-    if (json == NULL) {
+    ctx->date = ngx_http_sfn_aws_epoch(res, 0, 0);
+    ctx->revision = ngx_http_sfn_aws_cstr(ctx->r->pool,
+                                          (u_char *) PQgetvalue(res, 0, 1),
+                                          PQgetlength(res, 0, 1));
+    if (ctx->revision == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    cJSON_AddNumberToObject(json, "updateDate",
-                            ngx_http_sfn_aws_epoch(res, 0, 0));
-    cJSON_AddStringToObject(json, "revisionId", PQgetvalue(res, 0, 1));
+    if (!ctx->publish) {
+        return ngx_http_sfn_aws_update_reply(ctx, NULL);
+    }
 
-    return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
+    /* the revision just written, or a ConflictException if another came */
+
+    (void) ngx_http_sfn_aws_field(ctx, "versionDescription", 0,
+                                  &description);
+
+    return ngx_http_sfn_aws_publish_then(ctx, (char *) ctx->revision,
+                                         (char *) description.data,
+                                         ngx_http_sfn_aws_update_reply);
 }
 
 
@@ -962,14 +1160,15 @@ ngx_http_sfn_aws_update_check(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 ngx_int_t
 ngx_http_sfn_aws_update(ngx_http_sfn_aws_ctx_t *ctx)
 {
-    ngx_str_t    def, role;
+    ngx_str_t    def, role, description;
     const char  *values[1];
 
     if (ngx_http_sfn_aws_sm_field(ctx, "stateMachineArn") != NGX_OK
         || ngx_http_sfn_aws_field(ctx, "definition", 0, &def) == NGX_ERROR
         || ngx_http_sfn_aws_field(ctx, "roleArn", 0, &role) == NGX_ERROR
         || ngx_http_sfn_aws_length(ctx, "definition", &def, 1024 * 1024)
-           != NGX_OK)
+           != NGX_OK
+        || ngx_http_sfn_aws_publish_fields(ctx, &description) != NGX_OK)
     {
         return ngx_http_sfn_aws_error(ctx);
     }

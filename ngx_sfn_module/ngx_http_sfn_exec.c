@@ -583,7 +583,7 @@ ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run, sfn_status_e status)
 {
     u_char       ts[NGX_INT64_LEN + 1], stop[NGX_INT64_LEN + 1];
     ngx_uint_t   packed;
-    const char  *values[15], *error;
+    const char  *values[17], *error;
 
     run->inserted = 1;
     run->inserted_final = (status != SFN_RUNNING);
@@ -615,6 +615,9 @@ ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run, sfn_status_e status)
     values[12] = (const char *) stop;
     values[13] = NULL;
     values[14] = (const char *) run->trace.data;
+    values[15] = run->sm->version.len ? (const char *) run->sm->version.data
+                                      : NULL;
+    values[16] = (const char *) run->alias.data;
     error = values[10];
 
     /*
@@ -640,7 +643,7 @@ ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run, sfn_status_e status)
             "INSERT INTO sfn_executions "
             "(arn, name, state_machine, type, status, input, start_date, "
             "owner, lease_until, job_id, output, error, cause, stop_date, "
-            "history, trace_header) "
+            "history, trace_header, version_arn, alias_arn) "
             "VALUES ($1, $2, $3, $4, $9, $5, "
             "to_timestamp($6::float8 / 1000), $7, "
             "CASE WHEN $9 = 'RUNNING' "
@@ -648,8 +651,8 @@ ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run, sfn_status_e status)
             "$8, $10, $11, $12, "
             "CASE WHEN $9 = 'RUNNING' THEN NULL "
             "ELSE to_timestamp($13::float8 / 1000) END, "
-            "sfn_history_pack($14::jsonb), $15) "
-            "ON CONFLICT DO NOTHING", 15, values, NULL, NULL)
+            "sfn_history_pack($14::jsonb), $15, $16, $17) "
+            "ON CONFLICT DO NOTHING", 17, values, NULL, NULL)
         != NGX_OK)
     {
         ngx_log_error(NGX_LOG_ALERT, run->log, 0,
@@ -1356,14 +1359,14 @@ ngx_http_sfn_exec_arn(ngx_http_sfn_main_conf_t *smcf, sfn_type_e type,
 ngx_int_t
 ngx_http_sfn_exec_start_sync(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
-    ngx_str_t *arn, ngx_pool_t *pool)
+    ngx_str_t *alias, ngx_str_t *arn, ngx_pool_t *pool)
 {
     ngx_int_t  rc;
 
     ngx_http_sfn_ephemeral = 1;
 
     rc = ngx_http_sfn_exec_start(smcf, sm, name, input, NULL, NULL, NULL,
-                                 NULL, arn, pool);
+                                 NULL, alias, arn, pool);
 
     ngx_http_sfn_ephemeral = 0;
 
@@ -1558,7 +1561,7 @@ ngx_int_t
 ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
     ngx_str_t *job, ngx_str_t *bucket, ngx_str_t *key, ngx_str_t *trace,
-    ngx_str_t *arn, ngx_pool_t *rpool)
+    ngx_str_t *alias, ngx_str_t *arn, ngx_pool_t *rpool)
 {
     int64_t                 now;
     ngx_str_t               id;
@@ -1618,6 +1621,12 @@ ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
             rec.trace = *trace;
         }
 
+        rec.version = sm->version;
+
+        if (alias) {
+            rec.alias = *alias;
+        }
+
         /*
          * the zone is full of running executions (logged there): refused
          * before it starts, rather than run with no record to describe
@@ -1645,6 +1654,9 @@ ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
                        != NGX_OK)
             || (trace
                 && ngx_http_sfn_pstr(run->pool, trace, &run->trace)
+                   != NGX_OK)
+            || (alias
+                && ngx_http_sfn_pstr(run->pool, alias, &run->alias)
                    != NGX_OK))
         {
             goto failed;

@@ -113,6 +113,7 @@ struct ngx_http_sfn_run_s {
     unsigned                     mail_waits:1;  /* in PostgreSQL, unread */
     ngx_str_t                    input;       /* until the row is written */
     ngx_str_t                    trace;
+    ngx_str_t                    alias;       /* the alias that chose sm */
     ngx_str_t                    bucket;
     ngx_str_t                    key;
 };

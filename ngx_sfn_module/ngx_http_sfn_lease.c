@@ -40,7 +40,7 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, PGresult *res,
     char                    *snapshot;
     int64_t                  start_ms;
     ngx_str_t                name, machine, input, job, arn, key, def;
-    ngx_str_t                exec_arn;
+    ngx_str_t                exec_arn, version;
     ngx_http_sfn_run_t      *run;
     ngx_http_sfn_record_t    rec;
     ngx_http_sfn_machine_t  *sm;
@@ -63,7 +63,12 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, PGresult *res,
         return;
     }
 
-    sm = ngx_http_sfn_machine_find(smcf, &machine);
+    version.data = (u_char *) PQgetvalue(res, row, 12);
+    version.len = PQgetlength(res, row, 12);
+
+    /* one started on a version runs it to the end */
+
+    sm = version.len ? NULL : ngx_http_sfn_machine_find(smcf, &machine);
 
     if (sm == NULL && !PQgetisnull(res, row, 9)) {
 
@@ -76,7 +81,7 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, PGresult *res,
         def.data = (u_char *) PQgetvalue(res, row, 9);
         def.len = PQgetlength(res, row, 9);
 
-        sm = ngx_http_sfn_machine_get(&machine, &arn, &key,
+        sm = ngx_http_sfn_machine_get(&machine, &arn, &version, &key,
                  ngx_strcmp(PQgetvalue(res, row, 7), "EXPRESS") == 0
                  ? SFN_EXPRESS : SFN_STANDARD, &def, ngx_cycle->log);
     }
@@ -110,6 +115,13 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, PGresult *res,
     if (!PQgetisnull(res, row, 11)) {
         rec.trace.data = (u_char *) PQgetvalue(res, row, 11);
         rec.trace.len = PQgetlength(res, row, 11);
+    }
+
+    rec.version = sm->version;
+
+    if (!PQgetisnull(res, row, 13)) {
+        rec.alias.data = (u_char *) PQgetvalue(res, row, 13);
+        rec.alias.len = PQgetlength(res, row, 13);
     }
 
     /* a cache of what PostgreSQL holds: a failure is logged there */
@@ -173,12 +185,16 @@ ngx_http_sfn_scan_handler(ngx_event_t *ev)
                 "UPDATE sfn_executions e SET owner = $1, "
                 "lease_until = now() + interval '" NGX_HTTP_SFN_LEASE "', "
                 "version = e.version + 1 "
-                "FROM (SELECT x.arn, m.arn AS m_arn, m.type AS m_type, "
-                "m.revision::text || '/' || "
-                "extract(epoch FROM m.updated_at)::text AS m_key, "
-                "m.definition AS m_def "
+                "FROM (SELECT x.arn, m.arn AS m_arn, "
+                "coalesce(v.type, m.type) AS m_type, "
+                "CASE WHEN v.arn IS NULL THEN m.revision::text || '/' || "
+                "extract(epoch FROM m.updated_at)::text "
+                "ELSE extract(epoch FROM v.created_at)::text END AS m_key, "
+                "CASE WHEN v.arn IS NULL THEN m.definition "
+                "ELSE v.definition END AS m_def, v.arn AS v_arn "
                 "FROM sfn_executions x LEFT JOIN sfn_state_machines m "
                 "ON m.name = x.state_machine AND m.source = 'api' "
+                "LEFT JOIN sfn_versions v ON v.arn = x.version_arn "
                 "WHERE x.status = 'RUNNING' AND x.type = 'STANDARD' "
                 "AND (x.lease_until IS NULL OR x.lease_until < now()) "
                 "ORDER BY x.start_date LIMIT " NGX_HTTP_SFN_CLAIM " "
@@ -188,7 +204,7 @@ ngx_http_sfn_scan_handler(ngx_event_t *ev)
                 "(extract(epoch FROM e.start_date) * 1000)::bigint, "
                 "coalesce(e.job_id, ''), coalesce(e.snapshot, ''), "
                 "c.m_arn, c.m_type, c.m_key, c.m_def, e.arn, "
-                "e.trace_header",
+                "e.trace_header, c.v_arn, e.alias_arn",
                 1, values,
                 ngx_http_sfn_recover_handler, ev->data)
             != NGX_OK)

@@ -97,8 +97,10 @@ ngx_http_sfn_machine_cleanup(void *data)
 }
 
 
+/* by the state machine's name, or by the ARN of one of its versions */
+
 ngx_http_sfn_compiled_t *
-ngx_http_sfn_machine_cached(ngx_str_t *name)
+ngx_http_sfn_machine_cached(ngx_str_t *id)
 {
     ngx_queue_t              *q;
     ngx_http_sfn_compiled_t  *am;
@@ -113,8 +115,8 @@ ngx_http_sfn_machine_cached(ngx_str_t *name)
     {
         am = ngx_queue_data(q, ngx_http_sfn_compiled_t, queue);
 
-        if (am->sm.name.len == name->len
-            && ngx_strncmp(am->sm.name.data, name->data, name->len) == 0)
+        if (am->id.len == id->len
+            && ngx_strncmp(am->id.data, id->data, id->len) == 0)
         {
             return am;
         }
@@ -132,7 +134,7 @@ ngx_http_sfn_machine_cached(ngx_str_t *name)
 
 ngx_http_sfn_compiled_t *
 ngx_http_sfn_machine_cache_add(ngx_str_t *name, ngx_str_t *arn,
-    ngx_str_t *key, sfn_type_e type, sfn_machine_t *m)
+    ngx_str_t *version, ngx_str_t *key, sfn_type_e type, sfn_machine_t *m)
 {
     ngx_pool_t               *pool;
     ngx_pool_cleanup_t       *cln;
@@ -165,13 +167,17 @@ ngx_http_sfn_machine_cache_add(ngx_str_t *name, ngx_str_t *arn,
     am->sm.type = type;
     if (ngx_http_sfn_pstr(pool, key, &am->key) != NGX_OK
         || ngx_http_sfn_pstr(pool, name, &am->sm.name) != NGX_OK
-        || ngx_http_sfn_pstr(pool, arn, &am->sm.arn) != NGX_OK)
+        || ngx_http_sfn_pstr(pool, arn, &am->sm.arn) != NGX_OK
+        || (version && version->len
+            && ngx_http_sfn_pstr(pool, version, &am->sm.version) != NGX_OK))
     {
         ngx_destroy_pool(pool);
         return NULL;
     }
 
-    old = ngx_http_sfn_machine_cached(name);
+    am->id = am->sm.version.len ? am->sm.version : am->sm.name;
+
+    old = ngx_http_sfn_machine_cached(&am->id);
 
     if (old) {
         ngx_queue_remove(&old->queue);
@@ -189,22 +195,24 @@ ngx_http_sfn_machine_cache_add(ngx_str_t *name, ngx_str_t *arn,
 
 /*
  * The compiled definition of an API state machine at revision key (as
- * revision::text || '/' || extract(epoch FROM updated_at)::text), from this
+ * revision::text || '/' || extract(epoch FROM updated_at)::text), or of
+ * its version (key: extract(epoch FROM created_at)::text), from this
  * worker's cache, else compiled from definition (NULL: the cache only).
  * For the execution driver's recovery, which finds only nginx.conf's
  * state machines with ngx_http_sfn_machine_find().
  */
 
 ngx_http_sfn_machine_t *
-ngx_http_sfn_machine_get(ngx_str_t *name, ngx_str_t *arn, ngx_str_t *key,
-    sfn_type_e type, ngx_str_t *definition, ngx_log_t *log)
+ngx_http_sfn_machine_get(ngx_str_t *name, ngx_str_t *arn, ngx_str_t *version,
+    ngx_str_t *key, sfn_type_e type, ngx_str_t *definition, ngx_log_t *log)
 {
     size_t                    n;
     sfn_diag_t                diag;
     sfn_machine_t            *m;
     ngx_http_sfn_compiled_t  *am;
 
-    am = ngx_http_sfn_machine_cached(name);
+    am = ngx_http_sfn_machine_cached((version && version->len) ? version
+                                                                : name);
 
     if (am && am->key.len == key->len
         && ngx_strncmp(am->key.data, key->data, key->len) == 0)
@@ -225,7 +233,7 @@ ngx_http_sfn_machine_get(ngx_str_t *name, ngx_str_t *arn, ngx_str_t *key,
         return NULL;
     }
 
-    am = ngx_http_sfn_machine_cache_add(name, arn, key, type, m);
+    am = ngx_http_sfn_machine_cache_add(name, arn, version, key, type, m);
 
     return am ? &am->sm : NULL;
 }

@@ -31,6 +31,7 @@ typedef struct {
     ngx_str_t                    arn;
     ngx_str_t                    definition;
     ngx_str_t                    role;      /* its IAM role ARN, a C string */
+    ngx_str_t                    version;   /* ARN of a published version */
     sfn_type_e                   type;
     sfn_machine_t               *machine;
 } ngx_http_sfn_machine_t;
@@ -40,6 +41,7 @@ typedef struct {
 typedef struct {
     ngx_queue_t                  queue;
     ngx_pool_t                  *pool;
+    ngx_str_t                    id;        /* its name, or version ARN */
     ngx_str_t                    key;       /* "<revision>/<updated_at>" */
     ngx_http_sfn_machine_t       sm;
 } ngx_http_sfn_compiled_t;
@@ -115,6 +117,8 @@ typedef struct {
     ngx_str_t                    error;
     ngx_str_t                    cause;
     ngx_str_t                    trace;     /* StartExecution's traceHeader */
+    ngx_str_t                    version;   /* the version it runs, */
+    ngx_str_t                    alias;     /*   the alias that chose it */
     sfn_status_e                 status;
     ngx_pid_t                    owner;     /* the worker that runs it */
     int64_t                      start_ms;
@@ -190,23 +194,24 @@ ngx_http_sfn_bucket_t *ngx_http_sfn_bucket_find(
 /* ngx_http_sfn_machine.c */
 sfn_machine_t *ngx_http_sfn_machine_load(ngx_str_t *definition,
     sfn_type_e type, sfn_diag_t *diag, size_t max, size_t *n);
-ngx_http_sfn_compiled_t *ngx_http_sfn_machine_cached(ngx_str_t *name);
+ngx_http_sfn_compiled_t *ngx_http_sfn_machine_cached(ngx_str_t *id);
 ngx_http_sfn_compiled_t *ngx_http_sfn_machine_cache_add(ngx_str_t *name,
-    ngx_str_t *arn, ngx_str_t *key, sfn_type_e type, sfn_machine_t *m);
+    ngx_str_t *arn, ngx_str_t *version, ngx_str_t *key, sfn_type_e type,
+    sfn_machine_t *m);
 ngx_http_sfn_machine_t *ngx_http_sfn_machine_get(ngx_str_t *name,
-    ngx_str_t *arn, ngx_str_t *key, sfn_type_e type, ngx_str_t *definition,
-    ngx_log_t *log);
+    ngx_str_t *arn, ngx_str_t *version, ngx_str_t *key, sfn_type_e type,
+    ngx_str_t *definition, ngx_log_t *log);
 
 /* ngx_http_sfn_exec.c */
 ngx_int_t ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
     ngx_str_t *job, ngx_str_t *bucket, ngx_str_t *key, ngx_str_t *trace,
-    ngx_str_t *arn, ngx_pool_t *pool);
+    ngx_str_t *alias, ngx_str_t *arn, ngx_pool_t *pool);
 ngx_int_t ngx_http_sfn_exec_on_finish(ngx_str_t *arn,
     ngx_http_sfn_finish_pt handler, void *data);
 ngx_int_t ngx_http_sfn_exec_start_sync(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
-    ngx_str_t *arn, ngx_pool_t *pool);
+    ngx_str_t *alias, ngx_str_t *arn, ngx_pool_t *pool);
 ngx_int_t ngx_http_sfn_exec_result(ngx_http_sfn_main_conf_t *smcf,
     ngx_str_t *arn, ngx_pool_t *pool, ngx_http_sfn_record_t *rec);
 u_char *ngx_http_sfn_exec_arn(ngx_http_sfn_main_conf_t *smcf,

@@ -40,6 +40,8 @@ typedef struct {
     ngx_str_t                    error;
     ngx_str_t                    cause;
     ngx_str_t                    trace;
+    ngx_str_t                    version;
+    ngx_str_t                    alias;
 } ngx_http_sfn_shm_node_t;
 
 
@@ -75,9 +77,10 @@ struct ngx_http_sfn_shm_s {
 #define ngx_http_sfn_shm_strings(s, n)                                       \
     s[0] = &(n)->arn; s[1] = &(n)->name; s[2] = &(n)->machine;               \
     s[3] = &(n)->state; s[4] = &(n)->input; s[5] = &(n)->output;             \
-    s[6] = &(n)->error; s[7] = &(n)->cause; s[8] = &(n)->trace
+    s[6] = &(n)->error; s[7] = &(n)->cause; s[8] = &(n)->trace;              \
+    s[9] = &(n)->version; s[10] = &(n)->alias
 
-#define NGX_HTTP_SFN_SHM_NSTR  9
+#define NGX_HTTP_SFN_SHM_NSTR  11
 
 
 static void
