@@ -691,6 +691,16 @@ ngx_http_sfn_aws_listed_execs(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
             cJSON_AddNumberToObject(item, "stopDate",
                                     ngx_http_sfn_aws_epoch(res, i, 5));
         }
+
+        if (!PQgetisnull(res, i, 8)) {
+            cJSON_AddStringToObject(item, "stateMachineVersionArn",
+                                    PQgetvalue(res, i, 8));
+        }
+
+        if (!PQgetisnull(res, i, 9)) {
+            cJSON_AddStringToObject(item, "stateMachineAliasArn",
+                                    PQgetvalue(res, i, 9));
+        }
     }
 
     if (n > ctx->limit && !PQgetisnull(res, ctx->limit, 1)) {
@@ -734,8 +744,12 @@ ngx_http_sfn_aws_list_execs(ngx_http_sfn_aws_ctx_t *ctx)
     uint64_t     us;
     ngx_str_t    status, name;
     ngx_uint_t   k;
-    const char  *values[5];
+    const char  *values[6];
     u_char       lim[NGX_INT_T_LEN + 1], start[NGX_INT64_LEN + 1];
+
+    /* a version's or an alias's ARN lists the executions they started */
+
+    ctx->qualify = 1;
 
     if (ngx_http_sfn_aws_sm_field(ctx, "stateMachineArn") != NGX_OK
         || ngx_http_sfn_aws_field(ctx, "statusFilter", 0, &status)
@@ -759,9 +773,14 @@ ngx_http_sfn_aws_list_execs(ngx_http_sfn_aws_ctx_t *ctx)
                    "FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE]", &status);
     }
 
-    /* a token is for one machine and one filter */
+    /* a token is for one machine (version, alias) and one filter */
 
     ctx->bind.len = ctx->sm_name.len + 1 + status.len;
+
+    if (ctx->qualifier.data) {
+        ctx->bind.len += 1 + ctx->qualifier.len;
+    }
+
     ctx->bind.data = ngx_pnalloc(ctx->r->pool, ctx->bind.len);
     if (ctx->bind.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -769,7 +788,12 @@ ngx_http_sfn_aws_list_execs(ngx_http_sfn_aws_ctx_t *ctx)
 
     p = ngx_cpymem(ctx->bind.data, ctx->sm_name.data, ctx->sm_name.len);
     *p++ = '\0';
-    ngx_memcpy(p, status.data, status.len);
+    p = ngx_cpymem(p, status.data, status.len);
+
+    if (ctx->qualifier.data) {
+        *p++ = ':';
+        ngx_memcpy(p, ctx->qualifier.data, ctx->qualifier.len);
+    }
 
     if (ngx_http_sfn_aws_page(ctx, 100, NGX_HTTP_SFN_AWS_LIST_EXECS,
                               &ctx->bind)
@@ -812,6 +836,16 @@ ngx_http_sfn_aws_list_execs(ngx_http_sfn_aws_ctx_t *ctx)
 
     values[0] = (char *) ctx->sm_name.data;
     values[4] = (char *) lim;
+    values[5] = NULL;
+
+    if (ctx->qualifier.data) {
+        values[5] = (char *) ngx_http_sfn_aws_cstr(ctx->r->pool,
+                                                   ctx->arn.data,
+                                                   ctx->arn.len);
+        if (values[5] == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
 
     if (status.data) {
         p = ngx_pnalloc(ctx->r->pool, status.len + 3);
@@ -832,12 +866,16 @@ ngx_http_sfn_aws_list_execs(ngx_http_sfn_aws_ctx_t *ctx)
                "SELECT m.type, e.arn, e.name, e.status, "
                "extract(epoch FROM e.start_date), "
                "extract(epoch FROM e.stop_date), m.source, "
-               "(extract(epoch FROM e.start_date) * 1000000)::bigint "
+               "(extract(epoch FROM e.start_date) * 1000000)::bigint, "
+               "e.version_arn, e.alias_arn "
                "FROM sfn_state_machines m LEFT JOIN LATERAL ("
                "SELECT x.* FROM unnest($2::text[]) s(status), LATERAL ("
-               "SELECT y.arn, y.name, y.status, y.start_date, y.stop_date "
+               "SELECT y.arn, y.name, y.status, y.start_date, y.stop_date, "
+               "y.version_arn, y.alias_arn "
                "FROM sfn_executions y "
                "WHERE y.state_machine = m.name AND y.status = s.status "
+               "AND ($6::text IS NULL OR y.version_arn = $6 "
+               "OR y.alias_arn = $6) "
                "AND (y.start_date, y.name) < ("
                "coalesce(timestamptz 'epoch' "
                "+ $3::bigint * interval '1 microsecond', 'infinity'), "
@@ -848,7 +886,7 @@ ngx_http_sfn_aws_list_execs(ngx_http_sfn_aws_ctx_t *ctx)
                "LIMIT $5::bigint) e ON true "
                "WHERE m.name = $1 "
                "ORDER BY e.start_date DESC, e.name DESC",
-               5, values, ngx_http_sfn_aws_listed_execs);
+               6, values, ngx_http_sfn_aws_listed_execs);
 }
 
 

@@ -936,7 +936,7 @@ ngx_http_sfn_aws_version_described(ngx_http_sfn_aws_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (!PQgetisnull(res, 0, 10)) {
+    if (!PQgetisnull(res, 0, 10) && !ctx->for_exec) {
         cJSON_AddStringToObject(json, "description", PQgetvalue(res, 0, 10));
     }
 
@@ -947,7 +947,7 @@ ngx_http_sfn_aws_version_described(ngx_http_sfn_aws_ctx_t *ctx,
 ngx_int_t
 ngx_http_sfn_aws_describe_version(ngx_http_sfn_aws_ctx_t *ctx)
 {
-    const char  *values[1];
+    const char  *values[2];
 
     if (!ctx->version) {
         return ngx_http_sfn_aws_reply_error(ctx, "InvalidArn",
@@ -966,13 +966,18 @@ ngx_http_sfn_aws_describe_version(ngx_http_sfn_aws_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* an execution still describes the version it runs, deleted or not */
+
+    values[1] = ctx->for_exec ? "t" : "f";
+
     return ngx_http_sfn_aws_query(ctx,
                "SELECT arn, state_machine, type, definition, role_arn, "
                "extract(epoch FROM created_at), revision::text, "
                "logging_configuration::text, tracing_configuration::text, "
                "encryption_configuration::text, description "
-               "FROM sfn_versions WHERE arn = $1 AND NOT deleted",
-               1, values, ngx_http_sfn_aws_version_described);
+               "FROM sfn_versions WHERE arn = $1 "
+               "AND (NOT deleted OR $2::boolean)",
+               2, values, ngx_http_sfn_aws_version_described);
 }
 
 
@@ -993,6 +998,28 @@ ngx_http_sfn_aws_describe_sm(ngx_http_sfn_aws_ctx_t *ctx)
 }
 
 
+/* an execution of a version is described with the version it runs */
+
+static ngx_int_t
+ngx_http_sfn_aws_exec_machine(ngx_http_sfn_aws_ctx_t *ctx, u_char *version,
+    size_t len)
+{
+    if (len == 0) {
+        return ngx_http_sfn_aws_describe_name(ctx);
+    }
+
+    ctx->arn.data = ngx_http_sfn_aws_cstr(ctx->r->pool, version, len);
+    ctx->arn.len = len;
+    ctx->version = 1;
+
+    if (ctx->arn.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_sfn_aws_describe_version(ctx);
+}
+
+
 static ngx_int_t
 ngx_http_sfn_aws_exec_exists(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 {
@@ -1002,7 +1029,8 @@ ngx_http_sfn_aws_exec_exists(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
                                             &ctx->arn);
     }
 
-    return ngx_http_sfn_aws_describe_name(ctx);
+    return ngx_http_sfn_aws_exec_machine(ctx, (u_char *) PQgetvalue(res, 0, 0),
+                                         PQgetlength(res, 0, 0));
 }
 
 
@@ -1026,7 +1054,8 @@ ngx_http_sfn_aws_describe_sm_exec(ngx_http_sfn_aws_ctx_t *ctx)
     }
 
     if (ngx_http_sfn_shm_get(ctx->smcf, key, ctx->r->pool, &rec) == NGX_OK) {
-        return ngx_http_sfn_aws_describe_name(ctx);
+        return ngx_http_sfn_aws_exec_machine(ctx, rec.version.data,
+                                             rec.version.len);
     }
 
     arn = ngx_http_sfn_aws_exec_arn(ctx, &ctx->sm_name, &ctx->exec_name);
@@ -1037,7 +1066,8 @@ ngx_http_sfn_aws_describe_sm_exec(ngx_http_sfn_aws_ctx_t *ctx)
     values[0] = (char *) arn;
 
     return ngx_http_sfn_aws_query(ctx,
-               "SELECT 1 FROM sfn_executions WHERE arn = $1",
+               "SELECT coalesce(version_arn, '') FROM sfn_executions "
+               "WHERE arn = $1",
                1, values, ngx_http_sfn_aws_exec_exists);
 }
 

@@ -153,6 +153,19 @@ is($r->{executionArn}, "$acct:execution:vm:on-v1",
 ok(!exists $r->{stateMachineAliasArn}, 'no alias');
 ($st, $r) = run($sm, 'unqualified');
 ok(!exists $r->{stateMachineVersionArn}, 'unqualified: no version');
+($st, $r) = api('DescribeStateMachineForExecution',
+                { executionArn => "$acct:execution:vm:on-v1" });
+is_deeply([ $r->{stateMachineArn},
+            $t->json->decode($r->{definition})->{States}{P}{Result}{v} ],
+          [ "$sm:1", 'A' ],
+          'DescribeStateMachineForExecution: the version it ran');
+($st, $r) = api('ListExecutions', { stateMachineArn => "$sm:1" });
+is_deeply([ map { [ $_->{name}, $_->{stateMachineVersionArn},
+                    $_->{stateMachineArn} ] } @{ $r->{executions} } ],
+          [ [ 'on-v1', "$sm:1", $sm ] ],
+          'ListExecutions of a version ARN: its executions');
+($st, $r) = api('ListExecutions', { stateMachineArn => $sm });
+is(scalar @{ $r->{executions} }, 2, 'of the state machine: all of them');
 
 # versions: list and tokens
 
@@ -259,6 +272,18 @@ my $v = $t->psql("SELECT string_agg(DISTINCT version_arn, ',' "
                  . "ORDER BY version_arn) FROM sfn_executions "
                  . "WHERE name LIKE 'half-%'");
 is($v, "$sm:1,$sm:2", '50/50: both versions run');
+($st, $r) = api('ListExecutions', { stateMachineArn => "$sm:split",
+                                    maxResults => 50 });
+is(scalar @{ $r->{executions} }, 50, 'ListExecutions of an alias ARN');
+ok($r->{nextToken}, 'paged');
+my $atoken = $r->{nextToken};
+($st, $r) = api('ListExecutions', { stateMachineArn => "$sm:split",
+                                    nextToken => $atoken });
+is(scalar @{ $r->{executions} }, 30, 'page 2: 80 in all by this alias');
+ok(!(grep { ($_->{stateMachineAliasArn} // '') ne "$sm:split" }
+     @{ $r->{executions} }), 'each with its alias ARN');
+err('ListExecutions', { stateMachineArn => $sm, nextToken => $atoken },
+    'InvalidToken', 'an alias\'s token for the state machine');
 err('UpdateStateMachineAlias', { stateMachineAliasArn => "$sm:split" },
     'ValidationException', 'an update with nothing');
 
