@@ -15,6 +15,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use Time::HiRes qw(time sleep);
+use POSIX ();
 use Sfn::Test;
 
 my $sdk = Sfn::Test::need_npm('@aws-sdk/client-sfn');
@@ -333,6 +334,66 @@ err('UpdateStateMachineAlias', {
 ($st, $r) = api('PublishStateMachineVersion', { stateMachineArn => $sm });
 is($r->{stateMachineVersionArn}, "$sm:3", 'numbers are not reused');
 
+# quotas, sizes and types
+
+for my $i (1 .. 99) {
+    ($st) = api('CreateStateMachineAlias', { name => "a$i",
+        routingConfiguration => [
+            { stateMachineVersionArn => "$sm:2", weight => 100 } ] });
+    last if $st != 200;
+}
+is($st, 200, '100 aliases of one state machine');
+err('CreateStateMachineAlias', { name => 'one-too-many',
+    routingConfiguration => [
+        { stateMachineVersionArn => "$sm:2", weight => 100 } ] },
+    'ServiceQuotaExceededException', 'the 101st alias');
+err('PublishStateMachineVersion', { stateMachineArn => $sm,
+                                    description => 'x' x 257 },
+    'ValidationException', 'a description of 257 characters');
+err('PublishStateMachineVersion', { stateMachineArn => $sm,
+                                    description => { a => 1 } },
+    'SerializationException', 'a description that is an object');
+err('CreateStateMachineAlias', { name => 'w', routingConfiguration => {
+        stateMachineVersionArn => "$sm:2", weight => 100 } },
+    'SerializationException', 'a routing that is not a list');
+err('ListStateMachineVersions', { stateMachineArn => $sm, maxResults => -1 },
+    'ValidationException', 'maxResults -1');
+err('ListStateMachineVersions', { stateMachineArn => $sm,
+                                  nextToken => 'x' x 2000 },
+    'ValidationException', 'a token of 2000 characters');
+err('CreateStateMachineAlias', { name => 'w', routingConfiguration => [
+        { stateMachineVersionArn =>
+              'arn:aws:states:eu-west-1:000000000000:stateMachine:vm:2',
+          weight => 100 } ] },
+    'ResourceNotFound', 'a version of another region');
+
+# an alias written while its version is deleted: one of them wins
+
+($st, $r) = api('UpdateStateMachine', { stateMachineArn => $sm,
+                                        definition => pass_def('R'),
+                                        publish => \1 });
+my $race_v = $r->{stateMachineVersionArn};
+my @pids;
+for my $k (0, 1) {
+    my $pid = fork;
+    if ($pid == 0) {
+        my ($s) = $k
+            ? api('CreateStateMachineAlias', { name => 'racer',
+                  routingConfiguration => [
+                      { stateMachineVersionArn => $race_v, weight => 100 } ] })
+            : api('DeleteStateMachineVersion',
+                  { stateMachineVersionArn => $race_v });
+        POSIX::_exit($s == 200 ? 0 : 1);
+    }
+    push @pids, $pid;
+}
+my @rc = map { waitpid($_, 0); $? >> 8 } @pids;
+my $left = $t->psql("SELECT (SELECT count(*) FROM sfn_aliases WHERE name = "
+                    . "'racer') || '/' || (SELECT count(*) FROM sfn_versions "
+                    . "WHERE arn = '$race_v' AND NOT deleted)");
+ok(($left eq '1/1' && $rc[1] == 0) || ($left eq '0/0' && $rc[0] == 0),
+   "an alias never routes to a deleted version ($left)");
+
 # nginx.conf's state machines have no versions
 
 ($st, $r) = api('ListStateMachineVersions',
@@ -450,6 +511,21 @@ is_deeply($t->json->decode($d->{output} // 'null'), { v => 'old' },
           'with its version\'s definition, not the update\'s');
 is($d->{stateMachineVersionArn}, $dv, 'its version');
 
+# the database gone: a clean 5xx, then back
+
+$t->pg_stop;
+my ($gone) = api('PublishStateMachineVersion', { stateMachineArn => $sm });
+my ($gone2) = api('StartExecution', { stateMachineArn => "$sm:2" });
+ok($gone >= 500 && $gone2 >= 500, "the database gone: $gone, $gone2");
+$t->pg_start_again;
+for (1 .. 100) {
+    ($st) = api('DescribeStateMachineAlias',
+                { stateMachineAliasArn => "$sm:split" });
+    last if $st == 200;
+    sleep 0.1;
+}
+is($st, 200, 'and back with it');
+
 # a state machine deleted takes its versions and aliases
 
 ($st) = api('DeleteStateMachine', { stateMachineArn => $race });
@@ -458,6 +534,6 @@ err('ListStateMachineVersions', { stateMachineArn => $race },
 is($t->psql("SELECT count(*) FROM sfn_aliases WHERE state_machine = 'race'"),
    '0', 'and aliases');
 
-$t->stop(allow => qr/exited on signal/);
+$t->stop(allow => qr/exited on signal|connection|server closed|PostgreSQL/);
 
 done_testing;
