@@ -512,12 +512,17 @@ ngx_http_sfn_aws_arn(ngx_http_sfn_aws_ctx_t *ctx, ngx_str_t *arn,
                        "context: %V'", &f[5]);
         }
 
-    } else if (n < 7 || (n == 8 && !ctx->qualify) || f[5].len != 12
+    } else if (n < 7 || f[5].len != 12
                || ngx_strncmp(f[5].data, "stateMachine", 12) != 0)
     {
         return ngx_http_sfn_aws_invalid(ctx, "InvalidArn",
                    "Invalid Arn: 'Resource type not valid in this context: "
                    "%V'", &f[5]);
+
+    } else if (n == 8 && !ctx->qualify) {
+        return ngx_http_sfn_aws_invalid(ctx, "InvalidArn",
+                   "Invalid Arn: 'Qualified state machine ARN not valid in "
+                   "this context: %V'", arn);
     }
 
     if (f[6].len == 0 || (n == 8 && f[7].len == 0)) {
