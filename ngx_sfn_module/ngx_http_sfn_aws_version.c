@@ -88,6 +88,7 @@ ngx_int_t
 ngx_http_sfn_aws_version_machine(ngx_http_sfn_aws_ctx_t *ctx)
 {
     u_char                   *p;
+    ngx_str_t                 cached;
     const char               *values[3];
     ngx_http_sfn_compiled_t  *am;
 
@@ -122,24 +123,27 @@ ngx_http_sfn_aws_version_machine(ngx_http_sfn_aws_ctx_t *ctx)
     /*
      * the alias's versions by weight: the first whose running sum of
      * weights passes a number drawn in [0, 100) (a weight 0 is never
-     * drawn); the definition travels, the version being known only here
+     * drawn); the definition travels unless the version drawn is cached
      */
 
     p = ngx_pnalloc(ctx->r->pool, 32);
-    if (p == NULL) {
+    if (p == NULL
+        || ngx_http_sfn_machine_versions(&ctx->sm_name, ctx->r->pool, &cached)
+           != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     *ngx_sprintf(p, "%.6f", (double) (ngx_random() % 100000000) / 1000000)
         = '\0';
 
-    values[1] = "";
+    values[1] = (char *) cached.data;
     values[2] = (char *) p;
 
     return ngx_http_sfn_aws_query(ctx,
                "SELECT v.type, extract(epoch FROM v.created_at)::text, "
                "m.arn, CASE WHEN extract(epoch FROM v.created_at)::text "
-               "= $2 THEN NULL ELSE v.definition END, "
+               "= $2::jsonb ->> v.arn THEN NULL ELSE v.definition END, "
                "coalesce(v.role_arn, ''), v.arn, a.arn "
                "FROM sfn_aliases a CROSS JOIN LATERAL ("
                "SELECT s.varn FROM (SELECT r ->> 'stateMachineVersionArn' "

@@ -126,6 +126,78 @@ ngx_http_sfn_machine_cached(ngx_str_t *id)
 }
 
 
+static ngx_uint_t
+ngx_http_sfn_machine_version_of(ngx_http_sfn_compiled_t *am, ngx_str_t *name)
+{
+    return am->sm.version.len && am->sm.name.len == name->len
+           && ngx_strncmp(am->sm.name.data, name->data, name->len) == 0;
+}
+
+
+/*
+ * The versions of state machine name in this cache as a JSON object,
+ * {"<version ARN>": "<key>"}, for a query to send only the definitions
+ * the cache lacks.  ARNs and keys hold no character JSON escapes (names
+ * exclude '"' and '\\', keys are numbers).
+ */
+
+ngx_int_t
+ngx_http_sfn_machine_versions(ngx_str_t *name, ngx_pool_t *pool,
+    ngx_str_t *json)
+{
+    u_char                   *p;
+    size_t                    len;
+    ngx_queue_t              *q;
+    ngx_http_sfn_compiled_t  *am;
+
+    if (ngx_http_sfn_compiled.next == NULL) {
+        ngx_queue_init(&ngx_http_sfn_compiled);
+    }
+
+    len = sizeof("{}");
+
+    for (q = ngx_queue_head(&ngx_http_sfn_compiled);
+         q != ngx_queue_sentinel(&ngx_http_sfn_compiled);
+         q = ngx_queue_next(q))
+    {
+        am = ngx_queue_data(q, ngx_http_sfn_compiled_t, queue);
+
+        if (ngx_http_sfn_machine_version_of(am, name)) {
+            len += am->sm.version.len + am->key.len + sizeof("\"\":\"\",");
+        }
+    }
+
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    json->data = p;
+    *p++ = '{';
+
+    for (q = ngx_queue_head(&ngx_http_sfn_compiled);
+         q != ngx_queue_sentinel(&ngx_http_sfn_compiled);
+         q = ngx_queue_next(q))
+    {
+        am = ngx_queue_data(q, ngx_http_sfn_compiled_t, queue);
+
+        if (ngx_http_sfn_machine_version_of(am, name)) {
+            if (p != json->data + 1) {
+                *p++ = ',';
+            }
+
+            p = ngx_sprintf(p, "\"%V\":\"%V\"", &am->sm.version, &am->key);
+        }
+    }
+
+    *p++ = '}';
+    *p = '\0';
+    json->len = p - json->data;
+
+    return NGX_OK;
+}
+
+
 /*
  * Adds a compiled revision to this worker's cache, taking m.  The revision
  * it replaces is not freed: executions of this worker may still run it; it

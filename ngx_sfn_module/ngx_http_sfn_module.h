@@ -195,6 +195,8 @@ ngx_http_sfn_bucket_t *ngx_http_sfn_bucket_find(
 sfn_machine_t *ngx_http_sfn_machine_load(ngx_str_t *definition,
     sfn_type_e type, sfn_diag_t *diag, size_t max, size_t *n);
 ngx_http_sfn_compiled_t *ngx_http_sfn_machine_cached(ngx_str_t *id);
+ngx_int_t ngx_http_sfn_machine_versions(ngx_str_t *name, ngx_pool_t *pool,
+    ngx_str_t *json);
 ngx_http_sfn_compiled_t *ngx_http_sfn_machine_cache_add(ngx_str_t *name,
     ngx_str_t *arn, ngx_str_t *version, ngx_str_t *key, sfn_type_e type,
     sfn_machine_t *m);

@@ -273,6 +273,12 @@ my $v = $t->psql("SELECT string_agg(DISTINCT version_arn, ',' "
                  . "ORDER BY version_arn) FROM sfn_executions "
                  . "WHERE name LIKE 'half-%'");
 is($v, "$sm:1,$sm:2", '50/50: both versions run');
+$t->wait_sql("SELECT count(*) FROM sfn_executions WHERE name LIKE 'half-%' "
+             . "AND status = 'SUCCEEDED'", '60');
+is($t->psql("SELECT count(*) FROM sfn_executions WHERE name LIKE 'half-%' "
+            . "AND output::jsonb <> CASE version_arn WHEN '$sm:1' "
+            . "THEN '{\"v\":\"A\"}' ELSE '{\"v\":\"B\"}' END::jsonb"),
+   '0', 'each ran its version\'s definition, cached or not');
 ($st, $r) = api('ListExecutions', { stateMachineArn => "$sm:split",
                                     maxResults => 50 });
 is(scalar @{ $r->{executions} }, 50, 'ListExecutions of an alias ARN');
