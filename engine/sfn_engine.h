@@ -292,6 +292,24 @@ char *sfn_json_print(const cJSON *v);
 
 
 /*
+ * sfn_exec_redrive() creates again an execution that ended FAILED,
+ * TIMED_OUT or ABORTED (RedriveExecution), to go on from the top-level
+ * state that ended it, state, with the raw input that state was entered
+ * with (state_input, JSON text); input is the execution's own, for
+ * $$.Execution.Input.  Its events go on after event_id, the last one
+ * recorded: sfn_exec_start() then emits ExecutionRedriven (redriveCount:
+ * redrive_count, also $$.Execution.RedriveCount) and enters state.  The
+ * execution's timeout is not armed again.  NULL with *error and *cause
+ * when state is not a top-level state of m or an input is not JSON.
+ */
+sfn_exec_t *sfn_exec_redrive(const sfn_machine_t *m, const sfn_host_t *host,
+    const sfn_exec_conf_t *conf, const char *input, size_t len,
+    const char *state, const char *state_input, size_t state_len,
+    int64_t event_id, unsigned redrive_count, const char **error,
+    const char **cause);
+
+
+/*
  * Durable executions.
  *
  * sfn_exec_snapshot() returns the whole state of an execution as JSON text

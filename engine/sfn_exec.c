@@ -867,6 +867,68 @@ sfn_exec_create(const sfn_machine_t *m, const sfn_host_t *host,
 }
 
 
+sfn_exec_t *
+sfn_exec_redrive(const sfn_machine_t *m, const sfn_host_t *host,
+    const sfn_exec_conf_t *conf, const char *input, size_t len,
+    const char *state, const char *state_input, size_t state_len,
+    int64_t event_id, unsigned redrive_count, const char **error,
+    const char **cause)
+{
+    size_t              i;
+    sfn_exec_t         *e;
+    sfn_payload_t      *shared;
+    const sfn_state_t  *st;
+
+    st = NULL;
+
+    for (i = 0; i < m->main->nstates; i++) {
+        if (strcmp(m->main->states[i]->name, state) == 0) {
+            st = m->main->states[i];
+            break;
+        }
+    }
+
+    if (st == NULL || event_id < 0) {
+        *error = "States.Runtime";
+        *cause = "The state to redrive from is not a state of the machine";
+        return NULL;
+    }
+
+    if (state_len > SFN_MAX_PAYLOAD) {
+        *error = "States.DataLimitExceeded";
+        *cause = "The state's input exceeds the maximum number of bytes "
+                 "service limit.";
+        return NULL;
+    }
+
+    e = sfn_exec_create(m, host, conf, input, len, error, cause);
+    if (e == NULL) {
+        return NULL;
+    }
+
+    shared = sfn_payload_parse(state_input, state_len);
+
+    if (shared == NULL) {
+        sfn_exec_free(e);
+        *error = "InvalidExecutionInput";
+        *cause = "The state's input is not valid JSON";
+        return NULL;
+    }
+
+    /* the first run takes the state's input, not the execution's */
+
+    sfn_payload_drop(e->first, &e->first_shared);
+    e->first_shared = shared;
+    e->first = (cJSON *) sfn_payload_json(shared);
+
+    e->redrive_state = st;
+    e->redrive_count = redrive_count;
+    e->event_id = event_id;
+
+    return e;
+}
+
+
 void
 sfn_exec_free(sfn_exec_t *e)
 {
@@ -949,6 +1011,7 @@ sfn_exec_timeout_ms(const sfn_exec_t *e)
 sfn_status_e
 sfn_exec_start(sfn_exec_t *e)
 {
+    cJSON      *d, *in;
     sfn_run_t  *run;
 
     if (e->started) {
@@ -957,8 +1020,18 @@ sfn_exec_start(sfn_exec_t *e)
 
     e->started = 1;
 
-    sfn_emit_payload(e, NULL, "ExecutionStarted", NULL, e->first,
-                     &e->first_shared);
+    if (e->redrive_state) {
+        d = sfn_details("executionRedrivenEventDetails", &in);
+        if (d) {
+            cJSON_AddNumberToObject(in, "redriveCount", e->redrive_count);
+        }
+
+        sfn_emit(e, NULL, "ExecutionRedriven", d);
+
+    } else {
+        sfn_emit_payload(e, NULL, "ExecutionStarted", NULL, e->first,
+                         &e->first_shared);
+    }
 
     /* the input moves to the run with its box: events may refer to it */
     run = e->first ? sfn_run_new(e, NULL, e->m->main, NULL, 0) : NULL;
@@ -979,7 +1052,13 @@ sfn_exec_start(sfn_exec_t *e)
     run->prev_id = e->event_id;
     e->main = run;
 
-    if (sfn_exec_timeout_ms(e)) {
+    if (e->redrive_state) {
+        run->state = e->redrive_state;
+    }
+
+    /* a redriven execution's start is long past: its timeout is not armed */
+
+    if (sfn_exec_timeout_ms(e) && e->redrive_state == NULL) {
         e->exec_timer_id = ++e->next_id;
         if (sfn_slot_add(e, e->exec_timer_id, run, SFN_W_EXEC_TIMEOUT) != 0
             || e->host.arm_timer(e->host.data, e, e->exec_timer_id,

@@ -147,6 +147,9 @@ struct sfn_exec_s {
     cJSON                *first;        /* the first state's input */
     sfn_payload_t        *first_shared;
 
+    const sfn_state_t    *redrive_state;    /* sfn_exec_redrive()'s */
+    unsigned              redrive_count;    /* $$.Execution.RedriveCount */
+
     sfn_status_e          status;
     char                 *output;
     cJSON                *output_tree;  /* until output is printed */

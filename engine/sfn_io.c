@@ -70,7 +70,7 @@ sfn_ctx_build(sfn_env_t *env)
         }
         cJSON_AddStringToObject(x, "StartTime", e->start_time);
         if (e->type == SFN_STANDARD) {
-            cJSON_AddNumberToObject(x, "RedriveCount", 0);
+            cJSON_AddNumberToObject(x, "RedriveCount", e->redrive_count);
         }
     }
 

@@ -255,6 +255,7 @@ sfn_exec_snapshot(const sfn_exec_t *e)
     cJSON_AddNumberToObject(o, "eventId", (double) e->event_id);
     cJSON_AddNumberToObject(o, "nextId", (double) e->next_id);
     sfn_snap_num(o, "execTimerId", (double) e->exec_timer_id);
+    sfn_snap_num(o, "redriveCount", e->redrive_count);
     if (e->started) {
         cJSON_AddTrueToObject(o, "started");
     }
@@ -665,6 +666,7 @@ sfn_exec_restore(const sfn_machine_t *m, const sfn_host_t *host,
     e->event_id = (int64_t) sfn_rs_num(o, "eventId");
     e->next_id = (uint64_t) sfn_rs_num(o, "nextId");
     e->exec_timer_id = (uint64_t) sfn_rs_num(o, "execTimerId");
+    e->redrive_count = (unsigned) sfn_rs_num(o, "redriveCount");
     e->started = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "started"));
 
     if (e->status > SFN_ABORTED) {

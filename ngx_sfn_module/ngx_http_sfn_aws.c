@@ -71,6 +71,7 @@ static ngx_http_sfn_aws_op_t  ngx_http_sfn_aws_ops[] = {
     { ngx_string("DeleteStateMachineAlias"), ngx_http_sfn_aws_delete_alias },
     { ngx_string("ListStateMachineAliases"),
       ngx_http_sfn_aws_list_aliases },
+    { ngx_string("RedriveExecution"), ngx_http_sfn_aws_redrive },
     { ngx_null_string, NULL }
 };
 

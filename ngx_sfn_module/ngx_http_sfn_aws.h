@@ -147,6 +147,11 @@ ngx_int_t ngx_http_sfn_aws_list_aliases(ngx_http_sfn_aws_ctx_t *ctx);
 ngx_int_t ngx_http_sfn_aws_version_machine(ngx_http_sfn_aws_ctx_t *ctx);
 ngx_int_t ngx_http_sfn_aws_describe_version(ngx_http_sfn_aws_ctx_t *ctx);
 
+/* ngx_http_sfn_aws_redrive.c: RedriveExecution */
+ngx_int_t ngx_http_sfn_aws_redrive(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_redrive_fields(cJSON *json, sfn_type_e type,
+    const char *status, double stop, ngx_uint_t count, double date);
+
 /* ngx_http_sfn_aws_exec.c: execution actions */
 ngx_int_t ngx_http_sfn_aws_start(ngx_http_sfn_aws_ctx_t *ctx);
 ngx_int_t ngx_http_sfn_aws_start_sync(ngx_http_sfn_aws_ctx_t *ctx);

@@ -436,7 +436,8 @@ static ngx_int_t
 ngx_http_sfn_aws_exec_reply(ngx_http_sfn_aws_ctx_t *ctx, const char *status,
     const char *input, const char *output, const char *error,
     const char *cause, const char *trace, double start, double stop,
-    ngx_str_t *version, ngx_str_t *alias)
+    ngx_str_t *version, ngx_str_t *alias, ngx_uint_t redrives,
+    double redriven)
 {
     cJSON  *json, *item;
     u_char *arn, *smarn;
@@ -492,8 +493,13 @@ ngx_http_sfn_aws_exec_reply(ngx_http_sfn_aws_ctx_t *ctx, const char *status,
         ngx_http_sfn_json_add_str(json, "stateMachineAliasArn", alias);
     }
 
-    cJSON_AddNumberToObject(json, "redriveCount", 0);
-    cJSON_AddStringToObject(json, "redriveStatus", "NOT_REDRIVABLE");
+    if (ngx_http_sfn_aws_redrive_fields(json, ctx->exec_type, status, stop,
+                                        redrives, redriven)
+        != NGX_OK)
+    {
+        cJSON_Delete(json);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
 }
@@ -528,7 +534,11 @@ ngx_http_sfn_aws_exec_row(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
                                        ? NULL : PQgetvalue(res, 0, 7),
                                        ngx_http_sfn_aws_epoch(res, 0, 5),
                                        ngx_http_sfn_aws_epoch(res, 0, 6),
-                                       &version, &alias);
+                                       &version, &alias,
+                                       ngx_atoi((u_char *) PQgetvalue(res, 0,
+                                                                      10),
+                                                PQgetlength(res, 0, 10)),
+                                       ngx_http_sfn_aws_epoch(res, 0, 11));
 }
 
 
@@ -590,7 +600,8 @@ ngx_http_sfn_aws_describe_exec(ngx_http_sfn_aws_ctx_t *ctx)
                    : NULL,
                    rec.start_ms / 1000.0,
                    rec.status == SFN_RUNNING ? -1 : rec.stop_ms / 1000.0,
-                   &rec.version, &rec.alias);
+                   &rec.version, &rec.alias, rec.redrive_count,
+                   rec.redrive_ms / 1000.0);
     }
 
     arn = ngx_http_sfn_aws_exec_arn(ctx, &ctx->sm_name, &ctx->exec_name);
@@ -604,7 +615,8 @@ ngx_http_sfn_aws_describe_exec(ngx_http_sfn_aws_ctx_t *ctx)
                "SELECT status, input, output, error, cause, "
                "extract(epoch FROM start_date), "
                "extract(epoch FROM stop_date), trace_header, "
-               "coalesce(version_arn, ''), coalesce(alias_arn, '') "
+               "coalesce(version_arn, ''), coalesce(alias_arn, ''), "
+               "redrive_count, extract(epoch FROM redrive_date) "
                "FROM sfn_executions WHERE arn = $1",
                1, values, ngx_http_sfn_aws_exec_row);
 }
@@ -701,6 +713,12 @@ ngx_http_sfn_aws_listed_execs(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
             cJSON_AddStringToObject(item, "stateMachineAliasArn",
                                     PQgetvalue(res, i, 9));
         }
+
+        if (!PQgetisnull(res, i, 11)) {
+            cJSON_AddRawToObject(item, "redriveCount", PQgetvalue(res, i, 10));
+            cJSON_AddNumberToObject(item, "redriveDate",
+                                    ngx_http_sfn_aws_epoch(res, i, 11));
+        }
     }
 
     if (n > ctx->limit && !PQgetisnull(res, ctx->limit, 1)) {
@@ -742,9 +760,9 @@ ngx_http_sfn_aws_list_execs(ngx_http_sfn_aws_ctx_t *ctx)
 {
     u_char      *p;
     uint64_t     us;
-    ngx_str_t    status, name;
+    ngx_str_t    status, name, redrive;
     ngx_uint_t   k;
-    const char  *values[6];
+    const char  *values[7];
     u_char       lim[NGX_INT_T_LEN + 1], start[NGX_INT64_LEN + 1];
 
     /* a version's or an alias's ARN lists the executions they started */
@@ -753,9 +771,22 @@ ngx_http_sfn_aws_list_execs(ngx_http_sfn_aws_ctx_t *ctx)
 
     if (ngx_http_sfn_aws_sm_field(ctx, "stateMachineArn") != NGX_OK
         || ngx_http_sfn_aws_field(ctx, "statusFilter", 0, &status)
+           == NGX_ERROR
+        || ngx_http_sfn_aws_field(ctx, "redriveFilter", 0, &redrive)
            == NGX_ERROR)
     {
         return ngx_http_sfn_aws_error(ctx);
+    }
+
+    if (redrive.data
+        && ngx_strcmp(redrive.data, "REDRIVEN") != 0
+        && ngx_strcmp(redrive.data, "NOT_REDRIVEN") != 0)
+    {
+        return ngx_http_sfn_aws_reply_error(ctx, "ValidationException",
+                   "1 validation error detected: Value '%V' at "
+                   "'redriveFilter' failed to satisfy constraint: Member "
+                   "must satisfy enum value set: [REDRIVEN, NOT_REDRIVEN]",
+                   &redrive);
     }
 
     if (status.data
@@ -773,9 +804,9 @@ ngx_http_sfn_aws_list_execs(ngx_http_sfn_aws_ctx_t *ctx)
                    "FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE]", &status);
     }
 
-    /* a token is for one machine (version, alias) and one filter */
+    /* a token is for one machine (version, alias) and its filters */
 
-    ctx->bind.len = ctx->sm_name.len + 1 + status.len;
+    ctx->bind.len = ctx->sm_name.len + 1 + status.len + 1 + redrive.len;
 
     if (ctx->qualifier.data) {
         ctx->bind.len += 1 + ctx->qualifier.len;
@@ -789,6 +820,8 @@ ngx_http_sfn_aws_list_execs(ngx_http_sfn_aws_ctx_t *ctx)
     p = ngx_cpymem(ctx->bind.data, ctx->sm_name.data, ctx->sm_name.len);
     *p++ = '\0';
     p = ngx_cpymem(p, status.data, status.len);
+    *p++ = '\0';
+    p = ngx_cpymem(p, redrive.data, redrive.len);
 
     if (ctx->qualifier.data) {
         *p++ = ':';
@@ -837,6 +870,7 @@ ngx_http_sfn_aws_list_execs(ngx_http_sfn_aws_ctx_t *ctx)
     values[0] = (char *) ctx->sm_name.data;
     values[4] = (char *) lim;
     values[5] = NULL;
+    values[6] = (char *) redrive.data;
 
     if (ctx->qualifier.data) {
         values[5] = (char *) ngx_http_sfn_aws_cstr(ctx->r->pool,
@@ -867,15 +901,18 @@ ngx_http_sfn_aws_list_execs(ngx_http_sfn_aws_ctx_t *ctx)
                "extract(epoch FROM e.start_date), "
                "extract(epoch FROM e.stop_date), m.source, "
                "(extract(epoch FROM e.start_date) * 1000000)::bigint, "
-               "e.version_arn, e.alias_arn "
+               "e.version_arn, e.alias_arn, e.redrive_count, "
+               "extract(epoch FROM e.redrive_date) "
                "FROM sfn_state_machines m LEFT JOIN LATERAL ("
                "SELECT x.* FROM unnest($2::text[]) s(status), LATERAL ("
                "SELECT y.arn, y.name, y.status, y.start_date, y.stop_date, "
-               "y.version_arn, y.alias_arn "
+               "y.version_arn, y.alias_arn, y.redrive_count, y.redrive_date "
                "FROM sfn_executions y "
                "WHERE y.state_machine = m.name AND y.status = s.status "
                "AND ($6::text IS NULL OR y.version_arn = $6 "
                "OR y.alias_arn = $6) "
+               "AND ($7::text IS NULL "
+               "OR ($7 = 'REDRIVEN') = (y.redrive_count > 0)) "
                "AND (y.start_date, y.name) < ("
                "coalesce(timestamptz 'epoch' "
                "+ $3::bigint * interval '1 microsecond', 'infinity'), "
@@ -886,7 +923,7 @@ ngx_http_sfn_aws_list_execs(ngx_http_sfn_aws_ctx_t *ctx)
                "LIMIT $5::bigint) e ON true "
                "WHERE m.name = $1 "
                "ORDER BY e.start_date DESC, e.name DESC",
-               6, values, ngx_http_sfn_aws_listed_execs);
+               7, values, ngx_http_sfn_aws_listed_execs);
 }
 
 

@@ -1436,7 +1436,8 @@ ngx_http_sfn_run_after(ngx_http_sfn_run_t *run)
 ngx_http_sfn_run_t *
 ngx_http_sfn_run_create(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
-    ngx_str_t *job, int64_t start_ms, const char *snapshot, ngx_log_t *log)
+    ngx_str_t *job, int64_t start_ms, const char *snapshot,
+    ngx_http_sfn_redrive_t *redrive, ngx_log_t *log)
 {
         ngx_pool_t          *pool;
     const char          *error, *cause;
@@ -1537,6 +1538,24 @@ ngx_http_sfn_run_create(ngx_http_sfn_main_conf_t *smcf,
         return run;
     }
 
+    if (redrive) {
+        run->exec = sfn_exec_redrive(sm->machine, &host, &conf,
+                                     (const char *) input->data, input->len,
+                                     (const char *) redrive->state.data,
+                                     (const char *) redrive->input.data,
+                                     redrive->input.len, redrive->event_id,
+                                     (unsigned) redrive->count, &error,
+                                     &cause);
+        if (run->exec == NULL) {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "sfn execution \"%V\" not redriven: %s: %s",
+                          name, error, cause);
+            goto failed;
+        }
+
+        return run;
+    }
+
     run->exec = sfn_exec_create(sm->machine, &host, &conf,
                                 (const char *) input->data, input->len,
                                 &error, &cause);
@@ -1592,7 +1611,7 @@ ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
     now = ngx_http_sfn_now_ms();
 
     run = ngx_http_sfn_run_create(smcf, sm, name, input, job, now, NULL,
-                                  rpool->log);
+                                  NULL, rpool->log);
     if (run == NULL) {
         return NGX_ERROR;
     }

@@ -16,11 +16,16 @@
 #include <sfn_task.h>
 
 
-/* how long a Standard execution stays claimed without a renewal */
-#define NGX_HTTP_SFN_LEASE         "5 seconds"
-
-
 typedef struct ngx_http_sfn_run_s  ngx_http_sfn_run_t;
+
+
+/* where a redriven execution goes on from (sfn_exec_redrive()) */
+typedef struct {
+    ngx_str_t                    state;     /* NUL-terminated */
+    ngx_str_t                    input;     /* that state's, JSON text */
+    int64_t                      event_id;  /* the last one kept */
+    ngx_int_t                    count;     /* redrives, this one too */
+} ngx_http_sfn_redrive_t;
 
 
 /* a string of an event's details kept once per execution (sql/005) */
@@ -129,7 +134,8 @@ extern ngx_http_sfn_run_t        *ngx_http_sfn_resuming;
 /* ngx_http_sfn_exec.c: the run lifecycle */
 ngx_http_sfn_run_t *ngx_http_sfn_run_create(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
-    ngx_str_t *job, int64_t start_ms, const char *snapshot, ngx_log_t *log);
+    ngx_str_t *job, int64_t start_ms, const char *snapshot,
+    ngx_http_sfn_redrive_t *redrive, ngx_log_t *log);
 ngx_http_sfn_run_t *ngx_http_sfn_run_find(ngx_str_t *arn);
 void ngx_http_sfn_run_after(ngx_http_sfn_run_t *run);
 void ngx_http_sfn_run_free(ngx_http_sfn_run_t *run);

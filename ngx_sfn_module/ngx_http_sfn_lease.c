@@ -33,16 +33,26 @@ static ngx_uint_t                 ngx_http_sfn_scanning;
  * tasks, being deterministic, are simply run again.
  */
 
-static void
-ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, PGresult *res,
+/*
+ * A row of the claim below, or of sfn_execution_redrive() (sql/010) for
+ * RedriveExecution, in the same columns: the execution resumes at its
+ * last step, or from its input, or, redriven and with no step recorded
+ * since, from the state its redrive goes on from.
+ */
+
+void
+ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, void *pgres,
     int row)
 {
+    PGresult *res = pgres;
+
     char                    *snapshot;
     int64_t                  start_ms;
     ngx_str_t                name, machine, input, job, arn, key, def;
     ngx_str_t                exec_arn, version;
     ngx_http_sfn_run_t      *run;
     ngx_http_sfn_record_t    rec;
+    ngx_http_sfn_redrive_t   rd, *redrive;
     ngx_http_sfn_machine_t  *sm;
 
     name.data = (u_char *) PQgetvalue(res, row, 0);
@@ -70,7 +80,8 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, PGresult *res,
 
     sm = version.len ? NULL : ngx_http_sfn_machine_find(smcf, &machine);
 
-    if (sm == NULL && !PQgetisnull(res, row, 9)) {
+    if (sm == NULL && !PQgetisnull(res, row, 9) && !PQgetisnull(res, row, 8))
+    {
 
         /* a state machine created through the AWS API */
 
@@ -93,15 +104,37 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, PGresult *res,
         return;
     }
 
+    redrive = NULL;
+    rd.count = ngx_atoi((u_char *) PQgetvalue(res, row, 14),
+                        PQgetlength(res, row, 14));
+
+    if (*snapshot == '\0' && rd.count > 0 && rd.count != NGX_ERROR) {
+        if (PQgetisnull(res, row, 15) || PQgetisnull(res, row, 16)) {
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "sfn execution \"%V\" cannot be redriven: no "
+                          "state to go on from", &name);
+            return;
+        }
+
+        rd.state.data = (u_char *) PQgetvalue(res, row, 15);
+        rd.state.len = PQgetlength(res, row, 15);
+        rd.input.data = (u_char *) PQgetvalue(res, row, 16);
+        rd.input.len = PQgetlength(res, row, 16);
+        rd.event_id = ngx_atoof((u_char *) PQgetvalue(res, row, 17),
+                                PQgetlength(res, row, 17));
+        redrive = &rd;
+    }
+
     run = ngx_http_sfn_run_create(smcf, sm, &name, &input, &job, start_ms,
-                                  snapshot, ngx_cycle->log);
+                                  snapshot, redrive, ngx_cycle->log);
     if (run == NULL) {
         return;
     }
 
     ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                  "sfn execution \"%V\" of \"%V\" resumed %s", &name,
-                  &machine, *snapshot ? "at its last step" : "from its input");
+                  "sfn execution \"%V\" of \"%V\" %s", &name, &machine,
+                  *snapshot ? "resumed at its last step"
+                  : redrive ? "redriven" : "resumed from its input");
 
     ngx_memzero(&rec, sizeof(ngx_http_sfn_record_t));
     rec.name = run->name;
@@ -122,6 +155,18 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, PGresult *res,
     if (!PQgetisnull(res, row, 13)) {
         rec.alias.data = (u_char *) PQgetvalue(res, row, 13);
         rec.alias.len = PQgetlength(res, row, 13);
+    }
+
+    if (rd.count > 0 && rd.count != NGX_ERROR) {
+        rec.redrive_count = rd.count;
+    }
+
+    if (redrive) {
+        /* the end of the run redriven leaves the record */
+        ngx_str_set(&rec.output, "");
+        ngx_str_set(&rec.error, "");
+        ngx_str_set(&rec.cause, "");
+        rec.redrive_ms = ngx_http_sfn_now_ms();
     }
 
     /* a cache of what PostgreSQL holds: a failure is logged there */
@@ -191,10 +236,17 @@ ngx_http_sfn_scan_handler(ngx_event_t *ev)
                 "extract(epoch FROM m.updated_at)::text "
                 "ELSE extract(epoch FROM v.created_at)::text END AS m_key, "
                 "CASE WHEN v.arn IS NULL THEN m.definition "
-                "ELSE v.definition END AS m_def, v.arn AS v_arn "
+                "ELSE v.definition END AS m_def, v.arn AS v_arn, "
+                "r.state AS r_state, r.input AS r_input, "
+                "r.event_id AS r_event "
                 "FROM sfn_executions x LEFT JOIN sfn_state_machines m "
                 "ON m.name = x.state_machine AND m.source = 'api' "
                 "LEFT JOIN sfn_versions v ON v.arn = x.version_arn "
+                "LEFT JOIN LATERAL (SELECT p.* FROM sfn_redrive_machine("
+                "x.state_machine, x.version_arn) d, sfn_redrive_point(x.arn, "
+                "d.def, sfn_redrive_before(x.arn, x.redrive_count)) p "
+                "WHERE x.snapshot IS NULL AND x.redrive_count > 0) r "
+                "ON true "
                 "WHERE x.status = 'RUNNING' AND x.type = 'STANDARD' "
                 "AND (x.lease_until IS NULL OR x.lease_until < now()) "
                 "ORDER BY x.start_date LIMIT " NGX_HTTP_SFN_CLAIM " "
@@ -204,7 +256,8 @@ ngx_http_sfn_scan_handler(ngx_event_t *ev)
                 "(extract(epoch FROM e.start_date) * 1000)::bigint, "
                 "coalesce(e.job_id, ''), coalesce(e.snapshot, ''), "
                 "c.m_arn, c.m_type, c.m_key, c.m_def, e.arn, "
-                "e.trace_header, c.v_arn, e.alias_arn",
+                "e.trace_header, c.v_arn, e.alias_arn, e.redrive_count, "
+                "c.r_state, c.r_input, c.r_event",
                 1, values,
                 ngx_http_sfn_recover_handler, ev->data)
             != NGX_OK)
@@ -288,6 +341,15 @@ ngx_http_sfn_release_leases(ngx_cycle_t *cycle)
     }
 
     PQfinish(conn);
+}
+
+
+/* what this worker writes in the owner column of the executions it runs */
+
+u_char *
+ngx_http_sfn_lease_owner(void)
+{
+    return ngx_http_sfn_owner;
 }
 
 

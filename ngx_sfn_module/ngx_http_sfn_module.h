@@ -16,6 +16,9 @@
 
 
 #define NGX_HTTP_SFN_NAME_LEN    80
+
+/* how long a Standard execution stays claimed without a renewal */
+#define NGX_HTTP_SFN_LEASE       "5 seconds"
 #define NGX_UUID_LEN             36
 
 
@@ -119,6 +122,8 @@ typedef struct {
     ngx_str_t                    trace;     /* StartExecution's traceHeader */
     ngx_str_t                    version;   /* the version it runs, */
     ngx_str_t                    alias;     /*   the alias that chose it */
+    ngx_uint_t                   redrive_count;
+    int64_t                      redrive_ms;
     sfn_status_e                 status;
     ngx_pid_t                    owner;     /* the worker that runs it */
     int64_t                      start_ms;
@@ -221,6 +226,11 @@ u_char *ngx_http_sfn_exec_arn(ngx_http_sfn_main_conf_t *smcf,
     ngx_str_t *arn);
 ngx_int_t ngx_http_sfn_exec_init_process(ngx_cycle_t *cycle);
 void ngx_http_sfn_exec_exit_process(ngx_cycle_t *cycle);
+
+/* ngx_http_sfn_lease.c */
+u_char *ngx_http_sfn_lease_owner(void);
+void ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, void *res,
+    int row);
 
 /* ngx_http_sfn_mail.c */
 ngx_int_t ngx_http_sfn_exec_stop(ngx_http_sfn_main_conf_t *smcf,

@@ -29,6 +29,8 @@ typedef struct {
     ngx_pid_t                    owner;     /* the worker that runs it */
     int64_t                      start_ms;
     int64_t                      stop_ms;
+    int64_t                      redrive_ms;
+    ngx_uint_t                   redrive_count;
     double                       percent;
     double                       fps;
     ngx_uint_t                   durable;
@@ -372,6 +374,11 @@ ngx_http_sfn_shm_put(ngx_http_sfn_main_conf_t *smcf,
         n->stop_ms = rec->stop_ms;
     }
 
+    if (rec->redrive_count) {
+        n->redrive_count = rec->redrive_count;
+        n->redrive_ms = rec->redrive_ms ? rec->redrive_ms : n->redrive_ms;
+    }
+
     ngx_queue_insert_tail(n->status == SFN_RUNNING ? &smcf->sh->running
                                                    : &smcf->sh->lru,
                           &n->queue);
@@ -455,6 +462,8 @@ ngx_http_sfn_shm_get(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *arn,
     rec->owner = n->owner;
     rec->start_ms = n->start_ms;
     rec->stop_ms = n->stop_ms;
+    rec->redrive_count = n->redrive_count;
+    rec->redrive_ms = n->redrive_ms;
     rec->percent = n->percent;
     rec->fps = n->fps;
     rec->durable = n->durable;
