@@ -141,6 +141,74 @@ test_details(void **state)
 }
 
 
+/* sfn_exec_redrive(): from a top-level state, the history going on */
+
+static void
+test_redrive(void **state)
+{
+    char            *d;
+    sfn_host_t       host;
+    sfn_diag_t       diag;
+    sfn_exec_t      *e;
+    sfn_t_host_t    *h;
+    const char      *error, *cause;
+    sfn_machine_t   *m;
+    sfn_exec_conf_t  conf;
+
+    (void) state;
+
+    h = calloc(1, sizeof(sfn_t_host_t));
+    assert_non_null(h);
+
+    sfn_t_host_init(h, &host);
+    h->full_events = 1;
+
+    d = sfn_t_unquote("{`StartAt`:`A`,`States`:{`A`:{`Type`:`Pass`,"
+                      "`Next`:`B`},`B`:{`Type`:`Pass`,`Parameters`:{"
+                      "`b.$`:`$.b`,`rc.$`:`$$.Execution.RedriveCount`,"
+                      "`first.$`:`$$.Execution.Input.first`},`End`:true}}}");
+    m = sfn_machine_load(d, strlen(d), sfn_t_known, NULL, &diag);
+    free(d);
+    assert_non_null(m);
+
+    memset(&conf, 0, sizeof(sfn_exec_conf_t));
+    conf.name = "exec-1";
+    conf.arn = "arn:aws:states:us-east-1:000000000000:execution:sm:exec-1";
+    conf.type = SFN_STANDARD;
+
+    e = sfn_exec_redrive(m, &host, &conf, "{\"first\":7}", 11, "Nope",
+                         "{}", 2, 5, 1, &error, &cause);
+    assert_null(e);
+    assert_string_equal(error, "States.Runtime");
+
+    e = sfn_exec_redrive(m, &host, &conf, "{\"first\":7}", 11, "B",
+                         "{\"b\":", 5, 5, 1, &error, &cause);
+    assert_null(e);
+    assert_string_equal(error, "InvalidExecutionInput");
+
+    e = sfn_exec_redrive(m, &host, &conf, "{\"first\":7}", 11, "B",
+                         "{\"b\":1}", 7, 5, 2, &error, &cause);
+    assert_non_null(e);
+    h->e = e;
+
+    assert_int_equal(sfn_exec_start(e), SFN_SUCCEEDED);
+    assert_string_equal(sfn_exec_output(e),
+                        "{\"b\":1,\"rc\":2,\"first\":7}");
+
+    /* ids go on after the last one kept; A is not entered again */
+    assert_non_null(strstr(h->details,
+        "6/5 {\"executionRedrivenEventDetails\":{\"redriveCount\":2}}"));
+    assert_non_null(strstr(h->details,
+        "7/6 {\"stateEnteredEventDetails\":{\"name\":\"B\",\"input\":"
+        "\"{\\\"b\\\":1}\""));
+    assert_null(strstr(h->details, "\"name\":\"A\""));
+
+    sfn_exec_free(e);
+    sfn_machine_free(m);
+    free(h);
+}
+
+
 static void
 test_parallel_chains(void **state)
 {
@@ -420,6 +488,7 @@ main(void)
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_sequences),
         cmocka_unit_test(test_details),
+        cmocka_unit_test(test_redrive),
         cmocka_unit_test(test_parallel_chains),
         cmocka_unit_test(test_history_limit),
         cmocka_unit_test(test_task_resources),
