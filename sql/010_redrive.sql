@@ -103,6 +103,12 @@ BEGIN
     ELSE
         why := sfn_redrive_refusal(x.type, x.status, x.stop_date,
                                    x.redrive_count);
+
+        IF why IS NULL AND NOT EXISTS (
+            SELECT 1 FROM sfn_redrive_machine(x.state_machine, x.version_arn))
+        THEN
+            why := 'State machine ' || x.state_machine || ' does not exist';
+        END IF;
     END IF;
 
     IF why IS NOT NULL THEN

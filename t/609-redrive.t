@@ -13,6 +13,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use Time::HiRes qw(time sleep);
+use POSIX ();
 use Sfn::Test;
 
 my $t = Sfn::Test->new;
@@ -242,6 +243,42 @@ while (time < $deadline) {
     sleep 0.1;
 }
 is($d->{status}, 'SUCCEEDED', 'and succeeded');
+
+# four redrives at once: one is made
+
+($st, $r) = api('StartExecution', {
+    stateMachineArn => "$acct:stateMachine:slow", name => 's2' });
+my $s2 = $r->{executionArn};
+$t->wait_sql("SELECT count(*) FROM sfn_events WHERE execution_arn = '$s2' "
+             . "AND type = 'WaitStateEntered'", '1');
+api('StopExecution', { executionArn => $s2 });
+settle($s2);
+my @pids;
+for (1 .. 4) {
+    my $pid = fork;
+    if ($pid == 0) {
+        my ($s) = api('RedriveExecution', { executionArn => $s2 });
+        POSIX::_exit($s == 200 ? 0 : 1);
+    }
+    push @pids, $pid;
+}
+my $ok = grep { waitpid($_, 0); ($? >> 8) == 0 } @pids;
+is($ok, 1, '4 redrives at once: one is made');
+is($t->psql("SELECT redrive_count || status FROM sfn_executions "
+            . "WHERE arn = '$s2'"), '1RUNNING', 'redriven once');
+api('StopExecution', { executionArn => $s2 });
+
+# its state machine deleted: not redriven, left as it was
+
+($st, $r) = api('StartExecution', { stateMachineArn => $sm, name => 'f3',
+                                    input => '{"key":"nothing.txt"}' });
+my $f3 = $r->{executionArn};
+settle($f3);
+api('DeleteStateMachine', { stateMachineArn => $sm });
+err('RedriveExecution', { executionArn => $f3 },
+    'ExecutionNotRedrivable', 'its state machine deleted');
+is($t->psql("SELECT status FROM sfn_executions WHERE arn = '$f3'"),
+   'FAILED', 'and left as it was');
 
 # an execution that ended more than 14 days ago is not
 
