@@ -806,7 +806,11 @@ ngx_http_sfn_aws_list_execs(ngx_http_sfn_aws_ctx_t *ctx)
 
     /* a token is for one machine (version, alias) and its filters */
 
-    ctx->bind.len = ctx->sm_name.len + 1 + status.len + 1 + redrive.len;
+    ctx->bind.len = ctx->sm_name.len + 1 + status.len;
+
+    if (redrive.data) {
+        ctx->bind.len += 1 + redrive.len;
+    }
 
     if (ctx->qualifier.data) {
         ctx->bind.len += 1 + ctx->qualifier.len;
@@ -820,8 +824,11 @@ ngx_http_sfn_aws_list_execs(ngx_http_sfn_aws_ctx_t *ctx)
     p = ngx_cpymem(ctx->bind.data, ctx->sm_name.data, ctx->sm_name.len);
     *p++ = '\0';
     p = ngx_cpymem(p, status.data, status.len);
-    *p++ = '\0';
-    p = ngx_cpymem(p, redrive.data, redrive.len);
+
+    if (redrive.data) {
+        *p++ = '\0';
+        p = ngx_cpymem(p, redrive.data, redrive.len);
+    }
 
     if (ctx->qualifier.data) {
         *p++ = ':';

@@ -697,13 +697,15 @@ ngx_http_sfn_aws_routing(ngx_http_sfn_aws_ctx_t *ctx, cJSON *in,
 }
 
 
-/* CreateStateMachineAlias, UpdateStateMachineAlias */
+/*
+ * CreateStateMachineAlias, UpdateStateMachineAlias: sfn_alias_write()'s
+ * refusals answered, NGX_DECLINED when it wrote
+ */
 
 static ngx_int_t
-ngx_http_sfn_aws_alias_written(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
+ngx_http_sfn_aws_alias_refused(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 {
-    char   *outcome;
-    cJSON  *json;
+    char  *outcome;
 
     if (res == NULL || PQntuples(res) != 1) {
         return ngx_http_sfn_aws_reply_error(ctx, "InternalFailure",
@@ -731,20 +733,58 @@ ngx_http_sfn_aws_alias_written(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
                    "is reached", NGX_HTTP_SFN_AWS_MAX_ALIASES);
     }
 
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_sfn_aws_alias_created(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
+{
+    cJSON      *json;
+    ngx_int_t   rc;
+
+    rc = ngx_http_sfn_aws_alias_refused(ctx, res);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
     json = cJSON_CreateObject();
-    if (json == NULL) {
+
+    if (json == NULL
+        || ngx_http_sfn_json_add_str(json, "stateMachineAliasArn", &ctx->arn)
+           == NULL
+        || cJSON_AddNumberToObject(json, "creationDate",
+                                   ngx_http_sfn_aws_epoch(res, 0, 1))
+           == NULL)
+    {
+        cJSON_Delete(json);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ctx->version) {
-        /* UpdateStateMachineAlias */
-        cJSON_AddNumberToObject(json, "updateDate",
-                                ngx_http_sfn_aws_epoch(res, 0, 2));
+    return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
+}
 
-    } else {
-        ngx_http_sfn_json_add_str(json, "stateMachineAliasArn", &ctx->arn);
-        cJSON_AddNumberToObject(json, "creationDate",
-                                ngx_http_sfn_aws_epoch(res, 0, 1));
+
+static ngx_int_t
+ngx_http_sfn_aws_alias_updated(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
+{
+    cJSON      *json;
+    ngx_int_t   rc;
+
+    rc = ngx_http_sfn_aws_alias_refused(ctx, res);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    json = cJSON_CreateObject();
+
+    if (json == NULL
+        || cJSON_AddNumberToObject(json, "updateDate",
+                                   ngx_http_sfn_aws_epoch(res, 0, 2))
+           == NULL)
+    {
+        cJSON_Delete(json);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
@@ -812,7 +852,6 @@ ngx_http_sfn_aws_create_alias(ngx_http_sfn_aws_ctx_t *ctx)
     }
 
     *ngx_sprintf(ctx->arn.data, "%s:%V", p, &name) = '\0';
-    ctx->version = 0;
 
     values[0] = (char *) ctx->arn.data;
     values[1] = (char *) rt.machine.data;
@@ -823,7 +862,7 @@ ngx_http_sfn_aws_create_alias(ngx_http_sfn_aws_ctx_t *ctx)
     return ngx_http_sfn_aws_query(ctx,
                "SELECT * FROM sfn_alias_write(true, $1, $2, $3, $4, "
                "$5::jsonb, " NGX_HTTP_SFN_AWS_MAX_ALIASES ")",
-               5, values, ngx_http_sfn_aws_alias_written);
+               5, values, ngx_http_sfn_aws_alias_created);
 }
 
 
@@ -882,7 +921,6 @@ ngx_http_sfn_aws_update_alias(ngx_http_sfn_aws_ctx_t *ctx)
     }
 
     ctx->arn = arn;
-    ctx->version = 1;   /* the reply is Update's */
 
     values[0] = (char *) ngx_http_sfn_aws_cstr(ctx->r->pool, arn.data,
                                                arn.len);
@@ -897,7 +935,7 @@ ngx_http_sfn_aws_update_alias(ngx_http_sfn_aws_ctx_t *ctx)
     return ngx_http_sfn_aws_query(ctx,
                "SELECT * FROM sfn_alias_write(false, $1, $2, NULL, $3, "
                "$4::jsonb, " NGX_HTTP_SFN_AWS_MAX_ALIASES ")",
-               4, values, ngx_http_sfn_aws_alias_written);
+               4, values, ngx_http_sfn_aws_alias_updated);
 }
 
 
