@@ -823,7 +823,10 @@ ngx_http_sfn_aws_list_execs(ngx_http_sfn_aws_ctx_t *ctx)
 
     p = ngx_cpymem(ctx->bind.data, ctx->sm_name.data, ctx->sm_name.len);
     *p++ = '\0';
-    p = ngx_cpymem(p, status.data, status.len);
+
+    if (status.data) {
+        p = ngx_cpymem(p, status.data, status.len);
+    }
 
     if (redrive.data) {
         *p++ = '\0';

@@ -353,6 +353,22 @@ err('CreateStateMachineAlias', { name => 'one-too-many',
     routingConfiguration => [
         { stateMachineVersionArn => "$sm:2", weight => 100 } ] },
     'ServiceQuotaExceededException', 'the 101st alias');
+($st, $r) = api('CreateStateMachine', { name => 'many', roleArn => $role,
+                                        definition => pass_def('M') });
+$t->psql("INSERT INTO sfn_versions (arn, state_machine, version, revision, "
+         . "type, definition) SELECT '$acct:stateMachine:many:' || n, "
+         . "'many', n, 0, 'STANDARD', '{}' FROM generate_series(1, 1000) n; "
+         . "UPDATE sfn_state_machines SET last_version = 1000 "
+         . "WHERE name = 'many'");
+err('PublishStateMachineVersion',
+    { stateMachineArn => "$acct:stateMachine:many" },
+    'ServiceQuotaExceededException', 'the 1001st version');
+$t->psql("UPDATE sfn_versions SET deleted = true "
+         . "WHERE arn = '$acct:stateMachine:many:7'");
+($st, $r) = api('PublishStateMachineVersion',
+                { stateMachineArn => "$acct:stateMachine:many" });
+is($r->{stateMachineVersionArn}, "$acct:stateMachine:many:1001",
+   'one deleted: the next number, 1001');
 err('PublishStateMachineVersion', { stateMachineArn => $sm,
                                     description => 'x' x 257 },
     'ValidationException', 'a description of 257 characters');
