@@ -128,6 +128,12 @@ BEGIN
         ON CONFLICT DO NOTHING;
     END IF;
 
+    -- its job runs again too: the end of the run records its status
+    IF x.job_id IS NOT NULL THEN
+        UPDATE sfn_jobs SET status = 'RUNNING', updated_at = now()
+        WHERE job_id = x.job_id;
+    END IF;
+
     UPDATE sfn_executions e SET status = 'RUNNING', stop_date = NULL,
         output = NULL, error = NULL, cause = NULL, history = NULL,
         snapshot = NULL, current_state = NULL,

@@ -191,6 +191,9 @@ err('ListExecutions', { stateMachineArn => $sm, redriveFilter => 'SOME' },
 # gone, as a worker killed at once leaves it)
 
 $t->write_file('scratch/missing.txt', "late\n");
+$t->psql("UPDATE sfn_executions SET job_id = 'job-f2' WHERE arn = '$f2'; "
+         . "INSERT INTO sfn_jobs (job_id, execution_arn, state_machine, "
+         . "status) VALUES ('job-f2', '$f2', 'flaky', 'FAILED')");
 is($t->psql("SELECT outcome FROM sfn_execution_redrive('$f2', 'gone', "
             . "'1 second', NULL)"), 'ok', 'redriven by an owner now gone');
 my $deadline = time + 40;
@@ -201,6 +204,8 @@ while (time < $deadline) {
 }
 is($d->{status}, 'SUCCEEDED', 'taken over and finished');
 is(entered($f2), 'Init,Copy,Copy,Hold,Done', 'from the state that failed');
+is($t->psql("SELECT status FROM sfn_jobs WHERE job_id = 'job-f2'"),
+   'SUCCEEDED', 'its job row follows');
 is($t->psql("SELECT count(*) FROM sfn_events WHERE execution_arn = '$f2' "
             . "AND type = 'ExecutionRedriven'"), '1', 'one ExecutionRedriven');
 
