@@ -3,9 +3,10 @@
  * Copyright (C) ngx_sfn authors
  *
  * The compiled-machine cache: state machines of PostgreSQL (those created
- * through the AWS API) loaded, validated and compiled once per revision
- * into a cache of this worker; those of nginx.conf are compiled at
- * configuration time and found with ngx_http_sfn_machine_find().
+ * through the AWS API) loaded, validated and compiled once per revision,
+ * and their versions once each, into a cache of this worker; those of
+ * nginx.conf are compiled at configuration time and found with
+ * ngx_http_sfn_machine_find().
  */
 
 
