@@ -226,6 +226,18 @@ is($g->{headers}{'content-type'}, 'image/png', 'as image/png');
 $t->write_file('got.png', $g->{content});
 is(probe("$dir/got.png"), '750x600', 'fitted in 800x600, aspect kept');
 
+# a WebP comes out as WebPs
+
+$t->ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=1600x1200', '-frames:v', 1,
+           '-c:v', 'libwebp', "$dir/shot.webp");
+$r = put('user-2/shot.webp', $t->read_file('shot.webp'));
+$e = $t->wait_execution($r->{json}{jobId}, 60);
+is($e->{status}, 'SUCCEEDED', 'a WebP: SUCCEEDED') or diag explain $e;
+$g = $t->http('GET', "/images/processed/$r->{json}{jobId}/"
+                     . 'shot-medium-watermarked.webp');
+is($g->{status}, 200, 'the watermarked WebP is served');
+is($g->{headers}{'content-type'}, 'image/webp', 'as image/webp');
+
 # --- the failure paths
 
 $t->ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=10000x8000', '-frames:v', 1,
@@ -381,6 +393,8 @@ my $reply = raw("PUT /upload/user-5/slow.jpg HTTP/1.1\r\nHost: x\r\n"
              });
 sleep 0.5;
 ok(!-e "$src/user-5/slow.jpg", 'a body cut short: no object');
+my @temps = grep { -f } glob("$src/.sfn-upload/* $src/.sfn-upload*");
+ok(!@temps, 'and no temporary file left') or diag("@temps");
 ok(!-e "$src/user-5/giga.jpg", '1 GB claimed: no object');
 
 # keys the bucket cannot hold
