@@ -33,8 +33,8 @@ typedef struct {
 static void ngx_http_sfn_aws_body(ngx_http_request_t *r);
 static void ngx_http_sfn_aws_cleanup(void *data);
 static ngx_int_t ngx_http_sfn_aws_query_x(ngx_http_sfn_aws_ctx_t *ctx,
-    const char *sql, int nparams, const char **values,
-    ngx_http_sfn_aws_next_pt next, ngx_uint_t alone);
+    const char *sql, ngx_http_sfn_pg_prepared_t *ps, int nparams,
+    const char **values, ngx_http_sfn_aws_next_pt next, ngx_uint_t alone);
 
 
 static ngx_http_sfn_aws_op_t  ngx_http_sfn_aws_ops[] = {
@@ -943,7 +943,19 @@ ngx_int_t
 ngx_http_sfn_aws_query(ngx_http_sfn_aws_ctx_t *ctx, const char *sql,
     int nparams, const char **values, ngx_http_sfn_aws_next_pt next)
 {
-    return ngx_http_sfn_aws_query_x(ctx, sql, nparams, values, next, 0);
+    return ngx_http_sfn_aws_query_x(ctx, sql, NULL, nparams, values, next,
+                                    0);
+}
+
+
+/* the same with a statement prepared once (the API's frequent reads) */
+
+ngx_int_t
+ngx_http_sfn_aws_read(ngx_http_sfn_aws_ctx_t *ctx,
+    ngx_http_sfn_pg_prepared_t *ps, int nparams, const char **values,
+    ngx_http_sfn_aws_next_pt next)
+{
+    return ngx_http_sfn_aws_query_x(ctx, NULL, ps, nparams, values, next, 0);
 }
 
 
@@ -953,14 +965,15 @@ ngx_int_t
 ngx_http_sfn_aws_query_alone(ngx_http_sfn_aws_ctx_t *ctx, const char *sql,
     int nparams, const char **values, ngx_http_sfn_aws_next_pt next)
 {
-    return ngx_http_sfn_aws_query_x(ctx, sql, nparams, values, next, 1);
+    return ngx_http_sfn_aws_query_x(ctx, sql, NULL, nparams, values, next,
+                                    1);
 }
 
 
 static ngx_int_t
 ngx_http_sfn_aws_query_x(ngx_http_sfn_aws_ctx_t *ctx, const char *sql,
-    int nparams, const char **values, ngx_http_sfn_aws_next_pt next,
-    ngx_uint_t alone)
+    ngx_http_sfn_pg_prepared_t *ps, int nparams, const char **values,
+    ngx_http_sfn_aws_next_pt next, ngx_uint_t alone)
 {
     ngx_int_t                 rc;
     ngx_http_sfn_aws_wait_t  *w;
@@ -977,10 +990,18 @@ ngx_http_sfn_aws_query_x(ngx_http_sfn_aws_ctx_t *ctx, const char *sql,
     w->ctx = ctx;
     w->next = next;
 
-    rc = alone ? ngx_http_sfn_pg_query_alone(sql, nparams, values,
-                                             ngx_http_sfn_aws_query_done, w)
-               : ngx_http_sfn_pg_query(sql, nparams, values,
-                                       ngx_http_sfn_aws_query_done, w);
+    if (ps) {
+        rc = ngx_http_sfn_pg_prepared(ps, nparams, values,
+                                      ngx_http_sfn_aws_query_done, w);
+
+    } else if (alone) {
+        rc = ngx_http_sfn_pg_query_alone(sql, nparams, values,
+                                         ngx_http_sfn_aws_query_done, w);
+
+    } else {
+        rc = ngx_http_sfn_pg_query(sql, nparams, values,
+                                   ngx_http_sfn_aws_query_done, w);
+    }
 
     if (rc != NGX_OK) {
         ngx_free(w);

@@ -10,6 +10,10 @@
  * statements whose transaction did not commit are sent again, so writes are
  * at least once; the schema makes them idempotent.  The connection listens
  * on the channel "sfn_mail" for the executions' mail (sql/004_mailbox.sql).
+ * Statements read often (the API's describe and pages) are prepared on it
+ * once and executed by name.  Retention (sfn_retention) sweeps through a
+ * connection of its own, the sweeper, so that a batch of deletions never
+ * holds the writer's queue.
  */
 
 
@@ -42,10 +46,12 @@ typedef struct {
     ngx_http_sfn_pg_handler_pt   handler;
     void                        *data;
     PGresult                    *res;
+    ngx_http_sfn_pg_prepared_t  *prepared;
     size_t                       size;
     int                          nparams;
     unsigned                     failed:1;
     unsigned                     alone:1;   /* a transaction of its own */
+    unsigned                     preparing:1;  /* its PREPARE's result next */
     char                        *values[1];
 } ngx_http_sfn_pg_stmt_t;
 
@@ -73,6 +79,8 @@ typedef struct {
     ngx_log_t                   *log;
     ngx_str_t                    conninfo;
     ngx_atomic_t                *gauge;     /* connected, in the metrics */
+    ngx_uint_t                   generation;    /* connections made */
+    unsigned                     mail:1;    /* the writer: LISTEN sfn_mail */
     unsigned                     listen:1;  /* its result is awaited */
     unsigned                     batch_failed:1;
     unsigned                     exiting:1;
@@ -90,14 +98,18 @@ static ngx_int_t ngx_http_sfn_pg_poll_connect(ngx_http_sfn_pg_t *pg);
 static ngx_int_t ngx_http_sfn_pg_send(ngx_http_sfn_pg_t *pg);
 static ngx_int_t ngx_http_sfn_pg_receive(ngx_http_sfn_pg_t *pg);
 static ngx_int_t ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg);
-static ngx_int_t ngx_http_sfn_pg_queue(const char *sql, int nparams,
-    const char *const *values, ngx_http_sfn_pg_handler_pt handler,
-    void *data, ngx_uint_t flags);
+static ngx_int_t ngx_http_sfn_pg_init(ngx_http_sfn_pg_t *pg,
+    ngx_cycle_t *cycle, ngx_http_sfn_main_conf_t *smcf);
+static void ngx_http_sfn_pg_exit(ngx_http_sfn_pg_t *pg, ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_sfn_pg_queue(ngx_http_sfn_pg_t *pg,
+    const char *sql, int nparams, const char *const *values,
+    ngx_http_sfn_pg_handler_pt handler, void *data, ngx_uint_t flags);
 static void ngx_http_sfn_pg_dequeued(ngx_http_sfn_pg_t *pg,
     ngx_http_sfn_pg_stmt_t *st);
 
 
 static ngx_http_sfn_pg_t  ngx_http_sfn_pg;
+static ngx_http_sfn_pg_t  ngx_http_sfn_pg_sweeper;
 
 
 static ngx_int_t
@@ -275,17 +287,41 @@ ngx_int_t
 ngx_http_sfn_pg_init_process(ngx_cycle_t *cycle,
     ngx_http_sfn_main_conf_t *smcf)
 {
-    ngx_http_sfn_pg_t  *pg = &ngx_http_sfn_pg;
+    ngx_http_sfn_pg_t  *pg, *sw;
+
+    pg = &ngx_http_sfn_pg;
+    sw = &ngx_http_sfn_pg_sweeper;
 
     ngx_memzero(pg, sizeof(ngx_http_sfn_pg_t));
+    ngx_memzero(sw, sizeof(ngx_http_sfn_pg_t));
 
+    pg->mail = 1;
+    pg->gauge = ngx_http_sfn_metrics_connections(cycle, 0);
+
+    if (ngx_http_sfn_pg_init(pg, cycle, smcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (smcf->retention == 0) {
+        return NGX_OK;
+    }
+
+    sw->gauge = ngx_http_sfn_metrics_connections(cycle, 2);
+
+    return ngx_http_sfn_pg_init(sw, cycle, smcf);
+}
+
+
+static ngx_int_t
+ngx_http_sfn_pg_init(ngx_http_sfn_pg_t *pg, ngx_cycle_t *cycle,
+    ngx_http_sfn_main_conf_t *smcf)
+{
     ngx_queue_init(&pg->pending);
     ngx_queue_init(&pg->sent);
     ngx_queue_init(&pg->batch);
 
     pg->log = cycle->log;
     pg->limit = smcf->database_queue;
-    pg->gauge = ngx_http_sfn_metrics_connections(cycle, 0);
 
     if (smcf->database.len == 0) {
         return NGX_OK;
@@ -318,9 +354,21 @@ ngx_http_sfn_pg_init_process(ngx_cycle_t *cycle,
 void
 ngx_http_sfn_pg_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_sfn_pg_exit(&ngx_http_sfn_pg, cycle);
+    ngx_http_sfn_pg_exit(&ngx_http_sfn_pg_sweeper, cycle);
+}
+
+
+static void
+ngx_http_sfn_pg_exit(ngx_http_sfn_pg_t *pg, ngx_cycle_t *cycle)
+{
     ngx_queue_t             *q;
-    ngx_http_sfn_pg_t       *pg = &ngx_http_sfn_pg;
     ngx_http_sfn_pg_stmt_t  *st;
+
+    if (pg->log == NULL) {
+        /* never initialized */
+        return;
+    }
 
     pg->exiting = 1;
 
@@ -359,7 +407,8 @@ ngx_int_t
 ngx_http_sfn_pg_query(const char *sql, int nparams, const char *const *values,
     ngx_http_sfn_pg_handler_pt handler, void *data)
 {
-    return ngx_http_sfn_pg_queue(sql, nparams, values, handler, data, 0);
+    return ngx_http_sfn_pg_queue(&ngx_http_sfn_pg, sql, nparams, values,
+                                 handler, data, 0);
 }
 
 
@@ -373,8 +422,8 @@ ngx_http_sfn_pg_query_alone(const char *sql, int nparams,
     const char *const *values, ngx_http_sfn_pg_handler_pt handler,
     void *data)
 {
-    return ngx_http_sfn_pg_queue(sql, nparams, values, handler, data,
-                                 NGX_HTTP_SFN_PG_ALONE);
+    return ngx_http_sfn_pg_queue(&ngx_http_sfn_pg, sql, nparams, values,
+                                 handler, data, NGX_HTTP_SFN_PG_ALONE);
 }
 
 
@@ -391,8 +440,49 @@ ngx_http_sfn_pg_record(const char *sql, int nparams,
     const char *const *values, ngx_http_sfn_pg_handler_pt handler,
     void *data)
 {
-    return ngx_http_sfn_pg_queue(sql, nparams, values, handler, data,
-                                 NGX_HTTP_SFN_PG_RECORD);
+    return ngx_http_sfn_pg_queue(&ngx_http_sfn_pg, sql, nparams, values,
+                                 handler, data, NGX_HTTP_SFN_PG_RECORD);
+}
+
+
+/* a read of the API: the same as ngx_http_sfn_pg_query(), by name */
+
+ngx_int_t
+ngx_http_sfn_pg_prepared(ngx_http_sfn_pg_prepared_t *ps, int nparams,
+    const char *const *values, ngx_http_sfn_pg_handler_pt handler,
+    void *data)
+{
+    ngx_int_t                rc;
+    ngx_queue_t             *q;
+    ngx_http_sfn_pg_t       *pg = &ngx_http_sfn_pg;
+    ngx_http_sfn_pg_stmt_t  *st;
+
+    rc = ngx_http_sfn_pg_queue(pg, ps->sql, nparams, values, handler, data,
+                               0);
+
+    if (rc == NGX_OK) {
+        q = ngx_queue_last(&pg->pending);
+        st = ngx_queue_data(q, ngx_http_sfn_pg_stmt_t, queue);
+        st->prepared = ps;
+    }
+
+    return rc;
+}
+
+
+/*
+ * Retention's batch, on the sweeper's connection: a transaction of its
+ * own that holds no statement of the writer behind it
+ */
+
+ngx_int_t
+ngx_http_sfn_pg_sweep(const char *sql, int nparams,
+    const char *const *values, ngx_http_sfn_pg_handler_pt handler,
+    void *data)
+{
+    return ngx_http_sfn_pg_queue(&ngx_http_sfn_pg_sweeper, sql, nparams,
+                                 values, handler, data,
+                                 NGX_HTTP_SFN_PG_ALONE);
 }
 
 
@@ -476,13 +566,13 @@ ngx_http_sfn_pg_copy(u_char *dst, const u_char *src, size_t len)
 
 
 static ngx_int_t
-ngx_http_sfn_pg_queue(const char *sql, int nparams, const char *const *values,
-    ngx_http_sfn_pg_handler_pt handler, void *data, ngx_uint_t flags)
+ngx_http_sfn_pg_queue(ngx_http_sfn_pg_t *pg, const char *sql, int nparams,
+    const char *const *values, ngx_http_sfn_pg_handler_pt handler,
+    void *data, ngx_uint_t flags)
 {
     u_char                  *p;
     size_t                   size, len, nuls;
     ngx_int_t                i;
-    ngx_http_sfn_pg_t       *pg = &ngx_http_sfn_pg;
     ngx_http_sfn_pg_stmt_t  *st;
 
     if (pg->conninfo.len == 0) {
@@ -539,8 +629,10 @@ ngx_http_sfn_pg_queue(const char *sql, int nparams, const char *const *values,
     st->res = NULL;
     st->nparams = nparams;
     st->size = size;
+    st->prepared = NULL;
     st->failed = 0;
     st->alone = (flags & NGX_HTTP_SFN_PG_ALONE) ? 1 : 0;
+    st->preparing = 0;
 
     p = (u_char *) &st->values[nparams + 1];
 
@@ -657,13 +749,19 @@ ngx_http_sfn_pg_poll_connect(ngx_http_sfn_pg_t *pg)
             }
 
             pg->state = ngx_http_sfn_pg_ready;
+            pg->generation++;
 
             if (pg->gauge) {
                 *pg->gauge = 1;
             }
 
             ngx_log_error(NGX_LOG_INFO, pg->log, 0,
-                          "sfn database: connected");
+                          "sfn database: connected%s",
+                          pg->mail ? "" : " (retention)");
+
+            if (!pg->mail) {
+                return ngx_http_sfn_pg_send(pg);
+            }
 
             /*
              * LISTEN is the connection's first transaction; mail posted
@@ -742,6 +840,8 @@ ngx_http_sfn_pg_close(ngx_http_sfn_pg_t *pg, ngx_uint_t retry)
     while (!ngx_queue_empty(&pg->sent)) {
         q = ngx_queue_last(&pg->sent);
         ngx_queue_remove(q);
+        st = ngx_queue_data(q, ngx_http_sfn_pg_stmt_t, queue);
+        st->preparing = 0;
         ngx_queue_insert_head(&pg->pending, q);
     }
 
@@ -780,10 +880,11 @@ ngx_http_sfn_pg_flush_handler(ngx_event_t *ev)
 static ngx_int_t
 ngx_http_sfn_pg_send(ngx_http_sfn_pg_t *pg)
 {
-    int                      rc;
-    ngx_uint_t               n;
-    ngx_queue_t             *q;
-    ngx_http_sfn_pg_stmt_t  *st;
+    int                          rc;
+    ngx_uint_t                   n;
+    ngx_queue_t                 *q;
+    ngx_http_sfn_pg_stmt_t      *st;
+    ngx_http_sfn_pg_prepared_t  *ps;
 
     n = 0;
 
@@ -796,12 +897,36 @@ ngx_http_sfn_pg_send(ngx_http_sfn_pg_t *pg)
             break;
         }
 
-        if (PQsendQueryParams(pg->conn, st->sql, st->nparams, NULL,
-                              (const char *const *) st->values, NULL, NULL, 0)
-            != 1)
-        {
+        ps = st->prepared;
+
+        if (ps && ps->generation != pg->generation) {
+
+            /* the pipeline runs it before the statement that follows */
+
+            if (PQsendPrepare(pg->conn, ps->name, ps->sql, st->nparams,
+                              NULL)
+                != 1)
+            {
+                ngx_log_error(NGX_LOG_ERR, pg->log, 0,
+                              "sfn database: PQsendPrepare() failed: %s",
+                              PQerrorMessage(pg->conn));
+                return NGX_ERROR;
+            }
+
+            ps->generation = pg->generation;
+            st->preparing = 1;
+        }
+
+        rc = ps ? PQsendQueryPrepared(pg->conn, ps->name, st->nparams,
+                                      (const char *const *) st->values,
+                                      NULL, NULL, 0)
+                : PQsendQueryParams(pg->conn, st->sql, st->nparams, NULL,
+                                    (const char *const *) st->values,
+                                    NULL, NULL, 0);
+
+        if (rc != 1) {
             ngx_log_error(NGX_LOG_ERR, pg->log, 0,
-                          "sfn database: PQsendQueryParams() failed: %s",
+                          "sfn database: PQsendQuery() failed: %s",
                           PQerrorMessage(pg->conn));
             return NGX_ERROR;
         }
@@ -959,6 +1084,40 @@ ngx_http_sfn_pg_dequeued(ngx_http_sfn_pg_t *pg, ngx_http_sfn_pg_stmt_t *st)
 }
 
 
+/*
+ * A PREPARE that did not happen: aborted with its batch, the statement is
+ * sent again and prepares it again; failed, the statement fails with it
+ */
+
+static void
+ngx_http_sfn_pg_unprepared(ngx_http_sfn_pg_t *pg, ngx_http_sfn_pg_stmt_t *st,
+    PGresult *res)
+{
+    st->prepared->generation = 0;
+    pg->batch_failed = 1;
+
+    if (PQresultStatus(res) == PGRES_FATAL_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, pg->log, 0,
+                      "sfn database: PREPARE \"%s\" failed: %s",
+                      st->prepared->name, PQresultErrorMessage(res));
+        st->failed = 1;
+    }
+}
+
+
+/* 26000, invalid_sql_statement_name: no prepared statement of that name */
+
+static ngx_uint_t
+ngx_http_sfn_pg_missing(PGresult *res)
+{
+    char  *state;
+
+    state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+    return state && ngx_strcmp(state, "26000") == 0;
+}
+
+
 static ngx_int_t
 ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg)
 {
@@ -1016,11 +1175,34 @@ ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg)
         }
 
         q = ngx_queue_head(&pg->sent);
-        ngx_queue_remove(q);
-        ngx_queue_insert_tail(&pg->batch, q);
         st = ngx_queue_data(q, ngx_http_sfn_pg_stmt_t, queue);
 
-        if (status == PGRES_FATAL_ERROR) {
+        if (st->preparing) {
+            /* its PREPARE's: the statement's own result comes next */
+
+            st->preparing = 0;
+
+            if (status != PGRES_COMMAND_OK) {
+                ngx_http_sfn_pg_unprepared(pg, st, res);
+            }
+
+            PQclear(res);
+            continue;
+        }
+
+        ngx_queue_remove(q);
+        ngx_queue_insert_tail(&pg->batch, q);
+
+        if (status == PGRES_FATAL_ERROR && st->prepared
+            && ngx_http_sfn_pg_missing(res))
+        {
+            /* prepared by a statement whose batch aborted: again */
+
+            st->prepared->generation = 0;
+            pg->batch_failed = 1;
+            PQclear(res);
+
+        } else if (status == PGRES_FATAL_ERROR) {
             ngx_log_error(NGX_LOG_ERR, pg->log, 0,
                           "sfn database: \"%.60s\" failed: %s",
                           st->sql, PQresultErrorMessage(res));
