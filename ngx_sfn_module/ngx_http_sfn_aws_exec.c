@@ -445,8 +445,8 @@ static ngx_int_t
 ngx_http_sfn_aws_exec_reply(ngx_http_sfn_aws_ctx_t *ctx, const char *status,
     ngx_http_sfn_record_t *rec)
 {
-    cJSON  *json, *item;
-    u_char *arn, *smarn;
+    cJSON   *json, *item;
+    u_char  *arn, *smarn, *p;
 
     arn = ngx_http_sfn_aws_exec_arn(ctx, &ctx->sm_name, &ctx->exec_name);
     smarn = ngx_http_sfn_aws_sm_arn(ctx, &ctx->sm_name);
@@ -481,12 +481,19 @@ ngx_http_sfn_aws_exec_reply(ngx_http_sfn_aws_ctx_t *ctx, const char *status,
         cJSON_AddBoolToObject(item, "included", 1);
     }
 
+    /*
+     * an error or a cause of the engine's may hold a NUL (C0 80): it is
+     * told as its row keeps it, U+FFFD, and as valid UTF-8
+     */
+
     if (rec->error.data) {
-        cJSON_AddStringToObject(json, "error", (char *) rec->error.data);
+        p = ngx_http_sfn_pg_text(ctx->r->pool, &rec->error);
+        cJSON_AddStringToObject(json, "error", p ? (char *) p : "");
     }
 
     if (rec->cause.data) {
-        cJSON_AddStringToObject(json, "cause", (char *) rec->cause.data);
+        p = ngx_http_sfn_pg_text(ctx->r->pool, &rec->cause);
+        cJSON_AddStringToObject(json, "cause", p ? (char *) p : "");
     }
 
     if (rec->trace.data) {

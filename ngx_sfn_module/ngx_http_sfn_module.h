@@ -286,6 +286,7 @@ ngx_int_t ngx_http_sfn_pg_prepared(ngx_http_sfn_pg_prepared_t *ps,
 ngx_int_t ngx_http_sfn_pg_sweep(const char *sql, int nparams,
     const char *const *values, ngx_http_sfn_pg_handler_pt handler,
     void *data);
+u_char *ngx_http_sfn_pg_text(ngx_pool_t *pool, ngx_str_t *s);
 ngx_int_t ngx_http_sfn_pg_busy(void);
 ngx_int_t ngx_http_sfn_pg_sync(void);
 ngx_int_t ngx_http_sfn_pg_affected(void *res);

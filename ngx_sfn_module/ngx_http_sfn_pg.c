@@ -565,6 +565,34 @@ ngx_http_sfn_pg_copy(u_char *dst, const u_char *src, size_t len)
 }
 
 
+/*
+ * The text PostgreSQL keeps of s (its NUL as U+FFFD), NUL-terminated: s
+ * itself, already terminated, when it holds no NUL; NULL if out of memory
+ */
+
+u_char *
+ngx_http_sfn_pg_text(ngx_pool_t *pool, ngx_str_t *s)
+{
+    u_char  *p;
+    size_t   nuls;
+
+    nuls = ngx_http_sfn_pg_nuls(s->data, s->data + s->len);
+
+    if (nuls == 0) {
+        return s->data;
+    }
+
+    p = ngx_pnalloc(pool, s->len + nuls + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    (void) ngx_http_sfn_pg_copy(p, s->data, s->len);
+
+    return p;
+}
+
+
 static ngx_int_t
 ngx_http_sfn_pg_queue(ngx_http_sfn_pg_t *pg, const char *sql, int nparams,
     const char *const *values, ngx_http_sfn_pg_handler_pt handler,
