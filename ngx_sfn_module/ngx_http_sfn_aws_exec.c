@@ -428,7 +428,10 @@ ngx_http_sfn_aws_start_sync(ngx_http_sfn_aws_ctx_t *ctx)
  * DescribeExecution: from the record in the shared zone (an execution of
  * this node that is running or finished lately), else from its row.  Both
  * go through one reply, dates in milliseconds as the zone keeps them, so
- * an execution is described byte for byte the same either way.
+ * an execution is described byte for byte the same either way.  The row
+ * is read on the reader, behind no commit: a write of this node still on
+ * its way is one of an execution the zone holds (running ones never leave
+ * it, finished ones leave it oldest first).
  */
 
 static ngx_http_sfn_pg_prepared_t  ngx_http_sfn_aws_describe_sql = {
@@ -875,8 +878,8 @@ ngx_http_sfn_aws_list_execs(ngx_http_sfn_aws_ctx_t *ctx)
         values[1] = ngx_http_sfn_aws_statuses;
     }
 
-    return ngx_http_sfn_aws_read(ctx, &ngx_http_sfn_aws_list_execs_sql, 5,
-                                 values, ngx_http_sfn_aws_listed_page);
+    return ngx_http_sfn_aws_prepared(ctx, &ngx_http_sfn_aws_list_execs_sql,
+                                     5, values, ngx_http_sfn_aws_listed_page);
 }
 
 
@@ -1083,9 +1086,11 @@ ngx_http_sfn_aws_history(ngx_http_sfn_aws_ctx_t *ctx)
     /* large strings are resolved in PostgreSQL (sql/005), if asked for */
     values[3] = cJSON_IsFalse(data) ? "false" : "true";
 
-    return ngx_http_sfn_aws_read(ctx, down ? &ngx_http_sfn_aws_history_down
-                                           : &ngx_http_sfn_aws_history_up,
-                                 4, values, ngx_http_sfn_aws_history_rows);
+    return ngx_http_sfn_aws_prepared(ctx,
+                                     down ? &ngx_http_sfn_aws_history_down
+                                          : &ngx_http_sfn_aws_history_up,
+                                     4, values,
+                                     ngx_http_sfn_aws_history_rows);
 }
 
 

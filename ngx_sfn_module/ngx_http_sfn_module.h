@@ -135,9 +135,9 @@ typedef void (*ngx_http_sfn_pg_handler_pt)(void *data, void *res);
 
 
 /*
- * A statement prepared on the writer's connection the first time it is
- * sent there, then executed by name: parsed and planned once per
- * connection, not per call.  A static of the caller's.
+ * A statement prepared on a connection the first time it is sent there,
+ * then executed by name: parsed and planned once per connection, not per
+ * call.  A static of the caller's.
  */
 typedef struct {
     const char                  *name;
@@ -281,6 +281,9 @@ ngx_int_t ngx_http_sfn_pg_record(const char *sql, int nparams,
     const char *const *values, ngx_http_sfn_pg_handler_pt handler,
     void *data);
 ngx_int_t ngx_http_sfn_pg_prepared(ngx_http_sfn_pg_prepared_t *ps,
+    int nparams, const char *const *values,
+    ngx_http_sfn_pg_handler_pt handler, void *data);
+ngx_int_t ngx_http_sfn_pg_read(ngx_http_sfn_pg_prepared_t *ps,
     int nparams, const char *const *values,
     ngx_http_sfn_pg_handler_pt handler, void *data);
 ngx_int_t ngx_http_sfn_pg_sweep(const char *sql, int nparams,

@@ -10,10 +10,12 @@
  * statements whose transaction did not commit are sent again, so writes are
  * at least once; the schema makes them idempotent.  The connection listens
  * on the channel "sfn_mail" for the executions' mail (sql/004_mailbox.sql).
- * Statements read often (the API's describe and pages) are prepared on it
- * once and executed by name.  Retention (sfn_retention) sweeps through a
- * connection of its own, the sweeper, so that a batch of deletions never
- * holds the writer's queue.
+ * Statements read often (the API's pages) are prepared on it once and
+ * executed by name.  Two more connections work the same way: the reader,
+ * for reads that need not follow this worker's writes (a describe of an
+ * execution the zone does not hold), so that they never wait for a
+ * commit; the sweeper, for retention (sfn_retention), so that a batch of
+ * deletions never holds the writer's queue.
  */
 
 
@@ -79,7 +81,7 @@ typedef struct {
     ngx_log_t                   *log;
     ngx_str_t                    conninfo;
     ngx_atomic_t                *gauge;     /* connected, in the metrics */
-    ngx_uint_t                   generation;    /* connections made */
+    ngx_uint_t                   generation;    /* of this connection */
     unsigned                     mail:1;    /* the writer: LISTEN sfn_mail */
     unsigned                     listen:1;  /* its result is awaited */
     unsigned                     batch_failed:1;
@@ -101,6 +103,9 @@ static ngx_int_t ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg);
 static ngx_int_t ngx_http_sfn_pg_init(ngx_http_sfn_pg_t *pg,
     ngx_cycle_t *cycle, ngx_http_sfn_main_conf_t *smcf);
 static void ngx_http_sfn_pg_exit(ngx_http_sfn_pg_t *pg, ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_sfn_pg_by_name(ngx_http_sfn_pg_t *pg,
+    ngx_http_sfn_pg_prepared_t *ps, int nparams, const char *const *values,
+    ngx_http_sfn_pg_handler_pt handler, void *data);
 static ngx_int_t ngx_http_sfn_pg_queue(ngx_http_sfn_pg_t *pg,
     const char *sql, int nparams, const char *const *values,
     ngx_http_sfn_pg_handler_pt handler, void *data, ngx_uint_t flags);
@@ -109,7 +114,11 @@ static void ngx_http_sfn_pg_dequeued(ngx_http_sfn_pg_t *pg,
 
 
 static ngx_http_sfn_pg_t  ngx_http_sfn_pg;
+static ngx_http_sfn_pg_t  ngx_http_sfn_pg_reader;
 static ngx_http_sfn_pg_t  ngx_http_sfn_pg_sweeper;
+
+/* connections made by this process, whichever: a prepared one's */
+static ngx_uint_t         ngx_http_sfn_pg_generation;
 
 
 static ngx_int_t
@@ -287,18 +296,23 @@ ngx_int_t
 ngx_http_sfn_pg_init_process(ngx_cycle_t *cycle,
     ngx_http_sfn_main_conf_t *smcf)
 {
-    ngx_http_sfn_pg_t  *pg, *sw;
+    ngx_http_sfn_pg_t  *pg, *rd, *sw;
 
     pg = &ngx_http_sfn_pg;
+    rd = &ngx_http_sfn_pg_reader;
     sw = &ngx_http_sfn_pg_sweeper;
 
     ngx_memzero(pg, sizeof(ngx_http_sfn_pg_t));
+    ngx_memzero(rd, sizeof(ngx_http_sfn_pg_t));
     ngx_memzero(sw, sizeof(ngx_http_sfn_pg_t));
 
     pg->mail = 1;
     pg->gauge = ngx_http_sfn_metrics_connections(cycle, 0);
+    rd->gauge = ngx_http_sfn_metrics_connections(cycle, 3);
 
-    if (ngx_http_sfn_pg_init(pg, cycle, smcf) != NGX_OK) {
+    if (ngx_http_sfn_pg_init(pg, cycle, smcf) != NGX_OK
+        || ngx_http_sfn_pg_init(rd, cycle, smcf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -355,6 +369,7 @@ void
 ngx_http_sfn_pg_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_sfn_pg_exit(&ngx_http_sfn_pg, cycle);
+    ngx_http_sfn_pg_exit(&ngx_http_sfn_pg_reader, cycle);
     ngx_http_sfn_pg_exit(&ngx_http_sfn_pg_sweeper, cycle);
 }
 
@@ -452,9 +467,33 @@ ngx_http_sfn_pg_prepared(ngx_http_sfn_pg_prepared_t *ps, int nparams,
     const char *const *values, ngx_http_sfn_pg_handler_pt handler,
     void *data)
 {
+    return ngx_http_sfn_pg_by_name(&ngx_http_sfn_pg, ps, nparams, values,
+                                   handler, data);
+}
+
+
+/*
+ * The same on the reader: it sees what has committed, and waits for no
+ * write of this worker's
+ */
+
+ngx_int_t
+ngx_http_sfn_pg_read(ngx_http_sfn_pg_prepared_t *ps, int nparams,
+    const char *const *values, ngx_http_sfn_pg_handler_pt handler,
+    void *data)
+{
+    return ngx_http_sfn_pg_by_name(&ngx_http_sfn_pg_reader, ps, nparams,
+                                   values, handler, data);
+}
+
+
+static ngx_int_t
+ngx_http_sfn_pg_by_name(ngx_http_sfn_pg_t *pg, ngx_http_sfn_pg_prepared_t *ps,
+    int nparams, const char *const *values,
+    ngx_http_sfn_pg_handler_pt handler, void *data)
+{
     ngx_int_t                rc;
     ngx_queue_t             *q;
-    ngx_http_sfn_pg_t       *pg = &ngx_http_sfn_pg;
     ngx_http_sfn_pg_stmt_t  *st;
 
     rc = ngx_http_sfn_pg_queue(pg, ps->sql, nparams, values, handler, data,
@@ -777,7 +816,7 @@ ngx_http_sfn_pg_poll_connect(ngx_http_sfn_pg_t *pg)
             }
 
             pg->state = ngx_http_sfn_pg_ready;
-            pg->generation++;
+            pg->generation = ++ngx_http_sfn_pg_generation;
 
             if (pg->gauge) {
                 *pg->gauge = 1;
@@ -785,7 +824,9 @@ ngx_http_sfn_pg_poll_connect(ngx_http_sfn_pg_t *pg)
 
             ngx_log_error(NGX_LOG_INFO, pg->log, 0,
                           "sfn database: connected%s",
-                          pg->mail ? "" : " (retention)");
+                          pg->mail ? ""
+                          : (pg == &ngx_http_sfn_pg_reader ? " (reader)"
+                                                           : " (retention)"));
 
             if (!pg->mail) {
                 return ngx_http_sfn_pg_send(pg);
