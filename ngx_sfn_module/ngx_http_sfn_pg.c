@@ -82,8 +82,10 @@ typedef struct {
     ngx_str_t                    conninfo;
     ngx_atomic_t                *gauge;     /* connected, in the metrics */
     ngx_uint_t                   generation;    /* of this connection */
+    const char                  *name;      /* in the log */
+    const char                  *setup;     /* its first transaction */
     unsigned                     mail:1;    /* the writer: LISTEN sfn_mail */
-    unsigned                     listen:1;  /* its result is awaited */
+    unsigned                     listen:1;  /* setup's result is awaited */
     unsigned                     batch_failed:1;
     unsigned                     exiting:1;
     unsigned                     busy:1;    /* episodes, each logged once */
@@ -306,8 +308,17 @@ ngx_http_sfn_pg_init_process(ngx_cycle_t *cycle,
     ngx_memzero(rd, sizeof(ngx_http_sfn_pg_t));
     ngx_memzero(sw, sizeof(ngx_http_sfn_pg_t));
 
+    /*
+     * LISTEN is the writer's first transaction; mail posted while it was
+     * down is found by the poll queued after it
+     */
+
     pg->mail = 1;
+    pg->name = "";
+    pg->setup = "LISTEN sfn_mail";
     pg->gauge = ngx_http_sfn_metrics_connections(cycle, 0);
+
+    rd->name = " (reader)";
     rd->gauge = ngx_http_sfn_metrics_connections(cycle, 3);
 
     if (ngx_http_sfn_pg_init(pg, cycle, smcf) != NGX_OK
@@ -320,6 +331,14 @@ ngx_http_sfn_pg_init_process(ngx_cycle_t *cycle,
         return NGX_OK;
     }
 
+    /*
+     * a batch's commit need not wait for its WAL to reach the disk: a
+     * batch lost in a crash is swept again, and the flushes that other
+     * sessions' commits wait for come no more often for it
+     */
+
+    sw->name = " (retention)";
+    sw->setup = "SET synchronous_commit = off";
     sw->gauge = ngx_http_sfn_metrics_connections(cycle, 2);
 
     return ngx_http_sfn_pg_init(sw, cycle, smcf);
@@ -823,34 +842,28 @@ ngx_http_sfn_pg_poll_connect(ngx_http_sfn_pg_t *pg)
             }
 
             ngx_log_error(NGX_LOG_INFO, pg->log, 0,
-                          "sfn database: connected%s",
-                          pg->mail ? ""
-                          : (pg == &ngx_http_sfn_pg_reader ? " (reader)"
-                                                           : " (retention)"));
+                          "sfn database: connected%s", pg->name);
 
-            if (!pg->mail) {
+            if (pg->setup == NULL) {
                 return ngx_http_sfn_pg_send(pg);
             }
 
-            /*
-             * LISTEN is the connection's first transaction; mail posted
-             * while it was down is found by the poll this queues after it
-             */
-
-            if (PQsendQueryParams(pg->conn, "LISTEN sfn_mail", 0, NULL,
-                                  NULL, NULL, NULL, 0) != 1
+            if (PQsendQueryParams(pg->conn, pg->setup, 0, NULL, NULL, NULL,
+                                  NULL, 0) != 1
                 || PQpipelineSync(pg->conn) != 1)
             {
                 ngx_log_error(NGX_LOG_ERR, pg->log, 0,
-                              "sfn database: LISTEN failed: %s",
-                              PQerrorMessage(pg->conn));
+                              "sfn database: \"%s\" failed: %s",
+                              pg->setup, PQerrorMessage(pg->conn));
                 return NGX_ERROR;
             }
 
             pg->listen = 1;
             pg->syncs++;
 
-            ngx_http_sfn_exec_mail_notify(NULL);
+            if (pg->mail) {
+                ngx_http_sfn_exec_mail_notify(NULL);
+            }
 
             return ngx_http_sfn_pg_send(pg);
 
@@ -1222,12 +1235,12 @@ ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg)
         }
 
         if (pg->listen) {
-            /* LISTEN, sent before any statement of the queue */
+            /* the setup, sent before any statement of the queue */
 
             if (status != PGRES_COMMAND_OK) {
                 ngx_log_error(NGX_LOG_ERR, pg->log, 0,
-                              "sfn database: LISTEN failed: %s",
-                              PQresultErrorMessage(res));
+                              "sfn database: \"%s\" failed: %s",
+                              pg->setup, PQresultErrorMessage(res));
             }
 
             pg->listen = 0;
