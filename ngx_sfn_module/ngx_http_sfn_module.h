@@ -134,6 +134,18 @@ typedef void (*ngx_http_sfn_finish_pt)(void *data,
 typedef void (*ngx_http_sfn_pg_handler_pt)(void *data, void *res);
 
 
+/*
+ * A statement prepared on a connection the first time it is sent there,
+ * then executed by name: parsed and planned once per connection, not per
+ * call.  A static of the caller's.
+ */
+typedef struct {
+    const char                  *name;
+    const char                  *sql;
+    ngx_uint_t                   generation; /* of the connection */
+} ngx_http_sfn_pg_prepared_t;
+
+
 /* a request for the worker that owns an execution */
 typedef enum {
     NGX_HTTP_SFN_MSG_STOP = 1,
@@ -268,6 +280,16 @@ ngx_int_t ngx_http_sfn_pg_query_alone(const char *sql, int nparams,
 ngx_int_t ngx_http_sfn_pg_record(const char *sql, int nparams,
     const char *const *values, ngx_http_sfn_pg_handler_pt handler,
     void *data);
+ngx_int_t ngx_http_sfn_pg_prepared(ngx_http_sfn_pg_prepared_t *ps,
+    int nparams, const char *const *values,
+    ngx_http_sfn_pg_handler_pt handler, void *data);
+ngx_int_t ngx_http_sfn_pg_read(ngx_http_sfn_pg_prepared_t *ps,
+    int nparams, const char *const *values,
+    ngx_http_sfn_pg_handler_pt handler, void *data);
+ngx_int_t ngx_http_sfn_pg_sweep(const char *sql, int nparams,
+    const char *const *values, ngx_http_sfn_pg_handler_pt handler,
+    void *data);
+u_char *ngx_http_sfn_pg_text(ngx_pool_t *pool, ngx_str_t *s);
 ngx_int_t ngx_http_sfn_pg_busy(void);
 ngx_int_t ngx_http_sfn_pg_sync(void);
 ngx_int_t ngx_http_sfn_pg_affected(void *res);
@@ -306,7 +328,7 @@ void ngx_http_sfn_metrics_task_posted(ngx_http_sfn_main_conf_t *smcf);
 void ngx_http_sfn_metrics_task(ngx_http_sfn_main_conf_t *smcf,
     const char *resource, ngx_uint_t ok, int64_t ms);
 ngx_atomic_t *ngx_http_sfn_metrics_connections(ngx_cycle_t *cycle,
-    ngx_uint_t tasks);
+    ngx_uint_t use);
 void ngx_http_sfn_metrics_retention(ngx_http_sfn_main_conf_t *smcf,
     ngx_uint_t executions, ngx_uint_t rows);
 
