@@ -28,6 +28,7 @@ struct sfn_jsonata_s {
 
 
 int sfn_jsonata_builtins_init(void);
+int sfn_jsonata_aws_init(void);
 
 
 static void
@@ -50,7 +51,7 @@ sfn_jsonata_compile(const char *text, size_t len, sfn_jsonata_error_t *err)
     sfn_jsonata_t  *prog;
     jmp_buf         jmp;
 
-    if (sfn_jsonata_builtins_init() != 0) {
+    if (sfn_jsonata_builtins_init() != 0 || sfn_jsonata_aws_init() != 0) {
         sfn_jsonata_set_error(err, "U1000", "Out of memory", 0);
         return NULL;
     }
@@ -151,6 +152,16 @@ sfn_jsonata_eval(const sfn_jsonata_t *prog, const cJSON *input,
     const cJSON *bindings, const sfn_jsonata_limits_t *limits, cJSON **out,
     sfn_jsonata_error_t *err)
 {
+    return sfn_jsonata_eval_host(prog, input, bindings, limits, NULL, out,
+                                 err);
+}
+
+
+int
+sfn_jsonata_eval_host(const sfn_jsonata_t *prog, const cJSON *input,
+    const cJSON *bindings, const sfn_jsonata_limits_t *limits,
+    sfn_jsonata_host_t *host, cJSON **out, sfn_jsonata_error_t *err)
+{
     int                   rc;
     sfn_buf_t             b;
     sfn_jv_t             *in, *result;
@@ -178,6 +189,11 @@ sfn_jsonata_eval(const sfn_jsonata_t *prog, const cJSON *input,
     ctx.max_memory = limits && limits->memory ? limits->memory
                                               : SFN_JSONATA_MEMORY;
     ctx.seed = (uint64_t) ctx.now * 2654435761u + 0x9e3779b97f4a7c15ULL;
+    ctx.host = host;
+
+    if (host) {
+        host->function = 0;
+    }
 
     if (setjmp(jmp) != 0) {
         memset(&b, 0, sizeof(sfn_buf_t));
@@ -217,6 +233,10 @@ sfn_jsonata_eval(const sfn_jsonata_t *prog, const cJSON *input,
     }
 
     result = sfn_jeval(&ctx, prog->ast, in, env);
+
+    if (result != NULL && host && sfn_jv_is_func(result)) {
+        host->function = 1;
+    }
 
     if (result != NULL) {
         *out = sfn_jv_to_json(result);

@@ -53,6 +53,28 @@ int sfn_jsonata_eval(const sfn_jsonata_t *prog, const cJSON *input,
     const cJSON *bindings, const sfn_jsonata_limits_t *limits, cJSON **out,
     sfn_jsonata_error_t *err);
 
+/*
+ * What Step Functions adds around an evaluation.  variable() gives the
+ * value of a $name that neither the expression nor the bindings bind
+ * (borrowed until the evaluation ends), or NULL; it is asked once per
+ * name and evaluation.  With aws set, the functions Step Functions adds
+ * ($partition, $range, $hash, $random with a seed, $uuid, $parse) are
+ * defined; random() fills their random bytes.  function is set on return
+ * when the result was a function, which JSON cannot hold.
+ */
+typedef struct {
+    const cJSON        *(*variable)(void *data, const char *name,
+                                    size_t len);
+    void                (*random)(void *data, void *buf, size_t len);
+    void                 *data;
+    unsigned              aws:1;
+    unsigned              function:1;
+} sfn_jsonata_host_t;
+
+int sfn_jsonata_eval_host(const sfn_jsonata_t *prog, const cJSON *input,
+    const cJSON *bindings, const sfn_jsonata_limits_t *limits,
+    sfn_jsonata_host_t *host, cJSON **out, sfn_jsonata_error_t *err);
+
 void sfn_jsonata_free(sfn_jsonata_t *prog);
 void sfn_jsonata_error_clear(sfn_jsonata_error_t *err);
 
