@@ -236,7 +236,11 @@ sfn_load_path(sfn_load_t *ld, const cJSON *obj, const char *field,
         return NULL;
     }
 
-    if (reference && (!sfn_path_definite(p) || sfn_path_context(p))) {
+    /* ResultPath writes into the state's input, never a variable */
+    if (reference
+        && (!sfn_path_definite(p) || sfn_path_context(p)
+            || (sfn_path_var(p) && strcmp(field, "ResultPath") == 0)))
+    {
         sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
                       "The value for the field '%s' must be a valid "
                       "ReferencePath", field);
