@@ -80,6 +80,7 @@ char *sfn_strdup(const char *s);
 char *sfn_strndup(const char *s, size_t len);
 char *sfn_json_print_sized(const cJSON *v, size_t size);
 size_t sfn_json_size(const cJSON *v);
+size_t sfn_json_size_max(const cJSON *v);
 int sfn_json_equal(const cJSON *a, const cJSON *b);
 void sfn_json_tostring(sfn_buf_t *b, const cJSON *v);
 int sfn_json_is_int(const cJSON *v, int64_t *out);

@@ -153,7 +153,10 @@ sfn_env_done(sfn_env_t *env)
 int
 sfn_io_check_size(sfn_run_t *run, const cJSON *v)
 {
-    if (v && sfn_json_size(v) > SFN_MAX_PAYLOAD) {
+    /* the bound first: formatting every number costs */
+    if (v && sfn_json_size_max(v) > SFN_MAX_PAYLOAD
+        && sfn_json_size(v) > SFN_MAX_PAYLOAD)
+    {
         sfn_err_set(&run->err, "States.DataLimitExceeded",
                     "The state/task '%s' returned a result with a size "
                     "exceeding the maximum number of bytes service limit.",

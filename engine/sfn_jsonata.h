@@ -62,11 +62,24 @@ int sfn_jsonata_eval(const sfn_jsonata_t *prog, const cJSON *input,
  * defined; random() fills their random bytes.  function is set on return
  * when the result was a function, which JSON cannot hold.
  */
+/*
+ * Evaluations that share one arena: what variable() gave is converted
+ * once for all of them, and the results live until the session is freed
+ * (the fields of one payload template, evaluated against the same
+ * values).
+ */
+typedef struct sfn_jsonata_session_s  sfn_jsonata_session_t;
+
+sfn_jsonata_session_t *sfn_jsonata_session_new(void);
+void sfn_jsonata_session_free(sfn_jsonata_session_t *s);
+
+
 typedef struct {
     const cJSON        *(*variable)(void *data, const char *name,
                                     size_t len);
     void                (*random)(void *data, void *buf, size_t len);
     void                 *data;
+    sfn_jsonata_session_t  *session;    /* NULL: an arena of its own */
     unsigned              aws:1;
     unsigned              function:1;
 } sfn_jsonata_host_t;

@@ -376,6 +376,7 @@ size_t sfn_utf8_encode(uint32_t c, char *out);
 size_t sfn_utf8_offset(const char *s, size_t len, size_t chars);
 
 void sfn_jthrow(sfn_jctx_t *ctx, const char *code) __attribute__((noreturn));
+pcre2_general_context *sfn_jpcre(sfn_jctx_t *ctx);
 void sfn_jthrow_v(sfn_jctx_t *ctx, const char *code, sfn_jv_t *value)
     __attribute__((noreturn));
 void sfn_jerror_message(sfn_jctx_t *ctx, sfn_buf_t *b);

@@ -254,6 +254,7 @@ typedef struct {
     const sfn_qtmpl_t    *t;
     cJSON                *states;
     sfn_env_t             env;
+    sfn_jsonata_session_t  *session;
     unsigned              env_ready:1;
 } sfn_qhost_t;
 
@@ -400,6 +401,17 @@ sfn_query_node(sfn_qhost_t *qh, const sfn_qtmpl_t *t)
         host.data = qh;
         host.aws = 1;
 
+        /* the fields of one template share the values they read */
+        if (qh->session == NULL) {
+            qh->session = sfn_jsonata_session_new();
+            if (qh->session == NULL) {
+                sfn_err_set(&run->err, "States.Runtime", "out of memory");
+                return NULL;
+            }
+        }
+
+        host.session = qh->session;
+
         qh->t = t;
         r = NULL;
 
@@ -482,6 +494,7 @@ sfn_query_eval(sfn_run_t *run, const sfn_qtmpl_t *t, const cJSON *input,
 
     r = sfn_query_node(&qh, t);
 
+    sfn_jsonata_session_free(qh.session);
     cJSON_Delete(qh.states);
 
     if (qh.env_ready) {
