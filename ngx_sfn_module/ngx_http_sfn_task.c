@@ -73,6 +73,7 @@ ngx_http_sfn_task_done(ngx_event_t *ev)
     ctx = ev->data;
     run = ctx->run;
 
+
     if (ngx_http_sfn_run_paced(run)
         && ngx_http_sfn_run_hold(run, ev, NULL) == NGX_OK)
     {
