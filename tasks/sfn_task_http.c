@@ -407,7 +407,7 @@ sfn_task_http_invoke(sfn_task_call_t *call)
             return SFN_TASK_FAILED;
         }
 
-        return sfn_task_http_lambda(call, rule->url, rule->timeout,
+        return sfn_task_http_lambda(call, rule->url, arn, rule->timeout,
                                     SFN_HTTP_LAMBDA|SFN_HTTP_WRAP);
     }
 
@@ -419,17 +419,17 @@ sfn_task_http_invoke(sfn_task_call_t *call)
                              "endpoint to POST to", url ? url : "");
     }
 
-    return sfn_task_http_lambda(call, url, timeout * 1000,
+    return sfn_task_http_lambda(call, url, NULL, timeout * 1000,
                                 lambda ? SFN_HTTP_LAMBDA|SFN_HTTP_WRAP : 0);
 }
 
 
 int
-sfn_task_http_lambda(sfn_task_call_t *call, const char *url,
+sfn_task_http_lambda(sfn_task_call_t *call, const char *url, const char *arn,
     long timeout_ms, int flags)
 {
     int                 lambda, rc, event;
-    char               *body, id[40];
+    char               *body, id[40], hdr[2200];
     cJSON              *payload, *reply, *r, *meta;
     const char         *type;
     const cJSON        *in, *p;
@@ -494,6 +494,13 @@ sfn_task_http_lambda(sfn_task_call_t *call, const char *url,
 
     if (event) {
         h = curl_slist_append(h, "X-Amz-Invocation-Type: Event");
+    }
+
+    /* one endpoint may serve several functions */
+
+    if (arn && strlen(arn) < sizeof(hdr) - 32) {
+        snprintf(hdr, sizeof(hdr), "X-Sfn-Resource: %s", arn);
+        h = curl_slist_append(h, hdr);
     }
 
     rc = sfn_task_http_request(call, url, body, h, timeout_ms, &res);

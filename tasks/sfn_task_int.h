@@ -65,11 +65,12 @@ const char *sfn_task_http_excerpt(sfn_http_res_t *res);
 
 /*
  * Invokes a function at url as Lambda does: the input's "Payload" (or
- * the input less our own parameters) is POSTed, the JSON reply is the
- * result, wrapped as lambda:invoke's with SFN_HTTP_WRAP.
+ * the input less our own parameters) is POSTed, with X-Sfn-Resource: arn
+ * when arn is not NULL; the JSON reply is the result, wrapped as
+ * lambda:invoke's with SFN_HTTP_WRAP.
  */
 int sfn_task_http_lambda(sfn_task_call_t *call, const char *url,
-    long timeout_ms, int flags);
+    const char *arn, long timeout_ms, int flags);
 
 /*
  * The service integrations: the Resources that are not a built-in task,

@@ -934,7 +934,8 @@ sfn_task_service(sfn_task_call_t *call)
                                  call->resource);
         }
 
-        return sfn_task_http_lambda(call, rule->url, rule->timeout,
+        return sfn_task_http_lambda(call, rule->url, call->resource,
+                                    rule->timeout,
                                     strncmp(call->resource,
                                             "arn:aws:lambda:", 15) == 0
                                     ? SFN_HTTP_LAMBDA : 0);
