@@ -140,7 +140,8 @@ like($d->{states}, qr/^ListRecords,ProcessLargeDataset,(ProcessRecord,){3}(?x)
 
 $d = run('badrecords', {});
 is($d->{status}, 'FAILED', 'ETL map, records failing: failed');
-is($d->{error}, 'ItemError', '... the record\'s error');
+is($d->{error}, 'States.ExceedToleratedFailureThreshold',
+   '... as a distributed Map does (no failure tolerated)');
 unlike($d->{states}, qr/AnalyzeResults/, '... AnalyzeResults not entered');
 
 $t->stop;
