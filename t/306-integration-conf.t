@@ -111,6 +111,25 @@ like($out, qr/glue:startJobRun\.sync/, '... naming it') or diag $out;
     http => "    sfn_integration arn:aws:lambda:*:*:function:Pay $u;\n"));
 is($rc, 0, 'nginx -t: a rule after the machine that uses it') or diag $out;
 
+# conf-examples/seed-workflows.conf with every seed example beside it
+
+my $root = $Sfn::Test::ROOT;
+my $conf = $c->read_file("$root/conf-examples/seed-workflows.conf");
+my ($http) = $conf =~ /^http \{\n(.*)^\}/ms or die "no http block";
+$http =~ s/\@PREFIX\@/%%DIR%%/g;
+$http =~ s/\@PORT\@/%%PORT%%/g;
+$http =~ s/\@DATABASE\@/%%DATABASE%%/g;
+my @ex = $http =~ m{%%DIR%%/conf/([\w-]+\.asl\.json)}g;
+$c->copy_example($_) for @ex;
+($rc, $out) = $c->nginx_test($http);
+is($rc, 0, 'nginx -t: conf-examples/seed-workflows.conf, ' . scalar(@ex)
+   . ' machines') or diag $out;
+my @all = map { m{([^/]+)$} } glob("$root/conf-examples/*.asl.json");
+my %in = map { $_ => 1 } @ex, 'video-workflow.asl.json',
+                              'quickstart.asl.json', 'image-workflow.asl.json';
+is_deeply([ grep { !$in{$_} } @all ], [],
+          '... it names every seed example of conf-examples/');
+
 # matching and shapes, through executions
 
 machine('exact', task('arn:aws:lambda:us-east-1:123456789012:function:Pay'));
@@ -183,7 +202,8 @@ is($d->{output_json}{Payload}{path}, '/first',
 
 $d = run('invoke_none', {});
 is($d->{status}, 'FAILED', 'lambda:invoke of a function no rule names fails');
-is($d->{error}, 'States.TaskFailed', '... States.TaskFailed');
+is($d->{error}, 'Lambda.ResourceNotFoundException',
+   '... Lambda.ResourceNotFoundException');
 like($d->{cause}, qr/no sfn_integration for "arn:aws:lambda:us-east-1:(?x)
                      123456789012:function:Nobody"/, '... saying so')
     or diag explain $d;

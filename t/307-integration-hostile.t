@@ -151,11 +151,13 @@ is($d->{status}, 'SUCCEEDED', 'a sane endpoint: succeeded') or diag explain $d;
 
 fails_with('down', 'Lambda.SdkClientException', qr/(?i)connect/,
            'endpoint down');
-$d = fails_with('hang', 'Lambda.SdkClientException', qr/\(timeout\)/,
+$d = fails_with('hang', 'Lambda.SdkClientException',
+                qr/\(the sfn_integration's timeout\)/,
                 'endpoint hanging, timeout=1s');
 ok($d->{elapsed} < 10, sprintf('... ended by the rule\'s timeout (%.1f s)',
                                $d->{elapsed}));
-fails_with('slow', 'Lambda.SdkClientException', qr/\(timeout\)/,
+fails_with('slow', 'Lambda.SdkClientException',
+           qr/\(the sfn_integration's timeout\)/,
            'endpoint slower than timeout=1s');
 fails_with('text', 'Lambda.ServiceException', qr/not JSON: plain words/,
            'a function answering text');

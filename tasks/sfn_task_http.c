@@ -397,7 +397,9 @@ sfn_task_http_invoke(sfn_task_call_t *call)
         url = name;
     }
 
-    if (url == NULL && lambda && name) {
+    if (url == NULL && lambda && name && call->env
+        && call->env->services)
+    {
 
         /* the function's ARN, as sfn_integration names it */
 
@@ -408,7 +410,8 @@ sfn_task_http_invoke(sfn_task_call_t *call)
         }
 
         return sfn_task_http_lambda(call, rule->url, arn, rule->timeout,
-                                    SFN_HTTP_LAMBDA|SFN_HTTP_WRAP);
+                                    SFN_HTTP_LAMBDA|SFN_HTTP_WRAP
+                                    |SFN_HTTP_RULE);
     }
 
     if (!sfn_http_is_url(url)) {
@@ -518,8 +521,10 @@ sfn_task_http_lambda(sfn_task_call_t *call, const char *url, const char *arn,
         sfn_task_fail(call, lambda ? "Lambda.SdkClientException"
                                    : "States.TaskFailed",
                       "POST \"%s\" failed: %s%s", url, res.err,
-                      res.rc == CURLE_OPERATION_TIMEDOUT
-                      ? " (timeout)" : "");
+                      res.rc != CURLE_OPERATION_TIMEDOUT ? ""
+                      : (flags & SFN_HTTP_RULE) ? " (the sfn_integration's "
+                                                  "timeout)"
+                      : " (timeoutSeconds)");
         free(res.body);
         return SFN_TASK_FAILED;
     }
@@ -675,7 +680,7 @@ sfn_task_notify(sfn_task_call_t *call)
         url = topic;
     }
 
-    if (url == NULL && sns && topic) {
+    if (url == NULL && sns && topic && call->env && call->env->services) {
 
         /* the topic's ARN, as sfn_integration names it */
 

@@ -32,6 +32,7 @@
 
 #define SFN_HTTP_LAMBDA      0x01   /* Lambda's error names */
 #define SFN_HTTP_WRAP        0x02   /* lambda:invoke's result shape */
+#define SFN_HTTP_RULE        0x04   /* the endpoint of an sfn_integration */
 
 
 typedef struct {

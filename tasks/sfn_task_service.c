@@ -43,6 +43,7 @@ typedef struct {
     const char  *selector;      /* the parameter naming the resource */
     const char  *arn;           /* its ARN: $r region, $a account, $n name */
     const char  *prefix;        /* of error names: "Glue" */
+    const char  *notfound;      /* AWS's error for a resource unknown */
     const char  *id;            /* the start reply's id of the job */
     const char  *status;        /* where a job reply holds its status */
     const char  *result;        /* the member that is the .sync result */
@@ -57,78 +58,78 @@ static const sfn_service_t  sfn_services[] = {
 
     { SFN_SERVICE_HANDLER, "lambda:invoke", "FunctionName",
       "arn:aws:lambda:$r:$a:function:$n",
-      "Lambda", NULL, NULL, NULL, NULL, NULL },
+      "Lambda", "Lambda.ResourceNotFoundException", NULL, NULL, NULL, NULL, NULL },
 
     { SFN_SERVICE_HANDLER, "sns:publish", "TopicArn",
       "arn:aws:sns:$r:$a:$n",
-      "SNS", NULL, NULL, NULL, NULL, NULL },
+      "SNS", "SNS.NotFoundException", NULL, NULL, NULL, NULL, NULL },
 
     /* jobs */
 
     { SFN_SERVICE_RULES, "glue:startJobRun", "JobName",
       "arn:aws:glue:$r:$a:job/$n",
-      "Glue", "JobRunId", "JobRun.JobRunState", "JobRun",
+      "Glue", "Glue.EntityNotFoundException", "JobRunId", "JobRun.JobRunState", "JobRun",
       "SUCCEEDED", "FAILED|TIMEOUT|ERROR|STOPPED" },
 
     { SFN_SERVICE_RULES, "sagemaker:createTrainingJob", "TrainingJobName",
       "arn:aws:sagemaker:$r:$a:training-job/$n",
-      "SageMaker", NULL, "TrainingJobStatus", NULL,
+      "SageMaker", "SageMaker.ResourceNotFound", NULL, "TrainingJobStatus", NULL,
       "Completed", "Failed|Stopped" },
 
     { SFN_SERVICE_RULES, "sagemaker:createTransformJob", "TransformJobName",
       "arn:aws:sagemaker:$r:$a:transform-job/$n",
-      "SageMaker", NULL, "TransformJobStatus", NULL,
+      "SageMaker", "SageMaker.ResourceNotFound", NULL, "TransformJobStatus", NULL,
       "Completed", "Failed|Stopped" },
 
     { SFN_SERVICE_RULES, "sagemaker:createProcessingJob",
       "ProcessingJobName",
       "arn:aws:sagemaker:$r:$a:processing-job/$n",
-      "SageMaker", NULL, "ProcessingJobStatus", NULL,
+      "SageMaker", "SageMaker.ResourceNotFound", NULL, "ProcessingJobStatus", NULL,
       "Completed", "Failed|Stopped" },
 
     { SFN_SERVICE_RULES, "batch:submitJob", "JobQueue",
       "arn:aws:batch:$r:$a:job-queue/$n",
-      "Batch", "JobId", "status", NULL,
+      "Batch", "Batch.ClientException", "JobId", "status", NULL,
       "SUCCEEDED", "FAILED" },
 
     /* request/response */
 
     { SFN_SERVICE_RULES, "sagemaker:createModel", "ModelName",
       "arn:aws:sagemaker:$r:$a:model/$n",
-      "SageMaker", NULL, NULL, NULL, NULL, NULL },
+      "SageMaker", "SageMaker.ResourceNotFound", NULL, NULL, NULL, NULL, NULL },
 
     { SFN_SERVICE_RULES, "sagemaker:createEndpointConfig",
       "EndpointConfigName",
       "arn:aws:sagemaker:$r:$a:endpoint-config/$n",
-      "SageMaker", NULL, NULL, NULL, NULL, NULL },
+      "SageMaker", "SageMaker.ResourceNotFound", NULL, NULL, NULL, NULL, NULL },
 
     { SFN_SERVICE_RULES, "sagemaker:createEndpoint", "EndpointName",
       "arn:aws:sagemaker:$r:$a:endpoint/$n",
-      "SageMaker", NULL, NULL, NULL, NULL, NULL },
+      "SageMaker", "SageMaker.ResourceNotFound", NULL, NULL, NULL, NULL, NULL },
 
     { SFN_SERVICE_RULES, "sagemaker:updateEndpoint", "EndpointName",
       "arn:aws:sagemaker:$r:$a:endpoint/$n",
-      "SageMaker", NULL, NULL, NULL, NULL, NULL },
+      "SageMaker", "SageMaker.ResourceNotFound", NULL, NULL, NULL, NULL, NULL },
 
     { SFN_SERVICE_RULES, "aws-sdk:s3:listObjectsV2", "Bucket",
       "arn:aws:s3:::$n",
-      "S3", NULL, NULL, NULL, NULL, NULL },
+      "S3", "S3.NoSuchBucket", NULL, NULL, NULL, NULL, NULL },
 
     /* the jobs table unless a rule names the table */
 
     { SFN_SERVICE_BUILTIN, "dynamodb:putItem", "TableName",
       "arn:aws:dynamodb:$r:$a:table/$n",
-      "DynamoDB", NULL, NULL, NULL, NULL, NULL },
+      "DynamoDB", "DynamoDB.ResourceNotFoundException", NULL, NULL, NULL, NULL, NULL },
 
     { SFN_SERVICE_BUILTIN, "dynamodb:updateItem", "TableName",
       "arn:aws:dynamodb:$r:$a:table/$n",
-      "DynamoDB", NULL, NULL, NULL, NULL, NULL },
+      "DynamoDB", "DynamoDB.ResourceNotFoundException", NULL, NULL, NULL, NULL, NULL },
 
     { SFN_SERVICE_BUILTIN, "dynamodb:getItem", "TableName",
       "arn:aws:dynamodb:$r:$a:table/$n",
-      "DynamoDB", NULL, NULL, NULL, NULL, NULL },
+      "DynamoDB", "DynamoDB.ResourceNotFoundException", NULL, NULL, NULL, NULL, NULL },
 
-    { 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
+    { 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
 };
 
 
@@ -504,7 +505,7 @@ sfn_task_service_rule(sfn_task_call_t *call, const char *selector,
     map = call->env ? call->env->services : NULL;
 
     if (sv == NULL || value == NULL || value[0] == '\0') {
-        sfn_task_fail(call, "States.TaskFailed",
+        sfn_task_fail(call, sv ? sv->notfound : "States.TaskFailed",
                       "\"%s\" is required", selector);
         return NULL;
     }
@@ -515,7 +516,7 @@ sfn_task_service_rule(sfn_task_call_t *call, const char *selector,
         || sfn_service_arn(sv, map, value, arn, size) != 0
         || !sfn_task_text_valid(arn, strlen(arn)))
     {
-        sfn_task_fail(call, "States.TaskFailed",
+        sfn_task_fail(call, sv->notfound,
                       "%s \"%s\" has no sfn_integration", selector, quoted);
         return NULL;
     }
@@ -527,7 +528,7 @@ sfn_task_service_rule(sfn_task_call_t *call, const char *selector,
 
     if (rule == NULL) {
         sfn_task_quote(quoted, sizeof(quoted), arn, strlen(arn));
-        sfn_task_fail(call, "States.TaskFailed",
+        sfn_task_fail(call, sv->notfound,
                       "no sfn_integration for \"%s\" (%s %s)", quoted,
                       sv->action, selector);
         return NULL;
@@ -938,7 +939,8 @@ sfn_task_service(sfn_task_call_t *call)
                                     rule->timeout,
                                     strncmp(call->resource,
                                             "arn:aws:lambda:", 15) == 0
-                                    ? SFN_HTTP_LAMBDA : 0);
+                                    ? SFN_HTTP_LAMBDA|SFN_HTTP_RULE
+                                    : SFN_HTTP_RULE);
     }
 
     if (call->state) {
