@@ -649,8 +649,14 @@ sfn_exec_task(sfn_run_t *run)
 
     st = run->state;
 
+    /* a token is the task's own: the next Task of the run has none */
+
     if (st->wait_token) {
         sfn_exec_task_token(run);
+
+    } else if (run->token) {
+        free(run->token);
+        run->token = NULL;
     }
 
     run->timeout_ms = st->timeout_ms;

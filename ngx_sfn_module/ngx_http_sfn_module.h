@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include <sfn_engine.h>
+#include <sfn_task.h>
 
 
 #define NGX_HTTP_SFN_NAME_LEN    80
@@ -85,6 +86,8 @@ typedef struct {
     ngx_int_t                    database_pool;     /* connections */
     ngx_msec_t                   retention;         /* 0: off */
     ngx_msec_t                   retention_jobs;    /* 0: off */
+    ngx_array_t                  integrations;  /* sfn_service_rule_t */
+    sfn_service_map_t            services;      /* what the tasks read */
 } ngx_http_sfn_main_conf_t;
 
 
@@ -336,6 +339,13 @@ void ngx_http_sfn_metrics_retention(ngx_http_sfn_main_conf_t *smcf,
 char *ngx_http_sfn_retention(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_sfn_retention_init_process(ngx_cycle_t *cycle,
+    ngx_http_sfn_main_conf_t *smcf);
+
+/* ngx_http_sfn_integration.c */
+char *ngx_http_sfn_integration(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+int ngx_http_sfn_integration_known(void *data, const char *resource);
+ngx_int_t ngx_http_sfn_integration_init(ngx_conf_t *cf,
     ngx_http_sfn_main_conf_t *smcf);
 
 /* ngx_http_sfn_console.c */

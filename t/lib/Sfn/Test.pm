@@ -625,6 +625,33 @@ sub aws_api {
     return ($r->{status}, $r->{json});
 }
 
+# StartExecution of a machine of nginx.conf (by name) through the AWS API,
+# then DescribeExecution until it leaves RUNNING: the last description
+
+sub aws_run {
+    my ($self, $machine, $input, %o) = @_;
+    my $acct = 'arn:aws:states:' . ($o{region} // 'us-east-1') . ':'
+               . ($o{account} // '000000000000');
+    my ($st, $r) = $self->aws_api('StartExecution', {
+        stateMachineArn => "$acct:stateMachine:$machine",
+        ($o{name} ? (name => $o{name}) : ()),
+        input => ref $input ? $JSON->encode($input) : $input });
+    return { status => "StartExecution: $st", reply => $r }
+        unless $st == 200 && $r->{executionArn};
+    return $r if $o{nowait};
+    my $deadline = time + ($o{timeout} // 30);
+    my $d;
+    while (time < $deadline) {
+        (undef, $d) = $self->aws_api('DescribeExecution',
+                                     { executionArn => $r->{executionArn} });
+        last if $d && ($d->{status} // '') ne 'RUNNING';
+        sleep 0.1;
+    }
+    $d->{output_json} = eval { $JSON->decode($d->{output}) }
+        if defined $d->{output};
+    return $d;
+}
+
 # polls a query until it answers $want: (its last answer, seconds taken)
 
 sub wait_sql {
