@@ -943,6 +943,14 @@ sfn_media_result(sfn_media_job_t *job, const cJSON *settings,
                 cJSON_AddItemToArray(list, o);
 
             } else {
+                /* when a player could have started on it */
+
+                if (out->first_at > 0) {
+                    cJSON_AddNumberToObject(o, "firstSegmentAt",
+                                            floor(out->first_at * 1000)
+                                            / 1000);
+                }
+
                 /* a variant: listed under its master playlist */
 
                 n = cJSON_GetArraySize(list);
