@@ -170,6 +170,21 @@ my $ifr = slurp("$dir/out/d/index_a_iframes.m3u8") // '';
 is(scalar(() = $ifr =~ /^#EXT-X-BYTERANGE/mg), 6,
    'the I-frame playlist has every key frame');
 
+# QC checks an audio-only variant with audio checks only
+
+my $tc = $r->{output};
+my ($q, $qrc) = Sfn::Test::run_task('sfn:media:qc', {
+    source => { bucket => 'src', key => 'clip.mp4' }, transcode => $tc,
+    outputs => [{ format => 'hls', bucket => 'out', key => 'd/index.m3u8' }] },
+    dir => $dir, buckets => { src => "$dir/src", out => "$dir/out" });
+is($qrc, 0, 'QC of a ladder with an audio-only variant') or diag explain $q;
+my $hq = $q->{output}{qualityResults}[0] // {};
+is($hq->{passed}, JSON::PP::true, 'it passes') or diag explain $hq;
+my ($aq) = grep { $_->{audioOnly} } @{ $hq->{renditions} // [] };
+ok($aq && $aq->{hasAudio} && !$aq->{hasVideo},
+   'the audio-only variant is known as such') or diag explain $hq;
+is($hq->{checks}{aligned}, JSON::PP::true, 'its segments align with the rungs');
+
 my $res = $r->{output}{outputs}[0]{renditions} // [];
 ok(!grep({ !defined $_->{firstSegmentAt} || $_->{firstSegmentAt} <= 0
            || $_->{firstSegmentAt} > 60 } @$res),
