@@ -95,7 +95,7 @@ sub keyframes {
     return join ',', map { sprintf('%.1f', $_ - $k[0]) } @k;
 }
 
-# a 720p clip of 14 s: rungs 720p, 540p and 360p
+# a 720p clip of 14 s: rungs 720p, 540p and 360p, and the audio only
 
 $t->lavfi_clip("$dir/clip.mp4", size => '1280x720', rate => 30,
                duration => 14);
@@ -112,8 +112,10 @@ is($state, 'RUNNING', 'the master and a segment of every rung answer '
 diag(sprintf 'first playable %.2f s after the PUT', time - $put);
 
 my @variants = uris($m->{content});
-is(scalar @variants, 3, 'three rungs in the preview master')
+is(scalar @variants, 4, 'three rungs and the audio only in the preview master')
     or diag($m->{content});
+my ($audio) = $m->{content} =~ /CODECS="mp4a\.40\.2"\n(\S+)\n/;
+ok($audio, 'the audio-only rendition, AAC only');
 for my $v (@variants) {
     like($pl->{$v}, qr/^#EXT-X-PLAYLIST-TYPE:EVENT$/m, "$v: an EVENT");
     like($pl->{$v}, qr/^#EXT-X-TARGETDURATION:6$/m,
@@ -142,11 +144,12 @@ for my $v (uris($m->{content})) {
         ok($sr->{status} == 200 && length($sr->{content}) % 188 == 0
            && substr($sr->{content}, 0, 1) eq "\x47", "$s: whole");
     }
-    $keys{$v} = keyframes("$out/hls/$job/$v");
+    $keys{$v} = keyframes("$out/hls/$job/$v") if $v ne ($audio // '');
 }
 my ($k0) = values %keys;
 is($k0, '0.0,1.0,2.0,4.0,6.0,8.0,10.0,12.0',
    'key frames every 2 s and at the first cut');
+is(scalar(keys %keys), 3, 'the key frames of the three rungs');
 is(scalar(grep { $_ ne $k0 } values %keys), 0, 'aligned across rungs')
     or diag(explain \%keys);
 
