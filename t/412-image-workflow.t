@@ -42,17 +42,8 @@ my $topic = 'http://127.0.0.1:' . $listen->sockport
 my $hook_pid = fork // die "fork: $!";
 if ($hook_pid == 0) {
     while (my $c = $listen->accept) {
-        local $/ = "\r\n";
-        my $line = <$c> // next;
-        my %h;
-        while (defined(my $l = <$c>)) {
-            last if $l eq "\r\n";
-            $l =~ s/\r\n$//;
-            my ($k, $v) = split /:\s*/, $l, 2;
-            $h{lc $k} = $v;
-        }
-        my $body = '';
-        read($c, $body, $h{'content-length'}) if $h{'content-length'};
+        my ($line, $h, $body) = Sfn::Test::read_request($c);
+        next unless defined $line;
         open my $f, '>>', $hooks or _exit(1);
         flock $f, LOCK_EX;
         print $f $t->json->encode({ line => $line, body => $body }), "\n";
@@ -87,12 +78,7 @@ $broken =~ s{("watermarkText": "Processed by Image Platform",)}
             {$1 "watermarkImage": "marks/missing.png",} or die "no text";
 $t->write_file('conf/broken.asl.json', $broken);
 
-my $conf = $t->read_file("$root/conf-examples/image-origin.conf");
-my ($http) = $conf =~ /^http \{\n(.*)^\}/ms or die "no http block";
-$http =~ s/\@PREFIX\@/%%DIR%%/g;
-$http =~ s/\@PORT\@/%%PORT%%/g;
-$http =~ s/\@DATABASE\@/%%DATABASE%%/g;
-$http =~ s/access_log logs\/access.log;//;
+my $http = $t->example_http('image-origin.conf');
 $http =~ s{(sfn_state_machine image-workflow [^;]+;)}
           {$1\n    sfn_state_machine broken %%DIR%%/conf/broken.asl.json;};
 $http =~ s{(location /upload/ \{)}
@@ -420,21 +406,27 @@ $e = $t->wait_execution($r->{json}{jobId} // 'none', 60);
 is($e->{status}, 'FAILED', 'and its execution fails cleanly');
 ok(!-e "$src/up.jpg", 'and is cleaned up');
 
+# PUTs at once, each from a process of its own: the decoded replies
+
+sub put_at_once {
+    my (@keys) = @_;
+    my @pids;
+    for my $n (0 .. $#keys) {
+        my $pid = fork // die "fork: $!";
+        if ($pid == 0) {
+            $t->write_file("at-once.$n", put($keys[$n], $jpeg)->{content});
+            _exit(0);
+        }
+        push @pids, $pid;
+    }
+    waitpid $_, 0 for @pids;
+    return map { eval { $t->json->decode($t->read_file("at-once.$_")) } // {} }
+           0 .. $#keys;
+}
+
 # the same key twice at once: both stored whole, both run
 
-my @pids;
-for my $n (1, 2) {
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        my $res = put('user-6/twice.jpg', $jpeg);
-        $t->write_file("twice.$n", $res->{content});
-        _exit(0);
-    }
-    push @pids, $pid;
-}
-waitpid $_, 0 for @pids;
-my @twice = map { eval { $t->json->decode($t->read_file("twice.$_")) } // {} }
-            1, 2;
+my @twice = put_at_once(('user-6/twice.jpg') x 2);
 my @st = map { ($t->wait_execution($_->{jobId} // 'none', 60) // {})->{status}
                // 'none' } @twice;
 is_deeply(\@st, ['SUCCEEDED', 'SUCCEEDED'], 'the same key twice at once: '
@@ -447,20 +439,7 @@ for my $tw (@twice) {
 
 # ten uploads at once, the workers and threads shared
 
-my %want;
-@pids = ();
-for my $n (1 .. 10) {
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        my $res = put("user-7/p$n.jpg", $jpeg);
-        $t->write_file("ten.$n", $res->{content});
-        _exit(0);
-    }
-    push @pids, $pid;
-}
-waitpid $_, 0 for @pids;
-my @ten = map { eval { $t->json->decode($t->read_file("ten.$_")) } // {} }
-          1 .. 10;
+my @ten = put_at_once(map { "user-7/p$_.jpg" } 1 .. 10);
 my %got = map { ($_->{jobId} // "none$_" =>
                  ($t->wait_execution($_->{jobId} // 'none', 120) // {})
                  ->{status} // 'none') } @ten;
