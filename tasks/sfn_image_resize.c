@@ -3,7 +3,7 @@
  * Copyright (C) ngx_sfn authors
  *
  * sfn:image:resize - the seed's resize Lambda: the picture once decoded,
- * then each named size scaled with a Lanczos filter, fitted in its box
+ * then each named size scaled as RGB with a Lanczos filter, fitted in its box
  * with the aspect kept ("fit") or covering it and cropped ("fill"), and
  * written as "processed/<key less its first directory>-<size><ext>".
  */
