@@ -7,7 +7,7 @@
 # the cause), aborted and traced executions; the zone keeps the records
 # of the executions run last when it is full.  Hostile: ARNs malformed,
 # huge, not UTF-8, of another account, of the other type; executions
-# described while retention deletes them.
+# described while retention deletes them; the database gone and back.
 
 use strict;
 use warnings;
@@ -278,6 +278,27 @@ ok($seen{gone}, "described $seen{gone} times as gone"
 
 my ($s) = describe($b, $run[-1]);
 is($s, 200, 'a kept one is still described');
+
+# the database gone: a describe that needs a row answers 503 in time, and
+# the reader connects again when it is back
+
+$a->pg_stop;
+my $t0 = time;
+($s, my $body) = describe($b, $case{succeeded});
+my $took = time - $t0;
+is($s, 503, 'database gone: 503') or diag($body);
+like($body, qr/ServiceUnavailable/, 'database gone: ServiceUnavailable');
+ok($took < 15, sprintf('database gone: within %.1f s', $took));
+
+$a->pg_start_again;
+my $back;
+for (1 .. 50) {
+    ($s, $body) = describe($b, $case{succeeded});
+    $back = $body, last if $s == 200;
+    sleep 0.2;
+}
+ok($back && $back eq (describe($a, $case{succeeded}))[1],
+   'database back: the same describe from the row again');
 
 $b->stop;
 $a->stop;
