@@ -105,7 +105,9 @@ ngx_http_sfn_aws_redriven(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 
     if (json == NULL
         || cJSON_AddNumberToObject(json, "redriveDate",
-                                   ngx_http_sfn_aws_epoch(res, 0, 19))
+                                   ngx_atoof((u_char *) PQgetvalue(res, 0, 19),
+                                             PQgetlength(res, 0, 19))
+                                   / 1000.0)
            == NULL)
     {
         cJSON_Delete(json);

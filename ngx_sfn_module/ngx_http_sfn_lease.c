@@ -157,8 +157,13 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, void *pgres,
         rec.alias.len = PQgetlength(res, row, 13);
     }
 
+    /* the row's redrive date: the zone tells the same as the row */
+
     if (rd.count > 0 && rd.count != NGX_ERROR) {
         rec.redrive_count = rd.count;
+        rec.redrive_ms = PQgetisnull(res, row, 19)
+                         ? 0 : ngx_atoof((u_char *) PQgetvalue(res, row, 19),
+                                         PQgetlength(res, row, 19));
     }
 
     if (redrive) {
@@ -166,7 +171,6 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, void *pgres,
         ngx_str_set(&rec.output, "");
         ngx_str_set(&rec.error, "");
         ngx_str_set(&rec.cause, "");
-        rec.redrive_ms = ngx_http_sfn_now_ms();
     }
 
     /* a cache of what PostgreSQL holds: a failure is logged there */
@@ -257,7 +261,8 @@ ngx_http_sfn_scan_handler(ngx_event_t *ev)
                 "coalesce(e.job_id, ''), coalesce(e.snapshot, ''), "
                 "c.m_arn, c.m_type, c.m_key, c.m_def, e.arn, "
                 "e.trace_header, c.v_arn, e.alias_arn, e.redrive_count, "
-                "c.r_state, c.r_input, c.r_event",
+                "c.r_state, c.r_input, c.r_event, NULL, "
+                "(extract(epoch FROM e.redrive_date) * 1000)::bigint",
                 1, values,
                 ngx_http_sfn_recover_handler, ev->data)
             != NGX_OK)

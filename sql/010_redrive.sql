@@ -79,7 +79,8 @@ $$;
 -- RedriveExecution: the execution RUNNING again, owned by p_owner, in
 -- the columns of the recovery's claim (ngx_http_sfn_lease.c), then the
 -- outcome ('ok', 'again': the redrive of p_token already made, 'missing',
--- or why it cannot be redriven) and the date.
+-- or why it cannot be redriven) and the date, in milliseconds as
+-- DescribeExecution tells it.
 
 CREATE FUNCTION sfn_execution_redrive(p_arn text, p_owner text,
     p_lease interval, p_token text)
@@ -88,7 +89,7 @@ RETURNS TABLE (name text, state_machine text, input text, start_ms bigint,
                m_key text, m_def text, arn text, trace text,
                version_arn text, alias_arn text, redrive_count int,
                state text, state_input text, event_id bigint,
-               outcome text, redrive_date float8)
+               outcome text, redrive_ms bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
     x       sfn_executions%ROWTYPE;
@@ -116,7 +117,7 @@ BEGIN
             NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::text,
             NULL::text, NULL::text, NULL::text, NULL::text, NULL::text,
             NULL::text, NULL::int, NULL::text, NULL::text, NULL::bigint,
-            why, extract(epoch FROM x.redrive_date)::float8;
+            why, (extract(epoch FROM x.redrive_date) * 1000)::bigint;
         RETURN;
     END IF;
 
@@ -148,7 +149,7 @@ BEGIN
         coalesce(x.job_id, ''), ''::text, m.arn, m.type, m.key, m.def,
         x.arn, x.trace_header, x.version_arn, x.alias_arn, x.redrive_count,
         p.state, p.input, p.event_id, 'ok'::text,
-        extract(epoch FROM x.redrive_date)::float8
+        (extract(epoch FROM x.redrive_date) * 1000)::bigint
     FROM sfn_redrive_machine(x.state_machine, x.version_arn) m,
          sfn_redrive_point(p_arn, m.def,
                            sfn_redrive_before(p_arn, x.redrive_count)) p;

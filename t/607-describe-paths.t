@@ -4,10 +4,11 @@
 # zone is empty, and describes them from their rows.  The replies are
 # compared byte for byte for running, succeeded (input and output of
 # 200 KB), failed (error and cause of the execution's own making, a NUL in
-# the cause), aborted and traced executions; the zone keeps the records
-# of the executions run last when it is full.  Hostile: ARNs malformed,
-# huge, not UTF-8, of another account, of the other type; executions
-# described while retention deletes them; the database gone and back.
+# the cause), aborted and traced executions, and executions of a version,
+# of an alias and redriven; the zone keeps the records of the executions
+# run last when it is full.  Hostile: ARNs malformed, huge, not UTF-8, of
+# another account, of the other type; executions described while
+# retention deletes them; the database gone and back.
 
 use strict;
 use warnings;
@@ -104,7 +105,31 @@ my %case = (
     aborted => start('hold', input => '{"k":"v"}'),
 );
 
-settled($case{$_}) for qw(succeeded small traced failed nul);
+# a version, an alias and a redrive: their fields come from both sources
+
+my $role = 'arn:aws:iam::000000000000:role/describe';
+my ($cs, $cb) = raw($a, 'CreateStateMachine', {
+    name => 'api', roleArn => $role, publish => \1,
+    definition => '{"StartAt":"F","States":{"F":{"Type":"Fail",'
+                  . '"Error":"E","Cause":"again"}}}' });
+die "create: $cs $cb\n" unless $cs == 200;
+($cs, $cb) = raw($a, 'CreateStateMachineAlias', {
+    name => 'live', routingConfiguration => [
+        { stateMachineVersionArn => "$pre:stateMachine:api:1",
+          weight => 100 } ] });
+die "alias: $cs $cb\n" unless $cs == 200;
+
+$case{version} = start('api:1', input => '{}');
+$case{alias} = start('api:live', input => '{}');
+$case{redriven} = start('api', input => '{}');
+
+settled($case{redriven});
+($cs, $cb) = raw($a, 'RedriveExecution', { executionArn => $case{redriven} });
+die "redrive: $cs $cb\n" unless $cs == 200;
+$a->wait_sql("SELECT status <> 'RUNNING' AND redrive_count = 1 "
+             . "FROM sfn_executions WHERE arn = '$case{redriven}'", 't', 30);
+
+settled($case{$_}) for qw(succeeded small traced failed nul version alias);
 
 my ($st) = raw($a, 'StopExecution', { executionArn => $case{aborted},
                                       error => 'E', cause => 'stopped' });
@@ -117,9 +142,12 @@ for my $k (sort keys %case) {
 
     is($sa, 200, "$k: node a describes it (its zone)");
     is($sb, 200, "$k: node b describes it (its row)");
+    my $at = 0;
+    $at++ while $at < length $ra && substr($ra, $at, 1) eq substr($rb, $at, 1);
+    $at = $at > 100 ? $at - 100 : 0;
     ok($ra eq $rb, "$k: byte for byte the same")
-        or diag("zone: " . substr($ra, 0, 300) . "\nrow:  "
-                . substr($rb, 0, 300));
+        or diag("from byte $at\nzone: " . substr($ra, $at, 300)
+                . "\nrow:  " . substr($rb, $at, 300));
 
     my $j = eval { $json->decode($rb) } // {};
     is($j->{executionArn}, $case{$k}, "$k: its arn");
@@ -151,6 +179,21 @@ is($j->{status}, 'ABORTED', 'aborted: status');
 
 $j = $json->decode((describe($b, $case{traced}))[1]);
 is($j->{traceHeader}, 'Root=1-abc', 'traced: traceHeader');
+
+$j = $json->decode((describe($b, $case{version}))[1]);
+is($j->{stateMachineVersionArn}, "$pre:stateMachine:api:1",
+   'version: stateMachineVersionArn');
+
+$j = $json->decode((describe($b, $case{alias}))[1]);
+is_deeply([ @$j{qw(stateMachineVersionArn stateMachineAliasArn)} ],
+          [ "$pre:stateMachine:api:1", "$pre:stateMachine:api:live" ],
+          'alias: the version it chose and stateMachineAliasArn');
+
+$j = $json->decode((describe($b, $case{redriven}))[1]);
+ok($j->{redriveCount} == 1 && $j->{redriveDate} >= $j->{startDate}
+   && $j->{redriveStatus} eq 'REDRIVABLE',
+   'redriven: redriveCount, redriveDate, redriveStatus')
+    or diag($json->encode($j));
 
 ($st) = raw($a, 'StopExecution', { executionArn => $case{running} });
 is($st, 200, 'the running one stopped');
