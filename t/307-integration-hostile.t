@@ -183,9 +183,9 @@ ok($d->{elapsed} < 30, sprintf('... cut at the limit (%.1f s)',
 fails_with('deep', 'Lambda.ServiceException', qr/not JSON/,
            'JSON nested 100,000 deep');
 $d = run('badutf8');
-ok($d->{status} eq 'SUCCEEDED' || $d->{status} eq 'FAILED',
-   "invalid UTF-8 and U+0000 in a reply: $d->{status}, cleanly")
-    or diag explain $d;
+is($d->{status}, 'FAILED', 'invalid UTF-8 in a reply: failed');
+is($d->{error}, 'States.Runtime', '... States.Runtime, the engine\'s');
+like($d->{cause}, qr/not valid JSON/, '... not valid JSON');
 
 # a slow endpoint holds a thread, not the event loop
 
@@ -200,6 +200,22 @@ for (1 .. 10) {
     sleep 0.1;
 }
 ok($worst < 1, sprintf('the API answers meanwhile (worst %.3f s)', $worst));
+
+# concurrent: more calls than threads wait their turn, none is lost
+
+my @arns = map { run('ok', nowait => 1)->{executionArn} } 1 .. 16;
+my %status;
+for my $arn (@arns) {
+    my $deadline = time + 60;
+    my $e;
+    while (time < $deadline) {
+        (undef, $e) = $t->aws_api('DescribeExecution', { executionArn => $arn });
+        last if ($e->{status} // '') ne 'RUNNING';
+        sleep 0.1;
+    }
+    $status{$e->{status} // 'none'}++;
+}
+is_deeply(\%status, { SUCCEEDED => 16 }, '16 concurrent calls: all succeeded');
 
 # .sync
 
