@@ -26,7 +26,7 @@ my $svc = Sfn::Service->new(sub {
     my ($req, $self) = @_;
     my ($p, $c) = ($req->{path}, $req->{socket});
 
-    return (200, { ok => 1 }) if $p eq '/ok';
+    return (200, { ok => 1 }) if $p eq '/ok' || $p eq '/evil';
     if ($p eq '/slow') { sleep 3; return (200, { slow => 1 }) }
     if ($p eq '/hang') { sleep 30; return }
     return (200, 'plain words', { 'Content-Type' => 'text/plain' })
@@ -99,6 +99,7 @@ for my $f (sort keys %fn) {
 $rules .= "    sfn_integration arn:aws:lambda:*:*:function:down "
           . "http://127.0.0.1:$closed/;\n";
 $rules .= "    sfn_integration arn:aws:lambda:*:*:function:slow10 $u/slow;\n";
+$rules .= "    sfn_integration arn:aws:lambda:*:*:function:evil* $u/evil;\n";
 for my $j (qw(never elsewhere nostatus array flaky down)) {
     $rules .= "    sfn_integration arn:aws:glue:*:*:job/$j $u/$j poll=100ms;\n";
 }
@@ -111,6 +112,11 @@ for my $f (sort(keys %fn), 'down', 'slow10') {
             End => \1 } } }));
     push @machines, $f => "$f.json";
 }
+$t->write_file('conf/evil.json', $t->json->encode({
+    StartAt => 'S', States => { S => { Type => 'Task',
+        Resource => "arn:aws:lambda:us-east-1:1:function:evil\r\nX-Evil: 1",
+        End => \1 } } }));
+push @machines, evil => 'evil.json';
 $t->write_file('conf/invoke_text.json', $t->json->encode({
     StartAt => 'S', States => { S => { Type => 'Task',
         Resource => 'arn:aws:states:::lambda:invoke',
@@ -186,6 +192,12 @@ $d = run('badutf8');
 is($d->{status}, 'FAILED', 'invalid UTF-8 in a reply: failed');
 is($d->{error}, 'States.Runtime', '... States.Runtime, the engine\'s');
 like($d->{cause}, qr/not valid JSON/, '... not valid JSON');
+
+$d = run('evil');
+my ($evil) = $svc->requests('/evil');
+ok($evil && !exists $evil->{headers}{'x-evil'},
+   'a Resource with CRLF in it: no header injected')
+    or diag explain $evil;
 
 # a slow endpoint holds a thread, not the event loop
 
