@@ -306,6 +306,12 @@ ngx_http_sfn_host_run_task(void *data, sfn_exec_t *e, const sfn_task_req_t *t)
     ctx->repost.data = ctx;
     ctx->repost.log = run->log;
 
+    /*
+     * a .sync job's next poll must not hold a worker that is shutting
+     * down: the execution's next owner starts the task again
+     */
+    ctx->repost.cancelable = 1;
+
     if (t->token) {
         ctx->token.data = (u_char *) ctx->call.token;
         ctx->token.len = ngx_strlen(t->token);
