@@ -311,6 +311,7 @@ struct sfn_state_s {
     sfn_path_t           *heartbeat_path;
     unsigned              wait_token:1;
     unsigned              sync:1;
+    unsigned              activity:1;   /* an activity's ARN */
 
     /* Choice */
     sfn_rule_t          **choices;
@@ -363,6 +364,7 @@ struct sfn_machine_s {
     size_t                nresources;
     unsigned              uses_sync:1;
     unsigned              uses_token:1;
+    unsigned              uses_activity:1;
 };
 
 

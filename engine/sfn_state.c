@@ -471,7 +471,7 @@ sfn_exec_task(sfn_run_t *run)
 
     st = run->state;
 
-    if (st->wait_token) {
+    if (st->wait_token || st->activity) {
         sfn_exec_task_token(run);
     }
 
@@ -577,6 +577,12 @@ sfn_exec_task_schedule(sfn_run_t *run)
         }
     }
 
+    if (run->state->activity) {
+        /* ActivityStarted comes when a worker takes it */
+        sfn_emit_activity(run, "Scheduled", run->eff, NULL);
+        goto run;
+    }
+
     d = NULL;
     if (sfn_history_on(e)) {
         d = sfn_details("taskScheduledEventDetails", &in);
@@ -615,6 +621,8 @@ sfn_exec_task_schedule(sfn_run_t *run)
 
     sfn_emit(e, run, "TaskStarted", d);
 
+run:
+
     memset(&req, 0, sizeof(sfn_task_req_t));
     req.id = id;
     req.state = run->state->name;
@@ -634,8 +642,10 @@ sfn_exec_task_schedule(sfn_run_t *run)
         sfn_exec_task_timers_cancel(run);
         sfn_err_set(&run->err, "States.TaskFailed",
                     "The task could not be started");
-        sfn_emit_error(e, run, "TaskFailed", "taskFailedEventDetails",
-                       run->err.error, run->err.cause, run->state);
+        sfn_emit_error(e, run, run->state->activity ? "TaskStartFailed"
+                                                    : "TaskFailed",
+                       "taskFailedEventDetails", run->err.error,
+                       run->err.cause, run->state);
         return SFN_R_FAIL;
     }
 
@@ -652,6 +662,11 @@ sfn_exec_task_result(sfn_run_t *run)
     e = run->e;
     res = run->result;
     run->result = NULL;
+
+    if (run->state->activity) {
+        sfn_emit_activity(run, "Succeeded", res, NULL);
+        return sfn_state_result(run, res);
+    }
 
     d = NULL;
     if (sfn_history_on(e)) {

@@ -18,7 +18,7 @@
 
 /* tags: [{"key","value"}] in requests, a JSON object in the table */
 
-static char *
+char *
 ngx_http_sfn_aws_tags(ngx_http_sfn_aws_ctx_t *ctx, cJSON *tags)
 {
     char   *text;

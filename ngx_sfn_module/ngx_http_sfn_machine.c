@@ -21,7 +21,7 @@ static ngx_queue_t  ngx_http_sfn_compiled;
 static int
 ngx_http_sfn_machine_resource_known(void *data, const char *resource)
 {
-    return sfn_task_find(resource) != NULL;
+    return sfn_task_find(resource) != NULL || sfn_resource_activity(resource);
 }
 
 
@@ -33,6 +33,11 @@ ngx_http_sfn_machine_express_check(void *data, const char *resource)
     size_t  len;
 
     len = ngx_strlen(resource);
+
+    if (sfn_resource_activity(resource)) {
+        *bad = 2;
+        return;
+    }
 
     if ((len > 5 && ngx_strcmp(resource + len - 5, ".sync") == 0)
         || (len > 17
@@ -80,8 +85,12 @@ ngx_http_sfn_machine_load(ngx_str_t *definition, sfn_type_e type,
     ngx_cpystrn((u_char *) diag->location, (u_char *) "/States",
                 sizeof(diag->location));
     ngx_cpystrn((u_char *) diag->message,
-                (u_char *) "Express state machines do not support '.sync' "
-                "or '.waitForTaskToken' service integrations",
+                (u_char *) (bad == 2
+                            ? "Express state machine does not support "
+                              "Activity ARN"
+                            : "Express state machines do not support "
+                              "'.sync' or '.waitForTaskToken' service "
+                              "integrations"),
                 sizeof(diag->message));
 
     return NULL;

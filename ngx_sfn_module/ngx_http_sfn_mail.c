@@ -61,6 +61,21 @@ ngx_http_sfn_msg_apply(ngx_http_sfn_run_t *run, ngx_http_sfn_msg_t *msg)
         (void) sfn_exec_task_heartbeat(run->exec, msg->task);
         break;
 
+    case NGX_HTTP_SFN_MSG_STARTED:
+        (void) sfn_exec_task_started(run->exec, msg->task,
+                                     ngx_http_sfn_cstr(&msg->a));
+        break;
+
+    case NGX_HTTP_SFN_MSG_REFUSED:
+        ngx_http_sfn_task_forget(ctx);
+        ctx->abandoned = 1;
+        ngx_queue_remove(&ctx->queue);
+
+        (void) sfn_exec_task_refused(run->exec, msg->task,
+                                     ngx_http_sfn_cstr(&msg->a),
+                                     ngx_http_sfn_cstr(&msg->b));
+        break;
+
     case NGX_HTTP_SFN_MSG_SUCCESS:
     case NGX_HTTP_SFN_MSG_FAILURE:
 

@@ -681,7 +681,7 @@ ngx_http_sfn_bucket(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static int
 ngx_http_sfn_resource_known(void *data, const char *resource)
 {
-    return sfn_task_find(resource) != NULL;
+    return sfn_task_find(resource) != NULL || sfn_resource_activity(resource);
 }
 
 

@@ -9,7 +9,8 @@
  * commit).  A broken connection is re-established on a timer and the
  * statements whose transaction did not commit are sent again, so writes are
  * at least once; the schema makes them idempotent.  The connection listens
- * on the channel "sfn_mail" for the executions' mail (sql/004_mailbox.sql).
+ * on the channel "sfn_mail" for the executions' mail (sql/004_mailbox.sql)
+ * and on "sfn_activity" for activities' tasks (sql/013_activities.sql).
  */
 
 
@@ -73,7 +74,7 @@ typedef struct {
     ngx_log_t                   *log;
     ngx_str_t                    conninfo;
     ngx_atomic_t                *gauge;     /* connected, in the metrics */
-    unsigned                     listen:1;  /* its result is awaited */
+    unsigned                     listen:2;  /* their results are awaited */
     unsigned                     batch_failed:1;
     unsigned                     exiting:1;
     unsigned                     busy:1;    /* episodes, each logged once */
@@ -672,6 +673,8 @@ ngx_http_sfn_pg_poll_connect(ngx_http_sfn_pg_t *pg)
 
             if (PQsendQueryParams(pg->conn, "LISTEN sfn_mail", 0, NULL,
                                   NULL, NULL, NULL, 0) != 1
+                || PQsendQueryParams(pg->conn, "LISTEN sfn_activity", 0,
+                                     NULL, NULL, NULL, NULL, 0) != 1
                 || PQpipelineSync(pg->conn) != 1)
             {
                 ngx_log_error(NGX_LOG_ERR, pg->log, 0,
@@ -680,10 +683,11 @@ ngx_http_sfn_pg_poll_connect(ngx_http_sfn_pg_t *pg)
                 return NGX_ERROR;
             }
 
-            pg->listen = 1;
+            pg->listen = 2;
             pg->syncs++;
 
             ngx_http_sfn_exec_mail_notify(NULL);
+            ngx_http_sfn_activity_notify(NULL);
 
             return ngx_http_sfn_pg_send(pg);
 
@@ -1002,7 +1006,7 @@ ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg)
                               PQresultErrorMessage(res));
             }
 
-            pg->listen = 0;
+            pg->listen--;
             PQclear(res);
             continue;
         }
@@ -1045,7 +1049,13 @@ ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg)
     (void) PQisBusy(pg->conn);
 
     while ((n = PQnotifies(pg->conn)) != NULL) {
-        ngx_http_sfn_exec_mail_notify(n->extra);
+        if (ngx_strcmp(n->relname, "sfn_activity") == 0) {
+            ngx_http_sfn_activity_notify(n->extra);
+
+        } else {
+            ngx_http_sfn_exec_mail_notify(n->extra);
+        }
+
         PQfreemem(n);
     }
 
