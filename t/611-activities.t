@@ -1,0 +1,479 @@
+# Activities end to end with boto3 (Debian's python3-boto3): CreateActivity
+# (idempotent by name), DescribeActivity, ListActivities by pages,
+# DeleteActivity; a worker loop that polls with GetActivityTask and answers
+# with SendTaskSuccess; the long poll answering {} after AWS's 60 seconds;
+# HeartbeatSeconds and TimeoutSeconds (States.HeartbeatTimeout,
+# States.Timeout, ActivityTimedOut); two pollers waiting at once, each
+# given its own task; a poll whose client went away never takes a task
+# (the next poller gets it), and a task taken and never answered comes
+# back through TimeoutSeconds and Retry (at least once); kill -9 of the
+# worker that owns the execution, before and after the task was taken;
+# a PostgreSQL restart with a poll waiting and a task queued; the
+# activity ARN rejected in an Express state machine, and Activity* events.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use Sfn::Test;
+use IO::Socket::INET;
+use Time::HiRes qw(sleep time);
+
+my ($py) = grep { !system("$_ -c 'import boto3' >/dev/null 2>&1") }
+           ('/usr/bin/python3', 'python3');
+plan(skip_all => 'no python3 with boto3 (python3-boto3)') unless $py;
+Sfn::Test::need_postgres();
+
+my $t = Sfn::Test->new;
+my $dir = $t->dir;
+
+$t->start($t->sfn_http(zone => '8m',
+                       server => "location = / { sfn_aws_api; }\n"),
+          workers => 2);
+
+my $port = $t->port;
+my $region = 'arn:aws:states:us-east-1:000000000000';
+my $role = 'arn:aws:iam::000000000000:role/activities';
+
+# the boto3 side: one command a run, JSON out
+
+$t->write_file('drv.py', <<"END");
+import json, sys, time, threading
+import boto3
+from botocore.config import Config
+
+def client():
+    return boto3.client('stepfunctions',
+        endpoint_url='http://127.0.0.1:$port', region_name='us-east-1',
+        aws_access_key_id='AKID', aws_secret_access_key='secret',
+        config=Config(inject_host_prefix=False, read_timeout=75,
+                      connect_timeout=5,
+                      retries={'total_max_attempts': 1}))
+
+def err(f):
+    try:
+        f()
+        return 'none'
+    except client().exceptions.ClientError as e:
+        return e.response['Error']['Code']
+
+cmd, args = sys.argv[1], sys.argv[2:]
+sfn = client()
+out = {}
+
+def poll(arn, worker, then):
+    out = {}
+    t0 = time.time()
+    try:
+        task = sfn.get_activity_task(activityArn=arn, workerName=worker)
+    except sfn.exceptions.ClientError as e:
+        task = {}
+        out['error'] = e.response['Error']['Code']
+    out['elapsed'] = time.time() - t0
+    out['keys'] = sorted(task.keys() - {'ResponseMetadata'})
+    tok = task.get('taskToken')
+    out['token'] = tok
+    out['input'] = task.get('input')
+    if tok and then == 'ok':
+        sfn.send_task_success(taskToken=tok, output=task['input'])
+    elif tok and then == 'fail':
+        sfn.send_task_failure(taskToken=tok, error='Worker.Error',
+                              cause='it would not')
+    elif tok and then.startswith('beat'):
+        for i in range(int(then[4:])):
+            time.sleep(1)
+            sfn.send_task_heartbeat(taskToken=tok)
+        sfn.send_task_success(taskToken=tok, output='{"beat": true}')
+    if tok and then != 'none':
+        out['again'] = err(lambda: sfn.send_task_success(taskToken=tok,
+                                                         output='{}'))
+    return out
+
+
+if cmd == 'api':
+    a = sfn.create_activity(name='work', tags=[{'key': 'k', 'value': 'v'}])
+    b = sfn.create_activity(name='work', tags=[{'key': 'other', 'value': 'x'}])
+    out['arn'] = a['activityArn']
+    out['same'] = a['activityArn'] == b['activityArn'] \\
+                  and a['creationDate'] == b['creationDate']
+    d = sfn.describe_activity(activityArn=a['activityArn'])
+    out['described'] = [d['name'], d['activityArn'] == a['activityArn']]
+    for n in ('beta', 'alpha', 'gamma'):
+        sfn.create_activity(name=n)
+    names, token, pages = [], None, 0
+    while True:
+        kw = {'maxResults': 2}
+        if token:
+            kw['nextToken'] = token
+        p = sfn.list_activities(**kw)
+        pages += 1
+        names += [x['name'] for x in p['activities']]
+        token = p.get('nextToken')
+        if not token:
+            break
+    out['listed'] = names
+    out['pages'] = pages
+    out['unknown'] = err(lambda: sfn.describe_activity(
+        activityArn='$region:activity:nope'))
+    out['bad_arn'] = err(lambda: sfn.describe_activity(
+        activityArn='$region:stateMachine:work'))
+    out['bad_name'] = err(lambda: sfn.create_activity(name='a b'))
+    out['long_name'] = err(lambda: sfn.create_activity(name='x' * 81))
+    out['delete_unknown'] = err(lambda: sfn.delete_activity(
+        activityArn='$region:activity:nope'))
+    out['bad_token'] = err(lambda: sfn.list_activities(nextToken='AAAA'))
+    out['poll_unknown'] = err(lambda: sfn.get_activity_task(
+        activityArn='$region:activity:nope'))
+
+elif cmd == 'loop':
+    # a worker: n tasks answered with the input doubled
+    arn, n = args[0], int(args[1])
+    while n:
+        task = sfn.get_activity_task(activityArn=arn, workerName='loop')
+        if not task.get('taskToken'):
+            continue
+        x = json.loads(task['input'])
+        sfn.send_task_success(taskToken=task['taskToken'],
+                              output=json.dumps({'y': 2 * x['x']}))
+        n -= 1
+    out['done'] = True
+
+elif cmd == 'poll':
+    # polls, one after the other (worker and what to do then); then
+    # answer it (ok), fail it, beat for some seconds, or keep it (none)
+    polls = []
+    for i in range(1, len(args), 2):
+        polls.append(poll(args[0], args[i], args[i + 1]))
+    out = polls[0] if len(polls) == 1 else {'polls': polls}
+
+elif cmd == 'answer':
+    out['error'] = err(lambda: sfn.send_task_success(taskToken=args[0],
+                                                     output=args[1]))
+
+elif cmd == 'express':
+    out['code'] = err(lambda: sfn.create_state_machine(name='express',
+        roleArn='$role', type='EXPRESS', definition=args[0]))
+
+print(json.dumps(out))
+END
+
+sub drv {
+    my (@args) = @_;
+    my $cmd = join ' ', map { "'$_'" } $py, "$dir/drv.py", @args;
+    my $out = `$cmd 2>&1`;
+    my $r = eval { $t->json->decode($out) };
+    diag("drv @args: $out") unless $r;
+    return $r // {};
+}
+
+# a drv.py run in the background: a handle to read its answer from
+
+sub drv_bg {
+    my (@args) = @_;
+    open my $fh, '-|', $py, "$dir/drv.py", @args or die "python: $!\n";
+    return $fh;
+}
+
+sub drv_wait {
+    my ($fh) = @_;
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    my $r = eval { $t->json->decode($out) };
+    diag("drv: $out") unless $r;
+    return $r // {};
+}
+
+sub machine {
+    my ($name, $def) = @_;
+    my ($s, $r) = $t->aws_api('CreateStateMachine', {
+        name => $name, roleArn => $role,
+        definition => $t->json->encode($def) });
+    is($s, 200, "state machine $name") or diag(explain $r);
+    return $r->{stateMachineArn};
+}
+
+sub activity {
+    my ($name) = @_;
+    my (undef, $r) = $t->aws_api('CreateActivity', { name => $name });
+    return $r->{activityArn};
+}
+
+sub task {
+    my ($act, %o) = @_;
+    return { StartAt => 'A', States => { A => {
+        Type => 'Task', Resource => $act, End => JSON::PP::true, %o } } };
+}
+
+sub start {
+    my ($sm, $name, $input) = @_;
+    my ($s, $r) = $t->aws_api('StartExecution', {
+        stateMachineArn => $sm, name => $name, input => $input // '{}' });
+    return $r->{executionArn};
+}
+
+sub wait_done {
+    my ($arn, $timeout) = @_;
+    my $deadline = time + ($timeout // 30);
+    my $r;
+    while (time < $deadline) {
+        (undef, $r) = $t->aws_api('DescribeExecution',
+                                  { executionArn => $arn });
+        return $r if ($r->{status} // '') ne 'RUNNING';
+        sleep 0.2;
+    }
+    return $r;
+}
+
+sub events {
+    my ($arn) = @_;
+    my (undef, $r) = $t->aws_api('GetExecutionHistory',
+                                 { executionArn => $arn, maxResults => 1000 });
+    return @{ $r->{events} // [] };
+}
+
+sub types {
+    my ($arn) = @_;
+    return join ',', grep { /^Activity/ } map { $_->{type} } events($arn);
+}
+
+# the 60-second long poll runs beside everything else
+
+my $idle = activity('idle');
+my $idle_poll = drv_bg('poll', $idle, 'idler', 'none');
+
+# the API
+
+my $api = drv('api');
+my $work = $api->{arn};
+is($work, "$region:activity:work", 'CreateActivity: the ARN');
+ok($api->{same}, 'CreateActivity again: the same ARN and date');
+is_deeply($api->{described}, [ 'work', JSON::PP::true ], 'DescribeActivity');
+is(join(',', @{ $api->{listed} // [] }), 'alpha,beta,gamma,idle,work',
+   'ListActivities: every activity, by name');
+is($api->{pages}, 3, 'ListActivities: pages of 2');
+is($api->{unknown}, 'ActivityDoesNotExist', 'DescribeActivity: unknown');
+is($api->{bad_arn}, 'InvalidArn', 'DescribeActivity: not an activity ARN');
+is($api->{bad_name}, 'InvalidName', 'CreateActivity: a name with a space');
+is($api->{long_name}, 'InvalidName', 'CreateActivity: 81 characters');
+is($api->{delete_unknown}, 'none', 'DeleteActivity: unknown is no error');
+is($api->{bad_token}, 'InvalidToken', 'ListActivities: a made-up token');
+is($api->{poll_unknown}, 'ActivityDoesNotExist',
+   'GetActivityTask: unknown activity');
+
+is(drv('express', $t->json->encode(task($work)))->{code},
+   'InvalidDefinition', 'an activity in an Express state machine');
+
+# a worker loop
+
+my $double = machine('double', task($work, TimeoutSeconds => 60));
+my $loop = drv_bg('loop', $work, 5);
+my @execs = map { start($double, "d$_", qq({"x": $_})) } 1 .. 5;
+my @out = map { wait_done($_) } @execs;
+is(join(',', map { $_->{status} } @out), join(',', ('SUCCEEDED') x 5),
+   'a worker loop: five executions succeeded');
+is(join(',', map { $t->json->decode($_->{output} // '{}')->{y} // '' } @out),
+   '2,4,6,8,10', 'each with its own output');
+ok(drv_wait($loop)->{done}, 'the worker answered five tasks');
+is(types($execs[0]), 'ActivityScheduled,ActivityStarted,ActivitySucceeded',
+   'Activity events');
+my ($started) = grep { $_->{type} eq 'ActivityStarted' } events($execs[0]);
+is($started->{activityStartedEventDetails}{workerName}, 'loop',
+   'ActivityStarted names the worker');
+my ($sched) = grep { $_->{type} eq 'ActivityScheduled' } events($execs[0]);
+is_deeply([ @{ $sched->{activityScheduledEventDetails} }
+              {qw(resource input timeoutInSeconds)} ],
+          [ $work, '{"x":1}', 60 ], 'ActivityScheduled: resource, input');
+
+# heartbeats and timeouts: the pollers wait first, as python starts slowly
+
+my $beat = activity('beat');
+my $hb = machine('hb', task($beat, HeartbeatSeconds => 4,
+                            TimeoutSeconds => 60));
+my $bg = drv_bg('poll', $beat, 'silent', 'none', 'beating', 'beat6');
+sleep 2;
+my $e = start($hb, 'silent');
+my $d = wait_done($e);
+is("$d->{status} $d->{error}", 'FAILED States.HeartbeatTimeout',
+   'HeartbeatSeconds: States.HeartbeatTimeout');
+is(types($e), 'ActivityScheduled,ActivityStarted,ActivityTimedOut',
+   'ActivityTimedOut');
+$e = start($hb, 'beating');
+my $p = drv_wait($bg)->{polls} // [];
+ok($p->[0]{token}, 'a task for a worker that never beats');
+is(drv('answer', $p->[0]{token}, '{}')->{error}, 'TaskTimedOut',
+   'SendTaskSuccess after the timeout: TaskTimedOut');
+$d = wait_done($e);
+is($d->{status}, 'SUCCEEDED', 'heartbeats every second keep it for 6 s');
+is($p->[1]{again}, 'TaskTimedOut', 'a second SendTaskSuccess: TaskTimedOut');
+
+my $never = activity('never');
+my $tmo = machine('tmo', task($never, TimeoutSeconds => 2));
+$e = start($tmo, 'queued');
+$d = wait_done($e);
+is("$d->{status} $d->{error}", 'FAILED States.Timeout',
+   'TimeoutSeconds counts from the schedule: States.Timeout');
+is(types($e), 'ActivityScheduled,ActivityTimedOut', 'never started');
+is($t->psql("SELECT count(*) FROM sfn_activity_tasks "
+            . "WHERE activity = '$never'"), '0', 'its queue row is gone');
+
+my $fails = machine('fails', task($beat, TimeoutSeconds => 30));
+$e = start($fails, 'failing');
+drv('poll', $beat, 'failer', 'fail');
+$d = wait_done($e);
+is("$d->{status} $d->{error} $d->{cause}",
+   'FAILED Worker.Error it would not', 'SendTaskFailure: ActivityFailed');
+is(types($e), 'ActivityScheduled,ActivityStarted,ActivityFailed',
+   'ActivityFailed');
+
+# two pollers waiting at once, each given its own task
+
+my $pair = activity('pair');
+my $two = machine('two', task($pair, TimeoutSeconds => 30));
+my @polls = map { drv_bg('poll', $pair, "p$_", 'ok') } 1 .. 2;
+sleep 2;
+my @two = map { start($two, "two$_", qq({"n": $_})) } 1 .. 2;
+my @got = map { drv_wait($_) } @polls;
+ok($got[0]{token} && $got[1]{token} && $got[0]{token} ne $got[1]{token},
+   'two pollers: two tokens');
+is(join(',', sort map { $_->{input} // '' } @got), '{"n":1},{"n":2}',
+   'two pollers: the two inputs');
+is(join(',', map { wait_done($_)->{status} } @two), 'SUCCEEDED,SUCCEEDED',
+   'both executions succeeded');
+
+# a poll whose client went away takes nothing: the next poller gets it
+
+my $drop = activity('drop');
+my $dropm = machine('dropm', task($drop, TimeoutSeconds => 30));
+my $body = qq({"activityArn":"$drop","workerName":"gone"});
+for my $rst (0, 1) {
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") or die;
+    print $s "POST / HTTP/1.1\r\nHost: x\r\n"
+           . "Content-Type: application/x-amz-json-1.0\r\n"
+           . "X-Amz-Target: AWSStepFunctions.GetActivityTask\r\n"
+           . "Content-Length: " . length($body) . "\r\n\r\n$body";
+    sleep 0.5;
+    setsockopt($s, Socket::SOL_SOCKET(), Socket::SO_LINGER(),
+               pack('ii', 1, 0)) if $rst;
+    close $s;
+}
+sleep 0.5;
+$e = start($dropm, 'dropped');
+$p = drv('poll', $drop, 'kept', 'ok');
+ok($p->{token} && $p->{elapsed} < 10, 'the task went to the next poller');
+is(wait_done($e)->{status}, 'SUCCEEDED', 'and its execution succeeded');
+($started) = grep { $_->{type} eq 'ActivityStarted' } events($e);
+is($started->{activityStartedEventDetails}{workerName}, 'kept',
+   'started by the poller still there');
+
+# taken and never answered: TimeoutSeconds and Retry give it again
+
+my $flaky = activity('flaky');
+my $retry = machine('retry', task($flaky, TimeoutSeconds => 4,
+    Retry => [ { ErrorEquals => [ 'States.Timeout' ], IntervalSeconds => 1,
+                 MaxAttempts => 2 } ]));
+$bg = drv_bg('poll', $flaky, 'dies', 'none', 'lives', 'ok');
+sleep 2;
+$e = start($retry, 'lost', '{"k": 7}');
+$p = drv_wait($bg)->{polls} // [];
+ok($p->[0]{token} && $p->[1]{token} && $p->[0]{token} ne $p->[1]{token},
+   'the second attempt has a token of its own');
+is($p->[1]{input}, '{"k":7}', 'and the same input');
+is(wait_done($e)->{status}, 'SUCCEEDED', 'at least once: it succeeded');
+is(types($e), 'ActivityScheduled,ActivityStarted,ActivityTimedOut,'
+              . 'ActivityScheduled,ActivityStarted,ActivitySucceeded',
+   'ActivityTimedOut, then the retry');
+
+# the long poll of an idle activity, before any worker is killed
+
+$p = drv_wait($idle_poll);
+ok($p->{elapsed} >= 59 && $p->{elapsed} < 75,
+   sprintf('the long poll answered after %.1f s', $p->{elapsed} // -1));
+is(join(',', @{ $p->{keys} // [ 'none' ] }), '', 'with no task: {}');
+
+# kill -9 of the worker that owns the execution
+
+sub owner_pid {
+    my ($arn) = @_;
+    my $o = $t->wait_sql("SELECT count(*) FROM sfn_events "
+                         . "WHERE execution_arn = '$arn' "
+                         . "AND type = 'ActivityScheduled'", '1');
+    my $owner = $t->psql("SELECT owner FROM sfn_executions "
+                         . "WHERE arn = '$arn'");
+    return $owner =~ /:(\d+)$/ ? $1 : 0;
+}
+
+my $crash = activity('crash');
+my $durable = machine('durable', task($crash, TimeoutSeconds => 120));
+
+$e = start($durable, 'killed-queued', '{"q": 1}');
+my $pid = owner_pid($e);
+ok($pid && kill('KILL', $pid), "kill -9 the owner ($pid) with the task "
+                               . "queued");
+$p = drv('poll', $crash, 'after-kill', 'ok');
+is($p->{input}, '{"q":1}', 'the queued task is polled after the kill');
+$d = wait_done($e, 60);
+is("$d->{status} $d->{output}", 'SUCCEEDED {"q":1}',
+   'the execution succeeded under a new owner');
+is(types($e), 'ActivityScheduled,ActivityStarted,ActivitySucceeded',
+   'one schedule, one start');
+
+$e = start($durable, 'killed-started', '{"q": 2}');
+$pid = owner_pid($e);
+$p = drv('poll', $crash, 'before-kill', 'none');
+$t->wait_sql("SELECT count(*) FROM sfn_events WHERE execution_arn = '$e' "
+             . "AND type = 'ActivityStarted'", '1');
+ok($pid && kill('KILL', $pid), 'kill -9 the owner with the task taken');
+is(drv('answer', $p->{token}, '{"answered": true}')->{error}, 'none',
+   'SendTaskSuccess to the owner that is gone');
+$d = wait_done($e, 60);
+is("$d->{status} $d->{output}", 'SUCCEEDED {"answered":true}',
+   'the answer reached the new owner');
+
+# PostgreSQL restarts with a task queued and a poll waiting
+
+my $pgr = activity('pgr');
+my $pgm = machine('pgm', task($pgr, TimeoutSeconds => 120));
+my $before = start($pgm, 'before-restart', '{"r": 1}');
+$t->wait_sql("SELECT count(*) FROM sfn_activity_tasks "
+             . "WHERE execution_arn = '$before'", '1');
+$t->pg_stop;
+sleep 1;
+$t->pg_start_again;
+$p = drv('poll', $pgr, 'after-restart', 'ok');
+is($p->{input}, '{"r":1}', 'a task queued before the restart');
+is(wait_done($before, 60)->{status}, 'SUCCEEDED', 'and its execution');
+
+my $waiting = drv_bg('poll', $pgr, 'across-restart', 'ok');
+sleep 1;
+$t->pg_stop;
+sleep 1;
+$t->pg_start_again;
+sleep 2;
+my $after = start($pgm, 'after-restart', '{"r": 2}');
+$p = drv_wait($waiting);
+is($p->{input}, '{"r":2}', 'a poll waiting across the restart gets the task');
+is(wait_done($after, 60)->{status}, 'SUCCEEDED', 'and its execution');
+
+# deleting an activity with a poll waiting and a task queued
+
+my $gone = activity('gone');
+my $gm = machine('gm', task($gone, TimeoutSeconds => 3));
+my $gpoll = drv_bg('poll', $gone, 'orphan', 'none');
+sleep 1;
+my ($s) = $t->aws_api('DeleteActivity', { activityArn => $gone });
+is($s, 200, 'DeleteActivity with a poll waiting');
+$p = drv_wait($gpoll);
+ok(defined $p->{elapsed} && $p->{elapsed} < 10,
+   'the waiting poll was answered at once');
+is($p->{error}, 'ActivityDoesNotExist', 'with ActivityDoesNotExist');
+$e = start($gm, 'orphaned');
+$d = wait_done($e);
+is("$d->{status} $d->{error}", 'FAILED States.Runtime',
+   'a task for a deleted activity: not scheduled');
+is(types($e), 'ActivityScheduled,ActivityScheduleFailed',
+   'ActivityScheduleFailed');
+
+$t->stop(allow => qr/exited on signal 9|connection|server closed/);
+
+done_testing;
