@@ -97,6 +97,14 @@ sfn_machine_t *sfn_machine_load_all(const char *json, size_t len,
 void sfn_machine_free(sfn_machine_t *m);
 
 /*
+ * The WARNING diagnostics of a definition (JSON text of len bytes): fills
+ * up to max of them and returns how many there are (none when the text is
+ * not JSON)
+ */
+size_t sfn_machine_lint(const char *json, size_t len, sfn_diag_t *diag,
+    size_t max);
+
+/*
  * 1 when resource is an activity's ARN,
  * arn:aws:states:<region>:<account>:activity:<name>; such a Task's events
  * are Activity* ones, and Express state machines reject it

@@ -58,6 +58,7 @@ typedef struct {
     unsigned                     waiting:1;     /* for a callback */
     unsigned                     deferred:1;    /* until the step commits */
     unsigned                     activity:1;    /* queued for its workers */
+    unsigned                     taken:1;       /* by one of its workers */
 } ngx_http_sfn_task_ctx_t;
 
 

@@ -29,7 +29,7 @@ my $dir = $t->dir;
 
 $t->start($t->sfn_http(zone => '8m',
                        server => "location = / { sfn_aws_api; }\n"),
-          workers => 2);
+          workers => 2, connections => 2048);
 
 my $port = $t->port;
 my $region = 'arn:aws:states:us-east-1:000000000000';
@@ -149,6 +149,90 @@ elif cmd == 'poll':
 elif cmd == 'answer':
     out['error'] = err(lambda: sfn.send_task_success(taskToken=args[0],
                                                      output=args[1]))
+
+elif cmd == 'storm':
+    # n raw long polls at once; m executions started once they wait; the
+    # tasks answered; then every client still waiting goes away
+    import asyncio
+    arn, sm, n, m = args[0], args[1], int(args[2]), int(args[3])
+    got, errors = [], []
+
+    async def one(i):
+        body = json.dumps({'activityArn': arn, 'workerName': 'storm%d' % i})
+        try:
+            r, w = await asyncio.open_connection('127.0.0.1', $port)
+        except OSError as e:
+            errors.append(str(e))
+            return
+        w.write(('POST / HTTP/1.1\\r\\nHost: x\\r\\n'
+                 'Content-Type: application/x-amz-json-1.0\\r\\n'
+                 'X-Amz-Target: AWSStepFunctions.GetActivityTask\\r\\n'
+                 'Content-Length: %d\\r\\n\\r\\n%s'
+                 % (len(body), body)).encode())
+        await w.drain()
+        try:
+            head = await r.readuntil(b'\\r\\n\\r\\n')
+            k = int([h.split(b':')[1] for h in head.split(b'\\r\\n')
+                     if h.lower().startswith(b'content-length')][0])
+            reply = json.loads(await r.readexactly(k))
+            if 'taskToken' in reply:
+                got.append(reply)
+            elif reply:
+                errors.append(reply)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            w.close()
+
+    async def main():
+        polls = [asyncio.ensure_future(one(i)) for i in range(n)]
+        await asyncio.sleep(3)
+        loop = asyncio.get_event_loop()
+        t0 = time.time()
+        for j in range(m):
+            await loop.run_in_executor(None, lambda j=j:
+                sfn.start_execution(stateMachineArn=sm, name='storm%d' % j,
+                                    input=json.dumps({'j': j})))
+        while len(got) < m and time.time() < t0 + 30:
+            await asyncio.sleep(0.1)
+        out['took'] = time.time() - t0
+        for p in polls:
+            p.cancel()
+        await asyncio.gather(*polls, return_exceptions=True)
+
+    asyncio.run(main())
+    for task in got:
+        sfn.send_task_success(taskToken=task['taskToken'], output=task['input'])
+    out['got'] = len(got)
+    out['tokens'] = len(set(t['taskToken'] for t in got))
+    out['inputs'] = len(set(t['input'] for t in got))
+    out['errors'] = errors[:5]
+    out['nerrors'] = len(errors)
+
+elif cmd == 'hostile':
+    arn = args[0]
+    out['replayed'] = err(lambda: sfn.send_task_success(taskToken=args[1],
+                                                        output='{}'))
+    t = args[1]
+    tampered = t[:-2] + ('A' if t[-2] != 'A' else 'B') + t[-1]
+    out['tampered'] = err(lambda: sfn.send_task_success(taskToken=tampered,
+                                                        output='{}'))
+    out['tampered_beat'] = err(lambda: sfn.send_task_heartbeat(
+        taskToken=tampered))
+    out['huge_token'] = err(lambda: sfn.send_task_failure(
+        taskToken='x' * 5000))
+    out['colon'] = err(lambda: sfn.create_activity(name='a:b'))
+    out['control'] = err(lambda: sfn.create_activity(name='a\\x01b'))
+    out['unicode'] = sfn.create_activity(name='t\\u00e2che-80')['activityArn']
+    out['max'] = err(lambda: sfn.create_activity(name='m' * 80))
+    out['long_arn'] = err(lambda: sfn.get_activity_task(
+        activityArn=arn + 'x' * 300))
+    out['other_account'] = err(lambda: sfn.get_activity_task(
+        activityArn=arn.replace('000000000000', '111111111111')))
+    out['long_worker'] = err(lambda: sfn.get_activity_task(
+        activityArn=arn, workerName='w' * 81))
+    out['sm_arn'] = err(lambda: sfn.get_activity_task(
+        activityArn=arn.replace(':activity:', ':stateMachine:')))
 
 elif cmd == 'express':
     out['code'] = err(lambda: sfn.create_state_machine(name='express',
@@ -473,6 +557,61 @@ is("$d->{status} $d->{error}", 'FAILED States.Runtime',
    'a task for a deleted activity: not scheduled');
 is(types($e), 'ActivityScheduled,ActivityScheduleFailed',
    'ActivityScheduleFailed');
+
+# hostile: a thousand pollers at once, most of which go away
+
+sub rss {
+    my $kb = 0;
+    for my $pid ($t->nginx_workers) {
+        my $st = $t->read_file("/proc/$pid/status") // '';
+        $kb += $1 if $st =~ /VmRSS:\s+(\d+)/;
+    }
+    return $kb;
+}
+
+my $storm = activity('storm');
+my $stormm = machine('stormm', task($storm, TimeoutSeconds => 60));
+my $rss0 = rss();
+my $st = drv('storm', $storm, $stormm, 1000, 50);
+is($st->{got}, 50, 'a thousand pollers: fifty tasks handed out')
+    or diag(explain $st);
+is($st->{tokens}, 50, 'fifty distinct tokens');
+is($st->{inputs}, 50, 'fifty distinct inputs');
+is($st->{nerrors}, 0, 'no poll refused');
+my $rss1 = rss();
+diag(sprintf('1000 polls: %.1f s to hand out 50 tasks; workers\' RSS '
+             . '%d kB before, %d kB after', $st->{took} // -1, $rss0,
+             $rss1));
+ok($rss1 - $rss0 < 64 * 1024, 'the workers grew by less than 64 MB');
+my $ok = 0;
+for my $j (0 .. 49) {
+    $ok++ if wait_done("$region:execution:stormm:storm$j")->{status}
+             eq 'SUCCEEDED';
+}
+is($ok, 50, 'their fifty executions succeeded');
+$e = start($stormm, 'after-storm', '{"after": 1}');
+$p = drv('poll', $storm, 'after', 'ok');
+ok($p->{token} && $p->{elapsed} < 10,
+   'the 950 that went away took nothing: the next task is polled');
+is(wait_done($e)->{status}, 'SUCCEEDED', 'and succeeds');
+
+my $h = drv('hostile', $work, $p->{token});
+is($h->{replayed}, 'TaskTimedOut', 'a replayed token: TaskTimedOut');
+is($h->{tampered}, 'TaskDoesNotExist', 'a tampered token: TaskDoesNotExist');
+is($h->{tampered_beat}, 'TaskDoesNotExist', 'and its heartbeat');
+is($h->{huge_token}, 'ValidationException', 'a 5000-byte token');
+is($h->{colon}, 'InvalidName', 'an activity name with a colon');
+is($h->{control}, 'InvalidName', 'an activity name with a control byte');
+is($h->{unicode}, "$region:activity:t\x{e2}che-80",
+   'an activity name in Unicode');
+is($h->{max}, 'none', 'an activity name of 80 characters');
+is($h->{long_arn}, 'ValidationException', 'an activity ARN of 300 bytes');
+is($h->{other_account}, 'ActivityDoesNotExist', 'of another account');
+is($h->{long_worker}, 'ValidationException', 'a workerName of 81');
+is($h->{sm_arn}, 'InvalidArn', 'a state machine ARN');
+
+my ($code, $r) = $t->aws_api('GetActivityTask', 'not json');
+is($r->{__type}, 'SerializationException', 'GetActivityTask: not JSON');
 
 $t->stop(allow => qr/exited on signal 9|connection|server closed/);
 
