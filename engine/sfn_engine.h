@@ -224,6 +224,14 @@ typedef struct {
      * then yields every SFN_BURST transitions.
      */
     int      (*yield)(void *data);
+
+    /*
+     * What a state's input and output processing made, for TestState:
+     * stage is "afterInputPath", "afterParameters", "result",
+     * "afterResultSelector" or "afterResultPath".  May be NULL.
+     */
+    void     (*inspect)(void *data, sfn_exec_t *e, const char *stage,
+                        const cJSON *v);
 } sfn_host_t;
 
 

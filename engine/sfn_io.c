@@ -130,6 +130,15 @@ sfn_random(void *data, void *buf, size_t len)
 
 
 void
+sfn_inspect(sfn_run_t *run, const char *stage, const cJSON *v)
+{
+    if (run->e->host.inspect) {
+        run->e->host.inspect(run->e->host.data, run->e, stage, v);
+    }
+}
+
+
+void
 sfn_env_init(sfn_env_t *env, sfn_run_t *run, const cJSON *input)
 {
     env->input = input;
@@ -234,6 +243,8 @@ sfn_io_output(sfn_run_t *run, cJSON *result, int owned,
     run->input = NULL;
     run->shared = NULL;
 
+    sfn_inspect(run, "result", result);
+
     if (rp_null) {
         if (owned) {
             cJSON_Delete(result);
@@ -280,6 +291,8 @@ sfn_io_output(sfn_run_t *run, cJSON *result, int owned,
         sfn_err_set(&run->err, "States.Runtime", "out of memory");
         return -1;
     }
+
+    sfn_inspect(run, "afterResultPath", out);
 
     if (st->output_path_null) {
         sfn_payload_drop(out, &shared);
@@ -336,6 +349,8 @@ sfn_io_effective(sfn_run_t *run)
         return -1;
     }
 
+    sfn_inspect(run, "afterInputPath", eff);
+
     if (st->parameters) {
         memset(&err, 0, sizeof(sfn_err_t));
         env.input = eff;
@@ -352,12 +367,15 @@ sfn_io_effective(sfn_run_t *run)
             return -1;
         }
 
+        sfn_inspect(run, "afterParameters", res);
         run->eff = res;
         return 0;
     }
 
     run->eff = sfn_io_own(eff, owned);
     sfn_env_done(&env);
+
+    sfn_inspect(run, "afterParameters", run->eff);
 
     return run->eff ? 0 : -1;
 }
@@ -432,6 +450,8 @@ sfn_state_result(sfn_run_t *run, cJSON *res)
         return SFN_R_FAIL;
     }
 
+    sfn_inspect(run, "result", res);
+
     if (st->result_selector) {
         memset(&err, 0, sizeof(sfn_err_t));
         sfn_env_init(&env, run, res);
@@ -446,6 +466,8 @@ sfn_state_result(sfn_run_t *run, cJSON *res)
 
         res = sel;
     }
+
+    sfn_inspect(run, "afterResultSelector", res);
 
     cJSON_Delete(run->eff);
     run->eff = NULL;

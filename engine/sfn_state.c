@@ -52,6 +52,8 @@ sfn_state_pass(sfn_run_t *run)
         return SFN_R_FAIL;
     }
 
+    sfn_inspect(run, "afterInputPath", eff);
+
     if (st->parameters) {
         memset(&err, 0, sizeof(sfn_err_t));
         env.input = eff;
@@ -70,6 +72,8 @@ sfn_state_pass(sfn_run_t *run)
         eff = res;
         owned = 1;
     }
+
+    sfn_inspect(run, "afterParameters", eff);
 
     if (st->result) {
         if (owned) {

@@ -64,6 +64,7 @@ static ngx_http_sfn_aws_op_t  ngx_http_sfn_aws_ops[] = {
     { ngx_string("DeleteActivity"), ngx_http_sfn_aws_delete_activity },
     { ngx_string("ListActivities"), ngx_http_sfn_aws_list_activities },
     { ngx_string("GetActivityTask"), ngx_http_sfn_aws_get_activity_task },
+    { ngx_string("TestState"), ngx_http_sfn_aws_test_state },
     { ngx_null_string, NULL }
 };
 

@@ -137,5 +137,8 @@ ngx_int_t ngx_http_sfn_aws_delete_activity(ngx_http_sfn_aws_ctx_t *ctx);
 ngx_int_t ngx_http_sfn_aws_list_activities(ngx_http_sfn_aws_ctx_t *ctx);
 ngx_int_t ngx_http_sfn_aws_get_activity_task(ngx_http_sfn_aws_ctx_t *ctx);
 
+/* ngx_http_sfn_aws_test.c: TestState */
+ngx_int_t ngx_http_sfn_aws_test_state(ngx_http_sfn_aws_ctx_t *ctx);
+
 
 #endif /* _NGX_HTTP_SFN_AWS_H_INCLUDED_ */
