@@ -10,12 +10,14 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use Sfn::Test;
-use Time::HiRes qw(time);
+use IO::Socket::INET;
+use Time::HiRes qw(sleep time);
 
 my $t = Sfn::Test->new;
 
 $t->start($t->sfn_http(zone => '8m', database => 0,
                        server => <<'END'));
+client_max_body_size 4m;
 location = / { sfn_aws_api; }
 location = /echo {
     default_type application/json;
@@ -174,6 +176,49 @@ $r = test_state({ Type => 'Pass', End => $true }, '{"a":');
 is($r->{__type}, 'InvalidExecutionInput', 'input that is not JSON');
 $r = test_state({ Type => 'Pass', End => $true }, undef);
 is("$r->{status} $r->{output}", 'SUCCEEDED {}', 'no input: {}');
+
+# hostile: a task that never answers, its client gone, huge, deep, NUL
+
+my $silent = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                   Listen => 16, ReuseAddr => 1) or die;
+my $sport = $silent->sockport;
+my $hang = { Type => 'Task', Resource => 'sfn:http:invoke',
+             TimeoutSeconds => 1, End => $true,
+             Parameters => { url => "http://127.0.0.1:$sport/" } };
+
+$t0 = time;
+$r = test_state($hang, '{}');
+is("$r->{status} $r->{error}", 'FAILED States.Timeout',
+   'a task that never answers: its TimeoutSeconds');
+ok(time - $t0 < 10, 'in time');
+
+my $body = $t->json->encode({ definition => $t->json->encode(
+    { %$hang, TimeoutSeconds => 30 }), input => '{}' });
+for (1 .. 3) {
+    my $c = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") or die;
+    print $c "POST / HTTP/1.1\r\nHost: x\r\n"
+           . "X-Amz-Target: AWSStepFunctions.TestState\r\n"
+           . "Content-Length: " . length($body) . "\r\n\r\n$body";
+    sleep 0.3;
+    close $c;
+}
+sleep 1;
+$r = test_state($pass, '{"a": {"b": 1}}');
+is($r->{status}, 'SUCCEEDED', 'clients gone with their tasks running: '
+                              . 'the next TestState is answered');
+
+$r = test_state('{"Type": "Pass", "End": true, "Comment": "'
+                . ('x' x (1024 * 1024)) . '"}', '{}');
+is($r->{__type}, 'ValidationException', 'a definition over 1 MiB');
+
+$r = test_state('{"Type": "Pass", "End": true, "Result": '
+                . ('[' x 5000) . (']' x 5000) . '}', '{}');
+is("$r->{http} $r->{__type}", '400 InvalidDefinition',
+   'a Result nested 5000 deep');
+
+$r = test_state({ Type => 'Pass', End => $true }, '{"nul": "a\u0000b"}');
+is("$r->{status} $r->{output}", 'SUCCEEDED {"nul":"a\u0000b"}',
+   'an escaped NUL goes through');
 
 # a state of a whole machine, by stateName
 
