@@ -163,9 +163,14 @@ ngx_http_sfn_test_task_done(ngx_event_t *ev)
     t = ev->data;
     t->in_thread = 0;
 
-    if (t->ctx == NULL || t->done) {
-        /* the client went, or the answer was given without it */
+    if (t->ctx == NULL) {
+        /* the client went: the request's cleanup left the rest to us */
         ngx_http_sfn_test_free(t);
+        return;
+    }
+
+    if (t->done) {
+        /* answered without it (a timeout): the cleanup frees */
         return;
     }
 
