@@ -17,6 +17,7 @@ use lib 't/lib';
 use Test::More;
 use Sfn::Test;
 use IO::Socket::INET;
+use POSIX ();
 use Time::HiRes qw(sleep time);
 
 my ($py) = grep { !system("$_ -c 'import boto3' >/dev/null 2>&1") }
@@ -557,6 +558,39 @@ is("$d->{status} $d->{error}", 'FAILED States.Runtime',
    'a task for a deleted activity: not scheduled');
 is(types($e), 'ActivityScheduled,ActivityScheduleFailed',
    'ActivityScheduleFailed');
+
+# a second node on the same database: its poll is woken by the first's
+# task, and its answer reaches the first's execution
+
+my $n2 = $t->node;
+$n2->nginx_start($n2->sfn_http(zone => '8m',
+                               server => "location = / { sfn_aws_api; }\n"));
+my $far = activity('far');
+my $farm = machine('farm', task($far, TimeoutSeconds => 60));
+my $pid2 = fork // die "fork: $!\n";
+if ($pid2 == 0) {
+    my (undef, $got) = $n2->aws_api('GetActivityTask',
+                                    { activityArn => $far,
+                                      workerName => 'node2' });
+    $n2->write_file('got.json', $n2->json->encode($got // {}));
+    POSIX::_exit(0);
+}
+sleep 2;
+$e = start($farm, 'across', '{"node": 1}');
+waitpid $pid2, 0;
+my $far_got = eval { $t->json->decode($n2->read_file('got.json') // '') }
+              // {};
+is($far_got->{input}, '{"node":1}', 'a poll on another node is woken');
+my ($fs) = $n2->aws_api('SendTaskSuccess', { taskToken => $far_got->{taskToken},
+                                             output => '{"from": 2}' });
+is($fs, 200, 'SendTaskSuccess on the other node');
+$d = wait_done($e);
+is("$d->{status} $d->{output}", 'SUCCEEDED {"from":2}',
+   'the execution of the first node succeeded');
+($started) = grep { $_->{type} eq 'ActivityStarted' } events($e);
+is($started->{activityStartedEventDetails}{workerName}, 'node2',
+   'started by node2');
+$n2->stop;
 
 # hostile: a thousand pollers at once, most of which go away
 
