@@ -80,6 +80,7 @@ char *sfn_strdup(const char *s);
 char *sfn_strndup(const char *s, size_t len);
 char *sfn_json_print_sized(const cJSON *v, size_t size);
 size_t sfn_json_size(const cJSON *v);
+size_t sfn_json_size_max(const cJSON *v);
 int sfn_json_equal(const cJSON *a, const cJSON *b);
 void sfn_json_tostring(sfn_buf_t *b, const cJSON *v);
 int sfn_json_is_int(const cJSON *v, int64_t *out);
@@ -105,6 +106,7 @@ size_t sfn_base64_encode(const unsigned char *src, size_t len, char *dst);
 int sfn_base64_decode(const char *src, size_t len, unsigned char *dst,
     size_t *out);
 void sfn_uuid_format(const unsigned char r[16], char *buf);  /* 37 bytes */
+size_t sfn_utf8_count(const char *s, size_t len);   /* code points */
 
 int sfn_hash_hex(const char *alg, const unsigned char *data, size_t len,
     char *hex);
@@ -119,6 +121,7 @@ sfn_path_t *sfn_path_compile(sfn_pool_t *pool, const char *text, size_t len,
 int sfn_path_definite(const sfn_path_t *p);
 int sfn_path_context(const sfn_path_t *p);
 int sfn_path_is_root(const sfn_path_t *p);
+const char *sfn_path_var(const sfn_path_t *p);   /* "$name...": name */
 const char *sfn_path_text(const sfn_path_t *p);
 void sfn_path_normalized(const sfn_path_t *p, sfn_buf_t *b);
 
@@ -129,6 +132,8 @@ struct sfn_env_s {
     const cJSON          *input;
     cJSON                *ctx;
     void                (*build_ctx)(sfn_env_t *env);
+    /* the value of the variable $name, or NULL */
+    const cJSON        *(*var)(sfn_env_t *env, const char *name, size_t len);
     void                 *data;
     void                (*random)(void *data, void *buf, size_t len);
     void                 *rdata;
@@ -179,6 +184,23 @@ typedef struct sfn_tmpl_s  sfn_tmpl_t;
 sfn_tmpl_t *sfn_tmpl_compile(sfn_pool_t *pool, const cJSON *v,
     char *errbuf, size_t errlen);
 cJSON *sfn_tmpl_eval(const sfn_tmpl_t *t, sfn_env_t *env, sfn_err_t *err);
+
+
+/* JSONata in states: values with "{% expression %}" strings */
+
+typedef struct sfn_qtmpl_s  sfn_qtmpl_t;
+
+/*
+ * Compiles v, a state field's value, into m's pool; field names it in
+ * errors ("Output", "Arguments/key").  Returns NULL and fills errbuf on
+ * a JSONata syntax error.
+ */
+sfn_qtmpl_t *sfn_qtmpl_compile(sfn_machine_t *m, const cJSON *v,
+    const char *field, char *errbuf, size_t errlen);
+int sfn_qtmpl_is_expr(const sfn_qtmpl_t *t);
+const cJSON *sfn_qtmpl_literal(const sfn_qtmpl_t *t);
+/* 1 when s is "{% ... %}": *expr and *len are the expression inside */
+int sfn_query_text(const char *s, const char **expr, size_t *len);
 
 
 /* the compiled machine */
@@ -245,6 +267,11 @@ struct sfn_rule_s {
     size_t                nsub;
     sfn_state_t          *next;
     const char           *next_name;
+
+    sfn_qtmpl_t          *condition;    /* JSONata */
+    sfn_qtmpl_t          *output;
+    sfn_qtmpl_t          *qassign;
+    sfn_tmpl_t           *assign;       /* JSONPath */
 };
 
 
@@ -266,6 +293,9 @@ typedef struct {
     const char           *next_name;
     sfn_path_t           *result_path;
     unsigned              result_path_null:1;
+    sfn_qtmpl_t          *output;       /* JSONata */
+    sfn_qtmpl_t          *qassign;
+    sfn_tmpl_t           *assign;       /* JSONPath */
 } sfn_catcher_t;
 
 
@@ -283,6 +313,22 @@ struct sfn_state_s {
     sfn_state_t          *next;
     const char           *next_name;
     unsigned              end:1;
+    unsigned              jsonata:1;    /* QueryLanguage JSONata */
+
+    sfn_tmpl_t           *assign;       /* JSONPath Assign */
+    sfn_qtmpl_t          *qassign;      /* JSONata: Assign, Output, ... */
+    sfn_qtmpl_t          *output;
+    sfn_qtmpl_t          *arguments;
+    sfn_qtmpl_t          *items;
+    sfn_qtmpl_t          *q_timeout;
+    sfn_qtmpl_t          *q_heartbeat;
+    sfn_qtmpl_t          *q_wait;       /* Seconds or Timestamp */
+    sfn_qtmpl_t          *q_error;
+    sfn_qtmpl_t          *q_cause;
+    sfn_qtmpl_t          *q_max_concurrency;
+    sfn_qtmpl_t          *q_tolerated_count;
+    sfn_qtmpl_t          *q_tolerated_pct;
+    sfn_qtmpl_t          *q_item_selector;
 
     sfn_path_t           *input_path;   /* NULL: "$" */
     sfn_path_t           *output_path;
@@ -362,6 +408,10 @@ struct sfn_machine_s {
     int64_t               timeout_ms;
     const char          **resources;
     size_t                nresources;
+    void                **progs;        /* JSONata programs, to free */
+    size_t                nprogs;
+    size_t                progs_cap;
+    unsigned              jsonata:1;    /* the top-level QueryLanguage */
     unsigned              uses_sync:1;
     unsigned              uses_token:1;
     unsigned              uses_activity:1;

@@ -164,6 +164,13 @@ typedef struct {
     const cJSON          *payload;      /* the input or output */
     size_t                index;        /* MapIteration*: the iteration */
     sfn_payload_t        *shared;       /* payload's box: sfn_event_hold() */
+
+    /*
+     * StateExited of a state with Assign: the variables it assigned, an
+     * object of name to value.  Such an event comes with its details
+     * built, lazy_events or not.
+     */
+    const cJSON          *assigned;
 } sfn_event_t;
 
 

@@ -103,6 +103,7 @@ sfn_error_matches(const char **errs, size_t n, const char *error)
 int
 sfn_state_error(sfn_run_t *run)
 {
+    int                  rc;
     size_t               i;
     double               delay;
     cJSON               *o;
@@ -115,6 +116,10 @@ sfn_state_error(sfn_run_t *run)
 
     e = run->e;
     st = run->state;
+
+    /* what the failed state would have assigned is dropped */
+    cJSON_Delete(run->assigned);
+    run->assigned = NULL;
 
     if (run->err.error && strcmp(run->err.error, "States.Runtime") == 0) {
         return sfn_run_failed(run);
@@ -187,10 +192,24 @@ sfn_state_error(sfn_run_t *run)
         cJSON_Delete(run->eff);
         run->eff = NULL;
 
-        if (sfn_io_output_catch(run, o, ct) != 0) {
+        if (st->jsonata) {
+            /* $states.errorOutput; the output is the catcher's Output */
+            rc = sfn_query_output(run, NULL, o, ct->qassign, ct->output);
+            cJSON_Delete(o);
+
+        } else if (ct->assign && sfn_vars_assign(run, ct->assign, o) != 0) {
+            cJSON_Delete(o);
+            rc = -1;
+
+        } else {
+            rc = sfn_io_output_catch(run, o, ct);
+        }
+
+        if (rc != 0) {
             return sfn_run_failed(run);
         }
 
+        sfn_vars_commit(run);
         sfn_err_clear(&run->err);
         run->state = ct->next;
 

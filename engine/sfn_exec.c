@@ -661,6 +661,7 @@ sfn_run_free(sfn_run_t *run)
     cJSON_Delete(run->eff);
     cJSON_Delete(run->result);
     sfn_children_reset(run);
+    sfn_vars_free(run);
     sfn_err_clear(&run->err);
     sfn_err_clear(&run->child_err);
     free(run->retries);
@@ -738,7 +739,7 @@ sfn_exec_finish(sfn_exec_t *e, sfn_status_e status, cJSON *output,
     case SFN_SUCCEEDED:
         if (e->output_tree) {
             sfn_emit_payload(e, e->main, "ExecutionSucceeded", NULL,
-                             e->output_tree, &e->output_shared);
+                             e->output_tree, &e->output_shared, NULL);
             break;
         }
 
@@ -960,7 +961,7 @@ sfn_exec_start(sfn_exec_t *e)
     e->started = 1;
 
     sfn_emit_payload(e, NULL, "ExecutionStarted", NULL, e->first,
-                     &e->first_shared);
+                     &e->first_shared, NULL);
 
     /* the input moves to the run with its box: events may refer to it */
     run = e->first ? sfn_run_new(e, NULL, e->m->main, NULL, 0) : NULL;

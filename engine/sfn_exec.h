@@ -118,6 +118,12 @@ struct sfn_run_s {
     double                tol_pct;
     const cJSON          *map_item;
     size_t                map_index;
+    cJSON                *items_own;  /* Map items not borrowed from eff */
+
+    /* variables: this run's scope, and what the state assigns on exit */
+    cJSON                *vars;
+    size_t                vars_size;
+    cJSON                *assigned;
 };
 
 
@@ -174,6 +180,8 @@ struct sfn_exec_s {
     sfn_slot_t           *slots;
     size_t                slots_cap;
     size_t                nslots;
+
+    size_t                vars_size;    /* all scopes' variables */
 };
 
 
@@ -202,7 +210,8 @@ int sfn_history_on(sfn_exec_t *e);
 int64_t sfn_emit(sfn_exec_t *e, sfn_run_t *run, const char *type,
     cJSON *details);
 int64_t sfn_emit_payload(sfn_exec_t *e, sfn_run_t *run, const char *type,
-    const char *name, cJSON *payload, sfn_payload_t **shared);
+    const char *name, cJSON *payload, sfn_payload_t **shared,
+    const cJSON *assigned);
 cJSON *sfn_details(const char *field, cJSON **inner);
 void sfn_details_payload(cJSON *inner, const char *name, const char *dname,
     const cJSON *v);
@@ -248,6 +257,28 @@ int sfn_state_wait_done(sfn_run_t *run);
 int sfn_exec_task(sfn_run_t *run);
 void sfn_exec_task_timers_cancel(sfn_run_t *run);
 int sfn_exec_task_result(sfn_run_t *run);
+
+/* sfn_vars.c: variables */
+const cJSON *sfn_vars_get(sfn_run_t *run, const char *name, size_t len);
+const cJSON *sfn_vars_env(sfn_env_t *env, const char *name, size_t len);
+int sfn_vars_assign(sfn_run_t *run, const sfn_tmpl_t *t, const cJSON *input);
+int sfn_vars_assign_query(sfn_run_t *run, const sfn_qtmpl_t *t,
+    const cJSON *input, const cJSON *result, const cJSON *error_output);
+int sfn_vars_set(sfn_run_t *run, cJSON *assigned);
+void sfn_vars_commit(sfn_run_t *run);
+void sfn_vars_free(sfn_run_t *run);
+void sfn_state_exit(sfn_run_t *run);
+
+/* sfn_query.c: JSONata in states */
+cJSON *sfn_query_eval(sfn_run_t *run, const sfn_qtmpl_t *t,
+    const cJSON *input, const cJSON *result, const cJSON *error_output);
+void sfn_query_type_error(sfn_run_t *run, const sfn_qtmpl_t *t,
+    const char *expected, const cJSON *v);
+int sfn_query_output(sfn_run_t *run, cJSON *result,
+    const cJSON *error_output, const sfn_qtmpl_t *assign,
+    const sfn_qtmpl_t *output);
+int sfn_query_int(sfn_run_t *run, const sfn_qtmpl_t *t, const char *field,
+    int64_t min, int64_t max, int64_t *out, double *dout);
 
 /* sfn_map.c: Parallel and Map */
 void sfn_children_reset(sfn_run_t *run);

@@ -98,7 +98,8 @@ sfn_emit(sfn_exec_t *e, sfn_run_t *run, const char *type, cJSON *details)
 
 int64_t
 sfn_emit_payload(sfn_exec_t *e, sfn_run_t *run, const char *type,
-    const char *name, cJSON *payload, sfn_payload_t **shared)
+    const char *name, cJSON *payload, sfn_payload_t **shared,
+    const cJSON *assigned)
 {
     int64_t      id;
     cJSON       *d;
@@ -113,10 +114,11 @@ sfn_emit_payload(sfn_exec_t *e, sfn_run_t *run, const char *type,
     ev.name = name;
     ev.role_arn = run == NULL ? e->role_arn : NULL;   /* ExecutionStarted */
     ev.payload = payload;
+    ev.assigned = assigned;
 
     d = NULL;
 
-    if (e->host.event && !e->lazy_events) {
+    if (e->host.event && (!e->lazy_events || assigned)) {
         d = sfn_event_details(&ev);
         ev.details = d;
 
@@ -150,6 +152,29 @@ sfn_details_iteration(const sfn_event_t *ev)
     }
 
     return d;
+}
+
+
+/* "assignedVariables": {"name": "<the value as JSON text>", ...} */
+static void
+sfn_details_assigned(cJSON *inner, const cJSON *assigned)
+{
+    char         *s;
+    cJSON        *av, *det;
+    const cJSON  *c;
+
+    av = cJSON_AddObjectToObject(inner, "assignedVariables");
+
+    for (c = assigned->child; av && c; c = c->next) {
+        s = sfn_json_print(c);
+        cJSON_AddStringToObject(av, c->string, s ? s : "null");
+        free(s);
+    }
+
+    det = cJSON_AddObjectToObject(inner, "assignedVariablesDetails");
+    if (det) {
+        cJSON_AddFalseToObject(det, "truncated");
+    }
 }
 
 
@@ -203,6 +228,10 @@ sfn_event_details(const sfn_event_t *ev)
 
         } else {
             sfn_details_payload(in, "output", "outputDetails", ev->payload);
+        }
+
+        if (ev->assigned) {
+            sfn_details_assigned(in, ev->assigned);
         }
     }
 
@@ -285,11 +314,13 @@ sfn_emit_state(sfn_run_t *run, const char *suffix)
     if (entered) {
         run->entered_id = sfn_emit_payload(run->e, run,
                               sfn_state_events[run->state->type][0],
-                              run->state->name, run->input, &run->shared);
+                              run->state->name, run->input, &run->shared,
+                              NULL);
 
     } else {
         sfn_emit_payload(run->e, run, sfn_state_events[run->state->type][1],
-                         run->state->name, run->input, &run->shared);
+                         run->state->name, run->input, &run->shared,
+                         run->assigned);
     }
 }
 

@@ -144,6 +144,7 @@ sfn_env_init(sfn_env_t *env, sfn_run_t *run, const cJSON *input)
     env->input = input;
     env->ctx = NULL;
     env->build_ctx = sfn_ctx_build;
+    env->var = sfn_vars_env;
     env->data = run;
     env->random = sfn_random;
     env->rdata = run->e;
@@ -161,7 +162,10 @@ sfn_env_done(sfn_env_t *env)
 int
 sfn_io_check_size(sfn_run_t *run, const cJSON *v)
 {
-    if (v && sfn_json_size(v) > SFN_MAX_PAYLOAD) {
+    /* the bound first: formatting every number costs */
+    if (v && sfn_json_size_max(v) > SFN_MAX_PAYLOAD
+        && sfn_json_size(v) > SFN_MAX_PAYLOAD)
+    {
         sfn_err_set(&run->err, "States.DataLimitExceeded",
                     "The state/task '%s' returned a result with a size "
                     "exceeding the maximum number of bytes service limit.",
@@ -342,6 +346,21 @@ sfn_io_effective(sfn_run_t *run)
     const sfn_state_t  *st;
 
     st = run->state;
+
+    if (st->jsonata) {
+        /* Arguments, or the input */
+        run->eff = st->arguments
+                   ? sfn_query_eval(run, st->arguments, run->input, NULL,
+                                    NULL)
+                   : cJSON_Duplicate(run->input, 1);
+
+        if (run->eff == NULL && run->err.error == NULL) {
+            sfn_err_set(&run->err, "States.Runtime", "out of memory");
+        }
+
+        return run->eff ? 0 : -1;
+    }
+
     sfn_env_init(&env, run, run->input);
 
     if (sfn_io_input_path(run, &env, &eff, &owned) != 0) {
@@ -472,12 +491,25 @@ sfn_state_result(sfn_run_t *run, cJSON *res)
     cJSON_Delete(run->eff);
     run->eff = NULL;
 
-    if (sfn_io_output(run, res, 1, st->result_path, st->result_path_null) != 0)
-    {
-        return SFN_R_FAIL;
+    if (st->jsonata) {
+        if (sfn_query_output(run, res, NULL, st->qassign, st->output) != 0) {
+            return SFN_R_FAIL;
+        }
+
+    } else {
+        if (st->assign && sfn_vars_assign(run, st->assign, res) != 0) {
+            cJSON_Delete(res);
+            return SFN_R_FAIL;
+        }
+
+        if (sfn_io_output(run, res, 1, st->result_path, st->result_path_null)
+            != 0)
+        {
+            return SFN_R_FAIL;
+        }
     }
 
-    sfn_emit_state(run, "Exited");
+    sfn_state_exit(run);
 
     return sfn_transition(run, st->next);
 }

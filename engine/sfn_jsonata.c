@@ -27,7 +27,32 @@ struct sfn_jsonata_s {
 };
 
 
+struct sfn_jsonata_session_s {
+    sfn_pool_t            pool;
+    size_t                memory;
+    sfn_jenv_t           *root;     /* the builtins and host variables */
+};
+
+
+sfn_jsonata_session_t *
+sfn_jsonata_session_new(void)
+{
+    return calloc(1, sizeof(sfn_jsonata_session_t));
+}
+
+
+void
+sfn_jsonata_session_free(sfn_jsonata_session_t *s)
+{
+    if (s) {
+        sfn_pool_destroy(&s->pool);
+        free(s);
+    }
+}
+
+
 int sfn_jsonata_builtins_init(void);
+int sfn_jsonata_aws_init(void);
 
 
 static void
@@ -50,7 +75,7 @@ sfn_jsonata_compile(const char *text, size_t len, sfn_jsonata_error_t *err)
     sfn_jsonata_t  *prog;
     jmp_buf         jmp;
 
-    if (sfn_jsonata_builtins_init() != 0) {
+    if (sfn_jsonata_builtins_init() != 0 || sfn_jsonata_aws_init() != 0) {
         sfn_jsonata_set_error(err, "U1000", "Out of memory", 0);
         return NULL;
     }
@@ -135,6 +160,32 @@ sfn_jpcre_free(void *p, void *data)
 }
 
 
+/* PCRE2's contexts, made when an evaluation first needs them */
+pcre2_general_context *
+sfn_jpcre(sfn_jctx_t *ctx)
+{
+    if (ctx->gctx != NULL) {
+        return ctx->gctx;
+    }
+
+    ctx->gctx = pcre2_general_context_create(sfn_jpcre_alloc, sfn_jpcre_free,
+                                             ctx->pool);
+    if (ctx->gctx == NULL) {
+        sfn_jthrow(ctx, "U1000");
+    }
+
+    ctx->mctx = pcre2_match_context_create(ctx->gctx);
+    if (ctx->mctx == NULL) {
+        sfn_jthrow(ctx, "U1000");
+    }
+
+    pcre2_set_match_limit(ctx->mctx, 1000000);
+    pcre2_set_depth_limit(ctx->mctx, 10000);
+
+    return ctx->gctx;
+}
+
+
 static int64_t
 sfn_jsonata_clock(int monotonic)
 {
@@ -151,6 +202,16 @@ sfn_jsonata_eval(const sfn_jsonata_t *prog, const cJSON *input,
     const cJSON *bindings, const sfn_jsonata_limits_t *limits, cJSON **out,
     sfn_jsonata_error_t *err)
 {
+    return sfn_jsonata_eval_host(prog, input, bindings, limits, NULL, out,
+                                 err);
+}
+
+
+int
+sfn_jsonata_eval_host(const sfn_jsonata_t *prog, const cJSON *input,
+    const cJSON *bindings, const sfn_jsonata_limits_t *limits,
+    sfn_jsonata_host_t *host, cJSON **out, sfn_jsonata_error_t *err)
+{
     int                   rc;
     sfn_buf_t             b;
     sfn_jv_t             *in, *result;
@@ -158,6 +219,7 @@ sfn_jsonata_eval(const sfn_jsonata_t *prog, const cJSON *input,
     sfn_jenv_t           *env;
     sfn_pool_t            pool;
     const cJSON          *c;
+    sfn_jsonata_session_t  *session;
     jmp_buf               jmp;
 
     *out = NULL;
@@ -165,7 +227,10 @@ sfn_jsonata_eval(const sfn_jsonata_t *prog, const cJSON *input,
     memset(&pool, 0, sizeof(sfn_pool_t));
     memset(&ctx, 0, sizeof(sfn_jctx_t));
 
-    ctx.pool = &pool;
+    session = host ? host->session : NULL;
+
+    ctx.pool = session ? &session->pool : &pool;
+    ctx.memory = session ? session->memory : 0;
     ctx.jmp = &jmp;
     ctx.max_depth = limits && limits->depth > 0 ? limits->depth
                                                 : SFN_JSONATA_DEPTH;
@@ -178,6 +243,11 @@ sfn_jsonata_eval(const sfn_jsonata_t *prog, const cJSON *input,
     ctx.max_memory = limits && limits->memory ? limits->memory
                                               : SFN_JSONATA_MEMORY;
     ctx.seed = (uint64_t) ctx.now * 2654435761u + 0x9e3779b97f4a7c15ULL;
+    ctx.host = host;
+
+    if (host) {
+        host->function = 0;
+    }
 
     if (setjmp(jmp) != 0) {
         memset(&b, 0, sizeof(sfn_buf_t));
@@ -189,16 +259,11 @@ sfn_jsonata_eval(const sfn_jsonata_t *prog, const cJSON *input,
         goto done;
     }
 
-    ctx.gctx = pcre2_general_context_create(sfn_jpcre_alloc, sfn_jpcre_free,
-                                            &pool);
-    ctx.mctx = pcre2_match_context_create(ctx.gctx);
-    if (ctx.gctx == NULL || ctx.mctx == NULL) {
-        sfn_jthrow(&ctx, "U1000");
+    if (session && session->root == NULL) {
+        session->root = sfn_jenv_new(&ctx, NULL);
     }
-    pcre2_set_match_limit(ctx.mctx, 1000000);
-    pcre2_set_depth_limit(ctx.mctx, 10000);
 
-    ctx.root = sfn_jenv_new(&ctx, NULL);
+    ctx.root = session ? session->root : sfn_jenv_new(&ctx, NULL);
     env = sfn_jenv_new(&ctx, ctx.root);
 
     if (bindings != NULL) {
@@ -218,6 +283,10 @@ sfn_jsonata_eval(const sfn_jsonata_t *prog, const cJSON *input,
 
     result = sfn_jeval(&ctx, prog->ast, in, env);
 
+    if (result != NULL && host && sfn_jv_is_func(result)) {
+        host->function = 1;
+    }
+
     if (result != NULL) {
         *out = sfn_jv_to_json(result);
         if (*out == NULL) {
@@ -229,7 +298,12 @@ sfn_jsonata_eval(const sfn_jsonata_t *prog, const cJSON *input,
 
 done:
 
-    sfn_pool_destroy(&pool);
+    if (session) {
+        session->memory = ctx.memory;
+
+    } else {
+        sfn_pool_destroy(&pool);
+    }
 
     return rc;
 }

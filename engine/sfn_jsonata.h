@@ -53,6 +53,41 @@ int sfn_jsonata_eval(const sfn_jsonata_t *prog, const cJSON *input,
     const cJSON *bindings, const sfn_jsonata_limits_t *limits, cJSON **out,
     sfn_jsonata_error_t *err);
 
+/*
+ * What Step Functions adds around an evaluation.  variable() gives the
+ * value of a $name that neither the expression nor the bindings bind
+ * (borrowed until the evaluation ends), or NULL; it is asked once per
+ * name and evaluation.  With aws set, the functions Step Functions adds
+ * ($partition, $range, $hash, $random with a seed, $uuid, $parse) are
+ * defined; random() fills their random bytes.  function is set on return
+ * when the result was a function, which JSON cannot hold.
+ */
+/*
+ * Evaluations that share one arena: what variable() gave is converted
+ * once for all of them, and the results live until the session is freed
+ * (the fields of one payload template, evaluated against the same
+ * values).
+ */
+typedef struct sfn_jsonata_session_s  sfn_jsonata_session_t;
+
+sfn_jsonata_session_t *sfn_jsonata_session_new(void);
+void sfn_jsonata_session_free(sfn_jsonata_session_t *s);
+
+
+typedef struct {
+    const cJSON        *(*variable)(void *data, const char *name,
+                                    size_t len);
+    void                (*random)(void *data, void *buf, size_t len);
+    void                 *data;
+    sfn_jsonata_session_t  *session;    /* NULL: an arena of its own */
+    unsigned              aws:1;
+    unsigned              function:1;
+} sfn_jsonata_host_t;
+
+int sfn_jsonata_eval_host(const sfn_jsonata_t *prog, const cJSON *input,
+    const cJSON *bindings, const sfn_jsonata_limits_t *limits,
+    sfn_jsonata_host_t *host, cJSON **out, sfn_jsonata_error_t *err);
+
 void sfn_jsonata_free(sfn_jsonata_t *prog);
 void sfn_jsonata_error_clear(sfn_jsonata_error_t *err);
 

@@ -133,13 +133,29 @@ sfn_jenv_lookup(sfn_jctx_t *ctx, sfn_jenv_t *env, const char *name,
 {
     sfn_jv_t        *v;
     sfn_jfn_t       *f;
+    const cJSON     *j;
     sfn_jbuiltin_t  *b;
 
     if (sfn_jenv_find(env, name, len, &v)) {
         return v;
     }
 
-    b = sfn_jsonata_builtin(name, len);
+    /* the host's variables come before the builtins, as bindings do */
+    if (ctx->host && ctx->host->variable
+        && (j = ctx->host->variable(ctx->host->data, name, len)) != NULL)
+    {
+        v = sfn_jv_from_json(ctx, j);
+        sfn_jenv_bind(ctx, ctx->root, name, len, v);
+        return v;
+    }
+
+    /* Step Functions' $random takes a seed: its own before JSONata's */
+    b = ctx->host && ctx->host->aws ? sfn_jsonata_aws_builtin(name, len)
+                                    : NULL;
+    if (b == NULL) {
+        b = sfn_jsonata_builtin(name, len);
+    }
+
     if (b == NULL) {
         return NULL;
     }

@@ -100,7 +100,7 @@ sfn_jregex_exec(sfn_jctx_t *ctx, pcre2_code *re, const char *s, size_t len,
         return 0;
     }
 
-    md = pcre2_match_data_create_from_pattern(re, ctx->gctx);
+    md = pcre2_match_data_create_from_pattern(re, sfn_jpcre(ctx));
     if (md == NULL) {
         sfn_jthrow(ctx, "U1000");
     }

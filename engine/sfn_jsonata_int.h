@@ -309,6 +309,7 @@ struct sfn_jctx_s {
     pcre2_general_context  *gctx;
     pcre2_match_context  *mctx;
     uint64_t              seed;
+    sfn_jsonata_host_t   *host;
 };
 
 
@@ -372,10 +373,10 @@ sfn_jv_t *sfn_jv_to_string(sfn_jctx_t *ctx, sfn_jv_t *v, int pretty);
 /* UTF-8 code points */
 size_t sfn_utf8_decode(const char *s, size_t len, uint32_t *out);
 size_t sfn_utf8_encode(uint32_t c, char *out);
-size_t sfn_utf8_count(const char *s, size_t len);
 size_t sfn_utf8_offset(const char *s, size_t len, size_t chars);
 
 void sfn_jthrow(sfn_jctx_t *ctx, const char *code) __attribute__((noreturn));
+pcre2_general_context *sfn_jpcre(sfn_jctx_t *ctx);
 void sfn_jthrow_v(sfn_jctx_t *ctx, const char *code, sfn_jv_t *value)
     __attribute__((noreturn));
 void sfn_jerror_message(sfn_jctx_t *ctx, sfn_buf_t *b);
@@ -469,6 +470,11 @@ pcre2_code *sfn_jregex_compile(const char *pat, size_t len,
     const char *flags, size_t flen, pcre2_general_context *gctx);
 int sfn_jregex_exec(sfn_jctx_t *ctx, pcre2_code *re, const char *s,
     size_t len, size_t from, size_t *ov, int *ngroups);
+
+
+/* sfn_jsonata_aws.c */
+
+sfn_jbuiltin_t *sfn_jsonata_aws_builtin(const char *name, size_t len);
 
 
 /* sfn_jsonata_time.c */

@@ -1786,7 +1786,7 @@ sfn_jparse_datetime(sfn_jctx_t *ctx, sfn_jv_t *ts, sfn_jv_t *picture)
     sfn_jsb_addc(&b, '$');
 
 
-    re = sfn_jregex_compile(b.data, b.len, "i", 1, ctx->gctx);
+    re = sfn_jregex_compile(b.data, b.len, "i", 1, sfn_jpcre(ctx));
 
     if (re == NULL) {
         return NULL;
@@ -1972,7 +1972,7 @@ sfn_jiso_shape(sfn_jctx_t *ctx, const char *s, size_t len)
                               "(T[0-2]\\d:[0-5]\\d:[0-5]\\d)*(\\.\\d+)?"
                               "([+-][0-2]\\d:?[0-5]\\d|Z)?$";
 
-    re = sfn_jregex_compile(pat, strlen(pat), NULL, 0, ctx->gctx);
+    re = sfn_jregex_compile(pat, strlen(pat), NULL, 0, sfn_jpcre(ctx));
     if (re == NULL) {
         sfn_jthrow(ctx, "U1000");
     }

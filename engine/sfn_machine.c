@@ -14,6 +14,7 @@
 #include <math.h>
 
 #include "sfn_core.h"
+#include "sfn_jsonata.h"
 
 
 /* diagnostic locations are cut to the diag buffer on purpose */
@@ -103,27 +104,28 @@ static const char *sfn_fields_common[] = {
 
 static const char *sfn_fields_pass[] = {
     "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters",
-    "Result", NULL
+    "Result", "Assign", "Output", NULL
 };
 
 static const char *sfn_fields_task[] = {
     "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters",
     "ResultSelector", "Resource", "TimeoutSeconds", "TimeoutSecondsPath",
     "HeartbeatSeconds", "HeartbeatSecondsPath", "Retry", "Catch",
-    "Credentials", NULL
+    "Credentials", "Assign", "Arguments", "Output", NULL
 };
 
 static const char *sfn_fields_choice[] = {
-    "Choices", "Default", "InputPath", "OutputPath", NULL
+    "Choices", "Default", "InputPath", "OutputPath", "Assign", "Output",
+    NULL
 };
 
 static const char *sfn_fields_wait[] = {
     "Next", "End", "InputPath", "OutputPath", "Seconds", "Timestamp",
-    "SecondsPath", "TimestampPath", NULL
+    "SecondsPath", "TimestampPath", "Assign", "Output", NULL
 };
 
 static const char *sfn_fields_succeed[] = {
-    "InputPath", "OutputPath", NULL
+    "InputPath", "OutputPath", "Output", NULL
 };
 
 static const char *sfn_fields_fail[] = {
@@ -132,7 +134,8 @@ static const char *sfn_fields_fail[] = {
 
 static const char *sfn_fields_parallel[] = {
     "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters",
-    "ResultSelector", "Branches", "Retry", "Catch", NULL
+    "ResultSelector", "Branches", "Retry", "Catch", "Assign", "Arguments",
+    "Output", NULL
 };
 
 static const char *sfn_fields_map[] = {
@@ -142,7 +145,7 @@ static const char *sfn_fields_map[] = {
     "ToleratedFailureCount", "ToleratedFailureCountPath",
     "ToleratedFailurePercentage", "ToleratedFailurePercentagePath",
     "ItemBatcher", "ItemReader", "ResultWriter", "Label", "Retry", "Catch",
-    NULL
+    "Assign", "Items", "Output", NULL
 };
 
 static const char **sfn_fields_by_type[] = {
@@ -151,8 +154,18 @@ static const char **sfn_fields_by_type[] = {
 };
 
 
-static const char *sfn_jsonata_fields[] = {
-    "Arguments", "Output", "Assign", "Condition", "Items", NULL
+/* the fields of one query language only */
+
+static const char *sfn_fields_jsonpath[] = {
+    "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector",
+    "Result", "ItemsPath", "MaxConcurrencyPath", "ToleratedFailureCountPath",
+    "ToleratedFailurePercentagePath", "TimeoutSecondsPath",
+    "HeartbeatSecondsPath", "SecondsPath", "TimestampPath", "ErrorPath",
+    "CausePath", NULL
+};
+
+static const char *sfn_fields_jsonata[] = {
+    "Arguments", "Output", "Items", NULL
 };
 
 
@@ -223,7 +236,11 @@ sfn_load_path(sfn_load_t *ld, const cJSON *obj, const char *field,
         return NULL;
     }
 
-    if (reference && (!sfn_path_definite(p) || sfn_path_context(p))) {
+    /* ResultPath writes into the state's input, never a variable */
+    if (reference
+        && (!sfn_path_definite(p) || sfn_path_context(p)
+            || (sfn_path_var(p) && strcmp(field, "ResultPath") == 0)))
+    {
         sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
                       "The value for the field '%s' must be a valid "
                       "ReferencePath", field);
@@ -263,6 +280,130 @@ sfn_load_tmpl(sfn_load_t *ld, const cJSON *obj, const char *field,
     }
 
     return t;
+}
+
+
+/* a JSONata field: NULL when absent, or failed with ld->failed set */
+static sfn_qtmpl_t *
+sfn_load_query(sfn_load_t *ld, const cJSON *obj, const char *field,
+    const char *state, const char *base)
+{
+    char          loc[600], err[1024];
+    sfn_qtmpl_t  *t;
+    const cJSON  *v;
+
+    v = cJSON_GetObjectItemCaseSensitive(obj, field);
+    if (v == NULL) {
+        return NULL;
+    }
+
+    SFN_LOC(loc, base, field);
+
+    t = sfn_qtmpl_compile(ld->m, v, field, err, sizeof(err));
+    if (t == NULL) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc, "%s", err);
+    }
+
+    return t;
+}
+
+
+/* a "{% ... %}" value of a JSONata state */
+static int
+sfn_is_query(const sfn_state_t *st, const cJSON *v)
+{
+    size_t       n;
+    const char  *e;
+
+    return st->jsonata && cJSON_IsString(v)
+           && sfn_query_text(v->valuestring, &e, &n);
+}
+
+
+/*
+ * A variable name: a letter or "_", then letters, digits and "_" (any
+ * UTF-8 letter beyond ASCII), at most 80 characters; "states" is
+ * JSONata's $states.
+ */
+static int
+sfn_var_name_valid(const char *s, size_t len)
+{
+    size_t  i;
+
+    if (len == 0 || !sfn_utf8_valid(s, len) || sfn_utf8_count(s, len) > 80
+        || (len == 6 && memcmp(s, "states", 6) == 0))
+    {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')
+            || s[i] == '_' || (unsigned char) s[i] >= 0x80
+            || (i > 0 && s[i] >= '0' && s[i] <= '9'))
+        {
+            continue;
+        }
+
+        return 0;
+    }
+
+    return 1;
+}
+
+
+/* Assign: a template in a JSONPath state, JSONata values in the other */
+static int
+sfn_load_assign(sfn_load_t *ld, const cJSON *obj, int jsonata,
+    const char *state, const char *base, sfn_tmpl_t **path,
+    sfn_qtmpl_t **query)
+{
+    char          loc[600], err[1024];
+    size_t        len;
+    const cJSON  *v, *c;
+
+    v = cJSON_GetObjectItemCaseSensitive(obj, "Assign");
+    if (v == NULL) {
+        return 0;
+    }
+
+    SFN_LOC(loc, base, "Assign");
+
+    if (!cJSON_IsObject(v)) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                      "The value for the field 'Assign' must be an OBJECT");
+        return -1;
+    }
+
+    cJSON_ArrayForEach(c, v) {
+        len = strlen(c->string);
+
+        if (!jsonata && len > 2 && strcmp(c->string + len - 2, ".$") == 0) {
+            len -= 2;
+        }
+
+        if (!sfn_var_name_valid(c->string, len)) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                          "The variable name '%.*s' is not valid: a letter "
+                          "or '_', then letters, digits or '_', at most 80 "
+                          "characters, and not 'states'", (int) len,
+                          c->string);
+            return -1;
+        }
+    }
+
+    if (jsonata) {
+        *query = sfn_qtmpl_compile(ld->m, v, "Assign", err, sizeof(err));
+
+    } else {
+        *path = sfn_tmpl_compile(&ld->m->pool, v, err, sizeof(err));
+    }
+
+    if ((jsonata && *query == NULL) || (!jsonata && *path == NULL)) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc, "%s", err);
+        return -1;
+    }
+
+    return 0;
 }
 
 
@@ -481,7 +622,11 @@ sfn_load_catch(sfn_load_t *ld, sfn_state_t *st, const cJSON *obj,
     sfn_catcher_t  *ct;
 
     static const char *fields[] = {
-        "ErrorEquals", "Next", "ResultPath", "Comment", NULL
+        "ErrorEquals", "Next", "ResultPath", "Comment", "Assign", NULL
+    };
+
+    static const char *qfields[] = {
+        "ErrorEquals", "Next", "Output", "Comment", "Assign", NULL
     };
 
     arr = cJSON_GetObjectItemCaseSensitive(obj, "Catch");
@@ -511,8 +656,23 @@ sfn_load_catch(sfn_load_t *ld, sfn_state_t *st, const cJSON *obj,
         snprintf(loc, sizeof(loc), "%s/Catch[%zu]", base, i);
         ct = &st->catchers[i];
 
-        if (sfn_load_fields(ld, r, fields, "catcher", st->name, loc) != 0) {
+        if (sfn_load_fields(ld, r, st->jsonata ? qfields : fields, "catcher",
+                            st->name, loc) != 0)
+        {
             return -1;
+        }
+
+        if (sfn_load_assign(ld, r, st->jsonata, st->name, loc, &ct->assign,
+                            &ct->qassign) != 0)
+        {
+            return -1;
+        }
+
+        if (st->jsonata) {
+            ct->output = sfn_load_query(ld, r, "Output", st->name, loc);
+            if (ld->failed) {
+                return -1;
+            }
         }
 
         ct->errors = sfn_load_errors(ld, r, st->name, loc, &ct->nerrors,
@@ -594,13 +754,13 @@ sfn_load_rule(sfn_load_t *ld, const cJSON *r, const char *state,
         } else if (strcmp(c->string, "Not") == 0) {
             op = SFN_OP_NOT;
 
-        } else if (strcmp(c->string, "Condition") == 0
-                   || strcmp(c->string, "Assign") == 0)
-        {
+        } else if (strcmp(c->string, "Assign") == 0 && top) {
+            continue;
+
+        } else if (strcmp(c->string, "Condition") == 0) {
             sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
-                          "The field '%s' needs the JSONata query language "
-                          "or Variables, which this engine does not "
-                          "support", c->string);
+                          "The field 'Condition' is supported only by "
+                          "states that use the JSONata query language");
             return NULL;
 
         } else {
@@ -633,6 +793,12 @@ sfn_load_rule(sfn_load_t *ld, const cJSON *r, const char *state,
             return NULL;
         }
         rule->next_name = v->valuestring;
+
+        if (sfn_load_assign(ld, r, 0, state, loc, &rule->assign,
+                            &rule->qassign) != 0)
+        {
+            return NULL;
+        }
 
     } else if (v) {
         sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
@@ -768,6 +934,70 @@ type:
                   kind == 1 ? "STRING" : (kind == 2 ? "NUMBER" : "BOOLEAN"));
 
     return NULL;
+}
+
+
+/* a JSONata choice rule: Condition, Next, and its own Output and Assign */
+static sfn_rule_t *
+sfn_load_condition(sfn_load_t *ld, const cJSON *r, const char *state,
+    const char *loc)
+{
+    sfn_rule_t   *rule;
+    const cJSON  *v, *c;
+
+    static const char *fields[] = {
+        "Condition", "Next", "Output", "Assign", "Comment", NULL
+    };
+
+    if (sfn_load_fields(ld, r, fields, "choice rule", state, loc) != 0) {
+        return NULL;
+    }
+
+    rule = sfn_pcalloc(&ld->m->pool, sizeof(sfn_rule_t));
+    if (rule == NULL) {
+        return NULL;
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(r, "Next");
+    c = cJSON_GetObjectItemCaseSensitive(r, "Condition");
+
+    if (!cJSON_IsString(v) || c == NULL) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                      "These fields are required: [Condition, Next]");
+        return NULL;
+    }
+
+    rule->next_name = v->valuestring;
+
+    if (!cJSON_IsBool(c)
+        && !(cJSON_IsString(c) && c->valuestring[0] == '{'))
+    {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                      "The value for the field 'Condition' must be a "
+                      "BOOLEAN or a JSONata expression");
+        return NULL;
+    }
+
+    rule->condition = sfn_load_query(ld, r, "Condition", state, loc);
+    rule->output = sfn_load_query(ld, r, "Output", state, loc);
+
+    if (ld->failed
+        || sfn_load_assign(ld, r, 1, state, loc, &rule->assign,
+                           &rule->qassign) != 0)
+    {
+        return NULL;
+    }
+
+    if (rule->condition && !sfn_qtmpl_is_expr(rule->condition)
+        && !cJSON_IsBool(sfn_qtmpl_literal(rule->condition)))
+    {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                      "The value for the field 'Condition' must be a "
+                      "BOOLEAN or a JSONata expression");
+        return NULL;
+    }
+
+    return rule;
 }
 
 
@@ -1001,6 +1231,12 @@ sfn_load_task(sfn_load_t *ld, sfn_state_t *st, const cJSON *obj,
     }
 
     v = cJSON_GetObjectItemCaseSensitive(obj, "TimeoutSeconds");
+    if (sfn_is_query(st, v)) {
+        st->q_timeout = sfn_load_query(ld, obj, "TimeoutSeconds", st->name,
+                                       base);
+        v = NULL;
+    }
+
     if (v) {
         SFN_LOC(loc, base, "TimeoutSeconds");
         if (!sfn_is_posint(v, &iv, 1, 99999999)) {
@@ -1013,6 +1249,12 @@ sfn_load_task(sfn_load_t *ld, sfn_state_t *st, const cJSON *obj,
     }
 
     v = cJSON_GetObjectItemCaseSensitive(obj, "HeartbeatSeconds");
+    if (sfn_is_query(st, v)) {
+        st->q_heartbeat = sfn_load_query(ld, obj, "HeartbeatSeconds",
+                                         st->name, base);
+        v = NULL;
+    }
+
     if (v) {
         SFN_LOC(loc, base, "HeartbeatSeconds");
         if (!sfn_is_posint(v, &iv, 1, 99999999)) {
@@ -1069,7 +1311,10 @@ sfn_load_wait(sfn_load_t *ld, sfn_state_t *st, const cJSON *obj,
         n++;
         st->wait_kind = 1;
         SFN_LOC(loc, base, "Seconds");
-        if (!sfn_is_posint(v, &st->wait_seconds, 0, 99999999)) {
+        if (sfn_is_query(st, v)) {
+            st->q_wait = sfn_load_query(ld, obj, "Seconds", st->name, base);
+
+        } else if (!sfn_is_posint(v, &st->wait_seconds, 0, 99999999)) {
             sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
                           "The value for the field 'Seconds' must be a "
                           "non-negative integer");
@@ -1082,7 +1327,11 @@ sfn_load_wait(sfn_load_t *ld, sfn_state_t *st, const cJSON *obj,
         n++;
         st->wait_kind = 2;
         SFN_LOC(loc, base, "Timestamp");
-        if (!cJSON_IsString(v)
+        if (sfn_is_query(st, v)) {
+            st->q_wait = sfn_load_query(ld, obj, "Timestamp", st->name,
+                                        base);
+
+        } else if (!cJSON_IsString(v)
             || sfn_time_parse(v->valuestring, strlen(v->valuestring), &sec,
                               &nsec) != 0)
         {
@@ -1090,8 +1339,10 @@ sfn_load_wait(sfn_load_t *ld, sfn_state_t *st, const cJSON *obj,
                           "The value for the field 'Timestamp' must be a "
                           "valid RFC3339 timestamp");
             return -1;
+
+        } else {
+            st->wait_ts_ms = sec * 1000 + nsec / 1000000;
         }
-        st->wait_ts_ms = sec * 1000 + nsec / 1000000;
     }
 
     if (cJSON_GetObjectItemCaseSensitive(obj, "SecondsPath")) {
@@ -1144,6 +1395,22 @@ sfn_load_fail_state(sfn_load_t *ld, sfn_state_t *st, const cJSON *obj,
                           "The fields '%s' and '%sPath' are mutually "
                           "exclusive", names[i], names[i]);
             return -1;
+        }
+
+        if (sfn_is_query(st, v)) {
+            if (i == 0) {
+                st->q_error = sfn_load_query(ld, obj, names[i], st->name,
+                                             base);
+            } else {
+                st->q_cause = sfn_load_query(ld, obj, names[i], st->name,
+                                             base);
+            }
+
+            if (ld->failed) {
+                return -1;
+            }
+
+            v = NULL;
         }
 
         if (v) {
@@ -1278,8 +1545,29 @@ sfn_load_map(sfn_load_t *ld, sfn_state_t *st, const cJSON *obj,
         return -1;
     }
 
-    st->item_selector = sfn_load_tmpl(ld, obj, "ItemSelector", st->name,
-                                      base);
+    if (st->jsonata) {
+        st->q_item_selector = sfn_load_query(ld, obj, "ItemSelector",
+                                             st->name, base);
+        st->items = sfn_load_query(ld, obj, "Items", st->name, base);
+
+        if (ld->failed) {
+            return -1;
+        }
+
+        if (st->items && !sfn_qtmpl_is_expr(st->items)
+            && !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(obj, "Items")))
+        {
+            SFN_LOC(loc, base, "Items");
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                          "The value for the field 'Items' must be an ARRAY "
+                          "or a JSONata expression");
+            return -1;
+        }
+
+    } else {
+        st->item_selector = sfn_load_tmpl(ld, obj, "ItemSelector", st->name,
+                                          base);
+    }
     if (st->item_selector == NULL) {
         /* the older name; applies per item, not to the state */
         st->item_selector = st->parameters;
@@ -1289,8 +1577,30 @@ sfn_load_map(sfn_load_t *ld, sfn_state_t *st, const cJSON *obj,
     st->tolerated_count = -1;
     st->tolerated_pct = -1;
 
+    static const struct {
+        const char   *field;
+        size_t        offset;
+    }  qfields[] = {
+        { "MaxConcurrency", offsetof(sfn_state_t, q_max_concurrency) },
+        { "ToleratedFailureCount", offsetof(sfn_state_t, q_tolerated_count) },
+        { "ToleratedFailurePercentage",
+          offsetof(sfn_state_t, q_tolerated_pct) }
+    };
+
+    for (size_t i = 0; i < sfn_nelems(qfields); i++) {
+        v = cJSON_GetObjectItemCaseSensitive(obj, qfields[i].field);
+        if (sfn_is_query(st, v)) {
+            *(sfn_qtmpl_t **) ((char *) st + qfields[i].offset) =
+                sfn_load_query(ld, obj, qfields[i].field, st->name, base);
+        }
+    }
+
+    if (ld->failed) {
+        return -1;
+    }
+
     v = cJSON_GetObjectItemCaseSensitive(obj, "MaxConcurrency");
-    if (v && !sfn_is_posint(v, &st->max_concurrency, 0, 99999999)) {
+    if (v && !st->q_max_concurrency && !sfn_is_posint(v, &st->max_concurrency, 0, 99999999)) {
         SFN_LOC(loc, base, "MaxConcurrency");
         sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
                       "The value for the field 'MaxConcurrency' must be a "
@@ -1299,7 +1609,7 @@ sfn_load_map(sfn_load_t *ld, sfn_state_t *st, const cJSON *obj,
     }
 
     v = cJSON_GetObjectItemCaseSensitive(obj, "ToleratedFailureCount");
-    if (v && !sfn_is_posint(v, &st->tolerated_count, 0, 99999999)) {
+    if (v && !st->q_tolerated_count && !sfn_is_posint(v, &st->tolerated_count, 0, 99999999)) {
         SFN_LOC(loc, base, "ToleratedFailureCount");
         sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
                       "The value for the field 'ToleratedFailureCount' "
@@ -1308,7 +1618,7 @@ sfn_load_map(sfn_load_t *ld, sfn_state_t *st, const cJSON *obj,
     }
 
     v = cJSON_GetObjectItemCaseSensitive(obj, "ToleratedFailurePercentage");
-    if (v) {
+    if (v && !st->q_tolerated_pct) {
         if (!cJSON_IsNumber(v) || v->valuedouble < 0
             || v->valuedouble > 100)
         {
@@ -1462,35 +1772,53 @@ sfn_load_state(sfn_load_t *ld, const char *name, const cJSON *obj,
     st->type_name = sfn_type_names[i];
 
     v = cJSON_GetObjectItemCaseSensitive(obj, "QueryLanguage");
-    if (v && (!cJSON_IsString(v) || strcmp(v->valuestring, "JSONPath"))) {
+    st->jsonata = ld->m->jsonata;
+
+    if (v) {
         SFN_LOC(loc, base, "QueryLanguage");
-        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", name, loc,
-                      "Only the JSONPath query language is supported; "
-                      "JSONata is not");
-        return NULL;
-    }
 
-    cJSON_ArrayForEach(c, obj) {
-        if (sfn_in_list(sfn_fields_common, c->string)
-            || sfn_in_list(sfn_fields_by_type[st->type], c->string))
+        if (!cJSON_IsString(v)
+            || (strcmp(v->valuestring, "JSONPath") != 0
+                && strcmp(v->valuestring, "JSONata") != 0))
         {
-            continue;
-        }
-
-        SFN_LOC(loc, base, c->string);
-
-        if (sfn_in_list(sfn_jsonata_fields, c->string)) {
             sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", name, loc,
-                          "The field '%s' needs the JSONata query language "
-                          "or Variables, which this engine does not "
-                          "support", c->string);
+                          "The value for the field 'QueryLanguage' must be "
+                          "one of [JSONPath, JSONata]");
             return NULL;
         }
 
-        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", name, loc,
-                      "Field '%s' is not supported by a %s state",
-                      c->string, st->type_name);
-        return NULL;
+        if (ld->m->jsonata && strcmp(v->valuestring, "JSONPath") == 0) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", name, loc,
+                          "A state cannot use the JSONPath query language "
+                          "when the state machine's QueryLanguage is "
+                          "JSONata");
+            return NULL;
+        }
+
+        st->jsonata = strcmp(v->valuestring, "JSONata") == 0;
+    }
+
+    cJSON_ArrayForEach(c, obj) {
+        SFN_LOC(loc, base, c->string);
+
+        if (!sfn_in_list(sfn_fields_common, c->string)
+            && !sfn_in_list(sfn_fields_by_type[st->type], c->string))
+        {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", name, loc,
+                          "Field '%s' is not supported by a %s state",
+                          c->string, st->type_name);
+            return NULL;
+        }
+
+        if (sfn_in_list(st->jsonata ? sfn_fields_jsonpath
+                                    : sfn_fields_jsonata, c->string))
+        {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", name, loc,
+                          "The field '%s' is not supported by a state that "
+                          "uses the %s query language", c->string,
+                          st->jsonata ? "JSONata" : "JSONPath");
+            return NULL;
+        }
     }
 
     /* transitions */
@@ -1568,6 +1896,18 @@ sfn_load_state(sfn_load_t *ld, const char *name, const cJSON *obj,
                                         base);
     st->result = cJSON_GetObjectItemCaseSensitive(obj, "Result");
 
+    if (st->jsonata) {
+        st->output = sfn_load_query(ld, obj, "Output", name, base);
+        st->arguments = sfn_load_query(ld, obj, "Arguments", name, base);
+    }
+
+    if (ld->failed
+        || sfn_load_assign(ld, obj, st->jsonata, name, base, &st->assign,
+                           &st->qassign) != 0)
+    {
+        return NULL;
+    }
+
     if (ld->failed
         || sfn_load_retry(ld, st, obj, base) != 0
         || sfn_load_catch(ld, st, obj, base) != 0)
@@ -1611,7 +1951,9 @@ sfn_load_state(sfn_load_t *ld, const char *name, const cJSON *obj,
 
         cJSON_ArrayForEach(c, v) {
             snprintf(loc, sizeof(loc), "%s/Choices[%zu]", base, n);
-            st->choices[n] = sfn_load_rule(ld, c, name, loc, 1, 0);
+            st->choices[n] = st->jsonata
+                             ? sfn_load_condition(ld, c, name, loc)
+                             : sfn_load_rule(ld, c, name, loc, 1, 0);
             if (st->choices[n] == NULL) {
                 return NULL;
             }
@@ -2075,11 +2417,19 @@ sfn_machine_load_all(const char *json, size_t len,
     }
 
     v = cJSON_GetObjectItemCaseSensitive(m->root, "QueryLanguage");
-    if (v && (!cJSON_IsString(v) || strcmp(v->valuestring, "JSONPath"))) {
-        sfn_load_fail(&ld, "SCHEMA_VALIDATION_FAILED", NULL, "/QueryLanguage",
-                      "Only the JSONPath query language is supported; "
-                      "JSONata is not");
-        goto failed;
+    if (v) {
+        if (!cJSON_IsString(v)
+            || (strcmp(v->valuestring, "JSONPath") != 0
+                && strcmp(v->valuestring, "JSONata") != 0))
+        {
+            sfn_load_fail(&ld, "SCHEMA_VALIDATION_FAILED", NULL,
+                          "/QueryLanguage",
+                          "The value for the field 'QueryLanguage' must be "
+                          "one of [JSONPath, JSONata]");
+            goto failed;
+        }
+
+        m->jsonata = strcmp(v->valuestring, "JSONata") == 0;
     }
 
     v = cJSON_GetObjectItemCaseSensitive(m->root, "Version");
@@ -2129,6 +2479,7 @@ failed:
 void
 sfn_machine_free(sfn_machine_t *m)
 {
+    size_t      i;
     sfn_pool_t  pool;
 
     if (m == NULL) {
@@ -2136,6 +2487,12 @@ sfn_machine_free(sfn_machine_t *m)
     }
 
     cJSON_Delete(m->root);
+
+    for (i = 0; i < m->nprogs; i++) {
+        sfn_jsonata_free(m->progs[i]);
+    }
+
+    free(m->progs);
 
     pool = m->pool;
     sfn_pool_destroy(&pool);

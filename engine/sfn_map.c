@@ -33,6 +33,8 @@ sfn_children_reset(sfn_run_t *run)
 
     free(run->items);
     run->items = NULL;
+    cJSON_Delete(run->items_own);
+    run->items_own = NULL;
 
     if (run->batches) {
         for (i = 0; i < run->total; i++) {
@@ -229,7 +231,43 @@ sfn_map_start(sfn_run_t *run)
 
     arr = run->eff;
 
-    if (st->items_path) {
+    if (st->items) {
+        /* JSONata: Items, an array or an expression giving one */
+        cJSON_Delete(run->items_own);
+        run->items_own = sfn_query_eval(run, st->items, run->input, NULL,
+                                        NULL);
+        if (run->items_own == NULL) {
+            return SFN_R_FAIL;
+        }
+
+        if (!cJSON_IsArray(run->items_own)) {
+            sfn_query_type_error(run, st->items, "array", run->items_own);
+            return SFN_R_FAIL;
+        }
+
+        arr = run->items_own;
+
+    } else if (st->items_path && sfn_path_var(st->items_path)) {
+        /* a variable: copied, the run's scope may change under it */
+        sfn_env_init(&env, run, run->eff);
+
+        if (sfn_path_eval(st->items_path, &env, &arr, &owned) != 0) {
+            sfn_env_done(&env);
+            memset(&b, 0, sizeof(sfn_buf_t));
+            sfn_path_normalized(st->items_path, &b);
+            sfn_runtime(run, "States.Runtime",
+                        "Invalid path '%s' : No results for path: %s",
+                        sfn_path_text(st->items_path), b.data ? b.data : "");
+            sfn_buf_free(&b);
+            return SFN_R_FAIL;
+        }
+
+        cJSON_Delete(run->items_own);
+        run->items_own = sfn_io_own(arr, owned);
+        arr = run->items_own;
+        sfn_env_done(&env);
+
+    } else if (st->items_path) {
         sfn_env_init(&env, run, run->eff);
 
         if (sfn_path_eval(st->items_path, &env, &arr, &owned) != 0) {
@@ -267,6 +305,13 @@ sfn_map_start(sfn_run_t *run)
     run->max_conc = st->max_concurrency;
     run->tol_count = st->tolerated_count;
     run->tol_pct = st->tolerated_pct;
+
+    if (st->q_max_concurrency
+        && sfn_query_int(run, st->q_max_concurrency, "MaxConcurrency", 0,
+                         99999999, &run->max_conc, NULL) != 0)
+    {
+        return SFN_R_FAIL;
+    }
 
     /* AWS reads MaxConcurrencyPath before MapStateStarted ... */
     if (st->max_concurrency_path
@@ -324,6 +369,17 @@ sfn_map_start(sfn_run_t *run)
 
     sfn_emit(run->e, run, "MapStateStarted", d);
 
+    if ((st->q_tolerated_count
+         && sfn_query_int(run, st->q_tolerated_count, "ToleratedFailureCount",
+                          0, 99999999, &run->tol_count, NULL) != 0)
+        || (st->q_tolerated_pct
+            && sfn_query_int(run, st->q_tolerated_pct,
+                             "ToleratedFailurePercentage", 0, 100, NULL,
+                             &run->tol_pct) != 0))
+    {
+        return SFN_R_FAIL;
+    }
+
     /* ... and the tolerated failure paths after it */
     if (st->tolerated_count_path
         && sfn_map_path_number(run, st->tolerated_count_path,
@@ -371,6 +427,22 @@ sfn_map_item_input(sfn_run_t *run, size_t i)
 
     } else {
         v = (cJSON *) run->items[i];
+    }
+
+    if (run->state->q_item_selector) {
+        run->map_item = v;
+        run->map_index = i;
+
+        v = sfn_query_eval(run, run->state->q_item_selector, run->input,
+                           NULL, NULL);
+
+        if (run->batches) {
+            cJSON_Delete((cJSON *) run->map_item);
+        }
+
+        run->map_item = NULL;
+
+        return v;
     }
 
     if (run->state->item_selector == NULL) {

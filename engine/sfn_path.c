@@ -54,6 +54,7 @@ struct sfn_seg_s {
 
 struct sfn_path_s {
     const char           *text;
+    const char           *var;        /* "$name": the variable's name */
     sfn_seg_t            *segs;
     size_t                nsegs;
     unsigned              context:1;
@@ -402,6 +403,14 @@ close:
 
 
 static int
+sfn_pp_var_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+           || (c >= '0' && c <= '9') || c == '_' || (unsigned char) c >= 0x80;
+}
+
+
+static int
 sfn_pp_name_char(char c, int relative)
 {
     if (c == '.' || c == '[') {
@@ -501,7 +510,7 @@ sfn_path_parse(sfn_pparse_t *pp, int relative)
     size_t       i, cap;
     sfn_seg_t   *segs, *nsegs;
     sfn_path_t  *path;
-    const char  *start;
+    const char  *start, *name;
 
     start = pp->p;
 
@@ -541,6 +550,22 @@ sfn_path_parse(sfn_pparse_t *pp, int relative)
     if (!relative && pp->p < pp->last && *pp->p == '$') {
         path->context = 1;
         pp->p++;
+
+    } else if (!relative && pp->p < pp->last && sfn_pp_var_char(*pp->p)
+               && !(*pp->p >= '0' && *pp->p <= '9'))
+    {
+        /* a variable: "$name", "$name.field" */
+        name = pp->p;
+
+        while (pp->p < pp->last && sfn_pp_var_char(*pp->p)) {
+            pp->p++;
+        }
+
+        path->var = sfn_pstrndup(pp->pool, name, pp->p - name);
+        if (path->var == NULL) {
+            sfn_pp_fail(pp, "out of memory");
+            return NULL;
+        }
     }
 
     segs = NULL;
@@ -906,7 +931,14 @@ sfn_path_context(const sfn_path_t *p)
 int
 sfn_path_is_root(const sfn_path_t *p)
 {
-    return p->nsegs == 0 && !p->context;
+    return p->nsegs == 0 && !p->context && p->var == NULL;
+}
+
+
+const char *
+sfn_path_var(const sfn_path_t *p)
+{
+    return p->var;
 }
 
 
@@ -923,6 +955,10 @@ sfn_path_normalized(const sfn_path_t *p, sfn_buf_t *b)
     size_t  i;
 
     sfn_buf_adds(b, p->context ? "$$" : "$");
+
+    if (p->var) {
+        sfn_buf_adds(b, p->var);
+    }
 
     for (i = 0; i < p->nsegs; i++) {
         switch (p->segs[i].type) {
@@ -1125,6 +1161,10 @@ sfn_seg_apply(const sfn_seg_t *s, const cJSON *v, sfn_nodes_t *out,
 static const cJSON *
 sfn_path_root(const sfn_path_t *p, sfn_env_t *env)
 {
+    if (p->var) {
+        return env->var ? env->var(env, p->var, strlen(p->var)) : NULL;
+    }
+
     if (!p->context) {
         return env->input;
     }

@@ -143,6 +143,8 @@ sfn_snap_run(const sfn_exec_t *e, const sfn_run_t *run)
     cJSON_AddNumberToObject(o, "index", (double) run->index);
     sfn_snap_json(o, "input", run->input);
     sfn_snap_json(o, "eff", run->eff);
+    sfn_snap_json(o, "vars", run->vars);
+    sfn_snap_json(o, "items", run->items_own);
     sfn_snap_str(o, "error", run->err.error);
     sfn_snap_str(o, "cause", run->err.cause);
     sfn_snap_num(o, "enteredMs", (double) run->entered_ms);
@@ -366,6 +368,22 @@ sfn_rs_run(sfn_exec_t *e, sfn_run_t *parent, const cJSON *o,
 
     run->state = st;
     run->eff = sfn_rs_json(o, "eff");
+
+    /* a snapshot of an older build has no variables */
+    run->vars = sfn_rs_json(o, "vars");
+    if (run->vars) {
+        if (!cJSON_IsObject(run->vars)) {
+            return -1;
+        }
+
+        for (c = run->vars->child; c; c = c->next) {
+            run->vars_size += strlen(c->string) + sfn_json_size(c);
+        }
+
+        e->vars_size += run->vars_size;
+    }
+
+    run->items_own = sfn_rs_json(o, "items");
     run->err.error = sfn_strdup(sfn_rs_str(o, "error"));
     run->err.cause = sfn_strdup(sfn_rs_str(o, "cause"));
     run->entered_ms = (int64_t) sfn_rs_num(o, "enteredMs");
@@ -463,14 +481,14 @@ sfn_rs_run(sfn_exec_t *e, sfn_run_t *parent, const cJSON *o,
         }
 
     } else if (st->type == SFN_ST_MAP) {
-        /* the items are borrowed from eff: find them again */
+        /* the items are borrowed from eff or held: find them again */
         sfn_env_t   env;
         cJSON      *arr;
         int         owned;
 
-        arr = run->eff;
+        arr = run->items_own ? run->items_own : run->eff;
 
-        if (st->items_path) {
+        if (st->items_path && run->items_own == NULL) {
             memset(&env, 0, sizeof(sfn_env_t));
             env.input = run->eff;
 

@@ -45,6 +45,18 @@ sfn_state_pass(sfn_run_t *run)
     const sfn_state_t  *st;
 
     st = run->state;
+
+    if (st->jsonata) {
+        if (sfn_query_output(run, NULL, NULL, st->qassign, st->output) != 0)
+        {
+            return SFN_R_FAIL;
+        }
+
+        sfn_state_exit(run);
+
+        return sfn_transition(run, st->next);
+    }
+
     sfn_env_init(&env, run, run->input);
 
     if (sfn_io_input_path(run, &env, &eff, &owned) != 0) {
@@ -84,8 +96,12 @@ sfn_state_pass(sfn_run_t *run)
         owned = 1;
     }
 
-    if (owned && sfn_io_check_size(run, eff) != 0) {
-        cJSON_Delete(eff);
+    if ((owned && sfn_io_check_size(run, eff) != 0)
+        || (st->assign && sfn_vars_assign(run, st->assign, eff) != 0))
+    {
+        if (owned) {
+            cJSON_Delete(eff);
+        }
         sfn_env_done(&env);
         return SFN_R_FAIL;
     }
@@ -109,9 +125,75 @@ sfn_state_pass(sfn_run_t *run)
         return SFN_R_FAIL;
     }
 
-    sfn_emit_state(run, "Exited");
+    sfn_state_exit(run);
 
     return sfn_transition(run, st->next);
+}
+
+
+/* a JSONata Choice: the first rule whose Condition is true */
+static int
+sfn_state_choice_query(sfn_run_t *run)
+{
+    int                 yes;
+    size_t              i;
+    cJSON              *v;
+    const cJSON        *lit;
+    const sfn_rule_t   *r;
+    const sfn_state_t  *st;
+
+    st = run->state;
+    r = NULL;
+
+    for (i = 0; i < st->nchoices; i++) {
+        lit = sfn_qtmpl_literal(st->choices[i]->condition);
+
+        if (lit) {
+            yes = cJSON_IsTrue(lit);
+
+        } else {
+            v = sfn_query_eval(run, st->choices[i]->condition, run->input,
+                               NULL, NULL);
+            if (v == NULL) {
+                return SFN_R_FAIL;
+            }
+
+            if (!cJSON_IsBool(v)) {
+                sfn_query_type_error(run, st->choices[i]->condition,
+                                     "boolean", v);
+                cJSON_Delete(v);
+                return SFN_R_FAIL;
+            }
+
+            yes = cJSON_IsTrue(v);
+            cJSON_Delete(v);
+        }
+
+        if (yes) {
+            r = st->choices[i];
+            break;
+        }
+    }
+
+    if (r == NULL && st->deflt == NULL) {
+        sfn_runtime(run, "States.NoChoiceMatched",
+                    "No Matches! There is no choice rule that matches the "
+                    "input and no Default.");
+        return SFN_R_FAIL;
+    }
+
+    /* a rule's Assign and Output, or the state's with the Default */
+    if (sfn_query_output(run, NULL, NULL, r ? r->qassign : st->qassign,
+                         r ? r->output : st->output) != 0)
+    {
+        return SFN_R_FAIL;
+    }
+
+    sfn_state_exit(run);
+
+    run->state = r ? r->next : st->deflt;
+
+    return SFN_R_NEXT;
 }
 
 
@@ -123,9 +205,15 @@ sfn_state_choice(sfn_run_t *run)
     cJSON              *eff;
     sfn_err_t           err;
     sfn_env_t           env;
+    const sfn_tmpl_t   *assign;
     const sfn_state_t  *st, *next;
 
     st = run->state;
+
+    if (st->jsonata) {
+        return sfn_state_choice_query(run);
+    }
+
     sfn_env_init(&env, run, run->input);
 
     if (sfn_io_input_path(run, &env, &eff, &owned) != 0) {
@@ -135,6 +223,7 @@ sfn_state_choice(sfn_run_t *run)
 
     env.input = eff;
     next = NULL;
+    assign = st->assign;
     memset(&err, 0, sizeof(sfn_err_t));
 
     for (i = 0; i < st->nchoices; i++) {
@@ -151,8 +240,19 @@ sfn_state_choice(sfn_run_t *run)
 
         if (rc) {
             next = st->choices[i]->next;
+            assign = st->choices[i]->assign;
             break;
         }
+    }
+
+    if ((next || st->deflt) && assign
+        && sfn_vars_assign(run, assign, eff) != 0)
+    {
+        if (owned) {
+            cJSON_Delete(eff);
+        }
+        sfn_env_done(&env);
+        return SFN_R_FAIL;
     }
 
     if (eff != run->input) {
@@ -176,7 +276,7 @@ sfn_state_choice(sfn_run_t *run)
         return SFN_R_FAIL;
     }
 
-    sfn_emit_state(run, "Exited");
+    sfn_state_exit(run);
 
     run->state = next;
 
@@ -190,6 +290,18 @@ sfn_state_succeed(sfn_run_t *run)
     int         owned;
     cJSON      *eff;
     sfn_env_t   env;
+
+    if (run->state->jsonata) {
+        if (sfn_query_output(run, NULL, NULL, NULL, run->state->output)
+            != 0)
+        {
+            return SFN_R_FAIL;
+        }
+
+        sfn_state_exit(run);
+
+        return SFN_R_END;
+    }
 
     sfn_env_init(&env, run, run->input);
 
@@ -208,7 +320,7 @@ sfn_state_succeed(sfn_run_t *run)
         return SFN_R_FAIL;
     }
 
-    sfn_emit_state(run, "Exited");
+    sfn_state_exit(run);
 
     return SFN_R_END;
 }
@@ -248,6 +360,30 @@ sfn_state_fail_field(sfn_run_t *run, sfn_env_t *env, const sfn_expr_t *x,
 }
 
 
+static int
+sfn_state_fail_query(sfn_run_t *run, const sfn_qtmpl_t *t, char **out)
+{
+    cJSON  *v;
+
+    v = sfn_query_eval(run, t, run->input, NULL, NULL);
+    if (v == NULL) {
+        return -1;
+    }
+
+    if (!cJSON_IsString(v)) {
+        sfn_query_type_error(run, t, "string", v);
+        cJSON_Delete(v);
+        return -1;
+    }
+
+    free(*out);
+    *out = sfn_strdup(v->valuestring);
+    cJSON_Delete(v);
+
+    return 0;
+}
+
+
 int
 sfn_state_fail(sfn_run_t *run)
 {
@@ -258,6 +394,16 @@ sfn_state_fail(sfn_run_t *run)
     st = run->state;
     error = sfn_strdup(st->error);
     cause = sfn_strdup(st->cause);
+
+    if ((st->q_error
+         && sfn_state_fail_query(run, st->q_error, &error) != 0)
+        || (st->q_cause
+            && sfn_state_fail_query(run, st->q_cause, &cause) != 0))
+    {
+        free(error);
+        free(cause);
+        return SFN_R_FAIL;
+    }
 
     sfn_env_init(&env, run, run->input);
 
@@ -332,11 +478,37 @@ sfn_state_wait(sfn_run_t *run)
     switch (st->wait_kind) {
 
     case 1:
-        due = now + st->wait_seconds * 1000;
+        if (st->q_wait
+            && sfn_query_int(run, st->q_wait, "Seconds", 0, 99999999, &sec,
+                             NULL) != 0)
+        {
+            return SFN_R_FAIL;
+        }
+
+        due = now + (st->q_wait ? sec : st->wait_seconds) * 1000;
         break;
 
     case 2:
         due = st->wait_ts_ms;
+
+        if (st->q_wait) {
+            v = sfn_query_eval(run, st->q_wait, run->input, NULL, NULL);
+            if (v == NULL) {
+                return SFN_R_FAIL;
+            }
+
+            if (!cJSON_IsString(v)
+                || sfn_time_parse(v->valuestring, strlen(v->valuestring),
+                                  &sec, &nsec) != 0)
+            {
+                sfn_query_type_error(run, st->q_wait, "timestamp", v);
+                cJSON_Delete(v);
+                return SFN_R_FAIL;
+            }
+
+            cJSON_Delete(v);
+            due = sec * 1000 + nsec / 1000000;
+        }
         break;
 
     default:
@@ -415,13 +587,7 @@ sfn_state_wait(sfn_run_t *run)
 
 done:
 
-    if (sfn_io_output(run, run->input, 0, NULL, 0) != 0) {
-        return SFN_R_FAIL;
-    }
-
-    sfn_emit_state(run, "Exited");
-
-    return sfn_transition(run, st->next);
+    return sfn_state_wait_done(run);
 
 bad:
 
@@ -437,13 +603,25 @@ bad:
 int
 sfn_state_wait_done(sfn_run_t *run)
 {
+    const sfn_state_t  *st;
+
+    st = run->state;
     run->timer_id = 0;
 
-    if (sfn_io_output(run, run->input, 0, NULL, 0) != 0) {
+    if (st->jsonata) {
+        if (sfn_query_output(run, NULL, NULL, st->qassign, st->output) != 0)
+        {
+            return SFN_R_FAIL;
+        }
+
+    } else if ((st->assign
+                && sfn_vars_assign(run, st->assign, run->input) != 0)
+               || sfn_io_output(run, run->input, 0, NULL, 0) != 0)
+    {
         return SFN_R_FAIL;
     }
 
-    sfn_emit_state(run, "Exited");
+    sfn_state_exit(run);
 
     return sfn_transition(run, run->state->next);
 }
@@ -475,12 +653,36 @@ sfn_exec_task(sfn_run_t *run)
 
     st = run->state;
 
+    /* a token is the task's own: the next Task of the run has none */
+
     if (st->wait_token || st->activity) {
         sfn_exec_task_token(run);
+
+    } else if (run->token) {
+        free(run->token);
+        run->token = NULL;
     }
 
     run->timeout_ms = st->timeout_ms;
     run->heartbeat_ms = st->heartbeat_ms;
+
+    if ((st->q_timeout
+         && sfn_query_int(run, st->q_timeout, "TimeoutSeconds", 1, 99999999,
+                          &run->timeout_ms, NULL) != 0)
+        || (st->q_heartbeat
+            && sfn_query_int(run, st->q_heartbeat, "HeartbeatSeconds", 1,
+                             99999999, &run->heartbeat_ms, NULL) != 0))
+    {
+        return SFN_R_FAIL;
+    }
+
+    if (st->q_timeout) {
+        run->timeout_ms *= 1000;
+    }
+
+    if (st->q_heartbeat) {
+        run->heartbeat_ms *= 1000;
+    }
 
     if (st->timeout_path
         && sfn_io_path_int(run, st->timeout_path, run->input,

@@ -32,9 +32,15 @@ typedef struct {
 
 static void ngx_http_sfn_aws_body(ngx_http_request_t *r);
 static void ngx_http_sfn_aws_cleanup(void *data);
+/* how a statement goes to PostgreSQL */
+#define NGX_HTTP_SFN_AWS_WRITER  0      /* after the worker's writes */
+#define NGX_HTTP_SFN_AWS_ALONE   1      /* the same, a transaction alone */
+#define NGX_HTTP_SFN_AWS_READER  2      /* what has committed, at once */
+
+
 static ngx_int_t ngx_http_sfn_aws_query_x(ngx_http_sfn_aws_ctx_t *ctx,
-    const char *sql, int nparams, const char **values,
-    ngx_http_sfn_aws_next_pt next, ngx_uint_t alone);
+    const char *sql, ngx_http_sfn_pg_prepared_t *ps, int nparams,
+    const char **values, ngx_http_sfn_aws_next_pt next, ngx_uint_t via);
 
 
 static ngx_http_sfn_aws_op_t  ngx_http_sfn_aws_ops[] = {
@@ -949,7 +955,32 @@ ngx_int_t
 ngx_http_sfn_aws_query(ngx_http_sfn_aws_ctx_t *ctx, const char *sql,
     int nparams, const char **values, ngx_http_sfn_aws_next_pt next)
 {
-    return ngx_http_sfn_aws_query_x(ctx, sql, nparams, values, next, 0);
+    return ngx_http_sfn_aws_query_x(ctx, sql, NULL, nparams, values, next,
+                                    NGX_HTTP_SFN_AWS_WRITER);
+}
+
+
+/* the same with a statement prepared once (the API's frequent reads) */
+
+ngx_int_t
+ngx_http_sfn_aws_prepared(ngx_http_sfn_aws_ctx_t *ctx,
+    ngx_http_sfn_pg_prepared_t *ps, int nparams, const char **values,
+    ngx_http_sfn_aws_next_pt next)
+{
+    return ngx_http_sfn_aws_query_x(ctx, NULL, ps, nparams, values, next,
+                                    NGX_HTTP_SFN_AWS_WRITER);
+}
+
+
+/* and on the reader: what has committed, behind no write of the worker */
+
+ngx_int_t
+ngx_http_sfn_aws_read(ngx_http_sfn_aws_ctx_t *ctx,
+    ngx_http_sfn_pg_prepared_t *ps, int nparams, const char **values,
+    ngx_http_sfn_aws_next_pt next)
+{
+    return ngx_http_sfn_aws_query_x(ctx, NULL, ps, nparams, values, next,
+                                    NGX_HTTP_SFN_AWS_READER);
 }
 
 
@@ -959,14 +990,15 @@ ngx_int_t
 ngx_http_sfn_aws_query_alone(ngx_http_sfn_aws_ctx_t *ctx, const char *sql,
     int nparams, const char **values, ngx_http_sfn_aws_next_pt next)
 {
-    return ngx_http_sfn_aws_query_x(ctx, sql, nparams, values, next, 1);
+    return ngx_http_sfn_aws_query_x(ctx, sql, NULL, nparams, values, next,
+                                    NGX_HTTP_SFN_AWS_ALONE);
 }
 
 
 static ngx_int_t
 ngx_http_sfn_aws_query_x(ngx_http_sfn_aws_ctx_t *ctx, const char *sql,
-    int nparams, const char **values, ngx_http_sfn_aws_next_pt next,
-    ngx_uint_t alone)
+    ngx_http_sfn_pg_prepared_t *ps, int nparams, const char **values,
+    ngx_http_sfn_aws_next_pt next, ngx_uint_t via)
 {
     ngx_int_t                 rc;
     ngx_http_sfn_aws_wait_t  *w;
@@ -983,10 +1015,22 @@ ngx_http_sfn_aws_query_x(ngx_http_sfn_aws_ctx_t *ctx, const char *sql,
     w->ctx = ctx;
     w->next = next;
 
-    rc = alone ? ngx_http_sfn_pg_query_alone(sql, nparams, values,
-                                             ngx_http_sfn_aws_query_done, w)
-               : ngx_http_sfn_pg_query(sql, nparams, values,
-                                       ngx_http_sfn_aws_query_done, w);
+    if (via == NGX_HTTP_SFN_AWS_READER) {
+        rc = ngx_http_sfn_pg_read(ps, nparams, values,
+                                  ngx_http_sfn_aws_query_done, w);
+
+    } else if (ps) {
+        rc = ngx_http_sfn_pg_prepared(ps, nparams, values,
+                                      ngx_http_sfn_aws_query_done, w);
+
+    } else if (via == NGX_HTTP_SFN_AWS_ALONE) {
+        rc = ngx_http_sfn_pg_query_alone(sql, nparams, values,
+                                         ngx_http_sfn_aws_query_done, w);
+
+    } else {
+        rc = ngx_http_sfn_pg_query(sql, nparams, values,
+                                   ngx_http_sfn_aws_query_done, w);
+    }
 
     if (rc != NGX_OK) {
         ngx_free(w);

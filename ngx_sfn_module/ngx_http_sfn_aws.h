@@ -88,6 +88,12 @@ double ngx_http_sfn_aws_epoch(PGresult *res, int row, int col);
 ngx_int_t ngx_http_sfn_aws_query(ngx_http_sfn_aws_ctx_t *ctx,
     const char *sql, int nparams, const char **values,
     ngx_http_sfn_aws_next_pt next);
+ngx_int_t ngx_http_sfn_aws_prepared(ngx_http_sfn_aws_ctx_t *ctx,
+    ngx_http_sfn_pg_prepared_t *ps, int nparams, const char **values,
+    ngx_http_sfn_aws_next_pt next);
+ngx_int_t ngx_http_sfn_aws_read(ngx_http_sfn_aws_ctx_t *ctx,
+    ngx_http_sfn_pg_prepared_t *ps, int nparams, const char **values,
+    ngx_http_sfn_aws_next_pt next);
 ngx_int_t ngx_http_sfn_aws_query_alone(ngx_http_sfn_aws_ctx_t *ctx,
     const char *sql, int nparams, const char **values,
     ngx_http_sfn_aws_next_pt next);

@@ -424,15 +424,32 @@ ngx_http_sfn_aws_start_sync(ngx_http_sfn_aws_ctx_t *ctx)
 }
 
 
-/* DescribeExecution */
+/*
+ * DescribeExecution: from the record in the shared zone (an execution of
+ * this node that is running or finished lately), else from its row.  Both
+ * go through one reply, dates in milliseconds as the zone keeps them, so
+ * an execution is described byte for byte the same either way.  The row
+ * is read on the reader, behind no commit: a write of this node still on
+ * its way is one of an execution the zone holds (running ones never leave
+ * it, finished ones leave it oldest first).
+ */
+
+static ngx_http_sfn_pg_prepared_t  ngx_http_sfn_aws_describe_sql = {
+    "sfn_describe_execution",
+    "SELECT status, input, output, error, cause, trace_header, "
+    "(extract(epoch FROM start_date) * 1000)::bigint, "
+    "(extract(epoch FROM stop_date) * 1000)::bigint "
+    "FROM sfn_executions WHERE arn = $1",
+    0
+};
+
 
 static ngx_int_t
 ngx_http_sfn_aws_exec_reply(ngx_http_sfn_aws_ctx_t *ctx, const char *status,
-    const char *input, const char *output, const char *error,
-    const char *cause, const char *trace, double start, double stop)
+    ngx_http_sfn_record_t *rec)
 {
-    cJSON  *json, *item;
-    u_char *arn, *smarn;
+    cJSON   *json, *item;
+    u_char  *arn, *smarn, *p;
 
     arn = ngx_http_sfn_aws_exec_arn(ctx, &ctx->sm_name, &ctx->exec_name);
     smarn = ngx_http_sfn_aws_sm_arn(ctx, &ctx->sm_name);
@@ -447,34 +464,44 @@ ngx_http_sfn_aws_exec_reply(ngx_http_sfn_aws_ctx_t *ctx, const char *status,
     cJSON_AddStringToObject(json, "stateMachineArn", (char *) smarn);
     cJSON_AddStringToObject(json, "name", (char *) ctx->exec_name.data);
     cJSON_AddStringToObject(json, "status", status);
-    cJSON_AddNumberToObject(json, "startDate", start);
+    cJSON_AddNumberToObject(json, "startDate", rec->start_ms / 1000.0);
 
-    if (stop > 0) {
-        cJSON_AddNumberToObject(json, "stopDate", stop);
+    if (ngx_strcmp(status, "RUNNING") != 0) {
+        cJSON_AddNumberToObject(json, "stopDate", rec->stop_ms / 1000.0);
     }
 
-    if (input) {
-        cJSON_AddStringToObject(json, "input", input);
+    /* the strings of both sources end with a NUL */
+
+    if (rec->input.data) {
+        cJSON_AddStringToObject(json, "input", (char *) rec->input.data);
         item = cJSON_AddObjectToObject(json, "inputDetails");
         cJSON_AddBoolToObject(item, "included", 1);
     }
 
-    if (output) {
-        cJSON_AddStringToObject(json, "output", output);
+    if (rec->output.data && ngx_strcmp(status, "SUCCEEDED") == 0) {
+        cJSON_AddStringToObject(json, "output", (char *) rec->output.data);
         item = cJSON_AddObjectToObject(json, "outputDetails");
         cJSON_AddBoolToObject(item, "included", 1);
     }
 
-    if (error) {
-        cJSON_AddStringToObject(json, "error", error);
+    /*
+     * an error or a cause of the engine's may hold a NUL (C0 80): it is
+     * told as its row keeps it, U+FFFD, and as valid UTF-8
+     */
+
+    if (rec->error.data) {
+        p = ngx_http_sfn_pg_text(ctx->r->pool, &rec->error);
+        cJSON_AddStringToObject(json, "error", p ? (char *) p : "");
     }
 
-    if (cause) {
-        cJSON_AddStringToObject(json, "cause", cause);
+    if (rec->cause.data) {
+        p = ngx_http_sfn_pg_text(ctx->r->pool, &rec->cause);
+        cJSON_AddStringToObject(json, "cause", p ? (char *) p : "");
     }
 
-    if (trace) {
-        cJSON_AddStringToObject(json, "traceHeader", trace);
+    if (rec->trace.data) {
+        cJSON_AddStringToObject(json, "traceHeader",
+                                (char *) rec->trace.data);
     }
 
     cJSON_AddNumberToObject(json, "redriveCount", 0);
@@ -484,28 +511,45 @@ ngx_http_sfn_aws_exec_reply(ngx_http_sfn_aws_ctx_t *ctx, const char *status,
 }
 
 
+static void
+ngx_http_sfn_aws_exec_value(PGresult *res, int col, ngx_str_t *s)
+{
+    if (PQgetisnull(res, 0, col)) {
+        ngx_str_null(s);
+        return;
+    }
+
+    s->data = (u_char *) PQgetvalue(res, 0, col);
+    s->len = PQgetlength(res, 0, col);
+}
+
+
 static ngx_int_t
 ngx_http_sfn_aws_exec_row(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 {
+    ngx_http_sfn_record_t  rec;
+
     if (res == NULL || PQntuples(res) == 0) {
         return ngx_http_sfn_aws_reply_error(ctx, "ExecutionDoesNotExist",
                                             "Execution Does Not Exist: '%V'",
                                             &ctx->arn);
     }
 
-    return ngx_http_sfn_aws_exec_reply(ctx, PQgetvalue(res, 0, 0),
-                                       PQgetisnull(res, 0, 1)
-                                       ? NULL : PQgetvalue(res, 0, 1),
-                                       PQgetisnull(res, 0, 2)
-                                       ? NULL : PQgetvalue(res, 0, 2),
-                                       PQgetisnull(res, 0, 3)
-                                       ? NULL : PQgetvalue(res, 0, 3),
-                                       PQgetisnull(res, 0, 4)
-                                       ? NULL : PQgetvalue(res, 0, 4),
-                                       PQgetisnull(res, 0, 7)
-                                       ? NULL : PQgetvalue(res, 0, 7),
-                                       ngx_http_sfn_aws_epoch(res, 0, 5),
-                                       ngx_http_sfn_aws_epoch(res, 0, 6));
+    ngx_memzero(&rec, sizeof(ngx_http_sfn_record_t));
+
+    ngx_http_sfn_aws_exec_value(res, 1, &rec.input);
+    ngx_http_sfn_aws_exec_value(res, 2, &rec.output);
+    ngx_http_sfn_aws_exec_value(res, 3, &rec.error);
+    ngx_http_sfn_aws_exec_value(res, 4, &rec.cause);
+    ngx_http_sfn_aws_exec_value(res, 5, &rec.trace);
+
+    rec.start_ms = ngx_atoof((u_char *) PQgetvalue(res, 0, 6),
+                             PQgetlength(res, 0, 6));
+    rec.stop_ms = PQgetisnull(res, 0, 7)
+                  ? 0 : ngx_atoof((u_char *) PQgetvalue(res, 0, 7),
+                                  PQgetlength(res, 0, 7));
+
+    return ngx_http_sfn_aws_exec_reply(ctx, PQgetvalue(res, 0, 0), &rec);
 }
 
 
@@ -542,31 +586,7 @@ ngx_http_sfn_aws_describe_exec(ngx_http_sfn_aws_ctx_t *ctx)
 
     if (ngx_http_sfn_aws_shm_record(ctx, &rec) == NGX_OK) {
         return ngx_http_sfn_aws_exec_reply(ctx, sfn_status_name(rec.status),
-                   (char *) ngx_http_sfn_aws_cstr(ctx->r->pool,
-                                                  rec.input.data,
-                                                  rec.input.len),
-                   rec.status == SFN_SUCCEEDED
-                   ? (char *) ngx_http_sfn_aws_cstr(ctx->r->pool,
-                                                    rec.output.data,
-                                                    rec.output.len)
-                   : NULL,
-                   rec.error.data
-                   ? (char *) ngx_http_sfn_aws_cstr(ctx->r->pool,
-                                                    rec.error.data,
-                                                    rec.error.len)
-                   : NULL,
-                   rec.cause.data
-                   ? (char *) ngx_http_sfn_aws_cstr(ctx->r->pool,
-                                                    rec.cause.data,
-                                                    rec.cause.len)
-                   : NULL,
-                   rec.trace.data
-                   ? (char *) ngx_http_sfn_aws_cstr(ctx->r->pool,
-                                                    rec.trace.data,
-                                                    rec.trace.len)
-                   : NULL,
-                   rec.start_ms / 1000.0,
-                   rec.status == SFN_RUNNING ? -1 : rec.stop_ms / 1000.0);
+                                           &rec);
     }
 
     arn = ngx_http_sfn_aws_exec_arn(ctx, &ctx->sm_name, &ctx->exec_name);
@@ -576,12 +596,8 @@ ngx_http_sfn_aws_describe_exec(ngx_http_sfn_aws_ctx_t *ctx)
 
     values[0] = (char *) arn;
 
-    return ngx_http_sfn_aws_query(ctx,
-               "SELECT status, input, output, error, cause, "
-               "extract(epoch FROM start_date), "
-               "extract(epoch FROM stop_date), trace_header "
-               "FROM sfn_executions WHERE arn = $1",
-               1, values, ngx_http_sfn_aws_exec_row);
+    return ngx_http_sfn_aws_read(ctx, &ngx_http_sfn_aws_describe_sql, 1,
+                                 values, ngx_http_sfn_aws_exec_row);
 }
 
 
@@ -598,6 +614,42 @@ ngx_http_sfn_aws_describe_exec(ngx_http_sfn_aws_ctx_t *ctx)
 
 static const char  ngx_http_sfn_aws_statuses[] =
     "{RUNNING,SUCCEEDED,FAILED,TIMED_OUT,ABORTED}";
+
+
+/*
+ * One range of sfn_executions_page per status asked for ($2), read
+ * backwards from the cursor and merged (a Merge Append that reads about a
+ * page in all), then the machine: no sort, whatever the table holds.  A
+ * status not asked for is a one-time filter of the generic plan.
+ */
+
+#define ngx_http_sfn_aws_list_range(status)                                  \
+    "(SELECT y.arn, y.name, y.status, y.start_date, y.stop_date "           \
+    "FROM sfn_executions y "                                                \
+    "WHERE y.state_machine = $1 AND y.status = '" status "' "               \
+    "AND '" status "' = ANY ($2::text[]) "                                  \
+    "AND (y.start_date, y.name) < ("                                        \
+    "coalesce(timestamptz 'epoch' "                                         \
+    "+ $3::bigint * interval '1 microsecond', 'infinity'), "                \
+    "coalesce($4::text, '')) "                                              \
+    "ORDER BY y.start_date DESC, y.name DESC LIMIT $5::bigint)"
+
+static ngx_http_sfn_pg_prepared_t  ngx_http_sfn_aws_list_execs_sql = {
+    "sfn_list_executions",
+    "SELECT m.type, e.arn, e.name, e.status, "
+    "extract(epoch FROM e.start_date), extract(epoch FROM e.stop_date), "
+    "m.source, (extract(epoch FROM e.start_date) * 1000000)::bigint "
+    "FROM (SELECT * FROM ("
+    ngx_http_sfn_aws_list_range("RUNNING") " UNION ALL "
+    ngx_http_sfn_aws_list_range("SUCCEEDED") " UNION ALL "
+    ngx_http_sfn_aws_list_range("FAILED") " UNION ALL "
+    ngx_http_sfn_aws_list_range("TIMED_OUT") " UNION ALL "
+    ngx_http_sfn_aws_list_range("ABORTED") ") x "
+    "ORDER BY x.start_date DESC, x.name DESC LIMIT $5::bigint) e "
+    "JOIN sfn_state_machines m ON m.name = $1 "
+    "ORDER BY e.start_date DESC, e.name DESC",
+    0
+};
 
 
 static ngx_int_t
@@ -702,6 +754,31 @@ ngx_http_sfn_aws_listed_execs(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 }
 
 
+/*
+ * An empty page says nothing of the machine: one of nginx.conf is known
+ * here, another is asked for in the shape of a page without executions
+ */
+
+static ngx_int_t
+ngx_http_sfn_aws_listed_page(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
+{
+    const char  *values[1];
+
+    if (res == NULL || PQntuples(res) > 0
+        || ngx_http_sfn_machine_find(ctx->smcf, &ctx->sm_name))
+    {
+        return ngx_http_sfn_aws_listed_execs(ctx, res);
+    }
+
+    values[0] = (char *) ctx->sm_name.data;
+
+    return ngx_http_sfn_aws_query(ctx,
+               "SELECT type, NULL, NULL, NULL, NULL, NULL, source, NULL "
+               "FROM sfn_state_machines WHERE name = $1",
+               1, values, ngx_http_sfn_aws_listed_execs);
+}
+
+
 ngx_int_t
 ngx_http_sfn_aws_list_execs(ngx_http_sfn_aws_ctx_t *ctx)
 {
@@ -801,29 +878,8 @@ ngx_http_sfn_aws_list_execs(ngx_http_sfn_aws_ctx_t *ctx)
         values[1] = ngx_http_sfn_aws_statuses;
     }
 
-    /* one range of sfn_executions_page per status, merged */
-
-    return ngx_http_sfn_aws_query(ctx,
-               "SELECT m.type, e.arn, e.name, e.status, "
-               "extract(epoch FROM e.start_date), "
-               "extract(epoch FROM e.stop_date), m.source, "
-               "(extract(epoch FROM e.start_date) * 1000000)::bigint "
-               "FROM sfn_state_machines m LEFT JOIN LATERAL ("
-               "SELECT x.* FROM unnest($2::text[]) s(status), LATERAL ("
-               "SELECT y.arn, y.name, y.status, y.start_date, y.stop_date "
-               "FROM sfn_executions y "
-               "WHERE y.state_machine = m.name AND y.status = s.status "
-               "AND (y.start_date, y.name) < ("
-               "coalesce(timestamptz 'epoch' "
-               "+ $3::bigint * interval '1 microsecond', 'infinity'), "
-               "coalesce($4::text, '')) "
-               "ORDER BY y.start_date DESC, y.name DESC "
-               "LIMIT $5::bigint) x "
-               "ORDER BY x.start_date DESC, x.name DESC "
-               "LIMIT $5::bigint) e ON true "
-               "WHERE m.name = $1 "
-               "ORDER BY e.start_date DESC, e.name DESC",
-               5, values, ngx_http_sfn_aws_listed_execs);
+    return ngx_http_sfn_aws_prepared(ctx, &ngx_http_sfn_aws_list_execs_sql,
+                                     5, values, ngx_http_sfn_aws_listed_page);
 }
 
 
@@ -834,6 +890,36 @@ ngx_http_sfn_aws_list_execs(ngx_http_sfn_aws_ctx_t *ctx)
  */
 
 #define NGX_HTTP_SFN_AWS_HISTORY  'H'
+
+
+/*
+ * A page of rows is a range of the history's primary key from the cursor;
+ * a packed history (at most sfn_history_packed_max() events) is decoded
+ * and its page taken; what is sorted is a page or a packed history, never
+ * the whole of a long one
+ */
+
+#define ngx_http_sfn_aws_history_sql(cmp, order)                             \
+    "SELECT h.id, h.previous_id, h.type, extract(epoch FROM h.ts), "        \
+    "sfn_history_details(e.arn, h.details, $4)::text "                      \
+    "FROM sfn_executions e LEFT JOIN LATERAL ("                             \
+    "SELECT * FROM ("                                                       \
+    "(SELECT x.id, x.previous_id, x.type, x.ts, x.details "                 \
+    "FROM sfn_history x WHERE x.execution_arn = e.arn "                     \
+    "AND e.history IS NULL AND x.id " cmp " $3::bigint "                    \
+    "ORDER BY x.id " order " LIMIT $2::bigint) "                            \
+    "UNION ALL (SELECT * FROM sfn_history_unpack(e.history) u "             \
+    "WHERE u.id " cmp " $3::bigint ORDER BY u.id " order                    \
+    " LIMIT $2::bigint)) y ORDER BY y.id " order " LIMIT $2::bigint) h "    \
+    "ON true WHERE e.arn = $1 ORDER BY h.id " order
+
+static ngx_http_sfn_pg_prepared_t  ngx_http_sfn_aws_history_up = {
+    "sfn_history_up", ngx_http_sfn_aws_history_sql(">", "ASC"), 0
+};
+
+static ngx_http_sfn_pg_prepared_t  ngx_http_sfn_aws_history_down = {
+    "sfn_history_down", ngx_http_sfn_aws_history_sql("<", "DESC"), 0
+};
 
 
 static ngx_int_t
@@ -1000,37 +1086,11 @@ ngx_http_sfn_aws_history(ngx_http_sfn_aws_ctx_t *ctx)
     /* large strings are resolved in PostgreSQL (sql/005), if asked for */
     values[3] = cJSON_IsFalse(data) ? "false" : "true";
 
-    if (down) {
-        return ngx_http_sfn_aws_query(ctx,
-                   "SELECT h.id, h.previous_id, h.type, "
-                   "extract(epoch FROM h.ts), "
-                   "sfn_history_details(e.arn, h.details, $4)::text "
-                   "FROM sfn_executions e LEFT JOIN LATERAL ("
-                   "SELECT * FROM ("
-                   "SELECT x.id, x.previous_id, x.type, x.ts, x.details "
-                   "FROM sfn_history x WHERE x.execution_arn = e.arn "
-                   "AND e.history IS NULL AND x.id < $3::bigint "
-                   "UNION ALL SELECT * FROM sfn_history_unpack(e.history) "
-                   ") y WHERE y.id < $3::bigint ORDER BY y.id DESC "
-                   "LIMIT $2::bigint) h ON true "
-                   "WHERE e.arn = $1 ORDER BY h.id DESC",
-                   4, values, ngx_http_sfn_aws_history_rows);
-    }
-
-    return ngx_http_sfn_aws_query(ctx,
-               "SELECT h.id, h.previous_id, h.type, "
-               "extract(epoch FROM h.ts), "
-               "sfn_history_details(e.arn, h.details, $4)::text "
-               "FROM sfn_executions e LEFT JOIN LATERAL ("
-               "SELECT * FROM ("
-               "SELECT x.id, x.previous_id, x.type, x.ts, x.details "
-               "FROM sfn_history x WHERE x.execution_arn = e.arn "
-               "AND e.history IS NULL AND x.id > $3::bigint "
-               "UNION ALL SELECT * FROM sfn_history_unpack(e.history) "
-               ") y WHERE y.id > $3::bigint ORDER BY y.id "
-               "LIMIT $2::bigint) h ON true "
-               "WHERE e.arn = $1 ORDER BY h.id",
-               4, values, ngx_http_sfn_aws_history_rows);
+    return ngx_http_sfn_aws_prepared(ctx,
+                                     down ? &ngx_http_sfn_aws_history_down
+                                          : &ngx_http_sfn_aws_history_up,
+                                     4, values,
+                                     ngx_http_sfn_aws_history_rows);
 }
 
 

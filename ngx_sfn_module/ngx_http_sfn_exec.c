@@ -808,6 +808,10 @@ ngx_http_sfn_run_free(ngx_http_sfn_run_t *run)
             cJSON_Delete((cJSON *) ctx->call.input);
             ctx->call.input = NULL;
         }
+
+        if (!ctx->in_thread) {
+            sfn_task_call_free(&ctx->call);
+        }
     }
 
     ngx_queue_remove(&run->queue);

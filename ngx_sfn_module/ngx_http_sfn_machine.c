@@ -18,13 +18,6 @@ static ngx_queue_t  ngx_http_sfn_compiled;
 
 /* state machines from PostgreSQL, compiled once per revision */
 
-static int
-ngx_http_sfn_machine_resource_known(void *data, const char *resource)
-{
-    return sfn_task_find(resource) != NULL || sfn_resource_activity(resource);
-}
-
-
 static void
 ngx_http_sfn_machine_express_check(void *data, const char *resource)
 {
@@ -61,8 +54,10 @@ ngx_http_sfn_machine_load(ngx_str_t *definition, sfn_type_e type,
     sfn_machine_t  *m;
 
     m = sfn_machine_load_all((char *) definition->data, definition->len,
-                             ngx_http_sfn_machine_resource_known, NULL, diag,
-                             max, n);
+                             ngx_http_sfn_integration_known,
+                             ngx_http_cycle_get_module_main_conf(
+                                 ngx_cycle, ngx_http_sfn_module),
+                             diag, max, n);
 
     if (m == NULL || type != SFN_EXPRESS) {
         return m;

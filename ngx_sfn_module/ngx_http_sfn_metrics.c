@@ -88,8 +88,9 @@ struct ngx_http_sfn_metrics_s {
     ngx_http_sfn_metrics_resource_t
                                  resources[NGX_HTTP_SFN_METRICS_RESOURCES];
 
-    /* by worker: the writer's connection, the database tasks' */
-    ngx_atomic_t                 connections[NGX_HTTP_SFN_METRICS_WORKERS][2];
+    /* by worker: the writer's connection, the database tasks', the
+     * sweeper's, the reader's */
+    ngx_atomic_t                 connections[NGX_HTTP_SFN_METRICS_WORKERS][4];
 
     ngx_atomic_t                 retention_executions;
     ngx_atomic_t                 retention_rows;
@@ -341,14 +342,15 @@ ngx_http_sfn_metrics_task(ngx_http_sfn_main_conf_t *smcf,
 
 
 /*
- * The gauge of this worker's connections: the writer's (tasks 0) or the
- * database tasks' pool (tasks 1); NULL without metrics.  A worker that
+ * The gauge of this worker's connections: the writer's (use 0), the
+ * database tasks' pool (1), retention's sweeper (2) or the API's reader
+ * (3); NULL without metrics.  A worker that
  * replaces a dead one starts from 0: the dead one's connections died with
  * it.
  */
 
 ngx_atomic_t *
-ngx_http_sfn_metrics_connections(ngx_cycle_t *cycle, ngx_uint_t tasks)
+ngx_http_sfn_metrics_connections(ngx_cycle_t *cycle, ngx_uint_t use)
 {
     ngx_atomic_t              *gauge;
     ngx_http_sfn_main_conf_t  *smcf;
@@ -365,7 +367,7 @@ ngx_http_sfn_metrics_connections(ngx_cycle_t *cycle, ngx_uint_t tasks)
         return NULL;
     }
 
-    gauge = &smcf->metrics->connections[ngx_worker][tasks ? 1 : 0];
+    gauge = &smcf->metrics->connections[ngx_worker][ngx_min(use, 3)];
     *gauge = 0;
 
     return gauge;
@@ -680,7 +682,7 @@ ngx_http_sfn_metrics_handler(ngx_http_request_t *r)
     /* every line is bounded: a name escapes to at most twice its length */
 
     size = 8192
-           + nw * 2 * 128
+           + nw * 4 * 128
            + NGX_HTTP_SFN_METRICS_TABLES * 2
              * (64 + 2 * NGX_HTTP_SFN_METRICS_TABLE_NAME)
            + nm * (5 + NGX_HTTP_SFN_METRICS_EXEC_BUCKETS + 3)
@@ -800,15 +802,21 @@ ngx_http_sfn_metrics_handler(ngx_http_request_t *r)
 
     p = ngx_sprintf(p, "# HELP sfn_database_connections "
                        "Open PostgreSQL connections of each worker: its "
-                       "writer's, and its database tasks' pool.\n"
+                       "writer's, its reader's, its database tasks' pool and "
+                       "retention's.\n"
                        "# TYPE sfn_database_connections gauge\n");
 
     for (w = 0; w < nw; w++) {
         p = ngx_sprintf(p, "sfn_database_connections"
                            "{worker=\"%ui\",use=\"writer\"} %uA\n"
                            "sfn_database_connections"
-                           "{worker=\"%ui\",use=\"tasks\"} %uA\n",
-                        w, mt->connections[w][0], w, mt->connections[w][1]);
+                           "{worker=\"%ui\",use=\"tasks\"} %uA\n"
+                           "sfn_database_connections"
+                           "{worker=\"%ui\",use=\"retention\"} %uA\n"
+                           "sfn_database_connections"
+                           "{worker=\"%ui\",use=\"reader\"} %uA\n",
+                        w, mt->connections[w][0], w, mt->connections[w][1],
+                        w, mt->connections[w][2], w, mt->connections[w][3]);
     }
 
     p = ngx_sprintf(p, "# HELP sfn_retention_executions_deleted_total "

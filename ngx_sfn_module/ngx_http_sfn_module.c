@@ -113,6 +113,13 @@ static ngx_command_t  ngx_http_sfn_commands[] = {
       0,
       NULL },
 
+    { ngx_string("sfn_integration"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_sfn_integration,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("sfn_state_machine"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE23,
       ngx_http_sfn_state_machine,
@@ -314,6 +321,10 @@ ngx_http_sfn_init_main_conf(ngx_conf_t *cf, void *conf)
     if (smcf->express_log && smcf->database.len == 0) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"sfn_express_log\" requires \"sfn_database\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_sfn_integration_init(cf, smcf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -678,13 +689,6 @@ ngx_http_sfn_bucket(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-static int
-ngx_http_sfn_resource_known(void *data, const char *resource)
-{
-    return sfn_task_find(resource) != NULL || sfn_resource_activity(resource);
-}
-
-
 static void
 ngx_http_sfn_machine_cleanup(void *data)
 {
@@ -813,9 +817,13 @@ ngx_http_sfn_state_machine(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    /*
+     * every resource is taken here: sfn_integration may come later in
+     * the file, and ngx_http_sfn_integration_init() checks them all
+     */
+
     sm->machine = sfn_machine_load((char *) sm->definition.data,
-                                   sm->definition.len,
-                                   ngx_http_sfn_resource_known, NULL, &diag);
+                                   sm->definition.len, NULL, NULL, &diag);
 
     if (sm->machine == NULL) {
         if (diag.state[0]) {

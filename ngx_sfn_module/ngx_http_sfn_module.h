@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include <sfn_engine.h>
+#include <sfn_task.h>
 
 
 #define NGX_HTTP_SFN_NAME_LEN    80
@@ -85,6 +86,8 @@ typedef struct {
     ngx_int_t                    database_pool;     /* connections */
     ngx_msec_t                   retention;         /* 0: off */
     ngx_msec_t                   retention_jobs;    /* 0: off */
+    ngx_array_t                  integrations;  /* sfn_service_rule_t */
+    sfn_service_map_t            services;      /* what the tasks read */
 } ngx_http_sfn_main_conf_t;
 
 
@@ -132,6 +135,18 @@ typedef void (*ngx_http_sfn_finish_pt)(void *data,
 
 /* res is NULL when the statement failed; it is freed after the call */
 typedef void (*ngx_http_sfn_pg_handler_pt)(void *data, void *res);
+
+
+/*
+ * A statement prepared on a connection the first time it is sent there,
+ * then executed by name: parsed and planned once per connection, not per
+ * call.  A static of the caller's.
+ */
+typedef struct {
+    const char                  *name;
+    const char                  *sql;
+    ngx_uint_t                   generation; /* of the connection */
+} ngx_http_sfn_pg_prepared_t;
 
 
 /* a request for the worker that owns an execution */
@@ -273,6 +288,16 @@ ngx_int_t ngx_http_sfn_pg_query_alone(const char *sql, int nparams,
 ngx_int_t ngx_http_sfn_pg_record(const char *sql, int nparams,
     const char *const *values, ngx_http_sfn_pg_handler_pt handler,
     void *data);
+ngx_int_t ngx_http_sfn_pg_prepared(ngx_http_sfn_pg_prepared_t *ps,
+    int nparams, const char *const *values,
+    ngx_http_sfn_pg_handler_pt handler, void *data);
+ngx_int_t ngx_http_sfn_pg_read(ngx_http_sfn_pg_prepared_t *ps,
+    int nparams, const char *const *values,
+    ngx_http_sfn_pg_handler_pt handler, void *data);
+ngx_int_t ngx_http_sfn_pg_sweep(const char *sql, int nparams,
+    const char *const *values, ngx_http_sfn_pg_handler_pt handler,
+    void *data);
+u_char *ngx_http_sfn_pg_text(ngx_pool_t *pool, ngx_str_t *s);
 ngx_int_t ngx_http_sfn_pg_busy(void);
 ngx_int_t ngx_http_sfn_pg_sync(void);
 ngx_int_t ngx_http_sfn_pg_affected(void *res);
@@ -311,7 +336,7 @@ void ngx_http_sfn_metrics_task_posted(ngx_http_sfn_main_conf_t *smcf);
 void ngx_http_sfn_metrics_task(ngx_http_sfn_main_conf_t *smcf,
     const char *resource, ngx_uint_t ok, int64_t ms);
 ngx_atomic_t *ngx_http_sfn_metrics_connections(ngx_cycle_t *cycle,
-    ngx_uint_t tasks);
+    ngx_uint_t use);
 void ngx_http_sfn_metrics_retention(ngx_http_sfn_main_conf_t *smcf,
     ngx_uint_t executions, ngx_uint_t rows);
 
@@ -319,6 +344,13 @@ void ngx_http_sfn_metrics_retention(ngx_http_sfn_main_conf_t *smcf,
 char *ngx_http_sfn_retention(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_sfn_retention_init_process(ngx_cycle_t *cycle,
+    ngx_http_sfn_main_conf_t *smcf);
+
+/* ngx_http_sfn_integration.c */
+char *ngx_http_sfn_integration(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+int ngx_http_sfn_integration_known(void *data, const char *resource);
+ngx_int_t ngx_http_sfn_integration_init(ngx_conf_t *cf,
     ngx_http_sfn_main_conf_t *smcf);
 
 /* ngx_http_sfn_console.c */

@@ -34,6 +34,8 @@ static ngx_http_sfn_origin_type_t  ngx_http_sfn_origin_types[] = {
     { ngx_string("aac"), ngx_string("audio/aac"), 1 },
     { ngx_string("jpg"), ngx_string("image/jpeg"), 1 },
     { ngx_string("jpeg"), ngx_string("image/jpeg"), 1 },
+    { ngx_string("png"), ngx_string("image/png"), 1 },
+    { ngx_string("webp"), ngx_string("image/webp"), 1 },
     { ngx_string("vtt"), ngx_string("text/vtt"), 1 },
     { ngx_string("mpd"), ngx_string("application/dash+xml"), 0 },
     { ngx_null_string, ngx_null_string, 0 }

@@ -9,8 +9,14 @@
  * commit).  A broken connection is re-established on a timer and the
  * statements whose transaction did not commit are sent again, so writes are
  * at least once; the schema makes them idempotent.  The connection listens
- * on the channel "sfn_mail" for the executions' mail (sql/004_mailbox.sql)
- * and on "sfn_activity" for activities' tasks (sql/013_activities.sql).
+ * on the channels "sfn_mail" for the executions' mail (sql/004_mailbox.sql)
+ * and "sfn_activity" for activities' tasks (sql/013_activities.sql).
+ * Statements read often (the API's pages) are prepared on it once and
+ * executed by name.  Two more connections work the same way: the reader,
+ * for reads that need not follow this worker's writes (a describe of an
+ * execution the zone does not hold), so that they never wait for a
+ * commit; the sweeper, for retention (sfn_retention), so that a batch of
+ * deletions never holds the writer's queue.
  */
 
 
@@ -43,10 +49,12 @@ typedef struct {
     ngx_http_sfn_pg_handler_pt   handler;
     void                        *data;
     PGresult                    *res;
+    ngx_http_sfn_pg_prepared_t  *prepared;
     size_t                       size;
     int                          nparams;
     unsigned                     failed:1;
     unsigned                     alone:1;   /* a transaction of its own */
+    unsigned                     preparing:1;  /* its PREPARE's result next */
     char                        *values[1];
 } ngx_http_sfn_pg_stmt_t;
 
@@ -74,7 +82,11 @@ typedef struct {
     ngx_log_t                   *log;
     ngx_str_t                    conninfo;
     ngx_atomic_t                *gauge;     /* connected, in the metrics */
-    unsigned                     listen:2;  /* their results are awaited */
+    ngx_uint_t                   generation;    /* of this connection */
+    const char                  *name;      /* in the log */
+    const char                  *setup;     /* its first transaction */
+    unsigned                     mail:1;    /* the writer: LISTEN sfn_mail */
+    unsigned                     listen:1;  /* setup's result is awaited */
     unsigned                     batch_failed:1;
     unsigned                     exiting:1;
     unsigned                     busy:1;    /* episodes, each logged once */
@@ -91,14 +103,25 @@ static ngx_int_t ngx_http_sfn_pg_poll_connect(ngx_http_sfn_pg_t *pg);
 static ngx_int_t ngx_http_sfn_pg_send(ngx_http_sfn_pg_t *pg);
 static ngx_int_t ngx_http_sfn_pg_receive(ngx_http_sfn_pg_t *pg);
 static ngx_int_t ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg);
-static ngx_int_t ngx_http_sfn_pg_queue(const char *sql, int nparams,
-    const char *const *values, ngx_http_sfn_pg_handler_pt handler,
-    void *data, ngx_uint_t flags);
+static ngx_int_t ngx_http_sfn_pg_init(ngx_http_sfn_pg_t *pg,
+    ngx_cycle_t *cycle, ngx_http_sfn_main_conf_t *smcf);
+static void ngx_http_sfn_pg_exit(ngx_http_sfn_pg_t *pg, ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_sfn_pg_by_name(ngx_http_sfn_pg_t *pg,
+    ngx_http_sfn_pg_prepared_t *ps, int nparams, const char *const *values,
+    ngx_http_sfn_pg_handler_pt handler, void *data);
+static ngx_int_t ngx_http_sfn_pg_queue(ngx_http_sfn_pg_t *pg,
+    const char *sql, int nparams, const char *const *values,
+    ngx_http_sfn_pg_handler_pt handler, void *data, ngx_uint_t flags);
 static void ngx_http_sfn_pg_dequeued(ngx_http_sfn_pg_t *pg,
     ngx_http_sfn_pg_stmt_t *st);
 
 
 static ngx_http_sfn_pg_t  ngx_http_sfn_pg;
+static ngx_http_sfn_pg_t  ngx_http_sfn_pg_reader;
+static ngx_http_sfn_pg_t  ngx_http_sfn_pg_sweeper;
+
+/* connections made by this process, whichever: a prepared one's */
+static ngx_uint_t         ngx_http_sfn_pg_generation;
 
 
 static ngx_int_t
@@ -276,17 +299,64 @@ ngx_int_t
 ngx_http_sfn_pg_init_process(ngx_cycle_t *cycle,
     ngx_http_sfn_main_conf_t *smcf)
 {
-    ngx_http_sfn_pg_t  *pg = &ngx_http_sfn_pg;
+    ngx_http_sfn_pg_t  *pg, *rd, *sw;
+
+    pg = &ngx_http_sfn_pg;
+    rd = &ngx_http_sfn_pg_reader;
+    sw = &ngx_http_sfn_pg_sweeper;
 
     ngx_memzero(pg, sizeof(ngx_http_sfn_pg_t));
+    ngx_memzero(rd, sizeof(ngx_http_sfn_pg_t));
+    ngx_memzero(sw, sizeof(ngx_http_sfn_pg_t));
 
+    /*
+     * LISTEN is the writer's first transaction; mail posted while it was
+     * down is found by the poll queued after it
+     */
+
+    pg->mail = 1;
+    pg->name = "";
+    /* one statement: the extended protocol takes no more */
+    pg->setup = "DO $$BEGIN LISTEN sfn_mail; LISTEN sfn_activity; END$$";
+    pg->gauge = ngx_http_sfn_metrics_connections(cycle, 0);
+
+    rd->name = " (reader)";
+    rd->gauge = ngx_http_sfn_metrics_connections(cycle, 3);
+
+    if (ngx_http_sfn_pg_init(pg, cycle, smcf) != NGX_OK
+        || ngx_http_sfn_pg_init(rd, cycle, smcf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (smcf->retention == 0) {
+        return NGX_OK;
+    }
+
+    /*
+     * a batch's commit need not wait for its WAL to reach the disk: a
+     * batch lost in a crash is swept again, and the flushes that other
+     * sessions' commits wait for come no more often for it
+     */
+
+    sw->name = " (retention)";
+    sw->setup = "SET synchronous_commit = off";
+    sw->gauge = ngx_http_sfn_metrics_connections(cycle, 2);
+
+    return ngx_http_sfn_pg_init(sw, cycle, smcf);
+}
+
+
+static ngx_int_t
+ngx_http_sfn_pg_init(ngx_http_sfn_pg_t *pg, ngx_cycle_t *cycle,
+    ngx_http_sfn_main_conf_t *smcf)
+{
     ngx_queue_init(&pg->pending);
     ngx_queue_init(&pg->sent);
     ngx_queue_init(&pg->batch);
 
     pg->log = cycle->log;
     pg->limit = smcf->database_queue;
-    pg->gauge = ngx_http_sfn_metrics_connections(cycle, 0);
 
     if (smcf->database.len == 0) {
         return NGX_OK;
@@ -319,9 +389,22 @@ ngx_http_sfn_pg_init_process(ngx_cycle_t *cycle,
 void
 ngx_http_sfn_pg_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_sfn_pg_exit(&ngx_http_sfn_pg, cycle);
+    ngx_http_sfn_pg_exit(&ngx_http_sfn_pg_reader, cycle);
+    ngx_http_sfn_pg_exit(&ngx_http_sfn_pg_sweeper, cycle);
+}
+
+
+static void
+ngx_http_sfn_pg_exit(ngx_http_sfn_pg_t *pg, ngx_cycle_t *cycle)
+{
     ngx_queue_t             *q;
-    ngx_http_sfn_pg_t       *pg = &ngx_http_sfn_pg;
     ngx_http_sfn_pg_stmt_t  *st;
+
+    if (pg->log == NULL) {
+        /* never initialized */
+        return;
+    }
 
     pg->exiting = 1;
 
@@ -360,7 +443,8 @@ ngx_int_t
 ngx_http_sfn_pg_query(const char *sql, int nparams, const char *const *values,
     ngx_http_sfn_pg_handler_pt handler, void *data)
 {
-    return ngx_http_sfn_pg_queue(sql, nparams, values, handler, data, 0);
+    return ngx_http_sfn_pg_queue(&ngx_http_sfn_pg, sql, nparams, values,
+                                 handler, data, 0);
 }
 
 
@@ -374,8 +458,8 @@ ngx_http_sfn_pg_query_alone(const char *sql, int nparams,
     const char *const *values, ngx_http_sfn_pg_handler_pt handler,
     void *data)
 {
-    return ngx_http_sfn_pg_queue(sql, nparams, values, handler, data,
-                                 NGX_HTTP_SFN_PG_ALONE);
+    return ngx_http_sfn_pg_queue(&ngx_http_sfn_pg, sql, nparams, values,
+                                 handler, data, NGX_HTTP_SFN_PG_ALONE);
 }
 
 
@@ -392,8 +476,73 @@ ngx_http_sfn_pg_record(const char *sql, int nparams,
     const char *const *values, ngx_http_sfn_pg_handler_pt handler,
     void *data)
 {
-    return ngx_http_sfn_pg_queue(sql, nparams, values, handler, data,
-                                 NGX_HTTP_SFN_PG_RECORD);
+    return ngx_http_sfn_pg_queue(&ngx_http_sfn_pg, sql, nparams, values,
+                                 handler, data, NGX_HTTP_SFN_PG_RECORD);
+}
+
+
+/* a read of the API: the same as ngx_http_sfn_pg_query(), by name */
+
+ngx_int_t
+ngx_http_sfn_pg_prepared(ngx_http_sfn_pg_prepared_t *ps, int nparams,
+    const char *const *values, ngx_http_sfn_pg_handler_pt handler,
+    void *data)
+{
+    return ngx_http_sfn_pg_by_name(&ngx_http_sfn_pg, ps, nparams, values,
+                                   handler, data);
+}
+
+
+/*
+ * The same on the reader: it sees what has committed, and waits for no
+ * write of this worker's
+ */
+
+ngx_int_t
+ngx_http_sfn_pg_read(ngx_http_sfn_pg_prepared_t *ps, int nparams,
+    const char *const *values, ngx_http_sfn_pg_handler_pt handler,
+    void *data)
+{
+    return ngx_http_sfn_pg_by_name(&ngx_http_sfn_pg_reader, ps, nparams,
+                                   values, handler, data);
+}
+
+
+static ngx_int_t
+ngx_http_sfn_pg_by_name(ngx_http_sfn_pg_t *pg, ngx_http_sfn_pg_prepared_t *ps,
+    int nparams, const char *const *values,
+    ngx_http_sfn_pg_handler_pt handler, void *data)
+{
+    ngx_int_t                rc;
+    ngx_queue_t             *q;
+    ngx_http_sfn_pg_stmt_t  *st;
+
+    rc = ngx_http_sfn_pg_queue(pg, ps->sql, nparams, values, handler, data,
+                               0);
+
+    if (rc == NGX_OK) {
+        q = ngx_queue_last(&pg->pending);
+        st = ngx_queue_data(q, ngx_http_sfn_pg_stmt_t, queue);
+        st->prepared = ps;
+    }
+
+    return rc;
+}
+
+
+/*
+ * Retention's batch, on the sweeper's connection: a transaction of its
+ * own that holds no statement of the writer behind it
+ */
+
+ngx_int_t
+ngx_http_sfn_pg_sweep(const char *sql, int nparams,
+    const char *const *values, ngx_http_sfn_pg_handler_pt handler,
+    void *data)
+{
+    return ngx_http_sfn_pg_queue(&ngx_http_sfn_pg_sweeper, sql, nparams,
+                                 values, handler, data,
+                                 NGX_HTTP_SFN_PG_ALONE);
 }
 
 
@@ -476,14 +625,42 @@ ngx_http_sfn_pg_copy(u_char *dst, const u_char *src, size_t len)
 }
 
 
+/*
+ * The text PostgreSQL keeps of s (its NUL as U+FFFD), NUL-terminated: s
+ * itself, already terminated, when it holds no NUL; NULL if out of memory
+ */
+
+u_char *
+ngx_http_sfn_pg_text(ngx_pool_t *pool, ngx_str_t *s)
+{
+    u_char  *p;
+    size_t   nuls;
+
+    nuls = ngx_http_sfn_pg_nuls(s->data, s->data + s->len);
+
+    if (nuls == 0) {
+        return s->data;
+    }
+
+    p = ngx_pnalloc(pool, s->len + nuls + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    (void) ngx_http_sfn_pg_copy(p, s->data, s->len);
+
+    return p;
+}
+
+
 static ngx_int_t
-ngx_http_sfn_pg_queue(const char *sql, int nparams, const char *const *values,
-    ngx_http_sfn_pg_handler_pt handler, void *data, ngx_uint_t flags)
+ngx_http_sfn_pg_queue(ngx_http_sfn_pg_t *pg, const char *sql, int nparams,
+    const char *const *values, ngx_http_sfn_pg_handler_pt handler,
+    void *data, ngx_uint_t flags)
 {
     u_char                  *p;
     size_t                   size, len, nuls;
     ngx_int_t                i;
-    ngx_http_sfn_pg_t       *pg = &ngx_http_sfn_pg;
     ngx_http_sfn_pg_stmt_t  *st;
 
     if (pg->conninfo.len == 0) {
@@ -540,8 +717,10 @@ ngx_http_sfn_pg_queue(const char *sql, int nparams, const char *const *values,
     st->res = NULL;
     st->nparams = nparams;
     st->size = size;
+    st->prepared = NULL;
     st->failed = 0;
     st->alone = (flags & NGX_HTTP_SFN_PG_ALONE) ? 1 : 0;
+    st->preparing = 0;
 
     p = (u_char *) &st->values[nparams + 1];
 
@@ -658,36 +837,36 @@ ngx_http_sfn_pg_poll_connect(ngx_http_sfn_pg_t *pg)
             }
 
             pg->state = ngx_http_sfn_pg_ready;
+            pg->generation = ++ngx_http_sfn_pg_generation;
 
             if (pg->gauge) {
                 *pg->gauge = 1;
             }
 
             ngx_log_error(NGX_LOG_INFO, pg->log, 0,
-                          "sfn database: connected");
+                          "sfn database: connected%s", pg->name);
 
-            /*
-             * LISTEN is the connection's first transaction; mail posted
-             * while it was down is found by the poll this queues after it
-             */
+            if (pg->setup == NULL) {
+                return ngx_http_sfn_pg_send(pg);
+            }
 
-            if (PQsendQueryParams(pg->conn, "LISTEN sfn_mail", 0, NULL,
-                                  NULL, NULL, NULL, 0) != 1
-                || PQsendQueryParams(pg->conn, "LISTEN sfn_activity", 0,
-                                     NULL, NULL, NULL, NULL, 0) != 1
+            if (PQsendQueryParams(pg->conn, pg->setup, 0, NULL, NULL, NULL,
+                                  NULL, 0) != 1
                 || PQpipelineSync(pg->conn) != 1)
             {
                 ngx_log_error(NGX_LOG_ERR, pg->log, 0,
-                              "sfn database: LISTEN failed: %s",
-                              PQerrorMessage(pg->conn));
+                              "sfn database: \"%s\" failed: %s",
+                              pg->setup, PQerrorMessage(pg->conn));
                 return NGX_ERROR;
             }
 
-            pg->listen = 2;
+            pg->listen = 1;
             pg->syncs++;
 
-            ngx_http_sfn_exec_mail_notify(NULL);
-            ngx_http_sfn_activity_notify(NULL);
+            if (pg->mail) {
+                ngx_http_sfn_exec_mail_notify(NULL);
+                ngx_http_sfn_activity_notify(NULL);
+            }
 
             return ngx_http_sfn_pg_send(pg);
 
@@ -746,6 +925,8 @@ ngx_http_sfn_pg_close(ngx_http_sfn_pg_t *pg, ngx_uint_t retry)
     while (!ngx_queue_empty(&pg->sent)) {
         q = ngx_queue_last(&pg->sent);
         ngx_queue_remove(q);
+        st = ngx_queue_data(q, ngx_http_sfn_pg_stmt_t, queue);
+        st->preparing = 0;
         ngx_queue_insert_head(&pg->pending, q);
     }
 
@@ -784,10 +965,11 @@ ngx_http_sfn_pg_flush_handler(ngx_event_t *ev)
 static ngx_int_t
 ngx_http_sfn_pg_send(ngx_http_sfn_pg_t *pg)
 {
-    int                      rc;
-    ngx_uint_t               n;
-    ngx_queue_t             *q;
-    ngx_http_sfn_pg_stmt_t  *st;
+    int                          rc;
+    ngx_uint_t                   n;
+    ngx_queue_t                 *q;
+    ngx_http_sfn_pg_stmt_t      *st;
+    ngx_http_sfn_pg_prepared_t  *ps;
 
     n = 0;
 
@@ -800,12 +982,36 @@ ngx_http_sfn_pg_send(ngx_http_sfn_pg_t *pg)
             break;
         }
 
-        if (PQsendQueryParams(pg->conn, st->sql, st->nparams, NULL,
-                              (const char *const *) st->values, NULL, NULL, 0)
-            != 1)
-        {
+        ps = st->prepared;
+
+        if (ps && ps->generation != pg->generation) {
+
+            /* the pipeline runs it before the statement that follows */
+
+            if (PQsendPrepare(pg->conn, ps->name, ps->sql, st->nparams,
+                              NULL)
+                != 1)
+            {
+                ngx_log_error(NGX_LOG_ERR, pg->log, 0,
+                              "sfn database: PQsendPrepare() failed: %s",
+                              PQerrorMessage(pg->conn));
+                return NGX_ERROR;
+            }
+
+            ps->generation = pg->generation;
+            st->preparing = 1;
+        }
+
+        rc = ps ? PQsendQueryPrepared(pg->conn, ps->name, st->nparams,
+                                      (const char *const *) st->values,
+                                      NULL, NULL, 0)
+                : PQsendQueryParams(pg->conn, st->sql, st->nparams, NULL,
+                                    (const char *const *) st->values,
+                                    NULL, NULL, 0);
+
+        if (rc != 1) {
             ngx_log_error(NGX_LOG_ERR, pg->log, 0,
-                          "sfn database: PQsendQueryParams() failed: %s",
+                          "sfn database: PQsendQuery() failed: %s",
                           PQerrorMessage(pg->conn));
             return NGX_ERROR;
         }
@@ -963,6 +1169,40 @@ ngx_http_sfn_pg_dequeued(ngx_http_sfn_pg_t *pg, ngx_http_sfn_pg_stmt_t *st)
 }
 
 
+/*
+ * A PREPARE that did not happen: aborted with its batch, the statement is
+ * sent again and prepares it again; failed, the statement fails with it
+ */
+
+static void
+ngx_http_sfn_pg_unprepared(ngx_http_sfn_pg_t *pg, ngx_http_sfn_pg_stmt_t *st,
+    PGresult *res)
+{
+    st->prepared->generation = 0;
+    pg->batch_failed = 1;
+
+    if (PQresultStatus(res) == PGRES_FATAL_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, pg->log, 0,
+                      "sfn database: PREPARE \"%s\" failed: %s",
+                      st->prepared->name, PQresultErrorMessage(res));
+        st->failed = 1;
+    }
+}
+
+
+/* 26000, invalid_sql_statement_name: no prepared statement of that name */
+
+static ngx_uint_t
+ngx_http_sfn_pg_missing(PGresult *res)
+{
+    char  *state;
+
+    state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+    return state && ngx_strcmp(state, "26000") == 0;
+}
+
+
 static ngx_int_t
 ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg)
 {
@@ -998,15 +1238,15 @@ ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg)
         }
 
         if (pg->listen) {
-            /* LISTEN, sent before any statement of the queue */
+            /* the setup, sent before any statement of the queue */
 
             if (status != PGRES_COMMAND_OK) {
                 ngx_log_error(NGX_LOG_ERR, pg->log, 0,
-                              "sfn database: LISTEN failed: %s",
-                              PQresultErrorMessage(res));
+                              "sfn database: \"%s\" failed: %s",
+                              pg->setup, PQresultErrorMessage(res));
             }
 
-            pg->listen--;
+            pg->listen = 0;
             PQclear(res);
             continue;
         }
@@ -1020,11 +1260,34 @@ ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg)
         }
 
         q = ngx_queue_head(&pg->sent);
-        ngx_queue_remove(q);
-        ngx_queue_insert_tail(&pg->batch, q);
         st = ngx_queue_data(q, ngx_http_sfn_pg_stmt_t, queue);
 
-        if (status == PGRES_FATAL_ERROR) {
+        if (st->preparing) {
+            /* its PREPARE's: the statement's own result comes next */
+
+            st->preparing = 0;
+
+            if (status != PGRES_COMMAND_OK) {
+                ngx_http_sfn_pg_unprepared(pg, st, res);
+            }
+
+            PQclear(res);
+            continue;
+        }
+
+        ngx_queue_remove(q);
+        ngx_queue_insert_tail(&pg->batch, q);
+
+        if (status == PGRES_FATAL_ERROR && st->prepared
+            && ngx_http_sfn_pg_missing(res))
+        {
+            /* prepared by a statement whose batch aborted: again */
+
+            st->prepared->generation = 0;
+            pg->batch_failed = 1;
+            PQclear(res);
+
+        } else if (status == PGRES_FATAL_ERROR) {
             ngx_log_error(NGX_LOG_ERR, pg->log, 0,
                           "sfn database: \"%.60s\" failed: %s",
                           st->sql, PQresultErrorMessage(res));

@@ -7,14 +7,16 @@
  * rows after a time of their own.  Every worker has a timer; at each turn
  * it drops the expired records of the shared zone, then asks PostgreSQL
  * for one batch of sfn_retention_sweep() (sql/007_retention.sql) through
- * its non-blocking writer.  A batch is one transaction of a bounded number
- * of rows, under an advisory lock that one session holds at a time; a
- * worker that does not get it waits for its next turn.  A batch should
- * take PostgreSQL about 20 ms, the time a statement of the worker may wait
- * behind it: the number of rows of the next one follows from the time the
- * last one took.  While rows past retention remain, the next batch comes
- * after a pause as long as the last one took from its queueing to its
- * commit, so retention takes at most about half of the writer.
+ * a non-blocking connection of its own (the sweeper, ngx_http_sfn_pg.c),
+ * so that no statement of the worker's writer waits behind a batch.  A
+ * batch is one transaction of a bounded number of rows, under an advisory
+ * lock that one session holds at a time; a worker that does not get it
+ * waits for its next turn.  A batch should take PostgreSQL about 20 ms:
+ * its locks, its WAL and its commit weigh on the other sessions for that
+ * long at most; the number of rows of the next one follows from the time
+ * the last one took.  While rows past retention remain, the next batch
+ * comes after a pause as long as the last one took from its queueing to
+ * its commit, so retention takes at most about half of one backend.
  */
 
 
@@ -204,7 +206,7 @@ ngx_http_sfn_retention_handler(ngx_event_t *ev)
 
     rt->asked = ngx_current_msec;
 
-    if (ngx_http_sfn_pg_query_alone(
+    if (ngx_http_sfn_pg_sweep(
             "SELECT executions, deleted, more, took FROM sfn_retention_sweep("
             "$1::bigint * interval '1 millisecond', "
             "$2::bigint * interval '1 millisecond', $3::int)",

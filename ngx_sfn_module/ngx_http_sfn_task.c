@@ -73,6 +73,7 @@ ngx_http_sfn_task_done(ngx_event_t *ev)
     ctx = ev->data;
     run = ctx->run;
 
+
     if (ngx_http_sfn_run_paced(run)
         && ngx_http_sfn_run_hold(run, ev, NULL) == NGX_OK)
     {
@@ -82,6 +83,22 @@ ngx_http_sfn_task_done(ngx_event_t *ev)
 
     ctx->in_thread = 0;
     run->in_thread--;
+
+    if (ctx->rc == SFN_TASK_AGAIN) {
+
+        if (!ctx->abandoned && !run->finished && !run->lost) {
+            /*
+             * a .sync job is polled again by a timer: no thread waits
+             * for it meanwhile, and a cancel deletes the timer
+             */
+
+            ngx_add_timer(&ctx->repost, (ngx_msec_t) ctx->call.again);
+            return;
+        }
+
+        sfn_task_call_free(&ctx->call);
+        ctx->rc = SFN_TASK_FAILED;
+    }
 
     if (ctx->shown) {
         ngx_http_sfn_progress_clear(run);
@@ -246,7 +263,7 @@ ngx_http_sfn_host_run_task(void *data, sfn_exec_t *e, const sfn_task_req_t *t)
     ngx_thread_task_t        *task;
     ngx_http_sfn_task_ctx_t  *ctx;
 
-    if (sfn_task_find(t->resource) == NULL
+    if (!sfn_service_known(&run->smcf->services, t->resource)
         && !sfn_resource_activity(t->resource))
     {
         return SFN_ERROR;
@@ -284,6 +301,7 @@ ngx_http_sfn_host_run_task(void *data, sfn_exec_t *e, const sfn_task_req_t *t)
     ctx->env.db_conninfo = run->smcf->database.len
                            ? (const char *) run->smcf->database.data : NULL;
     ctx->env.execution = (const char *) run->arn.data;
+    ctx->env.services = &run->smcf->services;
     ctx->call.env = &ctx->env;
 
     task->handler = ngx_http_sfn_task_thread;
@@ -385,6 +403,7 @@ ngx_http_sfn_host_cancel_task(void *data, sfn_exec_t *e, uint64_t id)
             ngx_queue_remove(&ctx->queue);
             cJSON_Delete((cJSON *) ctx->call.input);
             ctx->call.input = NULL;
+            sfn_task_call_free(&ctx->call);
         }
 
         return;
@@ -436,6 +455,10 @@ ngx_http_sfn_task_cancel_all(ngx_http_sfn_run_t *run)
 
             ngx_http_sfn_task_forget(ctx);
             ngx_queue_remove(q);
+
+            cJSON_Delete((cJSON *) ctx->call.input);
+            ctx->call.input = NULL;
+            sfn_task_call_free(&ctx->call);
         }
     }
 }

@@ -50,18 +50,10 @@ sub respond {
 
 sub serve {
     my ($c) = @_;
-    local $/ = "\r\n";
-    my $line = <$c> // return;
+    my ($line, $hdr, $body) = Sfn::Test::read_request($c);
+    return unless defined $line;
     my ($method, $path) = split / /, $line;
-    my %h;
-    while (defined(my $l = <$c>)) {
-        last if $l eq "\r\n";
-        $l =~ s/\r\n$//;
-        my ($k, $v) = split /:\s*/, $l, 2;
-        $h{lc $k} = $v;
-    }
-    my $body = '';
-    read($c, $body, $h{'content-length'}) if $h{'content-length'};
+    my %h = %$hdr;
 
     open my $f, '>>', $log or die;
     flock $f, LOCK_EX;

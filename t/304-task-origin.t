@@ -152,6 +152,37 @@ is($o->{fileCount}, scalar @{$m->{files}}, 'publish: fileCount');
 my @left = glob("$dir/out/.sfn-published/.*tmp*");
 is(scalar @left, 0, 'manifest: no temporary file left');
 
+# a sprite sheet is the image a WebVTT track points into, whatever its
+# name; the thumbnails are the other images
+
+for my $kind (qw(hls mp4 thumbnails)) {
+    system('cp', '-r', "$dir/out/$kind/j1", "$dir/out/$kind/js") == 0 or die;
+}
+system('cp', "$dir/out/thumbnails/js/clip_thumb_0001.jpg",
+       "$dir/out/thumbnails/js/clip_tiles.jpg") == 0 or die;
+system('cp', "$dir/out/thumbnails/js/clip_thumb_0002.jpg",
+       "$dir/out/thumbnails/js/clip_poster.jpg") == 0 or die;
+open my $vtt, '>', "$dir/out/thumbnails/js/clip_track.vtt" or die;
+print $vtt "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\n"
+           . "clip_tiles.jpg#xywh=0,0,160,90\n\n"
+           . "00:00:02.000 --> 00:00:04.000\n"
+           . "clip_tiles.jpg#xywh=160,0,160,90\n";
+close $vtt;
+
+($r, $rc) = task('sfn:origin:publish', {
+    jobId => 'js', outputs => seed_outputs('js'),
+    qualityPassed => JSON::PP::true });
+is($rc, 0, 'publish with a sprite sheet') or diag explain $r;
+my $pb = $r->{output}{playback} // {};
+is($pb->{sprite}, 'thumbnails/js/clip_tiles.jpg',
+   'playback: the sheet the WebVTT track points into is the sprite');
+is($pb->{thumbnailsVtt}, 'thumbnails/js/clip_track.vtt',
+   'playback: the WebVTT track');
+is($pb->{poster}, 'thumbnails/js/clip_poster.jpg', 'playback: the poster');
+is_deeply($pb->{thumbnails}, [ 'thumbnails/js/clip_thumb_0001.jpg',
+                               'thumbnails/js/clip_thumb_0002.jpg' ],
+          'playback: the thumbnails are the other images');
+
 # our shape, default prefixes; publishing again is harmless
 
 ($r, $rc) = task('sfn:origin:publish', { bucket => 'out', jobId => 'j1' });

@@ -152,8 +152,8 @@ for my $o (@outs[0, 1]) {
     is($a->{sample_rate}, 48000, "$o->{key} 48 kHz");
     is($a->{channels}, 2, "$o->{key} stereo");
     is_deeply(keyframes("$dir/out/$o->{key}"),
-              [map { sprintf '%.1f', 2 * $_ } 0 .. 6],
-              "$o->{key} key frames every 2 s");
+              ['0.0', '1.0', map { sprintf '%.1f', 2 * $_ } 1 .. 6],
+              "$o->{key} key frames every 2 s, and at the first cut");
 
     # faststart: moov before mdat
     open my $f, '<:raw', "$dir/out/$o->{key}" or die;
@@ -180,16 +180,16 @@ for my $v (@{$outs[2]{renditions}}) {
     like($pl, qr/#EXT-X-ENDLIST/, "$v->{key} ENDLIST");
     my @segs = $pl =~ /^([^#\n].*)$/mg;
     my @durs = $pl =~ /^#EXTINF:([\d.]+),/mg;
-    is(scalar @segs, 3, "$v->{key} three segments");
-    is_deeply([map { sprintf '%.1f', $_ } @durs], ['6.0', '6.0', '2.0'],
-              "$v->{key} segment durations");
+    is(scalar @segs, 4, "$v->{key} four segments");
+    is_deeply([map { sprintf '%.1f', $_ } @durs], ['1.0', '5.0', '6.0', '2.0'],
+              "$v->{key} a 1 s first segment, then cuts every 6 s");
     ok(!grep({ !-s "$dir/out/hls/J1/$_" } @segs), "$v->{key} segments exist");
     my $p = probe("$dir/out/$v->{key}");
     ok(abs($p->{format}{duration} - 14) < 0.2, "$v->{key} duration");
     push @kf, keyframes("$dir/out/$v->{key}");
 }
 is_deeply($kf[0], $kf[1], 'key frames aligned across renditions');
-is_deeply($kf[0], [map { sprintf '%.1f', 2 * $_ } 0 .. 6],
+is_deeply($kf[0], ['0.0', '1.0', map { sprintf '%.1f', 2 * $_ } 1 .. 6],
           'every 2 s, segment boundaries among them');
 
 my $th = $outs[3];
@@ -449,7 +449,8 @@ my ($m720, $hls) = @{ $r->{output}{outputs} }[0, 1];
 is($hls->{renditions}[0]{quality}{psnr}, $m720->{quality}{psnr},
    '720p MP4 and HLS: one encode');
 my @k = map { keyframes("$dir/out/$_->{key}") } @{ $hls->{renditions} };
-is_deeply($k[0], ['0.0', '2.0'], 'key frames every 2 s');
+is_deeply($k[0], ['0.0', '1.0', '2.0'],
+          'key frames every 2 s and at the end of the first segment');
 is_deeply($k[$_], $k[0], "rung $_ aligned") for 1 .. $#k;
 my ($th2) = grep { $_->{format} eq 'thumbnails' } @{ $r->{output}{outputs} };
 is_deeply([map { $_->{time} } @{ $th2->{files} }[0, 1, -1]],

@@ -92,7 +92,7 @@ ok(abs($good->{renditions}[0]{duration} - 8) < 0.1, 'duration measured');
 is($hls->{passed}, JSON::PP::true, 'HLS passes') or diag explain $hls;
 is(scalar @{$hls->{renditions}}, 2, 'both variants checked');
 is($hls->{checks}{aligned}, JSON::PP::true, 'aligned');
-is($hls->{renditions}[0]{segments}, 4, 'segments counted');
+is($hls->{renditions}[0]{segments}, 5, 'segments counted (1 s, then 2 s)');
 ok($hls->{renditions}[1]{psnr} > 30, 'variant PSNR');
 is($th->{passed}, JSON::PP::true, 'thumbnails pass');
 is($th->{metrics}{files}, 2, 'thumbnails found in the folder');

@@ -184,8 +184,11 @@ like($m->{headers}{'cache-control'}, qr/no-cache/,
      'a preview is revalidated by caches');
 my @variants = uris($m->{content});
 ok(@rungs > 1, 'a ladder of ' . scalar(@rungs) . ' rungs');
-is(scalar @variants, scalar @rungs, 'the preview master lists every rung')
+is(scalar @variants, @rungs + 1,
+   'the preview master lists every rung and the audio-only rendition')
     or diag($m->{content});
+like($m->{content}, qr/CODECS="mp4a\.40\.2"\n[^\n]*_hls_audio\.m3u8\n\z/,
+     'the audio-only rendition last, AAC only');
 is(resolutions($m->{content}), $order,
    'every rung in it, the middle one first');
 
@@ -204,7 +207,7 @@ for my $v (@variants) {
         is(length $sr->{content}, -s "$out/hls/$job/$s", "$s is whole");
     }
 }
-is($live, scalar @rungs, 'all are still being written (no ENDLIST)');
+is($live, scalar @variants, 'all are still being written (no ENDLIST)');
 ok(-e "$out/.sfn-published/$job.preview", 'the preview marker');
 ok(!-e "$out/.sfn-published/$job.json", 'not published yet');
 

@@ -1047,11 +1047,66 @@ done:
 }
 
 
+/* ITU T.81 Annex K: the example quantisation tables, in natural order */
+
+static const uint8_t  sfn_image_jpeg_luma[64] = {
+    16,  11,  10,  16,  24,  40,  51,  61,
+    12,  12,  14,  19,  26,  58,  60,  55,
+    14,  13,  16,  24,  40,  57,  69,  56,
+    14,  17,  22,  29,  51,  87,  80,  62,
+    18,  22,  37,  56,  68, 109, 103,  77,
+    24,  35,  55,  64,  81, 104, 113,  92,
+    49,  64,  78,  87, 103, 121, 120, 101,
+    72,  92,  95,  98, 112, 100, 103,  99
+};
+
+static const uint8_t  sfn_image_jpeg_chroma[64] = {
+    17,  18,  24,  47,  99,  99,  99,  99,
+    18,  21,  26,  66,  99,  99,  99,  99,
+    24,  26,  56,  99,  99,  99,  99,  99,
+    47,  66,  99,  99,  99,  99,  99,  99,
+    99,  99,  99,  99,  99,  99,  99,  99,
+    99,  99,  99,  99,  99,  99,  99,  99,
+    99,  99,  99,  99,  99,  99,  99,  99,
+    99,  99,  99,  99,  99,  99,  99,  99
+};
+
+
+/*
+ * A quality of 1..100 as libjpeg's cjpeg makes it: the Annex K table
+ * scaled by 5000 / q percent below 50, 200 - 2q above.  libavcodec's
+ * MJPEG encoder quantises with (matrix * qscale) >> 3, so at qscale 1 the
+ * matrix is the table times 8; NULL when out of memory.
+ */
+
+static uint16_t *
+sfn_image_jpeg_matrix(const uint8_t *table, int quality)
+{
+    int        i, scale;
+    long       v;
+    uint16_t  *m;
+
+    m = av_malloc(64 * sizeof(uint16_t));
+    if (m == NULL) {
+        return NULL;
+    }
+
+    scale = quality < 50 ? 5000 / quality : 200 - 2 * quality;
+
+    for (i = 0; i < 64; i++) {
+        v = ((long) table[i] * scale + 50) / 100;
+        m[i] = (uint16_t) (8 * (v < 1 ? 1 : v > 255 ? 255 : v));
+    }
+
+    return m;
+}
+
+
 static int
 sfn_image_encode(sfn_task_call_t *call, const AVFrame *frame,
     const sfn_image_format_t *format, int quality, AVPacket *pkt)
 {
-    int              rc, q;
+    int              rc;
     const AVCodec   *codec;
     AVCodecContext  *c;
 
@@ -1078,13 +1133,22 @@ sfn_image_encode(sfn_task_call_t *call, const AVFrame *frame,
 
     case AV_CODEC_ID_MJPEG:
 
-        /* quality 100..1 onto the quantiser scale 1..31, as cjpeg does */
+        /* libjpeg's tables for the quality, at the quantiser scale 1 */
 
-        q = 1 + ((100 - quality) * 30 + 49) / 99;
+        c->intra_matrix = sfn_image_jpeg_matrix(sfn_image_jpeg_luma,
+                                                quality);
+        c->chroma_intra_matrix = sfn_image_jpeg_matrix(sfn_image_jpeg_chroma,
+                                                       quality);
+
+        if (c->intra_matrix == NULL || c->chroma_intra_matrix == NULL) {
+            avcodec_free_context(&c);
+            return sfn_task_fail(call, "States.TaskFailed", "out of memory");
+        }
+
         c->flags |= AV_CODEC_FLAG_QSCALE;
-        c->global_quality = q * FF_QP2LAMBDA;
-        c->qmin = q;
-        c->qmax = q;
+        c->global_quality = FF_QP2LAMBDA;
+        c->qmin = 1;
+        c->qmax = 1;
         av_opt_set_int(c->priv_data, "huffman", 1, 0);
         break;
 

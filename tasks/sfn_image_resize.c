@@ -3,7 +3,7 @@
  * Copyright (C) ngx_sfn authors
  *
  * sfn:image:resize - the seed's resize Lambda: the picture once decoded,
- * then each named size scaled with a Lanczos filter, fitted in its box
+ * then each named size scaled as RGB with a Lanczos filter, fitted in its box
  * with the aspect kept ("fit") or covering it and cropped ("fill"), and
  * written as "processed/<key less its first directory>-<size><ext>".
  */
@@ -59,7 +59,7 @@ sfn_image_mode(sfn_task_call_t *call, const cJSON *input, int *fill,
 int
 sfn_image_resize(sfn_task_call_t *call)
 {
-    int                        n, i, fill, enlarge, quality, w, h;
+    int                        n, i, fill, enlarge, quality, w, h, alpha;
     char                       chain[512], okey[SFN_KEY_MAX + 1], dim[32];
     char                       crop[64];
     cJSON                     *out, *list, *item;
@@ -116,6 +116,7 @@ sfn_image_resize(sfn_task_call_t *call)
     }
 
     obucket = obucket ? obucket : bucket;
+    alpha = sfn_image_has_alpha(&img);
 
     for (i = 0; i < n; i++) {
         if (sfn_image_key(okey, sizeof(okey), key,
@@ -142,11 +143,17 @@ sfn_image_resize(sfn_task_call_t *call)
                      fit.crop_h);
         }
 
+        /*
+         * scaled as RGB, as libjpeg-based tools do: the chroma of a 4:2:0
+         * picture is brought to full size first, and the result's chroma
+         * comes from the scaled colours
+         */
+
         snprintf(chain, sizeof(chain),
-                 "%sscale=w=%d:h=%d:flags=lanczos+accurate_rnd"
-                 "+full_chroma_int,setsar=1,format=%s",
-                 crop, fit.width, fit.height,
-                 sfn_image_pix_fmt(format, sfn_image_has_alpha(&img)));
+                 "format=%s,%sscale=w=%d:h=%d:flags=lanczos+accurate_rnd,"
+                 "setsar=1,format=%s",
+                 alpha ? "gbrap" : "gbrp", crop, fit.width, fit.height,
+                 sfn_image_pix_fmt(format, alpha));
 
         if (sfn_image_write(call, &img, NULL, NULL, chain, format, quality,
                             obucket, okey, &bytes, &w, &h)

@@ -231,10 +231,8 @@ sfn_media_rend_open(sfn_media_job_t *job, sfn_media_rend_t *r)
 
     r->key_step = av_rescale_q((int64_t) (job->set.keyint * 1000),
                                (AVRational) { 1, 1000 }, c->time_base);
-    r->seg_step = av_rescale_q((int64_t) (job->set.seglen * 1000),
-                               (AVRational) { 1, 1000 }, c->time_base);
     r->next_key = 0;
-    r->next_seg = 0;
+    r->next_cut = 0;
     r->last_pts = AV_NOPTS_VALUE;
     r->job = job;
 
@@ -345,16 +343,15 @@ sfn_media_rend_encode(sfn_media_rend_t *r, AVFrame *in)
 
         f->pict_type = AV_PICTURE_TYPE_NONE;
 
-        if (f->pts >= r->next_key || f->pts >= r->next_seg) {
+        if (f->pts >= r->next_key || f->pts >= r->next_cut) {
             f->pict_type = AV_PICTURE_TYPE_I;
 
             while (r->next_key <= f->pts && r->key_step > 0) {
                 r->next_key += r->key_step;
             }
 
-            while (r->next_seg <= f->pts && r->seg_step > 0) {
-                r->next_seg += r->seg_step;
-            }
+            r->next_cut = sfn_media_seg_cut(&r->job->set, f->pts,
+                                            r->enc->time_base);
         }
 
         if (r->analyse) {

@@ -25,6 +25,7 @@
 
 typedef struct sfn_media_job_s  sfn_media_job_t;
 typedef struct sfn_media_preview_s  sfn_media_preview_t;
+typedef struct sfn_media_seg_s  sfn_media_seg_t;
 
 
 typedef struct {
@@ -36,8 +37,7 @@ typedef struct {
     int64_t               next_key;     /* enc time base */
     int64_t               key_step;
     int64_t               last_pts;
-    int64_t               next_seg;
-    int64_t               seg_step;
+    int64_t               next_cut;     /* the next segment boundary */
     int64_t               bytes;
     int64_t               frames;
     char                  codecs[32];   /* "avc1.64001f" */
@@ -83,6 +83,10 @@ typedef struct {
     pthread_mutex_t       mutex;
     double                end;          /* seconds */
     double                duration;
+
+    /* HLS: the segmenter, and when its first segment was closed */
+    sfn_media_seg_t      *seg;
+    double                first_at;     /* seconds from the task's start */
 } sfn_media_out_t;
 
 
@@ -126,7 +130,8 @@ struct sfn_media_job_s {
     double                last_t;
     int64_t               frames;       /* video frames decoded */
     int64_t               aframes;      /* audio frames decoded */
-    double                started;
+    double                begun;        /* the task's start */
+    double                started;      /* the encode's */
     double                reported;
 
     /* the progressive publish, NULL unless "Preview" */
@@ -173,6 +178,23 @@ cJSON *sfn_media_result(sfn_media_job_t *job, const cJSON *settings,
 
 
 /*
+ * The HLS segmenter (sfn_media_segment.c): open writes the header of an
+ * HLS output's inner muxer (created by sfn_media_out_open); write takes a
+ * packet in its encoder's time base tb and returns an AVERROR; close ends
+ * the last segment and writes the VOD playlist; free may run at any time.
+ * sfn_media_seg_cut is the next segment boundary of any HLS group after
+ * pts, where the encoders force an IDR frame.
+ */
+int sfn_media_seg_open(sfn_media_job_t *job, sfn_media_out_t *out);
+int sfn_media_seg_write(sfn_media_job_t *job, sfn_media_out_t *out,
+    AVPacket *pkt, AVRational tb);
+int sfn_media_seg_close(sfn_media_job_t *job, sfn_media_out_t *out);
+void sfn_media_seg_free(sfn_media_out_t *out);
+int64_t sfn_media_seg_cut(const sfn_media_settings_t *set, int64_t pts,
+    AVRational tb);
+
+
+/*
  * The master playlist of an HLS group over the media playlists under dir,
  * malloc()ed; final: the job's own (durations, I-frame playlists).  NULL
  * with *why naming the playlist that could not be measured.
@@ -182,15 +204,15 @@ char *sfn_media_master_text(sfn_media_job_t *job, sfn_media_group_t *g,
 
 /*
  * The progressive publish (sfn_media_preview.c): open reads "Preview" and
- * writes the origin's preview marker, before the muxers are opened; hook
- * makes an HLS muxer write EVENT playlists and publish them; vod turns
- * such a playlist of the temporary tree into VOD; close runs after the
- * job is freed and, unless ok, withdraws what was shown.
+ * writes the origin's preview marker, before the muxers are opened;
+ * segment publishes the segments of out's EVENT playlist text not yet
+ * shown, then the playlist, then the master once every variant has one
+ * (0, or -1 with errno); close runs after the job is freed and, unless
+ * ok, withdraws what was shown.
  */
 int sfn_media_preview_open(sfn_media_job_t *job);
-void sfn_media_preview_hook(sfn_media_job_t *job, sfn_media_out_t *out,
-    AVDictionary **opts);
-int sfn_media_preview_vod(const char *tmp, const char *key);
+int sfn_media_preview_segment(sfn_media_job_t *job, sfn_media_out_t *out,
+    const char *text, size_t len);
 void sfn_media_preview_close(sfn_media_job_t *job, int ok);
 
 

@@ -53,8 +53,7 @@ int
 sfn_media_out_open(sfn_media_job_t *job, sfn_media_out_t *out)
 {
     int                 rc;
-    char                path[SFN_MEDIA_PATH_MAX], seg[SFN_MEDIA_PATH_MAX];
-    char                buf[64];
+    char                path[SFN_MEDIA_PATH_MAX];
     AVStream           *st;
     const char         *fmt;
     AVDictionary       *opts;
@@ -63,7 +62,6 @@ sfn_media_out_open(sfn_media_job_t *job, sfn_media_out_t *out)
     sfn_media_aenc_t   *a;
 
     g = &job->set.groups[out->def.group];
-    opts = NULL;
 
     if (sfn_media_out_path(job, out, path, sizeof(path),
                            out->def.type == SFN_MEDIA_MP4 ? ".mp4" : ".m3u8")
@@ -81,9 +79,13 @@ sfn_media_out_open(sfn_media_job_t *job, sfn_media_out_t *out)
                              strerror(errno));
     }
 
-    fmt = out->def.type == SFN_MEDIA_MP4 ? "mp4" : "hls";
+    /* HLS: the inner muxer of our segmenter */
 
-    rc = avformat_alloc_output_context2(&out->mux, NULL, fmt, path);
+    fmt = out->def.type == SFN_MEDIA_HLS_TS ? "mpegts" : "mp4";
+
+    rc = avformat_alloc_output_context2(&out->mux, NULL, fmt,
+                                        out->def.type == SFN_MEDIA_MP4
+                                        ? path : NULL);
     if (rc < 0) {
         return sfn_media_fail_av(job->call, out->key, "cannot be created",
                                  rc);
@@ -123,61 +125,28 @@ sfn_media_out_open(sfn_media_job_t *job, sfn_media_out_t *out)
         out->ast = st->index;
     }
 
-    if (out->def.type == SFN_MEDIA_MP4) {
-        av_dict_set(&opts, "movflags", "+faststart", 0);
+    pthread_mutex_init(&out->mutex, NULL);
 
-        rc = avio_open2(&out->mux->pb, path, AVIO_FLAG_WRITE,
-                        &out->mux->interrupt_callback, NULL);
-        if (rc < 0) {
-            av_dict_free(&opts);
-            return sfn_media_fail_av(job->call, out->key,
-                                     "cannot be created", rc);
-        }
-
-    } else {
-        snprintf(buf, sizeof(buf), "%g", g->seglen);
-        av_dict_set(&opts, "hls_time", buf, 0);
-        av_dict_set(&opts, "hls_playlist_type", "vod", 0);
-        av_dict_set(&opts, "hls_list_size", "0", 0);
-        av_dict_set(&opts, "start_number", "1", 0);
-        av_dict_set(&opts, "hls_flags", "independent_segments", 0);
-
-        if (job->preview) {
-            sfn_media_preview_hook(job, out, &opts);
-        }
-
-        if (out->def.type == SFN_MEDIA_HLS_FMP4) {
-            av_dict_set(&opts, "hls_segment_type", "fmp4", 0);
-            snprintf(seg, sizeof(seg), "%s_init.mp4", out->def.name);
-            av_dict_set(&opts, "hls_fmp4_init_filename", seg, 0);
-
-            if (sfn_media_out_path(job, out, seg, sizeof(seg), "_%05d.m4s")
-                != SFN_TASK_OK)
-            {
-                av_dict_free(&opts);
-                return SFN_TASK_FAILED;
-            }
-
-        } else if (sfn_media_out_path(job, out, seg, sizeof(seg),
-                                      "_%05d.ts")
-                   != SFN_TASK_OK)
-        {
-            av_dict_free(&opts);
-            return SFN_TASK_FAILED;
-        }
-
-        av_dict_set(&opts, "hls_segment_filename", seg, 0);
+    if (out->def.type != SFN_MEDIA_MP4) {
+        return sfn_media_seg_open(job, out);
     }
 
-    rc = avformat_write_header(out->mux, &opts);
+    opts = NULL;
+    av_dict_set(&opts, "movflags", "+faststart", 0);
+
+    rc = avio_open2(&out->mux->pb, path, AVIO_FLAG_WRITE,
+                    &out->mux->interrupt_callback, NULL);
+
+    if (rc >= 0) {
+        rc = avformat_write_header(out->mux, &opts);
+    }
+
     av_dict_free(&opts);
 
     if (rc < 0) {
         return sfn_media_fail_av(job->call, out->key, "cannot be written",
                                  rc);
     }
-
-    pthread_mutex_init(&out->mutex, NULL);
 
     return SFN_TASK_OK;
 }
@@ -208,7 +177,6 @@ sfn_media_emit(sfn_media_job_t *job, AVPacket *pkt, int video, int index,
         }
 
         p->stream_index = si;
-        av_packet_rescale_ts(p, tb, out->mux->streams[si]->time_base);
 
         pthread_mutex_lock(&out->mutex);
 
@@ -218,10 +186,16 @@ sfn_media_emit(sfn_media_job_t *job, AVPacket *pkt, int video, int index,
             out->end = (pkt->pts + pkt->duration) * av_q2d(tb);
         }
 
-        rc = av_interleaved_write_frame(out->mux, p);
-        pthread_mutex_unlock(&out->mutex);
+        if (out->seg) {
+            rc = sfn_media_seg_write(job, out, p, tb);
 
-        av_packet_free(&p);
+        } else {
+            av_packet_rescale_ts(p, tb, out->mux->streams[si]->time_base);
+            rc = av_interleaved_write_frame(out->mux, p);
+            av_packet_free(&p);
+        }
+
+        pthread_mutex_unlock(&out->mutex);
 
         if (rc < 0) {
             return rc;
@@ -758,18 +732,6 @@ sfn_media_master(sfn_media_job_t *job, sfn_media_group_t *g, cJSON *list)
 
     tmp = job->tmp[g->bucket];
 
-    /* a preview wrote EVENT playlists: the job's outputs are VOD */
-
-    for (i = 0; job->preview && i < job->nouts; i++) {
-        if (job->outs[i].def.group == (int) (g - job->set.groups)
-            && sfn_media_preview_vod(tmp, job->outs[i].key) != 0)
-        {
-            return sfn_task_fail(job->call, "States.TaskFailed",
-                                 "\"%s\" cannot be rewritten: %s",
-                                 job->outs[i].key, strerror(errno));
-        }
-    }
-
     text = sfn_media_master_text(job, g, tmp, 1, &why);
 
     if (text == NULL) {
@@ -981,6 +943,14 @@ sfn_media_result(sfn_media_job_t *job, const cJSON *settings,
                 cJSON_AddItemToArray(list, o);
 
             } else {
+                /* when a player could have started on it */
+
+                if (out->first_at > 0) {
+                    cJSON_AddNumberToObject(o, "firstSegmentAt",
+                                            floor(out->first_at * 1000)
+                                            / 1000);
+                }
+
                 /* a variant: listed under its master playlist */
 
                 n = cJSON_GetArraySize(list);

@@ -2,16 +2,16 @@
 /*
  * Copyright (C) ngx_sfn authors
  *
- * The progressive publish of a transcoding job ("Preview": true).  The
- * HLS muxers write EVENT playlists, rewritten after every segment (FFmpeg
- * writes a VOD one only at the end); each time one is closed, the
- * segments it names are linked from the temporary tree into the bucket
- * and the playlist follows them, each with one rename, so the origin never
- * serves a partial file.  Once every variant of a group has a segment, its
- * master follows.  The marker .sfn-published/<jobId>.preview names the
+ * The progressive publish of a transcoding job ("Preview": true).  Each
+ * time the segmenter closes a segment of a variant, it hands over the
+ * variant's EVENT playlist: the segments it names that are not yet shown
+ * are linked from the temporary tree into the bucket, then the playlist
+ * follows them, each with one rename, so the origin never serves a
+ * partial file.  Once every variant of a group has a segment, its master
+ * follows.  The marker .sfn-published/<jobId>.preview names the
  * execution: the origin serves the job while that execution runs.  At the
- * end the playlists become VOD and the outputs are committed over the
- * links; a job that fails withdraws the marker first, then the files.
+ * end the VOD playlists and the outputs are committed over the links; a
+ * job that fails withdraws the marker first, then the files.
  */
 
 
@@ -29,10 +29,6 @@
 
 
 typedef struct {
-    sfn_media_job_t      *job;
-    sfn_media_out_t      *out;
-    AVIOContext          *pb[4];        /* playlists being written */
-    char                 *url[4];
     int                   segments;     /* named files linked so far */
 } sfn_media_pvout_t;
 
@@ -46,11 +42,6 @@ struct sfn_media_preview_s {
     char                **files;        /* placed in the bucket */
     int                   nfiles;
     int                   size;
-
-    int                 (*io_open)(AVFormatContext *s, AVIOContext **pb,
-                                   const char *url, int flags,
-                                   AVDictionary **options);
-    int                 (*io_close2)(AVFormatContext *s, AVIOContext *pb);
 
     sfn_media_pvout_t     outs[SFN_MEDIA_MAX_OUTS];
 };
@@ -348,65 +339,33 @@ sfn_media_preview_master(sfn_media_job_t *job, sfn_media_group_t *g)
 }
 
 
-/* the playlist of out, just written at path: its files, then itself */
+/* the playlist of out, as the segmenter has it: its files, then itself */
 
-/* a playlist the muxer wrote, NUL-terminated (playlists stay far under 1 MiB) */
-
-static char *
-sfn_media_preview_read(const char *path, size_t *len)
-{
-    FILE  *fp;
-    char  *text;
-
-    fp = fopen(path, "r");
-    if (fp == NULL) {
-        return NULL;
-    }
-
-    text = malloc(1 << 20);
-    if (text == NULL) {
-        fclose(fp);
-        errno = ENOMEM;
-        return NULL;
-    }
-
-    *len = fread(text, 1, (1 << 20) - 1, fp);
-    fclose(fp);
-    text[*len] = '\0';
-
-    return text;
-}
-
-
-static int
-sfn_media_preview_playlist(sfn_media_pvout_t *po, const char *path)
+int
+sfn_media_preview_segment(sfn_media_job_t *job, sfn_media_out_t *out,
+    const char *text, size_t len)
 {
     int                   k, rc;
-    char                 *text, *line, *next, *uri, *e;
     char                  src[SFN_MEDIA_PATH_MAX], dst[SFN_MEDIA_PATH_MAX];
-    size_t                len, dlen;
-    sfn_media_job_t      *job;
+    size_t                dlen;
+    const char           *line, *next, *uri, *e;
+    sfn_media_pvout_t    *po;
     sfn_media_preview_t  *pv;
 
-    job = po->job;
     pv = job->preview;
+    po = &pv->outs[out - job->outs];
 
-    text = sfn_media_preview_read(path, &len);
-    if (text == NULL) {
-        return -1;
-    }
+    pthread_mutex_lock(&pv->mutex);
 
     /* the directory of the key, in both trees */
 
-    dlen = strrchr(po->out->key, '/') - po->out->key + 1;
+    dlen = strrchr(out->key, '/') - out->key + 1;
     rc = 0;
     k = 0;
 
-    for (line = text; rc == 0 && *line; line = next) {
+    for (line = text; rc == 0 && line < text + len; line = next) {
         next = line + strcspn(line, "\n");
         next += *next ? 1 : 0;
-
-        uri = NULL;
 
         if (line[0] != '#' && line[0] != '\n') {
             uri = line;
@@ -426,12 +385,11 @@ sfn_media_preview_playlist(sfn_media_pvout_t *po, const char *path)
 
         if (memchr(uri, '/', e - uri) != NULL
             || sfn_media_fmt(src, sizeof(src), "%s/%.*s%.*s",
-                             job->tmp[job->set.groups[po->out->def.group]
-                                      .bucket],
-                             (int) dlen, po->out->key, (int) (e - uri), uri)
+                             job->tmp[job->set.groups[out->def.group].bucket],
+                             (int) dlen, out->key, (int) (e - uri), uri)
                < 0
             || sfn_media_fmt(dst, sizeof(dst), "%s/%.*s%.*s", pv->root,
-                             (int) dlen, po->out->key, (int) (e - uri), uri)
+                             (int) dlen, out->key, (int) (e - uri), uri)
                < 0)
         {
             errno = EINVAL;
@@ -447,176 +405,18 @@ sfn_media_preview_playlist(sfn_media_pvout_t *po, const char *path)
     }
 
     if (rc == 0 && po->segments > 0) {
-        sfn_media_fmt(dst, sizeof(dst), "%s/%s", pv->root, po->out->key);
+        sfn_media_fmt(dst, sizeof(dst), "%s/%s", pv->root, out->key);
         rc = sfn_media_preview_write(pv, dst, text, len);
     }
 
-    free(text);
-
     if (rc == 0 && po->segments > 0) {
         rc = sfn_media_preview_master(job,
-                                      &job->set.groups[po->out->def.group]);
+                                      &job->set.groups[out->def.group]);
     }
+
+    pthread_mutex_unlock(&pv->mutex);
 
     return rc;
-}
-
-
-static int
-sfn_media_preview_is_playlist(const char *url)
-{
-    size_t  n;
-
-    n = strlen(url);
-
-    return (n > 5 && strcmp(url + n - 5, ".m3u8") == 0)
-           || (n > 9 && strcmp(url + n - 9, ".m3u8.tmp") == 0);
-}
-
-
-static int
-sfn_media_preview_io_open(AVFormatContext *s, AVIOContext **pb,
-    const char *url, int flags, AVDictionary **options)
-{
-    int                   i, rc;
-    sfn_media_pvout_t    *po;
-    sfn_media_preview_t  *pv;
-
-    po = s->opaque;
-    pv = po->job->preview;
-
-    rc = pv->io_open(s, pb, url, flags, options);
-
-    if (rc < 0 || !(flags & AVIO_FLAG_WRITE)
-        || !sfn_media_preview_is_playlist(url))
-    {
-        return rc;
-    }
-
-    for (i = 0; i < 4; i++) {
-        if (po->pb[i] == NULL) {
-            po->url[i] = strdup(url);
-
-            if (po->url[i]) {
-                po->pb[i] = *pb;
-            }
-
-            break;
-        }
-    }
-
-    return rc;
-}
-
-
-static int
-sfn_media_preview_io_close(AVFormatContext *s, AVIOContext *pb)
-{
-    int                   i, rc;
-    char                 *url;
-    sfn_media_pvout_t    *po;
-    sfn_media_preview_t  *pv;
-
-    po = s->opaque;
-    pv = po->job->preview;
-    url = NULL;
-
-    for (i = 0; i < 4; i++) {
-        if (po->pb[i] == pb) {
-            url = po->url[i];
-            po->pb[i] = NULL;
-            po->url[i] = NULL;
-            break;
-        }
-    }
-
-    rc = pv->io_close2(s, pb);
-
-    if (url == NULL) {
-        return rc;
-    }
-
-    if (rc >= 0) {
-        pthread_mutex_lock(&pv->mutex);
-
-        if (sfn_media_preview_playlist(po, url) != 0) {
-            rc = AVERROR(errno ? errno : EIO);
-            sfn_media_job_error(po->job, "the preview", rc);
-        }
-
-        pthread_mutex_unlock(&pv->mutex);
-    }
-
-    free(url);
-
-    return rc;
-}
-
-
-/* an HLS muxer of the job: EVENT playlists through the hooks above */
-
-void
-sfn_media_preview_hook(sfn_media_job_t *job, sfn_media_out_t *out,
-    AVDictionary **opts)
-{
-    sfn_media_pvout_t    *po;
-    sfn_media_preview_t  *pv;
-
-    pv = job->preview;
-    po = &pv->outs[out - job->outs];
-
-    po->job = job;
-    po->out = out;
-
-    pv->io_open = out->mux->io_open;
-    pv->io_close2 = out->mux->io_close2;
-
-    out->mux->opaque = po;
-    out->mux->io_open = sfn_media_preview_io_open;
-    out->mux->io_close2 = sfn_media_preview_io_close;
-
-    av_dict_set(opts, "hls_playlist_type", "event", 0);
-}
-
-
-int
-sfn_media_preview_vod(const char *tmp, const char *key)
-{
-    FILE    *fp;
-    char    *text, *p;
-    char     path[SFN_MEDIA_PATH_MAX];
-    size_t   len;
-
-    static const char  event[] = "#EXT-X-PLAYLIST-TYPE:EVENT\n";
-
-    if (sfn_media_fmt(path, sizeof(path), "%s/%s", tmp, key) < 0) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-
-    text = sfn_media_preview_read(path, &len);
-    if (text == NULL) {
-        return -1;
-    }
-    p = strstr(text, event);
-
-    if (p == NULL) {
-        free(text);
-        return 0;
-    }
-
-    fp = fopen(path, "w");
-
-    if (fp == NULL) {
-        free(text);
-        return -1;
-    }
-
-    fprintf(fp, "%.*s#EXT-X-PLAYLIST-TYPE:VOD\n%s", (int) (p - text), text,
-            p + sizeof(event) - 1);
-    free(text);
-
-    return fclose(fp) == 0 ? 0 : -1;
 }
 
 
@@ -646,13 +446,6 @@ sfn_media_preview_close(sfn_media_job_t *job, int ok)
 
     for (i = 0; i < pv->nfiles; i++) {
         free(pv->files[i]);
-    }
-
-    for (i = 0; i < SFN_MEDIA_MAX_OUTS; i++) {
-        free(pv->outs[i].url[0]);
-        free(pv->outs[i].url[1]);
-        free(pv->outs[i].url[2]);
-        free(pv->outs[i].url[3]);
     }
 
     free(pv->files);

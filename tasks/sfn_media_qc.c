@@ -1171,7 +1171,24 @@ sfn_qc_media_checks(sfn_qc_t *qc, cJSON *m, cJSON *checks, int video)
     sfn_qc_check(checks, "decodes",
                  cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "decodes")));
 
+    /* an audio-only rendition: its audio is checked, nothing else */
+
     if (!video) {
+        ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "hasAudio"));
+        sfn_qc_check(checks, "audio", ok);
+
+        if (qc->have_src) {
+            d = sfn_media_number(m, "duration", 0);
+            sfn_qc_check(checks, "duration",
+                         fabs(d - qc->src_duration) <= qc->conf.tolerance);
+        }
+
+        if (ok) {
+            sfn_qc_check(checks, "notSilent",
+                         sfn_media_number(m, "silenceRatio", 1)
+                         <= qc->conf.max_silence);
+        }
+
         return;
     }
 
@@ -1226,11 +1243,57 @@ sfn_qc_media_checks(sfn_qc_t *qc, cJSON *m, cJSON *checks, int video)
 }
 
 
+/*
+ * A variant the master declares audio only: a CODECS attribute that names
+ * no video codec, and no RESOLUTION (RFC 8216 4.3.4.2).
+ */
+
+static int
+sfn_qc_audio_only(const char *attrs)
+{
+    int          i;
+    size_t       n;
+    const char  *p;
+
+    static const char  *audio[] = { "mp4a.", "ac-3", "ec-3", "opus", "fLaC" };
+
+    p = strstr(attrs, "CODECS=\"");
+
+    if (p == NULL || strstr(attrs, "RESOLUTION=") != NULL) {
+        return 0;
+    }
+
+    p += 8;
+
+    if (*p == '"' || *p == '\0') {
+        return 0;
+    }
+
+    for ( /* void */ ; *p && *p != '"'; p += n + (p[n] == ',')) {
+        n = strcspn(p, ",\"");
+
+        for (i = 0; i < (int) (sizeof(audio) / sizeof(audio[0])); i++) {
+            if (n >= strlen(audio[i])
+                && strncmp(p, audio[i], strlen(audio[i])) == 0)
+            {
+                break;
+            }
+        }
+
+        if (i == (int) (sizeof(audio) / sizeof(audio[0]))) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
 static void
 sfn_qc_hls(sfn_qc_t *qc, const char *path, const char *key, cJSON *res,
     cJSON *checks, cJSON *rends, cJSON *errs)
 {
-    int                 i, j, n, ok, aligned, nv;
+    int                 i, j, n, ok, aligned, nv, audio, v_audio;
     FILE               *f;
     char                line[2048], dir[SFN_MEDIA_PATH_MAX];
     char                vpath[SFN_MEDIA_PATH_MAX], msg[2560];
@@ -1263,12 +1326,22 @@ sfn_qc_hls(sfn_qc_t *qc, const char *path, const char *key, cJSON *res,
         rewind(f);
     }
 
+    audio = 0;
+
     while (f && fgets(line, sizeof(line), f)) {
         line[strcspn(line, "\r\n")] = '\0';
+
+        if (strncmp(line, "#EXT-X-STREAM-INF:", 18) == 0) {
+            audio = sfn_qc_audio_only(line + 18);
+            continue;
+        }
 
         if (line[0] == '#' || line[0] == '\0') {
             continue;
         }
+
+        v_audio = audio;
+        audio = 0;
 
         if (sfn_media_fmt(vpath, sizeof(vpath), "%s/%s", dir, line) < 0) {
             continue;
@@ -1290,7 +1363,7 @@ sfn_qc_hls(sfn_qc_t *qc, const char *path, const char *key, cJSON *res,
                           strrchr(key, '/') ? (int) (strrchr(key, '/')
                                                      - key + 1) : 0,
                           key, line);
-            m = sfn_qc_media(qc, vpath, line, vkey, 1);
+            m = sfn_qc_media(qc, vpath, line, vkey, !v_audio);
             ok = pl[0].missing == 0 && pl[0].endlist && pl[0].target > 0;
         }
 
@@ -1351,7 +1424,11 @@ sfn_qc_hls(sfn_qc_t *qc, const char *path, const char *key, cJSON *res,
         cJSON_Delete(cJSON_DetachItemFromObject(m, "errors"));
         cJSON_AddItemToObject(m, "errors", e);
 
-        sfn_qc_media_checks(qc, m, checks, 1);
+        if (v_audio) {
+            cJSON_AddBoolToObject(m, "audioOnly", 1);
+        }
+
+        sfn_qc_media_checks(qc, m, checks, !v_audio);
         cJSON_AddItemToArray(rends, m);
 
         qc->var_i++;

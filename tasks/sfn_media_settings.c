@@ -803,6 +803,23 @@ sfn_media_settings_parse(sfn_task_call_t *call, const cJSON *settings,
                 return SFN_TASK_FAILED;
             }
 
+            /*
+             * A short first segment starts a player (and a preview) sooner;
+             * the others keep SegmentLength, cut at its multiples.
+             */
+
+            if (sfn_media_num(call, gs,
+                              g->type == SFN_MEDIA_HLS_TS
+                              || strcmp(g->gtype, "HLS_GROUP_SETTINGS") == 0
+                              ? "HlsGroupSettings" : "CmafGroupSettings",
+                              "FirstSegmentLength",
+                              g->seglen < 1 ? g->seglen : 1, 0.5, g->seglen,
+                              &g->first)
+                != SFN_TASK_OK)
+            {
+                return SFN_TASK_FAILED;
+            }
+
             /* one key frame cadence serves all groups: the shortest */
 
             if (set->seglen == 0 || g->seglen < set->seglen) {
@@ -883,7 +900,7 @@ sfn_media_settings_parse(sfn_task_call_t *call, const cJSON *settings,
                 return sfn_media_bad_modifier(call, nm);
             }
 
-            /* FFmpeg's HLS muxer reads '%' in its file names as patterns */
+            /* a '%' in a playlist's URI would read as percent-encoding */
 
             if (type != SFN_MEDIA_MP4
                 && (strchr(g->prefix, '%') || strchr(out->name, '%')))
@@ -1342,6 +1359,7 @@ sfn_media_settings_fit(sfn_task_call_t *call, sfn_media_settings_t *set,
  *      {"type": "mp4", "bucket", "key", "width", "height", "quality" | "crf",
  *       "maxBitrate", "audioBitrate"},
  *      {"type": "hls", "bucket", "prefix", "name", "segmentLength",
+ *       "firstSegmentLength",
  *       "segmentType": "ts" | "fmp4", "renditions": [{"name", "width", ...}]},
  *      {"type": "thumbnails", "bucket", "prefix", "count", "interval",
  *       "width", "height", "quality"}]}
@@ -1520,6 +1538,12 @@ sfn_media_settings_from_spec(sfn_task_call_t *call, const cJSON *spec)
             cJSON_AddStringToObject(gs, "Destination", dest);
             cJSON_AddNumberToObject(gs, "SegmentLength",
                                     sfn_media_number(sp, "segmentLength", 6));
+
+            if (cJSON_GetObjectItemCaseSensitive(sp, "firstSegmentLength")) {
+                cJSON_AddItemToObject(gs, "FirstSegmentLength",
+                    cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(sp,
+                                        "firstSegmentLength"), 1));
+            }
 
             st = sfn_task_string(sp, "segmentType");
             cJSON_AddStringToObject(gs, "SegmentType",

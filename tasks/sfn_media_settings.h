@@ -120,6 +120,7 @@ typedef struct {
     char                  prefix[1024];
     char                  base[256];
     double                seglen;
+    double                first;        /* the first segment, seconds */
     int                   abr;          /* 1: AbrSettings, 2: its output */
     sfn_media_abr_t       abr_settings;
 } sfn_media_group_t;

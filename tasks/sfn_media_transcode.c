@@ -289,12 +289,7 @@ sfn_media_job_free(sfn_media_job_t *job)
 
     for (i = 0; i < job->nouts; i++) {
         if (job->outs[i].mux) {
-            if (job->outs[i].mux->pb
-                && !(job->outs[i].mux->oformat->flags & AVFMT_NOFILE))
-            {
-                avio_closep(&job->outs[i].mux->pb);
-            }
-
+            sfn_media_seg_free(&job->outs[i]);
             avformat_free_context(job->outs[i].mux);
             job->outs[i].mux = NULL;
             pthread_mutex_destroy(&job->outs[i].mutex);
@@ -542,9 +537,17 @@ sfn_media_execute(sfn_media_job_t *job, const cJSON *settings,
     for (i = 0; i < job->nouts; i++) {
         out = &job->outs[i];
 
+        if (out->seg) {
+            if (sfn_media_seg_close(job, out) != SFN_TASK_OK) {
+                return SFN_TASK_FAILED;
+            }
+
+            continue;
+        }
+
         rc = av_write_trailer(out->mux);
 
-        if (rc >= 0 && out->def.type == SFN_MEDIA_MP4) {
+        if (rc >= 0) {
             out->duration = out->end;
             rc = avio_closep(&out->mux->pb);
         }
@@ -640,6 +643,7 @@ sfn_media_transcode(sfn_task_call_t *call)
     }
 
     job->call = call;
+    job->begun = sfn_media_now();
     job->in.vindex = -1;
     job->in.aindex = -1;
     pthread_mutex_init(&job->err_mutex, NULL);

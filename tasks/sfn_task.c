@@ -15,7 +15,7 @@
 #include <malloc.h>
 #endif
 
-#include "sfn_task.h"
+#include "sfn_task_int.h"
 
 
 static size_t sfn_utf8_len(const unsigned char *p, size_t n);
@@ -148,13 +148,31 @@ sfn_task_run(sfn_task_call_t *call)
     call->error[0] = '\0';
     call->cause[0] = '\0';
 
+    call->again = 0;
+
     d = sfn_task_find(call->resource);
-    if (d == NULL) {
+
+    if (d != NULL && !sfn_task_service_mapped(call)) {
+        rc = d->handler(call);
+
+    } else if (d != NULL) {
+        rc = sfn_task_service(call);
+
+    } else if (call->env
+               && sfn_service_known(call->env->services, call->resource))
+    {
+        rc = sfn_task_service(call);
+
+        if (rc == SFN_TASK_AGAIN) {
+            return SFN_TASK_AGAIN;
+        }
+
+    } else {
         return sfn_task_fail(call, "States.TaskFailed",
                              "unknown resource \"%s\"", call->resource);
     }
 
-    rc = d->handler(call);
+    sfn_task_call_free(call);
 
 #ifdef __GLIBC__
     /*
@@ -163,8 +181,8 @@ sfn_task_run(sfn_task_call_t *call)
      * in other arenas (the other tasks allocate kilobytes)
      */
 
-    if (strncmp(d->name, "sfn:media:", 10) == 0
-        || strncmp(d->name, "sfn:image:", 10) == 0)
+    if (d && (strncmp(d->name, "sfn:media:", 10) == 0
+              || strncmp(d->name, "sfn:image:", 10) == 0))
     {
         malloc_trim(0);
     }

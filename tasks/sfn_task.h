@@ -20,6 +20,28 @@
 
 #define SFN_TASK_OK      0
 #define SFN_TASK_FAILED -1
+#define SFN_TASK_AGAIN   1      /* not done: run again after call->again ms */
+
+
+/*
+ * An sfn_integration: the AWS resources whose ARN matches pattern ('*'
+ * any run of characters, '?' one, as in IAM policies) go to url.
+ */
+
+typedef struct {
+    const char           *pattern;
+    const char           *url;
+    long                  timeout;      /* ms, one request */
+    long                  poll;         /* ms between polls of a .sync job */
+} sfn_service_rule_t;
+
+
+typedef struct {
+    const sfn_service_rule_t  *rules;   /* in the configuration's order */
+    size_t                     nrules;
+    const char                *region;  /* for ARNs made from names */
+    const char                *account;
+} sfn_service_map_t;
 
 
 typedef struct {
@@ -39,6 +61,9 @@ typedef struct {
 
     /* the execution the task runs for (ARN), may be NULL */
     const char           *execution;
+
+    /* where AWS resources go (sfn_integration), may be NULL */
+    const sfn_service_map_t  *services;
 } sfn_task_env_t;
 
 
@@ -51,6 +76,15 @@ typedef struct {
     cJSON                *output;       /* on SFN_TASK_OK; caller frees */
     char                  error[128];   /* on SFN_TASK_FAILED */
     char                  cause[2048];
+
+    /*
+     * SFN_TASK_AGAIN: a job started and polled (.sync); the task keeps
+     * what it needs in state between runs, and is run again after again
+     * ms with no thread held meanwhile.  The caller frees state with
+     * sfn_task_call_free() if it gives up before the end.
+     */
+    cJSON                *state;
+    long                  again;
 } sfn_task_call_t;
 
 
@@ -77,9 +111,28 @@ const sfn_task_def_t *sfn_task_find(const char *resource);
 int sfn_task_wants_token(const char *resource);
 
 /*
+ * The service integrations (sfn_task_service.c).  A pattern is checked
+ * once, at configuration: NULL when it names resources an integration can
+ * serve, else why not.  sfn_service_known() is non-zero when a Resource
+ * runs as a built-in task or through the map (a definition's check).
+ */
+const char *sfn_service_pattern_check(const char *pattern);
+int sfn_service_known(const sfn_service_map_t *map, const char *resource);
+
+/*
+ * The rule for a target ARN ("arn:aws:lambda:R:A:function:F"), or for
+ * the integration ARN itself when no rule names the target; NULL if none.
+ */
+const sfn_service_rule_t *sfn_service_match(const sfn_service_map_t *map,
+    const char *target, const char *integration);
+
+/* frees what a call keeps between runs (state) */
+void sfn_task_call_free(sfn_task_call_t *call);
+
+/*
  * Runs call->resource; on failure fills error ("States.TaskFailed" unless
  * the task names its own) and cause.  Never returns with both output and
- * an error set.
+ * an error set.  SFN_TASK_AGAIN only through env->services (.sync jobs).
  */
 int sfn_task_run(sfn_task_call_t *call);
 

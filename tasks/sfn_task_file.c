@@ -9,6 +9,7 @@
  *   {"source": {"bucket", "key"}, "destination": {"bucket", "key"}}
  *   {"Bucket", "CopySource": "srcbucket/key", "Key"}     (aws-sdk:s3)
  *   {"bucket", "key"} or {"Bucket", "Key"}                (delete)
+ *   {"bucket", "prefix": "dir/"}          (delete every object under it)
  *
  * An object appears at its key complete or not at all: data go to a
  * temporary file in the destination directory, which is fsync()ed and
@@ -20,6 +21,7 @@
 #define _GNU_SOURCE                 /* copy_file_range(), mkostemp() */
 #endif
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -37,6 +39,10 @@
 
 #define SFN_FILE_CHUNK  (8 * 1024 * 1024)
 #define SFN_FILE_BUF    (1024 * 1024)
+
+/* what a prefix delete walks at most */
+#define SFN_FILE_DELETE_DEPTH  16
+#define SFN_FILE_DELETE_MAX    100000
 
 
 typedef struct {
@@ -421,26 +427,35 @@ sfn_task_file_copy_source(sfn_task_call_t *call, sfn_file_req_t *req,
 }
 
 
+/* S3's answer for a bucket that is not configured */
+
 static int
-sfn_task_file_resolve(sfn_task_call_t *call, sfn_file_obj_t *obj)
+sfn_task_file_resolve_bucket(sfn_task_call_t *call, const char *bucket)
 {
     char                   quoted[1100];
     const sfn_task_env_t  *env;
 
     env = call->env;
 
-    if (obj->bucket && env && env->bucket_path
-        && env->bucket_path(env->data, obj->bucket) == NULL)
+    if (bucket && env && env->bucket_path
+        && env->bucket_path(env->data, bucket) == NULL)
     {
-        sfn_task_quote(quoted, sizeof(quoted), obj->bucket,
-                       strlen(obj->bucket));
+        sfn_task_quote(quoted, sizeof(quoted), bucket, strlen(bucket));
         return sfn_task_fail(call, "S3.NoSuchBucketException",
                              "the bucket \"%s\" does not exist", quoted);
     }
 
-    if (sfn_task_bucket_path(call, obj->bucket, obj->key, obj->path,
-                             sizeof(obj->path))
-        == NULL)
+    return SFN_TASK_OK;
+}
+
+
+static int
+sfn_task_file_resolve(sfn_task_call_t *call, sfn_file_obj_t *obj)
+{
+    if (sfn_task_file_resolve_bucket(call, obj->bucket) != SFN_TASK_OK
+        || sfn_task_bucket_path(call, obj->bucket, obj->key, obj->path,
+                                sizeof(obj->path))
+           == NULL)
     {
         return SFN_TASK_FAILED;
     }
@@ -804,6 +819,180 @@ sfn_task_file_move(sfn_task_call_t *call)
 }
 
 
+/*
+ * Removes what the directory fd holds, then the directory name in parent:
+ * symbolic links are removed, never followed; dot-names (temporary files
+ * of a write in progress) go too.  *n counts the files removed.
+ */
+
+static int
+sfn_task_file_rmtree(sfn_task_call_t *call, int parent, const char *name,
+    int depth, long *n)
+{
+    int             fd, rc;
+    DIR            *dir;
+    struct stat     st;
+    struct dirent  *de;
+
+    if (depth > SFN_FILE_DELETE_DEPTH) {
+        return sfn_task_fail(call, "States.TaskFailed",
+                             "the prefix nests deeper than %d directories",
+                             SFN_FILE_DELETE_DEPTH);
+    }
+
+    fd = openat(parent, name, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+    if (fd == -1) {
+        return sfn_task_fail(call, "States.TaskFailed",
+                             "cannot open the directory \"%s\": %s", name,
+                             strerror(errno));
+    }
+
+    dir = fdopendir(fd);
+    if (dir == NULL) {
+        close(fd);
+        return sfn_task_fail(call, "States.TaskFailed",
+                             "fdopendir \"%s\" failed: %s", name,
+                             strerror(errno));
+    }
+
+    rc = SFN_TASK_OK;
+
+    while (rc == SFN_TASK_OK && (de = readdir(dir)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
+            continue;
+        }
+
+        if (++*n > SFN_FILE_DELETE_MAX) {
+            rc = sfn_task_fail(call, "States.TaskFailed",
+                               "more than %d objects under the prefix",
+                               SFN_FILE_DELETE_MAX);
+            break;
+        }
+
+        if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno == ENOENT) {
+                continue;
+            }
+
+            rc = sfn_task_fail(call, "States.TaskFailed",
+                               "stat \"%s\" failed: %s", de->d_name,
+                               strerror(errno));
+            break;
+        }
+
+        if (S_ISDIR(st.st_mode)) {
+            --*n;
+            rc = sfn_task_file_rmtree(call, fd, de->d_name, depth + 1, n);
+
+        } else if (unlinkat(fd, de->d_name, 0) != 0 && errno != ENOENT) {
+            rc = sfn_task_fail(call, "States.TaskFailed",
+                               "unlink \"%s\" failed: %s", de->d_name,
+                               strerror(errno));
+        }
+    }
+
+    if (rc == SFN_TASK_OK) {
+        (void) fsync(fd);
+    }
+
+    closedir(dir);
+
+    if (rc == SFN_TASK_OK && unlinkat(parent, name, AT_REMOVEDIR) != 0
+        && errno != ENOENT)
+    {
+        rc = sfn_task_fail(call, "States.TaskFailed",
+                           "rmdir \"%s\" failed: %s", name, strerror(errno));
+    }
+
+    return rc;
+}
+
+
+/* {"bucket", "prefix": "dir/"}: the objects under a prefix, as a tree */
+
+static int
+sfn_task_file_delete_prefix(sfn_task_call_t *call, const char *bucket,
+    const char *prefix)
+{
+    int           rc, fd;
+    long          n;
+    char          quoted[1100], key[SFN_KEY_MAX + 1], path[SFN_TASK_PATH_MAX];
+    char         *name;
+    cJSON        *r;
+    size_t        len;
+    struct stat   st;
+
+    len = strlen(prefix);
+
+    if (len < 2 || len > SFN_KEY_MAX || prefix[len - 1] != '/'
+        || !sfn_key_valid(prefix, len - 1))
+    {
+        sfn_task_quote(quoted, sizeof(quoted), prefix, len);
+        return sfn_task_fail(call, "States.TaskFailed",
+                             "\"prefix\" \"%s\" is not a key followed by "
+                             "\"/\"", quoted);
+    }
+
+    memcpy(key, prefix, len - 1);
+    key[len - 1] = '\0';
+
+    if (sfn_task_bucket_path(call, bucket, key, path, sizeof(path)) == NULL) {
+        return SFN_TASK_FAILED;
+    }
+
+    n = 0;
+    rc = SFN_TASK_OK;
+
+    if (lstat(path, &st) != 0) {
+        if (errno != ENOENT && errno != ENOTDIR) {
+            return sfn_task_fail(call, "States.TaskFailed",
+                                 "stat \"%s\" failed: %s", path,
+                                 strerror(errno));
+        }
+
+    } else if (!S_ISDIR(st.st_mode)) {
+        sfn_task_quote(quoted, sizeof(quoted), prefix, len);
+        return sfn_task_fail(call, "States.TaskFailed",
+                             "the prefix \"%s\" names an object, not a "
+                             "directory", quoted);
+
+    } else {
+        name = strrchr(path, '/');
+        *name++ = '\0';
+
+        fd = open(path, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        if (fd == -1) {
+            return sfn_task_fail(call, "States.TaskFailed",
+                                 "cannot open the directory \"%s\": %s",
+                                 path, strerror(errno));
+        }
+
+        rc = sfn_task_file_rmtree(call, fd, name, 0, &n);
+
+        if (rc == SFN_TASK_OK) {
+            (void) fsync(fd);
+        }
+
+        close(fd);
+    }
+
+    if (rc != SFN_TASK_OK) {
+        return SFN_TASK_FAILED;
+    }
+
+    /* as S3: a prefix with nothing under it is deleted without error */
+
+    r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "bucket", bucket);
+    cJSON_AddStringToObject(r, "prefix", prefix);
+    cJSON_AddNumberToObject(r, "deleted", (double) n);
+
+    call->output = r;
+
+    return SFN_TASK_OK;
+}
+
+
 static int
 sfn_task_file_delete(sfn_task_call_t *call)
 {
@@ -822,6 +1011,17 @@ sfn_task_file_delete(sfn_task_call_t *call)
     }
 
     aws = sfn_task_string(in, "Bucket") != NULL;
+
+    if (!aws && sfn_task_string(in, "prefix") != NULL) {
+        if (sfn_task_file_resolve_bucket(call, sfn_task_string(in, "bucket"))
+            != SFN_TASK_OK)
+        {
+            return SFN_TASK_FAILED;
+        }
+
+        return sfn_task_file_delete_prefix(call, sfn_task_string(in, "bucket"),
+                                           sfn_task_string(in, "prefix"));
+    }
 
     if (aws) {
         obj.bucket = sfn_task_string(in, "Bucket");

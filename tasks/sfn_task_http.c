@@ -27,31 +27,11 @@
 #include "sfn_task_int.h"
 
 
-#define SFN_HTTP_MAX_REPLY       (6 * 1024 * 1024)
 #define SFN_HTTP_TIMEOUT         60
 #define SFN_HTTP_CONNECT_TIMEOUT 10
 #define SFN_NOTIFY_TIMEOUT       10
 #define SFN_NOTIFY_ATTEMPTS      3
 #define SFN_NOTIFY_BACKOFF_MS    500
-
-
-enum {
-    SFN_HTTP_REPLY = 0,          /* a reply, of any status */
-    SFN_HTTP_TRANSPORT,          /* no reply: DNS, connect, timeout, ... */
-    SFN_HTTP_CANCELLED
-};
-
-
-typedef struct {
-    const sfn_task_call_t  *call;
-    char                   *body;
-    size_t                  len;
-    size_t                  size;
-    int                     overflow;
-    long                    status;
-    CURLcode                rc;
-    char                    err[CURL_ERROR_SIZE];
-} sfn_http_res_t;
 
 
 static int sfn_task_http_invoke(sfn_task_call_t *call);
@@ -130,13 +110,51 @@ sfn_http_progress(void *data, curl_off_t dltotal, curl_off_t dlnow,
 }
 
 
-/* one POST; res->body is malloc()ed (or NULL), the caller frees it */
+/* the Location header of a reply, kept for a job's poll (bounded) */
 
-static int
-sfn_http_post(const sfn_task_call_t *call, const char *url,
-    const char *body, struct curl_slist *headers, long timeout,
+static size_t
+sfn_http_header(char *ptr, size_t size, size_t nitems, void *data)
+{
+    size_t           n, len;
+    sfn_http_res_t  *res = data;
+
+    n = size * nitems;
+
+    if (n > 9 && strncasecmp(ptr, "Location:", 9) == 0) {
+        ptr += 9;
+        len = n - 9;
+
+        while (len && (*ptr == ' ' || *ptr == '\t')) {
+            ptr++;
+            len--;
+        }
+
+        while (len && (ptr[len - 1] == '\r' || ptr[len - 1] == '\n'
+                       || ptr[len - 1] == ' '))
+        {
+            len--;
+        }
+
+        if (len < sizeof(res->location)) {
+            memcpy(res->location, ptr, len);
+            res->location[len] = '\0';
+
+        } else {
+            /* too long to be ours: no poll URL rather than a cut one */
+            res->location[0] = '\0';
+        }
+    }
+
+    return n;
+}
+
+
+int
+sfn_task_http_request(const sfn_task_call_t *call, const char *url,
+    const char *body, struct curl_slist *headers, long timeout_ms,
     sfn_http_res_t *res)
 {
+    long       connect_ms;
     CURL      *curl;
     CURLcode   rc;
 
@@ -154,6 +172,11 @@ sfn_http_post(const sfn_task_call_t *call, const char *url,
         return SFN_HTTP_TRANSPORT;
     }
 
+    connect_ms = SFN_HTTP_CONNECT_TIMEOUT * 1000L;
+    if (timeout_ms < connect_ms) {
+        connect_ms = timeout_ms;
+    }
+
     /* threads: no signals (for resolver timeouts), nothing but http(s) */
 
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -164,19 +187,23 @@ sfn_http_post(const sfn_task_call_t *call, const char *url,
                      (long) (CURLPROTO_HTTP|CURLPROTO_HTTPS));
 #endif
     curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_POST, 1L);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
-                     (curl_off_t) strlen(body));
+
+    if (body) {
+        curl_easy_setopt(curl, CURLOPT_POST, 1L);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t) strlen(body));
+    }
+
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "ngx_sfn");
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, timeout);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT,
-                     timeout < SFN_HTTP_CONNECT_TIMEOUT
-                     ? timeout : (long) SFN_HTTP_CONNECT_TIMEOUT);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, sfn_http_write);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, res);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, sfn_http_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, res);
     curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, sfn_http_progress);
     curl_easy_setopt(curl, CURLOPT_XFERINFODATA, res);
@@ -211,8 +238,8 @@ sfn_http_post(const sfn_task_call_t *call, const char *url,
 }
 
 
-static struct curl_slist *
-sfn_http_headers(const sfn_task_call_t *call, struct curl_slist *h)
+struct curl_slist *
+sfn_task_http_headers(const sfn_task_call_t *call, struct curl_slist *h)
 {
     char  buf[4096];
 
@@ -263,10 +290,8 @@ sfn_http_timeout(sfn_task_call_t *call, long dflt, long *timeout)
 }
 
 
-/* the first bytes of a reply body, for a cause */
-
-static const char *
-sfn_http_excerpt(sfn_http_res_t *res)
+const char *
+sfn_task_http_excerpt(sfn_http_res_t *res)
 {
     if (res->body == NULL) {
         return "";
@@ -341,33 +366,52 @@ sfn_http_invoke_error(sfn_task_call_t *call, int lambda, const char *url,
     }
 
     return sfn_task_fail(call, err, "POST \"%s\" answered HTTP %ld: %s", url,
-                         res->status, sfn_http_excerpt(res));
+                         res->status, sfn_task_http_excerpt(res));
 }
 
 
 static int
 sfn_task_http_invoke(sfn_task_call_t *call)
 {
-    int                 lambda, rc, event;
-    char               *body, id[40];
-    long                timeout;
-    cJSON              *payload, *reply, *r, *meta;
-    const char         *url, *type;
-    const cJSON        *in, *p;
-    sfn_http_res_t      res;
-    struct curl_slist  *h;
+    int                        lambda;
+    char                       arn[2048];
+    long                       timeout;
+    const char                *url, *name;
+    const sfn_service_rule_t  *rule;
 
-    in = call->input;
     lambda = sfn_http_aws_form(call, "arn:aws:states:::lambda:invoke");
 
-    if (!cJSON_IsObject(in)) {
+    if (!cJSON_IsObject(call->input)) {
         return sfn_task_fail(call, "States.TaskFailed",
                              "the input is not an object");
     }
 
-    url = sfn_task_string(in, "url");
-    if (url == NULL) {
-        url = sfn_task_string(in, "FunctionName");
+    if (sfn_http_timeout(call, SFN_HTTP_TIMEOUT, &timeout) != SFN_TASK_OK) {
+        return SFN_TASK_FAILED;
+    }
+
+    url = sfn_task_string(call->input, "url");
+    name = sfn_task_string(call->input, "FunctionName");
+
+    if (url == NULL && sfn_http_is_url(name)) {
+        url = name;
+    }
+
+    if (url == NULL && lambda && name && call->env
+        && call->env->services)
+    {
+
+        /* the function's ARN, as sfn_integration names it */
+
+        rule = sfn_task_service_rule(call, "FunctionName", name, arn,
+                                     sizeof(arn));
+        if (rule == NULL) {
+            return SFN_TASK_FAILED;
+        }
+
+        return sfn_task_http_lambda(call, rule->url, arn, rule->timeout,
+                                    SFN_HTTP_LAMBDA|SFN_HTTP_WRAP
+                                    |SFN_HTTP_RULE);
     }
 
     if (!sfn_http_is_url(url)) {
@@ -378,11 +422,27 @@ sfn_task_http_invoke(sfn_task_call_t *call)
                              "endpoint to POST to", url ? url : "");
     }
 
-    if (sfn_http_timeout(call, SFN_HTTP_TIMEOUT, &timeout) != SFN_TASK_OK) {
-        return SFN_TASK_FAILED;
-    }
+    return sfn_task_http_lambda(call, url, NULL, timeout * 1000,
+                                lambda ? SFN_HTTP_LAMBDA|SFN_HTTP_WRAP : 0);
+}
 
-    type = sfn_task_string(in, "InvocationType");
+
+int
+sfn_task_http_lambda(sfn_task_call_t *call, const char *url, const char *arn,
+    long timeout_ms, int flags)
+{
+    int                 lambda, rc, event;
+    char               *body, id[40], hdr[2200];
+    cJSON              *payload, *reply, *r, *meta;
+    const char         *type;
+    const cJSON        *in, *p;
+    sfn_http_res_t      res;
+    struct curl_slist  *h;
+
+    in = call->input;
+    lambda = flags & SFN_HTTP_LAMBDA;
+
+    type = cJSON_IsObject(in) ? sfn_task_string(in, "InvocationType") : NULL;
     event = type && strcmp(type, "Event") == 0;
 
     if (type && !event && strcmp(type, "RequestResponse") != 0
@@ -401,20 +461,29 @@ sfn_task_http_invoke(sfn_task_call_t *call)
         return SFN_TASK_OK;
     }
 
-    /* the body: "Payload", or the input without our own parameters */
+    /*
+     * the body: "Payload", or the input without our own parameters; a
+     * function ARN as the Resource gets the whole input
+     */
 
-    p = cJSON_GetObjectItemCaseSensitive(in, "Payload");
+    p = (flags & SFN_HTTP_WRAP) || !lambda
+        ? cJSON_GetObjectItemCaseSensitive(in, "Payload") : NULL;
 
     if (p) {
         payload = cJSON_Duplicate(p, 1);
 
     } else {
         payload = cJSON_Duplicate(in, 1);
-        cJSON_DeleteItemFromObjectCaseSensitive(payload, "url");
-        cJSON_DeleteItemFromObjectCaseSensitive(payload, "FunctionName");
-        cJSON_DeleteItemFromObjectCaseSensitive(payload, "InvocationType");
-        cJSON_DeleteItemFromObjectCaseSensitive(payload, "Qualifier");
-        cJSON_DeleteItemFromObjectCaseSensitive(payload, "timeoutSeconds");
+
+        if (cJSON_IsObject(payload) && ((flags & SFN_HTTP_WRAP) || !lambda)) {
+            cJSON_DeleteItemFromObjectCaseSensitive(payload, "url");
+            cJSON_DeleteItemFromObjectCaseSensitive(payload, "FunctionName");
+            cJSON_DeleteItemFromObjectCaseSensitive(payload,
+                                                    "InvocationType");
+            cJSON_DeleteItemFromObjectCaseSensitive(payload, "Qualifier");
+            cJSON_DeleteItemFromObjectCaseSensitive(payload,
+                                                    "timeoutSeconds");
+        }
     }
 
     body = payload ? cJSON_PrintUnformatted(payload) : NULL;
@@ -424,13 +493,20 @@ sfn_task_http_invoke(sfn_task_call_t *call)
         return sfn_task_fail(call, "States.TaskFailed", "out of memory");
     }
 
-    h = sfn_http_headers(call, NULL);
+    h = sfn_task_http_headers(call, NULL);
 
     if (event) {
         h = curl_slist_append(h, "X-Amz-Invocation-Type: Event");
     }
 
-    rc = sfn_http_post(call, url, body, h, timeout, &res);
+    /* one endpoint may serve several functions */
+
+    if (arn && strlen(arn) < sizeof(hdr) - 32) {
+        snprintf(hdr, sizeof(hdr), "X-Sfn-Resource: %s", arn);
+        h = curl_slist_append(h, hdr);
+    }
+
+    rc = sfn_task_http_request(call, url, body, h, timeout_ms, &res);
 
     curl_slist_free_all(h);
     free(body);
@@ -445,8 +521,10 @@ sfn_task_http_invoke(sfn_task_call_t *call)
         sfn_task_fail(call, lambda ? "Lambda.SdkClientException"
                                    : "States.TaskFailed",
                       "POST \"%s\" failed: %s%s", url, res.err,
-                      res.rc == CURLE_OPERATION_TIMEDOUT
-                      ? " (timeoutSeconds)" : "");
+                      res.rc != CURLE_OPERATION_TIMEDOUT ? ""
+                      : (flags & SFN_HTTP_RULE) ? " (the sfn_integration's "
+                                                  "timeout)"
+                      : " (timeoutSeconds)");
         free(res.body);
         return SFN_TASK_FAILED;
     }
@@ -465,13 +543,14 @@ sfn_task_http_invoke(sfn_task_call_t *call)
     } else {
         reply = cJSON_ParseWithLength(res.body, res.len);
 
-        if (reply == NULL && lambda) {
+        if (reply == NULL && (flags & SFN_HTTP_WRAP)) {
             reply = cJSON_CreateString(res.body);
 
         } else if (reply == NULL) {
-            sfn_task_fail(call, "States.TaskFailed",
+            sfn_task_fail(call, lambda ? "Lambda.ServiceException"
+                                       : "States.TaskFailed",
                           "POST \"%s\": the reply is not JSON: %s", url,
-                          sfn_http_excerpt(&res));
+                          sfn_task_http_excerpt(&res));
             free(res.body);
             return SFN_TASK_FAILED;
         }
@@ -479,7 +558,11 @@ sfn_task_http_invoke(sfn_task_call_t *call)
 
     free(res.body);
 
-    if (!lambda) {
+    if (reply == NULL) {
+        return sfn_task_fail(call, "States.TaskFailed", "out of memory");
+    }
+
+    if (!(flags & SFN_HTTP_WRAP)) {
         call->output = reply;
         return SFN_TASK_OK;
     }
@@ -557,7 +640,7 @@ sfn_http_notify_error(sfn_task_call_t *call, int sns, int rc,
                          "webhook \"%s\" failed after %d attempt%s: "
                          "HTTP %ld: %s", url, attempts,
                          attempts > 1 ? "s" : "", res->status,
-                         sfn_http_excerpt(res));
+                         sfn_task_http_excerpt(res));
 }
 
 
@@ -565,7 +648,7 @@ static int
 sfn_task_notify(sfn_task_call_t *call)
 {
     int                 sns, rc, attempt;
-    char                id[40], now[40], buf[256];
+    char                id[40], now[40], buf[256], arn[2048];
     char               *body, *msg_text;
     long                timeout, delay;
     cJSON              *msg, *r;
@@ -573,6 +656,8 @@ sfn_task_notify(sfn_task_call_t *call)
     const cJSON        *in, *m, *attrs;
     sfn_http_res_t      res;
     struct curl_slist  *h;
+
+    const sfn_service_rule_t  *rule;
 
     in = call->input;
     sns = sfn_http_aws_form(call, "arn:aws:states:::sns:publish");
@@ -585,8 +670,28 @@ sfn_task_notify(sfn_task_call_t *call)
     topic = sfn_task_string(in, "TopicArn");
     url = sfn_task_string(in, "url");
 
+    if (sfn_http_timeout(call, SFN_NOTIFY_TIMEOUT, &timeout) != SFN_TASK_OK) {
+        return SFN_TASK_FAILED;
+    }
+
+    timeout *= 1000;
+
     if (url == NULL && sfn_http_is_url(topic)) {
         url = topic;
+    }
+
+    if (url == NULL && sns && topic && call->env && call->env->services) {
+
+        /* the topic's ARN, as sfn_integration names it */
+
+        rule = sfn_task_service_rule(call, "TopicArn", topic, arn,
+                                     sizeof(arn));
+        if (rule == NULL) {
+            return SFN_TASK_FAILED;
+        }
+
+        url = rule->url;
+        timeout = rule->timeout;
     }
 
     if (!sfn_http_is_url(url)) {
@@ -607,10 +712,6 @@ sfn_task_notify(sfn_task_call_t *call)
 
     subject = sfn_task_string(in, "Subject");
     attrs = cJSON_GetObjectItemCaseSensitive(in, "MessageAttributes");
-
-    if (sfn_http_timeout(call, SFN_NOTIFY_TIMEOUT, &timeout) != SFN_TASK_OK) {
-        return SFN_TASK_FAILED;
-    }
 
     /* SNS's HTTP delivery; a JSON Message is delivered as its text */
 
@@ -654,7 +755,7 @@ sfn_task_notify(sfn_task_call_t *call)
         return sfn_task_fail(call, "States.TaskFailed", "out of memory");
     }
 
-    h = sfn_http_headers(call, NULL);
+    h = sfn_task_http_headers(call, NULL);
     h = curl_slist_append(h, "X-Amz-Sns-Message-Type: Notification");
     snprintf(buf, sizeof(buf), "X-Amz-Sns-Message-Id: %s", id);
     h = curl_slist_append(h, buf);
@@ -678,7 +779,7 @@ sfn_task_notify(sfn_task_call_t *call)
             delay *= 2;
         }
 
-        rc = sfn_http_post(call, url, body, h, timeout, &res);
+        rc = sfn_task_http_request(call, url, body, h, timeout, &res);
 
         if (rc == SFN_HTTP_CANCELLED
             || (rc == SFN_HTTP_REPLY && res.status >= 200

@@ -14,10 +14,81 @@
 #include <time.h>
 #include <sys/types.h>
 
+#include <curl/curl.h>
+
 #include "sfn_task.h"
 
 
 #define SFN_TASK_PATH_MAX  4096
+
+
+/* one HTTP exchange (sfn_task_http.c) */
+
+#define SFN_HTTP_REPLY       0      /* a reply, of any status */
+#define SFN_HTTP_TRANSPORT   1      /* no reply: DNS, connect, timeout, ... */
+#define SFN_HTTP_CANCELLED   2
+
+#define SFN_HTTP_MAX_REPLY   (6 * 1024 * 1024)
+
+#define SFN_HTTP_LAMBDA      0x01   /* Lambda's error names */
+#define SFN_HTTP_WRAP        0x02   /* lambda:invoke's result shape */
+#define SFN_HTTP_RULE        0x04   /* the endpoint of an sfn_integration */
+
+
+typedef struct {
+    const sfn_task_call_t  *call;
+    char                   *body;       /* malloc()ed, NUL-terminated */
+    size_t                  len;
+    size_t                  size;
+    int                     overflow;
+    long                    status;
+    CURLcode                rc;
+    char                    err[CURL_ERROR_SIZE];
+    char                    location[2048];     /* the Location header */
+} sfn_http_res_t;
+
+
+/*
+ * One request: POST when body is not NULL, GET otherwise, no redirect
+ * followed, the reply bounded by SFN_HTTP_MAX_REPLY; res->body is the
+ * caller's to free.  Returns SFN_HTTP_*.
+ */
+int sfn_task_http_request(const sfn_task_call_t *call, const char *url,
+    const char *body, struct curl_slist *headers, long timeout_ms,
+    sfn_http_res_t *res);
+
+/* the headers every request carries: JSON, the execution, the token */
+struct curl_slist *sfn_task_http_headers(const sfn_task_call_t *call,
+    struct curl_slist *h);
+
+/* the first bytes of a reply body, for a cause */
+const char *sfn_task_http_excerpt(sfn_http_res_t *res);
+
+/*
+ * Invokes a function at url as Lambda does: the input's "Payload" (or
+ * the input less our own parameters) is POSTed, with X-Sfn-Resource: arn
+ * when arn is not NULL; the JSON reply is the result, wrapped as
+ * lambda:invoke's with SFN_HTTP_WRAP.
+ */
+int sfn_task_http_lambda(sfn_task_call_t *call, const char *url,
+    const char *arn, long timeout_ms, int flags);
+
+/*
+ * The service integrations: the Resources that are not a built-in task,
+ * and those of a built-in task that a rule sends elsewhere (a DynamoDB
+ * table other than the jobs table), for which mapped is non-zero.
+ */
+int sfn_task_service(sfn_task_call_t *call);
+int sfn_task_service_mapped(const sfn_task_call_t *call);
+
+/*
+ * The sfn_integration rule for the resource that parameter selector names
+ * in a call of the integration call->resource (FunctionName, TopicArn,
+ * ...): its ARN is made into arn (from a name, with the map's region and
+ * account).  NULL, with the call failed and a cause, when there is none.
+ */
+const sfn_service_rule_t *sfn_task_service_rule(sfn_task_call_t *call,
+    const char *selector, const char *value, char *arn, size_t size);
 
 
 /* non-zero once the call was asked to stop (StopExecution, timeouts) */

@@ -903,6 +903,64 @@ sfn_origin_failed_qc(sfn_origin_t *o)
 
 
 /*
+ * 1 if a WebVTT thumbnail track of the tree points into image "key" with
+ * a media fragment (".../sheet.jpg#xywh=0,0,160,90"): a sprite sheet,
+ * whatever it is called.  Cue URIs are relative to the track.
+ */
+
+static int
+sfn_origin_is_sprite(sfn_origin_t *o, const char *key)
+{
+    int          j, found;
+    FILE        *fp;
+    char        *hash;
+    char         path[SFN_TASK_PATH_MAX], line[4096], ref[SFN_TASK_PATH_MAX];
+    size_t       n, dir;
+    const char  *vtt;
+
+    found = 0;
+
+    for (j = 0; !found && j < o->nfiles; j++) {
+        vtt = o->files[j].key;
+        n = strlen(vtt);
+
+        if (n < 4 || strcmp(vtt + n - 4, ".vtt") != 0
+            || sfn_origin_path(o, vtt, path, sizeof(path)) != SFN_TASK_OK)
+        {
+            continue;
+        }
+
+        fp = fopen(path, "r");
+        if (fp == NULL) {
+            continue;
+        }
+
+        dir = strrchr(vtt, '/') ? (size_t) (strrchr(vtt, '/') - vtt + 1) : 0;
+
+        while (!found && fgets(line, sizeof(line), fp)) {
+            hash = strstr(line, "#xywh=");
+            if (hash == NULL || line[0] == '#') {
+                continue;
+            }
+
+            *hash = '\0';
+
+            if (strchr(line, ':') == NULL && line[0] != '/'
+                && (size_t) snprintf(ref, sizeof(ref), "%.*s%s", (int) dir,
+                                     vtt, line) < sizeof(ref))
+            {
+                found = strcmp(ref, key) == 0;
+            }
+        }
+
+        fclose(fp);
+    }
+
+    return found;
+}
+
+
+/*
  * Where to watch: base (the origin's location, "/vod/" or an absolute
  * URL; "" names keys) joined to the keys the origin now serves, by kind.
  */
@@ -960,8 +1018,8 @@ sfn_origin_playback(sfn_origin_t *o, const char *base, const cJSON *playlist)
                    : strcmp(ext, ".vtt") == 0 ? "thumbnailsVtt"
                    : strcmp(ext, ".jpg") != 0 && strcmp(ext, ".jpeg") != 0
                      ? NULL
+                   : sfn_origin_is_sprite(o, key) ? "sprite"
                    : strstr(name, "poster") ? "poster"
-                   : strstr(name, "sprite") ? "sprite"
                    : "thumbnails";
 
             if (kind == NULL) {

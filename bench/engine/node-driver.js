@@ -3,6 +3,15 @@
 // as sfn-bench.c, run in process by aws-local-stepfunctions.
 //
 //   node node-driver.js [--seconds S] [--warmup S] [--items N] pass|params|map
+//   node node-driver.js [options] --file CASE.json --jsonata DIR jsonata
+//
+// aws-local-stepfunctions 3 runs a JSONata state as if it had no Output
+// (it passes its input on): for the jsonata case the reference is
+// jsonata-js (the package in DIR, 2.0.6, the version AWS runs) evaluating
+// the same expressions: each state's Output fields with $states.input,
+// state after state, as a Pass chain does.  One run of the chain through
+// aws-local-stepfunctions tells whether it changed the input
+// (als_jsonata=yes|no), and --print prints the chain's output and exits.
 //
 // Runs executions for S seconds after S of warm-up (1 by default) and
 // prints one line: case=... execs=... events_per_exec=... seconds=...
@@ -12,7 +21,68 @@
 
 'use strict';
 
+const fs = require('fs');
 const { StateMachine } = require('aws-local-stepfunctions');
+
+
+// the jsonata case: a Pass chain whose Output fields are JSONata
+function jsonataChain(file, dir) {
+  const jsonata = require(dir);
+  const c = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const def = c.definition;
+
+  // a template: literals, and "{% expression %}" strings compiled once
+  function compile(v) {
+    if (typeof v === 'string') {
+      const m = /^{%([\s\S]*)%}$/.exec(v);
+      if (m) {
+        const e = jsonata(m[1].trim());
+        return async (bindings) => {
+          const r = await e.evaluate(undefined, bindings);
+          if (r === undefined) throw new Error('undefined: ' + m[1]);
+          return r;
+        };
+      }
+      return async () => v;
+    }
+    if (Array.isArray(v)) {
+      const items = v.map(compile);
+      return async (b) => { const r = []; for (const f of items) r.push(await f(b)); return r; };
+    }
+    if (v !== null && typeof v === 'object') {
+      const keys = Object.keys(v), vals = keys.map((k) => compile(v[k]));
+      return async (b) => {
+        const r = {};
+        for (let i = 0; i < keys.length; i++) r[keys[i]] = await vals[i](b);
+        return r;
+      };
+    }
+    return async () => v;
+  }
+
+  const states = {};
+  for (const name of Object.keys(def.States)) {
+    const st = def.States[name];
+    states[name] = { output: st.Output === undefined ? null : compile(st.Output), next: st.Next };
+  }
+
+  return {
+    def, input: c.input, transitions: Object.keys(def.States).length,
+    run: async (input) => {
+      let cur = input;
+      for (let name = def.StartAt; name; name = states[name].next) {
+        const out = states[name].output;
+        if (out) {
+          // a fresh $states per state; JSON in and out, as a state's
+          // payload is
+          cur = await out({ states: { input: cur } });
+          cur = JSON.parse(JSON.stringify(cur));
+        }
+      }
+      return cur;
+    },
+  };
+}
 
 function definition(name, items) {
   if (name === 'pass' || name === 'params') {
@@ -68,12 +138,21 @@ async function countEvents(execution) {
 async function main() {
   const args = process.argv.slice(2);
   let seconds = 3, warmup = 1, items = 10000, name = null;
+  let file = null, dir = null, print = false;
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--seconds') seconds = parseFloat(args[++i]);
     else if (args[i] === '--warmup') warmup = parseFloat(args[++i]);
     else if (args[i] === '--items') items = parseInt(args[++i], 10);
+    else if (args[i] === '--file') file = args[++i];
+    else if (args[i] === '--jsonata') dir = args[++i];
+    else if (args[i] === '--print') print = true;
     else name = args[i];
   }
+
+  if (name === 'jsonata') {
+    return timeJsonata(jsonataChain(file, dir), seconds, warmup, print);
+  }
+
   const { def, input, transitions } = definition(name, items);
   const sm = new StateMachine(def);
 
@@ -107,6 +186,40 @@ async function main() {
               `cpu_seconds=${cpu.toFixed(3)} exec_per_s=${(execs / t).toFixed(1)} ` +
               `exec_per_cpu_s=${(execs / cpu).toFixed(1)} ` +
               `transitions_per_s=${(execs * transitions / t).toFixed(1)} peak_rss_kb=${rss}`);
+}
+
+async function timeJsonata(c, seconds, warmup, print) {
+  const out = await c.run(c.input);
+  if (print) {
+    console.log(JSON.stringify(out));
+    return;
+  }
+
+  // what aws-local-stepfunctions makes of the same chain
+  const als = await new StateMachine(c.def).run(c.input).result;
+  const alsJsonata = JSON.stringify(als) === JSON.stringify(out) ? 'yes' : 'no';
+
+  let t0 = process.hrtime.bigint();
+  while (Number(process.hrtime.bigint() - t0) / 1e9 < warmup) {
+    await c.run(c.input);
+  }
+
+  let execs = 0;
+  let t = 0;
+  t0 = process.hrtime.bigint();
+  const c0 = process.threadCpuUsage();
+  do {
+    await c.run(c.input);
+    execs++;
+    t = Number(process.hrtime.bigint() - t0) / 1e9;
+  } while (t < seconds);
+  const c1 = process.threadCpuUsage();
+  const cpu = (c1.user - c0.user + c1.system - c0.system) / 1e6;
+  const rss = process.resourceUsage().maxRSS;
+  console.log(`case=jsonata execs=${execs} events_per_exec=0 als_jsonata=${alsJsonata} ` +
+              `seconds=${t.toFixed(3)} cpu_seconds=${cpu.toFixed(3)} ` +
+              `exec_per_s=${(execs / t).toFixed(1)} exec_per_cpu_s=${(execs / cpu).toFixed(1)} ` +
+              `transitions_per_s=${(execs * c.transitions / t).toFixed(1)} peak_rss_kb=${rss}`);
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -7,6 +7,7 @@
  *
  *   sfn-bench [--seconds S] [--warmup S] [--count N] [--items N]
  *             [--no-history | --formatted] pass|params|map
+ *   sfn-bench [options] --file CASE.json jsonata
  *
  * Runs executions for S seconds after S of warm-up (0.5 by default), or
  * exactly N with no warm-up (for profilers), and prints one line:
@@ -16,7 +17,9 @@
  * and per second of this thread's CPU time.  History events are built and kept by default, as
  * aws-local-stepfunctions always builds and keeps them; --formatted also
  * prints each, --no-history runs with no event callback.  The definitions
- * are the ones bench/engine/node-driver.js gives aws-local-stepfunctions.
+ * are the ones bench/engine/node-driver.js gives aws-local-stepfunctions;
+ * the jsonata case's definition and input are CASE.json's ("definition",
+ * "input"), which node-driver.js evaluates with jsonata-js.
  */
 
 
@@ -247,6 +250,60 @@ sfn_bench_clock(clockid_t id)
 }
 
 
+/* a case from a file: {"definition": {...}, "input": ...} */
+static char *
+sfn_bench_file(const char *file, char **input, long *transitions)
+{
+    long          n;
+    char         *text, *def;
+    FILE         *f;
+    cJSON        *j, *d, *st;
+    const cJSON  *c;
+
+    f = fopen(file, "rb");
+    if (f == NULL) {
+        return NULL;
+    }
+
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+
+    text = malloc(n + 1);
+    if (text == NULL || fread(text, 1, n, f) != (size_t) n) {
+        free(text);
+        fclose(f);
+        return NULL;
+    }
+
+    fclose(f);
+    text[n] = '\0';
+
+    j = sfn_json_parse(text, n);
+    free(text);
+
+    d = cJSON_GetObjectItemCaseSensitive(j, "definition");
+    if (d == NULL || cJSON_GetObjectItemCaseSensitive(j, "input") == NULL) {
+        cJSON_Delete(j);
+        return NULL;
+    }
+
+    def = sfn_json_print(d);
+    *input = sfn_json_print(cJSON_GetObjectItemCaseSensitive(j, "input"));
+
+    /* a chain: one transition per state */
+    *transitions = 0;
+    st = cJSON_GetObjectItemCaseSensitive(d, "States");
+    cJSON_ArrayForEach(c, st) {
+        (*transitions)++;
+    }
+
+    cJSON_Delete(j);
+
+    return def;
+}
+
+
 static char *
 sfn_bench_definition(const char *name, long items, char **input,
     long *transitions)
@@ -373,7 +430,7 @@ main(int argc, char **argv)
     char             *def, *input;
     double            seconds, warmup, t0, t, c0, cpu;
     uint64_t          events;
-    const char       *name;
+    const char       *name, *file;
     sfn_diag_t        d;
     sfn_host_t        host;
     sfn_bench_t       b;
@@ -388,6 +445,7 @@ main(int argc, char **argv)
     history = 1;
     formatted = 0;
     name = NULL;
+    file = NULL;
 
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
@@ -409,6 +467,9 @@ main(int argc, char **argv)
         } else if (strcmp(argv[i], "--items") == 0 && i + 1 < argc) {
             items = atol(argv[++i]);
 
+        } else if (strcmp(argv[i], "--file") == 0 && i + 1 < argc) {
+            file = argv[++i];
+
         } else {
             name = argv[i];
         }
@@ -417,11 +478,12 @@ main(int argc, char **argv)
     if (name == NULL) {
         fprintf(stderr, "usage: sfn-bench [--seconds S] [--warmup S] "
                 "[--items N] [--no-history | --formatted] "
-                "pass|params|map\n");
+                "pass|params|map | --file CASE.json jsonata\n");
         return 2;
     }
 
-    def = sfn_bench_definition(name, items, &input, &transitions);
+    def = file ? sfn_bench_file(file, &input, &transitions)
+               : sfn_bench_definition(name, items, &input, &transitions);
     if (def == NULL) {
         fprintf(stderr, "sfn-bench: unknown case \"%s\"\n", name);
         return 2;

@@ -103,6 +103,12 @@ static const sfn_t_case_t  io_cases[] = {
       "`Resource`:`test:echo.waitForTaskToken`,`Parameters`:{"
       "`t.$`:`States.ArrayLength(States.Array($$.Task.Token))`},"
       "`End`:true}}}", "{}", "SUCCEEDED", "{`t`:1}", NULL, NULL, NULL },
+    { "the next Task has no token of its own",
+      "{`StartAt`:`W`,`States`:{`W`:{`Type`:`Task`,"
+      "`Resource`:`test:echo.waitForTaskToken`,`Next`:`T`},"
+      "`T`:{`Type`:`Task`,`Resource`:`test:echo`,`Parameters`:{"
+      "`t.$`:`$$.Task.Token`},`End`:true}}}", "{}", "FAILED", NULL,
+      "States.Runtime", NULL, NULL },
     { "Execution.Input stays the original input",
       "{`StartAt`:`A`,`States`:{`A`:{`Type`:`Pass`,`Result`:1,"
       "`ResultPath`:`$.a`,`Next`:`B`},`B`:{`Type`:`Pass`,"

@@ -45,6 +45,28 @@ static const struct {
       "`Parameters`:{`seconds`:1,`Error.$`:`States.Format('E{}', "
       "States.ArrayLength($.Items))`},`End`:true}}},`End`:true}}}",
       "[1,2,3]" },
+
+    /* variables: the main scope and the iterations', across every point */
+    { "{`StartAt`:`A`,`States`:{`A`:{`Type`:`Pass`,`Assign`:{`k`:10,"
+      "`xs.$`:`$.xs`},`Next`:`M`},`M`:{`Type`:`Map`,`MaxConcurrency`:2,"
+      "`ItemsPath`:`$xs`,`ItemProcessor`:{`StartAt`:`I`,`States`:{`I`:{"
+      "`Type`:`Pass`,`Assign`:{`mine.$`:`$`},`Next`:`W`},`W`:{`Type`:`Wait`,"
+      "`SecondsPath`:`$mine`,`Next`:`O`},`O`:{`Type`:`Pass`,`Parameters`:{"
+      "`v.$`:`States.MathAdd($mine, $k)`},`End`:true}}},`Assign`:{`k`:0},"
+      "`Next`:`V`},`V`:{`Type`:`Wait`,`Seconds`:2,`Next`:`E`},"
+      "`E`:{`Type`:`Pass`,`Parameters`:{`r.$`:`$`,`k.$`:`$k`},`End`:true}}}",
+      "{`xs`:[3,1,2]}" },
+
+    { "{`QueryLanguage`:`JSONata`,`StartAt`:`A`,`States`:{`A`:{`Type`:`Pass`,"
+      "`Assign`:{`n`:`{% $states.input.n %}`},`Next`:`M`},`M`:{`Type`:`Map`,"
+      "`Items`:`{% [1..$n] %}`,`ItemSelector`:{`i`:"
+      "`{% $states.context.Map.Item.Value %}`},`ItemProcessor`:{`StartAt`:"
+      "`T`,`States`:{`T`:{`Type`:`Task`,`Resource`:`test:sleep`,"
+      "`Arguments`:{`seconds`:`{% $states.input.i %}`},`Assign`:{`s`:"
+      "`{% $states.result.seconds * $n %}`},`Next`:`W`},`W`:{`Type`:`Wait`,"
+      "`Seconds`:1,`Output`:`{% $s %}`,`End`:true}}},`Next`:`Z`},"
+      "`Z`:{`Type`:`Pass`,`Output`:`{% [$states.input, $n] %}`,`End`:true}}}",
+      "{`n`:3}" },
 };
 
 

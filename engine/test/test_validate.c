@@ -58,11 +58,75 @@ static const sfn_t_case_t  invalid_cases[] = {
       ONE("{`Type`:`Choice`,`Choices`:[{`Variable`:`$`,`IsNull`:true,"
           "`Next`:`A`}],`End`:true}"), NULL, "INVALID", NULL,
       "SCHEMA_VALIDATION_FAILED", "End", NULL },
-    { "JSONata refused", "{`QueryLanguage`:`JSONata`,`StartAt`:`A`,"
+    { "unknown QueryLanguage", "{`QueryLanguage`:`XPath`,`StartAt`:`A`,"
       "`States`:{`A`:{`Type`:`Succeed`}}}", NULL, "INVALID", NULL,
-      "SCHEMA_VALIDATION_FAILED", "JSONata", NULL },
-    { "Assign refused", ONE("{`Type`:`Pass`,`Assign`:{`x`:1},`End`:true}"),
-      NULL, "INVALID", NULL, "SCHEMA_VALIDATION_FAILED", "Variables", NULL },
+      "SCHEMA_VALIDATION_FAILED", "QueryLanguage", NULL },
+    { "a JSONPath state in a JSONata machine",
+      "{`QueryLanguage`:`JSONata`,`StartAt`:`A`,`States`:{`A`:{"
+      "`Type`:`Pass`,`QueryLanguage`:`JSONPath`,`End`:true}}}", NULL,
+      "INVALID", NULL, "SCHEMA_VALIDATION_FAILED", "JSONPath", NULL },
+    { "Parameters in a JSONata state",
+      ONE("{`Type`:`Pass`,`QueryLanguage`:`JSONata`,`Parameters`:{},"
+          "`End`:true}"), NULL, "INVALID", NULL, "SCHEMA_VALIDATION_FAILED",
+      "'Parameters' is not supported by a state that uses the JSONata",
+      NULL },
+    { "ResultPath in a JSONata catcher",
+      "{`QueryLanguage`:`JSONata`,`StartAt`:`T`,`States`:{`T`:{"
+      "`Type`:`Task`,`Resource`:`test:echo`,`Catch`:[{`ErrorEquals`:["
+      "`States.ALL`],`ResultPath`:`$.e`,`Next`:`F`}],`End`:true},"
+      "`F`:{`Type`:`Fail`}}}", NULL, "INVALID", NULL,
+      "SCHEMA_VALIDATION_FAILED", "ResultPath", NULL },
+    { "Output in a JSONPath state",
+      ONE("{`Type`:`Pass`,`Output`:{},`End`:true}"), NULL, "INVALID", NULL,
+      "SCHEMA_VALIDATION_FAILED",
+      "'Output' is not supported by a state that uses the JSONPath", NULL },
+    { "Condition in a JSONPath choice rule",
+      ONE("{`Type`:`Choice`,`Choices`:[{`Condition`:true,`Next`:`A`}]}"),
+      NULL, "INVALID", NULL, "SCHEMA_VALIDATION_FAILED", "Condition", NULL },
+    { "a JSONata choice rule without Condition",
+      ONE("{`Type`:`Choice`,`QueryLanguage`:`JSONata`,`Choices`:[{"
+          "`Next`:`A`}]}"), NULL, "INVALID", NULL,
+      "SCHEMA_VALIDATION_FAILED", "Condition", NULL },
+    { "a JSONata syntax error",
+      ONE("{`Type`:`Pass`,`QueryLanguage`:`JSONata`,`Output`:{`a`:"
+          "`{% $states.input. %}`},`End`:true}"), NULL, "INVALID", NULL,
+      "SCHEMA_VALIDATION_FAILED", "specified for the field 'Output/a' is "
+      "not valid", NULL },
+    { "Items neither array nor expression",
+      "{`QueryLanguage`:`JSONata`,`StartAt`:`M`,`States`:{`M`:{`Type`:`Map`,"
+      "`Items`:{},`ItemProcessor`:{`StartAt`:`A`,`States`:{`A`:{"
+      "`Type`:`Succeed`}}},`End`:true}}}", NULL, "INVALID", NULL,
+      "SCHEMA_VALIDATION_FAILED", "Items", NULL },
+    { "Assign not an object",
+      ONE("{`Type`:`Pass`,`Assign`:[1],`End`:true}"), NULL, "INVALID", NULL,
+      "SCHEMA_VALIDATION_FAILED", "Assign", NULL },
+    { "a variable name starting with a digit",
+      ONE("{`Type`:`Pass`,`Assign`:{`1x`:1},`End`:true}"), NULL, "INVALID",
+      NULL, "SCHEMA_VALIDATION_FAILED", "variable name '1x'", NULL },
+    { "a variable name with a dot",
+      ONE("{`Type`:`Pass`,`Assign`:{`a.b`:1},`End`:true}"), NULL, "INVALID",
+      NULL, "SCHEMA_VALIDATION_FAILED", "variable name 'a.b'", NULL },
+    { "the variable states",
+      ONE("{`Type`:`Pass`,`QueryLanguage`:`JSONata`,`Assign`:{`states`:1},"
+          "`End`:true}"), NULL, "INVALID", NULL, "SCHEMA_VALIDATION_FAILED",
+      "variable name 'states'", NULL },
+    { "a variable name of 81 characters",
+      ONE("{`Type`:`Pass`,`Assign`:{`a1234567890123456789012345678901234567"
+          "8901234567890123456789012345678901234567890`:1},`End`:true}"),
+      NULL, "INVALID", NULL, "SCHEMA_VALIDATION_FAILED", "variable name",
+      NULL },
+    { "an empty variable name",
+      ONE("{`Type`:`Pass`,`Assign`:{`.$`:`$`},`End`:true}"), NULL,
+      "INVALID", NULL, "SCHEMA_VALIDATION_FAILED", "variable name", NULL },
+    { "a variable name with invalid UTF-8",
+      ONE("{`Type`:`Pass`,`Assign`:{`a\xff`:1},`End`:true}"), NULL,
+      "INVALID", NULL, "INVALID_JSON_DESCRIPTION", NULL, NULL },
+    { "a variable name with a NUL",
+      ONE("{`Type`:`Pass`,`Assign`:{`a\\u0000`:1},`End`:true}"), NULL,
+      "INVALID", NULL, "SCHEMA_VALIDATION_FAILED", "variable name", NULL },
+    { "a variable as ResultPath",
+      ONE("{`Type`:`Pass`,`ResultPath`:`$x`,`End`:true}"), NULL, "INVALID",
+      NULL, "SCHEMA_VALIDATION_FAILED", "ResultPath", NULL },
     { "bad InputPath", ONE("{`Type`:`Pass`,`InputPath`:`a.b`,`End`:true}"),
       NULL, "INVALID", NULL, "SCHEMA_VALIDATION_FAILED", "InputPath", NULL },
     { "ResultPath not a reference path",
@@ -205,6 +269,12 @@ static const sfn_t_case_t  valid_cases[] = {
     { "QueryLanguage JSONPath", "{`QueryLanguage`:`JSONPath`,`StartAt`:`A`,"
       "`States`:{`A`:{`Type`:`Pass`,`QueryLanguage`:`JSONPath`,"
       "`End`:true}}}", "{}", "SUCCEEDED", "{}", NULL, NULL, NULL },
+    { "a JSONata state in a JSONPath machine",
+      "{`QueryLanguage`:`JSONPath`,`StartAt`:`A`,`States`:{`A`:{"
+      "`Type`:`Pass`,`QueryLanguage`:`JSONata`,`Output`:`{% 1 + 1 %}`,"
+      "`End`:true}}}", "{}", "SUCCEEDED", "2", NULL, NULL, NULL },
+    { "a UTF-8 variable name", ONE("{`Type`:`Pass`,`Assign`:{`caf\u00e9`:1,"
+      "`_x9`:2},`End`:true}"), "{}", "SUCCEEDED", "{}", NULL, NULL, NULL },
     { "a catcher makes a state reachable",
       "{`StartAt`:`T`,`States`:{`T`:{`Type`:`Task`,`Resource`:`test:echo`,"
       "`Catch`:[{`ErrorEquals`:[`States.ALL`],`Next`:`H`}],`End`:true},"

@@ -615,6 +615,40 @@ sub copy_example {
     return $self->write_file("conf/$name", $text);
 }
 
+# the http{} body of conf-examples/NAME with this prefix's paths, port and
+# database, and no access log
+
+sub example_http {
+    my ($self, $name) = @_;
+    my $conf = $self->read_file("$ROOT/conf-examples/$name")
+        // die "conf-examples/$name: $!\n";
+    my ($http) = $conf =~ /^http \{\n(.*)^\}/ms or die "$name: no http{}\n";
+    $http =~ s/\@PREFIX\@/%%DIR%%/g;
+    $http =~ s/\@PORT\@/%%PORT%%/g;
+    $http =~ s/\@DATABASE\@/%%DATABASE%%/g;
+    $http =~ s/access_log logs\/access.log;//;
+    return $http;
+}
+
+# one HTTP/1.x request read from a socket: (request line, {lower-case
+# header => value}, body of Content-Length bytes); () at EOF
+
+sub read_request {
+    my ($c) = @_;
+    local $/ = "\r\n";
+    my $line = <$c> // return;
+    my %h;
+    while (defined(my $l = <$c>)) {
+        last if $l eq "\r\n";
+        $l =~ s/\r\n$//;
+        my ($k, $v) = split /:\s*/, $l, 2;
+        $h{lc $k} = $v;
+    }
+    my $body = '';
+    read($c, $body, $h{'content-length'}) if $h{'content-length'};
+    return ($line, \%h, $body);
+}
+
 # the AWS JSON 1.0 API at POST /: (status, decoded reply)
 
 sub aws_api {
@@ -624,6 +658,33 @@ sub aws_api {
                           'X-Amz-Target' => "AWSStepFunctions.$op",
                           %{ $headers // {} } });
     return ($r->{status}, $r->{json});
+}
+
+# StartExecution of a machine of nginx.conf (by name) through the AWS API,
+# then DescribeExecution until it leaves RUNNING: the last description
+
+sub aws_run {
+    my ($self, $machine, $input, %o) = @_;
+    my $acct = 'arn:aws:states:' . ($o{region} // 'us-east-1') . ':'
+               . ($o{account} // '000000000000');
+    my ($st, $r) = $self->aws_api('StartExecution', {
+        stateMachineArn => "$acct:stateMachine:$machine",
+        ($o{name} ? (name => $o{name}) : ()),
+        input => ref $input ? $JSON->encode($input) : $input });
+    return { status => "StartExecution: $st", reply => $r }
+        unless $st == 200 && $r->{executionArn};
+    return $r if $o{nowait};
+    my $deadline = time + ($o{timeout} // 30);
+    my $d;
+    while (time < $deadline) {
+        (undef, $d) = $self->aws_api('DescribeExecution',
+                                     { executionArn => $r->{executionArn} });
+        last if $d && ($d->{status} // '') ne 'RUNNING';
+        sleep 0.1;
+    }
+    $d->{output_json} = eval { $JSON->decode($d->{output}) }
+        if defined $d->{output};
+    return $d;
 }
 
 # polls a query until it answers $want: (its last answer, seconds taken)
