@@ -203,7 +203,7 @@ ngx_http_sfn_test_run_task(void *data, sfn_exec_t *e, const sfn_task_req_t *r)
 
     ngx_thread_task_t  *task;
 
-    if (sfn_task_find(r->resource) == NULL || t->task) {
+    if (!sfn_service_known(&t->smcf->services, r->resource) || t->task) {
         return SFN_ERROR;
     }
 
@@ -222,6 +222,7 @@ ngx_http_sfn_test_run_task(void *data, sfn_exec_t *e, const sfn_task_req_t *r)
     t->env.db_conninfo = t->smcf->database.len
                          ? (const char *) t->smcf->database.data : NULL;
     t->env.execution = "TestState";
+    t->env.services = &t->smcf->services;
 
     t->call.resource = ngx_http_sfn_test_strdup(r->resource);
     t->call.input = cJSON_Duplicate(r->input, 1);
