@@ -65,6 +65,12 @@ static ngx_http_sfn_aws_op_t  ngx_http_sfn_aws_ops[] = {
     { ngx_string("TagResource"), ngx_http_sfn_aws_tag },
     { ngx_string("UntagResource"), ngx_http_sfn_aws_untag },
     { ngx_string("ListTagsForResource"), ngx_http_sfn_aws_list_tags },
+    { ngx_string("CreateActivity"), ngx_http_sfn_aws_create_activity },
+    { ngx_string("DescribeActivity"), ngx_http_sfn_aws_describe_activity },
+    { ngx_string("DeleteActivity"), ngx_http_sfn_aws_delete_activity },
+    { ngx_string("ListActivities"), ngx_http_sfn_aws_list_activities },
+    { ngx_string("GetActivityTask"), ngx_http_sfn_aws_get_activity_task },
+    { ngx_string("TestState"), ngx_http_sfn_aws_test_state },
     { ngx_null_string, NULL }
 };
 

@@ -292,6 +292,7 @@ sub nginx_conf {
     $self->{port} //= free_port();
 
     my $workers = $opts{workers} // 1;
+    my $connections = $opts{connections} // 256;
     my $user = $> == 0 ? "user root;\n" : '';
     my $main = $opts{main} // "thread_pool sfn threads=2 max_queue=64;\n";
     $main .= "worker_rlimit_core 4g;\nworking_directory $self->{dir};\n"
@@ -304,7 +305,7 @@ pid logs/nginx.pid;
 error_log logs/error.log info;
 worker_shutdown_timeout 5s;
 $main
-events { worker_connections 256; }
+events { worker_connections $connections; }
 
 http {
     access_log logs/access.log;
