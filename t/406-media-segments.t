@@ -247,6 +247,18 @@ is_deeply(durations($pl), ['1.0', '3.0'], 'video only: cut on the video');
 my ($nv, $na) = frames("$dir/out/m/index_a.m3u8");
 is("$nv/$na", '100/0', 'video only: every frame, no audio');
 
+($r, $rc) = task(hls_job('mute.mp4', { dir => 'm2' }, video('_a', 180),
+                         audio('_audio')));
+is($rc, 0, 'a source without audio, a ladder with an audio-only rendition')
+    or diag explain $r;
+is_deeply([segments(slurp("$dir/out/m2/index.m3u8"))], ['index_a.m3u8'],
+          'the audio-only rendition is left out');
+ok(!-e "$dir/out/m2/index_audio.m3u8", 'and not written');
+
+($r, $rc) = task(hls_job('mute.mp4', { dir => 'm3' }, audio('_audio')));
+is($r->{error}, 'States.TaskFailed', 'audio alone from a silent source: fails');
+like($r->{cause} // '', qr/"mute\.mp4" has no audio stream/, 'and says why');
+
 Sfn::Test->ffmpeg('-f', 'lavfi', '-i', 'sine=frequency=440:duration=5',
                   '-c:a', 'aac', "$dir/src/sound.m4a");
 ($r, $rc) = task(hls_job('sound.m4a', { dir => 'a', SegmentLength => 2 },
