@@ -42,14 +42,6 @@ sub probe {
     return decode_json(scalar `ffprobe -v error -print_format json -show_format -show_streams "$file"`);
 }
 
-sub keyframes {
-    my $file = shift;
-    my @k = map { (split /,/)[0] }
-            grep { /K/ } split /\n/,
-            `ffprobe -v error -select_streams v -show_entries packet=pts_time,flags -of csv=p=0 "$file"`;
-    return [map { sprintf('%.1f', $_ - $k[0]) } @k];
-}
-
 sub files {
     my $root = shift;
     my @f;
@@ -151,7 +143,7 @@ for my $o (@outs[0, 1]) {
     is($a->{codec_name}, 'aac', "$o->{key} aac");
     is($a->{sample_rate}, 48000, "$o->{key} 48 kHz");
     is($a->{channels}, 2, "$o->{key} stereo");
-    is_deeply(keyframes("$dir/out/$o->{key}"),
+    is_deeply(Sfn::Test::keyframes("$dir/out/$o->{key}"),
               ['0.0', '1.0', map { sprintf '%.1f', 2 * $_ } 1 .. 6],
               "$o->{key} key frames every 2 s, and at the first cut");
 
@@ -186,7 +178,7 @@ for my $v (@{$outs[2]{renditions}}) {
     ok(!grep({ !-s "$dir/out/hls/J1/$_" } @segs), "$v->{key} segments exist");
     my $p = probe("$dir/out/$v->{key}");
     ok(abs($p->{format}{duration} - 14) < 0.2, "$v->{key} duration");
-    push @kf, keyframes("$dir/out/$v->{key}");
+    push @kf, Sfn::Test::keyframes("$dir/out/$v->{key}");
 }
 is_deeply($kf[0], $kf[1], 'key frames aligned across renditions');
 is_deeply($kf[0], ['0.0', '1.0', map { sprintf '%.1f', 2 * $_ } 1 .. 6],
@@ -451,7 +443,7 @@ for my $case (
 my ($m720, $hls) = @{ $r->{output}{outputs} }[0, 1];
 is($hls->{renditions}[0]{quality}{psnr}, $m720->{quality}{psnr},
    '720p MP4 and HLS: one encode');
-my @k = map { keyframes("$dir/out/$_->{key}") }
+my @k = map { Sfn::Test::keyframes("$dir/out/$_->{key}") }
         grep { $_->{width} } @{ $hls->{renditions} };
 is_deeply($k[0], ['0.0', '1.0', '2.0'],
           'key frames every 2 s and at the end of the first segment');
