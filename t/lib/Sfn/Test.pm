@@ -539,6 +539,17 @@ sub ffmpeg {
         or die "ffmpeg @args failed\n";
 }
 
+# the key frames of a media file or playlist, in seconds from the first,
+# as "%.1f" strings (ffprobe's packet flags)
+
+sub keyframes {
+    my ($file) = @_;
+    my @k = map { (split /,/)[0] }
+            grep { /K/ } split /\n/,
+            `ffprobe -v error -select_streams v -show_entries packet=pts_time,flags -of csv=p=0 "$file"`;
+    return [map { sprintf('%.1f', $_ - $k[0]) } @k];
+}
+
 # a generated clip: lavfi testsrc2 as H.264 (ultrafast), with a sine tone
 # as AAC unless audio => 0.  size, rate, sine (the tone's options); either
 # duration (of the sources, then -shortest) or t (of the output); args:
