@@ -357,6 +357,7 @@ struct sfn_state_s {
     sfn_path_t           *heartbeat_path;
     unsigned              wait_token:1;
     unsigned              sync:1;
+    unsigned              activity:1;   /* an activity's ARN */
 
     /* Choice */
     sfn_rule_t          **choices;
@@ -413,6 +414,7 @@ struct sfn_machine_s {
     unsigned              jsonata:1;    /* the top-level QueryLanguage */
     unsigned              uses_sync:1;
     unsigned              uses_token:1;
+    unsigned              uses_activity:1;
 };
 
 

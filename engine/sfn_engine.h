@@ -96,6 +96,21 @@ sfn_machine_t *sfn_machine_load_all(const char *json, size_t len,
     size_t *ndiag);
 void sfn_machine_free(sfn_machine_t *m);
 
+/*
+ * The WARNING diagnostics of a definition (JSON text of len bytes): fills
+ * up to max of them and returns how many there are (none when the text is
+ * not JSON)
+ */
+size_t sfn_machine_lint(const char *json, size_t len, sfn_diag_t *diag,
+    size_t max);
+
+/*
+ * 1 when resource is an activity's ARN,
+ * arn:aws:states:<region>:<account>:activity:<name>; such a Task's events
+ * are Activity* ones, and Express state machines reject it
+ */
+int sfn_resource_activity(const char *resource);
+
 /* the top-level "TimeoutSeconds", 0 when absent */
 int64_t sfn_machine_timeout_ms(const sfn_machine_t *m);
 
@@ -216,6 +231,14 @@ typedef struct {
      * then yields every SFN_BURST transitions.
      */
     int      (*yield)(void *data);
+
+    /*
+     * What a state's input and output processing made, for TestState:
+     * stage is "afterInputPath", "afterParameters", "result",
+     * "afterResultSelector" or "afterResultPath".  May be NULL.
+     */
+    void     (*inspect)(void *data, sfn_exec_t *e, const char *stage,
+                        const cJSON *v);
 } sfn_host_t;
 
 
@@ -259,6 +282,17 @@ sfn_status_e sfn_exec_task_succeeded(sfn_exec_t *e, uint64_t id,
 sfn_status_e sfn_exec_task_failed(sfn_exec_t *e, uint64_t id,
     const char *error, const char *cause);
 sfn_status_e sfn_exec_task_heartbeat(sfn_exec_t *e, uint64_t id);
+
+/*
+ * Activities: the task was taken by a worker (ActivityStarted, and a
+ * heartbeat), or could not be scheduled (ActivityScheduleFailed, then
+ * as a failure).  A task of another kind ignores the first and takes the
+ * second as TaskStartFailed.
+ */
+sfn_status_e sfn_exec_task_started(sfn_exec_t *e, uint64_t id,
+    const char *worker);
+sfn_status_e sfn_exec_task_refused(sfn_exec_t *e, uint64_t id,
+    const char *error, const char *cause);
 sfn_status_e sfn_exec_timer(sfn_exec_t *e, uint64_t id);
 sfn_status_e sfn_exec_stop(sfn_exec_t *e, const char *error,
     const char *cause);

@@ -21,6 +21,8 @@
 
 
 static int sfn_run_states(sfn_run_t *run);
+static sfn_status_e sfn_exec_task_fail(sfn_exec_t *e, uint64_t id,
+    const char *error, const char *cause, const char *type);
 static void sfn_exec_finish(sfn_exec_t *e, sfn_status_e status,
     cJSON *output, sfn_payload_t *shared, const char *error,
     const char *cause);
@@ -1123,6 +1125,47 @@ sfn_status_e
 sfn_exec_task_failed(sfn_exec_t *e, uint64_t id, const char *error,
     const char *cause)
 {
+    return sfn_exec_task_fail(e, id, error, cause, "TaskFailed");
+}
+
+
+/* the task could not be scheduled (an activity that does not exist) */
+
+sfn_status_e
+sfn_exec_task_refused(sfn_exec_t *e, uint64_t id, const char *error,
+    const char *cause)
+{
+    return sfn_exec_task_fail(e, id, error, cause, "TaskStartFailed");
+}
+
+
+/* a worker took an activity's task: it counts as a heartbeat */
+
+sfn_status_e
+sfn_exec_task_started(sfn_exec_t *e, uint64_t id, const char *worker)
+{
+    sfn_run_t   *run;
+    sfn_slot_t  *s;
+
+    s = sfn_slot_find(e, id);
+    if (s == NULL || s->kind != SFN_W_TASK || e->status != SFN_RUNNING
+        || !s->run->state->activity)
+    {
+        return e->status;
+    }
+
+    run = s->run;
+
+    sfn_emit_activity(run, "Started", NULL, worker);
+
+    return sfn_exec_task_heartbeat(e, id);
+}
+
+
+static sfn_status_e
+sfn_exec_task_fail(sfn_exec_t *e, uint64_t id, const char *error,
+    const char *cause, const char *type)
+{
     sfn_run_t   *run;
     sfn_slot_t  *s;
 
@@ -1139,7 +1182,9 @@ sfn_exec_task_failed(sfn_exec_t *e, uint64_t id, const char *error,
     sfn_err_set(&run->err, error ? error : "States.TaskFailed", NULL);
     run->err.cause = sfn_strdup(cause);
 
-    sfn_emit_error(e, run, "TaskFailed", "taskFailedEventDetails",
+    sfn_emit_error(e, run, type, strcmp(type, "TaskFailed") == 0
+                                 ? "taskFailedEventDetails"
+                                 : "taskStartFailedEventDetails",
                    run->err.error, run->err.cause, run->state);
 
     sfn_enqueue(run, SFN_A_FAIL);

@@ -224,9 +224,12 @@ void sfn_emit_error(sfn_exec_t *e, sfn_run_t *run, const char *type,
     const char *field, const char *error, const char *cause,
     const sfn_state_t *task);
 void sfn_emit_iteration(sfn_run_t *parent, const char *type, size_t index);
+void sfn_emit_activity(sfn_run_t *run, const char *what,
+    const cJSON *payload, const char *worker);
 
 /* sfn_io.c: input and output processing */
 void sfn_random(void *data, void *buf, size_t len);
+void sfn_inspect(sfn_run_t *run, const char *stage, const cJSON *v);
 void sfn_env_init(sfn_env_t *env, sfn_run_t *run, const cJSON *input);
 void sfn_env_done(sfn_env_t *env);
 int sfn_io_check_size(sfn_run_t *run, const cJSON *v);

@@ -338,8 +338,21 @@ sfn_emit_error(sfn_exec_t *e, sfn_run_t *run, const char *type,
     const sfn_state_t *task)
 {
     cJSON  *d, *in;
+    char    atype[40], afield[64];
 
     d = NULL;
+
+    /* an activity's: TaskFailed is ActivityFailed, with no resource */
+
+    if (task && task->activity && strncmp(type, "Task", 4) == 0) {
+        snprintf(atype, sizeof(atype), "Activity%s",
+                 strcmp(type, "TaskStartFailed") == 0 ? "ScheduleFailed"
+                                                      : type + 4);
+        snprintf(afield, sizeof(afield), "a%sEventDetails", atype + 1);
+        type = atype;
+        field = afield;
+        task = NULL;
+    }
 
     if (sfn_history_on(e)) {
         d = sfn_details(field, &in);
@@ -356,6 +369,56 @@ sfn_emit_error(sfn_exec_t *e, sfn_run_t *run, const char *type,
                 cJSON_AddStringToObject(in, "cause", cause);
             }
         }
+    }
+
+    sfn_emit(e, run, type, d);
+}
+
+
+/*
+ * The events of an activity's task: scheduled (its input, its timeouts),
+ * started by a worker (its workerName, if it gave one), succeeded.
+ */
+
+void
+sfn_emit_activity(sfn_run_t *run, const char *what, const cJSON *payload,
+    const char *worker)
+{
+    cJSON       *d, *in;
+    char         type[32], field[48];
+    sfn_exec_t  *e;
+
+    e = run->e;
+    d = NULL;
+
+    snprintf(type, sizeof(type), "Activity%s", what);
+    snprintf(field, sizeof(field), "activity%sEventDetails", what);
+
+    if (sfn_history_on(e)) {
+        d = sfn_details(field, &in);
+    }
+
+    if (d && strcmp(what, "Scheduled") == 0) {
+        cJSON_AddStringToObject(in, "resource", run->state->resource);
+        sfn_details_payload(in, "input", "inputDetails", payload);
+
+        if (run->timeout_ms) {
+            cJSON_AddNumberToObject(in, "timeoutInSeconds",
+                                    (double) (run->timeout_ms / 1000));
+        }
+
+        if (run->heartbeat_ms) {
+            cJSON_AddNumberToObject(in, "heartbeatInSeconds",
+                                    (double) (run->heartbeat_ms / 1000));
+        }
+
+    } else if (d && strcmp(what, "Started") == 0) {
+        if (worker && worker[0]) {
+            cJSON_AddStringToObject(in, "workerName", worker);
+        }
+
+    } else if (d) {
+        sfn_details_payload(in, "output", "outputDetails", payload);
     }
 
     sfn_emit(e, run, type, d);

@@ -130,6 +130,15 @@ sfn_random(void *data, void *buf, size_t len)
 
 
 void
+sfn_inspect(sfn_run_t *run, const char *stage, const cJSON *v)
+{
+    if (run->e->host.inspect) {
+        run->e->host.inspect(run->e->host.data, run->e, stage, v);
+    }
+}
+
+
+void
 sfn_env_init(sfn_env_t *env, sfn_run_t *run, const cJSON *input)
 {
     env->input = input;
@@ -238,6 +247,8 @@ sfn_io_output(sfn_run_t *run, cJSON *result, int owned,
     run->input = NULL;
     run->shared = NULL;
 
+    sfn_inspect(run, "result", result);
+
     if (rp_null) {
         if (owned) {
             cJSON_Delete(result);
@@ -284,6 +295,8 @@ sfn_io_output(sfn_run_t *run, cJSON *result, int owned,
         sfn_err_set(&run->err, "States.Runtime", "out of memory");
         return -1;
     }
+
+    sfn_inspect(run, "afterResultPath", out);
 
     if (st->output_path_null) {
         sfn_payload_drop(out, &shared);
@@ -355,6 +368,8 @@ sfn_io_effective(sfn_run_t *run)
         return -1;
     }
 
+    sfn_inspect(run, "afterInputPath", eff);
+
     if (st->parameters) {
         memset(&err, 0, sizeof(sfn_err_t));
         env.input = eff;
@@ -371,12 +386,15 @@ sfn_io_effective(sfn_run_t *run)
             return -1;
         }
 
+        sfn_inspect(run, "afterParameters", res);
         run->eff = res;
         return 0;
     }
 
     run->eff = sfn_io_own(eff, owned);
     sfn_env_done(&env);
+
+    sfn_inspect(run, "afterParameters", run->eff);
 
     return run->eff ? 0 : -1;
 }
@@ -451,6 +469,8 @@ sfn_state_result(sfn_run_t *run, cJSON *res)
         return SFN_R_FAIL;
     }
 
+    sfn_inspect(run, "result", res);
+
     if (st->result_selector) {
         memset(&err, 0, sizeof(sfn_err_t));
         sfn_env_init(&env, run, res);
@@ -465,6 +485,8 @@ sfn_state_result(sfn_run_t *run, cJSON *res)
 
         res = sel;
     }
+
+    sfn_inspect(run, "afterResultSelector", res);
 
     cJSON_Delete(run->eff);
     run->eff = NULL;

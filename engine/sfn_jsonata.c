@@ -100,6 +100,7 @@ sfn_jsonata_compile(const char *text, size_t len, sfn_jsonata_error_t *err)
     ctx.jmp = &jmp;
     ctx.code = perr.code;
     ctx.token = perr.token[0] ? perr.token : NULL;
+    ctx.message = "The expression is nested too deeply";   /* U1001 */
 
     if (setjmp(jmp) == 0) {
         if (perr.value[0]) {

@@ -56,8 +56,8 @@ int sfn_jsonata_eval(const sfn_jsonata_t *prog, const cJSON *input,
 /*
  * What Step Functions adds around an evaluation.  variable() gives the
  * value of a $name that neither the expression nor the bindings bind
- * (borrowed until the evaluation ends), or NULL; it is asked once per
- * name and evaluation.  With aws set, the functions Step Functions adds
+ * (borrowed until the evaluation ends, or the session), or NULL; it is
+ * asked once per name and evaluation (or session).  With aws set, the functions Step Functions adds
  * ($partition, $range, $hash, $random with a seed, $uuid, $parse) are
  * defined; random() fills their random bytes.  function is set on return
  * when the result was a function, which JSON cannot hold.

@@ -144,7 +144,7 @@ sfn_jenv_lookup(sfn_jctx_t *ctx, sfn_jenv_t *env, const char *name,
     if (ctx->host && ctx->host->variable
         && (j = ctx->host->variable(ctx->host->data, name, len)) != NULL)
     {
-        v = sfn_jv_from_json(ctx, j);
+        v = sfn_jv_from_json_ref(ctx, j);
         sfn_jenv_bind(ctx, ctx->root, name, len, v);
         return v;
     }
@@ -691,6 +691,68 @@ sfn_jev_tuple_step(sfn_jctx_t *ctx, sfn_jnode_t *expr, sfn_jv_t *input,
 }
 
 
+/*
+ * A path of names, after a variable or not, through objects: a lookup a
+ * step, without the sequences the general walk builds for each.  Returns
+ * 0 when the path or the values need the general walk: an array before
+ * the last step maps the steps after it.
+ */
+static int
+sfn_jev_path_names(sfn_jctx_t *ctx, sfn_jnode_t *expr, sfn_jv_t *input,
+    sfn_jenv_t *env, sfn_jv_t **out)
+{
+    size_t        i;
+    sfn_jv_t     *v;
+    sfn_jnode_t  *step;
+
+    if (expr->keep_singleton || expr->group != NULL || expr->tuple) {
+        return 0;
+    }
+
+    v = input;
+
+    for (i = 0; i < expr->items.n; i++) {
+        step = expr->items.v[i];
+
+        if (step->stages.n || step->predicate.n || step->tuple
+            || step->has_focus || step->has_index || step->ancestor
+            || step->group || step->keep_array || step->cons_array
+            || step->keep_singleton)
+        {
+            return 0;
+        }
+
+        if (i == 0 && step->type == SFN_JN_VARIABLE && step->str.len) {
+            v = sfn_jenv_lookup(ctx, env, step->str.data, step->str.len);
+
+        } else if (step->type == SFN_JN_NAME) {
+            if (v == NULL) {
+                break;
+            }
+
+            if (v->type != SFN_JV_OBJECT) {
+                return 0;
+            }
+
+            v = sfn_jv_get(v, step->str.data, step->str.len);
+
+        } else {
+            return 0;
+        }
+
+        if (v && v->type == SFN_JV_ARRAY
+            && (i + 1 < expr->items.n || (v->flags & SFN_JV_SEQ)))
+        {
+            return 0;
+        }
+    }
+
+    *out = v;
+
+    return 1;
+}
+
+
 static sfn_jv_t *
 sfn_jev_path(sfn_jctx_t *ctx, sfn_jnode_t *expr, sfn_jv_t *input,
     sfn_jenv_t *env)
@@ -699,6 +761,10 @@ sfn_jev_path(sfn_jctx_t *ctx, sfn_jnode_t *expr, sfn_jv_t *input,
     size_t        i;
     sfn_jv_t     *in, *result, *tuples, *seq;
     sfn_jnode_t  *step;
+
+    if (sfn_jev_path_names(ctx, expr, input, env, &result)) {
+        return result;
+    }
 
     step = expr->items.v[0];
 

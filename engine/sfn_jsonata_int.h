@@ -340,6 +340,8 @@ int sfn_jv_is_numeric(sfn_jctx_t *ctx, const sfn_jv_t *v);
 int sfn_jv_deep_equal(const sfn_jv_t *a, const sfn_jv_t *b);
 int sfn_jv_boolean(sfn_jctx_t *ctx, const sfn_jv_t *v);   /* -1 undefined */
 sfn_jv_t *sfn_jv_from_json(sfn_jctx_t *ctx, const cJSON *j);
+/* the same, its strings borrowed from j, which must outlive the values */
+sfn_jv_t *sfn_jv_from_json_ref(sfn_jctx_t *ctx, const cJSON *j);
 cJSON *sfn_jv_to_json(const sfn_jv_t *v);
 void *sfn_jalloc(sfn_jctx_t *ctx, size_t size);
 void sfn_jlist_push(sfn_pool_t *pool, sfn_jlist_t *l, void *p);

@@ -499,15 +499,16 @@ sfn_jv_boolean(sfn_jctx_t *ctx, const sfn_jv_t *v)
 }
 
 
-sfn_jv_t *
-sfn_jv_from_json(sfn_jctx_t *ctx, const cJSON *j)
+/*
+ * ref: the strings stay in the tree, which outlives the evaluation;
+ * arrays and objects are sized once
+ */
+static sfn_jv_t *
+sfn_jv_json(sfn_jctx_t *ctx, const cJSON *j, int ref)
 {
+    size_t        n;
     sfn_jv_t     *v;
     const cJSON  *c;
-
-    if (j == NULL) {
-        return NULL;
-    }
 
     switch (j->type & 0xff) {
     case cJSON_False:
@@ -517,23 +518,61 @@ sfn_jv_from_json(sfn_jctx_t *ctx, const cJSON *j)
     case cJSON_Number:
         return sfn_jv_number(ctx, j->valuedouble);
     case cJSON_String:
-        return sfn_jv_strz(ctx, j->valuestring ? j->valuestring : "");
+        if (!ref || j->valuestring == NULL) {
+            return sfn_jv_strz(ctx, j->valuestring ? j->valuestring : "");
+        }
+        v = sfn_jalloc(ctx, sizeof(sfn_jv_t));
+        v->type = SFN_JV_STRING;
+        v->flags = 0;
+        v->u.s.data = j->valuestring;
+        v->u.s.len = strlen(j->valuestring);
+        return v;
     case cJSON_Array:
-        v = sfn_jv_array(ctx, 0);
-        for (c = j->child; c; c = c->next) {
-            sfn_jv_push(ctx, v, sfn_jv_from_json(ctx, c));
-        }
-        return v;
     case cJSON_Object:
-        v = sfn_jv_object(ctx);
-        for (c = j->child; c; c = c->next) {
-            sfn_jv_set(ctx, v, c->string, strlen(c->string),
-                       sfn_jv_from_json(ctx, c));
-        }
-        return v;
+        break;
     default:
         return &sfn_jv_null;
     }
+
+    n = 0;
+    for (c = j->child; c; c = c->next) {
+        n++;
+    }
+
+    if ((j->type & 0xff) == cJSON_Array) {
+        v = sfn_jv_array(ctx, 0);
+        v->u.a->v = sfn_jalloc(ctx, (n ? n : 1) * sizeof(sfn_jv_t *));
+        v->u.a->cap = n ? n : 1;
+        for (c = j->child; c; c = c->next) {
+            v->u.a->v[v->u.a->n++] = sfn_jv_json(ctx, c, ref);
+        }
+        return v;
+    }
+
+    v = sfn_jv_object(ctx);
+    v->u.o->k = sfn_jalloc(ctx, (n ? n : 1) * sizeof(sfn_str_t));
+    v->u.o->v = sfn_jalloc(ctx, (n ? n : 1) * sizeof(sfn_jv_t *));
+    v->u.o->cap = n ? n : 1;
+    for (c = j->child; c; c = c->next) {
+        sfn_jv_set(ctx, v, c->string, strlen(c->string),
+                   sfn_jv_json(ctx, c, ref));
+    }
+
+    return v;
+}
+
+
+sfn_jv_t *
+sfn_jv_from_json(sfn_jctx_t *ctx, const cJSON *j)
+{
+    return j ? sfn_jv_json(ctx, j, 0) : NULL;
+}
+
+
+sfn_jv_t *
+sfn_jv_from_json_ref(sfn_jctx_t *ctx, const cJSON *j)
+{
+    return j ? sfn_jv_json(ctx, j, 1) : NULL;
 }
 
 

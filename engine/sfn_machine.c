@@ -1038,6 +1038,55 @@ sfn_load_names(sfn_load_t *ld, const char *name, const char *loc)
 
 
 /*
+ * arn:aws:states:<region>:<account>:activity:<name>, the name by AWS's rule
+ * for names (1 to 80 characters, none of white space, brackets, wildcards,
+ * special or control characters)
+ */
+
+int
+sfn_resource_activity(const char *r)
+{
+    size_t       n;
+    const char  *p;
+
+    if (strncmp(r, "arn:aws:states:", 15) != 0) {
+        return 0;
+    }
+
+    p = r + 15;
+
+    for (n = 0; n < 2; n++) {
+        p = strchr(p, ':');
+        if (p == NULL) {
+            return 0;
+        }
+        p++;
+    }
+
+    if (strncmp(p, "activity:", 9) != 0 || p - r < 19) {
+        return 0;
+    }
+
+    p += 9;
+    n = strlen(p);
+
+    if (n == 0 || n > 80) {
+        return 0;
+    }
+
+    for ( /* void */ ; *p; p++) {
+        if ((unsigned char) *p <= 0x20 || *p == 0x7f
+            || strchr("<>{}[]?*\"#%\\^|~`$&,;:/", *p))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
  * The resourceType and resource of the state's Task* history events, as AWS
  * names them: "arn:aws:states:::dynamodb:putItem" is "dynamodb" and
  * "putItem", "arn:aws:states:::states:startExecution.sync:2" is "states"
@@ -1057,6 +1106,14 @@ sfn_load_resource_names(sfn_load_t *ld, sfn_state_t *st)
 
     if (strncmp(r, "arn:aws:lambda:", 15) == 0) {
         st->resource_type = "lambda";
+        st->resource_name = r;
+        return 0;
+    }
+
+    if (sfn_resource_activity(r)) {
+        st->activity = 1;
+        ld->m->uses_activity = 1;
+        st->resource_type = "activity";
         st->resource_name = r;
         return 0;
     }
@@ -2469,8 +2526,22 @@ sfn_machine_check_type(const sfn_machine_t *m, sfn_type_e type,
     const char        *r, *suffix;
     size_t             len;
 
-    if (type != SFN_EXPRESS || (!m->uses_sync && !m->uses_token)) {
+    if (type != SFN_EXPRESS
+        || (!m->uses_sync && !m->uses_token && !m->uses_activity))
+    {
         return SFN_OK;
+    }
+
+    if (m->uses_activity) {
+        if (diag) {
+            memset(diag, 0, sizeof(sfn_diag_t));
+            snprintf(diag->code, sizeof(diag->code),
+                     "SCHEMA_VALIDATION_FAILED");
+            snprintf(diag->message, sizeof(diag->message),
+                     "Express state machine does not support Activity ARN");
+        }
+
+        return SFN_ERROR;
     }
 
     for (i = 0; i < m->nresources; i++) {

@@ -139,9 +139,12 @@ sfn_qtmpl_node(sfn_machine_t *m, const cJSON *v, const char *field,
 
         t->prog = sfn_jsonata_compile(expr, len, &jerr);
         if (t->prog == NULL) {
-            snprintf(errbuf, errlen, "The JSONata expression '%s' specified "
-                     "for the field '%s' is not valid: %s: %s", t->text,
-                     field, jerr.code, jerr.message ? jerr.message : "");
+            /* a long expression is cut, so that the reason shows */
+            snprintf(errbuf, errlen, "The JSONata expression '%.*s%s' "
+                     "specified for the field '%s' is not valid: %s: %s",
+                     len > 200 ? 200 : (int) len, t->text,
+                     len > 200 ? "..." : "", field, jerr.code,
+                     jerr.message ? jerr.message : "");
             sfn_jsonata_error_clear(&jerr);
             return NULL;
         }

@@ -64,6 +64,8 @@ sfn_state_pass(sfn_run_t *run)
         return SFN_R_FAIL;
     }
 
+    sfn_inspect(run, "afterInputPath", eff);
+
     if (st->parameters) {
         memset(&err, 0, sizeof(sfn_err_t));
         env.input = eff;
@@ -82,6 +84,8 @@ sfn_state_pass(sfn_run_t *run)
         eff = res;
         owned = 1;
     }
+
+    sfn_inspect(run, "afterParameters", eff);
 
     if (st->result) {
         if (owned) {
@@ -651,7 +655,7 @@ sfn_exec_task(sfn_run_t *run)
 
     /* a token is the task's own: the next Task of the run has none */
 
-    if (st->wait_token) {
+    if (st->wait_token || st->activity) {
         sfn_exec_task_token(run);
 
     } else if (run->token) {
@@ -779,6 +783,12 @@ sfn_exec_task_schedule(sfn_run_t *run)
         }
     }
 
+    if (run->state->activity) {
+        /* ActivityStarted comes when a worker takes it */
+        sfn_emit_activity(run, "Scheduled", run->eff, NULL);
+        goto run;
+    }
+
     d = NULL;
     if (sfn_history_on(e)) {
         d = sfn_details("taskScheduledEventDetails", &in);
@@ -817,6 +827,8 @@ sfn_exec_task_schedule(sfn_run_t *run)
 
     sfn_emit(e, run, "TaskStarted", d);
 
+run:
+
     memset(&req, 0, sizeof(sfn_task_req_t));
     req.id = id;
     req.state = run->state->name;
@@ -836,8 +848,10 @@ sfn_exec_task_schedule(sfn_run_t *run)
         sfn_exec_task_timers_cancel(run);
         sfn_err_set(&run->err, "States.TaskFailed",
                     "The task could not be started");
-        sfn_emit_error(e, run, "TaskFailed", "taskFailedEventDetails",
-                       run->err.error, run->err.cause, run->state);
+        sfn_emit_error(e, run, run->state->activity ? "TaskStartFailed"
+                                                    : "TaskFailed",
+                       "taskFailedEventDetails", run->err.error,
+                       run->err.cause, run->state);
         return SFN_R_FAIL;
     }
 
@@ -854,6 +868,11 @@ sfn_exec_task_result(sfn_run_t *run)
     e = run->e;
     res = run->result;
     run->result = NULL;
+
+    if (run->state->activity) {
+        sfn_emit_activity(run, "Succeeded", res, NULL);
+        return sfn_state_result(run, res);
+    }
 
     d = NULL;
     if (sfn_history_on(e)) {

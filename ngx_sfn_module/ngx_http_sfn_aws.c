@@ -78,6 +78,12 @@ static ngx_http_sfn_aws_op_t  ngx_http_sfn_aws_ops[] = {
     { ngx_string("ListStateMachineAliases"),
       ngx_http_sfn_aws_list_aliases },
     { ngx_string("RedriveExecution"), ngx_http_sfn_aws_redrive },
+    { ngx_string("CreateActivity"), ngx_http_sfn_aws_create_activity },
+    { ngx_string("DescribeActivity"), ngx_http_sfn_aws_describe_activity },
+    { ngx_string("DeleteActivity"), ngx_http_sfn_aws_delete_activity },
+    { ngx_string("ListActivities"), ngx_http_sfn_aws_list_activities },
+    { ngx_string("GetActivityTask"), ngx_http_sfn_aws_get_activity_task },
+    { ngx_string("TestState"), ngx_http_sfn_aws_test_state },
     { ngx_null_string, NULL }
 };
 

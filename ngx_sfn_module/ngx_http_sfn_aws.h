@@ -137,6 +137,7 @@ ngx_int_t ngx_http_sfn_aws_describe_sm_exec(
 ngx_int_t ngx_http_sfn_aws_tag(ngx_http_sfn_aws_ctx_t *ctx);
 ngx_int_t ngx_http_sfn_aws_untag(ngx_http_sfn_aws_ctx_t *ctx);
 ngx_int_t ngx_http_sfn_aws_list_tags(ngx_http_sfn_aws_ctx_t *ctx);
+char *ngx_http_sfn_aws_tags(ngx_http_sfn_aws_ctx_t *ctx, cJSON *tags);
 
 /* ngx_http_sfn_aws_version.c: versions and aliases */
 ngx_int_t ngx_http_sfn_aws_publish(ngx_http_sfn_aws_ctx_t *ctx);
@@ -168,6 +169,16 @@ ngx_int_t ngx_http_sfn_aws_stop(ngx_http_sfn_aws_ctx_t *ctx);
 ngx_int_t ngx_http_sfn_aws_task_success(ngx_http_sfn_aws_ctx_t *ctx);
 ngx_int_t ngx_http_sfn_aws_task_failure(ngx_http_sfn_aws_ctx_t *ctx);
 ngx_int_t ngx_http_sfn_aws_heartbeat(ngx_http_sfn_aws_ctx_t *ctx);
+
+/* ngx_http_sfn_aws_activity.c: activities and their workers' long polls */
+ngx_int_t ngx_http_sfn_aws_create_activity(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_describe_activity(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_delete_activity(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_list_activities(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_get_activity_task(ngx_http_sfn_aws_ctx_t *ctx);
+
+/* ngx_http_sfn_aws_test.c: TestState */
+ngx_int_t ngx_http_sfn_aws_test_state(ngx_http_sfn_aws_ctx_t *ctx);
 
 
 #endif /* _NGX_HTTP_SFN_AWS_H_INCLUDED_ */

@@ -18,7 +18,7 @@
 
 /* tags: [{"key","value"}] in requests, a JSON object in the table */
 
-static char *
+char *
 ngx_http_sfn_aws_tags(ngx_http_sfn_aws_ctx_t *ctx, cJSON *tags)
 {
     char   *text;
@@ -1458,6 +1458,21 @@ invalid:
 }
 
 
+static void
+ngx_http_sfn_aws_diagnostic(cJSON *d, const char *severity, sfn_diag_t *diag)
+{
+    cJSON_AddStringToObject(d, "severity", severity);
+    cJSON_AddStringToObject(d, "code", diag->code);
+    cJSON_AddStringToObject(d, "message", diag->message);
+
+    /* AWS leaves the location out of a diagnostic of the whole */
+
+    if (diag->location[0] != '\0') {
+        cJSON_AddStringToObject(d, "location", diag->location);
+    }
+}
+
+
 /*
  * ValidateStateMachineDefinition: every diagnostic, as AWS lists them, up
  * to its maxResults (default 100, at most 100); truncated when there may
@@ -1467,10 +1482,10 @@ invalid:
 ngx_int_t
 ngx_http_sfn_aws_validate(ngx_http_sfn_aws_ctx_t *ctx)
 {
-    size_t          i, n;
+    size_t          i, n, w, k;
     cJSON          *json, *list, *d, *max;
     ngx_str_t       def, type;
-    sfn_diag_t     *diag;
+    sfn_diag_t     *diag, *warn;
     sfn_machine_t  *m;
 
     if (ngx_http_sfn_aws_field(ctx, "definition", 1, &def) != NGX_OK
@@ -1506,10 +1521,11 @@ ngx_http_sfn_aws_validate(ngx_http_sfn_aws_ctx_t *ctx)
     /* one more than asked for tells whether the list is cut */
 
     diag = ngx_palloc(ctx->r->pool, (n + 1) * sizeof(sfn_diag_t));
+    warn = ngx_palloc(ctx->r->pool, (n + 1) * sizeof(sfn_diag_t));
     json = cJSON_CreateObject();
     list = cJSON_CreateArray();
 
-    if (diag == NULL || json == NULL || list == NULL) {
+    if (diag == NULL || warn == NULL || json == NULL || list == NULL) {
         cJSON_Delete(json);
         cJSON_Delete(list);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -1529,20 +1545,25 @@ ngx_http_sfn_aws_validate(ngx_http_sfn_aws_ctx_t *ctx)
         cJSON_AddStringToObject(json, "result", "FAIL");
     }
 
-    cJSON_AddItemToObject(json, "diagnostics", list);
-    cJSON_AddBoolToObject(json, "truncated", i > n);
+    /* the errors, then the warnings, which leave the result OK */
 
-    for (i = ngx_min(i, n); i; i--, diag++) {
+    w = sfn_machine_lint((char *) def.data, def.len, warn, n + 1);
+
+    cJSON_AddItemToObject(json, "diagnostics", list);
+    cJSON_AddBoolToObject(json, "truncated", i + w > n);
+
+    i = ngx_min(i, n);
+    w = ngx_min(w, n - i);
+
+    for (k = 0; k < i + w; k++) {
         d = cJSON_CreateObject();
         cJSON_AddItemToArray(list, d);
-        cJSON_AddStringToObject(d, "severity", "ERROR");
-        cJSON_AddStringToObject(d, "code", diag->code);
-        cJSON_AddStringToObject(d, "message", diag->message);
 
-        /* AWS leaves the location out of a diagnostic of the whole */
+        if (k < i) {
+            ngx_http_sfn_aws_diagnostic(d, "ERROR", &diag[k]);
 
-        if (diag->location[0] != '\0') {
-            cJSON_AddStringToObject(d, "location", diag->location);
+        } else {
+            ngx_http_sfn_aws_diagnostic(d, "WARNING", &warn[k - i]);
         }
     }
 

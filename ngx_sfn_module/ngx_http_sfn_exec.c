@@ -759,7 +759,8 @@ static const sfn_host_t  ngx_http_sfn_host_ops = {
     ngx_http_sfn_host_event,
     NULL,
     ngx_http_sfn_host_log,
-    ngx_http_sfn_host_yield
+    ngx_http_sfn_host_yield,
+    NULL
 };
 
 

@@ -62,6 +62,8 @@ typedef struct {
     unsigned                     in_thread:1;
     unsigned                     waiting:1;     /* for a callback */
     unsigned                     deferred:1;    /* until the step commits */
+    unsigned                     activity:1;    /* queued for its workers */
+    unsigned                     taken:1;       /* by one of its workers */
 } ngx_http_sfn_task_ctx_t;
 
 
@@ -158,6 +160,10 @@ void ngx_http_sfn_task_post_deferred(ngx_http_sfn_run_t *run);
 void ngx_http_sfn_task_cancel_all(ngx_http_sfn_run_t *run);
 void ngx_http_sfn_progress_clear(ngx_http_sfn_run_t *run);
 void ngx_http_sfn_progress_publish(void);
+
+/* ngx_http_sfn_aws_activity.c: an activity's task queued for its workers */
+int ngx_http_sfn_activity_schedule(ngx_http_sfn_task_ctx_t *ctx);
+void ngx_http_sfn_activity_forget(ngx_http_sfn_task_ctx_t *ctx);
 
 /* ngx_http_sfn_lease.c: leases and recovery of Standard executions */
 void ngx_http_sfn_lease_init(ngx_cycle_t *cycle);

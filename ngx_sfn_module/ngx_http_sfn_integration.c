@@ -192,7 +192,10 @@ ngx_http_sfn_integration_known(void *data, const char *resource)
 {
     ngx_http_sfn_main_conf_t *smcf = data;
 
-    return sfn_service_known(smcf ? &smcf->services : NULL, resource);
+    /* an activity's ARN: its tasks are queued for its workers */
+
+    return sfn_service_known(smcf ? &smcf->services : NULL, resource)
+           || sfn_resource_activity(resource);
 }
 
 

@@ -28,6 +28,11 @@ ngx_http_sfn_machine_express_check(void *data, const char *resource)
 
     len = ngx_strlen(resource);
 
+    if (sfn_resource_activity(resource)) {
+        *bad = 2;
+        return;
+    }
+
     if ((len > 5 && ngx_strcmp(resource + len - 5, ".sync") == 0)
         || (len > 17
             && ngx_strcmp(resource + len - 17, ".waitForTaskToken") == 0))
@@ -76,8 +81,12 @@ ngx_http_sfn_machine_load(ngx_str_t *definition, sfn_type_e type,
     ngx_cpystrn((u_char *) diag->location, (u_char *) "/States",
                 sizeof(diag->location));
     ngx_cpystrn((u_char *) diag->message,
-                (u_char *) "Express state machines do not support '.sync' "
-                "or '.waitForTaskToken' service integrations",
+                (u_char *) (bad == 2
+                            ? "Express state machine does not support "
+                              "Activity ARN"
+                            : "Express state machines do not support "
+                              "'.sync' or '.waitForTaskToken' service "
+                              "integrations"),
                 sizeof(diag->message));
 
     return NULL;

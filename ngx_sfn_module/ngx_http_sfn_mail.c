@@ -61,6 +61,25 @@ ngx_http_sfn_msg_apply(ngx_http_sfn_run_t *run, ngx_http_sfn_msg_t *msg)
         (void) sfn_exec_task_heartbeat(run->exec, msg->task);
         break;
 
+    case NGX_HTTP_SFN_MSG_STARTED:
+        if (!ctx->taken) {
+            ctx->taken = 1;
+            (void) sfn_exec_task_started(run->exec, msg->task,
+                                         ngx_http_sfn_cstr(&msg->a));
+        }
+
+        break;
+
+    case NGX_HTTP_SFN_MSG_REFUSED:
+        ngx_http_sfn_task_forget(ctx);
+        ctx->abandoned = 1;
+        ngx_queue_remove(&ctx->queue);
+
+        (void) sfn_exec_task_refused(run->exec, msg->task,
+                                     ngx_http_sfn_cstr(&msg->a),
+                                     ngx_http_sfn_cstr(&msg->b));
+        break;
+
     case NGX_HTTP_SFN_MSG_SUCCESS:
     case NGX_HTTP_SFN_MSG_FAILURE:
 
@@ -392,8 +411,10 @@ ngx_http_sfn_task_callback(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_msg_kind_e kind, ngx_str_t *token, ngx_str_t *a,
     ngx_str_t *b, ngx_pool_t *pool)
 {
-    ngx_int_t           rc;
-    ngx_http_sfn_msg_t  msg;
+    ngx_int_t                 rc;
+    ngx_http_sfn_msg_t        msg;
+    ngx_http_sfn_run_t       *run;
+    ngx_http_sfn_task_ctx_t  *ctx;
 
     ngx_memzero(&msg, sizeof(ngx_http_sfn_msg_t));
 
@@ -405,10 +426,17 @@ ngx_http_sfn_task_callback(ngx_http_sfn_main_conf_t *smcf,
         return rc;
     }
 
-    if (ngx_http_sfn_run_find(&msg.arn) == NULL
-        && ngx_http_sfn_exec_durable(smcf, &msg.arn, pool))
-    {
+    run = ngx_http_sfn_run_find(&msg.arn);
+
+    if (run == NULL && ngx_http_sfn_exec_durable(smcf, &msg.arn, pool)) {
         /* PostgreSQL answers for the token: sfn_token_answer() */
+        return NGX_AGAIN;
+    }
+
+    ctx = run ? ngx_http_sfn_task_find(run, msg.task) : NULL;
+
+    if (ctx && ctx->activity && !ctx->taken) {
+        /* after the mail that it was taken (ActivityStarted), in order */
         return NGX_AGAIN;
     }
 

@@ -163,7 +163,9 @@ typedef enum {
     NGX_HTTP_SFN_MSG_STOP = 1,
     NGX_HTTP_SFN_MSG_SUCCESS,
     NGX_HTTP_SFN_MSG_FAILURE,
-    NGX_HTTP_SFN_MSG_HEARTBEAT
+    NGX_HTTP_SFN_MSG_HEARTBEAT,
+    NGX_HTTP_SFN_MSG_STARTED,   /* an activity's task, by worker a */
+    NGX_HTTP_SFN_MSG_REFUSED    /* an activity's task not scheduled */
 } ngx_http_sfn_msg_kind_e;
 
 
@@ -254,6 +256,9 @@ ngx_int_t ngx_http_sfn_task_callback(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_msg_kind_e kind, ngx_str_t *token, ngx_str_t *a,
     ngx_str_t *b, ngx_pool_t *pool);
 void ngx_http_sfn_exec_mail_notify(const char *payload);
+
+/* ngx_http_sfn_aws_activity.c */
+void ngx_http_sfn_activity_notify(const char *payload);
 
 /* ngx_http_sfn_shm.c */
 ngx_int_t ngx_http_sfn_shm_init_zone(ngx_shm_zone_t *zone, void *data);

@@ -9,7 +9,8 @@
  * commit).  A broken connection is re-established on a timer and the
  * statements whose transaction did not commit are sent again, so writes are
  * at least once; the schema makes them idempotent.  The connection listens
- * on the channel "sfn_mail" for the executions' mail (sql/004_mailbox.sql).
+ * on the channels "sfn_mail" for the executions' mail (sql/004_mailbox.sql)
+ * and "sfn_activity" for activities' tasks (sql/013_activities.sql).
  * Statements read often (the API's pages) are prepared on it once and
  * executed by name.  Two more connections work the same way: the reader,
  * for reads that need not follow this worker's writes (a describe of an
@@ -315,7 +316,8 @@ ngx_http_sfn_pg_init_process(ngx_cycle_t *cycle,
 
     pg->mail = 1;
     pg->name = "";
-    pg->setup = "LISTEN sfn_mail";
+    /* one statement: the extended protocol takes no more */
+    pg->setup = "DO $$BEGIN LISTEN sfn_mail; LISTEN sfn_activity; END$$";
     pg->gauge = ngx_http_sfn_metrics_connections(cycle, 0);
 
     rd->name = " (reader)";
@@ -863,6 +865,7 @@ ngx_http_sfn_pg_poll_connect(ngx_http_sfn_pg_t *pg)
 
             if (pg->mail) {
                 ngx_http_sfn_exec_mail_notify(NULL);
+                ngx_http_sfn_activity_notify(NULL);
             }
 
             return ngx_http_sfn_pg_send(pg);
@@ -1309,7 +1312,13 @@ ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg)
     (void) PQisBusy(pg->conn);
 
     while ((n = PQnotifies(pg->conn)) != NULL) {
-        ngx_http_sfn_exec_mail_notify(n->extra);
+        if (ngx_strcmp(n->relname, "sfn_activity") == 0) {
+            ngx_http_sfn_activity_notify(n->extra);
+
+        } else {
+            ngx_http_sfn_exec_mail_notify(n->extra);
+        }
+
         PQfreemem(n);
     }
 

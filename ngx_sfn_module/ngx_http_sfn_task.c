@@ -188,6 +188,10 @@ ngx_http_sfn_task_forget(ngx_http_sfn_task_ctx_t *ctx)
 
     (void) ngx_http_sfn_shm_token_close(ctx->run->smcf, &ctx->token);
 
+    if (ctx->activity) {
+        ngx_http_sfn_activity_forget(ctx);
+    }
+
     if (ctx->run->durable) {
         values[0] = ctx->call.token;
 
@@ -259,7 +263,9 @@ ngx_http_sfn_host_run_task(void *data, sfn_exec_t *e, const sfn_task_req_t *t)
     ngx_thread_task_t        *task;
     ngx_http_sfn_task_ctx_t  *ctx;
 
-    if (!sfn_service_known(&run->smcf->services, t->resource)) {
+    if (!sfn_service_known(&run->smcf->services, t->resource)
+        && !sfn_resource_activity(t->resource))
+    {
         return SFN_ERROR;
     }
 
@@ -306,6 +312,12 @@ ngx_http_sfn_host_run_task(void *data, sfn_exec_t *e, const sfn_task_req_t *t)
     ctx->repost.data = ctx;
     ctx->repost.log = run->log;
 
+    /*
+     * a .sync job's next poll must not hold a worker that is shutting
+     * down: the execution's next owner starts the task again
+     */
+    ctx->repost.cancelable = 1;
+
     if (t->token) {
         ctx->token.data = (u_char *) ctx->call.token;
         ctx->token.len = ngx_strlen(t->token);
@@ -346,6 +358,11 @@ ngx_http_sfn_host_run_task(void *data, sfn_exec_t *e, const sfn_task_req_t *t)
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, run->log, 0,
                    "sfn execution \"%V\" runs task %uL \"%s\"",
                    &run->name, t->id, t->resource);
+
+    if (sfn_resource_activity(t->resource)) {
+        /* no thread: a worker polls for it */
+        return ngx_http_sfn_activity_schedule(ctx);
+    }
 
     if (run->durable) {
         /* a Standard execution records the step before its effects */

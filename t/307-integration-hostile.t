@@ -26,7 +26,7 @@ my $svc = Sfn::Service->new(sub {
     my ($req, $self) = @_;
     my ($p, $c) = ($req->{path}, $req->{socket});
 
-    return (200, { ok => 1 }) if $p eq '/ok';
+    return (200, { ok => 1 }) if $p eq '/ok' || $p eq '/evil';
     if ($p eq '/slow') { sleep 3; return (200, { slow => 1 }) }
     if ($p eq '/hang') { sleep 30; return }
     return (200, 'plain words', { 'Content-Type' => 'text/plain' })
@@ -99,6 +99,7 @@ for my $f (sort keys %fn) {
 $rules .= "    sfn_integration arn:aws:lambda:*:*:function:down "
           . "http://127.0.0.1:$closed/;\n";
 $rules .= "    sfn_integration arn:aws:lambda:*:*:function:slow10 $u/slow;\n";
+$rules .= "    sfn_integration arn:aws:lambda:*:*:function:evil* $u/evil;\n";
 for my $j (qw(never elsewhere nostatus array flaky down)) {
     $rules .= "    sfn_integration arn:aws:glue:*:*:job/$j $u/$j poll=100ms;\n";
 }
@@ -111,6 +112,11 @@ for my $f (sort(keys %fn), 'down', 'slow10') {
             End => \1 } } }));
     push @machines, $f => "$f.json";
 }
+$t->write_file('conf/evil.json', $t->json->encode({
+    StartAt => 'S', States => { S => { Type => 'Task',
+        Resource => "arn:aws:lambda:us-east-1:1:function:evil\r\nX-Evil: 1",
+        End => \1 } } }));
+push @machines, evil => 'evil.json';
 $t->write_file('conf/invoke_text.json', $t->json->encode({
     StartAt => 'S', States => { S => { Type => 'Task',
         Resource => 'arn:aws:states:::lambda:invoke',
@@ -183,9 +189,15 @@ ok($d->{elapsed} < 30, sprintf('... cut at the limit (%.1f s)',
 fails_with('deep', 'Lambda.ServiceException', qr/not JSON/,
            'JSON nested 100,000 deep');
 $d = run('badutf8');
-ok($d->{status} eq 'SUCCEEDED' || $d->{status} eq 'FAILED',
-   "invalid UTF-8 and U+0000 in a reply: $d->{status}, cleanly")
-    or diag explain $d;
+is($d->{status}, 'FAILED', 'invalid UTF-8 in a reply: failed');
+is($d->{error}, 'States.Runtime', '... States.Runtime, the engine\'s');
+like($d->{cause}, qr/not valid JSON/, '... not valid JSON');
+
+$d = run('evil');
+my ($evil) = $svc->requests('/evil');
+ok($evil && !exists $evil->{headers}{'x-evil'},
+   'a Resource with CRLF in it: no header injected')
+    or diag explain $evil;
 
 # a slow endpoint holds a thread, not the event loop
 
@@ -200,6 +212,22 @@ for (1 .. 10) {
     sleep 0.1;
 }
 ok($worst < 1, sprintf('the API answers meanwhile (worst %.3f s)', $worst));
+
+# concurrent: more calls than threads wait their turn, none is lost
+
+my @arns = map { run('ok', nowait => 1)->{executionArn} } 1 .. 16;
+my %status;
+for my $arn (@arns) {
+    my $deadline = time + 60;
+    my $e;
+    while (time < $deadline) {
+        (undef, $e) = $t->aws_api('DescribeExecution', { executionArn => $arn });
+        last if ($e->{status} // '') ne 'RUNNING';
+        sleep 0.1;
+    }
+    $status{$e->{status} // 'none'}++;
+}
+is_deeply(\%status, { SUCCEEDED => 16 }, '16 concurrent calls: all succeeded');
 
 # .sync
 

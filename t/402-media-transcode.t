@@ -42,14 +42,6 @@ sub probe {
     return decode_json(scalar `ffprobe -v error -print_format json -show_format -show_streams "$file"`);
 }
 
-sub keyframes {
-    my $file = shift;
-    my @k = map { (split /,/)[0] }
-            grep { /K/ } split /\n/,
-            `ffprobe -v error -select_streams v -show_entries packet=pts_time,flags -of csv=p=0 "$file"`;
-    return [map { sprintf('%.1f', $_ - $k[0]) } @k];
-}
-
 sub files {
     my $root = shift;
     my @f;
@@ -151,7 +143,7 @@ for my $o (@outs[0, 1]) {
     is($a->{codec_name}, 'aac', "$o->{key} aac");
     is($a->{sample_rate}, 48000, "$o->{key} 48 kHz");
     is($a->{channels}, 2, "$o->{key} stereo");
-    is_deeply(keyframes("$dir/out/$o->{key}"),
+    is_deeply(Sfn::Test::keyframes("$dir/out/$o->{key}"),
               ['0.0', '1.0', map { sprintf '%.1f', 2 * $_ } 1 .. 6],
               "$o->{key} key frames every 2 s, and at the first cut");
 
@@ -186,7 +178,7 @@ for my $v (@{$outs[2]{renditions}}) {
     ok(!grep({ !-s "$dir/out/hls/J1/$_" } @segs), "$v->{key} segments exist");
     my $p = probe("$dir/out/$v->{key}");
     ok(abs($p->{format}{duration} - 14) < 0.2, "$v->{key} duration");
-    push @kf, keyframes("$dir/out/$v->{key}");
+    push @kf, Sfn::Test::keyframes("$dir/out/$v->{key}");
 }
 is_deeply($kf[0], $kf[1], 'key frames aligned across renditions');
 is_deeply($kf[0], ['0.0', '1.0', map { sprintf '%.1f', 2 * $_ } 1 .. 6],
@@ -398,7 +390,9 @@ sub rungs {
     my $out = shift;
     return join ' ', map {
         $_->{format} eq 'hls'
-            ? 'hls[' . join(',', map { "$_->{width}x$_->{height}" }
+            ? 'hls[' . join(',', map { $_->{width}
+                                       ? "$_->{width}x$_->{height}"
+                                       : 'audio' }
                                  @{ $_->{renditions} }) . ']'
             : $_->{format} eq 'mp4' ? "mp4:$_->{width}x$_->{height}"
             : "th:$_->{count}"
@@ -423,14 +417,15 @@ ff("-f lavfi -i testsrc2=size=320x180:rate=25 -t 2 -c:v libx264 "
 
 for my $case (
     [ '720p source: no 1080p, HLS rungs down to 360p', 'hd.mp4',
-      'mp4:1280x720 hls[1280x720,960x540,640x360] th:20' ],
+      'mp4:1280x720 hls[1280x720,960x540,640x360,audio] th:20' ],
     [ '640x360 source: nothing upscaled', 'nhd.mp4',
-      'mp4:640x360 hls[640x360] th:20' ],
+      'mp4:640x360 hls[640x360,audio] th:20' ],
     [ 'portrait 360x640: the landscape boxes shrink, not the picture',
-      'tall.mp4', 'mp4:1136x640 hls[360x640] th:20' ],
+      'tall.mp4', 'mp4:1136x640 hls[360x640,audio] th:20' ],
     [ 'one frame', 'one.mp4', 'mp4:320x180 hls[320x180] th:1' ],
-    [ 'no audio', 'mute.mp4', 'mp4:320x180 hls[320x180] th:20' ],
-    [ 'odd size', 'odd2.mp4', 'mp4:320x180 hls[320x180] th:20' ],
+    [ 'no audio: no audio-only rung', 'mute.mp4',
+      'mp4:320x180 hls[320x180] th:20' ],
+    [ 'odd size', 'odd2.mp4', 'mp4:320x180 hls[320x180,audio] th:20' ],
     [ 'variable frame rate: no frame at the last instant spread to',
       'vfr.mkv', 'mp4:320x180 hls[320x180] th:19' ],
     [ 'no duration (raw H.264)', 'raw.h264', 'mp4:320x180 hls[320x180] th:1' ])
@@ -448,7 +443,8 @@ for my $case (
 my ($m720, $hls) = @{ $r->{output}{outputs} }[0, 1];
 is($hls->{renditions}[0]{quality}{psnr}, $m720->{quality}{psnr},
    '720p MP4 and HLS: one encode');
-my @k = map { keyframes("$dir/out/$_->{key}") } @{ $hls->{renditions} };
+my @k = map { Sfn::Test::keyframes("$dir/out/$_->{key}") }
+        grep { $_->{width} } @{ $hls->{renditions} };
 is_deeply($k[0], ['0.0', '1.0', '2.0'],
           'key frames every 2 s and at the end of the first segment');
 is_deeply($k[$_], $k[0], "rung $_ aligned") for 1 .. $#k;

@@ -36,15 +36,6 @@ sub slurp {
     return scalar <$f>;
 }
 
-# key frame times of a file or playlist, from the first
-sub keyframes {
-    my $file = shift;
-    my @k = map { (split /,/)[0] }
-            grep { /K/ } split /\n/,
-            `ffprobe -v error -select_streams v -show_entries packet=pts_time,flags -of csv=p=0 "$file"`;
-    return [map { sprintf('%.1f', $_ - $k[0]) } @k];
-}
-
 sub durations {
     my $pl = shift;
     return [map { sprintf '%.1f', $_ } $pl =~ /^#EXTINF:([\d.]+),/mg];
@@ -154,7 +145,7 @@ for my $v (qw(_a _b _audio)) {
         my @p = split /\n/, `ffprobe -v error -select_streams v -show_entries packet=flags -of csv=p=0 "$dir/out/d/$s"`;
         like($p[0] // '', qr/K/, "$s: its first video packet is a key frame");
     }
-    push @kf, keyframes("$dir/out/d/index$v.m3u8") if $v ne '_audio';
+    push @kf, Sfn::Test::keyframes("$dir/out/d/index$v.m3u8") if $v ne '_audio';
     my ($nv, $na) = frames("$dir/out/d/index$v.m3u8");
     is($nv, $v eq '_audio' ? 0 : 240, "index$v: every video frame");
     ok($na >= 374, "index$v: all the audio ($na frames)");
@@ -213,7 +204,7 @@ for my $v (qw(_a _b)) {
     }
     my ($nv) = frames("$dir/out/f/index$v.m3u8");
     is($nv, 240, "fMP4 index$v: every frame");
-    push @kf, keyframes("$dir/out/f/index$v.m3u8");
+    push @kf, Sfn::Test::keyframes("$dir/out/f/index$v.m3u8");
 }
 is_deeply($kf[0], ['0.0', '2.0', '2.5', '4.0', '6.0'],
           'fMP4: key frames every 2 s and on the cuts');
@@ -227,7 +218,7 @@ is_deeply($kf[1], $kf[0], 'fMP4: aligned');
 is($rc, 0, 'a first segment as long as the others') or diag explain $r;
 is_deeply(durations(slurp("$dir/out/s/index_a.m3u8")), ['6.0', '2.0'],
           'segments of 6 s');
-is_deeply(keyframes("$dir/out/s/index_a.m3u8"), ['0.0', '2.0', '4.0', '6.0'],
+is_deeply(Sfn::Test::keyframes("$dir/out/s/index_a.m3u8"), ['0.0', '2.0', '4.0', '6.0'],
           'no extra key frame');
 
 # a source shorter than the first segment; video only; audio only
@@ -246,6 +237,18 @@ $pl = slurp("$dir/out/m/index_a.m3u8");
 is_deeply(durations($pl), ['1.0', '3.0'], 'video only: cut on the video');
 my ($nv, $na) = frames("$dir/out/m/index_a.m3u8");
 is("$nv/$na", '100/0', 'video only: every frame, no audio');
+
+($r, $rc) = task(hls_job('mute.mp4', { dir => 'm2' }, video('_a', 180),
+                         audio('_audio')));
+is($rc, 0, 'a source without audio, a ladder with an audio-only rendition')
+    or diag explain $r;
+is_deeply([segments(slurp("$dir/out/m2/index.m3u8"))], ['index_a.m3u8'],
+          'the audio-only rendition is left out');
+ok(!-e "$dir/out/m2/index_audio.m3u8", 'and not written');
+
+($r, $rc) = task(hls_job('mute.mp4', { dir => 'm3' }, audio('_audio')));
+is($r->{error}, 'States.TaskFailed', 'audio alone from a silent source: fails');
+like($r->{cause} // '', qr/"mute\.mp4" has no audio stream/, 'and says why');
 
 Sfn::Test->ffmpeg('-f', 'lavfi', '-i', 'sine=frequency=440:duration=5',
                   '-c:a', 'aac', "$dir/src/sound.m4a");

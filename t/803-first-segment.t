@@ -88,13 +88,6 @@ sub first_playable {
     return (undef, {}, 'TIMEOUT');
 }
 
-sub keyframes {
-    my ($url) = @_;
-    my @k = map { (split /,/)[0] } grep { /K/ } split /\n/,
-        `ffprobe -v error -select_streams v -show_entries packet=pts_time,flags -of csv=p=0 "$url"`;
-    return join ',', map { sprintf('%.1f', $_ - $k[0]) } @k;
-}
-
 # a 720p clip of 14 s: rungs 720p, 540p and 360p, and the audio only
 
 $t->lavfi_clip("$dir/clip.mp4", size => '1280x720', rate => 30,
@@ -144,7 +137,8 @@ for my $v (uris($m->{content})) {
         ok($sr->{status} == 200 && length($sr->{content}) % 188 == 0
            && substr($sr->{content}, 0, 1) eq "\x47", "$s: whole");
     }
-    $keys{$v} = keyframes("$out/hls/$job/$v") if $v ne ($audio // '');
+    $keys{$v} = join ',', @{ Sfn::Test::keyframes("$out/hls/$job/$v") }
+        if $v ne ($audio // '');
 }
 my ($k0) = values %keys;
 is($k0, '0.0,1.0,2.0,4.0,6.0,8.0,10.0,12.0',

@@ -178,14 +178,16 @@ cJSON *sfn_media_result(sfn_media_job_t *job, const cJSON *settings,
 
 
 /*
- * The HLS segmenter (sfn_media_segment.c): open writes the header of an
- * HLS output's inner muxer (created by sfn_media_out_open); write takes a
- * packet in its encoder's time base tb and returns an AVERROR; close ends
- * the last segment and writes the VOD playlist; free may run at any time.
+ * The HLS segmenter (sfn_media_segment.c): open readies an HLS output's
+ * inner muxer (created by sfn_media_out_open) for its header, with its
+ * options, and returns an AVERROR; write takes a packet in its encoder's
+ * time base tb and returns an AVERROR; close ends the last segment and
+ * writes the VOD playlist; free may run at any time.
  * sfn_media_seg_cut is the next segment boundary of any HLS group after
  * pts, where the encoders force an IDR frame.
  */
-int sfn_media_seg_open(sfn_media_job_t *job, sfn_media_out_t *out);
+int sfn_media_seg_open(sfn_media_job_t *job, sfn_media_out_t *out,
+    AVDictionary **opts);
 int sfn_media_seg_write(sfn_media_job_t *job, sfn_media_out_t *out,
     AVPacket *pkt, AVRational tb);
 int sfn_media_seg_close(sfn_media_job_t *job, sfn_media_out_t *out);

@@ -127,15 +127,17 @@ sfn_media_out_open(sfn_media_job_t *job, sfn_media_out_t *out)
 
     pthread_mutex_init(&out->mutex, NULL);
 
-    if (out->def.type != SFN_MEDIA_MP4) {
-        return sfn_media_seg_open(job, out);
-    }
-
     opts = NULL;
-    av_dict_set(&opts, "movflags", "+faststart", 0);
 
-    rc = avio_open2(&out->mux->pb, path, AVIO_FLAG_WRITE,
-                    &out->mux->interrupt_callback, NULL);
+    if (out->def.type == SFN_MEDIA_MP4) {
+        av_dict_set(&opts, "movflags", "+faststart", 0);
+
+        rc = avio_open2(&out->mux->pb, path, AVIO_FLAG_WRITE,
+                        &out->mux->interrupt_callback, NULL);
+
+    } else {
+        rc = sfn_media_seg_open(job, out, &opts);
+    }
 
     if (rc >= 0) {
         rc = avformat_write_header(out->mux, &opts);

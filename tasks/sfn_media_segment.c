@@ -353,12 +353,11 @@ sfn_media_seg_close_one(sfn_media_job_t *job, sfn_media_out_t *out,
 
 
 int
-sfn_media_seg_open(sfn_media_job_t *job, sfn_media_out_t *out)
+sfn_media_seg_open(sfn_media_job_t *job, sfn_media_out_t *out,
+    AVDictionary **opts)
 {
-    int                 rc;
     char                buf[32];
     const char         *slash;
-    AVDictionary       *opts;
     sfn_media_seg_t    *seg;
     sfn_media_group_t  *g;
 
@@ -366,8 +365,7 @@ sfn_media_seg_open(sfn_media_job_t *job, sfn_media_out_t *out)
 
     seg = calloc(1, sizeof(sfn_media_seg_t));
     if (seg == NULL) {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "out of memory");
+        return AVERROR(ENOMEM);
     }
 
     out->seg = seg;
@@ -383,37 +381,21 @@ sfn_media_seg_open(sfn_media_job_t *job, sfn_media_out_t *out)
                       slash ? (int) (slash + 1 - out->key) : 0, out->key)
         < 0)
     {
-        return sfn_task_fail(job->call, "States.TaskFailed",
-                             "output path is too long");
+        return AVERROR(ENAMETOOLONG);
     }
 
-    opts = NULL;
-
     if (seg->fmp4) {
-        av_dict_set(&opts, "movflags", "+frag_custom+dash+delay_moov", 0);
-        av_dict_set(&opts, "fflags", "-autobsf", 0);
+        av_dict_set(opts, "movflags", "+frag_custom+dash+delay_moov", 0);
+        av_dict_set(opts, "fflags", "-autobsf", 0);
 
     } else {
         /* one PAT and PMT a segment, at its start, as hlsenc writes them */
         snprintf(buf, sizeof(buf), "%d", INT32_MAX / 2 - 1);
-        av_dict_set(&opts, "pat_period", buf, 0);
-        av_dict_set(&opts, "sdt_period", buf, 0);
+        av_dict_set(opts, "pat_period", buf, 0);
+        av_dict_set(opts, "sdt_period", buf, 0);
     }
 
-    rc = sfn_media_seg_begin(job, out);
-
-    if (rc >= 0) {
-        rc = avformat_write_header(out->mux, &opts);
-    }
-
-    av_dict_free(&opts);
-
-    if (rc < 0) {
-        return sfn_media_fail_av(job->call, out->key, "cannot be written",
-                                 rc);
-    }
-
-    return SFN_TASK_OK;
+    return sfn_media_seg_begin(job, out);
 }
 
 

@@ -391,7 +391,7 @@ static int
 sfn_media_execute(sfn_media_job_t *job, const cJSON *settings,
     const char *job_id)
 {
-    int                i, rc;
+    int                i, j, n, rc;
     char               tmpl[SFN_MEDIA_PATH_MAX];
     sfn_task_call_t   *call;
     sfn_media_out_t   *out;
@@ -414,19 +414,38 @@ sfn_media_execute(sfn_media_job_t *job, const cJSON *settings,
                              "\"%s\" has no video stream", job->set.src_name);
     }
 
-    /* a source without audio gives outputs without audio */
+    /*
+     * A source without audio gives outputs without audio, and a ladder
+     * without its audio-only renditions; audio alone it cannot give.
+     */
 
     if (job->in.aindex < 0) {
+        n = 0;
+
         for (i = 0; i < job->nouts; i++) {
             job->outs[i].def.aenc = -1;
 
-            if (job->outs[i].def.rend < 0) {
+            if (job->outs[i].def.rend >= 0) {
+                job->outs[n++] = job->outs[i];
+                continue;
+            }
+
+            for (j = 0; j < job->nouts; j++) {
+                if (job->outs[j].def.group == job->outs[i].def.group
+                    && job->outs[j].def.rend >= 0)
+                {
+                    break;
+                }
+            }
+
+            if (j == job->nouts) {
                 return sfn_task_fail(call, "States.TaskFailed",
                                      "\"%s\" has no audio stream",
                                      job->set.src_name);
             }
         }
 
+        job->nouts = n;
         job->naencs = 0;
     }
 

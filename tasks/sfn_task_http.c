@@ -501,7 +501,9 @@ sfn_task_http_lambda(sfn_task_call_t *call, const char *url, const char *arn,
 
     /* one endpoint may serve several functions */
 
-    if (arn && strlen(arn) < sizeof(hdr) - 32) {
+    if (arn && strlen(arn) < sizeof(hdr) - 32
+        && sfn_task_text_valid(arn, strlen(arn)))
+    {
         snprintf(hdr, sizeof(hdr), "X-Sfn-Resource: %s", arn);
         h = curl_slist_append(h, hdr);
     }

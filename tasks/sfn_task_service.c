@@ -374,9 +374,13 @@ sfn_service_known(const sfn_service_map_t *map, const char *resource)
     sv = sfn_service_find(resource);
 
     if (sv == NULL) {
-        /* a resource named directly: a function ARN, as Lambda's */
+        /*
+         * a resource named directly: a function ARN, as Lambda's; an
+         * integration the table does not have is not one
+         */
 
-        return sfn_service_base_len(resource) == strlen(resource)
+        return strncmp(resource, "arn:aws:states:::", 17) != 0
+               && sfn_service_base_len(resource) == strlen(resource)
                && sfn_service_match(map, resource, NULL) != NULL;
     }
 
@@ -926,9 +930,11 @@ sfn_task_service(sfn_task_call_t *call)
     if (sv == NULL) {
         /* a function named by its ARN: its input in, its result out */
 
-        rule = call->env ? sfn_service_match(call->env->services,
-                                             call->resource, NULL)
-                         : NULL;
+        rule = call->env && sfn_service_known(call->env->services,
+                                              call->resource)
+               ? sfn_service_match(call->env->services, call->resource, NULL)
+               : NULL;
+
         if (rule == NULL) {
             return sfn_task_fail(call, "States.TaskFailed",
                                  "no sfn_integration for \"%s\"",

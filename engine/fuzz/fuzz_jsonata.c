@@ -5,7 +5,8 @@
  * libFuzzer target: a JSONata expression and an input document, separated
  * by the first newline.  Compiles the expression, evaluates it within a
  * depth and a time limit, and checks that an error always carries a code
- * and a message.
+ * and a message; then twice more as Step Functions does, in one session,
+ * with its functions and a $states variable from the host.
  */
 
 
@@ -25,9 +26,28 @@ sfn_fz_check(const sfn_jsonata_error_t *err)
 }
 
 
+static const cJSON  *sfn_fz_states;
+
+
+static const cJSON *
+sfn_fz_variable(void *data, const char *name, size_t len)
+{
+    return len == 6 && memcmp(name, "states", 6) == 0 ? sfn_fz_states : NULL;
+}
+
+
+static void
+sfn_fz_random(void *data, void *buf, size_t len)
+{
+    memset(buf, 0x5a, len);
+}
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    int                     i;
+    sfn_jsonata_host_t      host;
     cJSON                 *doc, *out, *bindings;
     size_t                 elen;
     const char            *nl;
@@ -64,6 +84,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sfn_fz_check(&err);
         sfn_jsonata_error_clear(&err);
     }
+
+    /* Step Functions' way: $states from the host, its functions, a session */
+    sfn_fz_states = doc;
+
+    memset(&host, 0, sizeof(host));
+    host.variable = sfn_fz_variable;
+    host.random = sfn_fz_random;
+    host.aws = 1;
+    host.session = sfn_jsonata_session_new();
+
+    for (i = 0; host.session && i < 2; i++) {
+        if (sfn_jsonata_eval_host(prog, NULL, NULL, &limits, &host, &out,
+                                  &err) == 0)
+        {
+            cJSON_Delete(out);
+        } else {
+            sfn_fz_check(&err);
+            sfn_jsonata_error_clear(&err);
+        }
+    }
+
+    sfn_jsonata_session_free(host.session);
 
     cJSON_Delete(bindings);
     cJSON_Delete(doc);

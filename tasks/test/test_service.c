@@ -98,6 +98,13 @@ static const sfn_service_map_t  map = {
 };
 
 
+static const sfn_service_rule_t  catch_all[] = {
+    { "*", "http://h/all", 1000, 100 },
+};
+
+static const sfn_service_map_t  all = { catch_all, 1, "us-east-1", "1" };
+
+
 typedef struct {
     const char           *target;
     const char           *integration;
@@ -191,6 +198,16 @@ test_service_known(void **state)
     }
 
     assert_int_equal(failed, 0);
+
+    /* a catch-all serves resources, not integrations it does not know */
+
+    assert_true(sfn_service_known(&all,
+                                  "arn:aws:lambda:us-east-1:1:function:F"));
+    assert_true(sfn_service_known(&all,
+                                  "arn:aws:states:::glue:startJobRun.sync"));
+    assert_false(sfn_service_known(&all, "arn:aws:states:::ecs:runTask"));
+    assert_false(sfn_service_known(&all,
+                                   "arn:aws:states:::ecs:runTask.sync"));
 
     /* no rules: the built-in tasks only */
 

@@ -292,6 +292,7 @@ sub nginx_conf {
     $self->{port} //= free_port();
 
     my $workers = $opts{workers} // 1;
+    my $connections = $opts{connections} // 256;
     my $user = $> == 0 ? "user root;\n" : '';
     my $main = $opts{main} // "thread_pool sfn threads=2 max_queue=64;\n";
     $main .= "worker_rlimit_core 4g;\nworking_directory $self->{dir};\n"
@@ -304,7 +305,7 @@ pid logs/nginx.pid;
 error_log logs/error.log info;
 worker_shutdown_timeout 5s;
 $main
-events { worker_connections 256; }
+events { worker_connections $connections; }
 
 http {
     access_log logs/access.log;
@@ -536,6 +537,17 @@ sub ffmpeg {
     my ($self, @args) = @_;
     system('ffmpeg', '-nostdin', '-v', 'error', '-y', @args) == 0
         or die "ffmpeg @args failed\n";
+}
+
+# the key frames of a media file or playlist, in seconds from the first,
+# as "%.1f" strings (ffprobe's packet flags)
+
+sub keyframes {
+    my ($file) = @_;
+    my @k = map { (split /,/)[0] }
+            grep { /K/ } split /\n/,
+            `ffprobe -v error -select_streams v -show_entries packet=pts_time,flags -of csv=p=0 "$file"`;
+    return [map { sprintf('%.1f', $_ - $k[0]) } @k];
 }
 
 # a generated clip: lavfi testsrc2 as H.264 (ultrafast), with a sine tone
