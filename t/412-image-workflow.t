@@ -119,15 +119,15 @@ sub notification_is {
          "$name: an ISO 8601 Timestamp");
     is($n->{headers}{'x-amz-sns-message-type'}, 'Notification',
        "$name: x-amz-sns-message-type");
-    like($n->{json}{MessageId} // '', qr/^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/,
-         "$name: a MessageId");
+    like($n->{json}{MessageId} // '',
+         qr/^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/, "$name: a MessageId");
     is($n->{headers}{'x-amz-sns-message-id'}, $n->{json}{MessageId},
        "$name: x-amz-sns-message-id is the MessageId");
     my ($ok) = grep { $_->{type} eq 'TaskSucceeded'
                       && ($_->{taskSucceededEventDetails}{resource} // '')
                          eq 'publish' } @{ history($arn) };
-    my $res = eval { $t->json->decode($ok->{taskSucceededEventDetails}{output}) }
-              // {};
+    my $res = eval {
+        $t->json->decode($ok->{taskSucceededEventDetails}{output}) } // {};
     is_deeply($res, { MessageId => $n->{json}{MessageId} },
               "$name: SendErrorNotification's result is SNS's {MessageId}");
 }
