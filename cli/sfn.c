@@ -5,10 +5,14 @@
  * sfn: validate and run Amazon States Language state machines without
  * nginx.
  *
- *   sfn validate FILE...
+ *   sfn validate [--integration ARN]... FILE...
  *   sfn run [--bucket NAME=DIR]... [--history[=FILE]] [--real-time]
  *           [--type STANDARD|EXPRESS] [--name NAME] DEFINITION INPUT
  *   sfn jsonata CASEFILE
+ *
+ * "validate" knows the built-in tasks; each --integration is the ARN
+ * pattern of an sfn_integration rule, whose resources it then knows as
+ * nginx -t does with the rules of nginx.conf.
  *
  * "run" prints one JSON object, the conformance runner contract of
  * t/conformance/README.md.  Time is virtual unless --real-time: Wait
@@ -603,7 +607,7 @@ static void
 sfn_cli_usage(void)
 {
     fprintf(stderr,
-            "usage: sfn validate FILE...\n"
+            "usage: sfn validate [--integration ARN]... FILE...\n"
             "       sfn run [--bucket NAME=DIR]... [--history[=FILE]] "
             "[--real-time]\n"
             "               [--type STANDARD|EXPRESS] [--name NAME] "
@@ -612,23 +616,69 @@ sfn_cli_usage(void)
 }
 
 
+/* a test resource, a built-in task, or one the --integration rules serve */
+
+static int
+sfn_cli_validate_known(void *data, const char *resource)
+{
+    return sfn_cli_test_resource(resource) || sfn_service_known(data, resource);
+}
+
+
 static int
 sfn_cli_validate(int argc, char **argv)
 {
-    int             i, rc;
-    char           *text;
-    size_t          len;
-    sfn_diag_t      d;
-    sfn_machine_t  *m;
+    int                  i, rc;
+    char                *text;
+    size_t               len;
+    sfn_diag_t           d;
+    const char          *err;
+    sfn_machine_t       *m;
+    sfn_service_map_t    map;
+    sfn_service_rule_t  *rules;
 
-    if (argc < 1) {
+    /* the rules' patterns only: a definition's check never sends */
+
+    rules = calloc(argc > 0 ? argc : 1, sizeof(sfn_service_rule_t));
+    if (rules == NULL) {
+        fprintf(stderr, "sfn: out of memory\n");
+        return 2;
+    }
+
+    memset(&map, 0, sizeof(sfn_service_map_t));
+    map.rules = rules;
+
+    for (i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--integration") != 0) {
+            break;
+        }
+
+        if (i + 1 == argc) {
+            sfn_cli_usage();
+            free(rules);
+            return 2;
+        }
+
+        err = sfn_service_pattern_check(argv[++i]);
+
+        if (err) {
+            fprintf(stderr, "sfn: --integration \"%s\" %s\n", argv[i], err);
+            free(rules);
+            return 2;
+        }
+
+        rules[map.nrules++].pattern = argv[i];
+    }
+
+    if (i == argc) {
         sfn_cli_usage();
+        free(rules);
         return 2;
     }
 
     rc = 0;
 
-    for (i = 0; i < argc; i++) {
+    for ( /* void */ ; i < argc; i++) {
         text = sfn_cli_read(argv[i], &len);
         if (text == NULL) {
             fprintf(stderr, "%s: %s\n", argv[i], strerror(errno));
@@ -636,7 +686,7 @@ sfn_cli_validate(int argc, char **argv)
             continue;
         }
 
-        m = sfn_machine_load(text, len, sfn_cli_known, NULL, &d);
+        m = sfn_machine_load(text, len, sfn_cli_validate_known, &map, &d);
         free(text);
 
         if (m == NULL) {
@@ -650,6 +700,8 @@ sfn_cli_validate(int argc, char **argv)
         printf("%s: valid\n", argv[i]);
         sfn_machine_free(m);
     }
+
+    free(rules);
 
     return rc;
 }

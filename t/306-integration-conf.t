@@ -7,7 +7,9 @@
 # request/response shapes: a function ARN gets the input and its result
 # raw, lambda:invoke wraps it as AWS does, sns:publish delivers SNS's
 # notification, a Glue start answers the reply; a DynamoDB table a rule
-# names goes to its endpoint, the others stay the jobs table's
+# names goes to its endpoint, the others stay the jobs table's; build/sfn
+# validate --integration checks definitions against rules as nginx -t does,
+# and every conf-examples/*.asl.json passes it with its conf's rules
 
 use strict;
 use warnings;
@@ -243,5 +245,77 @@ is($svc->count(qr{^/(?!pay|first|p-|topic|glue|table)}), 0,
 
 $t->stop;
 $svc->stop;
+
+# build/sfn validate --integration: the rules' patterns, as nginx -t
+# checks a definition against them.  Every conf-examples/*.asl.json is
+# valid with the sfn_integration patterns of the example conf that loads
+# it, and the examples served by rules only are refused without them
+
+my $sfn = "$root/build/sfn";
+my (%conf_of, %patterns);
+
+for my $conf (glob "$root/conf-examples/*.conf") {
+    my $text = $t->read_file($conf);
+    $text =~ s/#[^\n]*//g;
+    for my $d (split /;/, $text) {
+        my @w = split ' ', $d;
+        next unless @w >= 2;
+        push @{ $patterns{$conf} }, $w[1] if $w[0] eq 'sfn_integration';
+        $conf_of{$1} = $conf
+            if $w[0] eq 'sfn_state_machine' && ($w[2] // '') =~ m{([^/]+)$};
+    }
+}
+
+my @examples = glob "$root/conf-examples/*.asl.json";
+ok(@examples >= 20, scalar(@examples) . ' example definitions');
+my $refused = 0;
+
+for my $f (@examples) {
+    my ($base) = $f =~ m{([^/]+)$};
+    my $conf = $conf_of{$base};
+    ok($conf, "$base: loaded by an example conf") or next;
+    my @opt = map { ('--integration', $_) } @{ $patterns{$conf} // [] };
+    my $out = qx{"$sfn" validate @{[ map { "'$_'" } @opt ]} "$f" 2>&1};
+    is($out, "$f: valid\n", "$base: valid with "
+       . scalar(@{ $patterns{$conf} // [] }) . ' rule(s) of its conf');
+    next unless @opt;
+    $out = qx{"$sfn" validate "$f" 2>&1};
+    $refused++ if $? >> 8 == 1
+                  && $out =~ /SCHEMA_VALIDATION_FAILED:[ ]The[ ]resource
+                              [ ]provided[ ]\S+[ ]is[ ]not[ ]recognized/x;
+}
+
+ok($refused >= 15, "$refused examples refused without their rules");
+
+# a rule serves its own service only; the suffix stays the definition's
+
+my $etl = "$root/conf-examples/etl-pipeline.asl.json";
+my $lambda = "'arn:aws:lambda:*:*:function:*'";
+$out = qx{"$sfn" validate --integration $lambda "$etl" 2>&1};
+like($out, qr/"StartGlueJob": [ ] SCHEMA_VALIDATION_FAILED: [ ] The [ ]
+               resource [ ] provided [ ] arn:aws:states:::glue:startJobRun
+               \.sync [ ] is [ ] not [ ] recognized/x,
+     'a Lambda rule does not serve a Glue job');
+is($? >> 8, 1, '... exit 1');
+
+for my $b (['http://127.0.0.1/', qr/is not an ARN/],
+           ['arn:aws:states:::glue:startJobRun.sync',
+            qr/without "\.sync" or "\.waitForTaskToken"/],
+           ['arn:aws:states:::mediaconvert:createJob',
+            qr/runs as a built-in task only/],
+           ['', qr/must be 1\.\.1024 characters/],
+           ['a' x 1025, qr/must be 1\.\.1024 characters/],
+           ["arn:aws:lambda:\x01", qr/must be printable ASCII/],
+           ['arn:aws:iam::1:role/x', qr/names no resource/]) {
+    $out = qx{"$sfn" validate --integration '$b->[0]' "$etl" 2>&1};
+    is($? >> 8, 2, 'sfn validate --integration "'
+       . substr($b->[0], 0, 40) . '": exit 2');
+    like($out, $b->[1], '... and why');
+}
+
+$out = qx{"$sfn" validate --integration 2>&1};
+is($? >> 8, 2, 'sfn validate --integration without a pattern: exit 2');
+$out = qx{"$sfn" validate --integration 'arn:aws:sns:*:*:*' 2>&1};
+is($? >> 8, 2, 'sfn validate with a rule and no file: exit 2');
 
 done_testing();

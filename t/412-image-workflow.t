@@ -29,15 +29,16 @@ my $t = Sfn::Test->new;
 my $dir = $t->dir;
 my $root = $Sfn::Test::ROOT;
 
-# the SNS topic: a webhook that logs each POST as a line of JSON
+# the SNS topic's endpoint, which image-origin.conf's sfn_integration
+# names: a webhook that logs each POST (line, headers, body) as a line of
+# JSON
 
 my $hooks = "$dir/notifications.log";
 my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
                                    Proto => 'tcp', Listen => 16,
                                    ReuseAddr => 1)
     or die "listen: $!";
-my $topic = 'http://127.0.0.1:' . $listen->sockport
-            . '/image-processing-errors';
+my $hook_port = $listen->sockport;
 
 my $hook_pid = fork // die "fork: $!";
 if ($hook_pid == 0) {
@@ -46,7 +47,8 @@ if ($hook_pid == 0) {
         next unless defined $line;
         open my $f, '>>', $hooks or _exit(1);
         flock $f, LOCK_EX;
-        print $f $t->json->encode({ line => $line, body => $body }), "\n";
+        print $f $t->json->encode({ line => $line, headers => $h,
+                                    body => $body }), "\n";
         close $f;
         print $c "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
                  . "Content-Type: application/json\r\nConnection: close"
@@ -67,18 +69,24 @@ sub notifications {
                  $r } <$f>;
 }
 
-# the example, with the test's topic; a variant whose watermark fails
-# after the resize (a watermark picture that is not there)
+# the example as it is; a variant whose watermark fails after the resize
+# (a watermark picture that is not there)
 
 my $asl = $t->read_file("$root/conf-examples/image-workflow.asl.json");
-$asl =~ s{"TopicArn": "[^"]*"}{"TopicArn": "$topic"} or die "no TopicArn";
 $t->write_file('conf/image-workflow.asl.json', $asl);
 my $broken = $asl;
 $broken =~ s{("watermarkText": "Processed by Image Platform",)}
             {$1 "watermarkImage": "marks/missing.png",} or die "no text";
 $t->write_file('conf/broken.asl.json', $broken);
 
+# the conf's topic endpoint on the test's webhook
+
 my $http = $t->example_http('image-origin.conf');
+like($http, qr{sfn_integration \s+ arn:aws:sns:\*:\*:image-processing-errors
+               \s+ http://127\.0\.0\.1:8025/image-processing-errors;}x,
+     'the example sends its topic to a webhook by sfn_integration');
+$http =~ s{(sfn_integration \s+ \S+ \s+ http://127\.0\.0\.1:)8025/}
+          {$1$hook_port/}x or die "no sfn_integration";
 $http =~ s{(sfn_state_machine image-workflow [^;]+;)}
           {$1\n    sfn_state_machine broken %%DIR%%/conf/broken.asl.json;};
 $http =~ s{(location /upload/ \{)}
@@ -94,6 +102,35 @@ $t->start($http, workers => 2,
 my @workers = sort $t->nginx_workers;
 my $src = "$dir/media/source";
 my $out = "$dir/media/output";
+
+# what SNS's HTTP delivery POSTs to a subscribed endpoint (no signature:
+# there are no SNS keys here), and the MessageId the task returned
+
+sub notification_is {
+    my ($n, $arn, $name) = @_;
+    is($n->{line}, "POST /image-processing-errors HTTP/1.1\r\n",
+       "$name: POSTed to the endpoint's path");
+    is(join(',', sort keys %{ $n->{json} }),
+       'Message,MessageId,Subject,Timestamp,TopicArn,Type',
+       "$name: SNS's notification, no more");
+    is($n->{json}{Type}, 'Notification', "$name: Type Notification");
+    like($n->{json}{Timestamp} // '',
+         qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/,
+         "$name: an ISO 8601 Timestamp");
+    is($n->{headers}{'x-amz-sns-message-type'}, 'Notification',
+       "$name: x-amz-sns-message-type");
+    like($n->{json}{MessageId} // '',
+         qr/^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/, "$name: a MessageId");
+    is($n->{headers}{'x-amz-sns-message-id'}, $n->{json}{MessageId},
+       "$name: x-amz-sns-message-id is the MessageId");
+    my ($ok) = grep { $_->{type} eq 'TaskSucceeded'
+                      && ($_->{taskSucceededEventDetails}{resource} // '')
+                         eq 'publish' } @{ history($arn) };
+    my $res = eval {
+        $t->json->decode($ok->{taskSucceededEventDetails}{output}) } // {};
+    is_deeply($res, { MessageId => $n->{json}{MessageId} },
+              "$name: SendErrorNotification's result is SNS's {MessageId}");
+}
 
 sub put {
     my ($key, $body, $prefix) = @_;
@@ -316,7 +353,12 @@ for my $c (@fail) {
          qr/^\QImage processing failed for image $fj at step validation.\E
             [ ]Error:[ ].*\Q$error\E/x,
          "$name: the seed's message");
-    is($n->{json}{TopicArn}, $topic, "$name: to the topic");
+    my (undef, undef, undef, $region, $account) =
+        split /:/, $r->{json}{executionArn} // '';
+    is($n->{json}{TopicArn},
+       "arn:aws:sns:$region:$account:image-processing-errors",
+       "$name: the seed's topic, by its ARN");
+    notification_is($n, $r->{json}{executionArn}, $name);
 }
 
 for my $pid (@workers) {
