@@ -176,6 +176,25 @@ ok($aq && $aq->{hasAudio} && !$aq->{hasVideo},
    'the audio-only variant is known as such') or diag explain $hq;
 is($hq->{checks}{aligned}, JSON::PP::true, 'its segments align with the rungs');
 
+# audio that runs past the video's end, across a cut (a 1 s clip: video
+# 0.96 s, AAC 1.02 s): the audio-only variant ends with one segment
+# more, the tail, and is still aligned where both have media
+
+Sfn::Test->lavfi_clip("$dir/src/tail.mp4", duration => 1);
+my ($tr, $trc) = task(hls_job('tail.mp4', { SegmentLength => 3, dir => 'tl' },
+                              video('_a', 180), audio('_audio')));
+is($trc, 0, 'a clip whose audio outlasts its video') or diag explain $tr;
+is(scalar(segments(slurp("$dir/out/tl/index_audio.m3u8"))),
+   scalar(segments(slurp("$dir/out/tl/index_a.m3u8"))) + 1,
+   'the audio-only variant has the tail segment');
+($q, $qrc) = Sfn::Test::run_task('sfn:media:qc', {
+    source => { bucket => 'src', key => 'tail.mp4' },
+    transcode => $tr->{output},
+    outputs => [{ format => 'hls', bucket => 'out', key => 'tl/index.m3u8' }] },
+    dir => $dir, buckets => { src => "$dir/src", out => "$dir/out" });
+is($q->{output}{qualityResults}[0]{checks}{aligned}, JSON::PP::true,
+   'QC: aligned where both have media') or diag explain $q;
+
 my $res = $r->{output}{outputs}[0]{renditions} // [];
 ok(!grep({ !defined $_->{firstSegmentAt} || $_->{firstSegmentAt} <= 0
            || $_->{firstSegmentAt} > 60 } @$res),

@@ -1391,18 +1391,24 @@ sfn_qc_hls(sfn_qc_t *qc, const char *path, const char *key, cJSON *res,
                                      "duration"));
         }
 
-        /* segment boundaries agree across renditions, within 0.1 s */
+        /*
+         * segment boundaries agree across renditions, within 0.1 s, where
+         * both have media: a rendition whose media runs on past the end of
+         * the other (audio a few frames longer than the video, across a
+         * boundary) ends with one segment more, that starts where the
+         * other ends
+         */
 
         if (nv == 0) {
             memcpy(first, &pl[0], sizeof(sfn_qc_playlist_t));
 
-        } else if (first->nsegs != pl[0].nsegs) {
+        } else if (abs(first->nsegs - pl[0].nsegs) > 1) {
             aligned = 0;
 
         } else {
             a = 0;
             b = 0;
-            n = pl[0].nsegs;
+            n = first->nsegs < pl[0].nsegs ? first->nsegs : pl[0].nsegs;
 
             for (j = 0; j < n; j++) {
                 a += first->segs[j];
