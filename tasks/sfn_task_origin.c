@@ -903,24 +903,24 @@ sfn_origin_failed_qc(sfn_origin_t *o)
 
 
 /*
- * 1 if a WebVTT thumbnail track of the tree points into image "key" with
- * a media fragment (".../sheet.jpg#xywh=0,0,160,90"): a sprite sheet,
- * whatever it is called.  Cue URIs are relative to the track.
+ * The sprite sheet: the image the tree's first WebVTT thumbnail track
+ * points into with a media fragment (".../sheet.jpg#xywh=0,0,160,90"),
+ * whatever it is called; "" if none.  Cue URIs are relative to the track.
  */
 
-static int
-sfn_origin_is_sprite(sfn_origin_t *o, const char *key)
+static void
+sfn_origin_sprite(sfn_origin_t *o, char *sheet, size_t size)
 {
-    int          j, found;
+    int          j;
     FILE        *fp;
     char        *hash;
-    char         path[SFN_TASK_PATH_MAX], line[4096], ref[SFN_TASK_PATH_MAX];
+    char         path[SFN_TASK_PATH_MAX], line[4096];
     size_t       n, dir;
     const char  *vtt;
 
-    found = 0;
+    sheet[0] = '\0';
 
-    for (j = 0; !found && j < o->nfiles; j++) {
+    for (j = 0; sheet[0] == '\0' && j < o->nfiles; j++) {
         vtt = o->files[j].key;
         n = strlen(vtt);
 
@@ -937,7 +937,7 @@ sfn_origin_is_sprite(sfn_origin_t *o, const char *key)
 
         dir = strrchr(vtt, '/') ? (size_t) (strrchr(vtt, '/') - vtt + 1) : 0;
 
-        while (!found && fgets(line, sizeof(line), fp)) {
+        while (fgets(line, sizeof(line), fp)) {
             hash = strstr(line, "#xywh=");
             if (hash == NULL || line[0] == '#') {
                 continue;
@@ -946,17 +946,17 @@ sfn_origin_is_sprite(sfn_origin_t *o, const char *key)
             *hash = '\0';
 
             if (strchr(line, ':') == NULL && line[0] != '/'
-                && (size_t) snprintf(ref, sizeof(ref), "%.*s%s", (int) dir,
-                                     vtt, line) < sizeof(ref))
+                && (size_t) snprintf(sheet, size, "%.*s%s", (int) dir, vtt,
+                                     line) >= size)
             {
-                found = strcmp(ref, key) == 0;
+                sheet[0] = '\0';
             }
+
+            break;
         }
 
         fclose(fp);
     }
-
-    return found;
 }
 
 
@@ -972,9 +972,12 @@ sfn_origin_playback(sfn_origin_t *o, const char *base, const cJSON *playlist)
     char         url[SFN_TASK_PATH_MAX + 1024];
     cJSON       *r, *mp4, *images;
     size_t       n;
+    char         sheet[SFN_TASK_PATH_MAX];
     const char  *key, *name, *ext, *kind;
 
     r = cJSON_CreateObject();
+
+    sfn_origin_sprite(o, sheet, sizeof(sheet));
 
     if (cJSON_IsString(playlist)) {
         snprintf(url, sizeof(url), "%s%s", base, playlist->valuestring);
@@ -1018,7 +1021,7 @@ sfn_origin_playback(sfn_origin_t *o, const char *base, const cJSON *playlist)
                    : strcmp(ext, ".vtt") == 0 ? "thumbnailsVtt"
                    : strcmp(ext, ".jpg") != 0 && strcmp(ext, ".jpeg") != 0
                      ? NULL
-                   : sfn_origin_is_sprite(o, key) ? "sprite"
+                   : strcmp(key, sheet) == 0 ? "sprite"
                    : strstr(name, "poster") ? "poster"
                    : "thumbnails";
 
