@@ -91,7 +91,9 @@ sfn_pstrndup(sfn_pool_t *pool, const char *s, size_t len)
 
     p = sfn_palloc(pool, len + 1);
     if (p) {
-        memcpy(p, s, len);
+        if (len) {
+            memcpy(p, s, len);      /* an empty name may have no text */
+        }
         p[len] = '\0';
     }
 
