@@ -73,6 +73,41 @@ sfn_jus_insert(sfn_jctx_t *ctx, sfn_jus_t *s, size_t at, uint32_t c)
 }
 
 
+/*
+ * Insert cs[k] before the string's code point at[k], at[] ascending
+ * (indices into the string as it is; equal ones in the order given), in
+ * one pass: a picture may ask for a separator after every digit of a
+ * 100,000-digit number.
+ */
+
+static void
+sfn_jus_splice(sfn_jctx_t *ctx, sfn_jus_t *s, const size_t *at,
+    const uint32_t *cs, size_t nat)
+{
+    size_t     i, j, k;
+    uint32_t  *nc;
+
+    if (nat == 0) {
+        return;
+    }
+
+    nc = sfn_jalloc(ctx, (s->n + nat) * sizeof(uint32_t));
+
+    for (i = 0, j = 0, k = 0; i <= s->n; i++) {
+        while (k < nat && at[k] == i) {
+            nc[j++] = cs[k++];
+        }
+        if (i < s->n) {
+            nc[j++] = s->c[i];
+        }
+    }
+
+    s->c = nc;
+    s->n = j;
+    s->cap = j;
+}
+
+
 static sfn_jus_t
 sfn_jus_of(sfn_jctx_t *ctx, const char *p, size_t len)
 {
@@ -425,8 +460,9 @@ sfn_jformat_integer(sfn_jctx_t *ctx, double value, sfn_jintfmt_t *f,
 {
     int        neg, k;
     char       num[48];
-    size_t     i, len, start;
+    size_t     i, len, start, nat, *at;
     double     v;
+    uint32_t  *cs;
     sfn_jsb_t  b;
     sfn_jus_t  s;
 
@@ -501,21 +537,24 @@ sfn_jformat_integer(sfn_jctx_t *ctx, double value, sfn_jintfmt_t *f,
                 s.c[i] = s.c[i] + f->zero - 0x30;
             }
         }
+        /* separators counted from the right, seps[] nearest first */
+        at = sfn_jalloc(ctx, (s.n + f->nseps + 1) * sizeof(size_t));
+        cs = sfn_jalloc(ctx, (s.n + f->nseps + 1) * sizeof(uint32_t));
+        nat = 0;
         if (f->regular) {
-            int  groups = ((int) s.n - 1) / f->seps[0].position;
-
-            for (k = groups; k > 0; k--) {
-                sfn_jus_insert(ctx, &s, s.n - k * f->seps[0].position,
-                               f->seps[0].character);
+            for (k = ((int) s.n - 1) / f->seps[0].position; k > 0; k--) {
+                at[nat] = s.n - (size_t) k * f->seps[0].position;
+                cs[nat++] = f->seps[0].character;
             }
         } else {
             for (k = f->nseps; k-- > 0; ) {
                 if ((size_t) f->seps[k].position <= s.n) {
-                    sfn_jus_insert(ctx, &s, s.n - f->seps[k].position,
-                                   f->seps[k].character);
+                    at[nat] = s.n - f->seps[k].position;
+                    cs[nat++] = f->seps[k].character;
                 }
             }
         }
+        sfn_jus_splice(ctx, &s, at, cs, nat);
         if (f->ordinal) {
             const char  *suffix = "th";
             uint32_t     last = s.c[s.n - 1];
