@@ -108,6 +108,42 @@ sfn_jus_splice(sfn_jctx_t *ctx, sfn_jus_t *s, const size_t *at,
 }
 
 
+/*
+ * Insert ch at the indices c[0] <= c[1] <= ... one after another, each
+ * into the string as the ones before left it, as jsonata-js's slices do,
+ * in one pass: walk the original code points once, counting what has been
+ * put into the gap before each.
+ */
+
+static void
+sfn_jus_put(sfn_jctx_t *ctx, sfn_jus_t *s, const size_t *c, size_t nc,
+    uint32_t ch)
+{
+    size_t     k, o, before, run, *at;
+    uint32_t  *cs;
+
+    at = sfn_jalloc(ctx, (nc + 1) * sizeof(size_t));
+    cs = sfn_jalloc(ctx, (nc + 1) * sizeof(uint32_t));
+
+    o = 0;              /* the gap before original code point o */
+    before = 0;         /* what the string holds before that gap */
+    run = 0;            /* separators in that gap */
+
+    for (k = 0; k < nc; k++) {
+        while (o < s->n && before + run + 1 <= c[k]) {
+            before += run + 1;
+            o++;
+            run = 0;
+        }
+        at[k] = o;
+        cs[k] = ch;
+        run++;
+    }
+
+    sfn_jus_splice(ctx, s, at, cs, nc);
+}
+
+
 static sfn_jus_t
 sfn_jus_of(sfn_jctx_t *ctx, const char *p, size_t len)
 {
@@ -2285,24 +2321,25 @@ static int
 sfn_jgroup_positions(sfn_jctx_t *ctx, sfn_jdfmt_t *f, sfn_jus_t *part,
     sfn_jus_t *integer, int to_left, int **out)
 {
-    int     n, k;
+    int     n, *digits;
     long    g;
-    size_t  i, from, to;
+    size_t  i, at;
 
     *out = sfn_jalloc(ctx, (part->n + 1) * sizeof(int));
     n = 0;
 
+    /* digits[i]: the part's digits before i */
+    digits = sfn_jalloc(ctx, (part->n + 1) * sizeof(int));
+    digits[0] = 0;
+    for (i = 0; i < part->n; i++) {
+        digits[i + 1] = digits[i] + (sfn_jdf_is_digit(f, part->c[i])
+                                     || part->c[i] == f->digit);
+    }
+
     g = sfn_jus_index(part->c, part->n, f->grouping, 0);
     while (g >= 0) {
-        from = to_left ? 0 : (size_t) g;
-        to = to_left ? (size_t) g : part->n;
-        k = 0;
-        for (i = from; i < to; i++) {
-            if (sfn_jdf_is_digit(f, part->c[i]) || part->c[i] == f->digit) {
-                k++;
-            }
-        }
-        (*out)[n++] = k;
+        at = (size_t) g < part->n ? (size_t) g : part->n;
+        (*out)[n++] = to_left ? digits[at] : digits[part->n] - digits[at];
         /* jsonata-js looks the next one up in the integer part */
         g = sfn_jus_index(integer->c, integer->n, f->grouping, g + 1);
         if (n > (int) part->n) {
@@ -2317,7 +2354,8 @@ sfn_jgroup_positions(sfn_jctx_t *ctx, sfn_jdfmt_t *f, sfn_jus_t *part,
 static void
 sfn_janalyse_parts(sfn_jctx_t *ctx, sfn_jdfmt_t *f, sfn_jsubpic_t *p)
 {
-    int     factor, k, j, found;
+    int     factor, k, j;
+    char   *seen;
     size_t  i;
 
     p->nigroups = sfn_jgroup_positions(ctx, f, &p->integer, &p->integer, 0,
@@ -2329,16 +2367,16 @@ sfn_janalyse_parts(sfn_jctx_t *ctx, sfn_jdfmt_t *f, sfn_jsubpic_t *p)
         for (k = 1; k < p->nigroups; k++) {
             factor = sfn_jgcd(factor, p->igroups[k]);
         }
-        for (k = 1; k <= p->nigroups; k++) {
-            found = 0;
-            for (j = 0; j < p->nigroups; j++) {
-                if (p->igroups[j] == k * factor) {
-                    found = 1;
-                }
+        seen = sfn_jalloc(ctx, p->nigroups + 1);
+        memset(seen, 0, p->nigroups + 1);
+        for (j = 0; factor > 0 && j < p->nigroups; j++) {
+            if (p->igroups[j] / factor <= p->nigroups) {
+                seen[p->igroups[j] / factor] = 1;
             }
-            if (!found) {
+        }
+        for (k = 1; factor > 0 && k <= p->nigroups; k++) {
+            if (!seen[k]) {
                 factor = 0;
-                break;
             }
         }
     }
@@ -2408,10 +2446,10 @@ sfn_jdf_prop(sfn_jctx_t *ctx, sfn_jv_t *opts, const char *name, uint32_t def)
 
 SFN_JFN(sfn_jfn_format_number)
 {
-    int            k, pad, groups;
+    int            k, pad;
     char           num[400];
     long           semi, dpos;
-    size_t         i;
+    size_t         i, nat, *at;
     double         value, adjusted, mantissa, maxm, minm, rounded;
     int            exponent, has_exp;
     sfn_jv_t      *opts, *mv;
@@ -2592,27 +2630,35 @@ SFN_JFN(sfn_jfn_format_number)
     }
     s = out;
 
+    /* jsonata-js inserts the separators one by one into the growing
+       string, each at or right of the one before */
+    at = sfn_jalloc(ctx, (s.n + p->nigroups + p->nfgroups + 1)
+                         * sizeof(size_t));
+
     dpos = sfn_jus_index(s.c, s.n, f.decimal, 0);
+    nat = 0;
     if (p->regular > 0) {
-        groups = (int) ((dpos - 1) / p->regular);
-        for (k = 1; k <= groups; k++) {
-            sfn_jus_insert(ctx, &s, dpos - k * p->regular, f.grouping);
+        for (k = (int) ((dpos - 1) / p->regular); k > 0; k--) {
+            at[nat] = dpos - k * p->regular + nat;
+            nat++;
         }
     } else {
         for (k = 0; k < p->nigroups; k++) {
-            if (dpos - p->igroups[k] >= 0) {
-                sfn_jus_insert(ctx, &s, dpos - p->igroups[k], f.grouping);
+            if (dpos + k - p->igroups[k] >= 0) {
+                at[nat++] = dpos + k - p->igroups[k];
             }
-            dpos++;
         }
     }
+    sfn_jus_put(ctx, &s, at, nat, f.grouping);
 
     dpos = sfn_jus_index(s.c, s.n, f.decimal, 0);
+    nat = 0;
     for (k = 0; k < p->nfgroups; k++) {
-        if ((size_t) (p->fgroups[k] + dpos + 1) <= s.n) {
-            sfn_jus_insert(ctx, &s, p->fgroups[k] + dpos + 1, f.grouping);
+        if ((size_t) (p->fgroups[k] + dpos + 1) <= s.n + nat) {
+            at[nat++] = p->fgroups[k] + dpos + 1;
         }
     }
+    sfn_jus_put(ctx, &s, at, nat, f.grouping);
 
     dpos = sfn_jus_index(s.c, s.n, f.decimal, 0);
     if (sfn_jus_index(p->picture.c, p->picture.n, f.decimal, 0) < 0
