@@ -920,13 +920,21 @@ ngx_http_sfn_pg_close(ngx_http_sfn_pg_t *pg, ngx_uint_t retry)
     pg->listen = 0;
     pg->batch_failed = 0;
 
-    /* nothing unsynced committed: send it again, in order, first */
+    /*
+     * what was sent since the last sync answered goes again, in order,
+     * first: its transaction may not have committed, or may have and its
+     * reply been lost, so the statements are written to be sent twice
+     * (ngx_http_sfn_run_flush_events()); whatever they answered the first
+     * time, an error included, was the answer of a transaction that did
+     * not commit or of one that is not known to have
+     */
 
     while (!ngx_queue_empty(&pg->sent)) {
         q = ngx_queue_last(&pg->sent);
         ngx_queue_remove(q);
         st = ngx_queue_data(q, ngx_http_sfn_pg_stmt_t, queue);
         st->preparing = 0;
+        st->failed = 0;
         ngx_queue_insert_head(&pg->pending, q);
     }
 
@@ -940,6 +948,7 @@ ngx_http_sfn_pg_close(ngx_http_sfn_pg_t *pg, ngx_uint_t retry)
             st->res = NULL;
         }
 
+        st->failed = 0;
         ngx_queue_insert_head(&pg->pending, q);
     }
 
@@ -1203,6 +1212,29 @@ ngx_http_sfn_pg_missing(PGresult *res)
 }
 
 
+/*
+ * An error that ends the session (FATAL or PANIC: the backend terminated,
+ * the server shutting down) or that libpq made of a connection it lost is
+ * no answer to the statement: its transaction did not commit, or did with
+ * its reply lost, and the statement goes again on the next connection.
+ */
+
+static ngx_uint_t
+ngx_http_sfn_pg_ended(ngx_http_sfn_pg_t *pg, PGresult *res)
+{
+    char  *severity;
+
+    if (PQstatus(pg->conn) == CONNECTION_BAD) {
+        return 1;
+    }
+
+    severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+
+    return severity && (ngx_strcmp(severity, "FATAL") == 0
+                        || ngx_strcmp(severity, "PANIC") == 0);
+}
+
+
 static ngx_int_t
 ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg)
 {
@@ -1214,8 +1246,8 @@ ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg)
 
     if (PQconsumeInput(pg->conn) != 1) {
         ngx_log_error(NGX_LOG_ERR, pg->log, 0,
-                      "sfn database: connection lost: %s",
-                      PQerrorMessage(pg->conn));
+                      "sfn database: connection lost%s: %s",
+                      pg->name, PQerrorMessage(pg->conn));
         return NGX_ERROR;
     }
 
@@ -1229,6 +1261,14 @@ ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg)
         }
 
         status = PQresultStatus(res);
+
+        if (status == PGRES_FATAL_ERROR && ngx_http_sfn_pg_ended(pg, res)) {
+            ngx_log_error(NGX_LOG_ERR, pg->log, 0,
+                          "sfn database: connection lost%s: %s",
+                          pg->name, PQresultErrorMessage(res));
+            PQclear(res);
+            return NGX_ERROR;
+        }
 
         if (status == PGRES_PIPELINE_SYNC) {
             PQclear(res);
@@ -1340,7 +1380,10 @@ ngx_http_sfn_pg_affected(void *res)
 /*
  * The socket is edge-triggered and PQconsumeInput() may stop before it has
  * read everything (a large batch of results): read until the socket is
- * drained, or the next edge may never come.
+ * drained, or the next edge may never come.  The server's end of the
+ * connection (a backend terminated after its last message) comes with the
+ * same edge and FIONREAD does not count it: once the data is read, libpq
+ * reads once more to find it.
  */
 
 static ngx_int_t
@@ -1353,10 +1396,22 @@ ngx_http_sfn_pg_receive(ngx_http_sfn_pg_t *pg)
             return NGX_ERROR;
         }
 
-        if (pg->conn == NULL
-            || ioctl(PQsocket(pg->conn), FIONREAD, &n) == -1
-            || n == 0)
-        {
+        if (pg->conn == NULL) {
+            return NGX_OK;
+        }
+
+        if (PQstatus(pg->conn) == CONNECTION_BAD) {
+            ngx_log_error(NGX_LOG_ERR, pg->log, 0,
+                          "sfn database: connection lost%s: %s",
+                          pg->name, PQerrorMessage(pg->conn));
+            return NGX_ERROR;
+        }
+
+        if (ioctl(PQsocket(pg->conn), FIONREAD, &n) == -1) {
+            return NGX_OK;
+        }
+
+        if (n == 0 && !pg->c->read->pending_eof) {
             return NGX_OK;
         }
     }
