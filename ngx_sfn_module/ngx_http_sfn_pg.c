@@ -83,6 +83,7 @@ typedef struct {
     ngx_str_t                    conninfo;
     ngx_atomic_t                *gauge;     /* connected, in the metrics */
     ngx_uint_t                   generation;    /* of this connection */
+    ngx_msec_t                   since;     /* connected at */
     const char                  *name;      /* in the log */
     const char                  *setup;     /* its first transaction */
     unsigned                     mail:1;    /* the writer: LISTEN sfn_mail */
@@ -91,6 +92,7 @@ typedef struct {
     unsigned                     exiting:1;
     unsigned                     busy:1;    /* episodes, each logged once */
     unsigned                     full:1;
+    unsigned                     lost:1;    /* a connection, or a connect */
 } ngx_http_sfn_pg_t;
 
 
@@ -756,6 +758,29 @@ ngx_http_sfn_pg_sync(void)
 }
 
 
+/*
+ * For how long the writer has been connected since it last lost the
+ * database (its connection, or a connect that failed): 0 while it has
+ * none, NGX_MAX_INT32_VALUE if it never lost it
+ */
+
+ngx_msec_t
+ngx_http_sfn_pg_since_outage(void)
+{
+    ngx_http_sfn_pg_t  *pg = &ngx_http_sfn_pg;
+
+    if (pg->state != ngx_http_sfn_pg_ready) {
+        return 0;
+    }
+
+    if (!pg->lost) {
+        return NGX_MAX_INT32_VALUE;
+    }
+
+    return ngx_current_msec - pg->since;
+}
+
+
 static void
 ngx_http_sfn_pg_connect(ngx_event_t *ev)
 {
@@ -838,6 +863,7 @@ ngx_http_sfn_pg_poll_connect(ngx_http_sfn_pg_t *pg)
 
             pg->state = ngx_http_sfn_pg_ready;
             pg->generation = ++ngx_http_sfn_pg_generation;
+            pg->since = ngx_current_msec;
 
             if (pg->gauge) {
                 *pg->gauge = 1;
@@ -953,6 +979,7 @@ ngx_http_sfn_pg_close(ngx_http_sfn_pg_t *pg, ngx_uint_t retry)
     }
 
     if (retry && !pg->exiting && !ngx_exiting && !ngx_terminate) {
+        pg->lost = 1;
         ngx_add_timer(&pg->reconnect, NGX_HTTP_SFN_PG_RECONNECT);
     }
 }
@@ -1212,6 +1239,18 @@ ngx_http_sfn_pg_missing(PGresult *res)
 }
 
 
+/* NGX_ERROR, logged: the caller closes the connection and reconnects */
+
+static ngx_int_t
+ngx_http_sfn_pg_lost(ngx_http_sfn_pg_t *pg, const char *why)
+{
+    ngx_log_error(NGX_LOG_ERR, pg->log, 0,
+                  "sfn database: connection lost%s: %s", pg->name, why);
+
+    return NGX_ERROR;
+}
+
+
 /*
  * An error that ends the session (FATAL or PANIC: the backend terminated,
  * the server shutting down) or that libpq made of a connection it lost is
@@ -1235,6 +1274,22 @@ ngx_http_sfn_pg_ended(ngx_http_sfn_pg_t *pg, PGresult *res)
 }
 
 
+/*
+ * Class 40, transaction rollback (a deadlock, a serialization failure):
+ * the transaction is to be tried again, not its statement given up
+ */
+
+static ngx_uint_t
+ngx_http_sfn_pg_transient(PGresult *res)
+{
+    char  *state;
+
+    state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+    return state && ngx_strncmp(state, "40", 2) == 0;
+}
+
+
 static ngx_int_t
 ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg)
 {
@@ -1245,10 +1300,7 @@ ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg)
     ngx_http_sfn_pg_stmt_t  *st;
 
     if (PQconsumeInput(pg->conn) != 1) {
-        ngx_log_error(NGX_LOG_ERR, pg->log, 0,
-                      "sfn database: connection lost%s: %s",
-                      pg->name, PQerrorMessage(pg->conn));
-        return NGX_ERROR;
+        return ngx_http_sfn_pg_lost(pg, PQerrorMessage(pg->conn));
     }
 
     while (pg->syncs && !PQisBusy(pg->conn)) {
@@ -1263,9 +1315,7 @@ ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg)
         status = PQresultStatus(res);
 
         if (status == PGRES_FATAL_ERROR && ngx_http_sfn_pg_ended(pg, res)) {
-            ngx_log_error(NGX_LOG_ERR, pg->log, 0,
-                          "sfn database: connection lost%s: %s",
-                          pg->name, PQresultErrorMessage(res));
+            (void) ngx_http_sfn_pg_lost(pg, PQresultErrorMessage(res));
             PQclear(res);
             return NGX_ERROR;
         }
@@ -1324,6 +1374,15 @@ ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg)
             /* prepared by a statement whose batch aborted: again */
 
             st->prepared->generation = 0;
+            pg->batch_failed = 1;
+            PQclear(res);
+
+        } else if (status == PGRES_FATAL_ERROR
+                   && ngx_http_sfn_pg_transient(res))
+        {
+            ngx_log_error(NGX_LOG_WARN, pg->log, 0,
+                          "sfn database: \"%.60s\" sent again: %s",
+                          st->sql, PQresultErrorMessage(res));
             pg->batch_failed = 1;
             PQclear(res);
 
@@ -1401,10 +1460,7 @@ ngx_http_sfn_pg_receive(ngx_http_sfn_pg_t *pg)
         }
 
         if (PQstatus(pg->conn) == CONNECTION_BAD) {
-            ngx_log_error(NGX_LOG_ERR, pg->log, 0,
-                          "sfn database: connection lost%s: %s",
-                          pg->name, PQerrorMessage(pg->conn));
-            return NGX_ERROR;
+            return ngx_http_sfn_pg_lost(pg, PQerrorMessage(pg->conn));
         }
 
         if (ioctl(PQsocket(pg->conn), FIONREAD, &n) == -1) {
