@@ -203,6 +203,11 @@ sub settle {
         $calm = $v eq '4/4' ? $calm + 1 : 0;
         sleep 0.3;
     }
+    diag($t->psql("SELECT string_agg(pid || ' ' || state || ' '
+                   || backend_start || ' ' || coalesce(wait_event, '-')
+                   || ' ' || left(query, 50), E'\n')
+                   FROM pg_stat_activity
+                   WHERE application_name = 'sfn504'")) if $calm < 3;
     return $calm >= 3;
 }
 
