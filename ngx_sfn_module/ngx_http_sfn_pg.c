@@ -807,6 +807,13 @@ ngx_http_sfn_pg_connect(ngx_event_t *ev)
         return;
     }
 
+    /*
+     * libpq prints what comes between queries on stderr, a terminated
+     * backend's FATAL among it: the lost connection is logged as such
+     */
+
+    PQsetNoticeProcessor(pg->conn, ngx_http_sfn_pg_notice, pg->log);
+
     fd = PQsocket(pg->conn);
 
     c = ngx_get_connection(fd, pg->log);
