@@ -327,7 +327,7 @@ ngx_http_sfn_payload(ngx_http_sfn_run_t *run, const char *body, size_t len,
     u_char                   md[20];
     ngx_int_t                rc;
     ngx_sha1_t               sha1;
-    const char              *values[3];
+    const char              *values[4];
     ngx_rbtree_key_t         key;
     ngx_rbtree_node_t       *node, *sentinel;
     ngx_http_sfn_payload_t  *pl;
@@ -374,11 +374,15 @@ ngx_http_sfn_payload(ngx_http_sfn_run_t *run, const char *body, size_t len,
     values[0] = (const char *) run->arn.data;
     values[1] = (const char *) hex;
     values[2] = body;
+    values[3] = (const char *) ngx_http_sfn_owner;
+
+    /* fenced as its events are: see ngx_http_sfn_run_flush_events() */
 
     if (ngx_http_sfn_pg_record(
             "INSERT INTO sfn_payloads (execution_arn, hash, body) "
-            "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", 3, values,
-            NULL, NULL)
+            "SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM sfn_executions "
+            "WHERE arn = $1 AND owner = $4 AND history IS NULL) "
+            "ON CONFLICT DO NOTHING", 4, values, NULL, NULL)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -693,10 +697,21 @@ ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run, sfn_status_e status)
 }
 
 
+/*
+ * Events are written only by the execution's owner, and only while its
+ * history is kept in rows, under the lock of its row: the check sees the
+ * last committed owner and holds off a claim until this commits.  So a
+ * batch sent again after its commit's reply was lost (the end has packed
+ * the history and deleted the rows), or the writes of a worker whose lease
+ * ran out while it could not reach the database (another resumed the
+ * execution, perhaps ended it), insert nothing: no event is recorded twice,
+ * and the ids of those that were, (execution, id) is the key, are kept.
+ */
+
 static void
 ngx_http_sfn_run_flush_events(ngx_http_sfn_run_t *run)
 {
-    const char  *values[2];
+    const char  *values[3];
 
     if (run->events_len == 0) {
         return;
@@ -715,14 +730,18 @@ ngx_http_sfn_run_flush_events(ngx_http_sfn_run_t *run)
 
     values[0] = (const char *) run->arn.data;
     values[1] = (const char *) run->events;
+    values[2] = (const char *) ngx_http_sfn_owner;
 
     if (ngx_http_sfn_pg_record(
+            "WITH e AS (SELECT arn FROM sfn_executions WHERE arn = $1 "
+            "AND owner = $3 AND history IS NULL FOR NO KEY UPDATE) "
             "INSERT INTO sfn_history "
             "(execution_arn, id, previous_id, type, ts, details) "
-            "SELECT $1, x.id, x.prev, x.type, to_timestamp(x.ts / 1000.0), "
-            "x.details FROM jsonb_to_recordset($2::jsonb) AS "
+            "SELECT e.arn, x.id, x.prev, x.type, "
+            "to_timestamp(x.ts / 1000.0), x.details "
+            "FROM e, jsonb_to_recordset($2::jsonb) AS "
             "x(id bigint, prev bigint, type text, ts float8, details jsonb) "
-            "ON CONFLICT DO NOTHING", 2, values, NULL, NULL)
+            "ON CONFLICT DO NOTHING", 3, values, NULL, NULL)
         != NGX_OK)
     {
         /* no memory: they stay, and go with the next statement */

@@ -22,6 +22,7 @@
 static ngx_event_t                ngx_http_sfn_renew_ev;
 static ngx_event_t                ngx_http_sfn_scan_ev;
 static ngx_uint_t                 ngx_http_sfn_scanning;
+static uint64_t                   ngx_http_sfn_claims;
 
 
 /*
@@ -214,26 +215,41 @@ ngx_http_sfn_recover_handler(void *data, void *res)
 }
 
 
+/*
+ * The claim is numbered (sql/014_claims.sql): sent again after its answer
+ * was lost, it answers the executions it took the first time as well, and
+ * those first.  A worker that comes back from an outage of the database
+ * claims nothing for a lease's time: leases that ran out meanwhile say
+ * nothing of their owners, which could not renew them either and are
+ * given the time to; a worker behind on its writes takes no other
+ * worker's executions.
+ */
+
 static void
 ngx_http_sfn_scan_handler(ngx_event_t *ev)
 {
-    const char  *values[1];
+    u_char       claim[NGX_INT64_LEN + 1];
+    const char  *values[2];
 
     if (ngx_exiting || ngx_terminate) {
         return;
     }
 
+    *ngx_sprintf(claim, "%uL", ++ngx_http_sfn_claims) = '\0';
+
     values[0] = (const char *) ngx_http_sfn_owner;
+    values[1] = (const char *) claim;
 
-    /* a worker behind on its writes takes no other worker's executions */
-
-    if (!ngx_http_sfn_scanning && ngx_http_sfn_pg_busy() == NGX_OK) {
+    if (!ngx_http_sfn_scanning
+        && ngx_http_sfn_pg_since_outage() >= NGX_HTTP_SFN_LEASE_MS
+        && ngx_http_sfn_pg_busy() == NGX_OK)
+    {
         ngx_http_sfn_scanning = 1;
 
         if (ngx_http_sfn_pg_query(
                 "UPDATE sfn_executions e SET owner = $1, "
                 "lease_until = now() + interval '" NGX_HTTP_SFN_LEASE "', "
-                "version = e.version + 1 "
+                "version = e.version + 1, claim = $2 "
                 "FROM (SELECT x.arn, m.arn AS m_arn, "
                 "coalesce(v.type, m.type) AS m_type, "
                 "CASE WHEN v.arn IS NULL THEN m.revision::text || '/' || "
@@ -252,8 +268,10 @@ ngx_http_sfn_scan_handler(ngx_event_t *ev)
                 "WHERE x.snapshot IS NULL AND x.redrive_count > 0) r "
                 "ON true "
                 "WHERE x.status = 'RUNNING' AND x.type = 'STANDARD' "
-                "AND (x.lease_until IS NULL OR x.lease_until < now()) "
-                "ORDER BY x.start_date LIMIT " NGX_HTTP_SFN_CLAIM " "
+                "AND (x.lease_until IS NULL OR x.lease_until < now() "
+                "OR (x.owner = $1 AND x.claim = $2)) "
+                "ORDER BY coalesce(x.owner = $1 AND x.claim = $2, false) "
+                "DESC, x.start_date LIMIT " NGX_HTTP_SFN_CLAIM " "
                 "FOR UPDATE OF x SKIP LOCKED) c "
                 "WHERE e.arn = c.arn "
                 "RETURNING e.name, e.state_machine, e.input, "
@@ -263,7 +281,7 @@ ngx_http_sfn_scan_handler(ngx_event_t *ev)
                 "e.trace_header, c.v_arn, e.alias_arn, e.redrive_count, "
                 "c.r_state, c.r_input, c.r_event, NULL, "
                 "(extract(epoch FROM e.redrive_date) * 1000)::bigint",
-                1, values,
+                2, values,
                 ngx_http_sfn_recover_handler, ev->data)
             != NGX_OK)
         {

@@ -20,6 +20,7 @@
 
 /* how long a Standard execution stays claimed without a renewal */
 #define NGX_HTTP_SFN_LEASE       "5 seconds"
+#define NGX_HTTP_SFN_LEASE_MS    5000
 #define NGX_UUID_LEN             36
 
 
@@ -317,6 +318,7 @@ ngx_int_t ngx_http_sfn_pg_sweep(const char *sql, int nparams,
 u_char *ngx_http_sfn_pg_text(ngx_pool_t *pool, ngx_str_t *s);
 ngx_int_t ngx_http_sfn_pg_busy(void);
 ngx_int_t ngx_http_sfn_pg_sync(void);
+ngx_msec_t ngx_http_sfn_pg_since_outage(void);
 ngx_int_t ngx_http_sfn_pg_affected(void *res);
 
 /* ngx_http_sfn_upload.c, ngx_http_sfn_api.c, ngx_http_sfn_origin.c */

@@ -83,6 +83,7 @@ typedef struct {
     ngx_str_t                    conninfo;
     ngx_atomic_t                *gauge;     /* connected, in the metrics */
     ngx_uint_t                   generation;    /* of this connection */
+    ngx_msec_t                   since;     /* connected at */
     const char                  *name;      /* in the log */
     const char                  *setup;     /* its first transaction */
     unsigned                     mail:1;    /* the writer: LISTEN sfn_mail */
@@ -91,6 +92,7 @@ typedef struct {
     unsigned                     exiting:1;
     unsigned                     busy:1;    /* episodes, each logged once */
     unsigned                     full:1;
+    unsigned                     lost:1;    /* a connection, or a connect */
 } ngx_http_sfn_pg_t;
 
 
@@ -756,6 +758,29 @@ ngx_http_sfn_pg_sync(void)
 }
 
 
+/*
+ * For how long the writer has been connected since it last lost the
+ * database (its connection, or a connect that failed): 0 while it has
+ * none, NGX_MAX_INT32_VALUE if it never lost it
+ */
+
+ngx_msec_t
+ngx_http_sfn_pg_since_outage(void)
+{
+    ngx_http_sfn_pg_t  *pg = &ngx_http_sfn_pg;
+
+    if (pg->state != ngx_http_sfn_pg_ready) {
+        return 0;
+    }
+
+    if (!pg->lost) {
+        return NGX_MAX_INT32_VALUE;
+    }
+
+    return ngx_current_msec - pg->since;
+}
+
+
 static void
 ngx_http_sfn_pg_connect(ngx_event_t *ev)
 {
@@ -781,6 +806,13 @@ ngx_http_sfn_pg_connect(ngx_event_t *ev)
         ngx_http_sfn_pg_close(pg, 1);
         return;
     }
+
+    /*
+     * libpq prints what comes between queries on stderr, a terminated
+     * backend's FATAL among it: the lost connection is logged as such
+     */
+
+    PQsetNoticeProcessor(pg->conn, ngx_http_sfn_pg_notice, pg->log);
 
     fd = PQsocket(pg->conn);
 
@@ -838,6 +870,7 @@ ngx_http_sfn_pg_poll_connect(ngx_http_sfn_pg_t *pg)
 
             pg->state = ngx_http_sfn_pg_ready;
             pg->generation = ++ngx_http_sfn_pg_generation;
+            pg->since = ngx_current_msec;
 
             if (pg->gauge) {
                 *pg->gauge = 1;
@@ -920,13 +953,21 @@ ngx_http_sfn_pg_close(ngx_http_sfn_pg_t *pg, ngx_uint_t retry)
     pg->listen = 0;
     pg->batch_failed = 0;
 
-    /* nothing unsynced committed: send it again, in order, first */
+    /*
+     * what was sent since the last sync answered goes again, in order,
+     * first: its transaction may not have committed, or may have and its
+     * reply been lost, so the statements are written to be sent twice
+     * (ngx_http_sfn_run_flush_events()); whatever they answered the first
+     * time, an error included, was the answer of a transaction that did
+     * not commit or of one that is not known to have
+     */
 
     while (!ngx_queue_empty(&pg->sent)) {
         q = ngx_queue_last(&pg->sent);
         ngx_queue_remove(q);
         st = ngx_queue_data(q, ngx_http_sfn_pg_stmt_t, queue);
         st->preparing = 0;
+        st->failed = 0;
         ngx_queue_insert_head(&pg->pending, q);
     }
 
@@ -940,10 +981,12 @@ ngx_http_sfn_pg_close(ngx_http_sfn_pg_t *pg, ngx_uint_t retry)
             st->res = NULL;
         }
 
+        st->failed = 0;
         ngx_queue_insert_head(&pg->pending, q);
     }
 
     if (retry && !pg->exiting && !ngx_exiting && !ngx_terminate) {
+        pg->lost = 1;
         ngx_add_timer(&pg->reconnect, NGX_HTTP_SFN_PG_RECONNECT);
     }
 }
@@ -1203,6 +1246,57 @@ ngx_http_sfn_pg_missing(PGresult *res)
 }
 
 
+/* NGX_ERROR, logged: the caller closes the connection and reconnects */
+
+static ngx_int_t
+ngx_http_sfn_pg_lost(ngx_http_sfn_pg_t *pg, const char *why)
+{
+    ngx_log_error(NGX_LOG_ERR, pg->log, 0,
+                  "sfn database: connection lost%s: %s", pg->name, why);
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * An error that ends the session (FATAL or PANIC: the backend terminated,
+ * the server shutting down) or that libpq made of a connection it lost is
+ * no answer to the statement: its transaction did not commit, or did with
+ * its reply lost, and the statement goes again on the next connection.
+ */
+
+static ngx_uint_t
+ngx_http_sfn_pg_ended(ngx_http_sfn_pg_t *pg, PGresult *res)
+{
+    char  *severity;
+
+    if (PQstatus(pg->conn) == CONNECTION_BAD) {
+        return 1;
+    }
+
+    severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+
+    return severity && (ngx_strcmp(severity, "FATAL") == 0
+                        || ngx_strcmp(severity, "PANIC") == 0);
+}
+
+
+/*
+ * Class 40, transaction rollback (a deadlock, a serialization failure):
+ * the transaction is to be tried again, not its statement given up
+ */
+
+static ngx_uint_t
+ngx_http_sfn_pg_transient(PGresult *res)
+{
+    char  *state;
+
+    state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+    return state && ngx_strncmp(state, "40", 2) == 0;
+}
+
+
 static ngx_int_t
 ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg)
 {
@@ -1213,10 +1307,7 @@ ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg)
     ngx_http_sfn_pg_stmt_t  *st;
 
     if (PQconsumeInput(pg->conn) != 1) {
-        ngx_log_error(NGX_LOG_ERR, pg->log, 0,
-                      "sfn database: connection lost: %s",
-                      PQerrorMessage(pg->conn));
-        return NGX_ERROR;
+        return ngx_http_sfn_pg_lost(pg, PQerrorMessage(pg->conn));
     }
 
     while (pg->syncs && !PQisBusy(pg->conn)) {
@@ -1229,6 +1320,12 @@ ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg)
         }
 
         status = PQresultStatus(res);
+
+        if (status == PGRES_FATAL_ERROR && ngx_http_sfn_pg_ended(pg, res)) {
+            (void) ngx_http_sfn_pg_lost(pg, PQresultErrorMessage(res));
+            PQclear(res);
+            return NGX_ERROR;
+        }
 
         if (status == PGRES_PIPELINE_SYNC) {
             PQclear(res);
@@ -1287,6 +1384,15 @@ ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg)
             pg->batch_failed = 1;
             PQclear(res);
 
+        } else if (status == PGRES_FATAL_ERROR
+                   && ngx_http_sfn_pg_transient(res))
+        {
+            ngx_log_error(NGX_LOG_WARN, pg->log, 0,
+                          "sfn database: \"%.60s\" sent again: %s",
+                          st->sql, PQresultErrorMessage(res));
+            pg->batch_failed = 1;
+            PQclear(res);
+
         } else if (status == PGRES_FATAL_ERROR) {
             ngx_log_error(NGX_LOG_ERR, pg->log, 0,
                           "sfn database: \"%.60s\" failed: %s",
@@ -1340,7 +1446,10 @@ ngx_http_sfn_pg_affected(void *res)
 /*
  * The socket is edge-triggered and PQconsumeInput() may stop before it has
  * read everything (a large batch of results): read until the socket is
- * drained, or the next edge may never come.
+ * drained, or the next edge may never come.  The server's end of the
+ * connection (a backend terminated after its last message) comes with the
+ * same edge and FIONREAD does not count it: once the data is read, libpq
+ * reads once more to find it.
  */
 
 static ngx_int_t
@@ -1353,10 +1462,19 @@ ngx_http_sfn_pg_receive(ngx_http_sfn_pg_t *pg)
             return NGX_ERROR;
         }
 
-        if (pg->conn == NULL
-            || ioctl(PQsocket(pg->conn), FIONREAD, &n) == -1
-            || n == 0)
-        {
+        if (pg->conn == NULL) {
+            return NGX_OK;
+        }
+
+        if (PQstatus(pg->conn) == CONNECTION_BAD) {
+            return ngx_http_sfn_pg_lost(pg, PQerrorMessage(pg->conn));
+        }
+
+        if (ioctl(PQsocket(pg->conn), FIONREAD, &n) == -1) {
+            return NGX_OK;
+        }
+
+        if (n == 0 && !pg->c->read->pending_eof) {
             return NGX_OK;
         }
     }
