@@ -1253,6 +1253,22 @@ ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg)
         }
 
         if (ngx_queue_empty(&pg->sent)) {
+
+            /*
+             * a backend terminated between a statement's result and its
+             * sync: libpq gives the connection's end as one more result
+             */
+
+            if (status == PGRES_FATAL_ERROR
+                && PQstatus(pg->conn) == CONNECTION_BAD)
+            {
+                ngx_log_error(NGX_LOG_ERR, pg->log, 0,
+                              "sfn database: connection lost: %s",
+                              PQresultErrorMessage(res));
+                PQclear(res);
+                return NGX_ERROR;
+            }
+
             ngx_log_error(NGX_LOG_ALERT, pg->log, 0,
                           "sfn database: unexpected result %s",
                           PQresStatus(status));

@@ -168,17 +168,19 @@ ngx_http_sfn_retention_init_process(ngx_cycle_t *cycle,
 
     /*
      * SKIP_LOCKED: a table that another VACUUM holds (autovacuum's,
-     * another node's) is left to it
+     * another node's) is left to it; TRUNCATE false: cutting the empty
+     * end of a file takes a lock that stops every read of the table
      */
 
-    rt->vacuum = "VACUUM (SKIP_LOCKED) sfn_executions, sfn_history, "
-                 "sfn_payloads, sfn_tokens, sfn_mailbox";
+    rt->vacuum = "VACUUM (SKIP_LOCKED, TRUNCATE false) sfn_executions, "
+                 "sfn_history, sfn_payloads, sfn_tokens, sfn_mailbox";
 
     if (smcf->retention_jobs) {
         ngx_sprintf((u_char *) rt->jobs, "%M%Z", smcf->retention_jobs);
 
-        rt->vacuum = "VACUUM (SKIP_LOCKED) sfn_executions, sfn_history, "
-                     "sfn_payloads, sfn_tokens, sfn_mailbox, sfn_jobs";
+        rt->vacuum = "VACUUM (SKIP_LOCKED, TRUNCATE false) sfn_executions, "
+                     "sfn_history, sfn_payloads, sfn_tokens, sfn_mailbox, "
+                     "sfn_jobs";
     }
 
     rt->timer.handler = ngx_http_sfn_retention_handler;
@@ -373,12 +375,16 @@ ngx_http_sfn_retention_vacuumed(void *data, void *res)
         /* it failed, and said why in the log: again after the next round */
         rt->swept = 1;
         rt->recycle = 0;
-
-    } else {
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, rt->timer.log, 0,
-                       "sfn retention: VACUUM took %M ms",
-                       ngx_current_msec - rt->asked);
+        ngx_add_timer(&rt->timer, rt->turn);
+        return;
     }
 
-    ngx_add_timer(&rt->timer, rt->turn);
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, rt->timer.log, 0,
+                   "sfn retention: VACUUM took %M ms",
+                   ngx_current_msec - rt->asked);
+
+    /* after the second, the turn's batch */
+
+    ngx_add_timer(&rt->timer, rt->recycle ? rt->turn
+                                          : NGX_HTTP_SFN_RETENTION_PAUSE);
 }
