@@ -941,6 +941,9 @@ ngx_http_sfn_pg_close(ngx_http_sfn_pg_t *pg, ngx_uint_t retry)
             st->res = NULL;
         }
 
+        /* its error may have been the connection's end: it is sent again */
+        st->failed = 0;
+
         ngx_queue_insert_head(&pg->pending, q);
     }
 
