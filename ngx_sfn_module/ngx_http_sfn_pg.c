@@ -338,11 +338,12 @@ ngx_http_sfn_pg_init_process(ngx_cycle_t *cycle,
     /*
      * a batch's commit need not wait for its WAL to reach the disk: a
      * batch lost in a crash is swept again, and the flushes that other
-     * sessions' commits wait for come no more often for it
+     * sessions' commits wait for come no more often for it; its VACUUM
+     * goes at autovacuum's pace (sql/015_retention_vacuum.sql)
      */
 
     sw->name = " (retention)";
-    sw->setup = "SET synchronous_commit = off";
+    sw->setup = "SELECT sfn_retention_session()";
     sw->gauge = ngx_http_sfn_metrics_connections(cycle, 2);
 
     return ngx_http_sfn_pg_init(sw, cycle, smcf);
@@ -981,6 +982,7 @@ ngx_http_sfn_pg_close(ngx_http_sfn_pg_t *pg, ngx_uint_t retry)
             st->res = NULL;
         }
 
+        /* its error may have been the connection's end: it is sent again */
         st->failed = 0;
         ngx_queue_insert_head(&pg->pending, q);
     }
@@ -1337,7 +1339,7 @@ ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg)
         if (pg->listen) {
             /* the setup, sent before any statement of the queue */
 
-            if (status != PGRES_COMMAND_OK) {
+            if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
                 ngx_log_error(NGX_LOG_ERR, pg->log, 0,
                               "sfn database: \"%s\" failed: %s",
                               pg->setup, PQresultErrorMessage(res));
@@ -1349,6 +1351,22 @@ ngx_http_sfn_pg_receive_once(ngx_http_sfn_pg_t *pg)
         }
 
         if (ngx_queue_empty(&pg->sent)) {
+
+            /*
+             * a backend terminated between a statement's result and its
+             * sync: libpq gives the connection's end as one more result
+             */
+
+            if (status == PGRES_FATAL_ERROR
+                && PQstatus(pg->conn) == CONNECTION_BAD)
+            {
+                ngx_log_error(NGX_LOG_ERR, pg->log, 0,
+                              "sfn database: connection lost: %s",
+                              PQresultErrorMessage(res));
+                PQclear(res);
+                return NGX_ERROR;
+            }
+
             ngx_log_error(NGX_LOG_ALERT, pg->log, 0,
                           "sfn database: unexpected result %s",
                           PQresStatus(status));

@@ -17,6 +17,15 @@
  * the last one took.  While rows past retention remain, the next batch
  * comes after a pause as long as the last one took from its queueing to
  * its commit, so retention takes at most about half of one backend.
+ *
+ * Once a round of batches is over, the worker that deleted rows runs a
+ * plain VACUUM of the tables it deleted from, on the same connection,
+ * and another at its next turn: the first makes the rows' space free for
+ * the next ones and deletes the index pages it empties, the second
+ * recycles those pages, which PostgreSQL reuses only once no transaction
+ * older than their deletion remains (sql/015_retention_vacuum.sql).  A
+ * transaction id taken after the first is what shows that none does: on
+ * an idle database no other session may take one before the second.
  */
 
 
@@ -40,15 +49,21 @@ typedef struct {
     ngx_msec_t                   turn;
     ngx_msec_t                   asked;     /* when the batch was queued */
     ngx_uint_t                   batch;     /* rows */
+    const char                  *vacuum;    /* the tables swept */
     char                         keep[NGX_INT64_LEN + 1];
     char                         jobs[NGX_INT64_LEN + 1];
     char                         rows[NGX_INT64_LEN + 1];
-    unsigned                     busy:1;    /* a batch is queued */
+    unsigned                     busy:1;    /* a batch or VACUUM queued */
+    unsigned                     swept:1;   /* deleted since a VACUUM */
+    unsigned                     recycle:1; /* the next turn: VACUUM */
 } ngx_http_sfn_retention_t;
 
 
 static void ngx_http_sfn_retention_handler(ngx_event_t *ev);
 static void ngx_http_sfn_retention_done(void *data, void *res);
+static void ngx_http_sfn_retention_vacuum(ngx_http_sfn_retention_t *rt,
+    ngx_uint_t first);
+static void ngx_http_sfn_retention_vacuumed(void *data, void *res);
 
 
 static ngx_http_sfn_retention_t  ngx_http_sfn_retention_ctx;
@@ -151,8 +166,21 @@ ngx_http_sfn_retention_init_process(ngx_cycle_t *cycle,
     ngx_sprintf((u_char *) rt->keep, "%M%Z", smcf->retention);
     rt->batch = NGX_HTTP_SFN_RETENTION_ROWS;
 
+    /*
+     * SKIP_LOCKED: a table that another VACUUM holds (autovacuum's,
+     * another node's) is left to it; TRUNCATE false: cutting the empty
+     * end of a file takes a lock that stops every read of the table
+     */
+
+    rt->vacuum = "VACUUM (SKIP_LOCKED, TRUNCATE false) sfn_executions, "
+                 "sfn_history, sfn_payloads, sfn_tokens, sfn_mailbox";
+
     if (smcf->retention_jobs) {
         ngx_sprintf((u_char *) rt->jobs, "%M%Z", smcf->retention_jobs);
+
+        rt->vacuum = "VACUUM (SKIP_LOCKED, TRUNCATE false) sfn_executions, "
+                     "sfn_history, sfn_payloads, sfn_tokens, sfn_mailbox, "
+                     "sfn_jobs";
     }
 
     rt->timer.handler = ngx_http_sfn_retention_handler;
@@ -195,6 +223,12 @@ ngx_http_sfn_retention_handler(ngx_event_t *ev)
 
     if (rt->busy || ngx_http_sfn_pg_busy() == NGX_BUSY) {
         ngx_add_timer(&rt->timer, rt->turn);
+        return;
+    }
+
+    if (rt->recycle) {
+        rt->recycle = 0;
+        ngx_http_sfn_retention_vacuum(rt, 0);
         return;
     }
 
@@ -258,6 +292,8 @@ ngx_http_sfn_retention_done(void *data, void *res)
     ms = strtod(PQgetvalue(res, 0, 3), NULL);
 
     if (rows > 0) {
+        rt->swept = 1;
+
         ngx_http_sfn_metrics_retention(rt->smcf, (ngx_uint_t) executions,
                                        (ngx_uint_t) rows);
 
@@ -268,6 +304,16 @@ ngx_http_sfn_retention_done(void *data, void *res)
     }
 
     if (PQgetvalue(res, 0, 2)[0] != 't') {
+
+        /* the round is over */
+
+        if (rt->swept) {
+            rt->swept = 0;
+            rt->recycle = 1;
+            ngx_http_sfn_retention_vacuum(rt, 1);
+            return;
+        }
+
         ngx_add_timer(&rt->timer, rt->turn);
         return;
     }
@@ -284,4 +330,61 @@ ngx_http_sfn_retention_done(void *data, void *res)
     took = ngx_current_msec - rt->asked;
 
     ngx_add_timer(&rt->timer, ngx_max(took, NGX_HTTP_SFN_RETENTION_PAUSE));
+}
+
+
+static void
+ngx_http_sfn_retention_vacuum(ngx_http_sfn_retention_t *rt,
+    ngx_uint_t first)
+{
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, rt->timer.log, 0,
+                   "sfn retention: %s", rt->vacuum);
+
+    rt->asked = ngx_current_msec;
+
+    if (ngx_http_sfn_pg_sweep(rt->vacuum, 0, NULL,
+                              ngx_http_sfn_retention_vacuumed, rt)
+        != NGX_OK
+        || (first
+            && ngx_http_sfn_pg_sweep("SELECT pg_current_xact_id()", 0, NULL,
+                                     NULL, NULL)
+               != NGX_OK))
+    {
+        rt->swept = 1;
+        rt->recycle = 0;
+        ngx_add_timer(&rt->timer, rt->turn);
+        return;
+    }
+
+    rt->busy = 1;
+}
+
+
+static void
+ngx_http_sfn_retention_vacuumed(void *data, void *res)
+{
+    ngx_http_sfn_retention_t *rt = data;
+
+    rt->busy = 0;
+
+    if (ngx_exiting || ngx_terminate) {
+        return;
+    }
+
+    if (res == NULL) {
+        /* it failed, and said why in the log: again after the next round */
+        rt->swept = 1;
+        rt->recycle = 0;
+        ngx_add_timer(&rt->timer, rt->turn);
+        return;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, rt->timer.log, 0,
+                   "sfn retention: VACUUM took %M ms",
+                   ngx_current_msec - rt->asked);
+
+    /* after the second, the turn's batch */
+
+    ngx_add_timer(&rt->timer, rt->recycle ? rt->turn
+                                          : NGX_HTTP_SFN_RETENTION_PAUSE);
 }
