@@ -88,6 +88,7 @@ typedef struct {
     sfn_payload_t        *held[256];
     char                  kept_role[256];
     char                  kept_details[65536];
+    const sfn_mock_case_t  *mock;        /* conf.mock */
 } sfn_t_host_t;
 
 
@@ -596,8 +597,10 @@ sfn_t_run(sfn_t_host_t *h, const char *def, const char *input,
     sfn_exec_conf_t   conf;
     int               full, lazy, keep;
     sfn_type_e        type;
+    const sfn_mock_case_t  *mock;
 
     full = h->full_events;
+    mock = h->mock;
     type = h->type;
     lazy = h->lazy;
     keep = h->keep;
@@ -606,6 +609,7 @@ sfn_t_run(sfn_t_host_t *h, const char *def, const char *input,
     h->type = type;
     h->lazy = lazy;
     h->keep = keep;
+    h->mock = mock;
 
     memset(r, 0, sizeof(sfn_t_result_t));
 
@@ -622,6 +626,7 @@ sfn_t_run(sfn_t_host_t *h, const char *def, const char *input,
     memset(&conf, 0, sizeof(sfn_exec_conf_t));
     conf.type = h->type;
     conf.lazy_events = lazy;
+    conf.mock = mock;
     conf.name = "exec-1";
     conf.arn = "arn:aws:states:us-east-1:000000000000:execution:sm:exec-1";
     conf.role_arn = "arn:aws:iam::000000000000:role/test";
