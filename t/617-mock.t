@@ -401,6 +401,11 @@ bad("$apim#Ghost",
 ($st, $r) = start("$apim#Good", 'g1');
 $d = settle($r->{executionArn});
 is($d->{output}, '{"quick":true}', 'an API machine mocked');
+($st, $r) = api('PublishStateMachineVersion', { stateMachineArn => $apim });
+my $ver = $r->{stateMachineVersionArn};
+($st, $r) = start("$ver#Good", 'g2');
+$d = settle($r->{executionArn});
+is($d->{output}, '{"quick":true}', 'a version\'s ARN with #Good');
 
 # a redrive goes on mocked (unmocked it would fail otherwise)
 

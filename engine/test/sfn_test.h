@@ -574,6 +574,7 @@ sfn_t_known(void *data, const char *resource)
     return strncmp(resource, "test:", 5) == 0
            || strncmp(resource, "sfn:", 4) == 0
            || strncmp(resource, "arn:aws:states:::", 17) == 0
+           || sfn_resource_activity(resource)
            || (strncmp(resource, "arn:aws:lambda:", 15) == 0
                && strstr(resource, ":function:") != NULL);
 }
@@ -719,8 +720,9 @@ sfn_t_unquote(const char *s)
 }
 
 
+/* a row run with the tasks of a test case mocked (mock may be NULL) */
 static int
-sfn_t_check(const sfn_t_case_t *c)
+sfn_t_check_mocked(const sfn_t_case_t *c, const sfn_mock_case_t *mock)
 {
     int             ok;
     char           *def, *in;
@@ -729,6 +731,7 @@ sfn_t_check(const sfn_t_case_t *c)
 
     h = calloc(1, sizeof(sfn_t_host_t));
     assert_non_null(h);
+    h->mock = mock;
 
     def = sfn_t_unquote(c->definition);
     in = sfn_t_unquote(c->input ? c->input : "{}");
@@ -797,6 +800,13 @@ sfn_t_check(const sfn_t_case_t *c)
     free(h);
 
     return ok;
+}
+
+
+static int
+sfn_t_check(const sfn_t_case_t *c)
+{
+    return sfn_t_check_mocked(c, NULL);
 }
 
 

@@ -144,16 +144,11 @@ test_load(void **state)
 
 /* mocked executions */
 
+/* a row of sfn_test.h's, run with a test case of mock_file */
+
 typedef struct {
-    const char           *name;
-    const char           *definition;
     const char           *test_case;
-    const char           *input;
-    const char           *status;
-    const char           *output;
-    const char           *error;
-    const char           *cause;
-    const char           *events;
+    sfn_t_case_t          c;
 } sfn_t_mocked_t;
 
 
@@ -183,121 +178,81 @@ static const char  mock_file[] =
 
 static const sfn_t_mocked_t  mocked_cases[] = {
 
-    { "a Throw retried, then a Return, through ResultSelector",
-      "{`StartAt`:`L`,`States`:{" LAMBDA("L", RETRY
-      "`ResultSelector`:{`n.$`:`$.Payload.n`},`ResultPath`:`$.r`,`End`:true")
-      "}}", "Happy", "{`in`:1}",
-      "SUCCEEDED", "{`in`:1,`r`:{`n`:1}}", NULL, NULL,
-      "ExecutionStarted,TaskStateEntered,TaskScheduled,TaskStarted,"
-      "TaskFailed,TaskScheduled,TaskStarted,TaskSucceeded,TaskStateExited,"
-      "ExecutionSucceeded" },
+    { "Happy",
+      { "a Throw retried, then a Return, through ResultSelector",
+        "{`StartAt`:`L`,`States`:{" LAMBDA("L", RETRY
+        "`ResultSelector`:{`n.$`:`$.Payload.n`},`ResultPath`:`$.r`,"
+        "`End`:true") "}}", "{`in`:1}",
+        "SUCCEEDED", "{`in`:1,`r`:{`n`:1}}", NULL, NULL,
+        "ExecutionStarted,TaskStateEntered,TaskScheduled,TaskStarted,"
+        "TaskFailed,TaskScheduled,TaskStarted,TaskSucceeded,"
+        "TaskStateExited,ExecutionSucceeded" } },
 
-    { "retries take invocations until MaxAttempts",
-      "{`StartAt`:`L`,`States`:{" LAMBDA("L", RETRY "`End`:true") "}}",
-      "Down", NULL, "FAILED", NULL, "Down", "down",
-      "ExecutionStarted,TaskStateEntered,TaskScheduled,TaskStarted,"
-      "TaskFailed,TaskScheduled,TaskStarted,TaskFailed,TaskScheduled,"
-      "TaskStarted,TaskFailed,TaskScheduled,TaskStarted,TaskFailed,"
-      "ExecutionFailed" },
+    { "Down",
+      { "retries take invocations until MaxAttempts",
+        "{`StartAt`:`L`,`States`:{" LAMBDA("L", RETRY "`End`:true") "}}",
+        NULL, "FAILED", NULL, "Down", "down",
+        "ExecutionStarted,TaskStateEntered,TaskScheduled,TaskStarted,"
+        "TaskFailed,TaskScheduled,TaskStarted,TaskFailed,TaskScheduled,"
+        "TaskStarted,TaskFailed,TaskScheduled,TaskStarted,TaskFailed,"
+        "ExecutionFailed" } },
 
-    { "a Throw caught",
-      "{`StartAt`:`L`,`States`:{" LAMBDA("L",
-      "`Catch`:[{`ErrorEquals`:[`Down`],`Next`:`H`}],`End`:true") ","
-      "`H`:{`Type`:`Pass`,`End`:true}}}",
-      "Down", "{}", "SUCCEEDED", "{`Error`:`Down`,`Cause`:`down`}", NULL,
-      NULL, NULL },
+    { "Down",
+      { "a Throw caught",
+        "{`StartAt`:`L`,`States`:{" LAMBDA("L",
+        "`Catch`:[{`ErrorEquals`:[`Down`],`Next`:`H`}],`End`:true") ","
+        "`H`:{`Type`:`Pass`,`End`:true}}}",
+        "{}", "SUCCEEDED", "{`Error`:`Down`,`Cause`:`down`}", NULL, NULL,
+        NULL } },
 
-    { "a Parallel branch and Map iterations, one count per state",
-      "{`StartAt`:`P`,`States`:{`P`:{`Type`:`Parallel`,`Branches`:["
-      "{`StartAt`:`B`,`States`:{" LAMBDA("B", "`End`:true") "}},"
-      "{`StartAt`:`M`,`States`:{`M`:{`Type`:`Map`,`End`:true,"
-      "`Iterator`:{`StartAt`:`I`,`States`:{" LAMBDA("I", "`End`:true")
-      "}}}}}],`End`:true}}}",
-      "Happy", "[1,2,3]", "SUCCEEDED", "[`b`,[`a`,`a`,`z`]]", NULL, NULL,
-      NULL },
+    { "Happy",
+      { "a Parallel branch and Map iterations, one count per state",
+        "{`StartAt`:`P`,`States`:{`P`:{`Type`:`Parallel`,`Branches`:["
+        "{`StartAt`:`B`,`States`:{" LAMBDA("B", "`End`:true") "}},"
+        "{`StartAt`:`M`,`States`:{`M`:{`Type`:`Map`,`End`:true,"
+        "`Iterator`:{`StartAt`:`I`,`States`:{" LAMBDA("I", "`End`:true")
+        "}}}}}],`End`:true}}}",
+        "[1,2,3]", "SUCCEEDED", "[`b`,[`a`,`a`,`z`]]", NULL, NULL, NULL } },
 
-    { "past the last invocation: States.Runtime, never caught",
-      "{`StartAt`:`M`,`States`:{`M`:{`Type`:`Map`,`End`:true,"
-      "`Catch`:[{`ErrorEquals`:[`States.ALL`],`Next`:`H`}],"
-      "`Iterator`:{`StartAt`:`L`,`States`:{" LAMBDA("L", "`End`:true")
-      "}}},`H`:{`Type`:`Pass`,`End`:true}}}",
-      "Short", "[1,2]", "FAILED", NULL, "States.Runtime",
-      "The mocked response 'OneReturn' of test case 'Short' has no response "
-      "for invocation 1 of the state (it answers invocations 0 to 0).",
-      NULL },
+    { "Short",
+      { "past the last invocation: States.Runtime, never caught",
+        "{`StartAt`:`M`,`States`:{`M`:{`Type`:`Map`,`End`:true,"
+        "`Catch`:[{`ErrorEquals`:[`States.ALL`],`Next`:`H`}],"
+        "`Iterator`:{`StartAt`:`L`,`States`:{" LAMBDA("L", "`End`:true")
+        "}}},`H`:{`Type`:`Pass`,`End`:true}}}",
+        "[1,2]", "FAILED", NULL, "States.Runtime",
+        "The mocked response 'OneReturn' of test case 'Short' has no "
+        "response for invocation 1 of the state (it answers invocations 0 "
+        "to 0).", NULL } },
 
-    { "a test resource mocked: run_task never called",
-      "{`StartAt`:`T`,`States`:{`T`:{`Type`:`Task`,`Resource`:`test:fail`,"
-      "`End`:true}}}", "Echo", "{`Error`:`Real`}", "SUCCEEDED",
-      "{`Payload`:`one`}", NULL, NULL, NULL },
+    { "Echo",
+      { "a test resource mocked: run_task never called",
+        "{`StartAt`:`T`,`States`:{`T`:{`Type`:`Task`,"
+        "`Resource`:`test:fail`,`End`:true}}}", "{`Error`:`Real`}",
+        "SUCCEEDED", "{`Payload`:`one`}", NULL, NULL, NULL } },
 
-    { "TimeoutSeconds and HeartbeatSeconds arm nothing",
-      "{`StartAt`:`T`,`States`:{`T`:{`Type`:`Task`,`Resource`:`test:never`,"
-      "`TimeoutSeconds`:5,`HeartbeatSeconds`:2,`End`:true}}}",
-      "Echo", NULL, "SUCCEEDED", "{`Payload`:`one`}", NULL, NULL, NULL },
+    { "Echo",
+      { "a task that never answers, with its timeouts, mocked",
+        "{`StartAt`:`T`,`States`:{`T`:{`Type`:`Task`,"
+        "`Resource`:`test:never`,`TimeoutSeconds`:5,`HeartbeatSeconds`:2,"
+        "`End`:true}}}", NULL, "SUCCEEDED", "{`Payload`:`one`}", NULL, NULL,
+        NULL } },
 
-    { "a state not named runs for real",
-      "{`StartAt`:`X`,`States`:{`X`:{`Type`:`Task`,`Resource`:`test:echo`,"
-      "`End`:true}}}", "Echo", "{`real`:1}", "SUCCEEDED", "{`real`:1}",
-      NULL, NULL, NULL },
+    { "Echo",
+      { "an activity mocked: its events, no worker",
+        "{`StartAt`:`T`,`States`:{`T`:{`Type`:`Task`,`Resource`:"
+        "`arn:aws:states:us-east-1:000000000000:activity:a`,`End`:true}}}",
+        NULL, "SUCCEEDED", "{`Payload`:`one`}", NULL, NULL,
+        "ExecutionStarted,TaskStateEntered,ActivityScheduled,"
+        "ActivityStarted,ActivitySucceeded,TaskStateExited,"
+        "ExecutionSucceeded" } },
+
+    { "Echo",
+      { "a state not named runs for real",
+        "{`StartAt`:`X`,`States`:{`X`:{`Type`:`Task`,"
+        "`Resource`:`test:echo`,`End`:true}}}", "{`real`:1}", "SUCCEEDED",
+        "{`real`:1}", NULL, NULL, NULL } },
 };
-
-
-static int
-sfn_t_mocked(sfn_mock_t *mk, const sfn_t_mocked_t *c)
-{
-    int              ok;
-    char            *def, *in, *out;
-    sfn_t_host_t    *h;
-    sfn_t_result_t   r;
-
-    h = calloc(1, sizeof(sfn_t_host_t));
-    assert_non_null(h);
-
-    h->mock = sfn_mock_case(mk, "sm", c->test_case, NULL);
-    assert_non_null(h->mock);
-
-    def = sfn_t_unquote(c->definition);
-    in = sfn_t_unquote(c->input ? c->input : "{}");
-
-    sfn_t_run(h, def, in, &r);
-
-    free(def);
-    free(in);
-
-    ok = r.status != SFN_RUNNING + 100
-         && strcmp(sfn_status_name(r.status), c->status) == 0
-         && (c->error == NULL
-             || (r.error && strcmp(c->error, r.error) == 0))
-         && (c->cause == NULL
-             || (r.cause && strstr(r.cause, c->cause) != NULL))
-         && (c->events == NULL || strcmp(c->events, h->events) == 0);
-
-    if (ok && c->output) {
-        out = sfn_t_unquote(c->output);
-        ok = r.output && sfn_t_json_eq(out, r.output);
-        free(out);
-    }
-
-    if (!ok) {
-        print_error("case \"%s\":\n  status %s, output %s\n  error %s\n"
-                    "  cause %s\n  events %s\n", c->name,
-                    r.status == SFN_RUNNING + 100 ? r.diag_message
-                                                  : sfn_status_name(r.status),
-                    r.output ? r.output : "-", r.error ? r.error : "-",
-                    r.cause ? r.cause : "-", h->events);
-    }
-
-    if (ok && strcmp(c->test_case, "Echo") == 0 && c->input == NULL) {
-        /* nothing was armed for the mocked task */
-        ok = (h->timers_armed == 0 && h->tasks_run == 0);
-    }
-
-    sfn_t_result_free(&r);
-    free(h);
-
-    return ok;
-}
 
 
 static sfn_mock_t *
@@ -323,8 +278,9 @@ sfn_t_mock_file(void)
 static void
 test_mocked(void **state)
 {
-    size_t       i, failed;
-    sfn_mock_t  *mk;
+    size_t                  i, failed;
+    sfn_mock_t             *mk;
+    const sfn_mock_case_t  *c;
 
     (void) state;
 
@@ -332,7 +288,10 @@ test_mocked(void **state)
     failed = 0;
 
     for (i = 0; i < sizeof(mocked_cases) / sizeof(mocked_cases[0]); i++) {
-        if (!sfn_t_mocked(mk, &mocked_cases[i])) {
+        c = sfn_mock_case(mk, "sm", mocked_cases[i].test_case, NULL);
+        assert_non_null(c);
+
+        if (!sfn_t_check_mocked(&mocked_cases[i].c, c)) {
             failed++;
         }
     }
