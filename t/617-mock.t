@@ -407,6 +407,70 @@ my $ver = $r->{stateMachineVersionArn};
 $d = settle($r->{executionArn});
 is($d->{output}, '{"quick":true}', 'a version\'s ARN with #Good');
 
+# TestState's mock: the same engine hook, for one Task
+
+my $task = $lambda->(ResultSelector => { 'b.$' => '$.Payload.b' },
+                     ResultPath => '$.r', End => \1);
+($st, $r) = api('TestState', { definition => $J->encode($task),
+                               input => '{"in":1}',
+                               inspectionLevel => 'DEBUG',
+                               mock => { result => '{"Payload":{"b":7}}' } });
+is_deeply([ $st, $r->{status}, $r->{output} ],
+          [ 200, 'SUCCEEDED', '{"in":1,"r":{"b":7}}' ],
+          'TestState with a mocked result: the Lambda is not called');
+is_deeply([ @{ $r->{inspectionData} // {} }{qw(result afterResultSelector)} ],
+          [ '{"Payload":{"b":7}}', '{"b":7}' ],
+          'its inspection data: the result, then ResultSelector\'s');
+($st, $r) = api('TestState', {
+    definition => $J->encode($lambda->(
+        Retry => [ { ErrorEquals => [ 'Lambda.TooManyRequestsException' ] } ],
+        Catch => [ { ErrorEquals => [ 'States.ALL' ], Next => 'H' } ],
+        End => \1)),
+    mock => { errorOutput => { error => 'Lambda.TooManyRequestsException',
+                               cause => 'slow down' } } });
+is_deeply([ $st, @$r{qw(status error cause)} ],
+          [ 200, 'RETRIABLE', 'Lambda.TooManyRequestsException',
+            'slow down' ], 'a mocked error a Retry takes: RETRIABLE');
+($st, $r) = api('TestState', {
+    definition => $J->encode($lambda->(
+        Catch => [ { ErrorEquals => [ 'States.ALL' ], Next => 'H' } ],
+        End => \1)),
+    mock => { errorOutput => { error => 'E', cause => 'c' } } });
+is_deeply([ $st, @$r{qw(status nextState)} ], [ 200, 'CAUGHT_ERROR', 'H' ],
+          'a mocked error a Catch takes: CAUGHT_ERROR');
+($st, $r) = api('TestState', {
+    definition => $J->encode({ Type => 'Task', End => \1,
+        Resource => 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+        Parameters => { FunctionName => $fn,
+                        'Payload' => { 'token.$' => '$$.Task.Token' } } }),
+    mock => { result => '"done"' } });
+is_deeply([ $st, @$r{qw(status output)} ], [ 200, 'SUCCEEDED', '"done"' ],
+          '.waitForTaskToken with a mock is tested');
+($st, $r) = api('TestState', {
+    definition => $J->encode({ Type => 'Task', End => \1,
+        Resource => 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+        Parameters => { FunctionName => $fn } }) });
+is($r->{__type}, 'InvalidDefinition', 'and without one refused, as before');
+for my $case ([ { Type => 'Pass', End => \1 }, { result => '1' },
+                qr/a Task state's result only/, 'a mock for a Pass state' ],
+              [ $task, { result => '{' }, qr/not JSON/,
+                'a result that is not JSON' ],
+              [ $task, { result => '1', errorOutput => { error => 'E' } },
+                qr/either 'result' or 'errorOutput'/, 'both' ],
+              [ $task, { fieldValidationMode => 'LAX', result => '1' },
+                qr/enum value set/, 'fieldValidationMode out of its enum' ],
+              [ $task, { result => $J->encode('x' x 262200) },
+                qr/longer than a task result may be/,
+                'a result over 256 KiB' ]) {
+    ($st, $r) = api('TestState', { definition => $J->encode($case->[0]),
+                                   mock => $case->[1] });
+    ok($st == 400 && ($r->{message} // '') =~ $case->[2], $case->[3])
+        or diag("$st " . $J->encode($r // {}));
+}
+($st, $r) = api('TestState', { definition => $J->encode($task),
+                               mock => 'x' });
+is($r->{__type}, 'SerializationException', 'a mock that is not an object');
+
 # a redrive goes on mocked (unmocked it would fail otherwise)
 
 ($st, $r) = api('RedriveExecution', { executionArn => $fails });
