@@ -340,6 +340,14 @@ is_deeply([ $st, $r->{status}, $r->{output} ], [ 200, 'SUCCEEDED',
           '{"quick":true}' ], 'StartSyncExecution with #Quick');
 is($r->{stateMachineArn}, "$acct:stateMachine:quick",
    'its stateMachineArn without the test case');
+my $ok = 0;
+for (1 .. 30) {
+    ($st, $r) = api('StartSyncExecution',
+                    { stateMachineArn => "$acct:stateMachine:quick#Quick",
+                      input => '{}' });
+    $ok++ if ($r->{status} // '') eq 'SUCCEEDED';
+}
+is($ok, 30, '30 more, each with its own invocation 0');
 ($st, $r) = api('StartSyncExecution',
                 { stateMachineArn => "$acct:stateMachine:quick",
                   input => '{}' });

@@ -239,6 +239,13 @@ static const sfn_t_mocked_t  mocked_cases[] = {
         NULL } },
 
     { "Echo",
+      { "a JSONata state: $states.result is the Return",
+        "{`QueryLanguage`:`JSONata`,`StartAt`:`T`,`States`:{`T`:{`Type`:"
+        "`Task`,`Resource`:`test:fail`,`Arguments`:{`x`:1},"
+        "`Output`:`{% {'got': $states.result.Payload} %}`,`End`:true}}}",
+        NULL, "SUCCEEDED", "{`got`:`one`}", NULL, NULL, NULL } },
+
+    { "Echo",
       { "an activity mocked: its events, no worker",
         "{`StartAt`:`T`,`States`:{`T`:{`Type`:`Task`,`Resource`:"
         "`arn:aws:states:us-east-1:000000000000:activity:a`,`End`:true}}}",
