@@ -51,9 +51,9 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, void *pgres,
     int64_t                  start_ms;
     ngx_str_t                name, machine, input, job, arn, key, def;
     ngx_str_t                exec_arn, version, test_case;
-    const sfn_mock_case_t   *mock;
     ngx_http_sfn_run_t      *run;
     ngx_http_sfn_record_t    rec;
+    const sfn_mock_case_t   *mock;
     ngx_http_sfn_redrive_t   rd, *redrive;
     ngx_http_sfn_machine_t  *sm;
 
