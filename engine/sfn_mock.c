@@ -150,25 +150,25 @@ sfn_mock_name_ok(sfn_mock_ld_t *ld, const char *what, const char *s)
 
 
 static int
-sfn_mock_cmp_ptr(const void *a, const void *b)
+sfn_mock_cmp_member(const void *a, const void *b)
 {
-    return strcmp(**(const char * const * const *) a,
-                  **(const char * const * const *) b);
+    return strcmp((*(const cJSON * const *) a)->string,
+                  (*(const cJSON * const *) b)->string);
 }
 
 
 /*
  * Object members sorted by name into an array of n items of size bytes,
- * whose first field is the name; a name given twice is refused
+ * whose first field is the name, and *vals their values in the same
+ * order; a name given twice is refused
  */
 static void *
 sfn_mock_members(sfn_mock_ld_t *ld, const cJSON *o, size_t size, size_t *n,
-    const char *what)
+    const cJSON ***vals, const char *what)
 {
     char          *items, q[SFN_Q];
     size_t         i, k;
-    const char   **names, ***idx;
-    const cJSON   *v;
+    const cJSON   *v, **nodes;
 
     k = 0;
     cJSON_ArrayForEach(v, o) {
@@ -178,39 +178,31 @@ sfn_mock_members(sfn_mock_ld_t *ld, const cJSON *o, size_t size, size_t *n,
     *n = k;
 
     items = sfn_pcalloc(&ld->mk->pool, (k ? k : 1) * size);
-    idx = malloc((k ? k : 1) * sizeof(const char **));
-    names = malloc((k ? k : 1) * sizeof(const char *));
+    nodes = sfn_palloc(&ld->mk->pool, (k ? k : 1) * sizeof(const cJSON *));
 
-    if (items == NULL || idx == NULL || names == NULL) {
-        free(idx);
-        free(names);
+    if (items == NULL || nodes == NULL) {
         sfn_mock_fail(ld, "out of memory");
         return NULL;
     }
 
     i = 0;
     cJSON_ArrayForEach(v, o) {
-        names[i] = v->string;
-        idx[i] = &names[i];
-        i++;
+        nodes[i++] = v;
     }
 
-    qsort(idx, k, sizeof(const char **), sfn_mock_cmp_ptr);
+    qsort(nodes, k, sizeof(const cJSON *), sfn_mock_cmp_member);
 
     for (i = 0; i < k; i++) {
-        if (i > 0 && strcmp(*idx[i], *idx[i - 1]) == 0) {
-            sfn_mock_quote(*idx[i], q, sizeof(q));
+        if (i > 0 && strcmp(nodes[i]->string, nodes[i - 1]->string) == 0) {
+            sfn_mock_quote(nodes[i]->string, q, sizeof(q));
             sfn_mock_fail(ld, "%s %s is given twice", what, q);
-            free(idx);
-            free(names);
             return NULL;
         }
 
-        *(const char **) (items + i * size) = *idx[i];
+        *(const char **) (items + i * size) = nodes[i]->string;
     }
 
-    free(idx);
-    free(names);
+    *vals = nodes;
 
     return items;
 }
@@ -424,7 +416,7 @@ sfn_mock_set(sfn_mock_ld_t *ld, sfn_mock_set_t *set, const cJSON *o)
     char           q[SFN_Q], q1[SFN_Q];
     size_t         i;
     uint32_t       next;
-    const cJSON   *v;
+    const cJSON  **vals;
 
     sfn_mock_quote(set->name, q, sizeof(q));
 
@@ -439,14 +431,13 @@ sfn_mock_set(sfn_mock_ld_t *ld, sfn_mock_set_t *set, const cJSON *o)
     }
 
     set->resps = sfn_mock_members(ld, o, sizeof(sfn_mock_resp_t),
-                                  &set->nresps, "invocation");
+                                  &set->nresps, &vals, "invocation");
     if (set->resps == NULL) {
         return SFN_ERROR;
     }
 
     for (i = 0; i < set->nresps; i++) {
-        v = cJSON_GetObjectItemCaseSensitive(o, set->resps[i].key);
-        if (sfn_mock_resp(ld, q, &set->resps[i], v) != SFN_OK) {
+        if (sfn_mock_resp(ld, q, &set->resps[i], vals[i]) != SFN_OK) {
             return SFN_ERROR;
         }
     }
@@ -488,7 +479,7 @@ sfn_mock_case_load(sfn_mock_ld_t *ld, sfn_mock_case_t *c, const cJSON *o)
 {
     char               qm[SFN_Q], qc[SFN_Q], qs[SFN_Q], qr[SFN_Q];
     size_t             i;
-    const cJSON       *v;
+    const cJSON       *v, **vals;
     sfn_mock_entry_t  *en;
 
     sfn_mock_quote(c->machine, qm, sizeof(qm));
@@ -512,14 +503,14 @@ sfn_mock_case_load(sfn_mock_ld_t *ld, sfn_mock_case_t *c, const cJSON *o)
     }
 
     c->entries = sfn_mock_members(ld, o, sizeof(sfn_mock_entry_t),
-                                  &c->nentries, "state");
+                                  &c->nentries, &vals, "state");
     if (c->entries == NULL) {
         return SFN_ERROR;
     }
 
     for (i = 0; i < c->nentries; i++) {
         en = &c->entries[i];
-        v = cJSON_GetObjectItemCaseSensitive(o, en->state);
+        v = vals[i];
 
         if (sfn_mock_name_ok(ld, "state", en->state) != SFN_OK) {
             return SFN_ERROR;
@@ -554,7 +545,7 @@ sfn_mock_machine(sfn_mock_ld_t *ld, sfn_mock_machine_t *sm, const cJSON *o)
 {
     char           q[SFN_Q], where[SFN_Q + 32];
     size_t         i;
-    const cJSON   *tc;
+    const cJSON   *tc, **vals;
 
     if (sfn_mock_name_ok(ld, "state machine", sm->name) != SFN_OK) {
         return SFN_ERROR;
@@ -579,18 +570,14 @@ sfn_mock_machine(sfn_mock_ld_t *ld, sfn_mock_machine_t *sm, const cJSON *o)
     }
 
     sm->cases = sfn_mock_members(ld, tc, sizeof(sfn_mock_case_t),
-                                 &sm->ncases, "test case");
+                                 &sm->ncases, &vals, "test case");
     if (sm->cases == NULL) {
         return SFN_ERROR;
     }
 
     for (i = 0; i < sm->ncases; i++) {
         sm->cases[i].machine = sm->name;
-        if (sfn_mock_case_load(ld, &sm->cases[i],
-                               cJSON_GetObjectItemCaseSensitive(tc,
-                                   sm->cases[i].name))
-            != SFN_OK)
-        {
+        if (sfn_mock_case_load(ld, &sm->cases[i], vals[i]) != SFN_OK) {
             return SFN_ERROR;
         }
     }
@@ -641,7 +628,7 @@ sfn_mock_load(const char *json, size_t len, char *err, size_t size)
 {
     size_t          i;
     sfn_mock_t     *mk;
-    const cJSON    *sms, *mrs, *v;
+    const cJSON    *sms, *mrs, **vals;
     sfn_mock_ld_t   ld;
 
     mk = calloc(1, sizeof(sfn_mock_t));
@@ -684,27 +671,25 @@ sfn_mock_load(const char *json, size_t len, char *err, size_t size)
     /* the responses first: test cases refer to them */
 
     mk->sets = sfn_mock_members(&ld, mrs, sizeof(sfn_mock_set_t),
-                                &mk->nsets, "mocked response");
+                                &mk->nsets, &vals, "mocked response");
     if (mk->sets == NULL) {
         goto failed;
     }
 
     for (i = 0; i < mk->nsets; i++) {
-        v = cJSON_GetObjectItemCaseSensitive(mrs, mk->sets[i].name);
-        if (sfn_mock_set(&ld, &mk->sets[i], v) != SFN_OK) {
+        if (sfn_mock_set(&ld, &mk->sets[i], vals[i]) != SFN_OK) {
             goto failed;
         }
     }
 
     mk->machines = sfn_mock_members(&ld, sms, sizeof(sfn_mock_machine_t),
-                                    &mk->nmachines, "state machine");
+                                    &mk->nmachines, &vals, "state machine");
     if (mk->machines == NULL) {
         goto failed;
     }
 
     for (i = 0; i < mk->nmachines; i++) {
-        v = cJSON_GetObjectItemCaseSensitive(sms, mk->machines[i].name);
-        if (sfn_mock_machine(&ld, &mk->machines[i], v) != SFN_OK) {
+        if (sfn_mock_machine(&ld, &mk->machines[i], vals[i]) != SFN_OK) {
             goto failed;
         }
     }
