@@ -852,7 +852,7 @@ sfn_mock_calls(sfn_exec_t *e)
 int
 sfn_mock_next(sfn_run_t *run, const void **resp)
 {
-    size_t                   i, k;
+    size_t                   i, k, lo, hi;
     unsigned                *calls, n;
     sfn_exec_t              *e;
     const sfn_mock_set_t    *set;
@@ -880,11 +880,25 @@ sfn_mock_next(sfn_run_t *run, const void **resp)
 
     set = en->set;
 
-    for (k = 0; k < set->nresps; k++) {
-        if (n >= set->resps[k].first && n <= set->resps[k].last) {
-            *resp = &set->resps[k];
-            return SFN_OK;
+    /* the keys are contiguous from 0, by first: the last one not past n */
+
+    lo = 0;
+    hi = set->nresps;
+
+    while (hi - lo > 1) {
+        k = (lo + hi) / 2;
+
+        if (set->resps[k].first <= n) {
+            lo = k;
+
+        } else {
+            hi = k;
         }
+    }
+
+    if (n <= set->resps[lo].last) {
+        *resp = &set->resps[lo];
+        return SFN_OK;
     }
 
     sfn_runtime(run, "States.Runtime", "The mocked response '%s' of test "
