@@ -7,7 +7,8 @@
  *
  *   sfn validate [--integration ARN]... FILE...
  *   sfn run [--bucket NAME=DIR]... [--history[=FILE]] [--real-time]
- *           [--type STANDARD|EXPRESS] [--name NAME] DEFINITION INPUT
+ *           [--type STANDARD|EXPRESS] [--name NAME]
+ *           [--mock FILE] [--test-case NAME] DEFINITION INPUT
  *   sfn jsonata CASEFILE
  *
  * "validate" knows the built-in tasks; each --integration is the ARN
@@ -17,7 +18,10 @@
  * "run" prints one JSON object, the conformance runner contract of
  * t/conformance/README.md.  Time is virtual unless --real-time: Wait
  * states, retry back-off and timeouts complete at once while timestamps
- * advance as if they had been waited for.
+ * advance as if they had been waited for.  --test-case runs the test case
+ * of the state machine --name in a mock configuration file of Step
+ * Functions Local's (--mock, or else the SFN_MOCK_CONFIG environment
+ * variable, as Step Functions Local reads it).
  *
  * "jsonata" evaluates one case of the JSONata corpus, the contract of
  * ../shared/jsonata/README.md: {"expr", "data"?, "bindings", "timelimit"?,
@@ -610,7 +614,8 @@ sfn_cli_usage(void)
             "usage: sfn validate [--integration ARN]... FILE...\n"
             "       sfn run [--bucket NAME=DIR]... [--history[=FILE]] "
             "[--real-time]\n"
-            "               [--type STANDARD|EXPRESS] [--name NAME] "
+            "               [--type STANDARD|EXPRESS] [--name NAME]\n"
+            "               [--mock FILE] [--test-case NAME] "
             "DEFINITION INPUT\n"
             "       sfn jsonata CASEFILE\n");
 }
@@ -757,6 +762,64 @@ sfn_cli_loop(sfn_cli_t *cli, sfn_exec_t *e)
 }
 
 
+/* --test-case: the test case of machine name in the mock file */
+
+static int
+sfn_cli_mock(const char *path, const char *name, const char *test_case,
+    const sfn_machine_t *m, sfn_mock_t **mock, const sfn_mock_case_t **c)
+{
+    int    known;
+    char  *text, err[1024];
+    size_t len;
+
+    if (path == NULL) {
+        path = getenv("SFN_MOCK_CONFIG");
+    }
+
+    if (path == NULL || *path == '\0') {
+        fprintf(stderr, "sfn: --test-case needs --mock FILE or "
+                "SFN_MOCK_CONFIG\n");
+        return SFN_ERROR;
+    }
+
+    text = sfn_cli_read(path, &len);
+    if (text == NULL) {
+        fprintf(stderr, "%s: %s\n", path, strerror(errno));
+        return SFN_ERROR;
+    }
+
+    *mock = sfn_mock_load(text, len, err, sizeof(err));
+    free(text);
+
+    if (*mock == NULL) {
+        fprintf(stderr, "%s: %s\n", path, err);
+        return SFN_ERROR;
+    }
+
+    *c = sfn_mock_case(*mock, name, test_case, &known);
+
+    if (*c == NULL) {
+        fprintf(stderr, "%s: %s \"%s\" %s\n", path,
+                known ? "no test case" : "no state machine",
+                known ? test_case : name,
+                known ? "for the state machine (--name)"
+                      : "(--name) in StateMachines");
+
+    } else if (sfn_mock_check(*c, m, err, sizeof(err)) != SFN_OK) {
+        fprintf(stderr, "%s: %s\n", path, err);
+        *c = NULL;
+    }
+
+    if (*c == NULL) {
+        sfn_mock_free(*mock);
+        *mock = NULL;
+        return SFN_ERROR;
+    }
+
+    return SFN_OK;
+}
+
+
 static int
 sfn_cli_run(int argc, char **argv)
 {
@@ -767,7 +830,9 @@ sfn_cli_run(int argc, char **argv)
     sfn_diag_t        d;
     sfn_host_t        host;
     const char       *def_path, *in_path, *type, *error, *cause, *sm;
+    const char       *mock_path, *test_case;
     sfn_exec_t       *e;
+    sfn_mock_t       *mock;
     sfn_machine_t    *m;
     sfn_exec_conf_t   conf;
     sfn_status_e      st;
@@ -775,6 +840,8 @@ sfn_cli_run(int argc, char **argv)
 
     memset(&cli, 0, sizeof(sfn_cli_t));
     def_path = in_path = NULL;
+    mock_path = test_case = NULL;
+    mock = NULL;
     type = getenv("ASL_STATE_MACHINE_TYPE");
     sm = "StateMachine";
 
@@ -807,6 +874,12 @@ sfn_cli_run(int argc, char **argv)
 
         } else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc) {
             sm = argv[++i];
+
+        } else if (strcmp(argv[i], "--mock") == 0 && i + 1 < argc) {
+            mock_path = argv[++i];
+
+        } else if (strcmp(argv[i], "--test-case") == 0 && i + 1 < argc) {
+            test_case = argv[++i];
 
         } else if (def_path == NULL) {
             def_path = argv[i];
@@ -858,6 +931,15 @@ sfn_cli_run(int argc, char **argv)
         return 1;
     }
 
+    if (test_case && sfn_cli_mock(mock_path, sm, test_case, m, &mock,
+                                  &conf.mock)
+                     != SFN_OK)
+    {
+        sfn_machine_free(m);
+        free(input);
+        return 2;
+    }
+
     cli.now = sfn_cli_wall_ms();
 
     memset(&host, 0, sizeof(sfn_host_t));
@@ -903,6 +985,7 @@ sfn_cli_run(int argc, char **argv)
     if (e == NULL) {
         sfn_cli_print_result("FAILED", NULL, error, cause);
         sfn_machine_free(m);
+        sfn_mock_free(mock);
         return 1;
     }
 
@@ -931,6 +1014,7 @@ sfn_cli_run(int argc, char **argv)
 
     sfn_exec_free(e);
     sfn_machine_free(m);
+    sfn_mock_free(mock);
 
     for (i = 0; i < cli.nbuckets; i++) {
         free(cli.buckets[i].name);

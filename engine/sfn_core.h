@@ -418,6 +418,8 @@ struct sfn_machine_s {
 };
 
 
+const sfn_state_t *sfn_graph_state(const sfn_graph_t *g, const char *name);
+
 sfn_op_e sfn_rule_op(const char *name, int *is_path, int *kind);
 int sfn_rule_eval(const sfn_rule_t *r, sfn_env_t *env, sfn_err_t *err);
 

@@ -54,6 +54,7 @@ typedef enum {
 typedef struct sfn_machine_s  sfn_machine_t;
 typedef struct sfn_exec_s     sfn_exec_t;
 typedef struct sfn_payload_s  sfn_payload_t;
+typedef struct sfn_mock_case_s  sfn_mock_case_t;
 
 
 /*
@@ -252,6 +253,15 @@ typedef struct {
     const char           *redrive_status;    /* NULL: "NOT_REDRIVABLE" */
     sfn_type_e            type;
     int64_t               start_ms;          /* 0: host now_ms() */
+
+    /*
+     * The test case whose mocked responses stand for the tasks of the
+     * states it names (sfn_mock_case()), or NULL.  Such a task never
+     * reaches run_task(): its result or its error is answered from the
+     * engine, with the events of a real one.  It must outlive the
+     * execution.
+     */
+    const sfn_mock_case_t  *mock;
     unsigned              lazy_events:1;     /* events refer to their
                                                 payloads, unformatted:
                                                 see sfn_event_t */
@@ -368,6 +378,8 @@ sfn_exec_t *sfn_exec_redrive(const sfn_machine_t *m, const sfn_host_t *host,
  * as soon as the host runs them), and run_task() for each task that was in
  * flight: task attempts are at-least-once, the same token is passed again.
  * No history event is emitted; event ids continue where they stopped.
+ * mock is the execution's test case, as sfn_exec_conf_t has it: the
+ * snapshot keeps the invocations its states have had.
  * Returns NULL when json is not a snapshot of m.  The execution is then
  * driven by the usual sfn_exec_*() events.
  *
@@ -376,7 +388,42 @@ sfn_exec_t *sfn_exec_redrive(const sfn_machine_t *m, const sfn_host_t *host,
  */
 char *sfn_exec_snapshot(const sfn_exec_t *e);
 sfn_exec_t *sfn_exec_restore(const sfn_machine_t *m, const sfn_host_t *host,
-    const char *json, size_t len);
+    const sfn_mock_case_t *mock, const char *json, size_t len);
+
+
+/*
+ * Mocked task results: Step Functions Local's mock configuration
+ * (MockConfigFile.json).  "StateMachines" names state machines, each with
+ * "TestCases" mapping Task state names to the names of "MockedResponses";
+ * a mocked response answers each invocation of the state ("0", "1-2",
+ * ...) with {"Return": result} or {"Throw": {"Error", "Cause"}}.
+ * Invocations are counted per state over the execution, retries and Map
+ * iterations included; one past the last answered fails the execution
+ * with States.Runtime.
+ *
+ * sfn_mock_load() parses and checks a whole file (JSON text of len bytes):
+ * NULL, with the reason in err, when anything in it is wrong.  The test
+ * cases it returns live as long as it does.
+ *
+ * sfn_mock_case() finds a test case of a state machine by name (NULL
+ * when absent; *known, if given, tells whether the file has the machine).
+ * sfn_mock_check() checks it against a machine: every state it names must
+ * be one of its Task states, nested ones included; sfn_mock_check_machine()
+ * checks every test case the file has for the machine.  Both return SFN_OK
+ * or SFN_ERROR with the reason in err.
+ */
+typedef struct sfn_mock_s  sfn_mock_t;
+
+sfn_mock_t *sfn_mock_load(const char *json, size_t len, char *err,
+    size_t size);
+void sfn_mock_free(sfn_mock_t *mk);
+const sfn_mock_case_t *sfn_mock_case(const sfn_mock_t *mk,
+    const char *machine, const char *name, int *known);
+const char *sfn_mock_case_name(const sfn_mock_case_t *c);
+int sfn_mock_check(const sfn_mock_case_t *c, const sfn_machine_t *m,
+    char *err, size_t size);
+int sfn_mock_check_machine(const sfn_mock_t *mk, const char *machine,
+    const sfn_machine_t *m, char *err, size_t size);
 
 
 #endif /* _SFN_ENGINE_H_INCLUDED_ */

@@ -811,6 +811,7 @@ sfn_exec_create(const sfn_machine_t *m, const sfn_host_t *host,
     e->host = *host;
     e->type = conf->type;
     e->lazy_events = conf->lazy_events;
+    e->mock = conf->mock;
 
     /* the identity and the input text in one block */
     strs[0] = conf->name ? conf->name : "execution";
@@ -969,6 +970,7 @@ sfn_exec_free(sfn_exec_t *e)
     sfn_payload_drop(e->first, &e->first_shared);
 
     free(e->slots);
+    free(e->mock_calls);
     free(e->strings);
     free(e->output);
     sfn_payload_drop(e->output_tree, &e->output_shared);

@@ -185,6 +185,10 @@ struct sfn_exec_s {
     size_t                nslots;
 
     size_t                vars_size;    /* all scopes' variables */
+
+    const sfn_mock_case_t  *mock;
+    unsigned             *mock_calls;   /* invocations of the mocked
+                                           states, as mock has them */
 };
 
 
@@ -207,6 +211,12 @@ int64_t sfn_exec_now(sfn_exec_t *e);
 void sfn_run_abort(sfn_run_t *run, int emit);
 void sfn_run_free(sfn_run_t *run);
 void sfn_run_replace_input(sfn_run_t *run, cJSON *input);
+
+/* sfn_mock.c: mocked task results */
+int sfn_mock_next(sfn_run_t *run, const void **resp);
+void sfn_mock_answer(sfn_exec_t *e, uint64_t id, const void *resp);
+cJSON *sfn_mock_snapshot(const sfn_exec_t *e);
+int sfn_mock_restore(sfn_exec_t *e, const cJSON *o);
 
 /* sfn_history.c: history events */
 int sfn_history_on(sfn_exec_t *e);

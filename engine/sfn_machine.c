@@ -2506,6 +2506,39 @@ sfn_machine_timeout_ms(const sfn_machine_t *m)
 }
 
 
+/* the state of that name in g or in its branches and iterators, or NULL */
+const sfn_state_t *
+sfn_graph_state(const sfn_graph_t *g, const char *name)
+{
+    size_t              i, k;
+    const sfn_state_t  *st, *r;
+
+    for (i = 0; i < g->nstates; i++) {
+        st = g->states[i];
+
+        if (strcmp(st->name, name) == 0) {
+            return st;
+        }
+
+        for (k = 0; k < st->nbranches; k++) {
+            r = sfn_graph_state(st->branches[k], name);
+            if (r) {
+                return r;
+            }
+        }
+
+        if (st->iterator) {
+            r = sfn_graph_state(st->iterator, name);
+            if (r) {
+                return r;
+            }
+        }
+    }
+
+    return NULL;
+}
+
+
 void
 sfn_machine_resources(const sfn_machine_t *m,
     void (*cb)(void *data, const char *resource), void *data)

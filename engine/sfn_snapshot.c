@@ -86,38 +86,6 @@ sfn_snap_owner(const sfn_graph_t *root, const sfn_graph_t *g, size_t *branch)
 }
 
 
-static const sfn_state_t *
-sfn_snap_find(const sfn_graph_t *g, const char *name)
-{
-    size_t              i, k;
-    const sfn_state_t  *st, *r;
-
-    for (i = 0; i < g->nstates; i++) {
-        st = g->states[i];
-
-        if (strcmp(st->name, name) == 0) {
-            return st;
-        }
-
-        for (k = 0; k < st->nbranches; k++) {
-            r = sfn_snap_find(st->branches[k], name);
-            if (r) {
-                return r;
-            }
-        }
-
-        if (st->iterator) {
-            r = sfn_snap_find(st->iterator, name);
-            if (r) {
-                return r;
-            }
-        }
-    }
-
-    return NULL;
-}
-
-
 static cJSON *
 sfn_snap_run(const sfn_exec_t *e, const sfn_run_t *run)
 {
@@ -262,6 +230,11 @@ sfn_exec_snapshot(const sfn_exec_t *e)
         cJSON_AddTrueToObject(o, "started");
     }
 
+    r = sfn_mock_snapshot(e);
+    if (r) {
+        cJSON_AddItemToObject(o, "mockCalls", r);
+    }
+
     if (e->main && e->status == SFN_RUNNING) {
         r = sfn_snap_run(e, e->main);
         if (r == NULL) {
@@ -334,7 +307,7 @@ sfn_rs_run(sfn_exec_t *e, sfn_run_t *parent, const cJSON *o,
     s = sfn_rs_str(o, "owner");
 
     if (s) {
-        owner = sfn_snap_find(e->m->main, s);
+        owner = sfn_graph_state(e->m->main, s);
         if (owner == NULL) {
             return -1;
         }
@@ -353,7 +326,7 @@ sfn_rs_run(sfn_exec_t *e, sfn_run_t *parent, const cJSON *o,
     }
 
     s = sfn_rs_str(o, "state");
-    st = s ? sfn_snap_find(g, s) : NULL;
+    st = s ? sfn_graph_state(g, s) : NULL;
     if (st == NULL) {
         return -1;
     }
@@ -631,7 +604,7 @@ sfn_rs_refused(sfn_exec_t *e, sfn_run_t *run)
 
 sfn_exec_t *
 sfn_exec_restore(const sfn_machine_t *m, const sfn_host_t *host,
-    const char *json, size_t len)
+    const sfn_mock_case_t *mock, const char *json, size_t len)
 {
     cJSON            *o;
     sfn_exec_t       *e;
@@ -663,6 +636,7 @@ sfn_exec_restore(const sfn_machine_t *m, const sfn_host_t *host,
     conf.type = sfn_rs_num(o, "type") == SFN_EXPRESS ? SFN_EXPRESS
                                                       : SFN_STANDARD;
     conf.start_ms = (int64_t) sfn_rs_num(o, "startMs");
+    conf.mock = mock;
 
     /* the input, as text again, goes through the normal checks */
     v = cJSON_GetObjectItemCaseSensitive(o, "input");
@@ -686,6 +660,12 @@ sfn_exec_restore(const sfn_machine_t *m, const sfn_host_t *host,
     e->exec_timer_id = (uint64_t) sfn_rs_num(o, "execTimerId");
     e->redrive_count = (unsigned) sfn_rs_num(o, "redriveCount");
     e->started = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "started"));
+
+    if (sfn_mock_restore(e, cJSON_GetObjectItemCaseSensitive(o, "mockCalls"))
+        != SFN_OK)
+    {
+        goto failed;
+    }
 
     if (e->status > SFN_ABORTED) {
         goto failed;

@@ -745,9 +745,23 @@ sfn_exec_task_schedule(sfn_run_t *run)
     uint64_t         id;
     int64_t          now;
     sfn_exec_t      *e;
+    const void      *mock;
     sfn_task_req_t   req;
 
     e = run->e;
+
+    /* a mocked state takes its invocation's response, or fails at once */
+
+    rc = sfn_mock_next(run, &mock);
+
+    if (rc == SFN_ERROR) {
+        return SFN_R_FAIL;
+    }
+
+    if (rc == SFN_DECLINED) {
+        mock = NULL;
+    }
+
     now = e->host.now_ms(e->host.data);
 
     id = ++e->next_id;
@@ -759,7 +773,7 @@ sfn_exec_task_schedule(sfn_run_t *run)
         return SFN_R_FAIL;
     }
 
-    if (run->timeout_ms) {
+    if (run->timeout_ms && mock == NULL) {
         run->timeout_id = ++e->next_id;
         run->timeout_due = now + run->timeout_ms;
         if (sfn_slot_add(e, run->timeout_id, run, SFN_W_TIMEOUT) != 0
@@ -771,7 +785,7 @@ sfn_exec_task_schedule(sfn_run_t *run)
         }
     }
 
-    if (run->heartbeat_ms) {
+    if (run->heartbeat_ms && mock == NULL) {
         run->hb_id = ++e->next_id;
         run->hb_due = now + run->heartbeat_ms;
         if (sfn_slot_add(e, run->hb_id, run, SFN_W_HEARTBEAT) != 0
@@ -828,6 +842,11 @@ sfn_exec_task_schedule(sfn_run_t *run)
     sfn_emit(e, run, "TaskStarted", d);
 
 run:
+
+    if (mock) {
+        sfn_mock_answer(e, id, mock);
+        return SFN_R_WAIT;
+    }
 
     memset(&req, 0, sizeof(sfn_task_req_t));
     req.id = id;

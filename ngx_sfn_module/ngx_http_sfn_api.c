@@ -343,7 +343,7 @@ ngx_http_sfn_start_execution(ngx_http_request_t *r)
     in.len = ngx_strlen(text);
 
     rc = ngx_http_sfn_exec_start(smcf, sm, &job, &in, &job, &bucket, &key,
-                                 NULL, NULL, &arn, r->pool);
+                                 NULL, NULL, NULL, &arn, r->pool);
     free(text);
     cJSON_Delete(body);
 

@@ -1335,19 +1335,27 @@ ngx_http_sfn_aws_machine(ngx_http_sfn_aws_ctx_t *ctx,
 ngx_int_t
 ngx_http_sfn_aws_sm_field(ngx_http_sfn_aws_ctx_t *ctx, const char *field)
 {
-    ngx_int_t  rc;
     ngx_str_t  arn;
 
     if (ngx_http_sfn_aws_field(ctx, field, 1, &arn) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    rc = ngx_http_sfn_aws_arn(ctx, &arn, 0);
+    return ngx_http_sfn_aws_sm_named(ctx, &arn);
+}
+
+
+ngx_int_t
+ngx_http_sfn_aws_sm_named(ngx_http_sfn_aws_ctx_t *ctx, ngx_str_t *arn)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_sfn_aws_arn(ctx, arn, 0);
 
     if (rc == NGX_DECLINED) {
         return ngx_http_sfn_aws_invalid(ctx, "StateMachineDoesNotExist",
                                         "State Machine Does Not Exist: '%V'",
-                                        &arn);
+                                        arn);
     }
 
     return rc;

@@ -50,6 +50,8 @@ struct ngx_http_sfn_aws_ctx_s {
     ngx_str_t                    alias;     /* the alias that chose sm */
     ngx_str_t                    input;
     ngx_str_t                    trace;     /* traceHeader, or none */
+    ngx_str_t                    test_case; /* after the ARN's '#' */
+    const sfn_mock_case_t       *mock;      /*   and what it selects */
     const char                  *type;
     u_char                      *message;
     int64_t                      start_ms;
@@ -113,6 +115,8 @@ ngx_int_t ngx_http_sfn_aws_machine_loaded(ngx_http_sfn_aws_ctx_t *ctx,
     PGresult *res);
 ngx_int_t ngx_http_sfn_aws_sm_field(ngx_http_sfn_aws_ctx_t *ctx,
     const char *field);
+ngx_int_t ngx_http_sfn_aws_sm_named(ngx_http_sfn_aws_ctx_t *ctx,
+    ngx_str_t *arn);
 ngx_int_t ngx_http_sfn_aws_exec_field(ngx_http_sfn_aws_ctx_t *ctx);
 ngx_int_t ngx_http_sfn_aws_page(ngx_http_sfn_aws_ctx_t *ctx, ngx_int_t dflt,
     u_char kind, ngx_str_t *bind);

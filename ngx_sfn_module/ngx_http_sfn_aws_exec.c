@@ -185,14 +185,14 @@ ngx_http_sfn_aws_run(ngx_http_sfn_aws_ctx_t *ctx)
                                           &ctx->input,
                                           ctx->alias.data ? &ctx->alias
                                                           : NULL,
-                                          &arn, ctx->r->pool);
+                                          ctx->mock, &arn, ctx->r->pool);
 
     } else {
         rc = ngx_http_sfn_exec_start(ctx->smcf, ctx->sm, &ctx->exec_name,
                                      &ctx->input, NULL, NULL, NULL,
                                      ctx->trace.data ? &ctx->trace : NULL,
                                      ctx->alias.data ? &ctx->alias : NULL,
-                                     &arn, ctx->r->pool);
+                                     ctx->mock, &arn, ctx->r->pool);
     }
 
     if (rc == NGX_DECLINED) {
@@ -270,7 +270,7 @@ static ngx_int_t
 ngx_http_sfn_aws_start_found(ngx_http_sfn_aws_ctx_t *ctx)
 {
     cJSON                 *json;
-    u_char                *arn;
+    u_char                *arn, err[1024];
     ngx_str_t             *key;
     const char            *values[1];
     ngx_http_sfn_record_t  rec;
@@ -283,6 +283,18 @@ ngx_http_sfn_aws_start_found(ngx_http_sfn_aws_ctx_t *ctx)
     }
 
     ctx->exec_type = ctx->sm->type;
+
+    if (ctx->test_case.data) {
+        ctx->mock = ngx_http_sfn_mock_select(ctx->smcf, ctx->sm,
+                                             &ctx->test_case, err,
+                                             sizeof(err));
+        if (ctx->mock == NULL) {
+            return ngx_http_sfn_aws_reply_error(ctx, "InvalidArn",
+                                                "Invalid Arn: '%V#%V': %s",
+                                                &ctx->arn, &ctx->test_case,
+                                                err);
+        }
+    }
 
     key = ngx_http_sfn_aws_exec_key(ctx, &ctx->sm->name);
     if (key == NULL) {
@@ -347,11 +359,29 @@ ngx_http_sfn_aws_start(ngx_http_sfn_aws_ctx_t *ctx)
 {
     cJSON     *in;
     u_char    *p;
-    ngx_str_t  name;
+    ngx_str_t  name, arn, whole;
 
     ctx->qualify = 1;
 
-    if (ngx_http_sfn_aws_sm_field(ctx, "stateMachineArn") != NGX_OK
+    if (ngx_http_sfn_aws_field(ctx, "stateMachineArn", 1, &arn) != NGX_OK) {
+        return ngx_http_sfn_aws_error(ctx);
+    }
+
+    /*
+     * Step Functions Local's "#TestCase": a test case of sfn_mock_config,
+     * within the model's length of the ARN
+     */
+
+    whole = arn;
+
+    if (ngx_http_sfn_mock_split(&arn, &ctx->test_case) == NGX_OK
+        && ngx_http_sfn_aws_length(ctx, "stateMachineArn", &whole, 256)
+           != NGX_OK)
+    {
+        return ngx_http_sfn_aws_error(ctx);
+    }
+
+    if (ngx_http_sfn_aws_sm_named(ctx, &arn) != NGX_OK
         || ngx_http_sfn_aws_field(ctx, "name", 0, &name) == NGX_ERROR
         || ngx_http_sfn_aws_field(ctx, "input", 0, &ctx->input)
            == NGX_ERROR

@@ -157,7 +157,11 @@ ngx_http_sfn_aws_redrive(ngx_http_sfn_aws_ctx_t *ctx)
     values[2] = NGX_HTTP_SFN_LEASE;
     values[3] = (char *) token.data;
 
+    /* the recovery's columns, its test case last (sql/017) */
+
     return ngx_http_sfn_aws_query(ctx,
-               "SELECT * FROM sfn_execution_redrive($1, $2, $3::interval, $4)",
+               "SELECT r.*, (SELECT e.mock_test_case FROM sfn_executions e "
+               "WHERE e.arn = $1) "
+               "FROM sfn_execution_redrive($1, $2, $3::interval, $4) r",
                4, values, ngx_http_sfn_aws_redriven);
 }

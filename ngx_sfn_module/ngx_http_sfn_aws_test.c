@@ -11,7 +11,9 @@
  * catcher's output.  A Wait answers at once (it is run as a Pass of the
  * same paths); a Task runs its real resource on the thread pool.
  * Parallel, Map, activities, .sync and .waitForTaskToken are refused, as
- * AWS does.  DEBUG and TRACE add the input processing the engine reports
+ * AWS does, unless a mock (a result or an error output, the one
+ * invocation of a test case of the engine's mocks) stands for the Task's
+ * resource.  DEBUG and TRACE add the input processing the engine reports
  * through its inspect host call; TRACE has nothing more to show, no
  * resource here being an HTTP Task of AWS's.
  */
@@ -42,6 +44,7 @@ struct ngx_http_sfn_test_s {
     ngx_http_sfn_main_conf_t    *smcf;
     sfn_machine_t               *m;
     sfn_exec_t                  *e;
+    sfn_mock_t                  *mock;      /* TestState's "mock" */
     cJSON                       *state;     /* as given */
     char                        *input;
     char                        *next;      /* the stub entered */
@@ -649,6 +652,8 @@ ngx_http_sfn_test_free(ngx_http_sfn_test_t *t)
         sfn_machine_free(t->m);
     }
 
+    sfn_mock_free(t->mock);
+
     ngx_free(t);
 }
 
@@ -764,6 +769,114 @@ ngx_http_sfn_test_machine(cJSON *state, const char *self, ngx_uint_t run)
 }
 
 
+/*
+ * "mock": {"result": JSON text} or {"errorOutput": {"error", "cause"}},
+ * and "fieldValidationMode", made the one response of a test case of the
+ * engine's mocks for the state that runs, "TestState".  The result is
+ * not checked against the service's response shape: there is no model
+ * of it here.  NGX_DECLINED when no mock is given.
+ */
+
+static ngx_int_t
+ngx_http_sfn_test_mock(ngx_http_sfn_aws_ctx_t *ctx, ngx_http_sfn_test_t *t)
+{
+    char         *text, err[1024];
+    cJSON        *mock, *res, *eo, *cfg, *r, *v, *er, *ca;
+    const char   *mode;
+
+    mock = cJSON_GetObjectItemCaseSensitive(ctx->body, "mock");
+
+    if (mock == NULL || cJSON_IsNull(mock)) {
+        return NGX_DECLINED;
+    }
+
+    res = cJSON_GetObjectItemCaseSensitive(mock, "result");
+    eo = cJSON_GetObjectItemCaseSensitive(mock, "errorOutput");
+    v = cJSON_GetObjectItemCaseSensitive(mock, "fieldValidationMode");
+    er = cJSON_GetObjectItemCaseSensitive(eo, "error");
+    ca = cJSON_GetObjectItemCaseSensitive(eo, "cause");
+
+    if (!cJSON_IsObject(mock)
+        || (res && !cJSON_IsString(res))
+        || (eo && !cJSON_IsObject(eo))
+        || (v && !cJSON_IsString(v))
+        || (er && !cJSON_IsString(er))
+        || (ca && !cJSON_IsString(ca)))
+    {
+        return ngx_http_sfn_aws_invalid(ctx, "SerializationException",
+                                        "Unexpected value type for 'mock'");
+    }
+
+    mode = v ? v->valuestring : "STRICT";
+
+    if (ngx_strcmp(mode, "STRICT") != 0 && ngx_strcmp(mode, "PRESENT") != 0
+        && ngx_strcmp(mode, "NONE") != 0)
+    {
+        return ngx_http_sfn_aws_invalid(ctx, "ValidationException",
+                   "1 validation error detected: Value at "
+                   "'mock.fieldValidationMode' failed to satisfy "
+                   "constraint: Member must satisfy enum value set: "
+                   "[STRICT, PRESENT, NONE]");
+    }
+
+    if ((res == NULL) == (eo == NULL)) {
+        return ngx_http_sfn_aws_invalid(ctx, "ValidationException",
+                                        "a mock has either 'result' or "
+                                        "'errorOutput'");
+    }
+
+    r = cJSON_CreateObject();
+
+    if (res) {
+        v = sfn_json_parse(res->valuestring, ngx_strlen(res->valuestring));
+
+        if (v == NULL) {
+            cJSON_Delete(r);
+            return ngx_http_sfn_aws_invalid(ctx, "ValidationException",
+                                            "the mock's 'result' is not "
+                                            "JSON");
+        }
+
+        cJSON_AddItemToObject(r, "Return", v);
+
+    } else {
+        v = cJSON_AddObjectToObject(r, "Throw");
+        cJSON_AddStringToObject(v, "Error",
+                                er ? er->valuestring : "States.TaskFailed");
+        cJSON_AddStringToObject(v, "Cause", ca ? ca->valuestring : "");
+    }
+
+    /* {"StateMachines": {"TestState": {"TestCases": {"mock": ...}}}} */
+
+    cfg = cJSON_CreateObject();
+    v = cJSON_AddObjectToObject(cJSON_AddObjectToObject(
+            cJSON_AddObjectToObject(cJSON_AddObjectToObject(cfg,
+                "StateMachines"), "TestState"), "TestCases"), "mock");
+    cJSON_AddStringToObject(v, "TestState", "mock");
+    v = cJSON_AddObjectToObject(cJSON_AddObjectToObject(cfg,
+                                "MockedResponses"), "mock");
+    cJSON_AddItemToObject(v, "0", r);
+
+    text = sfn_json_print(cfg);
+    cJSON_Delete(cfg);
+
+    if (text == NULL) {
+        return ngx_http_sfn_aws_invalid(ctx, "InternalFailure",
+                                        "out of memory");
+    }
+
+    t->mock = sfn_mock_load(text, ngx_strlen(text), err, sizeof(err));
+    free(text);
+
+    if (t->mock == NULL) {
+        return ngx_http_sfn_aws_invalid(ctx, "ValidationException",
+                                        "the mock: %s", err);
+    }
+
+    return NGX_OK;
+}
+
+
 static sfn_machine_t *
 ngx_http_sfn_test_load(ngx_http_sfn_aws_ctx_t *ctx, cJSON *state,
     const char *self, ngx_uint_t run)
@@ -799,7 +912,7 @@ ngx_http_sfn_aws_test_state(ngx_http_sfn_aws_ctx_t *ctx)
 {
     size_t                len;
     ngx_int_t             rc;
-    cJSON                *state, *v, *states;
+    cJSON                *state, *v, *states, *mocked;
     ngx_str_t             def, role, input, level, name;
     const char           *type, *res, *err, *cause;
     ngx_pool_cleanup_t   *cln;
@@ -894,7 +1007,17 @@ ngx_http_sfn_aws_test_state(ngx_http_sfn_aws_ctx_t *ctx)
         return rc;
     }
 
-    if (type && ngx_strcmp(type, "Task") == 0 && res
+    mocked = cJSON_GetObjectItemCaseSensitive(ctx->body, "mock");
+    mocked = cJSON_IsNull(mocked) ? NULL : mocked;
+
+    if (mocked && (type == NULL || ngx_strcmp(type, "Task") != 0)) {
+        cJSON_Delete(state);
+        return ngx_http_sfn_aws_reply_error(ctx, "ValidationException",
+                                            "a mock stands for a Task "
+                                            "state's result only here");
+    }
+
+    if (type && ngx_strcmp(type, "Task") == 0 && res && mocked == NULL
         && (sfn_resource_activity(res)
             || (len > 5 && ngx_strcmp(res + len - 5, ".sync") == 0)
             || (len > 17
@@ -933,6 +1056,10 @@ ngx_http_sfn_aws_test_state(ngx_http_sfn_aws_ctx_t *ctx)
     cln->handler = ngx_http_sfn_test_cleanup;
     cln->data = t;
 
+    if (mocked && ngx_http_sfn_test_mock(ctx, t) != NGX_OK) {
+        return ngx_http_sfn_aws_error(ctx);
+    }
+
     /* the state as given is checked; the one that runs differs a little */
 
     m = ngx_http_sfn_test_load(ctx, state, "TestState", 0);
@@ -957,6 +1084,8 @@ ngx_http_sfn_aws_test_state(ngx_http_sfn_aws_ctx_t *ctx)
     conf.state_machine_name = "TestState";
     conf.state_machine_arn = "TestState";
     conf.type = SFN_EXPRESS;
+    conf.mock = t->mock ? sfn_mock_case(t->mock, "TestState", "mock", NULL)
+                        : NULL;
 
     if (input.data == NULL) {
         ngx_str_set(&input, "{}");

@@ -587,7 +587,7 @@ ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run, sfn_status_e status)
 {
     u_char       ts[NGX_INT64_LEN + 1], stop[NGX_INT64_LEN + 1];
     ngx_uint_t   packed;
-    const char  *values[17], *error;
+    const char  *values[18], *error;
 
     run->inserted = 1;
     run->inserted_final = (status != SFN_RUNNING);
@@ -622,6 +622,7 @@ ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run, sfn_status_e status)
     values[15] = run->sm->version.len ? (const char *) run->sm->version.data
                                       : NULL;
     values[16] = (const char *) run->alias.data;
+    values[17] = run->mock ? sfn_mock_case_name(run->mock) : NULL;
     error = values[10];
 
     /*
@@ -647,7 +648,8 @@ ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run, sfn_status_e status)
             "INSERT INTO sfn_executions "
             "(arn, name, state_machine, type, status, input, start_date, "
             "owner, lease_until, job_id, output, error, cause, stop_date, "
-            "history, trace_header, version_arn, alias_arn) "
+            "history, trace_header, version_arn, alias_arn, "
+            "mock_test_case) "
             "VALUES ($1, $2, $3, $4, $9, $5, "
             "to_timestamp($6::float8 / 1000), $7, "
             "CASE WHEN $9 = 'RUNNING' "
@@ -655,8 +657,8 @@ ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run, sfn_status_e status)
             "$8, $10, $11, $12, "
             "CASE WHEN $9 = 'RUNNING' THEN NULL "
             "ELSE to_timestamp($13::float8 / 1000) END, "
-            "sfn_history_pack($14::jsonb), $15, $16, $17) "
-            "ON CONFLICT DO NOTHING", 17, values, NULL, NULL)
+            "sfn_history_pack($14::jsonb), $15, $16, $17, $18) "
+            "ON CONFLICT DO NOTHING", 18, values, NULL, NULL)
         != NGX_OK)
     {
         ngx_log_error(NGX_LOG_ALERT, run->log, 0,
@@ -1383,14 +1385,15 @@ ngx_http_sfn_exec_arn(ngx_http_sfn_main_conf_t *smcf, sfn_type_e type,
 ngx_int_t
 ngx_http_sfn_exec_start_sync(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
-    ngx_str_t *alias, ngx_str_t *arn, ngx_pool_t *pool)
+    ngx_str_t *alias, const sfn_mock_case_t *mock, ngx_str_t *arn,
+    ngx_pool_t *pool)
 {
     ngx_int_t  rc;
 
     ngx_http_sfn_ephemeral = 1;
 
     rc = ngx_http_sfn_exec_start(smcf, sm, name, input, NULL, NULL, NULL,
-                                 NULL, alias, arn, pool);
+                                 NULL, alias, mock, arn, pool);
 
     ngx_http_sfn_ephemeral = 0;
 
@@ -1461,7 +1464,8 @@ ngx_http_sfn_run_t *
 ngx_http_sfn_run_create(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
     ngx_str_t *job, int64_t start_ms, const char *snapshot,
-    ngx_http_sfn_redrive_t *redrive, ngx_log_t *log)
+    ngx_http_sfn_redrive_t *redrive, const sfn_mock_case_t *mock,
+    ngx_log_t *log)
 {
         ngx_pool_t          *pool;
     const char          *error, *cause;
@@ -1491,6 +1495,7 @@ ngx_http_sfn_run_create(ngx_http_sfn_main_conf_t *smcf,
     run->smcf = smcf;
     run->sm = sm;
     run->start_ms = start_ms;
+    run->mock = mock;
     run->durable = (sm->type == SFN_STANDARD
                     && smcf->database.len != 0);
     run->inserted = 1;
@@ -1547,9 +1552,10 @@ ngx_http_sfn_run_create(ngx_http_sfn_main_conf_t *smcf,
     conf.role_arn = (const char *) sm->role.data;
     conf.type = sm->type;
     conf.start_ms = start_ms;
+    conf.mock = mock;
 
     if (snapshot && *snapshot) {
-        run->exec = sfn_exec_restore(sm->machine, &host, snapshot,
+        run->exec = sfn_exec_restore(sm->machine, &host, mock, snapshot,
                                      ngx_strlen(snapshot));
         if (run->exec == NULL) {
             ngx_log_error(NGX_LOG_ERR, log, 0,
@@ -1604,7 +1610,8 @@ ngx_int_t
 ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
     ngx_str_t *job, ngx_str_t *bucket, ngx_str_t *key, ngx_str_t *trace,
-    ngx_str_t *alias, ngx_str_t *arn, ngx_pool_t *rpool)
+    ngx_str_t *alias, const sfn_mock_case_t *mock, ngx_str_t *arn,
+    ngx_pool_t *rpool)
 {
     int64_t                 now;
     ngx_str_t               id;
@@ -1635,7 +1642,7 @@ ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
     now = ngx_http_sfn_now_ms();
 
     run = ngx_http_sfn_run_create(smcf, sm, name, input, job, now, NULL,
-                                  NULL, rpool->log);
+                                  NULL, mock, rpool->log);
     if (run == NULL) {
         return NGX_ERROR;
     }

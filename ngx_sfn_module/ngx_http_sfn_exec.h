@@ -121,6 +121,7 @@ struct ngx_http_sfn_run_s {
     ngx_str_t                    input;       /* until the row is written */
     ngx_str_t                    trace;
     ngx_str_t                    alias;       /* the alias that chose sm */
+    const sfn_mock_case_t       *mock;        /* its test case, or NULL */
     ngx_str_t                    bucket;
     ngx_str_t                    key;
 };
@@ -137,7 +138,8 @@ extern ngx_http_sfn_run_t        *ngx_http_sfn_resuming;
 ngx_http_sfn_run_t *ngx_http_sfn_run_create(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
     ngx_str_t *job, int64_t start_ms, const char *snapshot,
-    ngx_http_sfn_redrive_t *redrive, ngx_log_t *log);
+    ngx_http_sfn_redrive_t *redrive, const sfn_mock_case_t *mock,
+    ngx_log_t *log);
 ngx_http_sfn_run_t *ngx_http_sfn_run_find(ngx_str_t *arn);
 void ngx_http_sfn_run_after(ngx_http_sfn_run_t *run);
 void ngx_http_sfn_run_free(ngx_http_sfn_run_t *run);

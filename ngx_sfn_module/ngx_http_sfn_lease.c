@@ -48,11 +48,13 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, void *pgres,
     PGresult *res = pgres;
 
     char                    *snapshot;
+    u_char                   err[1024];
     int64_t                  start_ms;
     ngx_str_t                name, machine, input, job, arn, key, def;
-    ngx_str_t                exec_arn, version;
+    ngx_str_t                exec_arn, version, test_case;
     ngx_http_sfn_run_t      *run;
     ngx_http_sfn_record_t    rec;
+    const sfn_mock_case_t   *mock;
     ngx_http_sfn_redrive_t   rd, *redrive;
     ngx_http_sfn_machine_t  *sm;
 
@@ -105,6 +107,24 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, void *pgres,
         return;
     }
 
+    /* a mocked one goes on with its test case, if the file still has it */
+
+    mock = NULL;
+
+    if (!PQgetisnull(res, row, 20)) {
+        test_case.data = (u_char *) PQgetvalue(res, row, 20);
+        test_case.len = PQgetlength(res, row, 20);
+
+        mock = ngx_http_sfn_mock_select(smcf, sm, &test_case, err,
+                                        sizeof(err));
+        if (mock == NULL) {
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "sfn execution \"%V\" cannot resume: test case "
+                          "\"%V\": %s", &name, &test_case, err);
+            return;
+        }
+    }
+
     redrive = NULL;
     rd.count = ngx_atoi((u_char *) PQgetvalue(res, row, 14),
                         PQgetlength(res, row, 14));
@@ -127,7 +147,7 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, void *pgres,
     }
 
     run = ngx_http_sfn_run_create(smcf, sm, &name, &input, &job, start_ms,
-                                  snapshot, redrive, ngx_cycle->log);
+                                  snapshot, redrive, mock, ngx_cycle->log);
     if (run == NULL) {
         return;
     }
@@ -280,7 +300,8 @@ ngx_http_sfn_scan_handler(ngx_event_t *ev)
                 "c.m_arn, c.m_type, c.m_key, c.m_def, e.arn, "
                 "e.trace_header, c.v_arn, e.alias_arn, e.redrive_count, "
                 "c.r_state, c.r_input, c.r_event, NULL, "
-                "(extract(epoch FROM e.redrive_date) * 1000)::bigint",
+                "(extract(epoch FROM e.redrive_date) * 1000)::bigint, "
+                "e.mock_test_case",
                 2, values,
                 ngx_http_sfn_recover_handler, ev->data)
             != NGX_OK)

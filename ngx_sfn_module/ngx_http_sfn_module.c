@@ -120,6 +120,13 @@ static ngx_command_t  ngx_http_sfn_commands[] = {
       0,
       NULL },
 
+    { ngx_string("sfn_mock_config"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_sfn_mock_config,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("sfn_state_machine"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE23,
       ngx_http_sfn_state_machine,
@@ -251,6 +258,7 @@ ngx_http_sfn_create_main_conf(ngx_conf_t *cf)
      *     smcf->thread_pool_name = { 0, NULL };
      *     smcf->thread_pool = NULL;
      *     smcf->shm_zone = NULL;
+     *     smcf->mock = NULL;
      */
 
     if (ngx_array_init(&smcf->buckets, cf->pool, 4,
@@ -324,7 +332,9 @@ ngx_http_sfn_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_sfn_integration_init(cf, smcf) != NGX_OK) {
+    if (ngx_http_sfn_integration_init(cf, smcf) != NGX_OK
+        || ngx_http_sfn_mock_init(cf, smcf) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -698,8 +708,11 @@ ngx_http_sfn_machine_cleanup(void *data)
 }
 
 
-static ngx_int_t
-ngx_http_sfn_read_conf_file(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *text)
+/* a file that nginx.conf names, read whole: what says what it is */
+
+ngx_int_t
+ngx_http_sfn_read_conf_file(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *text,
+    size_t max, const char *what)
 {
     ssize_t          n;
     ngx_fd_t         fd;
@@ -718,10 +731,10 @@ ngx_http_sfn_read_conf_file(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *text)
         goto failed;
     }
 
-    if (ngx_file_size(&fi) > 1024 * 1024) {
+    if (ngx_file_size(&fi) > (off_t) max) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "state machine \"%s\" is larger than 1 MiB",
-                           name->data);
+                           "%s \"%s\" is larger than %uz MiB", what,
+                           name->data, max / (1024 * 1024));
         goto failed;
     }
 
@@ -811,7 +824,8 @@ ngx_http_sfn_state_machine(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_sfn_read_conf_file(cf, &sm->file, &sm->definition)
+    if (ngx_http_sfn_read_conf_file(cf, &sm->file, &sm->definition,
+                                    1024 * 1024, "state machine")
         != NGX_OK)
     {
         return NGX_CONF_ERROR;

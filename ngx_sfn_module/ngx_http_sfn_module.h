@@ -94,6 +94,10 @@ typedef struct {
     ngx_msec_t                   retention_jobs;    /* 0: off */
     ngx_array_t                  integrations;  /* sfn_service_rule_t */
     sfn_service_map_t            services;      /* what the tasks read */
+    sfn_mock_t                  *mock;          /* sfn_mock_config */
+    ngx_str_t                    mock_file;
+    ngx_str_t                    mock_conf;     /*   named in that file */
+    ngx_uint_t                   mock_line;     /*   at that line */
 } ngx_http_sfn_main_conf_t;
 
 
@@ -213,6 +217,8 @@ ngx_http_sfn_machine_t *ngx_http_sfn_machine_find(
     ngx_http_sfn_main_conf_t *smcf, ngx_str_t *name);
 ngx_http_sfn_bucket_t *ngx_http_sfn_bucket_find(
     ngx_http_sfn_main_conf_t *smcf, ngx_str_t *name);
+ngx_int_t ngx_http_sfn_read_conf_file(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *text, size_t max, const char *what);
 
 /* ngx_http_sfn_machine.c */
 sfn_machine_t *ngx_http_sfn_machine_load(ngx_str_t *definition,
@@ -231,12 +237,14 @@ ngx_http_sfn_machine_t *ngx_http_sfn_machine_get(ngx_str_t *name,
 ngx_int_t ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
     ngx_str_t *job, ngx_str_t *bucket, ngx_str_t *key, ngx_str_t *trace,
-    ngx_str_t *alias, ngx_str_t *arn, ngx_pool_t *pool);
+    ngx_str_t *alias, const sfn_mock_case_t *mock, ngx_str_t *arn,
+    ngx_pool_t *pool);
 ngx_int_t ngx_http_sfn_exec_on_finish(ngx_str_t *arn,
     ngx_http_sfn_finish_pt handler, void *data);
 ngx_int_t ngx_http_sfn_exec_start_sync(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
-    ngx_str_t *alias, ngx_str_t *arn, ngx_pool_t *pool);
+    ngx_str_t *alias, const sfn_mock_case_t *mock, ngx_str_t *arn,
+    ngx_pool_t *pool);
 ngx_int_t ngx_http_sfn_exec_result(ngx_http_sfn_main_conf_t *smcf,
     ngx_str_t *arn, ngx_pool_t *pool, ngx_http_sfn_record_t *rec);
 u_char *ngx_http_sfn_exec_arn(ngx_http_sfn_main_conf_t *smcf,
@@ -371,6 +379,16 @@ char *ngx_http_sfn_integration(ngx_conf_t *cf, ngx_command_t *cmd,
 int ngx_http_sfn_integration_known(void *data, const char *resource);
 ngx_int_t ngx_http_sfn_integration_init(ngx_conf_t *cf,
     ngx_http_sfn_main_conf_t *smcf);
+
+/* ngx_http_sfn_mock.c */
+char *ngx_http_sfn_mock_config(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_sfn_mock_init(ngx_conf_t *cf,
+    ngx_http_sfn_main_conf_t *smcf);
+ngx_int_t ngx_http_sfn_mock_split(ngx_str_t *arn, ngx_str_t *test_case);
+const sfn_mock_case_t *ngx_http_sfn_mock_select(
+    ngx_http_sfn_main_conf_t *smcf, ngx_http_sfn_machine_t *sm,
+    ngx_str_t *test_case, u_char *err, size_t size);
 
 /* ngx_http_sfn_console.c */
 char *ngx_http_sfn_console(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);

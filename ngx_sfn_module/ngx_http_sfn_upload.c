@@ -197,7 +197,7 @@ ngx_http_sfn_upload_trigger(ngx_http_request_t *r, ngx_str_t *key,
         in.len = ngx_strlen(text);
 
         rc = ngx_http_sfn_exec_start(smcf, tr[i].machine, &job, &in, &job,
-                                     &slcf->upload->name, key, NULL, NULL,
+                                     &slcf->upload->name, key, NULL, NULL, NULL,
                                      &arn, r->pool);
         cJSON_free(text);
 

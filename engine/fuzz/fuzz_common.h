@@ -213,7 +213,7 @@ sfn_fz_host(sfn_fz_host_t *fh, sfn_host_t *host, int events)
  */
 static void
 sfn_fz_execute(const sfn_machine_t *m, const char *input, size_t len,
-    int budget, int events)
+    int budget, int events, const sfn_mock_case_t *mock)
 {
     int               i, k;
     char             *out, *snap;
@@ -229,6 +229,7 @@ sfn_fz_execute(const sfn_machine_t *m, const char *input, size_t len,
     memset(&conf, 0, sizeof(conf));
     conf.name = "fuzz";
     conf.lazy_events = events == 2;
+    conf.mock = mock;
 
     e = sfn_exec_create(m, &host, &conf, input, len, &error, &cause);
     if (e == NULL) {
@@ -243,7 +244,7 @@ sfn_fz_execute(const sfn_machine_t *m, const char *input, size_t len,
             /* a snapshot taken mid-way must restore and free cleanly */
             snap = sfn_exec_snapshot(e);
             if (snap) {
-                r = sfn_exec_restore(m, &host, snap, strlen(snap));
+                r = sfn_exec_restore(m, &host, mock, snap, strlen(snap));
                 sfn_exec_free(r);
                 free(snap);
             }

@@ -30,10 +30,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void) sfn_machine_check_type(m, SFN_EXPRESS, &d);
 
     in = "{\"a\":1,\"b\":[1,2,{\"c\":\"x\"}],\"s\":\"t\"}";
-    sfn_fz_execute(m, in, strlen(in), 200, 1);
+    sfn_fz_execute(m, in, strlen(in), 200, 1, NULL);
 
     in = "[1,2,3]";
-    sfn_fz_execute(m, in, strlen(in), 200, 0);
+    sfn_fz_execute(m, in, strlen(in), 200, 0, NULL);
 
     sfn_machine_free(m);
 

@@ -67,7 +67,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         /* eager history, then lazy events kept past the end */
         sfn_fz_execute(sfn_fz_m[i], (const char *) data, size, 100,
-                       i == 0 ? 1 : 2);
+                       i == 0 ? 1 : 2, NULL);
     }
 
     v = sfn_json_parse((const char *) data, size);

@@ -88,6 +88,7 @@ typedef struct {
     sfn_payload_t        *held[256];
     char                  kept_role[256];
     char                  kept_details[65536];
+    const sfn_mock_case_t  *mock;        /* conf.mock */
 } sfn_t_host_t;
 
 
@@ -573,6 +574,7 @@ sfn_t_known(void *data, const char *resource)
     return strncmp(resource, "test:", 5) == 0
            || strncmp(resource, "sfn:", 4) == 0
            || strncmp(resource, "arn:aws:states:::", 17) == 0
+           || sfn_resource_activity(resource)
            || (strncmp(resource, "arn:aws:lambda:", 15) == 0
                && strstr(resource, ":function:") != NULL);
 }
@@ -596,8 +598,10 @@ sfn_t_run(sfn_t_host_t *h, const char *def, const char *input,
     sfn_exec_conf_t   conf;
     int               full, lazy, keep;
     sfn_type_e        type;
+    const sfn_mock_case_t  *mock;
 
     full = h->full_events;
+    mock = h->mock;
     type = h->type;
     lazy = h->lazy;
     keep = h->keep;
@@ -606,6 +610,7 @@ sfn_t_run(sfn_t_host_t *h, const char *def, const char *input,
     h->type = type;
     h->lazy = lazy;
     h->keep = keep;
+    h->mock = mock;
 
     memset(r, 0, sizeof(sfn_t_result_t));
 
@@ -622,6 +627,7 @@ sfn_t_run(sfn_t_host_t *h, const char *def, const char *input,
     memset(&conf, 0, sizeof(sfn_exec_conf_t));
     conf.type = h->type;
     conf.lazy_events = lazy;
+    conf.mock = mock;
     conf.name = "exec-1";
     conf.arn = "arn:aws:states:us-east-1:000000000000:execution:sm:exec-1";
     conf.role_arn = "arn:aws:iam::000000000000:role/test";
@@ -714,8 +720,9 @@ sfn_t_unquote(const char *s)
 }
 
 
+/* a row run with the tasks of a test case mocked (mock may be NULL) */
 static int
-sfn_t_check(const sfn_t_case_t *c)
+sfn_t_check_mocked(const sfn_t_case_t *c, const sfn_mock_case_t *mock)
 {
     int             ok;
     char           *def, *in;
@@ -724,6 +731,7 @@ sfn_t_check(const sfn_t_case_t *c)
 
     h = calloc(1, sizeof(sfn_t_host_t));
     assert_non_null(h);
+    h->mock = mock;
 
     def = sfn_t_unquote(c->definition);
     in = sfn_t_unquote(c->input ? c->input : "{}");
@@ -792,6 +800,13 @@ sfn_t_check(const sfn_t_case_t *c)
     free(h);
 
     return ok;
+}
+
+
+static int
+sfn_t_check(const sfn_t_case_t *c)
+{
+    return sfn_t_check_mocked(c, NULL);
 }
 
 

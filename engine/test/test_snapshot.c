@@ -134,7 +134,7 @@ test_every_point(void **state)
 
                     sfn_exec_free(e);
 
-                    e = sfn_exec_restore(m, &host, snap, strlen(snap));
+                    e = sfn_exec_restore(m, &host, NULL, snap, strlen(snap));
                     if (e == NULL) {
                         fail_msg("row %zu step %d: restore failed: %s", i, k,
                                  snap);
@@ -215,9 +215,9 @@ test_restore_rejects(void **state)
     snap = sfn_exec_snapshot(e);
     assert_non_null(snap);
 
-    assert_null(sfn_exec_restore(m2, &host, snap, strlen(snap)));
-    assert_null(sfn_exec_restore(m, &host, "{}", 2));
-    assert_null(sfn_exec_restore(m, &host, "nope", 4));
+    assert_null(sfn_exec_restore(m2, &host, NULL, snap, strlen(snap)));
+    assert_null(sfn_exec_restore(m, &host, NULL, "{}", 2));
+    assert_null(sfn_exec_restore(m, &host, NULL, "nope", 4));
 
     free(snap);
 
@@ -229,7 +229,7 @@ test_restore_rejects(void **state)
     snap = sfn_exec_snapshot(e);
     sfn_exec_free(e);
 
-    e = sfn_exec_restore(m, &host, snap, strlen(snap));
+    e = sfn_exec_restore(m, &host, NULL, snap, strlen(snap));
     assert_non_null(e);
     assert_int_equal(sfn_exec_status(e), SFN_SUCCEEDED);
     assert_string_equal(sfn_exec_output(e), "{}");

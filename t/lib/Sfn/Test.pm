@@ -685,16 +685,25 @@ sub aws_run {
     return { status => "StartExecution: $st", reply => $r }
         unless $st == 200 && $r->{executionArn};
     return $r if $o{nowait};
-    my $deadline = time + ($o{timeout} // 30);
+    my $d = $self->aws_settle($r->{executionArn}, $o{timeout});
+    $d->{output_json} = eval { $JSON->decode($d->{output}) }
+        if defined $d->{output};
+    return $d;
+}
+
+# DescribeExecution until the execution leaves RUNNING (or timeout
+# seconds, 30, pass): the last description
+
+sub aws_settle {
+    my ($self, $arn, $timeout) = @_;
+    my $deadline = time + ($timeout // 30);
     my $d;
     while (time < $deadline) {
         (undef, $d) = $self->aws_api('DescribeExecution',
-                                     { executionArn => $r->{executionArn} });
+                                     { executionArn => $arn });
         last if $d && ($d->{status} // '') ne 'RUNNING';
         sleep 0.1;
     }
-    $d->{output_json} = eval { $JSON->decode($d->{output}) }
-        if defined $d->{output};
     return $d;
 }
 
