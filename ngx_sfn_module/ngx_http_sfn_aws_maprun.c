@@ -99,8 +99,9 @@ static ngx_int_t
 ngx_http_sfn_aws_maprun_described(ngx_http_sfn_aws_ctx_t *ctx,
     PGresult *res)
 {
-    cJSON  *json;
-    char   *count;
+    char    *count;
+    cJSON   *json;
+    double   pct;
 
     if (res == NULL) {
         return ngx_http_sfn_aws_reply_error(ctx, "InternalFailure",
@@ -133,8 +134,9 @@ ngx_http_sfn_aws_maprun_described(ngx_http_sfn_aws_ctx_t *ctx,
                             atof(PQgetvalue(res, 0, 5)));
 
     count = PQgetvalue(res, 0, 6);
+    pct = atof(PQgetvalue(res, 0, 7));
     cJSON_AddNumberToObject(json, "toleratedFailurePercentage",
-                            atof(PQgetvalue(res, 0, 7)));
+                            pct < 0 ? 0 : pct);
     cJSON_AddNumberToObject(json, "toleratedFailureCount",
                             count[0] == '-' ? 0 : atof(count));
 

@@ -855,8 +855,12 @@ ngx_http_sfn_maprun_insert(ngx_http_sfn_maprun_t *mr)
     *ngx_sprintf(task, "%uL", mr->id) = '\0';
     *ngx_sprintf(conc, "%L", mr->max_conc) = '\0';
     *ngx_sprintf(cnt, "%L", mr->tol_count) = '\0';
-    ngx_snprintf(pct, sizeof(pct) - 1, "%.6f%Z",
-                 mr->tol_pct < 0 ? 0.0 : mr->tol_pct);
+    if (mr->tol_pct < 0) {
+        ngx_sprintf(pct, "-1%Z");
+
+    } else {
+        ngx_snprintf(pct, sizeof(pct) - 1, "%.6f%Z", mr->tol_pct);
+    }
 
     values[0] = (char *) mr->arn.data;
     values[1] = (char *) mr->parent->arn.data;

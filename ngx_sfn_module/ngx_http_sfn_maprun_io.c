@@ -1090,7 +1090,8 @@ ngx_http_sfn_maprun_writer(ngx_http_sfn_maprun_t *mr, const cJSON *writer)
         return NGX_OK;
     }
 
-    mr->wdir.data[mr->wdir.len] = '\0';
+    /* with its slash: files are named after it */
+    mr->wdir.len++;
 
     return NGX_OK;
 }

@@ -66,10 +66,18 @@ sub run_map {
     return $d;
 }
 
+# the history once its last event is written
+
 sub history_types {
     my ($arn) = @_;
-    my ($st, $h) = api('GetExecutionHistory', { executionArn => $arn,
-                                                maxResults => 1000 });
+    my $h;
+    for (1 .. 50) {
+        (undef, $h) = api('GetExecutionHistory', { executionArn => $arn,
+                                                   maxResults => 1000 });
+        last if (($h->{events}[-1] // {})->{type} // '')
+                =~ /^Execution(Succeeded|Failed|Aborted|TimedOut)$/;
+        sleep 0.1;
+    }
     return [ map { $_->{type} } @{ $h->{events} } ], $h->{events};
 }
 
@@ -101,6 +109,240 @@ is($r->{executionArn}, $d->{executionArn}, 'its execution');
 is($st, 200, 'ListMapRuns');
 is(scalar @{ $r->{mapRuns} }, 1, 'one map run');
 is($r->{mapRuns}[0]{mapRunArn}, $mr, 'that one');
+
+
+# ItemReader over the bucket: each format, and MaxItems
+
+sub reader {
+    my ($res, $params, $config) = @_;
+    return { Resource => $res, Parameters => $params,
+             ($config ? (ReaderConfig => $config) : ()) };
+}
+
+$t->write_file('data/items.json', '[ {"a": 1}, {"a": "two, [x]"} ,'
+               . "\n {\"a\": [3, {\"b\": \"]\"}]} ]");
+$d = run_map({ ItemReader => reader('arn:aws:states:::s3:getObject',
+                   { Bucket => 'data', Key => 'items.json' },
+                   { InputType => 'JSON' }) });
+is_deeply($d->{out}, [ { a => 1 }, { a => 'two, [x]' },
+                       { a => [ 3, { b => ']' } ] } ], 'a JSON array file');
+
+$t->write_file('data/items.jsonl', qq({"k":1}\n\n{"k":2}\r\n  {"k":3}));
+$d = run_map({ ItemReader => reader('arn:aws:states:::s3:getObject',
+                   { 'Bucket.$' => '$.bucket', Key => 'items.jsonl' },
+                   { InputType => 'JSONL' }) }, { bucket => 'data' });
+is_deeply($d->{out}, [ { k => 1 }, { k => 2 }, { k => 3 } ],
+          'JSON Lines, the bucket from a path, blank lines skipped');
+
+$t->write_file('data/h.csv', qq(name,qty\r\nbolt,"1,5"\n"say ""hi""",2\n));
+$d = run_map({ ItemReader => reader('arn:aws:states:::s3:getObject',
+                   { Bucket => 'data', Key => 'h.csv' },
+                   { InputType => 'CSV', CSVHeaderLocation => 'FIRST_ROW' }) });
+is_deeply($d->{out}, [ { name => 'bolt', qty => '1,5' },
+                       { name => 'say "hi"', qty => '2' } ],
+          'CSV with its header row, quoted fields');
+
+$t->write_file('data/g.csv', "x|y\n1|2\n3|4\n5|6\n");
+$d = run_map({ ItemReader => reader('arn:aws:states:::s3:getObject',
+                   { Bucket => 'data', Key => 'g.csv' },
+                   { InputType => 'CSV', CSVHeaderLocation => 'GIVEN',
+                     CSVHeaders => [ 'c1', 'c2' ], CSVDelimiter => 'PIPE',
+                     MaxItems => 2 }) });
+is_deeply($d->{out}, [ { c1 => 'x', c2 => 'y' }, { c1 => '1', c2 => '2' } ],
+          'CSV with given headers, a delimiter, MaxItems 2');
+
+mkdir "$dir/data/logs";
+mkdir "$dir/data/logs/2026";
+$t->write_file("data/logs/$_", 'x' x length $_)
+    for qw(b.log a.log 2026/c.log);
+$t->write_file('data/logsx.txt', 'no');
+$d = run_map({ ItemReader => reader('arn:aws:states:::s3:listObjectsV2',
+                   { Bucket => 'data', Prefix => 'logs/' }) });
+is_deeply([ map { $_->{Key} } @{ $d->{out} } ],
+          [ 'logs/2026/c.log', 'logs/a.log', 'logs/b.log' ],
+          'a listing: every object under the prefix, by key');
+is($d->{out}[1]{Size}, 5, 'with its size');
+ok(defined $d->{out}[1]{LastModified} && defined $d->{out}[1]{Etag}
+   && $d->{out}[1]{StorageClass} eq 'STANDARD', 'and its other fields');
+
+$d = run_map({ ItemReader => reader('arn:aws:states:::s3:listObjectsV2',
+                   { Bucket => 'data', Prefix => 'logs/2026/c' },
+                   { MaxItemsPath => '$.max' }) }, { max => 5 });
+is_deeply([ map { $_->{Key} } @{ $d->{out} } ], [ 'logs/2026/c.log' ],
+          'a prefix that is not a directory; MaxItemsPath');
+
+# ItemBatcher
+
+$d = run_map({ ItemsPath => '$.items',
+               ItemBatcher => { MaxItemsPerBatch => 2,
+                                BatchInput => { 'tag.$' => '$.tag' } } },
+             { items => [ 1, 2, 3, 4, 5 ], tag => 't' });
+is_deeply($d->{out}, [ { Items => [ 1, 2 ], BatchInput => { tag => 't' } },
+                       { Items => [ 3, 4 ], BatchInput => { tag => 't' } },
+                       { Items => [ 5 ], BatchInput => { tag => 't' } } ],
+          'batches of 2 with BatchInput');
+
+$d = run_map({ ItemsPath => '$.items',
+               ItemBatcher => { MaxInputBytesPerBatch => 30 } },
+             { items => [ 'aaaaaaaaaa', 'bbbbbbbbbb', 'cccccccccc' ] });
+is_deeply($d->{out}, [ { Items => [ 'aaaaaaaaaa', 'bbbbbbbbbb' ] },
+                       { Items => [ 'cccccccccc' ] } ],
+          'batches by their bytes');
+
+# ResultWriter: the files and the output
+
+my $fail_states = {
+    P => { Type => 'Choice', Choices => [ { And => [
+               { Variable => '$.bad', IsPresent => JSON::PP::true },
+               { Variable => '$.bad', BooleanEquals => JSON::PP::true } ],
+             Next => 'F' } ],
+           Default => 'S' },
+    S => { Type => 'Pass', Parameters => { 'got.$' => '$.n' }, End => \1 },
+    F => { Type => 'Fail', Error => 'Bad', Cause => 'item was bad' } };
+
+$d = run_map({ ItemsPath => '$.items', ToleratedFailureCount => 1,
+               ResultWriter => { Resource => 'arn:aws:states:::s3:putObject',
+                                 Parameters => { Bucket => 'out',
+                                                 Prefix => 'runs/' } } },
+             { items => [ { n => 1 }, { n => 2, bad => JSON::PP::true },
+                          { n => 3 } ] }, states => $fail_states);
+is($d->{status}, "SUCCEEDED", "one failure tolerated") or diag(explain $d);
+my $det = $d->{out}{ResultWriterDetails};
+like($d->{out}{MapRunArn}, qr/:mapRun:/, 'the output: the map run');
+is($det->{Bucket}, 'out', 'the bucket');
+like($det->{Key}, qr{^runs/[0-9a-f-]{36}/manifest\.json$}, 'the manifest');
+my $man = $t->json->decode($t->read_file("out/$det->{Key}"));
+is($man->{MapRunArn}, $d->{out}{MapRunArn}, 'manifest: MapRunArn');
+is($man->{DestinationBucket}, 'out', 'manifest: DestinationBucket');
+is(scalar @{ $man->{ResultFiles}{SUCCEEDED} }, 1, 'one SUCCEEDED file');
+is(scalar @{ $man->{ResultFiles}{FAILED} }, 1, 'one FAILED file');
+is_deeply($man->{ResultFiles}{PENDING}, [], 'no PENDING file');
+my $sf = $man->{ResultFiles}{SUCCEEDED}[0];
+like($sf->{Key}, qr{^runs/[0-9a-f-]{36}/SUCCEEDED_0\.json$}, 'its key');
+my $stext = $t->read_file("out/$sf->{Key}");
+is($sf->{Size}, length $stext, 'its size');
+my $succ = $t->json->decode($stext);
+is(scalar @$succ, 2, 'two results');
+is_deeply([ map { $t->json->decode($_->{Output})->{got} } @$succ ], [ 1, 3 ],
+          'their outputs, in order');
+is($succ->[0]{Status}, 'SUCCEEDED', 'Status');
+is_deeply($succ->[0]{InputDetails}, { Included => JSON::PP::true },
+          'InputDetails');
+is_deeply($t->json->decode($succ->[0]{Input}), { n => 1 }, 'Input');
+like($succ->[0]{ExecutionArn},
+     qr/^$acct:express:$d->{machine}\/M:[0-9a-f-]{36}-0$/, 'ExecutionArn');
+is($succ->[0]{StateMachineArn}, "$acct:stateMachine:$d->{machine}/M",
+   'StateMachineArn');
+like($succ->[0]{StartDate}, qr/^\d{4}-\d\d-\d\dT/, 'StartDate');
+my $fl = $t->json->decode($t->read_file(
+    "out/$man->{ResultFiles}{FAILED}[0]{Key}"));
+is($fl->[0]{Status}, 'FAILED', 'the failure');
+is($fl->[0]{Error}, 'Bad', 'its Error');
+is($fl->[0]{Cause}, 'item was bad', 'its Cause');
+ok(!exists $fl->[0]{Output}, 'no Output');
+
+# the tolerated failures exceeded
+
+$d = run_map({ ItemsPath => '$.items', ToleratedFailureCount => 1 },
+             { items => [ map { { n => $_, bad => JSON::PP::true } } 1 .. 3 ] },
+             states => $fail_states);
+is($d->{status}, 'FAILED', 'two failures, one tolerated');
+is($d->{error}, 'States.ExceedToleratedFailureThreshold', 'its error');
+($types) = history_types($d->{executionArn});
+ok((grep { $_ eq 'MapRunFailed' } @$types), 'MapRunFailed');
+
+$d = run_map({ ItemsPath => '$.items', ToleratedFailurePercentage => 50 },
+             { items => [ { n => 1, bad => JSON::PP::true }, { n => 2 },
+                          { n => 3 }, { n => 4 } ] },
+             states => $fail_states);
+is($d->{status}, 'SUCCEEDED', '25% failed, 50% tolerated');
+is_deeply($d->{out}[0], { Error => 'Bad', Cause => 'item was bad' },
+          'the failure in the output');
+
+$d = run_map({ ItemsPath => '$.items' }, { items => [ { bad => JSON::PP::true } ] },
+             states => $fail_states);
+is($d->{error}, 'States.ExceedToleratedFailureThreshold',
+   'no failure tolerated by default');
+
+# Standard children: executions, described and listed by their map run
+
+$d = run_map({ ItemsPath => '$.items', MaxConcurrency => 2,
+               Label => 'Std' },
+             { items => [ 1, 2, 3, 4 ] }, type => 'STANDARD',
+             states => { W => { Type => 'Wait', Seconds => 0, Next => 'P' },
+                         P => { Type => 'Pass', End => \1 } },
+             timeout => 60);
+is($d->{status}, 'SUCCEEDED', 'Standard children');
+is_deeply($d->{out}, [ 1, 2, 3, 4 ], 'their outputs');
+($types, $events) = history_types($d->{executionArn});
+($started) = grep { $_->{type} eq 'MapRunStarted' } @$events;
+$mr = $started->{mapRunStartedEventDetails}{mapRunArn};
+like($mr, qr/:mapRun:$d->{machine}\/Std:/, 'the Label names the map run');
+($st, $r) = api('ListExecutions', { mapRunArn => $mr });
+is($st, 200, 'ListExecutions by mapRunArn') or diag(explain $r);
+is(scalar @{ $r->{executions} // [] }, 4, 'its four children');
+my $child = $r->{executions}[0]{executionArn} // '';
+like($child, qr/^$acct:execution:$d->{machine}\/Std:/, 'a child ARN');
+($st, $r) = api('DescribeExecution', { executionArn => $child });
+is($r->{status}, 'SUCCEEDED', 'a child described');
+is($r->{mapRunArn}, $mr, 'with its map run') if exists $r->{mapRunArn};
+
+# UpdateMapRun while it runs; its errors
+
+my $slow = { W => { Type => 'Wait', Seconds => 1, End => \1 } };
+my $name = 'dm' . ++$n;
+my $def = { StartAt => 'M', States => { M => { Type => 'Map',
+    ItemProcessor => { ProcessorConfig => { Mode => 'DISTRIBUTED',
+                                            ExecutionType => 'EXPRESS' },
+                       StartAt => 'W', States => $slow },
+    ItemsPath => '$.items', MaxConcurrency => 1, End => \1 } } };
+api('CreateStateMachine', { name => $name,
+    definition => $t->json->encode($def), roleArn => $role });
+($st, $r) = api('StartExecution', { stateMachineArn => "$acct:stateMachine:$name",
+    input => $t->json->encode({ items => [ 1 .. 6 ] }) });
+my $ex = $r->{executionArn};
+my $mr2;
+for (1 .. 50) {
+    (undef, $r) = api('ListMapRuns', { executionArn => $ex });
+    last if $mr2 = $r->{mapRuns}[0]{mapRunArn};
+    sleep 0.1;
+}
+ok($mr2, 'a running map run listed');
+($st, $r) = api('DescribeMapRun', { mapRunArn => $mr2 });
+is($r->{status}, 'RUNNING', 'RUNNING');
+is($r->{maxConcurrency}, 1, 'its MaxConcurrency');
+my $t0 = time;
+($st, $r) = api('UpdateMapRun', { mapRunArn => $mr2, maxConcurrency => 6,
+                                  toleratedFailureCount => 3 });
+is($st, 200, 'UpdateMapRun') or diag(explain $r);
+$d = settle($ex);
+is($d->{status}, 'SUCCEEDED', 'it ends');
+ok(time - $t0 < 4.5, 'sooner with MaxConcurrency 6 than 6 s at 1');
+($st, $r) = api('DescribeMapRun', { mapRunArn => $mr2 });
+is($r->{maxConcurrency}, 6, 'the new MaxConcurrency described');
+is($r->{toleratedFailureCount}, 3, 'the new ToleratedFailureCount');
+is($r->{itemCounts}{succeeded}, 6, 'all six');
+ok($r->{stopDate} >= $r->{startDate}, 'stopDate');
+
+sub err {
+    my ($op, $body, $type, $what) = @_;
+    my ($st, $r) = api($op, $body);
+    is($st == 400 ? $r->{__type} : $st, $type, $what) or diag(explain $r);
+}
+
+err('UpdateMapRun', { mapRunArn => $mr2, maxConcurrency => 2 },
+    'ResourceNotFound', 'UpdateMapRun of an ended map run');
+err('UpdateMapRun', { mapRunArn => $mr2, maxConcurrency => -1 },
+    'ValidationException', 'a negative maxConcurrency');
+err('UpdateMapRun', { mapRunArn => $mr2, toleratedFailurePercentage => 101 },
+    'ValidationException', 'a percentage over 100');
+err('UpdateMapRun', { mapRunArn => $mr2, maxConcurrency => 'x' },
+    'SerializationException', 'a string for a number');
+err('DescribeMapRun', { mapRunArn => "$acct:execution:x:y" }, 'InvalidArn',
+    'an execution ARN is no map run ARN');
+err('DescribeMapRun', { mapRunArn => "$acct:mapRun:x/M:none" },
+    'ResourceNotFound', 'an unknown map run');
+err('DescribeMapRun', {}, 'ValidationException', 'no ARN');
 
 $t->stop;
 
