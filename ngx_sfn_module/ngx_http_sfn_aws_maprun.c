@@ -373,3 +373,158 @@ ngx_http_sfn_aws_update_map_run(ngx_http_sfn_aws_ctx_t *ctx)
                "WHERE arn = $1 AND status = 'RUNNING'",
                4, values, ngx_http_sfn_aws_maprun_updated);
 }
+
+
+/*
+ * ListExecutions with mapRunArn: its Standard children, named
+ * "<uuid>-<index>" under "<machine>/<label>" (Express ones have no row,
+ * as AWS lists none); the cursor is the last name given
+ */
+
+static ngx_int_t
+ngx_http_sfn_aws_maprun_execs_listed(ngx_http_sfn_aws_ctx_t *ctx,
+    PGresult *res)
+{
+    int     i, n;
+    cJSON  *json, *list, *item;
+
+    if (res == NULL) {
+        return ngx_http_sfn_aws_reply_error(ctx, "InternalFailure",
+                                            "the executions were not read");
+    }
+
+    json = cJSON_CreateObject();
+    list = cJSON_AddArrayToObject(json, "executions");
+
+    if (json == NULL || list == NULL) {
+        cJSON_Delete(json);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    n = PQntuples(res);
+
+    for (i = 0; i < n && i < ctx->limit; i++) {
+        item = cJSON_CreateObject();
+        cJSON_AddItemToArray(list, item);
+        cJSON_AddStringToObject(item, "executionArn", PQgetvalue(res, i, 0));
+        cJSON_AddStringToObject(item, "stateMachineArn",
+                                PQgetvalue(res, i, 1));
+        cJSON_AddStringToObject(item, "name", PQgetvalue(res, i, 2));
+        cJSON_AddStringToObject(item, "status", PQgetvalue(res, i, 3));
+        cJSON_AddNumberToObject(item, "startDate",
+                                ngx_http_sfn_aws_epoch(res, i, 4));
+        if (!PQgetisnull(res, i, 5)) {
+            cJSON_AddNumberToObject(item, "stopDate",
+                                    ngx_http_sfn_aws_epoch(res, i, 5));
+        }
+        ngx_http_sfn_json_add_str(item, "mapRunArn", &ctx->arn);
+        cJSON_AddNumberToObject(item, "redriveCount", 0);
+    }
+
+    if (n > ctx->limit
+        && ngx_http_sfn_aws_next_token(ctx, json, NGX_HTTP_SFN_AWS_MAP_RUNS,
+               &ctx->bind, (u_char *) PQgetvalue(res, ctx->limit - 1, 2),
+               PQgetlength(res, ctx->limit - 1, 2))
+           != NGX_OK)
+    {
+        cJSON_Delete(json);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
+}
+
+
+ngx_int_t
+ngx_http_sfn_aws_list_map_run_execs(ngx_http_sfn_aws_ctx_t *ctx)
+{
+    u_char      *p, *colon, *last;
+    ngx_str_t    machine, uuid, status, cursor;
+    const char  *values[5];
+    u_char       lim[NGX_INT_T_LEN + 1];
+
+    if (cJSON_GetObjectItemCaseSensitive(ctx->body, "stateMachineArn")) {
+        return ngx_http_sfn_aws_reply_error(ctx, "ValidationException",
+                                            "Specify either "
+                                            "stateMachineArn or mapRunArn, "
+                                            "not both");
+    }
+
+    if (ngx_http_sfn_aws_maprun_field(ctx, &ctx->arn) != NGX_OK
+        || ngx_http_sfn_aws_field(ctx, "statusFilter", 0, &status)
+           == NGX_ERROR)
+    {
+        return ngx_http_sfn_aws_error(ctx);
+    }
+
+    /* ...:mapRun:<machine>/<label>:<uuid> */
+
+    last = ctx->arn.data + ctx->arn.len;
+    p = (u_char *) ngx_strstr(ctx->arn.data, ":mapRun:") + 8;
+
+    colon = NULL;
+    for (u_char *q = p; q < last; q++) {
+        if (*q == ':') {
+            colon = q;
+        }
+    }
+
+    if (colon == NULL || colon == p || last - colon - 1 != NGX_UUID_LEN) {
+        return ngx_http_sfn_aws_reply_error(ctx, "ResourceNotFound",
+                                            "Map run not found: '%V'",
+                                            &ctx->arn);
+    }
+
+    machine.data = ngx_pnalloc(ctx->r->pool, colon - p + 1);
+    uuid.data = ngx_pnalloc(ctx->r->pool, NGX_UUID_LEN + 2);
+    if (machine.data == NULL || uuid.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    machine.len = colon - p;
+    *ngx_cpymem(machine.data, p, machine.len) = '\0';
+    uuid.len = NGX_UUID_LEN + 1;
+    ngx_sprintf(uuid.data, "%*s-%Z", (size_t) NGX_UUID_LEN, colon + 1);
+
+    ctx->bind = ctx->arn;
+
+    if (ngx_http_sfn_aws_page(ctx, 100, NGX_HTTP_SFN_AWS_MAP_RUNS,
+                              &ctx->bind)
+        != NGX_OK)
+    {
+        return ngx_http_sfn_aws_error(ctx);
+    }
+
+    ngx_str_null(&cursor);
+
+    if (ctx->cursor.data
+        && ngx_http_sfn_aws_cursor_name(ctx, ctx->cursor.data,
+                                        ctx->cursor.len, &cursor)
+           != NGX_OK)
+    {
+        return ngx_http_sfn_aws_reply_error(ctx, "InvalidToken",
+                                            "Invalid Token: 'the token is "
+                                            "not one of this request'");
+    }
+
+    *ngx_sprintf(lim, "%i", ctx->limit + 1) = '\0';
+
+    values[0] = (char *) machine.data;
+    values[1] = (char *) uuid.data;
+    values[2] = (char *) status.data;
+    values[3] = (char *) cursor.data;
+    values[4] = (char *) lim;
+
+    return ngx_http_sfn_aws_query(ctx,
+               "SELECT e.arn, 'arn:aws:states:' || split_part(e.arn, ':', 4) "
+               "|| ':' || split_part(e.arn, ':', 5) || ':stateMachine:' "
+               "|| e.state_machine, e.name, e.status, "
+               "extract(epoch FROM e.start_date), "
+               "extract(epoch FROM e.stop_date) "
+               "FROM sfn_executions e WHERE e.state_machine = $1 "
+               "AND left(e.name, 37) = $2 "
+               "AND ($3::text IS NULL OR e.status = $3) "
+               "AND ($4::text IS NULL OR e.name > $4) "
+               "ORDER BY e.name LIMIT $5::int",
+               5, values, ngx_http_sfn_aws_maprun_execs_listed);
+}

@@ -50,7 +50,7 @@ sub run_map {
     my $def = { StartAt => 'M', States => { M => { Type => 'Map',
         ItemProcessor => { ProcessorConfig => { Mode => 'DISTRIBUTED',
                                ExecutionType => $o{type} // 'EXPRESS' },
-                           StartAt => 'P', States => $o{states} // {
+                           StartAt => $o{start} // 'P', States => $o{states} // {
                                P => { Type => 'Pass', End => \1 } } },
         %$map, End => \1 } } };
     my ($st, $r) = api('CreateStateMachine', { name => $name,
@@ -268,7 +268,7 @@ is($d->{error}, 'States.ExceedToleratedFailureThreshold',
 
 $d = run_map({ ItemsPath => '$.items', MaxConcurrency => 2,
                Label => 'Std' },
-             { items => [ 1, 2, 3, 4 ] }, type => 'STANDARD',
+             { items => [ 1, 2, 3, 4 ] }, type => 'STANDARD', start => 'W',
              states => { W => { Type => 'Wait', Seconds => 0, Next => 'P' },
                          P => { Type => 'Pass', End => \1 } },
              timeout => 60);
