@@ -45,7 +45,7 @@ static void
 ngx_http_sfn_maprun_post(ngx_http_sfn_maprun_t *mr)
 {
     if (!mr->pump.posted && !mr->pump.timer_set && !mr->done) {
-        ngx_post_event(&mr->pump, &ngx_posted_events);
+        ngx_post_event(&mr->pump, &ngx_posted_next_events);
     }
 }
 
@@ -727,10 +727,13 @@ ngx_http_sfn_maprun_pump(ngx_event_t *ev)
     }
 
     if (!mr->error && !mr->source_done && !mr->pump.timer_set
-        && n == NGX_HTTP_SFN_MR_SLICE)
+        && !mr->pump.posted && n == NGX_HTTP_SFN_MR_SLICE)
     {
-        /* more to start now: the next turn, after the loop's other work */
-        ngx_post_event(&mr->pump, &ngx_posted_events);
+        /*
+         * more to start now: after the next poll for events, so that a
+         * map run of any size leaves the worker to its connections
+         */
+        ngx_post_event(&mr->pump, &ngx_posted_next_events);
     }
 }
 

@@ -48,6 +48,8 @@ typedef enum {
 /* a results file being written: SUCCEEDED_n.json or FAILED_n.json */
 typedef struct {
     ngx_fd_t                     fd;
+    u_char                      *buf;       /* written when full */
+    size_t                       len;
     ngx_uint_t                   n;         /* its number */
     off_t                        size;
     ngx_uint_t                   entries;

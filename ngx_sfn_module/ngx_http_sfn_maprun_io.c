@@ -1097,6 +1097,43 @@ ngx_http_sfn_maprun_writer(ngx_http_sfn_maprun_t *mr, const cJSON *writer)
 }
 
 
+/* results go out in 64 KiB writes */
+
+static ngx_int_t
+ngx_http_sfn_mr_file_flush(ngx_http_sfn_mr_out_t *f)
+{
+    if (f->len
+        && ngx_write_fd(f->fd, f->buf, f->len) != (ssize_t) f->len)
+    {
+        return NGX_ERROR;
+    }
+
+    f->len = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_sfn_mr_file_put(ngx_http_sfn_mr_out_t *f, u_char *data, size_t len)
+{
+    if (f->len + len > NGX_HTTP_SFN_MR_CHUNK
+        && ngx_http_sfn_mr_file_flush(f) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (len > NGX_HTTP_SFN_MR_CHUNK) {
+        return ngx_write_fd(f->fd, data, len) == (ssize_t) len ? NGX_OK
+                                                               : NGX_ERROR;
+    }
+
+    f->len = ngx_cpymem(f->buf + f->len, data, len) - f->buf;
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_sfn_mr_file_close(ngx_http_sfn_maprun_t *mr,
     ngx_http_sfn_mr_out_t *f)
@@ -1107,7 +1144,9 @@ ngx_http_sfn_mr_file_close(ngx_http_sfn_maprun_t *mr,
         return NGX_OK;
     }
 
-    if (ngx_write_fd(f->fd, "]", 1) != 1) {
+    if (ngx_http_sfn_mr_file_put(f, (u_char *) "]", 1) != NGX_OK
+        || ngx_http_sfn_mr_file_flush(f) != NGX_OK)
+    {
         (void) ngx_close_file(f->fd);
         f->fd = NGX_INVALID_FILE;
         return NGX_ERROR;
@@ -1168,15 +1207,25 @@ ngx_http_sfn_mr_file_append(ngx_http_sfn_maprun_t *mr,
             return NGX_ERROR;
         }
 
-        if (ngx_write_fd(f->fd, "[", 1) != 1) {
+        if (f->buf == NULL) {
+            f->buf = ngx_palloc(mr->pool, NGX_HTTP_SFN_MR_CHUNK);
+            if (f->buf == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+        f->len = 0;
+
+        if (ngx_http_sfn_mr_file_put(f, (u_char *) "[", 1) != NGX_OK) {
             return NGX_ERROR;
         }
 
         f->size = 1;
     }
 
-    if ((f->entries && ngx_write_fd(f->fd, ",", 1) != 1)
-        || ngx_write_fd(f->fd, text, len) != (ssize_t) len)
+    if ((f->entries
+         && ngx_http_sfn_mr_file_put(f, (u_char *) ",", 1) != NGX_OK)
+        || ngx_http_sfn_mr_file_put(f, (u_char *) text, len) != NGX_OK)
     {
         return NGX_ERROR;
     }
