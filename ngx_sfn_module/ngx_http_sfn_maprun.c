@@ -196,6 +196,24 @@ ngx_http_sfn_maprun_advance(ngx_http_sfn_maprun_t *mr)
         }
 
         ngx_http_sfn_maprun_emit(mr, s);
+
+        switch (s->status) {
+        case SFN_SUCCEEDED:
+            mr->c_succeeded++;
+            break;
+        case SFN_TIMED_OUT:
+            mr->c_timed_out++;
+            mr->c_failed++;
+            break;
+        case SFN_ABORTED:
+            mr->c_aborted++;
+            mr->c_failed++;
+            break;
+        default:
+            mr->c_failed++;
+            break;
+        }
+
         ngx_http_sfn_maprun_slot_clear(s);
 
         mr->base++;
@@ -423,6 +441,20 @@ ngx_http_sfn_maprun_start_child(ngx_http_sfn_maprun_t *mr)
     in = mr->retry;
     mr->retry = NULL;
 
+    while (in == NULL && mr->skip) {
+        /* done before a restart: read again, not run again */
+        in = ngx_http_sfn_maprun_next_input(mr);
+        if (in == NULL) {
+            return mr->error ? NGX_ERROR : NGX_DONE;
+        }
+
+        cJSON_Delete(in);
+        in = NULL;
+        mr->skip--;
+        mr->next++;
+        mr->base++;
+    }
+
     if (in == NULL) {
         in = ngx_http_sfn_maprun_next_input(mr);
         if (in == NULL) {
@@ -533,7 +565,10 @@ ngx_http_sfn_maprun_abort_children(ngx_http_sfn_maprun_t *mr)
     for (i = mr->base; i < mr->next; i++) {
         s = &mr->ring[i % mr->ring_size];
 
-        if (!s->used || s->ended) {
+        if (!s->used || s->ended
+            || (mr->child->type == SFN_STANDARD && mr->leaving))
+        {
+            /* a durable child outlives a worker that goes */
             continue;
         }
 
@@ -772,16 +807,61 @@ ngx_http_sfn_maprun_flushed(void *data, void *res)
 }
 
 
+/* what a new owner goes on from: see sql/016_map_runs.sql */
+
+static char *
+ngx_http_sfn_maprun_progress(ngx_http_sfn_maprun_t *mr)
+{
+    char   *text;
+    cJSON  *o;
+
+    if (ngx_http_sfn_maprun_files_flush(mr) != NGX_OK) {
+        return NULL;
+    }
+
+    o = cJSON_CreateObject();
+    if (o == NULL) {
+        return NULL;
+    }
+
+    cJSON_AddNumberToObject(o, "base", (double) mr->base);
+    cJSON_AddNumberToObject(o, "succeeded", (double) mr->c_succeeded);
+    cJSON_AddNumberToObject(o, "failed", (double) mr->c_failed);
+    cJSON_AddNumberToObject(o, "timedOut", (double) mr->c_timed_out);
+    cJSON_AddNumberToObject(o, "aborted", (double) mr->c_aborted);
+    cJSON_AddNumberToObject(o, "written", (double) mr->written);
+
+    if (mr->writer) {
+        cJSON_AddItemToObject(o, "files",
+                              ngx_http_sfn_maprun_files_json(mr));
+
+    } else if (mr->out.len) {
+        ngx_http_sfn_json_add_str(o, "out", &mr->out);
+        if (mr->out_over) {
+            cJSON_AddBoolToObject(o, "over", 1);
+        }
+    }
+
+    text = sfn_json_print(o);
+    cJSON_Delete(o);
+
+    return text;
+}
+
+
 static void
 ngx_http_sfn_maprun_flush_row(ngx_http_sfn_maprun_t *mr, ngx_uint_t final)
 {
     u_char      *p;
-    const char  *values[3];
+    char        *progress;
+    const char  *values[4];
     u_char       counts[512], stop[NGX_INT64_LEN + 2];
 
     if (mr->smcf->database.len == 0 || !mr->row) {
         return;
     }
+
+    progress = final ? NULL : ngx_http_sfn_maprun_progress(mr);
 
     p = ngx_snprintf(counts, sizeof(counts) - 1,
                      "{\"pending\":0,\"running\":%ui,\"succeeded\":%ui,"
@@ -803,17 +883,23 @@ ngx_http_sfn_maprun_flush_row(ngx_http_sfn_maprun_t *mr, ngx_uint_t final)
         values[2] = NULL;
     }
 
+    values[3] = progress;
+
     if (ngx_http_sfn_pg_query(
             "UPDATE sfn_map_runs SET counts = $2::jsonb, "
             "status = coalesce($3, status), "
-            "stopped_at = CASE WHEN $3 IS NULL THEN NULL ELSE now() END "
-            "WHERE arn = $1 "
+            "stopped_at = CASE WHEN $3 IS NULL THEN NULL ELSE now() END, "
+            "progress = CASE WHEN $3 IS NULL THEN coalesce($4::jsonb, "
+            "progress) END "
+            "WHERE arn = $1 AND status = 'RUNNING' "
             "RETURNING max_concurrency, tolerated_count, tolerated_pct",
-            3, values, ngx_http_sfn_maprun_flushed, mr)
+            4, values, ngx_http_sfn_maprun_flushed, mr)
         == NGX_OK)
     {
         mr->queries++;
     }
+
+    free(progress);
 }
 
 
@@ -993,6 +1079,209 @@ ngx_http_sfn_maprun_child_machine(ngx_http_sfn_maprun_t *mr,
 }
 
 
+/*
+ * Items and results set up, the row written (or found again), and the
+ * first turn of the pump, never from inside map_run()
+ */
+
+static ngx_int_t
+ngx_http_sfn_maprun_begin(ngx_http_sfn_maprun_t *mr, const cJSON *items,
+    const cJSON *reader, const cJSON *writer, const cJSON *progress)
+{
+    sfn_map_req_t  req;
+
+    ngx_memzero(&req, sizeof(sfn_map_req_t));
+    req.items = items;
+    req.reader = reader;
+
+    if (ngx_http_sfn_maprun_source(mr, &req) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (writer && ngx_http_sfn_maprun_writer(mr, writer) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (progress) {
+        if (ngx_http_sfn_maprun_files_resume(mr,
+                cJSON_GetObjectItemCaseSensitive(progress, "files"))
+            != NGX_OK)
+        {
+            ngx_http_sfn_maprun_fail(mr, "States.ResultWriterFailed",
+                                     "the results written before the "
+                                     "restart could not be reopened");
+        }
+
+    } else if (!mr->row && ngx_http_sfn_maprun_insert(mr) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_add_timer(&mr->tick, NGX_HTTP_SFN_MR_FLUSH);
+    ngx_post_event(&mr->pump, &ngx_posted_events);
+
+    return NGX_OK;
+}
+
+
+static uint64_t
+ngx_http_sfn_maprun_num(const cJSON *o, const char *name)
+{
+    double  d;
+
+    d = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, name));
+
+    return (d >= 0 && d < 9.0e15) ? (uint64_t) d : 0;
+}
+
+
+static void
+ngx_http_sfn_maprun_loaded(void *data, void *res)
+{
+    ngx_http_sfn_maprun_t *mr = data;
+
+    PGresult     *r = res;
+    cJSON        *progress;
+    const cJSON  *out;
+    ngx_str_t     arn, text;
+
+    mr->queries--;
+
+    if (mr->closed) {
+        if (mr->queries == 0) {
+            ngx_http_sfn_maprun_free(mr);
+        }
+        return;
+    }
+
+    mr->loading = 0;
+    progress = NULL;
+
+    if (r && PQntuples(r) == 1
+        && (size_t) PQgetlength(r, 0, 0) > NGX_UUID_LEN)
+    {
+        arn.data = (u_char *) PQgetvalue(r, 0, 0);
+        arn.len = PQgetlength(r, 0, 0);
+
+        if (ngx_http_sfn_pstr(mr->pool, &arn, &mr->arn) != NGX_OK) {
+            goto failed;
+        }
+
+        mr->uuid.data = mr->arn.data + mr->arn.len - NGX_UUID_LEN;
+        mr->uuid.len = NGX_UUID_LEN;
+        mr->row = 1;
+
+        if (!PQgetisnull(r, 0, 1)) {
+            progress = sfn_json_parse(PQgetvalue(r, 0, 1),
+                                      PQgetlength(r, 0, 1));
+        }
+    }
+
+    if (progress) {
+        mr->skip = ngx_http_sfn_maprun_num(progress, "base");
+        mr->total = mr->skip;
+        mr->succeeded = mr->c_succeeded =
+            ngx_http_sfn_maprun_num(progress, "succeeded");
+        mr->failed = mr->c_failed =
+            ngx_http_sfn_maprun_num(progress, "failed");
+        mr->timed_out = mr->c_timed_out =
+            ngx_http_sfn_maprun_num(progress, "timedOut");
+        mr->aborted = mr->c_aborted =
+            ngx_http_sfn_maprun_num(progress, "aborted");
+        mr->written = ngx_http_sfn_maprun_num(progress, "written");
+
+        out = cJSON_GetObjectItemCaseSensitive(progress, "out");
+        if (cJSON_IsString(out)) {
+            text.data = (u_char *) out->valuestring;
+            text.len = ngx_strlen(out->valuestring);
+            mr->out.data = ngx_alloc(text.len + 1, ngx_cycle->log);
+            if (mr->out.data == NULL) {
+                cJSON_Delete(progress);
+                goto failed;
+            }
+            mr->out.len = ngx_cpymem(mr->out.data, text.data, text.len)
+                          - mr->out.data;
+            mr->out_size = text.len + 1;
+        }
+
+        mr->out_over = cJSON_IsTrue(
+                           cJSON_GetObjectItemCaseSensitive(progress, "over"));
+
+        ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                      "sfn map run \"%V\" goes on from item %uL",
+                      &mr->arn, mr->skip);
+    }
+
+    if (ngx_http_sfn_maprun_begin(mr,
+            cJSON_GetObjectItemCaseSensitive(mr->saved, "items"),
+            cJSON_GetObjectItemCaseSensitive(mr->saved, "reader"),
+            cJSON_GetObjectItemCaseSensitive(mr->saved, "writer"),
+            progress ? progress : NULL)
+        != NGX_OK)
+    {
+        cJSON_Delete(progress);
+        goto failed;
+    }
+
+    cJSON_Delete(progress);
+
+    return;
+
+failed:
+
+    ngx_http_sfn_maprun_fail(mr, "States.Runtime",
+                             "the map run could not be resumed");
+    mr->source_done = 1;
+    ngx_add_timer(&mr->tick, NGX_HTTP_SFN_MR_FLUSH);
+    ngx_post_event(&mr->pump, &ngx_posted_events);
+}
+
+
+static ngx_int_t
+ngx_http_sfn_maprun_resume(ngx_http_sfn_maprun_t *mr,
+    const sfn_map_req_t *req)
+{
+    const char  *values[2];
+    u_char       task[NGX_INT64_LEN + 1];
+
+    /* what map_run() lends is kept until the row answers */
+
+    mr->saved = cJSON_CreateObject();
+    if (mr->saved == NULL
+        || (req->items
+            && !cJSON_AddItemReferenceToObject(mr->saved, "items",
+                                               (cJSON *) req->items))
+        || (req->reader
+            && !cJSON_AddItemToObject(mr->saved, "reader",
+                                      cJSON_Duplicate(req->reader, 1)))
+        || (req->writer
+            && !cJSON_AddItemToObject(mr->saved, "writer",
+                                      cJSON_Duplicate(req->writer, 1))))
+    {
+        return NGX_ERROR;
+    }
+
+    *ngx_sprintf(task, "%uL", mr->id) = '\0';
+
+    values[0] = (char *) mr->parent->arn.data;
+    values[1] = (char *) task;
+
+    if (ngx_http_sfn_pg_query(
+            "SELECT arn, progress::text FROM sfn_map_runs "
+            "WHERE execution_arn = $1 AND task = $2::bigint "
+            "AND status = 'RUNNING' ORDER BY started_at DESC LIMIT 1",
+            2, values, ngx_http_sfn_maprun_loaded, mr)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    mr->queries++;
+    mr->loading = 1;
+
+    return NGX_OK;
+}
+
+
 /* sfn_host_t.map_run */
 
 int
@@ -1094,15 +1383,6 @@ ngx_http_sfn_maprun_start(void *data, sfn_exec_t *e, const sfn_map_req_t *req,
         }
     }
 
-    if (ngx_http_sfn_maprun_source(mr, req) != NGX_OK) {
-        goto failed;
-    }
-
-    if (req->writer && ngx_http_sfn_maprun_writer(mr, req->writer) != NGX_OK)
-    {
-        goto failed;
-    }
-
     mr->pump.handler = ngx_http_sfn_maprun_pump;
     mr->pump.data = mr;
     mr->pump.log = ngx_cycle->log;
@@ -1112,17 +1392,22 @@ ngx_http_sfn_maprun_start(void *data, sfn_exec_t *e, const sfn_map_req_t *req,
     mr->tick.log = ngx_cycle->log;
     mr->tick.cancelable = 1;
 
-    if (ngx_http_sfn_maprun_insert(mr) != NGX_OK) {
+    if (req->resumed && run->smcf->database.len) {
+        /* its parent restored: its row says where it was */
+
+        if (ngx_http_sfn_maprun_resume(mr, req) != NGX_OK) {
+            goto failed;
+        }
+
+    } else if (ngx_http_sfn_maprun_begin(mr, req->items, req->reader,
+                                         req->writer, NULL)
+               != NGX_OK)
+    {
         goto failed;
     }
 
     ngx_queue_insert_tail(&ngx_http_sfn_maprun_all, &mr->queue);
     mr->linked = 1;
-
-    ngx_add_timer(&mr->tick, NGX_HTTP_SFN_MR_FLUSH);
-
-    /* the answer never comes from inside this call: a turn of its own */
-    ngx_post_event(&mr->pump, &ngx_posted_events);
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                    "sfn map run \"%V\" of \"%V\" started", &mr->arn,
@@ -1165,6 +1450,15 @@ ngx_http_sfn_maprun_cancel(sfn_exec_t *e, uint64_t id)
             /* inside its own answer: the parent ended with it */
             mr->freed_by_parent = 1;
             return NGX_OK;
+        }
+
+        if (ngx_exiting || ngx_quit || ngx_terminate) {
+            /*
+             * the worker goes, its parent stays RUNNING for the next
+             * owner: so does the row, which that owner goes on from
+             */
+            mr->row = 0;
+            mr->leaving = 1;
         }
 
         mr->aborted_by_parent = 1;
@@ -1225,6 +1519,7 @@ ngx_http_sfn_maprun_free(ngx_http_sfn_maprun_t *mr)
     ngx_http_sfn_maprun_source_close(mr);
     ngx_http_sfn_maprun_writer_close(mr);
 
+    cJSON_Delete(mr->saved);
     cJSON_Delete(mr->held);
     cJSON_Delete(mr->retry);
     cJSON_Delete(mr->batch_input);

@@ -101,6 +101,15 @@ struct ngx_http_sfn_maprun_s {
     ngx_uint_t                   written;
     cJSON                       *retry;     /* an input not yet started */
 
+    /* the counts of the items before base: the durable progress */
+    ngx_uint_t                   c_succeeded;
+    ngx_uint_t                   c_failed;
+    ngx_uint_t                   c_timed_out;
+    ngx_uint_t                   c_aborted;
+    uint64_t                     skip;      /* items done before a restart */
+    cJSON                       *saved;     /* a resumed one's reader,
+                                               writer, until its row */
+
     /* ItemBatcher */
     int64_t                      batch_items;
     int64_t                      batch_bytes;
@@ -150,6 +159,8 @@ struct ngx_http_sfn_maprun_s {
     unsigned                     closed:1;
     unsigned                     linked:1;
     unsigned                     row:1;
+    unsigned                     loading:1; /* its row, to resume */
+    unsigned                     leaving:1; /* the worker exits */
 };
 
 
@@ -172,6 +183,10 @@ ngx_int_t ngx_http_sfn_maprun_write(ngx_http_sfn_maprun_t *mr,
     ngx_http_sfn_mr_slot_t *s);
 ngx_int_t ngx_http_sfn_maprun_manifest(ngx_http_sfn_maprun_t *mr,
     char **details);
+ngx_int_t ngx_http_sfn_maprun_files_flush(ngx_http_sfn_maprun_t *mr);
+cJSON *ngx_http_sfn_maprun_files_json(ngx_http_sfn_maprun_t *mr);
+ngx_int_t ngx_http_sfn_maprun_files_resume(ngx_http_sfn_maprun_t *mr,
+    const cJSON *files);
 void ngx_http_sfn_maprun_writer_close(ngx_http_sfn_maprun_t *mr);
 
 

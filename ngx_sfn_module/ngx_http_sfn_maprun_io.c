@@ -1468,3 +1468,132 @@ ngx_http_sfn_maprun_writer_close(ngx_http_sfn_maprun_t *mr)
         }
     }
 }
+
+
+/* the files as the progress records them: written out first */
+
+ngx_int_t
+ngx_http_sfn_maprun_files_flush(ngx_http_sfn_maprun_t *mr)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; mr->writer && i < 2; i++) {
+        if (mr->files[i].fd != NGX_INVALID_FILE
+            && ngx_http_sfn_mr_file_flush(&mr->files[i]) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+cJSON *
+ngx_http_sfn_maprun_files_json(ngx_http_sfn_maprun_t *mr)
+{
+    cJSON                  *arr, *o;
+    ngx_uint_t              i;
+    ngx_http_sfn_mr_out_t  *f;
+
+    arr = cJSON_CreateArray();
+    if (arr == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < 2; i++) {
+        f = &mr->files[i];
+
+        o = cJSON_CreateObject();
+        cJSON_AddItemToArray(arr, o);
+        cJSON_AddNumberToObject(o, "n", (double) f->n);
+        cJSON_AddNumberToObject(o, "size",
+                                f->fd != NGX_INVALID_FILE ? (double) f->size
+                                                          : 0);
+        cJSON_AddNumberToObject(o, "entries", (double) f->entries);
+        cJSON_AddItemToObject(o, "done", ngx_http_sfn_mr_file_list(f));
+    }
+
+    return arr;
+}
+
+
+/*
+ * A new owner: the closed files as they were, the open one cut back to
+ * its recorded size (what was written after the record is written again)
+ */
+
+ngx_int_t
+ngx_http_sfn_maprun_files_resume(ngx_http_sfn_maprun_t *mr,
+    const cJSON *files)
+{
+    u_char                   path[NGX_MAX_PATH];
+    ngx_uint_t               i;
+    const cJSON             *o, *d, *k, *z;
+    ngx_http_sfn_mr_out_t   *f;
+    ngx_http_sfn_mr_file_t  *df;
+
+    if (!mr->writer || mr->wdir.len == 0 || !cJSON_IsArray(files)
+        || mr->wdir.len + 40 >= sizeof(path))
+    {
+        return NGX_OK;
+    }
+
+    for (i = 0; i < 2; i++) {
+        f = &mr->files[i];
+        o = cJSON_GetArrayItem(files, (int) i);
+
+        if (!cJSON_IsObject(o)) {
+            continue;
+        }
+
+        f->n = (ngx_uint_t) cJSON_GetNumberValue(
+                   cJSON_GetObjectItemCaseSensitive(o, "n"));
+        f->size = (off_t) cJSON_GetNumberValue(
+                      cJSON_GetObjectItemCaseSensitive(o, "size"));
+        f->entries = (ngx_uint_t) cJSON_GetNumberValue(
+                         cJSON_GetObjectItemCaseSensitive(o, "entries"));
+
+        d = cJSON_GetObjectItemCaseSensitive(o, "done");
+
+        cJSON_ArrayForEach(k, d) {
+            z = cJSON_GetObjectItemCaseSensitive(k, "Key");
+            df = ngx_array_push(&f->done);
+            if (df == NULL || !cJSON_IsString(z)) {
+                return NGX_ERROR;
+            }
+            df->key.len = ngx_strlen(z->valuestring);
+            df->key.data = ngx_pnalloc(mr->pool, df->key.len);
+            if (df->key.data == NULL) {
+                return NGX_ERROR;
+            }
+            ngx_memcpy(df->key.data, z->valuestring, df->key.len);
+            df->size = (off_t) cJSON_GetNumberValue(
+                           cJSON_GetObjectItemCaseSensitive(k, "Size"));
+        }
+
+        if (f->size == 0) {
+            f->entries = 0;
+            continue;
+        }
+
+        ngx_sprintf(path, "%V%s_%ui.json%Z", &mr->wdir, f->kind, f->n);
+
+        f->fd = ngx_open_file(path, NGX_FILE_WRONLY, NGX_FILE_OPEN, 0644);
+        if (f->fd == NGX_INVALID_FILE
+            || ftruncate(f->fd, f->size) == -1
+            || lseek(f->fd, f->size, SEEK_SET) == -1)
+        {
+            return NGX_ERROR;
+        }
+
+        f->buf = ngx_palloc(mr->pool, NGX_HTTP_SFN_MR_CHUNK);
+        if (f->buf == NULL) {
+            return NGX_ERROR;
+        }
+
+        f->len = 0;
+    }
+
+    return NGX_OK;
+}

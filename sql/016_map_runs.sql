@@ -4,7 +4,8 @@
 -- row is written when it starts, its counts every second and when it
 -- ends (itemCounts as DescribeMapRun gives them; the children are one
 -- item each, or one batch), and UpdateMapRun changes its limits here:
--- the owner reads them back with each write of the counts.
+-- the owner reads them back with each write of the counts.  The progress
+-- lets a map run whose worker died go on where its parent is restored.
 
 CREATE TABLE sfn_map_runs (
     arn                 text PRIMARY KEY,
@@ -18,7 +19,12 @@ CREATE TABLE sfn_map_runs (
     max_concurrency     integer NOT NULL,
     tolerated_count     bigint NOT NULL,    -- -1: not set
     tolerated_pct       double precision NOT NULL,
-    counts              jsonb NOT NULL DEFAULT '{}'
+    counts              jsonb NOT NULL DEFAULT '{}',
+    -- what is done, in item order, when the counts were written: the
+    -- items before "base" ended and their results are written (in the
+    -- files, of the sizes given, or in "out"); a new owner goes on from
+    -- there, the children after it started again
+    progress            jsonb
 );
 
 -- ListMapRuns: an execution's, oldest first

@@ -344,6 +344,78 @@ err('DescribeMapRun', { mapRunArn => "$acct:mapRun:x/M:none" },
     'ResourceNotFound', 'an unknown map run');
 err('DescribeMapRun', {}, 'ValidationException', 'no ARN');
 
-$t->stop;
+
+# kill -9 of the worker that owns a map run: its parent is taken over,
+# the map run goes on from its recorded progress, every item once in
+# the results (ResultWriter's files, or the output array)
+
+sub killed_run {
+    my (%o) = @_;
+    my $name = 'dm' . ++$n;
+    my $def = { StartAt => 'M', States => { M => { Type => 'Map',
+        ItemsPath => '$.items', MaxConcurrency => 4,
+        ItemSelector => { 'i.$' => '$$.Map.Item.Value' },
+        ItemProcessor => { ProcessorConfig => { Mode => 'DISTRIBUTED',
+                                                ExecutionType => 'EXPRESS' },
+                           StartAt => 'W', States => {
+                               W => { Type => 'Wait', Seconds => 1,
+                                      Next => 'P' },
+                               P => { Type => 'Pass', End => \1 } } },
+        ($o{writer} ? (ResultWriter => {
+             Resource => 'arn:aws:states:::s3:putObject',
+             Parameters => { Bucket => 'out', Prefix => "killed$n" } })
+                    : ()),
+        End => \1 } } };
+    api('CreateStateMachine', { name => $name,
+        definition => $t->json->encode($def), roleArn => $role });
+    my ($st, $r) = api('StartExecution', {
+        stateMachineArn => "$acct:stateMachine:$name",
+        input => $t->json->encode({ items => [ 0 .. 39 ] }) });
+    my $ex = $r->{executionArn};
+    my $mr;
+    for (1 .. 100) {
+        (undef, $r) = api('ListMapRuns', { executionArn => $ex });
+        $mr = $r->{mapRuns}[0]{mapRunArn};
+        if ($mr) {
+            (undef, $r) = api('DescribeMapRun', { mapRunArn => $mr });
+            last if ($r->{itemCounts}{succeeded} // 0) >= 12;
+        }
+        sleep 0.1;
+    }
+    my $owner = $t->psql("SELECT owner FROM sfn_executions "
+                         . "WHERE arn = '$ex'");
+    my ($pid) = $owner =~ /:(\d+)$/;
+    ok($pid && kill('KILL', $pid), "its owner $owner killed");
+    my $d = settle($ex, 90);
+    $d->{out} = eval { $t->json->decode($d->{output}) }
+        if defined $d->{output};
+    (undef, $r) = api('DescribeMapRun', { mapRunArn => $mr });
+    return ($d, $r, $mr);
+}
+
+my ($kd, $km, $kmr) = killed_run();
+is($kd->{status}, 'SUCCEEDED', 'kill -9: the execution goes on and ends');
+is_deeply($kd->{out}, [ map { { i => $_ } } 0 .. 39 ],
+          'kill -9: every item once, in order, in the output');
+is($km->{status}, 'SUCCEEDED', 'kill -9: the same map run ends');
+is($km->{itemCounts}{succeeded}, 40, 'kill -9: 40 items counted');
+is($km->{itemCounts}{total}, 40, 'kill -9: no item counted twice');
+like($t->read_file('logs/error.log'),
+     qr/sfn map run "\Q$kmr\E" goes on from item [1-9]/,
+     'kill -9: it went on from its recorded progress, not from the start');
+
+($kd, $km, $kmr) = killed_run(writer => 1);
+is($kd->{status}, 'SUCCEEDED', 'kill -9 with a ResultWriter: it ends');
+my $kman = eval { $t->json->decode($t->read_file(
+    "out/$kd->{out}{ResultWriterDetails}{Key}")) } // {};
+is($kman->{MapRunArn}, $kmr, 'the same map run wrote the manifest');
+my @entries = map { @{ $t->json->decode($t->read_file("out/$_->{Key}")) } }
+              @{ $kman->{ResultFiles}{SUCCEEDED} // [] };
+is_deeply([ map { $t->json->decode($_->{Input})->{i} } @entries ],
+          [ 0 .. 39 ], 'every item once in SUCCEEDED_n.json, in order');
+is($km->{itemCounts}{resultsWritten}, 40, 'resultsWritten');
+is($km->{itemCounts}{total}, 40, 'total');
+
+$t->stop(allow => qr/exited on signal/);
 
 done_testing;
