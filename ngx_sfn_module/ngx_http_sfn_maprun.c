@@ -61,7 +61,9 @@ ngx_http_sfn_maprun_fail(ngx_http_sfn_maprun_t *mr, const char *error,
         return;
     }
 
-    mr->error = error;
+    /* the caller's may be freed: a copy */
+    ngx_cpystrn(mr->error_buf, (u_char *) error, sizeof(mr->error_buf));
+    mr->error = (char *) mr->error_buf;
 
     va_start(args, fmt);
     p = ngx_vslprintf(mr->cause, mr->cause + sizeof(mr->cause) - 1, fmt,
@@ -530,7 +532,6 @@ ngx_http_sfn_maprun_start_child(ngx_http_sfn_maprun_t *mr)
         s->ended = 1;
         s->status = SFN_FAILED;
         mr->failed++;
-        ngx_str_set(&s->error, "");
         ngx_http_sfn_maprun_fail(mr, "States.Runtime",
                                  "the child execution \"%V\" could not be "
                                  "started", &name);

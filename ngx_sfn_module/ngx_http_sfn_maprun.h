@@ -144,6 +144,7 @@ struct ngx_http_sfn_maprun_s {
     ngx_http_sfn_mr_out_t        files[2];  /* SUCCEEDED, FAILED */
 
     const char                  *error;
+    u_char                       error_buf[128];
     u_char                       cause[512];
 
     unsigned                     batching:1;

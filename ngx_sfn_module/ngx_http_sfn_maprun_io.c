@@ -159,6 +159,7 @@ ngx_http_sfn_mr_list(ngx_http_sfn_maprun_t *mr, const char *prefix)
     u_char                  *slash;
     ngx_str_t                dir;
     ngx_tree_ctx_t           tree;
+    ngx_file_info_t          fi;
     ngx_http_sfn_mr_walk_t   w;
 
     mr->keys = ngx_array_create(mr->pool, 64, sizeof(ngx_str_t));
@@ -200,6 +201,13 @@ ngx_http_sfn_mr_list(ngx_http_sfn_maprun_t *mr, const char *prefix)
                     (size_t) (slash - w.prefix.data), w.prefix.data);
     } else {
         ngx_sprintf(dir.data, "%V%Z", &w.root);
+    }
+
+    if (ngx_file_info(dir.data, &fi) == NGX_FILE_ERROR
+        || !ngx_is_dir(&fi))
+    {
+        /* nothing under that prefix: an empty listing, as S3's */
+        return NGX_OK;
     }
 
     ngx_memzero(&tree, sizeof(ngx_tree_ctx_t));
@@ -418,6 +426,20 @@ ngx_http_sfn_maprun_source(ngx_http_sfn_maprun_t *mr,
 }
 
 
+static ngx_int_t
+ngx_http_sfn_mr_too_large(ngx_http_sfn_maprun_t *mr, size_t len)
+{
+    if (len <= NGX_HTTP_SFN_MR_LINE) {
+        return 0;
+    }
+
+    ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
+                             "The item at line %ui is larger than %d bytes",
+                             mr->line + 1, NGX_HTTP_SFN_MR_LINE);
+    return 1;
+}
+
+
 /*
  * More of the object: what is unread moves to the front, and the buffer
  * grows up to one item's limit.  One read of at most 64 KiB a call.
@@ -441,11 +463,7 @@ ngx_http_sfn_mr_fill(ngx_http_sfn_maprun_t *mr)
     }
 
     if (mr->buf_size - mr->last < NGX_HTTP_SFN_MR_CHUNK / 2) {
-        if (mr->buf_size > NGX_HTTP_SFN_MR_LINE + 1) {
-            ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
-                                     "The item at line %ui is larger than "
-                                     "%d bytes", mr->line + 1,
-                                     NGX_HTTP_SFN_MR_LINE);
+        if (ngx_http_sfn_mr_too_large(mr, mr->last)) {
             return NGX_ERROR;
         }
 
@@ -487,6 +505,10 @@ static cJSON *
 ngx_http_sfn_mr_parse(ngx_http_sfn_maprun_t *mr, u_char *p, size_t len)
 {
     cJSON  *v;
+
+    if (ngx_http_sfn_mr_too_large(mr, len)) {
+        return NULL;
+    }
 
     v = sfn_json_parse((char *) p, len);
 
@@ -676,12 +698,16 @@ ngx_http_sfn_mr_json(ngx_http_sfn_maprun_t *mr, cJSON **item)
 }
 
 
-/* one CSV record (RFC 4180): its fields, or NGX_AGAIN for more bytes */
+/*
+ * One CSV record (RFC 4180): its fields, or NGX_AGAIN for more bytes.
+ * Fields are unquoted into a copy: the buffer is read again as it was
+ * when the record is not whole yet.
+ */
 
 static ngx_int_t
 ngx_http_sfn_mr_csv_record(ngx_http_sfn_maprun_t *mr, cJSON **fields)
 {
-    u_char     *p, *last, *f, *w;
+    u_char     *p, *last, *f, *w, *copy;
     cJSON      *arr, *s;
     ngx_uint_t  quoted, lines;
 
@@ -689,16 +715,21 @@ ngx_http_sfn_mr_csv_record(ngx_http_sfn_maprun_t *mr, cJSON **fields)
     last = mr->buf + mr->last;
 
     arr = cJSON_CreateArray();
-    if (arr == NULL) {
+    copy = ngx_alloc(last - p + 1, ngx_cycle->log);
+
+    if (arr == NULL || copy == NULL) {
+        cJSON_Delete(arr);
+        ngx_free(copy);
         return NGX_ERROR;
     }
+
+    w = copy;
 
     lines = 0;
 
     for ( ;; ) {
-        /* a field, unquoted in place into w */
-        f = p;
-        w = p;
+        /* a field, unquoted into the copy */
+        f = w;
         quoted = 0;
 
         if (p < last && *p == '"') {
@@ -738,6 +769,7 @@ ngx_http_sfn_mr_csv_record(ngx_http_sfn_maprun_t *mr, cJSON **fields)
             {
                 if (*p == '"') {
                     cJSON_Delete(arr);
+                    ngx_free(copy);
                     ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
                                              "The CSV line %ui has a quote "
                                              "inside a field",
@@ -754,6 +786,7 @@ ngx_http_sfn_mr_csv_record(ngx_http_sfn_maprun_t *mr, cJSON **fields)
 
         if (p < last && *p != mr->delimiter && *p != '\n' && *p != '\r') {
             cJSON_Delete(arr);
+            ngx_free(copy);
             ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
                                      "The CSV line %ui has text after a "
                                      "quoted field", mr->line + 1);
@@ -764,6 +797,7 @@ ngx_http_sfn_mr_csv_record(ngx_http_sfn_maprun_t *mr, cJSON **fields)
             || !sfn_utf8_valid((char *) f, w - f))
         {
             cJSON_Delete(arr);
+            ngx_free(copy);
             ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
                                      "The CSV line %ui is not UTF-8 text",
                                      mr->line + 1);
@@ -773,6 +807,7 @@ ngx_http_sfn_mr_csv_record(ngx_http_sfn_maprun_t *mr, cJSON **fields)
         s = cJSON_CreateString("");
         if (s == NULL) {
             cJSON_Delete(arr);
+            ngx_free(copy);
             return NGX_ERROR;
         }
 
@@ -781,6 +816,7 @@ ngx_http_sfn_mr_csv_record(ngx_http_sfn_maprun_t *mr, cJSON **fields)
         if (s->valuestring == NULL) {
             cJSON_Delete(s);
             cJSON_Delete(arr);
+            ngx_free(copy);
             return NGX_ERROR;
         }
 
@@ -808,9 +844,16 @@ ngx_http_sfn_mr_csv_record(ngx_http_sfn_maprun_t *mr, cJSON **fields)
             p++;
         }
 
+        if (ngx_http_sfn_mr_too_large(mr, p - (mr->buf + mr->pos))) {
+            cJSON_Delete(arr);
+            ngx_free(copy);
+            return NGX_ERROR;
+        }
+
         mr->pos = p - mr->buf;
         mr->line += 1 + lines;
         *fields = arr;
+        ngx_free(copy);
 
         return NGX_OK;
     }
@@ -818,6 +861,7 @@ ngx_http_sfn_mr_csv_record(ngx_http_sfn_maprun_t *mr, cJSON **fields)
 again:
 
     cJSON_Delete(arr);
+    ngx_free(copy);
 
     return NGX_AGAIN;
 }
@@ -855,6 +899,13 @@ ngx_http_sfn_mr_csv(ngx_http_sfn_maprun_t *mr, cJSON **item)
         rc = ngx_http_sfn_mr_csv_record(mr, &fields);
 
         if (rc == NGX_AGAIN) {
+            if (mr->eof) {
+                ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
+                                         "The CSV line %ui ends inside a "
+                                         "quoted field", mr->line + 1);
+                return NGX_ERROR;
+            }
+
             if (ngx_http_sfn_mr_fill(mr) == NGX_ERROR) {
                 return NGX_ERROR;
             }
