@@ -345,6 +345,37 @@ err('DescribeMapRun', { mapRunArn => "$acct:mapRun:x/M:none" },
 err('DescribeMapRun', {}, 'ValidationException', 'no ARN');
 
 
+# StopExecution while its map run runs: MapRunAborted, the map run ABORTED
+
+$name = 'dm' . ++$n;
+$def->{States}{M}{MaxConcurrency} = 2;
+api('CreateStateMachine', { name => $name,
+    definition => $t->json->encode($def), roleArn => $role });
+($st, $r) = api('StartExecution', { stateMachineArn => "$acct:stateMachine:$name",
+    input => $t->json->encode({ items => [ 1 .. 20 ] }) });
+$ex = $r->{executionArn};
+my $mr3;
+for (1 .. 50) {
+    (undef, $r) = api('ListMapRuns', { executionArn => $ex });
+    last if $mr3 = $r->{mapRuns}[0]{mapRunArn};
+    sleep 0.1;
+}
+sleep 1.2;
+($st, $r) = api('StopExecution', { executionArn => $ex, error => 'Enough' });
+is($st, 200, 'stopped while its map run runs');
+$d = settle($ex);
+is($d->{status}, 'ABORTED', 'ABORTED');
+($types) = history_types($ex);
+ok((grep { $_ eq 'MapRunAborted' } @$types), 'MapRunAborted');
+for (1 .. 50) {
+    (undef, $r) = api('DescribeMapRun', { mapRunArn => $mr3 });
+    last if $r->{status} ne 'RUNNING';
+    sleep 0.1;
+}
+is($r->{status}, 'ABORTED', 'the map run ABORTED');
+ok($r->{itemCounts}{succeeded} < 20, 'before all its items');
+ok($r->{stopDate}, 'with its stopDate');
+
 # kill -9 of the worker that owns a map run: its parent is taken over,
 # the map run goes on from its recorded progress, every item once in
 # the results (ResultWriter's files, or the output array)
