@@ -758,6 +758,13 @@ ngx_http_sfn_maprun_pump(ngx_event_t *ev)
         if (mr->pump.timer_set) {
             ngx_del_timer(&mr->pump);
         }
+
+        if (ngx_http_sfn_run_paced(mr->parent)) {
+            /* the parent's last step is being recorded: the answer after */
+            ngx_add_timer(&mr->pump, 1);
+            return;
+        }
+
         ngx_http_sfn_maprun_finish(mr);
         return;
     }
