@@ -398,6 +398,20 @@ struct sfn_state_s {
     int64_t               batch_max_bytes;
     sfn_path_t           *batch_max_bytes_path;
     sfn_tmpl_t           *batch_input;
+
+    /* distributed Map (sfn_maprun.c) */
+    const char           *label;
+    const char           *processor;    /* the child definition's text */
+    unsigned              express:1;    /* ProcessorConfig.ExecutionType */
+    const char           *reader_resource;  /* "sfn:file:read"... */
+    sfn_tmpl_t           *reader_params;
+    sfn_qtmpl_t          *q_reader_args;
+    const cJSON          *reader_config;
+    sfn_path_t           *reader_max_items_path;
+    const char           *writer_resource;
+    sfn_tmpl_t           *writer_params;
+    sfn_qtmpl_t          *q_writer_args;
+    const cJSON          *writer_config;
 };
 
 

@@ -192,6 +192,37 @@ const cJSON *sfn_payload_json(const sfn_payload_t *p);
 void sfn_payload_release(sfn_payload_t *p);
 
 
+/*
+ * A distributed Map's map run, for the host to run (sfn_host_t.map_run).
+ * Everything the state's fields evaluate to is resolved: the host reads
+ * items (items, or reader), makes each child's input with
+ * sfn_exec_map_item(), runs the children as executions of processor and
+ * answers with sfn_exec_map_run_succeeded() or sfn_exec_map_run_failed().
+ * The pointers are borrowed until that answer, or cancel_task(id).
+ */
+typedef struct {
+    uint64_t              id;
+    const char           *state;        /* the Map state's name */
+    const char           *label;        /* Label, or the state's name */
+    const char           *processor;    /* ItemProcessor as a definition,
+                                           JSON text */
+    sfn_type_e            type;         /* ProcessorConfig.ExecutionType */
+    const cJSON          *items;        /* an array, or NULL with reader */
+    const cJSON          *reader;       /* {"Resource", "Parameters",
+                                           "ReaderConfig"}, evaluated */
+    const cJSON          *writer;       /* {"Resource", "Parameters",
+                                           "WriterConfig"}, or NULL */
+    const cJSON          *batch_input;  /* ItemBatcher's BatchInput */
+    int64_t               batch_items;  /* MaxItemsPerBatch, 0: none */
+    int64_t               batch_bytes;  /* MaxInputBytesPerBatch */
+    int64_t               max_concurrency;  /* 0: no limit */
+    int64_t               tolerated_count;  /* -1: unset */
+    double                tolerated_pct;    /* -1: unset */
+    unsigned              batching:1;
+    unsigned              resumed:1;    /* asked again by sfn_exec_restore */
+} sfn_map_req_t;
+
+
 typedef struct {
     void                 *data;
 
@@ -240,6 +271,15 @@ typedef struct {
      */
     void     (*inspect)(void *data, sfn_exec_t *e, const char *stage,
                         const cJSON *v);
+
+    /*
+     * Start (or, resumed, find again) a distributed Map's map run: fill
+     * arn (size bytes) with its ARN and answer later, never from inside
+     * this call.  May be NULL: such Maps then run inline.  SFN_ERROR
+     * fails the state with States.Runtime.  cancel_task(id) stops it.
+     */
+    int      (*map_run)(void *data, sfn_exec_t *e, const sfn_map_req_t *r,
+                        char *arn, size_t size);
 } sfn_host_t;
 
 
@@ -304,6 +344,23 @@ sfn_status_e sfn_exec_task_started(sfn_exec_t *e, uint64_t id,
 sfn_status_e sfn_exec_task_refused(sfn_exec_t *e, uint64_t id,
     const char *error, const char *cause);
 sfn_status_e sfn_exec_timer(sfn_exec_t *e, uint64_t id);
+
+/*
+ * A map run's children: the input of the child for item (or a batch,
+ * {"Items": [...], "BatchInput": ...}) at index, after ItemSelector.
+ * Takes item; returns a tree the caller frees, or NULL with *error and
+ * *cause (malloc'd, the caller frees them) when ItemSelector failed.
+ * sfn_exec_map_run_succeeded() takes the state's result as JSON text (the
+ * children's outputs, or ResultWriter's details); failed ends the state
+ * with error and cause (States.ExceedToleratedFailureThreshold,
+ * States.ItemReaderFailed, ...), subject to Retry and Catch.
+ */
+cJSON *sfn_exec_map_item(sfn_exec_t *e, uint64_t id, cJSON *item,
+    size_t index, char **error, char **cause);
+sfn_status_e sfn_exec_map_run_succeeded(sfn_exec_t *e, uint64_t id,
+    const char *output, size_t len);
+sfn_status_e sfn_exec_map_run_failed(sfn_exec_t *e, uint64_t id,
+    const char *error, const char *cause);
 sfn_status_e sfn_exec_stop(sfn_exec_t *e, const char *error,
     const char *cause);
 

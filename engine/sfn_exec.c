@@ -501,7 +501,8 @@ sfn_run_states(sfn_run_t *run)
         break;
 
     case SFN_A_TASK_OK:
-        rc = sfn_exec_task_result(run);
+        rc = run->state->type == SFN_ST_MAP ? sfn_maprun_result(run)
+                                            : sfn_exec_task_result(run);
         break;
 
     case SFN_A_FAIL:
@@ -606,6 +607,10 @@ sfn_run_cancel_waits(sfn_run_t *run)
     e = run->e;
 
     if (run->task_id) {
+        if (run->state && run->state->type == SFN_ST_MAP) {
+            sfn_emit(e, run, "MapRunAborted", NULL);
+        }
+
         sfn_slot_del(e, run->task_id);
         if (e->host.cancel_task) {
             e->host.cancel_task(e->host.data, e, run->task_id);
@@ -1091,7 +1096,9 @@ sfn_exec_task_succeeded(sfn_exec_t *e, uint64_t id, const char *output,
     sfn_slot_t  *s;
 
     s = sfn_slot_find(e, id);
-    if (s == NULL || s->kind != SFN_W_TASK || e->status != SFN_RUNNING) {
+    if (s == NULL || s->kind != SFN_W_TASK || e->status != SFN_RUNNING
+        || s->run->state->type != SFN_ST_TASK)
+    {
         return e->status;
     }
 
@@ -1172,7 +1179,9 @@ sfn_exec_task_fail(sfn_exec_t *e, uint64_t id, const char *error,
     sfn_slot_t  *s;
 
     s = sfn_slot_find(e, id);
-    if (s == NULL || s->kind != SFN_W_TASK || e->status != SFN_RUNNING) {
+    if (s == NULL || s->kind != SFN_W_TASK || e->status != SFN_RUNNING
+        || s->run->state->type != SFN_ST_TASK)
+    {
         return e->status;
     }
 

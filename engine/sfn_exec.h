@@ -299,6 +299,12 @@ int sfn_parallel_start(sfn_run_t *run);
 int sfn_map_start(sfn_run_t *run);
 void sfn_child_done(sfn_run_t *kid, cJSON *output);
 int sfn_children_check(sfn_run_t *run);
+cJSON *sfn_map_items(sfn_run_t *run);
+
+/* sfn_maprun.c: a distributed Map's map run */
+int sfn_maprun_start(sfn_run_t *run, const cJSON *items);
+int sfn_maprun_resume(sfn_run_t *run);
+int sfn_maprun_result(sfn_run_t *run);
 
 
 #endif /* _SFN_EXEC_H_INCLUDED_ */

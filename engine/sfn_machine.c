@@ -1490,9 +1490,267 @@ sfn_load_processor(sfn_load_t *ld, const cJSON *v, const char *loc,
 
             *distributed = strcmp(mode->valuestring, "DISTRIBUTED") == 0;
         }
+
+        if (cJSON_GetObjectItemCaseSensitive(cfg, "ExecutionType")
+            && !*distributed)
+        {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", state, loc,
+                          "ExecutionType is only supported with the "
+                          "DISTRIBUTED mode");
+            return NULL;
+        }
     }
 
     return sfn_load_graph(ld, v, loc, state);
+}
+
+
+/* ItemReader and ResultWriter resources, as AWS names them, and ours */
+
+static const struct {
+    const char  *aws;
+    const char  *sfn;
+    int          writer;
+}  sfn_map_resources[] = {
+    { "arn:aws:states:::s3:getObject", "sfn:file:read", 0 },
+    { "arn:aws:states:::s3:listObjectsV2", "sfn:file:list", 0 },
+    { "arn:aws:states:::s3:putObject", "sfn:file:write", 1 },
+    { NULL, NULL, 0 }
+};
+
+
+static const char *
+sfn_load_map_io(sfn_load_t *ld, sfn_state_t *st, const cJSON *obj,
+    const char *field, const char *base, sfn_tmpl_t **params,
+    sfn_qtmpl_t **args, const cJSON **config, const char *config_name)
+{
+    int           writer, i;
+    char          loc[600];
+    const char   *res;
+    const cJSON  *io, *v, *c;
+
+    static const char  *fields[] = {
+        "Resource", "Parameters", "Arguments", "ReaderConfig",
+        "WriterConfig", NULL
+    };
+
+    io = cJSON_GetObjectItemCaseSensitive(obj, field);
+    if (io == NULL) {
+        return NULL;
+    }
+
+    SFN_LOC(loc, base, field);
+    writer = strcmp(field, "ResultWriter") == 0;
+
+    if (!cJSON_IsObject(io)) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                      "The value for the field '%s' must be an OBJECT",
+                      field);
+        return NULL;
+    }
+
+    if (!st->distributed) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                      "The field '%s' is only supported with the "
+                      "DISTRIBUTED processor mode", field);
+        return NULL;
+    }
+
+    cJSON_ArrayForEach(c, io) {
+        if (!sfn_in_list(fields, c->string)
+            || (strcmp(c->string, "ReaderConfig") == 0 && writer)
+            || (strcmp(c->string, "WriterConfig") == 0 && !writer))
+        {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                          "Field '%s' is not supported", c->string);
+            return NULL;
+        }
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(io, "Resource");
+    res = NULL;
+
+    for (i = 0; cJSON_IsString(v) && sfn_map_resources[i].aws; i++) {
+        if (sfn_map_resources[i].writer == writer
+            && (strcmp(v->valuestring, sfn_map_resources[i].aws) == 0
+                || strcmp(v->valuestring, sfn_map_resources[i].sfn) == 0))
+        {
+            res = sfn_map_resources[i].sfn;
+        }
+    }
+
+    if (res == NULL) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                      writer ? "The ResultWriter Resource must be "
+                               "arn:aws:states:::s3:putObject"
+                             : "The ItemReader Resource must be "
+                               "arn:aws:states:::s3:getObject or "
+                               "arn:aws:states:::s3:listObjectsV2");
+        return NULL;
+    }
+
+    if (st->jsonata) {
+        *args = sfn_load_query(ld, io, "Arguments", st->name, loc);
+
+    } else {
+        *params = sfn_load_tmpl(ld, io, "Parameters", st->name, loc);
+    }
+
+    if (ld->failed) {
+        return NULL;
+    }
+
+    if (*params == NULL && *args == NULL) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                      "The field '%s' needs %s with its Bucket", field,
+                      st->jsonata ? "Arguments" : "Parameters");
+        return NULL;
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(io, config_name);
+    if (v && !cJSON_IsObject(v)) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                      "The value for the field '%s' must be an OBJECT",
+                      config_name);
+        return NULL;
+    }
+
+    *config = v;
+
+    return res;
+}
+
+
+/*
+ * A distributed Map: its children run as executions of the ItemProcessor,
+ * which is kept as a definition of its own (the query language it
+ * inherits written in)
+ */
+
+static int
+sfn_load_distributed(sfn_load_t *ld, sfn_state_t *st, const cJSON *obj,
+    const cJSON *proc, const char *base)
+{
+    int           is_null;
+    char          loc[600], *text;
+    cJSON        *def;
+    int64_t       max;
+    const cJSON  *v, *cfg, *rc;
+
+    v = cJSON_GetObjectItemCaseSensitive(obj, "Label");
+    if (v) {
+        if (!cJSON_IsString(v) || strlen(v->valuestring) == 0
+            || strlen(v->valuestring) > 40
+            || strpbrk(v->valuestring, " <>{}[]?*\"#%\\^|~`$&,;:/") != NULL)
+        {
+            SFN_LOC(loc, base, "Label");
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                          "The value for the field 'Label' must be 1 to 40 "
+                          "characters, without white space or special "
+                          "characters");
+            return -1;
+        }
+        st->label = v->valuestring;
+    }
+
+    cfg = cJSON_GetObjectItemCaseSensitive(proc, "ProcessorConfig");
+    v = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "ExecutionType") : NULL;
+
+    if (v) {
+        if (!st->distributed || !cJSON_IsString(v)
+            || (strcmp(v->valuestring, "STANDARD") != 0
+                && strcmp(v->valuestring, "EXPRESS") != 0))
+        {
+            SFN_LOC(loc, base, "ItemProcessor/ProcessorConfig");
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                          "ExecutionType must be STANDARD or EXPRESS, with "
+                          "the DISTRIBUTED mode");
+            return -1;
+        }
+        st->express = strcmp(v->valuestring, "EXPRESS") == 0;
+    }
+
+    st->reader_resource = sfn_load_map_io(ld, st, obj, "ItemReader", base,
+                                          &st->reader_params,
+                                          &st->q_reader_args,
+                                          &st->reader_config,
+                                          "ReaderConfig");
+    if (ld->failed) {
+        return -1;
+    }
+
+    st->writer_resource = sfn_load_map_io(ld, st, obj, "ResultWriter", base,
+                                          &st->writer_params,
+                                          &st->q_writer_args,
+                                          &st->writer_config,
+                                          "WriterConfig");
+    if (ld->failed) {
+        return -1;
+    }
+
+    rc = st->reader_config;
+    if (rc) {
+        SFN_LOC(loc, base, "ItemReader/ReaderConfig");
+
+        v = cJSON_GetObjectItemCaseSensitive(rc, "InputType");
+        if (v && (!cJSON_IsString(v)
+                  || (strcmp(v->valuestring, "JSON") != 0
+                      && strcmp(v->valuestring, "JSONL") != 0
+                      && strcmp(v->valuestring, "CSV") != 0
+                      && strcmp(v->valuestring, "MANIFEST") != 0)))
+        {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                          "InputType must be JSON, JSONL, CSV or MANIFEST");
+            return -1;
+        }
+
+        v = cJSON_GetObjectItemCaseSensitive(rc, "MaxItems");
+        if (v && !sfn_is_posint(v, &max, 0, 100000000)) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                          "MaxItems must be an integer from 0 to 100000000");
+            return -1;
+        }
+
+        st->reader_max_items_path = sfn_load_path(ld, rc, "MaxItemsPath",
+                                                  st->name, loc, 1, &is_null,
+                                                  0);
+        if (ld->failed) {
+            return -1;
+        }
+    }
+
+    if (!st->distributed) {
+        return 0;
+    }
+
+    def = cJSON_Duplicate(proc, 1);
+    if (def == NULL) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, base,
+                      "out of memory");
+        return -1;
+    }
+
+    cJSON_DeleteItemFromObjectCaseSensitive(def, "ProcessorConfig");
+
+    if (st->jsonata
+        && cJSON_GetObjectItemCaseSensitive(def, "QueryLanguage") == NULL)
+    {
+        cJSON_AddStringToObject(def, "QueryLanguage", "JSONata");
+    }
+
+    text = cJSON_PrintUnformatted(def);
+    cJSON_Delete(def);
+
+    st->processor = text ? sfn_pstrdup(&ld->m->pool, text) : NULL;
+    free(text);
+
+    if (st->processor == NULL) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, base,
+                      "out of memory");
+        return -1;
+    }
+
+    return 0;
 }
 
 
@@ -1524,12 +1782,7 @@ sfn_load_map(sfn_load_t *ld, sfn_state_t *st, const cJSON *obj,
 
     st->distributed = distributed;
 
-    if (cJSON_GetObjectItemCaseSensitive(obj, "ItemReader")
-        || cJSON_GetObjectItemCaseSensitive(obj, "ResultWriter"))
-    {
-        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, base,
-                      "ItemReader and ResultWriter read and write Amazon S3, "
-                      "which this engine does not provide");
+    if (sfn_load_distributed(ld, st, obj, it ? it : ip, base) != 0) {
         return -1;
     }
 

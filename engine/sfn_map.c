@@ -216,33 +216,34 @@ sfn_map_path_number(sfn_run_t *run, const sfn_path_t *p, const char *field,
 }
 
 
-int
-sfn_map_start(sfn_run_t *run)
+/*
+ * The Map's items: an array in eff, or in items_own (JSONata's Items, a
+ * variable's copy); NULL with the run's error set
+ */
+cJSON *
+sfn_map_items(sfn_run_t *run)
 {
     int                 owned;
-    size_t              n, i;
-    cJSON              *arr, *d, *in;
+    cJSON              *arr;
     sfn_buf_t           b;
     sfn_env_t           env;
-    const cJSON        *c;
     const sfn_state_t  *st;
 
     st = run->state;
 
     arr = run->eff;
-
     if (st->items) {
         /* JSONata: Items, an array or an expression giving one */
         cJSON_Delete(run->items_own);
         run->items_own = sfn_query_eval(run, st->items, run->input, NULL,
                                         NULL);
         if (run->items_own == NULL) {
-            return SFN_R_FAIL;
+            return NULL;
         }
 
         if (!cJSON_IsArray(run->items_own)) {
             sfn_query_type_error(run, st->items, "array", run->items_own);
-            return SFN_R_FAIL;
+            return NULL;
         }
 
         arr = run->items_own;
@@ -259,7 +260,7 @@ sfn_map_start(sfn_run_t *run)
                         "Invalid path '%s' : No results for path: %s",
                         sfn_path_text(st->items_path), b.data ? b.data : "");
             sfn_buf_free(&b);
-            return SFN_R_FAIL;
+            return NULL;
         }
 
         cJSON_Delete(run->items_own);
@@ -278,7 +279,7 @@ sfn_map_start(sfn_run_t *run)
                         "Invalid path '%s' : No results for path: %s",
                         sfn_path_text(st->items_path), b.data ? b.data : "");
             sfn_buf_free(&b);
-            return SFN_R_FAIL;
+            return NULL;
         }
 
         sfn_env_done(&env);
@@ -299,6 +300,38 @@ sfn_map_start(sfn_run_t *run)
                     "Map state input must be an array but was: %s",
                     b.data ? b.data : "null");
         sfn_buf_free(&b);
+        return NULL;
+    }
+
+    return arr;
+}
+
+
+int
+sfn_map_start(sfn_run_t *run)
+{
+    size_t              n, i;
+    cJSON              *arr, *d, *in;
+    unsigned            dist;
+    const cJSON        *c;
+    const sfn_state_t  *st;
+
+    st = run->state;
+
+    /* a distributed Map with a host to run it: a map run, else inline */
+    dist = st->distributed && run->e->host.map_run != NULL;
+
+    arr = NULL;
+
+    if (st->reader_resource == NULL) {
+        arr = sfn_map_items(run);
+        if (arr == NULL) {
+            return SFN_R_FAIL;
+        }
+
+    } else if (!dist) {
+        sfn_runtime(run, "States.ItemReaderFailed",
+                    "This host reads no bucket for an ItemReader");
         return SFN_R_FAIL;
     }
 
@@ -329,7 +362,10 @@ sfn_map_start(sfn_run_t *run)
         return SFN_R_FAIL;
     }
 
-    if (st->batching) {
+    if (dist) {
+        run->total = 0;
+
+    } else if (st->batching) {
         if (sfn_map_batches(run, arr) != 0) {
             if (run->err.error == NULL) {
                 sfn_err_set(&run->err, "States.Runtime", "out of memory");
@@ -353,17 +389,20 @@ sfn_map_start(sfn_run_t *run)
         run->total = n;
     }
 
-    run->results = calloc(run->total ? run->total : 1, sizeof(cJSON *));
-    if (run->results == NULL) {
-        sfn_err_set(&run->err, "States.Runtime", "out of memory");
-        return SFN_R_FAIL;
+    if (!dist) {
+        run->results = calloc(run->total ? run->total : 1, sizeof(cJSON *));
+        if (run->results == NULL) {
+            sfn_err_set(&run->err, "States.Runtime", "out of memory");
+            return SFN_R_FAIL;
+        }
     }
 
     d = NULL;
     if (sfn_history_on(run->e)) {
         d = sfn_details("mapStateStartedEventDetails", &in);
         if (d) {
-            cJSON_AddNumberToObject(in, "length", (double) run->total);
+            cJSON_AddNumberToObject(in, "length",
+                                    (double) (dist ? 0 : run->total));
         }
     }
 
@@ -407,6 +446,10 @@ sfn_map_start(sfn_run_t *run)
         sfn_runtime(run, "States.Runtime",
                     "ToleratedFailurePercentage must be between 0 and 100.");
         return SFN_R_FAIL;
+    }
+
+    if (dist) {
+        return sfn_maprun_start(run, arr);
     }
 
     return sfn_children_start(run);

@@ -555,7 +555,15 @@ sfn_rs_wake(sfn_exec_t *e, sfn_run_t *run)
         }
     }
 
-    if (run->task_id) {
+    if (run->task_id && run->state->type == SFN_ST_MAP) {
+        if (run->eff == NULL || e->host.map_run == NULL
+            || sfn_slot_add(e, run->task_id, run, SFN_W_TASK) != 0
+            || sfn_maprun_resume(run) != 0)
+        {
+            return -1;
+        }
+
+    } else if (run->task_id) {
         if (run->state->type != SFN_ST_TASK || run->eff == NULL
             || sfn_slot_add(e, run->task_id, run, SFN_W_TASK) != 0)
         {

@@ -84,6 +84,9 @@ static ngx_http_sfn_aws_op_t  ngx_http_sfn_aws_ops[] = {
     { ngx_string("ListActivities"), ngx_http_sfn_aws_list_activities },
     { ngx_string("GetActivityTask"), ngx_http_sfn_aws_get_activity_task },
     { ngx_string("TestState"), ngx_http_sfn_aws_test_state },
+    { ngx_string("DescribeMapRun"), ngx_http_sfn_aws_describe_map_run },
+    { ngx_string("ListMapRuns"), ngx_http_sfn_aws_list_map_runs },
+    { ngx_string("UpdateMapRun"), ngx_http_sfn_aws_update_map_run },
     { ngx_null_string, NULL }
 };
 

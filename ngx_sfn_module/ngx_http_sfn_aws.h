@@ -181,6 +181,12 @@ ngx_int_t ngx_http_sfn_aws_delete_activity(ngx_http_sfn_aws_ctx_t *ctx);
 ngx_int_t ngx_http_sfn_aws_list_activities(ngx_http_sfn_aws_ctx_t *ctx);
 ngx_int_t ngx_http_sfn_aws_get_activity_task(ngx_http_sfn_aws_ctx_t *ctx);
 
+/* ngx_http_sfn_aws_maprun.c: map runs */
+ngx_int_t ngx_http_sfn_aws_describe_map_run(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_list_map_runs(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_update_map_run(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_list_map_run_execs(ngx_http_sfn_aws_ctx_t *ctx);
+
 /* ngx_http_sfn_aws_test.c: TestState */
 ngx_int_t ngx_http_sfn_aws_test_state(ngx_http_sfn_aws_ctx_t *ctx);
 

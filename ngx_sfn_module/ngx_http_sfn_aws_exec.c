@@ -875,6 +875,10 @@ ngx_http_sfn_aws_list_execs(ngx_http_sfn_aws_ctx_t *ctx)
     const char  *values[7];
     u_char       lim[NGX_INT_T_LEN + 1], start[NGX_INT64_LEN + 1];
 
+    if (cJSON_GetObjectItemCaseSensitive(ctx->body, "mapRunArn")) {
+        return ngx_http_sfn_aws_list_map_run_execs(ctx);
+    }
+
     /* a version's or an alias's ARN lists the executions they started */
 
     ctx->qualify = 1;

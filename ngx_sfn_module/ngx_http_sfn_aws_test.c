@@ -436,7 +436,8 @@ static const sfn_host_t  ngx_http_sfn_test_host = {
     NULL,
     NULL,
     NULL,
-    ngx_http_sfn_test_inspect
+    ngx_http_sfn_test_inspect,
+    NULL                            /* a distributed Map runs inline */
 };
 
 

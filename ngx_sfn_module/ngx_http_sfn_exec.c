@@ -11,6 +11,7 @@
 
 
 #include "ngx_http_sfn_exec.h"
+#include "ngx_http_sfn_maprun.h"
 
 #include <ngx_sha1.h>
 #include <libpq-fe.h>
@@ -42,6 +43,10 @@ ngx_http_sfn_run_t            *ngx_http_sfn_resuming;
 
 
 static ngx_uint_t              ngx_http_sfn_ephemeral;
+
+/* what the next run started tells when it ends: a map run's child */
+static ngx_http_sfn_finish_pt  ngx_http_sfn_child_finish;
+static void                   *ngx_http_sfn_child_data;
 
 /* the pool of the last run freed, reset for the next: no malloc per run */
 static ngx_pool_t             *ngx_http_sfn_spare_pool;
@@ -781,7 +786,8 @@ static const sfn_host_t  ngx_http_sfn_host_ops = {
     NULL,
     ngx_http_sfn_host_log,
     ngx_http_sfn_host_yield,
-    NULL
+    NULL,
+    ngx_http_sfn_maprun_start
 };
 
 
@@ -1401,6 +1407,34 @@ ngx_http_sfn_exec_start_sync(ngx_http_sfn_main_conf_t *smcf,
 }
 
 
+/*
+ * A map run's child: an Express one lives in this worker only, with no
+ * record (as AWS, it is not described); a Standard one is an execution
+ * as any other.  handler is called when it ends, from this worker.
+ */
+
+ngx_int_t
+ngx_http_sfn_exec_start_child(ngx_http_sfn_main_conf_t *smcf,
+    ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
+    ngx_http_sfn_finish_pt handler, void *data, ngx_pool_t *pool)
+{
+    ngx_int_t  rc;
+
+    ngx_http_sfn_ephemeral = (sm->type == SFN_EXPRESS);
+    ngx_http_sfn_child_finish = handler;
+    ngx_http_sfn_child_data = data;
+
+    rc = ngx_http_sfn_exec_start(smcf, sm, name, input, NULL, NULL, NULL,
+                                 NULL, NULL, NULL, NULL, pool);
+
+    ngx_http_sfn_ephemeral = 0;
+    ngx_http_sfn_child_finish = NULL;
+    ngx_http_sfn_child_data = NULL;
+
+    return rc;
+}
+
+
 void
 ngx_http_sfn_run_after(ngx_http_sfn_run_t *run)
 {
@@ -1649,13 +1683,17 @@ ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
 
     /* the run may end inside sfn_exec_start(): the caller gets a copy */
 
-    arn->len = run->arn.len;
-    arn->data = ngx_pstrdup(rpool, &run->arn);
-    if (arn->data == NULL) {
-        goto failed;
+    if (arn) {
+        arn->len = run->arn.len;
+        arn->data = ngx_pstrdup(rpool, &run->arn);
+        if (arn->data == NULL) {
+            goto failed;
+        }
     }
 
     run->ephemeral = ngx_http_sfn_ephemeral;
+    run->on_finish = ngx_http_sfn_child_finish;
+    run->on_finish_data = ngx_http_sfn_child_data;
 
     if (!run->ephemeral) {
         ngx_memzero(&rec, sizeof(ngx_http_sfn_record_t));

@@ -10,6 +10,7 @@
 
 
 #include "ngx_http_sfn_exec.h"
+#include "ngx_http_sfn_maprun.h"
 
 
 #define NGX_HTTP_SFN_REPOST_DELAY  50
@@ -383,6 +384,10 @@ ngx_http_sfn_host_cancel_task(void *data, sfn_exec_t *e, uint64_t id)
 
     ngx_queue_t              *q;
     ngx_http_sfn_task_ctx_t  *ctx;
+
+    if (ngx_http_sfn_maprun_cancel(e, id) == NGX_OK) {
+        return;
+    }
 
     for (q = ngx_queue_head(&run->tasks);
          q != ngx_queue_sentinel(&run->tasks);

@@ -20,7 +20,7 @@ use Sfn::Test;
 my $sdk = Sfn::Test::need_npm('@aws-sdk/client-sfn');
 
 # actions answered today; raise it as actions are added
-my $FLOOR = 28;
+my $FLOOR = 37;
 
 my $t = Sfn::Test->new;
 my $dir = $t->dir;
@@ -343,14 +343,37 @@ async function settle(arn) {
         redriveFilter: 'REDRIVEN' });
     await walk('GetExecutionHistory', { executionArn: fArn });
 
-    /* map runs: an execution's list, then one of them if there is one */
+    /* map runs: a distributed Map's, listed while it runs, described and
+       updated */
 
-    const lm = await walk('ListMapRuns', { executionArn: e1Arn });
+    await call('CreateStateMachine', { name: 'walkmap', roleArn: role,
+        definition: JSON.stringify({ StartAt: 'M', States: { M: {
+            Type: 'Map', ItemsPath: '\$.items', MaxConcurrency: 1,
+            ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED',
+                                                ExecutionType: 'EXPRESS' },
+                StartAt: 'W', States: { W: { Type: 'Wait', Seconds: 1,
+                                             End: true } } },
+            End: true } } }) });
+    const em = await call('StartExecution', {
+        stateMachineArn: acct + ':stateMachine:walkmap',
+        input: JSON.stringify({ items: [1, 2, 3, 4, 5] }) });
+    const emArn = (em.body && em.body.executionArn) || e1Arn;
+    let lm;
+    for (let i = 0; i < 50; i++) {
+        lm = await walk('ListMapRuns', { executionArn: emArn });
+        if (lm && lm.mapRuns && lm.mapRuns.length) break;
+        await sleep(100);
+    }
     const mr = (lm && lm.mapRuns && lm.mapRuns[0] && lm.mapRuns[0].mapRunArn);
     const mrArn = mr || acct + ':mapRun:walk/Map:00000000-0000-0000-0000-'
                        + '000000000000';
     await walk('DescribeMapRun', { mapRunArn: mrArn }, !mr);
-    await walk('UpdateMapRun', { mapRunArn: mrArn, maxConcurrency: 1 }, !mr);
+    await walk('UpdateMapRun', { mapRunArn: mrArn, maxConcurrency: 2 }, !mr);
+    await walk('ListExecutions', { mapRunArn: mrArn });
+    await walk('GetExecutionHistory', { executionArn: emArn });
+    await settle(emArn);
+    await walk('DescribeMapRun', { mapRunArn: mrArn }, !mr);
+    await walk('GetExecutionHistory', { executionArn: emArn });
 
     /* activities: GetActivityTask is answered at once when one is there */
 

@@ -135,8 +135,10 @@ $d = run('etl', {});
 is($d->{status}, 'SUCCEEDED', 'ETL map: succeeded') or diag explain $d;
 is_deeply($d->{output_json}, { analyzed => 3 },
           'ETL map: AnalyzeResults had the three records\' results');
-like($d->{states}, qr/^ListRecords,ProcessLargeDataset,(ProcessRecord,){3}(?x)
-                     AnalyzeResults$/, 'ETL map: the states entered');
+# a distributed Map's children are executions of their own: their states
+# are in their histories, not the parent's
+is($d->{states}, 'ListRecords,ProcessLargeDataset,AnalyzeResults',
+   'ETL map: the states entered');
 
 $d = run('badrecords', {});
 is($d->{status}, 'FAILED', 'ETL map, records failing: failed');

@@ -1,0 +1,1650 @@
+
+/*
+ * Copyright (C) ngx_sfn authors
+ *
+ * A map run's items and results in the buckets.  ItemReader reads one
+ * object as it is consumed, a bounded buffer at a time (a JSON array, JSON
+ * Lines, CSV with its header or given headers), or lists the objects
+ * under a prefix, as S3 lists them (by key); an item is parsed when its
+ * child starts and dropped when it has.  ResultWriter appends each
+ * result, in item order, to SUCCEEDED_n.json or FAILED_n.json under
+ * "<Prefix>/<map run id>/" and ends with manifest.json, as AWS lays them
+ * out.  Any object that is not what it should be is States.ItemReaderFailed,
+ * with the line that is not.
+ */
+
+
+#include "ngx_http_sfn_maprun.h"
+
+
+#define NGX_HTTP_SFN_MR_CHUNK      65536
+#define NGX_HTTP_SFN_MR_LINE       SFN_MAX_PAYLOAD   /* an item's limit */
+
+
+static const char *
+ngx_http_sfn_mr_str(const cJSON *o, const char *name)
+{
+    const cJSON  *v;
+
+    v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+
+/* "<bucket path>/<key>", the key checked as every task checks one */
+
+static ngx_int_t
+ngx_http_sfn_mr_path(ngx_http_sfn_maprun_t *mr, const char *bucket,
+    const char *key, ngx_str_t *bpath, ngx_str_t *path)
+{
+    size_t                  len;
+    ngx_str_t               name;
+    ngx_http_sfn_bucket_t  *b;
+
+    name.data = (u_char *) bucket;
+    name.len = ngx_strlen(bucket);
+
+    b = ngx_http_sfn_bucket_find(mr->smcf, &name);
+    if (b == NULL) {
+        ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
+                                 "The bucket \"%s\" does not exist", bucket);
+        return NGX_ERROR;
+    }
+
+    *bpath = b->path;
+
+    if (key == NULL) {
+        return NGX_OK;
+    }
+
+    len = ngx_strlen(key);
+
+    if (!sfn_key_valid(key, len)) {
+        ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
+                                 "The key is not valid");
+        return NGX_ERROR;
+    }
+
+    path->len = b->path.len + 1 + len;
+    path->data = ngx_pnalloc(mr->pool, path->len + 1);
+    if (path->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(path->data, "%V/%s%Z", &b->path, key);
+
+    return NGX_OK;
+}
+
+
+/* a listing: every object under the prefix, by key */
+
+typedef struct {
+    ngx_http_sfn_maprun_t       *mr;
+    ngx_str_t                    root;      /* the bucket's path */
+    ngx_str_t                    prefix;
+} ngx_http_sfn_mr_walk_t;
+
+
+static ngx_int_t
+ngx_http_sfn_mr_walk_file(ngx_tree_ctx_t *ctx, ngx_str_t *path)
+{
+    ngx_http_sfn_mr_walk_t *w = ctx->data;
+
+    ngx_str_t   key, *k;
+
+    key.data = path->data + w->root.len + 1;
+    key.len = path->len - w->root.len - 1;
+
+    if (key.len < w->prefix.len
+        || ngx_strncmp(key.data, w->prefix.data, w->prefix.len) != 0
+        || !sfn_key_valid((char *) key.data, key.len))
+    {
+        /* our own files (".sfn-*", uploads in flight) are no objects */
+        return NGX_OK;
+    }
+
+    k = ngx_array_push(w->mr->keys);
+    if (k == NULL) {
+        return NGX_ABORT;
+    }
+
+    k->data = ngx_pnalloc(w->mr->pool, key.len);
+    if (k->data == NULL) {
+        return NGX_ABORT;
+    }
+
+    ngx_memcpy(k->data, key.data, key.len);
+    k->len = key.len;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_sfn_mr_walk_dir(ngx_tree_ctx_t *ctx, ngx_str_t *path)
+{
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_sfn_mr_walk_noop(ngx_tree_ctx_t *ctx, ngx_str_t *path)
+{
+    return NGX_OK;
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_sfn_mr_key_cmp(const void *a, const void *b)
+{
+    const ngx_str_t  *x = a, *y = b;
+
+    ngx_int_t  rc;
+
+    rc = ngx_strncmp(x->data, y->data, ngx_min(x->len, y->len));
+
+    if (rc == 0) {
+        return (x->len > y->len) - (x->len < y->len);
+    }
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_sfn_mr_list(ngx_http_sfn_maprun_t *mr, const char *prefix)
+{
+    u_char                  *slash;
+    ngx_str_t                dir;
+    ngx_tree_ctx_t           tree;
+    ngx_file_info_t          fi;
+    ngx_http_sfn_mr_walk_t   w;
+
+    mr->keys = ngx_array_create(mr->pool, 64, sizeof(ngx_str_t));
+    if (mr->keys == NULL) {
+        return NGX_ERROR;
+    }
+
+    w.mr = mr;
+    w.root = mr->bucket_path;
+    w.prefix.data = (u_char *) (prefix ? prefix : "");
+    w.prefix.len = ngx_strlen(w.prefix.data);
+
+    if (w.prefix.len && (w.prefix.data[0] == '/'
+                         || ngx_strstr(w.prefix.data, "..") != NULL))
+    {
+        ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
+                                 "The prefix is not valid");
+        return NGX_ERROR;
+    }
+
+    /* the deepest directory that holds every key of the prefix */
+
+    slash = NULL;
+
+    for (u_char *p = w.prefix.data; p < w.prefix.data + w.prefix.len; p++) {
+        if (*p == '/') {
+            slash = p;
+        }
+    }
+
+    dir.len = w.root.len + (slash ? 1 + (size_t) (slash - w.prefix.data) : 0);
+    dir.data = ngx_pnalloc(mr->pool, dir.len + 1);
+    if (dir.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (slash) {
+        ngx_sprintf(dir.data, "%V/%*s%Z", &w.root,
+                    (size_t) (slash - w.prefix.data), w.prefix.data);
+    } else {
+        ngx_sprintf(dir.data, "%V%Z", &w.root);
+    }
+
+    if (ngx_file_info(dir.data, &fi) == NGX_FILE_ERROR
+        || !ngx_is_dir(&fi))
+    {
+        /* nothing under that prefix: an empty listing, as S3's */
+        return NGX_OK;
+    }
+
+    ngx_memzero(&tree, sizeof(ngx_tree_ctx_t));
+    tree.init_handler = NULL;
+    tree.file_handler = ngx_http_sfn_mr_walk_file;
+    tree.pre_tree_handler = ngx_http_sfn_mr_walk_dir;
+    tree.post_tree_handler = ngx_http_sfn_mr_walk_noop;
+    tree.spec_handler = ngx_http_sfn_mr_walk_noop;
+    tree.data = &w;
+    tree.alloc = 0;
+    tree.log = ngx_cycle->log;
+
+    if (ngx_walk_tree(&tree, &dir) == NGX_ABORT) {
+        /* a directory that is not there lists nothing, as S3 */
+        if (ngx_errno != NGX_ENOENT && ngx_errno != NGX_ENOTDIR) {
+            ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
+                                     "The objects could not be listed");
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_qsort(mr->keys->elts, mr->keys->nelts, sizeof(ngx_str_t),
+              ngx_http_sfn_mr_key_cmp);
+
+    return NGX_OK;
+}
+
+
+static cJSON *
+ngx_http_sfn_mr_list_item(ngx_http_sfn_maprun_t *mr, ngx_str_t *key)
+{
+    u_char           *path, date[64], etag[64];
+    cJSON            *o;
+    size_t            n;
+    ngx_file_info_t   fi;
+
+    path = ngx_pnalloc(mr->scratch, mr->bucket_path.len + key->len + 2);
+    if (path == NULL) {
+        return NULL;
+    }
+
+    ngx_sprintf(path, "%V/%V%Z", &mr->bucket_path, key);
+
+    if (ngx_file_info(path, &fi) == NGX_FILE_ERROR) {
+        /* deleted since the listing: not listed */
+        return cJSON_CreateNull();
+    }
+
+    o = cJSON_CreateObject();
+    if (o == NULL) {
+        return NULL;
+    }
+
+    n = ngx_http_sfn_iso8601(date, (int64_t) ngx_file_mtime(&fi) * 1000);
+    date[n] = '\0';
+    ngx_sprintf(etag, "\"%xT-%xO\"%Z", ngx_file_mtime(&fi),
+                ngx_file_size(&fi));
+
+    cJSON_AddStringToObject(o, "Etag", (char *) etag);
+    ngx_http_sfn_json_add_str(o, "Key", key);
+    cJSON_AddStringToObject(o, "LastModified", (char *) date);
+    cJSON_AddNumberToObject(o, "Size", (double) ngx_file_size(&fi));
+    cJSON_AddStringToObject(o, "StorageClass", "STANDARD");
+
+    return o;
+}
+
+
+ngx_int_t
+ngx_http_sfn_maprun_source(ngx_http_sfn_maprun_t *mr,
+    const sfn_map_req_t *req)
+{
+    const char   *res, *type, *bucket, *key, *d;
+    ngx_str_t     path;
+    const cJSON  *p, *rc, *v, *h;
+
+    mr->fd = NGX_INVALID_FILE;
+
+    if (req->reader == NULL) {
+        mr->source = NGX_HTTP_SFN_MR_ARRAY;
+        mr->item = req->items ? req->items->child : NULL;
+        return NGX_OK;
+    }
+
+    res = ngx_http_sfn_mr_str(req->reader, "Resource");
+    p = cJSON_GetObjectItemCaseSensitive(req->reader, "Parameters");
+    rc = cJSON_GetObjectItemCaseSensitive(req->reader, "ReaderConfig");
+
+    v = cJSON_GetObjectItemCaseSensitive(rc, "MaxItems");
+    if (cJSON_IsNumber(v) && v->valuedouble > 0) {
+        mr->max_items = (int64_t) v->valuedouble;
+    }
+
+    bucket = ngx_http_sfn_mr_str(p, "Bucket");
+    if (bucket == NULL) {
+        ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
+                                 "The ItemReader needs a Bucket");
+        mr->source_done = 1;
+        return NGX_OK;
+    }
+
+    if (ngx_strcmp(res, "sfn:file:list") == 0) {
+        mr->source = NGX_HTTP_SFN_MR_LIST;
+
+        if (ngx_http_sfn_mr_path(mr, bucket, NULL, &mr->bucket_path, NULL)
+            != NGX_OK
+            || ngx_http_sfn_mr_list(mr, ngx_http_sfn_mr_str(p, "Prefix"))
+               != NGX_OK)
+        {
+            mr->source_done = 1;
+        }
+
+        return mr->keys || mr->error ? NGX_OK : NGX_ERROR;
+    }
+
+    type = ngx_http_sfn_mr_str(rc, "InputType");
+
+    if (type == NULL || ngx_strcmp(type, "JSON") == 0) {
+        mr->source = NGX_HTTP_SFN_MR_JSON;
+
+    } else if (ngx_strcmp(type, "JSONL") == 0) {
+        mr->source = NGX_HTTP_SFN_MR_JSONL;
+
+    } else if (ngx_strcmp(type, "CSV") == 0) {
+        mr->source = NGX_HTTP_SFN_MR_CSV;
+        mr->delimiter = ',';
+
+        d = ngx_http_sfn_mr_str(rc, "CSVDelimiter");
+        if (d) {
+            if (ngx_strcmp(d, "COMMA") == 0) {
+                mr->delimiter = ',';
+            } else if (ngx_strcmp(d, "PIPE") == 0) {
+                mr->delimiter = '|';
+            } else if (ngx_strcmp(d, "SEMICOLON") == 0) {
+                mr->delimiter = ';';
+            } else if (ngx_strcmp(d, "SPACE") == 0) {
+                mr->delimiter = ' ';
+            } else if (ngx_strcmp(d, "TAB") == 0) {
+                mr->delimiter = '\t';
+            } else {
+                ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
+                                         "CSVDelimiter must be COMMA, PIPE, "
+                                         "SEMICOLON, SPACE or TAB");
+                mr->source_done = 1;
+                return NGX_OK;
+            }
+        }
+
+        d = ngx_http_sfn_mr_str(rc, "CSVHeaderLocation");
+        if (d && ngx_strcmp(d, "GIVEN") == 0) {
+            h = cJSON_GetObjectItemCaseSensitive(rc, "CSVHeaders");
+            if (!cJSON_IsArray(h) || cJSON_GetArraySize(h) == 0) {
+                ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
+                                         "CSVHeaders must be a list of "
+                                         "names with CSVHeaderLocation "
+                                         "GIVEN");
+                mr->source_done = 1;
+                return NGX_OK;
+            }
+
+            for (v = h->child; v; v = v->next) {
+                if (!cJSON_IsString(v)) {
+                    ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
+                                             "CSVHeaders must be strings");
+                    mr->source_done = 1;
+                    return NGX_OK;
+                }
+            }
+
+            mr->headers = cJSON_Duplicate(h, 1);
+            if (mr->headers == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+    } else {
+        ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
+                                 "InputType \"%s\" is not read here", type);
+        mr->source_done = 1;
+        return NGX_OK;
+    }
+
+    key = ngx_http_sfn_mr_str(p, "Key");
+    if (key == NULL) {
+        ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
+                                 "The ItemReader needs a Key");
+        mr->source_done = 1;
+        return NGX_OK;
+    }
+
+    if (ngx_http_sfn_mr_path(mr, bucket, key, &mr->bucket_path, &path)
+        != NGX_OK)
+    {
+        mr->source_done = 1;
+        return mr->error ? NGX_OK : NGX_ERROR;
+    }
+
+    mr->fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (mr->fd == NGX_INVALID_FILE) {
+        ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
+                                 "The object \"%s\" in \"%s\" could not be "
+                                 "read: %s", key, bucket,
+                                 ngx_errno == NGX_ENOENT
+                                 ? "it does not exist" : "an I/O error");
+        mr->source_done = 1;
+        return NGX_OK;
+    }
+
+    mr->buf_size = NGX_HTTP_SFN_MR_CHUNK;
+    mr->buf = ngx_alloc(mr->buf_size, ngx_cycle->log);
+    if (mr->buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_sfn_mr_too_large(ngx_http_sfn_maprun_t *mr, size_t len)
+{
+    if (len <= NGX_HTTP_SFN_MR_LINE) {
+        return 0;
+    }
+
+    ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
+                             "The item at line %ui is larger than %d bytes",
+                             mr->line + 1, NGX_HTTP_SFN_MR_LINE);
+    return 1;
+}
+
+
+/*
+ * More of the object: what is unread moves to the front, and the buffer
+ * grows up to one item's limit.  One read of at most 64 KiB a call.
+ */
+
+static ngx_int_t
+ngx_http_sfn_mr_fill(ngx_http_sfn_maprun_t *mr)
+{
+    size_t   size;
+    u_char  *p;
+    ssize_t  n;
+
+    if (mr->eof) {
+        return NGX_DONE;
+    }
+
+    if (mr->pos) {
+        ngx_memmove(mr->buf, mr->buf + mr->pos, mr->last - mr->pos);
+        mr->last -= mr->pos;
+        mr->pos = 0;
+    }
+
+    if (mr->buf_size - mr->last < NGX_HTTP_SFN_MR_CHUNK / 2) {
+        if (ngx_http_sfn_mr_too_large(mr, mr->last)) {
+            return NGX_ERROR;
+        }
+
+        size = mr->buf_size * 2;
+        p = ngx_alloc(size, ngx_cycle->log);
+        if (p == NULL) {
+            ngx_http_sfn_maprun_fail(mr, "States.Runtime", "out of memory");
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(p, mr->buf, mr->last);
+        ngx_free(mr->buf);
+        mr->buf = p;
+        mr->buf_size = size;
+    }
+
+    size = ngx_min(mr->buf_size - mr->last, NGX_HTTP_SFN_MR_CHUNK);
+
+    n = read(mr->fd, mr->buf + mr->last, size);
+
+    if (n == -1) {
+        ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
+                                 "The object could not be read");
+        return NGX_ERROR;
+    }
+
+    if (n == 0) {
+        mr->eof = 1;
+        return NGX_DONE;
+    }
+
+    mr->last += n;
+
+    return NGX_OK;
+}
+
+
+static cJSON *
+ngx_http_sfn_mr_parse(ngx_http_sfn_maprun_t *mr, u_char *p, size_t len)
+{
+    cJSON  *v;
+
+    if (ngx_http_sfn_mr_too_large(mr, len)) {
+        return NULL;
+    }
+
+    v = sfn_json_parse((char *) p, len);
+
+    if (v == NULL) {
+        ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
+                                 "The item at line %ui is not valid JSON",
+                                 mr->line + 1);
+    }
+
+    return v;
+}
+
+
+/* JSON Lines: a value a line; blank lines are skipped */
+
+static ngx_int_t
+ngx_http_sfn_mr_jsonl(ngx_http_sfn_maprun_t *mr, cJSON **item)
+{
+    u_char     *p, *nl, *end;
+    ngx_int_t   rc;
+
+    for ( ;; ) {
+        p = mr->buf + mr->pos;
+        nl = ngx_strlchr(p, mr->buf + mr->last, '\n');
+
+        if (nl == NULL && !mr->eof) {
+            rc = ngx_http_sfn_mr_fill(mr);
+            if (rc == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+            continue;
+        }
+
+        if (nl == NULL && mr->pos == mr->last) {
+            return NGX_DONE;
+        }
+
+        end = nl ? nl : mr->buf + mr->last;
+        mr->pos = (nl ? nl + 1 : end) - mr->buf;
+
+        while (end > p && (end[-1] == '\r' || end[-1] == ' '
+                           || end[-1] == '\t'))
+        {
+            end--;
+        }
+
+        while (p < end && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+
+        if (p == end) {
+            mr->line++;
+            continue;
+        }
+
+        *item = ngx_http_sfn_mr_parse(mr, p, end - p);
+        mr->line++;
+
+        return *item ? NGX_OK : NGX_ERROR;
+    }
+}
+
+
+/*
+ * A JSON array: each element is found by its depth, outside strings, and
+ * parsed alone; the array is never held whole
+ */
+
+static ngx_int_t
+ngx_http_sfn_mr_json(ngx_http_sfn_maprun_t *mr, cJSON **item)
+{
+    u_char     *p, *last, *start;
+    ngx_int_t   rc;
+    ngx_uint_t  depth, str, esc;
+
+    for ( ;; ) {
+        p = mr->buf + mr->pos;
+        last = mr->buf + mr->last;
+
+        while (p < last && (*p == ' ' || *p == '\t' || *p == '\r'
+                            || *p == '\n' || (mr->started && *p == ',')))
+        {
+            if (*p == '\n') {
+                mr->line++;
+            }
+            p++;
+        }
+
+        mr->pos = p - mr->buf;
+
+        if (p == last) {
+            if (mr->eof) {
+                ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
+                                         mr->started
+                                         ? "The object is not a JSON array: "
+                                           "it ends early"
+                                         : "The object is not a JSON array");
+                return NGX_ERROR;
+            }
+
+            if (ngx_http_sfn_mr_fill(mr) == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+            continue;
+        }
+
+        if (!mr->started) {
+            if (*p != '[') {
+                ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
+                                         "The object is not a JSON array");
+                return NGX_ERROR;
+            }
+            mr->started = 1;
+            mr->pos++;
+            continue;
+        }
+
+        if (*p == ']') {
+            mr->pos++;
+            mr->source_done = 1;
+            return NGX_DONE;
+        }
+
+        /* one element: up to the ',' or ']' at depth 0 */
+
+        start = p;
+        depth = 0;
+        str = 0;
+        esc = 0;
+
+        for ( /* void */ ; p < last; p++) {
+            if (str) {
+                if (esc) {
+                    esc = 0;
+                } else if (*p == '\\') {
+                    esc = 1;
+                } else if (*p == '"') {
+                    str = 0;
+                }
+                continue;
+            }
+
+            if (*p == '"') {
+                str = 1;
+
+            } else if (*p == '[' || *p == '{') {
+                depth++;
+
+            } else if (*p == ']' || *p == '}') {
+                if (depth == 0) {
+                    break;
+                }
+                depth--;
+
+            } else if (*p == ',' && depth == 0) {
+                break;
+            }
+        }
+
+        if (p == last) {
+            if (mr->eof) {
+                ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
+                                         "The object is not a JSON array: "
+                                         "it ends early");
+                return NGX_ERROR;
+            }
+
+            rc = ngx_http_sfn_mr_fill(mr);
+            if (rc == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+            continue;
+        }
+
+        if (*p == '}' || (*p == ']' && depth)) {
+            ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
+                                     "The object is not a JSON array");
+            return NGX_ERROR;
+        }
+
+        mr->pos = p - mr->buf;
+
+        *item = ngx_http_sfn_mr_parse(mr, start, p - start);
+
+        return *item ? NGX_OK : NGX_ERROR;
+    }
+}
+
+
+/*
+ * One CSV record (RFC 4180): its fields, or NGX_AGAIN for more bytes.
+ * Fields are unquoted into a copy: the buffer is read again as it was
+ * when the record is not whole yet.
+ */
+
+static ngx_int_t
+ngx_http_sfn_mr_csv_record(ngx_http_sfn_maprun_t *mr, cJSON **fields)
+{
+    u_char     *p, *last, *f, *w, *copy;
+    cJSON      *arr, *s;
+    ngx_uint_t  quoted, lines;
+
+    p = mr->buf + mr->pos;
+    last = mr->buf + mr->last;
+
+    arr = cJSON_CreateArray();
+    copy = ngx_alloc(last - p + 1, ngx_cycle->log);
+
+    if (arr == NULL || copy == NULL) {
+        cJSON_Delete(arr);
+        ngx_free(copy);
+        return NGX_ERROR;
+    }
+
+    w = copy;
+
+    lines = 0;
+
+    for ( ;; ) {
+        /* a field, unquoted into the copy */
+        f = w;
+        quoted = 0;
+
+        if (p < last && *p == '"') {
+            quoted = 1;
+            p++;
+
+            for ( ;; ) {
+                if (p == last) {
+                    goto again;
+                }
+
+                if (*p == '"') {
+                    if (p + 1 == last) {
+                        goto again;
+                    }
+
+                    if (p[1] == '"') {
+                        *w++ = '"';
+                        p += 2;
+                        continue;
+                    }
+
+                    p++;
+                    break;
+                }
+
+                if (*p == '\n') {
+                    lines++;
+                }
+
+                *w++ = *p++;
+            }
+
+        } else {
+            while (p < last && *p != mr->delimiter && *p != '\n'
+                   && *p != '\r')
+            {
+                if (*p == '"') {
+                    cJSON_Delete(arr);
+                    ngx_free(copy);
+                    ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
+                                             "The CSV line %ui has a quote "
+                                             "inside a field",
+                                             mr->line + 1);
+                    return NGX_ERROR;
+                }
+                *w++ = *p++;
+            }
+        }
+
+        if (p == last && !mr->eof) {
+            goto again;
+        }
+
+        if (p < last && *p != mr->delimiter && *p != '\n' && *p != '\r') {
+            cJSON_Delete(arr);
+            ngx_free(copy);
+            ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
+                                     "The CSV line %ui has text after a "
+                                     "quoted field", mr->line + 1);
+            return NGX_ERROR;
+        }
+
+        if (ngx_strlchr(f, w, '\0') != NULL
+            || !sfn_utf8_valid((char *) f, w - f))
+        {
+            cJSON_Delete(arr);
+            ngx_free(copy);
+            ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
+                                     "The CSV line %ui is not UTF-8 text",
+                                     mr->line + 1);
+            return NGX_ERROR;
+        }
+
+        s = cJSON_CreateString("");
+        if (s == NULL) {
+            cJSON_Delete(arr);
+            ngx_free(copy);
+            return NGX_ERROR;
+        }
+
+        cJSON_free(s->valuestring);
+        s->valuestring = cJSON_malloc(w - f + 1);
+        if (s->valuestring == NULL) {
+            cJSON_Delete(s);
+            cJSON_Delete(arr);
+            ngx_free(copy);
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(s->valuestring, f, w - f);
+        s->valuestring[w - f] = '\0';
+        cJSON_AddItemToArray(arr, s);
+
+        (void) quoted;
+
+        if (p < last && *p == mr->delimiter) {
+            p++;
+            continue;
+        }
+
+        /* the record's end: "\n", "\r\n", or the object's */
+
+        if (p < last && *p == '\r') {
+            if (p + 1 == last && !mr->eof) {
+                goto again;
+            }
+            p++;
+        }
+
+        if (p < last && *p == '\n') {
+            p++;
+        }
+
+        if (ngx_http_sfn_mr_too_large(mr, p - (mr->buf + mr->pos))) {
+            cJSON_Delete(arr);
+            ngx_free(copy);
+            return NGX_ERROR;
+        }
+
+        mr->pos = p - mr->buf;
+        mr->line += 1 + lines;
+        *fields = arr;
+        ngx_free(copy);
+
+        return NGX_OK;
+    }
+
+again:
+
+    cJSON_Delete(arr);
+    ngx_free(copy);
+
+    return NGX_AGAIN;
+}
+
+
+static ngx_int_t
+ngx_http_sfn_mr_csv(ngx_http_sfn_maprun_t *mr, cJSON **item)
+{
+    int         n, i;
+    cJSON      *fields, *o, *h, *f;
+    ngx_int_t   rc;
+
+    for ( ;; ) {
+        /* a blank line is no record */
+        while (mr->pos < mr->last
+               && (mr->buf[mr->pos] == '\n' || mr->buf[mr->pos] == '\r'))
+        {
+            if (mr->buf[mr->pos] == '\n') {
+                mr->line++;
+            }
+            mr->pos++;
+        }
+
+        if (mr->pos == mr->last) {
+            if (mr->eof) {
+                return NGX_DONE;
+            }
+
+            if (ngx_http_sfn_mr_fill(mr) == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+            continue;
+        }
+
+        rc = ngx_http_sfn_mr_csv_record(mr, &fields);
+
+        if (rc == NGX_AGAIN) {
+            if (mr->eof) {
+                ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
+                                         "The CSV line %ui ends inside a "
+                                         "quoted field", mr->line + 1);
+                return NGX_ERROR;
+            }
+
+            if (ngx_http_sfn_mr_fill(mr) == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+            continue;
+        }
+
+        if (rc != NGX_OK) {
+            if (mr->error == NULL) {
+                ngx_http_sfn_maprun_fail(mr, "States.Runtime",
+                                         "out of memory");
+            }
+            return NGX_ERROR;
+        }
+
+        if (mr->headers == NULL) {
+            /* FIRST_ROW: the names */
+            mr->headers = fields;
+            continue;
+        }
+
+        n = cJSON_GetArraySize(fields);
+
+        if (n != cJSON_GetArraySize(mr->headers)) {
+            cJSON_Delete(fields);
+            ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
+                                     "The CSV line %ui has %d fields, its "
+                                     "header %d", mr->line, n,
+                                     cJSON_GetArraySize(mr->headers));
+            return NGX_ERROR;
+        }
+
+        o = cJSON_CreateObject();
+        if (o == NULL) {
+            cJSON_Delete(fields);
+            return NGX_ERROR;
+        }
+
+        h = mr->headers->child;
+
+        for (i = 0; i < n; i++, h = h->next) {
+            f = cJSON_DetachItemFromArray(fields, 0);
+            cJSON_AddItemToObject(o, h->valuestring, f);
+        }
+
+        cJSON_Delete(fields);
+        *item = o;
+
+        return NGX_OK;
+    }
+}
+
+
+/* the next item, NGX_DONE after the last, NGX_ERROR with mr->error set */
+
+ngx_int_t
+ngx_http_sfn_maprun_item(ngx_http_sfn_maprun_t *mr, cJSON **item)
+{
+    ngx_int_t   rc;
+    ngx_str_t  *keys;
+
+    *item = NULL;
+
+    if (mr->error || mr->source_done
+        || (mr->max_items && (int64_t) mr->read >= mr->max_items))
+    {
+        return NGX_DONE;
+    }
+
+    switch (mr->source) {
+
+    case NGX_HTTP_SFN_MR_ARRAY:
+        if (mr->item == NULL) {
+            return NGX_DONE;
+        }
+
+        *item = cJSON_Duplicate(mr->item, 1);
+        mr->item = mr->item->next;
+        rc = *item ? NGX_OK : NGX_ERROR;
+        break;
+
+    case NGX_HTTP_SFN_MR_LIST:
+        keys = mr->keys->elts;
+
+        do {
+            if (mr->key_next == mr->keys->nelts) {
+                return NGX_DONE;
+            }
+
+            cJSON_Delete(*item);
+            *item = ngx_http_sfn_mr_list_item(mr, &keys[mr->key_next++]);
+            ngx_reset_pool(mr->scratch);
+
+        } while (*item && cJSON_IsNull(*item));
+
+        rc = *item ? NGX_OK : NGX_ERROR;
+        break;
+
+    case NGX_HTTP_SFN_MR_JSONL:
+        rc = ngx_http_sfn_mr_jsonl(mr, item);
+        break;
+
+    case NGX_HTTP_SFN_MR_CSV:
+        rc = ngx_http_sfn_mr_csv(mr, item);
+        break;
+
+    default:
+        rc = ngx_http_sfn_mr_json(mr, item);
+        break;
+    }
+
+    if (rc == NGX_OK) {
+        mr->read++;
+        return NGX_OK;
+    }
+
+    if (rc == NGX_ERROR && mr->error == NULL) {
+        ngx_http_sfn_maprun_fail(mr, "States.Runtime", "out of memory");
+    }
+
+    return rc;
+}
+
+
+void
+ngx_http_sfn_maprun_source_close(ngx_http_sfn_maprun_t *mr)
+{
+    if (mr->fd != NGX_INVALID_FILE && mr->fd != 0) {
+        (void) ngx_close_file(mr->fd);
+        mr->fd = NGX_INVALID_FILE;
+    }
+
+    ngx_free(mr->buf);
+    mr->buf = NULL;
+
+    cJSON_Delete(mr->headers);
+    mr->headers = NULL;
+}
+
+
+/* ResultWriter */
+
+ngx_int_t
+ngx_http_sfn_maprun_writer(ngx_http_sfn_maprun_t *mr, const cJSON *writer)
+{
+    u_char                 *p;
+    size_t                  len;
+    ngx_str_t               name;
+    const char             *bucket, *prefix;
+    const cJSON            *par;
+    ngx_http_sfn_bucket_t  *b;
+
+    mr->files[0].fd = NGX_INVALID_FILE;
+    mr->files[1].fd = NGX_INVALID_FILE;
+    mr->files[0].kind = "SUCCEEDED";
+    mr->files[1].kind = "FAILED";
+
+    if (ngx_array_init(&mr->files[0].done, mr->pool, 2,
+                       sizeof(ngx_http_sfn_mr_file_t)) != NGX_OK
+        || ngx_array_init(&mr->files[1].done, mr->pool, 2,
+                          sizeof(ngx_http_sfn_mr_file_t)) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    mr->writer = 1;
+
+    par = cJSON_GetObjectItemCaseSensitive(writer, "Parameters");
+    bucket = ngx_http_sfn_mr_str(par, "Bucket");
+    prefix = ngx_http_sfn_mr_str(par, "Prefix");
+
+    if (bucket == NULL) {
+        ngx_http_sfn_maprun_fail(mr, "States.ResultWriterFailed",
+                                 "The ResultWriter needs a Bucket");
+        mr->source_done = 1;
+        return NGX_OK;
+    }
+
+    name.data = (u_char *) bucket;
+    name.len = ngx_strlen(bucket);
+
+    b = ngx_http_sfn_bucket_find(mr->smcf, &name);
+    if (b == NULL) {
+        ngx_http_sfn_maprun_fail(mr, "States.ResultWriterFailed",
+                                 "The bucket \"%s\" does not exist", bucket);
+        mr->source_done = 1;
+        return NGX_OK;
+    }
+
+    if (ngx_http_sfn_pstr(mr->pool, &name, &mr->wbucket) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* "<Prefix>/<uuid>", without a doubled or leading slash */
+
+    len = prefix ? ngx_strlen(prefix) : 0;
+    while (len && prefix[len - 1] == '/') {
+        len--;
+    }
+
+    mr->wkey.data = ngx_pnalloc(mr->pool, len + 1 + mr->uuid.len + 1);
+    if (mr->wkey.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = mr->wkey.data;
+    if (len) {
+        p = ngx_cpymem(p, prefix, len);
+        *p++ = '/';
+    }
+    p = ngx_cpymem(p, mr->uuid.data, mr->uuid.len);
+    mr->wkey.len = p - mr->wkey.data;
+    *p = '\0';
+
+    if (!sfn_key_valid((char *) mr->wkey.data, mr->wkey.len)) {
+        ngx_http_sfn_maprun_fail(mr, "States.ResultWriterFailed",
+                                 "The Prefix is not valid");
+        mr->source_done = 1;
+        return NGX_OK;
+    }
+
+    mr->wdir.len = b->path.len + 1 + mr->wkey.len;
+    mr->wdir.data = ngx_pnalloc(mr->pool, mr->wdir.len + 2);
+    if (mr->wdir.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(mr->wdir.data, "%V/%V/%Z", &b->path, &mr->wkey);
+
+    if (ngx_create_full_path(mr->wdir.data, 0755) != 0) {
+        ngx_http_sfn_maprun_fail(mr, "States.ResultWriterFailed",
+                                 "The results' prefix could not be made");
+        mr->source_done = 1;
+        return NGX_OK;
+    }
+
+    /* with its slash: files are named after it */
+    mr->wdir.len++;
+
+    return NGX_OK;
+}
+
+
+/* results go out in 64 KiB writes */
+
+static ngx_int_t
+ngx_http_sfn_mr_file_flush(ngx_http_sfn_mr_out_t *f)
+{
+    if (f->len
+        && ngx_write_fd(f->fd, f->buf, f->len) != (ssize_t) f->len)
+    {
+        return NGX_ERROR;
+    }
+
+    f->len = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_sfn_mr_file_put(ngx_http_sfn_mr_out_t *f, u_char *data, size_t len)
+{
+    if (f->len + len > NGX_HTTP_SFN_MR_CHUNK
+        && ngx_http_sfn_mr_file_flush(f) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (len > NGX_HTTP_SFN_MR_CHUNK) {
+        return ngx_write_fd(f->fd, data, len) == (ssize_t) len ? NGX_OK
+                                                               : NGX_ERROR;
+    }
+
+    f->len = ngx_cpymem(f->buf + f->len, data, len) - f->buf;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_sfn_mr_file_close(ngx_http_sfn_maprun_t *mr,
+    ngx_http_sfn_mr_out_t *f)
+{
+    ngx_http_sfn_mr_file_t  *d;
+
+    if (f->fd == NGX_INVALID_FILE) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_sfn_mr_file_put(f, (u_char *) "]", 1) != NGX_OK
+        || ngx_http_sfn_mr_file_flush(f) != NGX_OK)
+    {
+        (void) ngx_close_file(f->fd);
+        f->fd = NGX_INVALID_FILE;
+        return NGX_ERROR;
+    }
+
+    f->size++;
+
+    (void) ngx_close_file(f->fd);
+    f->fd = NGX_INVALID_FILE;
+
+    d = ngx_array_push(&f->done);
+    if (d == NULL) {
+        return NGX_ERROR;
+    }
+
+    d->size = f->size;
+    d->key.len = mr->wkey.len + 1 + ngx_strlen(f->kind) + 1 + NGX_INT_T_LEN
+                 + sizeof(".json");
+    d->key.data = ngx_pnalloc(mr->pool, d->key.len);
+    if (d->key.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    d->key.len = ngx_sprintf(d->key.data, "%V/%s_%ui.json", &mr->wkey,
+                             f->kind, f->n)
+                 - d->key.data;
+
+    f->n++;
+    f->size = 0;
+    f->entries = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_sfn_mr_file_append(ngx_http_sfn_maprun_t *mr,
+    ngx_http_sfn_mr_out_t *f, char *text, size_t len)
+{
+    u_char  path[NGX_MAX_PATH];
+
+    if (f->fd != NGX_INVALID_FILE && f->size + len > 256 * 1024 * 1024) {
+        if (ngx_http_sfn_mr_file_close(mr, f) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (f->fd == NGX_INVALID_FILE) {
+        if (mr->wdir.len + 40 >= sizeof(path)) {
+            return NGX_ERROR;
+        }
+
+        ngx_sprintf(path, "%V%s_%ui.json%Z", &mr->wdir, f->kind, f->n);
+
+        f->fd = ngx_open_file(path, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
+                              0644);
+        if (f->fd == NGX_INVALID_FILE) {
+            return NGX_ERROR;
+        }
+
+        if (f->buf == NULL) {
+            f->buf = ngx_palloc(mr->pool, NGX_HTTP_SFN_MR_CHUNK);
+            if (f->buf == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+        f->len = 0;
+
+        if (ngx_http_sfn_mr_file_put(f, (u_char *) "[", 1) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        f->size = 1;
+    }
+
+    if ((f->entries
+         && ngx_http_sfn_mr_file_put(f, (u_char *) ",", 1) != NGX_OK)
+        || ngx_http_sfn_mr_file_put(f, (u_char *) text, len) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    f->size += len + (f->entries ? 1 : 0);
+    f->entries++;
+
+    return NGX_OK;
+}
+
+
+/* one child's entry, AWS's fields */
+
+ngx_int_t
+ngx_http_sfn_maprun_write(ngx_http_sfn_maprun_t *mr,
+    ngx_http_sfn_mr_slot_t *s)
+{
+    char       *text;
+    u_char      buf[NGX_HTTP_SFN_NAME_LEN + 1], date[64];
+    cJSON      *o, *d;
+    size_t      n;
+    ngx_str_t   name, arn;
+    ngx_int_t   rc;
+
+    if (mr->wdir.len == 0) {
+        return NGX_OK;
+    }
+
+    name.data = buf;
+    name.len = ngx_snprintf(buf, sizeof(buf) - 1, "%V-%uL", &mr->uuid,
+                            s->index)
+               - buf;
+
+    if (ngx_http_sfn_exec_arn(mr->smcf, mr->child->type, &mr->child->name,
+                              &name, mr->scratch, &arn)
+        == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    o = cJSON_CreateObject();
+    if (o == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_sfn_json_add_str(o, "ExecutionArn", &arn);
+    ngx_http_sfn_json_add_str(o, "Input", &s->input);
+    d = cJSON_AddObjectToObject(o, "InputDetails");
+    cJSON_AddBoolToObject(d, "Included", 1);
+    ngx_http_sfn_json_add_str(o, "Name", &name);
+
+    if (s->status == SFN_SUCCEEDED) {
+        ngx_http_sfn_json_add_str(o, "Output", &s->output);
+        d = cJSON_AddObjectToObject(o, "OutputDetails");
+        cJSON_AddBoolToObject(d, "Included", 1);
+
+    } else {
+        if (s->error.len) {
+            ngx_http_sfn_json_add_str(o, "Error", &s->error);
+        }
+        if (s->cause.len) {
+            ngx_http_sfn_json_add_str(o, "Cause", &s->cause);
+        }
+    }
+
+    cJSON_AddNumberToObject(o, "RedriveCount", 0);
+    cJSON_AddStringToObject(o, "RedriveStatus", "NOT_REDRIVABLE");
+
+    n = ngx_http_sfn_iso8601(date, s->start_ms);
+    date[n] = '\0';
+    cJSON_AddStringToObject(o, "StartDate", (char *) date);
+    ngx_http_sfn_json_add_str(o, "StateMachineArn", &mr->child->arn);
+    cJSON_AddStringToObject(o, "Status", sfn_status_name(s->status));
+
+    n = ngx_http_sfn_iso8601(date, s->stop_ms ? s->stop_ms : s->start_ms);
+    date[n] = '\0';
+    cJSON_AddStringToObject(o, "StopDate", (char *) date);
+
+    text = sfn_json_print(o);
+    cJSON_Delete(o);
+    ngx_reset_pool(mr->scratch);
+
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_sfn_mr_file_append(mr,
+                                     &mr->files[s->status == SFN_SUCCEEDED
+                                                ? 0 : 1],
+                                     text, ngx_strlen(text));
+    free(text);
+
+    if (rc == NGX_OK) {
+        mr->written++;
+    }
+
+    return rc;
+}
+
+
+static cJSON *
+ngx_http_sfn_mr_file_list(ngx_http_sfn_mr_out_t *f)
+{
+    cJSON                   *arr, *o;
+    ngx_uint_t               i;
+    ngx_http_sfn_mr_file_t  *d;
+
+    arr = cJSON_CreateArray();
+    if (arr == NULL || f == NULL) {
+        return arr;
+    }
+
+    d = f->done.elts;
+
+    for (i = 0; i < f->done.nelts; i++) {
+        o = cJSON_CreateObject();
+        cJSON_AddItemToArray(arr, o);
+        ngx_http_sfn_json_add_str(o, "Key", &d[i].key);
+        cJSON_AddNumberToObject(o, "Size", (double) d[i].size);
+    }
+
+    return arr;
+}
+
+
+/* the files closed, manifest.json; details: the state's output */
+
+ngx_int_t
+ngx_http_sfn_maprun_manifest(ngx_http_sfn_maprun_t *mr, char **details)
+{
+    char      *text;
+    cJSON     *m, *rf, *o, *d;
+    u_char     path[NGX_MAX_PATH], tmp[NGX_MAX_PATH];
+    size_t     len;
+    ngx_fd_t   fd;
+    ngx_str_t  key;
+
+    if (mr->wdir.len == 0 || mr->wdir.len + 40 >= sizeof(path)) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_sfn_mr_file_close(mr, &mr->files[0]) != NGX_OK
+        || ngx_http_sfn_mr_file_close(mr, &mr->files[1]) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    m = cJSON_CreateObject();
+    if (m == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_sfn_json_add_str(m, "DestinationBucket", &mr->wbucket);
+    ngx_http_sfn_json_add_str(m, "MapRunArn", &mr->arn);
+    rf = cJSON_AddObjectToObject(m, "ResultFiles");
+    cJSON_AddItemToObject(rf, "FAILED",
+                          ngx_http_sfn_mr_file_list(&mr->files[1]));
+    cJSON_AddItemToObject(rf, "PENDING", ngx_http_sfn_mr_file_list(NULL));
+    cJSON_AddItemToObject(rf, "SUCCEEDED",
+                          ngx_http_sfn_mr_file_list(&mr->files[0]));
+
+    text = sfn_json_print(m);
+    cJSON_Delete(m);
+
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* written whole, then renamed: a manifest is there or it is not */
+
+    ngx_sprintf(path, "%Vmanifest.json%Z", &mr->wdir);
+    ngx_sprintf(tmp, "%V.sfn-manifest.json%Z", &mr->wdir);
+
+    len = ngx_strlen(text);
+
+    fd = ngx_open_file(tmp, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE, 0644);
+    if (fd == NGX_INVALID_FILE) {
+        free(text);
+        return NGX_ERROR;
+    }
+
+    if (ngx_write_fd(fd, text, len) != (ssize_t) len) {
+        free(text);
+        (void) ngx_close_file(fd);
+        (void) ngx_delete_file(tmp);
+        return NGX_ERROR;
+    }
+
+    free(text);
+    (void) ngx_close_file(fd);
+
+    if (ngx_rename_file(tmp, path) == NGX_FILE_ERROR) {
+        (void) ngx_delete_file(tmp);
+        return NGX_ERROR;
+    }
+
+    if (details == NULL) {
+        return NGX_OK;
+    }
+
+    o = cJSON_CreateObject();
+    if (o == NULL) {
+        return NGX_ERROR;
+    }
+
+    key.len = mr->wkey.len + sizeof("/manifest.json") - 1;
+    key.data = ngx_pnalloc(mr->pool, key.len);
+    if (key.data == NULL) {
+        cJSON_Delete(o);
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(key.data, "%V/manifest.json", &mr->wkey);
+
+    ngx_http_sfn_json_add_str(o, "MapRunArn", &mr->arn);
+    d = cJSON_AddObjectToObject(o, "ResultWriterDetails");
+    ngx_http_sfn_json_add_str(d, "Bucket", &mr->wbucket);
+    ngx_http_sfn_json_add_str(d, "Key", &key);
+
+    *details = sfn_json_print(o);
+    cJSON_Delete(o);
+
+    return *details ? NGX_OK : NGX_ERROR;
+}
+
+
+void
+ngx_http_sfn_maprun_writer_close(ngx_http_sfn_maprun_t *mr)
+{
+    ngx_uint_t  i;
+
+    if (!mr->writer) {
+        return;
+    }
+
+    for (i = 0; i < 2; i++) {
+        if (mr->files[i].fd != NGX_INVALID_FILE) {
+            (void) ngx_close_file(mr->files[i].fd);
+            mr->files[i].fd = NGX_INVALID_FILE;
+        }
+    }
+}
+
+
+/* the files as the progress records them: written out first */
+
+ngx_int_t
+ngx_http_sfn_maprun_files_flush(ngx_http_sfn_maprun_t *mr)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; mr->writer && i < 2; i++) {
+        if (mr->files[i].fd != NGX_INVALID_FILE
+            && ngx_http_sfn_mr_file_flush(&mr->files[i]) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+cJSON *
+ngx_http_sfn_maprun_files_json(ngx_http_sfn_maprun_t *mr)
+{
+    cJSON                  *arr, *o;
+    ngx_uint_t              i;
+    ngx_http_sfn_mr_out_t  *f;
+
+    arr = cJSON_CreateArray();
+    if (arr == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < 2; i++) {
+        f = &mr->files[i];
+
+        o = cJSON_CreateObject();
+        cJSON_AddItemToArray(arr, o);
+        cJSON_AddNumberToObject(o, "n", (double) f->n);
+        cJSON_AddNumberToObject(o, "size",
+                                f->fd != NGX_INVALID_FILE ? (double) f->size
+                                                          : 0);
+        cJSON_AddNumberToObject(o, "entries", (double) f->entries);
+        cJSON_AddItemToObject(o, "done", ngx_http_sfn_mr_file_list(f));
+    }
+
+    return arr;
+}
+
+
+/*
+ * A new owner: the closed files as they were, the open one cut back to
+ * its recorded size (what was written after the record is written again)
+ */
+
+ngx_int_t
+ngx_http_sfn_maprun_files_resume(ngx_http_sfn_maprun_t *mr,
+    const cJSON *files)
+{
+    u_char                   path[NGX_MAX_PATH];
+    ngx_uint_t               i;
+    const cJSON             *o, *d, *k, *z;
+    ngx_http_sfn_mr_out_t   *f;
+    ngx_http_sfn_mr_file_t  *df;
+
+    if (!mr->writer || mr->wdir.len == 0 || !cJSON_IsArray(files)
+        || mr->wdir.len + 40 >= sizeof(path))
+    {
+        return NGX_OK;
+    }
+
+    for (i = 0; i < 2; i++) {
+        f = &mr->files[i];
+        o = cJSON_GetArrayItem(files, (int) i);
+
+        if (!cJSON_IsObject(o)) {
+            continue;
+        }
+
+        f->n = (ngx_uint_t) cJSON_GetNumberValue(
+                   cJSON_GetObjectItemCaseSensitive(o, "n"));
+        f->size = (off_t) cJSON_GetNumberValue(
+                      cJSON_GetObjectItemCaseSensitive(o, "size"));
+        f->entries = (ngx_uint_t) cJSON_GetNumberValue(
+                         cJSON_GetObjectItemCaseSensitive(o, "entries"));
+
+        d = cJSON_GetObjectItemCaseSensitive(o, "done");
+
+        cJSON_ArrayForEach(k, d) {
+            z = cJSON_GetObjectItemCaseSensitive(k, "Key");
+            df = ngx_array_push(&f->done);
+            if (df == NULL || !cJSON_IsString(z)) {
+                return NGX_ERROR;
+            }
+            df->key.len = ngx_strlen(z->valuestring);
+            df->key.data = ngx_pnalloc(mr->pool, df->key.len);
+            if (df->key.data == NULL) {
+                return NGX_ERROR;
+            }
+            ngx_memcpy(df->key.data, z->valuestring, df->key.len);
+            df->size = (off_t) cJSON_GetNumberValue(
+                           cJSON_GetObjectItemCaseSensitive(k, "Size"));
+        }
+
+        if (f->size == 0) {
+            f->entries = 0;
+            continue;
+        }
+
+        ngx_sprintf(path, "%V%s_%ui.json%Z", &mr->wdir, f->kind, f->n);
+
+        f->fd = ngx_open_file(path, NGX_FILE_WRONLY, NGX_FILE_OPEN, 0644);
+        if (f->fd == NGX_INVALID_FILE
+            || ftruncate(f->fd, f->size) == -1
+            || lseek(f->fd, f->size, SEEK_SET) == -1)
+        {
+            return NGX_ERROR;
+        }
+
+        f->buf = ngx_palloc(mr->pool, NGX_HTTP_SFN_MR_CHUNK);
+        if (f->buf == NULL) {
+            return NGX_ERROR;
+        }
+
+        f->len = 0;
+    }
+
+    return NGX_OK;
+}
