@@ -1325,6 +1325,128 @@ sfn_json_parse_block(const char *text, size_t len, cJSON *nodes,
 }
 
 
+/*
+ * Trees built in an arena (a payload's, sfn_payload_new()): nodes and
+ * strings from the pool, linked as cJSON links them, never given to
+ * cJSON_Delete(); cJSON_Duplicate() makes an owned copy.  NULL when out of
+ * memory.
+ */
+cJSON *
+sfn_json_pnode(sfn_pool_t *pool, int type)
+{
+    cJSON  *v;
+
+    v = sfn_palloc(pool, sizeof(cJSON));
+    if (v == NULL) {
+        return NULL;
+    }
+
+    memset(v, 0, sizeof(cJSON));
+    v->type = type;
+
+    return v;
+}
+
+
+cJSON *
+sfn_json_pnumber(sfn_pool_t *pool, double d)
+{
+    cJSON  *v;
+
+    v = sfn_json_pnode(pool, cJSON_Number);
+    if (v == NULL) {
+        return NULL;
+    }
+
+    /* valueint saturated, as cJSON_CreateNumber() sets it */
+    v->valuedouble = d;
+    v->valueint = d >= INT_MAX ? INT_MAX
+                  : (d <= (double) INT_MIN ? INT_MIN : (int) d);
+
+    return v;
+}
+
+
+cJSON *
+sfn_json_pstring(sfn_pool_t *pool, const char *s, size_t len)
+{
+    cJSON  *v;
+
+    v = sfn_json_pnode(pool, cJSON_String);
+    if (v == NULL) {
+        return NULL;
+    }
+
+    v->valuestring = sfn_pstrndup(pool, s, len);
+
+    return v->valuestring ? v : NULL;
+}
+
+
+/* c, with its key (copied) when parent is an object, as the last child */
+int
+sfn_json_padd(sfn_pool_t *pool, cJSON *parent, const char *key, cJSON *c)
+{
+    if (key) {
+        c->string = sfn_pstrdup(pool, key);
+        if (c->string == NULL) {
+            return -1;
+        }
+    }
+
+    if (parent->child == NULL) {
+        parent->child = c;
+
+    } else {
+        parent->child->prev->next = c;
+        c->prev = parent->child->prev;
+    }
+
+    parent->child->prev = c;
+
+    return 0;
+}
+
+
+cJSON *
+sfn_json_pdup(sfn_pool_t *pool, const cJSON *v)
+{
+    cJSON        *r, *c;
+    const cJSON  *k;
+
+    switch (v->type & 0xff) {
+    case cJSON_Number:
+        return sfn_json_pnumber(pool, v->valuedouble);
+
+    case cJSON_String:
+        return sfn_json_pstring(pool, v->valuestring,
+                                strlen(v->valuestring));
+
+    case cJSON_Array:
+    case cJSON_Object:
+        r = sfn_json_pnode(pool, v->type & 0xff);
+        if (r == NULL) {
+            return NULL;
+        }
+
+        for (k = v->child; k; k = k->next) {
+            c = sfn_json_pdup(pool, k);
+            if (c == NULL
+                || sfn_json_padd(pool, r, (v->type & 0xff) == cJSON_Object
+                                          ? k->string : NULL, c) != 0)
+            {
+                return NULL;
+            }
+        }
+
+        return r;
+
+    default:
+        return sfn_json_pnode(pool, v->type & 0xff);
+    }
+}
+
+
 /* Java's toString() of a Jackson-mapped value, as States.Format prints it */
 void
 sfn_json_tostring(sfn_buf_t *b, const cJSON *v)

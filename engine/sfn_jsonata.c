@@ -289,7 +289,8 @@ sfn_jsonata_eval_host(const sfn_jsonata_t *prog, const cJSON *input,
     }
 
     if (result != NULL) {
-        *out = sfn_jv_to_json(result);
+        *out = host && host->pool ? sfn_jv_to_json_pool(result, host->pool)
+                                  : sfn_jv_to_json(result);
         if (*out == NULL) {
             sfn_jthrow(&ctx, "U1000");
         }

@@ -80,6 +80,9 @@ typedef struct {
     void                (*random)(void *data, void *buf, size_t len);
     void                 *data;
     sfn_jsonata_session_t  *session;    /* NULL: an arena of its own */
+    struct sfn_pool_s    *pool;         /* set: *out is built in this
+                                           arena (sfn_json_pnode()), never
+                                           to be given to cJSON_Delete() */
     unsigned              aws:1;
     unsigned              function:1;
 } sfn_jsonata_host_t;

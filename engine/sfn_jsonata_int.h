@@ -343,6 +343,7 @@ sfn_jv_t *sfn_jv_from_json(sfn_jctx_t *ctx, const cJSON *j);
 /* the same, its strings borrowed from j, which must outlive the values */
 sfn_jv_t *sfn_jv_from_json_ref(sfn_jctx_t *ctx, const cJSON *j);
 cJSON *sfn_jv_to_json(const sfn_jv_t *v);
+cJSON *sfn_jv_to_json_pool(const sfn_jv_t *v, sfn_pool_t *pool);
 void *sfn_jalloc(sfn_jctx_t *ctx, size_t size);
 void sfn_jlist_push(sfn_pool_t *pool, sfn_jlist_t *l, void *p);
 

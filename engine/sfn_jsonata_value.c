@@ -636,6 +636,64 @@ sfn_jv_to_json(const sfn_jv_t *v)
 }
 
 
+/* the same in an arena: nothing to free on failure but the arena */
+cJSON *
+sfn_jv_to_json_pool(const sfn_jv_t *v, sfn_pool_t *pool)
+{
+    size_t   i;
+    cJSON   *j, *c;
+
+    if (v == NULL) {
+        return sfn_json_pnode(pool, cJSON_NULL);
+    }
+
+    switch (v->type) {
+    case SFN_JV_BOOL:
+        return sfn_json_pnode(pool, v->u.b ? cJSON_True : cJSON_False);
+    case SFN_JV_NUMBER:
+        if (isnan(v->u.n) || isinf(v->u.n)) {
+            return sfn_json_pnode(pool, cJSON_NULL);
+        }
+        return sfn_json_pnumber(pool, v->u.n);
+    case SFN_JV_STRING:
+        return sfn_json_pstring(pool, v->u.s.data, v->u.s.len);
+    case SFN_JV_ARRAY:
+        j = sfn_json_pnode(pool, cJSON_Array);
+        if (j == NULL) {
+            return NULL;
+        }
+        for (i = 0; i < v->u.a->n; i++) {
+            c = sfn_jv_to_json_pool(v->u.a->v[i], pool);
+            if (c == NULL || sfn_json_padd(pool, j, NULL, c) != 0) {
+                return NULL;
+            }
+        }
+        return j;
+    case SFN_JV_OBJECT:
+        j = sfn_json_pnode(pool, cJSON_Object);
+        if (j == NULL) {
+            return NULL;
+        }
+        for (i = 0; i < v->u.o->n; i++) {
+            if (v->u.o->v[i] == NULL) {
+                continue;
+            }
+            c = sfn_jv_to_json_pool(v->u.o->v[i], pool);
+            if (c == NULL
+                || sfn_json_padd(pool, j, v->u.o->k[i].data, c) != 0)
+            {
+                return NULL;
+            }
+        }
+        return j;
+    case SFN_JV_FUNCTION:
+        return sfn_json_pstring(pool, "", 0);
+    default:
+        return sfn_json_pnode(pool, cJSON_NULL);
+    }
+}
+
+
 /* Number.prototype.toString() */
 
 size_t
