@@ -21,33 +21,33 @@
 #include "sfn_core.h"
 
 
+/* the bytes an escape adds to a byte: \" \\ \b \f \n \r \t, or \u00XX */
+static const unsigned char  sfn_json_escape_extra[256] = {
+    5, 5, 5, 5, 5, 5, 5, 5, 1, 1, 1, 5, 1, 1, 5, 5,
+    5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0
+};
+
+
+/* the size of a NUL-terminated string written as JSON, quotes included */
 static size_t
-sfn_json_string_size(const char *s, size_t len)
+sfn_json_string_size(const char *s)
 {
-    size_t          n, i;
-    unsigned char   c;
+    size_t                n;
+    const unsigned char  *p;
 
     n = 2;
 
-    for (i = 0; i < len; i++) {
-        c = (unsigned char) s[i];
+    for (p = (const unsigned char *) s; *p; p++) {
+        n += 1 + sfn_json_escape_extra[*p];
 
-        if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n'
-            || c == '\r' || c == '\t')
-        {
-            n += 2;
-
-        } else if (c < 0x20) {
-            n += 6;
-
-        } else if (c == 0xc0 && i + 1 < len && (unsigned char) s[i + 1] == 0x80)
-        {
-            /* the engine's U+0000, written \u0000 */
-            n += 6;
-            i++;
-
-        } else {
-            n++;
+        /* the engine's U+0000, two bytes written \u0000 */
+        if (*p == 0xc0 && p[1] == 0x80) {
+            n += 5;
+            p++;
         }
     }
 
@@ -136,6 +136,94 @@ sfn_int_format(int64_t v, char *buf)
 }
 
 
+/*
+ * What "%.15g" writes for d when d is the double nearest to m / 10^k, m an
+ * integer of at most 15 digits, 1e-4 <= |d| < 1e15: m with its point, no
+ * trailing zeros (d is that close to the decimal, 15 digits give it
+ * back).  0 when d is not such a number.
+ */
+static size_t
+sfn_decimal_format(double d, char *buf)
+{
+    int       k, i;
+    char      digits[24], *p;
+    double    a, m, scale;
+    size_t    n, len;
+    uint64_t  u;
+
+    a = fabs(d);
+
+    if (a < 1e-4 || a >= 1e15) {
+        return 0;
+    }
+
+    scale = 1;
+
+    for (k = 1; k <= 19; k++) {
+        scale *= 10;
+        m = nearbyint(a * scale);
+
+        if (m >= 1e15) {
+            return 0;
+        }
+
+        if (m / scale == a) {
+            break;
+        }
+    }
+
+    if (k > 19) {
+        return 0;
+    }
+
+    u = (uint64_t) m;
+
+    while (k > 0 && u % 10 == 0) {
+        u /= 10;
+        k--;
+    }
+
+    len = 0;
+    do {
+        digits[len++] = (char) ('0' + u % 10);
+        u /= 10;
+    } while (u);
+
+    p = buf;
+
+    if (d < 0) {
+        *p++ = '-';
+    }
+
+    if ((int) len <= k) {
+        *p++ = '0';
+        *p++ = '.';
+        for (i = k - (int) len; i > 0; i--) {
+            *p++ = '0';
+        }
+        while (len) {
+            *p++ = digits[--len];
+        }
+
+    } else {
+        while ((int) len > k) {
+            *p++ = digits[--len];
+        }
+        if (k) {
+            *p++ = '.';
+            while (len) {
+                *p++ = digits[--len];
+            }
+        }
+    }
+
+    *p = '\0';
+    n = p - buf;
+
+    return n;
+}
+
+
 static size_t
 sfn_number_format(double d, char *buf)
 {
@@ -150,6 +238,11 @@ sfn_number_format(double d, char *buf)
     if (isnan(d) || isinf(d)) {
         memcpy(buf, "null", 5);
         return 4;
+    }
+
+    n = sfn_decimal_format(d, buf);
+    if (n) {
+        return n;
     }
 
     for (n = 15; n <= 17; n++) {
@@ -388,14 +481,14 @@ sfn_json_size(const cJSON *v)
         return sfn_number_format(v->valuedouble, buf);
 
     case cJSON_String:
-        return sfn_json_string_size(v->valuestring, strlen(v->valuestring));
+        return sfn_json_string_size(v->valuestring);
 
     case cJSON_Array:
     case cJSON_Object:
         n = 2;
         for (c = v->child; c; c = c->next) {
             if (c->string && (v->type & 0xff) == cJSON_Object) {
-                n += sfn_json_string_size(c->string, strlen(c->string)) + 1;
+                n += sfn_json_string_size(c->string) + 1;
             }
             n += sfn_json_size(c) + (c->next ? 1 : 0);
         }
@@ -435,7 +528,7 @@ sfn_json_size_max(const cJSON *v)
         n = 2;
         for (c = v->child; c; c = c->next) {
             if (c->string && (v->type & 0xff) == cJSON_Object) {
-                n += sfn_json_string_size(c->string, strlen(c->string)) + 1;
+                n += sfn_json_string_size(c->string) + 1;
             }
             n += sfn_json_size_max(c) + 1;
         }

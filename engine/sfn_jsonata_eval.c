@@ -378,11 +378,13 @@ sfn_jeval(sfn_jctx_t *ctx, sfn_jnode_t *expr, sfn_jv_t *input,
         break;
 
     case SFN_JN_STRING:
-        result = sfn_jv_string(ctx, expr->str.data, expr->str.len);
+        result = expr->value ? expr->value
+                             : sfn_jv_string(ctx, expr->str.data,
+                                             expr->str.len);
         break;
 
     case SFN_JN_NUMBER:
-        result = sfn_jv_number(ctx, expr->num);
+        result = expr->value ? expr->value : sfn_jv_number(ctx, expr->num);
         break;
 
     case SFN_JN_VALUE:
@@ -2074,7 +2076,6 @@ sfn_jev_function(sfn_jctx_t *ctx, sfn_jnode_t *expr, sfn_jv_t *input,
     size_t        i;
     sfn_jv_t     *proc, **args, *probe;
     sfn_jnode_t  *pn;
-    const char   *name;
 
     pn = expr->procedure;
     proc = sfn_jeval(ctx, pn, input, env);
@@ -2101,15 +2102,7 @@ sfn_jev_function(sfn_jctx_t *ctx, sfn_jnode_t *expr, sfn_jv_t *input,
         args[n++] = sfn_jeval(ctx, expr->items.v[i], input, env);
     }
 
-    name = NULL;
-    if (pn->type == SFN_JN_PATH) {
-        sfn_jnode_t  *s0 = pn->items.v[0];
-
-        name = sfn_pstrndup(ctx->pool, s0->str.data, s0->str.len);
-    } else if (pn->type == SFN_JN_VARIABLE) {
-        name = sfn_pstrndup(ctx->pool, pn->str.data, pn->str.len);
-    }
-    ctx->token = name;
+    ctx->token = expr->name;
     ctx->position = expr->position;
 
     return sfn_japply(ctx, proc, args, n, input, env);

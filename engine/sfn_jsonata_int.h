@@ -199,6 +199,7 @@ struct sfn_jnode_s {
     sfn_jlist_t          *group;      /* sfn_jpair_t */
     size_t                group_pos;
 
+    const char           *name;       /* a call's procedure, for errors */
     sfn_str_t             focus;      /* @$v */
     sfn_str_t             index;      /* #$v */
     sfn_jslot_t          *ancestor;
