@@ -88,6 +88,7 @@ int sfn_json_text_int(const cJSON *v, int64_t *out);
 int sfn_json_text_double(const cJSON *v, double *out);
 const char *sfn_json_type_name(const cJSON *v);
 
+size_t sfn_decimal_format(double d, char *buf);
 size_t sfn_json_parse_nodes(const char *text, size_t len, size_t *strings);
 cJSON *sfn_json_parse_block(const char *text, size_t len, cJSON *nodes,
     size_t nnodes, char *bytes, size_t nbytes);
@@ -95,7 +96,7 @@ cJSON *sfn_json_pnode(sfn_pool_t *pool, int type);
 cJSON *sfn_json_pnumber(sfn_pool_t *pool, double d);
 cJSON *sfn_json_pstring(sfn_pool_t *pool, const char *s, size_t len);
 int sfn_json_padd(sfn_pool_t *pool, cJSON *parent, const char *key,
-    cJSON *c);
+    size_t len, cJSON *c);
 cJSON *sfn_json_pdup(sfn_pool_t *pool, const cJSON *v);
 
 /* payloads shared with history events: sfn_payload.c */

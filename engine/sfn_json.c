@@ -140,9 +140,10 @@ sfn_int_format(int64_t v, char *buf)
  * What "%.15g" writes for d when d is the double nearest to m / 10^k, m an
  * integer of at most 15 digits, 1e-4 <= |d| < 1e15: m with its point, no
  * trailing zeros (d is that close to the decimal, 15 digits give it
- * back).  0 when d is not such a number.
+ * back).  It is also JavaScript's shortest form of d.  0 when d is not
+ * such a number; buf >= 24 bytes.
  */
-static size_t
+size_t
 sfn_decimal_format(double d, char *buf)
 {
     int       k, i;
@@ -1476,12 +1477,16 @@ sfn_json_pstring(sfn_pool_t *pool, const char *s, size_t len)
 }
 
 
-/* c, with its key (copied) when parent is an object, as the last child */
+/*
+ * c, with its key (copied, len bytes) when parent is an object, as the
+ * last child
+ */
 int
-sfn_json_padd(sfn_pool_t *pool, cJSON *parent, const char *key, cJSON *c)
+sfn_json_padd(sfn_pool_t *pool, cJSON *parent, const char *key, size_t len,
+    cJSON *c)
 {
     if (key) {
-        c->string = sfn_pstrdup(pool, key);
+        c->string = sfn_pstrndup(pool, key, len);
         if (c->string == NULL) {
             return -1;
         }
@@ -1526,7 +1531,8 @@ sfn_json_pdup(sfn_pool_t *pool, const cJSON *v)
             c = sfn_json_pdup(pool, k);
             if (c == NULL
                 || sfn_json_padd(pool, r, (v->type & 0xff) == cJSON_Object
-                                          ? k->string : NULL, c) != 0)
+                                          ? k->string : NULL,
+                                 k->string ? strlen(k->string) : 0, c) != 0)
             {
                 return NULL;
             }

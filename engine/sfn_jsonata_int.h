@@ -32,6 +32,10 @@ typedef struct sfn_jenv_s   sfn_jenv_t;
 typedef struct sfn_jctx_s   sfn_jctx_t;
 
 
+/* the steps between two looks at the clock */
+#define SFN_JTICKS  256
+
+
 /* values; NULL is "undefined" */
 
 enum {
@@ -199,7 +203,8 @@ struct sfn_jnode_s {
     sfn_jlist_t          *group;      /* sfn_jpair_t */
     size_t                group_pos;
 
-    const char           *name;       /* a call's procedure, for errors */
+    const char           *name;       /* a call's procedure, an operator:
+                                         the token errors name */
     sfn_str_t             focus;      /* @$v */
     sfn_str_t             index;      /* #$v */
     sfn_jslot_t          *ancestor;
@@ -293,7 +298,6 @@ struct sfn_jctx_s {
     sfn_jv_t             *value;
     sfn_jv_t             *value2;
     const char           *token;
-    char                  op[4];        /* an operator as a token */
     int                   index;
     const char           *message;
     const char           *type;
@@ -304,7 +308,8 @@ struct sfn_jctx_s {
     size_t                memory;       /* allocated so far */
     size_t                max_memory;
     int64_t               deadline;     /* ms, monotonic; 0: none */
-    unsigned              ticks;
+    unsigned              ticks;        /* steps to the next look at the
+                                           clock */
     int64_t               now;          /* ms since epoch */
     sfn_jenv_t           *root;         /* the builtins and $$ */
     pcre2_general_context  *gctx;

@@ -869,6 +869,7 @@ sfn_jp_binary(sfn_jparser_t *p, sfn_jnode_t *expr)
             }
             if (step->type == SFN_JN_STRING) {
                 step->type = SFN_JN_NAME;
+                step->value = NULL;
             }
         }
 
@@ -1046,6 +1047,10 @@ sfn_jp_binary(sfn_jparser_t *p, sfn_jnode_t *expr)
 
     result = sfn_jp_node(p, SFN_JN_BINARY, expr->position);
     result->str = expr->str;
+    result->name = sfn_pstrndup(p->pool, expr->str.data, expr->str.len);
+    if (result->name == NULL) {
+        sfn_jp_fail(p, "U1000", 0, NULL, 0, NULL);
+    }
     result->lhs = sfn_jp_process(p, expr->lhs);
     result->rhs = sfn_jp_process(p, expr->rhs);
     sfn_jp_push_ancestry(p, result, result->lhs);

@@ -788,7 +788,7 @@ sfn_jv_to_json_pool(const sfn_jv_t *v, sfn_pool_t *pool)
         }
         for (i = 0; i < v->u.a->n; i++) {
             c = sfn_jv_to_json_pool(v->u.a->v[i], pool);
-            if (c == NULL || sfn_json_padd(pool, j, NULL, c) != 0) {
+            if (c == NULL || sfn_json_padd(pool, j, NULL, 0, c) != 0) {
                 return NULL;
             }
         }
@@ -804,7 +804,8 @@ sfn_jv_to_json_pool(const sfn_jv_t *v, sfn_pool_t *pool)
             }
             c = sfn_jv_to_json_pool(v->u.o->v[i], pool);
             if (c == NULL
-                || sfn_json_padd(pool, j, v->u.o->k[i].data, c) != 0)
+                || sfn_json_padd(pool, j, v->u.o->k[i].data,
+                                 v->u.o->k[i].len, c) != 0)
             {
                 return NULL;
             }
@@ -840,6 +841,11 @@ sfn_js_number(double d, char *buf)
 
     if (d == trunc(d) && fabs(d) < 1e15) {
         return (size_t) sprintf(buf, "%lld", (long long) d);
+    }
+
+    n = sfn_decimal_format(d, buf);
+    if (n) {
+        return n;
     }
 
     /* the shortest of 15..17 significant digits that reads back as d */

@@ -479,7 +479,9 @@ sfn_query_node(sfn_qhost_t *qh, const sfn_qtmpl_t *t, sfn_pool_t *pool)
 
             if (pool) {
                 if (sfn_json_padd(pool, r, t->type == SFN_Q_OBJECT
-                                           ? t->keys[i] : NULL, c) != 0)
+                                           ? t->keys[i] : NULL,
+                                  t->type == SFN_Q_OBJECT
+                                  ? strlen(t->keys[i]) : 0, c) != 0)
                 {
                     sfn_err_set(&run->err, "States.Runtime",
                                 "out of memory");
