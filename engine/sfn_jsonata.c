@@ -241,6 +241,8 @@ sfn_jsonata_eval_host(const sfn_jsonata_t *prog, const cJSON *input,
     ctx.deadline = limits && limits->timelimit > 0
                    ? sfn_jsonata_clock(1) + limits->timelimit : 0;
     ctx.ticks = SFN_JTICKS;
+    ctx.max_steps = limits && limits->steps > 0 ? limits->steps : 0;
+    ctx.memory0 = ctx.memory;
     ctx.now = limits && limits->now ? limits->now : sfn_jsonata_clock(0);
     ctx.max_memory = limits && limits->memory ? limits->memory
                                               : SFN_JSONATA_MEMORY;

@@ -30,6 +30,9 @@ typedef struct {
 typedef struct {
     int                   depth;          /* evaluation depth, 0: default */
     int64_t               timelimit;      /* ms, 0: none */
+    int64_t               steps;          /* work: evaluation steps and
+                                             comparisons, plus a step per
+                                             64 bytes allocated; 0: none */
     int64_t               now;            /* ms since epoch for $now(), 0: clock */
     size_t                memory;         /* bytes, 0: default (1 GiB) */
 } sfn_jsonata_limits_t;

@@ -232,11 +232,33 @@ sfn_jnow_ms(void)
 }
 
 
-/* every SFN_JTICKS steps: the clock */
-static void
+/*
+ * The work budget: steps, and the bytes allocated since the evaluation
+ * began, 64 to a step (copying them is the work).  Deterministic, unlike
+ * the clock: the same expression fails the same way on a loaded machine.
+ */
+void
+sfn_jbudget(sfn_jctx_t *ctx)
+{
+    if (ctx->max_steps
+        && ctx->steps + (int64_t) ((ctx->memory - ctx->memory0) >> 6)
+           > ctx->max_steps)
+    {
+        ctx->message = "Expression evaluation exceeds its budget of work: "
+                       "Check for infinite loop";
+        sfn_jthrow(ctx, "U1001");
+    }
+}
+
+
+/* every SFN_JTICKS steps: the budget and the clock */
+void
 sfn_jtick(sfn_jctx_t *ctx)
 {
     ctx->ticks = SFN_JTICKS;
+    ctx->steps += SFN_JTICKS;
+
+    sfn_jbudget(ctx);
 
     if (ctx->deadline && sfn_jnow_ms() > ctx->deadline) {
         ctx->message = "Expression evaluation timeout: Check for infinite "
@@ -1489,6 +1511,8 @@ sfn_jsort_swap(sfn_jsort_t *s, sfn_jv_t *a, sfn_jv_t *b)
     sfn_jenv_t   *ea, *eb;
 
     ctx = s->ctx;
+
+    sfn_jstep(ctx);
 
     if (s->fn) {
         args[0] = a;

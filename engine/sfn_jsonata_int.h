@@ -309,7 +309,11 @@ struct sfn_jctx_s {
     size_t                max_memory;
     int64_t               deadline;     /* ms, monotonic; 0: none */
     unsigned              ticks;        /* steps to the next look at the
-                                           clock */
+                                           clock and the budget */
+    int64_t               steps;        /* counted at each tick */
+    int64_t               max_steps;    /* 0: none */
+    size_t                memory0;      /* memory when the evaluation
+                                           began */
     int64_t               now;          /* ms since epoch */
     sfn_jenv_t           *root;         /* the builtins and $$ */
     pcre2_general_context  *gctx;
@@ -351,6 +355,13 @@ sfn_jv_t *sfn_jv_from_json_ref(sfn_jctx_t *ctx, const cJSON *j);
 cJSON *sfn_jv_to_json(const sfn_jv_t *v);
 cJSON *sfn_jv_to_json_pool(const sfn_jv_t *v, sfn_pool_t *pool);
 void *sfn_jalloc(sfn_jctx_t *ctx, size_t size);
+void sfn_jbudget(sfn_jctx_t *ctx);
+
+/* a step of work outside evaluate(): a comparison, an item visited */
+#define sfn_jstep(ctx)                                                      \
+    if (--(ctx)->ticks == 0) sfn_jtick(ctx)
+
+void sfn_jtick(sfn_jctx_t *ctx);
 void sfn_jlist_push(sfn_pool_t *pool, sfn_jlist_t *l, void *p);
 
 /*

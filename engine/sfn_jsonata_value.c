@@ -34,6 +34,11 @@ sfn_jalloc(sfn_jctx_t *ctx, size_t size)
         sfn_jthrow(ctx, "U1000");
     }
 
+    /* a large block at once; small ones at the next tick */
+    if (ctx->max_steps && size >= 1024) {
+        sfn_jbudget(ctx);
+    }
+
     p = sfn_palloc(ctx->pool, size);
     if (p == NULL) {
         sfn_jthrow(ctx, "U1000");
