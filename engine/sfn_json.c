@@ -698,6 +698,16 @@ typedef struct {
 static cJSON *sfn_json_parse_value(sfn_json_parser_t *jp);
 
 
+/* valueint saturated, as cJSON's parser and cJSON_CreateNumber() set it */
+static void
+sfn_json_set_number(cJSON *v, double d)
+{
+    v->valuedouble = d;
+    v->valueint = d >= INT_MAX ? INT_MAX
+                  : (d <= (double) INT_MIN ? INT_MIN : (int) d);
+}
+
+
 static cJSON *
 sfn_json_parse_node(sfn_json_parser_t *jp, int type)
 {
@@ -1296,10 +1306,7 @@ sfn_json_parse_value(sfn_json_parser_t *jp)
             return NULL;
         }
 
-        /* valueint saturated, as cJSON's own parser sets it */
-        v->valuedouble = d;
-        v->valueint = d >= INT_MAX ? INT_MAX
-                      : (d <= (double) INT_MIN ? INT_MIN : (int) d);
+        sfn_json_set_number(v, d);
         return v;
     }
 }
@@ -1452,10 +1459,7 @@ sfn_json_pnumber(sfn_pool_t *pool, double d)
         return NULL;
     }
 
-    /* valueint saturated, as cJSON_CreateNumber() sets it */
-    v->valuedouble = d;
-    v->valueint = d >= INT_MAX ? INT_MAX
-                  : (d <= (double) INT_MIN ? INT_MIN : (int) d);
+    sfn_json_set_number(v, d);
 
     return v;
 }
