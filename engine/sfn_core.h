@@ -408,6 +408,9 @@ struct sfn_state_s {
     int64_t               batch_max_bytes;
     sfn_path_t           *batch_max_bytes_path;
     sfn_tmpl_t           *batch_input;
+    sfn_qtmpl_t          *q_batch_input;         /* JSONata */
+    sfn_qtmpl_t          *q_batch_max_items;
+    sfn_qtmpl_t          *q_batch_max_bytes;
 };
 
 
