@@ -1,5 +1,5 @@
 # Hostile JSONata, issue 15: an expression that recurses without end, loops
-# by tail calls, maps over thirty thousand or a million items, sorts with a
+# by tail calls, maps over a hundred thousand or a million items, sorts with a
 # lambda or doubles a string fails its state with
 # States.QueryEvaluationError within its budget of work (steps, and bytes
 # allocated), and does not hold the worker: while such executions start
@@ -22,7 +22,7 @@ my %hostile = (
     deep   => '( $f := function($n) { $n = 0 ? 0 : 1 + $f($n - 1) }; '
               . '$f(100000) )',
     loop   => '( $f := function($n) { $f($n + 1) }; $f(0) )',
-    map    => '$sum($map([1..30000], function($v) { $v * 2 }))',
+    map    => '$sum($map([1..100000], function($v) { $v * 2 }))',
     range  => '$sum($map([1..1000000], function($v) { $v * 2 }))',
     double => '( $f := function($s, $n) { $n = 0 ? $s : '
               . '$f($s & $s, $n - 1) }; $f("ab", 40) )',
