@@ -30,7 +30,7 @@ typedef struct {
 
 typedef struct sfn_pool_chunk_s  sfn_pool_chunk_t;
 
-typedef struct {
+typedef struct sfn_pool_s {
     sfn_pool_chunk_t     *chunk;
 } sfn_pool_t;
 
@@ -88,15 +88,25 @@ int sfn_json_text_int(const cJSON *v, int64_t *out);
 int sfn_json_text_double(const cJSON *v, double *out);
 const char *sfn_json_type_name(const cJSON *v);
 
+size_t sfn_decimal_format(double d, char *buf);
 size_t sfn_json_parse_nodes(const char *text, size_t len, size_t *strings);
 cJSON *sfn_json_parse_block(const char *text, size_t len, cJSON *nodes,
     size_t nnodes, char *bytes, size_t nbytes);
+cJSON *sfn_json_pnode(sfn_pool_t *pool, int type);
+cJSON *sfn_json_pnumber(sfn_pool_t *pool, double d);
+cJSON *sfn_json_pstring(sfn_pool_t *pool, const char *s, size_t len);
+int sfn_json_padd(sfn_pool_t *pool, cJSON *parent, const char *key,
+    size_t len, cJSON *c);
+cJSON *sfn_json_pdup(sfn_pool_t *pool, const cJSON *v);
 
 /* payloads shared with history events: sfn_payload.c */
 sfn_payload_t *sfn_payload_parse(const char *text, size_t len);
 sfn_payload_t *sfn_payload_share(cJSON *v, sfn_payload_t **p);
 void sfn_payload_drop(cJSON *v, sfn_payload_t **p);
 cJSON *sfn_payload_take(cJSON *v, sfn_payload_t **p);
+sfn_payload_t *sfn_payload_new(void);
+sfn_pool_t *sfn_payload_pool(sfn_payload_t *p);
+void sfn_payload_set(sfn_payload_t *p, cJSON *json);
 
 /* RFC 3339 timestamps; ns since the epoch */
 int sfn_time_parse(const char *s, size_t len, int64_t *sec, int32_t *nsec);
@@ -398,6 +408,9 @@ struct sfn_state_s {
     int64_t               batch_max_bytes;
     sfn_path_t           *batch_max_bytes_path;
     sfn_tmpl_t           *batch_input;
+    sfn_qtmpl_t          *q_batch_input;         /* JSONata */
+    sfn_qtmpl_t          *q_batch_max_items;
+    sfn_qtmpl_t          *q_batch_max_bytes;
 
     /* distributed Map (sfn_maprun.c) */
     const char           *label;

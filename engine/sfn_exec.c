@@ -325,6 +325,16 @@ sfn_run_replace_input(sfn_run_t *run, cJSON *input)
 }
 
 
+/* the run's input becomes p's tree, p's reference moving to the run */
+void
+sfn_run_replace_payload(sfn_run_t *run, sfn_payload_t *p)
+{
+    sfn_payload_drop(run->input, &run->shared);
+    run->input = (cJSON *) sfn_payload_json(p);
+    run->shared = p;
+}
+
+
 /* entering a state */
 static int
 sfn_state_enter(sfn_run_t *run)

@@ -211,6 +211,7 @@ int64_t sfn_exec_now(sfn_exec_t *e);
 void sfn_run_abort(sfn_run_t *run, int emit);
 void sfn_run_free(sfn_run_t *run);
 void sfn_run_replace_input(sfn_run_t *run, cJSON *input);
+void sfn_run_replace_payload(sfn_run_t *run, sfn_payload_t *p);
 
 /* sfn_mock.c: mocked task results */
 int sfn_mock_next(sfn_run_t *run, const void **resp);

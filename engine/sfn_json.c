@@ -21,33 +21,33 @@
 #include "sfn_core.h"
 
 
+/* the bytes an escape adds to a byte: \" \\ \b \f \n \r \t, or \u00XX */
+static const unsigned char  sfn_json_escape_extra[256] = {
+    5, 5, 5, 5, 5, 5, 5, 5, 1, 1, 1, 5, 1, 1, 5, 5,
+    5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0
+};
+
+
+/* the size of a NUL-terminated string written as JSON, quotes included */
 static size_t
-sfn_json_string_size(const char *s, size_t len)
+sfn_json_string_size(const char *s)
 {
-    size_t          n, i;
-    unsigned char   c;
+    size_t                n;
+    const unsigned char  *p;
 
     n = 2;
 
-    for (i = 0; i < len; i++) {
-        c = (unsigned char) s[i];
+    for (p = (const unsigned char *) s; *p; p++) {
+        n += 1 + sfn_json_escape_extra[*p];
 
-        if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n'
-            || c == '\r' || c == '\t')
-        {
-            n += 2;
-
-        } else if (c < 0x20) {
-            n += 6;
-
-        } else if (c == 0xc0 && i + 1 < len && (unsigned char) s[i + 1] == 0x80)
-        {
-            /* the engine's U+0000, written \u0000 */
-            n += 6;
-            i++;
-
-        } else {
-            n++;
+        /* the engine's U+0000, two bytes written \u0000 */
+        if (*p == 0xc0 && p[1] == 0x80) {
+            n += 5;
+            p++;
         }
     }
 
@@ -136,6 +136,95 @@ sfn_int_format(int64_t v, char *buf)
 }
 
 
+/*
+ * What "%.15g" writes for d when d is the double nearest to m / 10^k, m an
+ * integer of at most 15 digits, 1e-4 <= |d| < 1e15: m with its point, no
+ * trailing zeros (d is that close to the decimal, 15 digits give it
+ * back).  It is also JavaScript's shortest form of d.  0 when d is not
+ * such a number; buf >= 24 bytes.
+ */
+size_t
+sfn_decimal_format(double d, char *buf)
+{
+    int       k, i;
+    char      digits[24], *p;
+    double    a, m, scale;
+    size_t    n, len;
+    uint64_t  u;
+
+    a = fabs(d);
+
+    if (a < 1e-4 || a >= 1e15) {
+        return 0;
+    }
+
+    scale = 1;
+
+    for (k = 1; k <= 19; k++) {
+        scale *= 10;
+        m = nearbyint(a * scale);
+
+        if (m >= 1e15) {
+            return 0;
+        }
+
+        if (m / scale == a) {
+            break;
+        }
+    }
+
+    if (k > 19) {
+        return 0;
+    }
+
+    u = (uint64_t) m;
+
+    while (k > 0 && u % 10 == 0) {
+        u /= 10;
+        k--;
+    }
+
+    len = 0;
+    do {
+        digits[len++] = (char) ('0' + u % 10);
+        u /= 10;
+    } while (u);
+
+    p = buf;
+
+    if (d < 0) {
+        *p++ = '-';
+    }
+
+    if ((int) len <= k) {
+        *p++ = '0';
+        *p++ = '.';
+        for (i = k - (int) len; i > 0; i--) {
+            *p++ = '0';
+        }
+        while (len) {
+            *p++ = digits[--len];
+        }
+
+    } else {
+        while ((int) len > k) {
+            *p++ = digits[--len];
+        }
+        if (k) {
+            *p++ = '.';
+            while (len) {
+                *p++ = digits[--len];
+            }
+        }
+    }
+
+    *p = '\0';
+    n = p - buf;
+
+    return n;
+}
+
+
 static size_t
 sfn_number_format(double d, char *buf)
 {
@@ -150,6 +239,11 @@ sfn_number_format(double d, char *buf)
     if (isnan(d) || isinf(d)) {
         memcpy(buf, "null", 5);
         return 4;
+    }
+
+    n = sfn_decimal_format(d, buf);
+    if (n) {
+        return n;
     }
 
     for (n = 15; n <= 17; n++) {
@@ -388,14 +482,14 @@ sfn_json_size(const cJSON *v)
         return sfn_number_format(v->valuedouble, buf);
 
     case cJSON_String:
-        return sfn_json_string_size(v->valuestring, strlen(v->valuestring));
+        return sfn_json_string_size(v->valuestring);
 
     case cJSON_Array:
     case cJSON_Object:
         n = 2;
         for (c = v->child; c; c = c->next) {
             if (c->string && (v->type & 0xff) == cJSON_Object) {
-                n += sfn_json_string_size(c->string, strlen(c->string)) + 1;
+                n += sfn_json_string_size(c->string) + 1;
             }
             n += sfn_json_size(c) + (c->next ? 1 : 0);
         }
@@ -435,7 +529,7 @@ sfn_json_size_max(const cJSON *v)
         n = 2;
         for (c = v->child; c; c = c->next) {
             if (c->string && (v->type & 0xff) == cJSON_Object) {
-                n += sfn_json_string_size(c->string, strlen(c->string)) + 1;
+                n += sfn_json_string_size(c->string) + 1;
             }
             n += sfn_json_size_max(c) + 1;
         }
@@ -602,6 +696,16 @@ typedef struct {
 
 
 static cJSON *sfn_json_parse_value(sfn_json_parser_t *jp);
+
+
+/* valueint saturated, as cJSON's parser and cJSON_CreateNumber() set it */
+static void
+sfn_json_set_number(cJSON *v, double d)
+{
+    v->valuedouble = d;
+    v->valueint = d >= INT_MAX ? INT_MAX
+                  : (d <= (double) INT_MIN ? INT_MIN : (int) d);
+}
 
 
 static cJSON *
@@ -1202,10 +1306,7 @@ sfn_json_parse_value(sfn_json_parser_t *jp)
             return NULL;
         }
 
-        /* valueint saturated, as cJSON's own parser sets it */
-        v->valuedouble = d;
-        v->valueint = d >= INT_MAX ? INT_MAX
-                      : (d <= (double) INT_MIN ? INT_MIN : (int) d);
+        sfn_json_set_number(v, d);
         return v;
     }
 }
@@ -1322,6 +1423,130 @@ sfn_json_parse_block(const char *text, size_t len, cJSON *nodes,
     jp.byte_end = bytes + nbytes;
 
     return sfn_json_parse_doc(&jp, text, len);
+}
+
+
+/*
+ * Trees built in an arena (a payload's, sfn_payload_new()): nodes and
+ * strings from the pool, linked as cJSON links them, never given to
+ * cJSON_Delete(); cJSON_Duplicate() makes an owned copy.  NULL when out of
+ * memory.
+ */
+cJSON *
+sfn_json_pnode(sfn_pool_t *pool, int type)
+{
+    cJSON  *v;
+
+    v = sfn_palloc(pool, sizeof(cJSON));
+    if (v == NULL) {
+        return NULL;
+    }
+
+    memset(v, 0, sizeof(cJSON));
+    v->type = type;
+
+    return v;
+}
+
+
+cJSON *
+sfn_json_pnumber(sfn_pool_t *pool, double d)
+{
+    cJSON  *v;
+
+    v = sfn_json_pnode(pool, cJSON_Number);
+    if (v == NULL) {
+        return NULL;
+    }
+
+    sfn_json_set_number(v, d);
+
+    return v;
+}
+
+
+cJSON *
+sfn_json_pstring(sfn_pool_t *pool, const char *s, size_t len)
+{
+    cJSON  *v;
+
+    v = sfn_json_pnode(pool, cJSON_String);
+    if (v == NULL) {
+        return NULL;
+    }
+
+    v->valuestring = sfn_pstrndup(pool, s, len);
+
+    return v->valuestring ? v : NULL;
+}
+
+
+/*
+ * c, with its key (copied, len bytes) when parent is an object, as the
+ * last child
+ */
+int
+sfn_json_padd(sfn_pool_t *pool, cJSON *parent, const char *key, size_t len,
+    cJSON *c)
+{
+    if (key) {
+        c->string = sfn_pstrndup(pool, key, len);
+        if (c->string == NULL) {
+            return -1;
+        }
+    }
+
+    if (parent->child == NULL) {
+        parent->child = c;
+
+    } else {
+        parent->child->prev->next = c;
+        c->prev = parent->child->prev;
+    }
+
+    parent->child->prev = c;
+
+    return 0;
+}
+
+
+cJSON *
+sfn_json_pdup(sfn_pool_t *pool, const cJSON *v)
+{
+    cJSON        *r, *c;
+    const cJSON  *k;
+
+    switch (v->type & 0xff) {
+    case cJSON_Number:
+        return sfn_json_pnumber(pool, v->valuedouble);
+
+    case cJSON_String:
+        return sfn_json_pstring(pool, v->valuestring,
+                                strlen(v->valuestring));
+
+    case cJSON_Array:
+    case cJSON_Object:
+        r = sfn_json_pnode(pool, v->type & 0xff);
+        if (r == NULL) {
+            return NULL;
+        }
+
+        for (k = v->child; k; k = k->next) {
+            c = sfn_json_pdup(pool, k);
+            if (c == NULL
+                || sfn_json_padd(pool, r, (v->type & 0xff) == cJSON_Object
+                                          ? k->string : NULL,
+                                 k->string ? strlen(k->string) : 0, c) != 0)
+            {
+                return NULL;
+            }
+        }
+
+        return r;
+
+    default:
+        return sfn_json_pnode(pool, v->type & 0xff);
+    }
 }
 
 

@@ -240,6 +240,9 @@ sfn_jsonata_eval_host(const sfn_jsonata_t *prog, const cJSON *input,
     }
     ctx.deadline = limits && limits->timelimit > 0
                    ? sfn_jsonata_clock(1) + limits->timelimit : 0;
+    ctx.ticks = SFN_JTICKS;
+    ctx.max_steps = limits && limits->steps > 0 ? limits->steps : 0;
+    ctx.memory0 = ctx.memory;
     ctx.now = limits && limits->now ? limits->now : sfn_jsonata_clock(0);
     ctx.max_memory = limits && limits->memory ? limits->memory
                                               : SFN_JSONATA_MEMORY;
@@ -289,7 +292,8 @@ sfn_jsonata_eval_host(const sfn_jsonata_t *prog, const cJSON *input,
     }
 
     if (result != NULL) {
-        *out = sfn_jv_to_json(result);
+        *out = host && host->pool ? sfn_jv_to_json_pool(result, host->pool)
+                                  : sfn_jv_to_json(result);
         if (*out == NULL) {
             sfn_jthrow(&ctx, "U1000");
         }

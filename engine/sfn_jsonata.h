@@ -30,6 +30,9 @@ typedef struct {
 typedef struct {
     int                   depth;          /* evaluation depth, 0: default */
     int64_t               timelimit;      /* ms, 0: none */
+    int64_t               steps;          /* work: evaluation steps and
+                                             comparisons, plus a step per
+                                             64 bytes allocated; 0: none */
     int64_t               now;            /* ms since epoch for $now(), 0: clock */
     size_t                memory;         /* bytes, 0: default (1 GiB) */
 } sfn_jsonata_limits_t;
@@ -80,6 +83,9 @@ typedef struct {
     void                (*random)(void *data, void *buf, size_t len);
     void                 *data;
     sfn_jsonata_session_t  *session;    /* NULL: an arena of its own */
+    struct sfn_pool_s    *pool;         /* set: *out is built in this
+                                           arena (sfn_json_pnode()), never
+                                           to be given to cJSON_Delete() */
     unsigned              aws:1;
     unsigned              function:1;
 } sfn_jsonata_host_t;

@@ -115,6 +115,7 @@ sfn_jenv_find(sfn_jenv_t *env, const char *name, size_t len, sfn_jv_t **out)
     for ( ; env; env = env->parent) {
         for (i = 0; i < env->n; i++) {
             if (env->names[i].len == len
+                && (len == 0 || env->names[i].data[0] == name[0])
                 && memcmp(env->names[i].data, name, len) == 0)
             {
                 *out = env->values[i];
@@ -231,6 +232,42 @@ sfn_jnow_ms(void)
 }
 
 
+/*
+ * The work budget: steps, and the bytes allocated since the evaluation
+ * began, 64 to a step (copying them is the work).  Deterministic, unlike
+ * the clock: the same expression fails the same way on a loaded machine.
+ */
+void
+sfn_jbudget(sfn_jctx_t *ctx)
+{
+    if (ctx->max_steps
+        && ctx->steps + (int64_t) ((ctx->memory - ctx->memory0) >> 6)
+           > ctx->max_steps)
+    {
+        ctx->message = "Expression evaluation exceeds its budget of work: "
+                       "Check for infinite loop";
+        sfn_jthrow(ctx, "U1001");
+    }
+}
+
+
+/* every SFN_JTICKS steps: the budget and the clock */
+void
+sfn_jtick(sfn_jctx_t *ctx)
+{
+    ctx->ticks = SFN_JTICKS;
+    ctx->steps += SFN_JTICKS;
+
+    sfn_jbudget(ctx);
+
+    if (ctx->deadline && sfn_jnow_ms() > ctx->deadline) {
+        ctx->message = "Expression evaluation timeout: Check for infinite "
+                       "loop";
+        sfn_jthrow(ctx, "U1001");
+    }
+}
+
+
 static void
 sfn_jcheck(sfn_jctx_t *ctx)
 {
@@ -241,12 +278,8 @@ sfn_jcheck(sfn_jctx_t *ctx)
         sfn_jthrow(ctx, "U1001");
     }
 
-    if (ctx->deadline && (++ctx->ticks & 0xff) == 0
-        && sfn_jnow_ms() > ctx->deadline)
-    {
-        ctx->message = "Expression evaluation timeout: Check for infinite "
-                       "loop";
-        sfn_jthrow(ctx, "U1001");
+    if (--ctx->ticks == 0) {
+        sfn_jtick(ctx);
     }
 }
 
@@ -309,6 +342,64 @@ sfn_jlookup(sfn_jctx_t *ctx, sfn_jv_t *input, const char *k, size_t len)
     }
 
     return NULL;
+}
+
+
+/*
+ * evaluate() of a literal, or of a name looked up in an object, where the
+ * general walk would add nothing: no call, no sequence.
+ */
+static sfn_jv_t *
+sfn_jeval_leaf(sfn_jctx_t *ctx, sfn_jnode_t *expr, sfn_jv_t *input,
+    sfn_jenv_t *env)
+{
+    sfn_jv_t     *v;
+    sfn_jnode_t  *step;
+
+    if (expr->predicate.n == 0 && expr->group == NULL) {
+
+        if (expr->type == SFN_JN_NUMBER || expr->type == SFN_JN_STRING
+            || expr->type == SFN_JN_VALUE)
+        {
+            if (expr->value) {
+                return expr->value;
+            }
+
+        } else if (expr->type == SFN_JN_VARIABLE && expr->str.len) {
+            v = sfn_jenv_lookup(ctx, env, expr->str.data, expr->str.len);
+
+            if (v == NULL || v->type != SFN_JV_ARRAY
+                || !(v->flags & SFN_JV_SEQ))
+            {
+                return v;
+            }
+
+            /* a sequence: the general walk flattens it */
+
+        } else if (expr->type == SFN_JN_PATH && expr->items.n == 1
+                   && input && input->type == SFN_JV_OBJECT
+                   && !expr->keep_singleton && !expr->tuple)
+        {
+            step = expr->items.v[0];
+
+            if (step->type == SFN_JN_NAME && step->stages.n == 0
+                && step->predicate.n == 0 && !step->tuple
+                && !step->has_focus && !step->has_index && !step->ancestor
+                && !step->group && !step->keep_array && !step->cons_array
+                && !step->keep_singleton)
+            {
+                v = sfn_jv_get(input, step->str.data, step->str.len);
+
+                if (v == NULL || v->type != SFN_JV_ARRAY
+                    || !(v->flags & SFN_JV_SEQ))
+                {
+                    return v;
+                }
+            }
+        }
+    }
+
+    return sfn_jeval(ctx, expr, input, env);
 }
 
 
@@ -378,11 +469,13 @@ sfn_jeval(sfn_jctx_t *ctx, sfn_jnode_t *expr, sfn_jv_t *input,
         break;
 
     case SFN_JN_STRING:
-        result = sfn_jv_string(ctx, expr->str.data, expr->str.len);
+        result = expr->value ? expr->value
+                             : sfn_jv_string(ctx, expr->str.data,
+                                             expr->str.len);
         break;
 
     case SFN_JN_NUMBER:
-        result = sfn_jv_number(ctx, expr->num);
+        result = expr->value ? expr->value : sfn_jv_number(ctx, expr->num);
         break;
 
     case SFN_JN_VALUE:
@@ -935,30 +1028,6 @@ sfn_jev_filter(sfn_jctx_t *ctx, sfn_jnode_t *pred, sfn_jv_t *input,
 /* operators */
 
 static int
-sfn_jop(sfn_jnode_t *n, const char *op)
-{
-    size_t  len;
-
-    len = strlen(op);
-
-    return n->str.len == len && memcmp(n->str.data, op, len) == 0;
-}
-
-
-static const char *
-sfn_jop_text(sfn_jctx_t *ctx, sfn_jnode_t *n)
-{
-    if (n->str.len < sizeof(ctx->op)) {
-        memcpy(ctx->op, n->str.data, n->str.len);
-        ctx->op[n->str.len] = '\0';
-        return ctx->op;
-    }
-
-    return "";
-}
-
-
-static int
 sfn_jstrcmp(sfn_jv_t *a, sfn_jv_t *b)
 {
     size_t  n;
@@ -1009,13 +1078,14 @@ sfn_jev_binary(sfn_jctx_t *ctx, sfn_jnode_t *expr, sfn_jv_t *input,
     double     l, r, size;
     sfn_jv_t  *lhs, *rhs, *result, *ls, *rs;
 
-    lhs = sfn_jeval(ctx, expr->lhs, input, env);
-    ctx->token = sfn_jop_text(ctx, expr);
+    lhs = sfn_jeval_leaf(ctx, expr->lhs, input, env);
+    ctx->token = expr->name;
 
-    if (sfn_jop(expr, "and") || sfn_jop(expr, "or")) {
+    /* the operators are "and" and "or" among those that start so */
+    if (expr->str.data[0] == 'a' || expr->str.data[0] == 'o') {
         lb = sfn_jv_boolean(ctx, lhs) == 1;
 
-        if (sfn_jop(expr, "and")) {
+        if (expr->str.data[0] == 'a') {
             if (!lb) {
                 return &sfn_jv_false;
             }
@@ -1027,8 +1097,8 @@ sfn_jev_binary(sfn_jctx_t *ctx, sfn_jnode_t *expr, sfn_jv_t *input,
         return sfn_jv_bool(sfn_jv_boolean(ctx, rhs) == 1);
     }
 
-    rhs = sfn_jeval(ctx, expr->rhs, input, env);
-    ctx->token = sfn_jop_text(ctx, expr);
+    rhs = sfn_jeval_leaf(ctx, expr->rhs, input, env);
+    ctx->token = expr->name;
 
     switch (expr->str.data[0]) {
     case '+': case '-': case '*': case '/': case '%':
@@ -1048,8 +1118,17 @@ sfn_jev_binary(sfn_jctx_t *ctx, sfn_jnode_t *expr, sfn_jv_t *input,
         case '-': return sfn_jv_number(ctx, l - r);
         case '*': return sfn_jv_number(ctx, l * r);
         case '/': return sfn_jv_number(ctx, l / r);
-        default: return sfn_jv_number(ctx, fmod(l, r));
         }
+
+        /* integers in C's range: its % is fmod's, but for the zero's sign */
+        if (l >= -9e15 && l <= 9e15 && r >= -9e15 && r <= 9e15 && r != 0
+            && l == (double) (int64_t) l && r == (double) (int64_t) r)
+        {
+            size = (double) ((int64_t) l % (int64_t) r);
+            return sfn_jv_number(ctx, size == 0 && l < 0 ? -0.0 : size);
+        }
+
+        return sfn_jv_number(ctx, fmod(l, r));
 
     case '=':
         if (lhs == NULL || rhs == NULL) {
@@ -1090,30 +1169,18 @@ sfn_jev_binary(sfn_jctx_t *ctx, sfn_jnode_t *expr, sfn_jv_t *input,
 
         if (lhs->type == SFN_JV_STRING) {
             c = sfn_jstrcmp(lhs, rhs);
-            if (sfn_jop(expr, "<")) {
-                return sfn_jv_bool(c < 0);
+            if (expr->str.data[0] == '<') {
+                return sfn_jv_bool(expr->str.len == 1 ? c < 0 : c <= 0);
             }
-            if (sfn_jop(expr, "<=")) {
-                return sfn_jv_bool(c <= 0);
-            }
-            if (sfn_jop(expr, ">")) {
-                return sfn_jv_bool(c > 0);
-            }
-            return sfn_jv_bool(c >= 0);
+            return sfn_jv_bool(expr->str.len == 1 ? c > 0 : c >= 0);
         }
 
         l = lhs->u.n;
         r = rhs->u.n;
-        if (sfn_jop(expr, "<")) {
-            return sfn_jv_bool(l < r);
+        if (expr->str.data[0] == '<') {
+            return sfn_jv_bool(expr->str.len == 1 ? l < r : l <= r);
         }
-        if (sfn_jop(expr, "<=")) {
-            return sfn_jv_bool(l <= r);
-        }
-        if (sfn_jop(expr, ">")) {
-            return sfn_jv_bool(l > r);
-        }
-        return sfn_jv_bool(l >= r);
+        return sfn_jv_bool(expr->str.len == 1 ? l > r : l >= r);
 
     case '&':
         ls = lhs ? sfn_jfn_string(ctx, lhs) : NULL;
@@ -1444,6 +1511,8 @@ sfn_jsort_swap(sfn_jsort_t *s, sfn_jv_t *a, sfn_jv_t *b)
     sfn_jenv_t   *ea, *eb;
 
     ctx = s->ctx;
+
+    sfn_jstep(ctx);
 
     if (s->fn) {
         args[0] = a;
@@ -2074,10 +2143,9 @@ sfn_jev_function(sfn_jctx_t *ctx, sfn_jnode_t *expr, sfn_jv_t *input,
     size_t        i;
     sfn_jv_t     *proc, **args, *probe;
     sfn_jnode_t  *pn;
-    const char   *name;
 
     pn = expr->procedure;
-    proc = sfn_jeval(ctx, pn, input, env);
+    proc = sfn_jeval_leaf(ctx, pn, input, env);
 
     if (proc == NULL && pn->type == SFN_JN_PATH) {
         sfn_jnode_t  *s0 = pn->items.v[0];
@@ -2098,18 +2166,10 @@ sfn_jev_function(sfn_jctx_t *ctx, sfn_jnode_t *expr, sfn_jv_t *input,
     }
 
     for (i = 0; i < expr->items.n; i++) {
-        args[n++] = sfn_jeval(ctx, expr->items.v[i], input, env);
+        args[n++] = sfn_jeval_leaf(ctx, expr->items.v[i], input, env);
     }
 
-    name = NULL;
-    if (pn->type == SFN_JN_PATH) {
-        sfn_jnode_t  *s0 = pn->items.v[0];
-
-        name = sfn_pstrndup(ctx->pool, s0->str.data, s0->str.len);
-    } else if (pn->type == SFN_JN_VARIABLE) {
-        name = sfn_pstrndup(ctx->pool, pn->str.data, pn->str.len);
-    }
-    ctx->token = name;
+    ctx->token = expr->name;
     ctx->position = expr->position;
 
     return sfn_japply(ctx, proc, args, n, input, env);

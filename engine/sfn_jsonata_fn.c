@@ -237,6 +237,29 @@ sfn_jsonata_validate(sfn_jctx_t *ctx, sfn_jsig_t *sig, sfn_jv_t **args,
     sfn_jv_t            *arg, **v, *wrap;
     const sfn_jparam_t  *p;
 
+    /*
+     * an argument a parameter, each of its type: the match the regex would
+     * find, the arguments as they are
+     */
+    if (nargs == sig->n) {
+        for (i = 0; i < nargs; i++) {
+            p = &sig->params[i];
+            ctype = sfn_jsym(args[i]);
+
+            if (p->quant == '+' || !sfn_jsig_in(p, ctype)
+                || (p->type == 'a' && (ctype != 'a' || p->subtype.len)))
+            {
+                break;
+            }
+        }
+
+        if (i == nargs) {
+            *out = args;
+            *nout = nargs;
+            return NULL;
+        }
+    }
+
     s = sfn_jalloc(ctx, nargs + 1);
     for (i = 0; i < nargs; i++) {
         s[i] = sfn_jsym(args[i]);

@@ -32,6 +32,10 @@ typedef struct sfn_jenv_s   sfn_jenv_t;
 typedef struct sfn_jctx_s   sfn_jctx_t;
 
 
+/* the steps between two looks at the clock */
+#define SFN_JTICKS  256
+
+
 /* values; NULL is "undefined" */
 
 enum {
@@ -199,6 +203,8 @@ struct sfn_jnode_s {
     sfn_jlist_t          *group;      /* sfn_jpair_t */
     size_t                group_pos;
 
+    const char           *name;       /* a call's procedure, an operator:
+                                         the token errors name */
     sfn_str_t             focus;      /* @$v */
     sfn_str_t             index;      /* #$v */
     sfn_jslot_t          *ancestor;
@@ -292,7 +298,6 @@ struct sfn_jctx_s {
     sfn_jv_t             *value;
     sfn_jv_t             *value2;
     const char           *token;
-    char                  op[4];        /* an operator as a token */
     int                   index;
     const char           *message;
     const char           *type;
@@ -303,7 +308,12 @@ struct sfn_jctx_s {
     size_t                memory;       /* allocated so far */
     size_t                max_memory;
     int64_t               deadline;     /* ms, monotonic; 0: none */
-    unsigned              ticks;
+    unsigned              ticks;        /* steps to the next look at the
+                                           clock and the budget */
+    int64_t               steps;        /* counted at each tick */
+    int64_t               max_steps;    /* 0: none */
+    size_t                memory0;      /* memory when the evaluation
+                                           began */
     int64_t               now;          /* ms since epoch */
     sfn_jenv_t           *root;         /* the builtins and $$ */
     pcre2_general_context  *gctx;
@@ -343,7 +353,15 @@ sfn_jv_t *sfn_jv_from_json(sfn_jctx_t *ctx, const cJSON *j);
 /* the same, its strings borrowed from j, which must outlive the values */
 sfn_jv_t *sfn_jv_from_json_ref(sfn_jctx_t *ctx, const cJSON *j);
 cJSON *sfn_jv_to_json(const sfn_jv_t *v);
+cJSON *sfn_jv_to_json_pool(const sfn_jv_t *v, sfn_pool_t *pool);
 void *sfn_jalloc(sfn_jctx_t *ctx, size_t size);
+void sfn_jbudget(sfn_jctx_t *ctx);
+
+/* a step of work outside evaluate(): a comparison, an item visited */
+#define sfn_jstep(ctx)                                                      \
+    if (--(ctx)->ticks == 0) sfn_jtick(ctx)
+
+void sfn_jtick(sfn_jctx_t *ctx);
 void sfn_jlist_push(sfn_pool_t *pool, sfn_jlist_t *l, void *p);
 
 /*

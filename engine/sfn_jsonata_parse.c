@@ -92,6 +92,39 @@ sfn_jp_node(sfn_jparser_t *p, int type, size_t position)
 }
 
 
+/*
+ * A string or number literal's value, made once with the program: values
+ * are never changed, so every evaluation shares it.
+ */
+static void
+sfn_jp_literal(sfn_jparser_t *p, sfn_jnode_t *n)
+{
+    char      *s;
+    sfn_jv_t  *v;
+
+    if (n->type == SFN_JN_NUMBER) {
+        v = sfn_jp_alloc(p, sizeof(sfn_jv_t));
+        v->type = SFN_JV_NUMBER;
+        v->flags = 0;
+        v->u.n = n->num;
+
+    } else {
+        v = sfn_jp_alloc(p, sizeof(sfn_jv_t) + n->str.len + 1);
+        s = (char *) (v + 1);
+        if (n->str.len) {
+            memcpy(s, n->str.data, n->str.len);
+        }
+        s[n->str.len] = '\0';
+        v->type = SFN_JV_STRING;
+        v->flags = 0;
+        v->u.s.data = s;
+        v->u.s.len = n->str.len;
+    }
+
+    n->value = v;
+}
+
+
 static void
 sfn_jp_push(sfn_jparser_t *p, sfn_jlist_t *l, void *v)
 {
@@ -836,6 +869,7 @@ sfn_jp_binary(sfn_jparser_t *p, sfn_jnode_t *expr)
             }
             if (step->type == SFN_JN_STRING) {
                 step->type = SFN_JN_NAME;
+                step->value = NULL;
             }
         }
 
@@ -1013,6 +1047,10 @@ sfn_jp_binary(sfn_jparser_t *p, sfn_jnode_t *expr)
 
     result = sfn_jp_node(p, SFN_JN_BINARY, expr->position);
     result->str = expr->str;
+    result->name = sfn_pstrndup(p->pool, expr->str.data, expr->str.len);
+    if (result->name == NULL) {
+        sfn_jp_fail(p, "U1000", 0, NULL, 0, NULL);
+    }
     result->lhs = sfn_jp_process(p, expr->lhs);
     result->rhs = sfn_jp_process(p, expr->rhs);
     sfn_jp_push_ancestry(p, result, result->lhs);
@@ -1045,6 +1083,7 @@ sfn_jp_process(sfn_jparser_t *p, sfn_jnode_t *expr)
         if (result->expr->type == SFN_JN_NUMBER) {
             result = result->expr;
             result->num = -result->num;
+            sfn_jp_literal(p, result);
         } else {
             sfn_jp_push_ancestry(p, result, result->expr);
         }
@@ -1082,6 +1121,16 @@ sfn_jp_process(sfn_jparser_t *p, sfn_jnode_t *expr)
             sfn_jp_push(p, &result->items, v);
         }
         result->procedure = sfn_jp_process(p, expr->procedure);
+
+        /* the name errors give a call, NUL-terminated once */
+        if (result->procedure->type == SFN_JN_PATH) {
+            v = result->procedure->items.v[0];
+            result->name = sfn_pstrndup(p->pool, v->str.data, v->str.len);
+
+        } else if (result->procedure->type == SFN_JN_VARIABLE) {
+            v = result->procedure;
+            result->name = sfn_pstrndup(p->pool, v->str.data, v->str.len);
+        }
         break;
 
     case SFN_JN_LAMBDA:
@@ -1148,6 +1197,10 @@ sfn_jp_process(sfn_jparser_t *p, sfn_jnode_t *expr)
 
     case SFN_JN_STRING:
     case SFN_JN_NUMBER:
+        sfn_jp_literal(p, expr);
+        result = expr;
+        break;
+
     case SFN_JN_VALUE:
     case SFN_JN_WILDCARD:
     case SFN_JN_DESCENDANT:

@@ -34,6 +34,11 @@ sfn_jalloc(sfn_jctx_t *ctx, size_t size)
         sfn_jthrow(ctx, "U1000");
     }
 
+    /* a large block at once; small ones at the next tick */
+    if (ctx->max_steps && size >= 1024) {
+        sfn_jbudget(ctx);
+    }
+
     p = sfn_palloc(ctx->pool, size);
     if (p == NULL) {
         sfn_jthrow(ctx, "U1000");
@@ -500,15 +505,18 @@ sfn_jv_boolean(sfn_jctx_t *ctx, const sfn_jv_t *v)
 
 
 /*
- * ref: the strings stay in the tree, which outlives the evaluation;
- * arrays and objects are sized once
+ * ref: the strings and keys stay in the tree, which outlives the
+ * evaluation.  An array or an object is one allocation: the value, its
+ * lists, and the numbers and strings among its members.
  */
+static sfn_jv_t *sfn_jv_json_items(sfn_jctx_t *ctx, const cJSON *j,
+    int ref);
+
+
 static sfn_jv_t *
 sfn_jv_json(sfn_jctx_t *ctx, const cJSON *j, int ref)
 {
-    size_t        n;
-    sfn_jv_t     *v;
-    const cJSON  *c;
+    sfn_jv_t  *v;
 
     switch (j->type & 0xff) {
     case cJSON_False:
@@ -529,10 +537,88 @@ sfn_jv_json(sfn_jctx_t *ctx, const cJSON *j, int ref)
         return v;
     case cJSON_Array:
     case cJSON_Object:
-        break;
+        return sfn_jv_json_items(ctx, j, ref);
     default:
         return &sfn_jv_null;
     }
+}
+
+
+/* a member in its slot when it is a number or a borrowed string */
+static sfn_jv_t *
+sfn_jv_json_member(sfn_jctx_t *ctx, const cJSON *c, int ref, sfn_jv_t *slot)
+{
+    switch (c->type & 0xff) {
+    case cJSON_Number:
+        slot->type = SFN_JV_NUMBER;
+        slot->flags = 0;
+        slot->u.n = c->valuedouble;
+        return slot;
+    case cJSON_String:
+        if (ref && c->valuestring != NULL) {
+            slot->type = SFN_JV_STRING;
+            slot->flags = 0;
+            slot->u.s.data = c->valuestring;
+            slot->u.s.len = strlen(c->valuestring);
+            return slot;
+        }
+        break;
+    }
+
+    return sfn_jv_json(ctx, c, ref);
+}
+
+
+/*
+ * An object's keys as they are when none is an array index, which
+ * JavaScript lists first, and none repeats, which JSON.parse() keeps once:
+ * otherwise sfn_jv_set() orders them.
+ */
+static int
+sfn_jv_json_keys(const cJSON *j, sfn_str_t *keys, size_t n)
+{
+    size_t        i, k;
+    uint64_t      idx;
+    const char   *key;
+    const cJSON  *c;
+
+    for (c = j->child, i = 0; c; c = c->next, i++) {
+        key = c->string ? c->string : "";
+        keys[i].data = key;
+        keys[i].len = strlen(key);
+
+        if (key[0] >= '0' && key[0] <= '9'
+            && sfn_jv_index_key(key, keys[i].len, &idx))
+        {
+            return 0;
+        }
+
+        if (n > 64) {
+            continue;
+        }
+
+        for (k = 0; k < i; k++) {
+            if (keys[k].len == keys[i].len && keys[k].data[0] == key[0]
+                && memcmp(keys[k].data, key, keys[i].len) == 0)
+            {
+                return 0;
+            }
+        }
+    }
+
+    /* a large object is checked for repeats with sfn_jv_set() */
+    return n <= 64;
+}
+
+
+static sfn_jv_t *
+sfn_jv_json_items(sfn_jctx_t *ctx, const cJSON *j, int ref)
+{
+    char          *p, *k;
+    size_t         n, i, size;
+    sfn_jv_t      *v, **vals, *slots;
+    sfn_str_t     *keys;
+    const cJSON   *c;
 
     n = 0;
     for (c = j->child; c; c = c->next) {
@@ -540,23 +626,66 @@ sfn_jv_json(sfn_jctx_t *ctx, const cJSON *j, int ref)
     }
 
     if ((j->type & 0xff) == cJSON_Array) {
-        v = sfn_jv_array(ctx, 0);
-        v->u.a->v = sfn_jalloc(ctx, (n ? n : 1) * sizeof(sfn_jv_t *));
-        v->u.a->cap = n ? n : 1;
-        for (c = j->child; c; c = c->next) {
-            v->u.a->v[v->u.a->n++] = sfn_jv_json(ctx, c, ref);
+        size = sizeof(sfn_jv_t) + sizeof(sfn_jarr_t)
+               + n * (sizeof(sfn_jv_t *) + sizeof(sfn_jv_t));
+        p = sfn_jalloc(ctx, size);
+
+        v = (sfn_jv_t *) p;
+        v->type = SFN_JV_ARRAY;
+        v->flags = 0;
+        v->u.a = (sfn_jarr_t *) (p + sizeof(sfn_jv_t));
+        vals = (sfn_jv_t **) (p + sizeof(sfn_jv_t) + sizeof(sfn_jarr_t));
+        slots = (sfn_jv_t *) (vals + n);
+
+        v->u.a->v = vals;
+        v->u.a->n = n;
+        v->u.a->cap = n;
+
+        for (c = j->child, i = 0; c; c = c->next, i++) {
+            vals[i] = sfn_jv_json_member(ctx, c, ref, &slots[i]);
         }
+
         return v;
     }
 
-    v = sfn_jv_object(ctx);
-    v->u.o->k = sfn_jalloc(ctx, (n ? n : 1) * sizeof(sfn_str_t));
-    v->u.o->v = sfn_jalloc(ctx, (n ? n : 1) * sizeof(sfn_jv_t *));
-    v->u.o->cap = n ? n : 1;
-    for (c = j->child; c; c = c->next) {
-        sfn_jv_set(ctx, v, c->string, strlen(c->string),
-                   sfn_jv_json(ctx, c, ref));
+    size = sizeof(sfn_jv_t) + sizeof(sfn_jobj_t)
+           + n * (sizeof(sfn_str_t) + sizeof(sfn_jv_t *) + sizeof(sfn_jv_t));
+    p = sfn_jalloc(ctx, size);
+
+    v = (sfn_jv_t *) p;
+    v->type = SFN_JV_OBJECT;
+    v->flags = 0;
+    v->u.o = (sfn_jobj_t *) (p + sizeof(sfn_jv_t));
+    keys = (sfn_str_t *) (p + sizeof(sfn_jv_t) + sizeof(sfn_jobj_t));
+    vals = (sfn_jv_t **) (keys + n);
+    slots = (sfn_jv_t *) (vals + n);
+
+    v->u.o->k = keys;
+    v->u.o->v = vals;
+    v->u.o->n = 0;
+    v->u.o->cap = n;
+
+    if (!sfn_jv_json_keys(j, keys, n)) {
+        for (c = j->child, i = 0; c; c = c->next, i++) {
+            sfn_jv_set(ctx, v, c->string ? c->string : "",
+                       c->string ? strlen(c->string) : 0,
+                       sfn_jv_json_member(ctx, c, ref, &slots[i]));
+        }
+
+        return v;
     }
+
+    for (c = j->child, i = 0; c; c = c->next, i++) {
+        if (!ref) {
+            k = sfn_jalloc(ctx, keys[i].len + 1);
+            memcpy(k, keys[i].data, keys[i].len + 1);
+            keys[i].data = k;
+        }
+
+        vals[i] = sfn_jv_json_member(ctx, c, ref, &slots[i]);
+    }
+
+    v->u.o->n = n;
 
     return v;
 }
@@ -636,6 +765,65 @@ sfn_jv_to_json(const sfn_jv_t *v)
 }
 
 
+/* the same in an arena: nothing to free on failure but the arena */
+cJSON *
+sfn_jv_to_json_pool(const sfn_jv_t *v, sfn_pool_t *pool)
+{
+    size_t   i;
+    cJSON   *j, *c;
+
+    if (v == NULL) {
+        return sfn_json_pnode(pool, cJSON_NULL);
+    }
+
+    switch (v->type) {
+    case SFN_JV_BOOL:
+        return sfn_json_pnode(pool, v->u.b ? cJSON_True : cJSON_False);
+    case SFN_JV_NUMBER:
+        if (isnan(v->u.n) || isinf(v->u.n)) {
+            return sfn_json_pnode(pool, cJSON_NULL);
+        }
+        return sfn_json_pnumber(pool, v->u.n);
+    case SFN_JV_STRING:
+        return sfn_json_pstring(pool, v->u.s.data, v->u.s.len);
+    case SFN_JV_ARRAY:
+        j = sfn_json_pnode(pool, cJSON_Array);
+        if (j == NULL) {
+            return NULL;
+        }
+        for (i = 0; i < v->u.a->n; i++) {
+            c = sfn_jv_to_json_pool(v->u.a->v[i], pool);
+            if (c == NULL || sfn_json_padd(pool, j, NULL, 0, c) != 0) {
+                return NULL;
+            }
+        }
+        return j;
+    case SFN_JV_OBJECT:
+        j = sfn_json_pnode(pool, cJSON_Object);
+        if (j == NULL) {
+            return NULL;
+        }
+        for (i = 0; i < v->u.o->n; i++) {
+            if (v->u.o->v[i] == NULL) {
+                continue;
+            }
+            c = sfn_jv_to_json_pool(v->u.o->v[i], pool);
+            if (c == NULL
+                || sfn_json_padd(pool, j, v->u.o->k[i].data,
+                                 v->u.o->k[i].len, c) != 0)
+            {
+                return NULL;
+            }
+        }
+        return j;
+    case SFN_JV_FUNCTION:
+        return sfn_json_pstring(pool, "", 0);
+    default:
+        return sfn_json_pnode(pool, cJSON_NULL);
+    }
+}
+
+
 /* Number.prototype.toString() */
 
 size_t
@@ -658,6 +846,11 @@ sfn_js_number(double d, char *buf)
 
     if (d == trunc(d) && fabs(d) < 1e15) {
         return (size_t) sprintf(buf, "%lld", (long long) d);
+    }
+
+    n = sfn_decimal_format(d, buf);
+    if (n) {
+        return n;
     }
 
     /* the shortest of 15..17 significant digits that reads back as d */

@@ -1921,15 +1921,42 @@ sfn_load_map(sfn_load_t *ld, sfn_state_t *st, const cJSON *obj,
 
         st->batching = 1;
 
+        /* JSONata: BatchInput a value with expressions, the maxima too */
+        if (st->jsonata) {
+            st->q_batch_input = sfn_load_query(ld, b, "BatchInput",
+                                               st->name, loc);
+
+            v = cJSON_GetObjectItemCaseSensitive(b, "MaxItemsPerBatch");
+            if (sfn_is_query(st, v)) {
+                st->q_batch_max_items = sfn_load_query(ld, b,
+                                                       "MaxItemsPerBatch",
+                                                       st->name, loc);
+            }
+
+            v = cJSON_GetObjectItemCaseSensitive(b, "MaxInputBytesPerBatch");
+            if (sfn_is_query(st, v)) {
+                st->q_batch_max_bytes = sfn_load_query(ld, b,
+                                                   "MaxInputBytesPerBatch",
+                                                   st->name, loc);
+            }
+
+            if (ld->failed) {
+                return -1;
+            }
+        }
+
         v = cJSON_GetObjectItemCaseSensitive(b, "MaxItemsPerBatch");
-        if (v && !sfn_is_posint(v, &st->batch_max_items, 1, 99999999)) {
+        if (v && !st->q_batch_max_items
+            && !sfn_is_posint(v, &st->batch_max_items, 1, 99999999))
+        {
             sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
                           "MaxItemsPerBatch must be a positive integer");
             return -1;
         }
 
         v = cJSON_GetObjectItemCaseSensitive(b, "MaxInputBytesPerBatch");
-        if (v && !sfn_is_posint(v, &st->batch_max_bytes, 1, SFN_MAX_PAYLOAD))
+        if (v && !st->q_batch_max_bytes
+            && !sfn_is_posint(v, &st->batch_max_bytes, 1, SFN_MAX_PAYLOAD))
         {
             sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
                           "MaxInputBytesPerBatch must be a positive "
@@ -1945,14 +1972,18 @@ sfn_load_map(sfn_load_t *ld, sfn_state_t *st, const cJSON *obj,
                                                  "MaxInputBytesPerBatchPath",
                                                  st->name, loc, 1, &is_null,
                                                  0);
-        st->batch_input = sfn_load_tmpl(ld, b, "BatchInput", st->name, loc);
+        if (!st->jsonata) {
+            st->batch_input = sfn_load_tmpl(ld, b, "BatchInput", st->name,
+                                            loc);
+        }
 
         if (ld->failed) {
             return -1;
         }
 
         if (!st->batch_max_items && !st->batch_max_bytes
-            && !st->batch_max_items_path && !st->batch_max_bytes_path)
+            && !st->batch_max_items_path && !st->batch_max_bytes_path
+            && !st->q_batch_max_items && !st->q_batch_max_bytes)
         {
             sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
                           "ItemBatcher needs MaxItemsPerBatch or "

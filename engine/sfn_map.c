@@ -79,6 +79,20 @@ sfn_map_batches(sfn_run_t *run, const cJSON *arr)
         return -1;
     }
 
+    if (st->q_batch_max_items
+        && sfn_query_int(run, st->q_batch_max_items, "MaxItemsPerBatch", 1,
+                         99999999, &max_items, NULL) != 0)
+    {
+        return -1;
+    }
+
+    if (st->q_batch_max_bytes
+        && sfn_query_int(run, st->q_batch_max_bytes, "MaxInputBytesPerBatch",
+                         1, SFN_MAX_PAYLOAD, &max_bytes, NULL) != 0)
+    {
+        return -1;
+    }
+
     if (max_bytes <= 0 || max_bytes > SFN_MAX_PAYLOAD) {
         max_bytes = SFN_MAX_PAYLOAD;
     }
@@ -90,7 +104,14 @@ sfn_map_batches(sfn_run_t *run, const cJSON *arr)
     }
 
     in = NULL;
-    if (st->batch_input) {
+    if (st->q_batch_input) {
+        /* JSONata: $states.input is the state's input */
+        in = sfn_query_eval(run, st->q_batch_input, run->input, NULL, NULL);
+        if (in == NULL) {
+            return -1;
+        }
+
+    } else if (st->batch_input) {
         memset(&err, 0, sizeof(sfn_err_t));
         sfn_env_init(&env, run, run->eff);
         in = sfn_tmpl_eval(st->batch_input, &env, &err);

@@ -12,8 +12,9 @@
  *
  * An execution's input is parsed into a payload of its own from the
  * start (sfn_payload_parse()): the box, its nodes and its strings in one
- * allocation, freed at once when the last reference goes; such a tree is
- * never changed nor given away, only copied.
+ * allocation, freed at once when the last reference goes; a JSONata
+ * state's output is built in an arena the box owns (sfn_payload_new()).
+ * Such a tree is never changed nor given away, only copied.
  */
 
 
@@ -24,8 +25,10 @@
 
 struct sfn_payload_s {
     unsigned              refs;
-    unsigned              block:1;    /* json lives in this allocation */
+    unsigned              block:1;    /* json lives in this allocation or
+                                         in pool */
     cJSON                *json;
+    sfn_pool_t            pool;
 };
 
 
@@ -63,8 +66,44 @@ sfn_payload_parse(const char *text, size_t len)
     s->refs = 1;
     s->block = 1;
     s->json = v;
+    s->pool.chunk = NULL;
 
     return s;
+}
+
+
+/*
+ * A payload whose tree is built in its own arena (sfn_json_pnode() and
+ * the like on sfn_payload_pool()), then set: a block, as a parsed one.
+ */
+sfn_payload_t *
+sfn_payload_new(void)
+{
+    sfn_payload_t  *s;
+
+    s = calloc(1, sizeof(sfn_payload_t));
+    if (s == NULL) {
+        return NULL;
+    }
+
+    s->refs = 1;
+    s->block = 1;
+
+    return s;
+}
+
+
+sfn_pool_t *
+sfn_payload_pool(sfn_payload_t *p)
+{
+    return &p->pool;
+}
+
+
+void
+sfn_payload_set(sfn_payload_t *p, cJSON *json)
+{
+    p->json = json;
 }
 
 
@@ -86,6 +125,7 @@ sfn_payload_share(cJSON *v, sfn_payload_t **p)
     s->refs = 1;
     s->block = 0;
     s->json = v;
+    s->pool.chunk = NULL;
     *p = s;
 
     return s;
@@ -174,5 +214,6 @@ sfn_payload_release(sfn_payload_t *p)
         cJSON_Delete(p->json);
     }
 
+    sfn_pool_destroy(&p->pool);
     free(p);
 }

@@ -135,6 +135,25 @@ static const sfn_t_case_t  map_cases[] = {
       "SUCCEEDED",
       "[{`BatchInput`:{`k`:1},`Items`:[1,2]},{`BatchInput`:{`k`:1},`Items`:[3]}]", NULL, NULL, NULL },
 
+    { "item batcher, JSONata",
+      "{`QueryLanguage`:`JSONata`,`StartAt`:`M`,`States`:{`M`:{`Type`:`Map`,"
+      "`Items`:`{% $states.input.xs %}`,"
+      "`ItemBatcher`:{`MaxItemsPerBatch`:`{% $states.input.n %}`,"
+      "`BatchInput`:{`k`:`{% $states.input.k * 2 %}`,`c`:1}},"
+      "`ItemProcessor`:{`StartAt`:`I`,`States`:{" PASS_I "}},`End`:true}}}",
+      "{`xs`:[1,2,3],`n`:2,`k`:7}",
+      "SUCCEEDED",
+      "[{`BatchInput`:{`k`:14,`c`:1},`Items`:[1,2]},"
+      "{`BatchInput`:{`k`:14,`c`:1},`Items`:[3]}]", NULL, NULL, NULL },
+
+    { "item batcher, JSONata BatchInput failing",
+      "{`QueryLanguage`:`JSONata`,`StartAt`:`M`,`States`:{`M`:{`Type`:`Map`,"
+      "`ItemBatcher`:{`MaxItemsPerBatch`:2,"
+      "`BatchInput`:{`k`:`{% $states.input.k + 'x' %}`}},"
+      "`ItemProcessor`:{`StartAt`:`I`,`States`:{" PASS_I "}},`End`:true}}}",
+      "[1,2,3]",
+      "FAILED", NULL, "States.QueryEvaluationError", NULL, NULL },
+
     { "nested map",
       MAP("", "`I`:{`Type`:`Map`,`ItemProcessor`:{`StartAt`:`J`,`States`:{"
           "`J`:{`Type`:`Pass`,`Parameters`:{`v.$`:`$`},`End`:true}}},"
