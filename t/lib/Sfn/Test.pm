@@ -20,6 +20,7 @@ use warnings;
 use Cwd qw(abs_path);
 use File::Basename qw(dirname);
 use File::Path qw(make_path);
+use Fcntl qw(:flock);
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use IO::Socket::INET;
@@ -122,9 +123,14 @@ sub need_npm {
         if system('node -v >/dev/null 2>&1');
     (my $prefix = "$ROOT/t/.node/$name") =~ s/\@//g;
     my $dir = "$prefix/node_modules/$name";
+    # tests run at once (prove -j) install a package once, one at a time
+    make_path("$ROOT/t/.node");
+    open my $lock, '>', "$ROOT/t/.node/.lock" or die "t/.node/.lock: $!\n";
+    flock $lock, LOCK_EX or die "flock: $!\n";
     system("npm install --no-save --no-package-lock --no-audit --no-fund "
            . "--prefix '$prefix' '$name' >/dev/null 2>&1")
         unless -d $dir;
+    close $lock;
     plan(skip_all => "npm install $name failed (no registry?)")
         unless -d $dir;
     return $dir;
