@@ -153,10 +153,28 @@ fuzz: $(FUZZ_BINS)
 	        $(BUILD)/corpus/$$(basename $$f) engine/fuzz/seeds; \
 	done
 
+# t/ in two groups.  The files of T_PARALLEL assert no latency and wait
+# on conditions, not on sleeps: they run two at a time (prove -j2), the
+# longest first.  Then every other file runs alone: those that measure a
+# latency, a rescue or a timeout (a neighbour's load would make them
+# flake), and any new file until it is listed here.
+#
 # SFN_TEST_SAN: Sfn::Test takes build/san's module and tools, preloads
 # libasan into nginx and fails a test on any sanitizer report
+T_PARALLEL := 002 801 412 410 406 601 306 403 304 302 301 \
+              001 003 101 401 404 405 411 413 503 602 605 606 608 609 613 \
+              701 712 820 821 822 823 824 900 902 903 905 906 907 908 909
+T_PAR      := $(foreach n,$(T_PARALLEL),$(wildcard t/$(n)-*.t))
+T_ALONE    := $(filter-out $(T_PAR),$(sort $(wildcard t/*.t)))
+PROVE      := $(if $(SAN),SFN_TEST_SAN=1) prove -I t/lib --timer
+
 prove: all
-	$(if $(SAN),SFN_TEST_SAN=1) prove -r -I t/lib t/
+	@rc=0; \
+	echo "== prove -j2: $(words $(T_PAR)) files, two at a time"; \
+	$(PROVE) -j2 $(T_PAR) || rc=1; \
+	echo "== prove: $(words $(T_ALONE)) files, one at a time"; \
+	$(PROVE) $(T_ALONE) || rc=1; \
+	exit $$rc
 
 # one after the other, whatever -j says: their output stays readable
 test: all
