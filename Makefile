@@ -4,7 +4,7 @@
 #   make check      engine and task unit tests (cmocka)
 #   make conformance  the AWS-recorded ASL corpus through build/sfn
 #   make jsonata    jsonata-js's JSONata corpus through build/sfn jsonata
-#   make test       everything CI runs: check, conformance, prove -r t/
+#   make test       everything CI runs: check, conformance, prove (t/)
 #   make prove SAN=1  the module and its libraries built with ASan + UBSan
 #                   in build/san, loaded into Debian's nginx with the
 #                   sanitizer runtime preloaded (t/lib/Sfn/Test.pm)
