@@ -250,7 +250,8 @@ sub pg_ctl_start {
 # initdb and CREATE DATABASE sfn once per PostgreSQL version: a cluster
 # kept in build/ (by its server's version), which each test copies into
 # its prefix.  Made in a temporary prefix, copied beside the template's
-# name and renamed to it: tests that run at once never see half of one
+# name and renamed to it: tests that run at once never see half of one.
+# Remove build/t after changing how the template is made
 
 my $pg_template;
 
