@@ -27,9 +27,9 @@ location /start/        { sfn_start; }
 location /executions/   { sfn_api; }
 END
 
-# a 10 s 1280x720 H.264 + AAC clip
+# a 10 s 320x180 H.264 + AAC clip
 
-$t->lavfi_clip("$dir/clip.mp4", size => '1280x720', duration => 10,
+$t->lavfi_clip("$dir/clip.mp4", size => '320x180', duration => 10,
                args => [ '-crf', 35, '-b:a', '64k' ]);
 
 my $clip = $t->read_file('clip.mp4');
@@ -51,8 +51,8 @@ is($e->{status}, 'SUCCEEDED', 'execution SUCCEEDED')
     or diag(explain $e);
 my $sum = $e->{output}{metadata}{summary};
 ok(abs($sum->{duration} - 10) <= 0.1, "duration $sum->{duration} ~ 10 s");
-is($sum->{width}, 1280, 'width');
-is($sum->{height}, 720, 'height');
+is($sum->{width}, 320, 'width');
+is($sum->{height}, 180, 'height');
 is($sum->{videoCodec}, 'h264', 'video codec');
 is($sum->{audioCodec}, 'aac', 'audio codec');
 my @streams = @{ $e->{output}{metadata}{streams} // [] };
@@ -73,9 +73,10 @@ like($e->{stopDate}, qr/^\d{4}-\d\d-\d\dT[\d:.]+Z$/, 'stopDate');
 # the same execution is visible from PostgreSQL
 
 my $arn = $r->{json}{executionArn};
-sleep 1;
-is($t->psql("SELECT status FROM sfn_executions WHERE arn = '$arn'"),
-   'SUCCEEDED', 'execution row');
+is($t->wait_sql("SELECT status FROM sfn_executions WHERE arn = '$arn'",
+                'SUCCEEDED'), 'SUCCEEDED', 'execution row');
+$t->wait_sql("SELECT count(*) FROM sfn_events WHERE execution_arn = '$arn' "
+             . "AND type = 'ExecutionSucceeded'", '1');
 my $types = $t->psql("SELECT string_agg(type, ',' ORDER BY id) "
                      . "FROM sfn_events WHERE execution_arn = '$arn'");
 like($types, qr/^ExecutionStarted,PassStateEntered,PassStateExited,

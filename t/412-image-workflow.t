@@ -318,9 +318,17 @@ sub hwm {
     return $s =~ /^VmHWM:\s+(\d+)/m ? $1 : 0;
 }
 
+# every failing upload of this file is put at once: each waits out the
+# seed's Retry (2, 4 and 8 s) before its Catch, side by side
+
+my %failing = map { ($_->[0] => put("user-3/$_->[0]", $_->[1])) } @fail;
+my $late = put('user-4/late.jpg', $jpeg, '/broken/');
+my $zero = put('user-5/zero.jpg', '');
+my $dotdot = put('user-5/%2e%2e/up.jpg', 'abc');
+
 for my $c (@fail) {
     my ($name, $body, $error, $cause) = @$c;
-    $r = put("user-3/$name", $body);
+    $r = $failing{$name};
     is($r->{status}, 201, "$name: stored");
     my $fj = $r->{json}{jobId} // 'none';
     $e = $t->wait_execution($fj, 60);
@@ -370,7 +378,7 @@ for my $pid (@workers) {
 # a watermark that fails after the resize: the resized pictures are
 # deleted, never served
 
-$r = put('user-4/late.jpg', $jpeg, '/broken/');
+$r = $late;
 $job = $r->{json}{jobId};
 $e = $t->wait_execution($job, 60);
 is($e->{status}, 'FAILED', 'a failed watermark: FAILED');
@@ -395,7 +403,7 @@ is($t->psql("SELECT attributes->'errorInfo'->>'step' FROM sfn_jobs "
 
 # an empty object: stored, refused by validate
 
-$r = put('user-5/zero.jpg', '');
+$r = $zero;
 is($r->{status}, 201, 'empty upload stored');
 $e = $t->wait_execution($r->{json}{jobId}, 60);
 like($e->{cause} // '', qr/is empty/, 'empty: ImageValidationError')
@@ -418,7 +426,9 @@ my ($t0, $first, $took) = (time);
 raw("PUT /upload/user-5/giga.jpg HTTP/1.1\r\nHost: x\r\n"
     . "Content-Length: 1073741824\r\nConnection: close\r\n\r\n"
     . "\xff\xd8\xff", sub { local $/ = "\r\n"; $first = readline $_[0];
-                            $took = time - $t0 });
+                            $took = time - $t0;
+                            # no more body: nginx's lingering close ends
+                            shutdown $_[0], 1 });
 like($first // '', qr{^HTTP/1.1 413 }, '1 GB claimed: 413');
 ok($took < 2, 'at once, without waiting for the body');
 
@@ -453,7 +463,7 @@ ok(!-e "$dir/media/etc", 'nothing written outside the bucket');
 
 # nginx resolves an escaped ".." before the key is taken: inside the bucket
 
-$r = put('user-5/%2e%2e/up.jpg', 'abc');
+$r = $dotdot;
 is($r->{json}{key}, 'up.jpg', 'a %2e%2e segment: resolved by nginx, the key '
                               . 'stays in the bucket');
 $e = $t->wait_execution($r->{json}{jobId} // 'none', 60);

@@ -49,6 +49,12 @@ is($r->{status}, 201, 'upload accepted');
 my $job = $r->{json}{jobId};
 my $arn = $r->{json}{executionArn};
 
+# a truncated upload beside it: its probe waits out the seed's Retry (5
+# and 10 s) while the clip transcodes; its failure path is checked below
+
+my $half = substr($clip, 0, int(length($clip) / 3));
+my $broken = $t->http('PUT', '/upload/broken.mp4', $half);
+
 # progress of the transcode is visible while it runs
 
 my ($e, $progress, %seen);
@@ -161,8 +167,7 @@ ok(-s "$dir/media/archive/archived/$job/clip.mp4", 'source archived');
 
 # a truncated upload takes the failure path
 
-my $half = substr($clip, 0, int(length($clip) / 3));
-$r = $t->http('PUT', '/upload/broken.mp4', $half);
+$r = $broken;
 $e = $t->wait_execution($r->{json}{jobId}, 300);
 is($e->{status}, 'FAILED', 'truncated upload FAILED');
 is($t->psql("SELECT status FROM sfn_jobs WHERE job_id = "

@@ -20,6 +20,7 @@ use warnings;
 use Cwd qw(abs_path);
 use File::Basename qw(dirname);
 use File::Path qw(make_path);
+use Fcntl qw(:flock);
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use IO::Socket::INET;
@@ -122,9 +123,14 @@ sub need_npm {
         if system('node -v >/dev/null 2>&1');
     (my $prefix = "$ROOT/t/.node/$name") =~ s/\@//g;
     my $dir = "$prefix/node_modules/$name";
+    # tests run at once (prove -j) install a package once, one at a time
+    make_path("$ROOT/t/.node");
+    open my $lock, '>', "$ROOT/t/.node/.lock" or die "t/.node/.lock: $!\n";
+    flock $lock, LOCK_EX or die "flock: $!\n";
     system("npm install --no-save --no-package-lock --no-audit --no-fund "
            . "--prefix '$prefix' '$name' >/dev/null 2>&1")
         unless -d $dir;
+    close $lock;
     plan(skip_all => "npm install $name failed (no registry?)")
         unless -d $dir;
     return $dir;
@@ -217,7 +223,74 @@ sub pg_bin {
     return $name;
 }
 
-# a private cluster on 127.0.0.1, socket in the test directory
+# an empty data directory PostgreSQL's user may write
+
+sub pg_data_dir {
+    my ($data) = @_;
+    make_path($data);
+    chmod 0700, $data;
+    if ($> == 0) {
+        my (undef, undef, $uid, $gid) = getpwnam('postgres')
+            or die "no postgres user\n";
+        chown $uid, $gid, $data;
+    }
+    return $data;
+}
+
+sub pg_ctl_start {
+    my ($data, $port, $sync) = @_;
+    my $log = "$data/postgres.log";
+    quiet(run_as_postgres(pg_bin('pg_ctl'), '-D', $data, '-l', $log, '-w',
+           '-o', "-c listen_addresses=127.0.0.1 -p $port -k $data "
+               . "-c fsync=$sync -c full_page_writes=$sync",
+           'start') ) == 0 or die "pg_ctl start failed:\n"
+        . (`tail -20 $log` // '');
+}
+
+# initdb and CREATE DATABASE sfn once per PostgreSQL version: a cluster
+# kept in build/ (by its server's version), which each test copies into
+# its prefix.  Made in a temporary prefix, copied beside the template's
+# name and renamed to it: tests that run at once never see half of one.
+# Remove build/t after changing how the template is made
+
+my $pg_template;
+
+sub pg_template {
+    return $pg_template if $pg_template;
+    my $version = `'${\pg_bin('postgres')}' --version` // '';
+    $version =~ /(\d+(?:\.\d+)*)/ or die "no PostgreSQL version\n";
+    my $dir = "$BUILD/t";
+    $pg_template = "$dir/pg-$1";
+    return $pg_template if -f "$pg_template/PG_VERSION";
+
+    make_path($dir);
+    my $tmp = tempdir('sfn-pg-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    chmod 0755, $tmp;
+    my $data = pg_data_dir("$tmp/pg");
+    quiet(run_as_postgres(pg_bin('initdb'), '-D', $data, '-A', 'trust',
+           '-U', 'postgres', '--no-sync', '-E', 'UTF8')) == 0
+        or die "initdb failed\n";
+    my $port = free_port();
+    pg_ctl_start($data, $port, 'off');
+    my $made = quiet(pg_bin('psql'), '-X', '-q', '-h', '127.0.0.1',
+                     '-p', $port, '-U', 'postgres', '-d', 'postgres',
+                     '-c', 'CREATE DATABASE sfn');
+    quiet(run_as_postgres(pg_bin('pg_ctl'), '-D', $data, '-w', '-m', 'fast',
+           'stop')) == 0 or die "pg_ctl stop failed\n";
+    $made == 0 or die "CREATE DATABASE sfn failed\n";
+    unlink "$data/postgres.log";
+
+    my $part = "$pg_template.$$";
+    system('cp', '-a', $data, $part) == 0 or die "cp $data: $?\n";
+    system('rm', '-rf', $data);
+    rename $part, $pg_template
+        or system('rm', '-rf', $part) == 0 && -f "$pg_template/PG_VERSION"
+        or die "$pg_template: $!\n";
+    return $pg_template;
+}
+
+# a private cluster on 127.0.0.1, socket in the test directory: a copy of
+# the template, with its database sfn
 
 sub pg_start {
     my ($self, %opts) = @_;
@@ -225,30 +298,22 @@ sub pg_start {
 
     my $data = "$self->{dir}/pg";
     my $port = free_port();
-    make_path($data);
-    if ($> == 0) {
-        my (undef, undef, $uid, $gid) = getpwnam('postgres')
-            or die "no postgres user\n";
-        chown $uid, $gid, $data;
+    my $fresh = !-f "$data/PG_VERSION";
+
+    if ($fresh) {
+        my $template = pg_template();
+        rmdir $data;
+        system('cp', '-a', $template, $data) == 0
+            or die "cp $template: $?\n";
     }
 
-    quiet(run_as_postgres(pg_bin('initdb'), '-D', $data, '-A', 'trust',
-           '-U', 'postgres', '--no-sync', '-E', 'UTF8'),
-           ) == 0 or die "initdb failed\n"
-        if !-f "$data/PG_VERSION";
-
-    my $log = "$data/postgres.log";
-    quiet(run_as_postgres(pg_bin('pg_ctl'), '-D', $data, '-l', $log, '-w',
-           '-o', "-c listen_addresses=127.0.0.1 -p $port -k $data "
-               . "-c fsync=$sync -c full_page_writes=$sync",
-           'start') ) == 0 or die "pg_ctl start failed:\n"
-        . (`tail -20 $log` // '');
+    pg_ctl_start($data, $port, $sync);
 
     $self->{pg_data} = $data;
     $self->{pg_port} = $port;
     $self->{pg_sync} = $sync;
 
-    $self->psql_db('postgres', 'CREATE DATABASE sfn');
+    $self->psql_db('postgres', 'CREATE DATABASE sfn') unless $fresh;
 
     return $self->conninfo;
 }
@@ -485,14 +550,7 @@ sub nginx_workers {
 
 sub pg_start_again {
     my ($self) = @_;
-    my $data = $self->{pg_data};
-    my $port = $self->{pg_port};
-    quiet(run_as_postgres(pg_bin('pg_ctl'), '-D', $data, '-l',
-           "$data/postgres.log", '-w',
-           '-o', "-c listen_addresses=127.0.0.1 -p $port -k $data "
-               . "-c fsync=$self->{pg_sync} "
-               . "-c full_page_writes=$self->{pg_sync}", 'start')) == 0
-        or die "pg_ctl start failed\n";
+    pg_ctl_start($self->{pg_data}, $self->{pg_port}, $self->{pg_sync});
 }
 
 sub wait_port {
