@@ -229,6 +229,9 @@ sfn_media_rend_open(sfn_media_job_t *job, sfn_media_rend_t *r)
 
     sfn_media_h264_codecs(r);
 
+    r->direct = job->in.rotation == 0 && dec->width == r->ow
+                && dec->height == r->oh && dec->pix_fmt == AV_PIX_FMT_YUV420P;
+
     r->key_step = av_rescale_q((int64_t) (job->set.keyint * 1000),
                                (AVRational) { 1, 1000 }, c->time_base);
     r->next_key = 0;
@@ -298,30 +301,89 @@ sfn_media_aenc_open(sfn_media_job_t *job, sfn_media_aenc_t *a)
 /* video: scale and encode, on the rendition's own thread */
 
 
+/* a picture of the rendition's size and format to the encoder */
+
 static int
-sfn_media_rend_encode(sfn_media_rend_t *r, AVFrame *in)
+sfn_media_rend_send(sfn_media_rend_t *r, AVFrame *f)
 {
     int               rc;
-    AVFrame          *f;
     sfn_media_luma_t  luma;
 
-    if (in) {
-        rc = av_buffersrc_add_frame_flags(r->filter.src, in,
-                                          AV_BUFFERSRC_FLAG_KEEP_REF);
-    } else {
-        rc = av_buffersrc_add_frame_flags(r->filter.src, NULL, 0);
+    /* strictly increasing timestamps, whatever the source did */
+
+    if (r->last_pts != AV_NOPTS_VALUE && f->pts <= r->last_pts) {
+        f->pts = r->last_pts + 1;
     }
+
+    r->last_pts = f->pts;
+
+    f->pict_type = AV_PICTURE_TYPE_NONE;
+
+    if (f->pts >= r->next_key || f->pts >= r->next_cut) {
+        f->pict_type = AV_PICTURE_TYPE_I;
+
+        while (r->next_key <= f->pts && r->key_step > 0) {
+            r->next_key += r->key_step;
+        }
+
+        r->next_cut = sfn_media_seg_cut(&r->job->set, f->pts,
+                                        r->enc->time_base);
+    }
+
+    if (r->analyse) {
+        sfn_media_luma(f, &luma);
+
+        if (luma.black >= 0.98) {
+            r->black++;
+        }
+    }
+
+    r->frames++;
+
+    rc = avcodec_send_frame(r->enc, f);
+    av_frame_unref(f);
 
     if (rc < 0) {
         return rc;
     }
+
+    return sfn_media_drain(r->job, r->enc, 1, (int) (r - r->job->rends),
+                           &r->bytes);
+}
+
+
+/*
+ * Scales and encodes a decoded frame (its own reference, taken), or
+ * flushes at NULL.  A frame already of the rendition's size and format,
+ * upright, is the picture: the scaler would pass it through unchanged,
+ * and the padding after it would copy it whole, the decoder still holding
+ * it.
+ */
+
+static int
+sfn_media_rend_encode(sfn_media_rend_t *r, AVFrame *in)
+{
+    int       rc;
+    AVFrame  *f;
 
     f = av_frame_alloc();
     if (f == NULL) {
         return AVERROR(ENOMEM);
     }
 
-    for ( ;; ) {
+    if (in && r->direct && in->width == r->ow && in->height == r->oh
+        && in->format == AV_PIX_FMT_YUV420P)
+    {
+        av_frame_move_ref(f, in);
+        rc = sfn_media_rend_send(r, f);
+        av_frame_free(&f);
+
+        return rc;
+    }
+
+    rc = av_buffersrc_add_frame_flags(r->filter.src, in, 0);
+
+    while (rc >= 0) {
         rc = av_buffersink_get_frame(r->filter.sink, f);
 
         if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) {
@@ -329,52 +391,8 @@ sfn_media_rend_encode(sfn_media_rend_t *r, AVFrame *in)
             break;
         }
 
-        if (rc < 0) {
-            break;
-        }
-
-        /* strictly increasing timestamps, whatever the source did */
-
-        if (r->last_pts != AV_NOPTS_VALUE && f->pts <= r->last_pts) {
-            f->pts = r->last_pts + 1;
-        }
-
-        r->last_pts = f->pts;
-
-        f->pict_type = AV_PICTURE_TYPE_NONE;
-
-        if (f->pts >= r->next_key || f->pts >= r->next_cut) {
-            f->pict_type = AV_PICTURE_TYPE_I;
-
-            while (r->next_key <= f->pts && r->key_step > 0) {
-                r->next_key += r->key_step;
-            }
-
-            r->next_cut = sfn_media_seg_cut(&r->job->set, f->pts,
-                                            r->enc->time_base);
-        }
-
-        if (r->analyse) {
-            sfn_media_luma(f, &luma);
-
-            if (luma.black >= 0.98) {
-                r->black++;
-            }
-        }
-
-        r->frames++;
-
-        rc = avcodec_send_frame(r->enc, f);
-        av_frame_unref(f);
-
-        if (rc < 0) {
-            break;
-        }
-
-        rc = sfn_media_drain(r->job, r->enc, 1, (int) (r - r->job->rends),
-                             &r->bytes);
-        if (rc < 0) {
-            break;
+        if (rc >= 0) {
+            rc = sfn_media_rend_send(r, f);
         }
     }
 

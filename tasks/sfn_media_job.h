@@ -34,6 +34,7 @@ typedef struct {
     int                   oh;
     AVCodecContext       *enc;
     sfn_media_filter_t    filter;
+    int                   direct;       /* the source's size and format */
     int64_t               next_key;     /* enc time base */
     int64_t               key_step;
     int64_t               last_pts;
@@ -207,14 +208,14 @@ char *sfn_media_master_text(sfn_media_job_t *job, sfn_media_group_t *g,
 /*
  * The progressive publish (sfn_media_preview.c): open reads "Preview" and
  * writes the origin's preview marker, before the muxers are opened;
- * segment publishes the segments of out's EVENT playlist text not yet
- * shown, then the playlist, then the master once every variant has one
- * (0, or -1 with errno); close runs after the job is freed and, unless
- * ok, withdraws what was shown.
+ * segment publishes the n files names[] (beside out's playlist) that the
+ * EVENT playlist text names for the first time, then the playlist, then
+ * the master once every variant has one (0, or -1 with errno); close runs
+ * after the job is freed and, unless ok, withdraws what was shown.
  */
 int sfn_media_preview_open(sfn_media_job_t *job);
 int sfn_media_preview_segment(sfn_media_job_t *job, sfn_media_out_t *out,
-    const char *text, size_t len);
+    const char **names, int n, const char *text, size_t len);
 void sfn_media_preview_close(sfn_media_job_t *job, int ok);
 
 

@@ -30,6 +30,7 @@
 
 typedef struct {
     int                   segments;     /* named files linked so far */
+    int                   listed;       /* its playlist is in the bucket */
 } sfn_media_pvout_t;
 
 
@@ -140,17 +141,12 @@ sfn_media_preview_open(sfn_media_job_t *job)
 }
 
 
+/* a file placed for the first time, withdrawn if the job fails */
+
 static int
 sfn_media_preview_record(sfn_media_preview_t *pv, const char *path)
 {
-    int    i;
     char **f;
-
-    for (i = 0; i < pv->nfiles; i++) {
-        if (strcmp(pv->files[i], path) == 0) {
-            return 0;
-        }
-    }
 
     if (pv->nfiles == pv->size) {
         pv->size = pv->size ? pv->size * 2 : 64;
@@ -200,7 +196,7 @@ sfn_media_preview_temp(const char *path, char *buf, size_t size)
 
 static int
 sfn_media_preview_write(sfn_media_preview_t *pv, const char *path,
-    const char *text, size_t len)
+    const char *text, size_t len, int record)
 {
     int   fd;
     char  tmp[SFN_MEDIA_PATH_MAX];
@@ -228,7 +224,7 @@ sfn_media_preview_write(sfn_media_preview_t *pv, const char *path,
         return -1;
     }
 
-    return sfn_media_preview_record(pv, path);
+    return record ? sfn_media_preview_record(pv, path) : 0;
 }
 
 
@@ -328,7 +324,7 @@ sfn_media_preview_master(sfn_media_job_t *job, sfn_media_group_t *g)
         return -1;
     }
 
-    rc = sfn_media_preview_write(pv, path, text, strlen(text));
+    rc = sfn_media_preview_write(pv, path, text, strlen(text), 1);
     free(text);
 
     if (rc == 0) {
@@ -339,16 +335,18 @@ sfn_media_preview_master(sfn_media_job_t *job, sfn_media_group_t *g)
 }
 
 
-/* the playlist of out, as the segmenter has it: its files, then itself */
+/*
+ * The files a new version of out's playlist names for the first time,
+ * then the playlist: what the segmenter has just closed, nothing older.
+ */
 
 int
 sfn_media_preview_segment(sfn_media_job_t *job, sfn_media_out_t *out,
-    const char *text, size_t len)
+    const char **names, int n, const char *text, size_t len)
 {
-    int                   k, rc;
+    int                   i, rc;
     char                  src[SFN_MEDIA_PATH_MAX], dst[SFN_MEDIA_PATH_MAX];
     size_t                dlen;
-    const char           *line, *next, *uri, *e;
     sfn_media_pvout_t    *po;
     sfn_media_preview_t  *pv;
 
@@ -361,35 +359,15 @@ sfn_media_preview_segment(sfn_media_job_t *job, sfn_media_out_t *out,
 
     dlen = strrchr(out->key, '/') - out->key + 1;
     rc = 0;
-    k = 0;
 
-    for (line = text; rc == 0 && line < text + len; line = next) {
-        next = line + strcspn(line, "\n");
-        next += *next ? 1 : 0;
-
-        if (line[0] != '#' && line[0] != '\n') {
-            uri = line;
-            e = line + strcspn(line, "\r\n");
-
-        } else if (strncmp(line, "#EXT-X-MAP:URI=\"", 16) == 0) {
-            uri = line + 16;
-            e = uri + strcspn(uri, "\"\n");
-
-        } else {
-            continue;
-        }
-
-        if (k++ < po->segments) {
-            continue;
-        }
-
-        if (memchr(uri, '/', e - uri) != NULL
-            || sfn_media_fmt(src, sizeof(src), "%s/%.*s%.*s",
+    for (i = 0; rc == 0 && i < n; i++) {
+        if (strchr(names[i], '/') != NULL
+            || sfn_media_fmt(src, sizeof(src), "%s/%.*s%s",
                              job->tmp[job->set.groups[out->def.group].bucket],
-                             (int) dlen, out->key, (int) (e - uri), uri)
+                             (int) dlen, out->key, names[i])
                < 0
-            || sfn_media_fmt(dst, sizeof(dst), "%s/%.*s%.*s", pv->root,
-                             (int) dlen, out->key, (int) (e - uri), uri)
+            || sfn_media_fmt(dst, sizeof(dst), "%s/%.*s%s", pv->root,
+                             (int) dlen, out->key, names[i])
                < 0)
         {
             errno = EINVAL;
@@ -400,13 +378,17 @@ sfn_media_preview_segment(sfn_media_job_t *job, sfn_media_out_t *out,
         rc = sfn_media_preview_place(pv, src, dst);
 
         if (rc == 0) {
-            po->segments = k;
+            po->segments++;
         }
     }
 
     if (rc == 0 && po->segments > 0) {
         sfn_media_fmt(dst, sizeof(dst), "%s/%s", pv->root, out->key);
-        rc = sfn_media_preview_write(pv, dst, text, len);
+        rc = sfn_media_preview_write(pv, dst, text, len, !po->listed);
+
+        if (rc == 0) {
+            po->listed = 1;
+        }
     }
 
     if (rc == 0 && po->segments > 0) {

@@ -54,8 +54,12 @@ struct sfn_media_seg_s {
     int64_t               start;        /* of this segment, cut stream tb */
     int64_t               end;
     int64_t               next;         /* the next boundary */
-    double               *durations;
-    int                   size;
+
+    /* the playlist's segment lines, appended as segments close */
+    char                 *lines;
+    size_t                len;
+    size_t                size;
+    int                   target;       /* EXT-X-TARGETDURATION */
 };
 
 
@@ -111,20 +115,30 @@ sfn_media_seg_cut(const sfn_media_settings_t *set, int64_t pts,
 }
 
 
+/* the file name of segment number (0: the fMP4 init segment) */
+
 static int
 sfn_media_seg_name(sfn_media_out_t *out, int number, char *buf, size_t size)
 {
-    sfn_media_seg_t  *seg;
-
-    seg = out->seg;
-
     if (number == 0) {
-        return sfn_media_fmt(buf, size, "%s%s_init.mp4", seg->dir,
-                             out->def.name);
+        return sfn_media_fmt(buf, size, "%s_init.mp4", out->def.name);
     }
 
-    return sfn_media_fmt(buf, size, "%s%s_%05d.%s", seg->dir, out->def.name,
-                         number, seg->fmp4 ? "m4s" : "ts");
+    return sfn_media_fmt(buf, size, "%s_%05d.%s", out->def.name, number,
+                         out->seg->fmp4 ? "m4s" : "ts");
+}
+
+
+static int
+sfn_media_seg_path(sfn_media_out_t *out, int number, char *buf, size_t size)
+{
+    char  name[SFN_MEDIA_PATH_MAX];
+
+    if (sfn_media_seg_name(out, number, name, sizeof(name)) < 0) {
+        return -1;
+    }
+
+    return sfn_media_fmt(buf, size, "%s%s", out->seg->dir, name);
 }
 
 
@@ -164,7 +178,7 @@ sfn_media_seg_begin(sfn_media_job_t *job, sfn_media_out_t *out)
         return avio_open_dyn_buf(&out->mux->pb);
     }
 
-    if (sfn_media_seg_name(out, seg->number + 1, path, sizeof(path)) < 0) {
+    if (sfn_media_seg_path(out, seg->number + 1, path, sizeof(path)) < 0) {
         return AVERROR(ENAMETOOLONG);
     }
 
@@ -197,7 +211,7 @@ sfn_media_seg_buffer(sfn_media_out_t *out, int number)
     len = avio_close_dyn_buf(out->mux->pb, &data);
     out->mux->pb = NULL;
 
-    if (sfn_media_seg_name(out, number, path, sizeof(path)) < 0) {
+    if (sfn_media_seg_path(out, number, path, sizeof(path)) < 0) {
         av_free(data);
         return AVERROR(ENAMETOOLONG);
     }
@@ -211,56 +225,101 @@ sfn_media_seg_buffer(sfn_media_out_t *out, int number)
 
 /*
  * The media playlist so far, malloc()ed: EVENT while the job runs, VOD
- * with ENDLIST at the end.  The target duration holds from the first
- * version on, as RFC 8216 asks of a playlist that grows.
+ * with ENDLIST at the end.  Its segment lines were appended once, as their
+ * segments closed: a version costs its copy, nothing is rebuilt.  The
+ * target duration holds from the first version on, as RFC 8216 asks of a
+ * playlist that grows.
  */
 
 static char *
 sfn_media_seg_playlist(sfn_media_out_t *out, int final, size_t *len)
 {
-    int               i, target;
-    FILE             *fp;
-    char             *text;
+    int               n;
+    char             *text, head[SFN_MEDIA_PATH_MAX + 256];
+    size_t            size;
+    sfn_media_seg_t  *seg;
+
+    static const char  end[] = "#EXT-X-ENDLIST\n";
+
+    seg = out->seg;
+
+    n = sfn_media_fmt(head, sizeof(head),
+                      "#EXTM3U\n#EXT-X-VERSION:%d\n#EXT-X-TARGETDURATION:%d\n"
+                      "#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-PLAYLIST-TYPE:%s\n"
+                      "#EXT-X-INDEPENDENT-SEGMENTS\n%s%s%s",
+                      seg->fmp4 ? 7 : 3, seg->target,
+                      final ? "VOD" : "EVENT",
+                      seg->fmp4 ? "#EXT-X-MAP:URI=\"" : "",
+                      seg->fmp4 ? out->def.name : "",
+                      seg->fmp4 ? "_init.mp4\"\n" : "");
+    if (n < 0) {
+        return NULL;
+    }
+
+    size = n + seg->len + (final ? sizeof(end) - 1 : 0);
+
+    text = malloc(size + 1);
+    if (text == NULL) {
+        return NULL;
+    }
+
+    memcpy(text, head, n);
+    memcpy(text + n, seg->lines, seg->len);
+
+    if (final) {
+        memcpy(text + n + seg->len, end, sizeof(end) - 1);
+    }
+
+    text[size] = '\0';
+    *len = size;
+
+    return text;
+}
+
+
+/* the line of a closed segment appended to the playlist's */
+
+static int
+sfn_media_seg_line(sfn_media_out_t *out, double duration)
+{
+    int               n;
+    char             *p, name[SFN_MEDIA_PATH_MAX];
+    size_t            size;
     sfn_media_seg_t  *seg;
 
     seg = out->seg;
-    target = (int) (seg->group->seglen + 0.999);
 
-    for (i = 0; i < seg->number; i++) {
-        if ((int) (seg->durations[i] + 0.5) > target) {
-            target = (int) (seg->durations[i] + 0.5);
+    if (sfn_media_seg_name(out, seg->number, name, sizeof(name)) < 0) {
+        return AVERROR(ENAMETOOLONG);
+    }
+
+    size = seg->len + strlen(name) + 64;
+
+    if (size > seg->size) {
+        size = size > 2 * seg->size ? size : 2 * seg->size;
+        p = realloc(seg->lines, size);
+
+        if (p == NULL) {
+            return AVERROR(ENOMEM);
         }
+
+        seg->lines = p;
+        seg->size = size;
     }
 
-    fp = open_memstream(&text, len);
-    if (fp == NULL) {
-        return NULL;
+    n = sfn_media_fmt(seg->lines + seg->len, seg->size - seg->len,
+                      "#EXTINF:%.6f,\n%s\n", duration, name);
+    if (n < 0) {
+        return AVERROR_BUG;
     }
 
-    fprintf(fp, "#EXTM3U\n#EXT-X-VERSION:%d\n#EXT-X-TARGETDURATION:%d\n"
-            "#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-PLAYLIST-TYPE:%s\n"
-            "#EXT-X-INDEPENDENT-SEGMENTS\n", seg->fmp4 ? 7 : 3, target,
-            final ? "VOD" : "EVENT");
+    seg->len += n;
 
-    if (seg->fmp4) {
-        fprintf(fp, "#EXT-X-MAP:URI=\"%s_init.mp4\"\n", out->def.name);
+    if ((int) (duration + 0.5) > seg->target) {
+        seg->target = (int) (duration + 0.5);
     }
 
-    for (i = 0; i < seg->number; i++) {
-        fprintf(fp, "#EXTINF:%.6f,\n%s_%05d.%s\n", seg->durations[i],
-                out->def.name, i + 1, seg->fmp4 ? "m4s" : "ts");
-    }
-
-    if (final) {
-        fputs("#EXT-X-ENDLIST\n", fp);
-    }
-
-    if (fclose(fp) != 0) {
-        free(text);
-        return NULL;
-    }
-
-    return text;
+    return 0;
 }
 
 
@@ -270,24 +329,13 @@ static int
 sfn_media_seg_close_one(sfn_media_job_t *job, sfn_media_out_t *out,
     int64_t pts, int last)
 {
-    int               rc;
-    char             *text;
+    int               rc, n;
+    char             *text, files[2][SFN_MEDIA_PATH_MAX];
     size_t            len;
-    double           *d;
     sfn_media_seg_t  *seg;
+    const char       *names[2];
 
     seg = out->seg;
-
-    if (seg->number == seg->size) {
-        seg->size = seg->size ? seg->size * 2 : 64;
-        d = realloc(seg->durations, seg->size * sizeof(double));
-
-        if (d == NULL) {
-            return AVERROR(ENOMEM);
-        }
-
-        seg->durations = d;
-    }
 
     if (seg->fmp4 && !seg->init) {
         /* delay_moov: the first flush writes the moov alone */
@@ -322,8 +370,13 @@ sfn_media_seg_close_one(sfn_media_job_t *job, sfn_media_out_t *out,
         return rc;
     }
 
-    seg->durations[seg->number++] = (pts - seg->start)
-                                    * av_q2d(seg->q[seg->cut].tb);
+    seg->number++;
+
+    rc = sfn_media_seg_line(out, (pts - seg->start)
+                                 * av_q2d(seg->q[seg->cut].tb));
+    if (rc < 0) {
+        return rc;
+    }
 
     if (seg->number == 1) {
         out->first_at = sfn_media_now() - job->begun;
@@ -333,13 +386,28 @@ sfn_media_seg_close_one(sfn_media_job_t *job, sfn_media_out_t *out,
         return 0;
     }
 
-    text = sfn_media_seg_playlist(out, 0, &len);
+    /* the files the playlist names for the first time: fMP4's init too */
+
+    n = 0;
+
+    if (seg->fmp4 && seg->number == 1) {
+        rc = sfn_media_seg_name(out, 0, files[n], sizeof(files[n]));
+        names[n++] = files[0];
+    }
+
+    if (rc >= 0) {
+        rc = sfn_media_seg_name(out, seg->number, files[n], sizeof(files[n]));
+        names[n] = files[n];
+        n++;
+    }
+
+    text = rc >= 0 ? sfn_media_seg_playlist(out, 0, &len) : NULL;
     if (text == NULL) {
-        return AVERROR(ENOMEM);
+        return rc < 0 ? AVERROR(ENAMETOOLONG) : AVERROR(ENOMEM);
     }
 
     errno = 0;
-    rc = sfn_media_preview_segment(job, out, text, len);
+    rc = sfn_media_preview_segment(job, out, names, n, text, len);
     free(text);
 
     if (rc != 0) {
@@ -373,6 +441,7 @@ sfn_media_seg_open(sfn_media_job_t *job, sfn_media_out_t *out,
     seg->fmp4 = out->def.type == SFN_MEDIA_HLS_FMP4;
     seg->cut = out->vst >= 0 ? out->vst : out->ast;
     seg->next = INT64_MAX;
+    seg->target = (int) (g->seglen + 0.999);
 
     slash = strrchr(out->key, '/');
 
@@ -658,7 +727,7 @@ sfn_media_seg_free(sfn_media_out_t *out)
         }
     }
 
-    free(seg->durations);
+    free(seg->lines);
     free(seg);
     out->seg = NULL;
 }
