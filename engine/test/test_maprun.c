@@ -338,7 +338,7 @@ test_restore_asks_again(void **state)
     sfn_t_host_init(h, &host);
     host.map_run = sfn_t_map_run;
 
-    e2 = sfn_exec_restore(m, &host, snap, strlen(snap));
+    e2 = sfn_exec_restore(m, &host, NULL, snap, strlen(snap));
     free(snap);
     assert_non_null(e2);
 
