@@ -137,6 +137,10 @@ sfn_jenv_lookup(sfn_jctx_t *ctx, sfn_jenv_t *env, const char *name,
     const cJSON     *j;
     sfn_jbuiltin_t  *b;
 
+    if (len == 0) {
+        name = "";          /* a step with no name has no text either */
+    }
+
     if (sfn_jenv_find(env, name, len, &v)) {
         return v;
     }
