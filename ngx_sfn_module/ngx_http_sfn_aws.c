@@ -1480,6 +1480,25 @@ invalid:
 }
 
 
+/* a list action's reply: {"member": [...]}, NULL without memory */
+
+cJSON *
+ngx_http_sfn_aws_list_reply(const char *member, cJSON **list)
+{
+    cJSON  *json;
+
+    json = cJSON_CreateObject();
+    *list = cJSON_AddArrayToObject(json, member);
+
+    if (*list == NULL) {
+        cJSON_Delete(json);
+        return NULL;
+    }
+
+    return json;
+}
+
+
 /* a name in a cursor: AWS's rule, and UTF-8 as PostgreSQL wants it */
 
 ngx_int_t

@@ -124,6 +124,7 @@ ngx_int_t ngx_http_sfn_aws_cursor_name(ngx_http_sfn_aws_ctx_t *ctx,
     u_char *data, size_t len, ngx_str_t *name);
 ngx_int_t ngx_http_sfn_aws_next_token(ngx_http_sfn_aws_ctx_t *ctx,
     cJSON *json, u_char kind, ngx_str_t *bind, u_char *cursor, size_t len);
+cJSON *ngx_http_sfn_aws_list_reply(const char *member, cJSON **list);
 
 ngx_int_t ngx_http_sfn_aws_number(ngx_http_sfn_aws_ctx_t *ctx,
     const char *name, ngx_int_t min, ngx_int_t max, ngx_int_t *n);

@@ -350,11 +350,9 @@ ngx_http_sfn_activity_listed(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
                                             "the activities were not read");
     }
 
-    json = cJSON_CreateObject();
-    list = cJSON_AddArrayToObject(json, "activities");
+    json = ngx_http_sfn_aws_list_reply("activities", &list);
 
-    if (json == NULL || list == NULL) {
-        cJSON_Delete(json);
+    if (json == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

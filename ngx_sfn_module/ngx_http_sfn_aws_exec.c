@@ -760,10 +760,9 @@ ngx_http_sfn_aws_listed_execs(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
     }
 
     smarn = ngx_http_sfn_aws_sm_arn(ctx, &ctx->sm_name);
-    json = cJSON_CreateObject();
-    list = cJSON_AddArrayToObject(json, "executions");
+    json = ngx_http_sfn_aws_list_reply("executions", &list);
 
-    if (smarn == NULL || json == NULL || list == NULL) {
+    if (smarn == NULL || json == NULL) {
         cJSON_Delete(json);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -1082,11 +1081,9 @@ ngx_http_sfn_aws_history_rows(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
         /* Express, or not yet committed: no durable history */
     }
 
-    json = cJSON_CreateObject();
-    list = cJSON_AddArrayToObject(json, "events");
+    json = ngx_http_sfn_aws_list_reply("events", &list);
 
-    if (json == NULL || list == NULL) {
-        cJSON_Delete(json);
+    if (json == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

@@ -191,11 +191,9 @@ ngx_http_sfn_aws_maprun_listed(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
                                             "the map runs were not read");
     }
 
-    json = cJSON_CreateObject();
-    list = cJSON_AddArrayToObject(json, "mapRuns");
+    json = ngx_http_sfn_aws_list_reply("mapRuns", &list);
 
-    if (json == NULL || list == NULL) {
-        cJSON_Delete(json);
+    if (json == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -393,11 +391,9 @@ ngx_http_sfn_aws_maprun_execs_listed(ngx_http_sfn_aws_ctx_t *ctx,
                                             "the executions were not read");
     }
 
-    json = cJSON_CreateObject();
-    list = cJSON_AddArrayToObject(json, "executions");
+    json = ngx_http_sfn_aws_list_reply("executions", &list);
 
-    if (json == NULL || list == NULL) {
-        cJSON_Delete(json);
+    if (json == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

@@ -1298,11 +1298,9 @@ ngx_http_sfn_aws_listed_sms(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
     ngx_uint_t               k, first, next;
     ngx_http_sfn_machine_t  *sm;
 
-    json = cJSON_CreateObject();
-    list = cJSON_AddArrayToObject(json, "stateMachines");
+    json = ngx_http_sfn_aws_list_reply("stateMachines", &list);
 
-    if (json == NULL || list == NULL) {
-        cJSON_Delete(json);
+    if (json == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

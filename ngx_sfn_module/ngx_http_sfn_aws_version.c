@@ -310,11 +310,9 @@ ngx_http_sfn_aws_listed(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res,
         n = PQgetisnull(res, 0, 1) ? 0 : PQntuples(res);
     }
 
-    json = cJSON_CreateObject();
-    list = cJSON_AddArrayToObject(json, member);
+    json = ngx_http_sfn_aws_list_reply(member, &list);
 
-    if (json == NULL || list == NULL) {
-        cJSON_Delete(json);
+    if (json == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
