@@ -486,8 +486,9 @@ static ngx_int_t
 ngx_http_sfn_aws_exec_reply(ngx_http_sfn_aws_ctx_t *ctx, const char *status,
     ngx_http_sfn_record_t *rec)
 {
-    cJSON   *json, *item;
-    u_char  *arn, *smarn, *p;
+    cJSON      *json, *item;
+    u_char     *arn, *smarn, *p;
+    ngx_str_t   map_run;
 
     arn = ngx_http_sfn_aws_exec_arn(ctx, &ctx->sm_name, &ctx->exec_name);
     smarn = ngx_http_sfn_aws_sm_arn(ctx, &ctx->sm_name);
@@ -549,6 +550,17 @@ ngx_http_sfn_aws_exec_reply(ngx_http_sfn_aws_ctx_t *ctx, const char *status,
 
     if (rec->alias.len) {
         ngx_http_sfn_json_add_str(json, "stateMachineAliasArn", &rec->alias);
+    }
+
+    switch (ngx_http_sfn_aws_map_run_of(ctx, &map_run, NULL)) {
+
+    case NGX_OK:
+        ngx_http_sfn_json_add_str(json, "mapRunArn", &map_run);
+        break;
+
+    case NGX_ERROR:
+        cJSON_Delete(json);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (ngx_http_sfn_aws_redrive_fields(json, ctx->exec_type, status,

@@ -524,3 +524,56 @@ ngx_http_sfn_aws_list_map_run_execs(ngx_http_sfn_aws_ctx_t *ctx)
                "ORDER BY e.name LIMIT $5::int",
                5, values, ngx_http_sfn_aws_maprun_execs_listed);
 }
+
+
+/*
+ * The map run that dispatched the execution of ctx, a child of one if its
+ * state machine is "<machine>/<label>" (no name of a state machine holds a
+ * "/") and its name "<uuid>-<index>": NGX_DECLINED if not a child
+ */
+
+ngx_int_t
+ngx_http_sfn_aws_map_run_of(ngx_http_sfn_aws_ctx_t *ctx, ngx_str_t *arn,
+    ngx_str_t *label)
+{
+    u_char     *slash, *p, *last;
+    ngx_str_t  *sm, *name;
+
+    sm = &ctx->sm_name;
+    name = &ctx->exec_name;
+
+    slash = ngx_strlchr(sm->data, sm->data + sm->len, '/');
+
+    if (slash == NULL || name->len < NGX_UUID_LEN + 2
+        || name->data[NGX_UUID_LEN] != '-')
+    {
+        return NGX_DECLINED;
+    }
+
+    last = name->data + name->len;
+
+    for (p = name->data + NGX_UUID_LEN + 1; p < last; p++) {
+        if (*p < '0' || *p > '9') {
+            return NGX_DECLINED;
+        }
+    }
+
+    arn->len = sizeof("arn:aws:states:::mapRun::") - 1
+               + ctx->smcf->region.len + ctx->smcf->account.len + sm->len
+               + NGX_UUID_LEN;
+    arn->data = ngx_pnalloc(ctx->r->pool, arn->len + 1);
+    if (arn->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(arn->data, "arn:aws:states:%V:%V:mapRun:%V:%*s%Z",
+                &ctx->smcf->region, &ctx->smcf->account, sm,
+                (size_t) NGX_UUID_LEN, name->data);
+
+    if (label) {
+        label->data = slash + 1;
+        label->len = sm->data + sm->len - label->data;
+    }
+
+    return NGX_OK;
+}

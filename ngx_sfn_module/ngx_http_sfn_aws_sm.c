@@ -823,6 +823,11 @@ ngx_http_sfn_aws_sm_json(ngx_http_sfn_aws_ctx_t *ctx, const char *arn,
                               cJSON_Parse(encryption));
     }
 
+    if (ctx->map_run.len) {
+        ngx_http_sfn_json_add_str(json, "mapRunArn", &ctx->map_run);
+        ngx_http_sfn_json_add_str(json, "label", &ctx->label);
+    }
+
     return json;
 }
 
@@ -1037,7 +1042,6 @@ ngx_http_sfn_aws_exec_exists(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 ngx_int_t
 ngx_http_sfn_aws_describe_sm_exec(ngx_http_sfn_aws_ctx_t *ctx)
 {
-    u_char                 *arn;
     ngx_str_t              *key;
     const char             *values[1];
     ngx_http_sfn_record_t   rec;
@@ -1053,17 +1057,33 @@ ngx_http_sfn_aws_describe_sm_exec(ngx_http_sfn_aws_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /*
+     * a map run's child is described with its map run, its label and the
+     * state machine of its map run's parent, as AWS does
+     */
+
+    switch (ngx_http_sfn_aws_map_run_of(ctx, &ctx->map_run, &ctx->label)) {
+
+    case NGX_OK:
+        ctx->sm_name.len = ctx->label.data - 1 - ctx->sm_name.data;
+        ctx->sm_name.data = ngx_http_sfn_aws_cstr(ctx->r->pool,
+                                                  ctx->sm_name.data,
+                                                  ctx->sm_name.len);
+        if (ctx->sm_name.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        break;
+
+    case NGX_ERROR:
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     if (ngx_http_sfn_shm_get(ctx->smcf, key, ctx->r->pool, &rec) == NGX_OK) {
         return ngx_http_sfn_aws_exec_machine(ctx, rec.version.data,
                                              rec.version.len);
     }
 
-    arn = ngx_http_sfn_aws_exec_arn(ctx, &ctx->sm_name, &ctx->exec_name);
-    if (arn == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    values[0] = (char *) arn;
+    values[0] = (char *) key->data;
 
     return ngx_http_sfn_aws_query(ctx,
                "SELECT coalesce(version_arn, '') FROM sfn_executions "

@@ -47,6 +47,7 @@ static ngx_uint_t              ngx_http_sfn_ephemeral;
 /* what the next run started tells when it ends: a map run's child */
 static ngx_http_sfn_finish_pt  ngx_http_sfn_child_finish;
 static void                   *ngx_http_sfn_child_data;
+static ngx_str_t              *ngx_http_sfn_child_map_run;
 
 /* the pool of the last run freed, reset for the next: no malloc per run */
 static ngx_pool_t             *ngx_http_sfn_spare_pool;
@@ -592,7 +593,7 @@ ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run, sfn_status_e status)
 {
     u_char       ts[NGX_INT64_LEN + 1], stop[NGX_INT64_LEN + 1];
     ngx_uint_t   packed;
-    const char  *values[18], *error;
+    const char  *values[19], *error;
 
     run->inserted = 1;
     run->inserted_final = (status != SFN_RUNNING);
@@ -628,6 +629,7 @@ ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run, sfn_status_e status)
                                       : NULL;
     values[16] = (const char *) run->alias.data;
     values[17] = run->mock ? sfn_mock_case_name(run->mock) : NULL;
+    values[18] = (const char *) run->map_run.data;
     error = values[10];
 
     /*
@@ -654,7 +656,7 @@ ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run, sfn_status_e status)
             "(arn, name, state_machine, type, status, input, start_date, "
             "owner, lease_until, job_id, output, error, cause, stop_date, "
             "history, trace_header, version_arn, alias_arn, "
-            "mock_test_case) "
+            "mock_test_case, map_run, map_index) "
             "VALUES ($1, $2, $3, $4, $9, $5, "
             "to_timestamp($6::float8 / 1000), $7, "
             "CASE WHEN $9 = 'RUNNING' "
@@ -662,8 +664,10 @@ ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run, sfn_status_e status)
             "$8, $10, $11, $12, "
             "CASE WHEN $9 = 'RUNNING' THEN NULL "
             "ELSE to_timestamp($13::float8 / 1000) END, "
-            "sfn_history_pack($14::jsonb), $15, $16, $17, $18) "
-            "ON CONFLICT DO NOTHING", 18, values, NULL, NULL)
+            "sfn_history_pack($14::jsonb), $15, $16, $17, $18, $19::text, "
+            "CASE WHEN $19::text IS NOT NULL "
+            "THEN substr($2, " NGX_HTTP_SFN_MR_INDEX_AT ")::bigint END) "
+            "ON CONFLICT DO NOTHING", 19, values, NULL, NULL)
         != NGX_OK)
     {
         ngx_log_error(NGX_LOG_ALERT, run->log, 0,
@@ -1416,13 +1420,15 @@ ngx_http_sfn_exec_start_sync(ngx_http_sfn_main_conf_t *smcf,
 ngx_int_t
 ngx_http_sfn_exec_start_child(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
-    ngx_http_sfn_finish_pt handler, void *data, ngx_pool_t *pool)
+    ngx_str_t *map_run, ngx_http_sfn_finish_pt handler, void *data,
+    ngx_pool_t *pool)
 {
     ngx_int_t  rc;
 
     ngx_http_sfn_ephemeral = (sm->type == SFN_EXPRESS);
     ngx_http_sfn_child_finish = handler;
     ngx_http_sfn_child_data = data;
+    ngx_http_sfn_child_map_run = map_run;
 
     rc = ngx_http_sfn_exec_start(smcf, sm, name, input, NULL, NULL, NULL,
                                  NULL, NULL, NULL, NULL, pool);
@@ -1430,6 +1436,7 @@ ngx_http_sfn_exec_start_child(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_ephemeral = 0;
     ngx_http_sfn_child_finish = NULL;
     ngx_http_sfn_child_data = NULL;
+    ngx_http_sfn_child_map_run = NULL;
 
     return rc;
 }
@@ -1745,6 +1752,10 @@ ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
                    != NGX_OK)
             || (alias
                 && ngx_http_sfn_pstr(run->pool, alias, &run->alias)
+                   != NGX_OK)
+            || (ngx_http_sfn_child_map_run
+                && ngx_http_sfn_pstr(run->pool, ngx_http_sfn_child_map_run,
+                                     &run->map_run)
                    != NGX_OK))
         {
             goto failed;

@@ -121,6 +121,7 @@ struct ngx_http_sfn_run_s {
     ngx_str_t                    input;       /* until the row is written */
     ngx_str_t                    trace;
     ngx_str_t                    alias;       /* the alias that chose sm */
+    ngx_str_t                    map_run;     /* a child's, until its row */
     const sfn_mock_case_t       *mock;        /* its test case, or NULL */
     ngx_str_t                    bucket;
     ngx_str_t                    key;
@@ -170,6 +171,9 @@ void ngx_http_sfn_activity_forget(ngx_http_sfn_task_ctx_t *ctx);
 /* ngx_http_sfn_lease.c: leases and recovery of Standard executions */
 void ngx_http_sfn_lease_init(ngx_cycle_t *cycle);
 void ngx_http_sfn_release_leases(ngx_cycle_t *cycle);
+ngx_http_sfn_run_t *ngx_http_sfn_recover(ngx_http_sfn_main_conf_t *smcf,
+    void *res, int row, ngx_http_sfn_machine_t *sm,
+    ngx_http_sfn_finish_pt handler, void *data);
 
 /* ngx_http_sfn_mail.c: stops and callbacks delivered to the owner */
 void ngx_http_sfn_mail_init(ngx_cycle_t *cycle);

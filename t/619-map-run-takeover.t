@@ -1,0 +1,277 @@
+# Distributed Map with Standard children across the death of their
+# worker: kill -9 of the worker that owns the parent (two workers, then
+# two nodes), PostgreSQL restarted mid-run, UpdateMapRun and the database
+# gone during the takeover, the parent stopped while it has no owner.
+# The map run goes on where its parent is taken over, with the children
+# it had: none run twice to completion, none lost, the counts exact, every
+# result written once.  A child tells its map run (DescribeExecution,
+# DescribeStateMachineForExecution).
+
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use Time::HiRes qw(time sleep);
+use Sfn::Test;
+
+Sfn::Test::need_postgres();
+
+my $t = Sfn::Test->new;
+my $dir = $t->dir;
+my $http = $t->sfn_http(zone => '8m', buckets => [ out => 'out' ],
+                        server => "location = / { sfn_aws_api; }\n");
+
+$t->start($http, workers => 2);
+mkdir "$dir/out";
+
+my $acct = 'arn:aws:states:us-east-1:000000000000';
+my $role = 'arn:aws:iam::000000000000:role/dmap';
+my $items = 24;
+my $n = 0;
+
+sub api { my ($node, $op, $body) = @_; return $node->aws_api($op, $body) }
+
+# a parent whose Map runs $items Standard children of 1 s each, 4 at a
+# time: (execution ARN, map run ARN) once $o{after} children succeeded
+
+sub start_map {
+    my ($node, %o) = @_;
+    my $name = 'tk' . ++$n;
+    my $def = { StartAt => 'M', States => { M => { Type => 'Map',
+        ItemsPath => '$.items', MaxConcurrency => 4, Label => 'L',
+        ItemSelector => { 'i.$' => '$$.Map.Item.Value' },
+        ItemProcessor => { ProcessorConfig => { Mode => 'DISTRIBUTED',
+                                                ExecutionType => 'STANDARD' },
+                           StartAt => 'W', States => {
+                               W => { Type => 'Wait', Seconds => 1,
+                                      Next => 'P' },
+                               P => { Type => 'Pass', End => \1 } } },
+        ($o{writer} ? (ResultWriter => {
+             Resource => 'arn:aws:states:::s3:putObject',
+             Parameters => { Bucket => 'out', Prefix => $name } }) : ()),
+        End => \1 } } };
+    my ($st, $r) = api($node, 'CreateStateMachine', { name => $name,
+        definition => $node->json->encode($def), roleArn => $role });
+    is($st, 200, "$name created") or diag(explain $r);
+    ($st, $r) = api($node, 'StartExecution', {
+        stateMachineArn => "$acct:stateMachine:$name",
+        input => $node->json->encode({ items => [ 0 .. $items - 1 ] }) });
+    my $ex = $r->{executionArn};
+    my $mr;
+    for (1 .. 300) {
+        (undef, $r) = api($node, 'ListMapRuns', { executionArn => $ex });
+        $mr = $r->{mapRuns}[0]{mapRunArn};
+        last if $mr && $t->psql("SELECT count(*) FROM sfn_executions "
+                                . "WHERE map_run = '$mr' "
+                                . "AND status = 'SUCCEEDED'")
+                       >= ($o{after} // 6);
+        sleep 0.1;
+    }
+    return ($name, $ex, $mr);
+}
+
+sub owner_pid {
+    my ($ex) = @_;
+    my ($pid) = $t->psql("SELECT owner FROM sfn_executions "
+                         . "WHERE arn = '$ex'") =~ /:(\d+)$/;
+    return $pid;
+}
+
+sub running_children {
+    my ($mr) = @_;
+    return $t->psql("SELECT count(*) FROM sfn_executions "
+                    . "WHERE map_run = '$mr' AND status = 'RUNNING'");
+}
+
+sub settle {
+    my ($node, $arn, $timeout) = @_;
+    my $d = $node->aws_settle($arn, $timeout // 90);
+    $d->{out} = eval { $node->json->decode($d->{output}) }
+        if defined $d->{output};
+    return $d;
+}
+
+# what must hold of a map run that ended: each item once, each child once
+
+sub exact {
+    my ($what, $d, $mr, %o) = @_;
+    is($d->{status}, 'SUCCEEDED', "$what: the parent ends")
+        or diag(explain $d);
+    unless ($o{writer}) {
+        is_deeply($d->{out}, [ map { { i => $_ } } 0 .. $items - 1 ],
+                  "$what: every item once, in order, in the output");
+    }
+    my ($st, $r) = api($t, 'DescribeMapRun', { mapRunArn => $mr });
+    is($r->{status}, 'SUCCEEDED', "$what: the same map run ends");
+    is($r->{itemCounts}{succeeded}, $items, "$what: $items succeeded");
+    is($r->{itemCounts}{total}, $items, "$what: no item counted twice");
+    is($r->{itemCounts}{failed} + $r->{itemCounts}{aborted}
+       + $r->{itemCounts}{running}, 0, "$what: none failed, none running");
+    is($t->psql("SELECT count(*) || '/' || count(*) FILTER "
+                . "(WHERE status = 'SUCCEEDED') FROM sfn_executions "
+                . "WHERE map_run = '$mr'"), "$items/$items",
+       "$what: $items children, one per item, all SUCCEEDED");
+    is($t->psql("SELECT count(*) FROM sfn_events h JOIN sfn_executions e "
+                . "ON e.arn = h.execution_arn WHERE e.map_run = '$mr' "
+                . "AND h.type = 'ExecutionSucceeded'"), $items,
+       "$what: one ExecutionSucceeded each: no child ran twice");
+    is($t->psql("SELECT count(*) FROM sfn_events h JOIN sfn_executions e "
+                . "ON e.arn = h.execution_arn WHERE e.map_run = '$mr' "
+                . "AND h.type = 'ExecutionStarted'"), $items,
+       "$what: one ExecutionStarted each");
+    return $r;
+}
+
+
+# kill -9 of the worker that owns the parent and its running children
+
+my ($name, $ex, $mr) = start_map($t);
+like($mr, qr/^$acct:mapRun:$name\/L:[0-9a-f-]{36}$/, 'a map run');
+my $running = $t->psql("SELECT string_agg(name, ',' ORDER BY name) "
+                       . "FROM sfn_executions WHERE map_run = '$mr' "
+                       . "AND status = 'RUNNING'");
+my $pid = owner_pid($ex);
+ok($pid && kill('KILL', $pid), "the owner $pid killed");
+my $d = settle($t, $ex);
+exact('kill -9', $d, $mr);
+ok(length $running, "children were running at the kill: $running");
+my @was = split /,/, $running;
+is($t->psql("SELECT count(*) FROM sfn_executions WHERE map_run = '$mr' "
+            . "AND name IN (" . join(',', map { "'$_'" } @was) . ") "
+            . "AND owner NOT LIKE '%:$pid'"), scalar @was,
+   'those were taken over by another worker');
+my $log = $t->read_file('logs/error.log');
+like($log, qr/sfn map run "\Q$mr\E" goes on from item \d+/,
+     'the map run went on from its recorded progress');
+like($log, qr/sfn execution "\Q$was[0]\E" of "\Q$name\E\/L" resumed/,
+     'a running child resumed from its last step');
+
+# a child tells its map run
+
+my $child = "$acct:execution:$name/L:$was[0]";
+my ($st, $r) = api($t, 'DescribeExecution', { executionArn => $child });
+is($st, 200, 'a child described');
+is($r->{mapRunArn}, $mr, 'with its mapRunArn');
+is($r->{stateMachineArn}, "$acct:stateMachine:$name/L",
+   'and the state machine of its map run');
+($st, $r) = api($t, 'DescribeStateMachineForExecution',
+                { executionArn => $child });
+is($st, 200, 'DescribeStateMachineForExecution of a child')
+    or diag(explain $r);
+is($r->{mapRunArn}, $mr, 'its mapRunArn');
+is($r->{label}, 'L', 'its label');
+is($r->{stateMachineArn}, "$acct:stateMachine:$name",
+   'the state machine of its parent');
+($st, $r) = api($t, 'DescribeExecution', { executionArn => $ex });
+ok(!exists $r->{mapRunArn}, 'a parent has none');
+($st, $r) = api($t, 'DescribeStateMachineForExecution',
+                { executionArn => $ex });
+ok(!exists $r->{mapRunArn} && !exists $r->{label},
+   'nor its state machine');
+
+
+# kill -9 with a ResultWriter: every result written once
+
+($name, $ex, $mr) = start_map($t, writer => 1);
+$pid = owner_pid($ex);
+ok($pid && kill('KILL', $pid), 'with a ResultWriter: the owner killed');
+$d = settle($t, $ex);
+$r = exact('kill -9, ResultWriter', $d, $mr, writer => 1);
+is($r->{itemCounts}{resultsWritten}, $items, 'resultsWritten');
+my $man = eval { $t->json->decode($t->read_file(
+    "out/$d->{out}{ResultWriterDetails}{Key}")) } // {};
+my @entries = map { @{ $t->json->decode($t->read_file("out/$_->{Key}")) } }
+              @{ $man->{ResultFiles}{SUCCEEDED} // [] };
+is_deeply([ map { $t->json->decode($_->{Input})->{i} } @entries ],
+          [ 0 .. $items - 1 ], 'every item once in SUCCEEDED_n.json');
+is_deeply([ map { $_->{Name} } @entries ],
+          [ map { $mr =~ /:([0-9a-f-]{36})$/; "$1-$_" } 0 .. $items - 1 ],
+          'each under the name of its one child');
+
+
+# PostgreSQL restarted mid-run
+
+($name, $ex, $mr) = start_map($t);
+$t->pg_stop;
+sleep 2;
+$t->pg_start_again;
+$d = settle($t, $ex);
+exact('PostgreSQL restarted', $d, $mr);
+
+
+# UpdateMapRun while the map run has no owner
+
+($name, $ex, $mr) = start_map($t);
+$pid = owner_pid($ex);
+ok($pid && kill('KILL', $pid), 'UpdateMapRun: the owner killed');
+($st, $r) = api($t, 'UpdateMapRun', { mapRunArn => $mr,
+                                      maxConcurrency => 8 });
+is($st, 200, 'UpdateMapRun during the takeover') or diag(explain $r);
+$d = settle($t, $ex);
+$r = exact('UpdateMapRun during the takeover', $d, $mr);
+is($r->{maxConcurrency}, 8, 'the new owner keeps the new MaxConcurrency');
+
+
+# the database gone as the takeover comes
+
+($name, $ex, $mr) = start_map($t);
+$pid = owner_pid($ex);
+ok($pid && kill('KILL', $pid), 'database gone: the owner killed');
+sleep 4;
+$t->pg_stop;
+sleep 3;
+$t->pg_start_again;
+$d = settle($t, $ex, 120);
+exact('the database gone during the takeover', $d, $mr);
+
+
+# the parent stopped while it has no owner: its children end too
+
+($name, $ex, $mr) = start_map($t);
+$pid = owner_pid($ex);
+ok($pid && kill('KILL', $pid), 'stopped: the owner killed');
+ok(running_children($mr) > 0, 'children running');
+($st, $r) = api($t, 'StopExecution', { executionArn => $ex,
+                                       error => 'Enough' });
+is($st, 200, 'the parent stopped while it has no owner');
+$d = settle($t, $ex);
+is($d->{status}, 'ABORTED', 'it ends ABORTED');
+is($t->wait_sql("SELECT count(*) FROM sfn_executions "
+                . "WHERE map_run = '$mr' AND status = 'RUNNING'", 0, 30),
+   0, 'no child left running');
+ok($t->psql("SELECT count(*) FROM sfn_executions WHERE map_run = '$mr' "
+            . "AND status = 'ABORTED'") > 0, 'those running were aborted');
+for (1 .. 50) {
+    (undef, $r) = api($t, 'DescribeMapRun', { mapRunArn => $mr });
+    last if $r->{status} ne 'RUNNING';
+    sleep 0.1;
+}
+is($r->{status}, 'ABORTED', 'the map run ABORTED');
+
+$t->stop(allow => qr/exited on signal/);
+
+
+# two nodes: node a dies whole, node b takes the map run and its children
+
+my $a = Sfn::Test->new;
+$a->pg_start;
+my $b = $a->node;
+$_->nginx_start($_->sfn_http(zone => '8m',
+                             server => "location = / { sfn_aws_api; }\n"),
+                workers => 1) for $a, $b;
+$t = $a;
+
+($name, $ex, $mr) = start_map($a);
+my @pids = ($a->nginx_pid, $a->nginx_workers);
+kill 'KILL', @pids;
+$a->{nginx} = 0;
+$d = settle($b, $ex);
+exact('two nodes', $d, $mr);
+my ($bw) = $b->nginx_workers;
+is($a->psql("SELECT count(*) FROM sfn_executions WHERE arn = '$ex' "
+            . "AND owner LIKE '%:$bw'"), 1, 'node b owns the parent');
+
+$b->stop;
+$a->stop(no_check => 1);
+
+done_testing;
