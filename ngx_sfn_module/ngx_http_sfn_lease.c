@@ -31,7 +31,9 @@ static uint64_t                   ngx_http_sfn_claims;
  * worker killed, a reload, a restart, another node gone) with FOR UPDATE
  * SKIP LOCKED, then resumes them here.  An execution is resumed from its
  * input; its recorded history keeps the first copy of every event, and
- * tasks, being deterministic, are simply run again.
+ * tasks, being deterministic, are simply run again.  The children of a
+ * running map run are not claimed here: its parent's next owner claims
+ * them with it (sql/019_map_run_children.sql).
  */
 
 /*

@@ -17,7 +17,9 @@
  * once it is written.  The ring bounds how far the reader runs ahead of
  * the oldest child still running.  The row holds the map run's counts,
  * written every second and at the end; UpdateMapRun changes its limits
- * there, and the owner reads them back with each write.
+ * there, and the owner reads them back with each write.  A map run taken
+ * over with its parent goes on from the row's progress, with the Standard
+ * children recorded since (ngx_http_sfn_maprun_found()).
  */
 
 
