@@ -151,7 +151,13 @@ ngx_http_sfn_aws_maprun_described(ngx_http_sfn_aws_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    cJSON_AddNumberToObject(json, "redriveCount", 0);
+    cJSON_AddNumberToObject(json, "redriveCount",
+                            atof(PQgetvalue(res, 0, 9)));
+
+    if (!PQgetisnull(res, 0, 10)) {
+        cJSON_AddNumberToObject(json, "redriveDate",
+                                ngx_http_sfn_aws_epoch(res, 0, 10));
+    }
 
     return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
 }
@@ -172,7 +178,8 @@ ngx_http_sfn_aws_describe_map_run(ngx_http_sfn_aws_ctx_t *ctx)
                "SELECT arn, execution_arn, status, "
                "extract(epoch FROM started_at), "
                "extract(epoch FROM stopped_at), max_concurrency, "
-               "tolerated_count, tolerated_pct, counts::text "
+               "tolerated_count, tolerated_pct, counts::text, "
+               "redrive_count, extract(epoch FROM redrive_date) "
                "FROM sfn_map_runs WHERE arn = $1",
                1, values, ngx_http_sfn_aws_maprun_described);
 }

@@ -1610,6 +1610,16 @@ ngx_http_sfn_run_create(ngx_http_sfn_main_conf_t *smcf,
     }
 
     if (redrive) {
+        if (redrive->map_run.len
+            && ngx_http_sfn_pstr(pool, &redrive->map_run,
+                                 &run->redrive_map_run)
+               != NGX_OK)
+        {
+            goto failed;
+        }
+
+        run->redrive_map_count = redrive->map_run_count;
+
         run->exec = sfn_exec_redrive(sm->machine, &host, &conf,
                                      (const char *) input->data, input->len,
                                      (const char *) redrive->state.data,

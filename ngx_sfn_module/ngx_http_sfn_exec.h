@@ -25,6 +25,8 @@ typedef struct {
     ngx_str_t                    input;     /* that state's, JSON text */
     int64_t                      event_id;  /* the last one kept */
     ngx_int_t                    count;     /* redrives, this one too */
+    ngx_str_t                    map_run;   /* redriven with it, or none */
+    ngx_int_t                    map_run_count;
 } ngx_http_sfn_redrive_t;
 
 
@@ -122,6 +124,8 @@ struct ngx_http_sfn_run_s {
     ngx_str_t                    trace;
     ngx_str_t                    alias;       /* the alias that chose sm */
     ngx_str_t                    map_run;     /* a child's, until its row */
+    ngx_str_t                    redrive_map_run; /* the next map run is */
+    ngx_int_t                    redrive_map_count; /* that one, redriven */
     const sfn_mock_case_t       *mock;        /* its test case, or NULL */
     ngx_str_t                    bucket;
     ngx_str_t                    key;

@@ -195,6 +195,18 @@ ngx_http_sfn_recover(ngx_http_sfn_main_conf_t *smcf, void *pgres, int row,
         rd.input.len = PQgetlength(res, row, 16);
         rd.event_id = ngx_atoof((u_char *) PQgetvalue(res, row, 17),
                                 PQgetlength(res, row, 17));
+        ngx_str_null(&rd.map_run);
+        rd.map_run_count = 0;
+
+        /* RedriveExecution's: the map run it redrives (columns 23, 24) */
+
+        if (PQnfields(res) > 24 && !PQgetisnull(res, row, 23)) {
+            rd.map_run.data = (u_char *) PQgetvalue(res, row, 23);
+            rd.map_run.len = PQgetlength(res, row, 23);
+            rd.map_run_count = ngx_atoi((u_char *) PQgetvalue(res, row, 24),
+                                        PQgetlength(res, row, 24));
+        }
+
         redrive = &rd;
     }
 

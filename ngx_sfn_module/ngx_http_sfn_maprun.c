@@ -1373,6 +1373,58 @@ ngx_http_sfn_maprun_insert(ngx_http_sfn_maprun_t *mr)
 
 
 /*
+ * A map run redriven with its parent: its row RUNNING again, its counts
+ * made anew as its items are gone through from the first, its children
+ * found (those that ended unsuccessful before now are redriven there)
+ */
+
+static ngx_int_t
+ngx_http_sfn_maprun_redrive_row(ngx_http_sfn_maprun_t *mr)
+{
+    const char  *values[5];
+    u_char       task[NGX_INT64_LEN + 1], conc[NGX_INT64_LEN + 1],
+                 cnt[NGX_INT64_LEN + 1], pct[64];
+
+    *ngx_sprintf(task, "%uL", mr->id) = '\0';
+    *ngx_sprintf(conc, "%L", mr->max_conc) = '\0';
+    *ngx_sprintf(cnt, "%L", mr->tol_count) = '\0';
+    if (mr->tol_pct < 0) {
+        ngx_sprintf(pct, "-1%Z");
+
+    } else {
+        ngx_snprintf(pct, sizeof(pct) - 1, "%.6f%Z", mr->tol_pct);
+    }
+
+    values[0] = (char *) mr->arn.data;
+    values[1] = (char *) task;
+    values[2] = (char *) conc;
+    values[3] = (char *) cnt;
+    values[4] = (char *) pct;
+
+    if (ngx_http_sfn_pg_query(
+            "UPDATE sfn_map_runs SET status = 'RUNNING', stopped_at = NULL, "
+            "progress = NULL, counts = '{}', task = $2::bigint, "
+            "max_concurrency = $3::int, tolerated_count = $4::bigint, "
+            "tolerated_pct = $5::float8, "
+            "redrive_count = redrive_count + 1, redrive_date = now() "
+            "WHERE arn = $1 AND status IN ('FAILED', 'ABORTED')",
+            5, values, ngx_http_sfn_maprun_inserted, mr)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    mr->queries++;
+    mr->row = 1;
+    mr->finding = 1;
+    mr->found_more = 1;
+    mr->find_from = 0;
+
+    return NGX_OK;
+}
+
+
+/*
  * The children's state machine, "<machine>/<label>": kept by the worker
  * for the next map run of the same state, and for the children's runs,
  * which may outlive their map run by a little
@@ -1535,6 +1587,11 @@ ngx_http_sfn_maprun_begin(ngx_http_sfn_maprun_t *mr, const cJSON *items,
             ngx_http_sfn_maprun_fail(mr, "States.ResultWriterFailed",
                                      "the results written before the "
                                      "restart could not be reopened");
+        }
+
+    } else if (mr->redriving) {
+        if (ngx_http_sfn_maprun_redrive_row(mr) != NGX_OK) {
+            return NGX_ERROR;
         }
 
     } else if (!mr->row && ngx_http_sfn_maprun_insert(mr) != NGX_OK) {
@@ -1786,6 +1843,24 @@ ngx_http_sfn_maprun_start(void *data, sfn_exec_t *e, const sfn_map_req_t *req,
                     &mr->label, &mr->uuid);
     *p = '\0';
 
+    /*
+     * the first map run of a redriven execution is the one RedriveExecution
+     * found (sql/019) if it is of this state: the same ARN, redriven
+     */
+
+    if (!req->resumed && run->redrive_map_run.len == mr->arn.len
+        && req->type == SFN_STANDARD
+        && ngx_strncmp(run->redrive_map_run.data, mr->arn.data,
+                       mr->arn.len - NGX_UUID_LEN) == 0)
+    {
+        p = ngx_cpymem(mr->arn.data, run->redrive_map_run.data,
+                       mr->arn.len);
+        *p = '\0';
+        mr->uuid.data = mr->arn.data + mr->arn.len - NGX_UUID_LEN;
+        mr->redriving = 1;
+        ngx_str_null(&run->redrive_map_run);
+    }
+
     ngx_memcpy(arn, mr->arn.data, mr->arn.len + 1);
 
     mr->child = ngx_http_sfn_maprun_child_machine(mr, req);
@@ -1845,6 +1920,14 @@ ngx_http_sfn_maprun_start(void *data, sfn_exec_t *e, const sfn_map_req_t *req,
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                    "sfn map run \"%V\" of \"%V\" started", &mr->arn,
                    &run->arn);
+
+    if (mr->redriving) {
+        ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                      "sfn map run \"%V\" redriven", &mr->arn);
+
+        return run->redrive_map_count > 0 ? (int) run->redrive_map_count
+                                          : 1;
+    }
 
     return SFN_OK;
 

@@ -184,6 +184,7 @@ struct ngx_http_sfn_maprun_s {
     unsigned                     loading:1; /* its row, to resume */
     unsigned                     leaving:1; /* the worker exits */
     unsigned                     finding:1; /* its children, recorded */
+    unsigned                     redriving:1;   /* with its parent */
     unsigned                     found_more:1;
     unsigned                     find_wait:1;
 };

@@ -12,6 +12,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use Time::HiRes qw(time sleep);
+use POSIX ();
 use Sfn::Test;
 
 Sfn::Test::need_postgres();
@@ -249,6 +250,102 @@ for (1 .. 50) {
     sleep 0.1;
 }
 is($r->{status}, 'ABORTED', 'the map run ABORTED');
+
+
+
+# RedriveExecution of a parent that failed in its Map: the same map run
+# redriven, only its unsuccessful children redriven, those not started
+# started, those that succeeded kept
+
+$name = 'tk' . ++$n;
+my $copy = { Type => 'Task', Resource => 'sfn:file:copy',
+    Parameters => {
+        source => { bucket => 'out',
+                    'key.$' => "States.Format('in/{}.txt', \$.i)" },
+        destination => { bucket => 'out',
+                         'key.$' => "States.Format('done/{}.txt', \$.i)" } },
+    End => \1 };
+my $def = { StartAt => 'M', States => { M => { Type => 'Map',
+    ItemsPath => '$.items', MaxConcurrency => 1,
+    ItemSelector => { 'i.$' => '$$.Map.Item.Value' },
+    ItemProcessor => { ProcessorConfig => { Mode => 'DISTRIBUTED',
+                                            ExecutionType => 'STANDARD' },
+                       StartAt => 'C', States => { C => $copy } },
+    ResultSelector => { 'n.$' => 'States.ArrayLength($)' },
+    End => \1 } } };
+mkdir "$dir/out/in";
+$t->write_file("out/in/$_.txt", "x$_") for grep { $_ != 3 && $_ != 5 } 0 .. 7;
+($st, $r) = api($t, 'CreateStateMachine', { name => $name,
+    definition => $t->json->encode($def), roleArn => $role });
+is($st, 200, "$name created") or diag(explain $r);
+($st, $r) = api($t, 'StartExecution', {
+    stateMachineArn => "$acct:stateMachine:$name",
+    input => $t->json->encode({ items => [ 0 .. 7 ] }) });
+$ex = $r->{executionArn};
+$d = settle($t, $ex);
+is($d->{status}, 'FAILED', 'redrive: the parent fails in its Map');
+is($d->{error}, 'States.ExceedToleratedFailureThreshold', 'its error');
+(undef, $r) = api($t, 'ListMapRuns', { executionArn => $ex });
+$mr = $r->{mapRuns}[0]{mapRunArn};
+(undef, $r) = api($t, 'DescribeMapRun', { mapRunArn => $mr });
+is($r->{status}, 'FAILED', 'its map run FAILED');
+is($r->{redriveCount}, 0, 'not redriven yet');
+is($t->psql("SELECT string_agg(map_index || ':' || status, ',' "
+            . "ORDER BY map_index) FROM sfn_executions "
+            . "WHERE map_run = '$mr'"),
+   '0:SUCCEEDED,1:SUCCEEDED,2:SUCCEEDED,3:FAILED',
+   'three children succeeded, one failed, the rest not started');
+
+$t->write_file("out/in/$_.txt", "x$_") for 3, 5;
+
+# two at once: one redrives, the other is told it runs
+
+my @st;
+for my $k (0, 1) {
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        my ($s, $x) = api($t, 'RedriveExecution', { executionArn => $ex });
+        $t->write_file("redrive$k", $s == 200 ? 'ok' : $x->{__type});
+        POSIX::_exit(0);
+    }
+    push @st, $pid;
+}
+waitpid $_, 0 for @st;
+is(join(',', sort map { $t->read_file("redrive$_") } 0, 1),
+   'ExecutionNotRedrivable,ok', 'two redrives at once: one is made');
+$d = settle($t, $ex);
+is($d->{status}, 'SUCCEEDED', 'redriven, the parent succeeds')
+    or diag(explain $d);
+is_deeply($d->{out}, { n => 8 }, 'with the eight results');
+(undef, $r) = api($t, 'ListMapRuns', { executionArn => $ex });
+is(scalar @{ $r->{mapRuns} }, 1, 'the same map run, no other');
+(undef, $r) = api($t, 'DescribeMapRun', { mapRunArn => $mr });
+is($r->{status}, 'SUCCEEDED', 'the map run SUCCEEDED');
+is($r->{redriveCount}, 1, 'its redriveCount');
+ok($r->{redriveDate} && $r->{redriveDate} >= $r->{startDate},
+   'its redriveDate');
+is($r->{itemCounts}{succeeded}, 8, 'eight items succeeded');
+is($r->{itemCounts}{total}, 8, 'eight in all');
+is($r->{itemCounts}{failed}, 0, 'none failed');
+is($t->psql("SELECT string_agg(map_index || ':' || status || ':' "
+            . "|| redrive_count, ',' ORDER BY map_index) "
+            . "FROM sfn_executions WHERE map_run = '$mr'"),
+   join(',', map { "$_:SUCCEEDED:" . ($_ == 3 ? 1 : 0) } 0 .. 7),
+   'the failed child redriven, the others run once');
+is($t->psql("SELECT count(*) FROM sfn_events h JOIN sfn_executions e "
+            . "ON e.arn = h.execution_arn WHERE e.map_run = '$mr' "
+            . "AND h.type = 'ExecutionSucceeded'"), 8,
+   'one ExecutionSucceeded each');
+is($t->psql("SELECT count(*) FROM sfn_events h JOIN sfn_executions e "
+            . "ON e.arn = h.execution_arn WHERE e.map_run = '$mr' "
+            . "AND h.type = 'ExecutionRedriven'"), 1,
+   'one ExecutionRedriven, the failed child\'s');
+my (undef, $h) = api($t, 'GetExecutionHistory', { executionArn => $ex,
+                                                  maxResults => 1000 });
+my ($rd) = grep { $_->{type} eq 'MapRunRedriven' } @{ $h->{events} };
+is($rd->{mapRunRedrivenEventDetails}{mapRunArn}, $mr,
+   'MapRunRedriven, the same map run');
+is($rd->{mapRunRedrivenEventDetails}{redriveCount}, 1, 'its redriveCount');
 
 $t->stop(allow => qr/exited on signal/);
 
