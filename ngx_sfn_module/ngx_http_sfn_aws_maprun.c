@@ -60,7 +60,7 @@ ngx_http_sfn_aws_maprun_field(ngx_http_sfn_aws_ctx_t *ctx, ngx_str_t *arn)
 
 static ngx_int_t
 ngx_http_sfn_aws_maprun_counts(cJSON *json, const char *name,
-    const char *text)
+    const char *text, double not_redrivable, double pending)
 {
     cJSON        *c, *in, *v;
     const char  **k;
@@ -84,8 +84,8 @@ ngx_http_sfn_aws_maprun_counts(cJSON *json, const char *name,
                                                          : 0);
     }
 
-    cJSON_AddNumberToObject(c, "failuresNotRedrivable", 0);
-    cJSON_AddNumberToObject(c, "pendingRedrive", 0);
+    cJSON_AddNumberToObject(c, "failuresNotRedrivable", not_redrivable);
+    cJSON_AddNumberToObject(c, "pendingRedrive", pending);
 
     cJSON_Delete(in);
 
@@ -101,7 +101,7 @@ ngx_http_sfn_aws_maprun_described(ngx_http_sfn_aws_ctx_t *ctx,
 {
     char    *count;
     cJSON   *json;
-    double   pct;
+    double   pct, not_redrivable, pending;
 
     if (res == NULL) {
         return ngx_http_sfn_aws_reply_error(ctx, "InternalFailure",
@@ -140,11 +140,16 @@ ngx_http_sfn_aws_maprun_described(ngx_http_sfn_aws_ctx_t *ctx,
     cJSON_AddNumberToObject(json, "toleratedFailureCount",
                             count[0] == '-' ? 0 : atof(count));
 
+    not_redrivable = atof(PQgetvalue(res, 0, 11));
+    pending = atof(PQgetvalue(res, 0, 12));
+
     if (ngx_http_sfn_aws_maprun_counts(json, "itemCounts",
-                                       PQgetvalue(res, 0, 8))
+                                       PQgetvalue(res, 0, 8),
+                                       not_redrivable, pending)
         != NGX_OK
         || ngx_http_sfn_aws_maprun_counts(json, "executionCounts",
-                                          PQgetvalue(res, 0, 8))
+                                          PQgetvalue(res, 0, 8),
+                                          not_redrivable, pending)
            != NGX_OK)
     {
         cJSON_Delete(json);
@@ -179,8 +184,17 @@ ngx_http_sfn_aws_describe_map_run(ngx_http_sfn_aws_ctx_t *ctx)
                "extract(epoch FROM started_at), "
                "extract(epoch FROM stopped_at), max_concurrency, "
                "tolerated_count, tolerated_pct, counts::text, "
-               "redrive_count, extract(epoch FROM redrive_date) "
-               "FROM sfn_map_runs WHERE arn = $1",
+               "redrive_count, extract(epoch FROM redrive_date), "
+               "(SELECT count(*) FROM sfn_executions x "
+               "WHERE x.map_run = m.arn "
+               "AND x.status IN ('FAILED', 'TIMED_OUT', 'ABORTED') "
+               "AND sfn_redrive_refusal(x.type, x.status, x.stop_date, "
+               "x.redrive_count) IS NOT NULL), "
+               "(SELECT count(*) FROM sfn_executions x "
+               "WHERE x.map_run = m.arn AND m.status = 'RUNNING' "
+               "AND x.status IN ('FAILED', 'TIMED_OUT', 'ABORTED') "
+               "AND x.stop_date < m.redrive_date) "
+               "FROM sfn_map_runs m WHERE m.arn = $1",
                1, values, ngx_http_sfn_aws_maprun_described);
 }
 

@@ -1652,6 +1652,18 @@ ngx_http_sfn_maprun_loaded(void *data, void *res)
         mr->uuid.len = NGX_UUID_LEN;
         mr->row = 1;
 
+        /*
+         * its limits as the row has them (UpdateMapRun's), not as the
+         * parent's snapshot, which does not keep a distributed Map's
+         */
+
+        mr->max_conc = ngx_atoof((u_char *) PQgetvalue(r, 0, 2),
+                                 PQgetlength(r, 0, 2));
+        mr->tol_count = (PQgetvalue(r, 0, 3)[0] == '-')
+                        ? -1 : ngx_atoof((u_char *) PQgetvalue(r, 0, 3),
+                                         PQgetlength(r, 0, 3));
+        mr->tol_pct = strtod(PQgetvalue(r, 0, 4), NULL);
+
         if (!PQgetisnull(r, 0, 1)) {
             progress = sfn_json_parse(PQgetvalue(r, 0, 1),
                                       PQgetlength(r, 0, 1));
@@ -1755,7 +1767,8 @@ ngx_http_sfn_maprun_resume(ngx_http_sfn_maprun_t *mr,
     values[1] = (char *) task;
 
     if (ngx_http_sfn_pg_query(
-            "SELECT arn, progress::text FROM sfn_map_runs "
+            "SELECT arn, progress::text, max_concurrency, "
+            "tolerated_count, tolerated_pct FROM sfn_map_runs "
             "WHERE execution_arn = $1 AND task = $2::bigint "
             "AND status = 'RUNNING' ORDER BY started_at DESC LIMIT 1",
             2, values, ngx_http_sfn_maprun_loaded, mr)

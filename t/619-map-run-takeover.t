@@ -102,8 +102,15 @@ sub exact {
         is_deeply($d->{out}, [ map { { i => $_ } } 0 .. $items - 1 ],
                   "$what: every item once, in order, in the output");
     }
-    my ($st, $r) = api($o{node} // $t, 'DescribeMapRun',
-                       { mapRunArn => $mr });
+    my ($st, $r);
+    for (1 .. 100) {
+        # the parent is described from the zone as it ends, the map run
+        # from the database once its end has committed
+        ($st, $r) = api($o{node} // $t, 'DescribeMapRun',
+                        { mapRunArn => $mr });
+        last if ($r->{status} // '') ne 'RUNNING';
+        sleep 0.1;
+    }
     is($r->{status}, 'SUCCEEDED', "$what: the same map run ends");
     is($r->{itemCounts}{succeeded}, $items, "$what: $items succeeded");
     is($r->{itemCounts}{total}, $items, "$what: no item counted twice");
@@ -122,6 +129,12 @@ sub exact {
                 . "ON e.arn = h.execution_arn WHERE e.map_run = '$mr' "
                 . "AND h.type = 'ExecutionStarted'"), $items,
        "$what: one ExecutionStarted each");
+    my $most = $t->psql("SELECT max((SELECT count(*) FROM sfn_executions y "
+                        . "WHERE y.map_run = x.map_run "
+                        . "AND y.start_date <= x.start_date "
+                        . "AND y.stop_date > x.start_date)) "
+                        . "FROM sfn_executions x WHERE x.map_run = '$mr'");
+    ok($most <= ($o{conc} // 4), "$what: MaxConcurrency kept ($most)");
     return $r;
 }
 
@@ -130,11 +143,14 @@ sub exact {
 
 my ($name, $ex, $mr) = start_map($t);
 like($mr, qr/^$acct:mapRun:$name\/L:[0-9a-f-]{36}$/, 'a map run');
+my $pid = owner_pid($ex);
+ok($pid && kill('KILL', $pid), "the owner $pid killed");
+
+# what ran at the kill: nothing changes it until the lease runs out
+
 my $running = $t->psql("SELECT string_agg(name, ',' ORDER BY name) "
                        . "FROM sfn_executions WHERE map_run = '$mr' "
                        . "AND status = 'RUNNING'");
-my $pid = owner_pid($ex);
-ok($pid && kill('KILL', $pid), "the owner $pid killed");
 my $d = settle($t, $ex);
 exact('kill -9', $d, $mr);
 ok(length $running, "children were running at the kill: $running");
@@ -211,7 +227,7 @@ ok($pid && kill('KILL', $pid), 'UpdateMapRun: the owner killed');
                                       maxConcurrency => 8 });
 is($st, 200, 'UpdateMapRun during the takeover') or diag(explain $r);
 $d = settle($t, $ex);
-$r = exact('UpdateMapRun during the takeover', $d, $mr);
+$r = exact('UpdateMapRun during the takeover', $d, $mr, conc => 8);
 is($r->{maxConcurrency}, 8, 'the new owner keeps the new MaxConcurrency');
 
 
@@ -346,6 +362,55 @@ my ($rd) = grep { $_->{type} eq 'MapRunRedriven' } @{ $h->{events} };
 is($rd->{mapRunRedrivenEventDetails}{mapRunArn}, $mr,
    'MapRunRedriven, the same map run');
 is($rd->{mapRunRedrivenEventDetails}{redriveCount}, 1, 'its redriveCount');
+
+# the owner of a redriven map run killed: its successor goes on redriving
+
+$name = 'tk' . ++$n;
+$def->{States}{M}{MaxConcurrency} = 2;
+$def->{States}{M}{ItemProcessor}{StartAt} = 'W';
+$def->{States}{M}{ItemProcessor}{States} = {
+    W => { Type => 'Wait', Seconds => 1, Next => 'C' }, C => $copy };
+$def->{States}{M}{ItemSelector} = { 'i.$' => "States.Format('k{}', "
+                                             . "\$\$.Map.Item.Value)" };
+$t->write_file("out/in/k$_.txt", "x$_") for 0, 2 .. 11;
+($st, $r) = api($t, 'CreateStateMachine', { name => $name,
+    definition => $t->json->encode($def), roleArn => $role });
+($st, $r) = api($t, 'StartExecution', {
+    stateMachineArn => "$acct:stateMachine:$name",
+    input => $t->json->encode({ items => [ 0 .. 11 ] }) });
+$ex = $r->{executionArn};
+$d = settle($t, $ex);
+is($d->{status}, 'FAILED', 'redrive, killed: the parent fails first');
+(undef, $r) = api($t, 'ListMapRuns', { executionArn => $ex });
+$mr = $r->{mapRuns}[0]{mapRunArn};
+is($t->psql("SELECT string_agg(map_index || ':' || status, ',' "
+            . "ORDER BY map_index) FROM sfn_executions "
+            . "WHERE map_run = '$mr'"), '0:ABORTED,1:FAILED',
+   'one child failed, the other aborted');
+$t->write_file('out/in/k1.txt', 'x1');
+($st, $r) = api($t, 'RedriveExecution', { executionArn => $ex });
+is($st, 200, 'redriven') or diag(explain $r);
+$t->wait_sql("SELECT count(*) >= 4 FROM sfn_executions "
+             . "WHERE map_run = '$mr' AND status = 'SUCCEEDED'", 't', 60);
+$pid = owner_pid($ex);
+ok($pid && kill('KILL', $pid), 'the owner of the redriven map run killed');
+$d = settle($t, $ex);
+is($d->{status}, 'SUCCEEDED', 'the parent succeeds') or diag(explain $d);
+is_deeply($d->{out}, { n => 12 }, 'with its twelve results');
+(undef, $r) = api($t, 'DescribeMapRun', { mapRunArn => $mr });
+is(join(',', $r->{status}, $r->{redriveCount},
+        @{ $r->{itemCounts} }{qw(succeeded total failed aborted
+                                 pendingRedrive failuresNotRedrivable)}),
+   'SUCCEEDED,1,12,12,0,0,0,0', 'the map run: redriven once, its counts');
+is($t->psql("SELECT string_agg(map_index || ':' || status || ':' "
+            . "|| redrive_count, ',' ORDER BY map_index) "
+            . "FROM sfn_executions WHERE map_run = '$mr'"),
+   join(',', map { "$_:SUCCEEDED:" . ($_ < 2 ? 1 : 0) } 0 .. 11),
+   'the two children redriven once, the others run once');
+is($t->psql("SELECT count(*) FROM sfn_events h JOIN sfn_executions e "
+            . "ON e.arn = h.execution_arn WHERE e.map_run = '$mr' "
+            . "AND h.type = 'ExecutionSucceeded'"), 12,
+   'one ExecutionSucceeded each');
 
 $t->stop(allow => qr/exited on signal/);
 
