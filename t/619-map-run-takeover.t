@@ -188,6 +188,20 @@ ok(!exists $r->{mapRunArn}, 'a parent has none');
 ok(!exists $r->{mapRunArn} && !exists $r->{label},
    'nor its state machine');
 
+# made-up children: not found, whatever their names
+
+for my $arn ("$acct:execution:$name/L:" . ('0' x 36) . '-1',
+             "$acct:execution:$name/L:" . ('0' x 36) . '-',
+             "$acct:execution:$name/:" . ('0' x 36) . '-7',
+             "$acct:execution:/L:x-1",
+             "$acct:execution:$name/L/M:" . ('f' x 36) . '-99999999999999999999') {
+    for my $op (qw(DescribeExecution DescribeStateMachineForExecution)) {
+        ($st, $r) = api($t, $op, { executionArn => $arn });
+        is($st == 400 ? $r->{__type} : $st, 'ExecutionDoesNotExist',
+           "$op of a made-up child $arn");
+    }
+}
+
 
 # kill -9 with a ResultWriter: every result written once
 
