@@ -1,0 +1,137 @@
+# Hostile input to the AWS JSON API, a pass over every action's members:
+# a member of the wrong JSON type is a 400 SerializationException whether
+# the action reads it or not (includedData, encryptionConfiguration,
+# variables, severity...), an enumeration the action ignores is still
+# checked, an input or a task's output with text after its JSON value is
+# refused at once (not taken and failed later), a well-formed ARN of
+# another partition names nothing here, and concurrent starts with the
+# same name and input all answer the one execution's ARN.  The worker
+# answers throughout and the error log stays clean.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use Time::HiRes qw(sleep time);
+use POSIX ();
+use Sfn::Test;
+
+my $t = Sfn::Test->new;
+$t->pg_start;
+
+my $pass = '{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}';
+$t->write_file('conf/pass.asl.json', $pass);
+$t->write_file('conf/wait.asl.json', '{"StartAt":"W","States":{"W":'
+               . '{"Type":"Wait","Seconds":60,"End":true}}}');
+
+$t->nginx_start($t->sfn_http(
+    machines => [ pass => 'pass.asl.json', wait => 'wait.asl.json',
+                  exp => 'pass.asl.json type=express' ],
+    server => "location = /     { sfn_aws_api; }\n"
+              . "location = /ping { return 200 pong; }\n"), workers => 1);
+
+my $json = $t->json;
+my $acct = 'arn:aws:states:us-east-1:000000000000';
+my $role = 'arn:aws:iam::000000000000:role/r';
+
+sub raw {
+    my ($op, $body) = @_;
+    return $t->http('POST', '/', $body,
+                    { 'X-Amz-Target' => "AWSStepFunctions.$op",
+                      'Content-Type' => 'application/x-amz-json-1.0' });
+}
+
+sub aws {
+    my ($op, $body) = @_;
+    my $r = raw($op, $json->encode($body));
+    return $r->{json} // { status => $r->{status} };
+}
+
+my $act = aws('CreateActivity', { name => 'act' })->{activityArn};
+aws('CreateStateMachine', { name => 'actsm', roleArn => $role,
+    definition => $json->encode({ StartAt => 'A', States => { A => {
+        Type => 'Task', Resource => $act, End => \1 } } }) });
+my $ex = aws('StartExecution', { stateMachineArn => "$acct:stateMachine:pass",
+                                 name => 'e1' })->{executionArn};
+ok($ex, 'an execution to describe');
+
+# members no action reads, or reads leniently: every other JSON type is
+# refused, as AWS's deserializer refuses it
+
+my @wrong = ('1', '1.5', 'true', '{}', '[]', '"x"');
+my %type = (s => '"x"', e => '"x"', i => '1', n => '1.5', b => 'true',
+            l => '[]', m => '{}');
+
+my @members = (
+    [ 'DescribeExecution', qq("executionArn":"$ex"), 'includedData', 'e' ],
+    [ 'DescribeStateMachine', qq("stateMachineArn":"$acct:stateMachine:pass"),
+      'includedData', 'e' ],
+    [ 'DescribeStateMachineForExecution', qq("executionArn":"$ex"),
+      'includedData', 'e' ],
+    [ 'StartSyncExecution', qq("stateMachineArn":"$acct:stateMachine:exp"),
+      'includedData', 'e' ],
+    [ 'GetExecutionHistory', qq("executionArn":"$ex"), 'reverseOrder', 'b' ],
+    [ 'GetExecutionHistory', qq("executionArn":"$ex"),
+      'includeExecutionData', 'b' ],
+    [ 'CreateActivity', '"name":"act2"', 'encryptionConfiguration', 'm' ],
+    [ 'ValidateStateMachineDefinition', qq("definition":"{}"), 'severity',
+      'e' ],
+    [ 'ValidateStateMachineDefinition', qq("definition":"{}"), 'type', 'e' ],
+    [ 'ValidateStateMachineDefinition', qq("definition":"{}"), 'maxResults',
+      'i' ],
+    [ 'TestState', '"definition":"{\"Type\":\"Pass\",\"End\":true}"',
+      'variables', 's' ],
+    [ 'UpdateMapRun', qq("mapRunArn":"$acct:mapRun:pass/m:1"),
+      'toleratedFailurePercentage', 'n' ],
+    [ 'CreateStateMachine', qq("name":"x1","roleArn":"$role","definition":)
+      . $json->encode($pass), 'publish', 'b' ],
+);
+
+for my $m (@members) {
+    my ($op, $base, $member, $t) = @$m;
+    for my $v (@wrong) {
+        next if $v eq $type{$t} || ($t eq 'n' && $v =~ /^[\d.]+$/);
+        my $r = raw($op, "{$base,\"$member\":$v}");
+        is("$r->{status} " . ($r->{json}{__type} // ''),
+           '400 SerializationException', "$op $member=$v");
+    }
+}
+
+# a fraction where a whole number goes; null is absent
+
+my $r = raw('ValidateStateMachineDefinition',
+            '{"definition":"{}","maxResults":1.5}');
+is($r->{json}{__type}, 'SerializationException',
+   'ValidateStateMachineDefinition maxResults=1.5');
+$r = raw('DescribeExecution', qq({"executionArn":"$ex","includedData":null}));
+is($r->{status}, 200, 'includedData null is absent');
+
+# enumerations the actions do not act on are checked all the same
+
+for my $c ([ 'DescribeExecution', qq("executionArn":"$ex"), 'includedData',
+             'METADATA_ONLY', 'ALL_DATA, METADATA_ONLY' ],
+           [ 'ValidateStateMachineDefinition', '"definition":"{}"',
+             'severity', 'WARNING', 'ERROR, WARNING' ],
+           [ 'ValidateStateMachineDefinition', '"definition":"{}"',
+             'type', 'EXPRESS', 'STANDARD, EXPRESS' ]) {
+    my ($op, $base, $member, $good, $set) = @$c;
+    $r = raw($op, "{$base,\"$member\":\"$good\"}");
+    is($r->{status}, 200, "$op $member=$good");
+    for my $bad ('', 'all_data', 'ALL_DATA ', "$good,") {
+        $r = raw($op, "{$base,\"$member\":\"$bad\"}");
+        is($r->{json}{__type}, 'ValidationException', "$op $member='$bad'");
+        is($r->{json}{message}, "1 validation error detected: Value '$bad' "
+           . "at '$member' failed to satisfy constraint: Member must "
+           . "satisfy enum value set: [$set]", '... AWS\'s message');
+    }
+}
+
+my $t0 = time;
+is($t->http('GET', '/ping')->{status}, 200, 'the worker answers');
+ok(time - $t0 < 1, '... at once');
+
+$t->log_clean('api members');
+
+$t->stop;
+
+done_testing;
