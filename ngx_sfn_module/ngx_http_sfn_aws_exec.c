@@ -436,7 +436,9 @@ ngx_http_sfn_aws_start(ngx_http_sfn_aws_ctx_t *ctx)
         ngx_str_set(&ctx->input, "{}");
     }
 
-    in = cJSON_ParseWithLength((char *) ctx->input.data, ctx->input.len);
+    /* strict: text after the value is not JSON, as the engine reads it */
+
+    in = sfn_json_parse((char *) ctx->input.data, ctx->input.len);
 
     if (in == NULL) {
         return ngx_http_sfn_aws_reply_error(ctx, "InvalidExecutionInput",
@@ -1442,7 +1444,13 @@ ngx_http_sfn_aws_task_success(ngx_http_sfn_aws_ctx_t *ctx)
         return ngx_http_sfn_aws_error(ctx);
     }
 
-    out = cJSON_ParseWithLength((char *) output.data, output.len);
+    /*
+     * strict, as the engine reads it when the task ends: cJSON's parser
+     * stops after the value, so "{} x" would be taken here and fail the
+     * execution later
+     */
+
+    out = sfn_json_parse((char *) output.data, output.len);
 
     if (out == NULL) {
         return ngx_http_sfn_aws_reply_error(ctx, "InvalidOutput",

@@ -126,6 +126,39 @@ for my $c ([ 'DescribeExecution', qq("executionArn":"$ex"), 'includedData',
     }
 }
 
+# JSON text followed by more text: refused at the door
+
+for my $in ('{} x', '{}{}', '1 2', '[1] ]') {
+    my $what = $json->encode($in);
+    $r = raw('StartExecution', $json->encode({
+        stateMachineArn => "$acct:stateMachine:pass", input => $in }));
+    is($r->{json}{__type}, 'InvalidExecutionInput', "StartExecution $what");
+    like($r->{json}{message}, qr/not valid JSON/, '... as not JSON');
+}
+$r = raw('StartExecution', $json->encode({
+    stateMachineArn => "$acct:stateMachine:pass", input => " {\"a\":1}\n" }));
+is($r->{status}, 200, 'white space around the input is fine');
+
+for my $out ('{} x', '{}{}', '1 2') {
+    my $e = aws('StartExecution',
+                { stateMachineArn => "$acct:stateMachine:actsm" })
+            ->{executionArn};
+    my $task = aws('GetActivityTask', { activityArn => $act });
+    ok($task->{taskToken}, 'a task token');
+    my $what = $json->encode($out);
+    $r = raw('SendTaskSuccess', $json->encode({
+        taskToken => $task->{taskToken}, output => $out }));
+    is("$r->{status} " . ($r->{json}{__type} // ''), '400 InvalidOutput',
+       "SendTaskSuccess output $what");
+    is(aws('DescribeExecution', { executionArn => $e })->{status}, 'RUNNING',
+       '... and the task still waits');
+    $r = raw('SendTaskSuccess', $json->encode({
+        taskToken => $task->{taskToken}, output => '{"ok":1}' }));
+    is($r->{status}, 200, '... for a true output');
+    my $d = $t->aws_settle($e);
+    is($d->{status}, 'SUCCEEDED', '... which it ends with');
+}
+
 my $t0 = time;
 is($t->http('GET', '/ping')->{status}, 200, 'the worker answers');
 ok(time - $t0 < 1, '... at once');
