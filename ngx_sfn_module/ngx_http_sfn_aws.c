@@ -581,7 +581,7 @@ ngx_http_sfn_aws_cstr(ngx_pool_t *pool, u_char *data, size_t len)
 
 /*
  * arn:aws:states:<region>:<account>:<type>:<name>[:<execution>].
- * NGX_DECLINED: well formed, but of another region or account.
+ * NGX_DECLINED: well formed, but of another partition, region or account.
  */
 
 ngx_int_t
@@ -702,7 +702,10 @@ ngx_http_sfn_aws_arn(ngx_http_sfn_aws_ctx_t *ctx, ngx_str_t *arn,
                                         "out of memory");
     }
 
-    if (f[3].len != ctx->smcf->region.len
+    /* this node names its resources in the "aws" partition only */
+
+    if (f[1].len != 3 || ngx_strncmp(f[1].data, "aws", 3) != 0
+        || f[3].len != ctx->smcf->region.len
         || ngx_strncmp(f[3].data, ctx->smcf->region.data, f[3].len) != 0
         || f[4].len != ctx->smcf->account.len
         || ngx_strncmp(f[4].data, ctx->smcf->account.data, f[4].len) != 0)

@@ -159,6 +159,21 @@ for my $out ('{} x', '{}{}', '1 2') {
     is($d->{status}, 'SUCCEEDED', '... which it ends with');
 }
 
+# another partition: well formed, names nothing here
+
+for my $p ('aws-cn', 'aws-us-gov', 'AWS', 'x') {
+    my $arn = "arn:$p:states:us-east-1:000000000000:stateMachine:pass";
+    $r = raw('StartExecution', $json->encode({ stateMachineArn => $arn }));
+    is($r->{json}{__type}, 'StateMachineDoesNotExist', "StartExecution $p");
+    $r = raw('DescribeStateMachine',
+             $json->encode({ stateMachineArn => $arn }));
+    is($r->{json}{__type}, 'StateMachineDoesNotExist',
+       "DescribeStateMachine $p");
+    (my $earn = $ex) =~ s/^arn:aws:/arn:$p:/;
+    $r = raw('DescribeExecution', $json->encode({ executionArn => $earn }));
+    is($r->{json}{__type}, 'ExecutionDoesNotExist', "DescribeExecution $p");
+}
+
 my $t0 = time;
 is($t->http('GET', '/ping')->{status}, 200, 'the worker answers');
 ok(time - $t0 < 1, '... at once');
