@@ -13,7 +13,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use Time::HiRes qw(sleep time);
-use POSIX ();
+use IO::Socket::INET;
 use Sfn::Test;
 
 my $t = Sfn::Test->new;
@@ -172,6 +172,64 @@ for my $p ('aws-cn', 'aws-us-gov', 'AWS', 'x') {
     (my $earn = $ex) =~ s/^arn:aws:/arn:$p:/;
     $r = raw('DescribeExecution', $json->encode({ executionArn => $earn }));
     is($r->{json}{__type}, 'ExecutionDoesNotExist', "DescribeExecution $p");
+}
+
+# concurrent starts with one name: those with the first input all answer
+# its ARN (a twin that asked the database while the first started is a
+# retry all the same), the others ExecutionAlreadyExists; one row
+
+sub burst {
+    my ($name, @inputs) = @_;
+    my @s;
+
+    # every request but its last byte, then the last bytes together: the
+    # worker reads them all before the database answers any
+
+    for my $in (@inputs) {
+        my $b = $json->encode({ stateMachineArn => "$acct:stateMachine:wait",
+                                name => $name, input => $in });
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $t->port)
+            or die "connect: $!";
+        print $s "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                 . "X-Amz-Target: AWSStepFunctions.StartExecution\r\n"
+                 . "Content-Type: application/x-amz-json-1.0\r\n"
+                 . 'Content-Length: ' . length($b) . "\r\n\r\n"
+                 . substr($b, 0, -1);
+        push @s, [ $s, $in ];
+    }
+    sleep 0.2;
+    print { $_->[0] } '}' for @s;
+
+    my @out;
+    for (@s) {
+        my ($s, $in) = @$_;
+        local $/;
+        my $reply = <$s> // '';
+        my ($st) = $reply =~ m{^HTTP/1\.1 (\d+)};
+        my ($v) = $reply =~ /"(?:__type|executionArn)":"([^"]+)"/;
+        push @out, "$in " . ($st // 'none') . ' ' . ($v // '');
+    }
+    return @out;
+}
+
+for my $round (1 .. 6) {
+    my $mixed = $round > 4;
+    my @in = map { $mixed && $_ % 2 ? '{"a":1}' : '{"a":2}' } 1 .. 12;
+    my @out = burst("same$round", @in);
+    my ($winner) = map { /^(\S+) 200 / ? $1 : () } @out;
+    $winner //= '';
+    my $arn = "$acct:execution:wait:same$round";
+    is(scalar(grep { $_ eq "$winner 200 $arn" } @out), $mixed ? 6 : 12,
+       "round $round: every start with the first input answers its ARN")
+        or diag(explain \@out);
+    is(scalar(grep { / 400 ExecutionAlreadyExists$/ && !/^\Q$winner\E / }
+              @out), $mixed ? 6 : 0,
+       "round $round: " . ($mixed ? 'the other input, ExecutionAlreadyExists'
+                                  : 'no ExecutionAlreadyExists'))
+        or diag(explain \@out);
+    is($t->psql("SELECT count(*) FROM sfn_executions "
+                . "WHERE name = 'same$round'"), 1, "round $round: one row");
+    aws('StopExecution', { executionArn => $arn });
 }
 
 my $t0 = time;
