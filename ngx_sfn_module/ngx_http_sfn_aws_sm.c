@@ -1662,7 +1662,7 @@ ngx_int_t
 ngx_http_sfn_aws_untag(ngx_http_sfn_aws_ctx_t *ctx)
 {
     char        *text;
-    cJSON       *keys;
+    cJSON       *keys, *key;
     const char  *values[2];
 
     if (ngx_http_sfn_aws_resource(ctx) != NGX_OK) {
@@ -1675,6 +1675,24 @@ ngx_http_sfn_aws_untag(ngx_http_sfn_aws_ctx_t *ctx)
         return ngx_http_sfn_aws_reply_error(ctx, "ValidationException",
                    "1 validation error detected: Value null at 'tagKeys' "
                    "failed to satisfy constraint: Member must not be null");
+    }
+
+    /* each a TagKey of the model: a string of 1 to 128 characters */
+
+    cJSON_ArrayForEach(key, keys) {
+        if (!cJSON_IsString(key)) {
+            return ngx_http_sfn_aws_reply_error(ctx, "SerializationException",
+                                                "Unexpected value type for "
+                                                "'tagKeys.member'");
+        }
+
+        if (key->valuestring[0] == '\0' || ngx_strlen(key->valuestring) > 128)
+        {
+            return ngx_http_sfn_aws_reply_error(ctx, "ValidationException",
+                       "1 validation error detected: Value at "
+                       "'tagKeys.member' failed to satisfy constraint: "
+                       "Member must have length between 1 and 128");
+        }
     }
 
     text = cJSON_PrintUnformatted(keys);

@@ -232,6 +232,28 @@ for my $round (1 .. 6) {
     aws('StopExecution', { executionArn => $arn });
 }
 
+# UntagResource: each key a string of 1 to 128 characters
+
+aws('CreateStateMachine', { name => 'tagged', roleArn => $role,
+                            definition => $pass,
+                            tags => [ { key => 'k', value => 'v' } ] });
+for my $c ([ '[1]', 'SerializationException' ],
+           [ '[[]]', 'SerializationException' ],
+           [ '[{}]', 'SerializationException' ],
+           [ '[""]', 'ValidationException' ],
+           [ '["' . ('k' x 129) . '"]', 'ValidationException' ]) {
+    $r = raw('UntagResource', qq({"resourceArn":"$acct:stateMachine:tagged",)
+                              . qq("tagKeys":$c->[0]}));
+    is($r->{json}{__type}, $c->[1], 'UntagResource tagKeys '
+       . substr($c->[0], 0, 12));
+}
+$r = raw('UntagResource', qq({"resourceArn":"$acct:stateMachine:tagged",)
+                          . qq("tagKeys":["nope","k"]}));
+is($r->{status}, 200, 'UntagResource of true keys');
+is_deeply(aws('ListTagsForResource',
+              { resourceArn => "$acct:stateMachine:tagged" })->{tags}, [],
+          '... which are gone');
+
 my $t0 = time;
 is($t->http('GET', '/ping')->{status}, 200, 'the worker answers');
 ok(time - $t0 < 1, '... at once');
