@@ -538,7 +538,11 @@ ngx_http_sfn_aws_alias_name_valid(ngx_str_t *name)
 }
 
 
-/* AWS's rule for names of state machines and executions */
+/*
+ * AWS's rule for names of state machines and executions: no white space,
+ * none of <>{}[]?*"#%\^|~`$&,;:/ and no control character, U+0000 to
+ * U+001F and U+007F to U+009F (C2 80 to C2 9F in UTF-8)
+ */
 
 ngx_int_t
 ngx_http_sfn_aws_name_valid(ngx_str_t *name)
@@ -553,7 +557,8 @@ ngx_http_sfn_aws_name_valid(ngx_str_t *name)
 
     for (p = name->data; p < last; p++) {
         if (*p <= 0x20 || *p == 0x7f
-            || ngx_strchr("<>{}[]?*\"#%\\^|~`$&,;:/", *p))
+            || ngx_strchr("<>{}[]?*\"#%\\^|~`$&,;:/", *p)
+            || (*p == 0xc2 && p + 1 < last && p[1] >= 0x80 && p[1] <= 0x9f))
         {
             return 0;
         }

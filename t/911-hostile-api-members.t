@@ -254,6 +254,27 @@ is_deeply(aws('ListTagsForResource',
               { resourceArn => "$acct:stateMachine:tagged" })->{tags}, [],
           '... which are gone');
 
+# names: the control characters U+007F to U+009F are refused as those
+# under U+0020 are; other characters past ASCII are names
+
+for my $c ([ '\u0080', 400 ], [ '\u0085', 400 ], [ '\u009f', 400 ],
+           [ '\u007f', 400 ], [ '\u00e9', 200 ], [ '\u4e2d', 200 ]) {
+    my ($ch, $st) = @$c;
+    my $n = "n${ch}x";
+    $r = raw('StartExecution', qq({"stateMachineArn":"$acct:stateMachine:)
+                               . qq(pass","name":"$n"}));
+    is("$r->{status} " . ($r->{json}{__type} // ''),
+       $st == 200 ? '200 ' : '400 InvalidName', "StartExecution name $ch");
+    $r = raw('CreateStateMachine', qq({"name":"$n","roleArn":"$role",)
+                                   . qq("definition":) . $json->encode($pass)
+                                   . '}');
+    is("$r->{status} " . ($r->{json}{__type} // ''),
+       $st == 200 ? '200 ' : '400 InvalidName', "CreateStateMachine name $ch");
+    $r = raw('CreateActivity', qq({"name":"$n"}));
+    is("$r->{status} " . ($r->{json}{__type} // ''),
+       $st == 200 ? '200 ' : '400 InvalidName', "CreateActivity name $ch");
+}
+
 my $t0 = time;
 is($t->http('GET', '/ping')->{status}, 200, 'the worker answers');
 ok(time - $t0 < 1, '... at once');
