@@ -55,8 +55,8 @@ static ngx_int_t ngx_http_sfn_aws_query_x(ngx_http_sfn_aws_ctx_t *ctx,
  * e a string of an enumeration (ngx_http_sfn_aws_enums), i an integer,
  * n a number, b a boolean, l a list, m a structure.  A member of another
  * JSON type is refused before the action runs, whether the action reads
- * it or not; null is absent and unknown members are ignored, as in AWS's
- * JSON protocol.
+ * it or not; a null member is taken out (absent) and unknown members are
+ * ignored, as in AWS's JSON protocol.
  */
 
 static ngx_http_sfn_aws_op_t  ngx_http_sfn_aws_ops[] = {
@@ -945,14 +945,18 @@ static ngx_int_t
 ngx_http_sfn_aws_members(ngx_http_sfn_aws_ctx_t *ctx, const char *members)
 {
     u_char                    t;
-    cJSON                    *c;
+    cJSON                    *c, *next;
     double                    d;
     ngx_uint_t                ok;
     ngx_http_sfn_aws_enum_t  *e;
 
-    for (c = ctx->body->child; c; c = c->next) {
+    for (c = ctx->body->child; c; c = next) {
+        next = c->next;
+
+        /* a member that is null is absent, for every action alike */
 
         if (cJSON_IsNull(c)) {
+            cJSON_Delete(cJSON_DetachItemViaPointer(ctx->body, c));
             continue;
         }
 

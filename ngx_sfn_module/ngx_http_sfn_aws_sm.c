@@ -1636,14 +1636,22 @@ ngx_int_t
 ngx_http_sfn_aws_tag(ngx_http_sfn_aws_ctx_t *ctx)
 {
     char        *tags;
+    cJSON       *list;
     const char  *values[2];
 
     if (ngx_http_sfn_aws_resource(ctx) != NGX_OK) {
         return ngx_http_sfn_aws_error(ctx);
     }
 
-    tags = ngx_http_sfn_aws_tags(ctx,
-                        cJSON_GetObjectItemCaseSensitive(ctx->body, "tags"));
+    list = cJSON_GetObjectItemCaseSensitive(ctx->body, "tags");
+
+    if (list == NULL) {
+        return ngx_http_sfn_aws_reply_error(ctx, "ValidationException",
+                   "1 validation error detected: Value null at 'tags' "
+                   "failed to satisfy constraint: Member must not be null");
+    }
+
+    tags = ngx_http_sfn_aws_tags(ctx, list);
     if (tags == NULL) {
         return ngx_http_sfn_aws_error(ctx);
     }

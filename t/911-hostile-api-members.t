@@ -105,6 +105,24 @@ is($r->{json}{__type}, 'SerializationException',
    'ValidateStateMachineDefinition maxResults=1.5');
 $r = raw('DescribeExecution', qq({"executionArn":"$ex","includedData":null}));
 is($r->{status}, 200, 'includedData null is absent');
+$r = raw('CreateStateMachine', qq({"name":"nulltags","roleArn":"$role",)
+         . '"definition":' . $json->encode($pass) . ',"tags":null}');
+is($r->{status}, 200, 'CreateStateMachine tags null is absent');
+$r = raw('CreateActivity', '{"name":"nulltags","tags":null}');
+is($r->{status}, 200, 'CreateActivity tags null is absent');
+$r = raw('TagResource', qq({"resourceArn":"$acct:stateMachine:nulltags",)
+                        . '"tags":null}');
+like("$r->{status} $r->{json}{__type} $r->{json}{message}",
+     qr/^400 ValidationException .*Value null at 'tags'/,
+     'TagResource tags null is a missing member');
+$r = raw('TagResource', qq({"resourceArn":"$acct:stateMachine:nulltags"}));
+like("$r->{status} $r->{json}{__type} $r->{json}{message}",
+     qr/^400 ValidationException .*Value null at 'tags'/,
+     'TagResource without tags, the same');
+$r = raw('CreateStateMachineAlias', '{"name":"a","routingConfiguration":null}');
+like("$r->{status} $r->{json}{__type} $r->{json}{message}",
+     qr/^400 ValidationException .*Value null at 'routingConfiguration'/,
+     'CreateStateMachineAlias routingConfiguration null is a missing member');
 
 # enumerations the actions do not act on are checked all the same
 
