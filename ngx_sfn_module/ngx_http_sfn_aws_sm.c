@@ -1481,40 +1481,29 @@ ngx_int_t
 ngx_http_sfn_aws_validate(ngx_http_sfn_aws_ctx_t *ctx)
 {
     size_t          i, n, w, k;
-    cJSON          *json, *list, *d, *max;
-    ngx_str_t       def, type;
+    cJSON          *json, *list, *d;
+    ngx_int_t       max;
+    ngx_str_t       def, type, severity;
     sfn_diag_t     *diag, *warn;
     sfn_machine_t  *m;
 
+    max = 0;
+
     if (ngx_http_sfn_aws_field(ctx, "definition", 1, &def) != NGX_OK
         || ngx_http_sfn_aws_field(ctx, "type", 0, &type) == NGX_ERROR
+        || ngx_http_sfn_aws_field(ctx, "severity", 0, &severity)
+           == NGX_ERROR
         || ngx_http_sfn_aws_length(ctx, "definition", &def, 1024 * 1024)
-           != NGX_OK)
+           != NGX_OK
+        || ngx_http_sfn_aws_number(ctx, "maxResults", 0, 100, &max)
+           == NGX_ERROR)
     {
         return ngx_http_sfn_aws_error(ctx);
     }
 
-    n = 100;
-    max = cJSON_GetObjectItemCaseSensitive(ctx->body, "maxResults");
+    /* 0, or none, is the default */
 
-    if (max && !cJSON_IsNull(max)) {
-        if (!cJSON_IsNumber(max)) {
-            return ngx_http_sfn_aws_reply_error(ctx, "SerializationException",
-                                                "Unexpected value type for "
-                                                "'maxResults'");
-        }
-
-        if (max->valuedouble < 0 || max->valuedouble > 100) {
-            return ngx_http_sfn_aws_reply_error(ctx, "ValidationException",
-                       "1 validation error detected: Value at 'maxResults' "
-                       "failed to satisfy constraint: Member must have value "
-                       "between 0 and 100");
-        }
-
-        if (max->valuedouble >= 1) {
-            n = (size_t) max->valuedouble;
-        }
-    }
+    n = max ? (size_t) max : 100;
 
     /* one more than asked for tells whether the list is cut */
 
@@ -1545,7 +1534,10 @@ ngx_http_sfn_aws_validate(ngx_http_sfn_aws_ctx_t *ctx)
 
     /* the errors, then the warnings, which leave the result OK */
 
-    w = sfn_machine_lint((char *) def.data, def.len, warn, n + 1);
+    /* severity ERROR asks for the errors alone */
+
+    w = (severity.data && ngx_strcmp(severity.data, "ERROR") == 0)
+        ? 0 : sfn_machine_lint((char *) def.data, def.len, warn, n + 1);
 
     cJSON_AddItemToObject(json, "diagnostics", list);
     cJSON_AddBoolToObject(json, "truncated", i + w > n);

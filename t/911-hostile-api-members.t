@@ -293,6 +293,28 @@ for my $c ([ '\u0080', 400 ], [ '\u0085', 400 ], [ '\u009f', 400 ],
        $st == 200 ? '200 ' : '400 InvalidName', "CreateActivity name $ch");
 }
 
+# ValidateStateMachineDefinition: severity ERROR leaves the warnings out;
+# maxResults in AWS's range
+
+my $warned = $json->encode({ StartAt => 'P', States => { P => {
+    Type => 'Pass', Result => { a => '$.x' }, End => \1 } } });
+for my $c ([ undef, 'WARNING' ], [ 'WARNING', 'WARNING' ], [ 'ERROR', '' ]) {
+    my $v = aws('ValidateStateMachineDefinition', {
+        definition => $warned, defined $c->[0] ? (severity => $c->[0]) : () });
+    is(join(',', map { $_->{severity} } @{ $v->{diagnostics} // [] }),
+       $c->[1], 'severity ' . ($c->[0] // 'absent') . ": '$c->[1]'");
+    is($v->{result}, 'OK', '... and the result OK');
+}
+for my $c ([ -1, 400 ], [ 0, 200 ], [ 100, 200 ], [ 101, 400 ],
+           [ '1e309', 400 ]) {
+    $r = raw('ValidateStateMachineDefinition',
+             qq({"definition":"{}","maxResults":$c->[0]}));
+    is($r->{status}, $c->[1], "ValidateStateMachineDefinition maxResults "
+       . "$c->[0]: $c->[1]");
+    is($r->{json}{__type}, 'ValidationException', '... ValidationException')
+        if $c->[1] == 400;
+}
+
 my $t0 = time;
 is($t->http('GET', '/ping')->{status}, 200, 'the worker answers');
 ok(time - $t0 < 1, '... at once');
