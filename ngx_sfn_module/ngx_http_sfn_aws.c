@@ -1168,7 +1168,7 @@ ngx_http_sfn_aws_dispatch(ngx_http_request_t *r)
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "sfn aws api: %V", &op);
 
-    if (ngx_http_sfn_aws_members(ctx, o->members) != NGX_OK) {
+    if (o->members && ngx_http_sfn_aws_members(ctx, o->members) != NGX_OK) {
         return ngx_http_sfn_aws_error(ctx);
     }
 
