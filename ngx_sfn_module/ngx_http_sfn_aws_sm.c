@@ -1501,40 +1501,29 @@ ngx_int_t
 ngx_http_sfn_aws_validate(ngx_http_sfn_aws_ctx_t *ctx)
 {
     size_t          i, n, w, k;
-    cJSON          *json, *list, *d, *max;
-    ngx_str_t       def, type;
+    cJSON          *json, *list, *d;
+    ngx_int_t       max;
+    ngx_str_t       def, type, severity;
     sfn_diag_t     *diag, *warn;
     sfn_machine_t  *m;
 
+    max = 0;
+
     if (ngx_http_sfn_aws_field(ctx, "definition", 1, &def) != NGX_OK
         || ngx_http_sfn_aws_field(ctx, "type", 0, &type) == NGX_ERROR
+        || ngx_http_sfn_aws_field(ctx, "severity", 0, &severity)
+           == NGX_ERROR
         || ngx_http_sfn_aws_length(ctx, "definition", &def, 1024 * 1024)
-           != NGX_OK)
+           != NGX_OK
+        || ngx_http_sfn_aws_number(ctx, "maxResults", 0, 100, &max)
+           == NGX_ERROR)
     {
         return ngx_http_sfn_aws_error(ctx);
     }
 
-    n = 100;
-    max = cJSON_GetObjectItemCaseSensitive(ctx->body, "maxResults");
+    /* 0, or none, is the default */
 
-    if (max && !cJSON_IsNull(max)) {
-        if (!cJSON_IsNumber(max)) {
-            return ngx_http_sfn_aws_reply_error(ctx, "SerializationException",
-                                                "Unexpected value type for "
-                                                "'maxResults'");
-        }
-
-        if (max->valuedouble < 0 || max->valuedouble > 100) {
-            return ngx_http_sfn_aws_reply_error(ctx, "ValidationException",
-                       "1 validation error detected: Value at 'maxResults' "
-                       "failed to satisfy constraint: Member must have value "
-                       "between 0 and 100");
-        }
-
-        if (max->valuedouble >= 1) {
-            n = (size_t) max->valuedouble;
-        }
-    }
+    n = max ? (size_t) max : 100;
 
     /* one more than asked for tells whether the list is cut */
 
@@ -1565,7 +1554,10 @@ ngx_http_sfn_aws_validate(ngx_http_sfn_aws_ctx_t *ctx)
 
     /* the errors, then the warnings, which leave the result OK */
 
-    w = sfn_machine_lint((char *) def.data, def.len, warn, n + 1);
+    /* severity ERROR asks for the errors alone */
+
+    w = (severity.data && ngx_strcmp(severity.data, "ERROR") == 0)
+        ? 0 : sfn_machine_lint((char *) def.data, def.len, warn, n + 1);
 
     cJSON_AddItemToObject(json, "diagnostics", list);
     cJSON_AddBoolToObject(json, "truncated", i + w > n);
@@ -1656,14 +1648,22 @@ ngx_int_t
 ngx_http_sfn_aws_tag(ngx_http_sfn_aws_ctx_t *ctx)
 {
     char        *tags;
+    cJSON       *list;
     const char  *values[2];
 
     if (ngx_http_sfn_aws_resource(ctx) != NGX_OK) {
         return ngx_http_sfn_aws_error(ctx);
     }
 
-    tags = ngx_http_sfn_aws_tags(ctx,
-                        cJSON_GetObjectItemCaseSensitive(ctx->body, "tags"));
+    list = cJSON_GetObjectItemCaseSensitive(ctx->body, "tags");
+
+    if (list == NULL) {
+        return ngx_http_sfn_aws_reply_error(ctx, "ValidationException",
+                   "1 validation error detected: Value null at 'tags' "
+                   "failed to satisfy constraint: Member must not be null");
+    }
+
+    tags = ngx_http_sfn_aws_tags(ctx, list);
     if (tags == NULL) {
         return ngx_http_sfn_aws_error(ctx);
     }
@@ -1682,7 +1682,7 @@ ngx_int_t
 ngx_http_sfn_aws_untag(ngx_http_sfn_aws_ctx_t *ctx)
 {
     char        *text;
-    cJSON       *keys;
+    cJSON       *keys, *key;
     const char  *values[2];
 
     if (ngx_http_sfn_aws_resource(ctx) != NGX_OK) {
@@ -1695,6 +1695,24 @@ ngx_http_sfn_aws_untag(ngx_http_sfn_aws_ctx_t *ctx)
         return ngx_http_sfn_aws_reply_error(ctx, "ValidationException",
                    "1 validation error detected: Value null at 'tagKeys' "
                    "failed to satisfy constraint: Member must not be null");
+    }
+
+    /* each a TagKey of the model: a string of 1 to 128 characters */
+
+    cJSON_ArrayForEach(key, keys) {
+        if (!cJSON_IsString(key)) {
+            return ngx_http_sfn_aws_reply_error(ctx, "SerializationException",
+                                                "Unexpected value type for "
+                                                "'tagKeys.member'");
+        }
+
+        if (key->valuestring[0] == '\0' || ngx_strlen(key->valuestring) > 128)
+        {
+            return ngx_http_sfn_aws_reply_error(ctx, "ValidationException",
+                       "1 validation error detected: Value at "
+                       "'tagKeys.member' failed to satisfy constraint: "
+                       "Member must have length between 1 and 128");
+        }
     }
 
     text = cJSON_PrintUnformatted(keys);
