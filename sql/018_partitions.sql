@@ -17,7 +17,9 @@
 -- swapping the defaults for ranges is catalog work.  The sweeper does it
 -- (sfn_retention_sweep(), under its advisory lock, one step a call):
 --
---   1. when the defaults hold a period's worth of starts (p_keep / 8),
+--   1. when the defaults hold a period's worth of starts (p_keep / 8,
+--      a minute at least: a row of sfn_partitions each, kept after the
+--      drop, the default's lower bound the last one's upper),
 --      each gets CHECK (start_date >= lo AND start_date < hi) NOT VALID,
 --      hi a minute ahead, and an empty table to be the next default is
 --      made with its indexes (state 'checking');
@@ -49,7 +51,8 @@ CREATE TABLE sfn_partitions (
     lo          timestamptz NOT NULL,
     hi          timestamptz NOT NULL,
     state       text NOT NULL DEFAULT 'sealed'
-                    CHECK (state IN ('checking', 'valid', 'sealed'))
+                    CHECK (state IN ('checking', 'valid', 'sealed',
+                                     'dropped', 'undone'))
 );
 
 -- the tables, in the order they are locked
@@ -207,10 +210,11 @@ CREATE FUNCTION sfn_partitions_step(p_keep interval, OUT executions bigint,
     OUT deleted bigint, OUT outcome text)
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_period  interval := greatest(p_keep / 8, interval '1 second');
+    v_period  interval := greatest(p_keep / 8, interval '1 minute');
     v_cutoff  timestamptz := now() - p_keep;
     p         sfn_partitions%ROWTYPE;
     v_lo      timestamptz;
+    v_since   timestamptz;
     v_gone    boolean;
     n         bigint;
     t         text;
@@ -218,7 +222,8 @@ BEGIN
     executions := 0;
     deleted := 0;
 
-    SELECT * INTO p FROM sfn_partitions WHERE state <> 'sealed';
+    SELECT * INTO p FROM sfn_partitions
+        WHERE state IN ('checking', 'valid');
 
     IF FOUND THEN
         BEGIN
@@ -278,7 +283,8 @@ BEGIN
                 'ALTER TABLE %1$s_default DROP CONSTRAINT sfn_seal',
                 p.name);
             PERFORM sfn_partitions_each('DROP TABLE %1$s_next', p.name);
-            DELETE FROM sfn_partitions WHERE name = p.name;
+            UPDATE sfn_partitions SET state = 'undone', hi = now()
+                WHERE name = p.name;
             outcome := 'undone';
         EXCEPTION WHEN lock_not_available THEN
             outcome := 'busy';
@@ -289,7 +295,9 @@ BEGIN
 
     -- a range none of whose executions is kept, oldest first
 
-    FOR p IN SELECT * FROM sfn_partitions ORDER BY lo LOOP
+    FOR p IN SELECT * FROM sfn_partitions WHERE state = 'sealed'
+             ORDER BY lo
+    LOOP
         EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM %I '
                        'WHERE status = ''RUNNING'' OR stop_date >= $1)',
                        'sfn_executions_' || p.name)
@@ -338,7 +346,8 @@ BEGIN
             PERFORM sfn_partitions_each('ALTER TABLE %1$I DETACH PARTITION '
                                         '%2$I', p.name);
             PERFORM sfn_partitions_each('DROP TABLE %2$I', p.name);
-            DELETE FROM sfn_partitions WHERE name = p.name;
+            UPDATE sfn_partitions SET state = 'dropped'
+                WHERE name = p.name;
             outcome := 'dropped';
 
         EXCEPTION WHEN lock_not_available THEN
@@ -350,13 +359,23 @@ BEGIN
         RETURN;
     END LOOP;
 
-    -- a seal, when the defaults hold a period's worth of starts
+    -- a seal, when the defaults hold a period's worth of starts: they
+    -- begin where the last range ended, dropped or not; a seal undone
+    -- (a start before its lower bound in the defaults) is tried again a
+    -- period later.  The range goes down to the last one kept, or to
+    -- MINVALUE.
 
-    SELECT coalesce(max(hi), '-infinity') INTO v_lo FROM sfn_partitions;
+    SELECT max(hi) INTO v_since FROM sfn_partitions
+        WHERE state IN ('sealed', 'dropped', 'undone');
 
-    IF v_lo > now() - v_period THEN
+    IF v_since > now() - v_period THEN
         RETURN;
     END IF;
+
+    DELETE FROM sfn_partitions WHERE state = 'undone';
+
+    SELECT coalesce(max(hi), '-infinity') INTO v_lo FROM sfn_partitions
+        WHERE state = 'sealed';
 
     p.name := to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD"t"HH24MISSUS');
     p.hi := now() + interval '1 minute';
