@@ -15,18 +15,26 @@
 -- every read of it; a CHECK constraint added NOT VALID and then
 -- validated scans it under a lock that stops nothing, and once it holds,
 -- swapping the defaults for ranges is catalog work.  The sweeper does it
--- (sfn_retention_sweep(), under its advisory lock, one step a call):
+-- (sfn_retention_sweep(), under its advisory lock, one step a call, each
+-- in a transaction of its own):
 --
---   1. when the defaults hold a period's worth of starts (p_keep / 8,
---      a minute at least: a row of sfn_partitions each, kept after the
---      drop, the default's lower bound the last one's upper),
---      each gets CHECK (start_date >= lo AND start_date < hi) NOT VALID,
---      hi a minute ahead, and an empty table to be the next default is
---      made with its indexes (state 'checking');
---   2. the constraints are validated (state 'valid');
---   3. under a lock of the three tables with a short lock_timeout, each
---      default is detached and attached again as the range [lo, hi), the
---      empty table attached as the default (state 'sealed').
+--   1. when the defaults hold a period's worth of starts (p_keep / 8, a
+--      minute at least; a row of sfn_partitions each, kept after the
+--      drop, the defaults' lower bound the last one's upper), the empty
+--      tables to be the next defaults are made, with their indexes
+--      (state 'next');
+--   2. each default gets CHECK (start_date >= lo AND start_date < hi)
+--      NOT VALID, hi a minute ahead ('checking');
+--   3. the constraints are validated ('valid');
+--   4. under a lock of the three tables, each default is detached and
+--      attached again as the range [lo, hi), the empty table attached as
+--      the default ('sealed').
+--
+-- A range none of whose executions is kept is detached under a lock of
+-- the three tables ('detached'), then dropped with its tokens and mail
+-- ('dropped').  Every lock that stops reads is asked for with a
+-- lock_timeout of 10 ms and held for catalog work only; a step that
+-- does not get it is tried again a second later.
 --
 -- A start at or after hi meanwhile would be refused by the constraint:
 -- hi is a minute ahead, and a seal that cannot finish by then is undone.
@@ -51,8 +59,9 @@ CREATE TABLE sfn_partitions (
     lo          timestamptz NOT NULL,
     hi          timestamptz NOT NULL,
     state       text NOT NULL DEFAULT 'sealed'
-                    CHECK (state IN ('checking', 'valid', 'sealed',
-                                     'dropped', 'undone'))
+                    CHECK (state IN ('next', 'checking', 'valid',
+                                     'sealed', 'detached', 'dropped',
+                                     'undone'))
 );
 
 -- the tables, in the order they are locked
@@ -202,16 +211,21 @@ $$;
 
 
 -- One step of the partitions' upkeep, by the sweeper under its advisory
--- lock: a range dropped, or a step of a seal.  executions and rows are
--- what a drop took; outcome: 'dropped', 'checking', 'valid', 'sealed',
--- 'undone' (a seal given up), 'busy' (a lock not had within lock_timeout:
--- the next turn tries again), or NULL (nothing to do).
+-- lock, each in a transaction of its own so that no lock that stops reads
+-- is held for more than catalog work: a range detached, then dropped; a
+-- seal made, checked, validated, then swapped.  executions and deleted
+-- are what a drop took; outcome: 'dropped', 'detached', 'next',
+-- 'checking', 'valid', 'sealed', 'undone' (a seal given up), 'busy' (a
+-- lock not had within lock_timeout: tried again a second later), or NULL
+-- (nothing to do).
 CREATE FUNCTION sfn_partitions_step(p_keep interval, OUT executions bigint,
     OUT deleted bigint, OUT outcome text)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_period  interval := greatest(p_keep / 8, interval '1 minute');
     v_cutoff  timestamptz := now() - p_keep;
+    v_kept    text := 'SELECT NOT EXISTS (SELECT 1 FROM %I '
+                      'WHERE status = ''RUNNING'' OR stop_date >= $1)';
     p         sfn_partitions%ROWTYPE;
     v_lo      timestamptz;
     v_since   timestamptz;
@@ -222,15 +236,64 @@ BEGIN
     executions := 0;
     deleted := 0;
 
+    -- a range detached: nothing reads it any more; its tokens and mail
+    -- go with it (few: a task's, a stop's)
+
+    SELECT * INTO p FROM sfn_partitions WHERE state = 'detached';
+
+    IF FOUND THEN
+        EXECUTE format('DELETE FROM sfn_tokens k USING %I e '
+                       'WHERE k.execution_arn = e.arn',
+                       'sfn_executions_' || p.name);
+        GET DIAGNOSTICS n = ROW_COUNT;
+        deleted := n;
+        EXECUTE format('DELETE FROM sfn_mailbox m USING %I e '
+                       'WHERE m.execution_arn = e.arn',
+                       'sfn_executions_' || p.name);
+        GET DIAGNOSTICS n = ROW_COUNT;
+        deleted := deleted + n;
+
+        FOREACH t IN ARRAY sfn_partitioned() LOOP
+            EXECUTE format('SELECT count(*) FROM %I', t || '_' || p.name)
+                INTO n;
+            deleted := deleted + n;
+            IF t = 'sfn_executions' THEN
+                executions := n;
+            END IF;
+        END LOOP;
+
+        PERFORM sfn_partitions_each('DROP TABLE %2$I', p.name);
+        UPDATE sfn_partitions SET state = 'dropped' WHERE name = p.name;
+        outcome := 'dropped';
+        RETURN;
+    END IF;
+
+    -- a seal under way
+
     SELECT * INTO p FROM sfn_partitions
-        WHERE state IN ('checking', 'valid');
+        WHERE state IN ('next', 'checking', 'valid');
 
     IF FOUND THEN
         BEGIN
             PERFORM set_config('lock_timeout', '10ms', true);
 
-            IF p.hi <= now() THEN
-                -- too late: starts at hi would be refused from now on
+            IF p.state = 'next' THEN
+                -- from now on the defaults refuse a start at or after hi
+                p.hi := now() + interval '1 minute';
+                FOREACH t IN ARRAY sfn_partitioned() LOOP
+                    EXECUTE format('ALTER TABLE %I ADD CONSTRAINT sfn_seal '
+                                   'CHECK (start_date >= %L '
+                                   'AND start_date < %L) NOT VALID',
+                                   t || '_default', p.lo, p.hi);
+                END LOOP;
+                UPDATE sfn_partitions SET state = 'checking', hi = p.hi
+                    WHERE name = p.name;
+                outcome := 'checking';
+                RETURN;
+            END IF;
+
+            IF p.hi <= now() + interval '10 seconds' THEN
+                -- too late: a start at hi would be refused
                 RAISE lock_not_available;
             END IF;
 
@@ -245,8 +308,8 @@ BEGIN
                 RETURN;
             END IF;
 
-            LOCK TABLE ONLY sfn_executions, ONLY sfn_history, ONLY sfn_payloads
-                IN ACCESS EXCLUSIVE MODE;
+            LOCK TABLE ONLY sfn_executions, ONLY sfn_history,
+                ONLY sfn_payloads IN ACCESS EXCLUSIVE MODE;
 
             FOREACH t IN ARRAY sfn_partitioned() LOOP
                 EXECUTE format('ALTER TABLE %I DETACH PARTITION %I',
@@ -269,19 +332,22 @@ BEGIN
             RETURN;
 
         EXCEPTION WHEN lock_not_available OR check_violation THEN
-            IF p.hi > now() + interval '30 seconds'
-               AND SQLSTATE = '55P03'
+            IF SQLSTATE = '55P03'
+               AND (p.state = 'next' OR p.hi > now() + interval '20 seconds')
             THEN
                 outcome := 'busy';
                 RETURN;
             END IF;
         END;
 
-        -- the seal is undone: the default takes every start again
+        -- the seal is undone: the defaults take every start again
         BEGIN
-            PERFORM sfn_partitions_each(
-                'ALTER TABLE %1$s_default DROP CONSTRAINT sfn_seal',
-                p.name);
+            PERFORM set_config('lock_timeout', '10ms', true);
+            IF p.state <> 'next' THEN
+                PERFORM sfn_partitions_each(
+                    'ALTER TABLE %1$s_default DROP CONSTRAINT sfn_seal',
+                    p.name);
+            END IF;
             PERFORM sfn_partitions_each('DROP TABLE %1$s_next', p.name);
             UPDATE sfn_partitions SET state = 'undone', hi = now()
                 WHERE name = p.name;
@@ -293,66 +359,34 @@ BEGIN
         RETURN;
     END IF;
 
-    -- a range none of whose executions is kept, oldest first
+    -- a range none of whose executions is kept, oldest first, detached
+    -- under a lock of the three tables; what started in it meanwhile is
+    -- seen under the lock, and keeps it
 
     FOR p IN SELECT * FROM sfn_partitions WHERE state = 'sealed'
              ORDER BY lo
     LOOP
-        EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM %I '
-                       'WHERE status = ''RUNNING'' OR stop_date >= $1)',
-                       'sfn_executions_' || p.name)
+        EXECUTE format(v_kept, 'sfn_executions_' || p.name)
             INTO STRICT v_gone USING v_cutoff;
         CONTINUE WHEN NOT v_gone;
-
-        -- tokens and mail are few: a task's, a stop's
-        EXECUTE format('DELETE FROM sfn_tokens k USING %I e '
-                       'WHERE k.execution_arn = e.arn',
-                       'sfn_executions_' || p.name);
-        GET DIAGNOSTICS n = ROW_COUNT;
-        deleted := n;
-        EXECUTE format('DELETE FROM sfn_mailbox m USING %I e '
-                       'WHERE m.execution_arn = e.arn',
-                       'sfn_executions_' || p.name);
-        GET DIAGNOSTICS n = ROW_COUNT;
-        deleted := deleted + n;
-
-        FOREACH t IN ARRAY sfn_partitioned() LOOP
-            EXECUTE format('SELECT count(*) FROM %I', t || '_' || p.name)
-                INTO n;
-            deleted := deleted + n;
-            IF t = 'sfn_executions' THEN
-                executions := n;
-            END IF;
-        END LOOP;
 
         BEGIN
             PERFORM set_config('lock_timeout', '10ms', true);
 
-            LOCK TABLE ONLY sfn_executions, ONLY sfn_history, ONLY sfn_payloads
-                IN ACCESS EXCLUSIVE MODE;
+            LOCK TABLE ONLY sfn_executions, ONLY sfn_history,
+                ONLY sfn_payloads IN ACCESS EXCLUSIVE MODE;
 
-            -- what started in between, under the lock: none, or it stays
-            EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM %I '
-                           'WHERE status = ''RUNNING'' OR stop_date >= $1)',
-                           'sfn_executions_' || p.name)
+            EXECUTE format(v_kept, 'sfn_executions_' || p.name)
                 INTO STRICT v_gone USING v_cutoff;
-
-            IF NOT v_gone THEN
-                executions := 0;
-                deleted := 0;
-                CONTINUE;
-            END IF;
+            CONTINUE WHEN NOT v_gone;
 
             PERFORM sfn_partitions_each('ALTER TABLE %1$I DETACH PARTITION '
                                         '%2$I', p.name);
-            PERFORM sfn_partitions_each('DROP TABLE %2$I', p.name);
-            UPDATE sfn_partitions SET state = 'dropped'
+            UPDATE sfn_partitions SET state = 'detached'
                 WHERE name = p.name;
-            outcome := 'dropped';
+            outcome := 'detached';
 
         EXCEPTION WHEN lock_not_available THEN
-            executions := 0;
-            deleted := 0;
             outcome := 'busy';
         END;
 
@@ -363,10 +397,11 @@ BEGIN
     -- begin where the last range ended, dropped or not; a seal undone
     -- (a start before its lower bound in the defaults) is tried again a
     -- period later.  The range goes down to the last one kept, or to
-    -- MINVALUE.
+    -- MINVALUE.  The tables to be the next defaults are made first, with
+    -- their indexes, under no lock of the defaults.
 
     SELECT max(hi) INTO v_since FROM sfn_partitions
-        WHERE state IN ('sealed', 'dropped', 'undone');
+        WHERE state IN ('sealed', 'detached', 'dropped', 'undone');
 
     IF v_since > now() - v_period THEN
         RETURN;
@@ -375,29 +410,18 @@ BEGIN
     DELETE FROM sfn_partitions WHERE state = 'undone';
 
     SELECT coalesce(max(hi), '-infinity') INTO v_lo FROM sfn_partitions
-        WHERE state = 'sealed';
+        WHERE state IN ('sealed', 'detached');
 
     p.name := to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD"t"HH24MISSUS');
-    p.hi := now() + interval '1 minute';
 
-    BEGIN
-        PERFORM set_config('lock_timeout', '10ms', true);
+    FOREACH t IN ARRAY sfn_partitioned() LOOP
+        EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING ALL)',
+                       t || '_next', t);
+    END LOOP;
 
-        FOREACH t IN ARRAY sfn_partitioned() LOOP
-            EXECUTE format('ALTER TABLE %I ADD CONSTRAINT sfn_seal '
-                           'CHECK (start_date >= %L AND start_date < %L) '
-                           'NOT VALID', t || '_default', v_lo, p.hi);
-            EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING ALL)',
-                           t || '_next', t);
-        END LOOP;
-
-        INSERT INTO sfn_partitions (name, lo, hi, state)
-            VALUES (p.name, v_lo, p.hi, 'checking');
-        outcome := 'checking';
-
-    EXCEPTION WHEN lock_not_available THEN
-        outcome := 'busy';
-    END;
+    INSERT INTO sfn_partitions (name, lo, hi, state)
+        VALUES (p.name, v_lo, 'infinity', 'next');
+    outcome := 'next';
 END
 $$;
 
