@@ -9,55 +9,48 @@
 -- of one range, so a range whose executions have all expired goes whole:
 -- detached and dropped, its files unlinked.
 --
--- New executions go to the DEFAULT partitions.  A range is cut off them
--- behind the writes, not made ahead of them: attaching a range while a
--- default partition exists scans the default under a lock that stops
--- every read of it; a CHECK constraint added NOT VALID and then
--- validated scans it under a lock that stops nothing, and once it holds,
--- swapping the defaults for ranges is catalog work.  The sweeper does it
--- (sfn_retention_sweep(), under its advisory lock, one step a call, each
--- in a transaction of its own):
+-- Ranges are made ahead of the starts by the sweeper, a period each
+-- (p_keep / 8, a minute at least), when the last one ends within a
+-- period; the DEFAULT partitions take what no range does (what was
+-- written while retention was off, a range not made in time), so no
+-- start ever lacks a partition.  Attaching a range while a default
+-- exists scans the default under a lock that stops every read of it,
+-- unless a constraint of the default already keeps the range's values
+-- out; so, one step a call of sfn_retention_sweep(), each a transaction
+-- of its own, under the sweep's advisory lock:
 --
---   1. when the defaults hold a period's worth of starts (p_keep / 8, a
---      minute at least; a row of sfn_partitions each, kept after the
---      drop, the defaults' lower bound the last one's upper), the empty
---      tables to be the next defaults are made, with their indexes
---      (state 'next');
---   2. each default gets CHECK (start_date >= lo AND start_date < hi)
---      NOT VALID, hi a minute ahead ('checking');
---   3. the constraints are validated ('valid');
---   4. under a lock of the three tables, each default is detached and
---      attached again as the range [lo, hi), the empty table attached as
---      the default ('sealed').
+--   1. the range's three tables are made, with their indexes ('next');
+--   2. each default gets CHECK (start_date < lo OR start_date >= hi)
+--      NOT VALID ('checking'): lo is a minute ahead, no start is refused;
+--   3. the constraints are validated, a scan under a lock that stops
+--      nothing ('valid');
+--   4. each table is attached, one a call, and its default's constraint
+--      dropped: catalog work under the lock ('sealed' once all three).
 --
--- A range none of whose executions is kept is detached under a lock of
--- the three tables ('detached'), then dropped with its tokens and mail
--- ('dropped').  Every lock that stops reads is asked for with a
--- lock_timeout of 10 ms and held for catalog work only; a step that
--- does not get it is tried again a second later.
---
--- A start at or after hi meanwhile would be refused by the constraint:
--- hi is a minute ahead, and a seal that cannot finish by then is undone.
--- Nothing is ever without a partition to go to: the default takes what
--- no range does.  A range is dropped once none of its executions is
--- running or stopped within p_keep (a redrive makes its execution
--- running again, and keeps the range); one that holds such an execution
--- has its expired executions deleted row by row, as before, and goes
--- when the last of them expires.
+-- A range is undone if lo comes within 15 s before it is attached
+-- whole (its tables are empty then).  A range that has ended and none
+-- of whose executions is running or stopped within p_keep is detached
+-- under a lock of the three tables ('detached'), then dropped with its
+-- tokens and mail ('dropped').  Every lock that stops reads is asked
+-- for with a lock_timeout of 10 ms and held for catalog work only; a
+-- step that does not get it is tried again a second later.  A range
+-- that holds a kept execution (running, redriven, stopped lately) stays,
+-- its expired executions deleted row by row, as before, as are those of
+-- the defaults; it goes when the last of them expires.
 --
 -- The rows there before this version become the range [-infinity, the
 -- migration's time) "old"; their history and payload rows get the start
 -- date -infinity (no rewrite), which is within it.  The writer gives
 -- every new row its execution's start date; -infinity is the default of
--- a row written by hand.  A unique key of a
--- partitioned table holds the partition key: (state_machine, name,
--- start_date) for executions, which still makes a statement the writer
--- sends again do nothing.
+-- a row written by hand.  A unique key of a partitioned table holds the
+-- partition key: (state_machine, name, start_date) for executions, which
+-- still makes a statement the writer sends again do nothing.
 
 CREATE TABLE sfn_partitions (
     name        text PRIMARY KEY,   -- sfn_executions_<name>, ...
     lo          timestamptz NOT NULL,
     hi          timestamptz NOT NULL,
+    attached    int NOT NULL DEFAULT 0, -- tables attached, in order
     state       text NOT NULL DEFAULT 'sealed'
                     CHECK (state IN ('next', 'checking', 'valid',
                                      'sealed', 'detached', 'dropped',
@@ -213,11 +206,11 @@ $$;
 -- One step of the partitions' upkeep, by the sweeper under its advisory
 -- lock, each in a transaction of its own so that no lock that stops reads
 -- is held for more than catalog work: a range detached, then dropped; a
--- seal made, checked, validated, then swapped.  executions and deleted
--- are what a drop took; outcome: 'dropped', 'detached', 'next',
--- 'checking', 'valid', 'sealed', 'undone' (a seal given up), 'busy' (a
--- lock not had within lock_timeout: tried again a second later), or NULL
--- (nothing to do).
+-- range made ahead, its defaults' constraints added, validated, its
+-- tables attached.  executions and deleted are what a drop took;
+-- outcome: 'dropped', 'detached', 'next', 'checking', 'valid',
+-- 'attached', 'undone' (a range given up), 'busy' (a lock not had within
+-- lock_timeout: tried again a second later), or NULL (nothing to do).
 CREATE FUNCTION sfn_partitions_step(p_keep interval, OUT executions bigint,
     OUT deleted bigint, OUT outcome text)
 LANGUAGE plpgsql AS $$
@@ -268,7 +261,10 @@ BEGIN
         RETURN;
     END IF;
 
-    -- a seal under way
+    -- a range being made ahead: its tables, then a constraint of each
+    -- default that keeps the range's starts out of it (refused there from
+    -- now on, none come before lo), validated, then each table attached,
+    -- one a transaction; undone if lo comes near before it is done
 
     SELECT * INTO p FROM sfn_partitions
         WHERE state IN ('next', 'checking', 'valid');
@@ -277,80 +273,70 @@ BEGIN
         BEGIN
             PERFORM set_config('lock_timeout', '10ms', true);
 
+            IF p.lo <= now() + interval '15 seconds' THEN
+                RAISE lock_not_available;
+            END IF;
+
             IF p.state = 'next' THEN
-                -- from now on the defaults refuse a start at or after hi
-                p.hi := now() + interval '1 minute';
-                FOREACH t IN ARRAY sfn_partitioned() LOOP
-                    EXECUTE format('ALTER TABLE %I ADD CONSTRAINT sfn_seal '
-                                   'CHECK (start_date >= %L '
-                                   'AND start_date < %L) NOT VALID',
-                                   t || '_default', p.lo, p.hi);
-                END LOOP;
-                UPDATE sfn_partitions SET state = 'checking', hi = p.hi
+                PERFORM sfn_partitions_each(format(
+                    'ALTER TABLE %%1$s_default ADD CONSTRAINT %%2$s '
+                    'CHECK (start_date < %L OR start_date >= %L) NOT VALID',
+                    p.lo, p.hi), p.name);
+                UPDATE sfn_partitions SET state = 'checking'
                     WHERE name = p.name;
                 outcome := 'checking';
                 RETURN;
             END IF;
 
-            IF p.hi <= now() + interval '10 seconds' THEN
-                -- too late: a start at hi would be refused
-                RAISE lock_not_available;
-            END IF;
-
             IF p.state = 'checking' THEN
                 PERFORM set_config('lock_timeout', '0', true);
-                PERFORM sfn_partitions_each(
-                    'ALTER TABLE %1$s_default VALIDATE CONSTRAINT '
-                    'sfn_seal', p.name);
+                PERFORM sfn_partitions_each('ALTER TABLE %1$s_default '
+                                            'VALIDATE CONSTRAINT %2$s',
+                                            p.name);
                 UPDATE sfn_partitions SET state = 'valid'
                     WHERE name = p.name;
                 outcome := 'valid';
                 RETURN;
             END IF;
 
-            LOCK TABLE ONLY sfn_executions, ONLY sfn_history,
-                ONLY sfn_payloads IN ACCESS EXCLUSIVE MODE;
-
-            FOREACH t IN ARRAY sfn_partitioned() LOOP
-                EXECUTE format('ALTER TABLE %I DETACH PARTITION %I',
-                               t, t || '_default');
-                EXECUTE format('ALTER TABLE %I RENAME TO %I',
-                               t || '_default', t || '_' || p.name);
-                EXECUTE format('ALTER TABLE %I ATTACH PARTITION %I '
-                               'FOR VALUES FROM (%s) TO (%L)', t,
-                               t || '_' || p.name,
-                               CASE WHEN p.lo = '-infinity' THEN 'MINVALUE'
-                               ELSE quote_literal(p.lo) END, p.hi);
-                EXECUTE format('ALTER TABLE %I RENAME TO %I',
-                               t || '_next', t || '_default');
-                EXECUTE format('ALTER TABLE %I ATTACH PARTITION %I DEFAULT',
-                               t, t || '_default');
-            END LOOP;
-
-            UPDATE sfn_partitions SET state = 'sealed' WHERE name = p.name;
-            outcome := 'sealed';
+            -- no scan of the default: its constraint keeps the range out
+            t := (sfn_partitioned())[p.attached + 1];
+            EXECUTE format('ALTER TABLE %I ATTACH PARTITION %I '
+                           'FOR VALUES FROM (%L) TO (%L)', t,
+                           t || '_' || p.name, p.lo, p.hi);
+            EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I',
+                           t || '_default', t || '_' || p.name);
+            UPDATE sfn_partitions SET attached = attached + 1,
+                state = CASE WHEN attached + 1 = 3 THEN 'sealed'
+                        ELSE state END
+                WHERE name = p.name;
+            outcome := 'attached';
             RETURN;
 
         EXCEPTION WHEN lock_not_available OR check_violation THEN
-            IF SQLSTATE = '55P03'
-               AND (p.state = 'next' OR p.hi > now() + interval '20 seconds')
+            IF SQLSTATE = '55P03' AND p.lo > now() + interval '15 seconds'
             THEN
                 outcome := 'busy';
                 RETURN;
             END IF;
         END;
 
-        -- the seal is undone: the defaults take every start again
+        -- undone: the tables attached are empty (lo is ahead), the
+        -- defaults take every start again
         BEGIN
             PERFORM set_config('lock_timeout', '10ms', true);
-            IF p.state <> 'next' THEN
-                PERFORM sfn_partitions_each(
-                    'ALTER TABLE %1$s_default DROP CONSTRAINT sfn_seal',
-                    p.name);
-            END IF;
-            PERFORM sfn_partitions_each('DROP TABLE %1$s_next', p.name);
-            UPDATE sfn_partitions SET state = 'undone', hi = now()
-                WHERE name = p.name;
+            FOR n IN 1 .. 3 LOOP
+                t := (sfn_partitioned())[n];
+                IF n <= p.attached THEN
+                    EXECUTE format('ALTER TABLE %I DETACH PARTITION %I',
+                                   t, t || '_' || p.name);
+                ELSIF p.state <> 'next' THEN
+                    EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I',
+                                   t || '_default', t || '_' || p.name);
+                END IF;
+                EXECUTE format('DROP TABLE %I', t || '_' || p.name);
+            END LOOP;
+            UPDATE sfn_partitions SET state = 'undone' WHERE name = p.name;
             outcome := 'undone';
         EXCEPTION WHEN lock_not_available THEN
             outcome := 'busy';
@@ -363,8 +349,8 @@ BEGIN
     -- under a lock of the three tables; what started in it meanwhile is
     -- seen under the lock, and keeps it
 
-    FOR p IN SELECT * FROM sfn_partitions WHERE state = 'sealed'
-             ORDER BY lo
+    FOR p IN SELECT * FROM sfn_partitions
+             WHERE state = 'sealed' AND hi <= now() ORDER BY lo
     LOOP
         EXECUTE format(v_kept, 'sfn_executions_' || p.name)
             INTO STRICT v_gone USING v_cutoff;
@@ -393,34 +379,31 @@ BEGIN
         RETURN;
     END LOOP;
 
-    -- a seal, when the defaults hold a period's worth of starts: they
-    -- begin where the last range ended, dropped or not; a seal undone
-    -- (a start before its lower bound in the defaults) is tried again a
-    -- period later.  The range goes down to the last one kept, or to
-    -- MINVALUE.  The tables to be the next defaults are made first, with
-    -- their indexes, under no lock of the defaults.
+    -- a range made ahead when the last one ends within a period: from
+    -- the end of the last one, or a minute ahead if that is nearer,
+    -- for a period; its tables made first, with their indexes, under no
+    -- lock but theirs
 
     SELECT max(hi) INTO v_since FROM sfn_partitions
-        WHERE state IN ('sealed', 'detached', 'dropped', 'undone');
+        WHERE state IN ('sealed', 'detached', 'dropped');
 
-    IF v_since > now() - v_period THEN
+    IF v_since > now() + v_period THEN
         RETURN;
     END IF;
 
     DELETE FROM sfn_partitions WHERE state = 'undone';
 
-    SELECT coalesce(max(hi), '-infinity') INTO v_lo FROM sfn_partitions
-        WHERE state IN ('sealed', 'detached');
-
-    p.name := to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD"t"HH24MISSUS');
+    p.lo := greatest(v_since, now() + interval '1 minute');
+    p.hi := p.lo + v_period;
+    p.name := to_char(p.lo AT TIME ZONE 'UTC', 'YYYYMMDD"t"HH24MISS');
 
     FOREACH t IN ARRAY sfn_partitioned() LOOP
         EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING ALL)',
-                       t || '_next', t);
+                       t || '_' || p.name, t);
     END LOOP;
 
     INSERT INTO sfn_partitions (name, lo, hi, state)
-        VALUES (p.name, v_lo, 'infinity', 'next');
+        VALUES (p.name, p.lo, p.hi, 'next');
     outcome := 'next';
 END
 $$;

@@ -6,9 +6,9 @@
 # the range "old", their history and payloads read as before.  Then: a
 # range that holds a kept execution stays, its expired ones deleted row
 # by row; once that one expires the range is detached and dropped, its
-# files gone; the defaults are sealed into a range behind the writes
-# while clients describe, list and start executions (no error, every
-# start recorded); a sealed range of expired executions is dropped.
+# files gone; ranges are made ahead while clients describe, list and
+# start executions (no error, every start recorded); new executions go
+# to theirs; a range of expired executions is dropped.
 # Hostile: the sweeper's backend killed and PostgreSQL stopped while the
 # steps run; a redrive keeps its range.
 
@@ -138,8 +138,9 @@ is(exists_rel('sfn_executions_old') . exists_rel('sfn_payloads_old')
 ($st, $j) = describe($kept);
 is($j->{__type}, 'ExecutionDoesNotExist', 'its execution does not exist');
 
-# clients while the defaults are sealed: describe, list, start; every
-# answer a 200, every start recorded
+# ranges are made ahead, a minute each here: clients describe, list and
+# start while the next is made and attached; every answer a 200, every
+# start recorded
 
 my @arns;
 for my $i (1 .. 20) {
@@ -148,11 +149,6 @@ for my $i (1 .. 20) {
         input => $json->encode({ data => "$i $big" }) });
     push @arns, $j->{executionArn};
 }
-($st, $j) = $t->aws_api('StartExecution', {
-    stateMachineArn => "$acct:stateMachine:fail", name => 'r-1' });
-my $redrive = $j->{executionArn};
-$t->wait_sql("SELECT count(*) FROM sfn_executions WHERE status = 'RUNNING'",
-             0, 30);
 
 my $dir = $t->dir;
 
@@ -186,22 +182,28 @@ sub client {
     POSIX::_exit(0);
 }
 
+my $made = $t->psql("SELECT count(*) FROM sfn_partitions "
+                    . "WHERE state = 'sealed'");
 my @clients = map { client($_) } qw(describe list start);
 
-my ($sealed) = $t->wait_sql("SELECT count(*) FROM sfn_partitions "
-                            . "WHERE state = 'sealed'", 1, 150);
+my ($sealed) = $t->wait_sql("SELECT count(*) > $made FROM sfn_partitions "
+                            . "WHERE state = 'sealed'", 't', 150);
 sleep 2;
 kill 'TERM', @clients;
 waitpid $_, 0 for @clients;
 
-is($sealed, 1, 'the defaults are sealed into a range');
-my $name = $t->psql("SELECT name FROM sfn_partitions WHERE state = 'sealed'");
-is(exists_rel("sfn_executions_$name") . exists_rel("sfn_payloads_$name")
-   . exists_rel('sfn_executions_default'), 'ttt',
-   'a range of each table, new defaults');
-is($t->psql("SELECT count(*) FROM pg_constraint WHERE conname = 'sfn_seal' "
-            . "AND conrelid = 'sfn_executions_default'::regclass"), 0,
-   'the new defaults take every start');
+is($sealed, 't', 'a range is made ahead');
+my ($name, $lo) = split /\|/, $t->psql(
+    "SELECT name, lo FROM sfn_partitions WHERE state = 'sealed' "
+    . "ORDER BY lo DESC LIMIT 1");
+is(exists_rel("sfn_executions_$name") . exists_rel("sfn_history_$name")
+   . exists_rel("sfn_payloads_$name"), 'ttt', 'of each table');
+cmp_ok($t->psql("SELECT extract(epoch FROM lo - now()) FROM sfn_partitions "
+                . "WHERE name = '$name'"), '>', 0, 'ahead of the starts');
+is($t->psql("SELECT count(*) FROM pg_constraint WHERE contype = 'c' "
+            . "AND conrelid = 'sfn_executions_default'::regclass "
+            . "AND conname LIKE 'sfn\\_executions\\_%'"), 0,
+   'the default takes every start but the ranges\'');
 
 my ($n, $bad, $max, $started) = (0, 0, 0, 0);
 for my $what (qw(describe list start)) {
@@ -216,15 +218,33 @@ for my $what (qw(describe list start)) {
 }
 cmp_ok($n, '>', 30, "clients ran ($n requests)");
 is($bad, 0, 'no client saw an error');
-diag("slowest request while sealing: $max ms");
+diag("slowest request while a range was made: $max ms");
 is($t->wait_sql("SELECT count(*) FROM sfn_executions WHERE name LIKE 'c-%'",
                 $started, 30), $started, 'every start recorded');
 
-# a redrive keeps its range; the range goes once all of it expired
+# starts in the range once it has begun; a redrive keeps it; it goes
+# once all of it expired
+
+$t->wait_sql("SELECT now() >= '$lo'", 't', 90);
+($st, $j) = $t->aws_api('StartExecution', {
+    stateMachineArn => "$acct:stateMachine:fail", name => 'r-1' });
+my $redrive = $j->{executionArn};
+for my $i (1 .. 10) {
+    $t->aws_api('StartExecution', {
+        stateMachineArn => "$acct:stateMachine:one", name => "b-$i",
+        input => $json->encode({ data => "$i $big" }) });
+}
+$t->wait_sql("SELECT count(*) FROM sfn_executions WHERE status = 'RUNNING'",
+             0, 30);
+($name) = $t->psql("SELECT p.name FROM sfn_partitions p, sfn_executions e "
+                   . "WHERE e.arn = '$redrive' AND e.start_date >= p.lo "
+                   . "AND e.start_date < p.hi AND p.state = 'sealed'");
+ok($name, 'a start goes to the range of its date');
+cmp_ok($t->psql("SELECT count(*) FROM sfn_payloads_$name"), '>', 0,
+       '... its payloads too');
 
 $t->psql("UPDATE sfn_executions SET stop_date = now() - interval '1 day' "
-         . "WHERE start_date < (SELECT hi FROM sfn_partitions "
-         . "WHERE name = '$name') AND arn <> '$redrive'");
+         . "WHERE arn <> '$redrive'");
 ($st, $j) = $t->aws_api('RedriveExecution', { executionArn => $redrive });
 is($st, 200, 'a failed execution of the range redriven');
 $t->wait_sql("SELECT status FROM sfn_executions WHERE arn = '$redrive'",
@@ -270,9 +290,6 @@ is(exists_rel("sfn_executions_$name"), 'f', 'its tables gone');
 # what was aged)
 is($t->psql("SELECT count(*) FROM sfn_executions WHERE arn = '$redrive'"),
    0, 'the redriven one expired too');
-is($t->psql("SELECT count(*) FROM sfn_executions WHERE name LIKE 'c-%'")
-   + 0, $t->psql("SELECT count(*) FROM sfn_executions") + 0,
-   'what started after the range is kept');
 cmp_ok($metric->(), '>=', $before + 1, 'the drop is counted');
 like($t->http('GET', '/metrics')->{content},
      qr/^sfn_store_bytes\{table="sfn_executions"\} [1-9]/m,
