@@ -29,10 +29,11 @@
  *
  * Before its rows, a call takes one step of the partitions' upkeep
  * (sql/018_partitions.sql): a range of start dates whose executions have
- * all expired is dropped whole, its files unlinked, with no VACUUM owed;
- * or a range is cut off the default partitions, in three steps.  A step
- * that deleted nothing (a seal's, or a lock not had within the short
- * lock_timeout the steps take) is followed by the next after a second.
+ * all expired is detached, then dropped, its files unlinked, with no
+ * VACUUM owed; or a step of making the next range ahead of the starts.
+ * A step that deleted nothing (the making of a range, a detach, or a lock
+ * not had within the short lock_timeout the steps take) is followed by
+ * the next after a second.
  */
 
 
