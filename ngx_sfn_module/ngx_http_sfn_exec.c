@@ -385,9 +385,10 @@ ngx_http_sfn_payload(ngx_http_sfn_run_t *run, const char *body, size_t len,
     /* fenced as its events are: see ngx_http_sfn_run_flush_events() */
 
     if (ngx_http_sfn_pg_record(
-            "INSERT INTO sfn_payloads (execution_arn, hash, body) "
-            "SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM sfn_executions "
-            "WHERE arn = $1 AND owner = $4 AND history IS NULL) "
+            "INSERT INTO sfn_payloads (execution_arn, hash, body, "
+            "start_date) "
+            "SELECT $1, $2, $3, e.start_date FROM sfn_executions e "
+            "WHERE e.arn = $1 AND e.owner = $4 AND e.history IS NULL "
             "ON CONFLICT DO NOTHING", 4, values, NULL, NULL)
         != NGX_OK)
     {
@@ -744,12 +745,13 @@ ngx_http_sfn_run_flush_events(ngx_http_sfn_run_t *run)
     values[2] = (const char *) ngx_http_sfn_owner;
 
     if (ngx_http_sfn_pg_record(
-            "WITH e AS (SELECT arn FROM sfn_executions WHERE arn = $1 "
-            "AND owner = $3 AND history IS NULL FOR NO KEY UPDATE) "
+            "WITH e AS (SELECT arn, start_date FROM sfn_executions "
+            "WHERE arn = $1 AND owner = $3 AND history IS NULL "
+            "FOR NO KEY UPDATE) "
             "INSERT INTO sfn_history "
-            "(execution_arn, id, previous_id, type, ts, details) "
+            "(execution_arn, id, previous_id, type, ts, details, start_date) "
             "SELECT e.arn, x.id, x.prev, x.type, "
-            "to_timestamp(x.ts / 1000.0), x.details "
+            "to_timestamp(x.ts / 1000.0), x.details, e.start_date "
             "FROM e, jsonb_to_recordset($2::jsonb) AS "
             "x(id bigint, prev bigint, type text, ts float8, details jsonb) "
             "ON CONFLICT DO NOTHING", 3, values, NULL, NULL)
