@@ -102,8 +102,9 @@ BEGIN
     END IF;
 
     INSERT INTO sfn_history AS h (execution_arn, id, previous_id, type,
-                                  ts, details)
-    SELECT x.arn, u.id, u.previous_id, u.type, u.ts, u.details
+                                  ts, details, start_date)
+    SELECT x.arn, u.id, u.previous_id, u.type, u.ts, u.details,
+           x.start_date
     FROM sfn_executions x, sfn_history_unpack(x.history) u
     WHERE x.arn = ANY (redo) AND x.history IS NOT NULL
     ON CONFLICT DO NOTHING;
