@@ -107,6 +107,8 @@ cJSON *sfn_payload_take(cJSON *v, sfn_payload_t **p);
 sfn_payload_t *sfn_payload_new(void);
 sfn_pool_t *sfn_payload_pool(sfn_payload_t *p);
 void sfn_payload_set(sfn_payload_t *p, cJSON *json);
+int sfn_payload_lend(sfn_payload_t *p, sfn_payload_t *from, int own,
+    int held);
 
 /* RFC 3339 timestamps; ns since the epoch */
 int sfn_time_parse(const char *s, size_t len, int64_t *sec, int32_t *nsec);
