@@ -38,6 +38,7 @@ struct sfn_payload_s {
     sfn_payload_t       **held;       /* whose nodes json refers to */
     size_t                nheld;
     size_t                cap;
+    size_t                bound;      /* sfn_payload_bound(), 0: none */
     sfn_payload_t        *next;       /* sfn_payload_release()'s list */
 };
 
@@ -80,6 +81,7 @@ sfn_payload_parse(const char *text, size_t len)
     s->held = NULL;
     s->nheld = 0;
     s->cap = 0;
+    s->bound = 0;
 
     return s;
 }
@@ -142,6 +144,7 @@ sfn_payload_share(cJSON *v, sfn_payload_t **p)
     s->held = NULL;
     s->nheld = 0;
     s->cap = 0;
+    s->bound = 0;
     *p = s;
 
     return s;
@@ -216,6 +219,38 @@ const cJSON *
 sfn_payload_json(const sfn_payload_t *p)
 {
     return p->json;
+}
+
+
+/*
+ * Not less than the size of p's JSON text, worked out once: a node that
+ * refers to a held payload's nodes counts as the largest held payload,
+ * whose tree those nodes are reachable from.  Past SFN_MAX_PAYLOAD it
+ * only says "too large to tell": the caller sizes the tree itself.
+ */
+size_t
+sfn_payload_bound(sfn_payload_t *p)
+{
+    size_t  i, ref, b;
+
+    if (p->bound) {
+        return p->bound;
+    }
+
+    ref = 0;
+
+    for (i = 0; i < p->nheld; i++) {
+        b = sfn_payload_bound(p->held[i]);
+        if (b > ref) {
+            ref = b;
+        }
+    }
+
+    b = sfn_json_size_max(p->json, p->nheld ? ref : 0);
+
+    p->bound = b > SFN_MAX_PAYLOAD ? SFN_MAX_PAYLOAD + 1 : b;
+
+    return p->bound;
 }
 
 
