@@ -535,10 +535,16 @@ sub nginx_pid {
     return $pid;
 }
 
+# SIGHUP, then the new workers (one a worker_processes) run: false if
+# they did not within 30 s.  The old ones may still be finishing
+
 sub nginx_reload {
     my ($self) = @_;
+    my %old = map { $_ => 1 } $self->nginx_workers;
     kill 'HUP', $self->nginx_pid;
-    sleep 1;
+    return $self->wait_for(sub {
+        (grep { !$old{$_} } $self->nginx_workers) >= $self->{workers}
+    });
 }
 
 sub nginx_stop {
