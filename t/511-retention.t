@@ -281,7 +281,8 @@ if ($pid == 0) {
     $t->psql("SELECT pg_advisory_lock(1936092673), pg_sleep(3)");
     exit 0;
 }
-sleep 1;
+$t->wait_sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+             . "AND objid = 1936092673 AND granted", '1');
 like($t->psql($sweep), qr/^-1 0 false$/, 'another session sweeping: -1');
 waitpid $pid, 0;
 

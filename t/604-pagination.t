@@ -70,6 +70,16 @@ sub start {
     return $j->{executionArn};
 }
 
+# the first n events of a running execution written (its Wait entered),
+# rather than a fixed time that a loaded machine may not keep
+
+sub wait_rows {
+    my ($arn, $n) = @_;
+    $t->wait_sql("SELECT count(*) >= $n FROM sfn_history "
+                 . "WHERE execution_arn = '$arn'", 't', 10)
+        eq 't' or diag("$arn: fewer than $n events written");
+}
+
 # every page of a list, calling $between->() after each: (names, pages)
 
 sub pages {
@@ -302,7 +312,7 @@ is_deeply([$st, scalar @{ $j->{executions} }], [200, 3],
 
 my $slow_live = start('slow', name => 'live',
                       input => '{"wait":2,"big":"' . ('x' x 3000) . '"}');
-sleep 0.5;
+wait_rows($slow_live, 2);
 my ($st1, $running) = api('GetExecutionHistory',
                           { executionArn => $slow_live });
 is(scalar @{ $running->{events} }, 2, 'running: two events so far');
@@ -350,7 +360,7 @@ for my $rev (0, 1) {
 # a token taken while the history is in rows reads on once it is packed
 
 my $cross = start('slow', name => 'cross', input => '{"wait":2}');
-sleep 0.5;
+wait_rows($cross, 2);
 ($st, $j) = api('GetExecutionHistory', { executionArn => $cross,
                                          maxResults => 1 });
 my @ids = map { $_->{id} } @{ $j->{events} };

@@ -17,7 +17,6 @@ use lib 't/lib';
 use Test::More;
 use Sfn::Test;
 use IO::Socket::INET;
-use POSIX ();
 use Time::HiRes qw(sleep time);
 
 my ($py) = grep { !system("$_ -c 'import boto3' >/dev/null 2>&1") }
@@ -41,7 +40,25 @@ my $role = 'arn:aws:iam::000000000000:role/activities';
 $t->write_file('drv.py', <<"END");
 import json, sys, time, threading
 import boto3
+from botocore.awsrequest import AWSConnection
 from botocore.config import Config
+
+# a poll's request, once written to the socket, is noted in sent: the
+# worker's name and the client's port, for the test to wait on
+
+polling = None
+send_output = AWSConnection._send_output
+
+def sent_output(self, *args, **kwargs):
+    global polling
+    r = send_output(self, *args, **kwargs)
+    if polling:
+        with open('$dir/sent', 'a') as f:
+            f.write('%s %d\\n' % (polling, self.sock.getsockname()[1]))
+        polling = None
+    return r
+
+AWSConnection._send_output = sent_output
 
 def client():
     return boto3.client('stepfunctions',
@@ -63,8 +80,10 @@ sfn = client()
 out = {}
 
 def poll(arn, worker, then):
+    global polling
     out = {}
     t0 = time.time()
+    polling = worker
     try:
         task = sfn.get_activity_task(activityArn=arn, workerName=worker)
     except sfn.exceptions.ClientError as e:
@@ -269,6 +288,33 @@ sub drv_wait {
     return $r // {};
 }
 
+# the poll of a worker (a drv.py run) is in nginx: python, slow to
+# start, wrote its request (sent names the client's port), and nginx
+# read it; its claim went to the database at once
+
+sub poll_waiting {
+    my ($worker) = @_;
+    my $from = $t->wait_for(sub {
+        ($t->read_file('sent') // '') =~ /^\Q$worker\E (\d+)$/m ? $1 : 0
+    }, 60) or return diag("the poll of $worker was never sent");
+    $t->wait_for(sub { $t->request_read($from, $port) })
+        or diag("the poll of $worker was never read");
+}
+
+# GetActivityTask written by hand on a connection of its own (closed by
+# the reply): the socket
+
+sub raw_poll {
+    my ($to, $arn, $worker) = @_;
+    my $body = qq({"activityArn":"$arn","workerName":"$worker"});
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$to") or die;
+    print $s "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+           . "Content-Type: application/x-amz-json-1.0\r\n"
+           . "X-Amz-Target: AWSStepFunctions.GetActivityTask\r\n"
+           . "Content-Length: " . length($body) . "\r\n\r\n$body";
+    return $s;
+}
+
 sub machine {
     my ($name, $def) = @_;
     my ($s, $r) = $t->aws_api('CreateStateMachine', {
@@ -376,7 +422,7 @@ my $beat = activity('beat');
 my $hb = machine('hb', task($beat, HeartbeatSeconds => 4,
                             TimeoutSeconds => 60));
 my $bg = drv_bg('poll', $beat, 'silent', 'none', 'beating', 'beat6');
-sleep 2;
+poll_waiting('silent');
 my $e = start($hb, 'silent');
 my $d = wait_done($e);
 is("$d->{status} $d->{error}", 'FAILED States.HeartbeatTimeout',
@@ -416,7 +462,7 @@ is(types($e), 'ActivityScheduled,ActivityStarted,ActivityFailed',
 my $pair = activity('pair');
 my $two = machine('two', task($pair, TimeoutSeconds => 30));
 my @polls = map { drv_bg('poll', $pair, "p$_", 'ok') } 1 .. 2;
-sleep 2;
+poll_waiting("p$_") for 1 .. 2;
 my @two = map { start($two, "two$_", qq({"n": $_})) } 1 .. 2;
 my @got = map { drv_wait($_) } @polls;
 ok($got[0]{token} && $got[1]{token} && $got[0]{token} ne $got[1]{token},
@@ -430,14 +476,10 @@ is(join(',', map { wait_done($_)->{status} } @two), 'SUCCEEDED,SUCCEEDED',
 
 my $drop = activity('drop');
 my $dropm = machine('dropm', task($drop, TimeoutSeconds => 30));
-my $body = qq({"activityArn":"$drop","workerName":"gone"});
 for my $rst (0, 1) {
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") or die;
-    print $s "POST / HTTP/1.1\r\nHost: x\r\n"
-           . "Content-Type: application/x-amz-json-1.0\r\n"
-           . "X-Amz-Target: AWSStepFunctions.GetActivityTask\r\n"
-           . "Content-Length: " . length($body) . "\r\n\r\n$body";
-    sleep 0.5;
+    my $s = raw_poll($port, $drop, 'gone');
+    $t->wait_for(sub { $t->request_read($s->sockport, $port) })
+        or diag('the poll that goes was never read');
     setsockopt($s, Socket::SOL_SOCKET(), Socket::SO_LINGER(),
                pack('ii', 1, 0)) if $rst;
     close $s;
@@ -458,7 +500,7 @@ my $retry = machine('retry', task($flaky, TimeoutSeconds => 4,
     Retry => [ { ErrorEquals => [ 'States.Timeout' ], IntervalSeconds => 1,
                  MaxAttempts => 2 } ]));
 $bg = drv_bg('poll', $flaky, 'dies', 'none', 'lives', 'ok');
-sleep 2;
+poll_waiting('dies');
 $e = start($retry, 'lost', '{"k": 7}');
 $p = drv_wait($bg)->{polls} // [];
 ok($p->[0]{token} && $p->[1]{token} && $p->[0]{token} ne $p->[1]{token},
@@ -522,19 +564,14 @@ my $pgm = machine('pgm', task($pgr, TimeoutSeconds => 120));
 my $before = start($pgm, 'before-restart', '{"r": 1}');
 $t->wait_sql("SELECT count(*) FROM sfn_activity_tasks "
              . "WHERE execution_arn = '$before'", '1');
-$t->pg_stop;
-sleep 1;
-$t->pg_start_again;
+$t->pg_restart(1) or diag('nginx\'s writers did not connect again');
 $p = drv('poll', $pgr, 'after-restart', 'ok');
 is($p->{input}, '{"r":1}', 'a task queued before the restart');
 is(wait_done($before, 60)->{status}, 'SUCCEEDED', 'and its execution');
 
 my $waiting = drv_bg('poll', $pgr, 'across-restart', 'ok');
-sleep 1;
-$t->pg_stop;
-sleep 1;
-$t->pg_start_again;
-sleep 2;
+poll_waiting('across-restart');
+$t->pg_restart(1) or diag('nginx\'s writers did not connect again');
 my $after = start($pgm, 'after-restart', '{"r": 2}');
 $p = drv_wait($waiting);
 is($p->{input}, '{"r":2}', 'a poll waiting across the restart gets the task');
@@ -545,7 +582,7 @@ is(wait_done($after, 60)->{status}, 'SUCCEEDED', 'and its execution');
 my $gone = activity('gone');
 my $gm = machine('gm', task($gone, TimeoutSeconds => 3));
 my $gpoll = drv_bg('poll', $gone, 'orphan', 'none');
-sleep 1;
+poll_waiting('orphan');
 my ($s) = $t->aws_api('DeleteActivity', { activityArn => $gone });
 is($s, 200, 'DeleteActivity with a poll waiting');
 $p = drv_wait($gpoll);
@@ -567,19 +604,12 @@ $n2->nginx_start($n2->sfn_http(zone => '8m',
                                server => "location = / { sfn_aws_api; }\n"));
 my $far = activity('far');
 my $farm = machine('farm', task($far, TimeoutSeconds => 60));
-my $pid2 = fork // die "fork: $!\n";
-if ($pid2 == 0) {
-    my (undef, $got) = $n2->aws_api('GetActivityTask',
-                                    { activityArn => $far,
-                                      workerName => 'node2' });
-    $n2->write_file('got.json', $n2->json->encode($got // {}));
-    POSIX::_exit(0);
-}
-sleep 2;
+my $s2 = raw_poll($n2->port, $far, 'node2');
+$t->wait_for(sub { $t->request_read($s2->sockport, $n2->port) })
+    or diag('the poll of node2 was never read');
 $e = start($farm, 'across', '{"node": 1}');
-waitpid $pid2, 0;
-my $far_got = eval { $t->json->decode($n2->read_file('got.json') // '') }
-              // {};
+my $far_got = do { local $/; my $a = <$s2> // ''; $a =~ s/^.*?\r\n\r\n//s;
+                   eval { $t->json->decode($a) } } // {};
 is($far_got->{input}, '{"node":1}', 'a poll on another node is woken');
 my ($fs) = $n2->aws_api('SendTaskSuccess', { taskToken => $far_got->{taskToken},
                                              output => '{"from": 2}' });

@@ -165,8 +165,10 @@ sub loop {
     my $arn = $r->{json}{executionArn};
 
     my ($status, $d) = ('RUNNING');
-    # a liveness bound, not a figure: a sanitized build runs about 3x slower
-    my $deadline = time + ($Sfn::Test::SAN ? 90 : 30);
+    # a liveness bound, not a figure (the loop ends when the execution
+    # does): 38 MB of payloads take more than 30 s on a loaded machine (seen
+    # at a load of 25), and a sanitized build runs about 3x slower
+    my $deadline = time + ($Sfn::Test::SAN ? 360 : 120);
     while ($arn && time < $deadline) {
         $d = aws('DescribeExecution', { executionArn => $arn }, 5);
         ($status) = $d->{content} =~ /"status":"(\w+)"/;

@@ -164,9 +164,23 @@ sub dir { $_[0]{dir} }
 sub port { $_[0]{port} }
 sub json { $JSON }
 
+# a port nothing listens on, below the kernel's ephemeral ports: no
+# connect() of this test or another takes it as its local port between
+# this check and the server's bind (Linux's range starts at 32768)
+
+my @ports;
+
 sub free_port {
+    if (!@ports) {
+        my $top = 32768;
+        if (open my $fh, '<', '/proc/sys/net/ipv4/ip_local_port_range') {
+            my ($first) = split ' ', <$fh> // '';
+            $top = $first if $first && $first > 12000;
+        }
+        @ports = (10000, $top);
+    }
     for (1 .. 100) {
-        my $port = 20000 + int(rand(30000));
+        my $port = $ports[0] + int(rand($ports[1] - $ports[0]));
         my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
                                       LocalPort => $port, Proto => 'tcp',
                                       ReuseAddr => 1, Listen => 1)
@@ -357,6 +371,7 @@ sub nginx_conf {
     $self->{port} //= free_port();
 
     my $workers = $opts{workers} // 1;
+    $self->{workers} = $workers;
     my $connections = $opts{connections} // 256;
     my $user = $> == 0 ? "user root;\n" : '';
     my $main = $opts{main} // "thread_pool sfn threads=2 max_queue=64;\n";
@@ -520,10 +535,16 @@ sub nginx_pid {
     return $pid;
 }
 
+# SIGHUP, then the new workers (one a worker_processes) run: false if
+# they did not within 30 s.  The old ones may still be finishing
+
 sub nginx_reload {
     my ($self) = @_;
+    my %old = map { $_ => 1 } $self->nginx_workers;
     kill 'HUP', $self->nginx_pid;
-    sleep 1;
+    return $self->wait_for(sub {
+        (grep { !$old{$_} } $self->nginx_workers) >= $self->{workers}
+    });
 }
 
 sub nginx_stop {
@@ -551,6 +572,30 @@ sub nginx_workers {
 sub pg_start_again {
     my ($self) = @_;
     pg_ctl_start($self->{pg_data}, $self->{pg_port}, $self->{pg_sync});
+}
+
+# the connections nginx's writers made to PostgreSQL, one a worker at
+# its start and after each loss (error.log)
+
+sub pg_writers {
+    my ($self) = @_;
+    return () = ($self->read_file('logs/error.log') // '')
+                =~ /sfn database: connected$/mg;
+}
+
+# PostgreSQL stopped for down seconds (its outage, the scenario of a
+# test), started again, then nginx's writers connected again (they try
+# every second), one a worker: false if they did not within 60 s
+
+sub pg_restart {
+    my ($self, $down) = @_;
+    my $n = $self->pg_writers;
+    $self->pg_stop;
+    sleep $down if $down;
+    $self->pg_start_again;
+    return 1 unless $self->{nginx};
+    return $self->wait_for(
+        sub { $self->pg_writers >= $n + $self->{workers} }, 60);
 }
 
 sub wait_port {
@@ -778,6 +823,46 @@ sub wait_sql {
         sleep 0.1;
     }
     return wantarray ? ($v, undef) : $v;
+}
+
+# polls a condition (a sub) every 50 ms until it is true or timeout
+# seconds (30) pass: its last value.  A class method too
+
+sub wait_for {
+    my ($self, $cond, $timeout) = @_;
+    my $deadline = time + ($timeout // 30);
+    while (1) {
+        my $v = $cond->();
+        return $v if $v || time >= $deadline;
+        sleep 0.05;
+    }
+}
+
+# the loopback TCP connection from client port $from to server port $to
+# (/proc/net/tcp): its state and the bytes its receiver has not read, or
+# () if there is none
+
+sub tcp_queue {
+    my ($from, $to) = @_;
+    my $want = sprintf '0100007F:%04X 0100007F:%04X', $to, $from;
+    open my $fh, '<', '/proc/net/tcp' or return;
+    while (<$fh>) {
+        my @f = split;
+        next unless "$f[1] $f[2]" eq $want;
+        my (undef, $rx) = split /:/, $f[4];
+        return ($f[3], hex $rx);
+    }
+    return;
+}
+
+# true once the server on port $to has read all that the client on port
+# $from sent it (a request written, then read by nginx): the server's end
+# of the connection is established with nothing left to read
+
+sub request_read {
+    my ($self, $from, $to) = @_;
+    my ($st, $rx) = tcp_queue($from, $to);
+    return defined $st && $st eq '01' && $rx == 0;
 }
 
 # the names of the states an execution entered, in order
