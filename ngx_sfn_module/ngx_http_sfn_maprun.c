@@ -118,6 +118,55 @@ ngx_http_sfn_maprun_out(ngx_http_sfn_maprun_t *mr, u_char *data, size_t len)
 }
 
 
+/*
+ * ResultWriter with WriterConfig alone: the output as its Transformation
+ * makes it, a failure's record returned unchanged (NONE)
+ */
+
+static void
+ngx_http_sfn_maprun_shape(ngx_http_sfn_maprun_t *mr,
+    ngx_http_sfn_mr_slot_t *s)
+{
+    char   *text;
+    cJSON  *arr, *v;
+
+    if (s->status != SFN_SUCCEEDED
+        || mr->transform == NGX_HTTP_SFN_MR_NONE)
+    {
+        text = ngx_http_sfn_maprun_record(mr, s);
+        if (text == NULL) {
+            mr->out_over = 1;
+            return;
+        }
+
+        ngx_http_sfn_maprun_out(mr, (u_char *) text, ngx_strlen(text));
+        free(text);
+        return;
+    }
+
+    arr = (mr->transform == NGX_HTTP_SFN_MR_FLATTEN)
+          ? ngx_http_sfn_maprun_flatten(&s->output) : NULL;
+
+    if (arr == NULL) {
+        ngx_http_sfn_maprun_out(mr, s->output.data, s->output.len);
+        return;
+    }
+
+    cJSON_ArrayForEach(v, arr) {
+        text = sfn_json_print(v);
+        if (text == NULL) {
+            mr->out_over = 1;
+            break;
+        }
+
+        ngx_http_sfn_maprun_out(mr, (u_char *) text, ngx_strlen(text));
+        free(text);
+    }
+
+    cJSON_Delete(arr);
+}
+
+
 /* an item's child has ended and every earlier one too: its result */
 
 static void
@@ -132,6 +181,11 @@ ngx_http_sfn_maprun_emit(ngx_http_sfn_maprun_t *mr,
             ngx_http_sfn_maprun_fail(mr, "States.ResultWriterFailed",
                                      "the results could not be written");
         }
+        return;
+    }
+
+    if (mr->shaped) {
+        ngx_http_sfn_maprun_shape(mr, s);
         return;
     }
 
@@ -497,7 +551,7 @@ ngx_http_sfn_maprun_start_child(ngx_http_sfn_maprun_t *mr)
     s->index = mr->next;
     s->start_ms = ngx_http_sfn_now_ms();
 
-    if (mr->writer
+    if ((mr->writer || mr->shaped)
         && ngx_http_sfn_maprun_dup(&s->input, &input) != NGX_OK)
     {
         free(text);
@@ -512,7 +566,7 @@ ngx_http_sfn_maprun_start_child(ngx_http_sfn_maprun_t *mr)
 
     rc = ngx_http_sfn_exec_start_child(mr->smcf, mr->child, &name, &input,
                                        ngx_http_sfn_maprun_child_done, s,
-                                       mr->scratch);
+                                       mr->exec, mr->scratch);
     free(text);
 
     if (rc == NGX_BUSY) {
