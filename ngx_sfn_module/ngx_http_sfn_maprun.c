@@ -406,21 +406,38 @@ ngx_http_sfn_maprun_next_input(ngx_http_sfn_maprun_t *mr)
 
     if (!mr->batching) {
         rc = ngx_http_sfn_maprun_item(mr, &item);
+        mr->yield = (rc == NGX_AGAIN);
         return rc == NGX_OK ? item : NULL;
     }
 
-    batch = NULL;
-    items = NULL;
-    size = 0;
-    n = 0;
+    /* a batch the reader left unfinished goes on as it was */
+
+    batch = mr->partial;
+    items = batch ? cJSON_GetObjectItemCaseSensitive(batch, "Items") : NULL;
+    size = mr->partial_size;
+    n = items ? (ngx_uint_t) cJSON_GetArraySize(items) : 0;
+    mr->partial = NULL;
+    mr->partial_size = 0;
 
     for ( ;; ) {
         if (mr->held) {
             item = mr->held;
             mr->held = NULL;
 
-        } else if (ngx_http_sfn_maprun_item(mr, &item) != NGX_OK) {
-            break;
+        } else {
+            rc = ngx_http_sfn_maprun_item(mr, &item);
+
+            if (rc == NGX_AGAIN) {
+                /* the same batch whatever the turns: a restart skips it */
+                mr->partial = batch;
+                mr->partial_size = size;
+                mr->yield = 1;
+                return NULL;
+            }
+
+            if (rc != NGX_OK) {
+                break;
+            }
         }
 
         isz = mr->held_size;
@@ -501,7 +518,7 @@ ngx_http_sfn_maprun_start_child(ngx_http_sfn_maprun_t *mr)
         /* done before a restart: read again, not run again */
         in = ngx_http_sfn_maprun_next_input(mr);
         if (in == NULL) {
-            return mr->error ? NGX_ERROR : NGX_DONE;
+            return mr->error ? NGX_ERROR : mr->yield ? NGX_AGAIN : NGX_DONE;
         }
 
         cJSON_Delete(in);
@@ -514,7 +531,7 @@ ngx_http_sfn_maprun_start_child(ngx_http_sfn_maprun_t *mr)
     if (in == NULL) {
         in = ngx_http_sfn_maprun_next_input(mr);
         if (in == NULL) {
-            return NGX_DONE;
+            return mr->yield ? NGX_AGAIN : NGX_DONE;
         }
 
         in = sfn_exec_map_item(mr->exec, mr->id, in, (size_t) mr->next,
@@ -793,6 +810,13 @@ ngx_http_sfn_maprun_pump(ngx_event_t *ev)
 
             if (rc == NGX_BUSY) {
                 ngx_add_timer(&mr->pump, NGX_HTTP_SFN_MR_BUSY);
+                break;
+            }
+
+            if (rc == NGX_AGAIN) {
+                /* the reader read its share of this turn: the next one */
+                mr->yield = 0;
+                n = NGX_HTTP_SFN_MR_SLICE;
                 break;
             }
 
@@ -1583,6 +1607,7 @@ ngx_http_sfn_maprun_free(ngx_http_sfn_maprun_t *mr)
 
     cJSON_Delete(mr->saved);
     cJSON_Delete(mr->held);
+    cJSON_Delete(mr->partial);
     cJSON_Delete(mr->retry);
     cJSON_Delete(mr->batch_input);
     ngx_free(mr->out.data);

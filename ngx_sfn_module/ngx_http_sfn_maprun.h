@@ -126,6 +126,9 @@ struct ngx_http_sfn_maprun_s {
     cJSON                       *batch_input;
     cJSON                       *held;      /* the next batch's first */
     size_t                       held_size;
+    cJSON                       *partial;   /* a batch the reader left
+                                               for the next turn */
+    size_t                       partial_size;
 
     /* the items */
     ngx_http_sfn_mr_source_e     source;
@@ -153,6 +156,7 @@ struct ngx_http_sfn_maprun_s {
     size_t                       zin_last;
     uint64_t                     inflated;
     ngx_uint_t                   compressed;
+    ngx_uint_t                   fills;     /* reads for this item */
 
     /* the results: the output array, or ResultWriter's files */
     ngx_str_t                    out;
@@ -175,6 +179,7 @@ struct ngx_http_sfn_maprun_s {
     unsigned                     eof:1;
     unsigned                     started:1; /* a JSON array's "[" read */
     unsigned                     zeof:1;
+    unsigned                     yield:1;   /* the reader: NGX_AGAIN */
     unsigned                     zdone:1;
     unsigned                     header_row:1; /* FIRST_ROW: the first
                                                   record of each file */

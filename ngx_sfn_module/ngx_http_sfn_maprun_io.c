@@ -25,6 +25,9 @@
 #define NGX_HTTP_SFN_MR_FILE_SIZE  (5LL * 1024 * 1024 * 1024)  /* AWS's */
 #define NGX_HTTP_SFN_MR_OBJECT     (10ULL * 1000 * 1000 * 1000)  /* 10 GB */
 #define NGX_HTTP_SFN_MR_MANIFEST   (8 * 1024 * 1024)
+#define NGX_HTTP_SFN_MR_FILLS      64       /* 4 MiB read for an item */
+#define NGX_HTTP_SFN_MR_OUTSIDE                                             \
+    "The manifest names a key that is not valid in its bucket"
 #define NGX_HTTP_SFN_MR_GZIP       1
 #define NGX_HTTP_SFN_MR_ZSTD       2
 
@@ -343,15 +346,17 @@ ngx_http_sfn_mr_csv_config(ngx_http_sfn_maprun_t *mr, const cJSON *rc,
 }
 
 
+/* a key to read; what is not a key of the bucket fails the map run */
+
 static ngx_int_t
-ngx_http_sfn_mr_key_add(ngx_http_sfn_maprun_t *mr, u_char *key, size_t len)
+ngx_http_sfn_mr_key_add(ngx_http_sfn_maprun_t *mr, u_char *key, size_t len,
+    const char *what)
 {
     ngx_str_t  *k;
 
     if (!sfn_key_valid((char *) key, len)) {
-        ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
-                                 "The manifest names a key that is not "
-                                 "valid in the bucket \"%V\"", &mr->bucket);
+        ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed", "%s",
+                                 what);
         return NGX_ERROR;
     }
 
@@ -566,7 +571,8 @@ ngx_http_sfn_mr_inventory(ngx_http_sfn_maprun_t *mr, const char *key,
         }
 
         if (ngx_http_sfn_mr_key_add(mr, (u_char *) k->valuestring,
-                                    ngx_strlen(k->valuestring))
+                                    ngx_strlen(k->valuestring),
+                                    NGX_HTTP_SFN_MR_OUTSIDE)
             != NGX_OK)
         {
             goto done;
@@ -636,7 +642,10 @@ ngx_http_sfn_mr_athena(ngx_http_sfn_maprun_t *mr, const char *key)
 
         p++;
 
-        if (ngx_http_sfn_mr_key_add(mr, p, b + len - 5 - p) != NGX_OK) {
+        if (ngx_http_sfn_mr_key_add(mr, p, b + len - 5 - p,
+                                    NGX_HTTP_SFN_MR_OUTSIDE)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
     }
@@ -784,13 +793,8 @@ ngx_http_sfn_maprun_source(ngx_http_sfn_maprun_t *mr,
 
             } else {
                 rc2 = ngx_http_sfn_mr_key_add(mr, (u_char *) key,
-                                              ngx_strlen(key));
-                if (rc2 != NGX_OK && mr->error) {
-                    /* the key itself, not a manifest's */
-                    mr->error = NULL;
-                    ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
-                                             "The key is not valid");
-                }
+                                              ngx_strlen(key),
+                                              "The key is not valid");
             }
         }
 
@@ -1072,7 +1076,8 @@ ngx_http_sfn_mr_inflate(ngx_http_sfn_maprun_t *mr, u_char *out, size_t size)
 
 /*
  * More of the object: what is unread moves to the front, and the buffer
- * grows up to one item's limit.  One read of at most 64 KiB a call.
+ * grows up to one item's limit.  One read of at most 64 KiB a call, and
+ * NGX_HTTP_SFN_MR_FILLS calls an item: NGX_AGAIN past them.
  */
 
 static ngx_int_t
@@ -1084,6 +1089,11 @@ ngx_http_sfn_mr_fill(ngx_http_sfn_maprun_t *mr)
 
     if (mr->eof) {
         return NGX_DONE;
+    }
+
+    if (mr->fills++ == NGX_HTTP_SFN_MR_FILLS) {
+        /* blank lines on and on (a bomb): the pump's next turn goes on */
+        return NGX_AGAIN;
     }
 
     if (mr->pos) {
@@ -1190,8 +1200,8 @@ ngx_http_sfn_mr_jsonl(ngx_http_sfn_maprun_t *mr, cJSON **item)
 
         if (nl == NULL && !mr->eof) {
             rc = ngx_http_sfn_mr_fill(mr);
-            if (rc == NGX_ERROR) {
-                return NGX_ERROR;
+            if (rc == NGX_ERROR || rc == NGX_AGAIN) {
+                return rc;
             }
             continue;
         }
@@ -1263,8 +1273,9 @@ ngx_http_sfn_mr_json(ngx_http_sfn_maprun_t *mr, cJSON **item)
                 return NGX_ERROR;
             }
 
-            if (ngx_http_sfn_mr_fill(mr) == NGX_ERROR) {
-                return NGX_ERROR;
+            rc = ngx_http_sfn_mr_fill(mr);
+            if (rc == NGX_ERROR || rc == NGX_AGAIN) {
+                return rc;
             }
             continue;
         }
@@ -1331,8 +1342,8 @@ ngx_http_sfn_mr_json(ngx_http_sfn_maprun_t *mr, cJSON **item)
             }
 
             rc = ngx_http_sfn_mr_fill(mr);
-            if (rc == NGX_ERROR) {
-                return NGX_ERROR;
+            if (rc == NGX_ERROR || rc == NGX_AGAIN) {
+                return rc;
             }
             continue;
         }
@@ -1543,8 +1554,9 @@ ngx_http_sfn_mr_csv(ngx_http_sfn_maprun_t *mr, cJSON **item)
                 return NGX_DONE;
             }
 
-            if (ngx_http_sfn_mr_fill(mr) == NGX_ERROR) {
-                return NGX_ERROR;
+            rc = ngx_http_sfn_mr_fill(mr);
+            if (rc == NGX_ERROR || rc == NGX_AGAIN) {
+                return rc;
             }
             continue;
         }
@@ -1559,8 +1571,9 @@ ngx_http_sfn_mr_csv(ngx_http_sfn_maprun_t *mr, cJSON **item)
                 return NGX_ERROR;
             }
 
-            if (ngx_http_sfn_mr_fill(mr) == NGX_ERROR) {
-                return NGX_ERROR;
+            rc = ngx_http_sfn_mr_fill(mr);
+            if (rc == NGX_ERROR || rc == NGX_AGAIN) {
+                return rc;
             }
             continue;
         }
@@ -1610,7 +1623,10 @@ ngx_http_sfn_mr_csv(ngx_http_sfn_maprun_t *mr, cJSON **item)
 }
 
 
-/* the next item, NGX_DONE after the last, NGX_ERROR with mr->error set */
+/*
+ * the next item, NGX_DONE after the last, NGX_ERROR with mr->error set,
+ * NGX_AGAIN when 4 MiB were read without one: the caller yields
+ */
 
 ngx_int_t
 ngx_http_sfn_maprun_item(ngx_http_sfn_maprun_t *mr, cJSON **item)
@@ -1625,6 +1641,8 @@ ngx_http_sfn_maprun_item(ngx_http_sfn_maprun_t *mr, cJSON **item)
     {
         return NGX_DONE;
     }
+
+    mr->fills = 0;
 
     switch (mr->source) {
 

@@ -492,11 +492,11 @@ is_deeply($d->{out}, [ { a => '1', b => '', c => '' },
 $t->write_file('data/inv/out.json',
                manifest(files => [ '../out/secret.csv' ]));
 fails(run_map(reader('inv/out.json', { InputType => 'MANIFEST' })),
-      qr/names a key that is not valid in the bucket "data"/,
+      qr/names a key that is not valid in its bucket/,
       'a manifest naming a key outside its bucket');
 $t->write_file('data/inv/abs.json', manifest(files => [ '/etc/passwd' ]));
 fails(run_map(reader('inv/abs.json', { InputType => 'MANIFEST' })),
-      qr/not valid in the bucket/, 'a manifest naming an absolute path');
+      qr/not valid in its bucket/, 'a manifest naming an absolute path');
 $t->write_file('other/b.csv', $inv_csv2);
 $t->write_file('data/inv/dest.json',
                manifest(dest => 'arn:aws:s3:::other', files => [ 'b.csv' ]));
