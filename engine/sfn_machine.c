@@ -1743,17 +1743,6 @@ sfn_load_config(sfn_load_t *ld, sfn_state_t *st, const cJSON *cfg,
 }
 
 
-static const char *
-sfn_config_str(const cJSON *cfg, const char *name)
-{
-    const cJSON  *v;
-
-    v = cJSON_GetObjectItemCaseSensitive(cfg, name);
-
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-
 /* the fields, and how they go together, as the ItemReader page has them */
 
 static int
@@ -1769,10 +1758,10 @@ sfn_load_reader_config(sfn_load_t *ld, sfn_state_t *st, const cJSON *rc,
         return -1;
     }
 
-    type = sfn_config_str(rc, "InputType");
-    manifest = sfn_config_str(rc, "ManifestType");
-    transform = sfn_config_str(rc, "Transformation");
-    header = sfn_config_str(rc, "CSVHeaderLocation");
+    type = sfn_json_str(rc, "InputType");
+    manifest = sfn_json_str(rc, "ManifestType");
+    transform = sfn_json_str(rc, "Transformation");
+    header = sfn_json_str(rc, "CSVHeaderLocation");
     list = strcmp(st->reader_resource, "sfn:file:list") == 0;
     why = NULL;
 

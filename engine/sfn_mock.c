@@ -7,7 +7,8 @@
  * case an execution runs, and the response a mocked Task state gives at
  * each of its invocations.  Invocations are counted per state name over
  * the whole execution: retries, Map iterations and loops each take the
- * next one, as in Step Functions Local.
+ * next one, as in Step Functions Local; a distributed Map's children are
+ * executions of their own, which count with their parent.
  */
 
 

@@ -2,15 +2,17 @@
 /*
  * Copyright (C) ngx_sfn authors
  *
- * A map run's items and results in the buckets.  ItemReader reads one
- * object as it is consumed, a bounded buffer at a time (a JSON array, JSON
- * Lines, CSV with its header or given headers), or lists the objects
- * under a prefix, as S3 lists them (by key); an item is parsed when its
- * child starts and dropped when it has.  ResultWriter appends each
- * result, in item order, to SUCCEEDED_n.json or FAILED_n.json under
- * "<Prefix>/<map run id>/" and ends with manifest.json, as AWS lays them
- * out.  Any object that is not what it should be is States.ItemReaderFailed,
- * with the line that is not.
+ * A map run's items and results in the buckets.  ItemReader reads its
+ * objects as they are consumed, a bounded buffer at a time (a JSON array,
+ * JSON Lines, CSV with its header or given headers; GZIP and ZSTD told by
+ * their first bytes), one after another when a manifest (an S3 inventory,
+ * an Athena UNLOAD) or a listing (LOAD_AND_FLATTEN) names several, or
+ * lists the objects under a prefix, as S3 lists them (by key); an item is
+ * parsed when its child starts and dropped when it has.  ResultWriter
+ * appends each result, in item order and as WriterConfig shapes it, to
+ * SUCCEEDED_n.json or FAILED_n.json under "<Prefix>/<map run id>/" and
+ * ends with manifest.json, as AWS lays them out.  Any object that is not
+ * what it should be is States.ItemReaderFailed, with the line that is not.
  */
 
 
