@@ -1685,6 +1685,7 @@ static const sfn_config_field_t  sfn_reader_config[] = {
     { "CSVDelimiter", sfn_csv_delimiters },
     { "CSVHeaderLocation", sfn_csv_header_locations },
     { "CSVHeaders", NULL },
+    { "ItemsPointer", NULL },
     { "MaxItems", NULL },
     { "MaxItemsPath", NULL },
     { NULL, NULL }
@@ -1805,6 +1806,20 @@ sfn_load_reader_config(sfn_load_t *ld, sfn_state_t *st, const cJSON *rc,
     {
         why = "CSVDelimiter, CSVHeaderLocation and CSVHeaders are only "
               "supported with the CSV or MANIFEST InputType";
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(rc, "ItemsPointer");
+
+    if (why == NULL && v) {
+        if (type == NULL || strcmp(type, "JSON") != 0) {
+            why = "ItemsPointer is only supported with the JSON InputType";
+
+        } else if (!cJSON_IsString(v) || strlen(v->valuestring) >= 2000
+                   || (v->valuestring[0] && v->valuestring[0] != '/'))
+        {
+            why = "ItemsPointer must be a JSON Pointer (\"/a/b\") shorter "
+                  "than 2000 characters";
+        }
     }
 
     h = cJSON_GetObjectItemCaseSensitive(rc, "CSVHeaders");

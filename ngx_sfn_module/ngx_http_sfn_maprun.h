@@ -157,6 +157,9 @@ struct ngx_http_sfn_maprun_s {
     uint64_t                     inflated;
     ngx_uint_t                   compressed;
     ngx_uint_t                   fills;     /* reads for this item */
+    cJSON                       *pointer;   /* ItemsPointer's tokens */
+    char                        *pointer_text;
+    size_t                       scanned;   /* what it last scanned */
 
     /* the results: the output array, or ResultWriter's files */
     ngx_str_t                    out;
@@ -180,6 +183,8 @@ struct ngx_http_sfn_maprun_s {
     unsigned                     started:1; /* a JSON array's "[" read */
     unsigned                     zeof:1;
     unsigned                     yield:1;   /* the reader: NGX_AGAIN */
+    unsigned                     pointing:1; /* ItemsPointer: its array
+                                                not found yet */
     unsigned                     zdone:1;
     unsigned                     header_row:1; /* FIRST_ROW: the first
                                                   record of each file */

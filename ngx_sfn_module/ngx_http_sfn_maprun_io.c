@@ -28,6 +28,7 @@
 #define NGX_HTTP_SFN_MR_OBJECT     (10ULL * 1000 * 1000 * 1000)  /* 10 GB */
 #define NGX_HTTP_SFN_MR_MANIFEST   (8 * 1024 * 1024)
 #define NGX_HTTP_SFN_MR_FILLS      64       /* 4 MiB read for an item */
+#define NGX_HTTP_SFN_MR_POINTER    (16 * 1000 * 1000)  /* ItemsPointer's */
 #define NGX_HTTP_SFN_MR_OUTSIDE                                             \
     "The manifest names a key that is not valid in its bucket"
 #define NGX_HTTP_SFN_MR_GZIP       1
@@ -658,6 +659,63 @@ ngx_http_sfn_mr_athena(ngx_http_sfn_maprun_t *mr, const char *key)
 }
 
 
+/* "/a/b~1c/0": its tokens, "~1" as "/" and "~0" as "~" */
+
+static ngx_int_t
+ngx_http_sfn_mr_pointer(ngx_http_sfn_maprun_t *mr, const char *text)
+{
+    u_char  *p, *e, *last, *w, *tok;
+    cJSON   *s;
+
+    mr->pointer_text = (char *) ngx_pnalloc(mr->pool, ngx_strlen(text) + 1);
+    mr->pointer = cJSON_CreateArray();
+
+    if (mr->pointer_text == NULL || mr->pointer == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_cpystrn((u_char *) mr->pointer_text, (u_char *) text,
+                ngx_strlen(text) + 1);
+
+    last = (u_char *) text + ngx_strlen(text);
+
+    for (p = (u_char *) text + 1; p <= last && *text == '/'; p = e + 1) {
+        e = ngx_strlchr(p, last, '/');
+        if (e == NULL) {
+            e = last;
+        }
+
+        tok = ngx_pnalloc(mr->scratch, e - p + 1);
+        if (tok == NULL) {
+            return NGX_ERROR;
+        }
+
+        for (w = tok; p < e; p++) {
+            if (*p == '~' && p + 1 < e && (p[1] == '0' || p[1] == '1')) {
+                *w++ = (p[1] == '1') ? '/' : '~';
+                p++;
+
+            } else {
+                *w++ = *p;
+            }
+        }
+
+        *w = '\0';
+
+        s = cJSON_CreateString((char *) tok);
+        if (s == NULL) {
+            return NGX_ERROR;
+        }
+
+        cJSON_AddItemToArray(mr->pointer, s);
+    }
+
+    ngx_reset_pool(mr->scratch);
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_sfn_mr_format(ngx_http_sfn_maprun_t *mr, const char *type)
 {
@@ -756,9 +814,15 @@ ngx_http_sfn_maprun_source(ngx_http_sfn_maprun_t *mr,
 
         mr->source = NGX_HTTP_SFN_MR_FILES;
         rc2 = ngx_http_sfn_mr_format(mr, type);
+        v = cJSON_GetObjectItemCaseSensitive(rc, "ItemsPointer");
 
         if (rc2 == NGX_OK && mr->format == NGX_HTTP_SFN_MR_CSV) {
             rc2 = ngx_http_sfn_mr_csv_config(mr, rc, NULL);
+
+        } else if (rc2 == NGX_OK && cJSON_IsString(v)
+                   && mr->format == NGX_HTTP_SFN_MR_JSON)
+        {
+            rc2 = ngx_http_sfn_mr_pointer(mr, v->valuestring);
         }
 
         if (rc2 != NGX_OK) {
@@ -798,6 +862,14 @@ ngx_http_sfn_maprun_source(ngx_http_sfn_maprun_t *mr,
                                               ngx_strlen(key),
                                               "The key is not valid");
             }
+        }
+
+        v = cJSON_GetObjectItemCaseSensitive(rc, "ItemsPointer");
+
+        if (rc2 == NGX_OK && cJSON_IsString(v)
+            && mr->format == NGX_HTTP_SFN_MR_JSON)
+        {
+            rc2 = ngx_http_sfn_mr_pointer(mr, v->valuestring);
         }
 
         if (rc2 == NGX_OK && mr->format == NGX_HTTP_SFN_MR_CSV) {
@@ -903,6 +975,8 @@ ngx_http_sfn_mr_file_next(ngx_http_sfn_maprun_t *mr)
     mr->zeof = 0;
     mr->zdone = 0;
     mr->started = 0;
+    mr->pointing = (mr->pointer != NULL);
+    mr->scanned = 0;
     mr->inflated = 0;
 
     if (mr->header_row && mr->headers) {
@@ -1105,7 +1179,7 @@ ngx_http_sfn_mr_fill(ngx_http_sfn_maprun_t *mr)
     }
 
     if (mr->buf_size - mr->last < NGX_HTTP_SFN_MR_CHUNK / 2) {
-        if (ngx_http_sfn_mr_too_large(mr, mr->last)) {
+        if (!mr->pointing && ngx_http_sfn_mr_too_large(mr, mr->last)) {
             return NGX_ERROR;
         }
 
@@ -1239,6 +1313,291 @@ ngx_http_sfn_mr_jsonl(ngx_http_sfn_maprun_t *mr, cJSON **item)
 
 
 /*
+ * ItemsPointer (RFC 6901): the array it points at, found by scanning the
+ * object's first NGX_HTTP_SFN_MR_POINTER bytes, the values on the way
+ * skipped unparsed
+ */
+
+static u_char *
+ngx_http_sfn_mr_ws(u_char *p, u_char *last)
+{
+    while (p < last && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+    {
+        p++;
+    }
+
+    return p;
+}
+
+
+/* the end of the value at p, or NULL when it is not all before last */
+
+static u_char *
+ngx_http_sfn_mr_skip(u_char *p, u_char *last)
+{
+    ngx_uint_t  depth, str, esc;
+
+    if (*p != '"' && *p != '{' && *p != '[') {
+        while (p < last && *p != ',' && *p != '}' && *p != ']'
+               && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+        {
+            p++;
+        }
+
+        return p < last ? p : NULL;
+    }
+
+    depth = 0;
+    str = 0;
+    esc = 0;
+
+    for ( /* void */ ; p < last; p++) {
+        if (str) {
+            if (esc) {
+                esc = 0;
+
+            } else if (*p == '\\') {
+                esc = 1;
+
+            } else if (*p == '"') {
+                str = 0;
+                if (depth == 0) {
+                    return p + 1;
+                }
+            }
+
+            continue;
+        }
+
+        if (*p == '"') {
+            str = 1;
+
+        } else if (*p == '{' || *p == '[') {
+            depth++;
+
+        } else if ((*p == '}' || *p == ']') && --depth == 0) {
+            return p + 1;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* NGX_OK with *at on the array, NGX_AGAIN for more bytes, NGX_ERROR */
+
+static ngx_int_t
+ngx_http_sfn_mr_point(ngx_http_sfn_maprun_t *mr, u_char *p, u_char *last,
+    u_char **at)
+{
+    cJSON      *k;
+    u_char     *e;
+    ngx_int_t   idx, i;
+    ngx_uint_t  match;
+    cJSON      *seg;
+
+    cJSON_ArrayForEach(seg, mr->pointer) {
+        p = ngx_http_sfn_mr_ws(p, last);
+        if (p == last) {
+            return NGX_AGAIN;
+        }
+
+        if (*p == '{') {
+            for (p++; /* void */; p++) {
+                p = ngx_http_sfn_mr_ws(p, last);
+                if (p == last) {
+                    return NGX_AGAIN;
+                }
+
+                if (*p == '}') {
+                    goto nothing;
+                }
+
+                if (*p != '"') {
+                    goto bad;
+                }
+
+                e = ngx_http_sfn_mr_skip(p, last);
+                if (e == NULL) {
+                    return NGX_AGAIN;
+                }
+
+                /* the member's name, decoded as JSON decodes it */
+                k = sfn_json_parse((char *) p, e - p);
+                match = (k && cJSON_IsString(k)
+                         && ngx_strcmp(k->valuestring, seg->valuestring) == 0);
+                cJSON_Delete(k);
+
+                p = ngx_http_sfn_mr_ws(e, last);
+                if (p == last) {
+                    return NGX_AGAIN;
+                }
+
+                if (*p != ':') {
+                    goto bad;
+                }
+
+                p = ngx_http_sfn_mr_ws(p + 1, last);
+                if (p == last) {
+                    return NGX_AGAIN;
+                }
+
+                if (match) {
+                    break;
+                }
+
+                e = ngx_http_sfn_mr_skip(p, last);
+                if (e == NULL) {
+                    return NGX_AGAIN;
+                }
+
+                p = ngx_http_sfn_mr_ws(e, last);
+                if (p == last) {
+                    return NGX_AGAIN;
+                }
+
+                if (*p == '}') {
+                    goto nothing;
+                }
+
+                if (*p != ',') {
+                    goto bad;
+                }
+            }
+
+        } else if (*p == '[') {
+            idx = ngx_atoi((u_char *) seg->valuestring,
+                           ngx_strlen(seg->valuestring));
+            if (idx == NGX_ERROR) {
+                goto nothing;
+            }
+
+            for (p++, i = 0; /* void */; p++, i++) {
+                p = ngx_http_sfn_mr_ws(p, last);
+                if (p == last) {
+                    return NGX_AGAIN;
+                }
+
+                if (*p == ']') {
+                    goto nothing;
+                }
+
+                if (i == idx) {
+                    break;
+                }
+
+                e = ngx_http_sfn_mr_skip(p, last);
+                if (e == NULL) {
+                    return NGX_AGAIN;
+                }
+
+                p = ngx_http_sfn_mr_ws(e, last);
+                if (p == last) {
+                    return NGX_AGAIN;
+                }
+
+                if (*p == ']') {
+                    goto nothing;
+                }
+
+                if (*p != ',') {
+                    goto bad;
+                }
+            }
+
+        } else {
+            goto nothing;
+        }
+    }
+
+    p = ngx_http_sfn_mr_ws(p, last);
+    if (p == last) {
+        return NGX_AGAIN;
+    }
+
+    if (*p != '[') {
+        ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
+                                 "The ItemsPointer \"%s\" does not point at "
+                                 "an array of \"%V\"", mr->pointer_text,
+                                 &mr->file);
+        return NGX_ERROR;
+    }
+
+    *at = p;
+
+    return NGX_OK;
+
+nothing:
+
+    ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
+                             "The ItemsPointer \"%s\" points at nothing in "
+                             "\"%V\"", mr->pointer_text, &mr->file);
+    return NGX_ERROR;
+
+bad:
+
+    ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
+                             "The object \"%V\" is not JSON", &mr->file);
+    return NGX_ERROR;
+}
+
+
+/*
+ * The object read until the pointer finds its array, the bytes read
+ * doubling between two scans: the pointer scans twice what it reads
+ */
+
+static ngx_int_t
+ngx_http_sfn_mr_pointed(ngx_http_sfn_maprun_t *mr)
+{
+    u_char     *at;
+    size_t      want;
+    ngx_int_t   rc;
+
+    for ( ;; ) {
+        if (mr->last - mr->pos >= mr->scanned || mr->eof) {
+            rc = ngx_http_sfn_mr_point(mr, mr->buf + mr->pos,
+                                       mr->buf + mr->last, &at);
+            if (rc == NGX_OK) {
+                mr->pos = at - mr->buf;
+                mr->pointing = 0;
+                return NGX_OK;
+            }
+
+            if (rc == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+
+            if (mr->eof) {
+                ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
+                                         "The object \"%V\" ends before the "
+                                         "array of the ItemsPointer \"%s\"",
+                                         &mr->file, mr->pointer_text);
+                return NGX_ERROR;
+            }
+
+            if (mr->last - mr->pos >= NGX_HTTP_SFN_MR_POINTER) {
+                ngx_http_sfn_maprun_fail(mr, "States.ItemReaderFailed",
+                                         "The array of the ItemsPointer "
+                                         "\"%s\" does not start within the "
+                                         "first 16 MB of \"%V\"",
+                                         mr->pointer_text, &mr->file);
+                return NGX_ERROR;
+            }
+
+            want = 2 * (mr->last - mr->pos);
+            mr->scanned = ngx_max(want, NGX_HTTP_SFN_MR_CHUNK);
+        }
+
+        rc = ngx_http_sfn_mr_fill(mr);
+        if (rc == NGX_ERROR || rc == NGX_AGAIN) {
+            return rc;
+        }
+    }
+}
+
+
+/*
  * A JSON array: each element is found by its depth, outside strings, and
  * parsed alone; the array is never held whole
  */
@@ -1249,6 +1608,13 @@ ngx_http_sfn_mr_json(ngx_http_sfn_maprun_t *mr, cJSON **item)
     u_char     *p, *last, *start;
     ngx_int_t   rc;
     ngx_uint_t  depth, str, esc;
+
+    if (mr->pointing) {
+        rc = ngx_http_sfn_mr_pointed(mr);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
 
     for ( ;; ) {
         p = mr->buf + mr->pos;
@@ -1737,6 +2103,9 @@ ngx_http_sfn_maprun_source_close(ngx_http_sfn_maprun_t *mr)
 
     ngx_free(mr->zin);
     mr->zin = NULL;
+
+    cJSON_Delete(mr->pointer);
+    mr->pointer = NULL;
 
     cJSON_Delete(mr->headers);
     mr->headers = NULL;

@@ -486,6 +486,31 @@ is_deeply($d->{out}, [ { a => '1', b => '', c => '' },
                        { a => '1', b => '2', c => '3' } ],
           'GZIP CSV: a field missing is "", a field past the header left out');
 
+# ItemsPointer: the array it points at in a JSON object, streamed
+
+$t->write_file('data/nest.json', $J->encode({
+    meta => { x => [ 1, 2, { a => ']}"' } ] },
+    inventory => { products => { other => [ 9 ],
+                                 featured => [ { id => 1 }, { id => 2 } ] } },
+    'a/b' => { 'm~n' => [ 'slash' ] },
+    list => [ [ 0 ], [ 5, 6 ] ] }));
+for my $c ([ '/inventory/products/featured', [ { id => 1 }, { id => 2 } ] ],
+           [ '/a~1b/m~0n', [ 'slash' ] ], [ '/list/1', [ 5, 6 ] ]) {
+    $d = run_map(reader('nest.json', { InputType => 'JSON',
+                                       ItemsPointer => $c->[0] }));
+    is_deeply($d->{out}, $c->[1], "ItemsPointer $c->[0]") or diag(explain $d);
+}
+$t->write_file('data/esc.json.gz', gz('{"k\u0065y" : [ 7 , 8 ] , "z":1}'));
+$d = run_map(reader('esc.json.gz', { InputType => 'JSON',
+                                     ItemsPointer => '/key' }));
+is_deeply($d->{out}, [ 7, 8 ], 'ItemsPointer: a name escaped, GZIP');
+refused(reader('m.csv', { InputType => 'CSV', ItemsPointer => '/a' }),
+        qr/ItemsPointer is only supported with the JSON InputType/,
+        'ItemsPointer of CSV');
+refused(reader('m.json', { InputType => 'JSON', ItemsPointer => 'a/b' }),
+        qr/ItemsPointer must be a JSON Pointer/, 'an ItemsPointer without /');
+
+
 
 # the hostile pass
 
@@ -609,6 +634,24 @@ fails(run_map(reader('corrupt.jsonl.gz', { InputType => 'JSONL' })),
 $t->write_file('data/two.jsonl.gz', gz(qq({"a":1}\n)) . gz(qq({"a":2}\n)));
 $d = run_map(reader('two.jsonl.gz', { InputType => 'JSONL' }));
 is_deeply($d->{out}, [ { a => 1 }, { a => 2 } ], 'two GZIP members');
+
+fails(run_map(reader('nest.json', { InputType => 'JSON',
+                                    ItemsPointer => '/inventory/none' })),
+      qr/ItemsPointer "\/inventory\/none" points at nothing in "nest.json"/,
+      'an ItemsPointer to nothing');
+fails(run_map(reader('nest.json', { InputType => 'JSON',
+                                    ItemsPointer => '/inventory' })),
+      qr/does not point at an array/, 'an ItemsPointer to an object');
+$t->write_file('data/far.json', '{"pad":"' . ('p' x 17_000_000)
+                                . '","items":[1]}');
+fails(run_map(reader('far.json', { InputType => 'JSON',
+                                   ItemsPointer => '/items' })),
+      qr/does not start within the first 16 MB of "far.json"/,
+      'an ItemsPointer\'s array past the first 16 MB');
+$t->write_file('data/nearcut.json', '{"pad":"' . ('p' x 100_000));
+fails(run_map(reader('nearcut.json', { InputType => 'JSON',
+                                       ItemsPointer => '/items' })),
+      qr/ends before the array/, 'an object cut before the array');
 
 # a data file missing mid-run: the items before it run, then the failure
 
