@@ -296,6 +296,7 @@ static ngx_int_t
 ngx_http_sfn_mr_csv_config(ngx_http_sfn_maprun_t *mr, const cJSON *rc,
     const cJSON *schema)
 {
+    ngx_uint_t    i;
     const char   *d;
     const cJSON  *h;
 
@@ -311,7 +312,7 @@ ngx_http_sfn_mr_csv_config(ngx_http_sfn_maprun_t *mr, const cJSON *rc,
 
     d = ngx_http_sfn_mr_str(rc, "CSVDelimiter");
 
-    for (ngx_uint_t i = 0; d && delimiters[i].name; i++) {
+    for (i = 0; d && delimiters[i].name; i++) {
         if (ngx_strcmp(d, delimiters[i].name) == 0) {
             mr->delimiter = delimiters[i].c;
         }
@@ -1005,8 +1006,20 @@ ngx_http_sfn_mr_file_next(ngx_http_sfn_maprun_t *mr)
     } else if (n == 4 && magic[0] == 0x28 && magic[1] == 0xb5
                && magic[2] == 0x2f && magic[3] == 0xfd)
     {
+        /*
+         * a window of 16 MiB at most (zstd -19 uses 8): a frame that asks
+         * for more (--long, --ultra) is refused, not given its memory
+         */
+
         mr->z = ZSTD_createDStream();
-        if (mr->z == NULL || ZSTD_isError(ZSTD_initDStream(mr->z))) {
+        if (mr->z == NULL || ZSTD_isError(ZSTD_initDStream(mr->z))
+            || ZSTD_isError(ZSTD_DCtx_setParameter(mr->z,
+                                                   ZSTD_d_windowLogMax, 24)))
+        {
+            if (mr->z) {
+                (void) ZSTD_freeDStream(mr->z);
+                mr->z = NULL;
+            }
             return NGX_ERROR;
         }
 

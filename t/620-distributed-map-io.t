@@ -473,11 +473,18 @@ is_deeply($d->{out}, [ { h => '1', i => '2' }, { h => '3', i => '4' } ],
           'LOAD_AND_FLATTEN: the rows of each object listed, each its header');
 
 SKIP: {
-    skip 'no zstd', 1 unless -x '/usr/bin/zstd';
+    skip 'no zstd', 3 unless -x '/usr/bin/zstd';
     $t->write_file('data/z.json', '[{"z":1},{"z":2}]');
     system("zstd -q -f $dir/data/z.json -o $dir/data/z.json.zst");
     $d = run_map(reader('z.json.zst', { InputType => 'JSON' }));
     is_deeply($d->{out}, [ { z => 1 }, { z => 2 } ], 'a ZSTD JSON array');
+
+    # a frame asking for a 1 GiB window: refused, not given the memory
+    $t->write_file('data/long.jsonl', qq({"a":1}\n) x 100000);
+    system("zstd -q -c --long=30 < $dir/data/long.jsonl "
+           . "> $dir/data/long.jsonl.zst");
+    fails(run_map(reader('long.jsonl.zst', { InputType => 'JSONL' })),
+          qr/"long.jsonl.zst" is not valid ZSTD/, 'a ZSTD window of 1 GiB');
 }
 $t->write_file('data/g.csv.gz', gz("a,b,c\n1\n1,2,3,4\n"));
 $d = run_map(reader('g.csv.gz', { InputType => 'CSV',
@@ -614,6 +621,13 @@ fails(run_map(reader('bomb.jsonl.gz', { InputType => 'JSONL' })),
 $t->write_file('data/blank.jsonl.gz', gz(("\n" x 50_000_000) . "{\"a\":1}\n"));
 $d = run_map(reader('blank.jsonl.gz', { InputType => 'JSONL' }));
 is_deeply($d->{out}, [ { a => 1 } ], 'a GZIP bomb of 50 MB of blank lines');
+my $gap = "\n" x 10_000_000;
+$t->write_file('data/gaps.jsonl.gz',
+               gz(qq({"a":1}\n$gap{"a":2}\n$gap{"a":3}\n)));
+$d = run_map(reader('gaps.jsonl.gz', { InputType => 'JSONL' },
+                    map => { ItemBatcher => { MaxItemsPerBatch => 2 } }));
+is($d->{output}, '[{"Items":[{"a":1},{"a":2}]},{"Items":[{"a":3}]}]',
+   'batches across the reader\'s yields: the same batches');
 ok(time - $t0 < 60, 'the bombs in bounded time');
 my $rss = 0;
 for my $pid ($t->nginx_workers) {
