@@ -623,7 +623,7 @@ $d = run_map(reader('blank.jsonl.gz', { InputType => 'JSONL' }));
 is_deeply($d->{out}, [ { a => 1 } ], 'a GZIP bomb of 50 MB of blank lines');
 my $gap = "\n" x 10_000_000;
 $t->write_file('data/gaps.jsonl.gz',
-               gz(qq({"a":1}\n$gap{"a":2}\n$gap{"a":3}\n)));
+               gz(qq({"a":1}\n${gap}{"a":2}\n${gap}{"a":3}\n)));
 $d = run_map(reader('gaps.jsonl.gz', { InputType => 'JSONL' },
                     map => { ItemBatcher => { MaxItemsPerBatch => 2 } }));
 is($d->{output}, '[{"Items":[{"a":1},{"a":2}]},{"Items":[{"a":3}]}]',
