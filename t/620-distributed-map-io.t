@@ -711,18 +711,16 @@ is_deeply($d->{out}, [ 'a', 'b', 'c' ], 'mocked Standard children');
     input => $J->encode({ items => [ 1 ] }) });
 is($st, 400, 'a test case the mock configuration lacks: refused');
 
-# kill -9 of the owner mid-run: the map run goes on, its children mocked
+# kill -9 of the owner mid-run: the map run goes on, its children mocked;
+# a reader of several files and JSON Lines results go on where they were
 
-{
-    my $def = definition({ ItemsPath => '$.items', MaxConcurrency => 4 },
-                         start => 'W', states => {
-                             W => { Type => 'Wait', Seconds => 1,
-                                    Next => 'Call' }, %$call });
-    ($st, $r) = api('CreateStateMachine', { name => 'mockkill',
+sub killed {
+    my ($name, $def, $input) = @_;
+    my ($st, $r) = api('CreateStateMachine', { name => $name =~ s/#.*//r,
         definition => $J->encode($def), roleArn => $role });
     ($st, $r) = api('StartExecution', {
-        stateMachineArn => "$acct:stateMachine:mockkill#Ok",
-        input => $J->encode({ items => [ 0 .. 39 ] }) });
+        stateMachineArn => "$acct:stateMachine:$name",
+        input => $J->encode($input) });
     my $ex = $r->{executionArn};
     my $mr;
     for (1 .. 100) {
@@ -738,14 +736,48 @@ is($st, 400, 'a test case the mock configuration lacks: refused');
                          . "WHERE arn = '$ex'");
     my ($pid) = $owner =~ /:(\d+)$/;
     ok($pid && kill('KILL', $pid), "kill -9 of the owner $owner");
-    $d = settle($ex, 90);
-    is($d->{status}, 'SUCCEEDED', 'kill -9: the mocked execution ends');
-    is_deeply(eval { $J->decode($d->{output}) }, [ ('mocked') x 40 ],
-              'kill -9: every child after the restart mocked too');
+    my $d = settle($ex, 90);
     like($t->read_file('logs/error.log'),
          qr/sfn map run "\Q$mr\E" goes on from item [1-9]/,
-         'kill -9: from its recorded progress');
+         "kill -9 of $name: it goes on from its recorded progress");
+    return $d;
 }
+
+my $wait = { W => { Type => 'Wait', Seconds => 1, Next => 'Call' }, %$call };
+$d = killed('mockkill#Ok', definition({ ItemsPath => '$.items',
+                                        MaxConcurrency => 4 },
+                                      start => 'W', states => $wait),
+            { items => [ 0 .. 39 ] });
+is($d->{status}, 'SUCCEEDED', 'kill -9: the mocked execution ends');
+is_deeply(eval { $J->decode($d->{output}) }, [ ('mocked') x 40 ],
+          'kill -9: every child after the restart mocked too');
+
+mkdir "$dir/data/k";
+for my $f (0 .. 3) {
+    $t->write_file("data/k/$f.csv.gz", gz(join('', map {
+        qq("src","k${f}_$_","1","x"\n) } 0 .. 9)));
+}
+$t->write_file('data/k/manifest.json',
+               manifest(files => [ map { "k/$_.csv.gz" } 0 .. 3 ]));
+$d = killed('readkill', definition({ %{ reader('k/manifest.json',
+                                           { ManifestType => 'S3_INVENTORY' },
+                                           map => { MaxConcurrency => 4 }) },
+        ItemSelector => { 'k.$' => '$$.Map.Item.Value.Key' },
+        ResultWriter => { %$put, Parameters => { Bucket => 'out',
+                                                 Prefix => 'killed' },
+                          WriterConfig => { Transformation => 'COMPACT',
+                                            OutputType => 'JSONL' } } },
+    start => 'W', states => { W => { Type => 'Wait', Seconds => 1,
+                                     Next => 'P' },
+                              P => { Type => 'Pass', End => \1 } }), {});
+is($d->{status}, 'SUCCEEDED', 'kill -9 of an inventory reader: it ends')
+    or diag(explain $d);
+my $km = eval { $J->decode($t->read_file(
+    'out/' . $J->decode($d->{output})->{ResultWriterDetails}{Key})) } // {};
+is(join('', map { $t->read_file("out/$_->{Key}") }
+            @{ $km->{ResultFiles}{SUCCEEDED} // [] }),
+   join('', map { my $f = $_; map { qq({"k":"k${f}_$_"}\n) } 0 .. 9 } 0 .. 3),
+   'kill -9: every row of the four files once, in order, JSON Lines');
 
 $t->stop(allow => qr/exited on signal/);
 
