@@ -80,7 +80,7 @@ char *sfn_strdup(const char *s);
 char *sfn_strndup(const char *s, size_t len);
 char *sfn_json_print_sized(const cJSON *v, size_t size);
 size_t sfn_json_size(const cJSON *v);
-size_t sfn_json_size_max(const cJSON *v);
+size_t sfn_json_size_max(const cJSON *v, size_t ref);
 int sfn_json_equal(const cJSON *a, const cJSON *b);
 void sfn_json_tostring(sfn_buf_t *b, const cJSON *v);
 int sfn_json_is_int(const cJSON *v, int64_t *out);
@@ -108,6 +108,9 @@ cJSON *sfn_payload_take(cJSON *v, sfn_payload_t **p);
 sfn_payload_t *sfn_payload_new(void);
 sfn_pool_t *sfn_payload_pool(sfn_payload_t *p);
 void sfn_payload_set(sfn_payload_t *p, cJSON *json);
+int sfn_payload_lend(sfn_payload_t *p, sfn_payload_t *from, int own,
+    int held);
+size_t sfn_payload_bound(sfn_payload_t *p);
 
 /* RFC 3339 timestamps; ns since the epoch */
 int sfn_time_parse(const char *s, size_t len, int64_t *sec, int32_t *nsec);

@@ -277,6 +277,8 @@ typedef struct {
      * arn (size bytes) with its ARN and answer later, never from inside
      * this call.  May be NULL: such Maps then run inline.  SFN_ERROR
      * fails the state with States.Runtime.  cancel_task(id) stops it.
+     * A count above 0: the map run of a redriven execution, redriven
+     * again (MapRunRedriven, that count), rather than a new one.
      */
     int      (*map_run)(void *data, sfn_exec_t *e, const sfn_map_req_t *r,
                         char *arn, size_t size);

@@ -163,7 +163,7 @@ int
 sfn_io_check_size(sfn_run_t *run, const cJSON *v)
 {
     /* the bound first: formatting every number costs */
-    if (v && sfn_json_size_max(v) > SFN_MAX_PAYLOAD
+    if (v && sfn_json_size_max(v, 0) > SFN_MAX_PAYLOAD
         && sfn_json_size(v) > SFN_MAX_PAYLOAD)
     {
         sfn_err_set(&run->err, "States.DataLimitExceeded",

@@ -507,9 +507,11 @@ sfn_json_size(const cJSON *v)
 /*
  * Not less than sfn_json_size(v), at a fraction of its cost: a number that
  * is not an integer counts as the longest one "%.17g" writes, unformatted.
+ * With ref, an array or object that refers to another tree's nodes
+ * (cJSON_IsReference) counts as ref, a bound of that tree's size.
  */
 size_t
-sfn_json_size_max(const cJSON *v)
+sfn_json_size_max(const cJSON *v, size_t ref)
 {
     double        d;
     size_t        n;
@@ -526,12 +528,16 @@ sfn_json_size_max(const cJSON *v)
 
     case cJSON_Array:
     case cJSON_Object:
+        if (ref && (v->type & cJSON_IsReference)) {
+            return ref;
+        }
+
         n = 2;
         for (c = v->child; c; c = c->next) {
             if (c->string && (v->type & 0xff) == cJSON_Object) {
                 n += sfn_json_string_size(c->string) + 1;
             }
-            n += sfn_json_size_max(c) + 1;
+            n += sfn_json_size_max(c, ref) + 1;
         }
         return n;
 

@@ -251,6 +251,7 @@ sfn_jsonata_eval_host(const sfn_jsonata_t *prog, const cJSON *input,
 
     if (host) {
         host->function = 0;
+        host->lent = 0;
     }
 
     if (setjmp(jmp) != 0) {
@@ -292,7 +293,8 @@ sfn_jsonata_eval_host(const sfn_jsonata_t *prog, const cJSON *input,
     }
 
     if (result != NULL) {
-        *out = host && host->pool ? sfn_jv_to_json_pool(result, host->pool)
+        *out = host && host->pool ? sfn_jv_to_json_pool(result, host->pool,
+                                                        &host->lent)
                                   : sfn_jv_to_json(result);
         if (*out == NULL) {
             sfn_jthrow(&ctx, "U1000");

@@ -86,9 +86,21 @@ typedef struct {
     struct sfn_pool_s    *pool;         /* set: *out is built in this
                                            arena (sfn_json_pnode()), never
                                            to be given to cJSON_Delete() */
+    const cJSON          *lend;         /* with pool: a tree that outlives
+                                           *out, whose arrays and objects
+                                           read through variable() *out
+                                           may refer to (cJSON_IsReference
+                                           nodes) instead of copying */
+    unsigned              lent;         /* set on return: SFN_JSONATA_LENT_*
+                                           bits, what *out refers to */
     unsigned              aws:1;
     unsigned              function:1;
 } sfn_jsonata_host_t;
+
+
+/* lend's own nodes; nodes that lend's reference nodes refer to */
+#define SFN_JSONATA_LENT_OWN   1
+#define SFN_JSONATA_LENT_HELD  2
 
 int sfn_jsonata_eval_host(const sfn_jsonata_t *prog, const cJSON *input,
     const cJSON *bindings, const sfn_jsonata_limits_t *limits,

@@ -56,10 +56,19 @@ enum {
 #define SFN_JV_CONS     0x10      /* an array constructor's */
 
 
+/*
+ * An array or object read from the host's lend tree (see
+ * sfn_jsonata_host_t) keeps the list of nodes it was read from, and
+ * whether those are the tree's own (SFN_JSONATA_LENT_OWN) or nodes it
+ * refers to (SFN_JSONATA_LENT_HELD): the output then refers to them.
+ * Values read from JSON are never changed, only copied.
+ */
 typedef struct {
     sfn_jv_t            **v;
     size_t                n;
     size_t                cap;
+    const cJSON          *child;
+    unsigned              lent;
 } sfn_jarr_t;
 
 
@@ -68,6 +77,8 @@ typedef struct {
     sfn_jv_t            **v;
     size_t                n;
     size_t                cap;
+    const cJSON          *child;
+    unsigned              lent;
 } sfn_jobj_t;
 
 
@@ -353,7 +364,8 @@ sfn_jv_t *sfn_jv_from_json(sfn_jctx_t *ctx, const cJSON *j);
 /* the same, its strings borrowed from j, which must outlive the values */
 sfn_jv_t *sfn_jv_from_json_ref(sfn_jctx_t *ctx, const cJSON *j);
 cJSON *sfn_jv_to_json(const sfn_jv_t *v);
-cJSON *sfn_jv_to_json_pool(const sfn_jv_t *v, sfn_pool_t *pool);
+cJSON *sfn_jv_to_json_pool(const sfn_jv_t *v, sfn_pool_t *pool,
+    unsigned *lent);
 void *sfn_jalloc(sfn_jctx_t *ctx, size_t size);
 void sfn_jbudget(sfn_jctx_t *ctx);
 

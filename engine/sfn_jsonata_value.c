@@ -507,14 +507,15 @@ sfn_jv_boolean(sfn_jctx_t *ctx, const sfn_jv_t *v)
 /*
  * ref: the strings and keys stay in the tree, which outlives the
  * evaluation.  An array or an object is one allocation: the value, its
- * lists, and the numbers and strings among its members.
+ * lists, and the numbers and strings among its members.  lent: where j
+ * stands in the host's lend tree (sfn_jarr_t).
  */
 static sfn_jv_t *sfn_jv_json_items(sfn_jctx_t *ctx, const cJSON *j,
-    int ref);
+    int ref, unsigned lent);
 
 
 static sfn_jv_t *
-sfn_jv_json(sfn_jctx_t *ctx, const cJSON *j, int ref)
+sfn_jv_json(sfn_jctx_t *ctx, const cJSON *j, int ref, unsigned lent)
 {
     sfn_jv_t  *v;
 
@@ -537,7 +538,7 @@ sfn_jv_json(sfn_jctx_t *ctx, const cJSON *j, int ref)
         return v;
     case cJSON_Array:
     case cJSON_Object:
-        return sfn_jv_json_items(ctx, j, ref);
+        return sfn_jv_json_items(ctx, j, ref, lent);
     default:
         return &sfn_jv_null;
     }
@@ -546,7 +547,8 @@ sfn_jv_json(sfn_jctx_t *ctx, const cJSON *j, int ref)
 
 /* a member in its slot when it is a number or a borrowed string */
 static sfn_jv_t *
-sfn_jv_json_member(sfn_jctx_t *ctx, const cJSON *c, int ref, sfn_jv_t *slot)
+sfn_jv_json_member(sfn_jctx_t *ctx, const cJSON *c, int ref, unsigned lent,
+    sfn_jv_t *slot)
 {
     switch (c->type & 0xff) {
     case cJSON_Number:
@@ -565,7 +567,36 @@ sfn_jv_json_member(sfn_jctx_t *ctx, const cJSON *c, int ref, sfn_jv_t *slot)
         break;
     }
 
-    return sfn_jv_json(ctx, c, ref);
+    return sfn_jv_json(ctx, c, ref, lent);
+}
+
+
+/*
+ * What j's members are to the host's lend tree: its own nodes once j is
+ * the tree's root (or a reference to it), nodes it refers to below its
+ * own reference nodes, or neither.
+ */
+static unsigned
+sfn_jv_json_lent(sfn_jctx_t *ctx, const cJSON *j, int ref, unsigned lent)
+{
+    const cJSON  *lend;
+
+    if (lent == SFN_JSONATA_LENT_OWN) {
+        return (j->type & cJSON_IsReference) ? SFN_JSONATA_LENT_HELD : lent;
+    }
+
+    if (lent || !ref || ctx->host == NULL) {
+        return lent;
+    }
+
+    lend = ctx->host->lend;
+
+    if (lend == NULL || lend->child == NULL || j->child != lend->child) {
+        return 0;
+    }
+
+    return (lend->type & cJSON_IsReference) ? SFN_JSONATA_LENT_HELD
+                                            : SFN_JSONATA_LENT_OWN;
 }
 
 
@@ -612,7 +643,7 @@ sfn_jv_json_keys(const cJSON *j, sfn_str_t *keys, size_t n)
 
 
 static sfn_jv_t *
-sfn_jv_json_items(sfn_jctx_t *ctx, const cJSON *j, int ref)
+sfn_jv_json_items(sfn_jctx_t *ctx, const cJSON *j, int ref, unsigned lent)
 {
     char          *p, *k;
     size_t         n, i, size;
@@ -624,6 +655,8 @@ sfn_jv_json_items(sfn_jctx_t *ctx, const cJSON *j, int ref)
     for (c = j->child; c; c = c->next) {
         n++;
     }
+
+    lent = sfn_jv_json_lent(ctx, j, ref, lent);
 
     if ((j->type & 0xff) == cJSON_Array) {
         size = sizeof(sfn_jv_t) + sizeof(sfn_jarr_t)
@@ -640,9 +673,11 @@ sfn_jv_json_items(sfn_jctx_t *ctx, const cJSON *j, int ref)
         v->u.a->v = vals;
         v->u.a->n = n;
         v->u.a->cap = n;
+        v->u.a->child = lent ? j->child : NULL;
+        v->u.a->lent = lent;
 
         for (c = j->child, i = 0; c; c = c->next, i++) {
-            vals[i] = sfn_jv_json_member(ctx, c, ref, &slots[i]);
+            vals[i] = sfn_jv_json_member(ctx, c, ref, lent, &slots[i]);
         }
 
         return v;
@@ -664,15 +699,23 @@ sfn_jv_json_items(sfn_jctx_t *ctx, const cJSON *j, int ref)
     v->u.o->v = vals;
     v->u.o->n = 0;
     v->u.o->cap = n;
+    v->u.o->child = NULL;
+    v->u.o->lent = 0;
 
     if (!sfn_jv_json_keys(j, keys, n)) {
+        /* reordered or fewer: not the tree's list any more */
         for (c = j->child, i = 0; c; c = c->next, i++) {
             sfn_jv_set(ctx, v, c->string ? c->string : "",
                        c->string ? strlen(c->string) : 0,
-                       sfn_jv_json_member(ctx, c, ref, &slots[i]));
+                       sfn_jv_json_member(ctx, c, ref, lent, &slots[i]));
         }
 
         return v;
+    }
+
+    if (lent) {
+        v->u.o->child = j->child;
+        v->u.o->lent = lent;
     }
 
     for (c = j->child, i = 0; c; c = c->next, i++) {
@@ -682,7 +725,7 @@ sfn_jv_json_items(sfn_jctx_t *ctx, const cJSON *j, int ref)
             keys[i].data = k;
         }
 
-        vals[i] = sfn_jv_json_member(ctx, c, ref, &slots[i]);
+        vals[i] = sfn_jv_json_member(ctx, c, ref, lent, &slots[i]);
     }
 
     v->u.o->n = n;
@@ -694,14 +737,14 @@ sfn_jv_json_items(sfn_jctx_t *ctx, const cJSON *j, int ref)
 sfn_jv_t *
 sfn_jv_from_json(sfn_jctx_t *ctx, const cJSON *j)
 {
-    return j ? sfn_jv_json(ctx, j, 0) : NULL;
+    return j ? sfn_jv_json(ctx, j, 0, 0) : NULL;
 }
 
 
 sfn_jv_t *
 sfn_jv_from_json_ref(sfn_jctx_t *ctx, const cJSON *j)
 {
-    return j ? sfn_jv_json(ctx, j, 1) : NULL;
+    return j ? sfn_jv_json(ctx, j, 1, 0) : NULL;
 }
 
 
@@ -765,9 +808,32 @@ sfn_jv_to_json(const sfn_jv_t *v)
 }
 
 
-/* the same in an arena: nothing to free on failure but the arena */
+/* a node that refers to a lent list: see sfn_jarr_t */
+static cJSON *
+sfn_jv_refer(sfn_pool_t *pool, int type, const cJSON *child, unsigned how,
+    unsigned *lent)
+{
+    cJSON  *j;
+
+    j = sfn_json_pnode(pool, type | cJSON_IsReference);
+    if (j == NULL) {
+        return NULL;
+    }
+
+    j->child = (cJSON *) child;
+    *lent |= how;
+
+    return j;
+}
+
+
+/*
+ * The same in an arena: nothing to free on failure but the arena.  The
+ * arrays and objects read from the host's lend tree are referred to, not
+ * copied; *lent collects what the tree refers to.
+ */
 cJSON *
-sfn_jv_to_json_pool(const sfn_jv_t *v, sfn_pool_t *pool)
+sfn_jv_to_json_pool(const sfn_jv_t *v, sfn_pool_t *pool, unsigned *lent)
 {
     size_t   i;
     cJSON   *j, *c;
@@ -787,18 +853,26 @@ sfn_jv_to_json_pool(const sfn_jv_t *v, sfn_pool_t *pool)
     case SFN_JV_STRING:
         return sfn_json_pstring(pool, v->u.s.data, v->u.s.len);
     case SFN_JV_ARRAY:
+        if (v->u.a->lent) {
+            return sfn_jv_refer(pool, cJSON_Array, v->u.a->child,
+                                v->u.a->lent, lent);
+        }
         j = sfn_json_pnode(pool, cJSON_Array);
         if (j == NULL) {
             return NULL;
         }
         for (i = 0; i < v->u.a->n; i++) {
-            c = sfn_jv_to_json_pool(v->u.a->v[i], pool);
+            c = sfn_jv_to_json_pool(v->u.a->v[i], pool, lent);
             if (c == NULL || sfn_json_padd(pool, j, NULL, 0, c) != 0) {
                 return NULL;
             }
         }
         return j;
     case SFN_JV_OBJECT:
+        if (v->u.o->lent) {
+            return sfn_jv_refer(pool, cJSON_Object, v->u.o->child,
+                                v->u.o->lent, lent);
+        }
         j = sfn_json_pnode(pool, cJSON_Object);
         if (j == NULL) {
             return NULL;
@@ -807,7 +881,7 @@ sfn_jv_to_json_pool(const sfn_jv_t *v, sfn_pool_t *pool)
             if (v->u.o->v[i] == NULL) {
                 continue;
             }
-            c = sfn_jv_to_json_pool(v->u.o->v[i], pool);
+            c = sfn_jv_to_json_pool(v->u.o->v[i], pool, lent);
             if (c == NULL
                 || sfn_json_padd(pool, j, v->u.o->k[i].data,
                                  v->u.o->k[i].len, c) != 0)

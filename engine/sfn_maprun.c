@@ -231,6 +231,7 @@ sfn_maprun_start(sfn_run_t *run, const cJSON *items)
 {
     int               rc;
     char              arn[512];
+    cJSON            *d;
     uint64_t          id;
     sfn_exec_t       *e;
     sfn_map_req_t     req;
@@ -263,12 +264,27 @@ sfn_maprun_start(sfn_run_t *run, const cJSON *items)
 
     sfn_maprun_own_free(&own);
 
-    if (rc != SFN_OK) {
+    if (rc < 0) {
         sfn_slot_del(e, id);
         run->task_id = 0;
         sfn_err_set(&run->err, "States.Runtime",
                     "The map run could not be started");
         return SFN_R_FAIL;
+    }
+
+    if (rc > 0) {
+        /* the map run of a redriven execution, redriven rc times */
+
+        d = sfn_history_on(e)
+            ? sfn_maprun_arn_details("mapRunRedrivenEventDetails", arn)
+            : NULL;
+        if (d) {
+            cJSON_AddNumberToObject(d->child, "redriveCount", rc);
+        }
+
+        sfn_emit(e, run, "MapRunRedriven", d);
+
+        return SFN_R_WAIT;
     }
 
     sfn_emit(e, run, "MapRunStarted",
@@ -314,7 +330,7 @@ sfn_maprun_resume(sfn_run_t *run)
 
     sfn_maprun_own_free(&own);
 
-    return rc == SFN_OK ? 0 : -1;
+    return rc >= 0 ? 0 : -1;
 }
 
 

@@ -15,10 +15,15 @@
  * allocation, freed at once when the last reference goes; a JSONata
  * state's output is built in an arena the box owns (sfn_payload_new()).
  * Such a tree is never changed nor given away, only copied.
+ *
+ * A JSONata output may refer to the arrays and objects of its input
+ * instead of copying them (cJSON_IsReference nodes, sfn_payload_lend()):
+ * it then holds the payloads whose nodes it refers to.
  */
 
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "sfn_core.h"
 
@@ -29,6 +34,12 @@ struct sfn_payload_s {
                                          in pool */
     cJSON                *json;
     sfn_pool_t            pool;
+
+    sfn_payload_t       **held;       /* whose nodes json refers to */
+    size_t                nheld;
+    size_t                cap;
+    size_t                bound;      /* sfn_payload_bound(), 0: none */
+    sfn_payload_t        *next;       /* sfn_payload_release()'s list */
 };
 
 
@@ -67,6 +78,10 @@ sfn_payload_parse(const char *text, size_t len)
     s->block = 1;
     s->json = v;
     s->pool.chunk = NULL;
+    s->held = NULL;
+    s->nheld = 0;
+    s->cap = 0;
+    s->bound = 0;
 
     return s;
 }
@@ -126,6 +141,10 @@ sfn_payload_share(cJSON *v, sfn_payload_t **p)
     s->block = 0;
     s->json = v;
     s->pool.chunk = NULL;
+    s->held = NULL;
+    s->nheld = 0;
+    s->cap = 0;
+    s->bound = 0;
     *p = s;
 
     return s;
@@ -203,17 +222,131 @@ sfn_payload_json(const sfn_payload_t *p)
 }
 
 
+/*
+ * Not less than the size of p's JSON text, worked out once: a node that
+ * refers to a held payload's nodes counts as the largest held payload,
+ * whose tree those nodes are reachable from.  Past SFN_MAX_PAYLOAD it
+ * only says "too large to tell": the caller sizes the tree itself.
+ */
+size_t
+sfn_payload_bound(sfn_payload_t *p)
+{
+    size_t  i, ref, b;
+
+    if (p->bound) {
+        return p->bound;
+    }
+
+    ref = 0;
+
+    for (i = 0; i < p->nheld; i++) {
+        b = sfn_payload_bound(p->held[i]);
+        if (b > ref) {
+            ref = b;
+        }
+    }
+
+    b = sfn_json_size_max(p->json, p->nheld ? ref : 0);
+
+    p->bound = b > SFN_MAX_PAYLOAD ? SFN_MAX_PAYLOAD + 1 : b;
+
+    return p->bound;
+}
+
+
+/* a list, not recursion: a long chain of held payloads is freed too */
 void
 sfn_payload_release(sfn_payload_t *p)
 {
+    size_t          i;
+    sfn_payload_t  *list, *s;
+
     if (p == NULL || --p->refs) {
         return;
     }
 
-    if (!p->block) {
-        cJSON_Delete(p->json);
+    p->next = NULL;
+    list = p;
+
+    while (list) {
+        p = list;
+        list = p->next;
+
+        for (i = 0; i < p->nheld; i++) {
+            s = p->held[i];
+
+            if (--s->refs == 0) {
+                s->next = list;
+                list = s;
+            }
+        }
+
+        if (!p->block) {
+            cJSON_Delete(p->json);
+        }
+
+        sfn_pool_destroy(&p->pool);
+        free(p);
+    }
+}
+
+
+static int
+sfn_payload_hold(sfn_payload_t *p, sfn_payload_t *s)
+{
+    size_t           i, cap;
+    sfn_payload_t  **v;
+
+    for (i = 0; i < p->nheld; i++) {
+        if (p->held[i] == s) {
+            return 0;
+        }
     }
 
-    sfn_pool_destroy(&p->pool);
-    free(p);
+    if (p->nheld == p->cap) {
+        cap = p->cap ? p->cap * 2 : 4;
+        v = sfn_palloc(&p->pool, cap * sizeof(sfn_payload_t *));
+        if (v == NULL) {
+            return -1;
+        }
+
+        if (p->nheld) {
+            memcpy(v, p->held, p->nheld * sizeof(sfn_payload_t *));
+        }
+
+        p->held = v;
+        p->cap = cap;
+    }
+
+    s->refs++;
+    p->held[p->nheld++] = s;
+
+    return 0;
+}
+
+
+/*
+ * p's tree (an arena's) refers to nodes of from's tree: to its own when
+ * own is set, to nodes from's tree refers to in turn when held is.  p
+ * holds from itself only for the first: a tree passed on from state to
+ * state keeps only the payload that made it, not every one in between.
+ */
+int
+sfn_payload_lend(sfn_payload_t *p, sfn_payload_t *from, int own, int held)
+{
+    size_t  i;
+
+    if (own && sfn_payload_hold(p, from) != 0) {
+        return -1;
+    }
+
+    if (held) {
+        for (i = 0; i < from->nheld; i++) {
+            if (sfn_payload_hold(p, from->held[i]) != 0) {
+                return -1;
+            }
+        }
+    }
+
+    return 0;
 }

@@ -265,6 +265,8 @@ typedef struct {
     cJSON                *states;
     sfn_env_t             env;
     sfn_jsonata_session_t  *session;
+    const cJSON          *lend;       /* the tree the output may refer to */
+    unsigned              lent;       /* SFN_JSONATA_LENT_*: it does */
     unsigned              env_ready:1;
 } sfn_qhost_t;
 
@@ -428,6 +430,7 @@ sfn_query_node(sfn_qhost_t *qh, const sfn_qtmpl_t *t, sfn_pool_t *pool)
 
         host.session = qh->session;
         host.pool = pool;
+        host.lend = pool ? qh->lend : NULL;
 
         qh->t = t;
         r = NULL;
@@ -458,6 +461,8 @@ sfn_query_node(sfn_qhost_t *qh, const sfn_qtmpl_t *t, sfn_pool_t *pool)
         if (r == NULL) {
             sfn_query_fail(run, t, "returned nothing (undefined).");
         }
+
+        qh->lent |= host.lent;
 
         return r;
 
@@ -512,9 +517,14 @@ sfn_query_node(sfn_qhost_t *qh, const sfn_qtmpl_t *t, sfn_pool_t *pool)
 }
 
 
+/*
+ * With pool, the value may refer to the arrays and objects of lend (a tree
+ * that outlives it): *lent tells whether it does (SFN_JSONATA_LENT_*).
+ */
 static cJSON *
 sfn_query_run(sfn_run_t *run, const sfn_qtmpl_t *t, const cJSON *input,
-    const cJSON *result, const cJSON *error_output, sfn_pool_t *pool)
+    const cJSON *result, const cJSON *error_output, sfn_pool_t *pool,
+    const cJSON *lend, unsigned *lent)
 {
     cJSON        *r;
     sfn_qhost_t   qh;
@@ -525,8 +535,13 @@ sfn_query_run(sfn_run_t *run, const sfn_qtmpl_t *t, const cJSON *input,
     qh.result = result;
     qh.error_output = error_output;
     qh.t = t;
+    qh.lend = lend;
 
     r = sfn_query_node(&qh, t, pool);
+
+    if (lent) {
+        *lent = qh.lent;
+    }
 
     sfn_jsonata_session_free(qh.session);
     cJSON_Delete(qh.states);
@@ -547,20 +562,25 @@ cJSON *
 sfn_query_eval(sfn_run_t *run, const sfn_qtmpl_t *t, const cJSON *input,
     const cJSON *result, const cJSON *error_output)
 {
-    return sfn_query_run(run, t, input, result, error_output, NULL);
+    return sfn_query_run(run, t, input, result, error_output, NULL, NULL,
+                         NULL);
 }
 
 
 /*
  * The same as a payload whose tree lives in its own arena: one free for
- * all its nodes.  NULL with run->err set.
+ * all its nodes.  The arrays and objects it takes whole from the run's
+ * input are referred to, not copied: the input is boxed, so that it
+ * cannot change, and the payload holds it (or what it refers to in turn)
+ * when it does.  NULL with run->err set.
  */
 static sfn_payload_t *
 sfn_query_payload(sfn_run_t *run, const sfn_qtmpl_t *t, const cJSON *input,
     const cJSON *result, const cJSON *error_output)
 {
     cJSON          *r;
-    sfn_payload_t  *p;
+    unsigned        lent;
+    sfn_payload_t  *p, *from;
 
     p = sfn_payload_new();
     if (p == NULL) {
@@ -568,9 +588,21 @@ sfn_query_payload(sfn_run_t *run, const sfn_qtmpl_t *t, const cJSON *input,
         return NULL;
     }
 
+    from = input && input == run->input
+           ? sfn_payload_share(run->input, &run->shared) : NULL;
+
     r = sfn_query_run(run, t, input, result, error_output,
-                      sfn_payload_pool(p));
+                      sfn_payload_pool(p), from ? input : NULL, &lent);
     if (r == NULL) {
+        sfn_payload_release(p);
+        return NULL;
+    }
+
+    if (lent
+        && sfn_payload_lend(p, from, lent & SFN_JSONATA_LENT_OWN,
+                            lent & SFN_JSONATA_LENT_HELD) != 0)
+    {
+        sfn_err_set(&run->err, "States.Runtime", "out of memory");
         sfn_payload_release(p);
         return NULL;
     }
@@ -609,7 +641,10 @@ sfn_query_output(sfn_run_t *run, cJSON *result, const cJSON *error_output,
             return -1;
         }
 
-        if (sfn_io_check_size(run, sfn_payload_json(p)) != 0) {
+        /* what it refers to was sized before: the bound first */
+        if (sfn_payload_bound(p) > SFN_MAX_PAYLOAD
+            && sfn_io_check_size(run, sfn_payload_json(p)) != 0)
+        {
             sfn_payload_release(p);
             return -1;
         }

@@ -20,6 +20,26 @@
 
 #define SFN_POOL_CHUNK  8192
 
+/*
+ * The chunks of arenas dropped on this thread wait here for the next
+ * arena, up to SFN_POOL_CACHE of them: an execution's payloads and
+ * evaluations come and go by the dozen, and memory returned to malloc at
+ * the end of each comes back as fresh pages, faulted in again.  Under
+ * AddressSanitizer every chunk goes back to malloc, which then catches a
+ * use after the arena is dropped.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define SFN_POOL_CACHE  0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SFN_POOL_CACHE  0
+#endif
+#endif
+
+#ifndef SFN_POOL_CACHE
+#define SFN_POOL_CACHE  128
+#endif
+
 
 struct sfn_pool_chunk_s {
     sfn_pool_chunk_t     *next;
@@ -34,6 +54,10 @@ struct sfn_pool_chunk_s {
      & ~(sizeof(max_align_t) - 1))
 
 
+static __thread sfn_pool_chunk_t  *sfn_pool_free;
+static __thread size_t             sfn_pool_nfree;
+
+
 void *
 sfn_palloc(sfn_pool_t *pool, size_t size)
 {
@@ -45,9 +69,17 @@ sfn_palloc(sfn_pool_t *pool, size_t size)
 
     if (c == NULL || c->size - c->used < size) {
         n = size > SFN_POOL_CHUNK / 2 ? size : SFN_POOL_CHUNK;
-        c = malloc(SFN_CHUNK_HDR + n);
-        if (c == NULL) {
-            return NULL;
+
+        if (n == SFN_POOL_CHUNK && sfn_pool_free != NULL) {
+            c = sfn_pool_free;
+            sfn_pool_free = c->next;
+            sfn_pool_nfree--;
+
+        } else {
+            c = malloc(SFN_CHUNK_HDR + n);
+            if (c == NULL) {
+                return NULL;
+            }
         }
 
         c->size = n;
@@ -115,6 +147,14 @@ sfn_pool_destroy(sfn_pool_t *pool)
 
     for (c = pool->chunk; c; c = next) {
         next = c->next;
+
+        if (c->size == SFN_POOL_CHUNK && sfn_pool_nfree < SFN_POOL_CACHE) {
+            c->next = sfn_pool_free;
+            sfn_pool_free = c;
+            sfn_pool_nfree++;
+            continue;
+        }
+
         free(c);
     }
 

@@ -27,7 +27,14 @@
 typedef struct {
     ngx_str_t                    name;
     ngx_http_sfn_aws_op_pt       handler;
+    const char                  *members;
 } ngx_http_sfn_aws_op_t;
+
+
+typedef struct {
+    const char                  *member;
+    const char                  *values;    /* "A, B" */
+} ngx_http_sfn_aws_enum_t;
 
 
 static void ngx_http_sfn_aws_body(ngx_http_request_t *r);
@@ -43,51 +50,148 @@ static ngx_int_t ngx_http_sfn_aws_query_x(ngx_http_sfn_aws_ctx_t *ctx,
     const char **values, ngx_http_sfn_aws_next_pt next, ngx_uint_t via);
 
 
+/*
+ * Each action with its members as the AWS model types them: s a string,
+ * e a string of an enumeration (ngx_http_sfn_aws_enums), i an integer,
+ * n a number, b a boolean, l a list, m a structure.  A member of another
+ * JSON type is refused before the action runs, whether the action reads
+ * it or not; a null member is taken out (absent) and unknown members are
+ * ignored, as in AWS's JSON protocol.
+ */
+
 static ngx_http_sfn_aws_op_t  ngx_http_sfn_aws_ops[] = {
-    { ngx_string("CreateStateMachine"), ngx_http_sfn_aws_create },
-    { ngx_string("DescribeStateMachine"), ngx_http_sfn_aws_describe_sm },
-    { ngx_string("UpdateStateMachine"), ngx_http_sfn_aws_update },
-    { ngx_string("DeleteStateMachine"), ngx_http_sfn_aws_delete },
-    { ngx_string("ListStateMachines"), ngx_http_sfn_aws_list_sms },
-    { ngx_string("ValidateStateMachineDefinition"),
-      ngx_http_sfn_aws_validate },
-    { ngx_string("StartExecution"), ngx_http_sfn_aws_start },
-    { ngx_string("StartSyncExecution"), ngx_http_sfn_aws_start_sync },
-    { ngx_string("DescribeExecution"), ngx_http_sfn_aws_describe_exec },
+
+    { ngx_string("CreateStateMachine"), ngx_http_sfn_aws_create,
+      "name=s definition=s roleArn=s type=s loggingConfiguration=m tags=l "
+      "tracingConfiguration=m publish=b versionDescription=s "
+      "encryptionConfiguration=m" },
+
+    { ngx_string("DescribeStateMachine"), ngx_http_sfn_aws_describe_sm,
+      "stateMachineArn=s includedData=e" },
+
+    { ngx_string("UpdateStateMachine"), ngx_http_sfn_aws_update,
+      "stateMachineArn=s definition=s roleArn=s loggingConfiguration=m "
+      "tracingConfiguration=m publish=b versionDescription=s "
+      "encryptionConfiguration=m" },
+
+    { ngx_string("DeleteStateMachine"), ngx_http_sfn_aws_delete,
+      "stateMachineArn=s" },
+
+    { ngx_string("ListStateMachines"), ngx_http_sfn_aws_list_sms,
+      "maxResults=i nextToken=s" },
+
+    { ngx_string("ValidateStateMachineDefinition"), ngx_http_sfn_aws_validate,
+      "definition=s type=e severity=e maxResults=i" },
+
+    { ngx_string("StartExecution"), ngx_http_sfn_aws_start,
+      "stateMachineArn=s name=s input=s traceHeader=s" },
+
+    { ngx_string("StartSyncExecution"), ngx_http_sfn_aws_start_sync,
+      "stateMachineArn=s name=s input=s traceHeader=s includedData=e" },
+
+    { ngx_string("DescribeExecution"), ngx_http_sfn_aws_describe_exec,
+      "executionArn=s includedData=e" },
+
     { ngx_string("DescribeStateMachineForExecution"),
-      ngx_http_sfn_aws_describe_sm_exec },
-    { ngx_string("ListExecutions"), ngx_http_sfn_aws_list_execs },
-    { ngx_string("GetExecutionHistory"), ngx_http_sfn_aws_history },
-    { ngx_string("StopExecution"), ngx_http_sfn_aws_stop },
-    { ngx_string("SendTaskSuccess"), ngx_http_sfn_aws_task_success },
-    { ngx_string("SendTaskFailure"), ngx_http_sfn_aws_task_failure },
-    { ngx_string("SendTaskHeartbeat"), ngx_http_sfn_aws_heartbeat },
-    { ngx_string("TagResource"), ngx_http_sfn_aws_tag },
-    { ngx_string("UntagResource"), ngx_http_sfn_aws_untag },
-    { ngx_string("ListTagsForResource"), ngx_http_sfn_aws_list_tags },
-    { ngx_string("PublishStateMachineVersion"), ngx_http_sfn_aws_publish },
-    { ngx_string("ListStateMachineVersions"),
-      ngx_http_sfn_aws_list_versions },
-    { ngx_string("DeleteStateMachineVersion"),
-      ngx_http_sfn_aws_delete_version },
-    { ngx_string("CreateStateMachineAlias"), ngx_http_sfn_aws_create_alias },
-    { ngx_string("DescribeStateMachineAlias"),
-      ngx_http_sfn_aws_describe_alias },
-    { ngx_string("UpdateStateMachineAlias"), ngx_http_sfn_aws_update_alias },
-    { ngx_string("DeleteStateMachineAlias"), ngx_http_sfn_aws_delete_alias },
-    { ngx_string("ListStateMachineAliases"),
-      ngx_http_sfn_aws_list_aliases },
-    { ngx_string("RedriveExecution"), ngx_http_sfn_aws_redrive },
-    { ngx_string("CreateActivity"), ngx_http_sfn_aws_create_activity },
-    { ngx_string("DescribeActivity"), ngx_http_sfn_aws_describe_activity },
-    { ngx_string("DeleteActivity"), ngx_http_sfn_aws_delete_activity },
-    { ngx_string("ListActivities"), ngx_http_sfn_aws_list_activities },
-    { ngx_string("GetActivityTask"), ngx_http_sfn_aws_get_activity_task },
-    { ngx_string("TestState"), ngx_http_sfn_aws_test_state },
-    { ngx_string("DescribeMapRun"), ngx_http_sfn_aws_describe_map_run },
-    { ngx_string("ListMapRuns"), ngx_http_sfn_aws_list_map_runs },
-    { ngx_string("UpdateMapRun"), ngx_http_sfn_aws_update_map_run },
-    { ngx_null_string, NULL }
+      ngx_http_sfn_aws_describe_sm_exec,
+      "executionArn=s includedData=e" },
+
+    { ngx_string("ListExecutions"), ngx_http_sfn_aws_list_execs,
+      "stateMachineArn=s statusFilter=s maxResults=i nextToken=s mapRunArn=s "
+      "redriveFilter=s" },
+
+    { ngx_string("GetExecutionHistory"), ngx_http_sfn_aws_history,
+      "executionArn=s maxResults=i reverseOrder=b nextToken=s "
+      "includeExecutionData=b" },
+
+    { ngx_string("StopExecution"), ngx_http_sfn_aws_stop,
+      "executionArn=s error=s cause=s" },
+
+    { ngx_string("SendTaskSuccess"), ngx_http_sfn_aws_task_success,
+      "taskToken=s output=s" },
+
+    { ngx_string("SendTaskFailure"), ngx_http_sfn_aws_task_failure,
+      "taskToken=s error=s cause=s" },
+
+    { ngx_string("SendTaskHeartbeat"), ngx_http_sfn_aws_heartbeat,
+      "taskToken=s" },
+
+    { ngx_string("TagResource"), ngx_http_sfn_aws_tag,
+      "resourceArn=s tags=l" },
+
+    { ngx_string("UntagResource"), ngx_http_sfn_aws_untag,
+      "resourceArn=s tagKeys=l" },
+
+    { ngx_string("ListTagsForResource"), ngx_http_sfn_aws_list_tags,
+      "resourceArn=s" },
+
+    { ngx_string("PublishStateMachineVersion"), ngx_http_sfn_aws_publish,
+      "stateMachineArn=s revisionId=s description=s" },
+
+    { ngx_string("ListStateMachineVersions"), ngx_http_sfn_aws_list_versions,
+      "stateMachineArn=s nextToken=s maxResults=i" },
+
+    { ngx_string("DeleteStateMachineVersion"), ngx_http_sfn_aws_delete_version,
+      "stateMachineVersionArn=s" },
+
+    { ngx_string("CreateStateMachineAlias"), ngx_http_sfn_aws_create_alias,
+      "name=s description=s routingConfiguration=l" },
+
+    { ngx_string("DescribeStateMachineAlias"), ngx_http_sfn_aws_describe_alias,
+      "stateMachineAliasArn=s" },
+
+    { ngx_string("UpdateStateMachineAlias"), ngx_http_sfn_aws_update_alias,
+      "stateMachineAliasArn=s description=s routingConfiguration=l" },
+
+    { ngx_string("DeleteStateMachineAlias"), ngx_http_sfn_aws_delete_alias,
+      "stateMachineAliasArn=s" },
+
+    { ngx_string("ListStateMachineAliases"), ngx_http_sfn_aws_list_aliases,
+      "stateMachineArn=s nextToken=s maxResults=i" },
+
+    { ngx_string("RedriveExecution"), ngx_http_sfn_aws_redrive,
+      "executionArn=s clientToken=s" },
+
+    { ngx_string("CreateActivity"), ngx_http_sfn_aws_create_activity,
+      "name=s tags=l encryptionConfiguration=m" },
+
+    { ngx_string("DescribeActivity"), ngx_http_sfn_aws_describe_activity,
+      "activityArn=s" },
+
+    { ngx_string("DeleteActivity"), ngx_http_sfn_aws_delete_activity,
+      "activityArn=s" },
+
+    { ngx_string("ListActivities"), ngx_http_sfn_aws_list_activities,
+      "maxResults=i nextToken=s" },
+
+    { ngx_string("GetActivityTask"), ngx_http_sfn_aws_get_activity_task,
+      "activityArn=s workerName=s" },
+
+    { ngx_string("TestState"), ngx_http_sfn_aws_test_state,
+      "definition=s roleArn=s input=s inspectionLevel=s revealSecrets=b "
+      "variables=s stateName=s mock=m context=s" },
+
+    { ngx_string("DescribeMapRun"), ngx_http_sfn_aws_describe_map_run,
+      "mapRunArn=s" },
+
+    { ngx_string("ListMapRuns"), ngx_http_sfn_aws_list_map_runs,
+      "executionArn=s maxResults=i nextToken=s" },
+
+    { ngx_string("UpdateMapRun"), ngx_http_sfn_aws_update_map_run,
+      "mapRunArn=s maxConcurrency=i toleratedFailurePercentage=n "
+      "toleratedFailureCount=i" },
+
+    { ngx_null_string, NULL, NULL }
+};
+
+
+/* the enumerations of members, by name: the values as AWS lists them */
+
+static ngx_http_sfn_aws_enum_t  ngx_http_sfn_aws_enums[] = {
+    { "includedData", "ALL_DATA, METADATA_ONLY" },
+    { "severity", "ERROR, WARNING" },
+    { "type", "STANDARD, EXPRESS" },
+    { NULL, NULL }
 };
 
 
@@ -434,7 +538,11 @@ ngx_http_sfn_aws_alias_name_valid(ngx_str_t *name)
 }
 
 
-/* AWS's rule for names of state machines and executions */
+/*
+ * AWS's rule for names of state machines and executions: no white space,
+ * none of <>{}[]?*"#%\^|~`$&,;:/ and no control character, U+0000 to
+ * U+001F and U+007F to U+009F (C2 80 to C2 9F in UTF-8)
+ */
 
 ngx_int_t
 ngx_http_sfn_aws_name_valid(ngx_str_t *name)
@@ -449,7 +557,8 @@ ngx_http_sfn_aws_name_valid(ngx_str_t *name)
 
     for (p = name->data; p < last; p++) {
         if (*p <= 0x20 || *p == 0x7f
-            || ngx_strchr("<>{}[]?*\"#%\\^|~`$&,;:/", *p))
+            || ngx_strchr("<>{}[]?*\"#%\\^|~`$&,;:/", *p)
+            || (*p == 0xc2 && p + 1 < last && p[1] >= 0x80 && p[1] <= 0x9f))
         {
             return 0;
         }
@@ -477,7 +586,7 @@ ngx_http_sfn_aws_cstr(ngx_pool_t *pool, u_char *data, size_t len)
 
 /*
  * arn:aws:states:<region>:<account>:<type>:<name>[:<execution>].
- * NGX_DECLINED: well formed, but of another region or account.
+ * NGX_DECLINED: well formed, but of another partition, region or account.
  */
 
 ngx_int_t
@@ -598,7 +707,10 @@ ngx_http_sfn_aws_arn(ngx_http_sfn_aws_ctx_t *ctx, ngx_str_t *arn,
                                         "out of memory");
     }
 
-    if (f[3].len != ctx->smcf->region.len
+    /* this node names its resources in the "aws" partition only */
+
+    if (f[1].len != 3 || ngx_strncmp(f[1].data, "aws", 3) != 0
+        || f[3].len != ctx->smcf->region.len
         || ngx_strncmp(f[3].data, ctx->smcf->region.data, f[3].len) != 0
         || f[4].len != ctx->smcf->account.len
         || ngx_strncmp(f[4].data, ctx->smcf->account.data, f[4].len) != 0)
@@ -780,6 +892,139 @@ ngx_http_sfn_aws_utf8(cJSON *body, const char **type, const char **message)
 }
 
 
+/* the type of member name in an action's list, 0 when it has none */
+
+static u_char
+ngx_http_sfn_aws_member_type(const char *members, const char *name)
+{
+    size_t       len;
+    const char  *p;
+
+    len = ngx_strlen(name);
+
+    for (p = members; *p; p++) {
+        if (ngx_strncmp(p, name, len) == 0 && p[len] == '=') {
+            return p[len + 1];
+        }
+
+        p = ngx_strchr(p, ' ');
+
+        if (p == NULL) {
+            break;
+        }
+    }
+
+    return 0;
+}
+
+
+/* 1 when s is one of the values of set ("A, B") */
+
+static ngx_uint_t
+ngx_http_sfn_aws_enum_has(const char *set, const char *s)
+{
+    size_t       len;
+    const char  *p;
+
+    len = ngx_strlen(s);
+
+    for (p = set; p; p = ngx_strchr(p, ' ')) {
+        p += (*p == ' ');
+
+        if (ngx_strncmp(p, s, len) == 0 && (p[len] == ',' || p[len] == '\0'))
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static ngx_int_t
+ngx_http_sfn_aws_members(ngx_http_sfn_aws_ctx_t *ctx, const char *members)
+{
+    u_char                    t;
+    cJSON                    *c, *next;
+    double                    d;
+    ngx_uint_t                ok;
+    ngx_http_sfn_aws_enum_t  *e;
+
+    for (c = ctx->body->child; c; c = next) {
+        next = c->next;
+
+        /* a member that is null is absent, for every action alike */
+
+        if (cJSON_IsNull(c)) {
+            cJSON_Delete(cJSON_DetachItemViaPointer(ctx->body, c));
+            continue;
+        }
+
+        t = ngx_http_sfn_aws_member_type(members, c->string);
+        d = c->valuedouble;
+
+        switch (t) {
+
+        case 's':
+        case 'e':
+            ok = cJSON_IsString(c);
+            break;
+
+        case 'i':
+
+            /* a whole number; past 2^63 it is out of range, not a type */
+
+            ok = cJSON_IsNumber(c)
+                 && (d <= -9.2e18 || d >= 9.2e18 || d == (double) (int64_t) d);
+            break;
+
+        case 'n':
+            ok = cJSON_IsNumber(c);
+            break;
+
+        case 'b':
+            ok = cJSON_IsBool(c);
+            break;
+
+        case 'l':
+            ok = cJSON_IsArray(c);
+            break;
+
+        case 'm':
+            ok = cJSON_IsObject(c);
+            break;
+
+        default:
+            continue;
+        }
+
+        if (!ok) {
+            return ngx_http_sfn_aws_invalid(ctx, "SerializationException",
+                                            "Unexpected value type for '%s'",
+                                            c->string);
+        }
+
+        if (t != 'e') {
+            continue;
+        }
+
+        for (e = ngx_http_sfn_aws_enums; e->member; e++) {
+            if (ngx_strcmp(e->member, c->string) == 0
+                && !ngx_http_sfn_aws_enum_has(e->values, c->valuestring))
+            {
+                return ngx_http_sfn_aws_invalid(ctx, "ValidationException",
+                           "1 validation error detected: Value '%s' at '%s' "
+                           "failed to satisfy constraint: Member must "
+                           "satisfy enum value set: [%s]",
+                           c->valuestring, c->string, e->values);
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_sfn_aws_dispatch(ngx_http_request_t *r)
 {
@@ -922,6 +1167,10 @@ ngx_http_sfn_aws_dispatch(ngx_http_request_t *r)
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "sfn aws api: %V", &op);
+
+    if (o->members && ngx_http_sfn_aws_members(ctx, o->members) != NGX_OK) {
+        return ngx_http_sfn_aws_error(ctx);
+    }
 
     return o->handler(ctx);
 }

@@ -63,6 +63,8 @@ struct ngx_http_sfn_aws_ctx_s {
     const char                  *logging;   /* the state machine's */
     const char                  *tracing;   /*   configurations as JSON, */
     const char                  *encryption; /*  NULL if not given */
+    ngx_str_t                    map_run;   /* a child's, described */
+    ngx_str_t                    label;
     unsigned                     sync:1;
     unsigned                     named:1;      /* by the caller */
     unsigned                     waiting:1;    /* for a sync execution */
@@ -187,6 +189,8 @@ ngx_int_t ngx_http_sfn_aws_describe_map_run(ngx_http_sfn_aws_ctx_t *ctx);
 ngx_int_t ngx_http_sfn_aws_list_map_runs(ngx_http_sfn_aws_ctx_t *ctx);
 ngx_int_t ngx_http_sfn_aws_update_map_run(ngx_http_sfn_aws_ctx_t *ctx);
 ngx_int_t ngx_http_sfn_aws_list_map_run_execs(ngx_http_sfn_aws_ctx_t *ctx);
+ngx_int_t ngx_http_sfn_aws_map_run_of(ngx_http_sfn_aws_ctx_t *ctx,
+    ngx_str_t *arn, ngx_str_t *label);
 
 /* ngx_http_sfn_aws_test.c: TestState */
 ngx_int_t ngx_http_sfn_aws_test_state(ngx_http_sfn_aws_ctx_t *ctx);

@@ -171,6 +171,46 @@ ngx_http_sfn_aws_busy(ngx_http_sfn_aws_ctx_t *ctx)
 }
 
 
+/*
+ * AWS: a start with the name and the input of a running execution is a
+ * retry, answered as the first start was; NGX_DECLINED when it is not one
+ */
+
+static ngx_int_t
+ngx_http_sfn_aws_start_retry(ngx_http_sfn_aws_ctx_t *ctx, ngx_str_t *key,
+    ngx_int_t *rc)
+{
+    cJSON                  *json;
+    ngx_http_sfn_record_t   rec;
+
+    if (ctx->sync || !ctx->named
+        || ngx_http_sfn_shm_get(ctx->smcf, key, ctx->r->pool, &rec) != NGX_OK
+        || rec.status != SFN_RUNNING
+        || rec.input.len != ctx->input.len
+        || ngx_strncmp(rec.input.data, ctx->input.data, rec.input.len) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    json = cJSON_CreateObject();
+
+    if (json == NULL
+        || cJSON_AddStringToObject(json, "executionArn", (char *) key->data)
+           == NULL
+        || cJSON_AddNumberToObject(json, "startDate", rec.start_ms / 1000.0)
+           == NULL)
+    {
+        cJSON_Delete(json);
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_OK;
+    }
+
+    *rc = ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_sfn_aws_run(ngx_http_sfn_aws_ctx_t *ctx)
 {
@@ -193,6 +233,17 @@ ngx_http_sfn_aws_run(ngx_http_sfn_aws_ctx_t *ctx)
                                      ctx->trace.data ? &ctx->trace : NULL,
                                      ctx->alias.data ? &ctx->alias : NULL,
                                      ctx->mock, &arn, ctx->r->pool);
+    }
+
+    /*
+     * a twin request started it while this one asked the database: the
+     * same input is a retry all the same
+     */
+
+    if (rc == NGX_DECLINED
+        && ngx_http_sfn_aws_start_retry(ctx, &ctx->exec_arn, &rc) == NGX_OK)
+    {
+        return rc;
     }
 
     if (rc == NGX_DECLINED) {
@@ -269,8 +320,8 @@ ngx_http_sfn_aws_start_checked(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 static ngx_int_t
 ngx_http_sfn_aws_start_found(ngx_http_sfn_aws_ctx_t *ctx)
 {
-    cJSON                 *json;
     u_char                *arn, err[1024];
+    ngx_int_t              rc;
     ngx_str_t             *key;
     const char            *values[1];
     ngx_http_sfn_record_t  rec;
@@ -305,28 +356,13 @@ ngx_http_sfn_aws_start_found(ngx_http_sfn_aws_ctx_t *ctx)
 
     /* a name of our own making is new: no execution has it */
 
+    if (ngx_http_sfn_aws_start_retry(ctx, key, &rc) == NGX_OK) {
+        return rc;
+    }
+
     if (ctx->named
         && ngx_http_sfn_shm_get(ctx->smcf, key, ctx->r->pool, &rec) == NGX_OK)
     {
-        /* AWS: the same name and input of a running execution is a retry */
-
-        if (!ctx->sync && rec.status == SFN_RUNNING
-            && rec.input.len == ctx->input.len
-            && ngx_strncmp(rec.input.data, ctx->input.data, rec.input.len)
-               == 0)
-        {
-            json = cJSON_CreateObject();
-            if (json == NULL) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            cJSON_AddStringToObject(json, "executionArn", (char *) arn);
-            cJSON_AddNumberToObject(json, "startDate",
-                                    rec.start_ms / 1000.0);
-
-            return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
-        }
-
         return ngx_http_sfn_aws_reply_error(ctx, "ExecutionAlreadyExists",
                                             "Execution Already Exists: "
                                             "'%s'", arn);
@@ -436,7 +472,9 @@ ngx_http_sfn_aws_start(ngx_http_sfn_aws_ctx_t *ctx)
         ngx_str_set(&ctx->input, "{}");
     }
 
-    in = cJSON_ParseWithLength((char *) ctx->input.data, ctx->input.len);
+    /* strict: text after the value is not JSON, as the engine reads it */
+
+    in = sfn_json_parse((char *) ctx->input.data, ctx->input.len);
 
     if (in == NULL) {
         return ngx_http_sfn_aws_reply_error(ctx, "InvalidExecutionInput",
@@ -486,8 +524,9 @@ static ngx_int_t
 ngx_http_sfn_aws_exec_reply(ngx_http_sfn_aws_ctx_t *ctx, const char *status,
     ngx_http_sfn_record_t *rec)
 {
-    cJSON   *json, *item;
-    u_char  *arn, *smarn, *p;
+    cJSON      *json, *item;
+    u_char     *arn, *smarn, *p;
+    ngx_str_t   map_run;
 
     arn = ngx_http_sfn_aws_exec_arn(ctx, &ctx->sm_name, &ctx->exec_name);
     smarn = ngx_http_sfn_aws_sm_arn(ctx, &ctx->sm_name);
@@ -549,6 +588,17 @@ ngx_http_sfn_aws_exec_reply(ngx_http_sfn_aws_ctx_t *ctx, const char *status,
 
     if (rec->alias.len) {
         ngx_http_sfn_json_add_str(json, "stateMachineAliasArn", &rec->alias);
+    }
+
+    switch (ngx_http_sfn_aws_map_run_of(ctx, &map_run, NULL)) {
+
+    case NGX_OK:
+        ngx_http_sfn_json_add_str(json, "mapRunArn", &map_run);
+        break;
+
+    case NGX_ERROR:
+        cJSON_Delete(json);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (ngx_http_sfn_aws_redrive_fields(json, ctx->exec_type, status,
@@ -1442,7 +1492,13 @@ ngx_http_sfn_aws_task_success(ngx_http_sfn_aws_ctx_t *ctx)
         return ngx_http_sfn_aws_error(ctx);
     }
 
-    out = cJSON_ParseWithLength((char *) output.data, output.len);
+    /*
+     * strict, as the engine reads it when the task ends: cJSON's parser
+     * stops after the value, so "{} x" would be taken here and fail the
+     * execution later
+     */
+
+    out = sfn_json_parse((char *) output.data, output.len);
 
     if (out == NULL) {
         return ngx_http_sfn_aws_reply_error(ctx, "InvalidOutput",

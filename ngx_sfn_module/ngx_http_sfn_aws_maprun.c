@@ -60,7 +60,7 @@ ngx_http_sfn_aws_maprun_field(ngx_http_sfn_aws_ctx_t *ctx, ngx_str_t *arn)
 
 static ngx_int_t
 ngx_http_sfn_aws_maprun_counts(cJSON *json, const char *name,
-    const char *text)
+    const char *text, double not_redrivable, double pending)
 {
     cJSON        *c, *in, *v;
     const char  **k;
@@ -84,8 +84,8 @@ ngx_http_sfn_aws_maprun_counts(cJSON *json, const char *name,
                                                          : 0);
     }
 
-    cJSON_AddNumberToObject(c, "failuresNotRedrivable", 0);
-    cJSON_AddNumberToObject(c, "pendingRedrive", 0);
+    cJSON_AddNumberToObject(c, "failuresNotRedrivable", not_redrivable);
+    cJSON_AddNumberToObject(c, "pendingRedrive", pending);
 
     cJSON_Delete(in);
 
@@ -101,7 +101,7 @@ ngx_http_sfn_aws_maprun_described(ngx_http_sfn_aws_ctx_t *ctx,
 {
     char    *count;
     cJSON   *json;
-    double   pct;
+    double   pct, not_redrivable, pending;
 
     if (res == NULL) {
         return ngx_http_sfn_aws_reply_error(ctx, "InternalFailure",
@@ -140,18 +140,29 @@ ngx_http_sfn_aws_maprun_described(ngx_http_sfn_aws_ctx_t *ctx,
     cJSON_AddNumberToObject(json, "toleratedFailureCount",
                             count[0] == '-' ? 0 : atof(count));
 
+    not_redrivable = atof(PQgetvalue(res, 0, 11));
+    pending = atof(PQgetvalue(res, 0, 12));
+
     if (ngx_http_sfn_aws_maprun_counts(json, "itemCounts",
-                                       PQgetvalue(res, 0, 8))
+                                       PQgetvalue(res, 0, 8),
+                                       not_redrivable, pending)
         != NGX_OK
         || ngx_http_sfn_aws_maprun_counts(json, "executionCounts",
-                                          PQgetvalue(res, 0, 8))
+                                          PQgetvalue(res, 0, 8),
+                                          not_redrivable, pending)
            != NGX_OK)
     {
         cJSON_Delete(json);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    cJSON_AddNumberToObject(json, "redriveCount", 0);
+    cJSON_AddNumberToObject(json, "redriveCount",
+                            atof(PQgetvalue(res, 0, 9)));
+
+    if (!PQgetisnull(res, 0, 10)) {
+        cJSON_AddNumberToObject(json, "redriveDate",
+                                ngx_http_sfn_aws_epoch(res, 0, 10));
+    }
 
     return ngx_http_sfn_aws_send(ctx->r, NGX_HTTP_OK, json);
 }
@@ -172,8 +183,18 @@ ngx_http_sfn_aws_describe_map_run(ngx_http_sfn_aws_ctx_t *ctx)
                "SELECT arn, execution_arn, status, "
                "extract(epoch FROM started_at), "
                "extract(epoch FROM stopped_at), max_concurrency, "
-               "tolerated_count, tolerated_pct, counts::text "
-               "FROM sfn_map_runs WHERE arn = $1",
+               "tolerated_count, tolerated_pct, counts::text, "
+               "redrive_count, extract(epoch FROM redrive_date), "
+               "(SELECT count(*) FROM sfn_executions x "
+               "WHERE x.map_run = m.arn "
+               "AND x.status IN ('FAILED', 'TIMED_OUT', 'ABORTED') "
+               "AND sfn_redrive_refusal(x.type, x.status, x.stop_date, "
+               "x.redrive_count) IS NOT NULL), "
+               "(SELECT count(*) FROM sfn_executions x "
+               "WHERE x.map_run = m.arn AND m.status = 'RUNNING' "
+               "AND x.status IN ('FAILED', 'TIMED_OUT', 'ABORTED') "
+               "AND x.stop_date < m.redrive_date) "
+               "FROM sfn_map_runs m WHERE m.arn = $1",
                1, values, ngx_http_sfn_aws_maprun_described);
 }
 
@@ -523,4 +544,57 @@ ngx_http_sfn_aws_list_map_run_execs(ngx_http_sfn_aws_ctx_t *ctx)
                "AND ($4::text IS NULL OR e.name > $4) "
                "ORDER BY e.name LIMIT $5::int",
                5, values, ngx_http_sfn_aws_maprun_execs_listed);
+}
+
+
+/*
+ * The map run that dispatched the execution of ctx, a child of one if its
+ * state machine is "<machine>/<label>" (no name of a state machine holds a
+ * "/") and its name "<uuid>-<index>": NGX_DECLINED if not a child
+ */
+
+ngx_int_t
+ngx_http_sfn_aws_map_run_of(ngx_http_sfn_aws_ctx_t *ctx, ngx_str_t *arn,
+    ngx_str_t *label)
+{
+    u_char     *slash, *p, *last;
+    ngx_str_t  *sm, *name;
+
+    sm = &ctx->sm_name;
+    name = &ctx->exec_name;
+
+    slash = ngx_strlchr(sm->data, sm->data + sm->len, '/');
+
+    if (slash == NULL || name->len < NGX_UUID_LEN + 2
+        || name->data[NGX_UUID_LEN] != '-')
+    {
+        return NGX_DECLINED;
+    }
+
+    last = name->data + name->len;
+
+    for (p = name->data + NGX_UUID_LEN + 1; p < last; p++) {
+        if (*p < '0' || *p > '9') {
+            return NGX_DECLINED;
+        }
+    }
+
+    arn->len = sizeof("arn:aws:states:::mapRun::") - 1
+               + ctx->smcf->region.len + ctx->smcf->account.len + sm->len
+               + NGX_UUID_LEN;
+    arn->data = ngx_pnalloc(ctx->r->pool, arn->len + 1);
+    if (arn->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(arn->data, "arn:aws:states:%V:%V:mapRun:%V:%*s%Z",
+                &ctx->smcf->region, &ctx->smcf->account, sm,
+                (size_t) NGX_UUID_LEN, name->data);
+
+    if (label) {
+        label->data = slash + 1;
+        label->len = sm->data + sm->len - label->data;
+    }
+
+    return NGX_OK;
 }

@@ -157,11 +157,15 @@ ngx_http_sfn_aws_redrive(ngx_http_sfn_aws_ctx_t *ctx)
     values[2] = NGX_HTTP_SFN_LEASE;
     values[3] = (char *) token.data;
 
-    /* the recovery's columns, its test case last (sql/017) */
+    /*
+     * the recovery's columns, its test case (sql/017), then the map run
+     * it redrives with it (sql/019)
+     */
 
     return ngx_http_sfn_aws_query(ctx,
                "SELECT r.*, (SELECT e.mock_test_case FROM sfn_executions e "
-               "WHERE e.arn = $1) "
-               "FROM sfn_execution_redrive($1, $2, $3::interval, $4) r",
+               "WHERE e.arn = $1), NULL, NULL, d.arn, d.redrive_count "
+               "FROM sfn_execution_redrive($1, $2, $3::interval, $4) r "
+               "LEFT JOIN sfn_map_run_to_redrive($1) d ON r.outcome = 'ok'",
                4, values, ngx_http_sfn_aws_redriven);
 }

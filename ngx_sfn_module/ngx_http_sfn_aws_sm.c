@@ -823,6 +823,11 @@ ngx_http_sfn_aws_sm_json(ngx_http_sfn_aws_ctx_t *ctx, const char *arn,
                               cJSON_Parse(encryption));
     }
 
+    if (ctx->map_run.len) {
+        ngx_http_sfn_json_add_str(json, "mapRunArn", &ctx->map_run);
+        ngx_http_sfn_json_add_str(json, "label", &ctx->label);
+    }
+
     return json;
 }
 
@@ -1037,7 +1042,6 @@ ngx_http_sfn_aws_exec_exists(ngx_http_sfn_aws_ctx_t *ctx, PGresult *res)
 ngx_int_t
 ngx_http_sfn_aws_describe_sm_exec(ngx_http_sfn_aws_ctx_t *ctx)
 {
-    u_char                 *arn;
     ngx_str_t              *key;
     const char             *values[1];
     ngx_http_sfn_record_t   rec;
@@ -1053,17 +1057,33 @@ ngx_http_sfn_aws_describe_sm_exec(ngx_http_sfn_aws_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /*
+     * a map run's child is described with its map run, its label and the
+     * state machine of its map run's parent, as AWS does
+     */
+
+    switch (ngx_http_sfn_aws_map_run_of(ctx, &ctx->map_run, &ctx->label)) {
+
+    case NGX_OK:
+        ctx->sm_name.len = ctx->label.data - 1 - ctx->sm_name.data;
+        ctx->sm_name.data = ngx_http_sfn_aws_cstr(ctx->r->pool,
+                                                  ctx->sm_name.data,
+                                                  ctx->sm_name.len);
+        if (ctx->sm_name.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        break;
+
+    case NGX_ERROR:
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     if (ngx_http_sfn_shm_get(ctx->smcf, key, ctx->r->pool, &rec) == NGX_OK) {
         return ngx_http_sfn_aws_exec_machine(ctx, rec.version.data,
                                              rec.version.len);
     }
 
-    arn = ngx_http_sfn_aws_exec_arn(ctx, &ctx->sm_name, &ctx->exec_name);
-    if (arn == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    values[0] = (char *) arn;
+    values[0] = (char *) key->data;
 
     return ngx_http_sfn_aws_query(ctx,
                "SELECT coalesce(version_arn, '') FROM sfn_executions "
@@ -1481,40 +1501,29 @@ ngx_int_t
 ngx_http_sfn_aws_validate(ngx_http_sfn_aws_ctx_t *ctx)
 {
     size_t          i, n, w, k;
-    cJSON          *json, *list, *d, *max;
-    ngx_str_t       def, type;
+    cJSON          *json, *list, *d;
+    ngx_int_t       max;
+    ngx_str_t       def, type, severity;
     sfn_diag_t     *diag, *warn;
     sfn_machine_t  *m;
 
+    max = 0;
+
     if (ngx_http_sfn_aws_field(ctx, "definition", 1, &def) != NGX_OK
         || ngx_http_sfn_aws_field(ctx, "type", 0, &type) == NGX_ERROR
+        || ngx_http_sfn_aws_field(ctx, "severity", 0, &severity)
+           == NGX_ERROR
         || ngx_http_sfn_aws_length(ctx, "definition", &def, 1024 * 1024)
-           != NGX_OK)
+           != NGX_OK
+        || ngx_http_sfn_aws_number(ctx, "maxResults", 0, 100, &max)
+           == NGX_ERROR)
     {
         return ngx_http_sfn_aws_error(ctx);
     }
 
-    n = 100;
-    max = cJSON_GetObjectItemCaseSensitive(ctx->body, "maxResults");
+    /* 0, or none, is the default */
 
-    if (max && !cJSON_IsNull(max)) {
-        if (!cJSON_IsNumber(max)) {
-            return ngx_http_sfn_aws_reply_error(ctx, "SerializationException",
-                                                "Unexpected value type for "
-                                                "'maxResults'");
-        }
-
-        if (max->valuedouble < 0 || max->valuedouble > 100) {
-            return ngx_http_sfn_aws_reply_error(ctx, "ValidationException",
-                       "1 validation error detected: Value at 'maxResults' "
-                       "failed to satisfy constraint: Member must have value "
-                       "between 0 and 100");
-        }
-
-        if (max->valuedouble >= 1) {
-            n = (size_t) max->valuedouble;
-        }
-    }
+    n = max ? (size_t) max : 100;
 
     /* one more than asked for tells whether the list is cut */
 
@@ -1545,7 +1554,10 @@ ngx_http_sfn_aws_validate(ngx_http_sfn_aws_ctx_t *ctx)
 
     /* the errors, then the warnings, which leave the result OK */
 
-    w = sfn_machine_lint((char *) def.data, def.len, warn, n + 1);
+    /* severity ERROR asks for the errors alone */
+
+    w = (severity.data && ngx_strcmp(severity.data, "ERROR") == 0)
+        ? 0 : sfn_machine_lint((char *) def.data, def.len, warn, n + 1);
 
     cJSON_AddItemToObject(json, "diagnostics", list);
     cJSON_AddBoolToObject(json, "truncated", i + w > n);
@@ -1636,14 +1648,22 @@ ngx_int_t
 ngx_http_sfn_aws_tag(ngx_http_sfn_aws_ctx_t *ctx)
 {
     char        *tags;
+    cJSON       *list;
     const char  *values[2];
 
     if (ngx_http_sfn_aws_resource(ctx) != NGX_OK) {
         return ngx_http_sfn_aws_error(ctx);
     }
 
-    tags = ngx_http_sfn_aws_tags(ctx,
-                        cJSON_GetObjectItemCaseSensitive(ctx->body, "tags"));
+    list = cJSON_GetObjectItemCaseSensitive(ctx->body, "tags");
+
+    if (list == NULL) {
+        return ngx_http_sfn_aws_reply_error(ctx, "ValidationException",
+                   "1 validation error detected: Value null at 'tags' "
+                   "failed to satisfy constraint: Member must not be null");
+    }
+
+    tags = ngx_http_sfn_aws_tags(ctx, list);
     if (tags == NULL) {
         return ngx_http_sfn_aws_error(ctx);
     }
@@ -1662,7 +1682,7 @@ ngx_int_t
 ngx_http_sfn_aws_untag(ngx_http_sfn_aws_ctx_t *ctx)
 {
     char        *text;
-    cJSON       *keys;
+    cJSON       *keys, *key;
     const char  *values[2];
 
     if (ngx_http_sfn_aws_resource(ctx) != NGX_OK) {
@@ -1675,6 +1695,24 @@ ngx_http_sfn_aws_untag(ngx_http_sfn_aws_ctx_t *ctx)
         return ngx_http_sfn_aws_reply_error(ctx, "ValidationException",
                    "1 validation error detected: Value null at 'tagKeys' "
                    "failed to satisfy constraint: Member must not be null");
+    }
+
+    /* each a TagKey of the model: a string of 1 to 128 characters */
+
+    cJSON_ArrayForEach(key, keys) {
+        if (!cJSON_IsString(key)) {
+            return ngx_http_sfn_aws_reply_error(ctx, "SerializationException",
+                                                "Unexpected value type for "
+                                                "'tagKeys.member'");
+        }
+
+        if (key->valuestring[0] == '\0' || ngx_strlen(key->valuestring) > 128)
+        {
+            return ngx_http_sfn_aws_reply_error(ctx, "ValidationException",
+                       "1 validation error detected: Value at "
+                       "'tagKeys.member' failed to satisfy constraint: "
+                       "Member must have length between 1 and 128");
+        }
     }
 
     text = cJSON_PrintUnformatted(keys);

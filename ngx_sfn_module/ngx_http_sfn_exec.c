@@ -47,6 +47,7 @@ static ngx_uint_t              ngx_http_sfn_ephemeral;
 /* what the next run started tells when it ends: a map run's child */
 static ngx_http_sfn_finish_pt  ngx_http_sfn_child_finish;
 static void                   *ngx_http_sfn_child_data;
+static ngx_str_t              *ngx_http_sfn_child_map_run;
 static sfn_exec_t             *ngx_http_sfn_child_parent;
 
 /* the pool of the last run freed, reset for the next: no malloc per run */
@@ -385,9 +386,10 @@ ngx_http_sfn_payload(ngx_http_sfn_run_t *run, const char *body, size_t len,
     /* fenced as its events are: see ngx_http_sfn_run_flush_events() */
 
     if (ngx_http_sfn_pg_record(
-            "INSERT INTO sfn_payloads (execution_arn, hash, body) "
-            "SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM sfn_executions "
-            "WHERE arn = $1 AND owner = $4 AND history IS NULL) "
+            "INSERT INTO sfn_payloads (execution_arn, hash, body, "
+            "start_date) "
+            "SELECT $1, $2, $3, e.start_date FROM sfn_executions e "
+            "WHERE e.arn = $1 AND e.owner = $4 AND e.history IS NULL "
             "ON CONFLICT DO NOTHING", 4, values, NULL, NULL)
         != NGX_OK)
     {
@@ -593,7 +595,7 @@ ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run, sfn_status_e status)
 {
     u_char       ts[NGX_INT64_LEN + 1], stop[NGX_INT64_LEN + 1];
     ngx_uint_t   packed;
-    const char  *values[18], *error;
+    const char  *values[19], *error;
 
     run->inserted = 1;
     run->inserted_final = (status != SFN_RUNNING);
@@ -629,6 +631,7 @@ ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run, sfn_status_e status)
                                       : NULL;
     values[16] = (const char *) run->alias.data;
     values[17] = run->mock ? sfn_mock_case_name(run->mock) : NULL;
+    values[18] = (const char *) run->map_run.data;
     error = values[10];
 
     /*
@@ -655,7 +658,7 @@ ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run, sfn_status_e status)
             "(arn, name, state_machine, type, status, input, start_date, "
             "owner, lease_until, job_id, output, error, cause, stop_date, "
             "history, trace_header, version_arn, alias_arn, "
-            "mock_test_case) "
+            "mock_test_case, map_run, map_index) "
             "VALUES ($1, $2, $3, $4, $9, $5, "
             "to_timestamp($6::float8 / 1000), $7, "
             "CASE WHEN $9 = 'RUNNING' "
@@ -663,8 +666,10 @@ ngx_http_sfn_run_insert(ngx_http_sfn_run_t *run, sfn_status_e status)
             "$8, $10, $11, $12, "
             "CASE WHEN $9 = 'RUNNING' THEN NULL "
             "ELSE to_timestamp($13::float8 / 1000) END, "
-            "sfn_history_pack($14::jsonb), $15, $16, $17, $18) "
-            "ON CONFLICT DO NOTHING", 18, values, NULL, NULL)
+            "sfn_history_pack($14::jsonb), $15, $16, $17, $18, $19::text, "
+            "CASE WHEN $19::text IS NOT NULL "
+            "THEN substr($2, " NGX_HTTP_SFN_MR_INDEX_AT ")::bigint END) "
+            "ON CONFLICT DO NOTHING", 19, values, NULL, NULL)
         != NGX_OK)
     {
         ngx_log_error(NGX_LOG_ALERT, run->log, 0,
@@ -741,12 +746,13 @@ ngx_http_sfn_run_flush_events(ngx_http_sfn_run_t *run)
     values[2] = (const char *) ngx_http_sfn_owner;
 
     if (ngx_http_sfn_pg_record(
-            "WITH e AS (SELECT arn FROM sfn_executions WHERE arn = $1 "
-            "AND owner = $3 AND history IS NULL FOR NO KEY UPDATE) "
+            "WITH e AS (SELECT arn, start_date FROM sfn_executions "
+            "WHERE arn = $1 AND owner = $3 AND history IS NULL "
+            "FOR NO KEY UPDATE) "
             "INSERT INTO sfn_history "
-            "(execution_arn, id, previous_id, type, ts, details) "
+            "(execution_arn, id, previous_id, type, ts, details, start_date) "
             "SELECT e.arn, x.id, x.prev, x.type, "
-            "to_timestamp(x.ts / 1000.0), x.details "
+            "to_timestamp(x.ts / 1000.0), x.details, e.start_date "
             "FROM e, jsonb_to_recordset($2::jsonb) AS "
             "x(id bigint, prev bigint, type text, ts float8, details jsonb) "
             "ON CONFLICT DO NOTHING", 3, values, NULL, NULL)
@@ -1417,14 +1423,15 @@ ngx_http_sfn_exec_start_sync(ngx_http_sfn_main_conf_t *smcf,
 ngx_int_t
 ngx_http_sfn_exec_start_child(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
-    ngx_http_sfn_finish_pt handler, void *data, sfn_exec_t *parent,
-    ngx_pool_t *pool)
+    ngx_str_t *map_run, ngx_http_sfn_finish_pt handler, void *data,
+    sfn_exec_t *parent, ngx_pool_t *pool)
 {
     ngx_int_t  rc;
 
     ngx_http_sfn_ephemeral = (sm->type == SFN_EXPRESS);
     ngx_http_sfn_child_finish = handler;
     ngx_http_sfn_child_data = data;
+    ngx_http_sfn_child_map_run = map_run;
     ngx_http_sfn_child_parent = parent;
 
     rc = ngx_http_sfn_exec_start(smcf, sm, name, input, NULL, NULL, NULL,
@@ -1434,6 +1441,7 @@ ngx_http_sfn_exec_start_child(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_ephemeral = 0;
     ngx_http_sfn_child_finish = NULL;
     ngx_http_sfn_child_data = NULL;
+    ngx_http_sfn_child_map_run = NULL;
     ngx_http_sfn_child_parent = NULL;
 
     return rc;
@@ -1609,6 +1617,16 @@ ngx_http_sfn_run_create(ngx_http_sfn_main_conf_t *smcf,
     }
 
     if (redrive) {
+        if (redrive->map_run.len
+            && ngx_http_sfn_pstr(pool, &redrive->map_run,
+                                 &run->redrive_map_run)
+               != NGX_OK)
+        {
+            goto failed;
+        }
+
+        run->redrive_map_count = redrive->map_run_count;
+
         run->exec = sfn_exec_redrive(sm->machine, &host, &conf,
                                      (const char *) input->data, input->len,
                                      (const char *) redrive->state.data,
@@ -1751,6 +1769,10 @@ ngx_http_sfn_exec_start(ngx_http_sfn_main_conf_t *smcf,
                    != NGX_OK)
             || (alias
                 && ngx_http_sfn_pstr(run->pool, alias, &run->alias)
+                   != NGX_OK)
+            || (ngx_http_sfn_child_map_run
+                && ngx_http_sfn_pstr(run->pool, ngx_http_sfn_child_map_run,
+                                     &run->map_run)
                    != NGX_OK))
         {
             goto failed;

@@ -25,6 +25,8 @@ typedef struct {
     ngx_str_t                    input;     /* that state's, JSON text */
     int64_t                      event_id;  /* the last one kept */
     ngx_int_t                    count;     /* redrives, this one too */
+    ngx_str_t                    map_run;   /* redriven with it, or none */
+    ngx_int_t                    map_run_count;
 } ngx_http_sfn_redrive_t;
 
 
@@ -121,6 +123,9 @@ struct ngx_http_sfn_run_s {
     ngx_str_t                    input;       /* until the row is written */
     ngx_str_t                    trace;
     ngx_str_t                    alias;       /* the alias that chose sm */
+    ngx_str_t                    map_run;     /* a child's, until its row */
+    ngx_str_t                    redrive_map_run; /* the next map run is */
+    ngx_int_t                    redrive_map_count; /* that one, redriven */
     const sfn_mock_case_t       *mock;        /* its test case, or NULL */
     ngx_str_t                    bucket;
     ngx_str_t                    key;
@@ -170,6 +175,9 @@ void ngx_http_sfn_activity_forget(ngx_http_sfn_task_ctx_t *ctx);
 /* ngx_http_sfn_lease.c: leases and recovery of Standard executions */
 void ngx_http_sfn_lease_init(ngx_cycle_t *cycle);
 void ngx_http_sfn_release_leases(ngx_cycle_t *cycle);
+ngx_http_sfn_run_t *ngx_http_sfn_recover(ngx_http_sfn_main_conf_t *smcf,
+    void *res, int row, ngx_http_sfn_machine_t *sm,
+    ngx_http_sfn_finish_pt handler, void *data);
 
 /* ngx_http_sfn_mail.c: stops and callbacks delivered to the owner */
 void ngx_http_sfn_mail_init(ngx_cycle_t *cycle);

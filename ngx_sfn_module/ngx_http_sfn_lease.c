@@ -9,7 +9,7 @@
  */
 
 
-#include "ngx_http_sfn_exec.h"
+#include "ngx_http_sfn_maprun.h"
 
 #include <libpq-fe.h>
 
@@ -31,7 +31,9 @@ static uint64_t                   ngx_http_sfn_claims;
  * worker killed, a reload, a restart, another node gone) with FOR UPDATE
  * SKIP LOCKED, then resumes them here.  An execution is resumed from its
  * input; its recorded history keeps the first copy of every event, and
- * tasks, being deterministic, are simply run again.
+ * tasks, being deterministic, are simply run again.  The children of a
+ * running map run are not claimed here: its parent's next owner claims
+ * them with it (sql/019_map_run_children.sql).
  */
 
 /*
@@ -47,6 +49,55 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, void *pgres,
 {
     PGresult *res = pgres;
 
+    ngx_str_t                machine, def;
+    ngx_http_sfn_run_t      *run;
+    ngx_http_sfn_machine_t  *sm;
+
+    /*
+     * a child of a map run that has ended (columns 21 and 22: its
+     * ItemProcessor and type): resumed with it, and aborted as the map
+     * run's other children were
+     */
+
+    if (PQnfields(res) <= 22 || PQgetisnull(res, row, 21)) {
+        (void) ngx_http_sfn_recover(smcf, res, row, NULL, NULL, NULL);
+        return;
+    }
+
+    machine.data = (u_char *) PQgetvalue(res, row, 1);
+    machine.len = PQgetlength(res, row, 1);
+    def.data = (u_char *) PQgetvalue(res, row, 21);
+    def.len = PQgetlength(res, row, 21);
+
+    sm = ngx_http_sfn_maprun_machine(smcf, &machine, &def,
+                                     ngx_strcmp(PQgetvalue(res, row, 22),
+                                                "EXPRESS") == 0
+                                     ? SFN_EXPRESS : SFN_STANDARD, NULL);
+    if (sm == NULL) {
+        return;
+    }
+
+    run = ngx_http_sfn_recover(smcf, res, row, sm, NULL, NULL);
+
+    if (run && !run->finished) {
+        (void) sfn_exec_stop(run->exec, "States.Aborted",
+                             "the map run ended");
+        ngx_http_sfn_run_after(run);
+    }
+}
+
+
+/*
+ * One row: sm, if given, is the machine it runs (a map run's children);
+ * handler is told its end.  NULL if it is not resumed here.
+ */
+
+ngx_http_sfn_run_t *
+ngx_http_sfn_recover(ngx_http_sfn_main_conf_t *smcf, void *pgres, int row,
+    ngx_http_sfn_machine_t *sm, ngx_http_sfn_finish_pt handler, void *data)
+{
+    PGresult *res = pgres;
+
     char                    *snapshot;
     u_char                   err[1024];
     int64_t                  start_ms;
@@ -56,7 +107,6 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, void *pgres,
     ngx_http_sfn_record_t    rec;
     const sfn_mock_case_t   *mock;
     ngx_http_sfn_redrive_t   rd, *redrive;
-    ngx_http_sfn_machine_t  *sm;
 
     name.data = (u_char *) PQgetvalue(res, row, 0);
     name.len = ngx_strlen(name.data);
@@ -73,7 +123,7 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, void *pgres,
     exec_arn.len = ngx_strlen(exec_arn.data);
 
     if (ngx_http_sfn_run_find(&exec_arn)) {
-        return;
+        return NULL;
     }
 
     version.data = (u_char *) PQgetvalue(res, row, 12);
@@ -81,7 +131,9 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, void *pgres,
 
     /* one started on a version runs it to the end */
 
-    sm = version.len ? NULL : ngx_http_sfn_machine_find(smcf, &machine);
+    if (sm == NULL && version.len == 0) {
+        sm = ngx_http_sfn_machine_find(smcf, &machine);
+    }
 
     if (sm == NULL && !PQgetisnull(res, row, 9) && !PQgetisnull(res, row, 8))
     {
@@ -104,7 +156,7 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, void *pgres,
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "sfn execution \"%V\" cannot resume: state machine "
                       "\"%V\" is not configured", &name, &machine);
-        return;
+        return NULL;
     }
 
     /* a mocked one goes on with its test case, if the file still has it */
@@ -121,7 +173,7 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, void *pgres,
             ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                           "sfn execution \"%V\" cannot resume: test case "
                           "\"%V\": %s", &name, &test_case, err);
-            return;
+            return NULL;
         }
     }
 
@@ -134,7 +186,7 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, void *pgres,
             ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                           "sfn execution \"%V\" cannot be redriven: no "
                           "state to go on from", &name);
-            return;
+            return NULL;
         }
 
         rd.state.data = (u_char *) PQgetvalue(res, row, 15);
@@ -143,13 +195,25 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, void *pgres,
         rd.input.len = PQgetlength(res, row, 16);
         rd.event_id = ngx_atoof((u_char *) PQgetvalue(res, row, 17),
                                 PQgetlength(res, row, 17));
+        ngx_str_null(&rd.map_run);
+        rd.map_run_count = 0;
+
+        /* RedriveExecution's: the map run it redrives (columns 23, 24) */
+
+        if (PQnfields(res) > 24 && !PQgetisnull(res, row, 23)) {
+            rd.map_run.data = (u_char *) PQgetvalue(res, row, 23);
+            rd.map_run.len = PQgetlength(res, row, 23);
+            rd.map_run_count = ngx_atoi((u_char *) PQgetvalue(res, row, 24),
+                                        PQgetlength(res, row, 24));
+        }
+
         redrive = &rd;
     }
 
     run = ngx_http_sfn_run_create(smcf, sm, &name, &input, &job, start_ms,
                                   snapshot, redrive, mock, ngx_cycle->log);
     if (run == NULL) {
-        return;
+        return NULL;
     }
 
     ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
@@ -201,11 +265,18 @@ ngx_http_sfn_recover_row(ngx_http_sfn_main_conf_t *smcf, void *pgres,
     ngx_queue_insert_tail(&ngx_http_sfn_runs, &run->queue);
     ngx_http_sfn_durable += run->durable;
 
+    run->on_finish = handler;
+    run->on_finish_data = data;
+
     if (*snapshot == '\0') {
         (void) sfn_exec_start(run->exec);
     }
 
     ngx_http_sfn_run_after(run);
+
+    /* it may have ended, and be freed: only a running one is told */
+
+    return ngx_http_sfn_run_find(&exec_arn);
 }
 
 
@@ -278,7 +349,8 @@ ngx_http_sfn_scan_handler(ngx_event_t *ev)
                 "CASE WHEN v.arn IS NULL THEN m.definition "
                 "ELSE v.definition END AS m_def, v.arn AS v_arn, "
                 "r.state AS r_state, r.input AS r_input, "
-                "r.event_id AS r_event "
+                "r.event_id AS r_event, "
+                "p.processor AS p_def, p.child_type AS p_type "
                 "FROM sfn_executions x LEFT JOIN sfn_state_machines m "
                 "ON m.name = x.state_machine AND m.source = 'api' "
                 "LEFT JOIN sfn_versions v ON v.arn = x.version_arn "
@@ -287,7 +359,9 @@ ngx_http_sfn_scan_handler(ngx_event_t *ev)
                 "d.def, sfn_redrive_before(x.arn, x.redrive_count)) p "
                 "WHERE x.snapshot IS NULL AND x.redrive_count > 0) r "
                 "ON true "
+                "LEFT JOIN sfn_map_runs p ON p.arn = x.map_run "
                 "WHERE x.status = 'RUNNING' AND x.type = 'STANDARD' "
+                "AND (x.map_run IS NULL OR p.status <> 'RUNNING') "
                 "AND (x.lease_until IS NULL OR x.lease_until < now() "
                 "OR (x.owner = $1 AND x.claim = $2)) "
                 "ORDER BY coalesce(x.owner = $1 AND x.claim = $2, false) "
@@ -301,7 +375,7 @@ ngx_http_sfn_scan_handler(ngx_event_t *ev)
                 "e.trace_header, c.v_arn, e.alias_arn, e.redrive_count, "
                 "c.r_state, c.r_input, c.r_event, NULL, "
                 "(extract(epoch FROM e.redrive_date) * 1000)::bigint, "
-                "e.mock_test_case",
+                "e.mock_test_case, c.p_def, c.p_type",
                 2, values,
                 ngx_http_sfn_recover_handler, ev->data)
             != NGX_OK)

@@ -17,7 +17,9 @@
  * once it is written.  The ring bounds how far the reader runs ahead of
  * the oldest child still running.  The row holds the map run's counts,
  * written every second and at the end; UpdateMapRun changes its limits
- * there, and the owner reads them back with each write.
+ * there, and the owner reads them back with each write.  A map run taken
+ * over with its parent goes on from the row's progress, with the Standard
+ * children recorded since (ngx_http_sfn_maprun_found()).
  */
 
 
@@ -393,6 +395,356 @@ ngx_http_sfn_maprun_child_done(void *data, ngx_http_sfn_record_t *rec)
 }
 
 
+/*
+ * A resumed map run's Standard children: those recorded from its last
+ * progress on are found again a window at a time (sql/019), in item
+ * order, as the pump reaches their items; one that has ended gives its
+ * result as recorded, one still running is resumed here from its last
+ * step, claimed for this worker, and tells its map run its end.  Only the
+ * items none was recorded for start a child.
+ */
+
+static void
+ngx_http_sfn_maprun_found_free(ngx_http_sfn_mr_found_t *f)
+{
+    ngx_free(f->arn.data);
+    ngx_free(f->output.data);
+    ngx_free(f->error.data);
+    ngx_free(f->cause.data);
+
+    ngx_memzero(f, sizeof(ngx_http_sfn_mr_found_t));
+}
+
+
+static void
+ngx_http_sfn_maprun_found_done(void *data, ngx_http_sfn_record_t *rec)
+{
+    ngx_http_sfn_mr_found_t *f = data;
+
+    f->ended = 1;
+    f->status = rec->status;
+    f->stop_ms = rec->stop_ms;
+
+    /* no memory for its output: it is taken as failed */
+
+    if ((rec->status == SFN_SUCCEEDED
+         && ngx_http_sfn_maprun_dup(&f->output, &rec->output) != NGX_OK)
+        || ngx_http_sfn_maprun_dup(&f->error, &rec->error) != NGX_OK
+        || ngx_http_sfn_maprun_dup(&f->cause, &rec->cause) != NGX_OK)
+    {
+        f->status = SFN_FAILED;
+    }
+}
+
+
+/*
+ * The children found and not yet reached are let go: stopped, unless the
+ * worker goes or the parent went elsewhere (the next owner finds them)
+ */
+
+static void
+ngx_http_sfn_maprun_found_close(ngx_http_sfn_maprun_t *mr)
+{
+    ngx_uint_t                i;
+    ngx_http_sfn_run_t       *run;
+    ngx_http_sfn_mr_found_t  *f;
+
+    if (mr->found == NULL) {
+        return;
+    }
+
+    for (i = mr->found_pos; i < mr->found_n; i++) {
+        f = &mr->found[i];
+
+        run = f->ended ? NULL : ngx_http_sfn_run_find(&f->arn);
+
+        if (run) {
+            run->on_finish = NULL;
+            run->on_finish_data = NULL;
+
+            if (!mr->leaving) {
+                (void) sfn_exec_stop(run->exec, "States.Aborted",
+                                     "the map run ended");
+                ngx_http_sfn_run_after(run);
+            }
+        }
+
+        ngx_http_sfn_maprun_found_free(f);
+    }
+
+    ngx_free(mr->found);
+    mr->found = NULL;
+    mr->found_n = 0;
+    mr->found_pos = 0;
+}
+
+
+static sfn_status_e
+ngx_http_sfn_maprun_status(const char *name)
+{
+    sfn_status_e  st;
+
+    for (st = SFN_SUCCEEDED; st <= SFN_ABORTED; st++) {
+        if (ngx_strcmp(name, sfn_status_name(st)) == 0) {
+            return st;
+        }
+    }
+
+    return SFN_RUNNING;
+}
+
+
+static void
+ngx_http_sfn_maprun_found(void *data, void *res)
+{
+    ngx_http_sfn_maprun_t *mr = data;
+
+    int                       i, n;
+    ngx_str_t                 v;
+    ngx_http_sfn_run_t       *run;
+    ngx_http_sfn_mr_found_t  *f;
+
+    PGresult  *r = res;
+
+    mr->queries--;
+    mr->find_wait = 0;
+
+    if (mr->closed) {
+        if (r && !mr->leaving) {
+            /* claimed for a map run that ended meanwhile: aborted */
+            for (i = 0; i < PQntuples(r); i++) {
+                if (!PQgetisnull(r, i, 22)
+                    && ngx_strcmp(PQgetvalue(r, i, 22), "RUNNING") == 0)
+                {
+                    run = ngx_http_sfn_recover(mr->smcf, r, i, mr->child,
+                                               NULL, NULL);
+                    if (run) {
+                        (void) sfn_exec_stop(run->exec, "States.Aborted",
+                                             "the map run ended");
+                        ngx_http_sfn_run_after(run);
+                    }
+                }
+            }
+        }
+
+        if (mr->queries == 0) {
+            ngx_http_sfn_maprun_free(mr);
+        }
+
+        return;
+    }
+
+    n = r ? PQntuples(r) : 0;
+
+    if (r == NULL
+        || (n == 1 && ngx_strcmp(PQgetvalue(r, 0, 18), "wait") == 0))
+    {
+        /* the database out of reach, or a child still leased: again */
+        ngx_add_timer(&mr->find, NGX_HTTP_SFN_MR_FLUSH);
+        return;
+    }
+
+    ngx_http_sfn_maprun_found_close(mr);
+
+    mr->found_more = ((size_t) n == mr->ring_size);
+
+    if (n == 0) {
+        ngx_http_sfn_maprun_post(mr);
+        return;
+    }
+
+    mr->found = ngx_alloc(n * sizeof(ngx_http_sfn_mr_found_t),
+                          ngx_cycle->log);
+    if (mr->found == NULL) {
+        ngx_http_sfn_maprun_fail(mr, "States.Runtime", "out of memory");
+        ngx_http_sfn_maprun_post(mr);
+        return;
+    }
+
+    ngx_memzero(mr->found, n * sizeof(ngx_http_sfn_mr_found_t));
+    mr->found_n = n;
+
+    for (i = 0; i < n; i++) {
+        f = &mr->found[i];
+
+        f->index = ngx_atoof((u_char *) PQgetvalue(r, i, 21),
+                             PQgetlength(r, i, 21));
+        f->start_ms = ngx_atoof((u_char *) PQgetvalue(r, i, 3),
+                                PQgetlength(r, i, 3));
+        f->status = ngx_http_sfn_maprun_status(PQgetvalue(r, i, 22));
+
+        v.data = (u_char *) PQgetvalue(r, i, 10);
+        v.len = PQgetlength(r, i, 10);
+
+        if (ngx_http_sfn_maprun_dup(&f->arn, &v) != NGX_OK) {
+            f->ended = 1;
+            f->status = SFN_FAILED;
+            continue;
+        }
+
+        if (f->status != SFN_RUNNING) {
+            ngx_http_sfn_record_t  rec;
+
+            ngx_memzero(&rec, sizeof(ngx_http_sfn_record_t));
+            rec.status = f->status;
+            rec.stop_ms = PQgetisnull(r, i, 26)
+                          ? 0 : ngx_atoof((u_char *) PQgetvalue(r, i, 26),
+                                          PQgetlength(r, i, 26));
+            rec.output.data = (u_char *) PQgetvalue(r, i, 23);
+            rec.output.len = PQgetlength(r, i, 23);
+            rec.error.data = (u_char *) PQgetvalue(r, i, 24);
+            rec.error.len = PQgetlength(r, i, 24);
+            rec.cause.data = (u_char *) PQgetvalue(r, i, 25);
+            rec.cause.len = PQgetlength(r, i, 25);
+
+            ngx_http_sfn_maprun_found_done(f, &rec);
+            continue;
+        }
+
+        /* running here already (its owner's map run had it), or resumed */
+
+        run = ngx_http_sfn_run_find(&f->arn);
+
+        if (run) {
+            run->on_finish = ngx_http_sfn_maprun_found_done;
+            run->on_finish_data = f;
+            continue;
+        }
+
+        run = ngx_http_sfn_recover(mr->smcf, r, i, mr->child,
+                                   ngx_http_sfn_maprun_found_done, f);
+
+        if (run == NULL && !f->ended) {
+            /* its snapshot does not fit its ItemProcessor: logged */
+            f->ended = 1;
+            f->status = SFN_FAILED;
+            ngx_str_set(&v, "States.Runtime");
+            (void) ngx_http_sfn_maprun_dup(&f->error, &v);
+            ngx_str_set(&v, "the child execution could not be resumed");
+            (void) ngx_http_sfn_maprun_dup(&f->cause, &v);
+        }
+    }
+
+    mr->find_from = mr->found[n - 1].index + 1;
+
+    /* a stop may have come for them while they had no owner */
+    ngx_http_sfn_mail_poll();
+
+    ngx_http_sfn_maprun_post(mr);
+}
+
+
+static void
+ngx_http_sfn_maprun_find(ngx_event_t *ev)
+{
+    ngx_http_sfn_maprun_t *mr = ev->data;
+
+    const char  *values[4];
+    u_char       from[NGX_INT64_LEN + 1], limit[NGX_INT64_LEN + 1];
+
+    if (mr->done || mr->find_wait) {
+        return;
+    }
+
+    *ngx_sprintf(from, "%uL", mr->find_from) = '\0';
+    *ngx_sprintf(limit, "%uz", mr->ring_size) = '\0';
+
+    values[0] = (char *) mr->arn.data;
+    values[1] = (char *) from;
+    values[2] = (char *) limit;
+    values[3] = (char *) ngx_http_sfn_lease_owner();
+
+    if (ngx_http_sfn_pg_query(
+            "SELECT * FROM sfn_map_run_children($1, $2::bigint, $3::int, "
+            "$4, interval '" NGX_HTTP_SFN_LEASE "')",
+            4, values, ngx_http_sfn_maprun_found, mr)
+        != NGX_OK)
+    {
+        ngx_add_timer(&mr->find, NGX_HTTP_SFN_MR_FLUSH);
+        return;
+    }
+
+    mr->queries++;
+    mr->find_wait = 1;
+}
+
+
+/*
+ * The child recorded for the pump's next item, if any: NGX_AGAIN while
+ * its window is being read
+ */
+
+static ngx_int_t
+ngx_http_sfn_maprun_found_next(ngx_http_sfn_maprun_t *mr,
+    ngx_http_sfn_mr_found_t **found)
+{
+    ngx_http_sfn_mr_found_t  *f;
+
+    *found = NULL;
+
+    if (!mr->finding) {
+        return NGX_OK;
+    }
+
+    if (mr->found_pos == mr->found_n) {
+        if (!mr->found_more) {
+            mr->finding = 0;
+            ngx_http_sfn_maprun_found_close(mr);
+            return NGX_OK;
+        }
+
+        if (!mr->find_wait && !mr->find.timer_set) {
+            ngx_http_sfn_maprun_find(&mr->find);
+        }
+
+        return NGX_AGAIN;
+    }
+
+    f = &mr->found[mr->found_pos];
+
+    if (f->index == mr->next) {
+        mr->found_pos++;
+        *found = f;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the item's child was found: its end, now or when it comes */
+
+static ngx_int_t
+ngx_http_sfn_maprun_adopt(ngx_http_sfn_maprun_t *mr,
+    ngx_http_sfn_mr_slot_t *s, ngx_http_sfn_mr_found_t *f)
+{
+    ngx_http_sfn_record_t  rec;
+
+    s->start_ms = f->start_ms;
+
+    if (!f->ended
+        && ngx_http_sfn_exec_on_finish(&f->arn,
+                                       ngx_http_sfn_maprun_child_done, s)
+           == NGX_OK)
+    {
+        ngx_http_sfn_maprun_found_free(f);
+        return NGX_OK;
+    }
+
+    ngx_memzero(&rec, sizeof(ngx_http_sfn_record_t));
+
+    rec.status = f->ended ? f->status : SFN_FAILED;
+    rec.stop_ms = f->stop_ms;
+    rec.output = f->output;
+    rec.error = f->error;
+    rec.cause = f->cause;
+
+    ngx_http_sfn_maprun_child_done(s, &rec);
+    ngx_http_sfn_maprun_found_free(f);
+
+    return NGX_OK;
+}
+
+
 /* the next child's input: an item, or a batch of them */
 
 static cJSON *
@@ -504,12 +856,13 @@ ngx_http_sfn_maprun_next_input(ngx_http_sfn_maprun_t *mr)
 static ngx_int_t
 ngx_http_sfn_maprun_start_child(ngx_http_sfn_maprun_t *mr)
 {
-    char                    *text, *error, *cause;
-    cJSON                   *in;
-    u_char                   buf[NGX_HTTP_SFN_NAME_LEN + 1];
-    ngx_str_t                name, input;
-    ngx_int_t                rc;
-    ngx_http_sfn_mr_slot_t  *s;
+    char                     *text, *error, *cause;
+    cJSON                    *in;
+    u_char                    buf[NGX_HTTP_SFN_NAME_LEN + 1];
+    ngx_str_t                 name, input;
+    ngx_int_t                 rc;
+    ngx_http_sfn_mr_slot_t   *s;
+    ngx_http_sfn_mr_found_t  *f;
 
     in = mr->retry;
     mr->retry = NULL;
@@ -526,6 +879,14 @@ ngx_http_sfn_maprun_start_child(ngx_http_sfn_maprun_t *mr)
         mr->skip--;
         mr->next++;
         mr->base++;
+    }
+
+    f = NULL;
+
+    if (in == NULL
+        && ngx_http_sfn_maprun_found_next(mr, &f) == NGX_AGAIN)
+    {
+        return NGX_AGAIN;
     }
 
     if (in == NULL) {
@@ -581,7 +942,14 @@ ngx_http_sfn_maprun_start_child(ngx_http_sfn_maprun_t *mr)
     mr->next++;
     mr->total++;
 
+    if (f) {
+        free(text);
+        cJSON_Delete(in);
+        return ngx_http_sfn_maprun_adopt(mr, s, f);
+    }
+
     rc = ngx_http_sfn_exec_start_child(mr->smcf, mr->child, &name, &input,
+                                       &mr->arn,
                                        ngx_http_sfn_maprun_child_done, s,
                                        mr->exec, mr->scratch);
     free(text);
@@ -814,9 +1182,13 @@ ngx_http_sfn_maprun_pump(ngx_event_t *ev)
             }
 
             if (rc == NGX_AGAIN) {
-                /* the reader read its share of this turn: the next one */
-                mr->yield = 0;
-                n = NGX_HTTP_SFN_MR_SLICE;
+                if (mr->yield) {
+                    /* the reader read its share of this turn: the next */
+                    mr->yield = 0;
+                    n = NGX_HTTP_SFN_MR_SLICE;
+                }
+
+                /* else the window of recorded children: posted when read */
                 break;
             }
 
@@ -940,7 +1312,7 @@ ngx_http_sfn_maprun_flush_row(ngx_http_sfn_maprun_t *mr, ngx_uint_t final)
 {
     u_char      *p;
     char        *progress;
-    const char  *values[4];
+    const char  *values[5];
     u_char       counts[512], stop[NGX_INT64_LEN + 2];
 
     if (mr->smcf->database.len == 0 || !mr->row) {
@@ -970,16 +1342,26 @@ ngx_http_sfn_maprun_flush_row(ngx_http_sfn_maprun_t *mr, ngx_uint_t final)
     }
 
     values[3] = progress;
+    values[4] = (char *) ngx_http_sfn_lease_owner();
+
+    /*
+     * written by the owner of a Standard parent only, as its steps are: a
+     * worker that lost it to another (its lease ran out while the
+     * database was out of its reach) writes nothing over the new owner's
+     */
 
     if (ngx_http_sfn_pg_query(
-            "UPDATE sfn_map_runs SET counts = $2::jsonb, "
+            "UPDATE sfn_map_runs r SET counts = $2::jsonb, "
             "status = coalesce($3, status), "
             "stopped_at = CASE WHEN $3 IS NULL THEN NULL ELSE now() END, "
             "progress = CASE WHEN $3 IS NULL THEN coalesce($4::jsonb, "
             "progress) END "
             "WHERE arn = $1 AND status = 'RUNNING' "
+            "AND NOT EXISTS (SELECT 1 FROM sfn_executions p "
+            "WHERE p.arn = r.execution_arn AND p.type = 'STANDARD' "
+            "AND p.owner IS DISTINCT FROM $5) "
             "RETURNING max_concurrency, tolerated_count, tolerated_pct",
-            4, values, ngx_http_sfn_maprun_flushed, mr)
+            5, values, ngx_http_sfn_maprun_flushed, mr)
         == NGX_OK)
     {
         mr->queries++;
@@ -1019,7 +1401,7 @@ ngx_http_sfn_maprun_inserted(void *data, void *res)
 static ngx_int_t
 ngx_http_sfn_maprun_insert(ngx_http_sfn_maprun_t *mr)
 {
-    const char  *values[8];
+    const char  *values[10];
     u_char       task[NGX_INT64_LEN + 1], conc[NGX_INT64_LEN + 1],
                  cnt[NGX_INT64_LEN + 1], pct[64];
 
@@ -1045,14 +1427,16 @@ ngx_http_sfn_maprun_insert(ngx_http_sfn_maprun_t *mr)
     values[5] = (char *) conc;
     values[6] = (char *) cnt;
     values[7] = (char *) pct;
+    values[8] = (char *) mr->child->definition.data;
+    values[9] = (mr->child->type == SFN_EXPRESS) ? "EXPRESS" : "STANDARD";
 
     if (ngx_http_sfn_pg_query(
             "INSERT INTO sfn_map_runs (arn, execution_arn, "
             "state_machine_arn, task, label, max_concurrency, "
-            "tolerated_count, tolerated_pct) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+            "tolerated_count, tolerated_pct, processor, child_type) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
             "ON CONFLICT (arn) DO NOTHING",
-            8, values, ngx_http_sfn_maprun_inserted, mr)
+            10, values, ngx_http_sfn_maprun_inserted, mr)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -1060,6 +1444,58 @@ ngx_http_sfn_maprun_insert(ngx_http_sfn_maprun_t *mr)
 
     mr->queries++;
     mr->row = 1;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A map run redriven with its parent: its row RUNNING again, its counts
+ * made anew as its items are gone through from the first, its children
+ * found (those that ended unsuccessful before now are redriven there)
+ */
+
+static ngx_int_t
+ngx_http_sfn_maprun_redrive_row(ngx_http_sfn_maprun_t *mr)
+{
+    const char  *values[5];
+    u_char       task[NGX_INT64_LEN + 1], conc[NGX_INT64_LEN + 1],
+                 cnt[NGX_INT64_LEN + 1], pct[64];
+
+    *ngx_sprintf(task, "%uL", mr->id) = '\0';
+    *ngx_sprintf(conc, "%L", mr->max_conc) = '\0';
+    *ngx_sprintf(cnt, "%L", mr->tol_count) = '\0';
+    if (mr->tol_pct < 0) {
+        ngx_sprintf(pct, "-1%Z");
+
+    } else {
+        ngx_snprintf(pct, sizeof(pct) - 1, "%.6f%Z", mr->tol_pct);
+    }
+
+    values[0] = (char *) mr->arn.data;
+    values[1] = (char *) task;
+    values[2] = (char *) conc;
+    values[3] = (char *) cnt;
+    values[4] = (char *) pct;
+
+    if (ngx_http_sfn_pg_query(
+            "UPDATE sfn_map_runs SET status = 'RUNNING', stopped_at = NULL, "
+            "progress = NULL, counts = '{}', task = $2::bigint, "
+            "max_concurrency = $3::int, tolerated_count = $4::bigint, "
+            "tolerated_pct = $5::float8, "
+            "redrive_count = redrive_count + 1, redrive_date = now() "
+            "WHERE arn = $1 AND status IN ('FAILED', 'ABORTED')",
+            5, values, ngx_http_sfn_maprun_inserted, mr)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    mr->queries++;
+    mr->row = 1;
+    mr->finding = 1;
+    mr->found_more = 1;
+    mr->find_from = 0;
 
     return NGX_OK;
 }
@@ -1080,18 +1516,105 @@ typedef struct {
 static ngx_queue_t  ngx_http_sfn_maprun_machines;
 
 
+static void
+ngx_http_sfn_maprun_init(void)
+{
+    if (!ngx_http_sfn_maprun_inited) {
+        ngx_queue_init(&ngx_http_sfn_maprun_all);
+        ngx_queue_init(&ngx_http_sfn_maprun_machines);
+        ngx_http_sfn_maprun_inited = 1;
+    }
+}
+
+
+/*
+ * "<machine>/<label>" with the ItemProcessor def, compiled once: for a
+ * map run, and for the recovery of a child whose map run has ended
+ */
+
+ngx_http_sfn_machine_t *
+ngx_http_sfn_maprun_machine(ngx_http_sfn_main_conf_t *smcf, ngx_str_t *name,
+    ngx_str_t *def, sfn_type_e type, ngx_str_t *role)
+{
+    size_t                          n, len;
+    u_char                         *p;
+    sfn_diag_t                      diag;
+    ngx_queue_t                    *q;
+    ngx_http_sfn_maprun_machine_t  *cm;
+
+    ngx_http_sfn_maprun_init();
+
+    for (q = ngx_queue_head(&ngx_http_sfn_maprun_machines);
+         q != ngx_queue_sentinel(&ngx_http_sfn_maprun_machines);
+         q = ngx_queue_next(q))
+    {
+        cm = ngx_queue_data(q, ngx_http_sfn_maprun_machine_t, queue);
+
+        if (cm->sm.type == type && cm->sm.name.len == name->len
+            && ngx_strncmp(cm->sm.name.data, name->data, name->len) == 0
+            && cm->sm.definition.len == def->len
+            && ngx_strncmp(cm->sm.definition.data, def->data, def->len)
+               == 0)
+        {
+            return &cm->sm;
+        }
+    }
+
+    len = sizeof(ngx_http_sfn_maprun_machine_t) + name->len + 1 + def->len
+          + 1 + sizeof("arn:aws:states:::stateMachine:") + smcf->region.len
+          + smcf->account.len + name->len;
+
+    cm = ngx_calloc(len, ngx_cycle->log);
+    if (cm == NULL) {
+        return NULL;
+    }
+
+    p = (u_char *) (cm + 1);
+
+    cm->sm.name.data = p;
+    cm->sm.name.len = name->len;
+    p = ngx_cpymem(p, name->data, name->len);
+    *p++ = '\0';
+
+    cm->sm.definition.data = p;
+    cm->sm.definition.len = def->len;
+    p = ngx_cpymem(p, def->data, def->len);
+    *p++ = '\0';
+
+    cm->sm.arn.data = p;
+    p = ngx_sprintf(p, "arn:aws:states:%V:%V:stateMachine:%V",
+                    &smcf->region, &smcf->account, name);
+    cm->sm.arn.len = p - cm->sm.arn.data;
+    *p = '\0';
+
+    if (role) {
+        cm->sm.role = *role;
+    }
+
+    cm->sm.type = type;
+    cm->sm.machine = ngx_http_sfn_machine_load(&cm->sm.definition, type,
+                                               &diag, 1, &n);
+    if (cm->sm.machine == NULL) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "sfn state machine \"%V\": its ItemProcessor does "
+                      "not load: %s: %s", name, diag.code, diag.message);
+        ngx_free(cm);
+        return NULL;
+    }
+
+    ngx_queue_insert_tail(&ngx_http_sfn_maprun_machines, &cm->queue);
+
+    return &cm->sm;
+}
+
+
 static ngx_http_sfn_machine_t *
 ngx_http_sfn_maprun_child_machine(ngx_http_sfn_maprun_t *mr,
     const sfn_map_req_t *req)
 {
-    size_t                          n, len;
-    u_char                         *p;
-    ngx_str_t                       def, name;
-    sfn_diag_t                      diag;
-    ngx_queue_t                    *q;
-    ngx_http_sfn_machine_t         *sm;
-    ngx_http_sfn_maprun_machine_t  *cm;
-    u_char                          buf[512];
+    ngx_str_t                def, name;
+    ngx_http_sfn_machine_t  *sm;
+    u_char                   buf[512];
 
     sm = mr->parent->sm;
 
@@ -1105,63 +1628,8 @@ ngx_http_sfn_maprun_child_machine(ngx_http_sfn_maprun_t *mr,
     name.data = buf;
     name.len = ngx_sprintf(buf, "%V/%V", &sm->name, &mr->label) - buf;
 
-    for (q = ngx_queue_head(&ngx_http_sfn_maprun_machines);
-         q != ngx_queue_sentinel(&ngx_http_sfn_maprun_machines);
-         q = ngx_queue_next(q))
-    {
-        cm = ngx_queue_data(q, ngx_http_sfn_maprun_machine_t, queue);
-
-        if (cm->sm.type == req->type && cm->sm.name.len == name.len
-            && ngx_strncmp(cm->sm.name.data, name.data, name.len) == 0
-            && cm->sm.definition.len == def.len
-            && ngx_strncmp(cm->sm.definition.data, def.data, def.len) == 0)
-        {
-            return &cm->sm;
-        }
-    }
-
-    len = sizeof(ngx_http_sfn_maprun_machine_t) + name.len + 1 + def.len + 1
-          + sizeof("arn:aws:states:::stateMachine:") + mr->smcf->region.len
-          + mr->smcf->account.len + name.len;
-
-    cm = ngx_calloc(len, ngx_cycle->log);
-    if (cm == NULL) {
-        return NULL;
-    }
-
-    p = (u_char *) (cm + 1);
-
-    cm->sm.name.data = p;
-    cm->sm.name.len = name.len;
-    p = ngx_cpymem(p, name.data, name.len);
-    *p++ = '\0';
-
-    cm->sm.definition.data = p;
-    cm->sm.definition.len = def.len;
-    p = ngx_cpymem(p, def.data, def.len);
-    *p++ = '\0';
-
-    cm->sm.arn.data = p;
-    p = ngx_sprintf(p, "arn:aws:states:%V:%V:stateMachine:%V",
-                    &mr->smcf->region, &mr->smcf->account, &name);
-    cm->sm.arn.len = p - cm->sm.arn.data;
-    *p = '\0';
-
-    cm->sm.role = sm->role;
-    cm->sm.type = req->type;
-    cm->sm.machine = ngx_http_sfn_machine_load(&cm->sm.definition, req->type,
-                                               &diag, 1, &n);
-    if (cm->sm.machine == NULL) {
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "sfn map run \"%V\": its ItemProcessor does not load: "
-                      "%s: %s", &mr->arn, diag.code, diag.message);
-        ngx_free(cm);
-        return NULL;
-    }
-
-    ngx_queue_insert_tail(&ngx_http_sfn_maprun_machines, &cm->queue);
-
-    return &cm->sm;
+    return ngx_http_sfn_maprun_machine(mr->smcf, &name, &def, req->type,
+                                       &sm->role);
 }
 
 
@@ -1196,6 +1664,11 @@ ngx_http_sfn_maprun_begin(ngx_http_sfn_maprun_t *mr, const cJSON *items,
             ngx_http_sfn_maprun_fail(mr, "States.ResultWriterFailed",
                                      "the results written before the "
                                      "restart could not be reopened");
+        }
+
+    } else if (mr->redriving) {
+        if (ngx_http_sfn_maprun_redrive_row(mr) != NGX_OK) {
+            return NGX_ERROR;
         }
 
     } else if (!mr->row && ngx_http_sfn_maprun_insert(mr) != NGX_OK) {
@@ -1256,6 +1729,18 @@ ngx_http_sfn_maprun_loaded(void *data, void *res)
         mr->uuid.len = NGX_UUID_LEN;
         mr->row = 1;
 
+        /*
+         * its limits as the row has them (UpdateMapRun's), not as the
+         * parent's snapshot, which does not keep a distributed Map's
+         */
+
+        mr->max_conc = ngx_atoof((u_char *) PQgetvalue(r, 0, 2),
+                                 PQgetlength(r, 0, 2));
+        mr->tol_count = (PQgetvalue(r, 0, 3)[0] == '-')
+                        ? -1 : ngx_atoof((u_char *) PQgetvalue(r, 0, 3),
+                                         PQgetlength(r, 0, 3));
+        mr->tol_pct = strtod(PQgetvalue(r, 0, 4), NULL);
+
         if (!PQgetisnull(r, 0, 1)) {
             progress = sfn_json_parse(PQgetvalue(r, 0, 1),
                                       PQgetlength(r, 0, 1));
@@ -1295,6 +1780,13 @@ ngx_http_sfn_maprun_loaded(void *data, void *res)
         ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
                       "sfn map run \"%V\" goes on from item %uL",
                       &mr->arn, mr->skip);
+    }
+
+    if (mr->row && mr->child->type == SFN_STANDARD) {
+        /* its children from there on are recorded, some of them */
+        mr->finding = 1;
+        mr->found_more = 1;
+        mr->find_from = mr->skip;
     }
 
     if (ngx_http_sfn_maprun_begin(mr,
@@ -1352,7 +1844,8 @@ ngx_http_sfn_maprun_resume(ngx_http_sfn_maprun_t *mr,
     values[1] = (char *) task;
 
     if (ngx_http_sfn_pg_query(
-            "SELECT arn, progress::text FROM sfn_map_runs "
+            "SELECT arn, progress::text, max_concurrency, "
+            "tolerated_count, tolerated_pct FROM sfn_map_runs "
             "WHERE execution_arn = $1 AND task = $2::bigint "
             "AND status = 'RUNNING' ORDER BY started_at DESC LIMIT 1",
             2, values, ngx_http_sfn_maprun_loaded, mr)
@@ -1381,11 +1874,7 @@ ngx_http_sfn_maprun_start(void *data, sfn_exec_t *e, const sfn_map_req_t *req,
     ngx_pool_t             *pool;
     ngx_http_sfn_maprun_t  *mr;
 
-    if (!ngx_http_sfn_maprun_inited) {
-        ngx_queue_init(&ngx_http_sfn_maprun_all);
-        ngx_queue_init(&ngx_http_sfn_maprun_machines);
-        ngx_http_sfn_maprun_inited = 1;
-    }
+    ngx_http_sfn_maprun_init();
 
     pool = ngx_create_pool(4096, ngx_cycle->log);
     if (pool == NULL) {
@@ -1444,6 +1933,24 @@ ngx_http_sfn_maprun_start(void *data, sfn_exec_t *e, const sfn_map_req_t *req,
                     &mr->label, &mr->uuid);
     *p = '\0';
 
+    /*
+     * the first map run of a redriven execution is the one RedriveExecution
+     * found (sql/019) if it is of this state: the same ARN, redriven
+     */
+
+    if (!req->resumed && run->redrive_map_run.len == mr->arn.len
+        && req->type == SFN_STANDARD
+        && ngx_strncmp(run->redrive_map_run.data, mr->arn.data,
+                       mr->arn.len - NGX_UUID_LEN) == 0)
+    {
+        p = ngx_cpymem(mr->arn.data, run->redrive_map_run.data,
+                       mr->arn.len);
+        *p = '\0';
+        mr->uuid.data = mr->arn.data + mr->arn.len - NGX_UUID_LEN;
+        mr->redriving = 1;
+        ngx_str_null(&run->redrive_map_run);
+    }
+
     ngx_memcpy(arn, mr->arn.data, mr->arn.len + 1);
 
     mr->child = ngx_http_sfn_maprun_child_machine(mr, req);
@@ -1478,6 +1985,11 @@ ngx_http_sfn_maprun_start(void *data, sfn_exec_t *e, const sfn_map_req_t *req,
     mr->tick.log = ngx_cycle->log;
     mr->tick.cancelable = 1;
 
+    mr->find.handler = ngx_http_sfn_maprun_find;
+    mr->find.data = mr;
+    mr->find.log = ngx_cycle->log;
+    mr->find.cancelable = 1;
+
     if (req->resumed && run->smcf->database.len) {
         /* its parent restored: its row says where it was */
 
@@ -1498,6 +2010,14 @@ ngx_http_sfn_maprun_start(void *data, sfn_exec_t *e, const sfn_map_req_t *req,
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                    "sfn map run \"%V\" of \"%V\" started", &mr->arn,
                    &run->arn);
+
+    if (mr->redriving) {
+        ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                      "sfn map run \"%V\" redriven", &mr->arn);
+
+        return run->redrive_map_count > 0 ? (int) run->redrive_map_count
+                                          : 1;
+    }
 
     return SFN_OK;
 
@@ -1538,10 +2058,12 @@ ngx_http_sfn_maprun_cancel(sfn_exec_t *e, uint64_t id)
             return NGX_OK;
         }
 
-        if (ngx_exiting || ngx_quit || ngx_terminate) {
+        if (ngx_exiting || ngx_quit || ngx_terminate || mr->parent->lost) {
             /*
-             * the worker goes, its parent stays RUNNING for the next
-             * owner: so does the row, which that owner goes on from
+             * the worker goes (or its parent went to another), its parent
+             * stays RUNNING for the next owner: so do the row, which that
+             * owner goes on from, and the Standard children, which it
+             * takes over
              */
             mr->row = 0;
             mr->leaving = 1;
@@ -1588,8 +2110,14 @@ ngx_http_sfn_maprun_free(ngx_http_sfn_maprun_t *mr)
         ngx_del_timer(&mr->tick);
     }
 
+    if (mr->find.timer_set) {
+        ngx_del_timer(&mr->find);
+    }
+
     mr->done = 1;
     mr->closed = 1;
+
+    ngx_http_sfn_maprun_found_close(mr);
 
     if (mr->queries) {
         /* its statements' handlers free it */

@@ -74,6 +74,20 @@ typedef struct {
 } ngx_http_sfn_mr_file_t;
 
 
+/* a Standard child that a resumed map run finds recorded, by item */
+typedef struct {
+    uint64_t                     index;
+    int64_t                      start_ms;
+    int64_t                      stop_ms;
+    ngx_str_t                    arn;
+    ngx_str_t                    output;
+    ngx_str_t                    error;
+    ngx_str_t                    cause;
+    sfn_status_e                 status;
+    unsigned                     ended:1;
+} ngx_http_sfn_mr_found_t;
+
+
 struct ngx_http_sfn_maprun_s {
     ngx_queue_t                  queue;
     ngx_pool_t                  *pool;
@@ -119,6 +133,13 @@ struct ngx_http_sfn_maprun_s {
     uint64_t                     skip;      /* items done before a restart */
     cJSON                       *saved;     /* a resumed one's reader,
                                                writer, until its row */
+
+    /* a resumed one's Standard children, a window at a time */
+    ngx_http_sfn_mr_found_t     *found;
+    ngx_uint_t                   found_n;
+    ngx_uint_t                   found_pos;
+    uint64_t                     find_from; /* the next window's first */
+    ngx_event_t                  find;      /* the window asked again */
 
     /* ItemBatcher */
     int64_t                      batch_items;
@@ -198,6 +219,10 @@ struct ngx_http_sfn_maprun_s {
     unsigned                     row:1;
     unsigned                     loading:1; /* its row, to resume */
     unsigned                     leaving:1; /* the worker exits */
+    unsigned                     finding:1; /* its children, recorded */
+    unsigned                     redriving:1;   /* with its parent */
+    unsigned                     found_more:1;
+    unsigned                     find_wait:1;
 };
 
 
@@ -207,6 +232,9 @@ int ngx_http_sfn_maprun_start(void *data, sfn_exec_t *e,
 ngx_int_t ngx_http_sfn_maprun_cancel(sfn_exec_t *e, uint64_t id);
 void ngx_http_sfn_maprun_fail(ngx_http_sfn_maprun_t *mr, const char *error,
     const char *fmt, ...);
+ngx_http_sfn_machine_t *ngx_http_sfn_maprun_machine(
+    ngx_http_sfn_main_conf_t *smcf, ngx_str_t *name, ngx_str_t *def,
+    sfn_type_e type, ngx_str_t *role);
 
 /* ngx_http_sfn_maprun_io.c */
 ngx_int_t ngx_http_sfn_maprun_source(ngx_http_sfn_maprun_t *mr,

@@ -21,6 +21,9 @@
 /* how long a Standard execution stays claimed without a renewal */
 #define NGX_HTTP_SFN_LEASE       "5 seconds"
 #define NGX_HTTP_SFN_LEASE_MS    5000
+
+/* a map run's child is named "<uuid>-<index>": where its index begins */
+#define NGX_HTTP_SFN_MR_INDEX_AT "38"
 #define NGX_UUID_LEN             36
 
 
@@ -247,8 +250,8 @@ ngx_int_t ngx_http_sfn_exec_start_sync(ngx_http_sfn_main_conf_t *smcf,
     ngx_pool_t *pool);
 ngx_int_t ngx_http_sfn_exec_start_child(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
-    ngx_http_sfn_finish_pt handler, void *data, sfn_exec_t *parent,
-    ngx_pool_t *pool);
+    ngx_str_t *map_run, ngx_http_sfn_finish_pt handler, void *data,
+    sfn_exec_t *parent, ngx_pool_t *pool);
 ngx_int_t ngx_http_sfn_exec_result(ngx_http_sfn_main_conf_t *smcf,
     ngx_str_t *arn, ngx_pool_t *pool, ngx_http_sfn_record_t *rec);
 u_char *ngx_http_sfn_exec_arn(ngx_http_sfn_main_conf_t *smcf,

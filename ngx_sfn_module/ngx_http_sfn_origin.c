@@ -300,6 +300,14 @@ ngx_http_sfn_origin_handler(ngx_http_request_t *r)
         }
     }
 
+    /*
+     * one range per request, as S3 serves objects: a request for several
+     * gets the whole file, never a multipart reply that a few hundred
+     * one-byte ranges make many times the file's size
+     */
+
+    r->single_range = 1;
+
     /* types and cache policy by extension: segments never change */
 
     for (p = tail.data + tail.len; p > tail.data && p[-1] != '.'; p--) {

@@ -26,6 +26,14 @@
  * older than their deletion remains (sql/015_retention_vacuum.sql).  A
  * transaction id taken after the first is what shows that none does: on
  * an idle database no other session may take one before the second.
+ *
+ * Before its rows, a call takes one step of the partitions' upkeep
+ * (sql/018_partitions.sql): a range of start dates whose executions have
+ * all expired is detached, then dropped, its files unlinked, with no
+ * VACUUM owed; or a step of making the next range ahead of the starts.
+ * A step that deleted nothing (the making of a range, a detach, or a lock
+ * not had within the short lock_timeout the steps take) is followed by
+ * the next after a second.
  */
 
 
@@ -41,6 +49,7 @@
 #define NGX_HTTP_SFN_RETENTION_RECORDS  1000    /* of the zone, a turn */
 #define NGX_HTTP_SFN_RETENTION_PAUSE    10      /* ms, at least */
 #define NGX_HTTP_SFN_RETENTION_TURN     60000   /* ms, at most */
+#define NGX_HTTP_SFN_RETENTION_STEP     1000    /* ms, partitions' upkeep */
 
 
 typedef struct {
@@ -241,7 +250,8 @@ ngx_http_sfn_retention_handler(ngx_event_t *ev)
     rt->asked = ngx_current_msec;
 
     if (ngx_http_sfn_pg_sweep(
-            "SELECT executions, deleted, more, took FROM sfn_retention_sweep("
+            "SELECT executions, deleted, more, took, dropped "
+            "FROM sfn_retention_sweep("
             "$1::bigint * interval '1 millisecond', "
             "$2::bigint * interval '1 millisecond', $3::int)",
             3, values, ngx_http_sfn_retention_done, rt)
@@ -292,7 +302,12 @@ ngx_http_sfn_retention_done(void *data, void *res)
     ms = strtod(PQgetvalue(res, 0, 3), NULL);
 
     if (rows > 0) {
-        rt->swept = 1;
+
+        /* a range dropped leaves nothing to VACUUM */
+
+        if (PQgetvalue(res, 0, 4)[0] != 't') {
+            rt->swept = 1;
+        }
 
         ngx_http_sfn_metrics_retention(rt->smcf, (ngx_uint_t) executions,
                                        (ngx_uint_t) rows);
@@ -315,6 +330,19 @@ ngx_http_sfn_retention_done(void *data, void *res)
         }
 
         ngx_add_timer(&rt->timer, rt->turn);
+        return;
+    }
+
+    if (PQgetvalue(res, 0, 4)[0] == 't') {
+        /* a range dropped: the next step at once */
+        ngx_add_timer(&rt->timer, NGX_HTTP_SFN_RETENTION_PAUSE);
+        return;
+    }
+
+    if (rows == 0) {
+        /* a step of the partitions' upkeep, or a lock not had: a while */
+        ngx_add_timer(&rt->timer, ngx_min(rt->turn,
+                                          NGX_HTTP_SFN_RETENTION_STEP));
         return;
     }
 

@@ -252,7 +252,7 @@ err('UpdateMapRun', { mapRunArn => $some, toleratedFailureCount => -2 },
     'ValidationException', 'a negative toleratedFailureCount');
 err('UpdateMapRun', { mapRunArn => $some,
                       toleratedFailurePercentage => 'half' },
-    'ValidationException', 'a string percentage');
+    'SerializationException', 'a string percentage');
 err('UpdateMapRun', { mapRunArn => $some, maxConcurrency => 3 },
     'ResourceNotFound', 'an unknown map run');
 err('UpdateMapRun', { mapRunArn => 'x' x 2001 }, 'ValidationException',

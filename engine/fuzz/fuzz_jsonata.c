@@ -6,7 +6,9 @@
  * by the first newline.  Compiles the expression, evaluates it within a
  * depth and a time limit, and checks that an error always carries a code
  * and a message; then twice more as Step Functions does, in one session,
- * with its functions and a $states variable from the host.
+ * with its functions and a $states variable from the host; then once more
+ * into an arena, the result referring to the document's arrays and
+ * objects: its text must be the same.
  */
 
 
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sfn_core.h"
 #include "sfn_jsonata.h"
 
 
@@ -47,6 +50,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int                     i;
+    char                  *text, *lent;
+    sfn_pool_t             pool;
     sfn_jsonata_host_t      host;
     cJSON                 *doc, *out, *bindings;
     size_t                 elen;
@@ -94,10 +99,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     host.aws = 1;
     host.session = sfn_jsonata_session_new();
 
+    text = NULL;
+
     for (i = 0; host.session && i < 2; i++) {
         if (sfn_jsonata_eval_host(prog, NULL, NULL, &limits, &host, &out,
                                   &err) == 0)
         {
+            if (i == 0 && out) {
+                text = cJSON_PrintUnformatted(out);
+            }
             cJSON_Delete(out);
         } else {
             sfn_fz_check(&err);
@@ -106,6 +116,32 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     sfn_jsonata_session_free(host.session);
+
+    memset(&pool, 0, sizeof(sfn_pool_t));
+    host.session = sfn_jsonata_session_new();
+    host.pool = &pool;
+    host.lend = doc;
+
+    if (host.session
+        && sfn_jsonata_eval_host(prog, NULL, NULL, &limits, &host, &out,
+                                 &err) == 0)
+    {
+        if (out && text) {
+            lent = cJSON_PrintUnformatted(out);
+            if (lent == NULL || strcmp(lent, text) != 0) {
+                abort();
+            }
+            free(lent);
+        }
+
+    } else if (host.session) {
+        sfn_fz_check(&err);
+        sfn_jsonata_error_clear(&err);
+    }
+
+    sfn_jsonata_session_free(host.session);
+    sfn_pool_destroy(&pool);
+    free(text);
 
     cJSON_Delete(bindings);
     cJSON_Delete(doc);

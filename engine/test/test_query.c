@@ -327,6 +327,50 @@ static const sfn_t_case_t  query_cases[] = {
               "M"),
       "{}", "FAILED", NULL, "States.DataLimitExceeded",
       "The variables of the execution have a combined size", NULL },
+
+    /* outputs refer to their input's arrays and objects (sfn_payload.c) */
+    { "arrays and objects passed on whole, state after state",
+      "{`StartAt`:`A`,`States`:{"
+      "`A`:{`Type`:`Pass`,`QueryLanguage`:`JSONata`,`Output`:{`items`:"
+      "`{% $states.input.items %}`,`o`:`{% $states.input.o %}`,"
+      "`n`:`{% $states.input.n + 1 %}`},`Next`:`B`},"
+      "`B`:{`Type`:`Pass`,`QueryLanguage`:`JSONata`,"
+      "`Output`:`{% $states.input %}`,`Next`:`C`},"
+      "`C`:{`Type`:`Pass`,`QueryLanguage`:`JSONata`,`Output`:{"
+      "`a`:`{% $states.input.items %}`,`b`:`{% $states.input.items[1] %}`,"
+      "`o`:`{% $states.input.o %}`},`Next`:`D`},"
+      "`D`:{`Type`:`Pass`,`Result`:`r`,`ResultPath`:`$.o.added`,"
+      "`Next`:`E`},"
+      "`E`:{`Type`:`Pass`,`QueryLanguage`:`JSONata`,`Output`:{"
+      "`all`:`{% $states.input %}`,`o`:`{% $states.input.o %}`},"
+      "`End`:true}}}",
+      "{`items`:[{`k`:1},{`k`:[2,{`x`:`y`}]}],`o`:{`p`:{`q`:[]}},`n`:1}",
+      "SUCCEEDED",
+      "{`all`:{`a`:[{`k`:1},{`k`:[2,{`x`:`y`}]}],`b`:{`k`:[2,{`x`:`y`}]},"
+      "`o`:{`p`:{`q`:[]},`added`:`r`}},`o`:{`p`:{`q`:[]},`added`:`r`}}",
+      NULL, NULL, NULL },
+
+    { "an object whose keys JSONata reorders is copied in its order",
+      JSONATA("`A`:{`Type`:`Pass`,`Output`:`{% $states.input %}`,"
+              "`End`:true}", "A"),
+      "{`b`:1,`1`:2,`c`:{`b`:1,`b`:2}}", "SUCCEEDED",
+      "{`1`:2,`b`:1,`c`:{`b`:2}}", NULL, NULL, NULL },
+
+    { "an array passed on twice over 256 KiB",
+      JSONATA("`A`:{`Type`:`Pass`,`Output`:{`big`:"
+              "`{% [1..12000].('abcdefghi') %}`},`Next`:`B`},"
+              "`B`:{`Type`:`Pass`,`Output`:{`a`:`{% $states.input.big %}`,"
+              "`b`:`{% $states.input.big %}`},`End`:true}", "A"),
+      "{}", "FAILED", NULL, "States.DataLimitExceeded", NULL, NULL },
+
+    { "a small object passed on thrice, beside a large array",
+      JSONATA("`A`:{`Type`:`Pass`,`Output`:{`big`:"
+              "`{% [1..12000].('abcdefghi') %}`,`s`:{`t`:[1]}},`Next`:`B`},"
+              "`B`:{`Type`:`Pass`,`Output`:{`a`:`{% $states.input.s %}`,"
+              "`b`:`{% $states.input.s %}`,`c`:`{% $states.input.s %}`},"
+              "`End`:true}", "A"),
+      "{}", "SUCCEEDED", "{`a`:{`t`:[1]},`b`:{`t`:[1]},`c`:{`t`:[1]}}",
+      NULL, NULL, NULL },
 };
 
 
@@ -389,12 +433,50 @@ test_assigned_variables(void **state)
 }
 
 
+/*
+ * The same with events kept, holding the payloads: an output that refers
+ * to its input's nodes outlives them, and a JSONPath state changing its
+ * input changes a copy, not the output the history holds.
+ */
+static void
+test_lent_outputs(void **state)
+{
+    char            *d;
+    sfn_t_host_t    *h;
+    sfn_t_result_t   r;
+
+    (void) state;
+
+    h = calloc(1, sizeof(sfn_t_host_t));
+    assert_non_null(h);
+    h->full_events = 1;
+    h->lazy = 1;
+    h->keep = 1;
+
+    d = sfn_t_unquote(query_cases[sizeof(query_cases) / sizeof(query_cases[0]) - 4].definition);
+
+    sfn_t_run(h, d, "{\"items\":[{\"k\":1},{\"k\":2}],\"o\":{\"p\":[2]},"
+              "\"n\":1}", &r);
+    free(d);
+
+    assert_int_equal(r.status, SFN_SUCCEEDED);
+    assert_non_null(strstr(r.output, "\"added\":\"r\""));
+    assert_non_null(strstr(h->details,
+        "\"name\":\"C\",\"output\":\"{\\\"a\\\":[{\\\"k\\\":1},"
+        "{\\\"k\\\":2}],\\\"b\\\":{\\\"k\\\":2},\\\"o\\\":{\\\"p\\\":[2]}}\""));
+
+    sfn_t_result_free(&r);
+    free(h);
+}
+
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_query),
         cmocka_unit_test(test_assigned_variables),
+        cmocka_unit_test(test_lent_outputs),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

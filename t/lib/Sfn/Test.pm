@@ -800,6 +800,19 @@ sub check_log {
     ok(!@bad, 'no alerts in error.log') or diag(join "\n", @bad);
 }
 
+# the hostile tests' check: nothing at crit or above, no worker lost, and
+# no line that does not begin as nginx begins one (a forged or broken line)
+
+sub log_clean {
+    my ($self, $what) = @_;
+    my $log = $self->read_file('logs/error.log') // '';
+    my @bad = grep { !/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[([a-z]+)\] /
+                     || $1 =~ /^(crit|alert|emerg)$/
+                     || /exited on signal/ }
+              split /\n/, $log;
+    ok(!@bad, "$what: a clean error log") or diag(join "\n", @bad);
+}
+
 # in a SAN run: no sanitizer report from this prefix's nginx
 
 sub check_san {
