@@ -87,6 +87,7 @@ int sfn_json_is_int(const cJSON *v, int64_t *out);
 int sfn_json_text_int(const cJSON *v, int64_t *out);
 int sfn_json_text_double(const cJSON *v, double *out);
 const char *sfn_json_type_name(const cJSON *v);
+const char *sfn_json_str(const cJSON *o, const char *name);
 
 size_t sfn_decimal_format(double d, char *buf);
 size_t sfn_json_parse_nodes(const char *text, size_t len, size_t *strings);

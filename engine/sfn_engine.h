@@ -304,6 +304,16 @@ typedef struct {
      * execution.
      */
     const sfn_mock_case_t  *mock;
+
+    /*
+     * A distributed Map's child: the execution whose map run starts it.
+     * The child runs the parent's test case (mock is then ignored) and
+     * counts the invocations of its mocked states with the parent's, as
+     * Step Functions Local counts those of a Map's iterations over the
+     * whole execution.  The counts are shared, not the execution: either
+     * may be freed first.
+     */
+    sfn_exec_t             *mock_parent;
     unsigned              lazy_events:1;     /* events refer to their
                                                 payloads, unformatted:
                                                 see sfn_event_t */
@@ -469,7 +479,8 @@ sfn_exec_t *sfn_exec_restore(const sfn_machine_t *m, const sfn_host_t *host,
  * sfn_mock_check() checks it against a machine: every state it names must
  * be one of its Task states, nested ones included; sfn_mock_check_machine()
  * checks every test case the file has for the machine.  Both return SFN_OK
- * or SFN_ERROR with the reason in err.
+ * or SFN_ERROR with the reason in err.  sfn_exec_mock_case() is the test
+ * case an execution runs, or NULL.
  */
 typedef struct sfn_mock_s  sfn_mock_t;
 
@@ -483,6 +494,7 @@ int sfn_mock_check(const sfn_mock_case_t *c, const sfn_machine_t *m,
     char *err, size_t size);
 int sfn_mock_check_machine(const sfn_mock_t *mk, const char *machine,
     const sfn_machine_t *m, char *err, size_t size);
+const sfn_mock_case_t *sfn_exec_mock_case(const sfn_exec_t *e);
 
 
 #endif /* _SFN_ENGINE_H_INCLUDED_ */

@@ -828,6 +828,13 @@ sfn_exec_create(const sfn_machine_t *m, const sfn_host_t *host,
     e->lazy_events = conf->lazy_events;
     e->mock = conf->mock;
 
+    if (conf->mock_parent && sfn_mock_share(e, conf->mock_parent) != SFN_OK) {
+        free(e);
+        *error = "States.Runtime";
+        *cause = "out of memory";
+        return NULL;
+    }
+
     /* the identity and the input text in one block */
     strs[0] = conf->name ? conf->name : "execution";
     strs[1] = conf->arn ? conf->arn : "";
@@ -985,7 +992,7 @@ sfn_exec_free(sfn_exec_t *e)
     sfn_payload_drop(e->first, &e->first_shared);
 
     free(e->slots);
-    free(e->mock_calls);
+    sfn_mock_release(e);
     free(e->strings);
     free(e->output);
     sfn_payload_drop(e->output_tree, &e->output_shared);

@@ -58,6 +58,13 @@ typedef enum {
 typedef struct sfn_run_s  sfn_run_t;
 
 
+/* the invocations of each mocked state, by the test case's entries */
+typedef struct {
+    unsigned              refs;
+    unsigned              n[];
+} sfn_mock_calls_t;
+
+
 struct sfn_run_s {
     sfn_exec_t           *e;
     sfn_run_t            *parent;
@@ -187,8 +194,10 @@ struct sfn_exec_s {
     size_t                vars_size;    /* all scopes' variables */
 
     const sfn_mock_case_t  *mock;
-    unsigned             *mock_calls;   /* invocations of the mocked
-                                           states, as mock has them */
+    sfn_mock_calls_t     *mock_calls;   /* invocations of the mocked
+                                           states, as mock has them;
+                                           shared with a map run's
+                                           children */
 };
 
 
@@ -214,6 +223,8 @@ void sfn_run_replace_input(sfn_run_t *run, cJSON *input);
 void sfn_run_replace_payload(sfn_run_t *run, sfn_payload_t *p);
 
 /* sfn_mock.c: mocked task results */
+int sfn_mock_share(sfn_exec_t *e, sfn_exec_t *parent);
+void sfn_mock_release(sfn_exec_t *e);
 int sfn_mock_next(sfn_run_t *run, const void **resp);
 void sfn_mock_answer(sfn_exec_t *e, uint64_t id, const void *resp);
 cJSON *sfn_mock_snapshot(const sfn_exec_t *e);

@@ -1721,6 +1721,19 @@ sfn_json_text_double(const cJSON *v, double *out)
 }
 
 
+/* a member that is a string, or NULL */
+
+const char *
+sfn_json_str(const cJSON *o, const char *name)
+{
+    const cJSON  *v;
+
+    v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+
 const char *
 sfn_json_type_name(const cJSON *v)
 {

@@ -1570,6 +1570,31 @@ sfn_load_map_io(sfn_load_t *ld, sfn_state_t *st, const cJSON *obj,
     v = cJSON_GetObjectItemCaseSensitive(io, "Resource");
     res = NULL;
 
+    if (writer && v == NULL
+        && cJSON_GetObjectItemCaseSensitive(io, "Parameters") == NULL
+        && cJSON_GetObjectItemCaseSensitive(io, "Arguments") == NULL)
+    {
+        /* WriterConfig alone: the results formatted into the output */
+
+        *config = cJSON_GetObjectItemCaseSensitive(io, config_name);
+
+        if (*config == NULL) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                          "The field 'ResultWriter' cannot be empty: it "
+                          "needs WriterConfig, or Resource and %s",
+                          st->jsonata ? "Arguments" : "Parameters");
+            return NULL;
+        }
+
+        if (!cJSON_IsObject(*config)) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                          "The value for the field '%s' must be an OBJECT",
+                          config_name);
+        }
+
+        return NULL;
+    }
+
     for (i = 0; cJSON_IsString(v) && sfn_map_resources[i].aws; i++) {
         if (sfn_map_resources[i].writer == writer
             && (strcmp(v->valuestring, sfn_map_resources[i].aws) == 0
@@ -1618,6 +1643,219 @@ sfn_load_map_io(sfn_load_t *ld, sfn_state_t *st, const cJSON *obj,
     *config = v;
 
     return res;
+}
+
+
+/*
+ * ReaderConfig and WriterConfig: their fields and the values AWS
+ * documents for each (NULL values: not a string field)
+ */
+
+typedef struct {
+    const char           *name;
+    const char          **values;
+} sfn_config_field_t;
+
+
+static const char  *sfn_input_types[] = {
+    "CSV", "JSON", "JSONL", "PARQUET", "MANIFEST", NULL
+};
+static const char  *sfn_reader_transformations[] = {
+    "NONE", "LOAD_AND_FLATTEN", NULL
+};
+static const char  *sfn_manifest_types[] = {
+    "ATHENA_DATA", "S3_INVENTORY", NULL
+};
+static const char  *sfn_csv_delimiters[] = {
+    "COMMA", "PIPE", "SEMICOLON", "SPACE", "TAB", NULL
+};
+static const char  *sfn_csv_header_locations[] = {
+    "FIRST_ROW", "GIVEN", NULL
+};
+static const char  *sfn_writer_transformations[] = {
+    "NONE", "COMPACT", "FLATTEN", NULL
+};
+static const char  *sfn_output_types[] = { "JSON", "JSONL", NULL };
+
+
+static const sfn_config_field_t  sfn_reader_config[] = {
+    { "InputType", sfn_input_types },
+    { "Transformation", sfn_reader_transformations },
+    { "ManifestType", sfn_manifest_types },
+    { "CSVDelimiter", sfn_csv_delimiters },
+    { "CSVHeaderLocation", sfn_csv_header_locations },
+    { "CSVHeaders", NULL },
+    { "ItemsPointer", NULL },
+    { "MaxItems", NULL },
+    { "MaxItemsPath", NULL },
+    { NULL, NULL }
+};
+
+
+static const sfn_config_field_t  sfn_writer_config[] = {
+    { "Transformation", sfn_writer_transformations },
+    { "OutputType", sfn_output_types },
+    { NULL, NULL }
+};
+
+
+static int
+sfn_load_config(sfn_load_t *ld, sfn_state_t *st, const cJSON *cfg,
+    const char *loc, const sfn_config_field_t *fields)
+{
+    char                      list[128], *p;
+    const char              **v;
+    const cJSON              *c;
+    const sfn_config_field_t *f;
+
+    cJSON_ArrayForEach(c, cfg) {
+        for (f = fields; f->name; f++) {
+            if (strcmp(f->name, c->string) == 0) {
+                break;
+            }
+        }
+
+        if (f->name == NULL) {
+            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                          "Field '%s' is not supported", c->string);
+            return -1;
+        }
+
+        if (f->values == NULL) {
+            continue;
+        }
+
+        if (cJSON_IsString(c) && sfn_in_list(f->values, c->valuestring)) {
+            continue;
+        }
+
+        p = list;
+        for (v = f->values; *v; v++) {
+            p += snprintf(p, list + sizeof(list) - p, "%s%s",
+                          v == f->values ? "" : v[1] ? ", " : " or ", *v);
+        }
+
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
+                      "%s must be %s", f->name, list);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* the fields, and how they go together, as the ItemReader page has them */
+
+static int
+sfn_load_reader_config(sfn_load_t *ld, sfn_state_t *st, const cJSON *rc,
+    const char *loc)
+{
+    int            csv, list;
+    size_t         size;
+    const char    *type, *manifest, *transform, *header, *why;
+    const cJSON   *h, *v;
+
+    if (sfn_load_config(ld, st, rc, loc, sfn_reader_config) != 0) {
+        return -1;
+    }
+
+    type = sfn_json_str(rc, "InputType");
+    manifest = sfn_json_str(rc, "ManifestType");
+    transform = sfn_json_str(rc, "Transformation");
+    header = sfn_json_str(rc, "CSVHeaderLocation");
+    list = strcmp(st->reader_resource, "sfn:file:list") == 0;
+    why = NULL;
+
+    if (transform && strcmp(transform, "LOAD_AND_FLATTEN") == 0) {
+        if (!list) {
+            why = "Transformation LOAD_AND_FLATTEN is only supported with "
+                  "the arn:aws:states:::s3:listObjectsV2 Resource";
+
+        } else if (type == NULL || strcmp(type, "MANIFEST") == 0) {
+            why = "Transformation LOAD_AND_FLATTEN needs an InputType of "
+                  "CSV, JSON, JSONL or PARQUET";
+        }
+
+    } else if (manifest && strcmp(manifest, "S3_INVENTORY") == 0) {
+        if (type) {
+            why = "InputType must not be given with ManifestType "
+                  "S3_INVENTORY: the inventory is read as CSV";
+        }
+
+    } else if (manifest) {
+        if (type == NULL || strcmp(type, "JSON") == 0
+            || strcmp(type, "MANIFEST") == 0)
+        {
+            why = "ManifestType ATHENA_DATA needs an InputType of CSV, JSONL "
+                  "or PARQUET";
+        }
+    }
+
+    if (why == NULL && manifest && list) {
+        why = "ManifestType is only supported with the "
+              "arn:aws:states:::s3:getObject Resource";
+    }
+
+    csv = (type && (strcmp(type, "CSV") == 0 || strcmp(type, "MANIFEST") == 0))
+          || (manifest && strcmp(manifest, "S3_INVENTORY") == 0);
+
+    if (why == NULL && !csv
+        && (cJSON_GetObjectItemCaseSensitive(rc, "CSVDelimiter")
+            || header
+            || cJSON_GetObjectItemCaseSensitive(rc, "CSVHeaders")))
+    {
+        why = "CSVDelimiter, CSVHeaderLocation and CSVHeaders are only "
+              "supported with the CSV or MANIFEST InputType";
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(rc, "ItemsPointer");
+
+    if (why == NULL && v) {
+        if (type == NULL || strcmp(type, "JSON") != 0) {
+            why = "ItemsPointer is only supported with the JSON InputType";
+
+        } else if (!cJSON_IsString(v) || strlen(v->valuestring) >= 2000
+                   || (v->valuestring[0] && v->valuestring[0] != '/'))
+        {
+            why = "ItemsPointer must be a JSON Pointer (\"/a/b\") shorter "
+                  "than 2000 characters";
+        }
+    }
+
+    h = cJSON_GetObjectItemCaseSensitive(rc, "CSVHeaders");
+
+    if (why == NULL && header && strcmp(header, "GIVEN") == 0) {
+        size = 0;
+
+        if (!cJSON_IsArray(h) || h->child == NULL) {
+            why = "CSVHeaders must be a list of names with "
+                  "CSVHeaderLocation GIVEN";
+        }
+
+        cJSON_ArrayForEach(v, h) {
+            if (!cJSON_IsString(v)) {
+                why = "CSVHeaders must be strings";
+                break;
+            }
+
+            size += strlen(v->valuestring) + 1;
+        }
+
+        if (why == NULL && size > 10240) {
+            why = "CSVHeaders must not be larger than 10 KiB";
+        }
+
+    } else if (why == NULL && h) {
+        why = "CSVHeaders is only supported with CSVHeaderLocation GIVEN";
+    }
+
+    if (why) {
+        sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc, "%s",
+                      why);
+        return -1;
+    }
+
+    return 0;
 }
 
 
@@ -1692,15 +1930,7 @@ sfn_load_distributed(sfn_load_t *ld, sfn_state_t *st, const cJSON *obj,
     if (rc) {
         SFN_LOC(loc, base, "ItemReader/ReaderConfig");
 
-        v = cJSON_GetObjectItemCaseSensitive(rc, "InputType");
-        if (v && (!cJSON_IsString(v)
-                  || (strcmp(v->valuestring, "JSON") != 0
-                      && strcmp(v->valuestring, "JSONL") != 0
-                      && strcmp(v->valuestring, "CSV") != 0
-                      && strcmp(v->valuestring, "MANIFEST") != 0)))
-        {
-            sfn_load_fail(ld, "SCHEMA_VALIDATION_FAILED", st->name, loc,
-                          "InputType must be JSON, JSONL, CSV or MANIFEST");
+        if (sfn_load_reader_config(ld, st, rc, loc) != 0) {
             return -1;
         }
 
@@ -1715,6 +1945,17 @@ sfn_load_distributed(sfn_load_t *ld, sfn_state_t *st, const cJSON *obj,
                                                   st->name, loc, 1, &is_null,
                                                   0);
         if (ld->failed) {
+            return -1;
+        }
+    }
+
+    if (st->writer_config) {
+        SFN_LOC(loc, base, "ResultWriter/WriterConfig");
+
+        if (sfn_load_config(ld, st, st->writer_config, loc,
+                            sfn_writer_config)
+            != 0)
+        {
             return -1;
         }
     }

@@ -73,15 +73,21 @@ sfn_maprun_io(sfn_run_t *run, const char *resource, const sfn_tmpl_t *t,
 {
     cJSON  *io, *p, *c;
 
-    p = sfn_maprun_params(run, t, q);
-    if (p == NULL) {
-        return NULL;
+    if (resource == NULL) {
+        /* a ResultWriter of WriterConfig alone */
+        p = cJSON_CreateObject();
+
+    } else {
+        p = sfn_maprun_params(run, t, q);
+        if (p == NULL) {
+            return NULL;
+        }
     }
 
     io = cJSON_CreateObject();
     c = config ? cJSON_Duplicate(config, 1) : cJSON_CreateObject();
 
-    if (io == NULL || c == NULL) {
+    if (io == NULL || c == NULL || p == NULL) {
         cJSON_Delete(io);
         cJSON_Delete(c);
         cJSON_Delete(p);
@@ -89,7 +95,10 @@ sfn_maprun_io(sfn_run_t *run, const char *resource, const sfn_tmpl_t *t,
         return NULL;
     }
 
-    cJSON_AddStringToObject(io, "Resource", resource);
+    if (resource) {
+        cJSON_AddStringToObject(io, "Resource", resource);
+    }
+
     cJSON_AddItemToObject(io, "Parameters", p);
     cJSON_AddItemToObject(io, config_name, c);
 
@@ -146,7 +155,7 @@ sfn_maprun_request(sfn_run_t *run, const cJSON *items, sfn_map_req_t *req,
         req->reader = own->reader;
     }
 
-    if (st->writer_resource) {
+    if (st->writer_resource || st->writer_config) {
         own->writer = sfn_maprun_io(run, st->writer_resource,
                                     st->writer_params, st->q_writer_args,
                                     st->writer_config, "WriterConfig");

@@ -7,7 +7,8 @@
  * case an execution runs, and the response a mocked Task state gives at
  * each of its invocations.  Invocations are counted per state name over
  * the whole execution: retries, Map iterations and loops each take the
- * next one, as in Step Functions Local.
+ * next one, as in Step Functions Local; a distributed Map's children are
+ * executions of their own, which count with their parent.
  */
 
 
@@ -834,12 +835,60 @@ static unsigned *
 sfn_mock_calls(sfn_exec_t *e)
 {
     if (e->mock_calls == NULL && e->mock) {
-        e->mock_calls = calloc(e->mock->nentries ? e->mock->nentries
-                                                      : 1,
-                               sizeof(unsigned));
+        e->mock_calls = calloc(1, sizeof(sfn_mock_calls_t)
+                                  + (e->mock->nentries ? e->mock->nentries
+                                                       : 1)
+                                    * sizeof(unsigned));
+        if (e->mock_calls == NULL) {
+            return NULL;
+        }
+
+        e->mock_calls->refs = 1;
     }
 
-    return e->mock_calls;
+    return e->mock_calls ? e->mock_calls->n : NULL;
+}
+
+
+const sfn_mock_case_t *
+sfn_exec_mock_case(const sfn_exec_t *e)
+{
+    return e->mock;
+}
+
+
+/*
+ * A map run's child takes its parent's test case and counts with it:
+ * the map run's children and the parent are one execution to the counts
+ */
+int
+sfn_mock_share(sfn_exec_t *e, sfn_exec_t *parent)
+{
+    e->mock = parent->mock;
+
+    if (e->mock == NULL) {
+        return SFN_OK;
+    }
+
+    if (sfn_mock_calls(parent) == NULL) {
+        return SFN_ERROR;
+    }
+
+    e->mock_calls = parent->mock_calls;
+    e->mock_calls->refs++;
+
+    return SFN_OK;
+}
+
+
+void
+sfn_mock_release(sfn_exec_t *e)
+{
+    if (e->mock_calls && --e->mock_calls->refs == 0) {
+        free(e->mock_calls);
+    }
+
+    e->mock_calls = NULL;
 }
 
 
@@ -954,9 +1003,9 @@ sfn_mock_snapshot(const sfn_exec_t *e)
     o = cJSON_CreateObject();
 
     for (i = 0; o && i < c->nentries; i++) {
-        if (e->mock_calls[i]) {
+        if (e->mock_calls->n[i]) {
             cJSON_AddNumberToObject(o, c->entries[i].state,
-                                    e->mock_calls[i]);
+                                    e->mock_calls->n[i]);
         }
     }
 

@@ -254,17 +254,6 @@ sfn_exec_snapshot(const sfn_exec_t *e)
 /* restoring */
 
 
-static const char *
-sfn_rs_str(const cJSON *o, const char *name)
-{
-    const cJSON  *v;
-
-    v = cJSON_GetObjectItemCaseSensitive(o, name);
-
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-
 static double
 sfn_rs_num(const cJSON *o, const char *name)
 {
@@ -304,7 +293,7 @@ sfn_rs_run(sfn_exec_t *e, sfn_run_t *parent, const cJSON *o,
     }
 
     g = e->m->main;
-    s = sfn_rs_str(o, "owner");
+    s = sfn_json_str(o, "owner");
 
     if (s) {
         owner = sfn_graph_state(e->m->main, s);
@@ -325,7 +314,7 @@ sfn_rs_run(sfn_exec_t *e, sfn_run_t *parent, const cJSON *o,
         }
     }
 
-    s = sfn_rs_str(o, "state");
+    s = sfn_json_str(o, "state");
     st = s ? sfn_graph_state(g, s) : NULL;
     if (st == NULL) {
         return -1;
@@ -358,8 +347,8 @@ sfn_rs_run(sfn_exec_t *e, sfn_run_t *parent, const cJSON *o,
     }
 
     run->items_own = sfn_rs_json(o, "items");
-    run->err.error = sfn_strdup(sfn_rs_str(o, "error"));
-    run->err.cause = sfn_strdup(sfn_rs_str(o, "cause"));
+    run->err.error = sfn_strdup(sfn_json_str(o, "error"));
+    run->err.cause = sfn_strdup(sfn_json_str(o, "cause"));
     run->entered_ms = (int64_t) sfn_rs_num(o, "enteredMs");
     run->entered_id = (int64_t) sfn_rs_num(o, "enteredId");
     run->prev_id = (int64_t) sfn_rs_num(o, "prevId");
@@ -374,7 +363,7 @@ sfn_rs_run(sfn_exec_t *e, sfn_run_t *parent, const cJSON *o,
     run->hb_due = (int64_t) sfn_rs_num(o, "hbDue");
     run->timeout_ms = (int64_t) sfn_rs_num(o, "timeoutMs");
     run->heartbeat_ms = (int64_t) sfn_rs_num(o, "heartbeatMs");
-    run->token = sfn_strdup(sfn_rs_str(o, "token"));
+    run->token = sfn_strdup(sfn_json_str(o, "token"));
 
     a = cJSON_GetObjectItemCaseSensitive(o, "retries");
     n = cJSON_GetArraySize(a);
@@ -410,8 +399,8 @@ sfn_rs_run(sfn_exec_t *e, sfn_run_t *parent, const cJSON *o,
     run->max_conc = (int64_t) sfn_rs_num(o, "maxConcurrency");
     run->tol_count = (int64_t) sfn_rs_num(o, "toleratedCount");
     run->tol_pct = sfn_rs_num(o, "toleratedPct");
-    run->child_err.error = sfn_strdup(sfn_rs_str(o, "childError"));
-    run->child_err.cause = sfn_strdup(sfn_rs_str(o, "childCause"));
+    run->child_err.error = sfn_strdup(sfn_json_str(o, "childError"));
+    run->child_err.cause = sfn_strdup(sfn_json_str(o, "childCause"));
     run->child_failed = cJSON_IsTrue(
                             cJSON_GetObjectItemCaseSensitive(o, "childFailed"));
 
@@ -625,7 +614,7 @@ sfn_exec_restore(const sfn_machine_t *m, const sfn_host_t *host,
         return NULL;
     }
 
-    s = sfn_rs_str(o, "startAt");
+    s = sfn_json_str(o, "startAt");
 
     if (sfn_rs_num(o, "version") != SFN_SNAPSHOT_VERSION || s == NULL
         || strcmp(s, m->main->start->name) != 0
@@ -636,11 +625,11 @@ sfn_exec_restore(const sfn_machine_t *m, const sfn_host_t *host,
     }
 
     memset(&conf, 0, sizeof(sfn_exec_conf_t));
-    conf.name = sfn_rs_str(o, "name");
-    conf.arn = sfn_rs_str(o, "arn");
-    conf.role_arn = sfn_rs_str(o, "roleArn");
-    conf.state_machine_name = sfn_rs_str(o, "stateMachineName");
-    conf.state_machine_arn = sfn_rs_str(o, "stateMachineArn");
+    conf.name = sfn_json_str(o, "name");
+    conf.arn = sfn_json_str(o, "arn");
+    conf.role_arn = sfn_json_str(o, "roleArn");
+    conf.state_machine_name = sfn_json_str(o, "stateMachineName");
+    conf.state_machine_arn = sfn_json_str(o, "stateMachineArn");
     conf.type = sfn_rs_num(o, "type") == SFN_EXPRESS ? SFN_EXPRESS
                                                       : SFN_STANDARD;
     conf.start_ms = (int64_t) sfn_rs_num(o, "startMs");
@@ -660,9 +649,9 @@ sfn_exec_restore(const sfn_machine_t *m, const sfn_host_t *host,
     }
 
     e->status = (sfn_status_e) sfn_rs_num(o, "status");
-    e->output = sfn_strdup(sfn_rs_str(o, "output"));
-    e->error = sfn_strdup(sfn_rs_str(o, "error"));
-    e->cause = sfn_strdup(sfn_rs_str(o, "cause"));
+    e->output = sfn_strdup(sfn_json_str(o, "output"));
+    e->error = sfn_strdup(sfn_json_str(o, "error"));
+    e->cause = sfn_strdup(sfn_json_str(o, "cause"));
     e->event_id = (int64_t) sfn_rs_num(o, "eventId");
     e->next_id = (uint64_t) sfn_rs_num(o, "nextId");
     e->exec_timer_id = (uint64_t) sfn_rs_num(o, "execTimerId");

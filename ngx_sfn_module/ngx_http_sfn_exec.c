@@ -48,6 +48,7 @@ static ngx_uint_t              ngx_http_sfn_ephemeral;
 static ngx_http_sfn_finish_pt  ngx_http_sfn_child_finish;
 static void                   *ngx_http_sfn_child_data;
 static ngx_str_t              *ngx_http_sfn_child_map_run;
+static sfn_exec_t             *ngx_http_sfn_child_parent;
 
 /* the pool of the last run freed, reset for the next: no malloc per run */
 static ngx_pool_t             *ngx_http_sfn_spare_pool;
@@ -1423,7 +1424,7 @@ ngx_int_t
 ngx_http_sfn_exec_start_child(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
     ngx_str_t *map_run, ngx_http_sfn_finish_pt handler, void *data,
-    ngx_pool_t *pool)
+    sfn_exec_t *parent, ngx_pool_t *pool)
 {
     ngx_int_t  rc;
 
@@ -1431,14 +1432,17 @@ ngx_http_sfn_exec_start_child(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_child_finish = handler;
     ngx_http_sfn_child_data = data;
     ngx_http_sfn_child_map_run = map_run;
+    ngx_http_sfn_child_parent = parent;
 
     rc = ngx_http_sfn_exec_start(smcf, sm, name, input, NULL, NULL, NULL,
-                                 NULL, NULL, NULL, NULL, pool);
+                                 NULL, NULL, sfn_exec_mock_case(parent), NULL,
+                                 pool);
 
     ngx_http_sfn_ephemeral = 0;
     ngx_http_sfn_child_finish = NULL;
     ngx_http_sfn_child_data = NULL;
     ngx_http_sfn_child_map_run = NULL;
+    ngx_http_sfn_child_parent = NULL;
 
     return rc;
 }
@@ -1596,6 +1600,7 @@ ngx_http_sfn_run_create(ngx_http_sfn_main_conf_t *smcf,
     conf.type = sm->type;
     conf.start_ms = start_ms;
     conf.mock = mock;
+    conf.mock_parent = ngx_http_sfn_child_parent;
 
     if (snapshot && *snapshot) {
         run->exec = sfn_exec_restore(sm->machine, &host, mock, snapshot,

@@ -120,6 +120,55 @@ ngx_http_sfn_maprun_out(ngx_http_sfn_maprun_t *mr, u_char *data, size_t len)
 }
 
 
+/*
+ * ResultWriter with WriterConfig alone: the output as its Transformation
+ * makes it, a failure's record returned unchanged (NONE)
+ */
+
+static void
+ngx_http_sfn_maprun_shape(ngx_http_sfn_maprun_t *mr,
+    ngx_http_sfn_mr_slot_t *s)
+{
+    char   *text;
+    cJSON  *arr, *v;
+
+    if (s->status != SFN_SUCCEEDED
+        || mr->transform == NGX_HTTP_SFN_MR_NONE)
+    {
+        text = ngx_http_sfn_maprun_record(mr, s);
+        if (text == NULL) {
+            mr->out_over = 1;
+            return;
+        }
+
+        ngx_http_sfn_maprun_out(mr, (u_char *) text, ngx_strlen(text));
+        free(text);
+        return;
+    }
+
+    arr = (mr->transform == NGX_HTTP_SFN_MR_FLATTEN)
+          ? ngx_http_sfn_maprun_flatten(&s->output) : NULL;
+
+    if (arr == NULL) {
+        ngx_http_sfn_maprun_out(mr, s->output.data, s->output.len);
+        return;
+    }
+
+    cJSON_ArrayForEach(v, arr) {
+        text = sfn_json_print(v);
+        if (text == NULL) {
+            mr->out_over = 1;
+            break;
+        }
+
+        ngx_http_sfn_maprun_out(mr, (u_char *) text, ngx_strlen(text));
+        free(text);
+    }
+
+    cJSON_Delete(arr);
+}
+
+
 /* an item's child has ended and every earlier one too: its result */
 
 static void
@@ -134,6 +183,11 @@ ngx_http_sfn_maprun_emit(ngx_http_sfn_maprun_t *mr,
             ngx_http_sfn_maprun_fail(mr, "States.ResultWriterFailed",
                                      "the results could not be written");
         }
+        return;
+    }
+
+    if (mr->shaped) {
+        ngx_http_sfn_maprun_shape(mr, s);
         return;
     }
 
@@ -704,21 +758,38 @@ ngx_http_sfn_maprun_next_input(ngx_http_sfn_maprun_t *mr)
 
     if (!mr->batching) {
         rc = ngx_http_sfn_maprun_item(mr, &item);
+        mr->yield = (rc == NGX_AGAIN);
         return rc == NGX_OK ? item : NULL;
     }
 
-    batch = NULL;
-    items = NULL;
-    size = 0;
-    n = 0;
+    /* a batch the reader left unfinished goes on as it was */
+
+    batch = mr->partial;
+    items = batch ? cJSON_GetObjectItemCaseSensitive(batch, "Items") : NULL;
+    size = mr->partial_size;
+    n = items ? (ngx_uint_t) cJSON_GetArraySize(items) : 0;
+    mr->partial = NULL;
+    mr->partial_size = 0;
 
     for ( ;; ) {
         if (mr->held) {
             item = mr->held;
             mr->held = NULL;
 
-        } else if (ngx_http_sfn_maprun_item(mr, &item) != NGX_OK) {
-            break;
+        } else {
+            rc = ngx_http_sfn_maprun_item(mr, &item);
+
+            if (rc == NGX_AGAIN) {
+                /* the same batch whatever the turns: a restart skips it */
+                mr->partial = batch;
+                mr->partial_size = size;
+                mr->yield = 1;
+                return NULL;
+            }
+
+            if (rc != NGX_OK) {
+                break;
+            }
         }
 
         isz = mr->held_size;
@@ -800,7 +871,7 @@ ngx_http_sfn_maprun_start_child(ngx_http_sfn_maprun_t *mr)
         /* done before a restart: read again, not run again */
         in = ngx_http_sfn_maprun_next_input(mr);
         if (in == NULL) {
-            return mr->error ? NGX_ERROR : NGX_DONE;
+            return mr->error ? NGX_ERROR : mr->yield ? NGX_AGAIN : NGX_DONE;
         }
 
         cJSON_Delete(in);
@@ -821,7 +892,7 @@ ngx_http_sfn_maprun_start_child(ngx_http_sfn_maprun_t *mr)
     if (in == NULL) {
         in = ngx_http_sfn_maprun_next_input(mr);
         if (in == NULL) {
-            return NGX_DONE;
+            return mr->yield ? NGX_AGAIN : NGX_DONE;
         }
 
         in = sfn_exec_map_item(mr->exec, mr->id, in, (size_t) mr->next,
@@ -858,7 +929,7 @@ ngx_http_sfn_maprun_start_child(ngx_http_sfn_maprun_t *mr)
     s->index = mr->next;
     s->start_ms = ngx_http_sfn_now_ms();
 
-    if (mr->writer
+    if ((mr->writer || mr->shaped)
         && ngx_http_sfn_maprun_dup(&s->input, &input) != NGX_OK)
     {
         free(text);
@@ -880,7 +951,7 @@ ngx_http_sfn_maprun_start_child(ngx_http_sfn_maprun_t *mr)
     rc = ngx_http_sfn_exec_start_child(mr->smcf, mr->child, &name, &input,
                                        &mr->arn,
                                        ngx_http_sfn_maprun_child_done, s,
-                                       mr->scratch);
+                                       mr->exec, mr->scratch);
     free(text);
 
     if (rc == NGX_BUSY) {
@@ -1111,7 +1182,13 @@ ngx_http_sfn_maprun_pump(ngx_event_t *ev)
             }
 
             if (rc == NGX_AGAIN) {
-                /* the window of recorded children: posted when read */
+                if (mr->yield) {
+                    /* the reader read its share of this turn: the next */
+                    mr->yield = 0;
+                    n = NGX_HTTP_SFN_MR_SLICE;
+                }
+
+                /* else the window of recorded children: posted when read */
                 break;
             }
 
@@ -2058,6 +2135,7 @@ ngx_http_sfn_maprun_free(ngx_http_sfn_maprun_t *mr)
 
     cJSON_Delete(mr->saved);
     cJSON_Delete(mr->held);
+    cJSON_Delete(mr->partial);
     cJSON_Delete(mr->retry);
     cJSON_Delete(mr->batch_input);
     ngx_free(mr->out.data);

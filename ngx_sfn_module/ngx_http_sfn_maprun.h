@@ -41,8 +41,17 @@ typedef enum {
     NGX_HTTP_SFN_MR_JSON,
     NGX_HTTP_SFN_MR_JSONL,
     NGX_HTTP_SFN_MR_CSV,
-    NGX_HTTP_SFN_MR_LIST
+    NGX_HTTP_SFN_MR_LIST,
+    NGX_HTTP_SFN_MR_FILES       /* a list of objects, each read whole */
 } ngx_http_sfn_mr_source_e;
+
+
+/* WriterConfig's Transformation */
+typedef enum {
+    NGX_HTTP_SFN_MR_NONE = 0,
+    NGX_HTTP_SFN_MR_COMPACT,
+    NGX_HTTP_SFN_MR_FLATTEN
+} ngx_http_sfn_mr_transform_e;
 
 
 /* a results file being written: SUCCEEDED_n.json or FAILED_n.json */
@@ -55,6 +64,7 @@ typedef struct {
     ngx_uint_t                   entries;
     ngx_array_t                  done;      /* ngx_http_sfn_mr_file_t */
     const char                  *kind;
+    unsigned                     jsonl:1;   /* JSON Lines, not an array */
 } ngx_http_sfn_mr_out_t;
 
 
@@ -137,6 +147,9 @@ struct ngx_http_sfn_maprun_s {
     cJSON                       *batch_input;
     cJSON                       *held;      /* the next batch's first */
     size_t                       held_size;
+    cJSON                       *partial;   /* a batch the reader left
+                                               for the next turn */
+    size_t                       partial_size;
 
     /* the items */
     ngx_http_sfn_mr_source_e     source;
@@ -155,6 +168,19 @@ struct ngx_http_sfn_maprun_s {
     ngx_uint_t                   key_next;
     ngx_str_t                    bucket;    /* the reader's */
     ngx_str_t                    bucket_path;
+    ngx_http_sfn_mr_source_e     format;    /* of each file: JSON, JSONL,
+                                               CSV */
+    ngx_str_t                    file;      /* the key being read */
+    void                        *z;         /* its decompressor */
+    u_char                      *zin;       /* what it decompresses */
+    size_t                       zin_pos;
+    size_t                       zin_last;
+    uint64_t                     inflated;
+    ngx_uint_t                   compressed;
+    ngx_uint_t                   fills;     /* reads for this item */
+    cJSON                       *pointer;   /* ItemsPointer's tokens */
+    char                        *pointer_text;
+    size_t                       scanned;   /* what it last scanned */
 
     /* the results: the output array, or ResultWriter's files */
     ngx_str_t                    out;
@@ -163,16 +189,26 @@ struct ngx_http_sfn_maprun_s {
     ngx_str_t                    wdir;      /* <path>/<prefix>/<uuid> */
     ngx_str_t                    wkey;      /* <prefix>/<uuid> */
     ngx_http_sfn_mr_out_t        files[2];  /* SUCCEEDED, FAILED */
+    ngx_http_sfn_mr_transform_e  transform;
 
     const char                  *error;
     u_char                       error_buf[128];
     u_char                       cause[512];
 
     unsigned                     batching:1;
-    unsigned                     writer:1;
+    unsigned                     writer:1;  /* ResultWriter's files */
+    unsigned                     shaped:1;  /* WriterConfig alone: the
+                                               output transformed */
     unsigned                     source_done:1;
     unsigned                     eof:1;
     unsigned                     started:1; /* a JSON array's "[" read */
+    unsigned                     zeof:1;
+    unsigned                     yield:1;   /* the reader: NGX_AGAIN */
+    unsigned                     pointing:1; /* ItemsPointer: its array
+                                                not found yet */
+    unsigned                     zdone:1;
+    unsigned                     header_row:1; /* FIRST_ROW: the first
+                                                  record of each file */
     unsigned                     out_over:1;
     unsigned                     aborting:1;
     unsigned                     aborted_by_parent:1;
@@ -210,6 +246,9 @@ ngx_int_t ngx_http_sfn_maprun_writer(ngx_http_sfn_maprun_t *mr,
     const cJSON *writer);
 ngx_int_t ngx_http_sfn_maprun_write(ngx_http_sfn_maprun_t *mr,
     ngx_http_sfn_mr_slot_t *s);
+char *ngx_http_sfn_maprun_record(ngx_http_sfn_maprun_t *mr,
+    ngx_http_sfn_mr_slot_t *s);
+cJSON *ngx_http_sfn_maprun_flatten(ngx_str_t *output);
 ngx_int_t ngx_http_sfn_maprun_manifest(ngx_http_sfn_maprun_t *mr,
     char **details);
 ngx_int_t ngx_http_sfn_maprun_files_flush(ngx_http_sfn_maprun_t *mr);

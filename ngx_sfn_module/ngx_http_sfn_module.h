@@ -251,7 +251,7 @@ ngx_int_t ngx_http_sfn_exec_start_sync(ngx_http_sfn_main_conf_t *smcf,
 ngx_int_t ngx_http_sfn_exec_start_child(ngx_http_sfn_main_conf_t *smcf,
     ngx_http_sfn_machine_t *sm, ngx_str_t *name, ngx_str_t *input,
     ngx_str_t *map_run, ngx_http_sfn_finish_pt handler, void *data,
-    ngx_pool_t *pool);
+    sfn_exec_t *parent, ngx_pool_t *pool);
 ngx_int_t ngx_http_sfn_exec_result(ngx_http_sfn_main_conf_t *smcf,
     ngx_str_t *arn, ngx_pool_t *pool, ngx_http_sfn_record_t *rec);
 u_char *ngx_http_sfn_exec_arn(ngx_http_sfn_main_conf_t *smcf,

@@ -429,6 +429,76 @@ test_snapshot(void **state)
 }
 
 
+/*
+ * A distributed Map's child runs its parent's test case and counts with
+ * it: invocation 1 after the parent's 0, whichever is freed first
+ */
+
+static void
+test_children(void **state)
+{
+    char             *def;
+    sfn_diag_t        d;
+    sfn_host_t        host;
+    sfn_mock_t       *mk;
+    sfn_exec_t       *e, *c;
+    sfn_t_host_t     *h;
+    const char       *error, *cause;
+    sfn_machine_t    *m;
+    sfn_exec_conf_t   conf;
+
+    (void) state;
+
+    mk = sfn_t_mock_file();
+
+    h = calloc(1, sizeof(sfn_t_host_t));
+    assert_non_null(h);
+    sfn_t_host_init(h, &host);
+
+    def = sfn_t_unquote("{`StartAt`:`L`,`States`:{" LAMBDA("L", RETRY
+                        "`End`:true") "}}");
+    m = sfn_machine_load(def, strlen(def), NULL, NULL, &d);
+    free(def);
+    assert_non_null(m);
+
+    memset(&conf, 0, sizeof(sfn_exec_conf_t));
+    conf.mock = sfn_mock_case(mk, "sm", "Happy", NULL);
+
+    e = sfn_exec_create(m, &host, &conf, "{}", 2, &error, &cause);
+    assert_non_null(e);
+    sfn_exec_start(e);
+
+    /* the parent's invocation 0, the Throw */
+    assert_int_equal(sfn_exec_status(e), SFN_RUNNING);
+
+    memset(&conf, 0, sizeof(sfn_exec_conf_t));
+    conf.mock_parent = e;
+
+    c = sfn_exec_create(m, &host, &conf, "{}", 2, &error, &cause);
+    assert_non_null(c);
+    assert_ptr_equal(sfn_exec_mock_case(c), sfn_exec_mock_case(e));
+
+    sfn_exec_free(e);
+    sfn_t_host_free(h);
+
+    sfn_exec_start(c);
+
+    while (sfn_exec_status(c) == SFN_RUNNING && sfn_t_step(h, c)) {
+        /* void */
+    }
+
+    assert_int_equal(sfn_exec_status(c), SFN_SUCCEEDED);
+    assert_string_equal(sfn_exec_output(c), "{\"Payload\":{\"n\":1}}");
+    assert_int_equal(h->tasks_run, 0);
+
+    sfn_exec_free(c);
+    sfn_t_host_free(h);
+    sfn_machine_free(m);
+    sfn_mock_free(mk);
+    free(h);
+}
+
+
 int
 main(void)
 {
@@ -437,6 +507,7 @@ main(void)
         cmocka_unit_test(test_mocked),
         cmocka_unit_test(test_check),
         cmocka_unit_test(test_snapshot),
+        cmocka_unit_test(test_children),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

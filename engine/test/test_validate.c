@@ -13,6 +13,15 @@
 
 #define ONE(state)  "{`StartAt`:`A`,`States`:{`A`:" state "}}"
 
+/* a distributed Map with more fields */
+#define DMAP(fields)                                                        \
+    ONE("{`Type`:`Map`,`End`:true,`ItemProcessor`:{`ProcessorConfig`:{"     \
+        "`Mode`:`DISTRIBUTED`},`StartAt`:`P`,`States`:{`P`:{`Type`:`Pass`," \
+        "`End`:true}}}," fields "}")
+#define READ(config)                                                        \
+    "`ItemReader`:{`Resource`:`arn:aws:states:::s3:getObject`,"             \
+    "`Parameters`:{`Bucket`:`b`,`Key`:`k`},`ReaderConfig`:{" config "}}"
+
 
 static const sfn_t_case_t  invalid_cases[] = {
 
@@ -259,6 +268,37 @@ static const sfn_t_case_t  invalid_cases[] = {
     { "bad top-level TimeoutSeconds", "{`TimeoutSeconds`:0,`StartAt`:`A`,"
       "`States`:{`A`:{`Type`:`Succeed`}}}", NULL, "INVALID", NULL,
       "SCHEMA_VALIDATION_FAILED", "TimeoutSeconds", NULL },
+
+    /* ReaderConfig and WriterConfig, as the ItemReader and ResultWriter
+       pages document them */
+
+    { "Transformation AWS lacks", DMAP("`ResultWriter`:{`WriterConfig`:{"
+      "`Transformation`:`ALL`}}"), NULL, "INVALID", NULL,
+      "SCHEMA_VALIDATION_FAILED", "NONE, COMPACT or FLATTEN", NULL },
+    { "OutputType AWS lacks", DMAP("`ResultWriter`:{`WriterConfig`:{"
+      "`OutputType`:`XML`}}"), NULL, "INVALID", NULL,
+      "SCHEMA_VALIDATION_FAILED", "JSON or JSONL", NULL },
+    { "empty ResultWriter", DMAP("`ResultWriter`:{}"), NULL, "INVALID",
+      NULL, "SCHEMA_VALIDATION_FAILED", "cannot be empty", NULL },
+    { "S3_INVENTORY with InputType", DMAP(READ("`ManifestType`:"
+      "`S3_INVENTORY`,`InputType`:`CSV`")), NULL, "INVALID", NULL,
+      "SCHEMA_VALIDATION_FAILED", "must not be given", NULL },
+    { "ATHENA_DATA of JSON", DMAP(READ("`ManifestType`:`ATHENA_DATA`,"
+      "`InputType`:`JSON`")), NULL, "INVALID", NULL,
+      "SCHEMA_VALIDATION_FAILED", "CSV, JSONL or PARQUET", NULL },
+    { "CSVDelimiter of JSONL", DMAP(READ("`InputType`:`JSONL`,"
+      "`CSVDelimiter`:`TAB`")), NULL, "INVALID", NULL,
+      "SCHEMA_VALIDATION_FAILED", "CSV or MANIFEST", NULL },
+    { "CSVHeaders without GIVEN", DMAP(READ("`InputType`:`CSV`,"
+      "`CSVHeaders`:[`a`]")), NULL, "INVALID", NULL,
+      "SCHEMA_VALIDATION_FAILED", "only supported with CSVHeaderLocation",
+      NULL },
+    { "ItemsPointer of JSONL", DMAP(READ("`InputType`:`JSONL`,"
+      "`ItemsPointer`:`/a`")), NULL, "INVALID", NULL,
+      "SCHEMA_VALIDATION_FAILED", "JSON InputType", NULL },
+    { "ReaderConfig field AWS lacks", DMAP(READ("`InputType`:`JSON`,"
+      "`Compression`:`GZIP`")), NULL, "INVALID", NULL,
+      "SCHEMA_VALIDATION_FAILED", "Compression", NULL },
 };
 
 
