@@ -5,7 +5,7 @@
  * Map runs (sql/016_map_runs.sql): a distributed Map's children run as
  * executions of its ItemProcessor, named "<machine>/<label>", by the
  * worker that owns the parent.  Items come from the state's input or from
- * a bucket (ngx_http_sfn_maprun_read.c), one at a time: a posted event
+ * a bucket (ngx_http_sfn_maprun_io.c), one at a time: a posted event
  * (the pump) starts children while fewer than MaxConcurrency run and
  * yields after a bounded slice, so a map run of any size never holds the
  * event loop.  Express children live in this worker only, with no record;

@@ -3,8 +3,8 @@
  * Copyright (C) ngx_sfn authors
  *
  * What the map run's files share: the map run (ngx_http_sfn_maprun.c),
- * its items read from a bucket and its results written to one
- * (ngx_http_sfn_maprun_io.c).
+ * its items read from a bucket (ngx_http_sfn_maprun_io.c) and its results
+ * written to one (ngx_http_sfn_maprun_write.c).
  */
 
 
@@ -15,6 +15,9 @@
 #include "ngx_http_sfn_exec.h"
 
 #include <libpq-fe.h>
+
+
+#define NGX_HTTP_SFN_MR_CHUNK  65536   /* read and written at a time */
 
 
 typedef struct ngx_http_sfn_maprun_s  ngx_http_sfn_maprun_t;
@@ -242,6 +245,8 @@ ngx_int_t ngx_http_sfn_maprun_source(ngx_http_sfn_maprun_t *mr,
 ngx_int_t ngx_http_sfn_maprun_item(ngx_http_sfn_maprun_t *mr,
     cJSON **item);
 void ngx_http_sfn_maprun_source_close(ngx_http_sfn_maprun_t *mr);
+
+/* ngx_http_sfn_maprun_write.c */
 ngx_int_t ngx_http_sfn_maprun_writer(ngx_http_sfn_maprun_t *mr,
     const cJSON *writer);
 ngx_int_t ngx_http_sfn_maprun_write(ngx_http_sfn_maprun_t *mr,

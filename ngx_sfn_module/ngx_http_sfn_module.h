@@ -210,6 +210,7 @@ ngx_table_elt_t *ngx_http_sfn_header_in(ngx_http_request_t *r,
     const char *name, size_t len, ngx_table_elt_t *after);
 ngx_int_t ngx_http_sfn_body_text(ngx_http_request_t *r, size_t max,
     ngx_str_t *text);
+const char *ngx_http_sfn_json_str(const cJSON *obj, const char *name);
 cJSON *ngx_http_sfn_json_add_str(cJSON *obj, const char *name,
     ngx_str_t *value);
 ngx_int_t ngx_http_sfn_send(ngx_http_request_t *r, ngx_uint_t status,

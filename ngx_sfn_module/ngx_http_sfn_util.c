@@ -383,6 +383,19 @@ empty:
 }
 
 
+/* a string member of an object, or NULL */
+
+const char *
+ngx_http_sfn_json_str(const cJSON *obj, const char *name)
+{
+    const cJSON  *v;
+
+    v = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+
 cJSON *
 ngx_http_sfn_json_add_str(cJSON *obj, const char *name, ngx_str_t *value)
 {
