@@ -1382,6 +1382,41 @@ ngx_http_sfn_mr_skip(u_char *p, u_char *last)
 }
 
 
+/*
+ * Past the value at *p to the ',' after it (NGX_OK, *p there), or to the
+ * closer (NGX_DONE); NGX_AGAIN when that is not all before last,
+ * NGX_DECLINED when something else follows.
+ */
+
+static ngx_int_t
+ngx_http_sfn_mr_next(u_char **pp, u_char *last, u_char close)
+{
+    u_char  *p;
+
+    p = ngx_http_sfn_mr_skip(*pp, last);
+    if (p == NULL) {
+        return NGX_AGAIN;
+    }
+
+    p = ngx_http_sfn_mr_ws(p, last);
+    if (p == last) {
+        return NGX_AGAIN;
+    }
+
+    if (*p == close) {
+        return NGX_DONE;
+    }
+
+    if (*p != ',') {
+        return NGX_DECLINED;
+    }
+
+    *pp = p;
+
+    return NGX_OK;
+}
+
+
 /* NGX_OK with *at on the array, NGX_AGAIN for more bytes, NGX_ERROR */
 
 static ngx_int_t
@@ -1390,7 +1425,7 @@ ngx_http_sfn_mr_point(ngx_http_sfn_maprun_t *mr, u_char *p, u_char *last,
 {
     cJSON      *k;
     u_char     *e;
-    ngx_int_t   idx, i;
+    ngx_int_t   idx, i, rc;
     ngx_uint_t  match;
     cJSON      *seg;
 
@@ -1444,21 +1479,16 @@ ngx_http_sfn_mr_point(ngx_http_sfn_maprun_t *mr, u_char *p, u_char *last,
                     break;
                 }
 
-                e = ngx_http_sfn_mr_skip(p, last);
-                if (e == NULL) {
+                rc = ngx_http_sfn_mr_next(&p, last, '}');
+                if (rc == NGX_AGAIN) {
                     return NGX_AGAIN;
                 }
 
-                p = ngx_http_sfn_mr_ws(e, last);
-                if (p == last) {
-                    return NGX_AGAIN;
-                }
-
-                if (*p == '}') {
+                if (rc == NGX_DONE) {
                     goto nothing;
                 }
 
-                if (*p != ',') {
+                if (rc != NGX_OK) {
                     goto bad;
                 }
             }
@@ -1484,21 +1514,16 @@ ngx_http_sfn_mr_point(ngx_http_sfn_maprun_t *mr, u_char *p, u_char *last,
                     break;
                 }
 
-                e = ngx_http_sfn_mr_skip(p, last);
-                if (e == NULL) {
+                rc = ngx_http_sfn_mr_next(&p, last, ']');
+                if (rc == NGX_AGAIN) {
                     return NGX_AGAIN;
                 }
 
-                p = ngx_http_sfn_mr_ws(e, last);
-                if (p == last) {
-                    return NGX_AGAIN;
-                }
-
-                if (*p == ']') {
+                if (rc == NGX_DONE) {
                     goto nothing;
                 }
 
-                if (*p != ',') {
+                if (rc != NGX_OK) {
                     goto bad;
                 }
             }
