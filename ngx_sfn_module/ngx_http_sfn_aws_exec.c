@@ -730,27 +730,14 @@ static const char  ngx_http_sfn_aws_statuses[] =
 
 
 /*
- * One range of sfn_executions_page per status asked for ($2), read
- * backwards from the cursor and merged (a Merge Append that reads about a
- * page in all), then the machine: no sort, whatever the table holds.  A
- * status not asked for is a one-time filter of the generic plan; a version
- * or alias ARN ($6) and a redriveFilter ($7) are filters of each range.
+ * The page is sfn_executions_list() (sql/020): one range of
+ * sfn_executions_page per status asked for ($2), read backwards from the
+ * cursor and merged (a Merge Append that reads about a page in all), on
+ * a plan made once per session whatever the size of the table; then the
+ * machine.  A status not asked for is a one-time filter of that plan; a
+ * version or alias ARN ($6) and a redriveFilter ($7) are filters of each
+ * range.
  */
-
-#define ngx_http_sfn_aws_list_range(status)                                  \
-    "(SELECT y.arn, y.name, y.status, y.start_date, y.stop_date, "          \
-    "y.version_arn, y.alias_arn, y.redrive_count, y.redrive_date "          \
-    "FROM sfn_executions y "                                                \
-    "WHERE y.state_machine = $1 AND y.status = '" status "' "               \
-    "AND '" status "' = ANY ($2::text[]) "                                  \
-    "AND ($6::text IS NULL OR y.version_arn = $6 OR y.alias_arn = $6) "     \
-    "AND ($7::text IS NULL "                                                \
-    "OR ($7 = 'REDRIVEN') = (y.redrive_count > 0)) "                        \
-    "AND (y.start_date, y.name) < ("                                        \
-    "coalesce(timestamptz 'epoch' "                                         \
-    "+ $3::bigint * interval '1 microsecond', 'infinity'), "                \
-    "coalesce($4::text, '')) "                                              \
-    "ORDER BY y.start_date DESC, y.name DESC LIMIT $5::bigint)"
 
 static ngx_http_sfn_pg_prepared_t  ngx_http_sfn_aws_list_execs_sql = {
     "sfn_list_executions",
@@ -759,13 +746,8 @@ static ngx_http_sfn_pg_prepared_t  ngx_http_sfn_aws_list_execs_sql = {
     "m.source, (extract(epoch FROM e.start_date) * 1000000)::bigint, "
     "e.version_arn, e.alias_arn, e.redrive_count, "
     "extract(epoch FROM e.redrive_date) "
-    "FROM (SELECT * FROM ("
-    ngx_http_sfn_aws_list_range("RUNNING") " UNION ALL "
-    ngx_http_sfn_aws_list_range("SUCCEEDED") " UNION ALL "
-    ngx_http_sfn_aws_list_range("FAILED") " UNION ALL "
-    ngx_http_sfn_aws_list_range("TIMED_OUT") " UNION ALL "
-    ngx_http_sfn_aws_list_range("ABORTED") ") x "
-    "ORDER BY x.start_date DESC, x.name DESC LIMIT $5::bigint) e "
+    "FROM sfn_executions_list($1, $2::text[], $3::bigint, $4::text, "
+    "$5::bigint, $6::text, $7::text) e "
     "JOIN sfn_state_machines m ON m.name = $1 "
     "ORDER BY e.start_date DESC, e.name DESC",
     0
@@ -1085,7 +1067,9 @@ ngx_http_sfn_aws_list_execs(ngx_http_sfn_aws_ctx_t *ctx)
  * A page of rows is a range of the history's primary key from the cursor;
  * a packed history (at most sfn_history_packed_max() events) is decoded
  * and its page taken; what is sorted is a page or a packed history, never
- * the whole of a long one
+ * the whole of a long one.  The rows are in the partition of their
+ * execution's start date, or in "old" with the start date -infinity if
+ * written before sql/018: the others are pruned as the execution is found.
  */
 
 #define ngx_http_sfn_aws_history_sql(cmp, order)                             \
@@ -1095,6 +1079,7 @@ ngx_http_sfn_aws_list_execs(ngx_http_sfn_aws_ctx_t *ctx)
     "SELECT * FROM ("                                                       \
     "(SELECT x.id, x.previous_id, x.type, x.ts, x.details "                 \
     "FROM sfn_history x WHERE x.execution_arn = e.arn "                     \
+    "AND x.start_date IN (e.start_date, '-infinity') "                      \
     "AND e.history IS NULL AND x.id " cmp " $3::bigint "                    \
     "ORDER BY x.id " order " LIMIT $2::bigint) "                            \
     "UNION ALL (SELECT * FROM sfn_history_unpack(e.history) u "             \

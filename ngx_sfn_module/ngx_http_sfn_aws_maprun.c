@@ -532,6 +532,14 @@ ngx_http_sfn_aws_list_map_run_execs(ngx_http_sfn_aws_ctx_t *ctx)
     values[3] = (char *) cursor.data;
     values[4] = (char *) lim;
 
+    /*
+     * the children are named "<uuid>-<index>": a range of the machine's
+     * names from the cursor (or the prefix) to the prefix and twenty 9s,
+     * past any index, in any collation (digits have their own weights,
+     * the rest is the prefix's); a range, not the names of the machine's
+     * other map runs filtered
+     */
+
     return ngx_http_sfn_aws_query(ctx,
                "SELECT e.arn, 'arn:aws:states:' || split_part(e.arn, ':', 4) "
                "|| ':' || split_part(e.arn, ':', 5) || ':stateMachine:' "
@@ -539,9 +547,10 @@ ngx_http_sfn_aws_list_map_run_execs(ngx_http_sfn_aws_ctx_t *ctx)
                "extract(epoch FROM e.start_date), "
                "extract(epoch FROM e.stop_date) "
                "FROM sfn_executions e WHERE e.state_machine = $1 "
+               "AND e.name > coalesce($4::text, $2) "
+               "AND e.name <= $2 || '99999999999999999999' "
                "AND left(e.name, 37) = $2 "
                "AND ($3::text IS NULL OR e.status = $3) "
-               "AND ($4::text IS NULL OR e.name > $4) "
                "ORDER BY e.name LIMIT $5::int",
                5, values, ngx_http_sfn_aws_maprun_execs_listed);
 }
