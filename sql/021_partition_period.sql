@@ -10,24 +10,19 @@
 -- that a range of 30 s keeps them under a quarter of the sweeper's time.
 -- A retention of 4 to 8 minutes now gets its eighth too.
 --
--- The next range is made when the last one ends within a period and the
--- lead (30 s), from the end of the last: ranges follow each other with no
--- gap.  Before, it was made when the last ended within a period, and at
--- least a minute ahead, so that with a retention under 8 minutes each
--- range began up to a sweeper's turn after the last had ended, and the
--- starts of the gap went to the defaults, deleted row by row.  Now a
--- range is made a lead and a period ahead of its start, less a turn (a
--- tenth of the retention, less than a period): the time its steps have
--- before the 15 s margin is a period at least.  The lead is what a range
--- has when no range is ahead: the first once retention is on, or the next
--- after one was undone; 30 s leaves 15 s for its steps, which take about
--- six seconds, past the margin against the clocks of the nodes and their
--- writers' queues (a start dated in a range not yet attached would be
--- refused by its default's constraint); a range that does not make it is
--- undone, and made again at the next turn.
+-- A range is made, as before, when the last one ends within a period,
+-- from its end or the lead ahead if that is nearer: 30 s, where it was a
+-- minute.  The lead leaves 15 s for the range's steps, which take about
+-- six seconds, before the margin of 15 s (the clocks of the nodes and
+-- their writers' queues: a start dated in a range not yet attached would
+-- be refused by its default's constraint); a range that does not make it
+-- is undone, and made again at the next turn.  With a long retention a
+-- range is made a period ahead (days), the lead plays no part; with a
+-- short one (a period of 30 s, a turn of the sweeper up to 24 s) a range
+-- may begin up to a turn after the last ended, as before, and the starts
+-- of that gap go to the defaults, deleted row by row.
 
--- sql/018's step of the partitions' upkeep, with the rule above: v_period
--- and v_lead, and the range made when the last ends within both
+-- sql/018's step of the partitions' upkeep, with v_period and v_lead
 CREATE OR REPLACE FUNCTION sfn_partitions_step(p_keep interval,
     OUT executions bigint, OUT deleted bigint, OUT outcome text)
 LANGUAGE plpgsql AS $$
@@ -197,15 +192,15 @@ BEGIN
         RETURN;
     END LOOP;
 
-    -- a range made ahead when the last one ends within the lead and a
-    -- period: from the end of the last one, or the lead ahead if that is
-    -- nearer, for a period; its tables made first, with their indexes,
-    -- under no lock but theirs
+    -- a range made ahead when the last one ends within a period: from
+    -- the end of the last one, or the lead ahead if that is nearer, for a
+    -- period; its tables made first, with their indexes, under no lock
+    -- but theirs
 
     SELECT max(hi) INTO v_since FROM sfn_partitions
         WHERE state IN ('sealed', 'detached', 'dropped');
 
-    IF v_since > now() + v_lead + v_period THEN
+    IF v_since > now() + v_period THEN
         RETURN;
     END IF;
 
