@@ -11,16 +11,21 @@
 -- A retention of 4 to 8 minutes now gets its eighth too.
 --
 -- A range is made, as before, when the last one ends within a period,
--- from its end or the lead ahead if that is nearer: 30 s, where it was a
--- minute.  The lead leaves 15 s for the range's steps, which take about
--- six seconds, before the margin of 15 s (the clocks of the nodes and
--- their writers' queues: a start dated in a range not yet attached would
--- be refused by its default's constraint); a range that does not make it
--- is undone, and made again at the next turn.  With a long retention a
--- range is made a period ahead (days), the lead plays no part; with a
--- short one (a period of 30 s, a turn of the sweeper up to 24 s) a range
--- may begin up to a turn after the last ended, as before, and the starts
--- of that gap go to the defaults, deleted row by row.
+-- from its end or the lead ahead if that is nearer: the lead is a
+-- period, a minute at most, where it was a minute.  So nothing changes
+-- for a retention of 8 minutes or more: the first range after retention
+-- is turned on keeps its minute, of which the validation of the defaults'
+-- constraints, a scan of all that was written while retention was off,
+-- may take 45 s.  A retention under 8 minutes gets a lead of 30 s to a
+-- minute: 15 s at least for the range's steps, which take about six
+-- seconds, before the margin of 15 s (the clocks of the nodes and their
+-- writers' queues: a start dated in a range not yet attached would be
+-- refused by its default's constraint); a range that does not make it is
+-- undone, and made again at the next turn.  With a long retention a range
+-- is made a period ahead (days); with a short one (a period of 30 s, a
+-- turn of the sweeper up to 24 s) a range may begin up to a turn after
+-- the last ended, as before, and the starts of that gap go to the
+-- defaults, deleted row by row.
 
 -- sql/018's step of the partitions' upkeep, with v_period and v_lead
 CREATE OR REPLACE FUNCTION sfn_partitions_step(p_keep interval,
@@ -28,7 +33,7 @@ CREATE OR REPLACE FUNCTION sfn_partitions_step(p_keep interval,
 LANGUAGE plpgsql AS $$
 DECLARE
     v_period  interval := greatest(p_keep / 8, interval '30 seconds');
-    v_lead    interval := interval '30 seconds';
+    v_lead    interval := least(v_period, interval '1 minute');
     v_cutoff  timestamptz := now() - p_keep;
     v_kept    text := 'SELECT NOT EXISTS (SELECT 1 FROM %I '
                       'WHERE status = ''RUNNING'' OR stop_date >= $1)';
