@@ -511,52 +511,6 @@ is(types($e), 'ActivityScheduled,ActivityStarted,ActivityTimedOut,'
               . 'ActivityScheduled,ActivityStarted,ActivitySucceeded',
    'ActivityTimedOut, then the retry');
 
-# the long poll of an idle activity, before any worker is killed
-
-$p = drv_wait($idle_poll);
-ok($p->{elapsed} >= 59 && $p->{elapsed} < 75,
-   sprintf('the long poll answered after %.1f s', $p->{elapsed} // -1));
-is(join(',', @{ $p->{keys} // [ 'none' ] }), '', 'with no task: {}');
-
-# kill -9 of the worker that owns the execution
-
-sub owner_pid {
-    my ($arn) = @_;
-    my $o = $t->wait_sql("SELECT count(*) FROM sfn_events "
-                         . "WHERE execution_arn = '$arn' "
-                         . "AND type = 'ActivityScheduled'", '1');
-    my $owner = $t->psql("SELECT owner FROM sfn_executions "
-                         . "WHERE arn = '$arn'");
-    return $owner =~ /:(\d+)$/ ? $1 : 0;
-}
-
-my $crash = activity('crash');
-my $durable = machine('durable', task($crash, TimeoutSeconds => 120));
-
-$e = start($durable, 'killed-queued', '{"q": 1}');
-my $pid = owner_pid($e);
-ok($pid && kill('KILL', $pid), "kill -9 the owner ($pid) with the task "
-                               . "queued");
-$p = drv('poll', $crash, 'after-kill', 'ok');
-is($p->{input}, '{"q":1}', 'the queued task is polled after the kill');
-$d = wait_done($e, 60);
-is("$d->{status} $d->{output}", 'SUCCEEDED {"q":1}',
-   'the execution succeeded under a new owner');
-is(types($e), 'ActivityScheduled,ActivityStarted,ActivitySucceeded',
-   'one schedule, one start');
-
-$e = start($durable, 'killed-started', '{"q": 2}');
-$pid = owner_pid($e);
-$p = drv('poll', $crash, 'before-kill', 'none');
-$t->wait_sql("SELECT count(*) FROM sfn_events WHERE execution_arn = '$e' "
-             . "AND type = 'ActivityStarted'", '1');
-ok($pid && kill('KILL', $pid), 'kill -9 the owner with the task taken');
-is(drv('answer', $p->{token}, '{"answered": true}')->{error}, 'none',
-   'SendTaskSuccess to the owner that is gone');
-$d = wait_done($e, 60);
-is("$d->{status} $d->{output}", 'SUCCEEDED {"answered":true}',
-   'the answer reached the new owner');
-
 # PostgreSQL restarts with a task queued and a poll waiting
 
 my $pgr = activity('pgr');
@@ -676,6 +630,52 @@ is($h->{sm_arn}, 'InvalidArn', 'a state machine ARN');
 
 my ($code, $r) = $t->aws_api('GetActivityTask', 'not json');
 is($r->{__type}, 'SerializationException', 'GetActivityTask: not JSON');
+
+# the long poll of an idle activity, before any worker is killed
+
+$p = drv_wait($idle_poll);
+ok($p->{elapsed} >= 59 && $p->{elapsed} < 75,
+   sprintf('the long poll answered after %.1f s', $p->{elapsed} // -1));
+is(join(',', @{ $p->{keys} // [ 'none' ] }), '', 'with no task: {}');
+
+# kill -9 of the worker that owns the execution
+
+sub owner_pid {
+    my ($arn) = @_;
+    my $o = $t->wait_sql("SELECT count(*) FROM sfn_events "
+                         . "WHERE execution_arn = '$arn' "
+                         . "AND type = 'ActivityScheduled'", '1');
+    my $owner = $t->psql("SELECT owner FROM sfn_executions "
+                         . "WHERE arn = '$arn'");
+    return $owner =~ /:(\d+)$/ ? $1 : 0;
+}
+
+my $crash = activity('crash');
+my $durable = machine('durable', task($crash, TimeoutSeconds => 120));
+
+$e = start($durable, 'killed-queued', '{"q": 1}');
+my $pid = owner_pid($e);
+ok($pid && kill('KILL', $pid), "kill -9 the owner ($pid) with the task "
+                               . "queued");
+$p = drv('poll', $crash, 'after-kill', 'ok');
+is($p->{input}, '{"q":1}', 'the queued task is polled after the kill');
+$d = wait_done($e, 60);
+is("$d->{status} $d->{output}", 'SUCCEEDED {"q":1}',
+   'the execution succeeded under a new owner');
+is(types($e), 'ActivityScheduled,ActivityStarted,ActivitySucceeded',
+   'one schedule, one start');
+
+$e = start($durable, 'killed-started', '{"q": 2}');
+$pid = owner_pid($e);
+$p = drv('poll', $crash, 'before-kill', 'none');
+$t->wait_sql("SELECT count(*) FROM sfn_events WHERE execution_arn = '$e' "
+             . "AND type = 'ActivityStarted'", '1');
+ok($pid && kill('KILL', $pid), 'kill -9 the owner with the task taken');
+is(drv('answer', $p->{token}, '{"answered": true}')->{error}, 'none',
+   'SendTaskSuccess to the owner that is gone');
+$d = wait_done($e, 60);
+is("$d->{status} $d->{output}", 'SUCCEEDED {"answered":true}',
+   'the answer reached the new owner');
 
 $t->stop(allow => qr/exited on signal 9|connection|server closed/);
 

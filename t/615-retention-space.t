@@ -198,7 +198,7 @@ sub left {
 }
 
 $v0 = vacuums();
-backlog('x', 2000, 30);
+backlog('x', 1000, 30);
 my $all = left('x');
 
 my $deadline = time + 30;

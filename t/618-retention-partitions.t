@@ -78,7 +78,8 @@ $t->write_file('conf/one.json', '{"StartAt":"P","States":{"P":'
 $t->write_file('conf/fail.json', '{"StartAt":"F","States":{"F":'
                . '{"Type":"Fail","Error":"E","Cause":"c"}}}');
 
-# 80 s: a turn every 8 s, a seal a minute after the last range
+# 80 s: a turn every 8 s; ranges of 30 s (an eighth of it, 30 s at
+# least, sql/021), each made 30 s ahead when the last ends within 30 s
 my $http = $t->sfn_http(
     machines => [ one => 'one.json', fail => 'fail.json' ],
     http => "    sfn_retention 80s;\n",
@@ -138,7 +139,7 @@ is(exists_rel('sfn_executions_old') . exists_rel('sfn_payloads_old')
 ($st, $j) = describe($kept);
 is($j->{__type}, 'ExecutionDoesNotExist', 'its execution does not exist');
 
-# ranges are made ahead, a minute each here: clients describe, list and
+# ranges are made ahead, 30 s each here: clients describe, list and
 # start while the next is made and attached; every answer a 200, every
 # start recorded
 
@@ -187,15 +188,14 @@ my $made = $t->psql("SELECT count(*) FROM sfn_partitions "
 my @clients = map { client($_) } qw(describe list start);
 
 my ($sealed) = $t->wait_sql("SELECT count(*) > $made FROM sfn_partitions "
-                            . "WHERE state = 'sealed'", 't', 150);
+                            . "WHERE state = 'sealed'", 't', 90);
 sleep 2;
 kill 'TERM', @clients;
 waitpid $_, 0 for @clients;
 
 is($sealed, 't', 'a range is made ahead');
-my ($name, $lo) = split /\|/, $t->psql(
-    "SELECT name, lo FROM sfn_partitions WHERE state = 'sealed' "
-    . "ORDER BY lo DESC LIMIT 1");
+my ($name) = $t->psql("SELECT name FROM sfn_partitions "
+                      . "WHERE state = 'sealed' ORDER BY lo DESC LIMIT 1");
 is(exists_rel("sfn_executions_$name") . exists_rel("sfn_history_$name")
    . exists_rel("sfn_payloads_$name"), 'ttt', 'of each table');
 cmp_ok($t->psql("SELECT extract(epoch FROM lo - now()) FROM sfn_partitions "
@@ -205,6 +205,10 @@ is($t->psql("SELECT count(*) FROM pg_constraint WHERE contype = 'c' "
             . "AND conname IN (SELECT 'sfn_executions_' || name "
             . "FROM sfn_partitions WHERE state = 'sealed')"), 0,
    'the default takes every start but the ranges\'');
+is($t->psql("SELECT string_agg(DISTINCT (hi - lo)::text, ',') "
+            . "FROM sfn_partitions WHERE name <> 'old' "
+            . "AND state <> 'undone'"), '00:00:30',
+   'ranges of 30 s: an eighth of the retention, 30 s at least');
 
 my ($n, $bad, $max, $started) = (0, 0, 0, 0);
 for my $what (qw(describe list start)) {
@@ -223,10 +227,13 @@ diag("slowest request while a range was made: $max ms");
 is($t->wait_sql("SELECT count(*) FROM sfn_executions WHERE name LIKE 'c-%'",
                 $started, 30), $started, 'every start recorded');
 
-# starts in the range once it has begun; a redrive keeps it; it goes
-# once all of it expired
+# starts in a range once it has begun (the one of now, or the next: a
+# range may begin up to a turn after the last ended); a redrive keeps it;
+# it goes once all of it expired
 
-$t->wait_sql("SELECT now() >= '$lo'", 't', 90);
+$t->wait_sql("SELECT count(*) FROM sfn_partitions WHERE state = 'sealed' "
+             . "AND lo <= now() AND hi > now() + interval '5 seconds'",
+             1, 60);
 ($st, $j) = $t->aws_api('StartExecution', {
     stateMachineArn => "$acct:stateMachine:fail", name => 'r-1' });
 my $redrive = $j->{executionArn};
