@@ -252,11 +252,13 @@ sub pg_data_dir {
 }
 
 sub pg_ctl_start {
-    my ($data, $port, $sync) = @_;
+    my ($data, $port, $sync, $settings) = @_;
     my $log = "$data/postgres.log";
+    my $more = join '', map { " -c $_=$settings->{$_}" }
+                        sort keys %{ $settings // {} };
     quiet(run_as_postgres(pg_bin('pg_ctl'), '-D', $data, '-l', $log, '-w',
            '-o', "-c listen_addresses=127.0.0.1 -p $port -k $data "
-               . "-c fsync=$sync -c full_page_writes=$sync",
+               . "-c fsync=$sync -c full_page_writes=$sync$more",
            'start') ) == 0 or die "pg_ctl start failed:\n"
         . (`tail -20 $log` // '');
 }
@@ -304,7 +306,8 @@ sub pg_template {
 }
 
 # a private cluster on 127.0.0.1, socket in the test directory: a copy of
-# the template, with its database sfn
+# the template, with its database sfn; settings => { name => value } are
+# given to the server (and again by pg_start_again)
 
 sub pg_start {
     my ($self, %opts) = @_;
@@ -321,11 +324,12 @@ sub pg_start {
             or die "cp $template: $?\n";
     }
 
-    pg_ctl_start($data, $port, $sync);
+    pg_ctl_start($data, $port, $sync, $opts{settings});
 
     $self->{pg_data} = $data;
     $self->{pg_port} = $port;
     $self->{pg_sync} = $sync;
+    $self->{pg_settings} = $opts{settings};
 
     $self->psql_db('postgres', 'CREATE DATABASE sfn') unless $fresh;
 
@@ -571,7 +575,8 @@ sub nginx_workers {
 
 sub pg_start_again {
     my ($self) = @_;
-    pg_ctl_start($self->{pg_data}, $self->{pg_port}, $self->{pg_sync});
+    pg_ctl_start($self->{pg_data}, $self->{pg_port}, $self->{pg_sync},
+                 $self->{pg_settings});
 }
 
 # the connections nginx's writers made to PostgreSQL, one a worker at
